@@ -1,0 +1,96 @@
+/**
+ * The one error-code table. Every edge maps a code through this table: REST to
+ * `http` with a JSON problem body, gRPC to `grpc`, the WebSocket edges to an
+ * error frame or close code of their own protocol. Expected outcomes (an offer
+ * that expired, a command the state does not allow) are results carrying one
+ * of these codes, never exceptions.
+ */
+export interface ErrorSpec {
+  /** HTTP status the REST edge answers with. */
+  readonly http: number;
+  /** gRPC status name the admin edge answers with. */
+  readonly grpc: GrpcStatusName;
+  /** A short human title; the detail of each occurrence travels beside it. */
+  readonly title: string;
+}
+
+export type GrpcStatusName =
+  | 'INVALID_ARGUMENT'
+  | 'NOT_FOUND'
+  | 'ALREADY_EXISTS'
+  | 'PERMISSION_DENIED'
+  | 'UNAUTHENTICATED'
+  | 'FAILED_PRECONDITION'
+  | 'RESOURCE_EXHAUSTED'
+  | 'UNAVAILABLE'
+  | 'INTERNAL';
+
+const spec = (http: number, grpc: GrpcStatusName, title: string): ErrorSpec => ({ http, grpc, title });
+
+export const ErrorCodes = {
+  // Input
+  INVALID_ARGUMENT: spec(400, 'INVALID_ARGUMENT', 'A field is missing, of the wrong type or out of range'),
+  POSITION_INVALID: spec(400, 'INVALID_ARGUMENT', 'Position has non-finite or out-of-range values'),
+  POSITION_OUT_OF_ORDER: spec(409, 'FAILED_PRECONDITION', 'Position is older than the last one applied'),
+  OUT_OF_SERVICE_AREA: spec(422, 'FAILED_PRECONDITION', 'Location is outside the service area'),
+
+  // Identity and access
+  AUTH_TOKEN_MISSING: spec(401, 'UNAUTHENTICATED', 'No bearer token was given'),
+  AUTH_TOKEN_INVALID: spec(401, 'UNAUTHENTICATED', 'The token is malformed, forged or for another project'),
+  AUTH_TOKEN_EXPIRED: spec(401, 'UNAUTHENTICATED', 'The token has expired'),
+  AUTH_TOKEN_REVOKED: spec(401, 'UNAUTHENTICATED', 'The token has been revoked'),
+  AUTH_USER_DISABLED: spec(401, 'UNAUTHENTICATED', 'The user account is disabled'),
+  AUTH_EMAIL_UNVERIFIED: spec(403, 'PERMISSION_DENIED', 'The user email address is not verified'),
+  AUTH_PHONE_UNVERIFIED: spec(403, 'PERMISSION_DENIED', 'The user has no verified phone number'),
+  AUTH_ROLE_FORBIDDEN: spec(403, 'PERMISSION_DENIED', 'The caller role may not make this call'),
+  AUTH_OBJECT_FORBIDDEN: spec(403, 'PERMISSION_DENIED', 'The caller may not act on this object'),
+  AUTH_UNAVAILABLE: spec(503, 'UNAVAILABLE', 'The identity service cannot be reached'),
+
+  // Aggregates
+  ORDER_NOT_FOUND: spec(404, 'NOT_FOUND', 'No such order'),
+  ORDER_EXISTS: spec(409, 'ALREADY_EXISTS', 'An order with this id exists'),
+  ORDER_INVALID_TRANSITION: spec(409, 'FAILED_PRECONDITION', 'The order state does not allow this'),
+  ORDER_CANCEL_NOT_ALLOWED: spec(409, 'FAILED_PRECONDITION', 'This party may no longer cancel the order'),
+  RIDER_NOT_FOUND: spec(404, 'NOT_FOUND', 'No such rider'),
+  RIDER_EXISTS: spec(409, 'ALREADY_EXISTS', 'A rider with this id exists'),
+  RIDER_INVALID_TRANSITION: spec(409, 'FAILED_PRECONDITION', 'The rider state does not allow this'),
+  RIDER_HAS_ACTIVE_JOB: spec(409, 'FAILED_PRECONDITION', 'The rider is carrying food and cannot do this'),
+  RIDER_NOT_ASSIGNED: spec(403, 'PERMISSION_DENIED', 'The order is not assigned to this rider'),
+  RESTAURANT_NOT_FOUND: spec(404, 'NOT_FOUND', 'No such restaurant'),
+  RESTAURANT_EXISTS: spec(409, 'ALREADY_EXISTS', 'A restaurant with this id exists'),
+  RESTAURANT_INVALID_TRANSITION: spec(409, 'FAILED_PRECONDITION', 'The restaurant state does not allow this'),
+  RESTAURANT_CLOSED: spec(409, 'FAILED_PRECONDITION', 'The restaurant is closed'),
+  RESTAURANT_BUSY: spec(409, 'FAILED_PRECONDITION', 'The restaurant is not taking orders right now'),
+  RESTAURANT_AT_CAPACITY: spec(409, 'FAILED_PRECONDITION', 'The restaurant has as many open orders as it can cook'),
+  RESTAURANT_NOT_OWNER: spec(403, 'PERMISSION_DENIED', 'The order belongs to another restaurant'),
+
+  // Offers
+  OFFER_NOT_FOUND: spec(409, 'FAILED_PRECONDITION', 'The rider holds no live offer for this order'),
+  OFFER_EXPIRED: spec(409, 'FAILED_PRECONDITION', 'The offer has expired or was withdrawn'),
+
+  // Infrastructure
+  RATE_LIMITED: spec(429, 'RESOURCE_EXHAUSTED', 'Too many requests'),
+  DEPENDENCY_UNAVAILABLE: spec(503, 'UNAVAILABLE', 'A service this call needs is down'),
+  INTERNAL: spec(500, 'INTERNAL', 'Internal error'),
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+/** A refused command: a code from the table plus what went wrong this time. */
+export interface Rejection {
+  readonly ok: false;
+  readonly code: ErrorCode;
+  readonly detail: string;
+}
+
+/** What every engine command returns: a value, or a coded rejection. */
+export type Result<T = null> = { readonly ok: true; readonly value: T } | Rejection;
+
+export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
+/** The shared success of commands that return nothing. */
+export const OK: Result<null> = Object.freeze({ ok: true, value: null });
+export const reject = (code: ErrorCode, detail: string): Rejection => ({ ok: false, code, detail });
+
+export function isErrorCode(s: unknown): s is ErrorCode {
+  return typeof s === 'string' && Object.hasOwn(ErrorCodes, s);
+}

@@ -1,0 +1,7 @@
+/**
+ * Every wire and engine contract. Clients (simulator, tests, SDKs) import from
+ * here and nothing else.
+ */
+export * from './ids.js';
+export * from './geo.js';
+export * from './errors.js';
