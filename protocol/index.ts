@@ -5,3 +5,5 @@
 export * from './ids.js';
 export * from './geo.js';
 export * from './errors.js';
+export * from './engine-events.js';
+export * from './engine-commands.js';

@@ -1,0 +1,124 @@
+import type { Clock, TimerHandle } from './clock.js';
+import { MinHeap } from './heap.js';
+
+/** The timers of the engine, each an absolute deadline held in an actor's state. */
+export const DeadlineKind = {
+  payment: 0,
+  restaurant: 1,
+  dispatch: 2,
+  offer: 3,
+  retry: 4,
+  grace: 5,
+  sla: 6,
+  expire: 7,
+  evict: 8,
+} as const;
+export type DeadlineKind = keyof typeof DeadlineKind;
+
+interface Entry {
+  readonly at: number;
+  readonly rank: number;
+  readonly kind: DeadlineKind;
+  readonly id: string;
+  live: boolean;
+}
+
+// Deadlines due at the same instant fire by (kind, id), never by the order they
+// were armed in: a restored engine arms them in another order and must still
+// produce the same log.
+const earlier = (a: Entry, b: Entry) =>
+  a.at < b.at || (a.at === b.at && (a.rank < b.rank || (a.rank === b.rank && a.id < b.id)));
+
+/**
+ * Every pending deadline, behind one clock timer for the earliest. Setting a
+ * deadline again replaces it; the replaced entry is dropped lazily and the heap
+ * is compacted when dead entries outnumber live ones.
+ */
+export class Deadlines {
+  readonly #clock: Clock;
+  readonly #onFire: (kind: DeadlineKind, id: string) => void;
+  readonly #byKey = new Map<string, Entry>();
+  #heap = new MinHeap<Entry>(earlier);
+  #timer: TimerHandle | null = null;
+  #timerAt = Infinity;
+  #firing = false;
+
+  constructor(clock: Clock, onFire: (kind: DeadlineKind, id: string) => void) {
+    this.#clock = clock;
+    this.#onFire = onFire;
+  }
+
+  get size(): number {
+    return this.#byKey.size;
+  }
+
+  /** Arms `kind` for `id` at epoch ms `at`; 0 disarms it. */
+  set(kind: DeadlineKind, id: string, at: number): void {
+    const key = `${kind}|${id}`;
+    const old = this.#byKey.get(key);
+    if (old?.at === at) return;
+    if (old) {
+      old.live = false;
+      this.#byKey.delete(key);
+    }
+    if (at > 0) {
+      const e: Entry = { at, rank: DeadlineKind[kind], kind, id, live: true };
+      this.#byKey.set(key, e);
+      this.#heap.push(e);
+    }
+    if (this.#heap.size > 64 && this.#heap.size > 2 * this.#byKey.size) this.#compact();
+    this.#schedule();
+  }
+
+  get(kind: DeadlineKind, id: string): number {
+    return this.#byKey.get(`${kind}|${id}`)?.at ?? 0;
+  }
+
+  /** Stops the clock timer; deadlines stay recorded. */
+  stop(): void {
+    if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#timerAt = Infinity;
+  }
+
+  #compact(): void {
+    const heap = new MinHeap<Entry>(earlier);
+    for (const e of this.#byKey.values()) heap.push(e);
+    this.#heap = heap;
+  }
+
+  #head(): Entry | undefined {
+    while (this.#heap.peek()?.live === false) this.#heap.pop();
+    return this.#heap.peek();
+  }
+
+  #schedule(): void {
+    if (this.#firing) return;
+    const head = this.#head();
+    const at = head?.at ?? Infinity;
+    if (at === this.#timerAt) return;
+    if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#timerAt = at;
+    if (head) this.#timer = this.#clock.setTimeout(() => this.#fire(), Math.max(0, at - this.#clock.now()));
+  }
+
+  #fire(): void {
+    this.#timer = null;
+    this.#timerAt = Infinity;
+    this.#firing = true;
+    try {
+      for (;;) {
+        const head = this.#head();
+        if (!head || head.at > this.#clock.now()) break;
+        this.#heap.pop();
+        head.live = false;
+        this.#byKey.delete(`${head.kind}|${head.id}`);
+        this.#onFire(head.kind, head.id);
+      }
+    } finally {
+      this.#firing = false;
+      this.#schedule();
+    }
+  }
+}

@@ -1,0 +1,114 @@
+import { gridDisk, gridRingUnsafe } from 'h3-js';
+import type { H3Cell } from '../protocol/index.js';
+import type { EngineConfig } from './config.js';
+import { bearingDeg, fastDistanceM, headingDelta } from './geo.js';
+import type { OrderRecord, RiderRecord } from './records.js';
+import type { Shard } from './shard.js';
+
+/** The best rider for an order, and how the search went. */
+export interface Match {
+  readonly rider: RiderRecord;
+  readonly distanceM: number;
+  readonly etaS: number;
+  readonly score: number;
+  readonly candidates: number;
+  readonly ring: number;
+}
+
+/**
+ * Greedy candidate search and scoring. Pure apart from its caches: it reads
+ * shards' available-rider indexes and decides, the engine acts.
+ */
+export class Dispatcher {
+  readonly #config: EngineConfig;
+  readonly #shardOfCell: (cell: H3Cell) => Shard | undefined;
+  /** Rings around pickup cells, computed as far out as a search has needed. */
+  readonly #rings = new Map<H3Cell, H3Cell[][]>();
+
+  constructor(config: EngineConfig, shardOfCell: (cell: H3Cell) => Shard | undefined) {
+    this.#config = config;
+    this.#shardOfCell = shardOfCell;
+  }
+
+  /**
+   * Widens ring by ring around the pickup cell until `minCandidates` riders are
+   * found or the ring cap is reached, scoring each candidate; neighbouring
+   * shards' riders count. Riders who passed on this order, riders with stale
+   * positions and riders beyond the pickup radius are skipped.
+   */
+  findBest(order: OrderRecord, now: number): Match | undefined {
+    const cfg = this.#config;
+    const passed = order.snap.context.passed;
+    const { lat: pLat, lng: pLng } = order.pickup;
+    let best: RiderRecord | undefined;
+    let bestScore = Infinity;
+    let bestDist = 0;
+    let count = 0;
+    let ring = 0;
+    for (; ring <= cfg.maxRing; ring++) {
+      for (const cell of this.#ring(order.pickupCell, ring)) {
+        const riders = this.#shardOfCell(cell)?.available.get(cell);
+        if (riders === undefined) continue;
+        for (let i = 0; i < riders.length; i++) {
+          const r = riders[i]!;
+          if (now - r.posAt > cfg.positionStaleMs) continue;
+          if (passed.length > 0 && passed.includes(r.id)) continue;
+          const d = fastDistanceM(r.lat, r.lng, pLat, pLng);
+          if (d > cfg.maxPickupDistanceM) continue;
+          count++;
+          const s = this.score(r, d, pLat, pLng, now);
+          if (s < bestScore || (s === bestScore && best !== undefined && r.id < best.id)) {
+            best = r;
+            bestScore = s;
+            bestDist = d;
+          }
+        }
+      }
+      if (count >= cfg.minCandidates) break;
+    }
+    if (best === undefined) return undefined;
+    return { rider: best, distanceM: bestDist, etaS: this.etaS(bestDist), score: bestScore, candidates: count, ring: Math.min(ring, cfg.maxRing) };
+  }
+
+  etaS(distanceM: number): number {
+    return (distanceM * this.#config.detourFactor) / this.#config.riderSpeedMps;
+  }
+
+  /**
+   * Lower is better, in seconds: pickup ETA, plus a penalty for riders who
+   * rarely accept and for moving riders heading away, minus a fairness bonus
+   * for time spent idle.
+   */
+  score(r: RiderRecord, distanceM: number, pLat: number, pLng: number, now: number): number {
+    const w = this.#config.scoring;
+    let s = this.etaS(distanceM);
+    s -= Math.min(Math.max(0, (now - r.idleSince) / 1000), w.idleCapS) * w.idleWeight;
+    // Laplace-smoothed acceptance rate, so a new rider starts at one half.
+    s += (1 - (r.accepts + 1) / (r.offers + 2)) * w.acceptancePenaltyS;
+    if (r.speed > 1 && r.heading >= 0 && distanceM > 100) {
+      s += (headingDelta(r.heading, bearingDeg(r.lat, r.lng, pLat, pLng)) / 180) * w.headingPenaltyS;
+    }
+    return s;
+  }
+
+  #ring(center: H3Cell, k: number): readonly H3Cell[] {
+    let rings = this.#rings.get(center);
+    if (rings === undefined) {
+      rings = [[center]];
+      this.#rings.set(center, rings);
+    }
+    while (rings.length <= k) {
+      const n = rings.length;
+      let ring: H3Cell[];
+      try {
+        ring = gridRingUnsafe(center, n) as H3Cell[];
+      } catch {
+        // Near a pentagon the fast ring fails: take the disk minus the inner disk.
+        const inner = new Set(gridDisk(center, n - 1));
+        ring = gridDisk(center, n).filter((c) => !inner.has(c)) as H3Cell[];
+      }
+      rings.push(ring);
+    }
+    return rings[k]!;
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * The engine's public surface: commands and queries on {@link Engine}, the
+ * events it emits (from protocol/), the Clock port with its simulated clock,
+ * seeded randomness, snapshots and invariant checks.
+ *
+ * The engine is pure: no I/O, no wall clock, no timers but the Clock it is
+ * given. Adapters drive it with commands and act on its events.
+ */
+export { Engine, type EngineOptions, type EngineListener, type EngineLogger, type MatchInfo } from './engine.js';
+export { type EngineConfig, type EngineConfigInput, defaultEngineConfig, resolveConfig } from './config.js';
+export { type Clock, type Stopwatch, type TimerHandle, SimulatedClock, nullStopwatch } from './clock.js';
+export { type Random, SeededRandom, seededUuid } from './random.js';
+export { type EngineSnapshot, SNAPSHOT_FORMAT } from './snapshot.js';
+export { checkInvariants } from './invariants.js';
+export { distanceM, fastDistanceM, bearingDeg, offsetM } from './geo.js';
+export type { OrderState } from './machines/order-machine.js';
+export type { RiderState } from './machines/rider-machine.js';
+export type { RestaurantState } from './machines/restaurant-machine.js';
+export { orderMachine } from './machines/order-machine.js';
+export { riderMachine } from './machines/rider-machine.js';
+export { restaurantMachine } from './machines/restaurant-machine.js';
+export * from '../protocol/index.js';

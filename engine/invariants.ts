@@ -1,0 +1,84 @@
+import type { Engine } from './engine.js';
+import { TERMINAL_ORDER_STATES } from './machines/order-machine.js';
+
+/**
+ * Checks the engine's invariants across every actor and answers one line per
+ * violation (empty when all hold):
+ * - an order has at most one live offer and a rider holds at most one, and
+ *   both sides of every offer agree;
+ * - an assigned or picked-up order has exactly one rider, and that rider lists it;
+ * - no order is delivered without a pickup;
+ * - a rider is in the available index exactly when idle, connected and positioned,
+ *   in the shard that owns its cell;
+ * - restaurant open-order counts match the orders.
+ * O(actors): for tests and the simulator, not for the hot path.
+ */
+export function checkInvariants(engine: Engine): string[] {
+  const { riders, orders, restaurants, shards } = engine.internals;
+  const out: string[] = [];
+  const offeredTo = new Map<string, string>();
+  const heldBy = new Map<string, string>();
+  const open = new Map<string, number>();
+
+  for (const o of orders.values()) {
+    const c = o.snap.context;
+    if (!TERMINAL_ORDER_STATES.has(o.state) && o.state !== 'picked_up') open.set(o.restaurantId, (open.get(o.restaurantId) ?? 0) + 1);
+    if (o.state === 'dispatching.offered') {
+      const r = c.riderId ? riders.get(c.riderId as never) : undefined;
+      if (!r) out.push(`order ${o.id} offered to missing rider ${c.riderId}`);
+      else if (r.state !== 'online.offered' || r.snap.context.orderId !== o.id) out.push(`order ${o.id} offered to ${r.id}, which is ${r.state} with ${r.snap.context.orderId}`);
+      if (c.riderId) {
+        const prev = offeredTo.get(c.riderId);
+        if (prev) out.push(`rider ${c.riderId} holds offers for ${prev} and ${o.id}`);
+        offeredTo.set(c.riderId, o.id);
+      }
+    } else if (o.state === 'assigned' || o.state === 'picked_up') {
+      const r = c.riderId ? riders.get(c.riderId as never) : undefined;
+      const want = o.state === 'assigned' ? ['online.to_pickup', 'online.at_pickup'] : ['online.delivering'];
+      if (!r) out.push(`order ${o.id} is ${o.state} with no rider`);
+      else if (r.snap.context.orderId !== o.id || !want.includes(r.state)) out.push(`order ${o.id} is ${o.state} to ${r.id}, which is ${r.state} with ${r.snap.context.orderId}`);
+      if (c.riderId) {
+        const prev = heldBy.get(c.riderId);
+        if (prev) out.push(`rider ${c.riderId} holds jobs ${prev} and ${o.id}`);
+        heldBy.set(c.riderId, o.id);
+      }
+    } else if (c.riderId !== null && !TERMINAL_ORDER_STATES.has(o.state)) {
+      out.push(`order ${o.id} is ${o.state} but names rider ${c.riderId}`);
+    }
+    if (o.state === 'delivered' && !(c.pickedUpAt > 0)) out.push(`order ${o.id} delivered without pickup`);
+  }
+
+  for (const r of riders.values()) {
+    const jobId = r.snap.context.orderId;
+    const busy = r.state === 'online.offered' || r.state === 'online.to_pickup' || r.state === 'online.at_pickup' || r.state === 'online.delivering';
+    if (busy && !jobId) out.push(`rider ${r.id} is ${r.state} with no order`);
+    if (!busy && jobId) out.push(`rider ${r.id} is ${r.state} but lists order ${jobId}`);
+    if (busy && jobId) {
+      const o = orders.get(jobId as never);
+      if (!o || o.snap.context.riderId !== r.id) out.push(`rider ${r.id} lists order ${jobId}, which is ${o?.state ?? 'missing'} with rider ${o?.snap.context.riderId}`);
+    }
+    const want = r.state === 'online.idle' && r.snap.context.graceUntil === 0 && r.cell !== null;
+    const indexed = r.indexCell !== null;
+    if (want !== indexed) out.push(`rider ${r.id} is ${r.state}${r.snap.context.graceUntil ? ' (disconnected)' : ''} but ${indexed ? 'is' : 'is not'} in the available index`);
+    if (indexed && (r.indexCell !== r.cell || r.indexedIn !== r.shard || r.indexedIn?.available.get(r.indexCell!)?.[r.indexSlot] !== r)) {
+      out.push(`rider ${r.id} sits in the wrong index slot`);
+    }
+    if (r.shard && !r.shard.riders.has(r.id)) out.push(`rider ${r.id} missing from its shard ${r.shard.key}`);
+  }
+
+  let indexed = 0;
+  for (const s of shards.values()) {
+    indexed += s.available.size;
+    for (const r of s.riders.values()) if (r.shard !== s) out.push(`rider ${r.id} listed by shard ${s.key} it is not in`);
+  }
+  let wantIndexed = 0;
+  for (const r of riders.values()) if (r.indexCell !== null) wantIndexed++;
+  if (indexed !== wantIndexed) out.push(`index holds ${indexed} riders, ${wantIndexed} think they are indexed`);
+
+  for (const rest of restaurants.values()) {
+    const n = open.get(rest.id) ?? 0;
+    // Evicted orders are all terminal, so the count of live ones is exact.
+    if (n !== rest.openOrders) out.push(`restaurant ${rest.id} counts ${rest.openOrders} open orders, ${n} exist`);
+  }
+  return out;
+}

@@ -1,0 +1,63 @@
+import type { CustomerId, LatLng, OrderId, RestaurantId, RiderId } from '../protocol/index.js';
+import type { OrderContext } from './machines/order-machine.js';
+import type { RestaurantState } from './machines/restaurant-machine.js';
+import type { RiderContext } from './machines/rider-machine.js';
+
+/**
+ * The whole engine as JSON. Machine state is kept as XState's persisted
+ * `{ value, context }`; deadlines are not stored separately because every one
+ * of them is an absolute time inside an actor's state, re-armed on restore.
+ * Bump `format` when a machine changes shape.
+ */
+export interface EngineSnapshot {
+  readonly format: typeof SNAPSHOT_FORMAT;
+  readonly at: number;
+  readonly seed: number;
+  readonly idCounter: number;
+  readonly restaurants: readonly RestaurantSnapshotRow[];
+  readonly riders: readonly RiderSnapshotRow[];
+  readonly orders: readonly OrderSnapshotRow[];
+}
+
+export const SNAPSHOT_FORMAT = 'dispatch-engine.snapshot/1';
+
+export interface RestaurantSnapshotRow {
+  readonly id: RestaurantId;
+  readonly seq: number;
+  readonly state: RestaurantState;
+  readonly location: LatLng;
+  readonly prepMinutes: number;
+  readonly capacity: number;
+  readonly openOrders: number;
+}
+
+export interface RiderSnapshotRow {
+  readonly id: RiderId;
+  readonly seq: number;
+  readonly value: unknown;
+  readonly context: RiderContext;
+  readonly capacity: number;
+  /** lat, lng, accuracy, heading, speed, device time; null before the first position. */
+  readonly position: readonly [number, number, number, number | null, number | null, number] | null;
+  readonly target: readonly [number, number] | null;
+  readonly idleSince: number;
+  /** offers, accepts, declines, expiries, delivered. */
+  readonly stats: readonly [number, number, number, number, number];
+}
+
+export interface OrderSnapshotRow {
+  readonly id: OrderId;
+  readonly seq: number;
+  readonly value: unknown;
+  readonly context: OrderContext;
+  readonly customerId: CustomerId;
+  readonly restaurantId: RestaurantId;
+  readonly drop: LatLng;
+  readonly placedAt: number;
+  readonly promisedAt: number;
+  readonly expiresAt: number;
+  readonly slaBreached: boolean;
+  readonly prepMinutes: number;
+  readonly readyAt: number;
+  readonly endedAt: number;
+}

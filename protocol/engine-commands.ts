@@ -1,0 +1,88 @@
+import type { CancelledBy, RestaurantStatus } from './engine-events.js';
+import type { LatLng } from './geo.js';
+import type { CustomerId, OrderId, RestaurantId, RiderId } from './ids.js';
+
+/** Inputs of the engine's commands (see `Engine` in engine/index.ts). */
+export interface RegisterRestaurant {
+  readonly restaurantId: RestaurantId;
+  readonly location: LatLng;
+  /** Typical preparation time, minutes. */
+  readonly prepMinutes: number;
+  /** Orders it can have open at once. */
+  readonly capacity: number;
+  readonly status?: RestaurantStatus;
+}
+
+export interface RegisterRider {
+  readonly riderId: RiderId;
+  /** Jobs the rider can carry at once. Only 1 is dispatched today. */
+  readonly capacity?: number;
+}
+
+export interface PlaceOrder {
+  /** Given by the caller (the REST gateway makes a UUID), or generated. */
+  readonly orderId?: OrderId;
+  readonly customerId: CustomerId;
+  readonly restaurantId: RestaurantId;
+  readonly drop: LatLng;
+  /** True when payment needs no confirmation (already captured). */
+  readonly paid?: boolean;
+}
+
+export interface CancelOrder {
+  readonly orderId: OrderId;
+  readonly by: CancelledBy;
+  readonly reason?: string;
+}
+
+/** Order as a query answers it. */
+export interface OrderView {
+  readonly id: OrderId;
+  readonly state: string;
+  readonly customerId: CustomerId;
+  readonly restaurantId: RestaurantId;
+  readonly riderId: RiderId | null;
+  readonly pickup: LatLng;
+  readonly drop: LatLng;
+  readonly paid: boolean;
+  readonly foodReady: boolean;
+  readonly placedAt: number;
+  readonly promisedAt: number;
+  readonly readyAt: number | null;
+  readonly offer: { readonly riderId: RiderId; readonly offerId: string; readonly expiresAt: number } | null;
+  readonly offersMade: number;
+}
+
+export interface RiderView {
+  readonly id: RiderId;
+  readonly state: string;
+  readonly connected: boolean;
+  readonly position: (LatLng & { readonly at: number; readonly heading: number | null; readonly speed: number | null }) | null;
+  readonly cell: string | null;
+  readonly orderId: OrderId | null;
+  readonly available: boolean;
+  readonly stats: {
+    readonly offers: number; readonly accepts: number; readonly declines: number; readonly expiries: number;
+    readonly delivered: number;
+  };
+}
+
+export interface RestaurantView {
+  readonly id: RestaurantId;
+  readonly state: RestaurantStatus;
+  readonly location: LatLng;
+  readonly prepMinutes: number;
+  readonly capacity: number;
+  readonly openOrders: number;
+}
+
+/** What the position hot path answers: a small integer, so nothing is allocated. */
+export const PositionStatus = {
+  APPLIED: 0,
+  UNKNOWN_RIDER: 1,
+  INVALID: 2,
+  OUT_OF_ORDER: 3,
+  /** Older than the freshness bound: keep it for the trail, not for matching. */
+  STALE: 4,
+} as const;
+export type PositionStatus = (typeof PositionStatus)[keyof typeof PositionStatus];
