@@ -1,0 +1,363 @@
+import {
+  checkInvariants, Engine, fastDistanceM, offsetM, SeededRandom, bearingDeg,
+  type Clock, type CustomerId, type EngineEvent, type LatLng, type OrderId, type RestaurantId, type RiderId, type Stopwatch,
+} from '../../engine/index.js';
+import { Sample } from '../stats.js';
+import { planCity, weightedPicker } from './city.js';
+
+export interface SimOptions {
+  riders: number;
+  restaurants: number;
+  ordersPerSec: number;
+  /** Simulated seconds of ordering; the run then drains until every order has ended. */
+  duration: number;
+  seed: number;
+  /** Probability a rider accepts an offer; the rest decline or let it expire, half each. */
+  acceptProbability: number;
+  radiusKm: number;
+  /** Each rider reports its position every this many seconds. */
+  positionIntervalS: number;
+  /** Cap on draining after ordering stops, simulated seconds. */
+  drainS: number;
+}
+
+export const defaultSimOptions: SimOptions = {
+  riders: 2000, restaurants: 200, ordersPerSec: 2, duration: 1800, seed: 1, acceptProbability: 0.8,
+  radiusKm: 12, positionIntervalS: 4, drainS: 4 * 3600,
+};
+
+type Mode = 'offline' | 'break' | 'idle' | 'to_pickup' | 'at_pickup' | 'to_drop' | 'handing_over';
+
+interface Agent {
+  readonly id: RiderId;
+  readonly speedMps: number;
+  lat: number;
+  lng: number;
+  heading: number;
+  mode: Mode;
+  connected: boolean;
+  orderId: OrderId | null;
+  waypoint: LatLng;
+}
+
+interface OrderInfo {
+  readonly pickup: LatLng;
+  readonly drop: LatLng;
+  foodReady: boolean;
+}
+
+/**
+ * A city of riders, restaurants and customers driving one engine through its
+ * public commands, on whatever clock it is given. Every random choice comes
+ * from one seeded source, so a simulated run is repeatable.
+ */
+export class Simulation {
+  readonly engine: Engine;
+  readonly matchMicros = new Sample();
+  readonly pickupDistance = new Sample();
+  readonly deliveryMinutes = new Sample();
+  readonly counts = {
+    orders_placed: 0, orders_delivered: 0, orders_cancelled: 0, orders_refused: 0, offers_sent: 0, offers_accepted: 0,
+    offers_declined: 0, offers_expired: 0, offers_withdrawn: 0, sla_breaches: 0, reassignments: 0, events: 0,
+    invariant_violations: 0,
+  };
+  readonly cancelReasons: Record<string, number> = {};
+  readonly firstViolations: string[] = [];
+
+  readonly #opts: SimOptions;
+  readonly #clock: Clock;
+  readonly #rnd: SeededRandom;
+  readonly #agents: Agent[] = [];
+  readonly #byId = new Map<string, Agent>();
+  readonly #orders = new Map<OrderId, OrderInfo>();
+  readonly #offerDistance = new Map<string, number>();
+  readonly #restaurantIds: RestaurantId[] = [];
+  readonly #pickRestaurant: () => number;
+  readonly #restaurantAt: LatLng[] = [];
+  #tick = 0;
+  #ordering = true;
+  #customer = 0;
+
+  constructor(opts: SimOptions, clock: Clock, stopwatch: Stopwatch) {
+    this.#opts = opts;
+    this.#clock = clock;
+    this.#rnd = new SeededRandom(opts.seed);
+    this.engine = new Engine({ clock, seed: opts.seed, stopwatch, onMatch: (m) => this.matchMicros.add(m.micros) });
+    this.engine.subscribe((e) => this.#onEvent(e));
+    const city = planCity({ riders: opts.riders, restaurants: opts.restaurants, radiusKm: opts.radiusKm, seed: opts.seed });
+    for (const r of city.restaurants) {
+      const id = r.id as RestaurantId;
+      this.engine.registerRestaurant({ restaurantId: id, location: r.at, prepMinutes: r.prepMinutes, capacity: 40 });
+      this.#restaurantIds.push(id);
+      this.#restaurantAt.push(r.at);
+    }
+    this.#pickRestaurant = weightedPicker(city.restaurants.map((r) => r.weight), this.#rnd);
+    for (const r of city.riders) {
+      const a: Agent = {
+        id: r.id as RiderId, speedMps: r.speedMps, lat: r.at.lat, lng: r.at.lng, heading: 0, mode: 'idle',
+        connected: true, orderId: null, waypoint: r.at,
+      };
+      this.#agents.push(a);
+      this.#byId.set(a.id, a);
+      this.engine.registerRider({ riderId: a.id });
+      this.engine.riderOnline(a.id);
+      this.engine.updateRiderPosition(a.id, a.lat, a.lng, 5, NaN, 0, clock.now());
+    }
+  }
+
+  /** Arms the arrival process and the movement tick; the clock does the rest. */
+  start(): void {
+    this.#scheduleArrival();
+    const every = (ms: number, fn: () => void) => {
+      const loop = () => {
+        fn();
+        this.#clock.setTimeout(loop, ms);
+      };
+      this.#clock.setTimeout(loop, ms);
+    };
+    every(1000, () => this.#moveTick());
+    every(60_000, () => this.#churn());
+    const checkEvery = this.#opts.riders > 20_000 ? 300_000 : 30_000;
+    every(checkEvery, () => this.checkInvariants());
+  }
+
+  /** Stops placing new orders; the run drains from here. */
+  stopOrdering(): void {
+    this.#ordering = false;
+  }
+
+  checkInvariants(): void {
+    const v = checkInvariants(this.engine);
+    this.counts.invariant_violations += v.length;
+    for (const line of v) if (this.firstViolations.length < 10) this.firstViolations.push(line);
+  }
+
+  get liveOrders(): number {
+    return this.#orders.size;
+  }
+
+  // ─── Customers, payments, restaurants ────────────────────────────────────
+
+  #scheduleArrival(): void {
+    if (this.#opts.ordersPerSec <= 0) return;
+    this.#clock.setTimeout(() => {
+      if (!this.#ordering) return;
+      this.#placeOrder();
+      this.#scheduleArrival();
+    }, this.#rnd.exponential(1000 / this.#opts.ordersPerSec));
+  }
+
+  #placeOrder(): void {
+    const i = this.#pickRestaurant();
+    const restaurantId = this.#restaurantIds[i]!;
+    const at = this.#restaurantAt[i]!;
+    const drop = offsetM(at.lat, at.lng, this.#rnd.next() * 360, 500 + this.#rnd.next() * 4500);
+    const paid = this.#rnd.next() < 0.7;
+    const res = this.engine.placeOrder({ customerId: `cust-${this.#customer++ % 50_000}` as CustomerId, restaurantId, drop, paid });
+    if (!res.ok) {
+      this.counts.orders_refused++;
+      return;
+    }
+    const id = res.value;
+    this.#orders.set(id, { pickup: at, drop, foodReady: false });
+    const later = (lo: number, hi: number, fn: () => void) => this.#clock.setTimeout(fn, (lo + this.#rnd.next() * (hi - lo)) * 1000);
+    if (!paid) {
+      const fails = this.#rnd.next() < 0.03;
+      later(5, 40, () => (fails ? this.engine.failPayment(id) : this.engine.confirmPayment(id)));
+    }
+    const rejects = this.#rnd.next() < 0.03;
+    const prep = this.engine.getRestaurant(restaurantId);
+    const prepMinutes = Math.max(3, (prep.ok ? prep.value.prepMinutes : 15) + this.#rnd.normal(0, 3));
+    later(paid ? 10 : 45, paid ? 90 : 130, () => {
+      if (rejects) {
+        this.engine.restaurantReject(id, { restaurantId });
+        return;
+      }
+      if (this.engine.restaurantAccept(id, { restaurantId, prepMinutes: Math.round(prepMinutes) }).ok) {
+        later(prepMinutes * 60, prepMinutes * 60 + 120, () => this.engine.foodReady(id, { restaurantId }));
+      }
+    });
+    if (this.#rnd.next() < 0.02) later(20, 120, () => this.engine.cancelOrder({ orderId: id, by: 'customer' }));
+  }
+
+  // ─── Riders ──────────────────────────────────────────────────────────────
+
+  #onEvent(e: EngineEvent): void {
+    this.counts.events++;
+    switch (e.type) {
+      case 'order_offered':
+        this.counts.offers_sent++;
+        this.#offerDistance.set(e.offerId, e.pickupDistanceM);
+        break;
+      case 'order_offer_ended':
+        this.#offerDistance.delete(e.offerId);
+        if (e.outcome === 'declined') this.counts.offers_declined++;
+        else if (e.outcome === 'expired') this.counts.offers_expired++;
+        else this.counts.offers_withdrawn++;
+        break;
+      case 'order_assigned': {
+        this.counts.offers_accepted++;
+        const d = this.#offerDistance.get(e.offerId);
+        if (d !== undefined) this.pickupDistance.add(d);
+        this.#offerDistance.delete(e.offerId);
+        break;
+      }
+      case 'order_unassigned':
+        this.counts.reassignments++;
+        break;
+      case 'order_placed':
+        this.counts.orders_placed++;
+        break;
+      case 'order_food_ready': {
+        const o = this.#orders.get(e.id as OrderId);
+        if (o) o.foodReady = true;
+        break;
+      }
+      case 'order_sla_breached':
+        this.counts.sla_breaches++;
+        break;
+      case 'order_delivered':
+        this.counts.orders_delivered++;
+        this.deliveryMinutes.add((e.at - this.#placedAt(e)) / 60_000);
+        this.#orders.delete(e.id as OrderId);
+        break;
+      case 'order_cancelled':
+        this.counts.orders_cancelled++;
+        this.cancelReasons[e.reason] = (this.cancelReasons[e.reason] ?? 0) + 1;
+        this.#orders.delete(e.id as OrderId);
+        break;
+      case 'rider_offered':
+        this.#decide(e.id as RiderId, e.orderId);
+        break;
+      case 'rider_assigned': {
+        const a = this.#byId.get(e.id)!;
+        a.mode = 'to_pickup';
+        a.orderId = e.orderId;
+        break;
+      }
+      case 'rider_released':
+      case 'rider_delivered': {
+        const a = this.#byId.get(e.id)!;
+        if (a.mode !== 'offline' && a.mode !== 'break') a.mode = 'idle';
+        a.orderId = null;
+        break;
+      }
+      case 'rider_offline': {
+        const a = this.#byId.get(e.id)!;
+        a.mode = 'offline';
+        a.orderId = null;
+        break;
+      }
+    }
+  }
+
+  #placedAt(e: EngineEvent): number {
+    const v = this.engine.getOrder(e.id as OrderId);
+    return v.ok ? v.value.placedAt : e.at;
+  }
+
+  /** A rider looks at an offer for a few seconds, then accepts, declines or ignores it. */
+  #decide(riderId: RiderId, orderId: OrderId): void {
+    const x = this.#rnd.next();
+    const p = this.#opts.acceptProbability;
+    const delay = (2 + this.#rnd.next() * 10) * 1000;
+    const a = this.#byId.get(riderId)!;
+    // A rider whose connection dropped meanwhile cannot answer: the offer expires.
+    if (x < p) this.#clock.setTimeout(() => a.connected && this.engine.acceptOffer(riderId, orderId), delay);
+    else if (x < p + (1 - p) / 2) this.#clock.setTimeout(() => a.connected && this.engine.declineOffer(riderId, orderId), delay);
+  }
+
+  /** Every second a quarter (by default) of the riders move and report where they are. */
+  #moveTick(): void {
+    const n = Math.max(1, Math.round(this.#opts.positionIntervalS));
+    const dt = n;
+    const slot = this.#tick++ % n;
+    const now = this.#clock.now();
+    for (let i = slot; i < this.#agents.length; i += n) {
+      const a = this.#agents[i]!;
+      if (a.mode === 'offline' || a.mode === 'break' || !a.connected) continue;
+      this.#move(a, dt);
+      this.engine.updateRiderPosition(a.id, a.lat, a.lng, 5, a.heading, a.speedMps, now);
+    }
+  }
+
+  #move(a: Agent, dt: number): void {
+    const order = a.orderId ? this.#orders.get(a.orderId) : undefined;
+    let target: LatLng;
+    let speed = a.speedMps;
+    if (a.mode === 'to_pickup' && order) target = order.pickup;
+    else if (a.mode === 'to_drop' && order) target = order.drop;
+    else if (a.mode === 'idle') {
+      target = a.waypoint;
+      speed *= 0.3;
+    } else return;
+    const d = fastDistanceM(a.lat, a.lng, target.lat, target.lng);
+    const step = speed * dt;
+    if (d <= step) {
+      a.lat = target.lat;
+      a.lng = target.lng;
+      this.#reached(a, order);
+      return;
+    }
+    a.heading = bearingDeg(a.lat, a.lng, target.lat, target.lng);
+    const p = offsetM(a.lat, a.lng, a.heading, step);
+    a.lat = p.lat;
+    a.lng = p.lng;
+  }
+
+  #reached(a: Agent, order: OrderInfo | undefined): void {
+    if (a.mode === 'idle') {
+      a.waypoint = offsetM(a.lat, a.lng, this.#rnd.next() * 360, this.#rnd.next() * 1500);
+    } else if (a.mode === 'to_pickup' && order) {
+      a.mode = 'at_pickup';
+      this.#waitForFood(a, a.orderId!);
+    } else if (a.mode === 'to_drop') {
+      a.mode = 'handing_over';
+      const orderId = a.orderId!;
+      this.#clock.setTimeout(() => this.engine.delivered(a.id, orderId), (30 + this.#rnd.next() * 90) * 1000);
+    }
+  }
+
+  #waitForFood(a: Agent, orderId: OrderId): void {
+    this.#clock.setTimeout(() => {
+      if (a.orderId !== orderId || a.mode !== 'at_pickup') return;
+      const o = this.#orders.get(orderId);
+      if (!o) return;
+      if (!o.foodReady) return this.#waitForFood(a, orderId);
+      if (this.engine.pickedUp(a.id, orderId).ok) a.mode = 'to_drop';
+    }, 30_000);
+  }
+
+  /** Breaks and dropped connections, a few per minute. */
+  #churn(): void {
+    for (const a of this.#agents) {
+      const x = this.#rnd.next();
+      if (a.mode === 'idle' && a.connected && x < 0.005) {
+        if (!this.engine.riderBreak(a.id).ok) continue;
+        a.mode = 'break';
+        this.#clock.setTimeout(() => {
+          if (this.engine.riderResume(a.id).ok) a.mode = 'idle';
+        }, (5 + this.#rnd.next() * 15) * 60_000);
+      } else if (a.mode !== 'offline' && a.mode !== 'break' && a.connected && x > 0.998) {
+        if (!this.engine.riderDisconnected(a.id).ok) continue;
+        a.connected = false;
+        this.#clock.setTimeout(() => this.#reconnect(a), (10 + this.#rnd.next() * 110) * 1000);
+      } else if (a.mode === 'offline' && x < 0.2) {
+        this.#comeOnline(a);
+      }
+    }
+  }
+
+  #reconnect(a: Agent): void {
+    a.connected = true;
+    if (a.mode === 'offline') return this.#comeOnline(a);
+    this.engine.riderReconnected(a.id);
+  }
+
+  #comeOnline(a: Agent): void {
+    if (!this.engine.riderOnline(a.id).ok) return;
+    a.mode = 'idle';
+    a.connected = true;
+    this.engine.updateRiderPosition(a.id, a.lat, a.lng, 5, NaN, 0, this.#clock.now());
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * `npm run simulate -- [flags]`: an in-process city on the simulated clock (or
+ * `--realtime`), checking the engine's invariants as it runs. Progress goes to
+ * stderr; the summary to stdout, and with `--json` the last line of stdout is
+ * one JSON object.
+ */
+import { SimulatedClock, type Clock } from '../engine/index.js';
+import { hrStopwatch, systemClock } from '../adapters/system-clock.js';
+import { defaultSimOptions, Simulation } from './sim/simulation.js';
+import { machineLine, parseFlags, UsageError } from './stats.js';
+
+const HELP = `usage: npm run simulate -- [--riders N] [--restaurants N] [--orders-per-sec R] [--duration S]
+       [--seed N] [--accept-probability P] [--radius-km K] [--position-interval-s S] [--drain-s S]
+       [--realtime] [--json] [--quiet]`;
+
+async function main(): Promise<number> {
+  let flags;
+  try {
+    flags = parseFlags(process.argv.slice(2), { ...defaultSimOptions, realtime: false, json: false, quiet: false, help: false });
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`simulate: ${err.message}\n${HELP}`);
+      return 2;
+    }
+    throw err;
+  }
+  if (flags.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (flags.acceptProbability > 1) {
+    console.error('simulate: --accept-probability must be in [0, 1]');
+    return 2;
+  }
+  const sim_clock = flags.realtime ? undefined : new SimulatedClock();
+  const clock: Clock = sim_clock ?? systemClock;
+  const wall0 = performance.now();
+  const sim = new Simulation(flags, clock, hrStopwatch);
+  const start = clock.now();
+  const log = (line: string) => flags.quiet || console.error(line);
+  const hhmmss = (ms: number) => new Date(ms).toISOString().slice(11, 19);
+  let lastPrint = 0;
+  const progress = (force = false) => {
+    const wall = performance.now();
+    if (!force && wall - lastPrint < 1000) return;
+    lastPrint = wall;
+    const c = sim.counts;
+    const s = sim.engine.stats();
+    log(`[sim ${hhmmss(clock.now() - start)}] placed ${c.orders_placed} delivered ${c.orders_delivered} cancelled ${c.orders_cancelled} ` +
+      `live ${sim.liveOrders} offers ${c.offers_sent} riders available ${s.ridersAvailable}/${s.ridersOnline} ` +
+      `match p99 ${sim.matchMicros.quantile(0.99).toFixed(1)} µs violations ${c.invariant_violations}`);
+  };
+  log(`simulating ${flags.riders} riders, ${flags.restaurants} restaurants, ${flags.ordersPerSec} orders/s for ${flags.duration} s` +
+    `${flags.realtime ? ' in real time' : ''}, seed ${flags.seed}`);
+  sim.start();
+  const end = start + flags.duration * 1000;
+  const drainEnd = end + flags.drainS * 1000;
+  if (sim_clock) {
+    for (let t = start; t < end; ) {
+      t = Math.min(end, t + 10_000);
+      sim_clock.runUntil(t);
+      progress();
+    }
+    sim.stopOrdering();
+    while (sim.liveOrders > 0 && sim_clock.now() < drainEnd) {
+      sim_clock.runUntil(Math.min(drainEnd, sim_clock.now() + 10_000));
+      progress();
+    }
+  } else {
+    await new Promise<void>((resolve) => {
+      const timer = setInterval(() => {
+        progress(true);
+        if (clock.now() >= end) sim.stopOrdering();
+        if ((clock.now() >= end && sim.liveOrders === 0) || clock.now() >= drainEnd) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, 1000);
+    });
+  }
+  sim.checkInvariants();
+  progress(true);
+  sim.engine.stop();
+  const c = sim.counts;
+  const summary = {
+    ...c,
+    orders_live_at_end: sim.liveOrders,
+    cancel_reasons: sim.cancelReasons,
+    match_latency_us: (({ p50, p90, p99, max }) => ({ p50, p90, p99, max }))(sim.matchMicros.summary(1)),
+    matches: sim.matchMicros.count,
+    pickup_distance_m: { mean: Math.round(sim.pickupDistance.mean() || 0), p90: Math.round(sim.pickupDistance.quantile(0.9) || 0) },
+    delivery_minutes: { p50: Number((sim.deliveryMinutes.quantile(0.5) || 0).toFixed(1)), p90: Number((sim.deliveryMinutes.quantile(0.9) || 0).toFixed(1)) },
+    sim_s: Math.round((clock.now() - start) / 1000),
+    wall_s: Number(((performance.now() - wall0) / 1000).toFixed(2)),
+    seed: flags.seed,
+    riders: flags.riders,
+    restaurants: flags.restaurants,
+    orders_per_sec: flags.ordersPerSec,
+    machine: await machineLine(),
+  };
+  for (const v of sim.firstViolations) console.error(`invariant violated: ${v}`);
+  if (!flags.json) {
+    console.log(`\norders: ${c.orders_placed} placed, ${c.orders_delivered} delivered, ${c.orders_cancelled} cancelled, ${sim.liveOrders} still live`);
+    console.log(`offers: ${c.offers_sent} sent, ${c.offers_accepted} accepted, ${c.offers_declined} declined, ${c.offers_expired} expired, ${c.offers_withdrawn} withdrawn`);
+    console.log(`match latency (engine CPU, µs): p50 ${summary.match_latency_us.p50} p90 ${summary.match_latency_us.p90} p99 ${summary.match_latency_us.p99} max ${summary.match_latency_us.max}`);
+    console.log(`pickup distance (m): mean ${summary.pickup_distance_m.mean} p90 ${summary.pickup_distance_m.p90}; delivery (min) p50 ${summary.delivery_minutes.p50} p90 ${summary.delivery_minutes.p90}`);
+    console.log(`cancel reasons: ${JSON.stringify(sim.cancelReasons)}`);
+    console.log(`invariant violations: ${c.invariant_violations}; ${summary.sim_s} simulated s in ${summary.wall_s} wall s on ${summary.machine}`);
+  } else {
+    console.log(JSON.stringify(summary));
+  }
+  return c.invariant_violations === 0 ? 0 : 1;
+}
+
+main().then((code) => process.exit(code), (err) => {
+  console.error(err);
+  process.exit(1);
+});
