@@ -37,7 +37,9 @@ const earlier = (a: Entry, b: Entry) =>
 export class Deadlines {
   readonly #clock: Clock;
   readonly #onFire: (kind: DeadlineKind, id: string) => void;
-  readonly #byKey = new Map<string, Entry>();
+  /** Per actor id, its live entry of each kind (indexed by rank). */
+  readonly #byId = new Map<string, (Entry | undefined)[]>();
+  #live = 0;
   #heap = new MinHeap<Entry>(earlier);
   #timer: TimerHandle | null = null;
   #timerAt = Infinity;
@@ -49,29 +51,40 @@ export class Deadlines {
   }
 
   get size(): number {
-    return this.#byKey.size;
+    return this.#live;
   }
 
   /** Arms `kind` for `id` at epoch ms `at`; 0 disarms it. */
   set(kind: DeadlineKind, id: string, at: number): void {
-    const key = `${kind}|${id}`;
-    const old = this.#byKey.get(key);
-    if (old?.at === at) return;
-    if (old) {
-      old.live = false;
-      this.#byKey.delete(key);
-    }
+    const rank = DeadlineKind[kind];
+    let slots = this.#byId.get(id);
+    const old = slots?.[rank];
+    if ((old?.at ?? 0) === at) return;
+    if (old) this.#drop(old);
     if (at > 0) {
-      const e: Entry = { at, rank: DeadlineKind[kind], kind, id, live: true };
-      this.#byKey.set(key, e);
+      const e: Entry = { at, rank, kind, id, live: true };
+      if (slots === undefined) {
+        slots = [];
+        this.#byId.set(id, slots);
+      }
+      slots[rank] = e;
+      this.#live++;
       this.#heap.push(e);
     }
-    if (this.#heap.size > 64 && this.#heap.size > 2 * this.#byKey.size) this.#compact();
+    if (this.#heap.size > 64 && this.#heap.size > 2 * this.#live) this.#compact();
     this.#schedule();
   }
 
   get(kind: DeadlineKind, id: string): number {
-    return this.#byKey.get(`${kind}|${id}`)?.at ?? 0;
+    return this.#byId.get(id)?.[DeadlineKind[kind]]?.at ?? 0;
+  }
+
+  #drop(e: Entry): void {
+    e.live = false;
+    this.#live--;
+    const slots = this.#byId.get(e.id)!;
+    slots[e.rank] = undefined;
+    if (slots.every((x) => x === undefined)) this.#byId.delete(e.id);
   }
 
   /** Stops the clock timer; deadlines stay recorded. */
@@ -83,7 +96,7 @@ export class Deadlines {
 
   #compact(): void {
     const heap = new MinHeap<Entry>(earlier);
-    for (const e of this.#byKey.values()) heap.push(e);
+    for (const slots of this.#byId.values()) for (const e of slots) if (e) heap.push(e);
     this.#heap = heap;
   }
 
@@ -112,8 +125,7 @@ export class Deadlines {
         const head = this.#head();
         if (!head || head.at > this.#clock.now()) break;
         this.#heap.pop();
-        head.live = false;
-        this.#byKey.delete(`${head.kind}|${head.id}`);
+        this.#drop(head);
         this.#onFire(head.kind, head.id);
       }
     } finally {

@@ -23,7 +23,7 @@ import { type EngineSnapshot, SNAPSHOT_FORMAT } from './snapshot.js';
 export interface MatchInfo {
   readonly orderId: OrderId;
   readonly riderId: RiderId;
-  /** Engine CPU time from the order becoming dispatchable (or its next search) to the offer, µs. */
+  /** Engine CPU time from the order being dispatchable (entering, or back in, its search) to the offer, µs. */
   readonly micros: number;
   readonly candidates: number;
   readonly ring: number;
@@ -306,7 +306,7 @@ export class Engine {
       oo.readyAt = readyAt;
       this.#emit('order', oo, { type: 'order_accepted', prepMinutes: prep, readyAt, dispatchAt });
     });
-    if (res.ok && dispatchAt <= now) this.#startDispatch(o, this.#stopwatch.nowMicros());
+    if (res.ok && dispatchAt <= now) this.#startDispatch(o);
     return res;
   }
 
@@ -321,9 +321,8 @@ export class Engine {
     const o = this.#orders.get(orderId);
     if (o && opts.restaurantId !== undefined && opts.restaurantId !== o.restaurantId) return reject('RESTAURANT_NOT_OWNER', `order ${orderId} is not for restaurant ${opts.restaurantId}`);
     if (o?.snap.context.foodReady) return reject('ORDER_INVALID_TRANSITION', `order ${orderId} is already marked ready`);
-    const t0 = this.#stopwatch.nowMicros();
     const res = this.#orderCommand(orderId, { type: 'FOOD_READY' }, (oo) => this.#emit('order', oo, { type: 'order_food_ready' }));
-    if (res.ok && o?.state === 'preparing') this.#startDispatch(o, t0);
+    if (res.ok && o?.state === 'preparing') this.#startDispatch(o);
     return res;
   }
 
@@ -610,15 +609,20 @@ export class Engine {
 
   // ─── Internals: dispatch ─────────────────────────────────────────────────
 
-  #startDispatch(o: OrderRecord, t0: number): void {
+  #startDispatch(o: OrderRecord): void {
     const giveUpAt = this.#clock.now() + this.config.dispatchGiveUpMs;
     if (!this.#stepOrder(o, { type: 'DISPATCH_DUE', giveUpAt })) return;
     this.#emit('order', o, { type: 'order_dispatchable', giveUpAt });
-    this.#tryOffer(o, t0);
+    this.#tryOffer(o);
   }
 
-  /** Offers a searching order to the best rider, or schedules another search, or gives up. */
-  #tryOffer(o: OrderRecord, t0: number): void {
+  /**
+   * Offers a searching order to the best rider, or schedules another search, or
+   * gives up. Match latency runs from here (the order is dispatchable) to the
+   * offer event leaving the engine.
+   */
+  #tryOffer(o: OrderRecord): void {
+    const t0 = this.#stopwatch.nowMicros();
     const now = this.#clock.now();
     const match = this.#dispatcher.findBest(o, now);
     if (match) {
@@ -655,14 +659,13 @@ export class Engine {
 
   /** An offer ended without acceptance: free the rider and offer the order to the next one. */
   #endOffer(o: OrderRecord, r: RiderRecord, outcome: 'declined' | 'expired', event: OrderMachineEvent): void {
-    const t0 = this.#stopwatch.nowMicros();
     const offerId = o.snap.context.offerId!;
     this.#stepOrder(o, event);
     this.#stepRider(r, { type: 'OFFER_ENDED', orderId: o.id });
     this.#emit('order', o, { type: 'order_offer_ended', riderId: r.id, offerId, outcome });
     this.#emit('rider', r, { type: 'rider_offer_ended', orderId: o.id, offerId, outcome });
     this.#syncIndex(r);
-    this.#tryOffer(o, t0);
+    this.#tryOffer(o);
   }
 
   /** The rider went offline (asked, or its grace ran out) while holding `orderId` in state `before`. */
@@ -671,14 +674,13 @@ export class Engine {
     if (!o) return;
     r.targetLat = NaN;
     r.targetLng = NaN;
-    const t0 = this.#stopwatch.nowMicros();
     if (before === 'online.offered') {
       const offerId = o.snap.context.offerId!;
       r.expiries++;
       this.#stepOrder(o, { type: 'OFFER_EXPIRED' });
       this.#emit('order', o, { type: 'order_offer_ended', riderId: r.id, offerId, outcome: 'withdrawn' });
       this.#emit('rider', r, { type: 'rider_offer_ended', orderId, offerId, outcome: 'withdrawn' });
-      this.#tryOffer(o, t0);
+      this.#tryOffer(o);
     } else if (before === 'online.delivering') {
       this.#cancelVia(o.id, { type: 'CANCEL', by: 'system' }, 'system', CancelReason.RIDER_LOST, r.id);
     } else {
@@ -686,7 +688,7 @@ export class Engine {
       this.#emit('order', o, { type: 'order_unassigned', riderId: r.id, reason: 'rider_offline' });
       this.#emit('rider', r, { type: 'rider_released', orderId, reason: 'rider_offline' });
       this.#syncOrderDeadlines(o);
-      this.#tryOffer(o, t0);
+      this.#tryOffer(o);
     }
   }
 
@@ -751,7 +753,6 @@ export class Engine {
     }
     const o = this.#orders.get(id as OrderId);
     if (!o) return;
-    const t0 = this.#stopwatch.nowMicros();
     switch (kind) {
       case 'payment':
         this.#cancelVia(o.id, { type: 'PAYMENT_EXPIRED' }, 'system', CancelReason.PAYMENT_EXPIRED);
@@ -760,10 +761,10 @@ export class Engine {
         this.#cancelVia(o.id, { type: 'RESTAURANT_TIMEOUT' }, 'system', CancelReason.RESTAURANT_TIMEOUT);
         break;
       case 'dispatch':
-        this.#startDispatch(o, t0);
+        this.#startDispatch(o);
         break;
       case 'retry':
-        if (o.state === 'dispatching.searching') this.#tryOffer(o, t0);
+        if (o.state === 'dispatching.searching') this.#tryOffer(o);
         break;
       case 'offer': {
         const r = this.#riders.get(o.snap.context.riderId as RiderId);

@@ -1,0 +1,201 @@
+/**
+ * `npm run bench -- engine`: the engine alone, in this process, on a simulated
+ * clock. Measures, each beside a baseline in the same run:
+ * - CPU per rider position update (hot path) vs. one XState `send` per update;
+ * - greedy match latency vs. a brute-force scan of every available rider;
+ * - heap per online idle rider and per active order vs. a started XState actor per rider.
+ */
+import { createActor } from 'xstate';
+import {
+  Engine, SimulatedClock, offsetM, riderMachine, SeededRandom, type CustomerId, type EngineEvent, type OrderId,
+  type RestaurantId, type RiderId,
+} from '../engine/index.js';
+import { hrStopwatch } from '../adapters/system-clock.js';
+import { Sample } from './stats.js';
+
+export interface EngineBenchOptions {
+  riders: number;
+  restaurants: number;
+  orders: number;
+  positions: number;
+  sideKm: number;
+  seed: number;
+}
+
+export const defaultEngineBench: EngineBenchOptions = {
+  riders: 100_000, restaurants: 2_000, orders: 20_000, positions: 2_000_000, sideKm: 30, seed: 1,
+};
+
+const CENTRE = { lat: 12.9716, lng: 77.5946 };
+
+function gc(): void {
+  const g = (globalThis as { gc?: () => void }).gc;
+  if (!g) throw new Error('run with node --expose-gc (npm run bench does)');
+  g();
+  g();
+}
+const heapUsed = () => {
+  gc();
+  return process.memoryUsage().heapUsed;
+};
+
+/** A uniform point in a square of `sideKm` around the centre. */
+function squarePoint(rnd: SeededRandom, sideKm: number) {
+  const half = (sideKm * 1000) / 2;
+  const p = offsetM(CENTRE.lat, CENTRE.lng, 0, (rnd.next() * 2 - 1) * half);
+  return offsetM(p.lat, p.lng, 90, (rnd.next() * 2 - 1) * half);
+}
+
+export async function runEngineBench(o: EngineBenchOptions, progress: (s: string) => void) {
+  const rnd = new SeededRandom(o.seed);
+  const clock = new SimulatedClock();
+  const matchMicros = new Sample();
+  const heap0 = heapUsed();
+  const engine = new Engine({
+    clock, seed: o.seed, stopwatch: hrStopwatch, onMatch: (m) => matchMicros.add(m.micros),
+    config: { offerTimeoutMs: 3_600_000 },
+  });
+
+  // Riders: registered, online, positioned: the idle state the goal is about.
+  progress(`placing ${o.riders} riders in a ${o.sideKm} × ${o.sideKm} km city`);
+  const ids: RiderId[] = [];
+  const lat = new Float64Array(o.riders);
+  const lng = new Float64Array(o.riders);
+  for (let i = 0; i < o.riders; i++) {
+    const id = `rider-${i}` as RiderId;
+    ids.push(id);
+    const p = squarePoint(rnd, o.sideKm);
+    lat[i] = p.lat;
+    lng[i] = p.lng;
+  }
+  const heapBeforeRiders = heapUsed();
+  for (let i = 0; i < o.riders; i++) {
+    engine.registerRider({ riderId: ids[i]! });
+    engine.riderOnline(ids[i]!);
+    engine.updateRiderPosition(ids[i]!, lat[i]!, lng[i]!, 5, 90.5, 5.5, clock.now());
+  }
+  const bytesPerRider = (heapUsed() - heapBeforeRiders) / o.riders;
+
+  // Position hot path: every rider drifts a few metres per update, in order.
+  progress(`applying ${o.positions} position updates`);
+  const dLat = 0.00003; // ≈ 3.3 m
+  let at = clock.now();
+  const hot = () => {
+    at += 1;
+    const t0 = process.cpuUsage();
+    const w0 = performance.now();
+    for (let k = 0; k < o.positions; k++) {
+      const i = k % o.riders;
+      const step = (k / o.riders) & 1 ? -dLat : dLat;
+      lat[i]! += step;
+      engine.updateRiderPosition(ids[i]!, lat[i]!, lng[i]!, 5, 90.5, 5.5, at);
+      if (i === o.riders - 1) at += 1;
+    }
+    const cpu = process.cpuUsage(t0);
+    return { cpuUs: (cpu.user + cpu.system) / o.positions, wallUs: ((performance.now() - w0) * 1000) / o.positions };
+  };
+  hot(); // warm-up
+  const position = hot();
+
+  // Baseline: what the hot path avoids, one XState actor send per position.
+  const baseN = Math.min(o.riders, 20_000);
+  const heapBeforeActors = heapUsed();
+  const actors = Array.from({ length: baseN }, () => createActor(riderMachine).start());
+  const bytesPerActor = (heapUsed() - heapBeforeActors) / baseN;
+  for (const a of actors) a.send({ type: 'GO_ONLINE' });
+  const baseUpdates = Math.min(o.positions, 400_000);
+  const t1 = process.cpuUsage();
+  for (let k = 0; k < baseUpdates; k++) {
+    // The machine ignores the event, so this is the floor of the cost of routing a position through an actor.
+    actors[k % baseN]!.send({ type: 'RECONNECT' });
+  }
+  const c1 = process.cpuUsage(t1);
+  const actorSendUs = (c1.user + c1.system) / baseUpdates;
+  actors.forEach((a) => a.stop());
+  actors.length = 0;
+
+  // Matching: orders at restaurants spread over the city, each dispatchable at once.
+  progress(`matching ${o.orders} orders`);
+  const restaurants: RestaurantId[] = [];
+  for (let i = 0; i < o.restaurants; i++) {
+    const id = `rest-${i}` as RestaurantId;
+    engine.registerRestaurant({ restaurantId: id, location: squarePoint(rnd, o.sideKm * 0.8), prepMinutes: 10, capacity: 1_000_000 });
+    restaurants.push(id);
+  }
+  const offers: [RiderId, OrderId][] = [];
+  const off = engine.subscribe((e: EngineEvent) => {
+    if (e.type === 'rider_offered') offers.push([e.id as RiderId, e.orderId]);
+  });
+  const pickups: { lat: number; lng: number }[] = [];
+  for (let n = 0; n < o.orders; n++) {
+    const r = restaurants[n % restaurants.length]!;
+    const rest = engine.getRestaurant(r);
+    const pickup = rest.ok ? rest.value.location : CENTRE;
+    const drop = offsetM(pickup.lat, pickup.lng, rnd.next() * 360, 2000);
+    const placed = engine.placeOrder({ customerId: 'c' as CustomerId, restaurantId: r, drop, paid: true });
+    if (!placed.ok) throw new Error(placed.detail);
+    engine.restaurantAccept(placed.value, { prepMinutes: 0 }); // dispatches now; onMatch records the latency
+    pickups.push(pickup);
+    // Keep the city's availability steady: the rider takes the job and finishes it at once.
+    for (const [rider, order] of offers.splice(0)) {
+      engine.acceptOffer(rider, order);
+      engine.pickedUp(rider, order);
+      engine.delivered(rider, order);
+    }
+  }
+  off();
+
+  // Baseline, in its own pass so neither run cools the other's caches: the
+  // nearest available rider by scanning every rider, no spatial index.
+  const bruteMicros = new Sample();
+  for (const pickup of pickups.slice(0, 2_000)) {
+    const b0 = hrStopwatch.nowMicros();
+    let best = -1;
+    let bestD = Infinity;
+    for (let i = 0; i < o.riders; i++) {
+      const d = Math.hypot(lat[i]! - pickup.lat, (lng[i]! - pickup.lng) * Math.cos((pickup.lat * Math.PI) / 180));
+      if (d < bestD) {
+        bestD = d;
+        best = i;
+      }
+    }
+    bruteMicros.add(hrStopwatch.nowMicros() - b0);
+    if (best < 0) throw new Error('no rider');
+  }
+
+  // Active orders: placed, accepted, waiting in the kitchen (no rider yet).
+  const active = Math.min(o.orders, 50_000);
+  const heapBeforeOrders = heapUsed();
+  for (let n = 0; n < active; n++) {
+    const r = restaurants[n % restaurants.length]!;
+    const placed = engine.placeOrder({ customerId: 'c' as CustomerId, restaurantId: r, drop: CENTRE, paid: true });
+    if (placed.ok) engine.restaurantAccept(placed.value, { prepMinutes: 60 });
+  }
+  const bytesPerOrder = (heapUsed() - heapBeforeOrders) / active;
+  const totalHeapMiB = (heapUsed() - heap0) / 2 ** 20;
+  engine.stop();
+
+  return {
+    riders: o.riders,
+    city_km: `${o.sideKm}x${o.sideKm}`,
+    position_update_cpu_us: Number(position.cpuUs.toFixed(3)),
+    position_update_wall_us: Number(position.wallUs.toFixed(3)),
+    baseline_xstate_send_cpu_us: Number(actorSendUs.toFixed(3)),
+    match_latency_us: matchMicros.summary(1),
+    matches: matchMicros.count,
+    baseline_brute_force_scan_us: bruteMicros.summary(1),
+    heap_bytes_per_idle_rider: Math.round(bytesPerRider),
+    baseline_heap_bytes_per_started_actor: Math.round(bytesPerActor),
+    heap_bytes_per_active_order: Math.round(bytesPerOrder),
+    heap_total_mib: Math.round(totalHeapMiB),
+    goals: {
+      position_update_cpu_us_max: 2, match_p99_us_max: 100, heap_bytes_per_idle_rider_max: 1536, heap_bytes_per_active_order_max: 8192,
+    },
+    met: {
+      position: position.cpuUs <= 2,
+      match: matchMicros.quantile(0.99) <= 100,
+      rider_heap: bytesPerRider <= 1536,
+      order_heap: bytesPerOrder <= 8192,
+    },
+  };
+}

@@ -1,0 +1,52 @@
+/**
+ * `npm run bench -- <scenario> [flags]`. Scenarios so far: `engine` (the
+ * engine alone: position hot path, match latency, heap per actor, each beside
+ * a baseline in the same run). `--quick` runs small to check the harness;
+ * `--json` makes the last line of stdout one JSON object.
+ */
+import { defaultEngineBench, runEngineBench } from './engine-bench.js';
+import { machineLine, parseFlags, UsageError } from './stats.js';
+
+const HELP = `usage: npm run bench -- engine [--riders N] [--restaurants N] [--orders N] [--positions N] [--side-km K] [--seed N] [--quick] [--json]`;
+
+async function main(): Promise<number> {
+  const [scenario, ...rest] = process.argv.slice(2);
+  if (scenario === undefined || scenario === '--help' || scenario === 'help') {
+    console.log(HELP);
+    return scenario === undefined ? 2 : 0;
+  }
+  if (scenario !== 'engine' && scenario !== 'all') {
+    console.error(`bench: unknown scenario ${scenario}\n${HELP}`);
+    return 2;
+  }
+  let flags;
+  try {
+    flags = parseFlags(rest, { ...defaultEngineBench, quick: false, json: false });
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`bench: ${err.message}\n${HELP}`);
+      return 2;
+    }
+    throw err;
+  }
+  if (flags.quick) Object.assign(flags, { riders: 5_000, restaurants: 200, orders: 1_000, positions: 100_000, sideKm: 10 });
+  const machine = await machineLine();
+  const t0 = performance.now();
+  const result = await runEngineBench(flags, (s) => console.error(`[engine] ${s}`));
+  const out = { scenario: 'engine', machine, wall_s: Number(((performance.now() - t0) / 1000).toFixed(1)), ...result };
+  if (flags.json) console.log(JSON.stringify(out));
+  else {
+    console.log(`engine bench on ${machine}`);
+    console.log(`  position update: ${result.position_update_cpu_us} µs CPU (goal ≤ 2) vs ${result.baseline_xstate_send_cpu_us} µs per XState send`);
+    console.log(`  match latency (µs): ${JSON.stringify(result.match_latency_us)} (goal p99 ≤ 100) vs brute-force scan ${JSON.stringify(result.baseline_brute_force_scan_us)}`);
+    console.log(`  heap per idle rider: ${result.heap_bytes_per_idle_rider} B (goal ≤ 1536) vs ${result.baseline_heap_bytes_per_started_actor} B per started actor`);
+    console.log(`  heap per active order: ${result.heap_bytes_per_active_order} B (goal ≤ 8192)`);
+    console.log(`  goals met: ${JSON.stringify(result.met)}`);
+  }
+  return 0;
+}
+
+main().then((code) => process.exit(code), (err) => {
+  console.error(err);
+  process.exit(1);
+});
