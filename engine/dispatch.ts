@@ -70,6 +70,15 @@ export class Dispatcher {
     return { rider: best, distanceM: bestDist, etaS: this.etaS(bestDist), score: bestScore, candidates: count, ring: Math.min(ring, cfg.maxRing) };
   }
 
+  /**
+   * Computes the first `rings` rings around a pickup cell ahead of time (at
+   * restaurant registration), so a match does not pay for H3 calls and their
+   * allocations. Farther rings are still computed on first need.
+   */
+  warm(center: H3Cell, rings: number): void {
+    this.#ring(center, Math.min(rings, this.#config.maxRing));
+  }
+
   etaS(distanceM: number): number {
     return (distanceM * this.#config.detourFactor) / this.#config.riderSpeedMps;
   }

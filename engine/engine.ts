@@ -56,6 +56,8 @@ type Internals = {
 };
 
 const RIDER_JOB_STATES: ReadonlySet<RiderState> = new Set(['online.to_pickup', 'online.at_pickup', 'online.delivering']);
+/** Rings precomputed around each restaurant: 127 cells, about 1 km at resolution 9. */
+const WARM_RINGS = 6;
 const STATUS_EVENT = { open: 'OPEN', busy: 'BUSY', closed: 'CLOSE' } as const;
 
 /**
@@ -127,6 +129,7 @@ export class Engine {
     r.shard = this.#shardFor(cell);
     r.shard.restaurants.set(r.id, r);
     this.#restaurants.set(r.id, r);
+    this.#dispatcher.warm(cell, WARM_RINGS);
     this.#emit('restaurant', r, { type: 'restaurant_registered', location: r.location, prepMinutes: r.prepMinutes, capacity: r.capacity });
     return cmd.status && cmd.status !== 'open' ? this.setRestaurantStatus(r.id, cmd.status) : OK;
   }
@@ -507,6 +510,7 @@ export class Engine {
       r.shard = this.#shardFor(cell);
       r.shard.restaurants.set(r.id, r);
       this.#restaurants.set(r.id, r);
+      this.#dispatcher.warm(cell, WARM_RINGS);
     }
     for (const row of snap.riders) {
       const snapshot = this.#riderStep.resolve(row.value as never, row.context);

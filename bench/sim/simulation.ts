@@ -23,7 +23,7 @@ export interface SimOptions {
 
 export const defaultSimOptions: SimOptions = {
   riders: 2000, restaurants: 200, ordersPerSec: 2, duration: 1800, seed: 1, acceptProbability: 0.8,
-  radiusKm: 12, positionIntervalS: 4, drainS: 4 * 3600,
+  radiusKm: 8, positionIntervalS: 4, drainS: 4 * 3600,
 };
 
 type Mode = 'offline' | 'break' | 'idle' | 'to_pickup' | 'at_pickup' | 'to_drop' | 'handing_over';
