@@ -684,7 +684,7 @@ export class Engine {
     } else if (before === 'online.delivering') {
       this.#cancelVia(o.id, { type: 'CANCEL', by: 'system' }, 'system', CancelReason.RIDER_LOST, r.id);
     } else {
-      this.#stepOrder(o, { type: 'UNASSIGN' });
+      this.#stepOrder(o, { type: 'UNASSIGN', giveUpAt: this.#clock.now() + this.config.dispatchGiveUpMs });
       this.#emit('order', o, { type: 'order_unassigned', riderId: r.id, reason: 'rider_offline' });
       this.#emit('rider', r, { type: 'rider_released', orderId, reason: 'rider_offline' });
       this.#syncOrderDeadlines(o);
