@@ -161,6 +161,8 @@ export class Engine {
 
   riderOnline(id: RiderId): Result<null> {
     return this.#riderCommand(id, { type: 'GO_ONLINE' }, (r) => {
+      // GO_ONLINE clears graceUntil; a rider who went offline while disconnected still has that deadline armed.
+      this.#deadlines.set('grace', r.id, 0);
       r.idleSince = this.#clock.now();
       this.#emit('rider', r, { type: 'rider_online' });
     });
