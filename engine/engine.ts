@@ -220,7 +220,11 @@ export class Engine {
   ): PositionStatus {
     const r = this.#riders.get(id);
     if (r === undefined) return PositionStatus.UNKNOWN_RIDER;
-    if (!isLatitude(lat) || !isLongitude(lng) || !(at > 0) || !(accuracy >= 0) || speed < 0 || heading < 0 || heading >= 360) {
+    // Comparisons, not Number.isFinite calls, keep this cheap; NaN heading and speed mean unknown.
+    if (
+      !isLatitude(lat) || !isLongitude(lng) || !(at > 0 && at < Infinity) || !(accuracy >= 0 && accuracy < Infinity) ||
+      speed < 0 || speed === Infinity || heading < 0 || heading >= 360
+    ) {
       return PositionStatus.INVALID;
     }
     if (at <= r.posAt) return PositionStatus.OUT_OF_ORDER;
