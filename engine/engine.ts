@@ -118,6 +118,7 @@ export class Engine {
     if (!isLatLng(cmd.location)) return reject('INVALID_ARGUMENT', 'location must have lat in [-90, 90] and lng in [-180, 180]');
     if (!(cmd.prepMinutes > 0 && cmd.prepMinutes <= 240)) return reject('INVALID_ARGUMENT', 'prepMinutes must be in (0, 240]');
     if (!(Number.isInteger(cmd.capacity) && cmd.capacity >= 1)) return reject('INVALID_ARGUMENT', 'capacity must be an integer ≥ 1');
+    if (cmd.status !== undefined && !Object.hasOwn(STATUS_EVENT, cmd.status)) return reject('INVALID_ARGUMENT', 'status must be open, busy or closed');
     if (this.#restaurants.has(cmd.restaurantId)) return reject('RESTAURANT_EXISTS', `restaurant ${cmd.restaurantId} exists`);
     const cell = cellOf(cmd.location.lat, cmd.location.lng, this.config.indexResolution);
     const snap = this.#restaurantStep.initial();
