@@ -1,6 +1,6 @@
 import {
   Engine, SimulatedClock, type EngineConfigInput, type EngineEvent, type OrderId, type RestaurantId, type RiderId,
-  type CustomerId, offsetM,
+  type CustomerId, type MatchInfo, offsetM,
 } from '../../engine/index.js';
 
 /** Bengaluru, Koramangala: the centre of every test city. */
@@ -19,7 +19,9 @@ export function world(config: EngineConfigInput = {}, seed = 7) {
   const clock = new SimulatedClock();
   /** Whatever the engine reported through its logger (a deadline handler that threw, say). */
   const errors: unknown[] = [];
-  const engine = new Engine({ clock, config, seed, logger: { error: (m, d) => errors.push([m, d]) } });
+  /** Every match the engine reported (candidates, ring, distance). */
+  const matches: MatchInfo[] = [];
+  const engine = new Engine({ clock, config, seed, logger: { error: (m, d) => errors.push([m, d]) }, onMatch: (m) => matches.push(m) });
   const events: EngineEvent[] = [];
   /** Events whose `at` was not the clock's time when they were emitted. */
   const badAt: EngineEvent[] = [];
@@ -33,6 +35,7 @@ export function world(config: EngineConfigInput = {}, seed = 7) {
     events,
     errors,
     badAt,
+    matches,
     types: () => events.map((e) => e.type),
     /** Events of one aggregate id. */
     of: (id: string) => events.filter((e) => e.id === id),
