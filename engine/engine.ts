@@ -59,6 +59,7 @@ const RIDER_JOB_STATES: ReadonlySet<RiderState> = new Set(['online.to_pickup', '
 /** Rings precomputed around each restaurant: 127 cells, about 1 km at resolution 9. */
 const WARM_RINGS = 6;
 const STATUS_EVENT = { open: 'OPEN', busy: 'BUSY', closed: 'CLOSE' } as const;
+const CANCEL_PARTIES: ReadonlySet<string> = new Set<CancelledBy>(['customer', 'restaurant', 'admin', 'system']);
 
 /**
  * The dispatch engine: an in-memory actor system driven by commands and a
@@ -119,6 +120,7 @@ export class Engine {
     if (!isLatLng(cmd.location)) return reject('INVALID_ARGUMENT', 'location must have lat in [-90, 90] and lng in [-180, 180]');
     if (!(cmd.prepMinutes > 0 && cmd.prepMinutes <= 240)) return reject('INVALID_ARGUMENT', 'prepMinutes must be in (0, 240]');
     if (!(Number.isInteger(cmd.capacity) && cmd.capacity >= 1)) return reject('INVALID_ARGUMENT', 'capacity must be an integer ≥ 1');
+    if (cmd.status !== undefined && !Object.hasOwn(STATUS_EVENT, cmd.status)) return reject('INVALID_ARGUMENT', 'status must be open, busy or closed');
     if (this.#restaurants.has(cmd.restaurantId)) return reject('RESTAURANT_EXISTS', `restaurant ${cmd.restaurantId} exists`);
     const cell = cellOf(cmd.location.lat, cmd.location.lng, this.config.indexResolution);
     const snap = this.#restaurantStep.initial();
@@ -163,6 +165,8 @@ export class Engine {
 
   riderOnline(id: RiderId): Result<null> {
     return this.#riderCommand(id, { type: 'GO_ONLINE' }, (r) => {
+      // GO_ONLINE clears graceUntil; a rider who went offline while disconnected still has that deadline armed.
+      this.#deadlines.set('grace', r.id, 0);
       r.idleSince = this.#clock.now();
       this.#emit('rider', r, { type: 'rider_online' });
     });
@@ -220,7 +224,11 @@ export class Engine {
   ): PositionStatus {
     const r = this.#riders.get(id);
     if (r === undefined) return PositionStatus.UNKNOWN_RIDER;
-    if (!isLatitude(lat) || !isLongitude(lng) || !(at > 0) || !(accuracy >= 0) || speed < 0 || heading < 0 || heading >= 360) {
+    // Comparisons, not Number.isFinite calls, keep this cheap; NaN heading and speed mean unknown.
+    if (
+      !isLatitude(lat) || !isLongitude(lng) || !(at > 0 && at < Infinity) || !(accuracy >= 0 && accuracy < Infinity) ||
+      speed < 0 || speed === Infinity || heading < 0 || heading >= 360
+    ) {
       return PositionStatus.INVALID;
     }
     if (at <= r.posAt) return PositionStatus.OUT_OF_ORDER;
@@ -395,6 +403,7 @@ export class Engine {
   cancelOrder(cmd: CancelOrder): Result<null> {
     const o = this.#orders.get(cmd.orderId);
     if (!o) return reject('ORDER_NOT_FOUND', `no order ${cmd.orderId}`);
+    if (!CANCEL_PARTIES.has(cmd.by)) return reject('INVALID_ARGUMENT', 'by must be customer, restaurant, admin or system');
     if (TERMINAL_ORDER_STATES.has(o.state)) return reject('ORDER_INVALID_TRANSITION', `order ${o.id} is already ${o.state}`);
     const res = this.#cancelVia(cmd.orderId, { type: 'CANCEL', by: cmd.by }, cmd.by, cmd.reason ?? (cmd.by === 'admin' ? CancelReason.ADMIN : CancelReason.CUSTOMER_REQUEST));
     return res.ok ? res : reject('ORDER_CANCEL_NOT_ALLOWED', `a ${cmd.by} may not cancel an order that is ${o.state}`);
@@ -688,7 +697,7 @@ export class Engine {
     } else if (before === 'online.delivering') {
       this.#cancelVia(o.id, { type: 'CANCEL', by: 'system' }, 'system', CancelReason.RIDER_LOST, r.id);
     } else {
-      this.#stepOrder(o, { type: 'UNASSIGN' });
+      this.#stepOrder(o, { type: 'UNASSIGN', giveUpAt: this.#clock.now() + this.config.dispatchGiveUpMs });
       this.#emit('order', o, { type: 'order_unassigned', riderId: r.id, reason: 'rider_offline' });
       this.#emit('rider', r, { type: 'rider_released', orderId, reason: 'rider_offline' });
       this.#syncOrderDeadlines(o);

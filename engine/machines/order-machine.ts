@@ -45,7 +45,7 @@ export type OrderMachineEvent =
   | { type: 'DECLINE'; riderId: string }
   | { type: 'OFFER_EXPIRED' }
   | { type: 'ACCEPT'; riderId: string }
-  | { type: 'UNASSIGN' }
+  | { type: 'UNASSIGN'; giveUpAt: number }
   | { type: 'PICKED_UP'; riderId: string; at: number }
   | { type: 'DELIVERED'; riderId: string }
   | { type: 'GIVE_UP' }
@@ -173,8 +173,9 @@ export const orderMachine = setup({
           target: 'picked_up',
           actions: assign({ foodReady: true, pickedUpAt: ({ event }) => event.at }),
         },
-        // The rider went offline before pickup: search again, never offering it to that rider.
-        UNASSIGN: { target: 'dispatching', actions: 'endOffer' },
+        // The rider went offline before pickup: search again, with a fresh give-up time (accepting
+        // cleared the old one), never offering it to that rider.
+        UNASSIGN: { target: 'dispatching', actions: ['endOffer', assign({ giveUpAt: ({ event }) => event.giveUpAt })] },
         CANCEL: { guard: 'notCustomer', target: 'cancelled' },
       },
     },

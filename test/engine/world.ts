@@ -1,6 +1,6 @@
 import {
   Engine, SimulatedClock, type EngineConfigInput, type EngineEvent, type OrderId, type RestaurantId, type RiderId,
-  type CustomerId, offsetM,
+  type CustomerId, type MatchInfo, offsetM,
 } from '../../engine/index.js';
 
 /** Bengaluru, Koramangala: the centre of every test city. */
@@ -17,17 +17,39 @@ export const near = (m: number, bearing = 90) => offsetM(CENTRE.lat, CENTRE.lng,
 /** An engine on a simulated clock with its event log, plus shorthands. */
 export function world(config: EngineConfigInput = {}, seed = 7) {
   const clock = new SimulatedClock();
-  const engine = new Engine({ clock, config, seed });
+  /** Whatever the engine reported through its logger (a deadline handler that threw, say). */
+  const errors: unknown[] = [];
+  /** Every match the engine reported (candidates, ring, distance). */
+  const matches: MatchInfo[] = [];
+  const engine = new Engine({ clock, config, seed, logger: { error: (m, d) => errors.push([m, d]) }, onMatch: (m) => matches.push(m) });
   const events: EngineEvent[] = [];
-  engine.subscribe((e) => events.push(e));
+  /** Events whose `at` was not the clock's time when they were emitted. */
+  const badAt: EngineEvent[] = [];
+  engine.subscribe((e) => {
+    events.push(e);
+    if (e.at !== clock.now()) badAt.push(e);
+  });
   return {
     clock,
     engine,
     events,
+    errors,
+    badAt,
+    matches,
     types: () => events.map((e) => e.type),
     /** Events of one aggregate id. */
     of: (id: string) => events.filter((e) => e.id === id),
-    restaurant(id = 'r1', at = CENTRE, prepMinutes = 10, capacity = 20) {
+    /** Types of the events emitted since the log had `n` entries. */
+    since: (n: number) => events.slice(n).map((e) => e.type),
+    orderState: (o: OrderId) => {
+      const v = engine.getOrder(o);
+      return v.ok ? v.value.state : v.code;
+    },
+    riderState: (r: RiderId) => {
+      const v = engine.getRider(r);
+      return v.ok ? v.value.state : v.code;
+    },
+    restaurant(id = 'r1', at: { lat: number; lng: number } = CENTRE, prepMinutes = 10, capacity = 20) {
       const res = engine.registerRestaurant({ restaurantId: rest(id), location: at, prepMinutes, capacity });
       if (!res.ok) throw new Error(res.detail);
       return rest(id);
@@ -58,4 +80,19 @@ export function world(config: EngineConfigInput = {}, seed = 7) {
       return placed.value;
     },
   };
+}
+
+export type World = ReturnType<typeof world>;
+
+/** Per aggregate id, are the event seqs exactly 1, 2, 3, ...? Answers the ids where they are not. */
+export function seqGaps(events: readonly EngineEvent[]): string[] {
+  const last = new Map<string, number>();
+  const bad = new Set<string>();
+  for (const e of events) {
+    const key = `${e.aggregate}:${e.id}`;
+    const prev = last.get(key) ?? 0;
+    if (e.seq !== prev + 1) bad.add(key);
+    last.set(key, e.seq);
+  }
+  return [...bad];
 }
