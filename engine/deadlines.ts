@@ -60,7 +60,11 @@ export class Deadlines {
     let slots = this.#byId.get(id);
     const old = slots?.[rank];
     if ((old?.at ?? 0) === at) return;
-    if (old) this.#drop(old);
+    if (old) {
+      this.#drop(old);
+      // Dropping the last entry of an id forgets its slots: look them up again.
+      slots = this.#byId.get(id);
+    }
     if (at > 0) {
       const e: Entry = { at, rank, kind, id, live: true };
       if (slots === undefined) {
