@@ -5,3 +5,4 @@
 export * from './ids.js';
 export * from './geo.js';
 export * from './errors.js';
+export * from './identity.js';
