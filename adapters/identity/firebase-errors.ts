@@ -38,12 +38,20 @@ const SHORT_DETAIL: Partial<Record<ErrorCode, string>> = {
   AUTH_USER_DISABLED: 'the user account is disabled',
 };
 
+/**
+ * firebase-admin 13 reports a failed fetch of Google's certificates as
+ * `auth/argument-error`, like a bad token; only the message tells them apart.
+ * If a later version rewords it, the outage shows as a 401: still closed.
+ */
+const KEY_FETCH_FAILURE = /^(Error fetching public keys|Error while making request)/;
+
 /** Maps anything `verifyIdToken` or `getUser` threw to a rejection. */
 export function rejectionFromFirebase(err: unknown): Rejection {
   const code = errorCodeOf(err);
-  const mapped = code !== undefined && Object.hasOwn(FIREBASE_ERROR_CODES, code)
+  let mapped: ErrorCode = code !== undefined && Object.hasOwn(FIREBASE_ERROR_CODES, code)
     ? FIREBASE_ERROR_CODES[code as keyof typeof FIREBASE_ERROR_CODES]
     : 'AUTH_UNAVAILABLE';
+  if (mapped === 'AUTH_TOKEN_INVALID' && KEY_FETCH_FAILURE.test(messageOf(err))) mapped = 'AUTH_UNAVAILABLE';
   const short = SHORT_DETAIL[mapped];
   const detail = short ?? firstSentence(messageOf(err));
   return reject(mapped, code === undefined ? detail : `${detail} (${code})`);
