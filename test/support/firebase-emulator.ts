@@ -12,11 +12,15 @@
  * - `leases/<pid>`: one per test process using the emulator;
  * - `emulator.pid`: present only when the suite started the emulator.
  *
- * At teardown a file drops its lease; the last one out stops the emulator,
- * and only if the suite started it: one a developer started is left alone.
+ * At teardown a file drops its lease. The last one out hands over to a
+ * detached reaper (this module run as a script) that waits a grace period
+ * and then stops the emulator if no file has taken a lease since, and only if
+ * the suite started it: one a developer started is left alone. The grace
+ * period bridges the gap while tap starts the next file, which would
+ * otherwise pay the emulator's start-up again.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -35,6 +39,8 @@ const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 // Start-up is CPU-bound (~15 s on two cores: the emulator compiles its API
 // schema); leave room for a loaded CI machine.
 const START_TIMEOUT_MS = 90_000;
+// How long a suite-started emulator outlives its last user.
+const GRACE_MS = 15_000;
 
 /** The minimum of a tap test this module needs. */
 export interface Teardownable {
@@ -104,24 +110,53 @@ function emulatorEnv(): NodeJS.ProcessEnv {
 }
 
 async function release(): Promise<void> {
-  await withLock(async () => {
+  const last = await withLock(async () => {
     rmSync(join(LEASES_DIR, String(process.pid)), { force: true });
-    const live = readdirSafe(LEASES_DIR).filter((pid) => alive(Number(pid)) || (rmLease(pid), false));
-    if (live.length > 0) return;
+    return liveLeases().length === 0 && readPid(PID_FILE) !== undefined;
+  });
+  if (!last) return;
+  const reaper = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'reap'], {
+    cwd: REPO_ROOT,
+    detached: true,
+    stdio: 'ignore',
+  });
+  reaper.unref();
+}
+
+/** The reaper: after the grace period, stops a suite-started emulator nobody holds. */
+async function reap(): Promise<void> {
+  await sleep(GRACE_MS);
+  await withLock(async () => {
+    if (liveLeases().length > 0) return;
     const pid = readPid(PID_FILE);
-    if (pid === undefined) return; // not ours: somebody started it by hand
+    if (pid === undefined) return; // not ours, or another reaper did it
     stopPid(pid);
     for (let i = 0; i < 40 && (await isReady()); i++) await sleep(250);
     rmSync(PID_FILE, { force: true });
   });
 }
 
+function liveLeases(): string[] {
+  return readdirSafe(LEASES_DIR).filter((pid) => alive(Number(pid)) || (rmLease(pid), false));
+}
+
 function stopPid(pid: number): void {
+  // A stale pid file may name a pid the OS has since given to another program.
+  if (!isEmulatorProcess(pid)) return;
   try {
     // Negative pid: the whole detached process group.
     process.kill(-pid, 'SIGTERM');
   } catch {
     try { process.kill(pid, 'SIGTERM'); } catch { /* already gone */ }
+  }
+}
+
+function isEmulatorProcess(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('emulators:start');
+  } catch (err) {
+    // No /proc (macOS): trust the pid file, which only this module writes.
+    return (err as NodeJS.ErrnoException).code !== 'ENOENT' || !existsSync('/proc/self');
   }
 }
 
@@ -179,3 +214,5 @@ function readdirSafe(dir: string): string[] {
 function rmLease(pid: string): void {
   rmSync(join(LEASES_DIR, pid), { force: true });
 }
+
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === 'reap') await reap();
