@@ -61,7 +61,8 @@ export interface Principal {
   readonly expiresAt: number;
   /**
    * True when the verifier asked Firebase whether the token was revoked or the
-   * user disabled, and looked the role up server-side. Always true for admins.
+   * user disabled. Always true for admins, whose role the verifier also looked
+   * up server-side; the access policy refuses admin actions without it.
    */
   readonly revocationChecked: boolean;
 }
