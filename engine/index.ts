@@ -20,3 +20,5 @@ export { orderMachine } from './machines/order-machine.js';
 export { riderMachine } from './machines/rider-machine.js';
 export { restaurantMachine } from './machines/restaurant-machine.js';
 export * from '../protocol/index.js';
+export * from './access.js';
+export type * from './ports/identity.js';

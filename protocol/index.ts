@@ -7,3 +7,4 @@ export * from './geo.js';
 export * from './errors.js';
 export * from './engine-events.js';
 export * from './engine-commands.js';
+export * from './identity.js';
