@@ -56,10 +56,16 @@ type Internals = {
 };
 
 const RIDER_JOB_STATES: ReadonlySet<RiderState> = new Set(['online.to_pickup', 'online.at_pickup', 'online.delivering']);
+const DEFAULT_CANCEL_REASON = {
+  customer: CancelReason.CUSTOMER_REQUEST,
+  restaurant: CancelReason.RESTAURANT_REQUEST,
+  admin: CancelReason.ADMIN,
+  system: CancelReason.SYSTEM,
+} as const satisfies Record<CancelledBy, string>;
+
 /** Rings precomputed around each restaurant: 127 cells, about 1 km at resolution 9. */
 const WARM_RINGS = 6;
 const STATUS_EVENT = { open: 'OPEN', busy: 'BUSY', closed: 'CLOSE' } as const;
-const CANCEL_PARTIES: ReadonlySet<string> = new Set<CancelledBy>(['customer', 'restaurant', 'admin', 'system']);
 
 /**
  * The dispatch engine: an in-memory actor system driven by commands and a
@@ -403,9 +409,9 @@ export class Engine {
   cancelOrder(cmd: CancelOrder): Result<null> {
     const o = this.#orders.get(cmd.orderId);
     if (!o) return reject('ORDER_NOT_FOUND', `no order ${cmd.orderId}`);
-    if (!CANCEL_PARTIES.has(cmd.by)) return reject('INVALID_ARGUMENT', 'by must be customer, restaurant, admin or system');
+    if (!Object.hasOwn(DEFAULT_CANCEL_REASON, cmd.by)) return reject('INVALID_ARGUMENT', 'by must be customer, restaurant, admin or system');
     if (TERMINAL_ORDER_STATES.has(o.state)) return reject('ORDER_INVALID_TRANSITION', `order ${o.id} is already ${o.state}`);
-    const res = this.#cancelVia(cmd.orderId, { type: 'CANCEL', by: cmd.by }, cmd.by, cmd.reason ?? (cmd.by === 'admin' ? CancelReason.ADMIN : CancelReason.CUSTOMER_REQUEST));
+    const res = this.#cancelVia(cmd.orderId, { type: 'CANCEL', by: cmd.by }, cmd.by, cmd.reason ?? DEFAULT_CANCEL_REASON[cmd.by]);
     return res.ok ? res : reject('ORDER_CANCEL_NOT_ALLOWED', `a ${cmd.by} may not cancel an order that is ${o.state}`);
   }
 

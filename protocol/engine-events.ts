@@ -23,6 +23,8 @@ export type CancelledBy = 'customer' | 'restaurant' | 'admin' | 'system';
 
 export const CancelReason = {
   CUSTOMER_REQUEST: 'customer_request',
+  RESTAURANT_REQUEST: 'restaurant_request',
+  SYSTEM: 'system',
   RESTAURANT_REJECTED: 'restaurant_rejected',
   RESTAURANT_TIMEOUT: 'restaurant_timeout',
   PAYMENT_FAILED: 'payment_failed',
