@@ -45,7 +45,7 @@ t.test('npm run simulate -- --json ends with one JSON object holding the promise
     'invariant_violations', 'wall_s']) t.type(out[k], 'number', k);
   t.match(out.match_latency_us, { p50: Number, p90: Number, p99: Number, max: Number });
   t.match(out.pickup_distance_m, { mean: Number, p90: Number });
-  t.match(res.stderr, /\[sim 00:0\d:\d\d\] placed \d+/, 'progress lines on stderr');
+  t.match(res.stderr, /\[sim \d\d:\d\d:\d\d\] placed \d+ delivered \d+/, 'progress lines on stderr');
 });
 
 t.test('bad flags get a clear error and exit code 2', async (t) => {
