@@ -34,9 +34,11 @@ function gc(): void {
   g();
   g();
 }
+/** JS heap plus ArrayBuffer backing stores (the rider table lives in one), after a full GC. */
 const heapUsed = () => {
   gc();
-  return process.memoryUsage().heapUsed;
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
 };
 
 /** A uniform point in a square of `sideKm` around the centre. */

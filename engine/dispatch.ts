@@ -3,6 +3,7 @@ import type { H3Cell } from '../protocol/index.js';
 import type { EngineConfig } from './config.js';
 import { bearingDeg, fastDistanceM, headingDelta } from './geo.js';
 import type { OrderRecord, RiderRecord } from './records.js';
+import { Col } from './rider-table.js';
 import type { Shard } from './shard.js';
 
 /** The best rider for an order, and how the search went. */
@@ -51,9 +52,10 @@ export class Dispatcher {
         if (riders === undefined) continue;
         for (let i = 0; i < riders.length; i++) {
           const r = riders[i]!;
-          if (now - r.posAt > cfg.positionStaleMs) continue;
+          const t = r.table.data;
+          if (now - t[r.base + Col.POS_AT]! > cfg.positionStaleMs) continue;
           if (passed.length > 0 && passed.includes(r.id)) continue;
-          const d = fastDistanceM(r.lat, r.lng, pLat, pLng);
+          const d = fastDistanceM(t[r.base + Col.LAT]!, t[r.base + Col.LNG]!, pLat, pLng);
           if (d > cfg.maxPickupDistanceM) continue;
           count++;
           const s = this.score(r, d, pLat, pLng, now);

@@ -16,6 +16,7 @@ import { riderMachine, type RiderMachineEvent, type RiderState } from './machine
 import { createStepper, stateKey } from './machines/step.js';
 import { OrderRecord, RestaurantRecord, RiderRecord } from './records.js';
 import { seededUuid } from './random.js';
+import { Col, RiderTable } from './rider-table.js';
 import { Shard } from './shard.js';
 import { type EngineSnapshot, SNAPSHOT_FORMAT } from './snapshot.js';
 
@@ -87,6 +88,7 @@ export class Engine {
   readonly #restaurantStep = createStepper(restaurantMachine);
 
   readonly #riders = new Map<RiderId, RiderRecord>();
+  readonly #riderTable = new RiderTable();
   readonly #orders = new Map<OrderId, OrderRecord>();
   readonly #restaurants = new Map<RestaurantId, RestaurantRecord>();
   readonly #shards = new Map<H3Cell, Shard>();
@@ -163,7 +165,7 @@ export class Engine {
     if (!(Number.isInteger(capacity) && capacity >= 1 && capacity <= 8)) return reject('INVALID_ARGUMENT', 'capacity must be an integer in 1..8');
     if (this.#riders.has(cmd.riderId)) return reject('RIDER_EXISTS', `rider ${cmd.riderId} exists`);
     const snap = this.#riderStep.initial();
-    const r = new RiderRecord(cmd.riderId, snap, 'offline', capacity);
+    const r = new RiderRecord(cmd.riderId, this.#riderTable, snap, 'offline', capacity);
     this.#riders.set(r.id, r);
     this.#emit('rider', r, { type: 'rider_registered', capacity });
     return OK;
@@ -237,16 +239,19 @@ export class Engine {
     ) {
       return PositionStatus.INVALID;
     }
-    if (at <= r.posAt) return PositionStatus.OUT_OF_ORDER;
+    const d = r.table.data;
+    const b = r.base;
+    if (at <= d[b + Col.POS_AT]!) return PositionStatus.OUT_OF_ORDER;
     if (this.#clock.now() - at > this.config.positionStaleMs) return PositionStatus.STALE;
-    r.lat = lat;
-    r.lng = lng;
-    r.accuracy = accuracy;
-    r.heading = heading;
-    r.speed = speed;
-    r.posAt = at;
-    if (!(fastDistanceM(lat, lng, r.discLat, r.discLng) < r.discR)) this.#relocate(r);
-    if (r.targetLat === r.targetLat && fastDistanceM(lat, lng, r.targetLat, r.targetLng) < this.config.arrivalRadiusM) this.#arrived(r);
+    d[b + Col.LAT] = lat;
+    d[b + Col.LNG] = lng;
+    d[b + Col.ACCURACY] = accuracy;
+    d[b + Col.HEADING] = heading;
+    d[b + Col.SPEED] = speed;
+    d[b + Col.POS_AT] = at;
+    if (!(fastDistanceM(lat, lng, d[b + Col.DISC_LAT]!, d[b + Col.DISC_LNG]!) < d[b + Col.DISC_R]!)) this.#relocate(r);
+    const tLat = d[b + Col.TARGET_LAT]!;
+    if (tLat === tLat && fastDistanceM(lat, lng, tLat, d[b + Col.TARGET_LNG]!) < this.config.arrivalRadiusM) this.#arrived(r);
     return PositionStatus.APPLIED;
   }
 
@@ -529,7 +534,7 @@ export class Engine {
     }
     for (const row of snap.riders) {
       const snapshot = this.#riderStep.resolve(row.value as never, row.context);
-      const r = new RiderRecord(row.id, snapshot, stateKey(snapshot.value) as RiderState, row.capacity);
+      const r = new RiderRecord(row.id, this.#riderTable, snapshot, stateKey(snapshot.value) as RiderState, row.capacity);
       r.seq = row.seq;
       r.idleSince = row.idleSince;
       [r.offers, r.accepts, r.declines, r.expiries, r.delivered] = row.stats;

@@ -3,6 +3,7 @@ import type { CustomerId, H3Cell, LatLng, OrderId, RestaurantId, RiderId } from 
 import type { orderMachine, OrderState } from './machines/order-machine.js';
 import type { restaurantMachine, RestaurantState } from './machines/restaurant-machine.js';
 import type { riderMachine, RiderState } from './machines/rider-machine.js';
+import { Col, type RiderTable } from './rider-table.js';
 import type { Shard } from './shard.js';
 
 export type OrderSnapshot = SnapshotFrom<typeof orderMachine>;
@@ -11,50 +12,66 @@ export type RestaurantSnapshot = SnapshotFrom<typeof restaurantMachine>;
 
 /**
  * A rider as the engine holds it. The machine snapshot decides the lifecycle;
- * the numeric fields beside it are written by the position hot path in place,
- * with no transition and no allocation. Numbers start as doubles (NaN, -1.5)
- * so V8 gives the fields a double representation from the first write.
+ * the numbers beside it (position, cell disc, next stop, idle time) live in the
+ * shared {@link RiderTable} at `base`, written in place by the position hot
+ * path with no transition and no allocation. The accessors below keep the
+ * rest of the engine unaware of the layout.
  */
 export class RiderRecord {
   readonly id: RiderId;
+  readonly table: RiderTable;
+  readonly base: number;
   snap: RiderSnapshot;
   state: RiderState;
   shard: Shard | null = null;
   seq = 0;
   capacity: number;
 
-  lat = NaN;
-  lng = NaN;
-  accuracy = NaN;
-  heading = NaN;
-  speed = NaN;
-  /** Device time of the last applied position, epoch ms. */
-  posAt = -1.5;
-
-  /** Index-resolution cell of the last applied position, and the disc inside it. */
+  /** Index-resolution cell of the last applied position. */
   cell: H3Cell | null = null;
-  discLat = NaN;
-  discLng = NaN;
-  discR = -1.5;
-
-  /** Where the rider's current job takes it next (pickup, then drop), NaN when none. */
-  targetLat = NaN;
-  targetLng = NaN;
 
   /** Position in the available index, or null when not available. */
   indexCell: H3Cell | null = null;
   indexSlot = -1;
   indexedIn: Shard | null = null;
 
-  idleSince = 0.5;
   offers = 0;
   accepts = 0;
   declines = 0;
   expiries = 0;
   delivered = 0;
 
-  constructor(id: RiderId, snap: RiderSnapshot, state: RiderState, capacity: number) {
+  get lat(): number { return this.table.data[this.base + Col.LAT]!; }
+  set lat(v: number) { this.table.data[this.base + Col.LAT] = v; }
+  get lng(): number { return this.table.data[this.base + Col.LNG]!; }
+  set lng(v: number) { this.table.data[this.base + Col.LNG] = v; }
+  get accuracy(): number { return this.table.data[this.base + Col.ACCURACY]!; }
+  set accuracy(v: number) { this.table.data[this.base + Col.ACCURACY] = v; }
+  get heading(): number { return this.table.data[this.base + Col.HEADING]!; }
+  set heading(v: number) { this.table.data[this.base + Col.HEADING] = v; }
+  get speed(): number { return this.table.data[this.base + Col.SPEED]!; }
+  set speed(v: number) { this.table.data[this.base + Col.SPEED] = v; }
+  /** Device time of the last applied position, epoch ms; -1 before the first. */
+  get posAt(): number { return this.table.data[this.base + Col.POS_AT]!; }
+  set posAt(v: number) { this.table.data[this.base + Col.POS_AT] = v; }
+  get discLat(): number { return this.table.data[this.base + Col.DISC_LAT]!; }
+  set discLat(v: number) { this.table.data[this.base + Col.DISC_LAT] = v; }
+  get discLng(): number { return this.table.data[this.base + Col.DISC_LNG]!; }
+  set discLng(v: number) { this.table.data[this.base + Col.DISC_LNG] = v; }
+  get discR(): number { return this.table.data[this.base + Col.DISC_R]!; }
+  set discR(v: number) { this.table.data[this.base + Col.DISC_R] = v; }
+  /** Where the current job takes the rider next (pickup, then drop), NaN when none. */
+  get targetLat(): number { return this.table.data[this.base + Col.TARGET_LAT]!; }
+  set targetLat(v: number) { this.table.data[this.base + Col.TARGET_LAT] = v; }
+  get targetLng(): number { return this.table.data[this.base + Col.TARGET_LNG]!; }
+  set targetLng(v: number) { this.table.data[this.base + Col.TARGET_LNG] = v; }
+  get idleSince(): number { return this.table.data[this.base + Col.IDLE_SINCE]!; }
+  set idleSince(v: number) { this.table.data[this.base + Col.IDLE_SINCE] = v; }
+
+  constructor(id: RiderId, table: RiderTable, snap: RiderSnapshot, state: RiderState, capacity: number) {
     this.id = id;
+    this.table = table;
+    this.base = table.allocate();
     this.snap = snap;
     this.state = state;
     this.capacity = capacity;
