@@ -27,6 +27,8 @@ export interface EngineConfig {
   readonly disconnectGraceMs: number;
   /** A position older than this is not used for matching. */
   readonly positionStaleMs: number;
+  /** How far ahead of the engine's clock a device time may be; later positions are refused. */
+  readonly maxClockSkewMs: number;
   /** Ring cap of the candidate search around the pickup cell. */
   readonly maxRing: number;
   /** Stop widening the search once this many candidates are found. */
@@ -69,6 +71,7 @@ export const defaultEngineConfig: EngineConfig = Object.freeze({
   orderLifetimeMs: 4 * 3_600_000,
   disconnectGraceMs: 60_000,
   positionStaleMs: 60_000,
+  maxClockSkewMs: 30_000,
   maxRing: 16,
   minCandidates: 4,
   maxPickupDistanceM: 6_000,

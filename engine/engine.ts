@@ -242,7 +242,10 @@ export class Engine {
     const d = r.table.data;
     const b = r.base;
     if (at <= d[b + Col.POS_AT]!) return PositionStatus.OUT_OF_ORDER;
-    if (this.#clock.now() - at > this.config.positionStaleMs) return PositionStatus.STALE;
+    const now = this.#clock.now();
+    if (now - at > this.config.positionStaleMs) return PositionStatus.STALE;
+    // Accepting a time far ahead would refuse every real position after it as out of order.
+    if (at - now > this.config.maxClockSkewMs) return PositionStatus.FUTURE;
     d[b + Col.LAT] = lat;
     d[b + Col.LNG] = lng;
     d[b + Col.ACCURACY] = accuracy;

@@ -84,5 +84,7 @@ export const PositionStatus = {
   OUT_OF_ORDER: 3,
   /** Older than the freshness bound: keep it for the trail, not for matching. */
   STALE: 4,
+  /** Stamped later than the engine's clock plus the allowed skew: a device clock that runs ahead. */
+  FUTURE: 5,
 } as const;
 export type PositionStatus = (typeof PositionStatus)[keyof typeof PositionStatus];

@@ -4,6 +4,16 @@ import { CENTRE, near, world } from './world.js';
 
 /** The position hot path: its status codes, that a refused position changes nothing, and the geofences. */
 
+t.test('a device clock ahead of the engine within the skew is accepted, beyond it refused', async (t) => {
+  const w = world();
+  const a = w.rider('a', near(200));
+  const p = near(250);
+  const now = w.clock.now();
+  t.equal(w.engine.updateRiderPosition(a, p.lat, p.lng, 5, 0, 0, now + D.maxClockSkewMs + 1), PositionStatus.FUTURE);
+  t.equal(w.engine.updateRiderPosition(a, p.lat, p.lng, 5, 0, 0, now + D.maxClockSkewMs), PositionStatus.APPLIED);
+  t.equal(w.engine.updateRiderPosition(a, p.lat, p.lng, 5, 0, 0, now + 1), PositionStatus.OUT_OF_ORDER, 'time never runs backwards for one rider');
+});
+
 t.test('position status codes; a refused position changes nothing', async (t) => {
   const w = world();
   const a = w.rider('a', near(200));
@@ -31,6 +41,7 @@ t.test('position status codes; a refused position changes nothing', async (t) =>
     ['heading -1', () => up(p.lat, p.lng, 5, -1, 0, now), PositionStatus.INVALID],
     ['same time as the last', () => up(p.lat, p.lng, 5, 0, 0, now - 5_000), PositionStatus.OUT_OF_ORDER],
     ['older than the last', () => up(p.lat, p.lng, 5, 0, 0, now - 6_000), PositionStatus.OUT_OF_ORDER],
+    ['ahead of the clock by more than the skew', () => up(p.lat, p.lng, 5, 0, 0, now + D.maxClockSkewMs + 1), PositionStatus.FUTURE],
   ];
   for (const [label, run, code] of refused) {
     const before = JSON.stringify(w.engine.toSnapshot());
