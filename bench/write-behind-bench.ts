@@ -1,0 +1,158 @@
+/**
+ * `npm run bench -- write-behind`: durable state on the real services.
+ * - rows/s written behind: events (each with its actor's state row) appended
+ *   to Postgres in batches, against single-row appends (one event per
+ *   transaction, what a naive writer does) in the same run;
+ * - queue lag p50/p99: engine events enqueued on BullMQ at a steady rate
+ *   (one order_placed event per order), from the add to the commit in Postgres;
+ * - start to serving: migrate (already current) + load + Engine.restore with
+ *   every order written in the first part still live in Postgres.
+ * Uses a throwaway database and a unique queue prefix, removed at the end.
+ */
+import { randomBytes } from 'node:crypto';
+import { EventWriter } from '../adapters/persistence/event-writer.js';
+import { recoverEngine } from '../adapters/persistence/recovery.js';
+import { jobIdOf } from '../adapters/persistence/write-behind.js';
+import { dropDatabase, ensureDatabase } from '../adapters/postgres/ensure-database.js';
+import { migrate } from '../adapters/postgres/migrate.js';
+import { PgEventStore } from '../adapters/postgres/pg-event-store.js';
+import { pgDatabase } from '../adapters/postgres/sql-database.js';
+import { BullmqQueue } from '../adapters/queue/bullmq-queue.js';
+import { parseRedisUrl } from '../adapters/queue/redis-url.js';
+import {
+  Engine, SimulatedClock, type CustomerId, type EngineEvent, type EventRecord, type OrderSnapshotRow, type RestaurantId,
+} from '../engine/index.js';
+import { Sample } from './stats.js';
+
+export interface WriteBehindBenchOptions {
+  /** Events (and live orders) written in the throughput part. */
+  events: number;
+  batch: number;
+  /** Orders per second in the lag part, and for how long. */
+  rate: number;
+  seconds: number;
+  baselineEvents: number;
+  pgServer: string;
+  redisUrl: string;
+}
+
+export const defaultWriteBehindBench: WriteBehindBenchOptions = {
+  events: 100_000, batch: 1_000, rate: 2_000, seconds: 10, baselineEvents: 3_000,
+  pgServer: 'postgres://postgres@127.0.0.1:5432', redisUrl: 'redis://127.0.0.1:6379',
+};
+
+/** An engine-made order_placed event, its order's state row and its restaurant's, to clone. */
+function templates() {
+  const clock = new SimulatedClock();
+  const e = new Engine({ clock });
+  const events: EngineEvent[] = [];
+  e.subscribe((ev) => events.push(ev));
+  const restaurantId = 'bench-r' as RestaurantId;
+  e.registerRestaurant({ restaurantId, location: { lat: 12.97, lng: 77.59 }, prepMinutes: 15, capacity: 1_000_000 });
+  const placed = e.placeOrder({ customerId: 'bench-c' as CustomerId, restaurantId, drop: { lat: 12.98, lng: 77.6 }, paid: true });
+  if (!placed.ok) throw new Error(placed.detail);
+  const restaurant: EventRecord = { event: events[0]!, state: e.snapshotRow('restaurant', restaurantId) ?? null, idCounter: 1 };
+  return { restaurant, event: events[1]!, row: e.snapshotRow('order', placed.value) as OrderSnapshotRow, at: clock.now() };
+}
+
+export async function runWriteBehindBench(o: WriteBehindBenchOptions, progress: (s: string) => void) {
+  const tpl = templates();
+  const record = (i: number, prefix: string): EventRecord => {
+    const id = `${prefix}${i}`;
+    return { event: { ...tpl.event, id } as EngineEvent, state: { ...tpl.row, id: id as OrderSnapshotRow['id'] }, idCounter: 1 };
+  };
+  const dbUrl = `${o.pgServer}/bench_wb_${process.pid}_${randomBytes(3).toString('hex')}`;
+  await ensureDatabase(dbUrl);
+  const db = pgDatabase(dbUrl, { max: 4 });
+  const prefix = `bench-wb-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const queue = new BullmqQueue<EventRecord>({ redis: parseRedisUrl(o.redisUrl), name: 'engine-events', prefix });
+  try {
+    await migrate(db);
+    const store = new PgEventStore(db);
+    await store.append([tpl.restaurant]);
+
+    // 1. Batched appends vs single-row appends.
+    progress(`appending ${o.events} events in batches of ${o.batch}`);
+    let t0 = performance.now();
+    for (let i = 0; i < o.events; i += o.batch) {
+      const batch: EventRecord[] = [];
+      for (let j = i; j < Math.min(o.events, i + o.batch); j++) batch.push(record(j, 'o'));
+      await store.append(batch);
+    }
+    const batchedRowsPerS = o.events / ((performance.now() - t0) / 1000);
+    progress(`baseline: ${o.baselineEvents} single-row appends`);
+    t0 = performance.now();
+    for (let i = 0; i < o.baselineEvents; i++) await store.append([record(i, 's')]);
+    const singleRowsPerS = o.baselineEvents / ((performance.now() - t0) / 1000);
+
+    // 2. Queue lag at a steady rate through BullMQ and the worker.
+    progress(`queue lag: ${o.rate} orders/s for ${o.seconds} s through BullMQ`);
+    const enqueuedAt = new Map<string, number>();
+    const lag = new Sample();
+    const writer = new EventWriter(queue, store, {
+      batchSize: o.batch, lingerMs: 5,
+      onBatch: (b) => {
+        const now = performance.now();
+        for (const j of b) {
+          const at = enqueuedAt.get(j.id);
+          if (at !== undefined) lag.add(now - at);
+        }
+      },
+    }).start();
+    const tickMs = 10;
+    const perTick = Math.max(1, Math.round((o.rate * tickMs) / 1000));
+    const ticks = Math.round((o.seconds * 1000) / tickMs);
+    const start = performance.now();
+    let n = 0;
+    for (let k = 0; k < ticks; k++) {
+      const jobs = [];
+      for (let j = 0; j < perTick; j++) {
+        const data = record(n++, 'q');
+        jobs.push({ id: jobIdOf(data.event), data });
+      }
+      const at = performance.now();
+      for (const j of jobs) enqueuedAt.set(j.id, at);
+      await queue.enqueue(jobs);
+      const next = start + (k + 1) * tickMs;
+      const wait = next - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+    const offered = n / ((performance.now() - start) / 1000);
+    const end = Date.now() + 30_000;
+    while (lag.count < n && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    await writer.stop();
+
+    // 3. Start to serving with every order of part 1 live in Postgres.
+    progress(`recovery with ${o.events + o.baselineEvents + n} orders in Postgres`);
+    t0 = performance.now();
+    const db2 = pgDatabase(dbUrl, { max: 2 });
+    await migrate(db2);
+    const store2 = new PgEventStore(db2);
+    // A simulated clock at the orders' time: deadlines are armed as on a real start, none fires during the measure.
+    const { engine, report } = await recoverEngine(store2, queue, { clock: new SimulatedClock(tpl.at), retentionMs: 30 * 60_000 });
+    const startMs = performance.now() - t0;
+    engine.stop();
+    await store2.close();
+
+    return {
+      rows_per_s_batched: Math.round(batchedRowsPerS),
+      baseline_rows_per_s_single_row: Math.round(singleRowsPerS),
+      batch: o.batch,
+      queue_lag_ms: lag.summary(1),
+      queue_rate_offered_per_s: Math.round(offered),
+      queue_jobs: n,
+      queue_jobs_written: lag.count,
+      start_to_serving_ms: Math.round(startMs),
+      recovered_orders: report.orders,
+      met: {
+        rows_per_s_ge_50k: batchedRowsPerS >= 50_000,
+        start_le_5s: startMs <= 5_000,
+      },
+    };
+  } finally {
+    await queue.bullmq.obliterate({ force: true }).catch(() => {});
+    await queue.close();
+    await db.close();
+    await dropDatabase(dbUrl);
+  }
+}
