@@ -29,7 +29,7 @@ CREATE TABLE engine_state (
   seq            integer NOT NULL,
   live           boolean NOT NULL,             -- false once an order has ended
   ended_at       bigint NOT NULL DEFAULT 0,    -- engine ms; 0 while live
-  row            jsonb NOT NULL,
+  row            json NOT NULL,               -- json, not jsonb: never queried inside, only loaded whole; cheaper to write
   PRIMARY KEY (aggregate, aggregate_id)
 );
 -- Recovery: every live actor, and orders ended within the retention window.
