@@ -52,7 +52,11 @@ export class WriteBehind {
    * when the add that carries them failed.
    */
   barrier(): Promise<void> {
-    if (this.#scheduled) this.#flush();
+    // Jobs left from a failed add are tried again now, even when no new event came.
+    if (this.#scheduled || this.#unsent.length > 0) {
+      this.#scheduled = true;
+      this.#flush();
+    }
     return this.#last;
   }
 

@@ -25,6 +25,8 @@ export interface OwnRedis {
   readonly process: ChildProcess;
   /** SIGKILL, and wait until the port is closed. */
   kill(): Promise<void>;
+  /** Starts it again on the same port and folder (an AOF file there is replayed). */
+  restart(): Promise<void>;
 }
 
 /**
@@ -36,9 +38,19 @@ export interface OwnRedis {
 export async function startRedis(t: { teardown(fn: () => unknown): void }, args: readonly string[] = []): Promise<OwnRedis> {
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'redis-'));
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...args], { stdio: 'ignore' });
+  let proc!: ChildProcess;
   let exited = false;
-  const gone = new Promise<void>((resolve) => proc.once('exit', () => { exited = true; resolve(); }));
+  let gone!: Promise<void>;
+  const start = async () => {
+    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...args], { stdio: 'ignore' });
+    exited = false;
+    gone = new Promise<void>((resolve) => proc.once('exit', () => { exited = true; resolve(); }));
+    const deadline = Date.now() + 5_000;
+    while (!(await canConnect(port))) {
+      if (exited || Date.now() > deadline) throw new Error(`redis-server on port ${port} did not start`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  };
   const kill = async () => {
     if (!exited) proc.kill('SIGKILL');
     await gone;
@@ -47,12 +59,8 @@ export async function startRedis(t: { teardown(fn: () => unknown): void }, args:
     await kill();
     await rm(dir, { recursive: true, force: true });
   });
-  const deadline = Date.now() + 5_000;
-  while (!(await canConnect(port))) {
-    if (exited || Date.now() > deadline) throw new Error(`redis-server on port ${port} did not start`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return { host: '127.0.0.1', port, process: proc, kill };
+  await start();
+  return { host: '127.0.0.1', port, get process() { return proc; }, kill, restart: start };
 }
 
 function canConnect(port: number): Promise<boolean> {
