@@ -15,6 +15,8 @@ export type PersistenceConfig =
     readonly queueName: string;
     readonly queuePrefix: string;
     readonly batchSize: number;
+    /** BullMQ job lock: a worker that dies holding a batch has it re-run after this long, ms. */
+    readonly lockDurationMs: number;
     /** `NODE_ENV=test`: AOF off is expected, no loud warning. */
     readonly test: boolean;
   }
@@ -33,6 +35,7 @@ export interface PersistenceEnv {
   readonly DATA_DIR?: string | undefined;
   readonly QUEUE_PREFIX?: string | undefined;
   readonly WRITE_BEHIND_BATCH?: string | undefined;
+  readonly QUEUE_LOCK_MS?: string | undefined;
 }
 
 /**
@@ -42,6 +45,8 @@ export interface PersistenceEnv {
  *   half a server setup is a mistake, not a wish for embedded storage.
  * - `QUEUE_PREFIX` (default `dispatch`): BullMQ key prefix.
  * - `WRITE_BEHIND_BATCH` (default 1000): most events per Postgres write.
+ * - `QUEUE_LOCK_MS` (default 30000, BullMQ's): how long before the batch of a
+ *   worker that died is run again by another.
  */
 export function parsePersistenceConfig(env: PersistenceEnv): PersistenceConfig {
   const test = env.NODE_ENV === 'test';
@@ -62,9 +67,11 @@ export function parsePersistenceConfig(env: PersistenceEnv): PersistenceConfig {
     throw new PersistenceConfigError(`REDIS_URL: ${(err as Error).message}`);
   }
   if (!/^postgres(ql)?:\/\//.test(db)) throw new PersistenceConfigError('DATABASE_URL must be a postgres:// URL');
+  const lockDurationMs = env.QUEUE_LOCK_MS ? Number(env.QUEUE_LOCK_MS) : 30_000;
+  if (!(Number.isInteger(lockDurationMs) && lockDurationMs >= 500)) throw new PersistenceConfigError(`QUEUE_LOCK_MS must be an integer ≥ 500, got ${env.QUEUE_LOCK_MS}`);
   const queuePrefix = env.QUEUE_PREFIX || 'dispatch';
   if (queuePrefix.includes(':')) throw new PersistenceConfigError('QUEUE_PREFIX must not contain ":"');
   return Object.freeze({
-    mode: 'server', databaseUrl: db, redis: Object.freeze(endpoint), queueName: 'engine-events', queuePrefix, batchSize, test,
+    mode: 'server', databaseUrl: db, redis: Object.freeze(endpoint), queueName: 'engine-events', queuePrefix, batchSize, lockDurationMs, test,
   });
 }

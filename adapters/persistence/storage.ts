@@ -31,7 +31,10 @@ export async function openStorage(config: PersistenceConfig, log: { warn(m: stri
     const db = pgDatabase(config.databaseUrl, { max: 10 });
     await migrate(db);
     const store = new PgEventStore(db);
-    const queue = new BullmqQueue<EventRecord>({ redis: config.redis, name: config.queueName, prefix: config.queuePrefix });
+    const queue = new BullmqQueue<EventRecord>({
+      redis: config.redis, name: config.queueName, prefix: config.queuePrefix,
+      lockDurationMs: config.lockDurationMs, stalledIntervalMs: Math.min(30_000, config.lockDurationMs),
+    });
     return {
       store, queue, durability: `Postgres behind BullMQ; ${redis.promise}`,
       close: async () => {
