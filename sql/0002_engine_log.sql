@@ -14,7 +14,7 @@ CREATE TABLE engine_events (
   seq            integer NOT NULL CHECK (seq >= 1),
   type           text NOT NULL,
   at             timestamptz NOT NULL,
-  body           jsonb NOT NULL,
+  body           json NOT NULL,               -- json, not jsonb: read whole, queried by the columns above; cheaper to write
   PRIMARY KEY (aggregate, aggregate_id, seq)   -- the history of one actor, in order
 );
 -- Readers following the whole log.

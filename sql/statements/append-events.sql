@@ -5,7 +5,7 @@
 -- Answers n: how many events were new.
 WITH ins AS (
   INSERT INTO engine_events (aggregate, aggregate_id, seq, type, at, body)
-  SELECT a, i, s, ty, to_timestamp(ms / 1000.0), b::jsonb
+  SELECT a, i, s, ty, to_timestamp(ms / 1000.0), b::json
   FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::float8[], $6::text[]) AS u(a, i, s, ty, ms, b)
   ORDER BY a, i, s
   ON CONFLICT DO NOTHING
