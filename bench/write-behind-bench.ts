@@ -2,7 +2,7 @@
  * `npm run bench -- write-behind`: durable state on the real services.
  * - rows/s written behind: events from whole order lifecycles on a real
  *   engine, as write-behind makes them (each with its actor's state), appended
- *   to Postgres in batches, two in flight as in the worker; then the worst case (every event a different
+ *   to Postgres in batches, four in flight as in the worker; then the worst case (every event a different
  *   actor, so one state upsert per event); against single-row appends (one
  *   event per transaction, what a naive writer does) in the same run;
  * - queue lag p50/p99: engine events enqueued on BullMQ at a steady rate
@@ -112,7 +112,7 @@ export async function runWriteBehindBench(o: WriteBehindBenchOptions, progress: 
   };
   const dbUrl = `${o.pgServer}/bench_wb_${process.pid}_${randomBytes(3).toString('hex')}`;
   await ensureDatabase(dbUrl);
-  const db = pgDatabase(dbUrl, { max: 4 });
+  const db = pgDatabase(dbUrl, { max: 6 });
   const prefix = `bench-wb-${process.pid}-${randomBytes(3).toString('hex')}`;
   const queue = new BullmqQueue<EventRecord>({ redis: parseRedisUrl(o.redisUrl), name: 'engine-events', prefix });
   try {
@@ -124,18 +124,18 @@ export async function runWriteBehindBench(o: WriteBehindBenchOptions, progress: 
     progress(`making ${o.events} events from order lifecycles`);
     const lifecycle = await lifecycleRecords(o.events);
     progress(`appending them in batches of ${o.batch}`);
-    // Two batches in flight, as the worker has (one written while the next fills).
-    const inPairs = async (batches: EventRecord[][]) => {
-      for (let i = 0; i < batches.length; i += 2) await Promise.all(batches.slice(i, i + 2).map((b) => store.append(b)));
+    // Four batches in flight, as the worker has by default (EventWriter inFlight).
+    const inFours = async (batches: EventRecord[][]) => {
+      for (let i = 0; i < batches.length; i += 4) await Promise.all(batches.slice(i, i + 4).map((b) => store.append(b)));
     };
     const chunk = (xs: EventRecord[]) => Array.from({ length: Math.ceil(xs.length / o.batch) }, (_, i) => xs.slice(i * o.batch, (i + 1) * o.batch));
     let t0 = performance.now();
-    await inPairs(chunk(lifecycle));
+    await inFours(chunk(lifecycle));
     const lifecycleRowsPerS = lifecycle.length / ((performance.now() - t0) / 1000);
     progress(`appending ${o.events} events of distinct orders in batches of ${o.batch}`);
     const distinct = Array.from({ length: o.events }, (_, i) => record(i, 'o'));
     t0 = performance.now();
-    await inPairs(chunk(distinct));
+    await inFours(chunk(distinct));
     const batchedRowsPerS = o.events / ((performance.now() - t0) / 1000);
     progress(`baseline: ${o.baselineEvents} single-row appends`);
     t0 = performance.now();

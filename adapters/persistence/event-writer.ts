@@ -4,6 +4,8 @@ import type { JobConsumer, JobQueue, QueuedJob } from '../../engine/ports/job-qu
 export interface EventWriterOptions {
   readonly batchSize?: number;
   readonly lingerMs?: number;
+  /** Batches written at once (default 4: Postgres overlaps them; the store's lock order keeps them deadlock-free). */
+  readonly inFlight?: number;
   /** Called after each batch is stored (metrics, benchmarks). */
   readonly onBatch?: (batch: readonly QueuedJob<EventRecord>[], inserted: number) => void;
 }
@@ -32,6 +34,7 @@ export class EventWriter {
     this.#consumer ??= this.#queue.consume((batch) => this.handle(batch), {
       batchSize: this.#opts.batchSize ?? 1_000,
       lingerMs: this.#opts.lingerMs ?? 5,
+      inFlight: this.#opts.inFlight ?? 4,
     });
     return this;
   }

@@ -41,7 +41,9 @@ export class PgEventStore implements EventStore {
       }
     }
     const st = { a: [] as string[], i: [] as string[], s: [] as number[], l: [] as boolean[], e: [] as number[], r: [] as string[] };
-    for (const { aggregate, row } of newest.values()) {
+    // Same lock order in every batch (the events statement sorts too), so overlapping batches never deadlock.
+    const ordered = [...newest.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+    for (const { aggregate, row } of ordered) {
       const endedAt = aggregate === 'order' ? (row as OrderSnapshotRow).endedAt : 0;
       st.a.push(aggregate);
       st.i.push(row.id);

@@ -29,9 +29,9 @@ const STATES = ['wait', 'active', 'delayed', 'prioritized', 'failed', 'waiting-c
  * down instead of buffering in memory (a command must not be acknowledged on
  * a promise Redis never saw); a timer bounds it anyway. Workers use
  * `maxRetriesPerRequest: null` as BullMQ requires. Batches: BullMQ hands jobs
- * over one by one, so a worker with concurrency twice the batch size gathers
- * them into batches (one written while the next fills); each job completes
- * when its batch's handler resolves.
+ * over one by one, so a worker with concurrency `inFlight` times the batch
+ * size gathers them into batches (some written while the next fills); each
+ * job completes when its batch's handler resolves.
  */
 export class BullmqQueue<T> implements JobQueue<T> {
   readonly #opts: BullmqQueueOptions;
@@ -80,6 +80,7 @@ export class BullmqQueue<T> implements JobQueue<T> {
   consume(handler: BatchHandler<T>, opts: ConsumeOptions = {}): JobConsumer {
     const batchSize = opts.batchSize ?? 500;
     const lingerMs = opts.lingerMs ?? 5;
+    const inFlight = Math.max(1, opts.inFlight ?? 2);
     let buffer: { job: Job; resolve: () => void; reject: (e: unknown) => void }[] = [];
     let timer: NodeJS.Timeout | undefined;
     const flush = () => {
@@ -100,7 +101,8 @@ export class BullmqQueue<T> implements JobQueue<T> {
     }), {
       connection: conn,
       ...(this.#opts.prefix ? { prefix: this.#opts.prefix } : {}),
-      concurrency: batchSize * 2,
+      // Room for `inFlight` batches: while some are written, the next fills.
+      concurrency: batchSize * inFlight,
       ...(this.#opts.lockDurationMs ? { lockDuration: this.#opts.lockDurationMs } : {}),
       ...(this.#opts.stalledIntervalMs ? { stalledInterval: this.#opts.stalledIntervalMs } : {}),
     });

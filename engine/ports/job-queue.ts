@@ -15,6 +15,11 @@ export interface ConsumeOptions {
   readonly batchSize?: number;
   /** How long a partial batch waits for more jobs, ms. */
   readonly lingerMs?: number;
+  /**
+   * Most batches handed over at once (one written while others fill). An
+   * implementation may do fewer; handlers must allow overlapping batches.
+   */
+  readonly inFlight?: number;
 }
 
 /** A running consumer. */

@@ -6,6 +6,7 @@
 INSERT INTO engine_state (aggregate, aggregate_id, seq, live, ended_at, row)
 SELECT a, i, s, l, e::bigint, r::json
 FROM unnest($1::text[], $2::text[], $3::int[], $4::bool[], $5::float8[], $6::text[]) AS u(a, i, s, l, e, r)
+ORDER BY a, i  -- one lock order for every batch: overlapping batches do not deadlock
 ON CONFLICT (aggregate, aggregate_id) DO UPDATE
   SET seq = excluded.seq, live = excluded.live, ended_at = excluded.ended_at, row = excluded.row
   WHERE engine_state.seq < excluded.seq
