@@ -1,13 +1,16 @@
 /**
  * `npm run bench -- <scenario> [flags]`. Scenarios so far: `engine` (the
  * engine alone: position hot path, match latency, heap per actor, each beside
- * a baseline in the same run). `--quick` runs small to check the harness;
+ * a baseline in the same run), `write-behind` (Postgres and BullMQ: rows/s
+ * written behind vs single-row appends, queue lag, start to serving). `--quick` runs small to check the harness;
  * `--json` makes the last line of stdout one JSON object.
  */
 import { defaultEngineBench, runEngineBench } from './engine-bench.js';
+import { defaultWriteBehindBench, runWriteBehindBench } from './write-behind-bench.js';
 import { machineLine, parseFlags, UsageError } from './stats.js';
 
-const HELP = `usage: npm run bench -- engine [--riders N] [--restaurants N] [--orders N] [--positions N] [--side-km K] [--seed N] [--quick] [--json]`;
+const HELP = `usage: npm run bench -- engine [--riders N] [--restaurants N] [--orders N] [--positions N] [--side-km K] [--seed N] [--quick] [--json]
+       npm run bench -- write-behind [--events N] [--batch N] [--rate N] [--seconds S] [--baseline-events N] [--pg-server URL] [--redis-url URL] [--quick] [--json]`;
 
 async function main(): Promise<number> {
   const [scenario, ...rest] = process.argv.slice(2);
@@ -15,6 +18,7 @@ async function main(): Promise<number> {
     console.log(HELP);
     return scenario === undefined ? 2 : 0;
   }
+  if (scenario === 'write-behind') return writeBehind(rest);
   if (scenario !== 'engine' && scenario !== 'all') {
     console.error(`bench: unknown scenario ${scenario}\n${HELP}`);
     return 2;
@@ -42,6 +46,33 @@ async function main(): Promise<number> {
     console.log(`  heap per idle rider: ${result.heap_bytes_per_idle_rider} B (goal ≤ 1536) vs ${result.baseline_heap_bytes_per_started_actor} B per started actor`);
     console.log(`  heap per active order: ${result.heap_bytes_per_active_order} B (goal ≤ 8192)`);
     console.log(`  goals met: ${JSON.stringify(result.met)}`);
+  }
+  return 0;
+}
+
+async function writeBehind(argv: readonly string[]): Promise<number> {
+  let flags;
+  try {
+    flags = parseFlags(argv, { ...defaultWriteBehindBench, quick: false, json: false });
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`bench: ${err.message}\n${HELP}`);
+      return 2;
+    }
+    throw err;
+  }
+  if (flags.quick) Object.assign(flags, { events: 5_000, baselineEvents: 300, seconds: 1, rate: 500 });
+  const machine = await machineLine();
+  const t0 = performance.now();
+  const r = await runWriteBehindBench(flags, (s) => console.error(`[write-behind] ${s}`));
+  const out = { scenario: 'write-behind', machine, wall_s: Number(((performance.now() - t0) / 1000).toFixed(1)), ...r };
+  if (flags.json) console.log(JSON.stringify(out));
+  else {
+    console.log(`write-behind bench on ${machine}`);
+    console.log(`  rows/s written behind (order lifecycles, batches of ${r.batch}): ${r.rows_per_s_batched} (goal ≥ 50000); one event per actor: ${r.rows_per_s_batched_one_event_per_actor}; baseline single-row appends: ${r.baseline_rows_per_s_single_row}`);
+    console.log(`  queue lag at ${r.queue_rate_offered_per_s} orders/s through BullMQ (ms): ${JSON.stringify(r.queue_lag_ms)}; ${r.queue_jobs_written}/${r.queue_jobs} written`);
+    console.log(`  start to serving, loading ${r.recovered_orders} orders (live or within retention) from Postgres: ${r.start_to_serving_ms} ms (goal ≤ 5000)`);
+    console.log(`  goals met: ${JSON.stringify(r.met)}`);
   }
   return 0;
 }

@@ -1,6 +1,6 @@
 import { cellToParent } from 'h3-js';
 import {
-  type CancelOrder, type CancelledBy, type CustomerId, type EngineEvent, type EventBody, type H3Cell,
+  type AggregateKind, type CancelOrder, type CancelledBy, type CustomerId, type EngineEvent, type EventBody, type H3Cell,
   type OrderId, type OrderView, type PlaceOrder, type RegisterRestaurant, type RegisterRider,
   type RestaurantId, type RestaurantStatus, type RestaurantView, type Result, type RiderId, type RiderView,
   CancelReason, OK, PositionStatus, isIdString, isLatLng, isLatitude, isLongitude, ok, reject,
@@ -18,7 +18,9 @@ import { OrderRecord, RestaurantRecord, RiderRecord } from './records.js';
 import { seededUuid } from './random.js';
 import { Col, RiderTable } from './rider-table.js';
 import { Shard } from './shard.js';
-import { type EngineSnapshot, SNAPSHOT_FORMAT } from './snapshot.js';
+import {
+  type EngineSnapshot, type OrderSnapshotRow, type RestaurantSnapshotRow, type RiderSnapshotRow, SNAPSHOT_FORMAT,
+} from './snapshot.js';
 
 /** A successful match, reported to {@link EngineOptions.onMatch}. */
 export interface MatchInfo {
@@ -482,27 +484,68 @@ export class Engine {
 
   /** The whole engine as plain JSON-safe data. */
   toSnapshot(): EngineSnapshot {
-    const num = (x: number) => (Number.isNaN(x) ? null : x);
     return {
       format: SNAPSHOT_FORMAT,
       at: this.#clock.now(),
       seed: this.#seed,
       idCounter: this.#idCounter,
-      restaurants: [...this.#restaurants.values()].map((r) => ({
-        id: r.id, seq: r.seq, state: r.state, location: r.location, prepMinutes: r.prepMinutes,
-        capacity: r.capacity, openOrders: r.openOrders,
-      })),
-      riders: [...this.#riders.values()].map((r) => ({
-        id: r.id, seq: r.seq, value: r.snap.value, context: r.snap.context, capacity: r.capacity,
-        position: r.posAt > 0 ? [r.lat, r.lng, r.accuracy, num(r.heading), num(r.speed), r.posAt] as const : null,
-        target: Number.isNaN(r.targetLat) ? null : [r.targetLat, r.targetLng] as const,
-        idleSince: r.idleSince, stats: [r.offers, r.accepts, r.declines, r.expiries, r.delivered] as const,
-      })),
-      orders: [...this.#orders.values()].map((o) => ({
-        id: o.id, seq: o.seq, value: o.snap.value, context: o.snap.context, customerId: o.customerId,
-        restaurantId: o.restaurantId, drop: o.drop, placedAt: o.placedAt, promisedAt: o.promisedAt,
-        expiresAt: o.expiresAt, slaBreached: o.slaBreached, prepMinutes: o.prepMinutes, readyAt: o.readyAt, endedAt: o.endedAt,
-      })),
+      restaurants: [...this.#restaurants.values()].map((r) => this.#restaurantRow(r)),
+      riders: [...this.#riders.values()].map((r) => this.#riderRow(r)),
+      orders: [...this.#orders.values()].map((o) => this.#orderRow(o)),
+    };
+  }
+
+  /**
+   * One actor's row of {@link toSnapshot} as it is now, or undefined when the
+   * engine does not hold it (never existed, or an ended order past retention).
+   * Write-behind stores it beside the actor's events so that recovery is a
+   * snapshot load, not a replay.
+   */
+  snapshotRow(aggregate: AggregateKind, id: string): RestaurantSnapshotRow | RiderSnapshotRow | OrderSnapshotRow | undefined {
+    if (aggregate === 'order') {
+      const o = this.#orders.get(id as OrderId);
+      return o && this.#orderRow(o);
+    }
+    if (aggregate === 'rider') {
+      const r = this.#riders.get(id as RiderId);
+      return r && this.#riderRow(r);
+    }
+    const r = this.#restaurants.get(id as RestaurantId);
+    return r && this.#restaurantRow(r);
+  }
+
+  /** How many ids the seeded generator has handed out; a restored engine goes on from here. */
+  get idCounter(): number {
+    return this.#idCounter;
+  }
+
+  /** The seed of generated ids. */
+  get seed(): number {
+    return this.#seed;
+  }
+
+  #restaurantRow(r: RestaurantRecord): RestaurantSnapshotRow {
+    return {
+      id: r.id, seq: r.seq, state: r.state, location: r.location, prepMinutes: r.prepMinutes,
+      capacity: r.capacity, openOrders: r.openOrders,
+    };
+  }
+
+  #riderRow(r: RiderRecord): RiderSnapshotRow {
+    const num = (x: number) => (Number.isNaN(x) ? null : x);
+    return {
+      id: r.id, seq: r.seq, value: r.snap.value, context: r.snap.context, capacity: r.capacity,
+      position: r.posAt > 0 ? [r.lat, r.lng, r.accuracy, num(r.heading), num(r.speed), r.posAt] as const : null,
+      target: Number.isNaN(r.targetLat) ? null : [r.targetLat, r.targetLng] as const,
+      idleSince: r.idleSince, stats: [r.offers, r.accepts, r.declines, r.expiries, r.delivered] as const,
+    };
+  }
+
+  #orderRow(o: OrderRecord): OrderSnapshotRow {
+    return {
+      id: o.id, seq: o.seq, value: o.snap.value, context: o.snap.context, customerId: o.customerId,
+      restaurantId: o.restaurantId, drop: o.drop, placedAt: o.placedAt, promisedAt: o.promisedAt,
+      expiresAt: o.expiresAt, slaBreached: o.slaBreached, prepMinutes: o.prepMinutes, readyAt: o.readyAt, endedAt: o.endedAt,
     };
   }
 

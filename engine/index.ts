@@ -10,7 +10,7 @@ export { Engine, type EngineOptions, type EngineListener, type EngineLogger, typ
 export { type EngineConfig, type EngineConfigInput, defaultEngineConfig, resolveConfig } from './config.js';
 export { type Clock, type Stopwatch, type TimerHandle, SimulatedClock, nullStopwatch } from './clock.js';
 export { type Random, SeededRandom, seededUuid } from './random.js';
-export { type EngineSnapshot, SNAPSHOT_FORMAT } from './snapshot.js';
+export { type EngineSnapshot, type OrderSnapshotRow, type RestaurantSnapshotRow, type RiderSnapshotRow, SNAPSHOT_FORMAT } from './snapshot.js';
 export { checkInvariants } from './invariants.js';
 export { distanceM, fastDistanceM, bearingDeg, offsetM } from './geo.js';
 export type { OrderState } from './machines/order-machine.js';
@@ -22,3 +22,5 @@ export { restaurantMachine } from './machines/restaurant-machine.js';
 export * from '../protocol/index.js';
 export * from './access.js';
 export type * from './ports/identity.js';
+export type * from './ports/event-store.js';
+export type * from './ports/job-queue.js';

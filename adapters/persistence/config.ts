@@ -1,0 +1,77 @@
+import { type RedisEndpoint, parseRedisUrl } from '../queue/redis-url.js';
+
+/** A storage configuration the process must not start with. */
+export class PersistenceConfigError extends Error {
+  override readonly name = 'PersistenceConfigError';
+}
+
+/** Where engine state goes, parsed once at the composition root and frozen. */
+export type PersistenceConfig =
+  | {
+    /** Postgres, with BullMQ on Redis in front of it. */
+    readonly mode: 'server';
+    readonly databaseUrl: string;
+    readonly redis: RedisEndpoint;
+    readonly queueName: string;
+    readonly queuePrefix: string;
+    readonly batchSize: number;
+    /** BullMQ job lock: a worker that dies holding a batch has it re-run after this long, ms. */
+    readonly lockDurationMs: number;
+    /** `NODE_ENV=test`: AOF off is expected, no loud warning. */
+    readonly test: boolean;
+  }
+  | {
+    /** PGlite in a folder and an in-process queue: no services to run. */
+    readonly mode: 'embedded';
+    readonly dataDir: string;
+    readonly batchSize: number;
+    readonly test: boolean;
+  };
+
+export interface PersistenceEnv {
+  readonly NODE_ENV?: string | undefined;
+  readonly DATABASE_URL?: string | undefined;
+  readonly REDIS_URL?: string | undefined;
+  readonly DATA_DIR?: string | undefined;
+  readonly QUEUE_PREFIX?: string | undefined;
+  readonly WRITE_BEHIND_BATCH?: string | undefined;
+  readonly QUEUE_LOCK_MS?: string | undefined;
+}
+
+/**
+ * Reads the storage variables:
+ * - `DATABASE_URL` and `REDIS_URL` both set: server mode. Neither: embedded
+ *   mode in `DATA_DIR` (default `./data`). One without the other is refused:
+ *   half a server setup is a mistake, not a wish for embedded storage.
+ * - `QUEUE_PREFIX` (default `dispatch`): BullMQ key prefix.
+ * - `WRITE_BEHIND_BATCH` (default 1000): most events per Postgres write.
+ * - `QUEUE_LOCK_MS` (default 30000, BullMQ's): how long before the batch of a
+ *   worker that died is run again by another.
+ */
+export function parsePersistenceConfig(env: PersistenceEnv): PersistenceConfig {
+  const test = env.NODE_ENV === 'test';
+  const batchSize = env.WRITE_BEHIND_BATCH ? Number(env.WRITE_BEHIND_BATCH) : 1_000;
+  if (!(Number.isInteger(batchSize) && batchSize >= 1 && batchSize <= 50_000)) {
+    throw new PersistenceConfigError(`WRITE_BEHIND_BATCH must be an integer in 1..50000, got ${env.WRITE_BEHIND_BATCH}`);
+  }
+  const db = env.DATABASE_URL || undefined;
+  const redis = env.REDIS_URL || undefined;
+  if (!db && !redis) return Object.freeze({ mode: 'embedded', dataDir: env.DATA_DIR || './data', batchSize, test });
+  if (!db || !redis) {
+    throw new PersistenceConfigError(`${db ? 'DATABASE_URL' : 'REDIS_URL'} is set but ${db ? 'REDIS_URL' : 'DATABASE_URL'} is not: set both for Postgres with BullMQ, or neither for embedded storage`);
+  }
+  let endpoint: RedisEndpoint;
+  try {
+    endpoint = parseRedisUrl(redis);
+  } catch (err) {
+    throw new PersistenceConfigError(`REDIS_URL: ${(err as Error).message}`);
+  }
+  if (!/^postgres(ql)?:\/\//.test(db)) throw new PersistenceConfigError('DATABASE_URL must be a postgres:// URL');
+  const lockDurationMs = env.QUEUE_LOCK_MS ? Number(env.QUEUE_LOCK_MS) : 30_000;
+  if (!(Number.isInteger(lockDurationMs) && lockDurationMs >= 500)) throw new PersistenceConfigError(`QUEUE_LOCK_MS must be an integer ≥ 500, got ${env.QUEUE_LOCK_MS}`);
+  const queuePrefix = env.QUEUE_PREFIX || 'dispatch';
+  if (queuePrefix.includes(':')) throw new PersistenceConfigError('QUEUE_PREFIX must not contain ":"');
+  return Object.freeze({
+    mode: 'server', databaseUrl: db, redis: Object.freeze(endpoint), queueName: 'engine-events', queuePrefix, batchSize, lockDurationMs, test,
+  });
+}

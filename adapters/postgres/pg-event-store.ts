@@ -1,0 +1,110 @@
+import type { ActorRow, EventRecord, EventStore, StoredState } from '../../engine/ports/event-store.js';
+import type { OrderSnapshotRow, RestaurantSnapshotRow, RiderSnapshotRow } from '../../engine/snapshot.js';
+import type { AggregateKind, EngineEvent } from '../../protocol/index.js';
+import { DependencyUnavailableError, isConnectionError } from '../dependency-error.js';
+import type { SqlDatabase } from './sql-database.js';
+import { Statements } from './statements.js';
+
+/**
+ * The {@link EventStore} on SQL: Postgres through node-postgres, or embedded
+ * PGlite (same SQL). A batch is one transaction of three statements: the
+ * events as one multi-row insert (`unnest` of arrays, `ON CONFLICT DO
+ * NOTHING`), the newest state per actor as one forward-only upsert, and the id
+ * counter. Arrays keep each statement one round trip whatever the batch size,
+ * with no staging table, and the same SQL runs in PGlite (COPY does not).
+ */
+export class PgEventStore implements EventStore {
+  readonly #db: SqlDatabase;
+
+  constructor(db: SqlDatabase) {
+    this.#db = db;
+  }
+
+  async append(records: readonly EventRecord[]): Promise<{ inserted: number }> {
+    if (records.length === 0) return { inserted: 0 };
+    const ev = { a: [] as string[], i: [] as string[], s: [] as number[], ty: [] as string[], at: [] as number[], b: [] as string[] };
+    // Only the newest state of each actor: one upsert may not touch a row twice.
+    const newest = new Map<string, { aggregate: AggregateKind; row: ActorRow }>();
+    let idCounter = 0;
+    for (const { event, state, idCounter: ic } of records) {
+      ev.a.push(event.aggregate);
+      ev.i.push(event.id);
+      ev.s.push(event.seq);
+      ev.ty.push(event.type);
+      ev.at.push(event.at);
+      ev.b.push(JSON.stringify(event));
+      if (ic > idCounter) idCounter = ic;
+      if (state) {
+        const key = `${event.aggregate}\u0000${event.id}`;
+        const had = newest.get(key);
+        if (!had || had.row.seq < state.seq) newest.set(key, { aggregate: event.aggregate, row: state });
+      }
+    }
+    const st = { a: [] as string[], i: [] as string[], s: [] as number[], l: [] as boolean[], e: [] as number[], r: [] as string[] };
+    // Same lock order in every batch (the events statement sorts too), so overlapping batches never deadlock.
+    const ordered = [...newest.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+    for (const { aggregate, row } of ordered) {
+      const endedAt = aggregate === 'order' ? (row as OrderSnapshotRow).endedAt : 0;
+      st.a.push(aggregate);
+      st.i.push(row.id);
+      st.s.push(row.seq);
+      st.l.push(endedAt === 0);
+      st.e.push(endedAt);
+      st.r.push(JSON.stringify(row));
+    }
+    try {
+      return await this.#db.transaction(async (tx) => {
+        const res = await tx.query<{ n: number }>(Statements.appendEvents, [ev.a, ev.i, ev.s, ev.ty, ev.at, ev.b]);
+        if (st.a.length) await tx.query(Statements.upsertState, [st.a, st.i, st.s, st.l, st.e, st.r]);
+        if (idCounter > 0) await tx.query(Statements.raiseIdCounter, [idCounter]);
+        return { inserted: res.rows[0]?.n ?? 0 };
+      });
+    } catch (err) {
+      throw wrap(err, 'append');
+    }
+  }
+
+  async readAggregate(aggregate: AggregateKind, id: string, afterSeq = 0): Promise<EngineEvent[]> {
+    try {
+      const { rows } = await this.#db.query<{ body: EngineEvent }>(Statements.readAggregate, [aggregate, id, afterSeq]);
+      return rows.map((r) => r.body);
+    } catch (err) {
+      throw wrap(err, 'readAggregate');
+    }
+  }
+
+  async readSince(after: number, limit: number): Promise<{ events: EngineEvent[]; position: number }> {
+    try {
+      const { rows } = await this.#db.query<{ pos: number | string; body: EngineEvent }>(Statements.readSince, [after, limit]);
+      return { events: rows.map((r) => r.body), position: rows.length ? Number(rows.at(-1)!.pos) : after };
+    } catch (err) {
+      throw wrap(err, 'readSince');
+    }
+  }
+
+  async loadState(endedSince: number): Promise<StoredState> {
+    try {
+      const { rows } = await this.#db.query<{ aggregate: AggregateKind; row: ActorRow }>(Statements.loadState, [endedSince]);
+      const meta = await this.#db.query<{ value: number | string }>(`SELECT value FROM engine_meta WHERE key = 'id_counter'`);
+      const restaurants: RestaurantSnapshotRow[] = [];
+      const riders: RiderSnapshotRow[] = [];
+      const orders: OrderSnapshotRow[] = [];
+      for (const r of rows) {
+        if (r.aggregate === 'restaurant') restaurants.push(r.row as RestaurantSnapshotRow);
+        else if (r.aggregate === 'rider') riders.push(r.row as RiderSnapshotRow);
+        else orders.push(r.row as OrderSnapshotRow);
+      }
+      return { restaurants, riders, orders, idCounter: Number(meta.rows[0]?.value ?? 0) };
+    } catch (err) {
+      throw wrap(err, 'loadState');
+    }
+  }
+
+  close(): Promise<void> {
+    return this.#db.close();
+  }
+}
+
+function wrap(err: unknown, op: string): unknown {
+  return isConnectionError(err) ? new DependencyUnavailableError(`event store ${op}: the database cannot be reached`, { cause: err }) : err;
+}

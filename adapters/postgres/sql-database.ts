@@ -1,0 +1,73 @@
+import pg from 'pg';
+
+/** One statement's rows. */
+export interface SqlResult<R> {
+  readonly rows: R[];
+}
+
+/** What runs inside a transaction: parameterised statements, and whole scripts (migrations). */
+export interface SqlTx {
+  query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<SqlResult<R>>;
+  /** Runs a script of several statements, without parameters. */
+  exec(script: string): Promise<void>;
+}
+
+/**
+ * The little of a SQL database the adapters use, so that the same SQL runs on
+ * a Postgres server (node-postgres) and on embedded PGlite. Not a port of the
+ * engine: both implementations live in adapters/.
+ */
+export interface SqlDatabase extends SqlTx {
+  /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(fn: (tx: SqlTx) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+// bigint columns (engine_meta, counts) come back as JS numbers: every value we store fits in 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+/**
+ * A {@link SqlDatabase} over a node-postgres pool. node-postgres, not postgres.js:
+ * it is what PGlite's API mirrors (`query(text, params) → { rows }`), so one SQL
+ * layer serves both, and its pool and error codes are the most widely known.
+ */
+export function pgDatabase(connectionString: string, opts: { max?: number; applicationName?: string } = {}): SqlDatabase & { readonly pool: pg.Pool } {
+  const pool = new pg.Pool({
+    connectionString,
+    max: opts.max ?? 10,
+    application_name: opts.applicationName ?? 'dispatch-engine',
+    // Fail fast rather than queue forever when Postgres is down.
+    connectionTimeoutMillis: 5_000,
+  });
+  // An idle client losing its connection must not crash the process; the next query reconnects.
+  pool.on('error', () => {});
+  const wrap = (c: pg.Pool | pg.PoolClient): SqlTx => ({
+    query: async <R>(text: string, params?: readonly unknown[]) => {
+      const res = await c.query(text, params as unknown[] | undefined);
+      return { rows: res.rows as R[] };
+    },
+    exec: async (script: string) => {
+      await c.query(script);
+    },
+  });
+  const root = wrap(pool);
+  return {
+    pool,
+    ...root,
+    async transaction<T>(fn: (tx: SqlTx) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const out = await fn(wrap(client));
+        await client.query('COMMIT');
+        return out;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}

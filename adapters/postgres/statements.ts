@@ -1,0 +1,16 @@
+import { readFileSync } from 'node:fs';
+
+const DIR = new URL('../../sql/statements/', import.meta.url);
+
+/** Reads one statement from sql/statements/, once, at module load. */
+const load = (name: string): string => readFileSync(new URL(`${name}.sql`, DIR), 'utf8');
+
+/** The statements of the event store; each file's header says what it does and its parameters. */
+export const Statements = Object.freeze({
+  appendEvents: load('append-events'),
+  upsertState: load('upsert-state'),
+  raiseIdCounter: load('raise-id-counter'),
+  readAggregate: load('read-aggregate'),
+  readSince: load('read-since'),
+  loadState: load('load-state'),
+});

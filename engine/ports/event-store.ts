@@ -1,0 +1,53 @@
+import type { AggregateKind, EngineEvent } from '../../protocol/index.js';
+import type { OrderSnapshotRow, RestaurantSnapshotRow, RiderSnapshotRow } from '../snapshot.js';
+
+/** An actor's snapshot row (what `Engine.toSnapshot()` holds for it). */
+export type ActorRow = RestaurantSnapshotRow | RiderSnapshotRow | OrderSnapshotRow;
+
+/**
+ * What write-behind stores for one event: the event itself, the state of its
+ * actor after it (at least as new as the event; null when the engine no longer
+ * held the actor), and the engine's id counter at that moment.
+ */
+export interface EventRecord {
+  readonly event: EngineEvent;
+  readonly state: ActorRow | null;
+  readonly idCounter: number;
+}
+
+/** The latest stored state of the engine, the input of recovery. */
+export interface StoredState {
+  readonly restaurants: readonly RestaurantSnapshotRow[];
+  readonly riders: readonly RiderSnapshotRow[];
+  readonly orders: readonly OrderSnapshotRow[];
+  readonly idCounter: number;
+}
+
+/**
+ * The event store port: an append-only log of engine events keyed by
+ * (aggregate, id, seq), plus the latest state of each actor.
+ *
+ * Contract (test/contracts/event-store.contract.ts):
+ * - `append` is idempotent: records already stored change nothing, whether in
+ *   an earlier call or twice in one batch; it answers how many events were new.
+ * - An actor's stored state only moves forward: a record whose state has a
+ *   lower seq than the stored one leaves it as it is.
+ * - `append` is all or nothing: it throws (code `DEPENDENCY_UNAVAILABLE` when
+ *   the database is down) and stores nothing, or stores the whole batch.
+ */
+export interface EventStore {
+  append(records: readonly EventRecord[]): Promise<{ readonly inserted: number }>;
+  /** The events of one actor with seq > `afterSeq`, in seq order. */
+  readAggregate(aggregate: AggregateKind, id: string, afterSeq?: number): Promise<EngineEvent[]>;
+  /**
+   * Up to `limit` events stored after log position `after` (0: from the start),
+   * in store order, and the position to pass next time.
+   */
+  readSince(after: number, limit: number): Promise<{ readonly events: EngineEvent[]; readonly position: number }>;
+  /**
+   * Every restaurant and rider, every live order, and orders that ended at or
+   * after `endedSince` (engine ms; older ones are past retention).
+   */
+  loadState(endedSince: number): Promise<StoredState>;
+  close(): Promise<void>;
+}

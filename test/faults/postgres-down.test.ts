@@ -1,0 +1,62 @@
+import t from 'tap';
+import { randomBytes } from 'node:crypto';
+import { EventWriter } from '../../adapters/persistence/event-writer.js';
+import { WriteBehind } from '../../adapters/persistence/write-behind.js';
+import { ensureDatabase } from '../../adapters/postgres/ensure-database.js';
+import { migrate } from '../../adapters/postgres/migrate.js';
+import { PgEventStore } from '../../adapters/postgres/pg-event-store.js';
+import { pgDatabase } from '../../adapters/postgres/sql-database.js';
+import { BullmqQueue } from '../../adapters/queue/bullmq-queue.js';
+import type { EngineEvent, EventRecord, RiderId } from '../../engine/index.js';
+import { until } from '../contracts/job-queue.contract.js';
+import { world } from '../engine/world.js';
+import { busyWorld } from '../support/busy-world.js';
+import { startPostgres } from '../support/pg-server.js';
+import { SHARED_REDIS } from '../support/redis-server.js';
+
+const key = (e: EngineEvent) => `${e.aggregate}/${e.id}/${e.seq}`;
+
+// Shortened from the issue's minute to 6 s so the file stays under 30 s; the retry schedule
+// (exponential from 200 ms here, 500 ms by default over 10 attempts) is what covers longer outages.
+t.test('Postgres stopped: commands are still acknowledged, and everything lands once it is back', async (t) => {
+  const pg = await startPostgres(t);
+  const url = pg.url('fault_pg');
+  await ensureDatabase(url);
+  const db = pgDatabase(url, { max: 2 });
+  await migrate(db);
+  const store = new PgEventStore(db);
+  const queue = new BullmqQueue<EventRecord>({ redis: SHARED_REDIS, name: 'events', prefix: `t-pgdown-${process.pid}-${randomBytes(4).toString('hex')}`, backoffMs: 200 });
+  t.teardown(async () => {
+    await queue.bullmq.obliterate({ force: true }).catch(() => {});
+    await queue.close();
+    await store.close();
+  });
+  const writer = new EventWriter(queue, store, { batchSize: 10 }).start();
+  t.teardown(() => writer.stop());
+
+  const w = world();
+  const wb = new WriteBehind(w.engine, queue);
+  await busyWorld(w, () => wb.barrier());
+  await until(async () => writer.written === w.events.length, 10_000);
+  const before = w.events.length;
+
+  pg.stop();
+  await t.rejects(store.readSince(0, 1), { code: 'DEPENDENCY_UNAVAILABLE' }, 'the store reports the outage with the error table code');
+  for (const id of ['a', 'b', 'c']) {
+    w.clock.advance(2_000);
+    w.engine.riderOffline(id as RiderId);
+    await wb.barrier();
+  }
+  t.ok(w.events.length > before, `${w.events.length - before} events acknowledged while Postgres was down`);
+  await new Promise((r) => setTimeout(r, 6_000));
+  pg.start();
+  await until(async () => {
+    try {
+      return (await store.readSince(0, 100_000)).events.length === w.events.length;
+    } catch {
+      return false;
+    }
+  }, 20_000);
+  const stored = (await store.readSince(0, 100_000)).events.map(key).sort();
+  t.same(stored, w.events.map(key).sort(), 'every event written once after the outage');
+});
