@@ -11,3 +11,4 @@ export * from './identity.js';
 export * from './rider-codes.js';
 export * from './rider-frames.js';
 export { positionScratch, readPositionFrame, type PositionScratch } from './rider-position-codec.js';
+export * from './rider-client.js';
