@@ -58,7 +58,7 @@ export type OfferEndCode = (typeof OfferEndCode)[keyof typeof OfferEndCode];
 /**
  * Close codes, in the 4000 range the WebSocket spec leaves to applications.
  * Standard codes the server may also use: 1000 (normal), 1001 (shutting down),
- * 1006 (no close frame: network), 1009 (uWS hard payload cap exceeded).
+ * 1006 (no close frame: network, or a message above the server's 64 KiB hard cap), 1011 (server bug).
  */
 export const CloseCode = {
   /** A fresh token frame failed verification, or named another rider. */
@@ -93,7 +93,7 @@ export const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set([
 export const RiderLimits = {
   /** Largest frame of any type but AUTH, bytes. */
   MAX_FRAME_BYTES: 1024,
-  /** Largest AUTH frame (a Firebase ID token with claims fits), bytes; also the socket's hard cap. */
+  /** Largest AUTH frame (a Firebase ID token with claims fits), bytes. */
   MAX_AUTH_FRAME_BYTES: 4096,
   /** Most positions in one POSITION_BATCH (fits in MAX_FRAME_BYTES with float64 coordinates). */
   MAX_BATCH: 16,

@@ -5,7 +5,13 @@
 import { RiderLimits } from '../../protocol/index.js';
 
 export interface WsLimits {
-  /** uWS hard cap on a received message; above it uWS closes with 1009. Fits an AUTH frame. */
+  /**
+   * uWS hard cap on a received message. Kept far above the protocol's own
+   * limits (1 KiB, 4 KiB for AUTH), which the route enforces with close code
+   * 4005: in the pinned uWS build, a message over this cap drops the
+   * connection without a close frame and can later drop an unrelated
+   * connection too (see docs/streams.md, "Known issue").
+   */
   readonly maxPayloadBytes: number;
   /** Seconds without traffic before uWS closes; it pings automatically before then. */
   readonly idleTimeoutS: number;
@@ -34,7 +40,7 @@ export interface WsLimits {
 }
 
 export const defaultWsLimits: WsLimits = Object.freeze({
-  maxPayloadBytes: RiderLimits.MAX_AUTH_FRAME_BYTES,
+  maxPayloadBytes: 64 * 1024,
   idleTimeoutS: 32,
   positionsPerSecond: 5,
   positionBurst: 10,
@@ -56,7 +62,7 @@ export function resolveWsLimits(input: Partial<WsLimits> = {}): WsLimits {
   for (const [k, v] of Object.entries(l)) {
     if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw new RangeError(`ws limit ${k} must be a finite number ≥ 0`);
   }
-  if (l.maxPayloadBytes < RiderLimits.MAX_FRAME_BYTES) throw new RangeError(`maxPayloadBytes must be ≥ ${RiderLimits.MAX_FRAME_BYTES}`);
+  if (l.maxPayloadBytes < RiderLimits.MAX_AUTH_FRAME_BYTES) throw new RangeError(`maxPayloadBytes must be ≥ ${RiderLimits.MAX_AUTH_FRAME_BYTES}`);
   if (l.softBackpressureBytes > l.maxBackpressureBytes) throw new RangeError('softBackpressureBytes must be ≤ maxBackpressureBytes');
   return Object.freeze(l);
 }

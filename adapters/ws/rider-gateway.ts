@@ -318,7 +318,15 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
       armExpiry(c);
       ws.send(encodeWelcome(lastSeq.get(c.riderId) ?? 0, c.riderId, clock.now(), c.expiresAt), true);
     },
-    message: onMessage,
+    message: (ws, message, isBinary) => {
+      try {
+        onMessage(ws, message, isBinary);
+      } catch (err) {
+        // A bug must cost one socket, not the process: uWS cannot recover from a throw in its callback.
+        o.logger?.error('rider frame handler failed', err);
+        ws.end(1011, 'INTERNAL');
+      }
+    },
     close: (ws) => {
       const c = ws.getUserData();
       c.ws = null;

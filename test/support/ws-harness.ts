@@ -42,7 +42,7 @@ export async function startHarness(
   const clock = new SimulatedClock(Date.now());
   const engine = new Engine({ clock, seed: 11 });
   const server = await startWsServer({
-    engine, identity, clock, port: 0, limits: opts.limits ?? {}, allowedOrigins: opts.allowedOrigins ?? ['https://app.example.test'],
+    engine, identity, clock, port: 0, logger: { error: (m, d) => console.error('gateway:', m, d) }, limits: opts.limits ?? {}, allowedOrigins: opts.allowedOrigins ?? ['https://app.example.test'],
   });
   t.teardown(async () => {
     server.close();
@@ -95,6 +95,7 @@ export function connect(
   let refusedResolve: (v: { status: number; body: { code?: string } } | null) => void = () => undefined;
   const refused = new Promise<{ status: number; body: { code?: string } } | null>((r) => (refusedResolve = r));
   ws.on('unexpected-response', (_req, res) => {
+    closeInfo = `refused ${res.statusCode ?? 0}`;
     let body = '';
     res.on('data', (c: Buffer) => (body += c.toString()));
     res.on('end', () => {
@@ -103,14 +104,18 @@ export function connect(
       refusedResolve({ status: res.statusCode ?? 0, body: parsed });
     });
   });
-  ws.on('error', () => undefined);
+  ws.on('error', (err) => (closeInfo = `error ${String(err)}`));
   const opened = new Promise<void>((resolve, reject) => {
     ws.once('open', () => { refusedResolve(null); resolve(); });
     ws.once('close', () => reject(new Error('closed before open')));
   });
   opened.catch(() => undefined);
+  let closeInfo = 'none';
   const closed = new Promise<{ code: number; reason: string }>((resolve) =>
-    ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    ws.once('close', (code, reason) => {
+      closeInfo = `${closeInfo}; ${code} ${reason.toString()}`;
+      resolve({ code, reason: reason.toString() });
+    }));
   ws.on('message', (data: Buffer, isBinary) => {
     if (!isBinary) return;
     const d = decodeServerFrame(new Uint8Array(data));
@@ -124,7 +129,8 @@ export function connect(
       const seen = frames.find(pred);
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('timed out waiting for a frame')), timeoutMs);
+        const timer = setTimeout(() => reject(new Error(
+          `timed out waiting for a frame; got ${JSON.stringify(frames)}, socket state ${ws.readyState}, close ${closeInfo}`)), timeoutMs);
         waiters.add({ pred, done: (f) => { clearTimeout(timer); resolve(f); } });
       });
     },
