@@ -70,8 +70,12 @@ export function refuse(res: HttpResponse, code: ErrorCode, detail: string): void
 export interface UpgradeAuthOptions<UD> {
   readonly identity: IdentityVerifier;
   readonly allowedOrigins: readonly string[];
-  /** The subprotocol the client must offer; the server answers with it. Empty: none required. */
+  /** The subprotocol the client must offer; the server answers with it. */
   readonly subprotocol: string;
+  /** True: a client may offer no subprotocol (the server then answers with none). */
+  readonly optionalSubprotocol?: boolean;
+  /** User data for a request without any token (in-band authentication follows); absent: refuse it. */
+  readonly anonymous?: () => UD;
   /** Decides on the verified principal (role, ids): user data for the socket, or a rejection. */
   readonly admit: (p: Principal) => Result<UD>;
 }
@@ -90,11 +94,17 @@ export function authenticatingUpgrade<UD>(opts: UpgradeAuthOptions<UD>) {
       refuse(res, 'ORIGIN_FORBIDDEN', `origin ${h.origin} is not allowed`);
       return;
     }
-    if (opts.subprotocol !== '' && !h.protocols.includes(opts.subprotocol)) {
+    const offered = h.protocols.includes(opts.subprotocol);
+    if (!offered && !(opts.optionalSubprotocol === true && h.protocols.length === 0)) {
       refuse(res, 'PROTOCOL_UNSUPPORTED', `offer the subprotocol ${opts.subprotocol}`);
       return;
     }
+    const protocol = offered ? opts.subprotocol : '';
     const token = tokenOf(h);
+    if (token === '' && opts.anonymous) {
+      res.upgrade(opts.anonymous(), h.key, protocol, h.extensions, context);
+      return;
+    }
     if (token === '') {
       refuse(res, 'AUTH_TOKEN_MISSING', 'send Authorization: Bearer <Firebase ID token>');
       return;
@@ -105,7 +115,7 @@ export function authenticatingUpgrade<UD>(opts: UpgradeAuthOptions<UD>) {
         const admitted = verified.ok ? opts.admit(verified.value) : verified;
         res.cork(() => {
           if (!admitted.ok) refuse(res, admitted.code, admitted.detail);
-          else res.upgrade(admitted.value, h.key, opts.subprotocol, h.extensions, context);
+          else res.upgrade(admitted.value, h.key, protocol, h.extensions, context);
         });
       },
       () => {

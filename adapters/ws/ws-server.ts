@@ -10,6 +10,7 @@ import type { IdentityVerifier } from '../../engine/ports/identity.js';
 import { CloseCode, type PositionFix, type RiderId } from '../../protocol/index.js';
 import { resolveWsLimits, type WsLimits } from './limits.js';
 import { attachRiderRoute, type RiderRoute } from './rider-gateway.js';
+import { attachStreamRoutes, type StreamRoutes } from './stream-gateway.js';
 
 export interface WsServerOptions {
   readonly engine: Engine;
@@ -30,6 +31,7 @@ export interface WsServer {
   readonly port: number;
   readonly limits: WsLimits;
   readonly rider: RiderRoute;
+  readonly stream: StreamRoutes;
   /** Stops listening and closes every socket with 4010 (shutting down). */
   close(): void;
 }
@@ -44,6 +46,7 @@ export function startWsServer(options: WsServerOptions): Promise<WsServer> {
   });
   const app = uWS.App();
   const rider = attachRiderRoute(app, common);
+  const stream = attachStreamRoutes(app, common);
   app.any('/*', (res) => {
     res.writeStatus('404 Not Found').end('not found');
   });
@@ -58,11 +61,13 @@ export function startWsServer(options: WsServerOptions): Promise<WsServer> {
         port: uWS.us_socket_local_port(socket),
         limits,
         rider,
+        stream,
         close() {
           if (closed) return;
           closed = true;
           uWS.us_listen_socket_close(socket);
           rider.close(CloseCode.SHUTTING_DOWN, 'SHUTTING_DOWN');
+          stream.close(CloseCode.SHUTTING_DOWN, 'SHUTTING_DOWN');
         },
       });
     });
