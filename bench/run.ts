@@ -5,9 +5,11 @@
  * `--json` makes the last line of stdout one JSON object.
  */
 import { defaultEngineBench, runEngineBench } from './engine-bench.js';
+import { defaultIngestBench, runIngestBench } from './ingest-bench.js';
 import { machineLine, parseFlags, UsageError } from './stats.js';
 
-const HELP = `usage: npm run bench -- engine [--riders N] [--restaurants N] [--orders N] [--positions N] [--side-km K] [--seed N] [--quick] [--json]`;
+const HELP = `usage: npm run bench -- engine [--riders N] [--restaurants N] [--orders N] [--positions N] [--side-km K] [--seed N] [--quick] [--json]
+       npm run bench -- ingest [--riders N] [--rate HZ] [--seconds S] [--warmup S] [--json]`;
 
 async function main(): Promise<number> {
   const [scenario, ...rest] = process.argv.slice(2);
@@ -15,6 +17,7 @@ async function main(): Promise<number> {
     console.log(HELP);
     return scenario === undefined ? 2 : 0;
   }
+  if (scenario === 'ingest') return ingest(rest);
   if (scenario !== 'engine' && scenario !== 'all') {
     console.error(`bench: unknown scenario ${scenario}\n${HELP}`);
     return 2;
@@ -42,6 +45,33 @@ async function main(): Promise<number> {
     console.log(`  heap per idle rider: ${result.heap_bytes_per_idle_rider} B (goal ≤ 1536) vs ${result.baseline_heap_bytes_per_started_actor} B per started actor`);
     console.log(`  heap per active order: ${result.heap_bytes_per_active_order} B (goal ≤ 8192)`);
     console.log(`  goals met: ${JSON.stringify(result.met)}`);
+  }
+  return 0;
+}
+
+async function ingest(argv: readonly string[]): Promise<number> {
+  let flags;
+  try {
+    flags = parseFlags(argv, { ...defaultIngestBench, json: false });
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`bench: ${err.message}\n${HELP}`);
+      return 2;
+    }
+    throw err;
+  }
+  const machine = await machineLine();
+  const t0 = performance.now();
+  const result = await runIngestBench(flags, (s) => console.error(`[ingest] ${s}`));
+  const out = { scenario: 'ingest', machine, wall_s: Number(((performance.now() - t0) / 1000).toFixed(1)), ...result };
+  if (flags.json) console.log(JSON.stringify(out));
+  else {
+    console.log(`ingest bench on ${machine}`);
+    console.log(`  ${result.connections} riders connected, ${result.rate_hz} Hz each, ${result.seconds} s measured`);
+    console.log(`  positions: ${result.positions} (${result.positions_per_s}/s), server CPU ${result.server_cpu_s} s (user ${result.server_user_s}, system ${result.server_system_s})`);
+    console.log(`  server CPU per position: ${result.us_per_position} µs (goal ≤ ${result.goal_us_per_position}): ${result.met ? 'met' : 'not met'}`);
+    console.log(`  errors: ${result.errors} ${JSON.stringify(result.error_codes)}, closes ${result.closes}, stale ${result.stale}, rate-limited ${result.rate_limited}, server RSS ${result.server_rss_mb} MB`);
+    console.log(`  auth: ${result.auth}`);
   }
   return 0;
 }
