@@ -26,11 +26,11 @@ export interface IngestResult {
   riders: number; rate_hz: number; seconds: number; connections: number; positions: number; positions_per_s: number;
   server_cpu_s: number; server_user_s: number; server_system_s: number; us_per_position: number; goal_us_per_position: number; met: boolean; errors: number;
   error_codes: Record<string, number>; failed_connects: number; closes: number; stale: number; rate_limited: number;
-  dropped_frames: number; server_rss_mb: number; connect_s: number; load_sent: number; auth: string;
+  dropped_frames: number; server_rss_mb: number; server_cpu_s_by_thread: Record<string, number>; connect_s: number; load_sent: number; auth: string;
 }
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
-const child = (file: string, args: string[]) => fork(here(file), args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const child = (file: string, args: string[]) => fork(here(file), args, { execArgv: ['--import', 'tsx', ...(process.env['BENCH_CPU_PROF'] && file.includes('server') ? ['--cpu-prof', '--cpu-prof-dir=' + process.env['BENCH_CPU_PROF']] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 const nextMsg = <T extends { type: string }>(c: ChildProcess, type: T['type']): Promise<T> =>
   new Promise((resolve, reject) => {
     const on = (m: T) => {
@@ -78,14 +78,16 @@ export async function runIngestBench(f: IngestFlags, log: (s: string) => void): 
       positions_per_s: Math.round(w.positions / f.seconds), server_cpu_s: Number(w.cpu_s.toFixed(3)), server_user_s: Number(w.user_s.toFixed(3)), server_system_s: Number(w.system_s.toFixed(3)),
       us_per_position: Number(us.toFixed(2)), goal_us_per_position: 4, met: us <= 4 && w.connections >= Math.min(f.riders, 10_000),
       errors: d.errors + connected.failed, error_codes: d.error_codes, failed_connects: connected.failed, closes: d.closes,
-      stale: w.stale, rate_limited: w.rate_limited, dropped_frames: w.dropped, server_rss_mb: w.rss_mb,
+      stale: w.stale, rate_limited: w.rate_limited, dropped_frames: w.dropped, server_rss_mb: w.rss_mb, server_cpu_s_by_thread: w.threads,
       connect_s: connected.connect_s, load_sent: d.sent,
       auth: `${f.riders} distinct emulator users, one real ID token each, verified by firebase-admin at upgrade`,
     };
   } finally {
     load?.send({ type: 'exit' } satisfies LoadCmd);
     server?.send({ type: 'exit' } satisfies ParentMsg);
-    await sleep(300);
+    const exited = (c: ChildProcess | undefined) =>
+      c === undefined || c.exitCode !== null ? Promise.resolve() : new Promise<void>((r) => c.once('exit', () => r()));
+    await Promise.race([Promise.all([exited(load), exited(server)]), sleep(5000)]);
     load?.kill();
     server?.kill();
     rmSync(dir, { recursive: true, force: true });
