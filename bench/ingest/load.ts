@@ -23,6 +23,7 @@ interface Rider { ws: WebSocket; seq: number; lat: number; lng: number }
 const riders: Rider[] = [];
 let errors = 0;
 let closes = 0;
+let streaming = false;
 const errorCodes: Record<string, number> = {};
 
 function open(token: string): Promise<Rider | null> {
@@ -42,7 +43,8 @@ function open(token: string): Promise<Rider | null> {
     });
     ws.once('close', (code) => {
       closes++;
-      errorCodes[`close_${code}`] = (errorCodes[`close_${code}`] ?? 0) + 1;
+      const key = `close_${code}_${streaming ? 'streaming' : 'connecting'}`;
+      errorCodes[key] = (errorCodes[key] ?? 0) + 1;
     });
     ws.once('error', () => resolve(null));
   });
@@ -67,6 +69,7 @@ process.on('message', (m: LoadCmd) => {
 
 /** Every rider sends `rate` positions a second, spread evenly over each tick of 50 ms. */
 async function stream(seconds: number): Promise<void> {
+  streaming = true;
   const TICK = 50;
   const perTick = (riders.length * rate * TICK) / 1000;
   let carry = 0;

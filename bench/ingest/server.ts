@@ -23,7 +23,7 @@ const identity = createFirebaseIdentity(parseFirebaseConfig({ NODE_ENV: 'test', 
 const engine = new Engine({ clock: systemClock, stopwatch: hrStopwatch });
 // The production limits, except the position rate, which follows the bench's --rate with headroom.
 const server = await startWsServer({
-  engine, identity, clock: systemClock, port: 0,
+  engine, identity, clock: systemClock, port: 0, logger: { error: (m, d) => console.error('[server]', m, d) },
   limits: { positionsPerSecond: Math.max(5, Number(rate) * 2), positionBurst: Math.max(10, Number(rate) * 4) },
 });
 send({ type: 'ready', port: server.port });
