@@ -26,7 +26,7 @@ export interface IngestResult {
   riders: number; rate_hz: number; seconds: number; connections: number; positions: number; positions_per_s: number;
   server_cpu_s: number; server_user_s: number; server_system_s: number; us_per_position: number; goal_us_per_position: number; met: boolean; errors: number;
   error_codes: Record<string, number>; failed_connects: number; closes: number; stale: number; rate_limited: number;
-  dropped_frames: number; server_rss_mb: number; server_cpu_s_by_thread: Record<string, number>; connect_s: number; load_sent: number; auth: string;
+  dropped_frames: number; server_rss_mb: number; server_cpu_s_by_thread: Record<string, number>; server_closes_by_code: Record<number, number>; connect_s: number; load_sent: number; auth: string;
 }
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
@@ -78,7 +78,7 @@ export async function runIngestBench(f: IngestFlags, log: (s: string) => void): 
       positions_per_s: Math.round(w.positions / f.seconds), server_cpu_s: Number(w.cpu_s.toFixed(3)), server_user_s: Number(w.user_s.toFixed(3)), server_system_s: Number(w.system_s.toFixed(3)),
       us_per_position: Number(us.toFixed(2)), goal_us_per_position: 4, met: us <= 4 && w.connections >= Math.min(f.riders, 10_000),
       errors: d.errors + connected.failed, error_codes: d.error_codes, failed_connects: connected.failed, closes: d.closes,
-      stale: w.stale, rate_limited: w.rate_limited, dropped_frames: w.dropped, server_rss_mb: w.rss_mb, server_cpu_s_by_thread: w.threads,
+      stale: w.stale, rate_limited: w.rate_limited, dropped_frames: w.dropped, server_rss_mb: w.rss_mb, server_cpu_s_by_thread: w.threads, server_closes_by_code: w.closes,
       connect_s: connected.connect_s, load_sent: d.sent,
       auth: `${f.riders} distinct emulator users, one real ID token each, verified by firebase-admin at upgrade`,
     };

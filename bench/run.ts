@@ -70,7 +70,7 @@ async function ingest(argv: readonly string[]): Promise<number> {
     console.log(`  ${result.connections} riders connected, ${result.rate_hz} Hz each, ${result.seconds} s measured`);
     console.log(`  positions: ${result.positions} (${result.positions_per_s}/s), server CPU ${result.server_cpu_s} s (user ${result.server_user_s}, system ${result.server_system_s})`);
     console.log(`  server CPU per position: ${result.us_per_position} µs (goal ≤ ${result.goal_us_per_position}): ${result.met ? 'met' : 'not met'}`);
-    console.log(`  errors: ${result.errors} ${JSON.stringify(result.error_codes)}, closes ${result.closes}, stale ${result.stale}, rate-limited ${result.rate_limited}, server RSS ${result.server_rss_mb} MB`);
+    console.log(`  errors: ${result.errors} ${JSON.stringify(result.error_codes)}, closes ${result.closes}, stale ${result.stale}, rate-limited ${result.rate_limited}, server RSS ${result.server_rss_mb} MB; closes seen by the server ${JSON.stringify(result.server_closes_by_code)}`);
     console.log(`  server CPU by thread (s): ${JSON.stringify(result.server_cpu_s_by_thread)}`);
     console.log(`  auth: ${result.auth}`);
   }

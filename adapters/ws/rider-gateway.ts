@@ -39,6 +39,8 @@ export interface RiderRouteStats {
   droppedFrames: number;
   replaced: number;
   slowConsumers: number;
+  /** Closes seen by the server, by close code. */
+  closes: Record<number, number>;
 }
 
 /** One rider's socket state; it is the socket's uWS user data. */
@@ -75,7 +77,7 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
   /** Last sequence number processed per rider; outlives connections so a reconnect resumes. */
   const lastSeq = new Map<RiderId, number>();
   const stats: RiderRouteStats = {
-    connections: 0, positions: 0, stalePositions: 0, rateLimited: 0, invalidFrames: 0, droppedFrames: 0, replaced: 0, slowConsumers: 0,
+    connections: 0, positions: 0, stalePositions: 0, rateLimited: 0, invalidFrames: 0, droppedFrames: 0, replaced: 0, slowConsumers: 0, closes: {},
   };
   const scratch = positionScratch();
 
@@ -327,10 +329,11 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
         ws.end(1011, 'INTERNAL');
       }
     },
-    close: (ws) => {
+    close: (ws, code) => {
       const c = ws.getUserData();
       c.ws = null;
       stats.connections--;
+      stats.closes[code] = (stats.closes[code] ?? 0) + 1;
       if (c.expiryTimer !== undefined) clock.clearTimeout(c.expiryTimer as never);
       if (conns.get(c.riderId) === c) {
         conns.delete(c.riderId);

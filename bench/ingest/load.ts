@@ -34,8 +34,10 @@ function open(token: string): Promise<Rider | null> {
       ws.send(encodeStatus(r.seq++, RiderStatusCode.ONLINE));
       resolve(r);
     });
+    let welcomed = false;
     ws.on('message', (data: Buffer) => {
       const d = decodeServerFrame(new Uint8Array(data));
+      if (d.ok && d.frame.type === Frame.WELCOME) welcomed = true;
       if (d.ok && d.frame.type === Frame.ERROR) {
         errors++;
         errorCodes[d.frame.code] = (errorCodes[d.frame.code] ?? 0) + 1;
@@ -43,10 +45,14 @@ function open(token: string): Promise<Rider | null> {
     });
     ws.once('close', (code) => {
       closes++;
-      const key = `close_${code}_${streaming ? 'streaming' : 'connecting'}`;
+      const key = `close_${code}_${streaming ? 'streaming' : 'connecting'}${welcomed ? '' : '_before_welcome'}`;
       errorCodes[key] = (errorCodes[key] ?? 0) + 1;
     });
-    ws.once('error', () => resolve(null));
+    ws.on('error', (err) => {
+      const key = `client_error ${String(err.message).slice(0, 60)}`;
+      errorCodes[key] = (errorCodes[key] ?? 0) + 1;
+      resolve(null);
+    });
   });
 }
 

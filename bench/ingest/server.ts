@@ -13,7 +13,7 @@ import { Engine } from '../../engine/index.js';
 
 export type ServerMsg =
   | { type: 'ready'; port: number }
-  | { type: 'window'; cpu_s: number; user_s: number; system_s: number; positions: number; stale: number; rate_limited: number; invalid: number; connections: number; dropped: number; rss_mb: number; threads: Record<string, number> };
+  | { type: 'window'; cpu_s: number; user_s: number; system_s: number; positions: number; stale: number; rate_limited: number; invalid: number; connections: number; dropped: number; rss_mb: number; threads: Record<string, number>; closes: Record<number, number> };
 export type ParentMsg = { type: 'start' } | { type: 'stop' } | { type: 'exit' };
 
 const [emulatorHost = '127.0.0.1:9099', rate = '4'] = process.argv.slice(2);
@@ -61,7 +61,7 @@ process.on('message', (m: ParentMsg) => {
       type: 'window', cpu_s: (d.user + d.system) / 1e6, user_s: d.user / 1e6, system_s: d.system / 1e6, positions: s.positions - base.positions,
       stale: s.stalePositions - base.stalePositions, rate_limited: s.rateLimited - base.rateLimited,
       invalid: s.invalidFrames - base.invalidFrames, connections: s.connections, dropped: s.droppedFrames - base.droppedFrames,
-      rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20), threads,
+      rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20), threads, closes: { ...s.closes },
     });
   } else {
     server.close();
