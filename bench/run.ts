@@ -1,16 +1,19 @@
 /**
  * `npm run bench -- <scenario> [flags]`. Scenarios so far: `engine` (the
  * engine alone: position hot path, match latency, heap per actor, each beside
- * a baseline in the same run), `write-behind` (Postgres and BullMQ: rows/s
+ * a baseline in the same run), `ingest` (riders streaming real frames to the
+ * WebSocket gateway; server CPU per position), `write-behind` (Postgres and BullMQ: rows/s
  * written behind vs single-row appends, queue lag, start to serving). `--quick` runs small to check the harness;
  * `--json` makes the last line of stdout one JSON object.
  */
 import { defaultEngineBench, runEngineBench } from './engine-bench.js';
+import { defaultIngestBench, runIngestBench } from './ingest-bench.js';
 import { defaultWriteBehindBench, runWriteBehindBench } from './write-behind-bench.js';
 import { machineLine, parseFlags, UsageError } from './stats.js';
 
 const HELP = `usage: npm run bench -- engine [--riders N] [--restaurants N] [--orders N] [--positions N] [--side-km K] [--seed N] [--quick] [--json]
-       npm run bench -- write-behind [--events N] [--batch N] [--rate N] [--seconds S] [--baseline-events N] [--pg-server URL] [--redis-url URL] [--quick] [--json]`;
+       npm run bench -- write-behind [--events N] [--batch N] [--rate N] [--seconds S] [--baseline-events N] [--pg-server URL] [--redis-url URL] [--quick] [--json]
+       npm run bench -- ingest [--riders N] [--rate HZ] [--seconds S] [--warmup S] [--json]`;
 
 async function main(): Promise<number> {
   const [scenario, ...rest] = process.argv.slice(2);
@@ -19,6 +22,7 @@ async function main(): Promise<number> {
     return scenario === undefined ? 2 : 0;
   }
   if (scenario === 'write-behind') return writeBehind(rest);
+  if (scenario === 'ingest') return ingest(rest);
   if (scenario !== 'engine' && scenario !== 'all') {
     console.error(`bench: unknown scenario ${scenario}\n${HELP}`);
     return 2;
@@ -73,6 +77,34 @@ async function writeBehind(argv: readonly string[]): Promise<number> {
     console.log(`  queue lag at ${r.queue_rate_offered_per_s} orders/s through BullMQ (ms): ${JSON.stringify(r.queue_lag_ms)}; ${r.queue_jobs_written}/${r.queue_jobs} written`);
     console.log(`  start to serving, loading ${r.recovered_orders} orders (live or within retention) from Postgres: ${r.start_to_serving_ms} ms (goal ≤ 5000)`);
     console.log(`  goals met: ${JSON.stringify(r.met)}`);
+  }
+  return 0;
+}
+
+async function ingest(argv: readonly string[]): Promise<number> {
+  let flags;
+  try {
+    flags = parseFlags(argv, { ...defaultIngestBench, json: false });
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`bench: ${err.message}\n${HELP}`);
+      return 2;
+    }
+    throw err;
+  }
+  const machine = await machineLine();
+  const t0 = performance.now();
+  const result = await runIngestBench(flags, (s) => console.error(`[ingest] ${s}`));
+  const out = { scenario: 'ingest', machine, wall_s: Number(((performance.now() - t0) / 1000).toFixed(1)), ...result };
+  if (flags.json) console.log(JSON.stringify(out));
+  else {
+    console.log(`ingest bench on ${machine}`);
+    console.log(`  ${result.connections} riders connected, ${result.rate_hz} Hz each, ${result.seconds} s measured`);
+    console.log(`  positions: ${result.positions} (${result.positions_per_s}/s), server CPU ${result.server_cpu_s} s (user ${result.server_user_s}, system ${result.server_system_s})`);
+    console.log(`  server CPU per position: ${result.us_per_position} µs (goal ≤ ${result.goal_us_per_position}): ${result.met ? 'met' : 'not met'}`);
+    console.log(`  errors: ${result.errors} ${JSON.stringify(result.error_codes)}, closes ${result.closes}, stale ${result.stale}, rate-limited ${result.rate_limited}, server RSS ${result.server_rss_mb} MB; closes seen by the server ${JSON.stringify(result.server_closes_by_code)}`);
+    console.log(`  server CPU by thread (s): ${JSON.stringify(result.server_cpu_s_by_thread)}`);
+    console.log(`  auth: ${result.auth}`);
   }
   return 0;
 }

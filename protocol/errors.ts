@@ -21,6 +21,7 @@ export type GrpcStatusName =
   | 'PERMISSION_DENIED'
   | 'UNAUTHENTICATED'
   | 'FAILED_PRECONDITION'
+  | 'ABORTED'
   | 'RESOURCE_EXHAUSTED'
   | 'UNAVAILABLE'
   | 'INTERNAL';
@@ -67,6 +68,15 @@ export const ErrorCodes = {
   // Offers
   OFFER_NOT_FOUND: spec(409, 'FAILED_PRECONDITION', 'The rider holds no live offer for this order'),
   OFFER_EXPIRED: spec(409, 'FAILED_PRECONDITION', 'The offer has expired or was withdrawn'),
+
+  // Streams (rider protocol and /v1/stream)
+  FRAME_INVALID: spec(400, 'INVALID_ARGUMENT', 'The frame could not be decoded or failed validation'),
+  FRAME_TOO_LARGE: spec(413, 'RESOURCE_EXHAUSTED', 'The frame is larger than the protocol allows'),
+  PROTOCOL_UNSUPPORTED: spec(426, 'FAILED_PRECONDITION', 'No protocol version the server speaks was offered'),
+  ORIGIN_FORBIDDEN: spec(403, 'PERMISSION_DENIED', 'Browser connections from this origin are not allowed'),
+  AUTH_TIMEOUT: spec(401, 'UNAUTHENTICATED', 'The connection did not authenticate in time'),
+  CONNECTION_REPLACED: spec(409, 'ABORTED', 'A newer connection of the same principal took over'),
+  SLOW_CONSUMER: spec(429, 'RESOURCE_EXHAUSTED', 'The client is not reading what the server must deliver'),
 
   // Infrastructure
   RATE_LIMITED: spec(429, 'RESOURCE_EXHAUSTED', 'Too many requests'),

@@ -8,3 +8,7 @@ export * from './errors.js';
 export * from './engine-events.js';
 export * from './engine-commands.js';
 export * from './identity.js';
+export * from './rider-codes.js';
+export * from './rider-frames.js';
+export { positionScratch, readPositionFrame, type PositionScratch } from './rider-position-codec.js';
+export * from './rider-client.js';

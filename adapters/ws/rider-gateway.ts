@@ -1,0 +1,355 @@
+/**
+ * The `/v1/rider` WebSocket route: rider frames in, engine commands out;
+ * engine events in, rider frames out. It translates and enforces the wire
+ * limits; every business rule stays in the engine. The engine sees rider ids
+ * only, never a socket.
+ */
+import type { TemplatedApp, WebSocket, WebSocketBehavior } from 'uWebSockets.js';
+import type { Clock, Engine, EngineLogger } from '../../engine/index.js';
+import type { IdentityVerifier } from '../../engine/ports/identity.js';
+import {
+  CloseCode, Frame, OfferEndCode, PositionStatus, RIDER_PATH, RIDER_SUBPROTOCOL, RiderStatusCode, decodeClientFrame,
+  encodeAck, encodeAssigned, encodeError, encodeOffer, encodeOfferEnded, encodeOrderUpdate, encodePong, encodeWelcome,
+  ok, positionScratch, readPositionFrame, reject, type ClientFrame, type EngineEvent, type ErrorCode, type OrderId,
+  type PositionFix, type Principal, type Result, type RiderId,
+} from '../../protocol/index.js';
+import type { WsLimits } from './limits.js';
+import { TokenBucket } from './token-bucket.js';
+import { authenticatingUpgrade } from './upgrade-auth.js';
+
+/** What the rider route needs; frozen by the server that builds it. */
+export interface RiderRouteOptions {
+  readonly engine: Engine;
+  readonly identity: IdentityVerifier;
+  readonly clock: Clock;
+  readonly limits: WsLimits;
+  readonly allowedOrigins: readonly string[];
+  /** Where positions too old for matching go (the trail); none: they are counted and dropped. */
+  readonly trail?: (riderId: RiderId, fix: PositionFix) => void;
+  readonly logger?: EngineLogger;
+}
+
+/** Counters of the rider route, for tests, the bench and metrics. */
+export interface RiderRouteStats {
+  connections: number;
+  positions: number;
+  stalePositions: number;
+  rateLimited: number;
+  invalidFrames: number;
+  droppedFrames: number;
+  replaced: number;
+  slowConsumers: number;
+  /** Closes seen by the server, by close code. */
+  closes: Record<number, number>;
+}
+
+/** One rider's socket state; it is the socket's uWS user data. */
+interface RiderConn {
+  readonly riderId: RiderId;
+  expiresAt: number;
+  ws: WebSocket<RiderConn> | null;
+  expiryTimer: unknown;
+  positions: TokenBucket;
+  frames: TokenBucket;
+  invalidInRow: number;
+  sinceAck: number;
+  lastRateError: number;
+}
+
+const OUTCOME = { declined: OfferEndCode.DECLINED, expired: OfferEndCode.EXPIRED, withdrawn: OfferEndCode.WITHDRAWN } as const;
+/** Order events a rider hears about its own order, as ORDER_UPDATE statuses. */
+const ORDER_UPDATES: Readonly<Record<string, string>> = {
+  order_food_ready: 'food_ready', order_picked_up: 'picked_up', order_delivered: 'delivered',
+  order_cancelled: 'cancelled', order_unassigned: 'unassigned',
+};
+
+/** The rider route and what the server needs to run and stop it. */
+export interface RiderRoute {
+  readonly stats: Readonly<RiderRouteStats>;
+  /** Closes every rider socket with `code` and stops listening to the engine. */
+  close(code: number, reason: string): void;
+}
+
+/** Registers `/v1/rider` on `app`. */
+export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): RiderRoute {
+  const { engine, clock, limits } = o;
+  const conns = new Map<RiderId, RiderConn>();
+  /** Last sequence number processed per rider; outlives connections so a reconnect resumes. */
+  const lastSeq = new Map<RiderId, number>();
+  const stats: RiderRouteStats = {
+    connections: 0, positions: 0, stalePositions: 0, rateLimited: 0, invalidFrames: 0, droppedFrames: 0, replaced: 0, slowConsumers: 0, closes: {},
+  };
+  const scratch = positionScratch();
+
+  const admit = (p: Principal): Result<RiderConn> => {
+    if (p.role !== 'rider' || p.riderId === undefined) return reject('AUTH_ROLE_FORBIDDEN', `role '${p.role}' may not use ${RIDER_PATH}`);
+    const now = clock.now();
+    return ok({
+      riderId: p.riderId, expiresAt: p.expiresAt, ws: null, expiryTimer: undefined,
+      positions: new TokenBucket(limits.positionsPerSecond, limits.positionBurst, now),
+      frames: new TokenBucket(limits.framesPerSecond, limits.frameBurst, now),
+      invalidInRow: 0, sinceAck: 0, lastRateError: 0,
+    });
+  };
+
+  /** Sends a frame the rider must get; a socket that cannot take it is closed as a slow consumer. */
+  const must = (c: RiderConn, bytes: Uint8Array): void => {
+    const ws = c.ws;
+    if (ws === null) return;
+    if (ws.send(bytes, true) === 2) {
+      stats.slowConsumers++;
+      ws.end(CloseCode.SLOW_CONSUMER, 'SLOW_CONSUMER');
+    }
+  };
+  /** Sends a frame that may be skipped (acks, pongs) when the client is behind. */
+  const may = (c: RiderConn, bytes: Uint8Array): void => {
+    const ws = c.ws;
+    if (ws === null) return;
+    if (ws.getBufferedAmount() > limits.softBackpressureBytes) {
+      stats.droppedFrames++;
+      return;
+    }
+    ws.send(bytes, true);
+  };
+  const ack = (c: RiderConn): void => {
+    c.sinceAck = 0;
+    may(c, encodeAck(lastSeq.get(c.riderId) ?? 0));
+  };
+  const answer = (c: RiderConn, seq: number, res: Result<unknown>): void => {
+    if (res.ok) ack(c);
+    else must(c, encodeError(seq, res.code, res.detail));
+  };
+
+  const armExpiry = (c: RiderConn): void => {
+    if (c.expiryTimer !== undefined) clock.clearTimeout(c.expiryTimer as never);
+    c.expiryTimer = clock.setTimeout(() => {
+      c.expiryTimer = undefined;
+      c.ws?.end(CloseCode.TOKEN_EXPIRED, 'AUTH_TOKEN_EXPIRED');
+    }, Math.max(0, c.expiresAt - clock.now()));
+  };
+
+  const refreshToken = (c: RiderConn, token: string): void => {
+    void o.identity.verify(token).then((res) => {
+      if (c.ws === null) return;
+      const p = res.ok ? res.value : null;
+      if (p === null || p.role !== 'rider' || p.riderId !== c.riderId) {
+        const code: ErrorCode = res.ok ? 'AUTH_OBJECT_FORBIDDEN' : res.code;
+        c.ws.cork(() => {
+          must(c, encodeError(0, code, res.ok ? 'the token is not this rider\'s' : res.detail));
+          c.ws?.end(CloseCode.AUTH_FAILED, code);
+        });
+        return;
+      }
+      c.expiresAt = p.expiresAt;
+      armExpiry(c);
+      c.ws.cork(() => ack(c));
+    }, (err: unknown) => o.logger?.error('token refresh failed', err));
+  };
+
+  const setStatus = (id: RiderId, s: RiderStatusCode): Result<unknown> => {
+    if (s === RiderStatusCode.BREAK) return engine.riderBreak(id);
+    if (s === RiderStatusCode.OFFLINE) return engine.riderOffline(id);
+    const v = engine.getRider(id);
+    return v.ok && v.value.state === 'on_break' ? engine.riderResume(id) : engine.riderOnline(id);
+  };
+
+  const applyFix = (c: RiderConn, seq: number, f: PositionFix, now: number): void => {
+    if (f.at > now + limits.maxClockSkewMs) {
+      must(c, encodeError(seq, 'POSITION_INVALID', 'position time is in the future; check the device clock'));
+      return;
+    }
+    stats.positions++;
+    const st = engine.updateRiderPosition(c.riderId, f.lat, f.lng, f.accuracy, f.heading, f.speed, f.at);
+    if (st === PositionStatus.STALE) {
+      stats.stalePositions++;
+      o.trail?.(c.riderId, { lat: f.lat, lng: f.lng, accuracy: f.accuracy, heading: f.heading, speed: f.speed, at: f.at });
+    } else if (st === PositionStatus.INVALID) {
+      must(c, encodeError(seq, 'POSITION_INVALID', 'position values out of range'));
+    }
+    // OUT_OF_ORDER: an older fix than one applied; nothing to say, the newer one stands.
+  };
+
+  /** Advances the rider's sequence; false for a duplicate (already processed before a reconnect). */
+  const sequence = (c: RiderConn, seq: number): boolean => {
+    if (seq === 0) return true;
+    const last = lastSeq.get(c.riderId) ?? 0;
+    if (seq <= last) return false;
+    lastSeq.set(c.riderId, seq);
+    return true;
+  };
+
+  const onFrame = (c: RiderConn, f: ClientFrame): void => {
+    if (!sequence(c, f.seq)) {
+      ack(c);
+      return;
+    }
+    const id = c.riderId;
+    switch (f.type) {
+      case Frame.POSITION:
+        return onPosition(c, f.seq, f.fix);
+      case Frame.POSITION_BATCH: {
+        const now = clock.now();
+        for (const fix of f.fixes) applyFix(c, f.seq, fix, now);
+        return ack(c);
+      }
+      case Frame.STATUS:
+        return answer(c, f.seq, setStatus(id, f.status));
+      case Frame.ACCEPT:
+        return answer(c, f.seq, engine.acceptOffer(id, f.orderId));
+      case Frame.DECLINE:
+        return answer(c, f.seq, engine.declineOffer(id, f.orderId));
+      case Frame.PICKED_UP:
+        return answer(c, f.seq, engine.pickedUp(id, f.orderId));
+      case Frame.DELIVERED:
+        return answer(c, f.seq, engine.delivered(id, f.orderId));
+      case Frame.PING:
+        return may(c, encodePong(f.clientTime, clock.now()));
+      case Frame.AUTH:
+        return refreshToken(c, f.token);
+    }
+  };
+
+  const onPosition = (c: RiderConn, seq: number, fix: PositionFix): void => {
+    const now = clock.now();
+    if (!c.positions.take(now)) {
+      stats.rateLimited++;
+      // One error a second is enough for the client to slow down.
+      if (now - c.lastRateError >= 1000) {
+        c.lastRateError = now;
+        must(c, encodeError(seq, 'RATE_LIMITED', `at most ${limits.positionsPerSecond} positions a second`));
+      }
+      return;
+    }
+    applyFix(c, seq, fix, now);
+    if (++c.sinceAck >= limits.ackEvery) ack(c);
+  };
+
+  const onMessage = (ws: WebSocket<RiderConn>, message: ArrayBuffer, isBinary: boolean): void => {
+    const c = ws.getUserData();
+    const now = clock.now();
+    if (!c.frames.take(now)) {
+      stats.rateLimited++;
+      ws.end(CloseCode.RATE_LIMITED, 'RATE_LIMITED');
+      return;
+    }
+    if (!isBinary) {
+      ws.end(CloseCode.PROTOCOL_ERROR, 'FRAME_INVALID: text frames are not part of this protocol');
+      return;
+    }
+    const bytes = new Uint8Array(message);
+    // The hot path: a well-formed position needs no parser and no allocation.
+    if (readPositionFrame(bytes, scratch)) {
+      c.invalidInRow = 0;
+      if (sequence(c, scratch.seq)) onPosition(c, scratch.seq, scratch);
+      else ack(c);
+      return;
+    }
+    const d = decodeClientFrame(bytes);
+    if (!d.ok) {
+      stats.invalidFrames++;
+      if (d.code === 'FRAME_TOO_LARGE') {
+        ws.end(CloseCode.FRAME_TOO_LARGE, 'FRAME_TOO_LARGE');
+        return;
+      }
+      must(c, encodeError(d.seq, d.code, d.detail));
+      if (++c.invalidInRow >= limits.maxInvalidFrames) ws.end(CloseCode.PROTOCOL_ERROR, 'FRAME_INVALID');
+      return;
+    }
+    c.invalidInRow = 0;
+    onFrame(c, d.frame);
+  };
+
+  const onEvent = (e: EngineEvent): void => {
+    let c: RiderConn | undefined;
+    switch (e.type) {
+      case 'order_offered':
+        c = conns.get(e.riderId);
+        if (c) {
+          must(c, encodeOffer({
+            orderId: e.id, offerId: e.offerId, expiresAt: e.expiresAt, pickupLat: e.pickup.lat, pickupLng: e.pickup.lng,
+            dropLat: e.drop.lat, dropLng: e.drop.lng, pickupDistanceM: e.pickupDistanceM, pickupEtaS: e.pickupEtaS,
+            // The engine has no pricing yet: payout is nil until it does.
+            payout: null,
+          }));
+        }
+        return;
+      case 'rider_offer_ended':
+        c = conns.get(e.id as RiderId);
+        if (c) must(c, encodeOfferEnded(e.orderId, e.offerId, OUTCOME[e.outcome]));
+        return;
+      case 'order_assigned':
+        c = conns.get(e.riderId);
+        if (c) must(c, encodeAssigned(e.id, e.offerId));
+        return;
+      default: {
+        const status = ORDER_UPDATES[e.type];
+        if (status === undefined) return;
+        const riderId = 'riderId' in e && e.riderId ? e.riderId : orderRider(e.id as OrderId);
+        c = riderId ? conns.get(riderId) : undefined;
+        if (c) must(c, encodeOrderUpdate(e.id, status, e.at));
+      }
+    }
+  };
+  const orderRider = (id: OrderId): RiderId | null => {
+    const v = engine.getOrder(id);
+    return v.ok ? v.value.riderId : null;
+  };
+  // Sends from a socket handler are corked by uWS already; from a timer (offer expiry) each send is its own write.
+  const unsubscribe = engine.subscribe(onEvent);
+
+  const behavior: WebSocketBehavior<RiderConn> = {
+    maxPayloadLength: limits.maxPayloadBytes,
+    idleTimeout: limits.idleTimeoutS,
+    sendPingsAutomatically: true,
+    maxBackpressure: limits.maxBackpressureBytes,
+    closeOnBackpressureLimit: 0,
+    upgrade: authenticatingUpgrade({ identity: o.identity, allowedOrigins: o.allowedOrigins, subprotocol: RIDER_SUBPROTOCOL, admit }),
+    open: (ws) => {
+      const c = ws.getUserData();
+      c.ws = ws;
+      stats.connections++;
+      const old = conns.get(c.riderId);
+      conns.set(c.riderId, c);
+      if (old?.ws) {
+        stats.replaced++;
+        old.ws.end(CloseCode.REPLACED, 'CONNECTION_REPLACED');
+      }
+      const known = engine.getRider(c.riderId);
+      if (!known.ok) engine.registerRider({ riderId: c.riderId });
+      else if (!known.value.connected) engine.riderReconnected(c.riderId);
+      armExpiry(c);
+      ws.send(encodeWelcome(lastSeq.get(c.riderId) ?? 0, c.riderId, clock.now(), c.expiresAt), true);
+    },
+    message: (ws, message, isBinary) => {
+      try {
+        onMessage(ws, message, isBinary);
+      } catch (err) {
+        // A bug must cost one socket, not the process: uWS cannot recover from a throw in its callback.
+        o.logger?.error('rider frame handler failed', err);
+        ws.end(1011, 'INTERNAL');
+      }
+    },
+    close: (ws, code) => {
+      const c = ws.getUserData();
+      c.ws = null;
+      stats.connections--;
+      stats.closes[code] = (stats.closes[code] ?? 0) + 1;
+      if (c.expiryTimer !== undefined) clock.clearTimeout(c.expiryTimer as never);
+      if (conns.get(c.riderId) === c) {
+        conns.delete(c.riderId);
+        // Offline riders have nothing to hold; others keep their state for the grace period.
+        const v = engine.getRider(c.riderId);
+        if (v.ok && v.value.state !== 'offline') engine.riderDisconnected(c.riderId);
+      }
+    },
+  };
+  app.ws(RIDER_PATH, behavior);
+
+  return {
+    stats,
+    close(code, reason) {
+      unsubscribe();
+      for (const c of [...conns.values()]) c.ws?.end(code, reason);
+    },
+  };
+}
