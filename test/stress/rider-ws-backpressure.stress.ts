@@ -5,6 +5,11 @@
  * reach the hard limit is closed as a slow consumer (4008) and disconnected
  * in the engine. The kernel buffers a few MB on loopback before uWS sees any
  * backpressure, so the test first fills them with pings.
+ *
+ * Not part of `npm test`: run it with `npm run test:stress`. Alone it passes;
+ * inside the full parallel suite on 2 cores the slow socket was once dropped
+ * with 1006 by the pinned uWS build (the unexplained drops in docs/streams.md),
+ * and a test that fails by load is a flaky test, which CI must not carry.
  */
 import t from 'tap';
 import { CloseCode, Frame, RiderStatusCode, encodePing, encodePosition, encodeRaw, encodeStatus, type CustomerId, type RiderId, type ServerFrame } from '../../protocol/index.js';
