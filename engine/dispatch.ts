@@ -73,6 +73,42 @@ export class Dispatcher {
   }
 
   /**
+   * The best of riders named by a candidate source outside the engine (the
+   * benchmark's Redis GEO and PostGIS baselines): the same rules and the same
+   * score as {@link findBest} (available, fresh, not passed on this order,
+   * within the pickup radius; lower score, then lower id), over exactly these
+   * riders instead of a ring search. `ring` is reported as -1.
+   */
+  bestAmong(order: OrderRecord, riders: readonly RiderRecord[], now: number): Match | undefined {
+    const cfg = this.#config;
+    const passed = order.snap.context.passed;
+    const { lat: pLat, lng: pLng } = order.pickup;
+    let best: RiderRecord | undefined;
+    let bestScore = Infinity;
+    let bestDist = 0;
+    let count = 0;
+    for (let i = 0; i < riders.length; i++) {
+      const r = riders[i]!;
+      // In the available index exactly when idle, connected and positioned (Engine.#syncIndex).
+      if (r.indexCell === null) continue;
+      const t = r.table.data;
+      if (now - t[r.base + Col.POS_AT]! > cfg.positionStaleMs) continue;
+      if (passed.length > 0 && passed.includes(r.id)) continue;
+      const d = fastDistanceM(t[r.base + Col.LAT]!, t[r.base + Col.LNG]!, pLat, pLng);
+      if (d > cfg.maxPickupDistanceM) continue;
+      count++;
+      const s = this.score(r, d, pLat, pLng, now);
+      if (s < bestScore || (s === bestScore && best !== undefined && r.id < best.id)) {
+        best = r;
+        bestScore = s;
+        bestDist = d;
+      }
+    }
+    if (best === undefined) return undefined;
+    return { rider: best, distanceM: bestDist, etaS: this.etaS(bestDist), score: bestScore, candidates: count, ring: -1 };
+  }
+
+  /**
    * Computes the first `rings` rings around a pickup cell ahead of time (at
    * restaurant registration), so a match does not pay for H3 calls and their
    * allocations. Farther rings are still computed on first need.

@@ -1,6 +1,6 @@
 import { cellToParent } from 'h3-js';
 import {
-  type AggregateKind, type CancelOrder, type CancelledBy, type CustomerId, type EngineEvent, type EventBody, type H3Cell,
+  type AggregateKind, type CancelOrder, type LatLng, type CancelledBy, type CustomerId, type EngineEvent, type EventBody, type H3Cell,
   type OrderId, type OrderView, type PlaceOrder, type RegisterRestaurant, type RegisterRider,
   type RestaurantId, type RestaurantStatus, type RestaurantView, type Result, type RiderId, type RiderView,
   CancelReason, OK, PositionStatus, isIdString, isLatLng, isLatitude, isLongitude, ok, reject,
@@ -8,7 +8,7 @@ import {
 import { type Clock, type Stopwatch, nullStopwatch } from './clock.js';
 import { type EngineConfig, type EngineConfigInput, resolveConfig } from './config.js';
 import { type DeadlineKind, Deadlines } from './deadlines.js';
-import { Dispatcher } from './dispatch.js';
+import { Dispatcher, type Match } from './dispatch.js';
 import { cellDisc, cellOf, fastDistanceM } from './geo.js';
 import { orderMachine, type OrderMachineEvent, type OrderState, TERMINAL_ORDER_STATES } from './machines/order-machine.js';
 import { restaurantMachine, type RestaurantState } from './machines/restaurant-machine.js';
@@ -26,11 +26,31 @@ import {
 export interface MatchInfo {
   readonly orderId: OrderId;
   readonly riderId: RiderId;
-  /** Engine CPU time from the order being dispatchable (entering, or back in, its search) to the offer, µs. */
+  /**
+   * Engine time from the order being dispatchable (entering, or back in, its
+   * search) to the offer, µs; with external candidates, from the source's
+   * answer ({@link Engine.offerFromCandidates}) to the offer.
+   */
   readonly micros: number;
   readonly candidates: number;
+  /** The ring the search stopped at; -1 when the candidates came from an external source. */
   readonly ring: number;
   readonly distanceM: number;
+}
+
+/**
+ * What an external candidate source is asked for when an order needs a rider
+ * and the engine runs with {@link EngineOptions.externalCandidates}.
+ */
+export interface CandidateRequest {
+  readonly orderId: OrderId;
+  readonly pickup: LatLng;
+  /** Riders who passed on this order (declined, let it expire, went offline with it): never offered it again. */
+  readonly exclude: readonly string[];
+  /** Candidates farther than this are ignored ({@link EngineConfig.maxPickupDistanceM}). */
+  readonly maxDistanceM: number;
+  /** Engine time of the request, epoch ms. */
+  readonly at: number;
 }
 
 /** A tiny logger port; the engine reports through it and its event stream only. */
@@ -47,6 +67,18 @@ export interface EngineOptions {
   readonly stopwatch?: Stopwatch;
   readonly onMatch?: (m: MatchInfo) => void;
   readonly logger?: EngineLogger;
+  /**
+   * External candidates mode, for baselines that replace only how candidates
+   * are found (the benchmark's Redis GEO and PostGIS). When set, an order that
+   * needs a rider (it became dispatchable, its offer ended, its retry came)
+   * does not search the engine's index: the engine calls this with the order
+   * and the order keeps searching, with its retry deadline armed in case no
+   * answer comes. The answer is {@link Engine.offerFromCandidates}, which
+   * scores exactly the riders named, with the engine's own scoring, and makes
+   * the same offer. Called synchronously inside a command: it must not call
+   * commands re-entrantly (queue the lookup and answer later).
+   */
+  readonly externalCandidates?: (request: CandidateRequest) => void;
 }
 
 export type EngineListener = (event: EngineEvent) => void;
@@ -82,6 +114,7 @@ export class Engine {
   readonly #stopwatch: Stopwatch;
   readonly #onMatch: ((m: MatchInfo) => void) | undefined;
   readonly #logger: EngineLogger | undefined;
+  readonly #external: ((request: CandidateRequest) => void) | undefined;
   readonly #seed: number;
   #idCounter = 0;
 
@@ -105,6 +138,7 @@ export class Engine {
     this.#stopwatch = options.stopwatch ?? nullStopwatch;
     this.#onMatch = options.onMatch;
     this.#logger = options.logger;
+    this.#external = options.externalCandidates;
     this.#seed = (options.seed ?? 1) >>> 0;
     this.#deadlines = new Deadlines(this.#clock, (kind, id) => this.#onDeadline(kind, id));
     this.#dispatcher = new Dispatcher(this.config, (cell) => this.#shards.get(this.#parentOf(cell)));
@@ -425,7 +459,47 @@ export class Engine {
     return res.ok ? res : reject('ORDER_CANCEL_NOT_ALLOWED', `a ${cmd.by} may not cancel an order that is ${o.state}`);
   }
 
+  /**
+   * The answer of an external candidate source (see
+   * {@link EngineOptions.externalCandidates}): scores exactly `riderIds` with
+   * the engine's scoring and offers the order to the best of them, as a ring
+   * search would have. Riders who are unknown, not available, stale, too far
+   * or who passed on the order are skipped. Answers the rider offered, or null
+   * when none would do (the order then waits for its retry, or is given up past
+   * its give-up time, exactly as after an empty ring search). Works in either
+   * mode; the order must be searching. `onMatch` times this call alone.
+   */
+  offerFromCandidates(orderId: OrderId, riderIds: readonly string[]): Result<RiderId | null> {
+    const t0 = this.#stopwatch.nowMicros();
+    const o = this.#orders.get(orderId);
+    if (!o) return reject('ORDER_NOT_FOUND', `no order ${orderId}`);
+    if (o.state !== 'dispatching.searching') return reject('ORDER_INVALID_TRANSITION', `order ${orderId} is ${o.state}, not searching for a rider`);
+    const riders: RiderRecord[] = [];
+    for (const id of riderIds) {
+      const r = this.#riders.get(id as RiderId);
+      if (r !== undefined) riders.push(r);
+    }
+    const now = this.#clock.now();
+    const match = this.#dispatcher.bestAmong(o, riders, now);
+    if (match) {
+      this.#offer(o, match, now, t0);
+      return ok(match.rider.id);
+    }
+    this.#noCandidate(o, now);
+    return ok(null);
+  }
+
   // ─── Queries ─────────────────────────────────────────────────────────────
+
+  /**
+   * Whether the rider is in the available index (online, idle, connected,
+   * positioned): what an external candidate store must mirror. No allocation;
+   * cheap enough to ask after every position.
+   */
+  isRiderAvailable(id: RiderId): boolean {
+    const r = this.#riders.get(id);
+    return r !== undefined && r.indexCell !== null;
+  }
 
   getOrder(id: OrderId): Result<OrderView> {
     const o = this.#orders.get(id);
@@ -689,33 +763,45 @@ export class Engine {
   /**
    * Offers a searching order to the best rider, or schedules another search, or
    * gives up. Match latency runs from here (the order is dispatchable) to the
-   * offer event leaving the engine.
+   * offer event leaving the engine. In external candidates mode it asks the
+   * source instead, and {@link offerFromCandidates} goes on from there.
    */
   #tryOffer(o: OrderRecord): void {
     const t0 = this.#stopwatch.nowMicros();
     const now = this.#clock.now();
-    const match = this.#dispatcher.findBest(o, now);
-    if (match) {
-      const r = match.rider;
-      const ctx = o.snap.context;
-      const offerId = `${o.id}.${ctx.offers + 1}`;
-      const expiresAt = now + this.config.offerTimeoutMs;
-      this.#stepOrder(o, { type: 'OFFER', riderId: r.id, offerId, expiresAt });
-      this.#stepRider(r, { type: 'OFFER', orderId: o.id, offerId });
-      r.offers++;
-      this.#syncIndex(r);
-      this.#emit('order', o, {
-        type: 'order_offered', riderId: r.id, offerId, expiresAt, pickupDistanceM: Math.round(match.distanceM),
-        pickupEtaS: Math.round(match.etaS), pickup: o.pickup, drop: o.drop,
-      });
-      this.#emit('rider', r, { type: 'rider_offered', orderId: o.id, offerId, expiresAt });
-      this.#syncOrderDeadlines(o);
-      this.#onMatch?.({
-        orderId: o.id, riderId: r.id, micros: this.#stopwatch.nowMicros() - t0, candidates: match.candidates,
-        ring: match.ring, distanceM: match.distanceM,
-      });
+    if (this.#external !== undefined) {
+      this.#askExternal(o, now);
       return;
     }
+    const match = this.#dispatcher.findBest(o, now);
+    if (match) this.#offer(o, match, now, t0);
+    else this.#noCandidate(o, now);
+  }
+
+  /** Makes the exclusive offer of `match` and reports the match latency since `t0`. */
+  #offer(o: OrderRecord, match: Match, now: number, t0: number): void {
+    const r = match.rider;
+    const ctx = o.snap.context;
+    const offerId = `${o.id}.${ctx.offers + 1}`;
+    const expiresAt = now + this.config.offerTimeoutMs;
+    this.#stepOrder(o, { type: 'OFFER', riderId: r.id, offerId, expiresAt });
+    this.#stepRider(r, { type: 'OFFER', orderId: o.id, offerId });
+    r.offers++;
+    this.#syncIndex(r);
+    this.#emit('order', o, {
+      type: 'order_offered', riderId: r.id, offerId, expiresAt, pickupDistanceM: Math.round(match.distanceM),
+      pickupEtaS: Math.round(match.etaS), pickup: o.pickup, drop: o.drop,
+    });
+    this.#emit('rider', r, { type: 'rider_offered', orderId: o.id, offerId, expiresAt });
+    this.#syncOrderDeadlines(o);
+    this.#onMatch?.({
+      orderId: o.id, riderId: r.id, micros: this.#stopwatch.nowMicros() - t0, candidates: match.candidates,
+      ring: match.ring, distanceM: match.distanceM,
+    });
+  }
+
+  /** No rider for a searching order: give up past its give-up time, else search again later. */
+  #noCandidate(o: OrderRecord, now: number): void {
     const giveUpAt = o.snap.context.giveUpAt;
     if (now >= giveUpAt) {
       this.#cancelVia(o.id, { type: 'GIVE_UP' }, 'system', CancelReason.NO_RIDER);
@@ -725,6 +811,27 @@ export class Engine {
     this.#stepOrder(o, { type: 'NO_CANDIDATE', retryAt });
     this.#emit('order', o, { type: 'order_no_rider', candidates: 0, retryAt });
     this.#syncOrderDeadlines(o);
+  }
+
+  /**
+   * External candidates mode: arms the retry deadline (so an answer that never
+   * comes only delays the order) and asks the source. Past its give-up time the
+   * order is cancelled instead, so a silent source cannot keep it forever.
+   */
+  #askExternal(o: OrderRecord, now: number): void {
+    const ctx = o.snap.context;
+    if (now >= ctx.giveUpAt) {
+      this.#cancelVia(o.id, { type: 'GIVE_UP' }, 'system', CancelReason.NO_RIDER);
+      return;
+    }
+    // NO_CANDIDATE only sets retryAt; no event, since nothing was searched yet.
+    this.#stepOrder(o, { type: 'NO_CANDIDATE', retryAt: Math.min(now + this.config.dispatchRetryMs, ctx.giveUpAt) });
+    this.#syncOrderDeadlines(o);
+    try {
+      this.#external!({ orderId: o.id, pickup: o.pickup, exclude: ctx.passed, maxDistanceM: this.config.maxPickupDistanceM, at: now });
+    } catch (err) {
+      this.#logger?.error(`external candidate request for order ${o.id} failed`, err);
+    }
   }
 
   /** An offer ended without acceptance: free the rider and offer the order to the next one. */
