@@ -24,6 +24,8 @@ export interface WsServerOptions {
   /** Browser origins allowed to connect (`*` for any). Requests without Origin (native apps) always may. */
   readonly allowedOrigins?: readonly string[];
   readonly trail?: (riderId: RiderId, fix: PositionFix) => void;
+  /** Called after each rider position the engine applied. */
+  readonly onPosition?: (riderId: RiderId, lat: number, lng: number) => void;
   readonly logger?: EngineLogger;
 }
 
@@ -42,7 +44,8 @@ export function startWsServer(options: WsServerOptions): Promise<WsServer> {
   const allowedOrigins = Object.freeze([...(options.allowedOrigins ?? [])]);
   const common = Object.freeze({
     engine: options.engine, identity: options.identity, clock: options.clock, limits, allowedOrigins,
-    ...(options.trail ? { trail: options.trail } : {}), ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.trail ? { trail: options.trail } : {}), ...(options.onPosition ? { onPosition: options.onPosition } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
   });
   const app = uWS.App();
   const rider = attachRiderRoute(app, common);
