@@ -1,0 +1,96 @@
+/**
+ * The baselines' stores, each a server of the run's own: a redis-server and a
+ * Postgres cluster with PostGIS, started on free ports and removed at the end.
+ * Own processes, not the machine's shared ones, for two reasons: their CPU
+ * can be measured (it is part of what a position costs a team that stores
+ * positions there), and other suites on the shared servers neither disturb
+ * the figures nor get disturbed by them.
+ */
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import pg from 'pg';
+import { startPostgres } from '../../test/support/pg-server.js';
+import { startRedis } from '../../test/support/redis-server.js';
+
+export interface OwnStore {
+  /** Connection URL (for Postgres, of the run's database, where PostGIS is installed). */
+  readonly url: string;
+  /** CPU seconds used so far by the store's processes (the server and, for Postgres, its backends). */
+  cpuSeconds(): number;
+  stop(): Promise<void>;
+}
+
+type Teardowns = (() => unknown)[];
+const collector = (list: Teardowns) => ({ teardown: (fn: () => unknown) => void list.push(fn) });
+const runAll = async (list: Teardowns) => {
+  for (const fn of list.reverse()) await fn();
+};
+
+/** A redis-server without persistence (positions are ephemeral: the baseline's most favourable setting). */
+export async function ownRedis(): Promise<OwnStore> {
+  const teardowns: Teardowns = [];
+  const r = await startRedis(collector(teardowns), ['--appendonly', 'no']);
+  const pid = r.process.pid!;
+  return { url: `redis://127.0.0.1:${r.port}`, cpuSeconds: () => treeCpuSeconds(pid), stop: () => runAll(teardowns) };
+}
+
+/** A Postgres 15 cluster (fsync off) with a database `bench` where PostGIS is created; fails loudly without PostGIS. */
+export async function ownPostgis(): Promise<OwnStore> {
+  const teardowns: Teardowns = [];
+  const cluster = await startPostgres(collector(teardowns));
+  const admin = new pg.Client({ connectionString: cluster.url('postgres') });
+  await admin.connect();
+  try {
+    await admin.query('CREATE DATABASE bench');
+    const pid = (await admin.query<{ pid: number }>('SELECT pg_postmaster_pid() AS pid')).rows[0]!.pid;
+    const url = cluster.url('bench');
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      await c.query('CREATE EXTENSION postgis');
+    } catch (err) {
+      throw new Error(`PostGIS is not installed for Postgres 15 (./dev setup installs postgresql-15-postgis-3): ${(err as Error).message}`);
+    } finally {
+      await c.end();
+    }
+    return { url, cpuSeconds: () => treeCpuSeconds(pid), stop: () => runAll(teardowns) };
+  } catch (err) {
+    await runAll(teardowns);
+    throw err;
+  } finally {
+    await admin.end();
+  }
+}
+
+const TICK_S = (() => {
+  try {
+    return 1 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+  } catch {
+    return 0.01;
+  }
+})();
+
+/** CPU seconds (user + system, all threads) of a process from /proc. */
+export function processCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * TICK_S;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds of a process and its direct children (a postmaster and its backends). */
+export function treeCpuSeconds(pid: number): number {
+  let total = processCpuSeconds(pid);
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) total += processCpuSeconds(Number(name));
+    } catch { /* gone */ }
+  }
+  return total;
+}
