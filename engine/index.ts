@@ -24,3 +24,4 @@ export * from './access.js';
 export type * from './ports/identity.js';
 export type * from './ports/event-store.js';
 export type * from './ports/job-queue.js';
+export * from './catalog.js';

@@ -34,6 +34,14 @@ export const ErrorCodes = {
   POSITION_INVALID: spec(400, 'INVALID_ARGUMENT', 'Position has non-finite or out-of-range values'),
   POSITION_OUT_OF_ORDER: spec(409, 'FAILED_PRECONDITION', 'Position is older than the last one applied'),
   OUT_OF_SERVICE_AREA: spec(422, 'FAILED_PRECONDITION', 'Location is outside the service area'),
+  INVALID_JSON: spec(400, 'INVALID_ARGUMENT', 'The body is not valid JSON'),
+  BODY_TOO_LARGE: spec(413, 'RESOURCE_EXHAUSTED', 'The body is larger than this endpoint accepts'),
+  UNSUPPORTED_MEDIA_TYPE: spec(415, 'INVALID_ARGUMENT', 'The body must be application/json'),
+  ROUTE_NOT_FOUND: spec(404, 'NOT_FOUND', 'No such endpoint'),
+  METHOD_NOT_ALLOWED: spec(405, 'INVALID_ARGUMENT', 'The endpoint does not take this method'),
+  IDEMPOTENCY_KEY_INVALID: spec(400, 'INVALID_ARGUMENT', 'The Idempotency-Key header must be 1 to 255 visible ASCII characters'),
+  IDEMPOTENCY_KEY_REUSED: spec(422, 'FAILED_PRECONDITION', 'This Idempotency-Key was used with a different request'),
+  IDEMPOTENCY_IN_FLIGHT: spec(409, 'ABORTED', 'A request with this Idempotency-Key is still being processed'),
 
   // Identity and access
   AUTH_TOKEN_MISSING: spec(401, 'UNAUTHENTICATED', 'No bearer token was given'),
@@ -64,6 +72,14 @@ export const ErrorCodes = {
   RESTAURANT_BUSY: spec(409, 'FAILED_PRECONDITION', 'The restaurant is not taking orders right now'),
   RESTAURANT_AT_CAPACITY: spec(409, 'FAILED_PRECONDITION', 'The restaurant has as many open orders as it can cook'),
   RESTAURANT_NOT_OWNER: spec(403, 'PERMISSION_DENIED', 'The order belongs to another restaurant'),
+
+  // Catalog, payments and profiles (REST)
+  MENU_ITEM_NOT_FOUND: spec(422, 'FAILED_PRECONDITION', 'An ordered item is not on the restaurant menu'),
+  MENU_ITEM_UNAVAILABLE: spec(409, 'FAILED_PRECONDITION', 'An ordered item is not available right now'),
+  PAYMENT_NOT_FOUND: spec(404, 'NOT_FOUND', 'No such payment'),
+  PAYMENT_AMOUNT_MISMATCH: spec(422, 'FAILED_PRECONDITION', 'The amount differs from the order total'),
+  PAYMENT_NOT_ALLOWED: spec(409, 'FAILED_PRECONDITION', 'The order does not take a payment now'),
+  PROFILE_NOT_FOUND: spec(404, 'NOT_FOUND', 'No profile for this account yet'),
 
   // Offers
   OFFER_NOT_FOUND: spec(409, 'FAILED_PRECONDITION', 'The rider holds no live offer for this order'),

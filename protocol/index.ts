@@ -12,3 +12,4 @@ export * from './rider-codes.js';
 export * from './rider-frames.js';
 export { positionScratch, readPositionFrame, type PositionScratch } from './rider-position-codec.js';
 export * from './rider-client.js';
+export * from './upi.js';

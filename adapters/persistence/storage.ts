@@ -5,7 +5,7 @@ import { pgliteDatabase } from '../embedded/pglite-database.js';
 import { ensureDatabase } from '../postgres/ensure-database.js';
 import { migrate } from '../postgres/migrate.js';
 import { PgEventStore } from '../postgres/pg-event-store.js';
-import { pgDatabase } from '../postgres/sql-database.js';
+import { pgDatabase, type SqlDatabase } from '../postgres/sql-database.js';
 import { BullmqQueue } from '../queue/bullmq-queue.js';
 import { checkRedis } from '../queue/redis-checks.js';
 import type { PersistenceConfig } from './config.js';
@@ -15,6 +15,8 @@ export interface Storage {
   readonly store: EventStore;
   readonly queue: JobQueue<EventRecord>;
   readonly durability: string;
+  /** The database itself, for the rows the gateway writes synchronously (catalog, payments). */
+  readonly db: SqlDatabase;
   close(): Promise<void>;
 }
 
@@ -36,7 +38,7 @@ export async function openStorage(config: PersistenceConfig, log: { warn(m: stri
       lockDurationMs: config.lockDurationMs, stalledIntervalMs: Math.min(30_000, config.lockDurationMs),
     });
     return {
-      store, queue, durability: `Postgres behind BullMQ; ${redis.promise}`,
+      store, queue, db, durability: `Postgres behind BullMQ; ${redis.promise}`,
       close: async () => {
         await queue.close();
         await store.close();
@@ -48,7 +50,7 @@ export async function openStorage(config: PersistenceConfig, log: { warn(m: stri
   const store = new PgEventStore(db);
   const queue = new MemoryQueue<EventRecord>();
   return {
-    store, queue,
+    store, queue, db,
     durability: `embedded PGlite in ${config.dataDir} with an in-process queue: a crash loses events not yet written (milliseconds' worth)`,
     close: async () => {
       await queue.close();

@@ -4,6 +4,7 @@
  * times) with more fields where the engine knows more. See docs/streams.md.
  */
 import type { EngineEvent, ErrorCode, LatLng } from '../../protocol/index.js';
+import { seedStatus } from '../../protocol/rest/order-status.js';
 
 /** Every message the server sends on a stream socket. */
 export type StreamOut =
@@ -14,13 +15,6 @@ export type StreamOut =
   | { type: 'notification'; data: { order_id: string; message: string; at: string } }
   | { type: 'pong'; data: { at: string } }
   | { type: 'error'; data: { code: ErrorCode; message: string } };
-
-/** Engine order state → the seed's status vocabulary (placed, confirmed, ..., delivered). */
-const STATE_STATUS: Readonly<Record<string, string>> = {
-  placed: 'placed', awaiting_payment: 'placed', awaiting_restaurant: 'placed', preparing: 'preparing',
-  'dispatching.searching': 'preparing', 'dispatching.offered': 'preparing', assigned: 'rider_assigned',
-  picked_up: 'in_transit', delivered: 'delivered', cancelled: 'cancelled',
-};
 
 /** Engine event → seed status, for the events a watcher hears about. */
 const EVENT_STATUS: Readonly<Partial<Record<EngineEvent['type'], string>>> = {
@@ -35,7 +29,7 @@ const nanToNull = (x: number | null) => (x === null || Number.isNaN(x) ? null : 
 export const streamMessage = {
   /** The current status, sent right after a subscription. */
   snapshot(orderId: string, state: string, now: number): StreamOut {
-    return { type: 'order_status_update', data: { order_id: orderId, status: STATE_STATUS[state] ?? state, event: 'snapshot', state, at: iso(now) } };
+    return { type: 'order_status_update', data: { order_id: orderId, status: seedStatus(state), event: 'snapshot', state, at: iso(now) } };
   },
 
   /** What watchers of the event's order hear about it (usually one message, some none). */

@@ -1,0 +1,73 @@
+/**
+ * What the REST handlers are given by the composition root, and the small
+ * helpers they share. Handlers translate: validated body → one engine command
+ * or query (plus the catalog rows around it) → the seed API's shape.
+ */
+import { authorize, type Action, type AccessTarget, type Clock, type Engine } from '../../engine/index.js';
+import { type ErrorCode, type Principal, type Rejection, reject, type Result } from '../../protocol/index.js';
+import type { FieldCipher } from '../crypto/field-cipher.js';
+import type { CatalogStore } from '../postgres/catalog-store.js';
+
+export interface GatewayConfig {
+  /** Server version, in /health and /openapi.json. */
+  readonly version: string;
+  /** IANA time zone of restaurants' operating hours (default Asia/Kolkata). */
+  readonly timeZone: string;
+  readonly upi: {
+    readonly payeeVpa: string;
+    readonly payeeName: string;
+    readonly merchantCode: string;
+  };
+  readonly defaultPrepMinutes: number;
+  readonly defaultCapacity: number;
+}
+
+export interface GatewayDeps {
+  readonly engine: Engine;
+  readonly catalog: CatalogStore;
+  readonly clock: Clock;
+  readonly config: GatewayConfig;
+  /** Resolves when every engine event so far is durable (in Redis); rejects with a 503-bound error otherwise. */
+  readonly durable: () => Promise<void>;
+  /** Encrypts bank details; undefined when ENCRYPTION_KEY is not set (they are then refused). */
+  readonly cipher: FieldCipher | undefined;
+  readonly newId: () => string;
+  /** Each dependency's state for /health. */
+  readonly probes: Readonly<Record<string, () => Promise<boolean>>>;
+}
+
+/** Thrown inside a transaction to roll it back and answer with a coded rejection. */
+export class Refusal extends Error {
+  constructor(readonly rejection: Rejection) {
+    super(rejection.detail);
+  }
+}
+
+/** Runs `fn`; a {@link Refusal} thrown inside becomes its rejection. */
+export async function refusing<T>(fn: () => Promise<T>): Promise<T | Rejection> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof Refusal) return err.rejection;
+    throw err;
+  }
+}
+
+/** Throws the rejection of a failed result (inside a transaction). */
+export function must<T>(r: Result<T>): T {
+  if (!r.ok) throw new Refusal(r);
+  return r.value;
+}
+
+/**
+ * The access check of a call on an existing object. An object the caller may
+ * not see answers as if it did not exist (`notFound`), so ids cannot be probed.
+ */
+export function mayAct(p: Principal, action: Action, target: AccessTarget, notFound: ErrorCode, what: string): Rejection | undefined {
+  const a = authorize(p, action, target);
+  if (a.ok) return undefined;
+  return a.code === 'AUTH_OBJECT_FORBIDDEN' ? reject(notFound, `no ${what}`) : a;
+}
+
+export const iso = (ms: number | Date): string => new Date(ms).toISOString();
+export const rupeesOf = (paise: number): number => Math.round(paise) / 100;

@@ -1,0 +1,262 @@
+/**
+ * `/orders`: place (priced from the menu), read with live tracking, list,
+ * and move on by status. Each call is one engine command or query; the
+ * order as placed (address, items, payment method) is kept in the catalog.
+ */
+import { fastDistanceM, isOpenAt, priceOrder, type OrderLine } from '../../../engine/index.js';
+import {
+  type CancelledBy, type CustomerId, type OrderId, type OrderView, type Principal, type RestaurantId, type RiderId, reject, type Rejection, type Result,
+} from '../../../protocol/index.js';
+import { paymentStatus, seedStatus, statesOfStatus } from '../../../protocol/rest/order-status.js';
+import type { CreateOrderBody, ListOrdersQueryT, UpdateOrderStatusBody } from '../../../protocol/rest/schemas.js';
+import type { OrderItemRow, OrderRow } from '../../postgres/catalog-store.js';
+import type { Reply } from '../http-io.js';
+import type { RestContext } from '../rest-gateway.js';
+import { type GatewayDeps, iso, mayAct, must, refusing, rupeesOf } from '../gateway-deps.js';
+
+/** Most rows scanned when a list filters on status (statuses live in the engine, not in the row). */
+const STATUS_SCAN_LIMIT = 1_000;
+
+export function orderHandlers(d: GatewayDeps) {
+  const { engine, catalog } = d;
+
+  /** The order as the API shows it, from the engine when live and the stored row otherwise. */
+  const orderJson = (id: string, row: OrderRow | undefined, items: readonly OrderItemRow[], live: OrderView | undefined): Record<string, unknown> => {
+    const stored = row?.state_row ?? null;
+    const state = live?.state ?? stateOf(stored?.value) ?? 'placed';
+    const ctx = stored?.context as { paid?: boolean; foodReady?: boolean; riderId?: string | null } | undefined;
+    const paid = live?.paid ?? ctx?.paid ?? false;
+    const foodReady = live?.foodReady ?? ctx?.foodReady ?? false;
+    const riderId = live ? (live.offer ? null : live.riderId) : (state === 'assigned' || state === 'picked_up' || state === 'delivered' ? ctx?.riderId ?? null : null);
+    const cash = row?.payment_method === 'CASH';
+    const total = row?.total_paise ?? 0;
+    return {
+      id,
+      customer_id: live?.customerId ?? row?.customer_id,
+      restaurant_id: live?.restaurantId ?? row?.restaurant_id,
+      delivery_person_id: riderId,
+      status: seedStatus(state, foodReady),
+      engine_state: state,
+      items: items.map((i) => ({
+        menu_item_id: i.menu_item_id, name: i.name, quantity: i.quantity, unit_price: rupeesOf(i.unit_paise),
+        total_price: rupeesOf(i.unit_paise * i.quantity), ...(i.special_instructions ? { special_instructions: i.special_instructions } : {}),
+      })),
+      total_amount: rupeesOf(total),
+      delivery_address: row?.delivery_address ?? (live ? { latitude: live.drop.lat, longitude: live.drop.lng } : {}),
+      restaurant_address: row?.restaurant_address ?? (live ? { latitude: live.pickup.lat, longitude: live.pickup.lng } : {}),
+      payment_method: row?.payment_method ?? null,
+      payment_status: paymentStatus(state, paid, cash, false),
+      tracking_id: row?.tracking_id ?? null,
+      created_at: iso(live?.placedAt ?? row?.placed_at ?? 0),
+      estimated_delivery_time: iso(live?.promisedAt ?? row?.estimated_delivery_at ?? 0),
+      tracking: live && riderId ? tracking(riderId as RiderId, live) : null,
+    };
+  };
+
+  /** Where the rider is and when it should arrive: at the pickup, then at the drop. */
+  const tracking = (riderId: RiderId, o: OrderView): Record<string, unknown> | null => {
+    const r = engine.getRider(riderId);
+    if (!r.ok || r.value.position === null) return { current_location: null, estimated_arrival: null };
+    const p = r.value.position;
+    const toDrop = fastDistanceM(o.pickup.lat, o.pickup.lng, o.drop.lat, o.drop.lng);
+    const remaining = o.state === 'picked_up'
+      ? fastDistanceM(p.lat, p.lng, o.drop.lat, o.drop.lng)
+      : fastDistanceM(p.lat, p.lng, o.pickup.lat, o.pickup.lng) + toDrop;
+    let eta = d.clock.now() + (remaining / engine.config.riderSpeedMps) * 1000;
+    if (o.state !== 'picked_up' && o.readyAt !== null) eta = Math.max(eta, o.readyAt + (toDrop / engine.config.riderSpeedMps) * 1000);
+    return {
+      current_location: { latitude: p.lat, longitude: p.lng },
+      heading: p.heading, speed: p.speed, location_at: iso(p.at),
+      estimated_arrival: iso(eta),
+    };
+  };
+
+  const targetOf = (o: { customerId?: string | undefined; restaurantId?: string | undefined; riderId?: string | null | undefined }) => ({
+    ...(o.customerId ? { customerId: o.customerId as CustomerId } : {}),
+    ...(o.restaurantId ? { restaurantId: o.restaurantId as RestaurantId } : {}),
+    ...(o.riderId ? { riderId: o.riderId as RiderId } : {}),
+  });
+
+  /** Reads an order the caller may see, or ORDER_NOT_FOUND. */
+  const readOrder = async (p: Principal, id: string): Promise<Result<{ row: OrderRow | undefined; live: OrderView | undefined }>> => {
+    const liveR = engine.getOrder(id as OrderId);
+    const live = liveR.ok ? liveR.value : undefined;
+    const row = await catalog.getOrder(id);
+    if (!live && !row) return reject('ORDER_NOT_FOUND', `no order ${id}`);
+    const ctx = row?.state_row?.context as { riderId?: string | null } | undefined;
+    const target = targetOf({
+      customerId: live?.customerId ?? row?.customer_id, restaurantId: live?.restaurantId ?? row?.restaurant_id, riderId: live ? live.riderId : ctx?.riderId ?? null,
+    });
+    const denied = mayAct(p, 'order.read', target, 'ORDER_NOT_FOUND', `order ${id}`);
+    return denied ?? { ok: true, value: { row, live } };
+  };
+
+  const show = async (p: Principal, id: string): Promise<Reply | Rejection> => {
+    const r = await readOrder(p, id);
+    if (!r.ok) return r;
+    const items = (await catalog.itemsOf([id])).get(id) ?? [];
+    return { status: 200, body: orderJson(id, r.value.row, items, r.value.live) };
+  };
+
+  return {
+    async createOrder(ctx: RestContext): Promise<Reply | Rejection> {
+      const p = ctx.principal;
+      const b = ctx.body as CreateOrderBody;
+      const denied = mayAct(p, 'order.create', p.customerId ? { customerId: p.customerId } : {}, 'ORDER_NOT_FOUND', 'order');
+      if (denied) return denied;
+      const rest = await catalog.getRestaurant(b.restaurant_id);
+      if (!rest) return reject('RESTAURANT_NOT_FOUND', `no restaurant ${b.restaurant_id}`);
+      const now = d.clock.now();
+      if (!isOpenAt(rest.operating_hours ?? undefined, now, d.config.timeZone)) {
+        return reject('RESTAURANT_CLOSED', `${rest.name} is outside its operating hours now (${d.config.timeZone})`);
+      }
+      const lines: OrderLine[] = b.items.map((i) => ({ menuItemId: i.menu_item_id, quantity: i.quantity, specialInstructions: i.special_instructions }));
+      const priced = priceOrder(await catalog.priceList(rest.id), lines);
+      if (!priced.ok) return priced;
+      const orderId = d.newId() as OrderId;
+      const trackingId = `DEL${orderId.replace(/-/g, '').slice(0, 10).toUpperCase()}`;
+      const cash = b.payment_method.type === 'CASH';
+      const result = await refusing(() => catalog.transaction('place order', async (tx) => {
+        must(engine.placeOrder({
+          orderId, customerId: p.customerId!, restaurantId: rest.id as RestaurantId,
+          drop: { lat: b.delivery_address.latitude, lng: b.delivery_address.longitude }, paid: cash,
+        }));
+        try {
+          const view = must(engine.getOrder(orderId));
+          await catalog.insertOrder(tx, {
+            id: orderId, customer_id: p.customerId!, restaurant_id: rest.id, total_paise: priced.value.totalPaise,
+            drop_lat: b.delivery_address.latitude, drop_lng: b.delivery_address.longitude, delivery_address: b.delivery_address,
+            payment_method: b.payment_method.type, payer_vpa: b.payment_method.type === 'UPI' ? b.payment_method.vpa : null,
+            tracking_id: trackingId, placed_at: new Date(view.placedAt), estimated_delivery_at: new Date(view.promisedAt),
+          }, priced.value.lines.map((l) => ({
+            menu_item_id: l.menuItemId, name: l.name, unit_paise: l.unitPaise, quantity: l.quantity, special_instructions: l.specialInstructions ?? null,
+          })));
+          const reply: Reply = {
+            status: 201,
+            body: {
+              id: orderId, status: seedStatus(view.state), total_amount: rupeesOf(priced.value.totalPaise),
+              estimated_delivery_time: iso(view.promisedAt), tracking_id: trackingId,
+              payment_status: paymentStatus(view.state, view.paid, cash, false),
+              engine_state: view.state, payment_method: b.payment_method.type,
+              ...(cash ? {} : { payment_expires_at: iso(now + engine.config.paymentTimeoutMs) }),
+            },
+            headers: { location: `/orders/${orderId}` },
+          };
+          await ctx.remember(tx, reply);
+          return reply;
+        } catch (err) {
+          // Nothing was stored: take the order back out of the engine's hands.
+          engine.cancelOrder({ orderId, by: 'system', reason: 'storage_failed' });
+          throw err;
+        }
+      }));
+      if ('ok' in result) return result;
+      await d.durable();
+      return result;
+    },
+
+    getOrder: (ctx: RestContext) => show(ctx.principal, ctx.req.params['order_id']!),
+
+    async listOrders(ctx: RestContext): Promise<Reply | Rejection> {
+      const p = ctx.principal;
+      const q = ctx.query as ListOrdersQueryT;
+      const denied = mayAct(p, 'order.list', targetOf({ customerId: p.customerId, restaurantId: p.restaurantId, riderId: p.riderId }), 'ORDER_NOT_FOUND', 'orders');
+      if (denied) return denied;
+      const limit = q.limit ?? 20;
+      const offset = q.offset ?? 0;
+      const filter = {
+        ...(p.role === 'customer' ? { customerId: p.customerId! } : {}),
+        ...(p.role === 'restaurant' ? { restaurantId: p.restaurantId! } : p.role === 'admin' && q.restaurant_id ? { restaurantId: q.restaurant_id } : {}),
+        ...(p.role === 'rider' ? { riderId: p.riderId! } : {}),
+        ...(q.from ? { from: new Date(q.from) } : {}),
+        ...(q.to ? { to: new Date(q.to) } : {}),
+      };
+      if (p.role === 'restaurant' && q.restaurant_id !== undefined && q.restaurant_id !== p.restaurantId) {
+        return { status: 200, body: { orders: [], total: 0, limit, offset } };
+      }
+      const wanted = q.status?.split(',');
+      if (wanted) {
+        const unknown = wanted.filter((s) => statesOfStatus(s).length === 0 && s !== 'ready' && s !== 'confirmed');
+        if (unknown.length > 0) return reject('INVALID_ARGUMENT', `status: unknown status ${unknown.join(', ')}`);
+      }
+      const page = wanted
+        ? await catalog.listOrders({ ...filter, limit: STATUS_SCAN_LIMIT, offset: 0 })
+        : await catalog.listOrders({ ...filter, limit, offset });
+      const items = await catalog.itemsOf(page.rows.map((r) => r.id));
+      let orders = page.rows.map((row) => {
+        const live = engine.getOrder(row.id as OrderId);
+        return orderJson(row.id, row, items.get(row.id) ?? [], live.ok ? live.value : undefined);
+      });
+      let total = page.total;
+      if (wanted) {
+        orders = orders.filter((o) => wanted.includes(o['status'] as string));
+        total = orders.length;
+        orders = orders.slice(offset, offset + limit);
+      }
+      return { status: 200, body: { orders, total, limit, offset } };
+    },
+
+    async updateOrderStatus(ctx: RestContext): Promise<Reply | Rejection> {
+      const p = ctx.principal;
+      const id = ctx.req.params['order_id']! as OrderId;
+      const b = ctx.body as UpdateOrderStatusBody;
+      const liveR = engine.getOrder(id);
+      if (!liveR.ok) {
+        // Ended and evicted, or never existed: either way nothing can move it on.
+        const r = await readOrder(p, id);
+        return r.ok ? reject('ORDER_INVALID_TRANSITION', `order ${id} has ended`) : r;
+      }
+      const o = liveR.value;
+      const target = targetOf(o);
+      const cancelling = b.status === 'cancelled';
+      const denied = mayAct(p, cancelling ? 'order.cancel' : 'order.status.update', target, 'ORDER_NOT_FOUND', `order ${id}`);
+      if (denied) return denied;
+      const result = command(p, o, b);
+      if (!result.ok) return result;
+      await d.durable();
+      return show(p, id);
+    },
+  };
+
+  /** The one engine command a status change means for this role. */
+  function command(p: Principal, o: OrderView, b: UpdateOrderStatusBody): Result<null> {
+    const restaurantSide = p.role === 'restaurant' || p.role === 'admin';
+    const riderSide = p.role === 'rider' || p.role === 'admin';
+    const asRestaurant = p.role === 'restaurant' ? { restaurantId: p.restaurantId! } : {};
+    const holder = (p.role === 'rider' ? p.riderId : o.riderId) ?? ('' as RiderId);
+    switch (b.status) {
+      case 'cancelled': {
+        const by = p.role as CancelledBy;
+        if (p.role === 'restaurant' && o.state === 'awaiting_restaurant') {
+          return engine.restaurantReject(o.id, { ...asRestaurant, ...(b.reason ? { reason: b.reason } : {}) });
+        }
+        return engine.cancelOrder({ orderId: o.id, by, ...(b.reason ? { reason: b.reason } : {}) });
+      }
+      case 'confirmed':
+      case 'preparing':
+        if (!restaurantSide) return reject('AUTH_ROLE_FORBIDDEN', `a ${p.role} may not set ${b.status}; riders set picked_up, in_transit and delivered`);
+        return engine.restaurantAccept(o.id, { ...asRestaurant, ...(b.estimated_preparation_time !== undefined ? { prepMinutes: b.estimated_preparation_time } : {}) });
+      case 'ready':
+        if (!restaurantSide) return reject('AUTH_ROLE_FORBIDDEN', `a ${p.role} may not set ready`);
+        return engine.foodReady(o.id, asRestaurant);
+      case 'picked_up':
+      case 'in_transit':
+        if (!riderSide) return reject('AUTH_ROLE_FORBIDDEN', `a ${p.role} may not set ${b.status}; restaurants set confirmed, preparing, ready and cancelled`);
+        return engine.pickedUp(holder, o.id);
+      case 'delivered':
+        if (!riderSide) return reject('AUTH_ROLE_FORBIDDEN', `a ${p.role} may not set delivered`);
+        return engine.delivered(holder, o.id);
+    }
+    return reject('INVALID_ARGUMENT', `status ${String(b.status)} cannot be set`);
+  }
+}
+
+/** The engine's state name from a persisted XState value (`{ dispatching: 'offered' }` → `dispatching.offered`). */
+function stateOf(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object') {
+    const [k, v] = Object.entries(value)[0] ?? [];
+    if (k !== undefined) return `${k}.${stateOf(v) ?? ''}`.replace(/\.$/, '');
+  }
+  return undefined;
+}

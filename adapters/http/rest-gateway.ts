@@ -1,0 +1,225 @@
+/**
+ * The REST gateway: registers every route of the route table
+ * (protocol/rest/routes.ts) on the uWS app and runs each request through the
+ * same steps: request id, rate limit, body limits, JSON and schema checks,
+ * authentication, `Idempotency-Key`, then the route's handler, which makes
+ * one engine command or query. Codes become statuses through the error table
+ * only (problem bodies, RFC 9457). The gateway holds no business rules.
+ */
+import { createHash } from 'node:crypto';
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { Clock } from '../../engine/index.js';
+import type { IdentityVerifier } from '../../engine/ports/identity.js';
+import type { Principal, Rejection } from '../../protocol/index.js';
+import { ROUTES, type RouteId, type RouteSpec } from '../../protocol/rest/routes.js';
+import type { SqlTx } from '../postgres/sql-database.js';
+import { TokenBucket } from '../ws/token-bucket.js';
+import { type AbortState, type FieldError, problem, readBody, readRequest, type Reply, type RequestInfo, send } from './http-io.js';
+import { parseQuery, validate } from './validate.js';
+
+/** One request as a handler sees it. */
+export interface RestContext {
+  readonly req: RequestInfo;
+  /** Set on every authenticated route. */
+  readonly principal: Principal;
+  /** The body, already valid against the route's schema. */
+  readonly body: unknown;
+  readonly query: Readonly<Record<string, unknown>>;
+  /**
+   * Idempotent routes: store the reply in the handler's own transaction, so
+   * the effect and the remembered answer commit together.
+   */
+  readonly remember: (tx: SqlTx, reply: Reply) => Promise<void>;
+}
+
+export type RestHandler = (ctx: RestContext) => Promise<Reply | Rejection>;
+export type PublicHandler = (req: RequestInfo) => Promise<Reply>;
+
+/** Where idempotent replies are kept. */
+export interface ReplyStore {
+  storedReply(principal: string, key: string): Promise<{ route: string; request_hash: string; status: number; response: unknown } | undefined>;
+  storeReply(tx: SqlTx, principal: string, key: string, r: { route: string; request_hash: string; status: number; response: unknown }): Promise<void>;
+}
+
+export interface RestLimits {
+  /** Largest body accepted, bytes (413 beyond). */
+  readonly maxBodyBytes: number;
+  /** Requests a second per caller (uid when signed in, else address), and the burst. */
+  readonly ratePerSecond: number;
+  readonly rateBurst: number;
+}
+
+export const defaultRestLimits: RestLimits = Object.freeze({ maxBodyBytes: 64 * 1024, ratePerSecond: 50, rateBurst: 100 });
+
+export interface RestLogger {
+  info(o: Record<string, unknown>): void;
+  error(o: Record<string, unknown>): void;
+}
+
+export interface RestGatewayOptions {
+  readonly identity: IdentityVerifier;
+  readonly clock: Clock;
+  readonly replies: ReplyStore;
+  readonly handlers: Readonly<Record<Exclude<RouteId, 'health' | 'openapi'>, RestHandler>>;
+  readonly publicHandlers: Readonly<Record<'health' | 'openapi', PublicHandler>>;
+  readonly limits?: Partial<RestLimits>;
+  /** Take the client address from X-Forwarded-For (behind Caddy on loopback). */
+  readonly trustProxy?: boolean;
+  readonly logger: RestLogger;
+}
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+const MAX_BUCKETS = 100_000;
+
+/** Registers the REST routes on `app`; unknown paths get a coded 404 or 405. */
+export function attachRestRoutes(app: TemplatedApp, o: RestGatewayOptions): { readonly stats: { requests: number; errors: number } } {
+  const limits = Object.freeze({ ...defaultRestLimits, ...o.limits });
+  const buckets = new Map<string, TokenBucket>();
+  const inFlight = new Set<string>();
+  const stats = { requests: 0, errors: 0 };
+
+  const allow = (who: string): boolean => {
+    const now = o.clock.now();
+    let b = buckets.get(who);
+    if (b === undefined) {
+      // Bounded: forget everyone at once rather than grow without limit (a flood of addresses).
+      if (buckets.size >= MAX_BUCKETS) buckets.clear();
+      b = new TokenBucket(limits.ratePerSecond, limits.rateBurst, now);
+      buckets.set(who, b);
+    }
+    return b.take(now);
+  };
+
+  const run = async (spec: RouteSpec, res: HttpResponse, info: RequestInfo, state: AbortState, t0: number): Promise<Reply> => {
+    if (!allow(`ip:${info.remote}`)) return problem('RATE_LIMITED', 'too many requests from this address', info.requestId);
+    if (!spec.auth) return o.publicHandlers[spec.id as 'health' | 'openapi'](info);
+
+    // The body is read before authentication: uWS wants onData registered now, and a 413 needs no identity.
+    let raw: Buffer | undefined;
+    if (spec.body) {
+      const type = (info.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      const length = Number(info.headers['content-length'] ?? NaN);
+      if (length > limits.maxBodyBytes) return problem('BODY_TOO_LARGE', `the body is ${length} bytes; at most ${limits.maxBodyBytes} are accepted`, info.requestId);
+      const body = await readBody(res, limits.maxBodyBytes, state);
+      if (body === 'aborted') return { status: 499, body: null };
+      if (body === 'too-large') return problem('BODY_TOO_LARGE', `at most ${limits.maxBodyBytes} bytes are accepted`, info.requestId);
+      if (type !== 'application/json' && !type.endsWith('+json')) {
+        return problem('UNSUPPORTED_MEDIA_TYPE', `content-type must be application/json, got ${type === '' ? 'none' : type}`, info.requestId);
+      }
+      raw = body;
+    }
+
+    const auth = info.headers['authorization'] ?? '';
+    const m = /^Bearer\s+(\S+)$/i.exec(auth);
+    if (!m) return problem('AUTH_TOKEN_MISSING', 'send Authorization: Bearer <Firebase ID token>', info.requestId);
+    const verified = await o.identity.verify(m[1]!);
+    if (!verified.ok) return problem(verified.code, verified.detail, info.requestId);
+    const principal = verified.value;
+    if (!allow(`uid:${principal.uid}`)) return problem('RATE_LIMITED', `more than ${limits.ratePerSecond} requests a second`, info.requestId);
+
+    let body: unknown;
+    if (raw !== undefined) {
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch (err) {
+        return problem('INVALID_JSON', `the body is not valid JSON: ${(err as Error).message}`, info.requestId);
+      }
+      const errors = validate(spec.body!, body);
+      if (errors.length > 0) return invalid(errors, info.requestId);
+    }
+    let query: Record<string, unknown> = {};
+    if (spec.query) {
+      const parsed = parseQuery(info.query, spec.query);
+      if (parsed.errors.length > 0) return invalid(parsed.errors, info.requestId);
+      query = parsed.value;
+    } else if (info.query !== '') {
+      return invalid([{ field: 'query', message: 'this endpoint takes no query parameters' }], info.requestId);
+    }
+
+    const handler = o.handlers[spec.id as keyof typeof o.handlers];
+    let remember: RestContext['remember'] = async () => {};
+    let flightKey: string | undefined;
+    const key = info.headers['idempotency-key'];
+    if (spec.idempotent && key !== undefined) {
+      if (!IDEMPOTENCY_KEY.test(key)) return problem('IDEMPOTENCY_KEY_INVALID', 'Idempotency-Key must be 1 to 255 visible ASCII characters', info.requestId);
+      const hash = createHash('sha256').update(`${info.method} ${info.path}\n`).update(raw ?? '').digest('hex');
+      flightKey = `${principal.uid}\n${key}`;
+      if (inFlight.has(flightKey)) return problem('IDEMPOTENCY_IN_FLIGHT', 'a request with this Idempotency-Key is still being processed; retry shortly', info.requestId);
+      const stored = await o.replies.storedReply(principal.uid, key);
+      if (stored !== undefined) {
+        if (stored.request_hash !== hash || stored.route !== spec.id) {
+          return problem('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request; use a new key', info.requestId);
+        }
+        return { status: stored.status, body: stored.response, headers: { 'idempotent-replayed': 'true' } };
+      }
+      inFlight.add(flightKey);
+      remember = (tx, reply) => o.replies.storeReply(tx, principal.uid, key, { route: spec.id, request_hash: hash, status: reply.status, response: reply.body });
+    }
+    try {
+      const out = await handler({ req: info, principal, body, query, remember });
+      if ('ok' in out && out.ok === false) return problem(out.code, out.detail, info.requestId);
+      return out as Reply;
+    } finally {
+      if (flightKey !== undefined) inFlight.delete(flightKey);
+      void t0;
+    }
+  };
+
+  for (const spec of ROUTES as readonly RouteSpec[]) {
+    const paramNames = [...spec.path.matchAll(/\{([a-z_]+)\}/g)].map((x) => x[1]!);
+    const uwsPath = spec.path.replace(/\{([a-z_]+)\}/g, ':$1');
+    for (const path of [uwsPath, `/v1${uwsPath}`]) {
+      app[spec.method](path, (res: HttpResponse, req: HttpRequest) => {
+        const t0 = performance.now();
+        const state: AbortState = { aborted: false };
+        res.onAborted(() => {
+          state.aborted = true;
+          state.onAbort?.();
+        });
+        const info = readRequest(res, req, paramNames, o.trustProxy === true);
+        stats.requests++;
+        run(spec, res, info, state, t0).then(
+          (reply) => finish(res, state, info, spec.id, reply, t0),
+          (err: unknown) => {
+            const e = err as { code?: unknown; message?: unknown };
+            const reply = e?.code === 'DEPENDENCY_UNAVAILABLE'
+              ? problem('DEPENDENCY_UNAVAILABLE', String(e.message), info.requestId)
+              : problem('INTERNAL', 'the server failed to handle this request; it has been logged', info.requestId);
+            if (reply.status === 500) o.logger.error({ msg: 'request failed', request_id: info.requestId, route: spec.id, err: err instanceof Error ? err.stack : String(err) });
+            finish(res, state, info, spec.id, reply, t0);
+          },
+        );
+      });
+    }
+  }
+
+  const finish = (res: HttpResponse, state: AbortState, info: RequestInfo, route: string, reply: Reply, t0: number): void => {
+    if (reply.status >= 400) stats.errors++;
+    o.logger.info({
+      msg: 'request', request_id: info.requestId, method: info.method, path: info.path, route, status: state.aborted ? 499 : reply.status,
+      ms: Math.round((performance.now() - t0) * 100) / 100, remote: info.remote,
+      ...(reply.status >= 400 ? { code: (reply.body as { code?: string } | null)?.code } : {}),
+    });
+    send(res, state, info.requestId, reply);
+  };
+
+  // Known paths with another method get 405; everything else 404 (the WebSocket routes are registered before this).
+  const known = (ROUTES as readonly RouteSpec[]).map((r) => ({ re: new RegExp(`^(/v1)?${r.path.replace(/\{[a-z_]+\}/g, '[^/]+')}$`), method: r.method }));
+  app.any('/*', (res, req) => {
+    const state: AbortState = { aborted: false };
+    res.onAborted(() => (state.aborted = true));
+    const info = readRequest(res, req, [], o.trustProxy === true);
+    const methods = known.filter((k) => k.re.test(info.path)).map((k) => k.method.toUpperCase());
+    const reply = methods.length > 0
+      ? { ...problem('METHOD_NOT_ALLOWED', `${info.method} ${info.path} is not allowed; use ${methods.join(', ')}`, info.requestId), headers: { 'content-type': 'application/problem+json', allow: methods.join(', ') } }
+      : problem('ROUTE_NOT_FOUND', `no endpoint ${info.method} ${info.path}; see /openapi.json`, info.requestId);
+    send(res, state, info.requestId, reply);
+  });
+
+  return { stats };
+}
+
+function invalid(errors: readonly FieldError[], requestId: string): Reply {
+  const detail = errors.map((e) => `${e.field}: ${e.message}`).join('; ');
+  return problem('INVALID_ARGUMENT', detail, requestId, errors);
+}

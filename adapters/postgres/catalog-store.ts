@@ -1,0 +1,332 @@
+/**
+ * What the REST gateway keeps in Postgres (or PGlite) beside the engine's own
+ * log: profiles, restaurant details and menus, orders as placed (address,
+ * priced items, payment method), UPI payment requests and Idempotency-Key
+ * results (sql/0001_init.sql, sql/0003_gateway.sql). Written synchronously:
+ * the client is answered after the row is committed. Connection failures
+ * surface as {@link DependencyUnavailableError} (503 at the edge).
+ */
+import type { MenuItem, OperatingHours } from '../../engine/catalog.js';
+import { DependencyUnavailableError, isConnectionError } from '../dependency-error.js';
+import type { SqlDatabase, SqlTx } from './sql-database.js';
+
+export interface UserRow {
+  readonly id: string;
+  readonly role: string;
+  readonly email: string | null;
+  readonly phone: string | null;
+  readonly display_name: string | null;
+  readonly address: Record<string, unknown> | null;
+  readonly preferences: Record<string, unknown> | null;
+  readonly created_at: Date;
+  readonly updated_at: Date;
+}
+
+export interface RestaurantRow {
+  readonly id: string;
+  readonly owner_user_id: string | null;
+  readonly name: string;
+  readonly description: string | null;
+  readonly lat: number;
+  readonly lng: number;
+  readonly address: Record<string, unknown>;
+  readonly cuisine_types: string[];
+  readonly operating_hours: OperatingHours | null;
+  readonly contact: Record<string, unknown> | null;
+  readonly prep_minutes: number;
+  readonly capacity: number;
+  readonly created_at: Date;
+}
+
+export interface MenuItemRow {
+  readonly id: string;
+  readonly category: string;
+  readonly name: string;
+  readonly description: string | null;
+  readonly price_paise: number;
+  readonly image_url: string | null;
+  readonly available: boolean;
+  readonly preparation_time: number | null;
+  readonly dietary_info: string[];
+}
+
+export interface OrderRow {
+  readonly id: string;
+  readonly customer_id: string;
+  readonly restaurant_id: string;
+  readonly total_paise: number;
+  readonly drop_lat: number;
+  readonly drop_lng: number;
+  readonly delivery_address: Record<string, unknown>;
+  readonly payment_method: 'UPI' | 'CASH';
+  readonly tracking_id: string;
+  readonly placed_at: Date;
+  readonly estimated_delivery_at: Date;
+  /** The engine's latest stored state of the order (engine_state), when written behind. */
+  readonly state_row: { value: unknown; context?: Record<string, unknown> } | null;
+  readonly restaurant_address: Record<string, unknown> | null;
+}
+
+export interface OrderItemRow {
+  readonly menu_item_id: string;
+  readonly name: string;
+  readonly unit_paise: number;
+  readonly quantity: number;
+  readonly special_instructions: string | null;
+}
+
+export interface PaymentRow {
+  readonly id: string;
+  readonly order_id: string;
+  readonly customer_id: string;
+  readonly amount_paise: number;
+  readonly status: string;
+  readonly transaction_id: string;
+  readonly payer_vpa: string;
+  readonly payment_url: string;
+  readonly expires_at: Date;
+  readonly created_at: Date;
+  readonly updated_at: Date;
+}
+
+export interface StoredReply {
+  readonly route: string;
+  readonly request_hash: string;
+  readonly status: number;
+  readonly response: unknown;
+}
+
+const json = (x: unknown): string | null => (x === undefined || x === null ? null : JSON.stringify(x));
+
+/** Runs `fn`, turning a lost connection into a 503-bound error. */
+async function guarded<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (isConnectionError(err)) throw new DependencyUnavailableError(`database unavailable (${what})`, { cause: err });
+    throw err;
+  }
+}
+
+export class CatalogStore {
+  constructor(readonly db: SqlDatabase) {}
+
+  /** Runs `fn` in one transaction; a lost connection becomes {@link DependencyUnavailableError}. */
+  transaction<T>(what: string, fn: (tx: SqlTx) => Promise<T>): Promise<T> {
+    return guarded(what, () => this.db.transaction(fn));
+  }
+
+  /** True when the database answers. */
+  async ping(): Promise<boolean> {
+    try {
+      await this.db.query('SELECT 1');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  // ─── Users ───────────────────────────────────────────────────────────────
+
+  /** Makes sure the caller has a users row (restaurants and riders reference it). */
+  async ensureUser(tx: SqlTx, u: { uid: string; role: string; email: string; phone: string }): Promise<void> {
+    await tx.query(
+      `INSERT INTO users (id, role, email, phone) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (id) DO UPDATE SET role = EXCLUDED.role, email = EXCLUDED.email, phone = COALESCE(users.phone, EXCLUDED.phone)`,
+      [u.uid, u.role, u.email, u.phone],
+    );
+  }
+
+  getUser(uid: string): Promise<UserRow | undefined> {
+    return guarded('read profile', async () => (await this.db.query<UserRow>('SELECT * FROM users WHERE id = $1', [uid])).rows[0]);
+  }
+
+  /** Writes the fields given; fields left out keep their stored value. */
+  async updateProfile(tx: SqlTx, uid: string, p: { name?: string | undefined; phone?: string | undefined; address?: unknown; preferences?: unknown }): Promise<void> {
+    await tx.query(
+      `UPDATE users SET display_name = COALESCE($2, display_name), phone = COALESCE($3, phone),
+         address = COALESCE($4::jsonb, address), preferences = COALESCE($5::jsonb, preferences), updated_at = now()
+       WHERE id = $1`,
+      [uid, p.name ?? null, p.phone ?? null, json(p.address), json(p.preferences)],
+    );
+  }
+
+  // ─── Restaurants and menus ───────────────────────────────────────────────
+
+  async insertRestaurant(tx: SqlTx, r: Omit<RestaurantRow, 'created_at'> & { h3_cell: string }): Promise<boolean> {
+    const res = await tx.query(
+      `INSERT INTO restaurants (id, owner_user_id, name, description, lat, lng, h3_cell, address, cuisine_types, operating_hours, contact, prep_minutes, capacity)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10::jsonb, $11::jsonb, $12, $13)
+       ON CONFLICT (id) DO NOTHING RETURNING id`,
+      [r.id, r.owner_user_id, r.name, r.description, r.lat, r.lng, r.h3_cell, json(r.address), r.cuisine_types, json(r.operating_hours), json(r.contact), r.prep_minutes, r.capacity],
+    );
+    return res.rows.length === 1;
+  }
+
+  getRestaurant(id: string): Promise<RestaurantRow | undefined> {
+    return guarded('read restaurant', async () => (await this.db.query<RestaurantRow>('SELECT * FROM restaurants WHERE id = $1', [id])).rows[0]);
+  }
+
+  /** Restaurants inside a bounding box (the caller sorts by exact distance). */
+  restaurantsIn(box: { minLat: number; maxLat: number; minLng: number; maxLng: number }, limit: number): Promise<RestaurantRow[]> {
+    return guarded('list restaurants', async () => (await this.db.query<RestaurantRow>(
+      'SELECT * FROM restaurants WHERE lat BETWEEN $1 AND $2 AND lng BETWEEN $3 AND $4 LIMIT $5',
+      [box.minLat, box.maxLat, box.minLng, box.maxLng, limit],
+    )).rows);
+  }
+
+  async setRestaurantStatus(tx: SqlTx, id: string, status: string): Promise<void> {
+    await tx.query('UPDATE restaurants SET status = $2 WHERE id = $1', [id, status]);
+  }
+
+  /** Replaces the whole menu of a restaurant. */
+  async replaceMenu(tx: SqlTx, restaurantId: string, items: readonly MenuItemRow[]): Promise<void> {
+    await tx.query('DELETE FROM menu_items WHERE restaurant_id = $1', [restaurantId]);
+    if (items.length === 0) return;
+    await tx.query(
+      `INSERT INTO menu_items (id, restaurant_id, category, name, description, price_paise, image_url, available, preparation_time, dietary_info, position)
+       SELECT m.id, $1, m.category, m.name, m.description, m.price_paise, m.image_url, m.available, m.preparation_time,
+              ARRAY(SELECT json_array_elements_text(m.dietary_info)), m.position
+       FROM json_to_recordset($2::json) AS m(id text, category text, name text, description text, price_paise integer, image_url text,
+            available boolean, preparation_time integer, dietary_info json, position integer)`,
+      [restaurantId, JSON.stringify(items.map((m, position) => ({ ...m, position })))],
+    );
+  }
+
+  menuOf(restaurantId: string): Promise<MenuItemRow[]> {
+    return guarded('read menu', async () => (await this.db.query<MenuItemRow>(
+      `SELECT id, category, name, description, price_paise, image_url, available, preparation_time, dietary_info
+       FROM menu_items WHERE restaurant_id = $1 ORDER BY position`,
+      [restaurantId],
+    )).rows);
+  }
+
+  /** The menu as the pricing rule reads it. */
+  async priceList(restaurantId: string): Promise<Map<string, MenuItem>> {
+    const rows = await this.menuOf(restaurantId);
+    return new Map(rows.map((r) => [r.id, { id: r.id, name: r.name, pricePaise: r.price_paise, available: r.available }]));
+  }
+
+  // ─── Riders ──────────────────────────────────────────────────────────────
+
+  async insertRider(tx: SqlTx, r: { id: string; user_id: string | null; name: string; phone: string | null; vehicle: string; license_number: string; documents: unknown; bank_details_enc: Buffer | null }): Promise<boolean> {
+    const res = await tx.query(
+      `INSERT INTO riders (id, user_id, name, phone, vehicle, license_number, documents, bank_details_enc)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8) ON CONFLICT (id) DO NOTHING RETURNING id`,
+      [r.id, r.user_id, r.name, r.phone, r.vehicle, r.license_number, json(r.documents) ?? '{}', r.bank_details_enc],
+    );
+    if (res.rows.length === 0) return false;
+    const docs = Object.entries((r.documents ?? {}) as Record<string, string>);
+    for (const [kind, url] of docs) {
+      await tx.query('INSERT INTO rider_documents (rider_id, kind, storage_url) VALUES ($1, $2, $3)', [r.id, kind, url]);
+    }
+    return true;
+  }
+
+  // ─── Orders ──────────────────────────────────────────────────────────────
+
+  async insertOrder(tx: SqlTx, o: Omit<OrderRow, 'state_row' | 'restaurant_address'> & { payer_vpa: string | null }, items: readonly OrderItemRow[]): Promise<void> {
+    await tx.query(
+      `INSERT INTO orders (id, customer_id, restaurant_id, status, drop_lat, drop_lng, total_paise, placed_at, delivery_address, payment_method, payer_vpa, tracking_id, estimated_delivery_at)
+       VALUES ($1, $2, $3, 'placed', $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12)`,
+      [o.id, o.customer_id, o.restaurant_id, o.drop_lat, o.drop_lng, o.total_paise, o.placed_at, json(o.delivery_address), o.payment_method, o.payer_vpa, o.tracking_id, o.estimated_delivery_at],
+    );
+    await tx.query(
+      `INSERT INTO order_items (order_id, line, menu_item_id, name, unit_paise, quantity, special_instructions)
+       SELECT $1, i.line, i.menu_item_id, i.name, i.unit_paise, i.quantity, i.special_instructions
+       FROM json_to_recordset($2::json) AS i(line integer, menu_item_id text, name text, unit_paise integer, quantity integer, special_instructions text)`,
+      [o.id, JSON.stringify(items.map((i, line) => ({ ...i, line })))],
+    );
+  }
+
+  getOrder(id: string): Promise<OrderRow | undefined> {
+    return guarded('read order', async () => (await this.db.query<OrderRow>(
+      `${ORDER_SELECT} WHERE o.id = $1`, [id],
+    )).rows[0]);
+  }
+
+  itemsOf(orderIds: readonly string[]): Promise<Map<string, OrderItemRow[]>> {
+    return guarded('read order items', async () => {
+      const rows = (await this.db.query<OrderItemRow & { order_id: string }>(
+        'SELECT order_id, menu_item_id, name, unit_paise, quantity, special_instructions FROM order_items WHERE order_id = ANY($1) ORDER BY order_id, line',
+        [orderIds],
+      )).rows;
+      const out = new Map<string, OrderItemRow[]>();
+      for (const r of rows) {
+        const list = out.get(r.order_id) ?? [];
+        list.push(r);
+        out.set(r.order_id, list);
+      }
+      return out;
+    });
+  }
+
+  /** A page of orders, newest first, with the total count of the filter. */
+  listOrders(f: { customerId?: string; restaurantId?: string; riderIds?: readonly string[]; riderId?: string; from?: Date; to?: Date; ids?: readonly string[]; limit: number; offset: number }): Promise<{ rows: OrderRow[]; total: number }> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (sql: string, v: unknown) => {
+      params.push(v);
+      where.push(sql.replace('?', `$${params.length}`));
+    };
+    if (f.customerId !== undefined) add('o.customer_id = ?', f.customerId);
+    if (f.restaurantId !== undefined) add('o.restaurant_id = ?', f.restaurantId);
+    if (f.riderId !== undefined) add(`(s.row->'context'->>'riderId') = ?`, f.riderId);
+    if (f.from !== undefined) add('o.placed_at >= ?', f.from);
+    if (f.to !== undefined) add('o.placed_at < ?', f.to);
+    if (f.ids !== undefined) add('o.id = ANY(?)', f.ids);
+    const cond = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    return guarded('list orders', async () => {
+      const total = (await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM orders o LEFT JOIN engine_state s ON s.aggregate = 'order' AND s.aggregate_id = o.id ${cond}`, params)).rows[0]?.n ?? 0;
+      const rows = (await this.db.query<OrderRow>(
+        `${ORDER_SELECT} ${cond} ORDER BY o.placed_at DESC, o.id LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
+        [...params, f.limit, f.offset],
+      )).rows;
+      return { rows, total };
+    });
+  }
+
+  // ─── Payments ────────────────────────────────────────────────────────────
+
+  /** Inserts a payment request; false when the order already has an open one. */
+  async insertPayment(tx: SqlTx, p: Omit<PaymentRow, 'created_at' | 'updated_at'>): Promise<boolean> {
+    const res = await tx.query(
+      `INSERT INTO payments (id, order_id, customer_id, gateway, amount_paise, status, transaction_id, payer_vpa, payment_url, expires_at)
+       VALUES ($1, $2, $3, 'upi-intent', $4, $5, $6, $7, $8, $9)
+       ON CONFLICT (order_id) WHERE status IN ('created', 'pending', 'captured') DO NOTHING RETURNING id`,
+      [p.id, p.order_id, p.customer_id, p.amount_paise, p.status, p.transaction_id, p.payer_vpa, p.payment_url, p.expires_at],
+    );
+    return res.rows.length === 1;
+  }
+
+  getPayment(id: string): Promise<PaymentRow | undefined> {
+    return guarded('read payment', async () => (await this.db.query<PaymentRow>('SELECT * FROM payments WHERE id = $1', [id])).rows[0]);
+  }
+
+  openPaymentOf(orderId: string): Promise<PaymentRow | undefined> {
+    return guarded('read payment', async () => (await this.db.query<PaymentRow>(
+      `SELECT * FROM payments WHERE order_id = $1 AND status IN ('created', 'pending', 'captured')`, [orderId],
+    )).rows[0]);
+  }
+
+  // ─── Idempotency keys ────────────────────────────────────────────────────
+
+  storedReply(principal: string, key: string): Promise<StoredReply | undefined> {
+    return guarded('read idempotency key', async () => (await this.db.query<StoredReply>(
+      'SELECT route, request_hash, status, response FROM idempotency_keys WHERE principal = $1 AND key = $2', [principal, key],
+    )).rows[0]);
+  }
+
+  async storeReply(tx: SqlTx, principal: string, key: string, r: StoredReply): Promise<void> {
+    await tx.query(
+      'INSERT INTO idempotency_keys (principal, key, route, request_hash, status, response) VALUES ($1, $2, $3, $4, $5, $6::jsonb)',
+      [principal, key, r.route, r.request_hash, r.status, JSON.stringify(r.response)],
+    );
+  }
+}
+
+const ORDER_SELECT = `SELECT o.id, o.customer_id, o.restaurant_id, o.total_paise, o.drop_lat, o.drop_lng, o.delivery_address, o.payment_method,
+  o.tracking_id, o.placed_at, o.estimated_delivery_at, s.row AS state_row, r.address AS restaurant_address
+  FROM orders o
+  LEFT JOIN engine_state s ON s.aggregate = 'order' AND s.aggregate_id = o.id
+  LEFT JOIN restaurants r ON r.id = o.restaurant_id`;

@@ -1,0 +1,115 @@
+/**
+ * The server's configuration: every variable read once, here, at the
+ * composition root, checked, and frozen. Nothing below reads `process.env`.
+ * The README lists each variable; the seed API's names are kept where it has
+ * one (SERVER_HOST, SERVER_PORT, DATABASE_URL, REDIS_URL, FIREBASE_*,
+ * ENCRYPTION_KEY).
+ */
+import { FieldCipherError, parseEncryptionKey } from '../crypto/field-cipher.js';
+import { type FirebaseConfig, FirebaseConfigError, type FirebaseEnv, parseFirebaseConfig } from '../identity/config.js';
+import { type PersistenceConfig, PersistenceConfigError, type PersistenceEnv, parsePersistenceConfig } from '../persistence/config.js';
+
+export class ServerConfigError extends Error {
+  override readonly name = 'ServerConfigError';
+}
+
+export interface ServerConfig {
+  readonly mode: 'development' | 'test' | 'production';
+  readonly host: string;
+  readonly port: number;
+  readonly persistence: PersistenceConfig;
+  readonly firebase: FirebaseConfig;
+  /** 32 bytes, or undefined outside production (bank details are then refused). */
+  readonly encryptionKey: Buffer | undefined;
+  readonly timeZone: string;
+  readonly upi: { readonly payeeVpa: string; readonly payeeName: string; readonly merchantCode: string };
+  readonly rest: { readonly maxBodyBytes: number; readonly ratePerSecond: number; readonly rateBurst: number; readonly trustProxy: boolean };
+  readonly allowedOrigins: readonly string[];
+  /** Run the write-behind worker in this process (default); false when `npm run worker` runs apart. */
+  readonly inProcessWorker: boolean;
+}
+
+export type ServerEnv = PersistenceEnv & FirebaseEnv & Readonly<Record<string, string | undefined>>;
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/**
+ * Variables (all optional outside production):
+ * - `SERVER_HOST` (127.0.0.1: Caddy in front takes the public traffic), `SERVER_PORT` (8080);
+ * - storage: `DATABASE_URL` + `REDIS_URL`, or neither for embedded PGlite in `DATA_DIR` (see persistence/config.ts);
+ * - identity: `FIREBASE_PROJECT_ID`, `FIREBASE_SERVICE_ACCOUNT_KEY`, `FIREBASE_AUTH_EMULATOR_HOST`;
+ * - `ENCRYPTION_KEY`: 32 bytes, hex or base64; required in production;
+ * - `SERVICE_TIMEZONE` (Asia/Kolkata): the zone of restaurants' operating hours;
+ * - `UPI_PAYEE_VPA` (required in production), `UPI_PAYEE_NAME`, `UPI_MERCHANT_CODE` (5812);
+ * - `REST_MAX_BODY_BYTES` (65536), `REST_RATE_PER_S` (50), `REST_RATE_BURST` (100),
+ *   `TRUST_PROXY` (true when listening on loopback: take client addresses from X-Forwarded-For);
+ * - `ALLOWED_ORIGINS`: comma-separated browser origins allowed on the WebSockets;
+ * - `WRITE_BEHIND_IN_PROCESS` (true).
+ *
+ * @throws ServerConfigError listing every problem, one per line.
+ */
+export function parseServerConfig(env: ServerEnv): ServerConfig {
+  const problems: string[] = [];
+  const mode = env.NODE_ENV === 'test' ? 'test' : env.NODE_ENV === undefined || env.NODE_ENV === '' || env.NODE_ENV === 'development' ? 'development' : 'production';
+  const int = (name: string, dflt: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return dflt;
+    const n = Number(raw);
+    if (!(Number.isInteger(n) && n >= min && n <= max)) {
+      problems.push(`${name} must be an integer in ${min}..${max}, got ${JSON.stringify(raw)}`);
+      return dflt;
+    }
+    return n;
+  };
+  const bool = (name: string, dflt: boolean): boolean => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return dflt;
+    if (/^(1|true|yes)$/i.test(raw)) return true;
+    if (/^(0|false|no)$/i.test(raw)) return false;
+    problems.push(`${name} must be true or false, got ${JSON.stringify(raw)}`);
+    return dflt;
+  };
+  const attempt = <T>(fn: () => T, errors: (new (...a: never[]) => Error)[]): T | undefined => {
+    try {
+      return fn();
+    } catch (err) {
+      if (errors.some((E) => err instanceof E)) {
+        problems.push((err as Error).message);
+        return undefined;
+      }
+      throw err;
+    }
+  };
+
+  const host = env['SERVER_HOST'] || '127.0.0.1';
+  const port = int('SERVER_PORT', 8080, 0, 65535);
+  const persistence = attempt(() => parsePersistenceConfig(env), [PersistenceConfigError]);
+  const firebase = attempt(() => parseFirebaseConfig(env), [FirebaseConfigError]);
+  const keyRaw = env['ENCRYPTION_KEY'];
+  const encryptionKey = keyRaw || mode === 'production' ? attempt(() => parseEncryptionKey(keyRaw), [FieldCipherError]) : undefined;
+  const timeZone = env['SERVICE_TIMEZONE'] || 'Asia/Kolkata';
+  try {
+    new Intl.DateTimeFormat('en-GB', { timeZone });
+  } catch {
+    problems.push(`SERVICE_TIMEZONE ${JSON.stringify(timeZone)} is not an IANA time zone`);
+  }
+  const payeeVpa = env['UPI_PAYEE_VPA'] || (mode === 'production' ? '' : 'dispatch.dev@upi');
+  if (!/^[A-Za-z0-9._-]{2,256}@[A-Za-z][A-Za-z0-9]{1,63}$/.test(payeeVpa)) problems.push(`UPI_PAYEE_VPA must be a UPI address (name@handle)${mode === 'production' ? '; it is required in production' : ''}`);
+  const merchantCode = env['UPI_MERCHANT_CODE'] || '5812';
+  if (!/^\d{4}$/.test(merchantCode)) problems.push('UPI_MERCHANT_CODE must be a 4-digit merchant category code');
+  const rest = {
+    maxBodyBytes: int('REST_MAX_BODY_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
+    ratePerSecond: int('REST_RATE_PER_S', 50, 1, 1_000_000),
+    rateBurst: int('REST_RATE_BURST', 100, 1, 1_000_000),
+    trustProxy: bool('TRUST_PROXY', LOOPBACK.has(host)),
+  };
+  const allowedOrigins = (env['ALLOWED_ORIGINS'] ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const inProcessWorker = bool('WRITE_BEHIND_IN_PROCESS', true);
+
+  if (problems.length > 0 || !persistence || !firebase) throw new ServerConfigError(problems.join('\n'));
+  return Object.freeze({
+    mode, host, port, persistence, firebase, encryptionKey, timeZone,
+    upi: Object.freeze({ payeeVpa, payeeName: env['UPI_PAYEE_NAME'] || 'Dispatch Foods', merchantCode }),
+    rest: Object.freeze(rest), allowedOrigins: Object.freeze(allowedOrigins), inProcessWorker,
+  });
+}

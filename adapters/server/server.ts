@@ -1,0 +1,158 @@
+/**
+ * The composition root of `npm start`: opens storage (Postgres behind BullMQ,
+ * or embedded PGlite), rebuilds the engine from it and re-arms its deadlines,
+ * and only then serves REST, the rider stream and the customer/restaurant
+ * streams on one uWebSockets.js port. Every piece is built here and handed
+ * down; nothing below reads the environment or holds a global.
+ */
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import uWS from 'uWebSockets.js';
+import { type Engine, resolveConfig } from '../../engine/index.js';
+import { CloseCode } from '../../protocol/index.js';
+import { buildOpenApi } from '../../protocol/rest/openapi.js';
+import { FieldCipher } from '../crypto/field-cipher.js';
+import { type GatewayDeps } from '../http/gateway-deps.js';
+import { orderHandlers } from '../http/handlers/orders.js';
+import { paymentHandlers } from '../http/handlers/payments.js';
+import { peopleHandlers } from '../http/handlers/people.js';
+import { restaurantHandlers } from '../http/handlers/restaurants.js';
+import { attachRestRoutes } from '../http/rest-gateway.js';
+import { createFirebaseIdentity } from '../identity/firebase-identity.js';
+import { EventWriter } from '../persistence/event-writer.js';
+import { recoverEngine, type RecoveryReport } from '../persistence/recovery.js';
+import { openStorage, type Storage } from '../persistence/storage.js';
+import { WriteBehind } from '../persistence/write-behind.js';
+import { CatalogStore } from '../postgres/catalog-store.js';
+import { hrStopwatch, systemClock } from '../system-clock.js';
+import { resolveWsLimits } from '../ws/limits.js';
+import { attachRiderRoute } from '../ws/rider-gateway.js';
+import { attachStreamRoutes } from '../ws/stream-gateway.js';
+import type { ServerConfig } from './server-config.js';
+
+export const VERSION = '0.1.0';
+
+export interface ServerLogger {
+  info(o: Record<string, unknown>): void;
+  warn(o: Record<string, unknown>): void;
+  error(o: Record<string, unknown>): void;
+}
+
+/** One JSON object per line on stderr. */
+export const jsonLogger = (base: Record<string, unknown> = {}): ServerLogger => {
+  const write = (level: string, o: Record<string, unknown>) => process.stderr.write(`${JSON.stringify({ level, time: new Date().toISOString(), ...base, ...o })}\n`);
+  return { info: (o) => write('info', o), warn: (o) => write('warn', o), error: (o) => write('error', o) };
+};
+
+export interface RunningServer {
+  readonly port: number;
+  readonly engine: Engine;
+  readonly recovery: RecoveryReport;
+  readonly durability: string;
+  /** Stops listening, closes sockets, flushes what is queued and closes storage. */
+  close(): Promise<void>;
+}
+
+export async function startServer(config: ServerConfig, log: ServerLogger = jsonLogger()): Promise<RunningServer> {
+  const clock = systemClock;
+  const storage: Storage = await openStorage(config.persistence, { warn: (m) => log.warn({ msg: m }) });
+  const closers: (() => Promise<void> | void)[] = [() => storage.close()];
+  const closeAll = async () => {
+    for (const c of closers.reverse()) await Promise.resolve(c()).catch((err: unknown) => log.error({ msg: 'close failed', err: String(err) }));
+  };
+  try {
+    const engineConfig = resolveConfig({});
+    const { engine, report } = await recoverEngine(storage.store, storage.queue, {
+      clock, stopwatch: hrStopwatch, config: engineConfig, retentionMs: engineConfig.retentionMs,
+      logger: { error: (m: string, detail?: unknown) => log.error({ msg: m, detail: String(detail) }) },
+    });
+    closers.push(() => engine.stop());
+    log.info({ msg: 'engine recovered', ...report });
+    const writeBehind = new WriteBehind(engine, storage.queue);
+    closers.push(() => writeBehind.close());
+    if (config.inProcessWorker) {
+      const writer = new EventWriter(storage.queue, storage.store, { batchSize: config.persistence.batchSize }).start();
+      closers.push(() => writer.stop());
+    }
+    const identity = createFirebaseIdentity(config.firebase);
+    closers.push(() => identity.close());
+    const catalog = new CatalogStore(storage.db);
+
+    const redis = config.persistence.mode === 'server'
+      ? new Redis({ ...config.persistence.redis, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 1_000 })
+      : undefined;
+    if (redis) {
+      redis.on('error', () => {});
+      closers.push(() => void redis.disconnect());
+    }
+    const probes: GatewayDeps['probes'] = {
+      database: () => catalog.ping(),
+      ...(redis ? { redis: async () => (await withTimeout(redis.ping(), 1_000)) === 'PONG' } : { queue: async () => true }),
+      firebase: async () => firebaseUp(config.firebase.emulatorHost),
+    };
+    const deps: GatewayDeps = {
+      engine, catalog, clock, probes,
+      config: { version: VERSION, timeZone: config.timeZone, upi: config.upi, defaultPrepMinutes: 15, defaultCapacity: 20 },
+      durable: () => writeBehind.barrier(),
+      cipher: config.encryptionKey ? new FieldCipher(config.encryptionKey) : undefined,
+      newId: randomUUID,
+    };
+
+    const app = uWS.App();
+    const limits = resolveWsLimits({});
+    const common = Object.freeze({
+      engine, identity, clock, limits, allowedOrigins: config.allowedOrigins,
+      logger: { error: (m: string, detail?: unknown) => log.error({ msg: m, detail: String(detail) }) },
+    });
+    const rider = attachRiderRoute(app, common);
+    const stream = attachStreamRoutes(app, common);
+    const openapi = JSON.stringify(buildOpenApi(VERSION));
+    attachRestRoutes(app, {
+      identity, clock, replies: catalog, limits: config.rest, trustProxy: config.rest.trustProxy, logger: log,
+      handlers: { ...orderHandlers(deps), ...paymentHandlers(deps), ...peopleHandlers(deps), ...restaurantHandlers(deps) },
+      publicHandlers: {
+        openapi: async () => ({ status: 200, body: JSON.parse(openapi) as unknown }),
+        health: async () => {
+          const names = Object.keys(probes);
+          const states = await Promise.all(names.map((n) => probes[n]!().catch(() => false)));
+          const services = Object.fromEntries(names.map((n, i) => [n, states[i] ? 'healthy' : 'unhealthy']));
+          const healthy = states.every(Boolean);
+          return {
+            status: healthy ? 200 : 503,
+            body: { status: healthy ? 'healthy' : 'degraded', timestamp: new Date(clock.now()).toISOString(), version: VERSION, services, durability: storage.durability },
+          };
+        },
+      },
+    });
+
+    const listen = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
+      app.listen(config.host, config.port, (socket) => (socket ? resolve(socket) : reject(new Error(`cannot listen on ${config.host}:${config.port}`))));
+    });
+    const port = uWS.us_socket_local_port(listen);
+    closers.push(() => {
+      uWS.us_listen_socket_close(listen);
+      rider.close(CloseCode.SHUTTING_DOWN, 'SHUTTING_DOWN');
+      stream.close(CloseCode.SHUTTING_DOWN, 'SHUTTING_DOWN');
+    });
+    let closed: Promise<void> | undefined;
+    return { port, engine, recovery: report, durability: storage.durability, close: () => (closed ??= closeAll()) };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  return Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())]);
+}
+
+/** In emulator mode, whether the emulator answers; with real Firebase, whether Google's key endpoint does. */
+async function firebaseUp(emulatorHost: string | undefined): Promise<boolean> {
+  const url = emulatorHost ? `http://${emulatorHost}/` : 'https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com';
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+    return res.status < 500;
+  } catch {
+    return false;
+  }
+}
