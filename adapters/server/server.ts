@@ -8,8 +8,9 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import uWS from 'uWebSockets.js';
-import { type Engine, resolveConfig } from '../../engine/index.js';
-import { CloseCode } from '../../protocol/index.js';
+import { type Engine, type EngineOptions, resolveConfig } from '../../engine/index.js';
+import type { IdentityVerifier } from '../../engine/ports/identity.js';
+import { CloseCode, type RiderId } from '../../protocol/index.js';
 import { buildOpenApi } from '../../protocol/rest/openapi.js';
 import { FieldCipher } from '../crypto/field-cipher.js';
 import { type GatewayDeps } from '../http/gateway-deps.js';
@@ -44,6 +45,18 @@ export const jsonLogger = (base: Record<string, unknown> = {}): ServerLogger => 
   return { info: (o) => write('info', o), warn: (o) => write('warn', o), error: (o) => write('error', o) };
 };
 
+/**
+ * What a benchmark adds to the composition, nothing of which `npm start`
+ * uses: engine options beside the defaults (its match histogram, external
+ * candidates for a baseline), a tap on applied rider positions (a baseline's
+ * store mirrors them) and a wrapper around the identity verifier.
+ */
+export interface ServerHooks {
+  readonly engine?: Pick<EngineOptions, 'onMatch' | 'externalCandidates'>;
+  readonly onPosition?: (riderId: RiderId, lat: number, lng: number) => void;
+  readonly wrapIdentity?: (identity: IdentityVerifier) => IdentityVerifier;
+}
+
 export interface RunningServer {
   readonly port: number;
   readonly engine: Engine;
@@ -53,7 +66,7 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(config: ServerConfig, log: ServerLogger = jsonLogger()): Promise<RunningServer> {
+export async function startServer(config: ServerConfig, log: ServerLogger = jsonLogger(), hooks: ServerHooks = {}): Promise<RunningServer> {
   const clock = systemClock;
   const storage: Storage = await openStorage(config.persistence, { warn: (m) => log.warn({ msg: m }) });
   const closers: (() => Promise<void> | void)[] = [() => storage.close()];
@@ -63,7 +76,7 @@ export async function startServer(config: ServerConfig, log: ServerLogger = json
   try {
     const engineConfig = resolveConfig({});
     const { engine, report } = await recoverEngine(storage.store, storage.queue, {
-      clock, stopwatch: hrStopwatch, config: engineConfig, retentionMs: engineConfig.retentionMs,
+      ...hooks.engine, clock, stopwatch: hrStopwatch, config: engineConfig, retentionMs: engineConfig.retentionMs,
       logger: { error: (m: string, detail?: unknown) => log.error({ msg: m, detail: String(detail) }) },
     });
     closers.push(() => engine.stop());
@@ -74,8 +87,9 @@ export async function startServer(config: ServerConfig, log: ServerLogger = json
       const writer = new EventWriter(storage.queue, storage.store, { batchSize: config.persistence.batchSize }).start();
       closers.push(() => writer.stop());
     }
-    const identity = createFirebaseIdentity(config.firebase);
-    closers.push(() => identity.close());
+    const firebase = createFirebaseIdentity(config.firebase);
+    closers.push(() => firebase.close());
+    const identity = hooks.wrapIdentity ? hooks.wrapIdentity(firebase) : firebase;
     const catalog = new CatalogStore(storage.db);
 
     const redis = config.persistence.mode === 'server'
@@ -101,7 +115,7 @@ export async function startServer(config: ServerConfig, log: ServerLogger = json
     const app = uWS.App();
     const limits = resolveWsLimits({});
     const common = Object.freeze({
-      engine, identity, clock, limits, allowedOrigins: config.allowedOrigins,
+      engine, identity, clock, limits, allowedOrigins: config.allowedOrigins, ...(hooks.onPosition ? { onPosition: hooks.onPosition } : {}),
       logger: { error: (m: string, detail?: unknown) => log.error({ msg: m, detail: String(detail) }) },
     });
     const rider = attachRiderRoute(app, common);

@@ -42,7 +42,9 @@ export async function ownPostgis(): Promise<OwnStore> {
   await admin.connect();
   try {
     await admin.query('CREATE DATABASE bench');
-    const pid = (await admin.query<{ pid: number }>('SELECT pg_postmaster_pid() AS pid')).rows[0]!.pid;
+    // A backend's parent is the postmaster.
+    const backend = (await admin.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    const pid = parentPid(backend);
     const url = cluster.url('bench');
     const c = new pg.Client({ connectionString: url });
     await c.connect();
@@ -79,6 +81,11 @@ export function processCpuSeconds(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+function parentPid(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
 }
 
 /** CPU seconds of a process and its direct children (a postmaster and its backends). */

@@ -1,0 +1,219 @@
+/**
+ * `npm run bench -- match` and `npm run bench -- baselines`: the whole
+ * pipeline, end to end, once per system compared, on the same seeded
+ * workload. Three processes per system: this one (orchestration, identities,
+ * the stores), the server (bench/pipeline/server.ts: the real server with
+ * only candidate finding varied) and the load generator
+ * (bench/pipeline/load.ts: riders on real sockets, restaurants and customers
+ * over REST). Per system, two phases:
+ *
+ * 1. ingest: riders streaming, no orders; CPU per applied position of the
+ *    server process plus, for a baseline, of its store's own server processes;
+ * 2. match: orders arriving with lunch and dinner peaks; end-to-end latency
+ *    from the confirming PUT to the offer frame at the rider's socket (load
+ *    generator's clock), the engine's own histogram, the store's lookups.
+ *
+ * Persistence is on, as `npm start` runs it: Postgres (a fresh database on
+ * the machine's server, dropped after) behind BullMQ (the machine's Redis,
+ * a unique prefix). The baselines' stores are servers of the run's own.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseFirebaseConfig } from '../adapters/identity/config.js';
+import { createFirebaseIdentity } from '../adapters/identity/firebase-identity.js';
+import { dropDatabase } from '../adapters/postgres/ensure-database.js';
+import { EMULATOR_HOST, EMULATOR_PROJECT, useAuthEmulator } from '../test/support/firebase-emulator.js';
+import { LatencyHistogram, type Percentiles } from './hdr.js';
+import { mintTokens, riderTokens } from './ingest/tokens.js';
+import type { Identities, LoadCmd, LoadConfig, LoadMsg } from './pipeline/load.js';
+import type { ParentMsg, ServerArgs, ServerMsg, System } from './pipeline/server.js';
+import { ownPostgis, ownRedis, type OwnStore } from './pipeline/stores.js';
+import { planWorkload } from './workload.js';
+
+export const defaultPipelineBench = {
+  riders: 20_000, restaurants: 200, customers: 100, rate: 500, seconds: 60, warmup: 5, ingestSeconds: 10,
+  interval: 4, jobSeconds: 10, k: 16, seed: 1, radiusKm: 10,
+};
+export type PipelineFlags = typeof defaultPipelineBench;
+export const quickPipelineBench: Partial<PipelineFlags> = { riders: 500, restaurants: 20, customers: 10, rate: 20, seconds: 6, warmup: 1, ingestSeconds: 2, interval: 1, jobSeconds: 1 };
+
+const PG_SERVER = process.env['BENCH_PG_SERVER'] ?? 'postgres://postgres@127.0.0.1:5432';
+const REDIS_URL = process.env['BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+
+export interface SystemResult {
+  system: System;
+  ingest_us_per_position: number;
+  ingest: {
+    positions: number; positions_per_s: number; server_cpu_s: number; store_cpu_s: number | null;
+    server_us_per_position: number; store_us_per_position: number | null;
+  };
+  /** End to end: the confirming PUT sent → the offer frame at the rider's socket. */
+  match_latency_us: Percentiles;
+  match_latency_curve: [number, number][];
+  /** The confirming PUT's own round trip (the REST acknowledgement). */
+  rest_ack_us: Percentiles;
+  /** Inside the engine: dispatchable → offer event (with a baseline, the store's answer → offer event). */
+  engine_match_us: Percentiles;
+  /** A baseline's nearest-k lookup, request to answer (server side). */
+  lookup_us: Percentiles | null;
+  orders: { planned: number; placed: number; confirmed: number; offers: number; unmatched: number; measured: number; offers_before_ack: number };
+  rest_errors: Record<string, number>;
+  rider_errors: Record<string, number>;
+  bridge: Record<string, number> | null;
+  store_write_errors: number;
+  connections: number;
+  failed_connects: number;
+  server_rss_mb: number;
+  load_lag_ms_max: number;
+}
+
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+const child = (file: string, arg: string) => fork(here(file), [arg], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const nextMsg = <T extends { type: string }>(c: ChildProcess, type: T['type'], onOther?: (m: { type: string }) => void): Promise<T> =>
+  new Promise((resolve, reject) => {
+    const on = (m: T) => {
+      if (m.type !== type) return onOther?.(m);
+      c.off('message', on);
+      c.off('exit', onExit);
+      resolve(m);
+    };
+    const onExit = (code: number | null) => reject(new Error(`waiting for ${type}: child exited with ${code}`));
+    c.on('message', on);
+    c.once('exit', onExit);
+  });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const exited = (c: ChildProcess | undefined) =>
+  c === undefined || c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => c.once('exit', () => r()));
+const r2 = (x: number) => Number(x.toFixed(2));
+
+export async function runPipelineBench(f: PipelineFlags, systems: readonly System[], log: (s: string) => void): Promise<{ flags: PipelineFlags; systems: Partial<Record<System, SystemResult>>; orders_planned: number; peak_rate: number; mean_rate: number }> {
+  const teardowns: (() => unknown)[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'pipeline-bench-'));
+  const stores: Partial<Record<System, OwnStore>> = {};
+  process.env['FIREBASE_AUTH_EMULATOR_HOST'] = EMULATOR_HOST;
+  try {
+    await useAuthEmulator({ teardown: (fn) => void teardowns.push(fn) });
+    const identity = createFirebaseIdentity(parseFirebaseConfig({ NODE_ENV: 'test' }));
+    teardowns.push(() => identity.close());
+    const run = randomBytes(3).toString('hex');
+    const restaurantIds = Array.from({ length: f.restaurants }, (_, i) => `br-${run}-${i}`);
+    const ids: Identities = {
+      riders: await riderTokens(identity.auth, EMULATOR_HOST, f.riders, (s) => log(`riders: ${s}`)),
+      restaurants: (await mintTokens(identity.auth, EMULATOR_HOST, restaurantIds.map((id) => ({ uid: `${id}-owner`, claims: { role: 'restaurant', restaurant_id: id } })), (s) => log(`restaurants: ${s}`)))
+        .map((token, i) => ({ id: restaurantIds[i]!, token })),
+      customers: await mintTokens(identity.auth, EMULATOR_HOST, Array.from({ length: f.customers }, (_, i) => ({ uid: `bc-${run}-${i}`, claims: { role: 'customer' } })), (s) => log(`customers: ${s}`)),
+    };
+    const identitiesFile = join(dir, 'identities.json');
+    writeFileSync(identitiesFile, JSON.stringify(ids));
+    if (systems.includes('redis-geo')) stores['redis-geo'] = await ownRedis();
+    if (systems.includes('postgis')) stores.postgis = await ownPostgis();
+    for (const s of Object.values(stores)) teardowns.push(() => s.stop());
+
+    const workload = { riders: f.riders, restaurants: f.restaurants, rate: f.rate, seconds: f.seconds, seed: f.seed, radiusKm: f.radiusKm };
+    const planned = planWorkload(workload).orders.length;
+    const out: Partial<Record<System, SystemResult>> = {};
+    for (const system of systems) {
+      out[system] = await runSystem(system, f, { workload, identitiesFile, store: stores[system], run, log: (s) => log(`${system}: ${s}`) });
+    }
+    return { flags: f, systems: out, orders_planned: planned, peak_rate: f.rate, mean_rate: r2(planned / f.seconds) };
+  } finally {
+    for (const t of teardowns.reverse()) await Promise.resolve(t()).catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function runSystem(
+  system: System, f: PipelineFlags,
+  o: { workload: LoadConfig['workload']; identitiesFile: string; store: OwnStore | undefined; run: string; log: (s: string) => void },
+): Promise<SystemResult> {
+  const dbUrl = `${PG_SERVER}/bench_${process.pid}_${o.run}_${system.replace('-', '_')}`;
+  const args: ServerArgs = {
+    system, k: f.k, ...(o.store ? { storeUrl: o.store.url } : {}),
+    env: {
+      NODE_ENV: 'test', SERVER_HOST: '127.0.0.1', SERVER_PORT: '0', DATABASE_URL: dbUrl, REDIS_URL,
+      QUEUE_PREFIX: `bench${process.pid}${o.run}${system.replace('-', '')}`, FIREBASE_AUTH_EMULATOR_HOST: EMULATOR_HOST,
+      FIREBASE_PROJECT_ID: EMULATOR_PROJECT, ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+      // One load generator speaks for every customer and restaurant from one address.
+      REST_RATE_PER_S: '1000000', REST_RATE_BURST: '1000000',
+    },
+  };
+  let server: ChildProcess | undefined;
+  let load: ChildProcess | undefined;
+  try {
+    server = child('./pipeline/server.ts', JSON.stringify(args));
+    const { port } = await nextMsg<Extract<ServerMsg, { type: 'ready' }>>(server, 'ready');
+    const cfg: LoadConfig = {
+      base: `http://127.0.0.1:${port}`, identitiesFile: o.identitiesFile, workload: o.workload, intervalS: f.interval, jobS: f.jobSeconds, maxSockets: 256,
+    };
+    load = child('./pipeline/load.ts', JSON.stringify(cfg));
+    const cmd = (m: LoadCmd) => load!.send(m);
+    const toServer = (m: ParentMsg) => server!.send(m);
+
+    cmd({ type: 'seed' });
+    const seeded = await nextMsg<Extract<LoadMsg, { type: 'seeded' }>>(load, 'seeded');
+    o.log(`server on port ${port}; ${seeded.restaurants} restaurants registered over REST in ${seeded.s} s; connecting ${f.riders} riders`);
+    cmd({ type: 'connect' });
+    const connected = await nextMsg<Extract<LoadMsg, { type: 'connected' }>>(load, 'connected');
+    o.log(`${connected.connections} riders connected (${connected.failed} failed) in ${connected.s} s; streaming every ${f.interval} s`);
+    cmd({ type: 'stream' });
+    await sleep(f.interval * 1000 + 1000);
+
+    // Phase 1: ingest.
+    const storeCpu0 = o.store?.cpuSeconds() ?? 0;
+    toServer({ type: 'start' });
+    await sleep(f.ingestSeconds * 1000);
+    const ingestWindow = nextMsg<Extract<ServerMsg, { type: 'window' }>>(server, 'window');
+    toServer({ type: 'stop' });
+    const iw = await ingestWindow;
+    const storeCpu = o.store ? o.store.cpuSeconds() - storeCpu0 : null;
+    const serverUs = iw.positions > 0 ? (iw.cpu_s * 1e6) / iw.positions : NaN;
+    const storeUs = storeCpu !== null && iw.positions > 0 ? (storeCpu * 1e6) / iw.positions : null;
+    o.log(`ingest: ${iw.positions} positions in ${f.ingestSeconds} s, ${serverUs.toFixed(2)} µs server CPU each${storeUs !== null ? ` + ${storeUs.toFixed(2)} µs in the store` : ''}`);
+
+    // Phase 2: orders. The server's histograms and CPU window start after the warm-up.
+    let last = 0;
+    const done = nextMsg<Extract<LoadMsg, { type: 'orders_done' }>>(load, 'orders_done', (m) => {
+      const p = m as Extract<LoadMsg, { type: 'progress' }>;
+      if (p.type !== 'progress' || performance.now() - last < 2_000) return;
+      last = performance.now();
+      o.log(`orders ${p.sent}/${p.planned} sent, ${p.offers} offers, end-to-end p99 so far ${Math.round(p.p99_us)} µs`);
+    });
+    cmd({ type: 'orders', warmupS: f.warmup });
+    await sleep(f.warmup * 1000);
+    toServer({ type: 'start' });
+    const d = await done;
+    const matchWindow = nextMsg<Extract<ServerMsg, { type: 'window' }>>(server, 'window');
+    toServer({ type: 'stop' });
+    const mw = await matchWindow;
+    const match = LatencyHistogram.decode(d.match);
+    const res: SystemResult = {
+      system,
+      ingest_us_per_position: r2(serverUs + (storeUs ?? 0)),
+      ingest: {
+        positions: iw.positions, positions_per_s: Math.round(iw.positions / f.ingestSeconds), server_cpu_s: r2(iw.cpu_s), store_cpu_s: storeCpu === null ? null : r2(storeCpu),
+        server_us_per_position: r2(serverUs), store_us_per_position: storeUs === null ? null : r2(storeUs),
+      },
+      match_latency_us: match.summary(),
+      match_latency_curve: match.curve(),
+      rest_ack_us: LatencyHistogram.decode(d.ack).summary(),
+      engine_match_us: LatencyHistogram.decode(mw.engine_match).summary(),
+      lookup_us: system === 'engine' ? null : LatencyHistogram.decode(mw.lookup).summary(),
+      orders: { planned: d.planned, placed: d.placed, confirmed: d.confirmed, offers: d.offers, unmatched: d.unmatched, measured: d.measured, offers_before_ack: d.offers_before_ack },
+      rest_errors: d.rest_errors, rider_errors: d.rider_errors, bridge: mw.bridge, store_write_errors: mw.store_write_errors,
+      connections: connected.connections, failed_connects: connected.failed, server_rss_mb: mw.rss_mb, load_lag_ms_max: d.lag_ms_max,
+    };
+    o.log(`match: ${d.confirmed}/${d.planned} orders confirmed, ${d.offers} offers; end to end p50 ${res.match_latency_us.p50} p99 ${res.match_latency_us.p99} p99.9 ${res.match_latency_us.p999} µs; engine p99 ${res.engine_match_us.p99} µs`);
+    return res;
+  } finally {
+    load?.send({ type: 'exit' } satisfies LoadCmd);
+    server?.send({ type: 'exit' } satisfies ParentMsg);
+    await Promise.race([Promise.all([exited(load), exited(server)]), sleep(8_000)]);
+    load?.kill();
+    server?.kill();
+    await dropDatabase(dbUrl).catch(() => {});
+  }
+}

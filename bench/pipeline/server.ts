@@ -1,0 +1,126 @@
+/**
+ * The pipeline bench's server process: the real server (`startServer`, the
+ * composition `npm start` runs: REST, rider and stream sockets on one uWS
+ * port, Postgres behind BullMQ) with one thing varied, how candidates are
+ * found and positions stored:
+ *
+ * - `engine`: the engine's own in-memory H3 index (production);
+ * - `redis-geo`, `postgis`: the engine in external candidates mode, with the
+ *   store mirroring its available riders from every applied position and
+ *   answering each order's nearest-k lookup; scoring, offers, sockets and
+ *   REST stay the same.
+ *
+ * It reports its own `process.cpuUsage()` between a `start` and a `stop`
+ * message, the engine's match histogram and the store's lookup histogram.
+ */
+import { parseServerConfig } from '../../adapters/server/server-config.js';
+import { startServer, type ServerHooks } from '../../adapters/server/server.js';
+import { externalCandidates, type ExternalCandidates } from '../../adapters/candidates/external-candidates.js';
+import { postgisStore } from '../../adapters/candidates/postgis-store.js';
+import { redisGeoStore } from '../../adapters/candidates/redis-geo-store.js';
+import type { CandidateStore } from '../../adapters/candidates/candidate-store.js';
+import { parseRedisUrl } from '../../adapters/queue/redis-url.js';
+import type { IdentityVerifier } from '../../engine/ports/identity.js';
+import type { Principal, Result } from '../../protocol/index.js';
+import { LatencyHistogram } from '../hdr.js';
+
+export type System = 'engine' | 'redis-geo' | 'postgis';
+export const SYSTEMS: readonly System[] = ['engine', 'redis-geo', 'postgis'];
+
+export interface ServerArgs {
+  readonly system: System;
+  /** The candidate store's URL (baselines only). */
+  readonly storeUrl?: string;
+  /** Candidates asked of the store per order (beyond the order's excluded riders). */
+  readonly k: number;
+  /** Environment for `parseServerConfig`, as `npm start` would read it. */
+  readonly env: Record<string, string>;
+}
+
+export type ServerMsg =
+  | { type: 'ready'; port: number }
+  | {
+    type: 'window'; cpu_s: number; user_s: number; system_s: number; positions: number; engine_match: string; lookup: string;
+    bridge: ExternalCandidates['stats'] | null; store_write_errors: number; rss_mb: number; heap_mb: number;
+  };
+export type ParentMsg = { type: 'start' } | { type: 'stop' } | { type: 'exit' };
+
+const args = JSON.parse(process.argv[2]!) as ServerArgs;
+const send = (m: ServerMsg) => process.send?.(m);
+
+/**
+ * Remembers each verified token until it expires. In emulator mode
+ * firebase-admin asks the emulator about every token (a network call that
+ * production, verifying RS256 locally, never makes), and with a thousand REST
+ * calls a second the emulator, not the server, would be measured.
+ */
+function rememberTokens(inner: IdentityVerifier): IdentityVerifier {
+  const known = new Map<string, Principal>();
+  return {
+    async verify(token, opts) {
+      const p = known.get(token);
+      if (p !== undefined && p.expiresAt > Date.now() && opts?.checkRevoked !== true) return { ok: true, value: p };
+      const res: Result<Principal> = await inner.verify(token, opts);
+      if (res.ok) known.set(token, res.value);
+      return res;
+    },
+  };
+}
+
+const engineMatch = new LatencyHistogram();
+const lookup = new LatencyHistogram();
+let positions = 0;
+let store: CandidateStore | undefined;
+let bridge: ExternalCandidates | undefined;
+if (args.system === 'redis-geo') store = redisGeoStore(parseRedisUrl(args.storeUrl!), `bench:${process.pid}`);
+else if (args.system === 'postgis') store = await postgisStore(args.storeUrl!);
+if (store) {
+  bridge = externalCandidates(store, {
+    k: args.k, onLookup: (us) => lookup.recordMicros(us),
+    logger: { error: (m, d) => console.error('[server]', m, d) },
+  });
+}
+const b = bridge;
+const hooks: ServerHooks = {
+  engine: { onMatch: (m) => engineMatch.recordMicros(m.micros), ...(b ? { externalCandidates: b.request } : {}) },
+  // Every system counts applied positions here; the baselines also write them to their store.
+  onPosition: b ? (id, lat, lng) => {
+    positions++;
+    b.onPosition(id, lat, lng);
+  } : () => void positions++,
+  wrapIdentity: rememberTokens,
+};
+const quiet = {
+  info: () => {},
+  warn: (o: Record<string, unknown>) => console.error('[server]', JSON.stringify(o)),
+  error: (o: Record<string, unknown>) => console.error('[server]', JSON.stringify(o)),
+};
+const server = await startServer(parseServerConfig(args.env), quiet, hooks);
+bridge?.attach(server.engine);
+send({ type: 'ready', port: server.port });
+
+let t0 = process.cpuUsage();
+let p0 = 0;
+process.on('message', (m: ParentMsg) => {
+  if (m.type === 'start') {
+    t0 = process.cpuUsage();
+    p0 = positions;
+    engineMatch.reset();
+    lookup.reset();
+  } else if (m.type === 'stop') {
+    const d = process.cpuUsage(t0);
+    const mem = process.memoryUsage();
+    send({
+      type: 'window', cpu_s: (d.user + d.system) / 1e6, user_s: d.user / 1e6, system_s: d.system / 1e6, positions: positions - p0,
+      engine_match: engineMatch.encode(), lookup: lookup.encode(), bridge: bridge ? { ...bridge.stats } : null,
+      store_write_errors: store?.writeErrors ?? 0, rss_mb: Math.round(mem.rss / 2 ** 20), heap_mb: Math.round(mem.heapUsed / 2 ** 20),
+    });
+  } else {
+    const stop = async () => {
+      bridge?.detach();
+      await Promise.race([server.close(), new Promise((r) => setTimeout(r, 5_000))]);
+      await store?.close().catch(() => {});
+    };
+    stop().finally(() => process.exit(0));
+  }
+});
