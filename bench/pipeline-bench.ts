@@ -26,11 +26,14 @@ import { fileURLToPath } from 'node:url';
 import { parseFirebaseConfig } from '../adapters/identity/config.js';
 import { createFirebaseIdentity } from '../adapters/identity/firebase-identity.js';
 import { dropDatabase } from '../adapters/postgres/ensure-database.js';
+import { parseRedisUrl } from '../adapters/queue/redis-url.js';
+import { Redis } from 'ioredis';
 import { EMULATOR_HOST, EMULATOR_PROJECT, useAuthEmulator } from '../test/support/firebase-emulator.js';
 import { LatencyHistogram, type Percentiles } from './hdr.js';
 import { mintTokens, riderTokens } from './ingest/tokens.js';
 import type { Identities, LoadCmd, LoadConfig, LoadMsg } from './pipeline/load.js';
-import type { ParentMsg, ServerArgs, ServerMsg, System } from './pipeline/server.js';
+import type { ParentMsg, ServerArgs, ServerMsg } from './pipeline/server.js';
+import type { System } from './pipeline/systems.js';
 import { ownPostgis, ownRedis, type OwnStore } from './pipeline/stores.js';
 import { planWorkload } from './workload.js';
 
@@ -39,7 +42,7 @@ export const defaultPipelineBench = {
   interval: 4, jobSeconds: 10, k: 16, seed: 1, radiusKm: 10,
 };
 export type PipelineFlags = typeof defaultPipelineBench;
-export const quickPipelineBench: Partial<PipelineFlags> = { riders: 500, restaurants: 20, customers: 10, rate: 20, seconds: 6, warmup: 1, ingestSeconds: 2, interval: 1, jobSeconds: 1 };
+export const quickPipelineBench: Partial<PipelineFlags> = { riders: 300, restaurants: 20, customers: 10, rate: 20, seconds: 3, warmup: 1, ingestSeconds: 1, interval: 1, jobSeconds: 1 };
 
 const PG_SERVER = process.env['BENCH_PG_SERVER'] ?? 'postgres://postgres@127.0.0.1:5432';
 const REDIS_URL = process.env['BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -131,11 +134,12 @@ async function runSystem(
   o: { workload: LoadConfig['workload']; identitiesFile: string; store: OwnStore | undefined; run: string; log: (s: string) => void },
 ): Promise<SystemResult> {
   const dbUrl = `${PG_SERVER}/bench_${process.pid}_${o.run}_${system.replace('-', '_')}`;
+  const queuePrefix = `bench${process.pid}${o.run}${system.replace('-', '')}`;
   const args: ServerArgs = {
     system, k: f.k, ...(o.store ? { storeUrl: o.store.url } : {}),
     env: {
       NODE_ENV: 'test', SERVER_HOST: '127.0.0.1', SERVER_PORT: '0', DATABASE_URL: dbUrl, REDIS_URL,
-      QUEUE_PREFIX: `bench${process.pid}${o.run}${system.replace('-', '')}`, FIREBASE_AUTH_EMULATOR_HOST: EMULATOR_HOST,
+      QUEUE_PREFIX: queuePrefix, FIREBASE_AUTH_EMULATOR_HOST: EMULATOR_HOST,
       FIREBASE_PROJECT_ID: EMULATOR_PROJECT, ENCRYPTION_KEY: randomBytes(32).toString('hex'),
       // One load generator speaks for every customer and restaurant from one address.
       REST_RATE_PER_S: '1000000', REST_RATE_BURST: '1000000',
@@ -160,7 +164,8 @@ async function runSystem(
     const connected = await nextMsg<Extract<LoadMsg, { type: 'connected' }>>(load, 'connected');
     o.log(`${connected.connections} riders connected (${connected.failed} failed) in ${connected.s} s; streaming every ${f.interval} s`);
     cmd({ type: 'stream' });
-    await sleep(f.interval * 1000 + 1000);
+    // One full reporting interval, so every rider has a position before anything is measured.
+    await sleep(f.interval * 1000 + 500);
 
     // Phase 1: ingest.
     const storeCpu0 = o.store?.cpuSeconds() ?? 0;
@@ -215,5 +220,21 @@ async function runSystem(
     load?.kill();
     server?.kill();
     await dropDatabase(dbUrl).catch(() => {});
+    await dropKeys(REDIS_URL, `${queuePrefix}:*`).catch(() => {});
+  }
+}
+
+/** Deletes this run's BullMQ keys from the shared Redis. */
+async function dropKeys(url: string, pattern: string): Promise<void> {
+  const redis = new Redis({ ...parseRedisUrl(url), maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
   }
 }

@@ -1,19 +1,54 @@
 /**
- * `npm run bench -- <scenario> [flags]`. Scenarios so far: `engine` (the
- * engine alone: position hot path, match latency, heap per actor, each beside
- * a baseline in the same run), `ingest` (riders streaming real frames to the
- * WebSocket gateway; server CPU per position), `write-behind` (Postgres and BullMQ: rows/s
- * written behind vs single-row appends, queue lag, start to serving). `--quick` runs small to check the harness;
- * `--json` makes the last line of stdout one JSON object.
+ * `npm run bench -- <scenario> [flags]`:
+ * - `match`: the whole pipeline end to end (REST + real rider sockets, server and load generator in their own processes):
+ *   confirming PUT → offer frame at the rider's socket, plus the engine's own histogram;
+ * - `baselines`: the same pipeline three times on the same workload (engine, Redis GEO, PostGIS), with ratios;
+ * - `ingest`: riders streaming real frames to the WebSocket gateway; server CPU per position;
+ * - `memory`: heap per online rider and per active order at 100k riders;
+ * - `engine`: the engine alone in one process, each figure beside a baseline;
+ * - `write-behind`: Postgres and BullMQ: rows/s written behind, queue lag, start to serving;
+ * - `all`: ingest, memory, baselines (its engine run is the match figure), engine and write-behind.
+ * `--quick` runs small to check the harness; `--json` makes the last line of stdout one JSON object.
+ * Progress lines go to stderr.
  */
 import { defaultEngineBench, runEngineBench } from './engine-bench.js';
 import { defaultIngestBench, runIngestBench } from './ingest-bench.js';
+import { defaultMemoryBench, runMemoryBench } from './memory-bench.js';
+import { defaultPipelineBench, quickPipelineBench, runPipelineBench, type SystemResult } from './pipeline-bench.js';
+import { SYSTEMS, type System } from './pipeline/systems.js';
 import { defaultWriteBehindBench, runWriteBehindBench } from './write-behind-bench.js';
 import { machineLine, parseFlags, UsageError } from './stats.js';
 
-const HELP = `usage: npm run bench -- engine [--riders N] [--restaurants N] [--orders N] [--positions N] [--side-km K] [--seed N] [--quick] [--json]
-       npm run bench -- write-behind [--events N] [--batch N] [--rate N] [--seconds S] [--baseline-events N] [--pg-server URL] [--redis-url URL] [--quick] [--json]
-       npm run bench -- ingest [--riders N] [--rate HZ] [--seconds S] [--warmup S] [--json]`;
+const HELP = `usage: npm run bench -- match|baselines [--riders N] [--rate ORDERS_PER_S_AT_PEAK] [--seconds S] [--seed N] [--restaurants N] [--warmup S]
+                          [--ingest-seconds S] [--interval S] [--job-seconds S] [--k N] [--radius-km K] [--customers N] [--quick] [--json]
+       npm run bench -- ingest [--riders N] [--rate HZ] [--seconds S] [--warmup S] [--quick] [--json]
+       npm run bench -- memory [--riders N] [--orders N] [--restaurants N] [--seed N] [--radius-km K] [--quick] [--json]
+       npm run bench -- all [match flags] [--quick] [--json]
+       npm run bench -- engine [--riders N] [--restaurants N] [--orders N] [--positions N] [--side-km K] [--seed N] [--quick] [--json]
+       npm run bench -- write-behind [--events N] [--batch N] [--rate N] [--seconds S] [--baseline-events N] [--pg-server URL] [--redis-url URL] [--quick] [--json]`;
+
+type Log = (s: string) => void;
+const progress = (tag: string): Log => (s) => console.error(`[${tag}] ${s}`);
+
+/** The goals of issue 7, on the pipeline's figures. */
+const GOALS = { match_p99_us_max: 1_000, engine_match_p99_us_max: 100, redis_geo_p99_ratio_min: 10, postgis_p99_ratio_min: 20, ingest_us_per_position_max: 4 };
+
+function parse<T extends Record<string, number | boolean | string>>(argv: readonly string[], defaults: T): T | null {
+  try {
+    return parseFlags(argv, defaults);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`bench: ${err.message}\n${HELP}`);
+      return null;
+    }
+    throw err;
+  }
+}
+
+const quickIngest = { riders: 300, rate: 1, seconds: 2, warmup: 1 };
+const quickMemory = { riders: 5_000, orders: 1_000, restaurants: 100 };
+const quickEngine = { riders: 5_000, restaurants: 200, orders: 1_000, positions: 50_000, sideKm: 10 };
+const quickWriteBehind = { events: 5_000, baselineEvents: 300, seconds: 1, rate: 500 };
 
 async function main(): Promise<number> {
   const [scenario, ...rest] = process.argv.slice(2);
@@ -21,92 +56,180 @@ async function main(): Promise<number> {
     console.log(HELP);
     return scenario === undefined ? 2 : 0;
   }
-  if (scenario === 'write-behind') return writeBehind(rest);
-  if (scenario === 'ingest') return ingest(rest);
-  if (scenario !== 'engine' && scenario !== 'all') {
+  const run = SCENARIOS[scenario];
+  if (!run) {
     console.error(`bench: unknown scenario ${scenario}\n${HELP}`);
     return 2;
   }
-  let flags;
-  try {
-    flags = parseFlags(rest, { ...defaultEngineBench, quick: false, json: false });
-  } catch (err) {
-    if (err instanceof UsageError) {
-      console.error(`bench: ${err.message}\n${HELP}`);
-      return 2;
-    }
-    throw err;
-  }
-  if (flags.quick) Object.assign(flags, { riders: 5_000, restaurants: 200, orders: 1_000, positions: 100_000, sideKm: 10 });
+  const json = rest.includes('--json');
   const machine = await machineLine();
   const t0 = performance.now();
-  const result = await runEngineBench(flags, (s) => console.error(`[engine] ${s}`));
-  const out = { scenario: 'engine', machine, wall_s: Number(((performance.now() - t0) / 1000).toFixed(1)), ...result };
-  if (flags.json) console.log(JSON.stringify(out));
-  else {
-    console.log(`engine bench on ${machine}`);
-    console.log(`  position update: ${result.position_update_cpu_us} µs CPU (goal ≤ 2) vs ${result.baseline_xstate_send_cpu_us} µs per XState send`);
-    console.log(`  match latency (µs): ${JSON.stringify(result.match_latency_us)} (goal p99 ≤ 100) vs brute-force scan ${JSON.stringify(result.baseline_brute_force_scan_us)}`);
-    console.log(`  heap per idle rider: ${result.heap_bytes_per_idle_rider} B (goal ≤ 1536) vs ${result.baseline_heap_bytes_per_started_actor} B per started actor`);
-    console.log(`  heap per active order: ${result.heap_bytes_per_active_order} B (goal ≤ 8192)`);
-    console.log(`  goals met: ${JSON.stringify(result.met)}`);
-  }
+  const result = await run(rest, machine);
+  if (result === null) return 2;
+  const out = { scenario, machine, wall_s: Number(((performance.now() - t0) / 1000).toFixed(1)), ...result.json };
+  if (json) console.log(JSON.stringify(out));
+  else for (const line of result.text) console.log(line);
   return 0;
 }
 
-async function writeBehind(argv: readonly string[]): Promise<number> {
-  let flags;
-  try {
-    flags = parseFlags(argv, { ...defaultWriteBehindBench, quick: false, json: false });
-  } catch (err) {
-    if (err instanceof UsageError) {
-      console.error(`bench: ${err.message}\n${HELP}`);
-      return 2;
-    }
-    throw err;
+type Outcome = { json: Record<string, unknown>; text: string[] } | null;
+const SCENARIOS: Record<string, (argv: readonly string[], machine: string) => Promise<Outcome>> = {
+  match: (argv, machine) => pipeline(argv, machine, ['engine']),
+  baselines: (argv, machine) => pipeline(argv, machine, SYSTEMS),
+  ingest,
+  memory,
+  engine,
+  'write-behind': writeBehind,
+  all,
+};
+
+// ─── match and baselines ───────────────────────────────────────────────────
+
+async function pipeline(argv: readonly string[], machine: string, systems: readonly System[]): Promise<Outcome> {
+  const f = parse(argv, { ...defaultPipelineBench, quick: false, json: false });
+  if (!f) return null;
+  if (f.quick) Object.assign(f, quickPipelineBench);
+  const tag = systems.length === 1 ? 'match' : 'baselines';
+  const r = await runPipelineBench(f, systems, progress(tag));
+  const ours = r.systems.engine!;
+  const ratio = (a: number, b: number) => (b > 0 ? Number((a / b).toFixed(1)) : null);
+  const ratios: Record<string, Record<string, number | null>> = {};
+  for (const s of systems) {
+    if (s === 'engine') continue;
+    const b = r.systems[s]!;
+    ratios[s] = {
+      match_p50: ratio(b.match_latency_us.p50, ours.match_latency_us.p50),
+      match_p99: ratio(b.match_latency_us.p99, ours.match_latency_us.p99),
+      match_p999: ratio(b.match_latency_us.p999, ours.match_latency_us.p999),
+      ingest_us_per_position: ratio(b.ingest_us_per_position, ours.ingest_us_per_position),
+    };
   }
-  if (flags.quick) Object.assign(flags, { events: 5_000, baselineEvents: 300, seconds: 1, rate: 500 });
-  const machine = await machineLine();
-  const t0 = performance.now();
-  const r = await runWriteBehindBench(flags, (s) => console.error(`[write-behind] ${s}`));
-  const out = { scenario: 'write-behind', machine, wall_s: Number(((performance.now() - t0) / 1000).toFixed(1)), ...r };
-  if (flags.json) console.log(JSON.stringify(out));
-  else {
-    console.log(`write-behind bench on ${machine}`);
-    console.log(`  rows/s written behind (order lifecycles, batches of ${r.batch}): ${r.rows_per_s_batched} (goal ≥ 50000); one event per actor: ${r.rows_per_s_batched_one_event_per_actor}; baseline single-row appends: ${r.baseline_rows_per_s_single_row}`);
-    console.log(`  queue lag at ${r.queue_rate_offered_per_s} orders/s through BullMQ (ms): ${JSON.stringify(r.queue_lag_ms)}; ${r.queue_jobs_written}/${r.queue_jobs} written`);
-    console.log(`  start to serving, loading ${r.recovered_orders} orders (live or within retention) from Postgres: ${r.start_to_serving_ms} ms (goal ≤ 5000)`);
-    console.log(`  goals met: ${JSON.stringify(r.met)}`);
-  }
-  return 0;
+  const met: Record<string, boolean> = {
+    match_p99: ours.match_latency_us.p99 <= GOALS.match_p99_us_max,
+    engine_match_p99: ours.engine_match_us.p99 <= GOALS.engine_match_p99_us_max,
+    ingest: ours.ingest_us_per_position <= GOALS.ingest_us_per_position_max,
+  };
+  if (ratios['redis-geo']) met['redis_geo_ratio'] = (ratios['redis-geo']['match_p99'] ?? 0) >= GOALS.redis_geo_p99_ratio_min;
+  if (ratios['postgis']) met['postgis_ratio'] = (ratios['postgis']['match_p99'] ?? 0) >= GOALS.postgis_p99_ratio_min;
+  const common = {
+    riders: f.riders, peak_orders_per_s: f.rate, mean_orders_per_s: r.mean_rate, orders_planned: r.orders_planned, seconds: f.seconds,
+    position_interval_s: f.interval, seed: f.seed, quick: f.quick, goals: GOALS, met,
+  };
+  const text = [`${tag} on ${machine}`, `  ${f.riders} riders reporting every ${f.interval} s; ${r.orders_planned} orders in ${f.seconds} s (peak ${f.rate}/s, mean ${r.mean_rate}/s), seed ${f.seed}`];
+  for (const s of systems) text.push(...describe(r.systems[s]!));
+  for (const [s, q] of Object.entries(ratios)) text.push(`  ${s} / engine: p50 ×${q['match_p50']}, p99 ×${q['match_p99']}, p99.9 ×${q['match_p999']}, ingest ×${q['ingest_us_per_position']}`);
+  text.push(`  goals met: ${JSON.stringify(met)}`);
+  if (systems.length === 1) return { json: { ...common, ...ours }, text };
+  return { json: { ...common, systems: r.systems, ratios }, text };
 }
 
-async function ingest(argv: readonly string[]): Promise<number> {
-  let flags;
-  try {
-    flags = parseFlags(argv, { ...defaultIngestBench, json: false });
-  } catch (err) {
-    if (err instanceof UsageError) {
-      console.error(`bench: ${err.message}\n${HELP}`);
-      return 2;
-    }
-    throw err;
+function describe(s: SystemResult): string[] {
+  const p = (x: { p50: number; p90: number; p99: number; p999: number; max: number }) => `p50 ${x.p50} p90 ${x.p90} p99 ${x.p99} p99.9 ${x.p999} max ${x.max}`;
+  return [
+    `  ${s.system}:`,
+    `    match end to end (µs): ${p(s.match_latency_us)} (${s.match_latency_us.count} orders; REST ack ${p(s.rest_ack_us)})`,
+    `    inside the engine (µs): ${p(s.engine_match_us)}${s.lookup_us ? `; store lookup (µs): ${p(s.lookup_us)}` : ''}`,
+    `    ingest: ${s.ingest_us_per_position} µs CPU per position (server ${s.ingest.server_us_per_position}${s.ingest.store_us_per_position !== null ? `, store ${s.ingest.store_us_per_position}` : ''}) at ${s.ingest.positions_per_s}/s`,
+    `    orders ${s.orders.confirmed}/${s.orders.planned} confirmed, ${s.orders.offers} offers, ${s.orders.unmatched} unmatched; errors REST ${JSON.stringify(s.rest_errors)} riders ${JSON.stringify(s.rider_errors)}`,
+  ];
+}
+
+// ─── the other scenarios ───────────────────────────────────────────────────
+
+async function ingest(argv: readonly string[], machine: string): Promise<Outcome> {
+  const f = parse(argv, { ...defaultIngestBench, quick: false, json: false });
+  if (!f) return null;
+  if (f.quick) Object.assign(f, quickIngest);
+  const r = await runIngestBench(f, progress('ingest'));
+  return {
+    json: { ...r, quick: f.quick },
+    text: [
+      `ingest bench on ${machine}`,
+      `  ${r.connections} riders connected, ${r.rate_hz} Hz each, ${r.seconds} s measured`,
+      `  positions: ${r.positions} (${r.positions_per_s}/s), server CPU ${r.server_cpu_s} s (user ${r.server_user_s}, system ${r.server_system_s})`,
+      `  server CPU per position: ${r.us_per_position} µs (goal ≤ ${r.goal_us_per_position}): ${r.met ? 'met' : 'not met'}`,
+      `  errors: ${r.errors} ${JSON.stringify(r.error_codes)}, closes ${r.closes}, stale ${r.stale}, rate-limited ${r.rate_limited}, server RSS ${r.server_rss_mb} MB; closes seen by the server ${JSON.stringify(r.server_closes_by_code)}`,
+      `  server CPU by thread (s): ${JSON.stringify(r.server_cpu_s_by_thread)}`,
+      `  auth: ${r.auth}`,
+    ],
+  };
+}
+
+async function memory(argv: readonly string[], machine: string): Promise<Outcome> {
+  const f = parse(argv, { ...defaultMemoryBench, quick: false, json: false });
+  if (!f) return null;
+  if (f.quick) Object.assign(f, quickMemory);
+  const r = await runMemoryBench(f, progress('memory'));
+  return {
+    json: { ...r, quick: f.quick },
+    text: [
+      `memory bench on ${machine}`,
+      `  heap per online rider at ${r.riders} riders: ${r.heap_bytes_per_online_rider} B (goal ≤ 1536)`,
+      `  heap per active order: ${r.heap_bytes_per_preparing_order} B preparing, ${r.heap_bytes_per_assigned_order} B assigned (goal ≤ 8192)`,
+      `  heap total ${r.heap_total_mib} MiB, RSS ${r.rss_mib} MiB; goals met: ${JSON.stringify(r.met)}`,
+    ],
+  };
+}
+
+async function engine(argv: readonly string[], machine: string): Promise<Outcome> {
+  const f = parse(argv, { ...defaultEngineBench, quick: false, json: false });
+  if (!f) return null;
+  if (f.quick) Object.assign(f, quickEngine);
+  const r = await runEngineBench(f, progress('engine'));
+  return {
+    json: { ...r },
+    text: [
+      `engine bench on ${machine}`,
+      `  position update: ${r.position_update_cpu_us} µs CPU (goal ≤ 2) vs ${r.baseline_xstate_send_cpu_us} µs per XState send`,
+      `  match latency (µs): ${JSON.stringify(r.match_latency_us)} (goal p99 ≤ 100) vs brute-force scan ${JSON.stringify(r.baseline_brute_force_scan_us)}`,
+      `  heap per idle rider: ${r.heap_bytes_per_idle_rider} B (goal ≤ 1536) vs ${r.baseline_heap_bytes_per_started_actor} B per started actor`,
+      `  heap per active order: ${r.heap_bytes_per_active_order} B (goal ≤ 8192)`,
+      `  goals met: ${JSON.stringify(r.met)}`,
+    ],
+  };
+}
+
+async function writeBehind(argv: readonly string[], machine: string): Promise<Outcome> {
+  const f = parse(argv, { ...defaultWriteBehindBench, quick: false, json: false });
+  if (!f) return null;
+  if (f.quick) Object.assign(f, quickWriteBehind);
+  const r = await runWriteBehindBench(f, progress('write-behind'));
+  return {
+    json: { ...r },
+    text: [
+      `write-behind bench on ${machine}`,
+      `  rows/s written behind (order lifecycles, batches of ${r.batch}): ${r.rows_per_s_batched} (goal ≥ 50000); one event per actor: ${r.rows_per_s_batched_one_event_per_actor}; baseline single-row appends: ${r.baseline_rows_per_s_single_row}`,
+      `  queue lag at ${r.queue_rate_offered_per_s} orders/s through BullMQ (ms): ${JSON.stringify(r.queue_lag_ms)}; ${r.queue_jobs_written}/${r.queue_jobs} written`,
+      `  start to serving, loading ${r.recovered_orders} orders (live or within retention) from Postgres: ${r.start_to_serving_ms} ms (goal ≤ 5000)`,
+      `  goals met: ${JSON.stringify(r.met)}`,
+    ],
+  };
+}
+
+/** Every scenario once; the pipeline flags (riders, rate, seconds, seed) go to match and baselines. */
+async function all(argv: readonly string[], machine: string): Promise<Outcome> {
+  const quick = argv.includes('--quick') ? ['--quick'] : [];
+  const f = parse(argv, { ...defaultPipelineBench, quick: false, json: false });
+  if (!f) return null;
+  const parts: [string, Promise<Outcome> | (() => Promise<Outcome>)][] = [
+    ['ingest', () => ingest(quick, machine)],
+    ['memory', () => memory(quick, machine)],
+    ['baselines', () => pipeline(argv.filter((a) => a !== '--json'), machine, SYSTEMS)],
+    ['engine', () => engine(quick, machine)],
+    ['write_behind', () => writeBehind(quick, machine)],
+  ];
+  const json: Record<string, unknown> = { quick: f.quick };
+  const text: string[] = [];
+  for (const [name, fn] of parts) {
+    const r = await (typeof fn === 'function' ? fn() : fn);
+    if (r === null) return null;
+    json[name] = r.json;
+    text.push(...r.text, '');
   }
-  const machine = await machineLine();
-  const t0 = performance.now();
-  const result = await runIngestBench(flags, (s) => console.error(`[ingest] ${s}`));
-  const out = { scenario: 'ingest', machine, wall_s: Number(((performance.now() - t0) / 1000).toFixed(1)), ...result };
-  if (flags.json) console.log(JSON.stringify(out));
-  else {
-    console.log(`ingest bench on ${machine}`);
-    console.log(`  ${result.connections} riders connected, ${result.rate_hz} Hz each, ${result.seconds} s measured`);
-    console.log(`  positions: ${result.positions} (${result.positions_per_s}/s), server CPU ${result.server_cpu_s} s (user ${result.server_user_s}, system ${result.server_system_s})`);
-    console.log(`  server CPU per position: ${result.us_per_position} µs (goal ≤ ${result.goal_us_per_position}): ${result.met ? 'met' : 'not met'}`);
-    console.log(`  errors: ${result.errors} ${JSON.stringify(result.error_codes)}, closes ${result.closes}, stale ${result.stale}, rate-limited ${result.rate_limited}, server RSS ${result.server_rss_mb} MB; closes seen by the server ${JSON.stringify(result.server_closes_by_code)}`);
-    console.log(`  server CPU by thread (s): ${JSON.stringify(result.server_cpu_s_by_thread)}`);
-    console.log(`  auth: ${result.auth}`);
-  }
-  return 0;
+  // The match figure is the engine's run among the baselines.
+  const b = json['baselines'] as { systems: Record<string, unknown> };
+  json['match'] = b.systems['engine'];
+  return { json, text };
 }
 
 main().then((code) => process.exit(code), (err) => {

@@ -23,9 +23,8 @@ import { parseRedisUrl } from '../../adapters/queue/redis-url.js';
 import type { IdentityVerifier } from '../../engine/ports/identity.js';
 import type { Principal, Result } from '../../protocol/index.js';
 import { LatencyHistogram } from '../hdr.js';
+import type { System } from './systems.js';
 
-export type System = 'engine' | 'redis-geo' | 'postgis';
-export const SYSTEMS: readonly System[] = ['engine', 'redis-geo', 'postgis'];
 
 export interface ServerArgs {
   readonly system: System;

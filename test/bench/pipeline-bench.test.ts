@@ -1,0 +1,57 @@
+import t from 'tap';
+import { PERCENTILES, runBench } from './run-bench.js';
+
+// The harness must keep working; how fast anything is gets judged by `npm run bench`, never here. It needs the
+// Auth emulator, Postgres, Redis and PostGIS (./dev setup installs them): without one it fails, it never skips.
+t.setTimeout(300_000);
+
+const systemShape = {
+  ingest_us_per_position: Number,
+  ingest: { positions: Number, server_us_per_position: Number },
+  match_latency_us: PERCENTILES, rest_ack_us: PERCENTILES, engine_match_us: PERCENTILES,
+  match_latency_curve: Array,
+  orders: { planned: Number, placed: Number, confirmed: Number, offers: Number, unmatched: Number },
+};
+
+t.test('npm run bench -- baselines --quick --json: the same pipeline three times, with ratios', async (t) => {
+  const res = await runBench(['baselines', '--quick', '--json']);
+  t.equal(res.status, 0, 'exits 0', { stderr: res.stderr.slice(-4000) });
+  const out = res.last!;
+  t.equal(out['scenario'], 'baselines');
+  t.match(out['machine'], /Node v20/);
+  for (const s of ['engine', 'redis-geo', 'postgis']) {
+    const r = out['systems'][s];
+    t.match(r, systemShape, s);
+    t.equal(r.orders.confirmed, r.orders.planned, `${s}: every order placed and confirmed over REST`);
+    t.equal(r.orders.unmatched, 0, `${s}: every confirmed order reached a rider's socket as an offer`);
+    t.ok(r.match_latency_us.count > 0 && r.ingest.positions > 0, `${s}: something was measured`);
+    t.same(r.rest_errors, {}, `${s}: no REST errors`);
+    t.equal(r.store_write_errors, 0);
+  }
+  t.equal(out['systems']['engine'].lookup_us, null, 'the engine has no store lookup');
+  for (const s of ['redis-geo', 'postgis']) {
+    t.match(out['systems'][s].lookup_us, PERCENTILES);
+    t.type(out['systems'][s].ingest.store_us_per_position, 'number', `${s}: its store's CPU counts`);
+    t.match(out['ratios'][s], { match_p50: Number, match_p99: Number, match_p999: Number, ingest_us_per_position: Number });
+    t.equal(out['systems'][s].bridge.lookupErrors, 0);
+  }
+  t.match(out['met'], { match_p99: Boolean, engine_match_p99: Boolean, ingest: Boolean, redis_geo_ratio: Boolean, postgis_ratio: Boolean });
+  t.match(res.stderr, /\[baselines\] postgis: orders \d+\/\d+ sent/, 'progress lines while running');
+});
+
+t.test('npm run bench -- match --quick --json: the engine alone end to end', async (t) => {
+  const res = await runBench(['match', '--quick', '--json', '--seed', '3']);
+  t.equal(res.status, 0, 'exits 0', { stderr: res.stderr.slice(-4000) });
+  const out = res.last!;
+  t.equal(out['scenario'], 'match');
+  t.match(out, systemShape);
+  t.equal(out['seed'], 3);
+  t.equal(out['orders'].unmatched, 0);
+  t.notOk('systems' in out);
+});
+
+t.test('bad flags are refused with usage', async (t) => {
+  const res = await runBench(['baselines', '--nope']);
+  t.equal(res.status, 2);
+  t.match(res.stderr, /unknown flag --nope/);
+});
