@@ -61,6 +61,7 @@ export interface SystemResult {
   rest_ack_us: Percentiles;
   /** Inside the engine: dispatchable → offer event (with a baseline, the store's answer → offer event). */
   engine_match_us: Percentiles;
+  engine_match_curve: [number, number][];
   /** A baseline's nearest-k lookup, request to answer (server side). */
   lookup_us: Percentiles | null;
   orders: { planned: number; placed: number; confirmed: number; offers: number; unmatched: number; measured: number; offers_before_ack: number };
@@ -195,6 +196,7 @@ async function runSystem(
     toServer({ type: 'stop' });
     const mw = await matchWindow;
     const match = LatencyHistogram.decode(d.match);
+    const engineMatch = LatencyHistogram.decode(mw.engine_match);
     const res: SystemResult = {
       system,
       ingest_us_per_position: r2(serverUs + (storeUs ?? 0)),
@@ -205,7 +207,8 @@ async function runSystem(
       match_latency_us: match.summary(),
       match_latency_curve: match.curve(),
       rest_ack_us: LatencyHistogram.decode(d.ack).summary(),
-      engine_match_us: LatencyHistogram.decode(mw.engine_match).summary(),
+      engine_match_us: engineMatch.summary(),
+      engine_match_curve: engineMatch.curve(),
       lookup_us: system === 'engine' ? null : LatencyHistogram.decode(mw.lookup).summary(),
       orders: { planned: d.planned, placed: d.placed, confirmed: d.confirmed, offers: d.offers, unmatched: d.unmatched, measured: d.measured, offers_before_ack: d.offers_before_ack },
       rest_errors: d.rest_errors, rider_errors: d.rider_errors, bridge: mw.bridge, store_write_errors: mw.store_write_errors,
