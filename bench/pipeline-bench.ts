@@ -17,7 +17,7 @@
  * the machine's server, dropped after) behind BullMQ (the machine's Redis,
  * a unique prefix). The baselines' stores are servers of the run's own.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -76,7 +76,19 @@ export interface SystemResult {
 }
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
-const child = (file: string, arg: string) => fork(here(file), [arg], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+/**
+ * A Node child with an IPC channel, started through `sh` to raise its open-file limit first: 20k rider
+ * sockets plus database connections need more than the usual 20k (raising the hard limit needs root;
+ * otherwise the soft limit goes up to the hard one).
+ */
+const child = (file: string, arg: string): ChildProcess =>
+  spawn('sh', ['-c', 'ulimit -n 262144 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$@"', 'sh', process.execPath, '--import', 'tsx', here(file), arg], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+/** Sends unless the child is gone (its exit is reported where it is awaited). */
+const tell = (c: ChildProcess | undefined, m: unknown) => {
+  if (c?.connected) c.send(m as never);
+};
 const nextMsg = <T extends { type: string }>(c: ChildProcess, type: T['type'], onOther?: (m: { type: string }) => void): Promise<T> =>
   new Promise((resolve, reject) => {
     const on = (m: T) => {
@@ -155,8 +167,8 @@ async function runSystem(
       base: `http://127.0.0.1:${port}`, identitiesFile: o.identitiesFile, workload: o.workload, intervalS: f.interval, jobS: f.jobSeconds, maxSockets: 256,
     };
     load = child('./pipeline/load.ts', JSON.stringify(cfg));
-    const cmd = (m: LoadCmd) => load!.send(m);
-    const toServer = (m: ParentMsg) => server!.send(m);
+    const cmd = (m: LoadCmd) => tell(load, m);
+    const toServer = (m: ParentMsg) => tell(server, m);
 
     cmd({ type: 'seed' });
     const seeded = await nextMsg<Extract<LoadMsg, { type: 'seeded' }>>(load, 'seeded');
@@ -217,8 +229,8 @@ async function runSystem(
     o.log(`match: ${d.confirmed}/${d.planned} orders confirmed, ${d.offers} offers; end to end p50 ${res.match_latency_us.p50} p99 ${res.match_latency_us.p99} p99.9 ${res.match_latency_us.p999} µs; engine p99 ${res.engine_match_us.p99} µs`);
     return res;
   } finally {
-    load?.send({ type: 'exit' } satisfies LoadCmd);
-    server?.send({ type: 'exit' } satisfies ParentMsg);
+    tell(load, { type: 'exit' } satisfies LoadCmd);
+    tell(server, { type: 'exit' } satisfies ParentMsg);
     await Promise.race([Promise.all([exited(load), exited(server)]), sleep(8_000)]);
     load?.kill();
     server?.kill();
