@@ -50,7 +50,7 @@ export class LatencyHistogram {
     const h = this.#h;
     return {
       count: h.totalCount, p50: r(this.percentileMicros(50)), p90: r(this.percentileMicros(90)), p99: r(this.percentileMicros(99)),
-      p999: r(this.percentileMicros(99.9)), max: r(h.totalCount ? h.maxValue / 1000 : 0), mean: r(h.totalCount ? h.mean / 1000 : 0),
+      p999: r(this.percentileMicros(99.9)), max: r(this.percentileMicros(100)), mean: r(h.totalCount ? h.mean / 1000 : 0),
     };
   }
 
