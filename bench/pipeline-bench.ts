@@ -17,7 +17,7 @@
  * the machine's server, dropped after) behind BullMQ (the machine's Redis,
  * a unique prefix). The baselines' stores are servers of the run's own.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -76,13 +76,14 @@ export interface SystemResult {
 }
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+const RAISE_NOFILE = 'ulimit -n 262144 2>/dev/null || ulimit -n "$(ulimit -Hn)"';
 /**
  * A Node child with an IPC channel, started through `sh` to raise its open-file limit first: 20k rider
  * sockets plus database connections need more than the usual 20k (raising the hard limit needs root;
  * otherwise the soft limit goes up to the hard one).
  */
 const child = (file: string, arg: string): ChildProcess =>
-  spawn('sh', ['-c', 'ulimit -n 262144 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$@"', 'sh', process.execPath, '--import', 'tsx', here(file), arg], {
+  spawn('sh', ['-c', `${RAISE_NOFILE}; exec "$@"`, 'sh', process.execPath, '--import', 'tsx', here(file), arg], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
 /** Sends unless the child is gone (its exit is reported where it is awaited). */
@@ -106,7 +107,24 @@ const exited = (c: ChildProcess | undefined) =>
   c === undefined || c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => c.once('exit', () => r()));
 const r2 = (x: number) => Number(x.toFixed(2));
 
-export async function runPipelineBench(f: PipelineFlags, systems: readonly System[], log: (s: string) => void): Promise<{ flags: PipelineFlags; systems: Partial<Record<System, SystemResult>>; orders_planned: number; peak_rate: number; mean_rate: number }> {
+/** The open-file limit a child gets (after trying to raise it): every rider is a socket in the server and in the load generator. */
+export function childFileLimit(): number {
+  try {
+    return Number(execFileSync('sh', ['-c', `${RAISE_NOFILE}; ulimit -n`]).toString().trim()) || Infinity;
+  } catch {
+    return Infinity;
+  }
+}
+/** Descriptors a server or load generator needs besides rider sockets (listen, epoll, databases, REST keep-alive sockets, stdio). */
+const FD_HEADROOM = 400;
+
+export async function runPipelineBench(f: PipelineFlags, systems: readonly System[], log: (s: string) => void): Promise<{ flags: PipelineFlags; systems: Partial<Record<System, SystemResult>>; orders_planned: number; peak_rate: number; mean_rate: number; riders_asked: number; fd_limit: number | null }> {
+  const asked = f.riders;
+  const fdLimit = childFileLimit();
+  if (f.riders + FD_HEADROOM > fdLimit) {
+    f = { ...f, riders: fdLimit - FD_HEADROOM };
+    log(`the open-file limit is ${fdLimit} per process and cannot be raised here: ${f.riders} riders instead of ${asked}`);
+  }
   const teardowns: (() => unknown)[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'pipeline-bench-'));
   const stores: Partial<Record<System, OwnStore>> = {};
@@ -135,7 +153,10 @@ export async function runPipelineBench(f: PipelineFlags, systems: readonly Syste
     for (const system of systems) {
       out[system] = await runSystem(system, f, { workload, identitiesFile, store: stores[system], run, log: (s) => log(`${system}: ${s}`) });
     }
-    return { flags: f, systems: out, orders_planned: planned, peak_rate: f.rate, mean_rate: r2(planned / f.seconds) };
+    return {
+      flags: f, systems: out, orders_planned: planned, peak_rate: f.rate, mean_rate: r2(planned / f.seconds), riders_asked: asked,
+      fd_limit: Number.isFinite(fdLimit) ? fdLimit : null,
+    };
   } finally {
     for (const t of teardowns.reverse()) await Promise.resolve(t()).catch(() => {});
     rmSync(dir, { recursive: true, force: true });

@@ -112,10 +112,10 @@ async function pipeline(argv: readonly string[], machine: string, systems: reado
   if (ratios['redis-geo']) met['redis_geo_ratio'] = (ratios['redis-geo']['match_p99'] ?? 0) >= GOALS.redis_geo_p99_ratio_min;
   if (ratios['postgis']) met['postgis_ratio'] = (ratios['postgis']['match_p99'] ?? 0) >= GOALS.postgis_p99_ratio_min;
   const common = {
-    riders: f.riders, peak_orders_per_s: f.rate, mean_orders_per_s: r.mean_rate, orders_planned: r.orders_planned, seconds: f.seconds,
+    riders: r.flags.riders, riders_asked: r.riders_asked, fd_limit: r.fd_limit, peak_orders_per_s: f.rate, mean_orders_per_s: r.mean_rate, orders_planned: r.orders_planned, seconds: f.seconds,
     position_interval_s: f.interval, seed: f.seed, quick: f.quick, goals: GOALS, met,
   };
-  const text = [`${tag} on ${machine}`, `  ${f.riders} riders reporting every ${f.interval} s; ${r.orders_planned} orders in ${f.seconds} s (peak ${f.rate}/s, mean ${r.mean_rate}/s), seed ${f.seed}`];
+  const text = [`${tag} on ${machine}`, `  ${r.flags.riders} riders${r.flags.riders < r.riders_asked ? ` (of ${r.riders_asked} asked: open-file limit ${r.fd_limit})` : ''} reporting every ${f.interval} s; ${r.orders_planned} orders in ${f.seconds} s (peak ${f.rate}/s, mean ${r.mean_rate}/s), seed ${f.seed}`];
   for (const s of systems) text.push(...describe(r.systems[s]!));
   for (const [s, q] of Object.entries(ratios)) text.push(`  ${s} / engine: p50 ×${q['match_p50']}, p99 ×${q['match_p99']}, p99.9 ×${q['match_p999']}, ingest ×${q['ingest_us_per_position']}`);
   text.push(`  goals met: ${JSON.stringify(met)}`);
