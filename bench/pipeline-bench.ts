@@ -83,9 +83,14 @@ const RAISE_NOFILE = 'ulimit -n 262144 2>/dev/null || ulimit -n "$(ulimit -Hn)"'
  * otherwise the soft limit goes up to the hard one).
  */
 const child = (file: string, arg: string): ChildProcess =>
-  spawn('sh', ['-c', `${RAISE_NOFILE}; exec "$@"`, 'sh', process.execPath, '--import', 'tsx', here(file), arg], {
+  spawn('sh', ['-c', `${RAISE_NOFILE}; exec "$@"`, 'sh', process.execPath, '--import', 'tsx', ...profile(file), here(file), arg], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
+/** `BENCH_CPU_PROF=<dir>` writes a V8 CPU profile of each server process there. */
+const profile = (file: string) => {
+  const dir = process.env['BENCH_CPU_PROF'];
+  return dir && file.includes('server') ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+};
 /** Sends unless the child is gone (its exit is reported where it is awaited). */
 const tell = (c: ChildProcess | undefined, m: unknown) => {
   if (c?.connected) c.send(m as never);

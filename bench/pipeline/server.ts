@@ -120,6 +120,7 @@ process.on('message', (m: ParentMsg) => {
       await Promise.race([server.close(), new Promise((r) => setTimeout(r, 5_000))]);
       await store?.close().catch(() => {});
     };
+    // A CPU profile, when asked for, is written at exit.
     stop().finally(() => process.exit(0));
   }
 });
