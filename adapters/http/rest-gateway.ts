@@ -95,8 +95,10 @@ export function attachRestRoutes(app: TemplatedApp, o: RestGatewayOptions): { re
     if (!allow(`ip:${info.remote}`, 10)) return problem('RATE_LIMITED', 'too many requests from this address', info.requestId);
     if (!spec.auth) return o.publicHandlers[spec.id as 'health' | 'openapi'](info);
 
-    // The body is read before authentication: uWS wants onData registered now, and a 413 needs no identity.
+    // The body is read before authentication (uWS wants onData registered now; a 413 needs no
+    // identity); what it says is looked at only after.
     let raw: Buffer | undefined;
+    let contentType = '';
     if (spec.body) {
       const type = (info.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
       const length = Number(info.headers['content-length'] ?? NaN);
@@ -104,10 +106,8 @@ export function attachRestRoutes(app: TemplatedApp, o: RestGatewayOptions): { re
       const body = await readBody(res, limits.maxBodyBytes, state);
       if (body === 'aborted') return { status: 499, body: null };
       if (body === 'too-large') return problem('BODY_TOO_LARGE', `at most ${limits.maxBodyBytes} bytes are accepted`, info.requestId);
-      if (type !== 'application/json' && !type.endsWith('+json')) {
-        return problem('UNSUPPORTED_MEDIA_TYPE', `content-type must be application/json, got ${type === '' ? 'none' : type}`, info.requestId);
-      }
       raw = body;
+      contentType = type;
     }
 
     const auth = info.headers['authorization'] ?? '';
@@ -120,6 +120,9 @@ export function attachRestRoutes(app: TemplatedApp, o: RestGatewayOptions): { re
 
     let body: unknown;
     if (raw !== undefined) {
+      if (contentType !== 'application/json' && !contentType.endsWith('+json')) {
+        return problem('UNSUPPORTED_MEDIA_TYPE', `content-type must be application/json, got ${contentType === '' ? 'none' : contentType}`, info.requestId);
+      }
       try {
         body = JSON.parse(raw.toString('utf8'));
       } catch (err) {
