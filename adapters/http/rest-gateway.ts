@@ -33,7 +33,8 @@ export interface RestContext {
 }
 
 export type RestHandler = (ctx: RestContext) => Promise<Reply | Rejection>;
-export type PublicHandler = (req: RequestInfo) => Promise<Reply>;
+/** Public routes; those with a body get it raw (a webhook verifies its signature on the bytes). */
+export type PublicHandler = (req: RequestInfo, raw: Buffer | undefined) => Promise<Reply>;
 
 /** Where idempotent replies are kept. */
 export interface ReplyStore {
@@ -60,13 +61,15 @@ export interface RestGatewayOptions {
   readonly identity: IdentityVerifier;
   readonly clock: Clock;
   readonly replies: ReplyStore;
-  readonly handlers: Readonly<Record<Exclude<RouteId, 'health' | 'openapi'>, RestHandler>>;
-  readonly publicHandlers: Readonly<Record<'health' | 'openapi', PublicHandler>>;
+  readonly handlers: Readonly<Record<Exclude<RouteId, PublicRoute>, RestHandler>>;
+  readonly publicHandlers: Readonly<Record<PublicRoute, PublicHandler>>;
   readonly limits?: Partial<RestLimits>;
   /** Take the client address from X-Forwarded-For (behind Caddy on loopback). */
   readonly trustProxy?: boolean;
   readonly logger: RestLogger;
 }
+
+type PublicRoute = 'health' | 'openapi' | 'paymentWebhook';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const MAX_BUCKETS = 100_000;
@@ -93,7 +96,6 @@ export function attachRestRoutes(app: TemplatedApp, o: RestGatewayOptions): { re
 
   const run = async (spec: RouteSpec, res: HttpResponse, info: RequestInfo, state: AbortState): Promise<Reply> => {
     if (!allow(`ip:${info.remote}`, 10)) return problem('RATE_LIMITED', 'too many requests from this address', info.requestId);
-    if (!spec.auth) return o.publicHandlers[spec.id as 'health' | 'openapi'](info);
 
     // The body is read before authentication (uWS wants onData registered now; a 413 needs no
     // identity); what it says is looked at only after.
@@ -109,6 +111,7 @@ export function attachRestRoutes(app: TemplatedApp, o: RestGatewayOptions): { re
       raw = body;
       contentType = type;
     }
+    if (!spec.auth) return o.publicHandlers[spec.id as PublicRoute](info, raw);
 
     const auth = info.headers['authorization'] ?? '';
     const m = /^Bearer\s+(\S+)$/i.exec(auth);
