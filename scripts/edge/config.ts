@@ -24,6 +24,8 @@ export interface EdgeConfig {
   readonly certPath: string | undefined;
   readonly keyPath: string | undefined;
   readonly certDir: string;
+  /** Names the dev certificate covers beyond localhost, 127.0.0.1 and ::1 (EDGE_CERT_HOSTS, comma-separated). */
+  readonly certHosts: readonly string[];
   /** Caddy's storage and XDG folders: nothing is written outside it. */
   readonly dataDir: string;
   /** Caddy's admin endpoint: 'off', or a loopback host:port. */
@@ -54,6 +56,7 @@ export function parseEdgeConfig(env: Readonly<Record<string, string | undefined>
     certPath: certPath && resolve(cwd, certPath),
     keyPath: keyPath && resolve(cwd, keyPath),
     certDir: resolve(cwd, env.EDGE_CERT_DIR || '.dev/certs'),
+    certHosts: Object.freeze((env.EDGE_CERT_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean)),
     dataDir: resolve(cwd, env.EDGE_DATA_DIR || '.dev/caddy'),
     admin,
     upstreamCommand: env.EDGE_UPSTREAM_CMD || undefined,
