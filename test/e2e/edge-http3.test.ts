@@ -1,9 +1,10 @@
 /**
  * The HTTP/3 edge over real sockets: Caddy with edge/Caddyfile in front of a
- * node:http echo upstream, reached over HTTP/3 (QUIC) with gtlsclient and
- * over HTTPS (HTTP/1.1 and HTTP/2) with node's clients and the test CA.
+ * node:http echo upstream, reached over HTTP/3 (QUIC) with gtlsclient, and
+ * with headless Chromium where the request needs headers, and over HTTPS
+ * (HTTP/1.1 and HTTP/2) with node's clients and the test CA.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { connect as h2connect } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import t from 'tap';
 import { ensureDevCert } from '../../scripts/edge/dev-cert.js';
 import { startCaddy } from '../support/caddy.js';
 import { startEchoUpstream, type EchoedRequest } from '../support/echo-upstream.js';
+import { startH3Browser } from '../support/h3-browser.js';
 import { h3Request } from '../support/h3-client.js';
 
 const upstream = await startEchoUpstream(t);
@@ -176,9 +178,36 @@ t.test('a gateway that is down is a 503 problem, not an empty 502', async (t) =>
   await orphan.stop();
 });
 
-t.test('h3Request refuses a server whose certificate is not from the CA given', async (t) => {
-  const other = await ensureDevCert({ dir: join(tmpdir(), `edge-other-ca-${process.pid}`) });
-  t.teardown(() => import('node:fs/promises').then((fs) => fs.rm(join(tmpdir(), `edge-other-ca-${process.pid}`), { recursive: true, force: true })));
-  await t.rejects(h3Request({ url: `${edge.url}/health`, caCertPath: other.caCertPath }), /not signed by the given CA/);
-  await t.rejects(h3Request({ url: `${edge.url}/health`, caCertPath: edge.caCertPath, headers: { authorization: 'Bearer x' } }), /cannot send request headers/);
+t.test('request headers over HTTP/3 (through Chromium): a bearer token, a JSON content type, a request id', async (t) => {
+  const browser = await startH3Browser({ caCertPaths: [edge.caCertPath], t });
+  const body = JSON.stringify({ restaurantId: 'rst_42', items: [{ sku: 'idli', qty: 3 }] });
+  const res = await browser.request({
+    method: 'POST', url: `${edge.url}/v1/orders`, body,
+    headers: { authorization: 'Bearer eyJhbGciOiJSUzI1NiJ9.e30.sig', 'content-type': 'application/json', 'x-request-id': 'rq-h3-1', 'x-forwarded-for': '198.51.100.4' },
+  });
+  t.equal(res.httpVersion, '3', 'Chromium reports the response protocol as h3');
+  t.equal(res.status, 200);
+  t.equal(res.headers['x-request-id'], 'rq-h3-1');
+  const seen = echoed(res.body);
+  t.equal(seen.headers.authorization, 'Bearer eyJhbGciOiJSUzI1NiJ9.e30.sig');
+  t.equal(seen.headers['content-type'], 'application/json');
+  t.equal(seen.headers['x-request-id'], 'rq-h3-1');
+  t.equal(seen.headers['x-edge-http-version'], 'HTTP/3.0', 'Caddy saw HTTP/3');
+  t.equal(seen.headers['x-forwarded-for'], '127.0.0.1', 'a spoofed X-Forwarded-For is replaced over HTTP/3 too');
+  t.equal(seen.body, body);
+
+  const problem = await browser.request({ url: `${edge.url}/problem/400`, headers: { authorization: 'Bearer x' } });
+  t.equal(problem.status, 400);
+  t.equal(problem.headers['content-type'], 'application/problem+json');
+  t.match(JSON.parse(problem.body), { code: 'INVALID_ARGUMENT', status: 400 });
+  await t.rejects(browser.request({ url: `${edge.url}/x`, headers: { host: 'evil.test' } }), /cannot send host/);
+});
+
+t.test('both HTTP/3 clients refuse a server whose certificate is not from the CA given', async (t) => {
+  const dir = join(tmpdir(), `edge-other-ca-${process.pid}`);
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const other = await ensureDevCert({ dir });
+  await t.rejects(h3Request({ url: `${edge.url}/health`, caCertPath: other.caCertPath }), /not signed by the given CA/, 'gtlsclient path');
+  await t.rejects(h3Request({ url: `${edge.url}/health`, caCertPath: other.caCertPath, headers: { authorization: 'Bearer x' } }), /request failed/, 'Chromium path');
+  await t.rejects(h3Request({ url: `${edge.url}/health`, caCertPath: edge.caCertPath, headers: { a: 'b' }, client: 'gtlsclient' }), /cannot send request headers/);
 });

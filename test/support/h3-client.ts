@@ -9,9 +9,11 @@
  * handshake and checked here against the CA given, because gtlsclient 0.12
  * does not verify certificates itself.
  *
- * Limits of gtlsclient 0.12: it cannot send request headers of our choice
- * (it sends :method, :scheme, :authority, :path, user-agent and, with a body,
- * content-length), so `headers` must be empty; bodies go through a file.
+ * gtlsclient 0.12 cannot send request headers of our choice (it sends
+ * :method, :scheme, :authority, :path, user-agent and, with a body,
+ * content-length). A request with `headers` therefore goes through headless
+ * Chromium instead (./h3-browser.ts), which proves HTTP/3 its own way; pass
+ * `client` to choose. Bodies go to gtlsclient through a file.
  */
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
@@ -25,7 +27,7 @@ export interface H3Request {
   readonly method?: string;
   /** An https URL; the host is dialled as given (`localhost` is dialled as 127.0.0.1). */
   readonly url: string;
-  /** Must be empty: gtlsclient 0.12 has no option to send headers. */
+  /** Request headers; any makes the request go through Chromium (gtlsclient 0.12 cannot send them). */
   readonly headers?: Readonly<Record<string, string>>;
   readonly body?: string | Buffer;
   /** PEM file of the CA the server certificate must chain to. Required unless `insecure`. */
@@ -34,6 +36,8 @@ export interface H3Request {
   readonly insecure?: boolean;
   /** Whole-request deadline; gtlsclient is killed after it. Default 10 s. */
   readonly timeoutMs?: number;
+  /** Which HTTP/3 stack: gtlsclient (ngtcp2) unless there are headers, then Chromium. */
+  readonly client?: 'gtlsclient' | 'chromium';
 }
 
 export interface H3Response {
@@ -47,7 +51,7 @@ export interface H3Response {
   readonly alpn: string;
   /** Subject of the certificate the server presented in the QUIC handshake. */
   readonly certificateSubject: string;
-  /** gtlsclient's stderr, for debugging a test. */
+  /** gtlsclient's stderr, for debugging a test (empty from Chromium). */
   readonly transcript: string;
 }
 
@@ -65,8 +69,14 @@ const H3_NO_ERROR = 0x100;
 export async function h3Request(req: H3Request): Promise<H3Response> {
   const url = new URL(req.url);
   if (url.protocol !== 'https:') throw new Error(`h3Request: ${req.url} is not https`);
-  if (req.headers && Object.keys(req.headers).length > 0) {
-    throw new Error(`h3Request: gtlsclient (ngtcp2-client 0.12) cannot send request headers (${Object.keys(req.headers).join(', ')}); see docs/edge.md`);
+  const hasHeaders = Object.keys(req.headers ?? {}).length > 0;
+  const client = req.client ?? (hasHeaders ? 'chromium' : 'gtlsclient');
+  if (client === 'chromium') {
+    const { h3BrowserRequest } = await import('./h3-browser.js');
+    return h3BrowserRequest(req);
+  }
+  if (hasHeaders) {
+    throw new Error(`h3Request: gtlsclient (ngtcp2-client 0.12) cannot send request headers (${Object.keys(req.headers ?? {}).join(', ')}); use client: 'chromium'`);
   }
   if (!req.caCertPath && !req.insecure) throw new Error('h3Request: pass caCertPath (or insecure: true)');
 
@@ -85,7 +95,7 @@ export async function h3Request(req: H3Request): Promise<H3Response> {
       '--timeout=10s',
       '-m', (req.method ?? 'GET').toUpperCase(),
     ];
-    if (host !== dial || isIP(host) === 0) args.push(`--sni=${host}`);
+    if (isIP(host) === 0) args.push(`--sni=${host}`);
     if (req.body !== undefined) {
       const bodyFile = join(dir, 'body');
       await writeFile(bodyFile, req.body);
