@@ -6,8 +6,10 @@
  * answers, and then runs until a signal or until either process exits, which
  * stops the other. Variables: docs/edge.md.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import { join } from 'node:path';
 import { CADDYFILE, REPO_ROOT, caddyArgs, caddyEnv, parseEdgeConfig, type EdgeConfig } from './edge/config.js';
 import { ensureDevCert } from './edge/dev-cert.js';
 import { httpOk, httpsStatus, waitUntil } from './edge/ready.js';
@@ -23,6 +25,11 @@ async function main(): Promise<number> {
   const sup = new Supervisor({ log });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void sup.stop(signal, 'signal'));
 
+  if (!config.upstreamCommand && !existsSync(join(REPO_ROOT, 'scripts', 'server.ts'))) {
+    log('edge: scripts/server.ts (the REST gateway) is not in this tree yet. To try the edge alone, put the');
+    log("edge: echo stand-in behind it: EDGE_UPSTREAM_CMD='node --import tsx test/support/echo-upstream.ts' ./dev edge");
+    return 2;
+  }
   const tls = await certificate(config);
   if (sup.isStopping) return sup.done;
 
