@@ -7,6 +7,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -40,15 +41,22 @@ export interface RunningCaddy {
 }
 
 const live = new Set<ChildProcess>();
-process.once('exit', () => { for (const p of live) p.kill('SIGKILL'); });
+const tempDirs = new Set<string>();
+// A test process that dies before its teardown still leaves no Caddy and no temp dir behind.
+process.once('exit', () => {
+  for (const p of live) p.kill('SIGKILL');
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
 
 /** Starts Caddy with edge/Caddyfile in front of `upstream`; resolves once it serves. */
 export async function startCaddy(opts: StartCaddyOptions): Promise<RunningCaddy> {
   const dir = await mkdtemp(join(tmpdir(), 'edge-caddy-'));
+  tempDirs.add(dir);
   let running: RunningCaddy | undefined;
   const cleanup = async () => {
     if (running) await running.stop();
     else await rm(dir, { recursive: true, force: true });
+    tempDirs.delete(dir);
   };
   opts.t?.teardown(cleanup);
   try {

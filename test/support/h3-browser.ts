@@ -31,6 +31,10 @@ const FORBIDDEN = new Set([
   'set-cookie', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'via',
 ]);
 
+const browsers = new Set<ChildProcess>();
+// Chromium runs in its own process group: if the test process dies without closing it, take it down.
+process.once('exit', () => { for (const b of browsers) try { process.kill(-b.pid!, 'SIGKILL'); } catch { /* gone */ } });
+
 export interface H3Browser {
   /** One request over HTTP/3; `caCertPath` of the request is ignored (the browser trusts the CAs it was started with). */
   request(req: Omit<H3Request, 'caCertPath' | 'insecure'>): Promise<H3Response>;
@@ -58,6 +62,8 @@ export async function startH3Browser(opts: { caCertPaths: readonly string[]; t?:
       '--enable-quic', '--origin-to-force-quic-on=*', 'about:blank',
     ], { env: { ...process.env, HOME: home }, stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'], detached: true });
     const launched = proc;
+    browsers.add(launched);
+    launched.once('exit', () => browsers.delete(launched));
     let stderr = '';
     launched.stderr?.on('data', (c: Buffer) => { stderr = (stderr + c.toString()).slice(-4000); });
     const spawnError = new Promise<never>((_, reject) => launched.once('error', (err: NodeJS.ErrnoException) => reject(
