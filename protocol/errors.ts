@@ -97,6 +97,7 @@ export const ErrorCodes = {
 
   // Infrastructure
   RATE_LIMITED: spec(429, 'RESOURCE_EXHAUSTED', 'Too many requests'),
+  // REST request bodies over a limit: the edge's (edge/Caddyfile) or a route's own.
   DEPENDENCY_UNAVAILABLE: spec(503, 'UNAVAILABLE', 'A service this call needs is down'),
   INTERNAL: spec(500, 'INTERNAL', 'Internal error'),
 } as const satisfies Record<string, ErrorSpec>;
