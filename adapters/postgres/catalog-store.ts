@@ -64,6 +64,9 @@ export interface OrderRow {
   readonly estimated_delivery_at: Date;
   /** The engine's latest stored state of the order (engine_state), when written behind. */
   readonly state_row: { value: unknown; context?: Record<string, unknown> } | null;
+  /** The final state, copied here when the engine's state row is pruned (persistence/retention.ts). */
+  readonly status: string;
+  readonly rider_id: string | null;
   readonly restaurant_address: Record<string, unknown> | null;
 }
 
@@ -225,7 +228,7 @@ export class CatalogStore {
 
   // ─── Orders ──────────────────────────────────────────────────────────────
 
-  async insertOrder(tx: SqlTx, o: Omit<OrderRow, 'state_row' | 'restaurant_address'> & { payer_vpa: string | null }, items: readonly OrderItemRow[]): Promise<void> {
+  async insertOrder(tx: SqlTx, o: Omit<OrderRow, 'state_row' | 'restaurant_address' | 'status' | 'rider_id'> & { payer_vpa: string | null }, items: readonly OrderItemRow[]): Promise<void> {
     await tx.query(
       `INSERT INTO orders (id, customer_id, restaurant_id, status, drop_lat, drop_lng, total_paise, placed_at, delivery_address, payment_method, payer_vpa, tracking_id, estimated_delivery_at)
        VALUES ($1, $2, $3, 'placed', $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12)`,
@@ -271,7 +274,7 @@ export class CatalogStore {
     };
     if (f.customerId !== undefined) add('o.customer_id = ?', f.customerId);
     if (f.restaurantId !== undefined) add('o.restaurant_id = ?', f.restaurantId);
-    if (f.riderId !== undefined) add(`(s.row->'context'->>'riderId') = ?`, f.riderId);
+    if (f.riderId !== undefined) add(`COALESCE(s.row->'context'->>'riderId', o.rider_id) = ?`, f.riderId);
     if (f.from !== undefined) add('o.placed_at >= ?', f.from);
     if (f.to !== undefined) add('o.placed_at < ?', f.to);
     if (f.ids !== undefined) add('o.id = ANY(?)', f.ids);
@@ -381,7 +384,7 @@ export class CatalogStore {
   }
 }
 
-const ORDER_SELECT = `SELECT o.id, o.customer_id, o.restaurant_id, o.total_paise, o.drop_lat, o.drop_lng, o.delivery_address, o.payment_method,
+const ORDER_SELECT = `SELECT o.id, o.customer_id, o.restaurant_id, o.status, o.rider_id, o.total_paise, o.drop_lat, o.drop_lng, o.delivery_address, o.payment_method,
   o.tracking_id, o.placed_at, o.estimated_delivery_at, s.row AS state_row, r.address AS restaurant_address
   FROM orders o
   LEFT JOIN engine_state s ON s.aggregate = 'order' AND s.aggregate_id = o.id
