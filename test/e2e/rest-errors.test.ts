@@ -117,6 +117,8 @@ t.test('unknown routes, wrong methods, missing and forged tokens', async (t) => 
   const forged = await api(url, 'GET', '/orders', { token: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.sig' });
   t.equal(forged.status, 401);
   t.equal(forged.body.code, 'AUTH_TOKEN_INVALID');
+  const mangled = await api(url, 'GET', '/orders/%E0%A4%A', { token: cast.customer.token });
+  t.equal(mangled.status, 404, 'malformed percent-encoding in a path names no order (and crashes nothing)');
   const order404 = await api(url, 'GET', '/orders/00000000-0000-4000-8000-000000000003', { token: cast.customer.token });
   t.equal(order404.status, 404);
   t.equal(order404.body.code, 'ORDER_NOT_FOUND');
