@@ -79,6 +79,7 @@ export const ErrorCodes = {
   PAYMENT_NOT_FOUND: spec(404, 'NOT_FOUND', 'No such payment'),
   PAYMENT_AMOUNT_MISMATCH: spec(422, 'FAILED_PRECONDITION', 'The amount differs from the order total'),
   PAYMENT_NOT_ALLOWED: spec(409, 'FAILED_PRECONDITION', 'The order does not take a payment now'),
+  WEBHOOK_SIGNATURE_INVALID: spec(401, 'UNAUTHENTICATED', 'The webhook signature does not match its body'),
   PROFILE_NOT_FOUND: spec(404, 'NOT_FOUND', 'No profile for this account yet'),
 
   // Offers
@@ -96,6 +97,7 @@ export const ErrorCodes = {
 
   // Infrastructure
   RATE_LIMITED: spec(429, 'RESOURCE_EXHAUSTED', 'Too many requests'),
+  // REST request bodies over a limit: the edge's (edge/Caddyfile) or a route's own.
   DEPENDENCY_UNAVAILABLE: spec(503, 'UNAVAILABLE', 'A service this call needs is down'),
   INTERNAL: spec(500, 'INTERNAL', 'Internal error'),
 } as const satisfies Record<string, ErrorSpec>;

@@ -55,6 +55,15 @@ const SECURITY_HEADERS: readonly [string, string][] = [
   ['strict-transport-security', 'max-age=31536000'],
 ];
 
+/** A path parameter; malformed percent-encoding is kept as sent (it then names no object) rather than thrown. */
+function decodeParam(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
 /** Copies what the handler needs from the request; must run before the handler returns. */
 export function readRequest(res: HttpResponse, req: HttpRequest, paramNames: readonly string[], trustProxy: boolean): RequestInfo {
   const headers: Record<string, string> = {};
@@ -63,7 +72,7 @@ export function readRequest(res: HttpResponse, req: HttpRequest, paramNames: rea
   });
   const params: Record<string, string> = {};
   paramNames.forEach((name, i) => {
-    params[name] = decodeURIComponent(req.getParameter(i) ?? '');
+    params[name] = decodeParam(req.getParameter(i) ?? '');
   });
   const given = headers['x-request-id'];
   const forwarded = trustProxy ? headers['x-forwarded-for']?.split(',')[0]?.trim() : undefined;

@@ -33,7 +33,8 @@ export interface RestContext {
 }
 
 export type RestHandler = (ctx: RestContext) => Promise<Reply | Rejection>;
-export type PublicHandler = (req: RequestInfo) => Promise<Reply>;
+/** Public routes; those with a body get it raw (a webhook verifies its signature on the bytes). */
+export type PublicHandler = (req: RequestInfo, raw: Buffer | undefined) => Promise<Reply>;
 
 /** Where idempotent replies are kept. */
 export interface ReplyStore {
@@ -60,13 +61,15 @@ export interface RestGatewayOptions {
   readonly identity: IdentityVerifier;
   readonly clock: Clock;
   readonly replies: ReplyStore;
-  readonly handlers: Readonly<Record<Exclude<RouteId, 'health' | 'openapi'>, RestHandler>>;
-  readonly publicHandlers: Readonly<Record<'health' | 'openapi', PublicHandler>>;
+  readonly handlers: Readonly<Record<Exclude<RouteId, PublicRoute>, RestHandler>>;
+  readonly publicHandlers: Readonly<Record<PublicRoute, PublicHandler>>;
   readonly limits?: Partial<RestLimits>;
   /** Take the client address from X-Forwarded-For (behind Caddy on loopback). */
   readonly trustProxy?: boolean;
   readonly logger: RestLogger;
 }
+
+type PublicRoute = 'health' | 'openapi' | 'paymentWebhook';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const MAX_BUCKETS = 100_000;
@@ -78,24 +81,26 @@ export function attachRestRoutes(app: TemplatedApp, o: RestGatewayOptions): { re
   const inFlight = new Set<string>();
   const stats = { requests: 0, errors: 0 };
 
-  const allow = (who: string): boolean => {
+  // An address may carry many users (a campus, a carrier's NAT): it gets ten callers' budget.
+  const allow = (who: string, scale = 1): boolean => {
     const now = o.clock.now();
     let b = buckets.get(who);
     if (b === undefined) {
       // Bounded: forget everyone at once rather than grow without limit (a flood of addresses).
       if (buckets.size >= MAX_BUCKETS) buckets.clear();
-      b = new TokenBucket(limits.ratePerSecond, limits.rateBurst, now);
+      b = new TokenBucket(limits.ratePerSecond * scale, limits.rateBurst * scale, now);
       buckets.set(who, b);
     }
     return b.take(now);
   };
 
-  const run = async (spec: RouteSpec, res: HttpResponse, info: RequestInfo, state: AbortState, t0: number): Promise<Reply> => {
-    if (!allow(`ip:${info.remote}`)) return problem('RATE_LIMITED', 'too many requests from this address', info.requestId);
-    if (!spec.auth) return o.publicHandlers[spec.id as 'health' | 'openapi'](info);
+  const run = async (spec: RouteSpec, res: HttpResponse, info: RequestInfo, state: AbortState): Promise<Reply> => {
+    if (!allow(`ip:${info.remote}`, 10)) return problem('RATE_LIMITED', 'too many requests from this address', info.requestId);
 
-    // The body is read before authentication: uWS wants onData registered now, and a 413 needs no identity.
+    // The body is read before authentication (uWS wants onData registered now; a 413 needs no
+    // identity); what it says is looked at only after.
     let raw: Buffer | undefined;
+    let contentType = '';
     if (spec.body) {
       const type = (info.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
       const length = Number(info.headers['content-length'] ?? NaN);
@@ -103,11 +108,10 @@ export function attachRestRoutes(app: TemplatedApp, o: RestGatewayOptions): { re
       const body = await readBody(res, limits.maxBodyBytes, state);
       if (body === 'aborted') return { status: 499, body: null };
       if (body === 'too-large') return problem('BODY_TOO_LARGE', `at most ${limits.maxBodyBytes} bytes are accepted`, info.requestId);
-      if (type !== 'application/json' && !type.endsWith('+json')) {
-        return problem('UNSUPPORTED_MEDIA_TYPE', `content-type must be application/json, got ${type === '' ? 'none' : type}`, info.requestId);
-      }
       raw = body;
+      contentType = type;
     }
+    if (!spec.auth) return o.publicHandlers[spec.id as PublicRoute](info, raw);
 
     const auth = info.headers['authorization'] ?? '';
     const m = /^Bearer\s+(\S+)$/i.exec(auth);
@@ -119,6 +123,9 @@ export function attachRestRoutes(app: TemplatedApp, o: RestGatewayOptions): { re
 
     let body: unknown;
     if (raw !== undefined) {
+      if (contentType !== 'application/json' && !contentType.endsWith('+json')) {
+        return problem('UNSUPPORTED_MEDIA_TYPE', `content-type must be application/json, got ${contentType === '' ? 'none' : contentType}`, info.requestId);
+      }
       try {
         body = JSON.parse(raw.toString('utf8'));
       } catch (err) {
@@ -138,31 +145,47 @@ export function attachRestRoutes(app: TemplatedApp, o: RestGatewayOptions): { re
 
     const handler = o.handlers[spec.id as keyof typeof o.handlers];
     let remember: RestContext['remember'] = async () => {};
-    let flightKey: string | undefined;
     const key = info.headers['idempotency-key'];
     if (spec.idempotent && key !== undefined) {
       if (!IDEMPOTENCY_KEY.test(key)) return problem('IDEMPOTENCY_KEY_INVALID', 'Idempotency-Key must be 1 to 255 visible ASCII characters', info.requestId);
       const hash = createHash('sha256').update(`${info.method} ${info.path}\n`).update(raw ?? '').digest('hex');
-      flightKey = `${principal.uid}\n${key}`;
-      if (inFlight.has(flightKey)) return problem('IDEMPOTENCY_IN_FLIGHT', 'a request with this Idempotency-Key is still being processed; retry shortly', info.requestId);
-      const stored = await o.replies.storedReply(principal.uid, key);
-      if (stored !== undefined) {
+      const fk = `${principal.uid}\n${key}`;
+      if (inFlight.has(fk)) return problem('IDEMPOTENCY_IN_FLIGHT', 'a request with this Idempotency-Key is still being processed; retry shortly', info.requestId);
+      // Claimed before the first await, so a concurrent twin sees it.
+      inFlight.add(fk);
+      const replay = async (): Promise<Reply | undefined> => {
+        const stored = await o.replies.storedReply(principal.uid, key);
+        if (stored === undefined) return undefined;
         if (stored.request_hash !== hash || stored.route !== spec.id) {
           return problem('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request; use a new key', info.requestId);
         }
         return { status: stored.status, body: stored.response, headers: { 'idempotent-replayed': 'true' } };
+      };
+      try {
+        const stored = await replay();
+        if (stored) return stored;
+        remember = (tx, reply) => o.replies.storeReply(tx, principal.uid, key, { route: spec.id, request_hash: hash, status: reply.status, response: reply.body });
+        try {
+          return await answer(handler, { req: info, principal, body, query, remember });
+        } catch (err) {
+          // Another server process stored this key first (the primary key is the last word): answer with its result.
+          if ((err as { code?: unknown }).code === '23505') {
+            const again = await replay();
+            if (again) return again;
+          }
+          throw err;
+        }
+      } finally {
+        inFlight.delete(fk);
       }
-      inFlight.add(flightKey);
-      remember = (tx, reply) => o.replies.storeReply(tx, principal.uid, key, { route: spec.id, request_hash: hash, status: reply.status, response: reply.body });
     }
-    try {
-      const out = await handler({ req: info, principal, body, query, remember });
-      if ('ok' in out && out.ok === false) return problem(out.code, out.detail, info.requestId);
-      return out as Reply;
-    } finally {
-      if (flightKey !== undefined) inFlight.delete(flightKey);
-      void t0;
-    }
+    return answer(handler, { req: info, principal, body, query, remember });
+  };
+
+  const answer = async (handler: RestHandler, ctx: RestContext): Promise<Reply> => {
+    const out = await handler(ctx);
+    if ('ok' in out && out.ok === false) return problem(out.code, out.detail, ctx.req.requestId);
+    return out as Reply;
   };
 
   for (const spec of ROUTES as readonly RouteSpec[]) {
@@ -178,7 +201,7 @@ export function attachRestRoutes(app: TemplatedApp, o: RestGatewayOptions): { re
         });
         const info = readRequest(res, req, paramNames, o.trustProxy === true);
         stats.requests++;
-        run(spec, res, info, state, t0).then(
+        run(spec, res, info, state).then(
           (reply) => finish(res, state, info, spec.id, reply, t0),
           (err: unknown) => {
             const e = err as { code?: unknown; message?: unknown };

@@ -64,6 +64,9 @@ export interface OrderRow {
   readonly estimated_delivery_at: Date;
   /** The engine's latest stored state of the order (engine_state), when written behind. */
   readonly state_row: { value: unknown; context?: Record<string, unknown> } | null;
+  /** The final state, copied here when the engine's state row is pruned (persistence/retention.ts). */
+  readonly status: string;
+  readonly rider_id: string | null;
   readonly restaurant_address: Record<string, unknown> | null;
 }
 
@@ -225,7 +228,7 @@ export class CatalogStore {
 
   // ─── Orders ──────────────────────────────────────────────────────────────
 
-  async insertOrder(tx: SqlTx, o: Omit<OrderRow, 'state_row' | 'restaurant_address'> & { payer_vpa: string | null }, items: readonly OrderItemRow[]): Promise<void> {
+  async insertOrder(tx: SqlTx, o: Omit<OrderRow, 'state_row' | 'restaurant_address' | 'status' | 'rider_id'> & { payer_vpa: string | null }, items: readonly OrderItemRow[]): Promise<void> {
     await tx.query(
       `INSERT INTO orders (id, customer_id, restaurant_id, status, drop_lat, drop_lng, total_paise, placed_at, delivery_address, payment_method, payer_vpa, tracking_id, estimated_delivery_at)
        VALUES ($1, $2, $3, 'placed', $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12)`,
@@ -271,7 +274,7 @@ export class CatalogStore {
     };
     if (f.customerId !== undefined) add('o.customer_id = ?', f.customerId);
     if (f.restaurantId !== undefined) add('o.restaurant_id = ?', f.restaurantId);
-    if (f.riderId !== undefined) add(`(s.row->'context'->>'riderId') = ?`, f.riderId);
+    if (f.riderId !== undefined) add(`COALESCE(s.row->'context'->>'riderId', o.rider_id) = ?`, f.riderId);
     if (f.from !== undefined) add('o.placed_at >= ?', f.from);
     if (f.to !== undefined) add('o.placed_at < ?', f.to);
     if (f.ids !== undefined) add('o.id = ANY(?)', f.ids);
@@ -309,6 +312,62 @@ export class CatalogStore {
     )).rows[0]);
   }
 
+  // ─── Webhooks, refunds, outbox ───────────────────────────────────────────
+
+  /** Records a gateway event; false when it was recorded before (a redelivery). */
+  async insertInbox(tx: SqlTx, gateway: string, eventId: string, type: string, payload: unknown): Promise<boolean> {
+    const res = await tx.query(
+      `INSERT INTO webhook_inbox (gateway, event_id, event_type, payload) VALUES ($1, $2, $3, $4::jsonb)
+       ON CONFLICT (gateway, event_id) DO NOTHING RETURNING event_id`,
+      [gateway, eventId, type, JSON.stringify(payload)],
+    );
+    return res.rows.length === 1;
+  }
+
+  async markInboxProcessed(tx: SqlTx, gateway: string, eventId: string): Promise<void> {
+    await tx.query('UPDATE webhook_inbox SET processed_at = now() WHERE gateway = $1 AND event_id = $2', [gateway, eventId]);
+  }
+
+  /** The payment of a UPI reference, locked until the transaction ends. */
+  async paymentByTransaction(tx: SqlTx, transactionId: string): Promise<PaymentRow | undefined> {
+    return (await tx.query<PaymentRow>('SELECT * FROM payments WHERE transaction_id = $1 FOR UPDATE', [transactionId])).rows[0];
+  }
+
+  /** Moves a payment on, only forward: from created or pending to `status`. */
+  async settlePayment(tx: SqlTx, id: string, status: 'captured' | 'failed', gatewayRef: string): Promise<boolean> {
+    const res = await tx.query(
+      `UPDATE payments SET status = $2, gateway_ref = $3, updated_at = now() WHERE id = $1 AND status IN ('created', 'pending') RETURNING id`,
+      [id, status, gatewayRef],
+    );
+    return res.rows.length === 1;
+  }
+
+  /**
+   * Asks for a refund: a refunds row and the outbox row that will carry it to
+   * the gateway, in the caller's transaction, both keyed so that asking twice
+   * changes nothing. Answers whether this call created it.
+   */
+  async requestRefund(tx: SqlTx, r: { id: string; paymentId: string; amountPaise: number; reason: string }): Promise<boolean> {
+    const key = `refund-${r.paymentId}`;
+    const res = await tx.query(
+      `INSERT INTO refunds (id, payment_id, idempotency_key, amount_paise, reason, status) VALUES ($1, $2, $3, $4, $5, 'requested')
+       ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
+      [r.id, r.paymentId, key, r.amountPaise, r.reason],
+    );
+    if (res.rows.length === 0) return false;
+    await tx.query(
+      `INSERT INTO outbox (topic, key, payload) VALUES ('payment.refund', $1, $2::jsonb) ON CONFLICT (key) DO NOTHING`,
+      [key, JSON.stringify({ refund_id: r.id, payment_id: r.paymentId, amount_paise: r.amountPaise, reason: r.reason })],
+    );
+    return true;
+  }
+
+  refundsOf(paymentId: string): Promise<{ id: string; status: string; amount_paise: number; reason: string }[]> {
+    return guarded('read refunds', async () => (await this.db.query<{ id: string; status: string; amount_paise: number; reason: string }>(
+      'SELECT id, status, amount_paise, reason FROM refunds WHERE payment_id = $1 ORDER BY created_at', [paymentId],
+    )).rows);
+  }
+
   // ─── Idempotency keys ────────────────────────────────────────────────────
 
   storedReply(principal: string, key: string): Promise<StoredReply | undefined> {
@@ -325,7 +384,7 @@ export class CatalogStore {
   }
 }
 
-const ORDER_SELECT = `SELECT o.id, o.customer_id, o.restaurant_id, o.total_paise, o.drop_lat, o.drop_lng, o.delivery_address, o.payment_method,
+const ORDER_SELECT = `SELECT o.id, o.customer_id, o.restaurant_id, o.status, o.rider_id, o.total_paise, o.drop_lat, o.drop_lng, o.delivery_address, o.payment_method,
   o.tracking_id, o.placed_at, o.estimated_delivery_at, s.row AS state_row, r.address AS restaurant_address
   FROM orders o
   LEFT JOIN engine_state s ON s.aggregate = 'order' AND s.aggregate_id = o.id

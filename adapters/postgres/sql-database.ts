@@ -41,6 +41,9 @@ export function pgDatabase(connectionString: string, opts: { max?: number; appli
   });
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => {});
+  // A checked-out client has no pool listener: a server that goes away mid-transaction would
+  // emit an unhandled 'error' and crash the process. The query in flight rejects anyway.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const wrap = (c: pg.Pool | pg.PoolClient): SqlTx => ({
     query: async <R>(text: string, params?: readonly unknown[]) => {
       const res = await c.query(text, params as unknown[] | undefined);

@@ -23,6 +23,8 @@ export interface ServerConfig {
   readonly encryptionKey: Buffer | undefined;
   readonly timeZone: string;
   readonly upi: { readonly payeeVpa: string; readonly payeeName: string; readonly merchantCode: string };
+  /** HMAC key of the payment gateway's webhooks. */
+  readonly webhookSecret: string;
   readonly rest: { readonly maxBodyBytes: number; readonly ratePerSecond: number; readonly rateBurst: number; readonly trustProxy: boolean };
   readonly allowedOrigins: readonly string[];
   /** Run the write-behind worker in this process (default); false when `npm run worker` runs apart. */
@@ -41,6 +43,7 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
  * - `ENCRYPTION_KEY`: 32 bytes, hex or base64; required in production;
  * - `SERVICE_TIMEZONE` (Asia/Kolkata): the zone of restaurants' operating hours;
  * - `UPI_PAYEE_VPA` (required in production), `UPI_PAYEE_NAME`, `UPI_MERCHANT_CODE` (5812);
+ * - `PAYMENT_WEBHOOK_SECRET`: the gateway's webhook secret (≥ 16 characters; required in production);
  * - `REST_MAX_BODY_BYTES` (65536), `REST_RATE_PER_S` (50), `REST_RATE_BURST` (100),
  *   `TRUST_PROXY` (true when listening on loopback: take client addresses from X-Forwarded-For);
  * - `ALLOWED_ORIGINS`: comma-separated browser origins allowed on the WebSockets;
@@ -97,6 +100,8 @@ export function parseServerConfig(env: ServerEnv): ServerConfig {
   if (!/^[A-Za-z0-9._-]{2,256}@[A-Za-z][A-Za-z0-9]{1,63}$/.test(payeeVpa)) problems.push(`UPI_PAYEE_VPA must be a UPI address (name@handle)${mode === 'production' ? '; it is required in production' : ''}`);
   const merchantCode = env['UPI_MERCHANT_CODE'] || '5812';
   if (!/^\d{4}$/.test(merchantCode)) problems.push('UPI_MERCHANT_CODE must be a 4-digit merchant category code');
+  const webhookSecret = env['PAYMENT_WEBHOOK_SECRET'] || (mode === 'production' ? '' : 'dev-webhook-secret-not-for-production');
+  if (webhookSecret.length < 16) problems.push(`PAYMENT_WEBHOOK_SECRET must be at least 16 characters${mode === 'production' ? '; it is required in production' : ''}`);
   const rest = {
     maxBodyBytes: int('REST_MAX_BODY_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
     ratePerSecond: int('REST_RATE_PER_S', 50, 1, 1_000_000),
@@ -109,7 +114,7 @@ export function parseServerConfig(env: ServerEnv): ServerConfig {
   if (problems.length > 0 || !persistence || !firebase) throw new ServerConfigError(problems.join('\n'));
   return Object.freeze({
     mode, host, port, persistence, firebase, encryptionKey, timeZone,
-    upi: Object.freeze({ payeeVpa, payeeName: env['UPI_PAYEE_NAME'] || 'Dispatch Foods', merchantCode }),
+    upi: Object.freeze({ payeeVpa, payeeName: env['UPI_PAYEE_NAME'] || 'Dispatch Foods', merchantCode }), webhookSecret,
     rest: Object.freeze(rest), allowedOrigins: Object.freeze(allowedOrigins), inProcessWorker,
   });
 }

@@ -15,6 +15,7 @@ import { buildOpenApi } from '../../protocol/rest/openapi.js';
 import { FieldCipher } from '../crypto/field-cipher.js';
 import { type GatewayDeps } from '../http/gateway-deps.js';
 import { orderHandlers } from '../http/handlers/orders.js';
+import { paymentWebhookHandler } from '../http/handlers/payment-webhook.js';
 import { paymentHandlers } from '../http/handlers/payments.js';
 import { peopleHandlers } from '../http/handlers/people.js';
 import { restaurantHandlers } from '../http/handlers/restaurants.js';
@@ -125,6 +126,7 @@ export async function startServer(config: ServerConfig, log: ServerLogger = json
       identity, clock, replies: catalog, limits: config.rest, trustProxy: config.rest.trustProxy, logger: log,
       handlers: { ...orderHandlers(deps), ...paymentHandlers(deps), ...peopleHandlers(deps), ...restaurantHandlers(deps) },
       publicHandlers: {
+        paymentWebhook: paymentWebhookHandler({ ...deps, webhookSecret: config.webhookSecret }),
         openapi: async () => ({ status: 200, body: JSON.parse(openapi) as unknown }),
         health: async () => {
           const names = Object.keys(probes);

@@ -43,6 +43,8 @@ export const ROUTES = [
 
   { id: 'createPayment', method: 'post', path: '/payments', summary: 'Start a UPI payment for an order: an intent link (NPCI linking spec)', auth: true, body: S.CreatePayment, status: 201, response: S.PaymentOut, idempotent: true,
     errors: [...input, ...idem, 'ORDER_NOT_FOUND', 'PAYMENT_AMOUNT_MISMATCH', 'PAYMENT_NOT_ALLOWED'] },
+  { id: 'paymentWebhook', method: 'post', path: '/payments/webhook', summary: 'The payment gateway reports a payment captured or failed (HMAC-SHA256 of the raw body in X-Razorpay-Signature)', auth: false, body: S.PaymentWebhook, status: 200, response: S.Ack,
+    errors: ['WEBHOOK_SIGNATURE_INVALID', 'INVALID_JSON', 'INVALID_ARGUMENT', 'BODY_TOO_LARGE', 'DEPENDENCY_UNAVAILABLE'] },
   { id: 'getPayment', method: 'get', path: '/payments/{payment_id}', summary: 'A payment and its current state', auth: true, status: 200, response: S.PaymentOut, errors: ['PAYMENT_NOT_FOUND'] },
 
   { id: 'getProfile', method: 'get', path: '/users/profile', summary: 'The caller\'s profile', auth: true, status: 200, response: S.ProfileOut, errors: [] },

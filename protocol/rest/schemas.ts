@@ -183,6 +183,26 @@ export const UpdateRiderStatus = Type.Object({
   status: Type.Union([Type.Literal('online'), Type.Literal('offline'), Type.Literal('break')]),
 }, closed);
 
+/**
+ * A payment gateway's webhook (Razorpay's shape: `event`, `payload.payment.entity`). Open
+ * objects: gateways add fields, and a webhook must not be refused for one. Our reference (the
+ * UPI `tr`) travels in `notes.transaction_id`; the event id in the `X-Razorpay-Event-Id` header.
+ */
+export const PaymentWebhook = Type.Object({
+  event: Type.String({ minLength: 1, maxLength: 100 }),
+  payload: Type.Object({
+    payment: Type.Object({
+      entity: Type.Object({
+        id: Type.String({ minLength: 1, maxLength: 100 }),
+        amount: Type.Integer({ minimum: 0, description: 'Paise' }),
+        currency: Type.String(),
+        status: Type.String(),
+        notes: Type.Object({ transaction_id: Type.String({ minLength: 1, maxLength: 35 }) }, { additionalProperties: true }),
+      }, { additionalProperties: true }),
+    }, { additionalProperties: true }),
+  }, { additionalProperties: true }),
+}, { additionalProperties: true });
+
 // ─── Responses (documented; the gateway builds them, it does not validate them) ───
 
 const open = { additionalProperties: true } as const;
@@ -237,6 +257,7 @@ export type CreateOrderBody = Static<typeof CreateOrder>;
 export type UpdateOrderStatusBody = Static<typeof UpdateOrderStatus>;
 export type ListOrdersQueryT = Static<typeof ListOrdersQuery>;
 export type CreatePaymentBody = Static<typeof CreatePayment>;
+export type PaymentWebhookBody = Static<typeof PaymentWebhook>;
 export type ProfileBody = Static<typeof Profile>;
 export type CreateRestaurantBody = Static<typeof CreateRestaurant>;
 export type UpdateRestaurantStatusBody = Static<typeof UpdateRestaurantStatus>;

@@ -23,11 +23,11 @@ export function orderHandlers(d: GatewayDeps) {
   /** The order as the API shows it, from the engine when live and the stored row otherwise. */
   const orderJson = (id: string, row: OrderRow | undefined, items: readonly OrderItemRow[], live: OrderView | undefined): Record<string, unknown> => {
     const stored = row?.state_row ?? null;
-    const state = live?.state ?? stateOf(stored?.value) ?? 'placed';
+    const state = live?.state ?? stateOf(stored?.value) ?? row?.status ?? 'placed';
     const ctx = stored?.context as { paid?: boolean; foodReady?: boolean; riderId?: string | null } | undefined;
     const paid = live?.paid ?? ctx?.paid ?? false;
     const foodReady = live?.foodReady ?? ctx?.foodReady ?? false;
-    const riderId = live ? (live.offer ? null : live.riderId) : (state === 'assigned' || state === 'picked_up' || state === 'delivered' ? ctx?.riderId ?? null : null);
+    const riderId = live ? (live.offer ? null : live.riderId) : (state === 'assigned' || state === 'picked_up' || state === 'delivered' ? ctx?.riderId ?? row?.rider_id ?? null : null);
     const cash = row?.payment_method === 'CASH';
     const total = row?.total_paise ?? 0;
     return {
@@ -85,7 +85,7 @@ export function orderHandlers(d: GatewayDeps) {
     if (!live && !row) return reject('ORDER_NOT_FOUND', `no order ${id}`);
     const ctx = row?.state_row?.context as { riderId?: string | null } | undefined;
     const target = targetOf({
-      customerId: live?.customerId ?? row?.customer_id, restaurantId: live?.restaurantId ?? row?.restaurant_id, riderId: live ? live.riderId : ctx?.riderId ?? null,
+      customerId: live?.customerId ?? row?.customer_id, restaurantId: live?.restaurantId ?? row?.restaurant_id, riderId: live ? live.riderId : ctx?.riderId ?? row?.rider_id ?? null,
     });
     const denied = mayAct(p, 'order.read', target, 'ORDER_NOT_FOUND', `order ${id}`);
     return denied ?? { ok: true, value: { row, live } };

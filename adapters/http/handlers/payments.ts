@@ -94,7 +94,11 @@ export function paymentHandlers(d: GatewayDeps) {
       if (!row) return reject('PAYMENT_NOT_FOUND', `no payment ${id}`);
       const denied = mayAct(ctx.principal, 'payment.read', { customerId: row.customer_id as never }, 'PAYMENT_NOT_FOUND', `payment ${id}`);
       if (denied) return denied;
-      return { status: 200, body: paymentJson(row) };
+      const refunds = await catalog.refundsOf(row.id);
+      return {
+        status: 200,
+        body: { ...paymentJson(row), refunds: refunds.map((r) => ({ id: r.id, status: r.status, amount: rupeesOf(r.amount_paise), reason: r.reason })) },
+      };
     },
   };
 }

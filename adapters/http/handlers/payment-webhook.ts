@@ -1,0 +1,94 @@
+/**
+ * `POST /payments/webhook`: the payment gateway says a payment was captured
+ * or failed. Money crosses into systems we do not control, so this is the
+ * synchronous path of DESIGN.md's Durability section:
+ *
+ * 1. the signature (hex HMAC-SHA256 of the raw body, `X-Razorpay-Signature`)
+ *    is checked on the bytes, in constant time, before anything is parsed;
+ * 2. in ONE transaction: the event goes into the inbox under its id (a
+ *    redelivery hits the key), the payment moves forward only (pending →
+ *    captured or failed), and when captured money cannot be used (the order
+ *    was cancelled meanwhile, or the amount is wrong) a refund and its outbox
+ *    row are written;
+ * 3. the engine hears the result (confirm or fail the order's payment).
+ *
+ * Every delivery, first or repeated, ends by bringing the engine in line with
+ * the stored payment, so a crash between commit and the engine's write-behind
+ * is repaired by the gateway's retry. The gateway retries any non-2xx; a
+ * refund waits in the outbox for the gateway client (not built yet).
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { OrderId } from '../../../protocol/index.js';
+import { PaymentWebhook, type PaymentWebhookBody } from '../../../protocol/rest/schemas.js';
+import type { SqlTx } from '../../postgres/sql-database.js';
+import { problem, type Reply, type RequestInfo } from '../http-io.js';
+import { validate } from '../validate.js';
+import type { GatewayDeps } from '../gateway-deps.js';
+
+export const WEBHOOK_GATEWAY = 'razorpay';
+
+/** The signature a body must carry under `secret`. */
+export const signWebhook = (secret: string, body: Uint8Array | string): string => createHmac('sha256', secret).update(body).digest('hex');
+
+export function paymentWebhookHandler(d: GatewayDeps & { readonly webhookSecret: string }) {
+  const { engine, catalog } = d;
+
+  /** Brings the engine in line with the stored payment; answers what it did. */
+  const reconcile = async (tx: SqlTx, transactionId: string, amountPaid: number): Promise<string> => {
+    const pay = await catalog.paymentByTransaction(tx, transactionId);
+    if (!pay) return 'ignored: unknown transaction';
+    if (pay.status === 'failed') {
+      const r = engine.failPayment(pay.order_id as OrderId);
+      return r.ok ? 'payment failed; order cancelled' : 'payment failed';
+    }
+    if (pay.status !== 'captured') return `payment ${pay.status}`;
+    const order = engine.getOrder(pay.order_id as OrderId);
+    const waiting = order.ok && !order.value.paid && (order.value.state === 'awaiting_payment' || order.value.state === 'placed');
+    if (waiting && amountPaid === pay.amount_paise) {
+      const r = engine.confirmPayment(pay.order_id as OrderId);
+      if (r.ok) return 'payment captured; order confirmed';
+    }
+    if (order.ok && order.value.paid) return 'payment captured';
+    // Captured, but the order can no longer use it (cancelled, expired, gone, or the wrong amount): give it back.
+    const created = await catalog.requestRefund(tx, {
+      id: d.newId(), paymentId: pay.id, amountPaise: amountPaid > 0 ? amountPaid : pay.amount_paise,
+      reason: amountPaid !== pay.amount_paise ? 'amount_mismatch' : `order_${order.ok ? order.value.state : 'gone'}`,
+    });
+    return created ? 'payment captured; refund requested' : 'payment captured; refund already requested';
+  };
+
+  return async (req: RequestInfo, raw: Buffer | undefined): Promise<Reply> => {
+    const id = req.requestId;
+    const given = req.headers['x-razorpay-signature'] ?? '';
+    const want = signWebhook(d.webhookSecret, raw ?? Buffer.alloc(0));
+    const a = Buffer.from(given, 'utf8');
+    const b = Buffer.from(want, 'utf8');
+    if (a.length !== b.length || !timingSafeEqual(a, b)) return problem('WEBHOOK_SIGNATURE_INVALID', 'X-Razorpay-Signature is not the HMAC-SHA256 of this body', id);
+    let body: unknown;
+    try {
+      body = JSON.parse((raw ?? Buffer.alloc(0)).toString('utf8'));
+    } catch (err) {
+      return problem('INVALID_JSON', `the body is not valid JSON: ${(err as Error).message}`, id);
+    }
+    const errors = validate(PaymentWebhook, body);
+    if (errors.length > 0) return problem('INVALID_ARGUMENT', errors.map((e) => `${e.field}: ${e.message}`).join('; '), id, errors);
+    const eventId = req.headers['x-razorpay-event-id'] ?? '';
+    if (!/^[\x21-\x7e]{1,100}$/.test(eventId)) return problem('INVALID_ARGUMENT', 'X-Razorpay-Event-Id must name the event', id);
+    const w = body as PaymentWebhookBody;
+    const entity = w.payload.payment.entity;
+    const outcome = w.event === 'payment.captured' ? 'captured' : w.event === 'payment.failed' ? 'failed' : undefined;
+
+    const answer = await catalog.transaction('payment webhook', async (tx) => {
+      const fresh = await catalog.insertInbox(tx, WEBHOOK_GATEWAY, eventId, w.event, body);
+      if (fresh && outcome) {
+        const pay = await catalog.paymentByTransaction(tx, entity.notes.transaction_id);
+        if (pay) await catalog.settlePayment(tx, pay.id, outcome, entity.id);
+      }
+      const did = outcome ? await reconcile(tx, entity.notes.transaction_id, entity.amount) : `ignored: event ${w.event}`;
+      if (fresh) await catalog.markInboxProcessed(tx, WEBHOOK_GATEWAY, eventId);
+      return { status: fresh ? 'processed' : 'duplicate', result: did };
+    });
+    await d.durable();
+    return { status: 200, body: answer };
+  };
+}
