@@ -15,9 +15,11 @@ export const jobIdOf = (e: Pick<EngineEvent, 'aggregate' | 'id' | 'seq'>): strin
 /**
  * Turns every engine event into a job, keyed by {@link jobIdOf}, carrying
  * the event and its actor's state. Events are gathered synchronously and
- * enqueued in one bulk add per microtask, that is once per command (or
+ * turned into jobs once per microtask, that is once per command (or
  * deadline): by then the command has finished, so the captured state is the
- * actor's state after the whole command, not halfway through it.
+ * actor's state after the whole command, not halfway through it. One bulk add
+ * is in flight at a time; the jobs of every command that finishes meanwhile go
+ * together in the next one (group commit).
  *
  * The edge acknowledges a command only after {@link barrier} resolves: every
  * event emitted so far is then in the queue (in Redis, for BullMQ). A failed
@@ -30,10 +32,15 @@ export class WriteBehind {
   readonly #queue: JobQueue<EventRecord>;
   readonly #unsubscribe: () => void;
   #gathered: EngineEvent[] = [];
-  #unsent: { id: string; data: EventRecord }[] = [];
   #scheduled = false;
-  #last: Promise<void> = Promise.resolve();
+  /** Jobs not yet handed to an add, in emission order (a failed add's jobs come back to the front). */
+  #pending: { id: string; data: EventRecord }[] = [];
+  /** The add in flight; at most one, so jobs reach the queue in emission order. */
+  #current: Promise<void> | undefined;
+  /** The add that will carry `#pending`, promised to barriers before it starts. */
+  #next: Deferred | undefined;
   #enqueued = 0;
+  #adds = 0;
 
   constructor(source: EventSource, queue: JobQueue<EventRecord>) {
     this.#source = source;
@@ -52,17 +59,24 @@ export class WriteBehind {
    * when the add that carries them failed.
    */
   barrier(): Promise<void> {
-    // Jobs left from a failed add are tried again now, even when no new event came.
-    if (this.#scheduled || this.#unsent.length > 0) {
-      this.#scheduled = true;
-      this.#flush();
+    this.#flush();
+    if (this.#pending.length > 0) {
+      const next = (this.#next ??= deferred());
+      if (this.#current === undefined) this.#startAdd();
+      return next.promise;
     }
-    return this.#last;
+    // Nothing waiting: what was emitted before is in the add in flight, or already in the queue.
+    return this.#current ?? Promise.resolve();
   }
 
   /** Jobs handed to the queue so far. */
   get enqueued(): number {
     return this.#enqueued;
+  }
+
+  /** Adds made so far (each carries every job gathered while the one before it was in flight). */
+  get adds(): number {
+    return this.#adds;
   }
 
   /** Stops listening; resolves when what was gathered is enqueued (or rejects if it cannot be). */
@@ -71,36 +85,73 @@ export class WriteBehind {
     await this.barrier();
   }
 
+  /** Turns the gathered events into jobs and, unless an add is in flight, starts one. */
   #flush(): void {
-    if (!this.#scheduled) return;
-    this.#scheduled = false;
-    const events = this.#gathered;
-    this.#gathered = [];
-    const idCounter = this.#source.idCounter;
-    // One state per actor per flush, shared by that actor's events.
-    const states = new Map<string, ActorRow | null>();
-    const jobs = this.#unsent;
-    this.#unsent = [];
-    for (const event of events) {
-      const key = `${event.aggregate}/${event.id}`;
-      let state = states.get(key);
-      if (state === undefined) {
-        state = this.#source.snapshotRow(event.aggregate, event.id) ?? null;
-        states.set(key, state);
+    if (this.#scheduled) {
+      this.#scheduled = false;
+      const events = this.#gathered;
+      this.#gathered = [];
+      const idCounter = this.#source.idCounter;
+      // One state per actor per flush, shared by that actor's events.
+      const states = new Map<string, ActorRow | null>();
+      for (const event of events) {
+        const key = `${event.aggregate}/${event.id}`;
+        let state = states.get(key);
+        if (state === undefined) {
+          state = this.#source.snapshotRow(event.aggregate, event.id) ?? null;
+          states.set(key, state);
+        }
+        this.#pending.push({ id: jobIdOf(event), data: { event, state, idCounter } });
       }
-      jobs.push({ id: jobIdOf(event), data: { event, state, idCounter } });
     }
-    // Adds run one after another so jobs reach the queue in emission order.
-    this.#last = this.#last.catch(() => {}).then(async () => {
-      try {
-        await this.#queue.enqueue(jobs);
-        this.#enqueued += jobs.length;
-      } catch (err) {
-        this.#unsent = [...jobs, ...this.#unsent];
-        throw err;
-      }
-    });
-    // An unobserved failure is reported through the next barrier, not as an unhandled rejection.
-    this.#last.catch(() => {});
+    if (this.#pending.length > 0 && this.#current === undefined) this.#startAdd();
   }
+
+  /**
+   * Group commit: one add carries every pending job. Commands that finish while
+   * it is in flight wait for the next add, which takes all of theirs at once,
+   * so under load the number of adds stays near one per Redis round trip
+   * rather than one per command.
+   */
+  #startAdd(): void {
+    const jobs = this.#pending;
+    this.#pending = [];
+    const round = this.#next ?? deferred();
+    this.#next = undefined;
+    this.#adds++;
+    const current = round.promise;
+    this.#current = current;
+    this.#queue.enqueue(jobs).then(
+      () => {
+        this.#enqueued += jobs.length;
+        round.resolve();
+      },
+      (err: unknown) => {
+        this.#pending = jobs.concat(this.#pending);
+        round.reject(err);
+      },
+    ).finally(() => {
+      if (this.#current === current) this.#current = undefined;
+      // Someone waits for what gathered meanwhile: carry it now. Otherwise the next flush or barrier will.
+      if (this.#next !== undefined && this.#pending.length > 0) this.#startAdd();
+    });
+  }
+}
+
+interface Deferred {
+  readonly promise: Promise<void>;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // An add nobody awaited must not surface as an unhandled rejection; barriers see it.
+  promise.catch(() => {});
+  return { promise, resolve, reject };
 }

@@ -88,3 +88,37 @@ t.test('a failed add rejects the barrier and its jobs go with the next add', asy
   await wb.barrier();
   t.same(added.flat(), w.events.map(jobIdOf), 'the failed jobs went first, in order, none lost');
 });
+
+t.test('group commit: commands that finish while an add is in flight go together in the next add, in order', async (t) => {
+  const inner = new MemoryQueue<EventRecord>();
+  const adds: string[][] = [];
+  let release: (() => void) | undefined;
+  // The first add waits until the test lets it go: a slow Redis round trip.
+  const slow: JobQueue<EventRecord> = {
+    enqueue: async (jobs) => {
+      adds.push(jobs.map((j) => j.id));
+      if (adds.length === 1) await new Promise<void>((r) => (release = r));
+      await inner.enqueue(jobs);
+    },
+    consume: (h, o) => inner.consume(h, o),
+    pending: () => inner.pending(),
+    close: () => inner.close(),
+  };
+  const w = world();
+  const wb = new WriteBehind(w.engine, slow);
+  w.engine.registerRider({ riderId: 'gc-0' as never });
+  const first = wb.barrier();
+  const later: Promise<void>[] = [];
+  for (let i = 1; i <= 10; i++) {
+    w.engine.registerRider({ riderId: `gc-${i}` as never });
+    later.push(wb.barrier());
+  }
+  await new Promise((r) => setImmediate(r));
+  t.equal(adds.length, 1, 'one add in flight; the ten commands behind it wait');
+  release!();
+  await Promise.all([first, ...later]);
+  t.equal(adds.length, 2, 'all ten went in one more add');
+  t.same(adds.flat(), Array.from({ length: 11 }, (_, i) => `rider.gc-${i}.1`), 'in emission order');
+  t.equal(wb.adds, 2);
+  t.equal(wb.enqueued, 11);
+});
