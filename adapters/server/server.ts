@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import uWS from 'uWebSockets.js';
 import { type Engine, type EngineOptions, resolveConfig } from '../../engine/index.js';
 import type { IdentityVerifier } from '../../engine/ports/identity.js';
-import { CloseCode, type RiderId } from '../../protocol/index.js';
+import { CloseCode, type PositionFix, type RiderId } from '../../protocol/index.js';
 import { buildOpenApi } from '../../protocol/rest/openapi.js';
 import { FieldCipher } from '../crypto/field-cipher.js';
 import { type GatewayDeps } from '../http/gateway-deps.js';
@@ -22,6 +22,8 @@ import { restaurantHandlers } from '../http/handlers/restaurants.js';
 import { attachRestRoutes } from '../http/rest-gateway.js';
 import { createFirebaseIdentity } from '../identity/firebase-identity.js';
 import { EventWriter } from '../persistence/event-writer.js';
+import { defaultRetention, pruneRetention } from '../persistence/retention.js';
+import { TrailWriter } from '../persistence/trail-writer.js';
 import { recoverEngine, type RecoveryReport } from '../persistence/recovery.js';
 import { openStorage, type Storage } from '../persistence/storage.js';
 import { WriteBehind } from '../persistence/write-behind.js';
@@ -33,6 +35,7 @@ import { attachStreamRoutes } from '../ws/stream-gateway.js';
 import type { ServerConfig } from './server-config.js';
 
 export const VERSION = '0.1.0';
+const RETENTION_EVERY_MS = 3_600_000;
 
 export interface ServerLogger {
   info(o: Record<string, unknown>): void;
@@ -92,6 +95,16 @@ export async function startServer(config: ServerConfig, log: ServerLogger = json
     closers.push(() => firebase.close());
     const identity = hooks.wrapIdentity ? hooks.wrapIdentity(firebase) : firebase;
     const catalog = new CatalogStore(storage.db);
+    const trail = new TrailWriter(storage.db);
+    closers.push(() => trail.close());
+    const retention = setInterval(() => {
+      pruneRetention(storage.db, clock.now(), { ...defaultRetention, endedStateMs: engineConfig.retentionMs }).then(
+        (r) => log.info({ msg: 'retention', ...r }),
+        (err: unknown) => log.warn({ msg: 'retention failed; tried again in an hour', err: String(err) }),
+      );
+    }, RETENTION_EVERY_MS);
+    retention.unref();
+    closers.push(() => clearInterval(retention));
 
     const redis = config.persistence.mode === 'server'
       ? new Redis({ ...config.persistence.redis, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 1_000 })
@@ -117,6 +130,8 @@ export async function startServer(config: ServerConfig, log: ServerLogger = json
     const limits = resolveWsLimits({});
     const common = Object.freeze({
       engine, identity, clock, limits, allowedOrigins: config.allowedOrigins, ...(hooks.onPosition ? { onPosition: hooks.onPosition } : {}),
+      trail: (id: RiderId, fix: PositionFix) => trail.stale(id, fix),
+      sample: (id: RiderId, fix: PositionFix) => trail.sample(id, fix),
       logger: { error: (m: string, detail?: unknown) => log.error({ msg: m, detail: String(detail) }) },
     });
     const rider = attachRiderRoute(app, common);

@@ -26,6 +26,11 @@ export interface RiderRouteOptions {
   readonly allowedOrigins: readonly string[];
   /** Where positions too old for matching go (the trail); none: they are counted and dropped. */
   readonly trail?: (riderId: RiderId, fix: PositionFix) => void;
+  /**
+   * Sees every applied position, for the sampled trail. `fix` is a scratch
+   * object reused for the next frame: copy what is kept.
+   */
+  readonly sample?: (riderId: RiderId, fix: PositionFix) => void;
   /** Called after each position the engine applied (a baseline's candidate store mirrors them). */
   readonly onPosition?: (riderId: RiderId, lat: number, lng: number) => void;
   readonly logger?: EngineLogger;
@@ -164,6 +169,7 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
     const st = engine.updateRiderPosition(c.riderId, f.lat, f.lng, f.accuracy, f.heading, f.speed, f.at);
     if (st === PositionStatus.APPLIED) {
       o.onPosition?.(c.riderId, f.lat, f.lng);
+      o.sample?.(c.riderId, f);
     } else if (st === PositionStatus.STALE) {
       stats.stalePositions++;
       o.trail?.(c.riderId, { lat: f.lat, lng: f.lng, accuracy: f.accuracy, heading: f.heading, speed: f.speed, at: f.at });

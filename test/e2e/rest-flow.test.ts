@@ -11,7 +11,7 @@ import { ACCESS_MATRIX, type AccessCase } from '../support/access-matrix.js';
 import { api, makeCast, openRestaurant, seed, startTestServer } from '../support/rest-server.js';
 import { nodeSocket } from '../support/ws-harness.js';
 
-const { url, auth, server } = await startTestServer(t, { label: 'rest_flow' });
+const { url, auth, server, databaseUrl } = await startTestServer(t, { label: 'rest_flow' });
 const cast = await makeCast(auth);
 const shop1 = await openRestaurant(url, cast.restaurant);
 // The second restaurant is 40 km away: its orders never reach the first one's riders.
@@ -139,6 +139,18 @@ t.test('authorization matrix over REST', async (t) => {
   }
   t.ok(ran >= 35, `${ran} cases of the matrix ran over REST`);
   t.comment(`matrix: ${ran} of ${ACCESS_MATRIX.length} cases have a REST call`);
+});
+
+t.test('positions streamed over the rider socket are sampled into the trail', async (t) => {
+  const { pgDatabase } = await import('../../adapters/postgres/sql-database.js');
+  const db = pgDatabase(databaseUrl!, { max: 1 });
+  t.teardown(() => db.close());
+  let rows = 0;
+  for (let i = 0; i < 50 && rows === 0; i++) {
+    rows = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM rider_positions WHERE rider_id = $1', [cast.rider.riderId])).rows[0]!.n;
+    if (rows === 0) await new Promise((r) => setTimeout(r, 100));
+  }
+  t.ok(rows >= 1, `${rows} trail rows for rider X`);
 });
 
 t.test('the engine kept its invariants through all of it', async (t) => {

@@ -35,6 +35,8 @@ export interface TestServer {
   readonly server: RunningServer;
   readonly url: string;
   readonly auth: Auth;
+  /** The server's database, when it runs on Postgres. */
+  readonly databaseUrl: string | undefined;
 }
 
 /** Starts a server for one test file and stops it at teardown. */
@@ -53,7 +55,7 @@ export async function startTestServer(t: Tap, opts: { embedded?: boolean; env?: 
   t.teardown(() => server.close());
   const app = initializeApp({ projectId: emu.projectId }, `rest-test-${randomUUID()}`);
   t.teardown(() => deleteApp(app));
-  return { server, url: `http://127.0.0.1:${server.port}`, auth: getAuth(app) };
+  return { server, url: `http://127.0.0.1:${server.port}`, auth: getAuth(app), databaseUrl: opts.env?.['DATABASE_URL'] ?? env['DATABASE_URL'] };
 }
 
 export interface ApiResponse<T = any> {
