@@ -36,6 +36,7 @@ import type { ServerConfig } from './server-config.js';
 
 export const VERSION = '0.1.0';
 const RETENTION_EVERY_MS = 3_600_000;
+const DRAIN_TIMEOUT_MS = 10_000;
 
 export interface ServerLogger {
   info(o: Record<string, unknown>): void;
@@ -85,12 +86,18 @@ export async function startServer(config: ServerConfig, log: ServerLogger = json
     });
     closers.push(() => engine.stop());
     log.info({ msg: 'engine recovered', ...report });
-    const writeBehind = new WriteBehind(engine, storage.queue);
-    closers.push(() => writeBehind.close());
+    // Closers run last-pushed first: at shutdown, what was acknowledged is queued (write-behind),
+    // then written (the in-process worker drains an embedded queue, which would die with the
+    // process), and only then does the writer stop.
     if (config.inProcessWorker) {
       const writer = new EventWriter(storage.queue, storage.store, { batchSize: config.persistence.batchSize }).start();
-      closers.push(() => writer.stop());
+      closers.push(async () => {
+        if (config.persistence.mode === 'embedded') await drain(storage, DRAIN_TIMEOUT_MS, log);
+        await writer.stop();
+      });
     }
+    const writeBehind = new WriteBehind(engine, storage.queue);
+    closers.push(() => writeBehind.close());
     const firebase = createFirebaseIdentity(config.firebase);
     closers.push(() => firebase.close());
     const identity = hooks.wrapIdentity ? hooks.wrapIdentity(firebase) : firebase;
@@ -170,6 +177,20 @@ export async function startServer(config: ServerConfig, log: ServerLogger = json
   } catch (err) {
     await closeAll();
     throw err;
+  }
+}
+
+/** Waits until the queue holds nothing unwritten, or gives up after `ms` (and says so). */
+async function drain(storage: Storage, ms: number, log: ServerLogger): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const left = (await storage.queue.pending()).length;
+    if (left === 0) return;
+    if (Date.now() > until) {
+      log.error({ msg: `shutdown: ${left} events still unwritten after ${ms} ms; an embedded queue loses them now` });
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
