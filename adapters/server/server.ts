@@ -104,7 +104,8 @@ export async function startServer(config: ServerConfig, log: ServerLogger = json
       engine, identity, clock, limits, allowedOrigins: config.allowedOrigins,
       logger: { error: (m: string, detail?: unknown) => log.error({ msg: m, detail: String(detail) }) },
     });
-    const rider = attachRiderRoute(app, common);
+    // A rider hears of a change (ACK, ASSIGNED...) only once its events are durable, as REST answers do.
+    const rider = attachRiderRoute(app, { ...common, durable: () => writeBehind.barrier() });
     const stream = attachStreamRoutes(app, common);
     const openapi = JSON.stringify(buildOpenApi(VERSION));
     attachRestRoutes(app, {

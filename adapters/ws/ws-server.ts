@@ -25,6 +25,8 @@ export interface WsServerOptions {
   readonly allowedOrigins?: readonly string[];
   readonly trail?: (riderId: RiderId, fix: PositionFix) => void;
   readonly logger?: EngineLogger;
+  /** Rider frames wait for it (see RiderRouteOptions.durable); none: sent at once. */
+  readonly durable?: () => Promise<void>;
 }
 
 export interface WsServer {
@@ -45,7 +47,7 @@ export function startWsServer(options: WsServerOptions): Promise<WsServer> {
     ...(options.trail ? { trail: options.trail } : {}), ...(options.logger ? { logger: options.logger } : {}),
   });
   const app = uWS.App();
-  const rider = attachRiderRoute(app, common);
+  const rider = attachRiderRoute(app, options.durable ? { ...common, durable: options.durable } : common);
   const stream = attachStreamRoutes(app, common);
   app.any('/*', (res) => {
     res.writeStatus('404 Not Found').end('not found');
