@@ -13,7 +13,7 @@ import { CloseCode } from '../../protocol/index.js';
 import { buildOpenApi } from '../../protocol/rest/openapi.js';
 import { FieldCipher } from '../crypto/field-cipher.js';
 import { type GatewayDeps } from '../http/gateway-deps.js';
-import { orderHandlers } from '../http/handlers/orders.js';
+import { cancelUnrecordedOrders, orderHandlers } from '../http/handlers/orders.js';
 import { paymentHandlers } from '../http/handlers/payments.js';
 import { peopleHandlers } from '../http/handlers/people.js';
 import { restaurantHandlers } from '../http/handlers/restaurants.js';
@@ -77,6 +77,11 @@ export async function startServer(config: ServerConfig, log: ServerLogger = json
     const identity = createFirebaseIdentity(config.firebase);
     closers.push(() => identity.close());
     const catalog = new CatalogStore(storage.db);
+    const unrecorded = await cancelUnrecordedOrders(engine, catalog);
+    if (unrecorded.length > 0) {
+      log.warn({ msg: 'orders placed but never recorded (a crash between their events and their row): cancelled', orders: unrecorded });
+      await writeBehind.barrier();
+    }
 
     const redis = config.persistence.mode === 'server'
       ? new Redis({ ...config.persistence.redis, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 1_000 })
