@@ -37,6 +37,9 @@ export async function recoverEngine(
 ): Promise<{ engine: Engine; report: RecoveryReport }> {
   const t0 = performance.now();
   const now = opts.clock.now();
+  // The queue first, then the store: a worker running apart may write a job and take it off the queue
+  // meanwhile, and a job gone from the queue was stored before it went. The other order can miss it.
+  const queued = queue ? await queue.pending() : [];
   const stored = await store.loadState(now - opts.retentionMs);
   const rows = new Map<string, { aggregate: string; row: ActorRow }>();
   const put = (aggregate: string, row: ActorRow) => {
@@ -53,7 +56,7 @@ export async function recoverEngine(
   for (const r of stored.orders) put('order', r);
   let idCounter = stored.idCounter;
   let fromQueue = 0;
-  for (const job of queue ? await queue.pending() : []) {
+  for (const job of queued) {
     const { event, state } = job.data;
     if (job.data.idCounter > idCounter) idCounter = job.data.idCounter;
     if (state && put(event.aggregate, state)) fromQueue++;

@@ -56,7 +56,10 @@ export class WriteBehind {
 
   /**
    * Resolves when every event emitted before the call is in the queue; rejects
-   * when the add that carries them failed.
+   * when the add that carries them failed. Ask after a command, not from an
+   * event listener in the middle of one: the events gathered so far are sent
+   * at once, so the rest of that command would go in a later add (and a crash
+   * between the two would keep half of it).
    */
   barrier(): Promise<void> {
     this.#flush();

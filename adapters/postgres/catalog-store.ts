@@ -242,6 +242,13 @@ export class CatalogStore {
     );
   }
 
+  /** Which of `ids` have an order row. */
+  existingOrders(ids: readonly string[]): Promise<string[]> {
+    return guarded('read orders', async () => (await this.db.query<{ id: string }>(
+      'SELECT id FROM orders WHERE id = ANY($1::text[])', [ids],
+    )).rows.map((r) => r.id));
+  }
+
   getOrder(id: string): Promise<OrderRow | undefined> {
     return guarded('read order', async () => (await this.db.query<OrderRow>(
       `${ORDER_SELECT} WHERE o.id = $1`, [id],

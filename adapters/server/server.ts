@@ -14,7 +14,7 @@ import { CloseCode, type PositionFix, type RiderId } from '../../protocol/index.
 import { buildOpenApi } from '../../protocol/rest/openapi.js';
 import { FieldCipher } from '../crypto/field-cipher.js';
 import { type GatewayDeps } from '../http/gateway-deps.js';
-import { orderHandlers } from '../http/handlers/orders.js';
+import { cancelUnrecordedOrders, orderHandlers } from '../http/handlers/orders.js';
 import { paymentWebhookHandler } from '../http/handlers/payment-webhook.js';
 import { paymentHandlers } from '../http/handlers/payments.js';
 import { peopleHandlers } from '../http/handlers/people.js';
@@ -102,6 +102,11 @@ export async function startServer(config: ServerConfig, log: ServerLogger = json
     closers.push(() => firebase.close());
     const identity = hooks.wrapIdentity ? hooks.wrapIdentity(firebase) : firebase;
     const catalog = new CatalogStore(storage.db);
+    const unrecorded = await cancelUnrecordedOrders(engine, catalog);
+    if (unrecorded.length > 0) {
+      log.warn({ msg: 'orders placed but never recorded (a crash between their events and their row): cancelled', orders: unrecorded });
+      await writeBehind.barrier();
+    }
     const trail = new TrailWriter(storage.db);
     closers.push(() => trail.close());
     const retention = setInterval(() => {
@@ -141,7 +146,8 @@ export async function startServer(config: ServerConfig, log: ServerLogger = json
       sample: (id: RiderId, fix: PositionFix) => trail.sample(id, fix),
       logger: { error: (m: string, detail?: unknown) => log.error({ msg: m, detail: String(detail) }) },
     });
-    const rider = attachRiderRoute(app, common);
+    // A rider hears of a change (ACK, ASSIGNED...) only once its events are durable, as REST answers do.
+    const rider = attachRiderRoute(app, { ...common, durable: () => writeBehind.barrier() });
     const stream = attachStreamRoutes(app, common);
     const openapi = JSON.stringify(buildOpenApi(VERSION));
     attachRestRoutes(app, {

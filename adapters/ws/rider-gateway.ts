@@ -34,7 +34,19 @@ export interface RiderRouteOptions {
   /** Called after each position the engine applied (a baseline's candidate store mirrors them). */
   readonly onPosition?: (riderId: RiderId, lat: number, lng: number) => void;
   readonly logger?: EngineLogger;
+  /**
+   * Resolves once every engine event emitted so far is durable (the server's
+   * `WriteBehind.barrier`); rejects when it cannot be made so yet. Given, no
+   * frame that tells the rider something happened (WELCOME, ACK, ERROR,
+   * OFFER, OFFER_ENDED, ASSIGNED, ORDER_UPDATE) leaves before the events
+   * behind it are durable: a rider told ASSIGNED keeps the job through a
+   * crash. None: frames go at once (the route alone, as in tests).
+   */
+  readonly durable?: () => Promise<void>;
 }
+
+/** After a refused barrier, how long before asking again (the events are resent with the next add), ms. */
+const DURABLE_RETRY_MS = 250;
 
 /** Counters of the rider route, for tests, the bench and metrics. */
 export interface RiderRouteStats {
@@ -88,6 +100,34 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
   };
   const scratch = positionScratch();
 
+  // Frames held until the events before them are durable, in the order they were made: a barrier covers
+  // every event emitted before it was asked for, so each wait releases the frames held when it began.
+  // The first wait starts a microtask later: a frame is often made inside an engine command (an event
+  // listener), and a barrier asked for there would cut the command's events into two adds, so a crash
+  // between them could keep half of it (the order assigned, its rider not).
+  const held: (() => void)[] = [];
+  let waiting = false;
+  const hold = (send: () => void): void => {
+    if (o.durable === undefined) return send();
+    held.push(send);
+    if (!waiting) {
+      waiting = true;
+      queueMicrotask(waitDurable);
+    }
+  };
+  const waitDurable = (): void => {
+    waiting = true;
+    const n = held.length;
+    o.durable!().then(() => {
+      waiting = false;
+      for (const send of held.splice(0, n)) send();
+      if (held.length > 0) waitDurable();
+    }, () => {
+      // Not durable yet (Redis refused or is down): nothing is told until it is.
+      clock.setTimeout(waitDurable, DURABLE_RETRY_MS);
+    });
+  };
+
   const admit = (p: Principal): Result<RiderConn> => {
     if (p.role !== 'rider' || p.riderId === undefined) return reject('AUTH_ROLE_FORBIDDEN', `role '${p.role}' may not use ${RIDER_PATH}`);
     const now = clock.now();
@@ -99,8 +139,9 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
     });
   };
 
-  /** Sends a frame the rider must get; a socket that cannot take it is closed as a slow consumer. */
-  const must = (c: RiderConn, bytes: Uint8Array): void => {
+  /** Sends a frame the rider must get, once durable; a socket that cannot take it is closed as a slow consumer. */
+  const must = (c: RiderConn, bytes: Uint8Array): void => hold(() => mustNow(c, bytes));
+  const mustNow = (c: RiderConn, bytes: Uint8Array): void => {
     const ws = c.ws;
     if (ws === null) return;
     if (ws.send(bytes, true) === 2) {
@@ -108,8 +149,9 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
       ws.end(CloseCode.SLOW_CONSUMER, 'SLOW_CONSUMER');
     }
   };
-  /** Sends a frame that may be skipped (acks, pongs) when the client is behind. */
-  const may = (c: RiderConn, bytes: Uint8Array): void => {
+  /** Sends a frame that may be skipped (acks, pongs) when the client is behind; PONG says nothing happened, so it is not held. */
+  const may = (c: RiderConn, bytes: Uint8Array): void => hold(() => mayNow(c, bytes));
+  const mayNow = (c: RiderConn, bytes: Uint8Array): void => {
     const ws = c.ws;
     if (ws === null) return;
     if (ws.getBufferedAmount() > limits.softBackpressureBytes) {
@@ -142,7 +184,7 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
       if (p === null || p.role !== 'rider' || p.riderId !== c.riderId) {
         const code: ErrorCode = res.ok ? 'AUTH_OBJECT_FORBIDDEN' : res.code;
         c.ws.cork(() => {
-          must(c, encodeError(0, code, res.ok ? 'the token is not this rider\'s' : res.detail));
+          mustNow(c, encodeError(0, code, res.ok ? 'the token is not this rider\'s' : res.detail));
           c.ws?.end(CloseCode.AUTH_FAILED, code);
         });
         return;
@@ -213,7 +255,7 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
       case Frame.DELIVERED:
         return answer(c, f.seq, engine.delivered(id, f.orderId));
       case Frame.PING:
-        return may(c, encodePong(f.clientTime, clock.now()));
+        return mayNow(c, encodePong(f.clientTime, clock.now()));
       case Frame.AUTH:
         return refreshToken(c, f.token);
     }
@@ -261,7 +303,8 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
         ws.end(CloseCode.FRAME_TOO_LARGE, 'FRAME_TOO_LARGE');
         return;
       }
-      must(c, encodeError(d.seq, d.code, d.detail));
+      // Nothing was applied, so nothing to wait for (and the close below must not overtake it).
+      mustNow(c, encodeError(d.seq, d.code, d.detail));
       if (++c.invalidInRow >= limits.maxInvalidFrames) ws.end(CloseCode.PROTOCOL_ERROR, 'FRAME_INVALID');
       return;
     }
@@ -328,7 +371,9 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
       if (!known.ok) engine.registerRider({ riderId: c.riderId });
       else if (!known.value.connected) engine.riderReconnected(c.riderId);
       armExpiry(c);
-      ws.send(encodeWelcome(lastSeq.get(c.riderId) ?? 0, c.riderId, clock.now(), c.expiresAt), true);
+      // WELCOME acknowledges up to last_seq, so it waits like an ACK.
+      const welcome = encodeWelcome(lastSeq.get(c.riderId) ?? 0, c.riderId, clock.now(), c.expiresAt);
+      hold(() => c.ws?.send(welcome, true));
     },
     message: (ws, message, isBinary) => {
       try {

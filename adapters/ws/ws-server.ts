@@ -27,6 +27,8 @@ export interface WsServerOptions {
   /** Called after each rider position the engine applied. */
   readonly onPosition?: (riderId: RiderId, lat: number, lng: number) => void;
   readonly logger?: EngineLogger;
+  /** Rider frames wait for it (see RiderRouteOptions.durable); none: sent at once. */
+  readonly durable?: () => Promise<void>;
 }
 
 export interface WsServer {
@@ -48,7 +50,7 @@ export function startWsServer(options: WsServerOptions): Promise<WsServer> {
     ...(options.logger ? { logger: options.logger } : {}),
   });
   const app = uWS.App();
-  const rider = attachRiderRoute(app, common);
+  const rider = attachRiderRoute(app, options.durable ? { ...common, durable: options.durable } : common);
   const stream = attachStreamRoutes(app, common);
   app.any('/*', (res) => {
     res.writeStatus('404 Not Found').end('not found');

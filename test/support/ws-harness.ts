@@ -34,7 +34,7 @@ export interface Harness {
 /** Starts everything for one test file; teardown stops it. */
 export async function startHarness(
   t: Teardownable,
-  opts: { limits?: Partial<WsLimits>; allowedOrigins?: readonly string[] } = {},
+  opts: { limits?: Partial<WsLimits>; allowedOrigins?: readonly string[]; durable?: () => Promise<void> } = {},
 ): Promise<Harness> {
   process.env['FIREBASE_AUTH_EMULATOR_HOST'] = EMULATOR_HOST;
   await useAuthEmulator(t);
@@ -43,6 +43,7 @@ export async function startHarness(
   const engine = new Engine({ clock, seed: 11 });
   const server = await startWsServer({
     engine, identity, clock, port: 0, logger: { error: (m, d) => console.error('gateway:', m, d) }, limits: opts.limits ?? {}, allowedOrigins: opts.allowedOrigins ?? ['https://app.example.test'],
+    ...(opts.durable ? { durable: opts.durable } : {}),
   });
   t.teardown(async () => {
     server.close();

@@ -3,13 +3,13 @@
  * and move on by status. Each call is one engine command or query; the
  * order as placed (address, items, payment method) is kept in the catalog.
  */
-import { fastDistanceM, isOpenAt, priceOrder, type OrderLine } from '../../../engine/index.js';
+import { type Engine, fastDistanceM, isOpenAt, priceOrder, type OrderLine } from '../../../engine/index.js';
 import {
   type CancelledBy, type CustomerId, type OrderId, type OrderView, type Principal, type RestaurantId, type RiderId, reject, type Rejection, type Result,
 } from '../../../protocol/index.js';
 import { paymentStatus, seedStatus, statesOfStatus } from '../../../protocol/rest/order-status.js';
 import type { CreateOrderBody, ListOrdersQueryT, UpdateOrderStatusBody } from '../../../protocol/rest/schemas.js';
-import type { OrderItemRow, OrderRow } from '../../postgres/catalog-store.js';
+import type { CatalogStore, OrderItemRow, OrderRow } from '../../postgres/catalog-store.js';
 import type { Reply } from '../http-io.js';
 import type { RestContext } from '../rest-gateway.js';
 import { type GatewayDeps, iso, mayAct, must, refusing, rupeesOf } from '../gateway-deps.js';
@@ -131,6 +131,9 @@ export function orderHandlers(d: GatewayDeps) {
           }, priced.value.lines.map((l) => ({
             menu_item_id: l.menuItemId, name: l.name, unit_paise: l.unitPaise, quantity: l.quantity, special_instructions: l.specialInstructions ?? null,
           })));
+          // Durable before the row and the remembered answer commit: a crash after the commit must not
+          // leave a row (and an Idempotency-Key replaying 201) for an order the engine never kept.
+          await d.durable();
           const reply: Reply = {
             status: 201,
             body: {
@@ -150,8 +153,6 @@ export function orderHandlers(d: GatewayDeps) {
           throw err;
         }
       }));
-      if ('ok' in result) return result;
-      await d.durable();
       return result;
     },
 
@@ -249,6 +250,27 @@ export function orderHandlers(d: GatewayDeps) {
     }
     return reject('INVALID_ARGUMENT', `status ${String(b.status)} cannot be set`);
   }
+}
+
+/**
+ * At start, before serving: cancels every live order that has no row in the
+ * catalog. Placing an order makes its events durable, then commits its row
+ * (createOrder); a crash between the two leaves an order the engine recovered
+ * but whose client was never answered, with no items or price on record. It
+ * is cancelled (`system`, reason `not_recorded`) rather than cooked and
+ * delivered; a retry with the same Idempotency-Key places it again. Answers
+ * the ids cancelled.
+ */
+export async function cancelUnrecordedOrders(engine: Engine, catalog: CatalogStore): Promise<string[]> {
+  const live = engine.toSnapshot().orders.map((o) => o.id).filter((id) => {
+    const v = engine.getOrder(id);
+    return v.ok && v.value.state !== 'delivered' && v.value.state !== 'cancelled';
+  });
+  if (live.length === 0) return [];
+  const recorded = new Set(await catalog.existingOrders(live));
+  const missing = live.filter((id) => !recorded.has(id));
+  for (const id of missing) engine.cancelOrder({ orderId: id, by: 'system', reason: 'not_recorded' });
+  return missing;
 }
 
 /** The engine's state name from a persisted XState value (`{ dispatching: 'offered' }` → `dispatching.offered`). */
