@@ -11,7 +11,7 @@ import {
   type RestaurantId, type RiderId,
 } from '../engine/index.js';
 import { hrStopwatch } from '../adapters/system-clock.js';
-import { Sample } from './stats.js';
+import { heapUsed, Sample } from './stats.js';
 
 export interface EngineBenchOptions {
   riders: number;
@@ -28,18 +28,6 @@ export const defaultEngineBench: EngineBenchOptions = {
 
 const CENTRE = { lat: 12.9716, lng: 77.5946 };
 
-function gc(): void {
-  const g = (globalThis as { gc?: () => void }).gc;
-  if (!g) throw new Error('run with node --expose-gc (npm run bench does)');
-  g();
-  g();
-}
-/** JS heap plus ArrayBuffer backing stores (the rider table lives in one), after a full GC. */
-const heapUsed = () => {
-  gc();
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
-};
 
 /** A uniform point in a square of `sideKm` around the centre. */
 function squarePoint(rnd: SeededRandom, sideKm: number) {

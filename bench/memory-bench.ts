@@ -7,22 +7,12 @@
  * (`preparing`) and carried by a rider (`assigned`, rider `to_pickup`).
  */
 import { Engine, SimulatedClock, type CustomerId, type OrderId, type RestaurantId, type RiderId } from '../engine/index.js';
+import { heapUsed } from './stats.js';
 import { planWorkload } from './workload.js';
 
 export const defaultMemoryBench = { riders: 100_000, restaurants: 2_000, orders: 20_000, seed: 1, radiusKm: 15 };
 export type MemoryFlags = typeof defaultMemoryBench;
 
-function gc(): void {
-  const g = (globalThis as { gc?: () => void }).gc;
-  if (!g) throw new Error('run with node --expose-gc (npm run bench does)');
-  g();
-  g();
-}
-const heapUsed = () => {
-  gc();
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
-};
 
 export async function runMemoryBench(f: MemoryFlags, progress: (s: string) => void) {
   const { city } = planWorkload({ riders: f.riders, restaurants: f.restaurants, rate: 0, seconds: 0, seed: f.seed, radiusKm: f.radiusKm });

@@ -83,3 +83,18 @@ export async function machineLine(): Promise<string> {
   const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
   return `${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
 }
+
+/** Two full collections (needs `node --expose-gc`, which `npm run bench` passes). */
+export function gc(): void {
+  const g = (globalThis as { gc?: () => void }).gc;
+  if (!g) throw new Error('run with node --expose-gc (npm run bench does)');
+  g();
+  g();
+}
+
+/** JS heap plus ArrayBuffer backing stores (the rider table lives in one), after a full GC. */
+export function heapUsed(): number {
+  gc();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
