@@ -78,6 +78,11 @@ t.test('POST /delivery-persons and PUT /delivery-persons/location with the seed 
   t.equal(on.status, 200, JSON.stringify(on.body));
   t.match(on.body.status, /^online/);
 
+  const pause = await api(url, 'PUT', '/delivery-persons/status', { token: cast.rider.token, body: { status: 'break' } });
+  t.equal(pause.body.status, 'on_break');
+  const back = await api(url, 'PUT', '/delivery-persons/status', { token: cast.rider.token, body: { status: 'online' } });
+  t.equal(back.status, 200, `back from a break: ${JSON.stringify(back.body)}`);
+  t.equal(back.body.status, 'online.idle');
   const loc = await api(url, 'PUT', '/delivery-persons/location', { token: cast.rider.token, body: { ...seed.location, speed: 8.5 } });
   t.equal(loc.status, 200, JSON.stringify(loc.body));
   t.equal(loc.body.status, 'accepted');

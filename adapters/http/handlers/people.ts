@@ -114,7 +114,7 @@ export function peopleHandlers(d: GatewayDeps) {
       if (!now.ok) return now;
       const state = now.value.state;
       const res = want === 'online'
-        ? state === 'break' ? engine.riderResume(id) : state.startsWith('online') ? { ok: true as const, value: null } : engine.riderOnline(id)
+        ? state === 'on_break' ? engine.riderResume(id) : state.startsWith('online') ? { ok: true as const, value: null } : engine.riderOnline(id)
         : want === 'break' ? engine.riderBreak(id) : engine.riderOffline(id);
       if (!res.ok) return res;
       await d.durable();
