@@ -1,7 +1,7 @@
 import { Engine, type EngineOptions } from '../../engine/engine.js';
 import { TERMINAL_ORDER_STATES, type OrderState } from '../../engine/machines/order-machine.js';
 import { stateKey } from '../../engine/machines/step.js';
-import type { ActorRow, EventRecord, EventStore } from '../../engine/ports/event-store.js';
+import type { ActorRow, EventBatch, EventStore } from '../../engine/ports/event-store.js';
 import type { JobQueue } from '../../engine/ports/job-queue.js';
 import { type EngineSnapshot, type OrderSnapshotRow, type RestaurantSnapshotRow, type RiderSnapshotRow, SNAPSHOT_FORMAT } from '../../engine/snapshot.js';
 
@@ -14,7 +14,7 @@ export interface RecoveryReport {
   readonly restaurants: number;
   readonly riders: number;
   readonly orders: number;
-  /** Jobs still queued (not yet in the store) whose state was newer than the stored one. */
+  /** Queued records (not yet in the store) whose state was newer than the stored one. */
   readonly fromQueue: number;
   readonly ms: number;
 }
@@ -33,7 +33,7 @@ export interface RecoveryReport {
  * restaurant event.
  */
 export async function recoverEngine(
-  store: EventStore, queue: JobQueue<EventRecord> | undefined, opts: RecoveryOptions,
+  store: EventStore, queue: JobQueue<EventBatch> | undefined, opts: RecoveryOptions,
 ): Promise<{ engine: Engine; report: RecoveryReport }> {
   const t0 = performance.now();
   const now = opts.clock.now();
@@ -57,9 +57,10 @@ export async function recoverEngine(
   let idCounter = stored.idCounter;
   let fromQueue = 0;
   for (const job of queued) {
-    const { event, state } = job.data;
-    if (job.data.idCounter > idCounter) idCounter = job.data.idCounter;
-    if (state && put(event.aggregate, state)) fromQueue++;
+    for (const { event, state, idCounter: counter } of job.data.records) {
+      if (counter > idCounter) idCounter = counter;
+      if (state && put(event.aggregate, state)) fromQueue++;
+    }
   }
   const restaurants: RestaurantSnapshotRow[] = [];
   const riders: RiderSnapshotRow[] = [];

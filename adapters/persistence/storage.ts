@@ -1,4 +1,4 @@
-import type { EventRecord, EventStore } from '../../engine/ports/event-store.js';
+import type { EventBatch, EventStore } from '../../engine/ports/event-store.js';
 import type { JobQueue } from '../../engine/ports/job-queue.js';
 import { MemoryQueue } from '../embedded/memory-queue.js';
 import { pgliteDatabase } from '../embedded/pglite-database.js';
@@ -13,7 +13,7 @@ import type { PersistenceConfig } from './config.js';
 /** The opened storage: the two ports, and what a crash can lose, in one sentence. */
 export interface Storage {
   readonly store: EventStore;
-  readonly queue: JobQueue<EventRecord>;
+  readonly queue: JobQueue<EventBatch>;
   readonly durability: string;
   /** The database itself, for the rows the gateway writes synchronously (catalog, payments). */
   readonly db: SqlDatabase;
@@ -33,7 +33,7 @@ export async function openStorage(config: PersistenceConfig, log: { warn(m: stri
     const db = pgDatabase(config.databaseUrl, { max: 10 });
     await migrate(db);
     const store = new PgEventStore(db);
-    const queue = new BullmqQueue<EventRecord>({
+    const queue = new BullmqQueue<EventBatch>({
       redis: config.redis, name: config.queueName, prefix: config.queuePrefix,
       lockDurationMs: config.lockDurationMs, stalledIntervalMs: Math.min(30_000, config.lockDurationMs),
     });
@@ -48,7 +48,7 @@ export async function openStorage(config: PersistenceConfig, log: { warn(m: stri
   const db = await pgliteDatabase(config.dataDir);
   await migrate(db);
   const store = new PgEventStore(db);
-  const queue = new MemoryQueue<EventRecord>();
+  const queue = new MemoryQueue<EventBatch>();
   return {
     store, queue, db,
     durability: `embedded PGlite in ${config.dataDir} with an in-process queue: a crash loses events not yet written (milliseconds' worth)`,

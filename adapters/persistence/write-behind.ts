@@ -1,4 +1,4 @@
-import type { ActorRow, EventRecord } from '../../engine/ports/event-store.js';
+import type { ActorRow, EventBatch, EventRecord } from '../../engine/ports/event-store.js';
 import type { JobQueue } from '../../engine/ports/job-queue.js';
 import type { AggregateKind, EngineEvent } from '../../protocol/index.js';
 
@@ -12,29 +12,52 @@ export interface EventSource {
 /** The deterministic job id of an event: `${aggregate}.${id}.${seq}` (no `:`, which BullMQ reserves). */
 export const jobIdOf = (e: Pick<EngineEvent, 'aggregate' | 'id' | 'seq'>): string => `${e.aggregate}.${e.id}.${e.seq}`;
 
+/** Records per job at most (a group commit larger than this goes as several jobs in one add). */
+export const MAX_RECORDS_PER_JOB = 1_000;
+
+/** A queued write-behind job: a batch of records, with its deterministic id. */
+export type BatchJob = { readonly id: string; readonly data: EventBatch };
+
+/** Cuts records into jobs of at most `max` records, each named `b.` + its first event's job id. */
+export function batchJobs(records: readonly EventRecord[], max = MAX_RECORDS_PER_JOB): BatchJob[] {
+  const jobs: BatchJob[] = [];
+  for (let i = 0; i < records.length; i += max) {
+    const chunk = records.slice(i, i + max);
+    jobs.push({ id: `b.${jobIdOf(chunk[0]!.event)}`, data: { records: chunk } });
+  }
+  return jobs;
+}
+
 /**
- * Turns every engine event into a job, keyed by {@link jobIdOf}, carrying
- * the event and its actor's state. Events are gathered synchronously and
- * turned into jobs once per microtask, that is once per command (or
- * deadline): by then the command has finished, so the captured state is the
- * actor's state after the whole command, not halfway through it. One bulk add
- * is in flight at a time; the jobs of every command that finishes meanwhile go
- * together in the next one (group commit).
+ * Turns every engine event into a record carrying the event and its actor's
+ * state. Events are gathered synchronously and turned into records once per
+ * microtask, that is once per command (or deadline): by then the command has
+ * finished, so the captured state is the actor's state after the whole
+ * command, not halfway through it. One bulk add is in flight at a time; the
+ * records of every command that finishes meanwhile go together in the next
+ * one (group commit), as one job per {@link MAX_RECORDS_PER_JOB} records
+ * ({@link batchJobs}): BullMQ runs a few Lua scripts per job, so jobs per
+ * batch rather than per event is what lets Redis keep up.
  *
  * The edge acknowledges a command only after {@link barrier} resolves: every
  * event emitted so far is then in the queue (in Redis, for BullMQ). A failed
  * add rejects the barrier (`DEPENDENCY_UNAVAILABLE`: the edge answers 503)
- * and its jobs are kept and tried again with the next add, so a short Redis
- * outage loses nothing while the process lives.
+ * and its jobs are kept and sent again first, exactly as they were cut, with
+ * the next add, so a short Redis outage loses nothing while the process
+ * lives. Exactly as cut: the failed add may in fact have reached Redis, and
+ * BullMQ skips a job whose id it has, so a retried id must carry the same
+ * records, never more.
  */
 export class WriteBehind {
   readonly #source: EventSource;
-  readonly #queue: JobQueue<EventRecord>;
+  readonly #queue: JobQueue<EventBatch>;
   readonly #unsubscribe: () => void;
   #gathered: EngineEvent[] = [];
   #scheduled = false;
-  /** Jobs not yet handed to an add, in emission order (a failed add's jobs come back to the front). */
-  #pending: { id: string; data: EventRecord }[] = [];
+  /** Records not yet handed to an add, in emission order. */
+  #pending: EventRecord[] = [];
+  /** The jobs of failed adds, as they were cut; the next add sends them first. */
+  #failed: BatchJob[] = [];
   /** The add in flight; at most one, so jobs reach the queue in emission order. */
   #current: Promise<void> | undefined;
   /** The add that will carry `#pending`, promised to barriers before it starts. */
@@ -42,7 +65,7 @@ export class WriteBehind {
   #enqueued = 0;
   #adds = 0;
 
-  constructor(source: EventSource, queue: JobQueue<EventRecord>) {
+  constructor(source: EventSource, queue: JobQueue<EventBatch>) {
     this.#source = source;
     this.#queue = queue;
     this.#unsubscribe = source.subscribe((e) => {
@@ -63,7 +86,7 @@ export class WriteBehind {
    */
   barrier(): Promise<void> {
     this.#flush();
-    if (this.#pending.length > 0) {
+    if (this.#waiting()) {
       const next = (this.#next ??= deferred());
       if (this.#current === undefined) this.#startAdd();
       return next.promise;
@@ -72,12 +95,12 @@ export class WriteBehind {
     return this.#current ?? Promise.resolve();
   }
 
-  /** Jobs handed to the queue so far. */
+  /** Records (events) handed to the queue so far. */
   get enqueued(): number {
     return this.#enqueued;
   }
 
-  /** Adds made so far (each carries every job gathered while the one before it was in flight). */
+  /** Adds made so far (each carries every record gathered while the one before it was in flight). */
   get adds(): number {
     return this.#adds;
   }
@@ -88,7 +111,12 @@ export class WriteBehind {
     await this.barrier();
   }
 
-  /** Turns the gathered events into jobs and, unless an add is in flight, starts one. */
+  /** Whether records or failed jobs wait for an add. */
+  #waiting(): boolean {
+    return this.#pending.length > 0 || this.#failed.length > 0;
+  }
+
+  /** Turns the gathered events into records and, unless an add is in flight, starts one. */
   #flush(): void {
     if (this.#scheduled) {
       this.#scheduled = false;
@@ -104,20 +132,21 @@ export class WriteBehind {
           state = this.#source.snapshotRow(event.aggregate, event.id) ?? null;
           states.set(key, state);
         }
-        this.#pending.push({ id: jobIdOf(event), data: { event, state, idCounter } });
+        this.#pending.push({ event, state, idCounter });
       }
     }
-    if (this.#pending.length > 0 && this.#current === undefined) this.#startAdd();
+    if (this.#waiting() && this.#current === undefined) this.#startAdd();
   }
 
   /**
-   * Group commit: one add carries every pending job. Commands that finish while
+   * Group commit: one add carries every pending record. Commands that finish while
    * it is in flight wait for the next add, which takes all of theirs at once,
    * so under load the number of adds stays near one per Redis round trip
    * rather than one per command.
    */
   #startAdd(): void {
-    const jobs = this.#pending;
+    const jobs = this.#failed.concat(batchJobs(this.#pending));
+    this.#failed = [];
     this.#pending = [];
     const round = this.#next ?? deferred();
     this.#next = undefined;
@@ -126,17 +155,18 @@ export class WriteBehind {
     this.#current = current;
     this.#queue.enqueue(jobs).then(
       () => {
-        this.#enqueued += jobs.length;
+        for (const j of jobs) this.#enqueued += j.data.records.length;
         round.resolve();
       },
       (err: unknown) => {
-        this.#pending = jobs.concat(this.#pending);
+        // Only adds made after this one's records can be pending, and none is in flight: these go first.
+        this.#failed = jobs;
         round.reject(err);
       },
     ).finally(() => {
       if (this.#current === current) this.#current = undefined;
       // Someone waits for what gathered meanwhile: carry it now. Otherwise the next flush or barrier will.
-      if (this.#next !== undefined && this.#pending.length > 0) this.#startAdd();
+      if (this.#next !== undefined && this.#waiting()) this.#startAdd();
     });
   }
 }

@@ -103,6 +103,10 @@ export class BullmqQueue<T> implements JobQueue<T> {
       ...(this.#opts.prefix ? { prefix: this.#opts.prefix } : {}),
       // Room for `inFlight` batches: while some are written, the next fills.
       concurrency: batchSize * inFlight,
+      // A job whose worker died or stalled (lock not renewed under load) goes back to wait; BullMQ's default
+      // fails it for good on the second stall, and a failed job is never written. Handlers are idempotent,
+      // so a stalled job may come back as often as it may be retried.
+      maxStalledCount: this.#opts.attempts ?? 10,
       ...(this.#opts.lockDurationMs ? { lockDuration: this.#opts.lockDurationMs } : {}),
       ...(this.#opts.stalledIntervalMs ? { stalledInterval: this.#opts.stalledIntervalMs } : {}),
     });

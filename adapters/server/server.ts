@@ -190,7 +190,8 @@ export async function startServer(config: ServerConfig, log: ServerLogger = json
 async function drain(storage: Storage, ms: number, log: ServerLogger): Promise<void> {
   const until = Date.now() + ms;
   for (;;) {
-    const left = (await storage.queue.pending()).length;
+    let left = 0;
+    for (const job of await storage.queue.pending()) left += job.data.records.length;
     if (left === 0) return;
     if (Date.now() > until) {
       log.error({ msg: `shutdown: ${left} events still unwritten after ${ms} ms; an embedded queue loses them now` });

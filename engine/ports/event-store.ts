@@ -15,6 +15,15 @@ export interface EventRecord {
   readonly idCounter: number;
 }
 
+/**
+ * One job of the write-behind queue: the records of one group commit (or a
+ * chunk of it), in emission order. Its job id is `b.` and the job id of its
+ * first record's event, so it is as deterministic as the events it carries.
+ */
+export interface EventBatch {
+  readonly records: readonly EventRecord[];
+}
+
 /** The latest stored state of the engine, the input of recovery. */
 export interface StoredState {
   readonly restaurants: readonly RestaurantSnapshotRow[];

@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import { jobIdOf, WriteBehind } from '../../adapters/persistence/write-behind.js';
-import type { EngineEvent, EventRecord } from '../../engine/index.js';
+import type { EngineEvent, EventBatch } from '../../engine/index.js';
 import type { JobQueue } from '../../engine/ports/job-queue.js';
 import {
   Frame, RiderStatusCode, encodeOrderCommand, encodePing, encodePosition, encodeStatus,
@@ -115,13 +115,13 @@ t.test('a reconnecting rider is welcomed only once what it did is durable (WELCO
   await b.closed;
 });
 
-/** A queue that records each add (its job ids); while holding, an add completes only when released. */
-class HeldQueue implements JobQueue<EventRecord> {
+/** A queue that records each add (the job ids of its events); while holding, an add completes only when released. */
+class HeldQueue implements JobQueue<EventBatch> {
   readonly adds: { ids: string[]; done: boolean }[] = [];
   holding = false;
   #release: (() => void)[] = [];
-  enqueue = (jobs: readonly { readonly id: string }[]): Promise<void> => {
-    const add = { ids: jobs.map((j) => j.id), done: !this.holding };
+  enqueue = (jobs: readonly { readonly id: string; readonly data: EventBatch }[]): Promise<void> => {
+    const add = { ids: jobs.flatMap((j) => j.data.records.map((r) => jobIdOf(r.event))), done: !this.holding };
     this.adds.push(add);
     if (add.done) return Promise.resolve();
     return new Promise((resolve) => this.#release.push(() => { add.done = true; resolve(); }));

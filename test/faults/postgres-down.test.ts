@@ -7,7 +7,7 @@ import { migrate } from '../../adapters/postgres/migrate.js';
 import { PgEventStore } from '../../adapters/postgres/pg-event-store.js';
 import { pgDatabase } from '../../adapters/postgres/sql-database.js';
 import { BullmqQueue } from '../../adapters/queue/bullmq-queue.js';
-import type { EngineEvent, EventRecord, RiderId } from '../../engine/index.js';
+import type { EngineEvent, EventBatch, RiderId } from '../../engine/index.js';
 import { until } from '../contracts/job-queue.contract.js';
 import { world } from '../engine/world.js';
 import { busyWorld } from '../support/busy-world.js';
@@ -30,7 +30,7 @@ t.test('Postgres stopped for a minute: commands are still acknowledged, and ever
   const db = pgDatabase(url, { max: 2 });
   await migrate(db);
   const store = new PgEventStore(db);
-  const queue = new BullmqQueue<EventRecord>({ redis: SHARED_REDIS, name: 'events', prefix: `t-pgdown-${process.pid}-${randomBytes(4).toString('hex')}`, backoffMs: 1_000 });
+  const queue = new BullmqQueue<EventBatch>({ redis: SHARED_REDIS, name: 'events', prefix: `t-pgdown-${process.pid}-${randomBytes(4).toString('hex')}`, backoffMs: 1_000 });
   t.teardown(async () => {
     await queue.bullmq.obliterate({ force: true }).catch(() => {});
     await queue.close();

@@ -38,7 +38,7 @@ import { PgEventStore } from '../../adapters/postgres/pg-event-store.js';
 import { pgDatabase } from '../../adapters/postgres/sql-database.js';
 import { BullmqQueue } from '../../adapters/queue/bullmq-queue.js';
 import { hrStopwatch, systemClock } from '../../adapters/system-clock.js';
-import { checkInvariants, type EventRecord, offsetM, type OrderId, resolveConfig } from '../../engine/index.js';
+import { checkInvariants, type EventBatch, offsetM, type OrderId, resolveConfig } from '../../engine/index.js';
 import { Frame, RIDER_PATH, RiderClient } from '../../protocol/index.js';
 import { until } from '../contracts/job-queue.contract.js';
 import { useAuthEmulator } from '../support/firebase-emulator.js';
@@ -447,7 +447,7 @@ t.test('kill -9 of the server under load, twice: nothing acknowledged is lost, n
   lap('every order delivered');
 
   // ─── Stopped cleanly; rebuilt here as a start would, and checked ──────────
-  const queue = new BullmqQueue<EventRecord>({ redis, name: 'engine-events', prefix });
+  const queue = new BullmqQueue<EventBatch>({ redis, name: 'engine-events', prefix });
   t.teardown(() => queue.close());
   await until(async () => (await queue.pending()).length === 0, 20_000);
   last.agent.destroy();

@@ -7,7 +7,7 @@ import { WriteBehind } from '../../../adapters/persistence/write-behind.js';
 import { migrate } from '../../../adapters/postgres/migrate.js';
 import { PgEventStore } from '../../../adapters/postgres/pg-event-store.js';
 import { pgDatabase } from '../../../adapters/postgres/sql-database.js';
-import { Engine, type EngineEvent, type EngineSnapshot, type EventRecord, type EventStore, SimulatedClock } from '../../../engine/index.js';
+import { Engine, type EngineEvent, type EngineSnapshot, type EventBatch, type EventStore, SimulatedClock } from '../../../engine/index.js';
 import { until } from '../../contracts/job-queue.contract.js';
 import { world } from '../../engine/world.js';
 import { busyWorld } from '../../support/busy-world.js';
@@ -32,7 +32,7 @@ function future(engine: Engine, clock: SimulatedClock, minutes: number): string[
 
 async function rebuildsTheEngine(t: Test, store: EventStore, writeAll: boolean) {
   const w = world();
-  const queue = new MemoryQueue<EventRecord>();
+  const queue = new MemoryQueue<EventBatch>();
   t.teardown(() => queue.close());
   const wb = new WriteBehind(w.engine, queue);
   const writer = new EventWriter(queue, store, { batchSize: 32, lingerMs: 1 }).start();
@@ -98,7 +98,7 @@ t.test('a worker running apart finishes jobs while recovery reads: none is misse
   const store = new PgEventStore(db);
   t.teardown(() => store.close());
   const w = world();
-  const queue = new MemoryQueue<EventRecord>();
+  const queue = new MemoryQueue<EventBatch>();
   t.teardown(() => queue.close());
   const wb = new WriteBehind(w.engine, queue);
   await busyWorld(w, () => wb.barrier());

@@ -6,7 +6,7 @@ import { WriteBehind } from '../../../adapters/persistence/write-behind.js';
 import { PgEventStore } from '../../../adapters/postgres/pg-event-store.js';
 import { pgDatabase } from '../../../adapters/postgres/sql-database.js';
 import { BullmqQueue } from '../../../adapters/queue/bullmq-queue.js';
-import type { EventRecord } from '../../../engine/index.js';
+import type { EventBatch } from '../../../engine/index.js';
 import { until } from '../../contracts/job-queue.contract.js';
 import { world } from '../../engine/world.js';
 import { busyWorld } from '../../support/busy-world.js';
@@ -38,7 +38,7 @@ t.test('the worker on its own writes behind, and stops cleanly on SIGTERM', asyn
   const w1 = worker({ DATABASE_URL: url, REDIS_URL: 'redis://127.0.0.1:6379', QUEUE_PREFIX: prefix, NODE_ENV: 'test' });
   t.teardown(() => { w1.child.kill('SIGKILL'); });
   await until(() => w1.stderr().includes('writing behind'), 20_000);
-  const queue = new BullmqQueue<EventRecord>({ redis: SHARED_REDIS, name: 'engine-events', prefix });
+  const queue = new BullmqQueue<EventBatch>({ redis: SHARED_REDIS, name: 'engine-events', prefix });
   const db = pgDatabase(url, { max: 1 });
   const store = new PgEventStore(db);
   t.teardown(async () => {
