@@ -49,7 +49,9 @@ export interface OrderView {
   readonly placedAt: number;
   readonly promisedAt: number;
   readonly readyAt: number | null;
-  readonly offer: { readonly riderId: RiderId; readonly offerId: string; readonly expiresAt: number } | null;
+  readonly offer: { readonly riderId: RiderId; readonly offerId: string; readonly expiresAt: number; readonly payout: number | null } | null;
+  /** The rider's pay for the job, integer paise: set from the offer until delivery; null with no rider. */
+  readonly payout: number | null;
   readonly offersMade: number;
 }
 
