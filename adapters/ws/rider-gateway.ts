@@ -321,8 +321,7 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
           must(c, encodeOffer({
             orderId: e.id, offerId: e.offerId, expiresAt: e.expiresAt, pickupLat: e.pickup.lat, pickupLng: e.pickup.lng,
             dropLat: e.drop.lat, dropLng: e.drop.lng, pickupDistanceM: e.pickupDistanceM, pickupEtaS: e.pickupEtaS,
-            // The engine has no pricing yet: payout is nil until it does.
-            payout: null,
+            payout: e.payout ?? null,
           }));
         }
         return;
