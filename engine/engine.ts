@@ -2,7 +2,7 @@ import { cellToParent } from 'h3-js';
 import {
   type AggregateKind, type CancelOrder, type LatLng, type CancelledBy, type CustomerId, type EngineEvent, type EventBody, type H3Cell,
   type OrderId, type OrderView, type PlaceOrder, type RegisterRestaurant, type RegisterRider,
-  type RestaurantId, type RestaurantStatus, type RestaurantView, type Result, type RiderId, type RiderView,
+  type RestaurantId, type RestaurantStatus, type RestaurantView, type Result, type RiderId, type RiderJobView, type RiderView,
   CancelReason, OK, PositionStatus, isIdString, isLatLng, isLatitude, isLongitude, ok, reject,
 } from '../protocol/index.js';
 import { type Clock, type Stopwatch, nullStopwatch } from './clock.js';
@@ -528,6 +528,30 @@ export class Engine {
       position: r.posAt > 0 ? { lat: r.lat, lng: r.lng, at: r.posAt, heading: Number.isNaN(r.heading) ? null : r.heading, speed: Number.isNaN(r.speed) ? null : r.speed } : null,
       cell: r.cell, orderId: r.snap.context.orderId as OrderId | null, available: r.indexCell !== null,
       stats: { offers: r.offers, accepts: r.accepts, declines: r.declines, expiries: r.expiries, delivered: r.delivered },
+    });
+  }
+
+  /**
+   * The rider's live offer or current job (null when it holds neither), from
+   * the order it names: what a rider app that lost its connection must be told
+   * again. Distance and ETA to the pickup are from the rider's last position.
+   */
+  getRiderJob(id: RiderId): Result<RiderJobView | null> {
+    const r = this.#riders.get(id);
+    if (!r) return reject('RIDER_NOT_FOUND', `no rider ${id}`);
+    const orderId = r.snap.context.orderId as OrderId | null;
+    const o = orderId === null ? undefined : this.#orders.get(orderId);
+    if (o === undefined) return ok(null);
+    const c = o.snap.context;
+    if (c.riderId !== id) return ok(null);
+    const stage = o.state === 'dispatching.offered' ? 'offered' : o.state === 'assigned' || o.state === 'picked_up' ? o.state : null;
+    if (stage === null) return ok(null);
+    const d = r.posAt > 0 ? fastDistanceM(r.lat, r.lng, o.pickup.lat, o.pickup.lng) : null;
+    return ok({
+      orderId: o.id, offerId: c.offerId ?? '', stage, expiresAt: stage === 'offered' ? c.offerExpiresAt : null,
+      pickup: o.pickup, drop: o.drop,
+      pickupDistanceM: d === null ? null : Math.round(d), pickupEtaS: d === null ? null : Math.round(this.#dispatcher.etaS(d)),
+      payout: c.payout ?? null, foodReady: c.foodReady, pickedUpAt: c.pickedUpAt > 0 ? c.pickedUpAt : null,
     });
   }
 
