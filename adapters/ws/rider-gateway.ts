@@ -342,6 +342,29 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
       }
     }
   };
+  /**
+   * A new connection hears again of the rider's live offer or job: the frame
+   * that told it may have died with the old socket (or the app restarted).
+   * Queued after WELCOME, in the same order as live frames, so an OFFER_ENDED
+   * or ORDER_UPDATE made meanwhile follows it.
+   */
+  const resendJob = (c: RiderConn): void => {
+    const v = engine.getRiderJob(c.riderId);
+    if (!v.ok || v.value === null) return;
+    const j = v.value;
+    if (j.stage === 'offered') {
+      must(c, encodeOffer({
+        orderId: j.orderId, offerId: j.offerId, expiresAt: j.expiresAt!, pickupLat: j.pickup.lat, pickupLng: j.pickup.lng,
+        dropLat: j.drop.lat, dropLng: j.drop.lng,
+        // An offered rider always has a position (matching needs one); 0 only guards the type.
+        pickupDistanceM: j.pickupDistanceM ?? 0, pickupEtaS: j.pickupEtaS ?? 0, payout: j.payout,
+      }));
+      return;
+    }
+    must(c, encodeAssigned(j.orderId, j.offerId));
+    if (j.stage === 'picked_up') must(c, encodeOrderUpdate(j.orderId, 'picked_up', j.pickedUpAt ?? clock.now()));
+    else if (j.foodReady) must(c, encodeOrderUpdate(j.orderId, 'food_ready', clock.now()));
+  };
   const orderRider = (id: OrderId): RiderId | null => {
     const v = engine.getOrder(id);
     return v.ok ? v.value.riderId : null;
@@ -373,6 +396,7 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
       // WELCOME acknowledges up to last_seq, so it waits like an ACK.
       const welcome = encodeWelcome(lastSeq.get(c.riderId) ?? 0, c.riderId, clock.now(), c.expiresAt);
       hold(() => c.ws?.send(welcome, true));
+      resendJob(c);
     },
     message: (ws, message, isBinary) => {
       try {
