@@ -144,7 +144,9 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
   const mustNow = (c: RiderConn, bytes: Uint8Array): void => {
     const ws = c.ws;
     if (ws === null) return;
-    if (ws.send(bytes, true) === 2) {
+    // Close before the buffer passes the hard limit, not after: past maxBackpressure uWS drops every
+    // frame, the close frame too, and the client would read 1006 instead of 4008.
+    if (ws.getBufferedAmount() + bytes.byteLength > limits.maxBackpressureBytes || ws.send(bytes, true) === 2) {
       stats.slowConsumers++;
       ws.end(CloseCode.SLOW_CONSUMER, 'SLOW_CONSUMER');
     }
