@@ -13,6 +13,7 @@ import {
   ok, positionScratch, readPositionFrame, reject, type ClientFrame, type EngineEvent, type ErrorCode, type OrderId,
   type PositionFix, type Principal, type Result, type RiderId,
 } from '../../protocol/index.js';
+import { durableGate } from './durable-gate.js';
 import type { WsLimits } from './limits.js';
 import { TokenBucket } from './token-bucket.js';
 import { authenticatingUpgrade } from './upgrade-auth.js';
@@ -44,9 +45,6 @@ export interface RiderRouteOptions {
    */
   readonly durable?: () => Promise<void>;
 }
-
-/** After a refused barrier, how long before asking again (the events are resent with the next add), ms. */
-const DURABLE_RETRY_MS = 250;
 
 /** Counters of the rider route, for tests, the bench and metrics. */
 export interface RiderRouteStats {
@@ -100,33 +98,8 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
   };
   const scratch = positionScratch();
 
-  // Frames held until the events before them are durable, in the order they were made: a barrier covers
-  // every event emitted before it was asked for, so each wait releases the frames held when it began.
-  // The first wait starts a microtask later: a frame is often made inside an engine command (an event
-  // listener), and a barrier asked for there would cut the command's events into two adds, so a crash
-  // between them could keep half of it (the order assigned, its rider not).
-  const held: (() => void)[] = [];
-  let waiting = false;
-  const hold = (send: () => void): void => {
-    if (o.durable === undefined) return send();
-    held.push(send);
-    if (!waiting) {
-      waiting = true;
-      queueMicrotask(waitDurable);
-    }
-  };
-  const waitDurable = (): void => {
-    waiting = true;
-    const n = held.length;
-    o.durable!().then(() => {
-      waiting = false;
-      for (const send of held.splice(0, n)) send();
-      if (held.length > 0) waitDurable();
-    }, () => {
-      // Not durable yet (Redis refused or is down): nothing is told until it is.
-      clock.setTimeout(waitDurable, DURABLE_RETRY_MS);
-    });
-  };
+  // Frames held until the events before them are durable, in the order they were made (durable-gate.ts).
+  const hold = durableGate(o.durable, clock);
 
   const admit = (p: Principal): Result<RiderConn> => {
     if (p.role !== 'rider' || p.riderId === undefined) return reject('AUTH_ROLE_FORBIDDEN', `role '${p.role}' may not use ${RIDER_PATH}`);
