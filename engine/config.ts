@@ -1,3 +1,5 @@
+import { checkPayoutRates, type PayoutRates } from './payout.js';
+
 /**
  * Tunables of one engine. Every duration is in milliseconds, every distance in
  * metres. Defaults suit a dense Indian city; a deployment overrides what it must.
@@ -45,6 +47,8 @@ export interface EngineConfig {
   readonly retentionMs: number;
   /** A rider closer than this to the pickup or drop has arrived. */
   readonly arrivalRadiusM: number;
+  /** Rider pay per job, integer paise; computed at the offer and sent with it (engine/payout.ts). */
+  readonly payout: PayoutRates;
   /** Score weights, in seconds of ETA. */
   readonly scoring: {
     /** Seconds of ETA one second of idle time is worth (fairness). */
@@ -80,10 +84,15 @@ export const defaultEngineConfig: EngineConfig = Object.freeze({
   maxDeliveryDistanceM: 15_000,
   retentionMs: 30 * 60_000,
   arrivalRadiusM: 60,
+  // ₹25 a job, ₹8 a road km delivered, ₹3 a road km ridden to the pickup.
+  payout: Object.freeze({ baseFeePaise: 2_500, perKmPaise: 800, pickupPerKmPaise: 300 }),
   scoring: Object.freeze({ idleWeight: 0.1, idleCapS: 1_800, acceptancePenaltyS: 120, headingPenaltyS: 60 }),
 });
 
-export type EngineConfigInput = Partial<Omit<EngineConfig, 'scoring'>> & { scoring?: Partial<EngineConfig['scoring']> };
+export type EngineConfigInput = Partial<Omit<EngineConfig, 'scoring' | 'payout'>> & {
+  scoring?: Partial<EngineConfig['scoring']>;
+  payout?: Partial<PayoutRates>;
+};
 
 /** Defaults overlaid with `input`, checked and frozen. Throws on a nonsensical value. */
 export function resolveConfig(input: EngineConfigInput = {}): EngineConfig {
@@ -91,6 +100,7 @@ export function resolveConfig(input: EngineConfigInput = {}): EngineConfig {
     ...defaultEngineConfig,
     ...input,
     scoring: Object.freeze({ ...defaultEngineConfig.scoring, ...input.scoring }),
+    payout: Object.freeze({ ...defaultEngineConfig.payout, ...input.payout }),
   };
   if (!(c.shardResolution >= 0 && c.indexResolution <= 15 && c.shardResolution < c.indexResolution)) {
     throw new RangeError(`shardResolution (${c.shardResolution}) must be below indexResolution (${c.indexResolution}), both in 0..15`);
@@ -98,5 +108,6 @@ export function resolveConfig(input: EngineConfigInput = {}): EngineConfig {
   for (const [k, v] of Object.entries(c)) {
     if (typeof v === 'number' && !(Number.isFinite(v) && v >= 0)) throw new RangeError(`config ${k} must be a finite number ≥ 0, got ${v}`);
   }
+  checkPayoutRates(c.payout);
   return Object.freeze(c);
 }

@@ -2,7 +2,7 @@ import { cellToParent } from 'h3-js';
 import {
   type AggregateKind, type CancelOrder, type LatLng, type CancelledBy, type CustomerId, type EngineEvent, type EventBody, type H3Cell,
   type OrderId, type OrderView, type PlaceOrder, type RegisterRestaurant, type RegisterRider,
-  type RestaurantId, type RestaurantStatus, type RestaurantView, type Result, type RiderId, type RiderView,
+  type RestaurantId, type RestaurantStatus, type RestaurantView, type Result, type RiderId, type RiderJobView, type RiderView,
   CancelReason, OK, PositionStatus, isIdString, isLatLng, isLatitude, isLongitude, ok, reject,
 } from '../protocol/index.js';
 import { type Clock, type Stopwatch, nullStopwatch } from './clock.js';
@@ -10,6 +10,7 @@ import { type EngineConfig, type EngineConfigInput, resolveConfig } from './conf
 import { type DeadlineKind, Deadlines } from './deadlines.js';
 import { Dispatcher, type Match } from './dispatch.js';
 import { cellDisc, cellOf, fastDistanceM } from './geo.js';
+import { riderPayout } from './payout.js';
 import { orderMachine, type OrderMachineEvent, type OrderState, TERMINAL_ORDER_STATES } from './machines/order-machine.js';
 import { restaurantMachine, type RestaurantState } from './machines/restaurant-machine.js';
 import { riderMachine, type RiderMachineEvent, type RiderState } from './machines/rider-machine.js';
@@ -90,6 +91,8 @@ type Internals = {
   shards: ReadonlyMap<H3Cell, Shard>;
 };
 
+/** Order states in which the order's rider has a payout to see: offered, then the job until delivered. */
+const PAID_ORDER_STATES: ReadonlySet<OrderState> = new Set(['dispatching.offered', 'assigned', 'picked_up', 'delivered']);
 const RIDER_JOB_STATES: ReadonlySet<RiderState> = new Set(['online.to_pickup', 'online.at_pickup', 'online.delivering']);
 const DEFAULT_CANCEL_REASON = {
   customer: CancelReason.CUSTOMER_REQUEST,
@@ -509,7 +512,10 @@ export class Engine {
       id: o.id, state: o.state, customerId: o.customerId, restaurantId: o.restaurantId,
       riderId: (c.riderId as RiderId | null), pickup: o.pickup, drop: o.drop, paid: c.paid, foodReady: c.foodReady,
       placedAt: o.placedAt, promisedAt: o.promisedAt, readyAt: o.readyAt || null,
-      offer: o.state === 'dispatching.offered' ? { riderId: c.riderId as RiderId, offerId: c.offerId!, expiresAt: c.offerExpiresAt } : null,
+      offer: o.state === 'dispatching.offered'
+        ? { riderId: c.riderId as RiderId, offerId: c.offerId!, expiresAt: c.offerExpiresAt, payout: c.payout ?? null }
+        : null,
+      payout: c.riderId !== null && PAID_ORDER_STATES.has(o.state) ? c.payout ?? null : null,
       offersMade: c.offers,
     });
   }
@@ -522,6 +528,30 @@ export class Engine {
       position: r.posAt > 0 ? { lat: r.lat, lng: r.lng, at: r.posAt, heading: Number.isNaN(r.heading) ? null : r.heading, speed: Number.isNaN(r.speed) ? null : r.speed } : null,
       cell: r.cell, orderId: r.snap.context.orderId as OrderId | null, available: r.indexCell !== null,
       stats: { offers: r.offers, accepts: r.accepts, declines: r.declines, expiries: r.expiries, delivered: r.delivered },
+    });
+  }
+
+  /**
+   * The rider's live offer or current job (null when it holds neither), from
+   * the order it names: what a rider app that lost its connection must be told
+   * again. Distance and ETA to the pickup are from the rider's last position.
+   */
+  getRiderJob(id: RiderId): Result<RiderJobView | null> {
+    const r = this.#riders.get(id);
+    if (!r) return reject('RIDER_NOT_FOUND', `no rider ${id}`);
+    const orderId = r.snap.context.orderId as OrderId | null;
+    const o = orderId === null ? undefined : this.#orders.get(orderId);
+    if (o === undefined) return ok(null);
+    const c = o.snap.context;
+    if (c.riderId !== id) return ok(null);
+    const stage = o.state === 'dispatching.offered' ? 'offered' : o.state === 'assigned' || o.state === 'picked_up' ? o.state : null;
+    if (stage === null) return ok(null);
+    const d = r.posAt > 0 ? fastDistanceM(r.lat, r.lng, o.pickup.lat, o.pickup.lng) : null;
+    return ok({
+      orderId: o.id, offerId: c.offerId ?? '', stage, expiresAt: stage === 'offered' ? c.offerExpiresAt : null,
+      pickup: o.pickup, drop: o.drop,
+      pickupDistanceM: d === null ? null : Math.round(d), pickupEtaS: d === null ? null : Math.round(this.#dispatcher.etaS(d)),
+      payout: c.payout ?? null, foodReady: c.foodReady, pickedUpAt: c.pickedUpAt > 0 ? c.pickedUpAt : null,
     });
   }
 
@@ -784,13 +814,16 @@ export class Engine {
     const ctx = o.snap.context;
     const offerId = `${o.id}.${ctx.offers + 1}`;
     const expiresAt = now + this.config.offerTimeoutMs;
-    this.#stepOrder(o, { type: 'OFFER', riderId: r.id, offerId, expiresAt });
+    const payout = riderPayout(
+      this.config.payout, fastDistanceM(o.pickup.lat, o.pickup.lng, o.drop.lat, o.drop.lng), match.distanceM, this.config.detourFactor,
+    );
+    this.#stepOrder(o, { type: 'OFFER', riderId: r.id, offerId, expiresAt, payout });
     this.#stepRider(r, { type: 'OFFER', orderId: o.id, offerId });
     r.offers++;
     this.#syncIndex(r);
     this.#emit('order', o, {
       type: 'order_offered', riderId: r.id, offerId, expiresAt, pickupDistanceM: Math.round(match.distanceM),
-      pickupEtaS: Math.round(match.etaS), pickup: o.pickup, drop: o.drop,
+      pickupEtaS: Math.round(match.etaS), pickup: o.pickup, drop: o.drop, payout,
     });
     this.#emit('rider', r, { type: 'rider_offered', orderId: o.id, offerId, expiresAt });
     this.#syncOrderDeadlines(o);

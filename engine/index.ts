@@ -8,6 +8,7 @@
  */
 export { Engine, type EngineOptions, type EngineListener, type EngineLogger, type MatchInfo, type CandidateRequest } from './engine.js';
 export { type EngineConfig, type EngineConfigInput, defaultEngineConfig, resolveConfig } from './config.js';
+export { type PayoutRates, riderPayout } from './payout.js';
 export { type Clock, type Stopwatch, type TimerHandle, SimulatedClock, nullStopwatch } from './clock.js';
 export { type Random, SeededRandom, seededUuid } from './random.js';
 export { type EngineSnapshot, type OrderSnapshotRow, type RestaurantSnapshotRow, type RiderSnapshotRow, SNAPSHOT_FORMAT } from './snapshot.js';

@@ -49,7 +49,9 @@ export interface OrderView {
   readonly placedAt: number;
   readonly promisedAt: number;
   readonly readyAt: number | null;
-  readonly offer: { readonly riderId: RiderId; readonly offerId: string; readonly expiresAt: number } | null;
+  readonly offer: { readonly riderId: RiderId; readonly offerId: string; readonly expiresAt: number; readonly payout: number | null } | null;
+  /** The rider's pay for the job, integer paise: set from the offer until delivery; null with no rider. */
+  readonly payout: number | null;
   readonly offersMade: number;
 }
 
@@ -65,6 +67,30 @@ export interface RiderView {
     readonly offers: number; readonly accepts: number; readonly declines: number; readonly expiries: number;
     readonly delivered: number;
   };
+}
+
+/**
+ * The rider's current offer or job, as a reconnecting rider app must learn it
+ * again: what the OFFER, ASSIGNED and ORDER_UPDATE frames said.
+ */
+export interface RiderJobView {
+  readonly orderId: OrderId;
+  readonly offerId: string;
+  /** `offered`: a live offer awaiting an answer; `assigned` / `picked_up`: the job. */
+  readonly stage: 'offered' | 'assigned' | 'picked_up';
+  /** When the live offer expires (epoch ms); null once accepted. */
+  readonly expiresAt: number | null;
+  readonly pickup: LatLng;
+  readonly drop: LatLng;
+  /** From the rider's last position to the pickup, now (metres, rounded); null with no position. */
+  readonly pickupDistanceM: number | null;
+  /** Pickup ETA from that distance with the engine's speed model, seconds (rounded); null with no position. */
+  readonly pickupEtaS: number | null;
+  /** Integer paise, fixed at the offer; null for an offer made before pricing. */
+  readonly payout: number | null;
+  readonly foodReady: boolean;
+  /** When the rider picked the food up (epoch ms); null before. */
+  readonly pickedUpAt: number | null;
 }
 
 export interface RestaurantView {

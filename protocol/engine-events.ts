@@ -54,6 +54,8 @@ export type OrderNoRider = OrderEvent<'order_no_rider', { candidates: number; re
 export type OrderOffered = OrderEvent<'order_offered', {
   riderId: RiderId; offerId: string; expiresAt: number; pickupDistanceM: number; pickupEtaS: number;
   pickup: LatLng; drop: LatLng;
+  /** The rider's pay for the job, integer paise (engine config `payout`); absent in events older than pricing. */
+  payout?: number;
 }>;
 export type OrderOfferEnded = OrderEvent<'order_offer_ended', { riderId: RiderId; offerId: string; outcome: OfferOutcome }>;
 export type OrderAssigned = OrderEvent<'order_assigned', { riderId: RiderId; offerId: string }>;

@@ -146,9 +146,11 @@ export async function startServer(config: ServerConfig, log: ServerLogger = json
       sample: (id: RiderId, fix: PositionFix) => trail.sample(id, fix),
       logger: { error: (m: string, detail?: unknown) => log.error({ msg: m, detail: String(detail) }) },
     });
-    // A rider hears of a change (ACK, ASSIGNED...) only once its events are durable, as REST answers do.
-    const rider = attachRiderRoute(app, { ...common, durable: () => writeBehind.barrier() });
-    const stream = attachStreamRoutes(app, common);
+    // A rider hears of a change (ACK, ASSIGNED...) only once its events are durable, as REST answers do;
+    // so does a customer or restaurant watching an order (order_status_update, notification...).
+    const durable = () => writeBehind.barrier();
+    const rider = attachRiderRoute(app, { ...common, durable });
+    const stream = attachStreamRoutes(app, { ...common, durable });
     const openapi = JSON.stringify(buildOpenApi(VERSION));
     attachRestRoutes(app, {
       identity, clock, replies: catalog, limits: config.rest, trustProxy: config.rest.trustProxy, logger: log,

@@ -13,6 +13,7 @@ import {
   ok, positionScratch, readPositionFrame, reject, type ClientFrame, type EngineEvent, type ErrorCode, type OrderId,
   type PositionFix, type Principal, type Result, type RiderId,
 } from '../../protocol/index.js';
+import { durableGate } from './durable-gate.js';
 import type { WsLimits } from './limits.js';
 import { TokenBucket } from './token-bucket.js';
 import { authenticatingUpgrade } from './upgrade-auth.js';
@@ -44,9 +45,6 @@ export interface RiderRouteOptions {
    */
   readonly durable?: () => Promise<void>;
 }
-
-/** After a refused barrier, how long before asking again (the events are resent with the next add), ms. */
-const DURABLE_RETRY_MS = 250;
 
 /** Counters of the rider route, for tests, the bench and metrics. */
 export interface RiderRouteStats {
@@ -100,33 +98,8 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
   };
   const scratch = positionScratch();
 
-  // Frames held until the events before them are durable, in the order they were made: a barrier covers
-  // every event emitted before it was asked for, so each wait releases the frames held when it began.
-  // The first wait starts a microtask later: a frame is often made inside an engine command (an event
-  // listener), and a barrier asked for there would cut the command's events into two adds, so a crash
-  // between them could keep half of it (the order assigned, its rider not).
-  const held: (() => void)[] = [];
-  let waiting = false;
-  const hold = (send: () => void): void => {
-    if (o.durable === undefined) return send();
-    held.push(send);
-    if (!waiting) {
-      waiting = true;
-      queueMicrotask(waitDurable);
-    }
-  };
-  const waitDurable = (): void => {
-    waiting = true;
-    const n = held.length;
-    o.durable!().then(() => {
-      waiting = false;
-      for (const send of held.splice(0, n)) send();
-      if (held.length > 0) waitDurable();
-    }, () => {
-      // Not durable yet (Redis refused or is down): nothing is told until it is.
-      clock.setTimeout(waitDurable, DURABLE_RETRY_MS);
-    });
-  };
+  // Frames held until the events before them are durable, in the order they were made (durable-gate.ts).
+  const hold = durableGate(o.durable, clock);
 
   const admit = (p: Principal): Result<RiderConn> => {
     if (p.role !== 'rider' || p.riderId === undefined) return reject('AUTH_ROLE_FORBIDDEN', `role '${p.role}' may not use ${RIDER_PATH}`);
@@ -144,7 +117,9 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
   const mustNow = (c: RiderConn, bytes: Uint8Array): void => {
     const ws = c.ws;
     if (ws === null) return;
-    if (ws.send(bytes, true) === 2) {
+    // Close before the buffer passes the hard limit, not after: past maxBackpressure uWS drops every
+    // frame, the close frame too, and the client would read 1006 instead of 4008.
+    if (ws.getBufferedAmount() + bytes.byteLength > limits.maxBackpressureBytes || ws.send(bytes, true) === 2) {
       stats.slowConsumers++;
       ws.end(CloseCode.SLOW_CONSUMER, 'SLOW_CONSUMER');
     }
@@ -321,8 +296,7 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
           must(c, encodeOffer({
             orderId: e.id, offerId: e.offerId, expiresAt: e.expiresAt, pickupLat: e.pickup.lat, pickupLng: e.pickup.lng,
             dropLat: e.drop.lat, dropLng: e.drop.lng, pickupDistanceM: e.pickupDistanceM, pickupEtaS: e.pickupEtaS,
-            // The engine has no pricing yet: payout is nil until it does.
-            payout: null,
+            payout: e.payout ?? null,
           }));
         }
         return;
@@ -342,6 +316,29 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
         if (c) must(c, encodeOrderUpdate(e.id, status, e.at));
       }
     }
+  };
+  /**
+   * A new connection hears again of the rider's live offer or job: the frame
+   * that told it may have died with the old socket (or the app restarted).
+   * Queued after WELCOME, in the same order as live frames, so an OFFER_ENDED
+   * or ORDER_UPDATE made meanwhile follows it.
+   */
+  const resendJob = (c: RiderConn): void => {
+    const v = engine.getRiderJob(c.riderId);
+    if (!v.ok || v.value === null) return;
+    const j = v.value;
+    if (j.stage === 'offered') {
+      must(c, encodeOffer({
+        orderId: j.orderId, offerId: j.offerId, expiresAt: j.expiresAt!, pickupLat: j.pickup.lat, pickupLng: j.pickup.lng,
+        dropLat: j.drop.lat, dropLng: j.drop.lng,
+        // An offered rider always has a position (matching needs one); 0 only guards the type.
+        pickupDistanceM: j.pickupDistanceM ?? 0, pickupEtaS: j.pickupEtaS ?? 0, payout: j.payout,
+      }));
+      return;
+    }
+    must(c, encodeAssigned(j.orderId, j.offerId));
+    if (j.stage === 'picked_up') must(c, encodeOrderUpdate(j.orderId, 'picked_up', j.pickedUpAt ?? clock.now()));
+    else if (j.foodReady) must(c, encodeOrderUpdate(j.orderId, 'food_ready', clock.now()));
   };
   const orderRider = (id: OrderId): RiderId | null => {
     const v = engine.getOrder(id);
@@ -374,6 +371,7 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
       // WELCOME acknowledges up to last_seq, so it waits like an ACK.
       const welcome = encodeWelcome(lastSeq.get(c.riderId) ?? 0, c.riderId, clock.now(), c.expiresAt);
       hold(() => c.ws?.send(welcome, true));
+      resendJob(c);
     },
     message: (ws, message, isBinary) => {
       try {

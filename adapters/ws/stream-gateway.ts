@@ -15,6 +15,7 @@ import type { IdentityVerifier } from '../../engine/ports/identity.js';
 import {
   CloseCode, ok, parseOrderId, reject, type EngineEvent, type ErrorCode, type OrderId, type Principal, type Result,
 } from '../../protocol/index.js';
+import { durableGate } from './durable-gate.js';
 import type { WsLimits } from './limits.js';
 import { streamMessage, type StreamOut } from './stream-messages.js';
 import { TokenBucket } from './token-bucket.js';
@@ -32,6 +33,16 @@ export interface StreamRouteOptions {
   readonly limits: WsLimits;
   readonly allowedOrigins: readonly string[];
   readonly logger?: EngineLogger;
+  /**
+   * Resolves once every engine event emitted so far is durable (the server's
+   * `WriteBehind.barrier`), as for the rider route. Given, nothing that tells
+   * of the engine's state (`subscribed` and its snapshot, `order_status_update`,
+   * `notification`, `location_update`, `unsubscribed`) leaves before the events
+   * behind it are durable, and these go out in the order they were made: a
+   * customer is never told of a transition a crash could take back. None: at
+   * once (the route alone, as in tests).
+   */
+  readonly durable?: () => Promise<void>;
 }
 
 export interface StreamRoutes {
@@ -58,6 +69,8 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
   const stats = { connections: 0, published: 0, locations: 0 };
   /** Orders someone watches, with the rider position last published (to skip unchanged ones). */
   const watched = new Map<OrderId, number>();
+  /** Orders with a subscription held for durability: watched, though no socket has joined their topics yet. */
+  const joining = new Map<OrderId, number>();
 
   const newConn = (principal: Principal | null): StreamConn => ({
     principal, ws: null, timer: undefined, frames: new TokenBucket(limits.framesPerSecond, limits.frameBurst, clock.now()), subs: new Set(),
@@ -65,6 +78,9 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
   const send = (c: StreamConn, m: StreamOut): void => {
     c.ws?.send(JSON.stringify(m), false);
   };
+  // What tells of engine state waits for durability, in one queue for the route, so each socket
+  // gets it in the order it was made. Replies that tell nothing of it (authenticated, pong, error) go at once.
+  const hold = durableGate(o.durable, clock);
   const fail = (c: StreamConn, code: ErrorCode, message: string): void => send(c, { type: 'error', data: { code, message } });
 
   const armExpiry = (c: StreamConn, at: number): void => {
@@ -119,19 +135,34 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
     const allowed = canRead(p, id);
     if (!allowed.ok) return fail(c, allowed.code, allowed.detail);
     c.subs.add(id);
-    c.ws!.subscribe(orderTopic(id));
-    c.ws!.subscribe(locationTopic(id));
     if (!watched.has(id)) watched.set(id, 0);
-    send(c, { type: 'subscribed', data: { order_id: id } });
-    send(c, streamMessage.snapshot(id, allowed.value, clock.now()));
+    const snapshot = streamMessage.snapshot(id, allowed.value, clock.now());
+    // The topics are joined when the snapshot goes, not before: an update held from before the
+    // snapshot would otherwise reach the socket ahead of it (and of `subscribed`).
+    joining.set(id, (joining.get(id) ?? 0) + 1);
+    hold(() => {
+      const n = joining.get(id)! - 1;
+      if (n === 0) joining.delete(id);
+      else joining.set(id, n);
+      if (c.ws === null) return;
+      if (!watched.has(id)) watched.set(id, 0);
+      c.ws.subscribe(orderTopic(id));
+      c.ws.subscribe(locationTopic(id));
+      send(c, { type: 'subscribed', data: { order_id: id } });
+      send(c, snapshot);
+    });
   };
 
   const unsubscribe = (c: StreamConn, raw: unknown): void => {
     const id = parseOrderId(raw);
     if (id === undefined || !c.subs.delete(id)) return fail(c, 'INVALID_ARGUMENT', 'not subscribed to this order');
-    c.ws!.unsubscribe(orderTopic(id));
-    c.ws!.unsubscribe(locationTopic(id));
-    send(c, { type: 'unsubscribed', data: { order_id: id } });
+    // In the same queue as `subscribed`, so the two keep their order; updates held until then still reach the socket.
+    hold(() => {
+      if (c.ws === null) return;
+      c.ws.unsubscribe(orderTopic(id));
+      c.ws.unsubscribe(locationTopic(id));
+      send(c, { type: 'unsubscribed', data: { order_id: id } });
+    });
   };
 
   const onMessage = (ws: WebSocket<StreamConn>, m: ArrayBuffer): void => {
@@ -155,13 +186,16 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
   };
 
   const publish = (topic: string, m: StreamOut): void => {
-    stats.published++;
-    app.publish(topic, JSON.stringify(m), false);
+    const text = JSON.stringify(m);
+    hold(() => {
+      stats.published++;
+      app.publish(topic, text, false);
+    });
   };
 
   const unsubscribeEngine = engine.subscribe((e: EngineEvent) => {
     if (e.aggregate !== 'order' || !watched.has(e.id as OrderId)) return;
-    if (app.numSubscribers(orderTopic(e.id)) === 0) {
+    if (app.numSubscribers(orderTopic(e.id)) === 0 && !joining.has(e.id as OrderId)) {
       watched.delete(e.id as OrderId);
       return;
     }
@@ -174,7 +208,7 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
     sweep = clock.setTimeout(sweepLocations, limits.locationIntervalMs);
     for (const [id, lastAt] of watched) {
       if (app.numSubscribers(locationTopic(id)) === 0) {
-        if (app.numSubscribers(orderTopic(id)) === 0) watched.delete(id);
+        if (app.numSubscribers(orderTopic(id)) === 0 && !joining.has(id)) watched.delete(id);
         continue;
       }
       const v = engine.getOrder(id);

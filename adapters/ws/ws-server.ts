@@ -27,7 +27,7 @@ export interface WsServerOptions {
   /** Called after each rider position the engine applied. */
   readonly onPosition?: (riderId: RiderId, lat: number, lng: number) => void;
   readonly logger?: EngineLogger;
-  /** Rider frames wait for it (see RiderRouteOptions.durable); none: sent at once. */
+  /** Rider frames and stream messages wait for it (see RiderRouteOptions.durable, StreamRouteOptions.durable); none: sent at once. */
   readonly durable?: () => Promise<void>;
 }
 
@@ -50,8 +50,9 @@ export function startWsServer(options: WsServerOptions): Promise<WsServer> {
     ...(options.logger ? { logger: options.logger } : {}),
   });
   const app = uWS.App();
-  const rider = attachRiderRoute(app, options.durable ? { ...common, durable: options.durable } : common);
-  const stream = attachStreamRoutes(app, common);
+  const routes = options.durable ? { ...common, durable: options.durable } : common;
+  const rider = attachRiderRoute(app, routes);
+  const stream = attachStreamRoutes(app, routes);
   app.any('/*', (res) => {
     res.writeStatus('404 Not Found').end('not found');
   });

@@ -13,6 +13,11 @@ export interface OrderContext {
   riderId: string | null;
   offerId: string | null;
   offerExpiresAt: number;
+  /**
+   * The rider's pay for this job in integer paise, set by the offer and kept
+   * through delivery; null with no offer or job (and in snapshots older than it).
+   */
+  payout: number | null;
   offers: number;
   passed: string[];
   paymentExpiresAt: number;
@@ -41,7 +46,7 @@ export type OrderMachineEvent =
   | { type: 'FOOD_READY' }
   | { type: 'DISPATCH_DUE'; giveUpAt: number }
   | { type: 'NO_CANDIDATE'; retryAt: number }
-  | { type: 'OFFER'; riderId: string; offerId: string; expiresAt: number }
+  | { type: 'OFFER'; riderId: string; offerId: string; expiresAt: number; payout: number }
   | { type: 'DECLINE'; riderId: string }
   | { type: 'OFFER_EXPIRED' }
   | { type: 'ACCEPT'; riderId: string }
@@ -67,6 +72,7 @@ export const orderMachine = setup({
       riderId: null,
       offerId: null,
       offerExpiresAt: 0,
+      payout: null,
     }),
   },
   guards: {
@@ -85,6 +91,7 @@ export const orderMachine = setup({
     riderId: null,
     offerId: null,
     offerExpiresAt: 0,
+    payout: null,
     offers: 0,
     passed: [],
     paymentExpiresAt: input.paymentExpiresAt,
@@ -149,6 +156,7 @@ export const orderMachine = setup({
                 riderId: ({ event }) => event.riderId,
                 offerId: ({ event }) => event.offerId,
                 offerExpiresAt: ({ event }) => event.expiresAt,
+                payout: ({ event }) => event.payout,
                 offers: ({ context }) => context.offers + 1,
                 retryAt: 0,
               }),

@@ -236,6 +236,7 @@ export const OrderOut = Type.Object({
   delivery_address: Type.Object({}, open), restaurant_address: Type.Object({}, open),
   created_at: IsoTime, estimated_delivery_time: IsoTime,
   tracking: Type.Union([Type.Object({ current_location: Type.Union([LatLngOut, Type.Null()]), estimated_arrival: Type.Union([IsoTime, Type.Null()]) }, open), Type.Null()]),
+  rider_payout: Type.Optional(Type.Number({ minimum: 0, description: 'What the rider is paid for the job, rupees; only for the assigned rider and admins' })),
 }, open);
 
 export const OrderList = Type.Object({

@@ -69,6 +69,10 @@ t.test('a delivery from order to doorstep: REST, the offer on the rider socket, 
   t.equal(tracked.body.delivery_person_id, cast.rider.riderId);
   t.ok(tracked.body.tracking.current_location.latitude > 19, 'live rider position');
   t.match(tracked.body.tracking.estimated_arrival, /Z$/);
+  t.notOk('rider_payout' in tracked.body, 'the customer does not see what the rider is paid');
+  const job = await api(url, 'GET', `/orders/${id}`, { token: cast.rider.token });
+  t.ok(typeof job.body.rider_payout === 'number' && job.body.rider_payout >= 25 && Math.round(job.body.rider_payout * 100) === job.body.rider_payout * 100,
+    `the rider sees its payout in rupees (${String(job.body.rider_payout)})`);
 
   const early = await api(url, 'PUT', `/orders/${id}/status`, { token: cast.rider.token, body: { status: 'delivered' } });
   t.equal(early.status, 409, 'delivered before picked up');
@@ -81,6 +85,7 @@ t.test('a delivery from order to doorstep: REST, the offer on the rider socket, 
   t.equal(done.body.status, 'delivered');
   const mine = await api(url, 'GET', '/orders?status=delivered', { token: cast.rider.token });
   t.same(mine.body.orders.map((o: { id: string }) => o.id), [id], 'the rider lists the order it carried once it is written behind');
+  t.equal(mine.body.orders[0]?.rider_payout, job.body.rider_payout, 'and what it earned on it');
 });
 
 t.test('authorization matrix over REST', async (t) => {

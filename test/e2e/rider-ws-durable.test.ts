@@ -3,7 +3,7 @@
  * WriteBehind's `barrier`): a rider is told nothing that happened (ACK,
  * ASSIGNED, ORDER_UPDATE...) before the events behind it are durable, so
  * what it was told survives a crash of the server (test/faults/server-kill).
- * The barrier here is a gate the test opens and closes.
+ * The barrier here is a gate the test opens and closes (test/support/durability-gate.ts).
  */
 import t from 'tap';
 import { jobIdOf, WriteBehind } from '../../adapters/persistence/write-behind.js';
@@ -13,31 +13,8 @@ import {
   Frame, RiderStatusCode, encodeOrderCommand, encodePing, encodePosition, encodeStatus,
   type CustomerId, type OrderId, type ServerFrame,
 } from '../../protocol/index.js';
+import { Gate } from '../support/durability-gate.js';
 import { connect, near, startHarness } from '../support/ws-harness.js';
-
-/** The barrier: resolves at once while open; while shut, when next opened; `refuse` rejects the next calls. */
-class Gate {
-  #open = true;
-  #waiting: (() => void)[] = [];
-  refusals = 0;
-  calls = 0;
-  /** The real barrier to ask instead, when set. */
-  inner: (() => Promise<void>) | undefined;
-  wait = (): Promise<void> => {
-    this.calls++;
-    if (this.inner) return this.inner();
-    if (this.refusals > 0) {
-      this.refusals--;
-      return Promise.reject(Object.assign(new Error('job queue: Redis refused'), { code: 'DEPENDENCY_UNAVAILABLE' }));
-    }
-    return this.#open ? Promise.resolve() : new Promise((r) => this.#waiting.push(r));
-  };
-  shut(): void { this.#open = false; }
-  open(): void {
-    this.#open = true;
-    for (const r of this.#waiting.splice(0)) r();
-  }
-}
 
 const gate = new Gate();
 const h = await startHarness(t, { durable: gate.wait });

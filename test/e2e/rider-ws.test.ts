@@ -42,8 +42,10 @@ t.test('a job from offer to delivery, and another rider cannot take it', async (
   t.match(h.engine.getRider(a.id), { ok: true, value: { state: 'online.idle', available: true } });
   const o = order(rest);
   const offer = await a.c.next((f) => f.type === Frame.OFFER);
-  t.match(offer, { type: Frame.OFFER, orderId: o, payout: null });
+  t.match(offer, { type: Frame.OFFER, orderId: o });
   if (offer.type !== Frame.OFFER) return;
+  t.ok(Number.isSafeInteger(offer.payout) && offer.payout! > h.engine.config.payout.baseFeePaise, `payout in paise (${String(offer.payout)})`);
+  t.match(h.engine.getOrder(o), { ok: true, value: { offer: { payout: offer.payout } } }, 'the payout the engine fixed');
   t.ok(offer.expiresAt > h.clock.now() && offer.pickupLat === 12.9352, 'expiry and pickup travel in the frame');
 
   const b = await onlineRider('jobB', near(5000));

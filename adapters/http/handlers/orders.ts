@@ -21,15 +21,20 @@ export function orderHandlers(d: GatewayDeps) {
   const { engine, catalog } = d;
 
   /** The order as the API shows it, from the engine when live and the stored row otherwise. */
-  const orderJson = (id: string, row: OrderRow | undefined, items: readonly OrderItemRow[], live: OrderView | undefined): Record<string, unknown> => {
+  const orderJson = (
+    viewer: Principal, id: string, row: OrderRow | undefined, items: readonly OrderItemRow[], live: OrderView | undefined,
+  ): Record<string, unknown> => {
     const stored = row?.state_row ?? null;
     const state = live?.state ?? stateOf(stored?.value) ?? row?.status ?? 'placed';
-    const ctx = stored?.context as { paid?: boolean; foodReady?: boolean; riderId?: string | null } | undefined;
+    const ctx = stored?.context as { paid?: boolean; foodReady?: boolean; riderId?: string | null; payout?: number | null } | undefined;
     const paid = live?.paid ?? ctx?.paid ?? false;
     const foodReady = live?.foodReady ?? ctx?.foodReady ?? false;
     const riderId = live ? (live.offer ? null : live.riderId) : (state === 'assigned' || state === 'picked_up' || state === 'delivered' ? ctx?.riderId ?? row?.rider_id ?? null : null);
     const cash = row?.payment_method === 'CASH';
     const total = row?.total_paise ?? 0;
+    // What the rider is paid is between the rider and the platform: its own rider and admins see it.
+    const payout = riderId === null ? null : live ? live.payout : ctx?.payout ?? null;
+    const seesPay = viewer.role === 'admin' || (viewer.role === 'rider' && viewer.riderId === riderId);
     return {
       id,
       customer_id: live?.customerId ?? row?.customer_id,
@@ -50,6 +55,7 @@ export function orderHandlers(d: GatewayDeps) {
       created_at: iso(live?.placedAt ?? row?.placed_at ?? 0),
       estimated_delivery_time: iso(live?.promisedAt ?? row?.estimated_delivery_at ?? 0),
       tracking: live && riderId ? tracking(riderId as RiderId, live) : null,
+      ...(seesPay && payout !== null ? { rider_payout: rupeesOf(payout) } : {}),
     };
   };
 
@@ -95,7 +101,7 @@ export function orderHandlers(d: GatewayDeps) {
     const r = await readOrder(p, id);
     if (!r.ok) return r;
     const items = (await catalog.itemsOf([id])).get(id) ?? [];
-    return { status: 200, body: orderJson(id, r.value.row, items, r.value.live) };
+    return { status: 200, body: orderJson(p, id, r.value.row, items, r.value.live) };
   };
 
   return {
@@ -186,7 +192,7 @@ export function orderHandlers(d: GatewayDeps) {
       const items = await catalog.itemsOf(page.rows.map((r) => r.id));
       let orders = page.rows.map((row) => {
         const live = engine.getOrder(row.id as OrderId);
-        return orderJson(row.id, row, items.get(row.id) ?? [], live.ok ? live.value : undefined);
+        return orderJson(p, row.id, row, items.get(row.id) ?? [], live.ok ? live.value : undefined);
       });
       let total = page.total;
       if (wanted) {
