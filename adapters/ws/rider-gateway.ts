@@ -5,7 +5,7 @@
  * only, never a socket.
  */
 import type { TemplatedApp, WebSocket, WebSocketBehavior } from 'uWebSockets.js';
-import type { Clock, Engine, EngineLogger } from '../../engine/index.js';
+import type { Clock, Engine, EngineLogger, RiderHandle } from '../../engine/index.js';
 import type { IdentityVerifier } from '../../engine/ports/identity.js';
 import {
   CloseCode, Frame, OfferEndCode, PositionStatus, RIDER_PATH, RIDER_SUBPROTOCOL, RiderStatusCode, decodeClientFrame,
@@ -75,6 +75,8 @@ interface RiderSeq {
 interface RiderConn {
   readonly riderId: RiderId;
   readonly seq: RiderSeq;
+  /** The engine's handle of this rider, set on open: positions skip the engine's lookup by id. */
+  rider: RiderHandle | undefined;
   expiresAt: number;
   ws: WebSocket<RiderConn> | null;
   expiryTimer: unknown;
@@ -147,7 +149,7 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
     if (p.role !== 'rider' || p.riderId === undefined) return reject('AUTH_ROLE_FORBIDDEN', `role '${p.role}' may not use ${RIDER_PATH}`);
     const now = clock.now();
     return ok({
-      riderId: p.riderId, seq: seqOf(p.riderId), expiresAt: p.expiresAt, ws: null, expiryTimer: undefined,
+      riderId: p.riderId, seq: seqOf(p.riderId), rider: undefined, expiresAt: p.expiresAt, ws: null, expiryTimer: undefined,
       positions: new TokenBucket(limits.positionsPerSecond, limits.positionBurst, now),
       frames: new TokenBucket(limits.framesPerSecond, limits.frameBurst, now),
       invalidInRow: 0, sinceAck: 0, lastRateError: 0,
@@ -223,7 +225,9 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
       return;
     }
     stats.positions++;
-    const st = engine.updateRiderPosition(c.riderId, f.lat, f.lng, f.accuracy, f.heading, f.speed, f.at);
+    const st = c.rider !== undefined
+      ? engine.updateRiderPositionOf(c.rider, f.lat, f.lng, f.accuracy, f.heading, f.speed, f.at)
+      : engine.updateRiderPosition(c.riderId, f.lat, f.lng, f.accuracy, f.heading, f.speed, f.at);
     if (st === PositionStatus.APPLIED) {
       o.onPosition?.(c.riderId, f.lat, f.lng);
       o.sample?.(c.riderId, f);
@@ -382,6 +386,7 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
       const known = engine.getRider(c.riderId);
       if (!known.ok) engine.registerRider({ riderId: c.riderId });
       else if (!known.value.connected) engine.riderReconnected(c.riderId);
+      c.rider = engine.riderHandle(c.riderId);
       armExpiry(c);
       // WELCOME acknowledges up to last_seq, so it waits like an ACK.
       const welcome = encodeWelcome(c.seq.last, c.riderId, clock.now(), c.expiresAt);
