@@ -21,7 +21,7 @@ import { machineLine, parseFlags, UsageError } from './stats.js';
 
 const HELP = `usage: npm run bench -- match|baselines [--riders N] [--rate ORDERS_PER_S_AT_PEAK] [--seconds S] [--seed N] [--restaurants N] [--warmup S]
                           [--ingest-seconds S] [--interval S] [--job-seconds S] [--k N] [--radius-km K] [--customers N] [--quick] [--json]
-       npm run bench -- ingest [--riders N] [--rate HZ] [--seconds S] [--warmup S] [--quick] [--json]
+       npm run bench -- ingest [--riders N] [--rate HZ] [--seconds S] [--warmup S] [--floor] [--quick] [--json]
        npm run bench -- memory [--riders N] [--orders N] [--restaurants N] [--seed N] [--radius-km K] [--quick] [--json]
        npm run bench -- all [match flags] [--quick] [--json]
        npm run bench -- engine [--riders N] [--restaurants N] [--orders N] [--positions N] [--side-km K] [--seed N] [--quick] [--json]
@@ -144,7 +144,7 @@ async function ingest(argv: readonly string[], machine: string): Promise<Outcome
   return {
     json: { ...r, quick: f.quick },
     text: [
-      `ingest bench on ${machine}`,
+      `ingest bench on ${machine}${r.floor ? ' (--floor: a handler that only counts frames, no gateway)' : ''}`,
       `  ${r.connections} riders connected, ${r.rate_hz} Hz each, ${r.seconds} s measured`,
       `  positions: ${r.positions} (${r.positions_per_s}/s), server CPU ${r.server_cpu_s} s (user ${r.server_user_s}, system ${r.server_system_s})`,
       `  server CPU per position: ${r.us_per_position} µs (goal ≤ ${r.goal_us_per_position}): ${r.met ? 'met' : 'not met'}`,

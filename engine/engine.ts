@@ -84,6 +84,14 @@ export interface EngineOptions {
 
 export type EngineListener = (event: EngineEvent) => void;
 
+/**
+ * An opaque reference to one rider of one engine, for callers that apply that
+ * rider's positions many times (a connection): it skips the lookup by id.
+ * Valid for the engine's life (riders are never removed; a restore builds a
+ * new engine). See {@link Engine.riderHandle}.
+ */
+export type RiderHandle = { readonly __riderHandle: never };
+
 type Internals = {
   riders: ReadonlyMap<RiderId, RiderRecord>;
   orders: ReadonlyMap<OrderId, OrderRecord>;
@@ -271,6 +279,30 @@ export class Engine {
   ): PositionStatus {
     const r = this.#riders.get(id);
     if (r === undefined) return PositionStatus.UNKNOWN_RIDER;
+    return this.#applyPosition(r, lat, lng, accuracy, heading, speed, at);
+  }
+
+  /** The rider's handle, for {@link updateRiderPositionOf}; undefined for a rider the engine does not know. */
+  riderHandle(id: RiderId): RiderHandle | undefined {
+    return this.#riders.get(id) as RiderHandle | undefined;
+  }
+
+  /**
+   * {@link updateRiderPosition} through a handle from {@link riderHandle}
+   * (a connection's hot path: no lookup by id). A handle of another engine
+   * answers UNKNOWN_RIDER.
+   */
+  updateRiderPositionOf(
+    h: RiderHandle, lat: number, lng: number, accuracy: number, heading: number, speed: number, at: number,
+  ): PositionStatus {
+    const r = h as unknown as RiderRecord;
+    if (r.table !== this.#riderTable) return PositionStatus.UNKNOWN_RIDER;
+    return this.#applyPosition(r, lat, lng, accuracy, heading, speed, at);
+  }
+
+  #applyPosition(
+    r: RiderRecord, lat: number, lng: number, accuracy: number, heading: number, speed: number, at: number,
+  ): PositionStatus {
     // Comparisons, not Number.isFinite calls, keep this cheap; NaN heading and speed mean unknown.
     if (
       !isLatitude(lat) || !isLongitude(lng) || !(at > 0 && at < Infinity) || !(accuracy >= 0 && accuracy < Infinity) ||

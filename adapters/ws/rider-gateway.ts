@@ -5,7 +5,7 @@
  * only, never a socket.
  */
 import type { TemplatedApp, WebSocket, WebSocketBehavior } from 'uWebSockets.js';
-import type { Clock, Engine, EngineLogger } from '../../engine/index.js';
+import type { Clock, Engine, EngineLogger, RiderHandle } from '../../engine/index.js';
 import type { IdentityVerifier } from '../../engine/ports/identity.js';
 import {
   CloseCode, Frame, OfferEndCode, PositionStatus, RIDER_PATH, RIDER_SUBPROTOCOL, RiderStatusCode, decodeClientFrame,
@@ -60,9 +60,21 @@ export interface RiderRouteStats {
   closes: Record<number, number>;
 }
 
+/**
+ * The last sequence number processed for one rider. It outlives connections
+ * (a reconnect resumes from it) and is shared by the rider's connections, so
+ * the hot path reads it from the socket's user data, not from a map.
+ */
+interface RiderSeq {
+  last: number;
+}
+
 /** One rider's socket state; it is the socket's uWS user data. */
 interface RiderConn {
   readonly riderId: RiderId;
+  readonly seq: RiderSeq;
+  /** The engine's handle of this rider, set on open: positions skip the engine's lookup by id. */
+  rider: RiderHandle | undefined;
   expiresAt: number;
   ws: WebSocket<RiderConn> | null;
   expiryTimer: unknown;
@@ -92,7 +104,12 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
   const { engine, clock, limits } = o;
   const conns = new Map<RiderId, RiderConn>();
   /** Last sequence number processed per rider; outlives connections so a reconnect resumes. */
-  const lastSeq = new Map<RiderId, number>();
+  const lastSeq = new Map<RiderId, RiderSeq>();
+  const seqOf = (id: RiderId): RiderSeq => {
+    let s = lastSeq.get(id);
+    if (s === undefined) lastSeq.set(id, (s = { last: 0 }));
+    return s;
+  };
   const stats: RiderRouteStats = {
     connections: 0, positions: 0, stalePositions: 0, rateLimited: 0, invalidFrames: 0, droppedFrames: 0, replaced: 0, slowConsumers: 0, closes: {},
   };
@@ -105,7 +122,7 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
     if (p.role !== 'rider' || p.riderId === undefined) return reject('AUTH_ROLE_FORBIDDEN', `role '${p.role}' may not use ${RIDER_PATH}`);
     const now = clock.now();
     return ok({
-      riderId: p.riderId, expiresAt: p.expiresAt, ws: null, expiryTimer: undefined,
+      riderId: p.riderId, seq: seqOf(p.riderId), rider: undefined, expiresAt: p.expiresAt, ws: null, expiryTimer: undefined,
       positions: new TokenBucket(limits.positionsPerSecond, limits.positionBurst, now),
       frames: new TokenBucket(limits.framesPerSecond, limits.frameBurst, now),
       invalidInRow: 0, sinceAck: 0, lastRateError: 0,
@@ -137,7 +154,7 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
   };
   const ack = (c: RiderConn): void => {
     c.sinceAck = 0;
-    may(c, encodeAck(lastSeq.get(c.riderId) ?? 0));
+    may(c, encodeAck(c.seq.last));
   };
   const answer = (c: RiderConn, seq: number, res: Result<unknown>): void => {
     if (res.ok) ack(c);
@@ -183,7 +200,9 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
       return;
     }
     stats.positions++;
-    const st = engine.updateRiderPosition(c.riderId, f.lat, f.lng, f.accuracy, f.heading, f.speed, f.at);
+    const st = c.rider !== undefined
+      ? engine.updateRiderPositionOf(c.rider, f.lat, f.lng, f.accuracy, f.heading, f.speed, f.at)
+      : engine.updateRiderPosition(c.riderId, f.lat, f.lng, f.accuracy, f.heading, f.speed, f.at);
     if (st === PositionStatus.APPLIED) {
       o.onPosition?.(c.riderId, f.lat, f.lng);
       o.sample?.(c.riderId, f);
@@ -199,13 +218,13 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
   /** Advances the rider's sequence; false for a duplicate (already processed before a reconnect). */
   const sequence = (c: RiderConn, seq: number): boolean => {
     if (seq === 0) return true;
-    const last = lastSeq.get(c.riderId) ?? 0;
-    if (seq <= last) return false;
-    lastSeq.set(c.riderId, seq);
+    if (seq <= c.seq.last) return false;
+    c.seq.last = seq;
     return true;
   };
 
-  const onFrame = (c: RiderConn, f: ClientFrame): void => {
+  /** `now`: the clock read once for the frame (epoch ms). */
+  const onFrame = (c: RiderConn, f: ClientFrame, now: number): void => {
     if (!sequence(c, f.seq)) {
       ack(c);
       return;
@@ -213,12 +232,10 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
     const id = c.riderId;
     switch (f.type) {
       case Frame.POSITION:
-        return onPosition(c, f.seq, f.fix);
-      case Frame.POSITION_BATCH: {
-        const now = clock.now();
+        return onPosition(c, f.seq, f.fix, now);
+      case Frame.POSITION_BATCH:
         for (const fix of f.fixes) applyFix(c, f.seq, fix, now);
         return ack(c);
-      }
       case Frame.STATUS:
         return answer(c, f.seq, setStatus(id, f.status));
       case Frame.ACCEPT:
@@ -230,14 +247,13 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
       case Frame.DELIVERED:
         return answer(c, f.seq, engine.delivered(id, f.orderId));
       case Frame.PING:
-        return mayNow(c, encodePong(f.clientTime, clock.now()));
+        return mayNow(c, encodePong(f.clientTime, now));
       case Frame.AUTH:
         return refreshToken(c, f.token);
     }
   };
 
-  const onPosition = (c: RiderConn, seq: number, fix: PositionFix): void => {
-    const now = clock.now();
+  const onPosition = (c: RiderConn, seq: number, fix: PositionFix, now: number): void => {
     if (!c.positions.take(now)) {
       stats.rateLimited++;
       // One error a second is enough for the client to slow down.
@@ -267,7 +283,7 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
     // The hot path: a well-formed position needs no parser and no allocation.
     if (readPositionFrame(bytes, scratch)) {
       c.invalidInRow = 0;
-      if (sequence(c, scratch.seq)) onPosition(c, scratch.seq, scratch);
+      if (sequence(c, scratch.seq)) onPosition(c, scratch.seq, scratch, now);
       else ack(c);
       return;
     }
@@ -284,7 +300,7 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
       return;
     }
     c.invalidInRow = 0;
-    onFrame(c, d.frame);
+    onFrame(c, d.frame, now);
   };
 
   const onEvent = (e: EngineEvent): void => {
@@ -367,9 +383,10 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
       const known = engine.getRider(c.riderId);
       if (!known.ok) engine.registerRider({ riderId: c.riderId });
       else if (!known.value.connected) engine.riderReconnected(c.riderId);
+      c.rider = engine.riderHandle(c.riderId);
       armExpiry(c);
       // WELCOME acknowledges up to last_seq, so it waits like an ACK.
-      const welcome = encodeWelcome(lastSeq.get(c.riderId) ?? 0, c.riderId, clock.now(), c.expiresAt);
+      const welcome = encodeWelcome(c.seq.last, c.riderId, clock.now(), c.expiresAt);
       hold(() => c.ws?.send(welcome, true));
       resendJob(c);
     },

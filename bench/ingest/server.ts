@@ -8,24 +8,27 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { parseFirebaseConfig } from '../../adapters/identity/config.js';
 import { createFirebaseIdentity } from '../../adapters/identity/firebase-identity.js';
 import { hrStopwatch, systemClock } from '../../adapters/system-clock.js';
+import { resolveWsLimits } from '../../adapters/ws/limits.js';
 import { startWsServer } from '../../adapters/ws/ws-server.js';
 import { Engine } from '../../engine/index.js';
+import { startFloorServer } from './floor.js';
 
 export type ServerMsg =
   | { type: 'ready'; port: number }
   | { type: 'window'; cpu_s: number; user_s: number; system_s: number; positions: number; stale: number; rate_limited: number; invalid: number; connections: number; dropped: number; rss_mb: number; threads: Record<string, number>; closes: Record<number, number> };
 export type ParentMsg = { type: 'start' } | { type: 'stop' } | { type: 'exit' };
 
-const [emulatorHost = '127.0.0.1:9099', rate = '4'] = process.argv.slice(2);
+const [emulatorHost = '127.0.0.1:9099', rate = '4', mode = 'gateway'] = process.argv.slice(2);
 const send = (m: ServerMsg) => process.send?.(m);
 
 const identity = createFirebaseIdentity(parseFirebaseConfig({ NODE_ENV: 'test', FIREBASE_AUTH_EMULATOR_HOST: emulatorHost }));
 const engine = new Engine({ clock: systemClock, stopwatch: hrStopwatch });
 // The production limits, except the position rate, which follows the bench's --rate with headroom.
-const server = await startWsServer({
-  engine, identity, clock: systemClock, port: 0, logger: { error: (m, d) => console.error('[server]', m, d) },
-  limits: { positionsPerSecond: Math.max(5, Number(rate) * 2), positionBurst: Math.max(10, Number(rate) * 4) },
-});
+const limits = { positionsPerSecond: Math.max(5, Number(rate) * 2), positionBurst: Math.max(10, Number(rate) * 4) };
+// `floor`: the same sockets and load, a handler that only counts (bench/ingest/floor.ts).
+const server = mode === 'floor'
+  ? await startFloorServer(identity, resolveWsLimits(limits))
+  : await startWsServer({ engine, identity, clock: systemClock, port: 0, logger: { error: (m, d) => console.error('[server]', m, d) }, limits });
 send({ type: 'ready', port: server.port });
 
 /** CPU ticks per thread name from /proc (Linux), to say where the server's CPU goes. */

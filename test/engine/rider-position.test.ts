@@ -116,3 +116,21 @@ t.test('picking up without reaching the geofence is allowed', async (t) => {
   t.notOk(w.types().includes('rider_arrived_pickup'), 'the pickup geofence is gone once picked up');
   t.same(checkInvariants(w.engine), []);
 });
+
+t.test('a rider handle applies positions like the id, and only in its own engine', async (t) => {
+  const w = world();
+  const a = w.rider('a', near(200));
+  const h = w.engine.riderHandle(a);
+  t.ok(h, 'a known rider has a handle');
+  t.equal(w.engine.riderHandle('ghost' as RiderId), undefined, 'an unknown rider has none');
+  w.clock.advance(1_000);
+  const p = near(400);
+  t.equal(w.engine.updateRiderPositionOf(h!, p.lat, p.lng, 5, 90, 6, w.clock.now()), PositionStatus.APPLIED);
+  t.match(w.engine.getRider(a), { ok: true, value: { position: { lat: p.lat, lng: p.lng, heading: 90, speed: 6 } } });
+  t.equal(w.engine.updateRiderPositionOf(h!, p.lat, p.lng, 5, 90, 6, w.clock.now()), PositionStatus.OUT_OF_ORDER, 'the same checks as by id');
+  t.equal(w.engine.updateRiderPositionOf(h!, 91, p.lng, 5, 90, 6, w.clock.now() + 1), PositionStatus.INVALID);
+  const other = world();
+  other.rider('a', near(200));
+  t.equal(other.engine.updateRiderPositionOf(h!, p.lat, p.lng, 5, 90, 6, other.clock.now() + 1), PositionStatus.UNKNOWN_RIDER, 'another engine refuses it');
+  t.same(checkInvariants(w.engine), [], 'invariants hold');
+});
