@@ -16,16 +16,29 @@ const isWelcome = (f: ServerFrame) => f.type === Frame.WELCOME;
 const ackOf = (seq: number) => (f: ServerFrame) => (f.type === Frame.ACK && f.lastSeq >= seq) || (f.type === Frame.ERROR && f.seq === seq);
 
 /** A connected rider, online at `at` with a fresh position; the next seq to use is returned too. */
+/**
+ * A rider online at `at`, ready for the test. The pinned uWS build sometimes
+ * drops a socket with 1006 just after it opens (an open bug, docs/streams.md);
+ * the tests using this are about what comes after, so such a drop during
+ * setup is retried with a new connection, as the rider client would.
+ */
 async function onlineRider(label: string, at = near(300)): Promise<{ c: RawConn; id: RiderId; seq: number }> {
   const u = await h.rider(label);
-  const c = connect(h.url, { token: u.token });
-  await c.next(isWelcome);
-  c.send(encodeStatus(1, RiderStatusCode.ONLINE));
-  await c.next(ackOf(1));
-  c.send(encodePosition(2, { ...at, accuracy: 5, heading: NaN, speed: 0, at: h.clock.now() }));
-  c.ws.send(encodePing(1));
-  await c.next((f) => f.type === Frame.PONG);
-  return { c, id: u.riderId as RiderId, seq: 3 };
+  for (let attempt = 1; ; attempt++) {
+    const c = connect(h.url, { token: u.token });
+    try {
+      await c.next(isWelcome);
+      c.send(encodeStatus(1, RiderStatusCode.ONLINE));
+      await c.next(ackOf(1));
+      c.send(encodePosition(2, { ...at, accuracy: 5, heading: NaN, speed: 0, at: h.clock.now() }));
+      c.ws.send(encodePing(1));
+      await c.next((f) => f.type === Frame.PONG);
+      return { c, id: u.riderId as RiderId, seq: 3 };
+    } catch (err) {
+      const dropped = c.ws.readyState === c.ws.CLOSED && (await c.closed).code === 1006;
+      if (!dropped || attempt === 3) throw err;
+    }
+  }
 }
 
 function order(rest: string): OrderId {
