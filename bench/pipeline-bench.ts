@@ -34,7 +34,7 @@ import { mintTokens, riderTokens } from './ingest/tokens.js';
 import type { Identities, LoadCmd, LoadConfig, LoadMsg } from './pipeline/load.js';
 import type { ParentMsg, ServerArgs, ServerMsg } from './pipeline/server.js';
 import type { System } from './pipeline/systems.js';
-import { ownPostgis, ownRedis, type OwnStore } from './pipeline/stores.js';
+import { ownPostgis, ownRedis, processCpuSeconds, sharedServiceCpu, type OwnStore } from './pipeline/stores.js';
 import { planWorkload } from './workload.js';
 
 export const defaultPipelineBench = {
@@ -73,6 +73,18 @@ export interface SystemResult {
   failed_connects: number;
   server_rss_mb: number;
   load_lag_ms_max: number;
+  /**
+   * CPU of the match window (after the warm-up) per measured order, by
+   * process: the server, the load generator, and the machine's Postgres and
+   * Redis that persistence runs on (null where they are not local). All share
+   * the two cores, so their sum per order is what bounds the rate the machine
+   * can take.
+   */
+  match_cpu: {
+    orders: number; seconds: number;
+    server_s: number; load_s: number; postgres_s: number | null; redis_s: number | null;
+    per_order_us: { server: number | null; load: number | null; postgres: number | null; redis: number | null; total: number | null };
+  };
 }
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
@@ -154,9 +166,10 @@ export async function runPipelineBench(f: PipelineFlags, systems: readonly Syste
 
     const workload = { riders: f.riders, restaurants: f.restaurants, rate: f.rate, seconds: f.seconds, seed: f.seed, radiusKm: f.radiusKm };
     const planned = planWorkload(workload).orders.length;
+    const shared = await sharedServiceCpu(PG_SERVER, REDIS_URL);
     const out: Partial<Record<System, SystemResult>> = {};
     for (const system of systems) {
-      out[system] = await runSystem(system, f, { workload, identitiesFile, store: stores[system], run, log: (s) => log(`${system}: ${s}`) });
+      out[system] = await runSystem(system, f, { workload, identitiesFile, store: stores[system], shared, run, log: (s) => log(`${system}: ${s}`) });
     }
     return {
       flags: f, systems: out, orders_planned: planned, peak_rate: f.rate, mean_rate: r2(planned / f.seconds), riders_asked: asked,
@@ -170,7 +183,9 @@ export async function runPipelineBench(f: PipelineFlags, systems: readonly Syste
 
 async function runSystem(
   system: System, f: PipelineFlags,
-  o: { workload: LoadConfig['workload']; identitiesFile: string; store: OwnStore | undefined; run: string; log: (s: string) => void },
+  o: {
+    workload: LoadConfig['workload']; identitiesFile: string; store: OwnStore | undefined; run: string;
+    shared: Awaited<ReturnType<typeof sharedServiceCpu>>; log: (s: string) => void },
 ): Promise<SystemResult> {
   const dbUrl = `${PG_SERVER}/bench_${process.pid}_${o.run}_${system.replace('-', '_')}`;
   const queuePrefix = `bench${process.pid}${o.run}${system.replace('-', '')}`;
@@ -228,11 +243,19 @@ async function runSystem(
     });
     cmd({ type: 'orders', warmupS: f.warmup });
     await sleep(f.warmup * 1000);
+    const others = () => ({ load: processCpuSeconds(load!.pid!), postgres: o.shared.postgres?.() ?? null, redis: o.shared.redis?.() ?? null });
+    const cpu0 = others();
+    const w0 = performance.now();
     toServer({ type: 'start' });
     const d = await done;
     const matchWindow = nextMsg<Extract<ServerMsg, { type: 'window' }>>(server, 'window');
     toServer({ type: 'stop' });
+    const cpu1 = others();
+    const windowS = (performance.now() - w0) / 1000;
     const mw = await matchWindow;
+    const less = (a: number | null, b: number | null) => (a === null || b === null ? null : a - b);
+    const used = { server: mw.cpu_s, load: cpu1.load - cpu0.load, postgres: less(cpu1.postgres, cpu0.postgres), redis: less(cpu1.redis, cpu0.redis) };
+    const perOrder = (s: number | null) => (s === null || d.measured === 0 ? null : Math.round((s * 1e6) / d.measured));
     const match = LatencyHistogram.decode(d.match);
     const engineMatch = LatencyHistogram.decode(mw.engine_match);
     const res: SystemResult = {
@@ -251,8 +274,16 @@ async function runSystem(
       orders: { planned: d.planned, placed: d.placed, confirmed: d.confirmed, offers: d.offers, unmatched: d.unmatched, measured: d.measured, offers_before_ack: d.offers_before_ack },
       rest_errors: d.rest_errors, rider_errors: d.rider_errors, bridge: mw.bridge, store_write_errors: mw.store_write_errors,
       connections: connected.connections, failed_connects: connected.failed, server_rss_mb: mw.rss_mb, load_lag_ms_max: d.lag_ms_max,
+      match_cpu: {
+        orders: d.measured, seconds: r2(windowS),
+        server_s: r2(used.server), load_s: r2(used.load), postgres_s: used.postgres === null ? null : r2(used.postgres), redis_s: used.redis === null ? null : r2(used.redis),
+        per_order_us: {
+          server: perOrder(used.server), load: perOrder(used.load), postgres: perOrder(used.postgres), redis: perOrder(used.redis),
+          total: perOrder(used.server + used.load + (used.postgres ?? 0) + (used.redis ?? 0)),
+        },
+      },
     };
-    o.log(`match: ${d.confirmed}/${d.planned} orders confirmed, ${d.offers} offers; end to end p50 ${res.match_latency_us.p50} p99 ${res.match_latency_us.p99} p99.9 ${res.match_latency_us.p999} µs; engine p99 ${res.engine_match_us.p99} µs`);
+    o.log(`match: ${d.confirmed}/${d.planned} orders confirmed, ${d.offers} offers; end to end p50 ${res.match_latency_us.p50} p99 ${res.match_latency_us.p99} p99.9 ${res.match_latency_us.p999} µs; engine p99 ${res.engine_match_us.p99} µs; CPU per order ${JSON.stringify(res.match_cpu.per_order_us)} µs`);
     return res;
   } finally {
     tell(load, { type: 'exit' } satisfies LoadCmd);

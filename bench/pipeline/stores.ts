@@ -7,8 +7,11 @@
  * the figures nor get disturbed by them.
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import pg from 'pg';
+import { parseRedisUrl } from '../../adapters/queue/redis-url.js';
 import { startPostgres } from '../../test/support/pg-server.js';
 import { startRedis } from '../../test/support/redis-server.js';
 
@@ -100,4 +103,33 @@ export function treeCpuSeconds(pid: number): number {
     } catch { /* gone */ }
   }
   return total;
+}
+
+/**
+ * The machine's own Postgres and Redis, the ones persistence runs on, found
+ * through their own protocols (Postgres's data directory holds the
+ * postmaster's pid; Redis's INFO names its process), so their CPU during a
+ * window can be charged to the orders of that window. Null for a server this
+ * machine cannot see in /proc (a remote one).
+ */
+export async function sharedServiceCpu(pgUrl: string, redisUrl: string): Promise<{ postgres: (() => number) | null; redis: (() => number) | null }> {
+  const local = (pid: number | undefined) => (pid !== undefined && Number.isInteger(pid) && existsSync(`/proc/${pid}/stat`) ? () => treeCpuSeconds(pid) : null);
+  let pgPid: number | undefined;
+  const client = new pg.Client({ connectionString: `${pgUrl}/postgres` });
+  try {
+    await client.connect();
+    const dir = (await client.query<{ data_directory: string }>('SHOW data_directory')).rows[0]!.data_directory;
+    pgPid = Number(readFileSync(join(dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  } catch { /* not readable here */ } finally {
+    await client.end().catch(() => {});
+  }
+  let redisPid: number | undefined;
+  const redis = new Redis({ ...parseRedisUrl(redisUrl), maxRetriesPerRequest: 1, lazyConnect: true });
+  try {
+    await redis.connect();
+    redisPid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]);
+  } catch { /* not reachable */ } finally {
+    redis.disconnect();
+  }
+  return { postgres: local(pgPid), redis: local(redisPid) };
 }
