@@ -204,10 +204,19 @@ export class CatalogStore {
     )).rows);
   }
 
-  /** The menu as the pricing rule reads it. */
-  async priceList(restaurantId: string): Promise<Map<string, MenuItem>> {
-    const rows = await this.menuOf(restaurantId);
-    return new Map(rows.map((r) => [r.id, { id: r.id, name: r.name, pricePaise: r.price_paise, available: r.available }]));
+  /** A restaurant and its menu as the pricing rule reads it, in one round trip (placing an order). */
+  restaurantWithPrices(id: string): Promise<{ restaurant: RestaurantRow; prices: Map<string, MenuItem> } | undefined> {
+    return guarded('read restaurant', async () => {
+      const row = (await this.db.query<RestaurantRow & { price_list: { id: string; name: string; price_paise: number; available: boolean }[] }>(
+        `SELECT r.*, COALESCE((SELECT json_agg(json_build_object('id', m.id, 'name', m.name, 'price_paise', m.price_paise, 'available', m.available))
+                               FROM menu_items m WHERE m.restaurant_id = r.id), '[]'::json) AS price_list
+         FROM restaurants r WHERE r.id = $1`,
+        [id],
+      )).rows[0];
+      if (!row) return undefined;
+      const { price_list: list, ...restaurant } = row;
+      return { restaurant, prices: new Map(list.map((m) => [m.id, { id: m.id, name: m.name, pricePaise: m.price_paise, available: m.available }])) };
+    });
   }
 
   // ─── Riders ──────────────────────────────────────────────────────────────
@@ -228,17 +237,19 @@ export class CatalogStore {
 
   // ─── Orders ──────────────────────────────────────────────────────────────
 
+  /** The order row and its items, in one statement (one round trip). */
   async insertOrder(tx: SqlTx, o: Omit<OrderRow, 'state_row' | 'restaurant_address' | 'status' | 'rider_id'> & { payer_vpa: string | null }, items: readonly OrderItemRow[]): Promise<void> {
     await tx.query(
-      `INSERT INTO orders (id, customer_id, restaurant_id, status, drop_lat, drop_lng, total_paise, placed_at, delivery_address, payment_method, payer_vpa, tracking_id, estimated_delivery_at)
-       VALUES ($1, $2, $3, 'placed', $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12)`,
-      [o.id, o.customer_id, o.restaurant_id, o.drop_lat, o.drop_lng, o.total_paise, o.placed_at, json(o.delivery_address), o.payment_method, o.payer_vpa, o.tracking_id, o.estimated_delivery_at],
-    );
-    await tx.query(
-      `INSERT INTO order_items (order_id, line, menu_item_id, name, unit_paise, quantity, special_instructions)
-       SELECT $1, i.line, i.menu_item_id, i.name, i.unit_paise, i.quantity, i.special_instructions
-       FROM json_to_recordset($2::json) AS i(line integer, menu_item_id text, name text, unit_paise integer, quantity integer, special_instructions text)`,
-      [o.id, JSON.stringify(items.map((i, line) => ({ ...i, line })))],
+      `WITH o AS (
+         INSERT INTO orders (id, customer_id, restaurant_id, status, drop_lat, drop_lng, total_paise, placed_at, delivery_address, payment_method, payer_vpa, tracking_id, estimated_delivery_at)
+         VALUES ($1, $2, $3, 'placed', $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12)
+         RETURNING id
+       )
+       INSERT INTO order_items (order_id, line, menu_item_id, name, unit_paise, quantity, special_instructions)
+       SELECT o.id, i.line, i.menu_item_id, i.name, i.unit_paise, i.quantity, i.special_instructions
+       FROM o, json_to_recordset($13::json) AS i(line integer, menu_item_id text, name text, unit_paise integer, quantity integer, special_instructions text)`,
+      [o.id, o.customer_id, o.restaurant_id, o.drop_lat, o.drop_lng, o.total_paise, o.placed_at, json(o.delivery_address), o.payment_method, o.payer_vpa, o.tracking_id, o.estimated_delivery_at,
+        JSON.stringify(items.map((i, line) => ({ ...i, line })))],
     );
   }
 
@@ -253,6 +264,18 @@ export class CatalogStore {
     return guarded('read order', async () => (await this.db.query<OrderRow>(
       `${ORDER_SELECT} WHERE o.id = $1`, [id],
     )).rows[0]);
+  }
+
+  /** An order row with its items, in one round trip (showing one order). */
+  orderWithItems(id: string): Promise<{ row: OrderRow; items: OrderItemRow[] } | undefined> {
+    return guarded('read order', async () => {
+      const found = (await this.db.query<OrderRow & { items: OrderItemRow[] }>(
+        `${ORDER_SELECT_WITH_ITEMS} WHERE o.id = $1`, [id],
+      )).rows[0];
+      if (!found) return undefined;
+      const { items, ...row } = found;
+      return { row, items };
+    });
   }
 
   itemsOf(orderIds: readonly string[]): Promise<Map<string, OrderItemRow[]>> {
@@ -391,8 +414,15 @@ export class CatalogStore {
   }
 }
 
-const ORDER_SELECT = `SELECT o.id, o.customer_id, o.restaurant_id, o.status, o.rider_id, o.total_paise, o.drop_lat, o.drop_lng, o.delivery_address, o.payment_method,
-  o.tracking_id, o.placed_at, o.estimated_delivery_at, s.row AS state_row, r.address AS restaurant_address
-  FROM orders o
+const ORDER_COLUMNS = `o.id, o.customer_id, o.restaurant_id, o.status, o.rider_id, o.total_paise, o.drop_lat, o.drop_lng, o.delivery_address, o.payment_method,
+  o.tracking_id, o.placed_at, o.estimated_delivery_at, s.row AS state_row, r.address AS restaurant_address`;
+const ORDER_FROM = `FROM orders o
   LEFT JOIN engine_state s ON s.aggregate = 'order' AND s.aggregate_id = o.id
   LEFT JOIN restaurants r ON r.id = o.restaurant_id`;
+const ORDER_SELECT = `SELECT ${ORDER_COLUMNS} ${ORDER_FROM}`;
+/** The same, with the order's items as a JSON array in line order (the columns {@link OrderItemRow} names). */
+const ORDER_SELECT_WITH_ITEMS = `SELECT ${ORDER_COLUMNS},
+  COALESCE((SELECT json_agg(json_build_object('menu_item_id', i.menu_item_id, 'name', i.name, 'unit_paise', i.unit_paise,
+                                              'quantity', i.quantity, 'special_instructions', i.special_instructions) ORDER BY i.line)
+            FROM order_items i WHERE i.order_id = o.id), '[]'::json) AS items
+  ${ORDER_FROM}`;

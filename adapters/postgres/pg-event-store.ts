@@ -7,11 +7,14 @@ import { Statements } from './statements.js';
 
 /**
  * The {@link EventStore} on SQL: Postgres through node-postgres, or embedded
- * PGlite (same SQL). A batch is one transaction of three statements: the
- * events as one multi-row insert (`unnest` of arrays, `ON CONFLICT DO
- * NOTHING`), the newest state per actor as one forward-only upsert, and the id
- * counter. Arrays keep each statement one round trip whatever the batch size,
- * with no staging table, and the same SQL runs in PGlite (COPY does not).
+ * PGlite (same SQL). A batch is one statement (sql/statements/append-batch.sql),
+ * so one round trip and one implicit transaction: the events as one multi-row
+ * insert (`unnest` of arrays, `ON CONFLICT DO NOTHING`), the newest state per
+ * actor as one forward-only upsert, and the id counter, as data-modifying
+ * CTEs. Arrays keep it one round trip whatever the batch size, with no staging
+ * table, and the same SQL runs in PGlite (COPY does not). It was a
+ * transaction of five round trips (BEGIN, three statements, COMMIT); under
+ * load those round trips, not the SQL, were what writing behind cost.
  */
 export class PgEventStore implements EventStore {
   readonly #db: SqlDatabase;
@@ -53,12 +56,8 @@ export class PgEventStore implements EventStore {
       st.r.push(JSON.stringify(row));
     }
     try {
-      return await this.#db.transaction(async (tx) => {
-        const res = await tx.query<{ n: number }>(Statements.appendEvents, [ev.a, ev.i, ev.s, ev.ty, ev.at, ev.b]);
-        if (st.a.length) await tx.query(Statements.upsertState, [st.a, st.i, st.s, st.l, st.e, st.r]);
-        if (idCounter > 0) await tx.query(Statements.raiseIdCounter, [idCounter]);
-        return { inserted: res.rows[0]?.n ?? 0 };
-      });
+      const res = await this.#db.query<{ n: number }>(Statements.appendBatch, [ev.a, ev.i, ev.s, ev.ty, ev.at, ev.b, st.a, st.i, st.s, st.l, st.e, st.r, idCounter]);
+      return { inserted: res.rows[0]?.n ?? 0 };
     } catch (err) {
       throw wrap(err, 'append');
     }

@@ -7,9 +7,7 @@ const load = (name: string): string => readFileSync(new URL(`${name}.sql`, DIR),
 
 /** The statements of the event store; each file's header says what it does and its parameters. */
 export const Statements = Object.freeze({
-  appendEvents: load('append-events'),
-  upsertState: load('upsert-state'),
-  raiseIdCounter: load('raise-id-counter'),
+  appendBatch: load('append-batch'),
   readAggregate: load('read-aggregate'),
   readSince: load('read-since'),
   loadState: load('load-state'),

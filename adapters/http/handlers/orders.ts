@@ -84,24 +84,24 @@ export function orderHandlers(d: GatewayDeps) {
   });
 
   /** Reads an order the caller may see, or ORDER_NOT_FOUND. */
-  const readOrder = async (p: Principal, id: string): Promise<Result<{ row: OrderRow | undefined; live: OrderView | undefined }>> => {
+  const readOrder = async (p: Principal, id: string): Promise<Result<{ row: OrderRow | undefined; items: OrderItemRow[]; live: OrderView | undefined }>> => {
     const liveR = engine.getOrder(id as OrderId);
     const live = liveR.ok ? liveR.value : undefined;
-    const row = await catalog.getOrder(id);
+    const stored = await catalog.orderWithItems(id);
+    const row = stored?.row;
     if (!live && !row) return reject('ORDER_NOT_FOUND', `no order ${id}`);
     const ctx = row?.state_row?.context as { riderId?: string | null } | undefined;
     const target = targetOf({
       customerId: live?.customerId ?? row?.customer_id, restaurantId: live?.restaurantId ?? row?.restaurant_id, riderId: live ? live.riderId : ctx?.riderId ?? row?.rider_id ?? null,
     });
     const denied = mayAct(p, 'order.read', target, 'ORDER_NOT_FOUND', `order ${id}`);
-    return denied ?? { ok: true, value: { row, live } };
+    return denied ?? { ok: true, value: { row, items: stored?.items ?? [], live } };
   };
 
   const show = async (p: Principal, id: string): Promise<Reply | Rejection> => {
     const r = await readOrder(p, id);
     if (!r.ok) return r;
-    const items = (await catalog.itemsOf([id])).get(id) ?? [];
-    return { status: 200, body: orderJson(p, id, r.value.row, items, r.value.live) };
+    return { status: 200, body: orderJson(p, id, r.value.row, r.value.items, r.value.live) };
   };
 
   return {
@@ -110,14 +110,15 @@ export function orderHandlers(d: GatewayDeps) {
       const b = ctx.body as CreateOrderBody;
       const denied = mayAct(p, 'order.create', p.customerId ? { customerId: p.customerId } : {}, 'ORDER_NOT_FOUND', 'order');
       if (denied) return denied;
-      const rest = await catalog.getRestaurant(b.restaurant_id);
-      if (!rest) return reject('RESTAURANT_NOT_FOUND', `no restaurant ${b.restaurant_id}`);
+      const found = await catalog.restaurantWithPrices(b.restaurant_id);
+      if (!found) return reject('RESTAURANT_NOT_FOUND', `no restaurant ${b.restaurant_id}`);
+      const rest = found.restaurant;
       const now = d.clock.now();
       if (!isOpenAt(rest.operating_hours ?? undefined, now, d.config.timeZone)) {
         return reject('RESTAURANT_CLOSED', `${rest.name} is outside its operating hours now (${d.config.timeZone})`);
       }
       const lines: OrderLine[] = b.items.map((i) => ({ menuItemId: i.menu_item_id, quantity: i.quantity, specialInstructions: i.special_instructions }));
-      const priced = priceOrder(await catalog.priceList(rest.id), lines);
+      const priced = priceOrder(found.prices, lines);
       if (!priced.ok) return priced;
       const orderId = d.newId() as OrderId;
       const trackingId = `DEL${orderId.replace(/-/g, '').slice(0, 10).toUpperCase()}`;

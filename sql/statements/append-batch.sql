@@ -1,0 +1,36 @@
+-- append-batch: stores one batch of engine events in one statement (one round trip, one implicit
+-- transaction: the three writes commit together or not at all).
+-- 1. The events, one multi-row insert, skipping any already stored: the key (aggregate,
+--    aggregate_id, seq) makes a batch written twice insert nothing.
+-- 2. The newest state row of each actor, only forward: a stored row with a higher or equal seq is
+--    kept (a late or repeated batch changes nothing). The caller passes at most one row per actor.
+-- 3. The engine's id counter, only ever raised (batches may land out of order); 0 leaves it.
+-- Both inserts take their row locks in key order, so overlapping batches do not deadlock.
+-- Parameters, one array element per event: $1 aggregate text[], $2 aggregate id text[], $3 seq
+-- int[], $4 type text[], $5 at (engine epoch ms) float8[], $6 the event as JSON text[]; one element
+-- per actor: $7 aggregate text[], $8 aggregate id text[], $9 seq int[], $10 live bool[],
+-- $11 ended_at (engine ms, 0 while live) float8[], $12 the row as JSON text[]; $13 the id counter.
+-- Answers n: how many events were new.
+WITH ins AS (
+  INSERT INTO engine_events (aggregate, aggregate_id, seq, type, at, body)
+  SELECT a, i, s, ty, to_timestamp(ms / 1000.0), b::json
+  FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::float8[], $6::text[]) AS u(a, i, s, ty, ms, b)
+  ORDER BY a, i, s
+  ON CONFLICT DO NOTHING
+  RETURNING 1
+), state AS (
+  INSERT INTO engine_state (aggregate, aggregate_id, seq, live, ended_at, row)
+  SELECT a, i, s, l, e::bigint, r::json
+  FROM unnest($7::text[], $8::text[], $9::int[], $10::bool[], $11::float8[], $12::text[]) AS u(a, i, s, l, e, r)
+  ORDER BY a, i
+  ON CONFLICT (aggregate, aggregate_id) DO UPDATE
+    SET seq = excluded.seq, live = excluded.live, ended_at = excluded.ended_at, row = excluded.row
+    WHERE engine_state.seq < excluded.seq
+  RETURNING 1
+), meta AS (
+  INSERT INTO engine_meta (key, value)
+  SELECT 'id_counter', $13::bigint WHERE $13::bigint > 0
+  ON CONFLICT (key) DO UPDATE SET value = greatest(engine_meta.value, excluded.value)
+  RETURNING 1
+)
+SELECT count(*)::int AS n FROM ins
