@@ -31,7 +31,7 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
  * it is what PGlite's API mirrors (`query(text, params) → { rows }`), so one SQL
  * layer serves both, and its pool and error codes are the most widely known.
  */
-export function pgDatabase(connectionString: string, opts: { max?: number; applicationName?: string } = {}): SqlDatabase & { readonly pool: pg.Pool } {
+export function pgDatabase(connectionString: string, opts: { max?: number; applicationName?: string; preparedStatements?: number } = {}): SqlDatabase & { readonly pool: pg.Pool } {
   const pool = new pg.Pool({
     connectionString,
     max: opts.max ?? 10,
@@ -46,13 +46,17 @@ export function pgDatabase(connectionString: string, opts: { max?: number; appli
   pool.on('connect', (client) => client.on('error', () => {}));
   const wrap = (c: pg.Pool | pg.PoolClient): SqlTx => ({
     query: async <R>(text: string, params?: readonly unknown[]) => {
-      const res = await c.query(text, params as unknown[] | undefined);
+      const name = params === undefined ? undefined : prepared.nameOf(text);
+      const res = name === undefined
+        ? await c.query(text, params as unknown[] | undefined)
+        : await c.query({ name, text, values: params as unknown[] });
       return { rows: res.rows as R[] };
     },
     exec: async (script: string) => {
       await c.query(script);
     },
   });
+  const prepared = new PreparedNames(opts.preparedStatements ?? 500);
   const root = wrap(pool);
   return {
     pool,
@@ -73,4 +77,31 @@ export function pgDatabase(connectionString: string, opts: { max?: number; appli
     },
     close: () => pool.end(),
   };
+}
+
+/**
+ * Names for parameterised statements, so that node-postgres prepares each
+ * once per connection and Postgres parses and plans it once, not at every
+ * call (with a dozen statements per order, parsing and planning were a
+ * visible part of Postgres's CPU). One name per distinct text; texts are our
+ * own SQL with parameters, never values, so they are few. Past `max` distinct
+ * texts (`preparedStatements`; a bug building SQL from values) statements run
+ * unnamed rather than filling every connection with prepared statements.
+ */
+class PreparedNames {
+  readonly #names = new Map<string, string>();
+  readonly #max: number;
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  nameOf(text: string): string | undefined {
+    let name = this.#names.get(text);
+    if (name === undefined && this.#names.size < this.#max) {
+      name = `s${this.#names.size + 1}`;
+      this.#names.set(text, name);
+    }
+    return name;
+  }
 }
