@@ -30,6 +30,8 @@ export interface RestContext {
    * the effect and the remembered answer commit together.
    */
   readonly remember: (tx: SqlTx, reply: Reply) => Promise<void>;
+  /** Whether `remember` stores anything (an Idempotency-Key came): without one a handler may skip the transaction. */
+  readonly remembers: boolean;
 }
 
 export type RestHandler = (ctx: RestContext) => Promise<Reply | Rejection>;
@@ -166,7 +168,7 @@ export function attachRestRoutes(app: TemplatedApp, o: RestGatewayOptions): { re
         if (stored) return stored;
         remember = (tx, reply) => o.replies.storeReply(tx, principal.uid, key, { route: spec.id, request_hash: hash, status: reply.status, response: reply.body });
         try {
-          return await answer(handler, { req: info, principal, body, query, remember });
+          return await answer(handler, { req: info, principal, body, query, remember, remembers: true });
         } catch (err) {
           // Another server process stored this key first (the primary key is the last word): answer with its result.
           if ((err as { code?: unknown }).code === '23505') {
@@ -179,7 +181,7 @@ export function attachRestRoutes(app: TemplatedApp, o: RestGatewayOptions): { re
         inFlight.delete(fk);
       }
     }
-    return answer(handler, { req: info, principal, body, query, remember });
+    return answer(handler, { req: info, principal, body, query, remember, remembers: false });
   };
 
   const answer = async (handler: RestHandler, ctx: RestContext): Promise<Reply> => {

@@ -119,6 +119,15 @@ export class CatalogStore {
     return guarded(what, () => this.db.transaction(fn));
   }
 
+  /**
+   * Runs `fn` without a transaction of its own: each statement commits alone.
+   * For writes that are one statement anyway, which saves the BEGIN and
+   * COMMIT round trips.
+   */
+  autocommit<T>(what: string, fn: (tx: SqlTx) => Promise<T>): Promise<T> {
+    return guarded(what, () => fn(this.db));
+  }
+
   /** True when the database answers. */
   async ping(): Promise<boolean> {
     try {

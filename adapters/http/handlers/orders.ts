@@ -10,9 +10,10 @@ import {
 import { paymentStatus, seedStatus, statesOfStatus } from '../../../protocol/rest/order-status.js';
 import type { CreateOrderBody, ListOrdersQueryT, UpdateOrderStatusBody } from '../../../protocol/rest/schemas.js';
 import type { CatalogStore, OrderItemRow, OrderRow } from '../../postgres/catalog-store.js';
+import type { SqlTx } from '../../postgres/sql-database.js';
 import type { Reply } from '../http-io.js';
 import type { RestContext } from '../rest-gateway.js';
-import { type GatewayDeps, iso, mayAct, must, refusing, rupeesOf } from '../gateway-deps.js';
+import { type GatewayDeps, iso, mayAct, rupeesOf } from '../gateway-deps.js';
 
 /** Most rows scanned when a list filters on status (statuses live in the engine, not in the row). */
 const STATUS_SCAN_LIMIT = 1_000;
@@ -123,13 +124,30 @@ export function orderHandlers(d: GatewayDeps) {
       const orderId = d.newId() as OrderId;
       const trackingId = `DEL${orderId.replace(/-/g, '').slice(0, 10).toUpperCase()}`;
       const cash = b.payment_method.type === 'CASH';
-      const result = await refusing(() => catalog.transaction('place order', async (tx) => {
-        must(engine.placeOrder({
-          orderId, customerId: p.customerId!, restaurantId: rest.id as RestaurantId,
-          drop: { lat: b.delivery_address.latitude, lng: b.delivery_address.longitude }, paid: cash,
-        }));
-        try {
-          const view = must(engine.getOrder(orderId));
+      const placed = engine.placeOrder({
+        orderId, customerId: p.customerId!, restaurantId: rest.id as RestaurantId,
+        drop: { lat: b.delivery_address.latitude, lng: b.delivery_address.longitude }, paid: cash,
+      });
+      if (!placed.ok) return placed;
+      const viewed = engine.getOrder(orderId);
+      if (!viewed.ok) return viewed;
+      const view = viewed.value;
+      try {
+        // Durable before the row and the remembered answer commit: a crash after the commit must not
+        // leave a row (and an Idempotency-Key replaying 201) for an order the engine never kept.
+        await d.durable();
+        const reply: Reply = {
+          status: 201,
+          body: {
+            id: orderId, status: seedStatus(view.state), total_amount: rupeesOf(priced.value.totalPaise),
+            estimated_delivery_time: iso(view.promisedAt), tracking_id: trackingId,
+            payment_status: paymentStatus(view.state, view.paid, cash, false),
+            engine_state: view.state, payment_method: b.payment_method.type,
+            ...(cash ? {} : { payment_expires_at: iso(now + engine.config.paymentTimeoutMs) }),
+          },
+          headers: { location: `/orders/${orderId}` },
+        };
+        const record = async (tx: SqlTx) => {
           await catalog.insertOrder(tx, {
             id: orderId, customer_id: p.customerId!, restaurant_id: rest.id, total_paise: priced.value.totalPaise,
             drop_lat: b.delivery_address.latitude, drop_lng: b.delivery_address.longitude, delivery_address: b.delivery_address,
@@ -138,29 +156,16 @@ export function orderHandlers(d: GatewayDeps) {
           }, priced.value.lines.map((l) => ({
             menu_item_id: l.menuItemId, name: l.name, unit_paise: l.unitPaise, quantity: l.quantity, special_instructions: l.specialInstructions ?? null,
           })));
-          // Durable before the row and the remembered answer commit: a crash after the commit must not
-          // leave a row (and an Idempotency-Key replaying 201) for an order the engine never kept.
-          await d.durable();
-          const reply: Reply = {
-            status: 201,
-            body: {
-              id: orderId, status: seedStatus(view.state), total_amount: rupeesOf(priced.value.totalPaise),
-              estimated_delivery_time: iso(view.promisedAt), tracking_id: trackingId,
-              payment_status: paymentStatus(view.state, view.paid, cash, false),
-              engine_state: view.state, payment_method: b.payment_method.type,
-              ...(cash ? {} : { payment_expires_at: iso(now + engine.config.paymentTimeoutMs) }),
-            },
-            headers: { location: `/orders/${orderId}` },
-          };
           await ctx.remember(tx, reply);
-          return reply;
-        } catch (err) {
-          // Nothing was stored: take the order back out of the engine's hands.
-          engine.cancelOrder({ orderId, by: 'system', reason: 'storage_failed' });
-          throw err;
-        }
-      }));
-      return result;
+        };
+        // The row with its items is one statement; only a remembered answer needs a transaction around it.
+        await (ctx.remembers ? catalog.transaction('place order', record) : catalog.autocommit('place order', record));
+        return reply;
+      } catch (err) {
+        // Nothing was stored: take the order back out of the engine's hands.
+        engine.cancelOrder({ orderId, by: 'system', reason: 'storage_failed' });
+        throw err;
+      }
     },
 
     getOrder: (ctx: RestContext) => show(ctx.principal, ctx.req.params['order_id']!),

@@ -69,15 +69,16 @@ const deps: GatewayDeps = {
 const handlers = orderHandlers(deps);
 const customer: Principal = { uid: 'c1', role: 'customer', email: 'c1@example.test', phone: '+919000000001', customerId: 'c1' as CustomerId, expiresAt: Date.now() + 3_600_000, revocationChecked: false };
 
-/** A POST /orders as the gateway hands it over, remembering its answer under `key`. */
-const placing = (key: string) => handlers.createOrder({
-  req: { method: 'POST', path: '/orders', query: '', headers: {}, params: {}, requestId: key, remote: '127.0.0.1' },
+/** A POST /orders as the gateway hands it over, remembering its answer under `key` (or, with `key` null, as without an Idempotency-Key). */
+const placing = (key: string | null) => handlers.createOrder({
+  req: { method: 'POST', path: '/orders', query: '', headers: {}, params: {}, requestId: key ?? 'no-key', remote: '127.0.0.1' },
   principal: customer, query: {},
   body: {
     restaurant_id: restaurantId, items: [{ menu_item_id: 'dal', quantity: 1 }], payment_method: { type: 'CASH' },
     delivery_address: { street: '1 Main St', city: 'Mumbai', state: 'MH', postal_code: '400001', country: 'India', latitude: 19.086, longitude: 72.8877 },
   },
-  remember: (tx, reply) => catalog.storeReply(tx, customer.uid, key, { route: 'createOrder', request_hash: key, status: reply.status, response: reply.body }),
+  remember: key === null ? async () => {} : (tx, reply) => catalog.storeReply(tx, customer.uid, key, { route: 'createOrder', request_hash: key, status: reply.status, response: reply.body }),
+  remembers: key !== null,
 } as RestContext);
 const count = async (table: string) => (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]!.n;
 
@@ -114,4 +115,18 @@ t.test('at start, a live order with no row (a crash between its events and its r
   t.match(engine.getOrder('orphan' as OrderId), { ok: true, value: { state: 'cancelled' } });
   t.match(engine.getOrder('order-3' as OrderId), { ok: true, value: { state: 'awaiting_restaurant' } }, 'the recorded order is untouched');
   t.same(await cancelUnrecordedOrders(engine, catalog), [], 'nothing left to cancel');
+});
+
+t.test('without an Idempotency-Key (no transaction): the row commits only once the events are durable', async (t) => {
+  gate.open = false;
+  const before = await count('orders');
+  const asked = new Promise<void>((r) => (gate.askedOnce = r));
+  const answer = placing(null);
+  await asked;
+  gate.askedOnce = undefined;
+  t.equal(await count('orders'), before, 'no order row while its events are not durable');
+  gate.release();
+  t.equal((await answer as Reply).status, 201);
+  t.equal(await count('orders'), before + 1, 'the row once durable');
+  t.equal(await count('order_items'), before + 1, 'with its item, in the same statement');
 });
