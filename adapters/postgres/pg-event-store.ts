@@ -13,8 +13,9 @@ import { Statements } from './statements.js';
  * actor as one forward-only upsert, and the id counter, as data-modifying
  * CTEs. Arrays keep it one round trip whatever the batch size, with no staging
  * table, and the same SQL runs in PGlite (COPY does not). It was a
- * transaction of five round trips (BEGIN, three statements, COMMIT); under
- * load those round trips, not the SQL, were what writing behind cost.
+ * transaction of five round trips (BEGIN, three statements, COMMIT); on a
+ * loopback Postgres the change did not show in CPU (docs/benchmarks.md), but
+ * across a network each round trip is a network latency.
  */
 export class PgEventStore implements EventStore {
   readonly #db: SqlDatabase;
