@@ -1,8 +1,11 @@
+import type { DeadlineKind } from '../protocol/index.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { MinHeap } from './heap.js';
 
-/** The timers of the engine, each an absolute deadline held in an actor's state. */
-export const DeadlineKind = {
+export type { DeadlineKind };
+
+/** The timers of the engine, each an absolute deadline held in an actor's state; the rank orders ties. */
+export const DEADLINE_RANK = {
   payment: 0,
   restaurant: 1,
   dispatch: 2,
@@ -12,8 +15,7 @@ export const DeadlineKind = {
   sla: 6,
   expire: 7,
   evict: 8,
-} as const;
-export type DeadlineKind = keyof typeof DeadlineKind;
+} as const satisfies Record<DeadlineKind, number>;
 
 interface Entry {
   readonly at: number;
@@ -56,7 +58,7 @@ export class Deadlines {
 
   /** Arms `kind` for `id` at epoch ms `at`; 0 disarms it. */
   set(kind: DeadlineKind, id: string, at: number): void {
-    const rank = DeadlineKind[kind];
+    const rank = DEADLINE_RANK[kind];
     let slots = this.#byId.get(id);
     const old = slots?.[rank];
     if ((old?.at ?? 0) === at) return;
@@ -80,7 +82,7 @@ export class Deadlines {
   }
 
   get(kind: DeadlineKind, id: string): number {
-    return this.#byId.get(id)?.[DeadlineKind[kind]]?.at ?? 0;
+    return this.#byId.get(id)?.[DEADLINE_RANK[kind]]?.at ?? 0;
   }
 
   #drop(e: Entry): void {

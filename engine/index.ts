@@ -6,7 +6,12 @@
  * The engine is pure: no I/O, no wall clock, no timers but the Clock it is
  * given. Adapters drive it with commands and act on its events.
  */
-export { Engine, type EngineOptions, type RiderHandle, type EngineListener, type EngineLogger, type MatchInfo, type CandidateRequest } from './engine.js';
+export {
+  Engine, type EngineOptions, type RiderHandle, type EngineListener, type BatchListener, type CommandBatch, type Executed,
+  type Queued, type EngineLogger, type MatchInfo, type CandidateRequest,
+} from './engine.js';
+export type { EngineStats } from './queries.js';
+export { travelS, arrivalAt, type ArrivalInput } from './eta.js';
 export { type EngineConfig, type EngineConfigInput, defaultEngineConfig, resolveConfig } from './config.js';
 export { type PayoutRates, riderPayout } from './payout.js';
 export { type Clock, type Stopwatch, type TimerHandle, SimulatedClock, nullStopwatch } from './clock.js';

@@ -60,16 +60,17 @@ export function checkInvariants(engine: Engine): string[] {
     const want = r.state === 'online.idle' && r.snap.context.graceUntil === 0 && r.cell !== null;
     const indexed = r.indexCell !== null;
     if (want !== indexed) out.push(`rider ${r.id} is ${r.state}${r.snap.context.graceUntil ? ' (disconnected)' : ''} but ${indexed ? 'is' : 'is not'} in the available index`);
-    if (indexed && (r.indexCell !== r.cell || r.indexedIn !== r.shard || r.indexedIn?.available.get(r.indexCell!)?.[r.indexSlot] !== r)) {
+    const slot = r.indexedIn === null ? undefined : shards.get(r.indexedIn)?.available.get(r.indexCell!)?.[r.indexSlot];
+    if (indexed && (r.indexCell !== r.cell || r.indexedIn !== r.shardKey || slot !== r)) {
       out.push(`rider ${r.id} sits in the wrong index slot`);
     }
-    if (r.shard && !r.shard.riders.has(r.id)) out.push(`rider ${r.id} missing from its shard ${r.shard.key}`);
+    if (r.shardKey !== null && !shards.get(r.shardKey)?.riders.has(r.id)) out.push(`rider ${r.id} missing from its shard ${r.shardKey}`);
   }
 
   let indexed = 0;
   for (const s of shards.values()) {
     indexed += s.available.size;
-    for (const r of s.riders.values()) if (r.shard !== s) out.push(`rider ${r.id} listed by shard ${s.key} it is not in`);
+    for (const r of s.riders.values()) if (r.shardKey !== s.key) out.push(`rider ${r.id} listed by shard ${s.key} it is not in`);
   }
   let wantIndexed = 0;
   for (const r of riders.values()) if (r.indexCell !== null) wantIndexed++;

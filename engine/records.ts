@@ -4,7 +4,6 @@ import type { orderMachine, OrderState } from './machines/order-machine.js';
 import type { restaurantMachine, RestaurantState } from './machines/restaurant-machine.js';
 import type { riderMachine, RiderState } from './machines/rider-machine.js';
 import { Col, type RiderTable } from './rider-table.js';
-import type { Shard } from './shard.js';
 
 export type OrderSnapshot = SnapshotFrom<typeof orderMachine>;
 export type RiderSnapshot = SnapshotFrom<typeof riderMachine>;
@@ -23,7 +22,8 @@ export class RiderRecord {
   readonly base: number;
   snap: RiderSnapshot;
   state: RiderState;
-  shard: Shard | null = null;
+  /** Key of the shard that owns the rider's cell; null before its first position. */
+  shardKey: H3Cell | null = null;
   seq = 0;
   capacity: number;
 
@@ -33,7 +33,8 @@ export class RiderRecord {
   /** Position in the available index, or null when not available. */
   indexCell: H3Cell | null = null;
   indexSlot = -1;
-  indexedIn: Shard | null = null;
+  /** Key of the shard whose index holds the rider, null when not indexed. */
+  indexedIn: H3Cell | null = null;
 
   offers = 0;
   accepts = 0;
@@ -91,7 +92,6 @@ export class OrderRecord {
   readonly expiresAt: number;
   snap: OrderSnapshot;
   state: OrderState;
-  shard: Shard | null = null;
   seq = 0;
   slaBreached = false;
   prepMinutes = 0;
@@ -123,7 +123,6 @@ export class RestaurantRecord {
   readonly cell: H3Cell;
   snap: RestaurantSnapshot;
   state: RestaurantState;
-  shard: Shard | null = null;
   seq = 0;
   prepMinutes: number;
   capacity: number;

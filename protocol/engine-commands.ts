@@ -2,7 +2,11 @@ import type { CancelledBy, RestaurantStatus } from './engine-events.js';
 import type { LatLng } from './geo.js';
 import type { CustomerId, OrderId, RestaurantId, RiderId } from './ids.js';
 
-/** Inputs of the engine's commands (see `Engine` in engine/index.ts). */
+/**
+ * The engine's commands as data: one variant of {@link EngineCommand} per
+ * command, tagged by `type`, run by `engine.execute(cmd)`. The interfaces
+ * below are the fields of the larger ones, shared with the typed methods.
+ */
 export interface RegisterRestaurant {
   readonly restaurantId: RestaurantId;
   readonly location: LatLng;
@@ -34,6 +38,63 @@ export interface CancelOrder {
   readonly by: CancelledBy;
   readonly reason?: string;
 }
+
+/** Who is acting for a restaurant command: a restaurant may act only on its own orders. */
+interface AsRestaurant {
+  /** When given, the order must be this restaurant's (RESTAURANT_NOT_OWNER otherwise). */
+  readonly restaurantId?: RestaurantId;
+}
+
+/** The timers the engine arms; a `fire_deadline` command names one that came due. */
+export type DeadlineKind = 'payment' | 'restaurant' | 'dispatch' | 'offer' | 'retry' | 'grace' | 'sla' | 'expire' | 'evict';
+
+/** Every command the engine takes, as data. */
+export type EngineCommand =
+  // Restaurants
+  | ({ readonly type: 'register_restaurant' } & RegisterRestaurant)
+  | { readonly type: 'set_restaurant_status'; readonly restaurantId: RestaurantId; readonly status: RestaurantStatus }
+  // Riders
+  | ({ readonly type: 'register_rider' } & RegisterRider)
+  | { readonly type: 'rider_online'; readonly riderId: RiderId }
+  | { readonly type: 'rider_offline'; readonly riderId: RiderId }
+  | { readonly type: 'rider_break'; readonly riderId: RiderId }
+  | { readonly type: 'rider_resume'; readonly riderId: RiderId }
+  /** A rider's connection opened: registers an unknown rider, ends a disconnect's grace period. */
+  | { readonly type: 'rider_connected'; readonly riderId: RiderId }
+  | { readonly type: 'rider_disconnected'; readonly riderId: RiderId }
+  | { readonly type: 'rider_reconnected'; readonly riderId: RiderId }
+  /** The position hot path as data (a bus, a replay); in-process callers use the direct method. */
+  | {
+    readonly type: 'update_rider_position'; readonly riderId: RiderId; readonly lat: number; readonly lng: number;
+    readonly accuracy: number; readonly heading: number; readonly speed: number; readonly at: number;
+  }
+  // Orders
+  | ({ readonly type: 'place_order' } & PlaceOrder)
+  | { readonly type: 'confirm_payment'; readonly orderId: OrderId }
+  | { readonly type: 'fail_payment'; readonly orderId: OrderId }
+  | ({ readonly type: 'restaurant_accept'; readonly orderId: OrderId; readonly prepMinutes?: number } & AsRestaurant)
+  | ({ readonly type: 'restaurant_reject'; readonly orderId: OrderId; readonly reason?: string } & AsRestaurant)
+  | ({ readonly type: 'food_ready'; readonly orderId: OrderId } & AsRestaurant)
+  | ({ readonly type: 'cancel_order' } & CancelOrder)
+  // Offers and jobs
+  | { readonly type: 'accept_offer'; readonly riderId: RiderId; readonly orderId: OrderId }
+  | { readonly type: 'decline_offer'; readonly riderId: RiderId; readonly orderId: OrderId }
+  | { readonly type: 'picked_up'; readonly riderId: RiderId; readonly orderId: OrderId }
+  | { readonly type: 'delivered'; readonly riderId: RiderId; readonly orderId: OrderId }
+  /** An external candidate source's answer: offer the order to the best of these riders. */
+  | { readonly type: 'offer_from_candidates'; readonly orderId: OrderId; readonly riderIds: readonly string[] }
+  // Issued by the engine's own clock
+  | { readonly type: 'fire_deadline'; readonly kind: DeadlineKind; readonly id: string };
+
+export type EngineCommandType = EngineCommand['type'];
+
+/** What a command answers when it succeeds: most answer nothing. */
+export interface CommandValues {
+  readonly place_order: OrderId;
+  readonly offer_from_candidates: RiderId | null;
+  readonly update_rider_position: PositionStatus;
+}
+export type CommandValue<C extends EngineCommand> = C['type'] extends keyof CommandValues ? CommandValues[C['type']] : null;
 
 /** Order as a query answers it. */
 export interface OrderView {

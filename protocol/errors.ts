@@ -95,6 +95,9 @@ export const ErrorCodes = {
   CONNECTION_REPLACED: spec(409, 'ABORTED', 'A newer connection of the same principal took over'),
   SLOW_CONSUMER: spec(429, 'RESOURCE_EXHAUSTED', 'The client is not reading what the server must deliver'),
 
+  // Engine
+  COMMAND_QUEUED: spec(409, 'ABORTED', 'The command was issued while another ran; it is queued to run right after'),
+
   // Infrastructure
   RATE_LIMITED: spec(429, 'RESOURCE_EXHAUSTED', 'Too many requests'),
   // REST request bodies over a limit: the edge's (edge/Caddyfile) or a route's own.

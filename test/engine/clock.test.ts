@@ -1,6 +1,6 @@
 import t from 'tap';
 import { SeededRandom, SimulatedClock, seededUuid } from '../../engine/index.js';
-import { DeadlineKind, Deadlines } from '../../engine/deadlines.js';
+import { DEADLINE_RANK, Deadlines } from '../../engine/deadlines.js';
 
 /** Time and randomness as ports: the simulated clock, the deadline queue, seeded ids. */
 
@@ -54,9 +54,9 @@ t.test('clearTimeout cancels, once, and timers set while firing run in the same 
 });
 
 t.test('deadlines due at the same instant fire by kind, then id, whatever the arm order', async (t) => {
-  const kinds = Object.keys(DeadlineKind) as Array<keyof typeof DeadlineKind>;
+  const kinds = Object.keys(DEADLINE_RANK) as Array<keyof typeof DEADLINE_RANK>;
   const entries = kinds.flatMap((k) => ['z', 'a', 'm'].map((id) => [k, id] as const));
-  const expected = [...entries].sort((x, y) => DeadlineKind[x[0]] - DeadlineKind[y[0]] || (x[1] < y[1] ? -1 : 1)).map(([k, id]) => `${k}:${id}`);
+  const expected = [...entries].sort((x, y) => DEADLINE_RANK[x[0]] - DEADLINE_RANK[y[0]] || (x[1] < y[1] ? -1 : 1)).map(([k, id]) => `${k}:${id}`);
   const rng = new SeededRandom(9);
   for (let round = 0; round < 5; round++) {
     const order = [...entries];

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { cellToParent, latLngToCell } from 'h3-js';
-import { checkInvariants, defaultEngineConfig as D, type EngineEvent, type OrderId, type RiderId } from '../../engine/index.js';
+import { checkInvariants, defaultEngineConfig as D, type EngineEvent, type H3Cell, type OrderId, type RiderId } from '../../engine/index.js';
 import { CENTRE, near, world, type World } from './world.js';
 
 /** Greedy dispatch: candidate search around the pickup, scoring, exclusions, shards. */
@@ -168,8 +168,8 @@ t.test('riders in a neighbouring shard count', async (t) => {
   const a = w.rider('a', p);
   w.rider('b', near(m + 600, 0));
   const rec = w.engine.internals.riders.get(a)!;
-  t.not(rec.shard!.key, home, `rider ${m} m away sits in another shard`);
-  t.equal(w.engine.internals.restaurants.get(r1)!.shard!.key, home, 'restaurant in the home shard');
+  t.not(rec.shardKey, home, `rider ${m} m away sits in another shard`);
+  t.ok(w.engine.internals.shards.get(home as H3Cell)!.restaurants.has(r1), 'restaurant in the home shard');
   const o = w.order(r1);
   t.equal(offeredTo(w, o), a, 'the nearest rider, across the boundary, is offered');
   t.ok(w.engine.acceptOffer(a, o).ok);
@@ -188,7 +188,7 @@ t.test('a rider moving across cells and shards stays consistent', async (t) => {
     const p = near(m, b);
     w.move(a, p);
     const rec = w.engine.internals.riders.get(a)!;
-    shards.add(rec.shard!.key);
+    shards.add(rec.shardKey!);
     cells.add(rec.cell!);
     if (rec.cell !== latLngToCell(p.lat, p.lng, 9)) t.fail(`cell wrong at ${m} m`);
     const bad = checkInvariants(w.engine);

@@ -1,10 +1,11 @@
 import { gridDisk, gridRingUnsafe } from 'h3-js';
-import type { H3Cell } from '../protocol/index.js';
-import type { EngineConfig } from './config.js';
-import { bearingDeg, fastDistanceM, headingDelta } from './geo.js';
-import type { OrderRecord, RiderRecord } from './records.js';
-import { Col } from './rider-table.js';
-import type { Shard } from './shard.js';
+import type { H3Cell } from '../../protocol/index.js';
+import type { EngineConfig } from '../config.js';
+import { travelS } from '../eta.js';
+import { bearingDeg, fastDistanceM, headingDelta } from '../geo.js';
+import type { OrderRecord, RiderRecord } from '../records.js';
+import { Col } from '../rider-table.js';
+import type { Shard } from '../shard.js';
 
 /** The best rider for an order, and how the search went. */
 export interface Match {
@@ -17,10 +18,10 @@ export interface Match {
 }
 
 /**
- * Greedy candidate search and scoring. Pure apart from its caches: it reads
+ * Greedy candidate search and scoring over the shards' H3 indexes. Pure apart from its caches: it reads
  * shards' available-rider indexes and decides, the engine acts.
  */
-export class Dispatcher {
+export class RingSearch {
   readonly #config: EngineConfig;
   readonly #shardOfCell: (cell: H3Cell) => Shard | undefined;
   /** Rings around pickup cells, computed as far out as a search has needed. */
@@ -89,7 +90,7 @@ export class Dispatcher {
     let count = 0;
     for (let i = 0; i < riders.length; i++) {
       const r = riders[i]!;
-      // In the available index exactly when idle, connected and positioned (Engine.#syncIndex).
+      // In the available index exactly when idle, connected and positioned (Space.syncIndex).
       if (r.indexCell === null) continue;
       const t = r.table.data;
       if (now - t[r.base + Col.POS_AT]! > cfg.positionStaleMs) continue;
@@ -118,7 +119,7 @@ export class Dispatcher {
   }
 
   etaS(distanceM: number): number {
-    return (distanceM * this.#config.detourFactor) / this.#config.riderSpeedMps;
+    return travelS(this.#config, distanceM);
   }
 
   /**

@@ -1,0 +1,53 @@
+import { type OrderId, PositionStatus, isLatitude, isLongitude } from '../protocol/index.js';
+import type { EngineCore } from './core.js';
+import { fastDistanceM } from './geo.js';
+import type { RiderRecord } from './records.js';
+import { clearTarget } from './release.js';
+import { Col } from './rider-table.js';
+
+/**
+ * The hot path: applies a rider position in place. No XState transition and
+ * no allocation unless the rider leaves the disc inside its H3 cell or reaches
+ * a pickup or drop geofence. `heading` and `speed` may be NaN when unknown.
+ */
+export function applyPosition(
+  core: EngineCore, r: RiderRecord, lat: number, lng: number, accuracy: number, heading: number, speed: number, at: number,
+): PositionStatus {
+  // Comparisons, not Number.isFinite calls, keep this cheap; NaN heading and speed mean unknown.
+  if (
+    !isLatitude(lat) || !isLongitude(lng) || !(at > 0 && at < Infinity) || !(accuracy >= 0 && accuracy < Infinity) ||
+    speed < 0 || speed === Infinity || heading < 0 || heading >= 360
+  ) {
+    return PositionStatus.INVALID;
+  }
+  const d = r.table.data;
+  const b = r.base;
+  if (at <= d[b + Col.POS_AT]!) return PositionStatus.OUT_OF_ORDER;
+  const now = core.clock.now();
+  const cfg = core.config;
+  if (now - at > cfg.positionStaleMs) return PositionStatus.STALE;
+  // Accepting a time far ahead would refuse every real position after it as out of order.
+  if (at - now > cfg.maxClockSkewMs) return PositionStatus.FUTURE;
+  d[b + Col.LAT] = lat;
+  d[b + Col.LNG] = lng;
+  d[b + Col.ACCURACY] = accuracy;
+  d[b + Col.HEADING] = heading;
+  d[b + Col.SPEED] = speed;
+  d[b + Col.POS_AT] = at;
+  if (!(fastDistanceM(lat, lng, d[b + Col.DISC_LAT]!, d[b + Col.DISC_LNG]!) < d[b + Col.DISC_R]!)) core.space.relocate(r);
+  const tLat = d[b + Col.TARGET_LAT]!;
+  if (tLat === tLat && fastDistanceM(lat, lng, tLat, d[b + Col.TARGET_LNG]!) < cfg.arrivalRadiusM) arrived(core, r);
+  return PositionStatus.APPLIED;
+}
+
+/** The rider entered the geofence of its next stop. */
+function arrived(core: EngineCore, r: RiderRecord): void {
+  const orderId = r.snap.context.orderId as OrderId | null;
+  clearTarget(r);
+  if (!orderId) return;
+  if (r.state === 'online.to_pickup' && core.stepRider(r, { type: 'ARRIVED_PICKUP', orderId })) {
+    core.emit('rider', r, { type: 'rider_arrived_pickup', orderId });
+  } else if (r.state === 'online.delivering') {
+    core.emit('rider', r, { type: 'rider_arrived_drop', orderId });
+  }
+}
