@@ -1,7 +1,7 @@
 import {
   type AggregateKind, type CancelOrder, type CommandValue, type EngineCommand, type EngineEvent, type H3Cell, type OrderId,
   type OrderView, type PlaceOrder, type RegisterRestaurant, type RegisterRider, type RestaurantId, type RestaurantStatus,
-  type RestaurantView, type Result, type RiderId, type RiderJobView, type RiderView, PositionStatus, reject,
+  type RestaurantView, type Result, type RiderId, type RiderStatus, type RiderJobView, type RiderView, PositionStatus, reject,
 } from '../protocol/index.js';
 import { type Clock, type Stopwatch, nullStopwatch } from './clock.js';
 import { runCommand } from './commands/run.js';
@@ -223,6 +223,11 @@ export class Engine {
 
   riderResume(riderId: RiderId): Result<null> {
     return this.#call({ type: 'rider_resume', riderId });
+  }
+
+  /** What the rider asks for: online (resuming a break; no-op when online), break or offline. */
+  setRiderStatus(riderId: RiderId, status: RiderStatus): Result<null> {
+    return this.#call({ type: 'set_rider_status', riderId, status });
   }
 
   /** A connection of the rider opened: registers it if unknown, ends a disconnect's grace period. */

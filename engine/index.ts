@@ -31,3 +31,4 @@ export type * from './ports/identity.js';
 export type * from './ports/event-store.js';
 export type * from './ports/job-queue.js';
 export * from './catalog.js';
+export { statusCommand, type StatusRequest } from './order-status.js';

@@ -1,5 +1,5 @@
 import type { Engine } from './engine.js';
-import { TERMINAL_ORDER_STATES } from './machines/order-machine.js';
+import { TERMINAL_ORDER_STATES, holdsKitchen } from './machines/order-machine.js';
 
 /**
  * Checks the engine's invariants across every actor and answers one line per
@@ -22,7 +22,7 @@ export function checkInvariants(engine: Engine): string[] {
 
   for (const o of orders.values()) {
     const c = o.snap.context;
-    if (!TERMINAL_ORDER_STATES.has(o.state) && o.state !== 'picked_up') open.set(o.restaurantId, (open.get(o.restaurantId) ?? 0) + 1);
+    if (holdsKitchen(o.state)) open.set(o.restaurantId, (open.get(o.restaurantId) ?? 0) + 1);
     if (o.state === 'dispatching.offered') {
       const r = c.riderId ? riders.get(c.riderId as never) : undefined;
       if (!r) out.push(`order ${o.id} offered to missing rider ${c.riderId}`);

@@ -39,6 +39,9 @@ export interface CancelOrder {
   readonly reason?: string;
 }
 
+/** The status a rider asks for. */
+export type RiderStatus = 'online' | 'break' | 'offline';
+
 /** Who is acting for a restaurant command: a restaurant may act only on its own orders. */
 interface AsRestaurant {
   /** When given, the order must be this restaurant's (RESTAURANT_NOT_OWNER otherwise). */
@@ -59,6 +62,8 @@ export type EngineCommand =
   | { readonly type: 'rider_offline'; readonly riderId: RiderId }
   | { readonly type: 'rider_break'; readonly riderId: RiderId }
   | { readonly type: 'rider_resume'; readonly riderId: RiderId }
+  /** What a rider asks for: online (resuming a break; no-op when online), break or offline. */
+  | { readonly type: 'set_rider_status'; readonly riderId: RiderId; readonly status: RiderStatus }
   /** A rider's connection opened: registers an unknown rider, ends a disconnect's grace period. */
   | { readonly type: 'rider_connected'; readonly riderId: RiderId }
   | { readonly type: 'rider_disconnected'; readonly riderId: RiderId }

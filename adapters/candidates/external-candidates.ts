@@ -1,4 +1,4 @@
-import type { CandidateRequest, Engine, EngineEvent, RiderId } from '../../engine/index.js';
+import type { CandidateRequest, CommandBatch, Engine, RiderId } from '../../engine/index.js';
 import type { CandidateStore } from './candidate-store.js';
 
 export interface ExternalCandidatesOptions {
@@ -50,20 +50,10 @@ export function externalCandidates(store: CandidateStore, o: ExternalCandidatesO
     }
   };
 
-  /**
-   * Riders whose events came during the current command. The engine emits some
-   * events before it updates its index (a declined offer frees the rider after
-   * the event), so availability is read once the command has returned.
-   */
-  const dirty = new Set<RiderId>();
-  const syncDirty = (): void => {
-    if (engine !== null) for (const id of dirty) sync(engine, id);
-    dirty.clear();
-  };
-  const onEvent = (ev: EngineEvent): void => {
-    if (ev.aggregate !== 'rider') return;
-    if (dirty.size === 0) queueMicrotask(syncDirty);
-    dirty.add(ev.id as RiderId);
+  /** Listeners hear a command's events once it has finished, so availability is read after the whole command. */
+  const onBatch = (b: CommandBatch): void => {
+    if (engine === null) return;
+    for (const ev of b.events) if (ev.aggregate === 'rider') sync(engine, ev.id as RiderId);
   };
 
   return {
@@ -71,7 +61,7 @@ export function externalCandidates(store: CandidateStore, o: ExternalCandidatesO
     request(req) {
       stats.requests++;
       const t0 = now();
-      // Called inside an engine command: the answer must come later, never re-entrantly.
+      // Asked inside an engine command: the answer comes later, as a command of its own.
       store.nearest(req.pickup.lat, req.pickup.lng, req.maxDistanceM, o.k + req.exclude.length).then((ids) => {
         o.onLookup?.(now() - t0);
         stats.answered++;
@@ -88,7 +78,7 @@ export function externalCandidates(store: CandidateStore, o: ExternalCandidatesO
     },
     attach(e) {
       engine = e;
-      unsubscribe = e.subscribe(onEvent);
+      unsubscribe = e.subscribeBatches(onBatch);
     },
     onPosition(id, lat, lng) {
       if (engine === null || !engine.isRiderAvailable(id)) return;

@@ -1,5 +1,5 @@
 import { Engine, type EngineOptions } from '../../engine/engine.js';
-import { TERMINAL_ORDER_STATES, type OrderState } from '../../engine/machines/order-machine.js';
+import { holdsKitchen, type OrderState } from '../../engine/machines/order-machine.js';
 import { stateKey } from '../../engine/machines/step.js';
 import type { ActorRow, EventBatch, EventStore } from '../../engine/ports/event-store.js';
 import type { JobQueue } from '../../engine/ports/job-queue.js';
@@ -73,7 +73,7 @@ export async function recoverEngine(
   const open = new Map<string, number>();
   for (const o of orders) {
     const s = stateKey(o.value as never) as OrderState;
-    if (!TERMINAL_ORDER_STATES.has(s) && s !== 'picked_up') open.set(o.restaurantId, (open.get(o.restaurantId) ?? 0) + 1);
+    if (holdsKitchen(s)) open.set(o.restaurantId, (open.get(o.restaurantId) ?? 0) + 1);
   }
   const snapshot: EngineSnapshot = {
     format: SNAPSHOT_FORMAT,

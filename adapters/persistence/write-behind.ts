@@ -4,7 +4,8 @@ import type { AggregateKind, EngineEvent } from '../../protocol/index.js';
 
 /** The part of the engine write-behind needs. */
 export interface EventSource {
-  subscribe(listener: (e: EngineEvent) => void): () => void;
+  /** Each command's events together, once it has finished. */
+  subscribeBatches(listener: (batch: { readonly events: readonly EngineEvent[] }) => void): () => void;
   snapshotRow(aggregate: AggregateKind, id: string): ActorRow | undefined;
   readonly idCounter: number;
 }
@@ -30,14 +31,13 @@ export function batchJobs(records: readonly EventRecord[], max = MAX_RECORDS_PER
 
 /**
  * Turns every engine event into a record carrying the event and its actor's
- * state. Events are gathered synchronously and turned into records once per
- * microtask, that is once per command (or deadline): by then the command has
- * finished, so the captured state is the actor's state after the whole
- * command, not halfway through it. One bulk add is in flight at a time; the
- * records of every command that finishes meanwhile go together in the next
- * one (group commit), as one job per {@link MAX_RECORDS_PER_JOB} records
- * ({@link batchJobs}): BullMQ runs a few Lua scripts per job, so jobs per
- * batch rather than per event is what lets Redis keep up.
+ * state. The engine hands over each command's events together once the
+ * command has finished, so the captured state is the actor's state after the
+ * whole command, never halfway through it. One bulk add is in flight at a
+ * time; the records of every command that finishes meanwhile go together in
+ * the next one (group commit), as one job per {@link MAX_RECORDS_PER_JOB}
+ * records ({@link batchJobs}): BullMQ runs a few Lua scripts per job, so jobs
+ * per batch rather than per event is what lets Redis keep up.
  *
  * The edge acknowledges a command only after {@link barrier} resolves: every
  * event emitted so far is then in the queue (in Redis, for BullMQ). A failed
@@ -52,7 +52,6 @@ export class WriteBehind {
   readonly #source: EventSource;
   readonly #queue: JobQueue<EventBatch>;
   readonly #unsubscribe: () => void;
-  #gathered: EngineEvent[] = [];
   #scheduled = false;
   /** Records not yet handed to an add, in emission order. */
   #pending: EventRecord[] = [];
@@ -68,24 +67,14 @@ export class WriteBehind {
   constructor(source: EventSource, queue: JobQueue<EventBatch>) {
     this.#source = source;
     this.#queue = queue;
-    this.#unsubscribe = source.subscribe((e) => {
-      this.#gathered.push(e);
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        queueMicrotask(() => this.#flush());
-      }
-    });
+    this.#unsubscribe = source.subscribeBatches((batch) => this.#gather(batch.events));
   }
 
   /**
-   * Resolves when every event emitted before the call is in the queue; rejects
-   * when the add that carries them failed. Ask after a command, not from an
-   * event listener in the middle of one: the events gathered so far are sent
-   * at once, so the rest of that command would go in a later add (and a crash
-   * between the two would keep half of it).
+   * Resolves when every event this writer has been handed before the call is
+   * in the queue; rejects when the add that carries them failed.
    */
   barrier(): Promise<void> {
-    this.#flush();
     if (this.#waiting()) {
       const next = (this.#next ??= deferred());
       if (this.#current === undefined) this.#startAdd();
@@ -116,26 +105,28 @@ export class WriteBehind {
     return this.#pending.length > 0 || this.#failed.length > 0;
   }
 
-  /** Turns the gathered events into records and, unless an add is in flight, starts one. */
-  #flush(): void {
-    if (this.#scheduled) {
-      this.#scheduled = false;
-      const events = this.#gathered;
-      this.#gathered = [];
-      const idCounter = this.#source.idCounter;
-      // One state per actor per flush, shared by that actor's events.
-      const states = new Map<string, ActorRow | null>();
-      for (const event of events) {
-        const key = `${event.aggregate}/${event.id}`;
-        let state = states.get(key);
-        if (state === undefined) {
-          state = this.#source.snapshotRow(event.aggregate, event.id) ?? null;
-          states.set(key, state);
-        }
-        this.#pending.push({ event, state, idCounter });
+  /** Turns one command's events into records; an add starts at the end of the tick unless one is in flight. */
+  #gather(events: readonly EngineEvent[]): void {
+    const idCounter = this.#source.idCounter;
+    // One state per actor per command, shared by that actor's events.
+    const states = new Map<string, ActorRow | null>();
+    for (const event of events) {
+      const key = `${event.aggregate}/${event.id}`;
+      let state = states.get(key);
+      if (state === undefined) {
+        state = this.#source.snapshotRow(event.aggregate, event.id) ?? null;
+        states.set(key, state);
       }
+      this.#pending.push({ event, state, idCounter });
     }
-    if (this.#waiting() && this.#current === undefined) this.#startAdd();
+    // Commands run in one tick (a burst of frames, a deadline sweep) share one add.
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(() => {
+        this.#scheduled = false;
+        if (this.#waiting() && this.#current === undefined) this.#startAdd();
+      });
+    }
   }
 
   /**
@@ -165,8 +156,9 @@ export class WriteBehind {
       },
     ).finally(() => {
       if (this.#current === current) this.#current = undefined;
-      // Someone waits for what gathered meanwhile: carry it now. Otherwise the next flush or barrier will.
-      if (this.#next !== undefined && this.#waiting()) this.#startAdd();
+      // What gathered meanwhile goes now, as one add; after a failure only when a barrier waits (no retry storm).
+      const carry = this.#next !== undefined ? this.#waiting() : this.#pending.length > 0 && this.#failed.length === 0;
+      if (carry) this.#startAdd();
     });
   }
 }

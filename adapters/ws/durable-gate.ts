@@ -17,9 +17,9 @@ export type Hold = (send: () => void) => void;
  * is durable and rejects when it cannot be made so yet. A barrier covers every
  * event emitted before it was asked for, so each wait releases the sends held
  * when it began; sends held meanwhile wait for the next one. The first wait
- * starts a microtask later: a send is often made inside an engine command (an
- * event listener), and a barrier asked for there would cut the command's
- * events into two adds, so a crash between them could keep half of it.
+ * starts a microtask later: a send is often made from an engine listener, and
+ * the write-behind (another listener, maybe later in line) must have been
+ * handed that command's events before the barrier is asked for.
  */
 export function durableGate(durable: (() => Promise<void>) | undefined, clock: Clock): Hold {
   if (durable === undefined) return (send) => send();

@@ -187,12 +187,8 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
     }, (err: unknown) => o.logger?.error('token refresh failed', err));
   };
 
-  const setStatus = (id: RiderId, s: RiderStatusCode): Result<unknown> => {
-    if (s === RiderStatusCode.BREAK) return engine.riderBreak(id);
-    if (s === RiderStatusCode.OFFLINE) return engine.riderOffline(id);
-    const v = engine.getRider(id);
-    return v.ok && v.value.state === 'on_break' ? engine.riderResume(id) : engine.riderOnline(id);
-  };
+  const setStatus = (id: RiderId, s: RiderStatusCode): Result<unknown> =>
+    engine.setRiderStatus(id, s === RiderStatusCode.BREAK ? 'break' : s === RiderStatusCode.OFFLINE ? 'offline' : 'online');
 
   const applyFix = (c: RiderConn, seq: number, f: PositionFix, now: number): void => {
     if (f.at > now + limits.maxClockSkewMs) {
@@ -380,9 +376,7 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
         stats.replaced++;
         old.ws.end(CloseCode.REPLACED, 'CONNECTION_REPLACED');
       }
-      const known = engine.getRider(c.riderId);
-      if (!known.ok) engine.registerRider({ riderId: c.riderId });
-      else if (!known.value.connected) engine.riderReconnected(c.riderId);
+      engine.riderConnected(c.riderId);
       c.rider = engine.riderHandle(c.riderId);
       armExpiry(c);
       // WELCOME acknowledges up to last_seq, so it waits like an ACK.
@@ -407,9 +401,8 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
       if (c.expiryTimer !== undefined) clock.clearTimeout(c.expiryTimer as never);
       if (conns.get(c.riderId) === c) {
         conns.delete(c.riderId);
-        // Offline riders have nothing to hold; others keep their state for the grace period.
-        const v = engine.getRider(c.riderId);
-        if (v.ok && v.value.state !== 'offline') engine.riderDisconnected(c.riderId);
+        // The rider keeps its state for the grace period; an offline rider has none to keep (the engine refuses).
+        engine.riderDisconnected(c.riderId);
       }
     },
   };

@@ -1,5 +1,5 @@
 import {
-  CancelReason, type OrderId, type RegisterRider, type Result, type RiderId, OK, isIdString, reject,
+  CancelReason, type OrderId, type RegisterRider, type Result, type RiderId, type RiderStatus, OK, isIdString, reject,
 } from '../../protocol/index.js';
 import type { EngineCore } from '../core.js';
 import { syncOrderDeadlines } from '../deadline-rules.js';
@@ -49,6 +49,19 @@ export function riderResume(core: EngineCore, id: RiderId): Result<null> {
     r.idleSince = core.now();
     core.emit('rider', r, { type: 'rider_break_ended' });
   });
+}
+
+/**
+ * What a rider app (or the REST call) asks for: online resumes a break and is
+ * a no-op for a rider already online; break and offline as their commands.
+ */
+export function setRiderStatus(core: EngineCore, id: RiderId, status: RiderStatus): Result<null> {
+  if (status === 'break') return riderBreak(core, id);
+  if (status === 'offline') return riderOffline(core, id);
+  const r = core.riders.get(id);
+  if (r?.state === 'on_break') return riderResume(core, id);
+  if (r?.state.startsWith('online.')) return OK;
+  return riderOnline(core, id);
 }
 
 /**

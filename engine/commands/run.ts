@@ -8,7 +8,7 @@ import {
 } from './order.js';
 import { registerRestaurant, setRestaurantStatus } from './restaurant.js';
 import {
-  registerRider, riderBreak, riderConnected, riderDisconnected, riderOffline, riderOnline, riderReconnected, riderResume,
+  registerRider, riderBreak, riderConnected, setRiderStatus, riderDisconnected, riderOffline, riderOnline, riderReconnected, riderResume,
 } from './rider.js';
 
 /** Runs one command to its end: the table from each command to the file holding its rules. */
@@ -21,6 +21,7 @@ export function runCommand(core: EngineCore, cmd: EngineCommand): Result<unknown
     case 'rider_offline': return riderOffline(core, cmd.riderId);
     case 'rider_break': return riderBreak(core, cmd.riderId);
     case 'rider_resume': return riderResume(core, cmd.riderId);
+    case 'set_rider_status': return setRiderStatus(core, cmd.riderId, cmd.status);
     case 'rider_connected': return riderConnected(core, cmd.riderId);
     case 'rider_disconnected': return riderDisconnected(core, cmd.riderId);
     case 'rider_reconnected': return riderReconnected(core, cmd.riderId);

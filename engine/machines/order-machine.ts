@@ -212,3 +212,11 @@ export type OrderState =
   | 'cancelled';
 
 export const TERMINAL_ORDER_STATES: ReadonlySet<string> = new Set(['delivered', 'cancelled']);
+
+/**
+ * Whether an order counts against its restaurant's capacity: from placement
+ * until the food leaves the kitchen (picked up) or the order ends.
+ */
+export function holdsKitchen(state: string): boolean {
+  return state !== 'picked_up' && !TERMINAL_ORDER_STATES.has(state);
+}

@@ -3,7 +3,7 @@
  * and move on by status. Each call is one engine command or query; the
  * order as placed (address, items, payment method) is kept in the catalog.
  */
-import { type Engine, fastDistanceM, isOpenAt, priceOrder, type OrderLine } from '../../../engine/index.js';
+import { type Engine, arrivalAt, isOpenAt, priceOrder, statusCommand, type OrderLine } from '../../../engine/index.js';
 import {
   type CancelledBy, type CustomerId, type OrderId, type OrderView, type Principal, type RestaurantId, type RiderId, reject, type Rejection, type Result,
 } from '../../../protocol/index.js';
@@ -65,12 +65,7 @@ export function orderHandlers(d: GatewayDeps) {
     const r = engine.getRider(riderId);
     if (!r.ok || r.value.position === null) return { current_location: null, estimated_arrival: null };
     const p = r.value.position;
-    const toDrop = fastDistanceM(o.pickup.lat, o.pickup.lng, o.drop.lat, o.drop.lng);
-    const remaining = o.state === 'picked_up'
-      ? fastDistanceM(p.lat, p.lng, o.drop.lat, o.drop.lng)
-      : fastDistanceM(p.lat, p.lng, o.pickup.lat, o.pickup.lng) + toDrop;
-    let eta = d.clock.now() + (remaining / engine.config.riderSpeedMps) * 1000;
-    if (o.state !== 'picked_up' && o.readyAt !== null) eta = Math.max(eta, o.readyAt + (toDrop / engine.config.riderSpeedMps) * 1000);
+    const eta = arrivalAt(engine.config, d.clock.now(), { pickedUp: o.state === 'picked_up', rider: p, pickup: o.pickup, drop: o.drop, readyAt: o.readyAt });
     return {
       current_location: { latitude: p.lat, longitude: p.lng },
       heading: p.heading, speed: p.speed, location_at: iso(p.at),
@@ -224,44 +219,15 @@ export function orderHandlers(d: GatewayDeps) {
       const cancelling = b.status === 'cancelled';
       const denied = mayAct(p, cancelling ? 'order.cancel' : 'order.status.update', target, 'ORDER_NOT_FOUND', `order ${id}`);
       if (denied) return denied;
-      const result = command(p, o, b);
-      if (!result.ok) return result;
+      const cmd = statusCommand(p, o, { status: b.status, reason: b.reason, estimatedPreparationTime: b.estimated_preparation_time });
+      if (!cmd.ok) return cmd;
+      const out = engine.execute(cmd.value);
+      if (out.queued) return reject('INTERNAL', 'the engine queued a REST command');
+      if (!out.result.ok) return out.result;
       await d.durable();
       return show(p, id);
     },
   };
-
-  /** The one engine command a status change means for this role. */
-  function command(p: Principal, o: OrderView, b: UpdateOrderStatusBody): Result<null> {
-    const restaurantSide = p.role === 'restaurant' || p.role === 'admin';
-    const riderSide = p.role === 'rider' || p.role === 'admin';
-    const asRestaurant = p.role === 'restaurant' ? { restaurantId: p.restaurantId! } : {};
-    const holder = (p.role === 'rider' ? p.riderId : o.riderId) ?? ('' as RiderId);
-    switch (b.status) {
-      case 'cancelled': {
-        const by = p.role as CancelledBy;
-        if (p.role === 'restaurant' && o.state === 'awaiting_restaurant') {
-          return engine.restaurantReject(o.id, { ...asRestaurant, ...(b.reason ? { reason: b.reason } : {}) });
-        }
-        return engine.cancelOrder({ orderId: o.id, by, ...(b.reason ? { reason: b.reason } : {}) });
-      }
-      case 'confirmed':
-      case 'preparing':
-        if (!restaurantSide) return reject('AUTH_ROLE_FORBIDDEN', `a ${p.role} may not set ${b.status}; riders set picked_up, in_transit and delivered`);
-        return engine.restaurantAccept(o.id, { ...asRestaurant, ...(b.estimated_preparation_time !== undefined ? { prepMinutes: b.estimated_preparation_time } : {}) });
-      case 'ready':
-        if (!restaurantSide) return reject('AUTH_ROLE_FORBIDDEN', `a ${p.role} may not set ready`);
-        return engine.foodReady(o.id, asRestaurant);
-      case 'picked_up':
-      case 'in_transit':
-        if (!riderSide) return reject('AUTH_ROLE_FORBIDDEN', `a ${p.role} may not set ${b.status}; restaurants set confirmed, preparing, ready and cancelled`);
-        return engine.pickedUp(holder, o.id);
-      case 'delivered':
-        if (!riderSide) return reject('AUTH_ROLE_FORBIDDEN', `a ${p.role} may not set delivered`);
-        return engine.delivered(holder, o.id);
-    }
-    return reject('INVALID_ARGUMENT', `status ${String(b.status)} cannot be set`);
-  }
 }
 
 /**

@@ -110,12 +110,7 @@ export function peopleHandlers(d: GatewayDeps) {
       const id = riderOf(ctx, 'rider.status.update');
       if (typeof id !== 'string') return id;
       const want = (ctx.body as UpdateRiderStatusBody).status;
-      const now = engine.getRider(id);
-      if (!now.ok) return now;
-      const state = now.value.state;
-      const res = want === 'online'
-        ? state === 'on_break' ? engine.riderResume(id) : state.startsWith('online') ? { ok: true as const, value: null } : engine.riderOnline(id)
-        : want === 'break' ? engine.riderBreak(id) : engine.riderOffline(id);
+      const res = engine.setRiderStatus(id, want);
       if (!res.ok) return res;
       await d.durable();
       return { status: 200, body: { id, status: must(engine.getRider(id)).state } };
