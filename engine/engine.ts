@@ -172,6 +172,7 @@ export class Engine {
       this.#running = false;
     }
     // A deadline or a queued command has no caller to hear the throw: it was logged.
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what the command threw, unchanged
     if (failure !== undefined && rethrow && cmd.type !== 'fire_deadline') throw failure;
     return { queued: false, result, events };
   }
@@ -196,51 +197,51 @@ export class Engine {
     return out.queued ? reject('COMMAND_QUEUED', `${cmd.type} runs after the command in progress`) : out.result;
   }
 
-  registerRestaurant(cmd: RegisterRestaurant): Result<null> {
+  registerRestaurant(cmd: RegisterRestaurant): Result {
     return this.#call({ type: 'register_restaurant', ...cmd });
   }
 
-  setRestaurantStatus(restaurantId: RestaurantId, status: RestaurantStatus): Result<null> {
+  setRestaurantStatus(restaurantId: RestaurantId, status: RestaurantStatus): Result {
     return this.#call({ type: 'set_restaurant_status', restaurantId, status });
   }
 
-  registerRider(cmd: RegisterRider): Result<null> {
+  registerRider(cmd: RegisterRider): Result {
     return this.#call({ type: 'register_rider', ...cmd });
   }
 
-  riderOnline(riderId: RiderId): Result<null> {
+  riderOnline(riderId: RiderId): Result {
     return this.#call({ type: 'rider_online', riderId });
   }
 
   /** Goes offline. A held offer passes to the next rider, an unpicked job is reassigned; a rider carrying food is refused. */
-  riderOffline(riderId: RiderId): Result<null> {
+  riderOffline(riderId: RiderId): Result {
     return this.#call({ type: 'rider_offline', riderId });
   }
 
-  riderBreak(riderId: RiderId): Result<null> {
+  riderBreak(riderId: RiderId): Result {
     return this.#call({ type: 'rider_break', riderId });
   }
 
-  riderResume(riderId: RiderId): Result<null> {
+  riderResume(riderId: RiderId): Result {
     return this.#call({ type: 'rider_resume', riderId });
   }
 
   /** What the rider asks for: online (resuming a break; no-op when online), break or offline. */
-  setRiderStatus(riderId: RiderId, status: RiderStatus): Result<null> {
+  setRiderStatus(riderId: RiderId, status: RiderStatus): Result {
     return this.#call({ type: 'set_rider_status', riderId, status });
   }
 
   /** A connection of the rider opened: registers it if unknown, ends a disconnect's grace period. */
-  riderConnected(riderId: RiderId): Result<null> {
+  riderConnected(riderId: RiderId): Result {
     return this.#call({ type: 'rider_connected', riderId });
   }
 
   /** The rider's connection dropped: it keeps its state for the grace period, but gets no offers. */
-  riderDisconnected(riderId: RiderId): Result<null> {
+  riderDisconnected(riderId: RiderId): Result {
     return this.#call({ type: 'rider_disconnected', riderId });
   }
 
-  riderReconnected(riderId: RiderId): Result<null> {
+  riderReconnected(riderId: RiderId): Result {
     return this.#call({ type: 'rider_reconnected', riderId });
   }
 
@@ -249,46 +250,46 @@ export class Engine {
     return this.#call({ type: 'place_order', ...cmd });
   }
 
-  confirmPayment(orderId: OrderId): Result<null> {
+  confirmPayment(orderId: OrderId): Result {
     return this.#call({ type: 'confirm_payment', orderId });
   }
 
-  failPayment(orderId: OrderId): Result<null> {
+  failPayment(orderId: OrderId): Result {
     return this.#call({ type: 'fail_payment', orderId });
   }
 
   /** The restaurant accepts and says how long cooking takes; see engine/commands/order.ts. */
-  restaurantAccept(orderId: OrderId, opts: { restaurantId?: RestaurantId; prepMinutes?: number } = {}): Result<null> {
+  restaurantAccept(orderId: OrderId, opts: { restaurantId?: RestaurantId; prepMinutes?: number } = {}): Result {
     return this.#call({ type: 'restaurant_accept', orderId, ...opts });
   }
 
-  restaurantReject(orderId: OrderId, opts: { restaurantId?: RestaurantId; reason?: string } = {}): Result<null> {
+  restaurantReject(orderId: OrderId, opts: { restaurantId?: RestaurantId; reason?: string } = {}): Result {
     return this.#call({ type: 'restaurant_reject', orderId, ...opts });
   }
 
   /** Food is ready. An order still waiting for its dispatch time is dispatched now. */
-  foodReady(orderId: OrderId, opts: { restaurantId?: RestaurantId } = {}): Result<null> {
+  foodReady(orderId: OrderId, opts: { restaurantId?: RestaurantId } = {}): Result {
     return this.#call({ type: 'food_ready', orderId, ...opts });
   }
 
-  acceptOffer(riderId: RiderId, orderId: OrderId): Result<null> {
+  acceptOffer(riderId: RiderId, orderId: OrderId): Result {
     return this.#call({ type: 'accept_offer', riderId, orderId });
   }
 
-  declineOffer(riderId: RiderId, orderId: OrderId): Result<null> {
+  declineOffer(riderId: RiderId, orderId: OrderId): Result {
     return this.#call({ type: 'decline_offer', riderId, orderId });
   }
 
-  pickedUp(riderId: RiderId, orderId: OrderId): Result<null> {
+  pickedUp(riderId: RiderId, orderId: OrderId): Result {
     return this.#call({ type: 'picked_up', riderId, orderId });
   }
 
-  delivered(riderId: RiderId, orderId: OrderId): Result<null> {
+  delivered(riderId: RiderId, orderId: OrderId): Result {
     return this.#call({ type: 'delivered', riderId, orderId });
   }
 
   /** Cancels an order; who may cancel when is in engine/commands/order.ts. */
-  cancelOrder(cmd: CancelOrder): Result<null> {
+  cancelOrder(cmd: CancelOrder): Result {
     return this.#call({ type: 'cancel_order', ...cmd });
   }
 
@@ -431,7 +432,9 @@ export class Engine {
    * at the clock's next tick. The seed comes from the snapshot.
    */
   static restore(snapshot: EngineSnapshot, options: EngineOptions): Engine {
-    if (snapshot.format !== SNAPSHOT_FORMAT) throw new TypeError(`unsupported snapshot format ${String(snapshot.format)}; expected ${SNAPSHOT_FORMAT}`);
+    // Snapshots come from storage: the type says what they should be, not what they are.
+    const format: unknown = snapshot.format;
+    if (format !== SNAPSHOT_FORMAT) throw new TypeError(`unsupported snapshot format ${String(format)}; expected ${SNAPSHOT_FORMAT}`);
     if (options.clock.now() < snapshot.at) throw new RangeError(`clock (${options.clock.now()}) is earlier than the snapshot (${snapshot.at})`);
     const e = new Engine({ ...options, seed: snapshot.seed });
     loadSnapshot(e.#core, snapshot);

@@ -24,7 +24,7 @@ export function checkInvariants(engine: Engine): string[] {
     const c = o.snap.context;
     if (holdsKitchen(o.state)) open.set(o.restaurantId, (open.get(o.restaurantId) ?? 0) + 1);
     if (o.state === 'dispatching.offered') {
-      const r = c.riderId ? riders.get(c.riderId as never) : undefined;
+      const r = c.riderId ? riders.get(c.riderId) : undefined;
       if (!r) out.push(`order ${o.id} offered to missing rider ${c.riderId}`);
       else if (r.state !== 'online.offered' || r.snap.context.orderId !== o.id) out.push(`order ${o.id} offered to ${r.id}, which is ${r.state} with ${r.snap.context.orderId}`);
       if (c.riderId) {
@@ -33,7 +33,7 @@ export function checkInvariants(engine: Engine): string[] {
         offeredTo.set(c.riderId, o.id);
       }
     } else if (o.state === 'assigned' || o.state === 'picked_up') {
-      const r = c.riderId ? riders.get(c.riderId as never) : undefined;
+      const r = c.riderId ? riders.get(c.riderId) : undefined;
       const want = o.state === 'assigned' ? ['online.to_pickup', 'online.at_pickup'] : ['online.delivering'];
       if (!r) out.push(`order ${o.id} is ${o.state} with no rider`);
       else if (r.snap.context.orderId !== o.id || !want.includes(r.state)) out.push(`order ${o.id} is ${o.state} to ${r.id}, which is ${r.state} with ${r.snap.context.orderId}`);
@@ -54,7 +54,7 @@ export function checkInvariants(engine: Engine): string[] {
     if (busy && !jobId) out.push(`rider ${r.id} is ${r.state} with no order`);
     if (!busy && jobId) out.push(`rider ${r.id} is ${r.state} but lists order ${jobId}`);
     if (busy && jobId) {
-      const o = orders.get(jobId as never);
+      const o = orders.get(jobId);
       if (!o || o.snap.context.riderId !== r.id) out.push(`rider ${r.id} lists order ${jobId}, which is ${o?.state ?? 'missing'} with rider ${o?.snap.context.riderId}`);
     }
     const want = r.state === 'online.idle' && r.snap.context.graceUntil === 0 && r.cell !== null;

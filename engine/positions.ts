@@ -1,4 +1,4 @@
-import { type OrderId, PositionStatus, isLatitude, isLongitude } from '../protocol/index.js';
+import { PositionStatus, isLatitude, isLongitude } from '../protocol/index.js';
 import type { EngineCore } from './core.js';
 import { fastDistanceM } from './geo.js';
 import type { RiderRecord } from './records.js';
@@ -42,7 +42,7 @@ export function applyPosition(
 
 /** The rider entered the geofence of its next stop. */
 function arrived(core: EngineCore, r: RiderRecord): void {
-  const orderId = r.snap.context.orderId as OrderId | null;
+  const orderId = r.snap.context.orderId;
   clearTarget(r);
   if (!orderId) return;
   if (r.state === 'online.to_pickup' && core.stepRider(r, { type: 'ARRIVED_PICKUP', orderId })) {

@@ -15,7 +15,7 @@ export function orderView(core: EngineCore, id: OrderId): Result<OrderView> {
   const c = o.snap.context;
   return ok({
     id: o.id, state: o.state, customerId: o.customerId, restaurantId: o.restaurantId,
-    riderId: c.riderId as RiderId | null, pickup: o.pickup, drop: o.drop, paid: c.paid, foodReady: c.foodReady,
+    riderId: c.riderId, pickup: o.pickup, drop: o.drop, paid: c.paid, foodReady: c.foodReady,
     placedAt: o.placedAt, promisedAt: o.promisedAt, readyAt: o.readyAt || null,
     offer: o.state === 'dispatching.offered'
       ? { riderId: c.riderId as RiderId, offerId: c.offerId!, expiresAt: c.offerExpiresAt, payout: c.payout ?? null }
@@ -32,7 +32,7 @@ export function riderView(core: EngineCore, id: RiderId): Result<RiderView> {
   return ok({
     id: r.id, state: r.state, connected: r.snap.context.graceUntil === 0,
     position: r.posAt > 0 ? { lat: r.lat, lng: r.lng, at: r.posAt, heading: known(r.heading), speed: known(r.speed) } : null,
-    cell: r.cell, orderId: r.snap.context.orderId as OrderId | null, available: r.indexCell !== null,
+    cell: r.cell, orderId: r.snap.context.orderId, available: r.indexCell !== null,
     stats: { offers: r.offers, accepts: r.accepts, declines: r.declines, expiries: r.expiries, delivered: r.delivered },
   });
 }
@@ -45,7 +45,7 @@ export function riderView(core: EngineCore, id: RiderId): Result<RiderView> {
 export function riderJobView(core: EngineCore, id: RiderId): Result<RiderJobView | null> {
   const r = core.riders.get(id);
   if (!r) return reject('RIDER_NOT_FOUND', `no rider ${id}`);
-  const orderId = r.snap.context.orderId as OrderId | null;
+  const orderId = r.snap.context.orderId;
   const o = orderId === null ? undefined : core.orders.get(orderId);
   if (o === undefined) return ok(null);
   const c = o.snap.context;

@@ -12,12 +12,12 @@ import type { RiderRecord } from './records.js';
  */
 export function cancelVia(
   core: EngineCore, orderId: OrderId, event: OrderMachineEvent, by: CancelledBy, reason: string, releasedRider?: RiderId,
-): Result<null> {
+): Result {
   const o = core.orders.get(orderId);
   if (!o) return reject('ORDER_NOT_FOUND', `no order ${orderId}`);
   const fromState = o.state;
   const ctx = o.snap.context;
-  const riderId = (releasedRider ?? ctx.riderId) as RiderId | null;
+  const riderId = (releasedRider ?? ctx.riderId);
   if (!core.stepOrder(o, event)) return reject('ORDER_INVALID_TRANSITION', `${event.type} is not allowed for order ${orderId} in state ${fromState}`);
   o.endedAt = core.now();
   if (fromState !== 'picked_up') {

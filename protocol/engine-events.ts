@@ -8,10 +8,17 @@ import type { LatLng } from './geo.js';
  */
 export type AggregateKind = 'order' | 'rider' | 'restaurant';
 
+/** The id type of each aggregate kind. */
+export interface AggregateIds {
+  readonly order: OrderId;
+  readonly rider: RiderId;
+  readonly restaurant: RestaurantId;
+}
+
 interface Envelope<K extends AggregateKind, T extends string> {
   readonly type: T;
   readonly aggregate: K;
-  readonly id: string;
+  readonly id: AggregateIds[K];
   /** 1-based, per aggregate. */
   readonly seq: number;
   /** Engine clock, epoch ms. */

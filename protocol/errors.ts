@@ -119,7 +119,7 @@ export type Result<T = null> = { readonly ok: true; readonly value: T } | Reject
 
 export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
 /** The shared success of commands that return nothing. */
-export const OK: Result<null> = Object.freeze({ ok: true, value: null });
+export const OK: Result = Object.freeze({ ok: true, value: null });
 export const reject = (code: ErrorCode, detail: string): Rejection => ({ ok: false, code, detail });
 
 export function isErrorCode(s: unknown): s is ErrorCode {

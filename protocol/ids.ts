@@ -20,11 +20,7 @@ export function isIdString(s: unknown): s is string {
   return typeof s === 'string' && (UUID.test(s) || SLUG.test(s));
 }
 
-function brand<T extends string>(s: unknown): T | undefined {
-  return isIdString(s) ? (s as T) : undefined;
-}
-
-export const parseOrderId = (s: unknown): OrderId | undefined => brand<OrderId>(s);
-export const parseRiderId = (s: unknown): RiderId | undefined => brand<RiderId>(s);
-export const parseRestaurantId = (s: unknown): RestaurantId | undefined => brand<RestaurantId>(s);
-export const parseCustomerId = (s: unknown): CustomerId | undefined => brand<CustomerId>(s);
+export const parseOrderId = (s: unknown): OrderId | undefined => (isIdString(s) ? (s as OrderId) : undefined);
+export const parseRiderId = (s: unknown): RiderId | undefined => (isIdString(s) ? (s as RiderId) : undefined);
+export const parseRestaurantId = (s: unknown): RestaurantId | undefined => (isIdString(s) ? (s as RestaurantId) : undefined);
+export const parseCustomerId = (s: unknown): CustomerId | undefined => (isIdString(s) ? (s as CustomerId) : undefined);

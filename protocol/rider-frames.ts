@@ -182,7 +182,7 @@ export function decodeServerFrame(bytes: Uint8Array): Decoded<ServerFrame> {
       return shape(11, [3, 4, 5, 6, 7, 8, 9], [1, 2]) && (a[10] === null || typeof a[10] === 'number')
         ? ok({
             type: Frame.OFFER, orderId: s(1), offerId: s(2), expiresAt: n(3), pickupLat: n(4), pickupLng: n(5),
-            dropLat: n(6), dropLng: n(7), pickupDistanceM: n(8), pickupEtaS: n(9), payout: a[10] as number | null,
+            dropLat: n(6), dropLng: n(7), pickupDistanceM: n(8), pickupEtaS: n(9), payout: a[10],
           })
         : bad('bad offer');
     case Frame.OFFER_ENDED:

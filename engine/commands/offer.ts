@@ -7,7 +7,7 @@ import type { OrderRecord, RiderRecord } from '../records.js';
 import { clearTarget } from '../release.js';
 
 /** The offered rider takes the job and heads to the pickup. */
-export function acceptOffer(core: EngineCore, riderId: RiderId, orderId: OrderId): Result<null> {
+export function acceptOffer(core: EngineCore, riderId: RiderId, orderId: OrderId): Result {
   const check = offerHolder(core, riderId, orderId);
   if (!check.ok) return check;
   const { r, o } = check.value;
@@ -24,7 +24,7 @@ export function acceptOffer(core: EngineCore, riderId: RiderId, orderId: OrderId
 }
 
 /** The offered rider passes; the order goes to the next one. */
-export function declineOffer(core: EngineCore, riderId: RiderId, orderId: OrderId): Result<null> {
+export function declineOffer(core: EngineCore, riderId: RiderId, orderId: OrderId): Result {
   const check = offerHolder(core, riderId, orderId);
   if (!check.ok) return check;
   const { r, o } = check.value;
@@ -41,7 +41,7 @@ export function offerExpired(core: EngineCore, o: OrderRecord): void {
   endOffer(core, o, r, 'expired', { type: 'OFFER_EXPIRED' });
 }
 
-export function pickedUp(core: EngineCore, riderId: RiderId, orderId: OrderId): Result<null> {
+export function pickedUp(core: EngineCore, riderId: RiderId, orderId: OrderId): Result {
   const check = jobHolder(core, riderId, orderId, 'assigned');
   if (!check.ok) return check;
   const { r, o } = check.value;
@@ -57,7 +57,7 @@ export function pickedUp(core: EngineCore, riderId: RiderId, orderId: OrderId): 
   return OK;
 }
 
-export function delivered(core: EngineCore, riderId: RiderId, orderId: OrderId): Result<null> {
+export function delivered(core: EngineCore, riderId: RiderId, orderId: OrderId): Result {
   const check = jobHolder(core, riderId, orderId, 'picked_up');
   if (!check.ok) return check;
   const { r, o } = check.value;

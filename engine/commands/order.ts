@@ -1,5 +1,5 @@
 import {
-  type CancelOrder, type CancelledBy, type CustomerId, type OrderId, type PlaceOrder, type RestaurantId, type Result,
+  type CancelOrder, type CancelledBy, type OrderId, type PlaceOrder, type RestaurantId, type Result,
   CancelReason, OK, isIdString, isLatLng, ok, reject,
 } from '../../protocol/index.js';
 import type { EngineCore } from '../core.js';
@@ -45,7 +45,7 @@ export function placeOrder(core: EngineCore, cmd: PlaceOrder): Result<OrderId> {
   };
   const snap = core.orderStep.initial(input);
   const o = new OrderRecord({
-    id, customerId: cmd.customerId as CustomerId, restaurantId: rest.id, pickup: rest.location,
+    id, customerId: cmd.customerId, restaurantId: rest.id, pickup: rest.location,
     drop: { lat: cmd.drop.lat, lng: cmd.drop.lng }, pickupCell: rest.cell, placedAt: now,
     promisedAt: now + core.config.promiseMs, expiresAt: now + core.config.orderLifetimeMs,
     snap, state: stateKey(snap.value) as OrderState,
@@ -66,14 +66,14 @@ export function addOrder(core: EngineCore, o: OrderRecord): void {
   core.orders.set(o.id, o);
 }
 
-export function confirmPayment(core: EngineCore, orderId: OrderId): Result<null> {
+export function confirmPayment(core: EngineCore, orderId: OrderId): Result {
   const restaurantAcceptBy = core.now() + core.config.restaurantAcceptTimeoutMs;
   return orderStep(core, orderId, { type: 'PAYMENT_CONFIRMED', restaurantAcceptBy }, (o) => {
     core.emit('order', o, { type: 'order_payment_confirmed', restaurantAcceptBy });
   });
 }
 
-export function failPayment(core: EngineCore, orderId: OrderId): Result<null> {
+export function failPayment(core: EngineCore, orderId: OrderId): Result {
   return cancelVia(core, orderId, { type: 'PAYMENT_FAILED' }, 'system', CancelReason.PAYMENT_FAILED);
 }
 
@@ -83,7 +83,7 @@ export function failPayment(core: EngineCore, orderId: OrderId): Result<null> {
  */
 export function restaurantAccept(
   core: EngineCore, orderId: OrderId, opts: { restaurantId?: RestaurantId | undefined; prepMinutes?: number | undefined },
-): Result<null> {
+): Result {
   const o = core.orders.get(orderId);
   if (!o) return reject('ORDER_NOT_FOUND', `no order ${orderId}`);
   const denied = notOwner(o, orderId, opts.restaurantId);
@@ -104,7 +104,7 @@ export function restaurantAccept(
 
 export function restaurantReject(
   core: EngineCore, orderId: OrderId, opts: { restaurantId?: RestaurantId | undefined; reason?: string | undefined },
-): Result<null> {
+): Result {
   const o = core.orders.get(orderId);
   const denied = o && notOwner(o, orderId, opts.restaurantId);
   if (denied) return denied;
@@ -112,7 +112,7 @@ export function restaurantReject(
 }
 
 /** Food is ready. An order still waiting for its dispatch time is dispatched now. */
-export function foodReady(core: EngineCore, orderId: OrderId, opts: { restaurantId?: RestaurantId | undefined }): Result<null> {
+export function foodReady(core: EngineCore, orderId: OrderId, opts: { restaurantId?: RestaurantId | undefined }): Result {
   const o = core.orders.get(orderId);
   const denied = o && notOwner(o, orderId, opts.restaurantId);
   if (denied) return denied;
@@ -126,7 +126,7 @@ export function foodReady(core: EngineCore, orderId: OrderId, opts: { restaurant
  * Cancels an order. Customers may cancel until the restaurant accepts;
  * restaurants until pickup; admins and the engine itself at any live stage.
  */
-export function cancelOrder(core: EngineCore, cmd: CancelOrder): Result<null> {
+export function cancelOrder(core: EngineCore, cmd: CancelOrder): Result {
   const o = core.orders.get(cmd.orderId);
   if (!o) return reject('ORDER_NOT_FOUND', `no order ${cmd.orderId}`);
   if (!Object.hasOwn(DEFAULT_CANCEL_REASON, cmd.by)) return reject('INVALID_ARGUMENT', 'by must be customer, restaurant, admin or system');
@@ -141,7 +141,7 @@ function notOwner(o: OrderRecord, orderId: OrderId, restaurantId: RestaurantId |
 }
 
 /** Steps the order's machine, then runs `then` and re-arms its deadlines; a refused step is a coded rejection. */
-function orderStep(core: EngineCore, id: OrderId, event: OrderMachineEvent, then: (o: OrderRecord) => void): Result<null> {
+function orderStep(core: EngineCore, id: OrderId, event: OrderMachineEvent, then: (o: OrderRecord) => void): Result {
   const o = core.orders.get(id);
   if (!o) return reject('ORDER_NOT_FOUND', `no order ${id}`);
   if (!core.stepOrder(o, event)) return reject('ORDER_INVALID_TRANSITION', `${event.type} is not allowed for order ${id} in state ${o.state}`);

@@ -11,7 +11,7 @@ import { RestaurantRecord } from '../records.js';
 const WARM_RINGS = 6;
 const STATUS_EVENT = { open: 'OPEN', busy: 'BUSY', closed: 'CLOSE' } as const;
 
-export function registerRestaurant(core: EngineCore, cmd: RegisterRestaurant): Result<null> {
+export function registerRestaurant(core: EngineCore, cmd: RegisterRestaurant): Result {
   if (!isIdString(cmd.restaurantId)) return reject('INVALID_ARGUMENT', 'restaurantId must be a UUID or a slug');
   if (!isLatLng(cmd.location)) return reject('INVALID_ARGUMENT', 'location must have lat in [-90, 90] and lng in [-180, 180]');
   if (!(cmd.prepMinutes > 0 && cmd.prepMinutes <= 240)) return reject('INVALID_ARGUMENT', 'prepMinutes must be in (0, 240]');
@@ -37,7 +37,7 @@ export function addRestaurant(core: EngineCore, r: RestaurantRecord): void {
   core.search.warm(r.cell, WARM_RINGS);
 }
 
-export function setRestaurantStatus(core: EngineCore, id: RestaurantId, status: RestaurantStatus): Result<null> {
+export function setRestaurantStatus(core: EngineCore, id: RestaurantId, status: RestaurantStatus): Result {
   const r = core.restaurants.get(id);
   if (!r) return reject('RESTAURANT_NOT_FOUND', `no restaurant ${id}`);
   const type = Object.hasOwn(STATUS_EVENT, status) ? STATUS_EVENT[status] : undefined;

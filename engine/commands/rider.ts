@@ -8,7 +8,7 @@ import type { RiderMachineEvent, RiderState } from '../machines/rider-machine.js
 import { RiderRecord } from '../records.js';
 import { cancelVia, clearTarget } from '../release.js';
 
-export function registerRider(core: EngineCore, cmd: RegisterRider): Result<null> {
+export function registerRider(core: EngineCore, cmd: RegisterRider): Result {
   if (!isIdString(cmd.riderId)) return reject('INVALID_ARGUMENT', 'riderId must be a UUID or a slug');
   const capacity = cmd.capacity ?? 1;
   if (!(Number.isInteger(capacity) && capacity >= 1 && capacity <= 8)) return reject('INVALID_ARGUMENT', 'capacity must be an integer in 1..8');
@@ -19,7 +19,7 @@ export function registerRider(core: EngineCore, cmd: RegisterRider): Result<null
   return OK;
 }
 
-export function riderOnline(core: EngineCore, id: RiderId): Result<null> {
+export function riderOnline(core: EngineCore, id: RiderId): Result {
   return riderStep(core, id, { type: 'GO_ONLINE' }, (r) => {
     // GO_ONLINE clears graceUntil; a rider who went offline while disconnected still has that deadline armed.
     core.deadlines.set('grace', r.id, 0);
@@ -29,22 +29,22 @@ export function riderOnline(core: EngineCore, id: RiderId): Result<null> {
 }
 
 /** Goes offline. A held offer passes to the next rider, an unpicked job is reassigned; a rider carrying food is refused. */
-export function riderOffline(core: EngineCore, id: RiderId): Result<null> {
+export function riderOffline(core: EngineCore, id: RiderId): Result {
   const r = core.riders.get(id);
   if (r?.state === 'online.delivering') return reject('RIDER_HAS_ACTIVE_JOB', `rider ${id} is carrying order ${r.snap.context.orderId}`);
   const orderId = r?.snap.context.orderId ?? null;
   const before = r?.state;
   return riderStep(core, id, { type: 'GO_OFFLINE' }, (rr) => {
     core.emit('rider', rr, { type: 'rider_offline', reason: 'requested' });
-    if (orderId && before) riderLeftJob(core, rr, before, orderId as OrderId);
+    if (orderId && before) riderLeftJob(core, rr, before, orderId);
   });
 }
 
-export function riderBreak(core: EngineCore, id: RiderId): Result<null> {
+export function riderBreak(core: EngineCore, id: RiderId): Result {
   return riderStep(core, id, { type: 'BREAK' }, (r) => core.emit('rider', r, { type: 'rider_break_started' }));
 }
 
-export function riderResume(core: EngineCore, id: RiderId): Result<null> {
+export function riderResume(core: EngineCore, id: RiderId): Result {
   return riderStep(core, id, { type: 'RESUME' }, (r) => {
     r.idleSince = core.now();
     core.emit('rider', r, { type: 'rider_break_ended' });
@@ -55,7 +55,7 @@ export function riderResume(core: EngineCore, id: RiderId): Result<null> {
  * What a rider app (or the REST call) asks for: online resumes a break and is
  * a no-op for a rider already online; break and offline as their commands.
  */
-export function setRiderStatus(core: EngineCore, id: RiderId, status: RiderStatus): Result<null> {
+export function setRiderStatus(core: EngineCore, id: RiderId, status: RiderStatus): Result {
   if (status === 'break') return riderBreak(core, id);
   if (status === 'offline') return riderOffline(core, id);
   const r = core.riders.get(id);
@@ -68,14 +68,14 @@ export function setRiderStatus(core: EngineCore, id: RiderId, status: RiderStatu
  * A rider's connection opened: an unknown rider is registered, a rider within
  * a disconnect's grace period is reconnected, anyone else is left as is.
  */
-export function riderConnected(core: EngineCore, id: RiderId): Result<null> {
+export function riderConnected(core: EngineCore, id: RiderId): Result {
   const r = core.riders.get(id);
   if (r === undefined) return registerRider(core, { riderId: id });
   return r.snap.context.graceUntil !== 0 ? riderReconnected(core, id) : OK;
 }
 
 /** The rider's connection dropped: it keeps its state for the grace period, but gets no offers. */
-export function riderDisconnected(core: EngineCore, id: RiderId): Result<null> {
+export function riderDisconnected(core: EngineCore, id: RiderId): Result {
   const graceUntil = core.now() + core.config.disconnectGraceMs;
   const r = core.riders.get(id);
   if (r && r.snap.context.graceUntil !== 0) return reject('RIDER_INVALID_TRANSITION', `rider ${id} is already disconnected`);
@@ -85,7 +85,7 @@ export function riderDisconnected(core: EngineCore, id: RiderId): Result<null> {
   });
 }
 
-export function riderReconnected(core: EngineCore, id: RiderId): Result<null> {
+export function riderReconnected(core: EngineCore, id: RiderId): Result {
   return riderStep(core, id, { type: 'RECONNECT' }, (r) => {
     core.deadlines.set('grace', r.id, 0);
     core.emit('rider', r, { type: 'rider_reconnected' });
@@ -97,7 +97,7 @@ export function graceExpired(core: EngineCore, id: RiderId): void {
   const r = core.riders.get(id);
   if (!r) return;
   const before = r.state;
-  const orderId = r.snap.context.orderId as OrderId | null;
+  const orderId = r.snap.context.orderId;
   if (!core.stepRider(r, { type: 'GRACE_EXPIRED' })) return;
   core.emit('rider', r, { type: 'rider_offline', reason: 'grace_expired' });
   core.space.syncIndex(r);
@@ -132,7 +132,7 @@ function riderLeftJob(core: EngineCore, r: RiderRecord, before: RiderState, orde
 }
 
 /** Steps the rider's machine, then runs `then` and keeps the index in step; a refused step is a coded rejection. */
-function riderStep(core: EngineCore, id: RiderId, event: RiderMachineEvent, then: (r: RiderRecord) => void): Result<null> {
+function riderStep(core: EngineCore, id: RiderId, event: RiderMachineEvent, then: (r: RiderRecord) => void): Result {
   const r = core.riders.get(id);
   if (!r) return reject('RIDER_NOT_FOUND', `no rider ${id}`);
   if (!core.stepRider(r, event)) {

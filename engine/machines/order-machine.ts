@@ -1,5 +1,5 @@
 import { assign, setup } from 'xstate';
-import type { CancelledBy } from '../../protocol/index.js';
+import type { CancelledBy, RiderId } from '../../protocol/index.js';
 
 /**
  * What the order machine remembers: who holds it, the live offer, riders who
@@ -10,7 +10,7 @@ import type { CancelledBy } from '../../protocol/index.js';
 export interface OrderContext {
   paid: boolean;
   foodReady: boolean;
-  riderId: string | null;
+  riderId: RiderId | null;
   offerId: string | null;
   offerExpiresAt: number;
   /**
@@ -19,7 +19,7 @@ export interface OrderContext {
    */
   payout: number | null;
   offers: number;
-  passed: string[];
+  passed: RiderId[];
   paymentExpiresAt: number;
   restaurantAcceptBy: number;
   dispatchAt: number;
@@ -46,13 +46,13 @@ export type OrderMachineEvent =
   | { type: 'FOOD_READY' }
   | { type: 'DISPATCH_DUE'; giveUpAt: number }
   | { type: 'NO_CANDIDATE'; retryAt: number }
-  | { type: 'OFFER'; riderId: string; offerId: string; expiresAt: number; payout: number }
-  | { type: 'DECLINE'; riderId: string }
+  | { type: 'OFFER'; riderId: RiderId; offerId: string; expiresAt: number; payout: number }
+  | { type: 'DECLINE'; riderId: RiderId }
   | { type: 'OFFER_EXPIRED' }
-  | { type: 'ACCEPT'; riderId: string }
+  | { type: 'ACCEPT'; riderId: RiderId }
   | { type: 'UNASSIGN'; giveUpAt: number }
-  | { type: 'PICKED_UP'; riderId: string; at: number }
-  | { type: 'DELIVERED'; riderId: string }
+  | { type: 'PICKED_UP'; riderId: RiderId; at: number }
+  | { type: 'DELIVERED'; riderId: RiderId }
   | { type: 'GIVE_UP' }
   | { type: 'CANCEL'; by: CancelledBy }
   | { type: 'EXPIRE' };

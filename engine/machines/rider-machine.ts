@@ -1,4 +1,5 @@
 import { assign, setup } from 'xstate';
+import type { OrderId } from '../../protocol/index.js';
 
 /**
  * What the rider machine remembers. Position, cell and stats live outside it,
@@ -7,7 +8,7 @@ import { assign, setup } from 'xstate';
  * the engine on restore.
  */
 export interface RiderContext {
-  orderId: string | null;
+  orderId: OrderId | null;
   offerId: string | null;
   graceUntil: number;
 }
@@ -17,13 +18,13 @@ export type RiderMachineEvent =
   | { type: 'GO_OFFLINE' }
   | { type: 'BREAK' }
   | { type: 'RESUME' }
-  | { type: 'OFFER'; orderId: string; offerId: string }
-  | { type: 'OFFER_ENDED'; orderId: string }
-  | { type: 'ACCEPT'; orderId: string }
-  | { type: 'ARRIVED_PICKUP'; orderId: string }
-  | { type: 'PICKED_UP'; orderId: string }
-  | { type: 'DELIVERED'; orderId: string }
-  | { type: 'RELEASE'; orderId: string }
+  | { type: 'OFFER'; orderId: OrderId; offerId: string }
+  | { type: 'OFFER_ENDED'; orderId: OrderId }
+  | { type: 'ACCEPT'; orderId: OrderId }
+  | { type: 'ARRIVED_PICKUP'; orderId: OrderId }
+  | { type: 'PICKED_UP'; orderId: OrderId }
+  | { type: 'DELIVERED'; orderId: OrderId }
+  | { type: 'RELEASE'; orderId: OrderId }
   | { type: 'DISCONNECT'; graceUntil: number }
   | { type: 'RECONNECT' }
   | { type: 'GRACE_EXPIRED' };
