@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
-import { H3RequestError, type H3Request, type H3Response } from './h3-client.js';
+import { H3RequestError, type H3Request, type H3Response } from './h3-types.js';
 
 const run = promisify(execFile);
 
