@@ -114,7 +114,7 @@ export async function runEngineBench(o: EngineBenchOptions, progress: (s: string
   }
   const offers: [RiderId, OrderId][] = [];
   const off = engine.subscribe((e: EngineEvent) => {
-    if (e.type === 'rider_offered') offers.push([e.id as RiderId, e.orderId]);
+    if (e.type === 'rider_offered') offers.push([e.id, e.orderId]);
   });
   const pickups: { lat: number; lng: number }[] = [];
   for (let n = 0; n < o.orders; n++) {

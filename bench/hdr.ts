@@ -73,6 +73,6 @@ export class LatencyHistogram {
   }
 
   static decode(base64: string): LatencyHistogram {
-    return new LatencyHistogram(hdr.decodeFromCompressedBase64(base64, 64, false) as hdr.Histogram);
+    return new LatencyHistogram(hdr.decodeFromCompressedBase64(base64, 64, false));
   }
 }

@@ -43,7 +43,7 @@ export async function runMemoryBench(f: MemoryFlags, progress: (s: string) => vo
   progress(`${f.orders} orders assigned to riders`);
   const offers = new Map<OrderId, RiderId>();
   const off = engine.subscribe((e) => {
-    if (e.type === 'order_offered') offers.set(e.id as OrderId, e.riderId);
+    if (e.type === 'order_offered') offers.set(e.id, e.riderId);
   });
   for (let n = 0; n < f.orders; n++) order(f.orders + n, 0);
   off();

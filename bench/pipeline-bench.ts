@@ -236,7 +236,8 @@ async function runSystem(
     // Phase 2: orders. The server's histograms and CPU window start after the warm-up.
     let last = 0;
     const done = nextMsg<Extract<LoadMsg, { type: 'orders_done' }>>(load, 'orders_done', (m) => {
-      const p = m as Extract<LoadMsg, { type: 'progress' }>;
+      // The callback sees every message while it waits; only progress lines are logged.
+      const p = m as LoadMsg;
       if (p.type !== 'progress' || performance.now() - last < 2_000) return;
       last = performance.now();
       o.log(`orders ${p.sent}/${p.planned} sent, ${p.offers} offers, end-to-end p99 so far ${Math.round(p.p99_us)} µs`);

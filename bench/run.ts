@@ -17,7 +17,7 @@ import { defaultMemoryBench, runMemoryBench } from './memory-bench.js';
 import { defaultPipelineBench, quickPipelineBench, runPipelineBench, type SystemResult } from './pipeline-bench.js';
 import { SYSTEMS, type System } from './pipeline/systems.js';
 import { defaultWriteBehindBench, runWriteBehindBench } from './write-behind-bench.js';
-import { machineLine, parseFlags, UsageError } from './stats.js';
+import { machineLine, parseFlags, UsageError, type Widened } from './stats.js';
 
 const HELP = `usage: npm run bench -- match|baselines [--riders N] [--rate ORDERS_PER_S_AT_PEAK] [--seconds S] [--seed N] [--restaurants N] [--warmup S]
                           [--ingest-seconds S] [--interval S] [--job-seconds S] [--k N] [--radius-km K] [--customers N] [--quick] [--json]
@@ -33,7 +33,7 @@ const progress = (tag: string): Log => (s) => console.error(`[${tag}] ${s}`);
 /** The goals of issue 7, on the pipeline's figures. */
 const GOALS = { match_p99_us_max: 1_000, engine_match_p99_us_max: 100, redis_geo_p99_ratio_min: 10, postgis_p99_ratio_min: 20, ingest_us_per_position_max: 4 };
 
-function parse<T extends Record<string, number | boolean | string>>(argv: readonly string[], defaults: T): T | null {
+function parse<T extends Record<string, number | boolean | string>>(argv: readonly string[], defaults: T): Widened<T> | null {
   try {
     return parseFlags(argv, defaults);
   } catch (err) {
@@ -232,7 +232,7 @@ async function all(argv: readonly string[], machine: string): Promise<Outcome> {
   return { json, text };
 }
 
-main().then((code) => process.exit(code), (err) => {
+main().then((code) => process.exit(code), (err: unknown) => {
   console.error(err);
   process.exit(1);
 });

@@ -112,7 +112,7 @@ async function main(): Promise<number> {
   return c.invariant_violations === 0 ? 0 : 1;
 }
 
-main().then((code) => process.exit(code), (err) => {
+main().then((code) => process.exit(code), (err: unknown) => {
   console.error(err);
   process.exit(1);
 });

@@ -52,7 +52,10 @@ export class Sample {
 }
 
 /** Parses `--name value` and `--flag` arguments against defaults; unknown flags are an error. */
-export function parseFlags<T extends Record<string, number | boolean | string>>(argv: readonly string[], defaults: T): T {
+/** A flag's type from its default: `false` is any boolean, `0` any number. */
+export type Widened<T> = { -readonly [K in keyof T]: T[K] extends boolean ? boolean : T[K] extends number ? number : T[K] extends string ? string : T[K] };
+
+export function parseFlags<T extends Record<string, number | boolean | string>>(argv: readonly string[], defaults: T): Widened<T> {
   const out: Record<string, number | boolean | string> = { ...defaults };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -72,7 +75,7 @@ export function parseFlags<T extends Record<string, number | boolean | string>>(
       out[key] = n;
     } else out[key] = v;
   }
-  return out as T;
+  return out as Widened<T>;
 }
 
 export class UsageError extends Error {}

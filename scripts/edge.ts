@@ -38,6 +38,8 @@ async function main(): Promise<number> {
     : { name: 'server', command: process.execPath, args: ['--import', 'tsx', 'scripts/server.ts'], env: process.env, cwd: REPO_ROOT });
   log(`edge: server pid ${server.pid ?? '?'}; waiting for ${config.upstreamUrl}/health`);
   const upstreamUp = await waitUntil(() => httpOk(`${config.upstreamUrl}/health`), { timeoutMs: UPSTREAM_READY_MS, cancelled: () => sup.isStopping });
+  // isStopping is a getter: it may have changed across the await, whatever TypeScript narrowed before it.
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
   if (!upstreamUp) return sup.isStopping ? sup.done : sup.fail(`the server did not answer ${config.upstreamUrl}/health within ${UPSTREAM_READY_MS / 1000} s`);
 
   const caddy = sup.spawn({
@@ -53,6 +55,7 @@ async function main(): Promise<number> {
   let status: number | undefined;
   const edgeUp = await waitUntil(async () => (status = await httpsStatus(probeUrl, { ...(tls.ca ? { ca: tls.ca } : {}), servername: 'localhost' })) !== undefined,
     { timeoutMs: EDGE_READY_MS, cancelled: () => sup.isStopping });
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a getter, changed across the await
   if (!edgeUp) return sup.isStopping ? sup.done : sup.fail(`the edge did not answer ${probeUrl} within ${EDGE_READY_MS / 1000} s`);
 
   const publicHost = config.bind === '0.0.0.0' || config.bind === '127.0.0.1' ? 'localhost' : config.bind;

@@ -29,7 +29,9 @@ export function startFloorServer(identity: IdentityVerifier, limits: WsLimits): 
     maxBackpressure: limits.maxBackpressureBytes,
     closeOnBackpressureLimit: 0,
     upgrade: authenticatingUpgrade({ identity, allowedOrigins: [], subprotocol: RIDER_SUBPROTOCOL, admit: () => ok({}) }),
-    open: () => void stats.connections++,
+    open: () => {
+      stats.connections++;
+    },
     message: (_ws, message) => {
       // The least a handler can do: look at the frame type.
       if (new Uint8Array(message)[1] === Frame.POSITION) stats.positions++;
@@ -41,7 +43,7 @@ export function startFloorServer(identity: IdentityVerifier, limits: WsLimits): 
   });
   return new Promise((resolve, reject) => {
     app.listen('127.0.0.1', 0, (socket) => {
-      if (socket === false) return reject(new Error('cannot listen'));
+      if (socket === false) { reject(new Error('cannot listen')); return; }
       resolve({ port: uWS.us_socket_local_port(socket), rider: { stats }, close: () => uWS.us_listen_socket_close(socket) });
     });
   });

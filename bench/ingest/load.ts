@@ -49,7 +49,7 @@ function open(token: string): Promise<Rider | null> {
       errorCodes[key] = (errorCodes[key] ?? 0) + 1;
     });
     ws.on('error', (err) => {
-      const key = `client_error ${String(err.message).slice(0, 60)}`;
+      const key = `client_error ${err.message.slice(0, 60)}`;
       errorCodes[key] = (errorCodes[key] ?? 0) + 1;
       resolve(null);
     });
@@ -61,7 +61,10 @@ let failed = 0;
 const CONCURRENCY = 64;
 for (let i = 0; i < tokens.length; i += CONCURRENCY) {
   const batch = await Promise.all(tokens.slice(i, i + CONCURRENCY).map(open));
-  for (const r of batch) (r ? riders.push(r) : failed++);
+  for (const r of batch) {
+    if (r) riders.push(r);
+    else failed++;
+  }
 }
 send({ type: 'connected', connections: riders.length, failed, connect_s: Number(((performance.now() - t0) / 1000).toFixed(1)) });
 

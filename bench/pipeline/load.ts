@@ -166,7 +166,7 @@ function open(token: string, i: number): Promise<Rider | null> {
     ws.on('message', (data: Buffer) => {
       const arrived = performance.now();
       const d = decodeServerFrame(new Uint8Array(data));
-      if (!d.ok) return count(riderErrors, 'undecodable');
+      if (!d.ok) { count(riderErrors, 'undecodable'); return; }
       if (d.frame.type === Frame.OFFER) onOffer(r, d.frame.orderId, arrived);
       else if (d.frame.type === Frame.ERROR) count(riderErrors, d.frame.code);
     });
@@ -176,7 +176,7 @@ function open(token: string, i: number): Promise<Rider | null> {
       count(riderErrors, `close_${code}`);
     });
     ws.on('error', (err) => {
-      count(riderErrors, `client_error ${String(err.message).slice(0, 60)}`);
+      count(riderErrors, `client_error ${err.message.slice(0, 60)}`);
       resolve(null);
     });
   });
@@ -188,7 +188,10 @@ async function connect(): Promise<void> {
   const CONCURRENCY = 64;
   for (let i = 0; i < ids.riders.length; i += CONCURRENCY) {
     const batch = await Promise.all(ids.riders.slice(i, i + CONCURRENCY).map((tok, k) => open(tok, i + k)));
-    for (const r of batch) (r ? riders.push(r) : failed++);
+    for (const r of batch) {
+      if (r) riders.push(r);
+      else failed++;
+    }
   }
   send({ type: 'connected', connections: riders.length, failed, s: Number(((performance.now() - t0) / 1000).toFixed(1)) });
 }
@@ -235,7 +238,7 @@ async function runOrders(warmupS: number): Promise<void> {
       restaurant_id: restaurant.id, items: [{ menu_item_id: `${restaurant.id}-m1`, quantity: 1 }],
       delivery_address: address(o.drop), payment_method: { type: 'CASH' },
     });
-    if (made.status !== 201 && made.status !== 200) return count(restErrors, `POST /orders ${made.status} ${String((made.json['code'] ?? made.json['title']) ?? '')}`);
+    if (made.status !== 201 && made.status !== 200) { count(restErrors, `POST /orders ${made.status} ${JSON.stringify(made.json['code'] ?? made.json['title'] ?? '')}`); return; }
     placed++;
     const id = String(made.json['id']);
     const t = performance.now();
@@ -243,7 +246,7 @@ async function runOrders(warmupS: number): Promise<void> {
     const res = await rest('PUT', `/orders/${id}/status`, restaurant.token, { status: 'confirmed', estimated_preparation_time: 0 });
     if (res.status !== 200) {
       sentAt.delete(id);
-      return count(restErrors, `PUT status ${res.status} ${String((res.json['code'] ?? res.json['title']) ?? '')}`);
+      count(restErrors, `PUT status ${res.status} ${JSON.stringify(res.json['code'] ?? res.json['title'] ?? '')}`); return;
     }
     confirmed++;
     ackedAt.set(id, res.at);
@@ -258,7 +261,7 @@ async function runOrders(warmupS: number): Promise<void> {
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     lagMax = Math.max(lagMax, performance.now() - due);
-    const p = one(n).catch((err: unknown) => count(restErrors, `request ${String((err as Error).message).slice(0, 60)}`));
+    const p = one(n).catch((err: unknown) => count(restErrors, `request ${(err as Error).message.slice(0, 60)}`));
     inflight.add(p);
     void p.finally(() => inflight.delete(p));
     sent++;

@@ -86,7 +86,9 @@ const hooks: ServerHooks = {
   onPosition: b ? (id, lat, lng) => {
     positions++;
     b.onPosition(id, lat, lng);
-  } : () => void positions++,
+  } : () => {
+    positions++;
+  },
   wrapIdentity: rememberTokens,
 };
 const quiet = {
@@ -121,6 +123,6 @@ process.on('message', (m: ParentMsg) => {
       await store?.close().catch(() => {});
     };
     // A CPU profile, when asked for, is written at exit.
-    stop().finally(() => process.exit(0));
+    void stop().finally(() => process.exit(0));
   }
 });

@@ -209,7 +209,7 @@ export class Simulation {
         this.counts.orders_placed++;
         break;
       case 'order_food_ready': {
-        const o = this.#orders.get(e.id as OrderId);
+        const o = this.#orders.get(e.id);
         if (o) o.foodReady = true;
         break;
       }
@@ -219,15 +219,15 @@ export class Simulation {
       case 'order_delivered':
         this.counts.orders_delivered++;
         this.deliveryMinutes.add((e.at - this.#placedAt(e)) / 60_000);
-        this.#orders.delete(e.id as OrderId);
+        this.#orders.delete(e.id);
         break;
       case 'order_cancelled':
         this.counts.orders_cancelled++;
         this.cancelReasons[e.reason] = (this.cancelReasons[e.reason] ?? 0) + 1;
-        this.#orders.delete(e.id as OrderId);
+        this.#orders.delete(e.id);
         break;
       case 'rider_offered':
-        this.#decide(e.id as RiderId, e.orderId);
+        this.#decide(e.id, e.orderId);
         break;
       case 'rider_assigned': {
         const a = this.#byId.get(e.id)!;
@@ -323,7 +323,7 @@ export class Simulation {
       if (a.orderId !== orderId || a.mode !== 'at_pickup') return;
       const o = this.#orders.get(orderId);
       if (!o) return;
-      if (!o.foodReady) return this.#waitForFood(a, orderId);
+      if (!o.foodReady) { this.#waitForFood(a, orderId); return; }
       if (this.engine.pickedUp(a.id, orderId).ok) a.mode = 'to_drop';
     }, 30_000);
   }
@@ -350,7 +350,7 @@ export class Simulation {
 
   #reconnect(a: Agent): void {
     a.connected = true;
-    if (a.mode === 'offline') return this.#comeOnline(a);
+    if (a.mode === 'offline') { this.#comeOnline(a); return; }
     this.engine.riderReconnected(a.id);
   }
 

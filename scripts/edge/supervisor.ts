@@ -51,7 +51,7 @@ export class Supervisor {
   spawn(spec: ChildSpec): ChildProcess {
     if (this.stopping) throw new Error(`supervisor: stopping, will not start ${spec.name}`);
     const child = spawn(spec.command, [...spec.args], {
-      cwd: spec.cwd, env: spec.env as NodeJS.ProcessEnv, stdio: ['ignore', 'inherit', 'inherit'], detached: true,
+      cwd: spec.cwd, env: spec.env, stdio: ['ignore', 'inherit', 'inherit'], detached: true,
     });
     let resolveExited!: () => void;
     const managed: Managed = { name: spec.name, child, exited: new Promise<void>((r) => { resolveExited = r; }), exit: undefined };

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { cellToParent, latLngToCell } from 'h3-js';
-import { checkInvariants, defaultEngineConfig as D, type EngineEvent, type H3Cell, type OrderId, type RiderId } from '../../engine/index.js';
+import { checkInvariants, defaultEngineConfig as D, type EngineEvent, type H3Cell, type OrderId } from '../../engine/index.js';
 import { CENTRE, near, world, type World } from './world.js';
 
 /** Greedy dispatch: candidate search around the pickup, scoring, exclusions, shards. */

@@ -2,7 +2,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import {
   Engine, SimulatedClock, checkInvariants, type EngineConfigInput, defaultEngineConfig as D, offsetM, type CandidateRequest, type EngineEvent,
-  type MatchInfo, type OrderId, type RiderId,
+  type MatchInfo, type OrderId,
 } from '../../engine/index.js';
 import { CENTRE, cust, near, rest, rid, world } from './world.js';
 
@@ -72,7 +72,7 @@ t.test('the offer is the one the ring search makes over the same riders (same sc
   // ring search stops once it has minCandidates; here it must see every rider (all within maxRing), as the source does.
   const config = { minCandidates: 1_000 };
   const riderArb = fc.record({ m: fc.integer({ min: 0, max: 3_000 }), bearing: fc.integer({ min: 0, max: 359 }), heading: fc.integer({ min: 0, max: 359 }), speed: fc.constantFrom(0, 4, 8), idleS: fc.integer({ min: 0, max: 600 }) });
-  await fc.assert(fc.property(fc.array(riderArb, { minLength: 1, maxLength: 12 }), (riders) => {
+  fc.assert(fc.property(fc.array(riderArb, { minLength: 1, maxLength: 12 }), (riders) => {
     const a = world(config);
     const b = externalWorld(config);
     a.restaurant();

@@ -164,7 +164,7 @@ t.test('placement and argument checks answer codes and change nothing', async (t
   const r1 = w.restaurant('r1', near(0), 10, 1);
   const r2 = w.restaurant('r2', near(500, 180));
   const place = (over: Record<string, unknown> = {}) =>
-    w.engine.placeOrder({ customerId: cust('c1'), restaurantId: r1, drop: near(1000, 0), paid: true, ...over } as never);
+    w.engine.placeOrder({ customerId: cust('c1'), restaurantId: r1, drop: near(1000, 0), paid: true, ...over });
   const refuse = (label: string, run: () => Result<unknown>, code: ErrorCode) => {
     const before = JSON.stringify(w.engine.toSnapshot());
     const n = w.events.length;

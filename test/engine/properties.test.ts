@@ -180,7 +180,7 @@ function run(nRiders: number, cmds: Cmd[]): void {
       if (!(Number.isInteger(res) && res >= 0 && res <= 4)) fail(`${label} answered position status ${res}`);
     } else {
       const r = res as { ok: boolean; code?: unknown };
-      if (r.ok !== true && !(r.ok === false && isErrorCode(r.code))) fail(`${label} answered ${JSON.stringify(res)}`);
+      if (!r.ok && !isErrorCode(r.code)) fail(`${label} answered ${JSON.stringify(res)}`);
     }
   };
 
@@ -213,8 +213,12 @@ function run(nRiders: number, cmds: Cmd[]): void {
       case 'cancel': res = engine.cancelOrder({ orderId: order(c.o), by: PARTIES[c.by]! }); break;
       case 'rider': {
         const r = c.r % 2 ? rider(c.r >> 1) : riderFor(c.op, c.r >> 1);
-        const ops = { online: engine.riderOnline, offline: engine.riderOffline, break: engine.riderBreak, resume: engine.riderResume, disconnect: engine.riderDisconnected, reconnect: engine.riderReconnected };
-        res = ops[c.op].call(engine, r);
+        const ops = {
+          online: (id: RiderId) => engine.riderOnline(id), offline: (id: RiderId) => engine.riderOffline(id),
+          break: (id: RiderId) => engine.riderBreak(id), resume: (id: RiderId) => engine.riderResume(id),
+          disconnect: (id: RiderId) => engine.riderDisconnected(id), reconnect: (id: RiderId) => engine.riderReconnected(id),
+        };
+        res = ops[c.op](r);
         break;
       }
       case 'move': {

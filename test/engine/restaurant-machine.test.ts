@@ -34,7 +34,7 @@ for (const from of STATUSES) {
 t.test('registration checks', async (t) => {
   const w = world();
   const reg = (over: Record<string, unknown>) =>
-    w.engine.registerRestaurant({ restaurantId: rest('r1'), location: near(0), prepMinutes: 10, capacity: 5, ...over } as never);
+    w.engine.registerRestaurant({ restaurantId: rest('r1'), location: near(0), prepMinutes: 10, capacity: 5, ...over });
   t.match(reg({ restaurantId: 'has spaces' }), { ok: false, code: 'INVALID_ARGUMENT' }, 'bad id');
   t.match(reg({ location: { lat: 0, lng: 200 } }), { ok: false, code: 'INVALID_ARGUMENT' }, 'bad location');
   t.match(reg({ prepMinutes: 0 }), { ok: false, code: 'INVALID_ARGUMENT' }, 'prep 0');

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import { checkInvariants, defaultEngineConfig as D, type ErrorCode, type OrderId, type Result, type RiderId } from '../../engine/index.js';
-import { CENTRE, near, seqGaps, world, type World } from './world.js';
+import { near, seqGaps, world, type World } from './world.js';
 
 /** Rider lifecycle through the Engine: every state × every lifecycle command, grace periods, reassignment. */
 
