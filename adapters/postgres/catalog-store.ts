@@ -67,7 +67,16 @@ export interface OrderRow {
   /** The final state, copied here when the engine's state row is pruned (persistence/retention.ts). */
   readonly status: string;
   readonly rider_id: string | null;
+  /** The word REST shows (protocol/rest/order-status.ts), kept current by the write-behind. */
+  readonly seed_status: string;
   readonly restaurant_address: Record<string, unknown> | null;
+}
+
+/** An order's seed status, event seq and rider as the live engine has them. */
+export interface OrderStatusNow {
+  readonly status: string;
+  readonly seq: number;
+  readonly riderId: string | null;
 }
 
 export interface OrderItemRow {
@@ -247,19 +256,42 @@ export class CatalogStore {
   // ─── Orders ──────────────────────────────────────────────────────────────
 
   /** The order row and its items, in one statement (one round trip). */
-  async insertOrder(tx: SqlTx, o: Omit<OrderRow, 'state_row' | 'restaurant_address' | 'status' | 'rider_id'> & { payer_vpa: string | null }, items: readonly OrderItemRow[]): Promise<void> {
+  /** `now` is the order's seed status as the live engine has it (status_seq: the order's event seq). */
+  async insertOrder(tx: SqlTx, o: Omit<OrderRow, 'state_row' | 'restaurant_address' | 'status' | 'rider_id' | 'seed_status'> & { payer_vpa: string | null }, items: readonly OrderItemRow[], now: OrderStatusNow): Promise<void> {
     await tx.query(
       `WITH o AS (
-         INSERT INTO orders (id, customer_id, restaurant_id, status, drop_lat, drop_lng, total_paise, placed_at, delivery_address, payment_method, payer_vpa, tracking_id, estimated_delivery_at)
-         VALUES ($1, $2, $3, 'placed', $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12)
+         INSERT INTO orders (id, customer_id, restaurant_id, status, drop_lat, drop_lng, total_paise, placed_at, delivery_address, payment_method, payer_vpa, tracking_id, estimated_delivery_at,
+                             seed_status, status_seq, rider_id)
+         VALUES ($1, $2, $3, 'placed', $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $14, $15, $16)
          RETURNING id
        )
        INSERT INTO order_items (order_id, line, menu_item_id, name, unit_paise, quantity, special_instructions)
        SELECT o.id, i.line, i.menu_item_id, i.name, i.unit_paise, i.quantity, i.special_instructions
        FROM o, json_to_recordset($13::json) AS i(line integer, menu_item_id text, name text, unit_paise integer, quantity integer, special_instructions text)`,
       [o.id, o.customer_id, o.restaurant_id, o.drop_lat, o.drop_lng, o.total_paise, o.placed_at, json(o.delivery_address), o.payment_method, o.payer_vpa, o.tracking_id, o.estimated_delivery_at,
-        JSON.stringify(items.map((i, line) => ({ ...i, line })))],
+        JSON.stringify(items.map((i, line) => ({ ...i, line }))), now.status, now.seq, now.riderId],
     );
+  }
+
+  /**
+   * Brings order rows' seed status and rider up to the live engine's, only forward by seq, or
+   * back to it where a row is ahead of the durable state (a crash lost events the row had seen).
+   * Answers how many rows changed.
+   */
+  setOrderStatuses(orders: readonly (OrderStatusNow & { id: string })[]): Promise<number> {
+    if (orders.length === 0) return Promise.resolve(0);
+    const sorted = [...orders].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return guarded('update order status', async () => (await this.db.query<{ n: number }>(
+      `WITH u AS (
+         UPDATE orders o SET seed_status = u.w, status_seq = u.s, rider_id = u.r
+         FROM unnest($1::text[], $2::text[], $3::int[], $4::text[]) AS u(i, w, s, r)
+         LEFT JOIN engine_state es ON es.aggregate = 'order' AND es.aggregate_id = u.i
+         WHERE o.id = u.i AND (o.status_seq < u.s OR o.status_seq > COALESCE(es.seq, 0))
+           AND (o.seed_status, o.status_seq, o.rider_id) IS DISTINCT FROM (u.w, u.s, u.r)
+         RETURNING 1
+       ) SELECT count(*)::int AS n FROM u`,
+      [sorted.map((o) => o.id), sorted.map((o) => o.status), sorted.map((o) => o.seq), sorted.map((o) => o.riderId)],
+    )).rows[0]?.n ?? 0);
   }
 
   /** Which of `ids` have an order row. */
@@ -304,7 +336,9 @@ export class CatalogStore {
   }
 
   /** A page of orders, newest first, with the total count of the filter. */
-  listOrders(f: { customerId?: string; restaurantId?: string; riderIds?: readonly string[]; riderId?: string; from?: Date; to?: Date; ids?: readonly string[]; limit: number; offset: number }): Promise<{ rows: OrderRow[]; total: number }> {
+  listOrders(f: {
+    customerId?: string; restaurantId?: string; riderId?: string; statuses?: readonly string[]; from?: Date; to?: Date; ids?: readonly string[]; limit: number; offset: number;
+  }): Promise<{ rows: OrderRow[]; total: number }> {
     const where: string[] = [];
     const params: unknown[] = [];
     const add = (sql: string, v: unknown) => {
@@ -313,13 +347,17 @@ export class CatalogStore {
     };
     if (f.customerId !== undefined) add('o.customer_id = ?', f.customerId);
     if (f.restaurantId !== undefined) add('o.restaurant_id = ?', f.restaurantId);
-    if (f.riderId !== undefined) add(`COALESCE(s.row->'context'->>'riderId', o.rider_id) = ?`, f.riderId);
+    if (f.riderId !== undefined) add('o.rider_id = ?', f.riderId);
+    // On the (who, seed_status, placed_at) indexes of sql/0005_order_status.sql. One word is an equality, so
+    // the index gives the rows newest first; several (= ANY) are read from the index and sorted.
+    if (f.statuses?.length === 1) add('o.seed_status = ?', f.statuses[0]);
+    else if (f.statuses !== undefined) add('o.seed_status = ANY(?::text[])', f.statuses);
     if (f.from !== undefined) add('o.placed_at >= ?', f.from);
     if (f.to !== undefined) add('o.placed_at < ?', f.to);
     if (f.ids !== undefined) add('o.id = ANY(?)', f.ids);
     const cond = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
     return guarded('list orders', async () => {
-      const total = (await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM orders o LEFT JOIN engine_state s ON s.aggregate = 'order' AND s.aggregate_id = o.id ${cond}`, params)).rows[0]?.n ?? 0;
+      const total = (await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM orders o ${cond}`, params)).rows[0]?.n ?? 0;
       const rows = (await this.db.query<OrderRow>(
         `${ORDER_SELECT} ${cond} ORDER BY o.placed_at DESC, o.id LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
         [...params, f.limit, f.offset],
@@ -423,7 +461,7 @@ export class CatalogStore {
   }
 }
 
-const ORDER_COLUMNS = `o.id, o.customer_id, o.restaurant_id, o.status, o.rider_id, o.total_paise, o.drop_lat, o.drop_lng, o.delivery_address, o.payment_method,
+const ORDER_COLUMNS = `o.id, o.customer_id, o.restaurant_id, o.status, o.seed_status, o.rider_id, o.total_paise, o.drop_lat, o.drop_lng, o.delivery_address, o.payment_method,
   o.tracking_id, o.placed_at, o.estimated_delivery_at, s.row AS state_row, r.address AS restaurant_address`;
 const ORDER_FROM = `FROM orders o
   LEFT JOIN engine_state s ON s.aggregate = 'order' AND s.aggregate_id = o.id

@@ -1,6 +1,7 @@
 import type { ActorRow, EventRecord, EventStore, StoredState } from '../../engine/ports/event-store.js';
 import type { OrderSnapshotRow, RestaurantSnapshotRow, RiderSnapshotRow } from '../../engine/snapshot.js';
 import type { AggregateKind, EngineEvent } from '../../protocol/index.js';
+import { seedStatus, stateName } from '../../protocol/rest/order-status.js';
 import { DependencyUnavailableError, isConnectionError } from '../dependency-error.js';
 import type { SqlDatabase } from './sql-database.js';
 import { Statements } from './statements.js';
@@ -45,6 +46,8 @@ export class PgEventStore implements EventStore {
       }
     }
     const st = { a: [] as string[], i: [] as string[], s: [] as number[], l: [] as boolean[], e: [] as number[], r: [] as string[] };
+    // The order row's seed status and rider, from the same state row (null for riders and restaurants).
+    const ord = { w: [] as (string | null)[], r: [] as (string | null)[] };
     // Same lock order in every batch (the events statement sorts too), so overlapping batches never deadlock.
     const ordered = [...newest.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
     for (const { aggregate, row } of ordered) {
@@ -55,9 +58,12 @@ export class PgEventStore implements EventStore {
       st.l.push(endedAt === 0);
       st.e.push(endedAt);
       st.r.push(JSON.stringify(row));
+      const o = aggregate === 'order' ? (row as OrderSnapshotRow) : undefined;
+      ord.w.push(o ? seedStatus(stateName(o.value) ?? 'placed', o.context.foodReady) : null);
+      ord.r.push(o ? o.context.riderId : null);
     }
     try {
-      const res = await this.#db.query<{ n: number }>(Statements.appendBatch, [ev.a, ev.i, ev.s, ev.ty, ev.at, ev.b, st.a, st.i, st.s, st.l, st.e, st.r, idCounter]);
+      const res = await this.#db.query<{ n: number }>(Statements.appendBatch, [ev.a, ev.i, ev.s, ev.ty, ev.at, ev.b, st.a, st.i, st.s, st.l, st.e, st.r, idCounter, ord.w, ord.r]);
       return { inserted: res.rows[0]?.n ?? 0 };
     } catch (err) {
       throw wrap(err, 'append');

@@ -14,7 +14,7 @@ import { CloseCode, type PositionFix, type RiderId } from '../../protocol/index.
 import { buildOpenApi } from '../../protocol/rest/openapi.js';
 import { FieldCipher } from '../crypto/field-cipher.js';
 import { type GatewayDeps } from '../http/gateway-deps.js';
-import { cancelUnrecordedOrders, orderHandlers } from '../http/handlers/orders.js';
+import { cancelUnrecordedOrders, orderHandlers, syncOrderStatuses } from '../http/handlers/orders.js';
 import { paymentWebhookHandler } from '../http/handlers/payment-webhook.js';
 import { paymentHandlers } from '../http/handlers/payments.js';
 import { peopleHandlers } from '../http/handlers/people.js';
@@ -107,6 +107,8 @@ export async function startServer(config: ServerConfig, log: ServerLogger = json
       log.warn({ msg: 'orders placed but never recorded (a crash between their events and their row): cancelled', orders: unrecorded });
       await writeBehind.barrier();
     }
+    const resynced = await syncOrderStatuses(engine, catalog);
+    if (resynced > 0) log.info({ msg: 'order rows brought to the recovered engine\'s status', orders: resynced });
     const trail = new TrailWriter(storage.db);
     closers.push(() => trail.close());
     const retention = setInterval(() => {

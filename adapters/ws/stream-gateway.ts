@@ -17,6 +17,7 @@ import {
 } from '../../protocol/index.js';
 import { durableGate } from './durable-gate.js';
 import type { WsLimits } from './limits.js';
+import { seedStatus } from '../../protocol/rest/order-status.js';
 import { streamMessage, type StreamOut } from './stream-messages.js';
 import { TokenBucket } from './token-bucket.js';
 import { authenticatingUpgrade } from './upgrade-auth.js';
@@ -115,7 +116,7 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
     }, (err: unknown) => o.logger?.error('stream authentication failed', err));
   };
 
-  const canRead = (p: Principal, id: OrderId): Result<string> => {
+  const canRead = (p: Principal, id: OrderId): Result<{ state: string; foodReady: boolean }> => {
     const v = engine.getOrder(id);
     // An order that does not exist and one that is not yours answer alike: no probing for ids.
     if (!v.ok) return reject('AUTH_OBJECT_FORBIDDEN', `order.read: order ${id} is not yours`);
@@ -123,7 +124,7 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
     const allowed = authorize(p, 'order.read', {
       customerId: o2.customerId, restaurantId: o2.restaurantId, ...(o2.riderId ? { riderId: o2.riderId } : {}),
     });
-    return allowed.ok ? ok(o2.state) : allowed;
+    return allowed.ok ? ok({ state: o2.state, foodReady: o2.foodReady }) : allowed;
   };
 
   const subscribe = (c: StreamConn, raw: unknown): void => {
@@ -136,7 +137,7 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
     if (!allowed.ok) return fail(c, allowed.code, allowed.detail);
     c.subs.add(id);
     if (!watched.has(id)) watched.set(id, 0);
-    const snapshot = streamMessage.snapshot(id, allowed.value, clock.now());
+    const snapshot = streamMessage.snapshot(id, allowed.value.state, allowed.value.foodReady, clock.now());
     // The topics are joined when the snapshot goes, not before: an update held from before the
     // snapshot would otherwise reach the socket ahead of it (and of `subscribed`).
     joining.set(id, (joining.get(id) ?? 0) + 1);
@@ -193,13 +194,18 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
     });
   };
 
+  const statusNow = (id: string): string | undefined => {
+    const v = engine.getOrder(id as OrderId);
+    return v.ok ? seedStatus(v.value.state, v.value.foodReady) : undefined;
+  };
+
   const unsubscribeEngine = engine.subscribe((e: EngineEvent) => {
     if (e.aggregate !== 'order' || !watched.has(e.id as OrderId)) return;
     if (app.numSubscribers(orderTopic(e.id)) === 0 && !joining.has(e.id as OrderId)) {
       watched.delete(e.id as OrderId);
       return;
     }
-    for (const m of streamMessage.fromEvent(e)) publish(orderTopic(e.id), m);
+    for (const m of streamMessage.fromEvent(e, statusNow)) publish(orderTopic(e.id), m);
   });
 
   /** Rider positions never emit events (hot path): a throttled sweep publishes them to watchers. */

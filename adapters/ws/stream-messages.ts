@@ -16,26 +16,30 @@ export type StreamOut =
   | { type: 'pong'; data: { at: string } }
   | { type: 'error'; data: { code: ErrorCode; message: string } };
 
-/** Engine event → seed status, for the events a watcher hears about. */
+/** Engine event → seed status, for the events a watcher hears about (the words REST shows). */
 const EVENT_STATUS: Readonly<Partial<Record<EngineEvent['type'], string>>> = {
   order_payment_confirmed: 'placed', order_accepted: 'confirmed', order_food_ready: 'ready',
-  order_assigned: 'rider_assigned', order_unassigned: 'preparing', order_picked_up: 'in_transit',
-  order_delivered: 'delivered', order_cancelled: 'cancelled',
+  order_picked_up: 'in_transit', order_delivered: 'delivered', order_cancelled: 'cancelled',
 };
+/** A rider taking or dropping the job leaves the word to the food: `preparing` or `ready`, as the order is now. */
+const RIDER_EVENTS = new Set<EngineEvent['type']>(['order_assigned', 'order_unassigned']);
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const nanToNull = (x: number | null) => (x === null || Number.isNaN(x) ? null : x);
 
 export const streamMessage = {
   /** The current status, sent right after a subscription. */
-  snapshot(orderId: string, state: string, now: number): StreamOut {
-    return { type: 'order_status_update', data: { order_id: orderId, status: seedStatus(state), event: 'snapshot', state, at: iso(now) } };
+  snapshot(orderId: string, state: string, foodReady: boolean, now: number): StreamOut {
+    return { type: 'order_status_update', data: { order_id: orderId, status: seedStatus(state, foodReady), event: 'snapshot', state, at: iso(now) } };
   },
 
-  /** What watchers of the event's order hear about it (usually one message, some none). */
-  fromEvent(e: EngineEvent): StreamOut[] {
+  /**
+   * What watchers of the event's order hear about it (usually one message, some none); `statusNow`
+   * answers the order's word after the event's command (assignment does not change it by itself).
+   */
+  fromEvent(e: EngineEvent, statusNow: (orderId: string) => string | undefined = () => undefined): StreamOut[] {
     const at = iso(e.at);
-    const status = EVENT_STATUS[e.type];
+    const status = RIDER_EVENTS.has(e.type) ? statusNow(e.id) ?? 'preparing' : EVENT_STATUS[e.type];
     const out: StreamOut[] = [];
     if (status !== undefined) {
       const extra: Record<string, unknown> = {};

@@ -1,33 +1,58 @@
 /**
  * The seed API's order statuses and how the engine's order states map onto
- * them. The seed names placed, confirmed, in_transit and delivered; a real
- * system also needs preparing, ready, rider_assigned, picked_up and cancelled.
- * REST answers and stream events use this one mapping (docs/rest.md).
+ * them: the one mapping REST answers, stream events and the stored
+ * `orders.seed_status` column use (table in docs/rest.md).
  */
 
-/** Engine order state → seed status. */
-const STATE_STATUS: Readonly<Record<string, string>> = {
-  placed: 'placed', awaiting_payment: 'placed', awaiting_restaurant: 'placed', preparing: 'preparing',
-  'dispatching.searching': 'preparing', 'dispatching.offered': 'preparing', assigned: 'rider_assigned',
+/** Every word an answer may show, in the order an order goes through them. */
+export const SEED_STATUSES = ['placed', 'confirmed', 'preparing', 'ready', 'in_transit', 'delivered', 'cancelled'] as const;
+export type SeedStatus = (typeof SEED_STATUSES)[number];
+
+/** Words a status filter also takes, and the shown word each stands for. */
+const SYNONYMS: Readonly<Record<string, SeedStatus>> = { picked_up: 'in_transit' };
+
+/** Engine order state → seed status, before `foodReady` refines it. */
+const STATE_STATUS: Readonly<Record<string, SeedStatus>> = {
+  placed: 'placed', awaiting_payment: 'placed', awaiting_restaurant: 'placed',
+  // Accepted: the kitchen has it and no rider is sought yet (dispatch waits for its time).
+  preparing: 'confirmed',
+  // Cooking while a rider is found, offered the job, or on the way to the restaurant.
+  'dispatching.searching': 'preparing', 'dispatching.offered': 'preparing', assigned: 'preparing',
   picked_up: 'in_transit', delivered: 'delivered', cancelled: 'cancelled',
 };
 
-/** Cooking is done but no rider has picked up yet. */
-const READY_STATES = new Set(['preparing', 'dispatching.searching', 'dispatching.offered', 'assigned']);
+/** Accepted and not yet picked up: the states in which food being ready shows as `ready`. */
+const KITCHEN_STATES = new Set(['preparing', 'dispatching.searching', 'dispatching.offered', 'assigned']);
 
-/**
- * The seed status of an engine state. `foodReady` refines a cooking order into
- * `ready`; an order whose rider is on the way keeps `rider_assigned` until
- * the food is ready.
- */
-export function seedStatus(state: string, foodReady = false): string {
-  if (foodReady && READY_STATES.has(state) && state !== 'assigned') return 'ready';
-  return STATE_STATUS[state] ?? state;
+/** The seed status of an engine state; `foodReady` turns an accepted, not picked up order into `ready`. */
+export function seedStatus(state: string, foodReady = false): SeedStatus {
+  if (foodReady && KITCHEN_STATES.has(state)) return 'ready';
+  return STATE_STATUS[state] ?? 'placed';
 }
 
-/** The engine states a seed status filter (`GET /orders?status=`) selects. */
-export function statesOfStatus(status: string): readonly string[] {
-  return Object.entries(STATE_STATUS).filter(([, s]) => s === status).map(([state]) => state);
+/**
+ * The stored words a `GET /orders?status=` value selects (comma separated),
+ * or the words it does not know.
+ */
+export function statusFilter(value: string): { ok: true; words: SeedStatus[] } | { ok: false; unknown: string[] } {
+  const words = new Set<SeedStatus>();
+  const unknown: string[] = [];
+  for (const w of value.split(',')) {
+    const shown = (SEED_STATUSES as readonly string[]).includes(w) ? (w as SeedStatus) : SYNONYMS[w];
+    if (shown === undefined) unknown.push(w);
+    else words.add(shown);
+  }
+  return unknown.length > 0 ? { ok: false, unknown } : { ok: true, words: [...words] };
+}
+
+/** The engine's state name from a stored XState value (`{ dispatching: 'offered' }` → `dispatching.offered`). */
+export function stateName(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object') {
+    const [k, v] = Object.entries(value)[0] ?? [];
+    if (k !== undefined) return `${k}.${stateName(v) ?? ''}`.replace(/\.$/, '');
+  }
+  return undefined;
 }
 
 /** What the order's payment looks like to the customer. */

@@ -5,11 +5,16 @@
 -- 2. The newest state row of each actor, only forward: a stored row with a higher or equal seq is
 --    kept (a late or repeated batch changes nothing). The caller passes at most one row per actor.
 -- 3. The engine's id counter, only ever raised (batches may land out of order); 0 leaves it.
+-- 4. The seed status word and rider of each order whose state row moved forward, copied to its
+--    orders row (sql/0005_order_status.sql), again only forward by seq. Driven by step 2's rows, so
+--    a batch locks an order's state row before its orders row, in key order as step 2 does.
 -- Both inserts take their row locks in key order, so overlapping batches do not deadlock.
 -- Parameters, one array element per event: $1 aggregate text[], $2 aggregate id text[], $3 seq
 -- int[], $4 type text[], $5 at (engine epoch ms) float8[], $6 the event as JSON text[]; one element
 -- per actor: $7 aggregate text[], $8 aggregate id text[], $9 seq int[], $10 live bool[],
--- $11 ended_at (engine ms, 0 while live) float8[], $12 the row as JSON text[]; $13 the id counter.
+-- $11 ended_at (engine ms, 0 while live) float8[], $12 the row as JSON text[]; $13 the id counter;
+-- again one element per actor (null for riders and restaurants): $14 the order's seed status
+-- text[], $15 its rider id text[].
 -- Answers n: how many events were new.
 WITH ins AS (
   INSERT INTO engine_events (aggregate, aggregate_id, seq, type, at, body)
@@ -26,11 +31,17 @@ WITH ins AS (
   ON CONFLICT (aggregate, aggregate_id) DO UPDATE
     SET seq = excluded.seq, live = excluded.live, ended_at = excluded.ended_at, row = excluded.row
     WHERE engine_state.seq < excluded.seq
-  RETURNING 1
+  RETURNING aggregate, aggregate_id, seq
 ), meta AS (
   INSERT INTO engine_meta (key, value)
   SELECT 'id_counter', $13::bigint WHERE $13::bigint > 0
   ON CONFLICT (key) DO UPDATE SET value = greatest(engine_meta.value, excluded.value)
+  RETURNING 1
+), ord AS (
+  UPDATE orders o SET seed_status = u.w, rider_id = u.r, status_seq = state.seq
+  FROM state JOIN unnest($7::text[], $8::text[], $14::text[], $15::text[]) AS u(a, i, w, r)
+    ON u.a = state.aggregate AND u.i = state.aggregate_id
+  WHERE state.aggregate = 'order' AND u.w IS NOT NULL AND o.id = state.aggregate_id AND o.status_seq < state.seq
   RETURNING 1
 )
 SELECT count(*)::int AS n FROM ins

@@ -35,7 +35,7 @@ t.test('embedded storage serves the API and keeps orders across a restart', asyn
   t.equal(second.server.recovery.restaurants, 1);
   const read = await api(second.url, 'GET', `/orders/${placed.body.id}`, { token: cast.customer.token });
   t.equal(read.status, 200, JSON.stringify(read.body));
-  t.match(read.body, { id: placed.body.id, status: 'preparing', total_amount: 840, items: [{ name: 'Butter Chicken', quantity: 3 }] });
+  t.match(read.body, { id: placed.body.id, status: 'confirmed', engine_state: 'preparing', total_amount: 840, items: [{ name: 'Butter Chicken', quantity: 3 }] });
   const menu = await api(second.url, 'GET', `/restaurants/${shop.id}/menu`, { token: cast.customer.token });
   t.equal(menu.body.categories[0].items.length, 3, 'the menu too');
 });

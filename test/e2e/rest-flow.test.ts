@@ -65,7 +65,8 @@ t.test('a delivery from order to doorstep: REST, the offer on the rider socket, 
   const id = await assignedOrder(cast.customer, cast.restaurant, shop1, riderX, { latitude: 19.086, longitude: 72.8877 });
   const tracked = await api(url, 'GET', `/orders/${id}`, { token: cast.customer.token });
   t.equal(tracked.status, 200);
-  t.equal(tracked.body.status, 'rider_assigned');
+  t.equal(tracked.body.engine_state, 'assigned');
+  t.equal(tracked.body.status, 'preparing', 'a rider on the way while the kitchen cooks');
   t.equal(tracked.body.delivery_person_id, cast.rider.riderId);
   t.ok(tracked.body.tracking.current_location.latitude > 19, 'live rider position');
   t.match(tracked.body.tracking.estimated_arrival, /Z$/);

@@ -123,7 +123,7 @@ t.test('the assigned rider\'s location reaches the customer at most once a secon
   await c.next(ofType('subscribed'));
   h.engine.restaurantAccept(s.orderId, { prepMinutes: 0 });
   t.match(h.engine.acceptOffer(riderId, s.orderId), { ok: true });
-  t.match(await c.next(ofType('order_status_update', (m) => m.data['status'] === 'rider_assigned')), { data: { delivery_person_id: riderId } });
+  t.match(await c.next(ofType('order_status_update', (m) => m.data['event'] === 'order_assigned')), { data: { delivery_person_id: riderId, status: 'preparing' } });
   // Ten positions in two seconds of engine time: two location updates, not ten.
   for (let i = 1; i <= 10; i++) {
     const p = near(200 - i * 10);

@@ -69,6 +69,9 @@ t.test('engine events become seed-shaped stream messages', async (t) => {
   const cancelled = { ...base, type: 'order_cancelled', by: 'system', reason: 'no_rider', fromState: 'preparing', refundDue: true, riderId: null } as EngineEvent;
   t.same(streamMessage.fromEvent(cancelled).map((m) => m.type), ['order_status_update', 'notification']);
   t.same(streamMessage.fromEvent({ ...base, type: 'order_offered' } as EngineEvent), [], 'offers are the rider\'s business');
+  const assigned = { ...base, type: 'order_assigned', riderId: 'v1' } as EngineEvent;
+  t.match(streamMessage.fromEvent(assigned, () => 'ready'), [{ data: { status: 'ready', delivery_person_id: 'v1' } }], 'assignment keeps the food\'s word');
+  t.match(streamMessage.fromEvent(assigned, () => 'preparing'), [{ data: { status: 'preparing' } }]);
   t.same(streamMessage.location('o1', { lat: 1, lng: 2, at: base.at, heading: NaN, speed: 3 }).data, {
     order_id: 'o1', location: { latitude: 1, longitude: 2 }, heading: null, speed: 3, at: '2026-01-01T12:00:00.000Z',
   });
