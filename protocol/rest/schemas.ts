@@ -203,6 +203,22 @@ export const PaymentWebhook = Type.Object({
   }, { additionalProperties: true }),
 }, { additionalProperties: true });
 
+/** A refund event (`refund.processed`, `refund.failed`): the refund entity, our id in its notes. */
+export const RefundWebhook = Type.Object({
+  event: Type.String({ minLength: 1, maxLength: 100 }),
+  payload: Type.Object({
+    refund: Type.Object({
+      entity: Type.Object({
+        id: Type.String({ minLength: 1, maxLength: 100 }),
+        payment_id: Type.String({ minLength: 1, maxLength: 100 }),
+        amount: Type.Integer({ minimum: 0, description: 'Paise' }),
+        status: Type.String(),
+        notes: Type.Object({ refund_id: Type.Optional(Type.String({ maxLength: 100 })) }, { additionalProperties: true }),
+      }, { additionalProperties: true }),
+    }, { additionalProperties: true }),
+  }, { additionalProperties: true }),
+}, { additionalProperties: true });
+
 // ─── Responses (documented; the gateway builds them, it does not validate them) ───
 
 const open = { additionalProperties: true } as const;
@@ -259,6 +275,7 @@ export type UpdateOrderStatusBody = Static<typeof UpdateOrderStatus>;
 export type ListOrdersQueryT = Static<typeof ListOrdersQuery>;
 export type CreatePaymentBody = Static<typeof CreatePayment>;
 export type PaymentWebhookBody = Static<typeof PaymentWebhook>;
+export type RefundWebhookBody = Static<typeof RefundWebhook>;
 export type ProfileBody = Static<typeof Profile>;
 export type CreateRestaurantBody = Static<typeof CreateRestaurant>;
 export type UpdateRestaurantStatusBody = Static<typeof UpdateRestaurantStatus>;
