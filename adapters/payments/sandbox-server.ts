@@ -21,8 +21,8 @@ export interface SandboxOptions {
   readonly webhookSecret: string;
   /** Capture a UPI payment this long after it is created; null: only when told (default null). */
   readonly autoCaptureMs: number | null;
-  /** A refund is processed this long after it is accepted (default 50). */
-  readonly refundSettleMs: number;
+  /** A refund is processed this long after it is accepted (default 50); null: only when told. */
+  readonly refundSettleMs: number | null;
 }
 
 /** Faults on request; counts are consumed one call (or webhook) at a time; probabilities apply to every one. */
@@ -64,6 +64,10 @@ export interface RunningSandbox {
   readonly url: string;
   readonly ledger: SandboxLedger;
   readonly faults: Faults;
+  /** Capture and refund timing, changeable while running. */
+  readonly settings: { autoCaptureMs: number | null; refundSettleMs: number | null };
+  /** Where webhooks go (an app started after the sandbox learns its port late). */
+  webhookUrl: string;
   /** Webhooks delivered (each attempt that got a 2xx), in order. */
   readonly delivered: { id: string; event: string; status: number }[];
   close(): Promise<void>;
@@ -79,6 +83,8 @@ export async function startSandbox(opts: Partial<SandboxOptions> & Pick<SandboxO
     timers.add(t);
   };
   const delivered: RunningSandbox['delivered'] = [];
+  let webhookUrl = o.webhookUrl;
+  const settings = { autoCaptureMs: o.autoCaptureMs, refundSettleMs: o.refundSettleMs };
   const sent = new Map<string, string>();
   let held: { id: string; body: string }[] = [];
   const hanging = new Set<ServerResponse>();
@@ -92,7 +98,7 @@ export async function startSandbox(opts: Partial<SandboxOptions> & Pick<SandboxO
   /** Posts one webhook; Razorpay retries any non-2xx with backoff, so does the sandbox (a few times, quickly). */
   const post = (id: string, body: string, attempt = 0): void => {
     const signature = createHmac('sha256', o.webhookSecret).update(body).digest('hex');
-    fetch(o.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'x-razorpay-signature': signature, 'x-razorpay-event-id': id }, body, signal: AbortSignal.timeout(5_000) })
+    fetch(webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'x-razorpay-signature': signature, 'x-razorpay-event-id': id }, body, signal: AbortSignal.timeout(5_000) })
       .then(async (res) => {
         await res.arrayBuffer();
         if (res.ok) delivered.push({ id, event: (JSON.parse(body) as { event: string }).event, status: res.status });
@@ -142,7 +148,8 @@ export async function startSandbox(opts: Partial<SandboxOptions> & Pick<SandboxO
     if (m === 'POST /v1/orders') return answer(res, 200, wireOrder(ledger.createOrder({ amount: b['amount'] as number, receipt: b['receipt'] as string, notes: (b['notes'] ?? {}) as Record<string, string> })));
     if (m === 'POST /v1/payments/create/upi') {
       const intent = ledger.createUpiIntent({ orderId: String(b['order_id']), vpa: '', payee: 'sandbox@razorpay' });
-      if (o.autoCaptureMs !== null) later(o.autoCaptureMs, () => ledger.capture(intent.paymentId));
+      const captureMs = settings.autoCaptureMs;
+      if (captureMs !== null) later(captureMs, () => ledger.capture(intent.paymentId));
       return answer(res, 200, { razorpay_payment_id: intent.paymentId, link: intent.link });
     }
     if (req.method === 'GET' && path[1] === 'orders' && path.length === 3) return answer(res, 200, wireOrder(ledger.fetchOrder(path[2]!)));
@@ -154,7 +161,8 @@ export async function startSandbox(opts: Partial<SandboxOptions> & Pick<SandboxO
     if (isRefund) {
       const key = String(req.headers['x-refund-idempotency'] ?? '');
       const { refund, replay } = ledger.createRefund({ paymentId: path[2]!, amount: b['amount'] as number, idempotencyKey: key, notes: (b['notes'] ?? {}) as Record<string, string> });
-      if (!replay) later(o.refundSettleMs, () => ledger.settleRefund(refund.id, 'processed'));
+      const settleMs = settings.refundSettleMs;
+      if (!replay && settleMs !== null) later(settleMs, () => ledger.settleRefund(refund.id, 'processed'));
       // Done, but the answer is lost: the caller must retry with the same key.
       if (take('refundTimeout', faults.pRefundTimeout)) { hanging.add(res); return; }
       return answer(res, 200, refundToWire(refund));
@@ -169,6 +177,7 @@ export async function startSandbox(opts: Partial<SandboxOptions> & Pick<SandboxO
     if (m === `POST payments/${id}` && path[3] === 'capture') return answer(res, 200, { event: ledger.capture(id)?.event ?? null });
     if (m === `POST payments/${id}` && path[3] === 'fail') return answer(res, 200, { event: ledger.fail(id)?.event ?? null });
     if (m === `POST refunds/${id}` && path[3] === 'fail') return answer(res, 200, { event: ledger.settleRefund(id, 'failed')?.event ?? null });
+    if (m === `POST refunds/${id}` && path[3] === 'process') return answer(res, 200, { event: ledger.settleRefund(id, 'processed')?.event ?? null });
     if (m === 'GET ledger') return answer(res, 200, { ...ledger.totals(), payments: ledger.payments.size, refunds: ledger.refunds.size, webhooks_delivered: delivered.length });
     if (m === 'POST faults') {
       faults = { ...noFaults(), ...(await readJson(req)) as Partial<Faults> };
@@ -210,8 +219,10 @@ export async function startSandbox(opts: Partial<SandboxOptions> & Pick<SandboxO
   await new Promise<void>((resolve) => server.listen(o.port, o.host, resolve));
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://${o.host}:${port}`, ledger, delivered,
+    url: `http://${o.host}:${port}`, ledger, delivered, settings,
     get faults() { return faults; },
+    get webhookUrl() { return webhookUrl; },
+    set webhookUrl(u: string) { webhookUrl = u; },
     close: async () => {
       for (const t of timers) clearTimeout(t);
       for (const r of hanging) r.destroy();
