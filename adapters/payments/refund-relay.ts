@@ -25,7 +25,7 @@ export interface RefundRelayOptions {
   readonly log: RelayLogger;
   /** Between polls when idle (default 200). */
   readonly pollMs?: number;
-  /** A claimed row is due again after this long if its relay vanished (default 60000; above the gateway's retry budget). */
+  /** A claimed row is due again after this long if its relay vanished (default 30000: above the adapter's worst call, 3 × 5 s + 2 × 2 s). */
   readonly leaseMs?: number;
   readonly batch?: number;
   /** Retry delay base and cap (defaults 1000 and 300000), with jitter. */
@@ -89,7 +89,7 @@ export class RefundRelay {
 
   async #round(): Promise<RelayRound> {
     const o = this.#o;
-    const claimed = await o.store.claimRefunds(o.batch ?? 20, o.leaseMs ?? 60_000);
+    const claimed = await o.store.claimRefunds(o.batch ?? 20, o.leaseMs ?? 30_000);
     const outcomes = await Promise.all(claimed.map((c) => this.#send(c)));
     return {
       sent: outcomes.filter((x) => x === 'sent').length,
