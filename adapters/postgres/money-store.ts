@@ -158,6 +158,17 @@ export class MoneyStore {
     )).rows;
   }
 
+  /** Captured payments in [from, to) with what we hold as refunded or accepted, for checking against the gateway. */
+  async capturedPayments(from: Date, to: Date): Promise<{ id: string; gateway_ref: string | null; amount_paise: number; refunded_paise: number; refund_accepted_paise: number }[]> {
+    return (await this.db.query<{ id: string; gateway_ref: string | null; amount_paise: number; refunded_paise: number; refund_accepted_paise: number }>(
+      `SELECT p.id, p.gateway_ref, p.amount_paise,
+              COALESCE((SELECT sum(r.amount_paise) FROM refunds r WHERE r.payment_id = p.id AND r.status = 'processed'), 0)::bigint AS refunded_paise,
+              COALESCE((SELECT sum(r.amount_paise) FROM refunds r WHERE r.payment_id = p.id AND r.status IN ('pending', 'processed')), 0)::bigint AS refund_accepted_paise
+       FROM payments p WHERE p.status = 'captured' AND p.captured_at >= $1 AND p.captured_at < $2 ORDER BY p.id`,
+      [from, to],
+    )).rows;
+  }
+
   /** Per restaurant, in paise, payments captured (by capture time) in [from, to) and what became of them. */
   async settlement(from: Date, to: Date): Promise<SettlementRow[]> {
     return (await this.db.query<SettlementRow>(

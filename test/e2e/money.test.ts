@@ -7,6 +7,9 @@
  * accepted it and when it completed; faults change none of that.
  */
 import t from 'tap';
+import { RazorpayGateway } from '../../adapters/payments/razorpay-gateway.js';
+import { settlementReport } from '../../adapters/payments/settlement-report.js';
+import { MoneyStore } from '../../adapters/postgres/money-store.js';
 import { pgDatabase } from '../../adapters/postgres/sql-database.js';
 import { api } from '../support/rest-server.js';
 import { until } from '../contracts/job-queue.contract.js';
@@ -155,4 +158,25 @@ t.test('a refund webhook replayed days later, or forged, changes nothing', async
   const o = await orderUntil(w, paid.order, (b) => b.payment_status === 'refunded');
   t.equal(o.refund.status, 'processed', 'still processed');
   t.equal(refundsAt(paid.gatewayPayment), 1);
+});
+
+t.test('the settlement report matches the gateway\'s ledger to the paisa', async (t) => {
+  const paid = await paidOrder(w);
+  await cancel(paid.order, cast.customer.token);
+  await orderUntil(w, paid.order, (b) => b.payment_status === 'refunded');
+  await paidOrder(w);
+  // Every refund the relay sent is recorded before the books are compared.
+  await until(async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE sent_at IS NULL')).rows[0]!.n === 0, 40_000);
+  const gateway = new RazorpayGateway({ baseUrl: sandbox.url, keyId: 'rzp_test_sandbox', keySecret: 'sandbox-secret', merchantId: 'acc_test' });
+  const now = Date.now();
+  const r = await settlementReport(new MoneyStore(db), gateway, new Date(now - 86_400_000), new Date(now + 86_400_000));
+  const ledger = sandbox.ledger.totals();
+  t.equal(r.restaurants.length, 1);
+  t.equal(r.restaurants[0]!.restaurant_id, w.shop.id);
+  t.equal(r.totals.captured_paise, ledger.captured, 'captured: ours = the gateway ledger\'s');
+  t.equal(r.totals.refunded_paise + r.totals.refund_pending_paise, ledger.refunded + ledger.refundsPending, 'refunded or being refunded: ours = the ledger\'s');
+  t.equal(r.totals.net_paise, r.totals.captured_paise - r.totals.refunded_paise);
+  t.same(r.gateway?.mismatches, []);
+  t.equal(r.gateway?.matches, true);
+  t.ok(r.totals.refunded_paise > 0 && r.totals.net_paise > 0);
 });
