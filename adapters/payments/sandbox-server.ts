@@ -64,6 +64,8 @@ export interface RunningSandbox {
   readonly url: string;
   readonly ledger: SandboxLedger;
   readonly faults: Faults;
+  /** Faults injected so far, by kind. */
+  readonly injected: Readonly<Record<'fail5xx' | 'timeout' | 'refundTimeout' | 'dropWebhooks' | 'duplicateWebhooks', number>>;
   /** Capture and refund timing, changeable while running. */
   readonly settings: { autoCaptureMs: number | null; refundSettleMs: number | null };
   /** Where webhooks go (an app started after the sandbox learns its port late). */
@@ -90,9 +92,11 @@ export async function startSandbox(opts: Partial<SandboxOptions> & Pick<SandboxO
   const hanging = new Set<ServerResponse>();
 
   const chance = (p: number) => p > 0 && Math.random() < p;
-  const take = (k: 'fail5xx' | 'timeout' | 'refundTimeout' | 'dropWebhooks' | 'duplicateWebhooks', p: number): boolean => {
-    if (faults[k] > 0) { faults[k]--; return true; }
-    return chance(p);
+  const injected = { fail5xx: 0, timeout: 0, refundTimeout: 0, dropWebhooks: 0, duplicateWebhooks: 0 };
+  const take = (k: keyof typeof injected, p: number): boolean => {
+    const hit = faults[k] > 0 ? (faults[k]--, true) : chance(p);
+    if (hit) injected[k]++;
+    return hit;
   };
 
   /** Posts one webhook; Razorpay retries any non-2xx with backoff, so does the sandbox (a few times, quickly). */
@@ -178,7 +182,7 @@ export async function startSandbox(opts: Partial<SandboxOptions> & Pick<SandboxO
     if (m === `POST payments/${id}` && path[3] === 'fail') return answer(res, 200, { event: ledger.fail(id)?.event ?? null });
     if (m === `POST refunds/${id}` && path[3] === 'fail') return answer(res, 200, { event: ledger.settleRefund(id, 'failed')?.event ?? null });
     if (m === `POST refunds/${id}` && path[3] === 'process') return answer(res, 200, { event: ledger.settleRefund(id, 'processed')?.event ?? null });
-    if (m === 'GET ledger') return answer(res, 200, { ...ledger.totals(), payments: ledger.payments.size, refunds: ledger.refunds.size, webhooks_delivered: delivered.length });
+    if (m === 'GET ledger') return answer(res, 200, { ...ledger.totals(), payments: ledger.payments.size, refunds: ledger.refunds.size, webhooks_delivered: delivered.length, injected });
     if (m === 'POST faults') {
       faults = { ...noFaults(), ...(await readJson(req)) as Partial<Faults> };
       return answer(res, 200, faults);
@@ -219,7 +223,7 @@ export async function startSandbox(opts: Partial<SandboxOptions> & Pick<SandboxO
   await new Promise<void>((resolve) => server.listen(o.port, o.host, resolve));
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://${o.host}:${port}`, ledger, delivered, settings,
+    url: `http://${o.host}:${port}`, ledger, delivered, settings, injected,
     get faults() { return faults; },
     get webhookUrl() { return webhookUrl; },
     set webhookUrl(u: string) { webhookUrl = u; },

@@ -12,7 +12,7 @@ export const WEBHOOK_SECRET = 'money-webhook-secret-0123456789';
 
 export type Cast = Awaited<ReturnType<typeof makeCast>>;
 
-export async function startMoneyWorld(t: Tap, env: Record<string, string> = {}) {
+export async function startMoneyWorld(t: Tap, env: Record<string, string> = {}, restaurant: Record<string, unknown> = {}) {
   const sandbox = await startSandbox({ webhookUrl: 'http://127.0.0.1:9/not-yet', webhookSecret: WEBHOOK_SECRET });
   t.teardown(() => sandbox.close());
   const ts = await startTestServer(t, {
@@ -24,7 +24,7 @@ export async function startMoneyWorld(t: Tap, env: Record<string, string> = {}) 
   });
   sandbox.webhookUrl = `${ts.url}/payments/webhook`;
   const cast = await makeCast(ts.auth);
-  const shop = await openRestaurant(ts.url, cast.restaurant);
+  const shop = await openRestaurant(ts.url, cast.restaurant, restaurant);
   return { ...ts, sandbox, cast, shop };
 }
 
