@@ -60,6 +60,24 @@ t.test('a cancellation after capture: refund accepted (customer told), then proc
   t.equal(refundsAt(paid.gatewayPayment), 1);
 });
 
+t.test('refund.failed at the gateway: flagged for an operator, still owed to the customer, never told it completed', async (t) => {
+  sandbox.settings.refundSettleMs = null;
+  t.teardown(() => { sandbox.settings.refundSettleMs = 50; });
+  const paid = await paidOrder(w);
+  const stream = await watch(w, paid.order);
+  t.teardown(() => stream.close());
+  await cancel(paid.order, cast.customer.token);
+  await orderUntil(w, paid.order, (b) => b.refund?.status === 'pending');
+  const rf = [...sandbox.ledger.refunds.values()].find((r) => r.paymentId === paid.gatewayPayment)!;
+  await fetch(`${sandbox.url}/sandbox/refunds/${rf.id}/fail`, { method: 'POST' });
+  const o = await orderUntil(w, paid.order, (b) => b.refund?.status === 'failed');
+  t.equal(o.payment_status, 'refund_pending', 'the customer is still owed the money');
+  t.match(o.refund, { settled_at: String });
+  const flagged = await db.query<{ failure: string }>('SELECT failure FROM refunds WHERE order_id = $1', [paid.order]);
+  t.match(flagged.rows[0]?.failure, /refund\.failed/);
+  t.notOk(stream.msgs.some((m) => m.type === 'notification' && /completed/.test(m.data.message)));
+});
+
 t.test('every kind of cancellation after capture: exactly one refund each', async (t) => {
   const kinds: [string, (order: string) => Promise<unknown>][] = [
     ['customer', (o) => cancel(o, cast.customer.token)],
