@@ -33,6 +33,8 @@ export interface Faults {
   refundTimeout: number;
   dropWebhooks: number;
   duplicateWebhooks: number;
+  /** Every webhook about this gateway payment id is dropped (one that never comes, whatever else is in flight). */
+  dropPayment: string;
   /** Webhooks wait this long before they leave (late). */
   webhookDelayMs: number;
   /** Webhooks are held until `POST /sandbox/webhooks/release` (in reverse order: out of order). */
@@ -45,7 +47,7 @@ export interface Faults {
 }
 
 const noFaults = (): Faults => ({
-  fail5xx: 0, timeout: 0, refundTimeout: 0, dropWebhooks: 0, duplicateWebhooks: 0, webhookDelayMs: 0, holdWebhooks: false,
+  fail5xx: 0, timeout: 0, refundTimeout: 0, dropWebhooks: 0, duplicateWebhooks: 0, dropPayment: '', webhookDelayMs: 0, holdWebhooks: false,
   p5xx: 0, pTimeout: 0, pRefundTimeout: 0, pDropWebhook: 0, pDuplicateWebhook: 0,
 });
 
@@ -116,6 +118,7 @@ export async function startSandbox(opts: Partial<SandboxOptions> & Pick<SandboxO
       created_at: sec(),
     });
     sent.set(e.id, body);
+    if (faults.dropPayment !== '' && e.payment.id === faults.dropPayment) return;
     if (take('dropWebhooks', faults.pDropWebhook)) return;
     if (faults.holdWebhooks) { held.push({ id: e.id, body }); return; }
     const twice = take('duplicateWebhooks', faults.pDuplicateWebhook);
