@@ -12,11 +12,11 @@ export const WEBHOOK_SECRET = 'money-webhook-secret-0123456789';
 
 export type Cast = Awaited<ReturnType<typeof makeCast>>;
 
-export async function startMoneyWorld(t: Tap, env: Record<string, string> = {}, restaurant: Record<string, unknown> = {}) {
+export async function startMoneyWorld(t: Tap, env: Record<string, string> = {}, restaurant: Record<string, unknown> = {}, embedded = false) {
   const sandbox = await startSandbox({ webhookUrl: 'http://127.0.0.1:9/not-yet', webhookSecret: WEBHOOK_SECRET });
   t.teardown(() => sandbox.close());
   const ts = await startTestServer(t, {
-    label: 'money',
+    label: 'money', embedded,
     env: {
       PAYMENT_WEBHOOK_SECRET: WEBHOOK_SECRET, UPI_GATEWAY_URL: sandbox.url,
       PAYMENT_RECONCILE_AFTER_MS: '1000', PAYMENT_RECONCILE_EVERY_MS: '250', ...env,
