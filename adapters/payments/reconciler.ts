@@ -29,6 +29,7 @@ export interface ReconcilerOptions {
 export interface ReconcileReport {
   readonly paymentsChecked: number;
   readonly paymentsSettled: number;
+  readonly paymentsExpired: number;
   readonly refundsChecked: number;
   readonly refundsSettled: number;
   readonly refundsRequested: number;
@@ -44,7 +45,7 @@ export class Reconciler {
   start(): this {
     this.#timer = setInterval(() => {
       this.runOnce().then(
-        (r) => { if (r.paymentsSettled + r.refundsSettled + r.refundsRequested + r.errors > 0) this.o.log.info({ msg: 'reconciliation', ...r }); },
+        (r) => { if (r.paymentsSettled + r.paymentsExpired + r.refundsSettled + r.refundsRequested + r.errors > 0) this.o.log.info({ msg: 'reconciliation', ...r }); },
         (err: unknown) => this.o.log.warn({ msg: 'reconciliation failed; tried again next round', err: String(err) }),
       );
     }, this.o.everyMs);
@@ -69,6 +70,7 @@ export class Reconciler {
     const { gateway, money, catalog, settlement, afterMs } = this.o;
     const batch = this.o.batch ?? 100;
     let paymentsSettled = 0;
+    let paymentsExpired = 0;
     let refundsSettled = 0;
     let refundsRequested = 0;
     let errors = 0;
@@ -85,7 +87,11 @@ export class Reconciler {
         const captured = attempts.find((a) => a.status === 'captured' || a.status === 'refunded');
         const failed = attempts.length > 0 && attempts.every((a) => a.status === 'failed');
         const g = captured ?? (failed ? attempts[0] : undefined);
-        if (!g) continue;
+        if (!g) {
+          // Nothing captured well past the deadline (the engine cancelled the order then): stop asking.
+          if (new Date(p.expires_at).getTime() + afterMs < Date.now() && await money.expirePayment(p.id)) paymentsExpired++;
+          continue;
+        }
         const event = captured ? 'payment.captured' : 'payment.failed';
         await settlement.paymentEvent(`recon-${g.id}-${event}`, event, { source: 'reconciliation', payment: g }, {
           transactionId: p.transaction_id, gatewayPaymentId: g.id, amount: g.amount,
@@ -115,6 +121,6 @@ export class Reconciler {
       const created = await catalog.transaction('reconcile refund', (tx) => catalog.requestRefund(tx, { id: randomUUID(), paymentId: m.id, amountPaise: m.amount_paise, reason: m.reason }));
       if (created) refundsRequested++;
     }
-    return { paymentsChecked: payments.length, paymentsSettled, refundsChecked: refunds.length, refundsSettled, refundsRequested, errors };
+    return { paymentsChecked: payments.length, paymentsSettled, paymentsExpired, refundsChecked: refunds.length, refundsSettled, refundsRequested, errors };
   }
 }

@@ -388,11 +388,12 @@ export class CatalogStore {
     return (await tx.query<PaymentRow>('SELECT * FROM payments WHERE transaction_id = $1 FOR UPDATE', [transactionId])).rows[0];
   }
 
-  /** Moves a payment on, only forward: from created or pending to `status`. */
+  /** Moves a payment on, only forward: from created or pending to `status`, or from expired to captured. */
   async settlePayment(tx: SqlTx, id: string, status: 'captured' | 'failed', gatewayRef: string): Promise<boolean> {
+    // A capture after we gave up on the payment (expired) is still money received: recorded, then refunded.
     const res = await tx.query(
       `UPDATE payments SET status = $2, gateway_ref = $3, updated_at = now(), captured_at = CASE WHEN $2 = 'captured' THEN now() END
-       WHERE id = $1 AND status IN ('created', 'pending') RETURNING id`,
+       WHERE id = $1 AND (status IN ('created', 'pending') OR (status = 'expired' AND $2 = 'captured')) RETURNING id`,
       [id, status, gatewayRef],
     );
     return res.rows.length === 1;

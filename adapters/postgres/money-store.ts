@@ -30,6 +30,7 @@ export interface MovedRefund {
 
 export interface StuckPayment {
   readonly id: string;
+  readonly expires_at: Date;
   readonly order_id: string;
   readonly transaction_id: string;
   readonly gateway_order_id: string;
@@ -126,11 +127,21 @@ export class MoneyStore {
   /** Payment requests still open at the gateway after `olderThanMs`. */
   async stuckPayments(olderThanMs: number, limit: number): Promise<StuckPayment[]> {
     return (await this.db.query<StuckPayment>(
-      `SELECT id, order_id, transaction_id, gateway_order_id, amount_paise FROM payments
+      `SELECT id, order_id, transaction_id, gateway_order_id, amount_paise, expires_at FROM payments
        WHERE status IN ('created', 'pending') AND gateway_order_id IS NOT NULL AND updated_at < now() - $1 * interval '1 millisecond'
        ORDER BY updated_at LIMIT $2`,
       [olderThanMs, limit],
     )).rows;
+  }
+
+  /**
+   * Gives up on a payment request past its deadline with nothing captured, so
+   * reconciliation stops asking about it. A capture that still comes is recorded (settlePayment).
+   */
+  async expirePayment(id: string): Promise<boolean> {
+    return (await this.db.query(
+      `UPDATE payments SET status = 'expired', updated_at = now() WHERE id = $1 AND status IN ('created', 'pending') AND expires_at < now() RETURNING id`, [id],
+    )).rows.length === 1;
   }
 
   /** Refunds the gateway accepted that have not ended after `olderThanMs`. */

@@ -156,10 +156,26 @@ t.test('the capture webhook never arrives: reconciliation asks the gateway and c
   sandbox.ledger.capture(u.gatewayPayment);
   const o = await orderUntil(w, u.order, (b) => b.payment_status === 'paid');
   t.equal(o.engine_state, 'awaiting_restaurant');
-  const inbox = await db.query<{ event_id: string }>('SELECT event_id FROM webhook_inbox WHERE event_id LIKE $1', [`recon-${u.gatewayPayment}-%`]);
-  t.same(inbox.rows.map((r) => r.event_id), [`recon-${u.gatewayPayment}-payment.captured`], 'settled by reconciliation');
+  // The engine hears of the capture inside the transaction that records it: wait for the commit.
+  const inbox = async () => (await db.query<{ event_id: string }>('SELECT event_id FROM webhook_inbox WHERE event_id LIKE $1', [`recon-${u.gatewayPayment}-%`])).rows;
+  await until(async () => (await inbox()).length > 0);
+  t.same((await inbox()).map((r) => r.event_id), [`recon-${u.gatewayPayment}-payment.captured`], 'settled by reconciliation');
   t.equal(sandbox.delivered.slice(delivered).filter((d) => d.event === 'payment.captured').length, 0, 'no capture webhook came');
   await setFaults({});
+});
+
+t.test('a payment past its deadline is given up by reconciliation; money that still comes is refunded', async (t) => {
+  const u = await unpaidOrder(w);
+  await db.query(`UPDATE payments SET expires_at = now() - interval '1 hour' WHERE id = $1`, [u.payment]);
+  t.equal((await api(url, 'GET', `/payments/${u.payment}`, { token: cast.customer.token })).body.status, 'expired', 'shown expired at once');
+  const stored = async () => (await db.query<{ status: string }>('SELECT status FROM payments WHERE id = $1', [u.payment])).rows[0]?.status;
+  await until(async () => (await stored()) === 'expired', 20_000);
+  t.pass('reconciliation stopped asking about it');
+  t.equal((await cancel(u.order, cast.customer.token)).status, 200);
+  sandbox.ledger.capture(u.gatewayPayment);
+  const o = await orderUntil(w, u.order, (b) => b.payment_status === 'refunded');
+  t.match(o.refund, { status: 'processed', amount: 280 });
+  t.equal(refundsAt(u.gatewayPayment), 1);
 });
 
 t.test('a refund webhook replayed days later, or forged, changes nothing', async (t) => {
