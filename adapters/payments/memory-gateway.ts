@@ -4,13 +4,15 @@
  * development server that wants no sandbox process; it passes the same
  * contract suite as the HTTP adapter.
  */
-import type { GatewayOrder, GatewayPayment, GatewayRefund, PaymentGateway } from '../../engine/ports/payment-gateway.js';
+import type {
+  GatewayOrder, GatewayPayment, GatewayRefund, OrderRequest, PaymentGateway, RefundRequest,
+} from '../../engine/ports/payment-gateway.js';
 import { SandboxLedger } from './sandbox-ledger.js';
 
 export class MemoryGateway implements PaymentGateway {
   constructor(readonly ledger = new SandboxLedger(), readonly payee = 'sandbox@razorpay') {}
 
-  async createOrder(o: { amount: number; receipt: string; notes: Record<string, string> }): Promise<GatewayOrder> {
+  async createOrder(o: OrderRequest): Promise<GatewayOrder> {
     return this.ledger.createOrder(o);
   }
 
@@ -30,7 +32,7 @@ export class MemoryGateway implements PaymentGateway {
     return this.ledger.fetchPayment(id);
   }
 
-  async createRefund(r: { paymentId: string; amount: number; idempotencyKey: string; notes: Record<string, string> }): Promise<GatewayRefund> {
+  async createRefund(r: RefundRequest): Promise<GatewayRefund> {
     return this.ledger.createRefund(r).refund;
   }
 

@@ -7,7 +7,8 @@
  * circuit). The sandbox gateway (sandbox-server.ts) speaks the same API.
  */
 import {
-  GatewayError, type GatewayOrder, type GatewayPayment, type GatewayRefund, type PaymentGateway,
+  GatewayError, type GatewayOrder, type GatewayPayment, type GatewayRefund, type OrderRequest, type PaymentGateway,
+  type RefundRequest,
 } from '../../engine/ports/payment-gateway.js';
 import { CircuitBreaker, defaultResilience, type ResilienceOptions, resilientCall } from './resilient-call.js';
 
@@ -23,18 +24,21 @@ type Json = Record<string, unknown>;
 
 const str = (x: unknown): string => (typeof x === 'string' ? x : '');
 const int = (x: unknown): number => (typeof x === 'number' && Number.isFinite(x) ? x : 0);
-const notesOf = (x: unknown): Record<string, string> => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).map(([k, v]) => [k, String(v)])) : {});
+const notesOf = (x: unknown): Record<string, string> =>
+  x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).map(([k, v]) => [k, String(v)])) : {};
 
 export const orderFromWire = (w: Json): GatewayOrder => ({
   id: str(w['id']), amount: int(w['amount']), currency: 'INR', receipt: str(w['receipt']),
   status: (str(w['status']) || 'created') as GatewayOrder['status'], notes: notesOf(w['notes']),
 });
 export const paymentFromWire = (w: Json): GatewayPayment => ({
-  id: str(w['id']), orderId: str(w['order_id']), amount: int(w['amount']), status: str(w['status']) as GatewayPayment['status'],
+  id: str(w['id']), orderId: str(w['order_id']), amount: int(w['amount']),
+  status: str(w['status']) as GatewayPayment['status'],
   amountRefunded: int(w['amount_refunded']), notes: notesOf(w['notes']),
 });
 export const refundFromWire = (w: Json): GatewayRefund => ({
-  id: str(w['id']), paymentId: str(w['payment_id']), amount: int(w['amount']), status: str(w['status']) as GatewayRefund['status'],
+  id: str(w['id']), paymentId: str(w['payment_id']), amount: int(w['amount']),
+  status: str(w['status']) as GatewayRefund['status'],
   notes: notesOf(w['notes']),
 });
 
@@ -47,14 +51,16 @@ export class RazorpayGateway implements PaymentGateway {
     this.#auth = `Basic ${Buffer.from(`${config.keyId}:${config.keySecret}`).toString('base64')}`;
   }
 
-  async createOrder(o: { amount: number; receipt: string; notes: Record<string, string> }): Promise<GatewayOrder> {
-    return orderFromWire(await this.#call('POST', '/v1/orders', { amount: o.amount, currency: 'INR', receipt: o.receipt, notes: o.notes }));
+  async createOrder(o: OrderRequest): Promise<GatewayOrder> {
+    const body = { amount: o.amount, currency: 'INR', receipt: o.receipt, notes: o.notes };
+    return orderFromWire(await this.#call('POST', '/v1/orders', body));
   }
 
   async createUpiIntent(o: { orderId: string; vpa: string }): Promise<{ paymentId: string; link: string }> {
     const order = await this.fetchOrder(o.orderId);
     const w = await this.#call('POST', '/v1/payments/create/upi', {
-      amount: order.amount, currency: 'INR', order_id: o.orderId, method: 'upi', upi: { flow: 'intent' }, notes: order.notes,
+      amount: order.amount, currency: 'INR', order_id: o.orderId, method: 'upi', upi: { flow: 'intent' },
+      notes: order.notes,
     });
     return { paymentId: str(w['razorpay_payment_id']), link: str(w['link']) };
   }
@@ -72,13 +78,14 @@ export class RazorpayGateway implements PaymentGateway {
     return paymentFromWire(await this.#call('GET', `/v1/payments/${encodeURIComponent(id)}`));
   }
 
-  async createRefund(r: { paymentId: string; amount: number; idempotencyKey: string; notes: Record<string, string> }): Promise<GatewayRefund> {
+  async createRefund(r: RefundRequest): Promise<GatewayRefund> {
     return refundFromWire(await this.#call('POST', `/v1/payments/${encodeURIComponent(r.paymentId)}/refund`,
       { amount: r.amount, speed: 'normal', notes: r.notes }, { 'x-refund-idempotency': r.idempotencyKey }));
   }
 
   async fetchRefund(paymentId: string, refundId: string): Promise<GatewayRefund> {
-    return refundFromWire(await this.#call('GET', `/v1/payments/${encodeURIComponent(paymentId)}/refunds/${encodeURIComponent(refundId)}`));
+    const path = `/v1/payments/${encodeURIComponent(paymentId)}/refunds/${encodeURIComponent(refundId)}`;
+    return refundFromWire(await this.#call('GET', path));
   }
 
   #call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Json> {

@@ -23,7 +23,8 @@ export interface ResilienceOptions {
 }
 
 export const defaultResilience: ResilienceOptions = {
-  timeoutMs: 5_000, attempts: 3, backoffBaseMs: 100, backoffCapMs: 2_000, breakerThreshold: 5, breakerCooldownMs: 10_000,
+  timeoutMs: 5_000, attempts: 3, backoffBaseMs: 100, backoffCapMs: 2_000,
+  breakerThreshold: 5, breakerCooldownMs: 10_000,
   now: () => Date.now(), random: Math.random, sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
 };
 
@@ -82,7 +83,9 @@ export async function resilientCall<T>(
     } catch (err) {
       const e = ac.signal.aborted
         ? new GatewayError('transient', `${what}: no answer within ${o.timeoutMs} ms`, 0, { cause: err })
-        : err instanceof GatewayError ? err : new GatewayError('transient', `${what}: ${(err as Error).message}`, 0, { cause: err });
+        : err instanceof GatewayError
+          ? err
+          : new GatewayError('transient', `${what}: ${(err as Error).message}`, 0, { cause: err });
       if (e.kind === 'rejected') {
         breaker.success();
         throw e;

@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
-  GatewayError, type GatewayOrder, type GatewayPayment, type GatewayRefund,
+  GatewayError, type GatewayOrder, type GatewayPayment, type GatewayRefund, type RefundRequest,
 } from '../../engine/ports/payment-gateway.js';
 
 export interface LedgerEvent {
@@ -21,7 +21,9 @@ export interface LedgerEvent {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-const newId = (prefix: string): string => `${prefix}_${randomBytes(10).toString('base64url').replace(/[-_]/g, 'x').slice(0, 14)}`;
+const newId = (prefix: string): string =>
+  `${prefix}_${randomBytes(10).toString('base64url').replace(/[-_]/g, 'x').slice(0, 14)}`;
+const refused = (why: string) => new GatewayError('rejected', why, 400);
 
 export class SandboxLedger {
   readonly orders = new Map<string, Mutable<GatewayOrder>>();
@@ -37,20 +39,29 @@ export class SandboxLedger {
   }
 
   createOrder(o: { amount: number; receipt: string; notes: Record<string, string> }): GatewayOrder {
-    if (!Number.isInteger(o.amount) || o.amount < 100) throw new GatewayError('rejected', 'amount must be an integer of at least 100 paise', 400);
-    if (typeof o.receipt !== 'string' || o.receipt.length === 0 || o.receipt.length > 40) throw new GatewayError('rejected', 'receipt: 1 to 40 characters', 400);
-    const order = { id: newId('order'), amount: o.amount, currency: 'INR' as const, receipt: o.receipt, status: 'created' as const, notes: { ...o.notes } };
+    if (!Number.isInteger(o.amount) || o.amount < 100) throw refused('amount must be an integer of at least 100 paise');
+    if (typeof o.receipt !== 'string' || o.receipt.length === 0 || o.receipt.length > 40) {
+      throw refused('receipt: 1 to 40 characters');
+    }
+    const order = {
+      id: newId('order'), amount: o.amount, currency: 'INR' as const, receipt: o.receipt,
+      status: 'created' as const, notes: { ...o.notes },
+    };
     this.orders.set(order.id, order);
     return { ...order };
   }
 
   createUpiIntent(o: { orderId: string; vpa: string; payee: string }): { paymentId: string; link: string } {
     const order = this.#order(o.orderId);
-    if (order.status === 'paid') throw new GatewayError('rejected', `order ${order.id} is already paid`, 400);
-    const payment = { id: newId('pay'), orderId: order.id, amount: order.amount, status: 'created' as const, amountRefunded: 0, notes: { ...order.notes } };
+    if (order.status === 'paid') throw refused(`order ${order.id} is already paid`);
+    const payment = {
+      id: newId('pay'), orderId: order.id, amount: order.amount, status: 'created' as const,
+      amountRefunded: 0, notes: { ...order.notes },
+    };
     this.payments.set(payment.id, payment);
     order.status = 'attempted';
-    const q = new URLSearchParams({ pa: o.payee, pn: 'Sandbox Gateway', tr: payment.id, am: (order.amount / 100).toFixed(2), cu: 'INR' });
+    const am = (order.amount / 100).toFixed(2);
+    const q = new URLSearchParams({ pa: o.payee, pn: 'Sandbox Gateway', tr: payment.id, am, cu: 'INR' });
     return { paymentId: payment.id, link: `upi://pay?${q.toString()}` };
   }
 
@@ -84,20 +95,26 @@ export class SandboxLedger {
     return this.#emit({ id: newId('evt'), event: 'payment.failed', payment: { ...p } });
   }
 
-  createRefund(r: { paymentId: string; amount: number; idempotencyKey: string; notes: Record<string, string> }): { refund: GatewayRefund; replay: boolean } {
-    if (!/^[A-Za-z0-9_-]{10,}$/.test(r.idempotencyKey)) throw new GatewayError('rejected', 'X-Refund-Idempotency: at least 10 letters, digits, - or _', 400);
+  createRefund(r: RefundRequest): { refund: GatewayRefund; replay: boolean } {
+    if (!/^[A-Za-z0-9_-]{10,}$/.test(r.idempotencyKey)) {
+      throw refused('X-Refund-Idempotency: at least 10 letters, digits, - or _');
+    }
     const body = JSON.stringify({ p: r.paymentId, a: r.amount, n: r.notes });
     const had = this.#keys.get(r.idempotencyKey);
     if (had) {
-      if (had.body !== body) throw new GatewayError('rejected', 'idempotency key reused with a different request', 400);
+      if (had.body !== body) throw refused('idempotency key reused with a different request');
       return { refund: { ...this.refunds.get(had.refundId)! }, replay: true };
     }
     const p = this.#payment(r.paymentId);
-    if (p.status !== 'captured' && p.status !== 'refunded') throw new GatewayError('rejected', `payment ${p.id} is ${p.status}, not captured`, 400);
-    if (!Number.isInteger(r.amount) || r.amount <= 0 || r.amount > p.amount - p.amountRefunded) {
-      throw new GatewayError('rejected', `refund of ${r.amount} exceeds what is left of payment ${p.id}`, 400);
+    if (p.status !== 'captured' && p.status !== 'refunded') {
+      throw refused(`payment ${p.id} is ${p.status}, not captured`);
     }
-    const refund = { id: newId('rfnd'), paymentId: p.id, amount: r.amount, status: 'pending' as const, notes: { ...r.notes } };
+    if (!Number.isInteger(r.amount) || r.amount <= 0 || r.amount > p.amount - p.amountRefunded) {
+      throw refused(`refund of ${r.amount} exceeds what is left of payment ${p.id}`);
+    }
+    const refund = {
+      id: newId('rfnd'), paymentId: p.id, amount: r.amount, status: 'pending' as const, notes: { ...r.notes },
+    };
     this.refunds.set(refund.id, refund);
     this.#keys.set(r.idempotencyKey, { refundId: refund.id, body });
     p.amountRefunded += r.amount;
@@ -116,12 +133,13 @@ export class SandboxLedger {
       p.amountRefunded -= r.amount;
       if (p.status === 'refunded') p.status = 'captured';
     }
-    return this.#emit({ id: newId('evt'), event: outcome === 'processed' ? 'refund.processed' : 'refund.failed', payment: { ...p }, refund: { ...r } });
+    const event = outcome === 'processed' ? 'refund.processed' : 'refund.failed';
+    return this.#emit({ id: newId('evt'), event, payment: { ...p }, refund: { ...r } });
   }
 
   fetchRefund(paymentId: string, refundId: string): GatewayRefund {
     const r = this.refunds.get(refundId);
-    if (!r || r.paymentId !== paymentId) throw new GatewayError('rejected', `no refund ${refundId} of payment ${paymentId}`, 400);
+    if (!r || r.paymentId !== paymentId) throw refused(`no refund ${refundId} of payment ${paymentId}`);
     return { ...r };
   }
 
@@ -131,7 +149,9 @@ export class SandboxLedger {
     let refunded = 0;
     let refundsPending = 0;
     const refundsByPayment: Record<string, number> = {};
-    for (const p of this.payments.values()) if (p.status === 'captured' || p.status === 'refunded') captured += p.amount;
+    for (const p of this.payments.values()) {
+      if (p.status === 'captured' || p.status === 'refunded') captured += p.amount;
+    }
     for (const r of this.refunds.values()) {
       if (r.status === 'processed') refunded += r.amount;
       if (r.status === 'pending') refundsPending += r.amount;
@@ -147,13 +167,13 @@ export class SandboxLedger {
 
   #order(id: string): Mutable<GatewayOrder> {
     const o = this.orders.get(id);
-    if (!o) throw new GatewayError('rejected', `no order ${id}`, 400);
+    if (!o) throw refused(`no order ${id}`);
     return o;
   }
 
   #payment(id: string): Mutable<GatewayPayment> {
     const p = this.payments.get(id);
-    if (!p) throw new GatewayError('rejected', `no payment ${id}`, 400);
+    if (!p) throw refused(`no payment ${id}`);
     return p;
   }
 }

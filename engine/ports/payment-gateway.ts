@@ -39,14 +39,31 @@ export interface GatewayRefund {
 /** Why a call failed: `transient` may succeed when retried (timeouts, 5xx, an open circuit), `rejected` will not. */
 export class GatewayError extends Error {
   override readonly name = 'GatewayError';
-  constructor(readonly kind: 'transient' | 'rejected', message: string, readonly status = 0, options?: { cause?: unknown }) {
+  constructor(
+    readonly kind: 'transient' | 'rejected', message: string, readonly status = 0, options?: { cause?: unknown },
+  ) {
     super(message, options);
   }
 }
 
+/** A payment order to create: amount in paise, our receipt (≤ 40 characters), notes copied to its payments. */
+export interface OrderRequest {
+  readonly amount: number;
+  readonly receipt: string;
+  readonly notes: Record<string, string>;
+}
+
+/** A refund to ask for, under an idempotency key of at least 10 characters. */
+export interface RefundRequest {
+  readonly paymentId: string;
+  readonly amount: number;
+  readonly idempotencyKey: string;
+  readonly notes: Record<string, string>;
+}
+
 export interface PaymentGateway {
   /** A payment order for `amount` paise; `receipt` is ours (≤ 40 characters) and unique per order. */
-  createOrder(o: { amount: number; receipt: string; notes: Record<string, string> }): Promise<GatewayOrder>;
+  createOrder(o: OrderRequest): Promise<GatewayOrder>;
   /** A UPI intent payment on an order: the link the customer's UPI app opens. */
   createUpiIntent(o: { orderId: string; vpa: string }): Promise<{ paymentId: string; link: string }>;
   fetchOrder(id: string): Promise<GatewayOrder>;
@@ -58,6 +75,6 @@ export interface PaymentGateway {
    * `X-Refund-Idempotency`) with the same body answers the first refund again,
    * never a second one.
    */
-  createRefund(r: { paymentId: string; amount: number; idempotencyKey: string; notes: Record<string, string> }): Promise<GatewayRefund>;
+  createRefund(r: RefundRequest): Promise<GatewayRefund>;
   fetchRefund(paymentId: string, refundId: string): Promise<GatewayRefund>;
 }
