@@ -25,7 +25,9 @@ type Json = Record<string, unknown>;
 const str = (x: unknown): string => (typeof x === 'string' ? x : '');
 const int = (x: unknown): number => (typeof x === 'number' && Number.isFinite(x) ? x : 0);
 const notesOf = (x: unknown): Record<string, string> =>
-  x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).map(([k, v]) => [k, String(v)])) : {};
+  x && typeof x === 'object' && !Array.isArray(x)
+    ? Object.fromEntries(Object.entries(x).map(([k, v]) => [k, String(v)]))
+    : {};
 
 export const orderFromWire = (w: Json): GatewayOrder => ({
   id: str(w['id']), amount: int(w['amount']), currency: 'INR', receipt: str(w['receipt']),

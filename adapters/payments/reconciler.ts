@@ -45,7 +45,10 @@ export class Reconciler {
   start(): this {
     this.#timer = setInterval(() => {
       this.runOnce().then(
-        (r) => { if (r.paymentsSettled + r.paymentsExpired + r.refundsSettled + r.refundsRequested + r.errors > 0) this.o.log.info({ msg: 'reconciliation', ...r }); },
+        (r) => {
+          const did = r.paymentsSettled + r.paymentsExpired + r.refundsSettled + r.refundsRequested + r.errors;
+          if (did > 0) this.o.log.info({ msg: 'reconciliation', ...r });
+        },
         (err: unknown) => this.o.log.warn({ msg: 'reconciliation failed; tried again next round', err: String(err) }),
       );
     }, this.o.everyMs);
@@ -89,7 +92,8 @@ export class Reconciler {
         const g = captured ?? (failed ? attempts[0] : undefined);
         if (!g) {
           // Nothing captured well past the deadline (the engine cancelled the order then): stop asking.
-          if (new Date(p.expires_at).getTime() + afterMs < Date.now() && await money.expirePayment(p.id)) paymentsExpired++;
+          const lapsed = new Date(p.expires_at).getTime() + afterMs < Date.now();
+          if (lapsed && await money.expirePayment(p.id)) paymentsExpired++;
           continue;
         }
         const event = captured ? 'payment.captured' : 'payment.failed';
@@ -108,8 +112,12 @@ export class Reconciler {
         const g = await gateway.fetchRefund(r.gateway_payment, r.gateway_ref);
         if (g.status === 'pending') continue;
         const event = g.status === 'processed' ? 'refund.processed' : 'refund.failed';
+        const wire = { id: g.id, payment_id: g.paymentId, amount: g.amount, status: g.status };
         await settlement.refundEvent(`recon-${g.id}-${event}`, {
-          event, payload: { refund: { entity: { id: g.id, payment_id: g.paymentId, amount: g.amount, status: g.status, notes: { refund_id: r.id } } } },
+          event,
+          payload: {
+            refund: { entity: { ...wire, notes: { refund_id: r.id } } },
+          },
         });
         refundsSettled++;
       } catch (err) {
@@ -118,9 +126,13 @@ export class Reconciler {
     }
 
     for (const m of await money.refundsMissing(batch)) {
-      const created = await catalog.transaction('reconcile refund', (tx) => catalog.requestRefund(tx, { id: randomUUID(), paymentId: m.id, amountPaise: m.amount_paise, reason: m.reason }));
+      const ask = { id: randomUUID(), paymentId: m.id, amountPaise: m.amount_paise, reason: m.reason };
+      const created = await catalog.transaction('reconcile refund', (tx) => catalog.requestRefund(tx, ask));
       if (created) refundsRequested++;
     }
-    return { paymentsChecked: payments.length, paymentsSettled, paymentsExpired, refundsChecked: refunds.length, refundsSettled, refundsRequested, errors };
+    return {
+      paymentsChecked: payments.length, paymentsSettled, paymentsExpired,
+      refundsChecked: refunds.length, refundsSettled, refundsRequested, errors,
+    };
   }
 }

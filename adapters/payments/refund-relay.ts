@@ -25,7 +25,7 @@ export interface RefundRelayOptions {
   readonly log: RelayLogger;
   /** Between polls when idle (default 200). */
   readonly pollMs?: number;
-  /** A claimed row is due again after this long if its relay vanished (default 30000: above the adapter's worst call, 3 × 5 s + 2 × 2 s). */
+  /** A claimed row is due again after this long if its relay vanished (default 30000: beyond a call's retries). */
   readonly leaseMs?: number;
   readonly batch?: number;
   /** Retry delay base and cap (defaults 1000 and 300000), with jitter. */
@@ -114,20 +114,23 @@ export class RefundRelay {
       if (moved) o.notify(c.order_id, moved.status === 'processed'
         ? `Your refund of ${rupees(c.amount_paise)} has been completed`
         : `Your refund of ${rupees(c.amount_paise)} is on its way`);
-      o.log.info({ msg: 'refund accepted by the gateway', refund: c.refund_id, gateway_refund: r.id, attempts: c.attempts });
+      o.log.info({ msg: 'refund accepted by the gateway', refund: c.refund_id, gateway_refund: r.id,
+        attempts: c.attempts });
       return 'sent';
     } catch (err) {
       const e = err instanceof GatewayError ? err : new GatewayError('transient', String(err));
       if (e.kind === 'rejected') {
         await o.store.refundRejected(c, e.message);
-        o.log.error({ msg: 'refund rejected by the gateway; flagged for an operator', refund: c.refund_id, err: e.message });
+        o.log.error({ msg: 'refund rejected by the gateway; flagged for an operator', refund: c.refund_id,
+          err: e.message });
         return 'rejected';
       }
       const base = o.retryBaseMs ?? 1_000;
       const cap = Math.min(o.retryCapMs ?? 300_000, base * 2 ** Math.min(c.attempts, 20));
       const delay = Math.floor(cap / 2 + (o.random ?? Math.random)() * (cap / 2));
       await o.store.refundRetryLater(c, delay, e.message);
-      o.log.warn({ msg: 'refund not sent; trying again', refund: c.refund_id, attempts: c.attempts, in_ms: delay, err: e.message });
+      o.log.warn({ msg: 'refund not sent; trying again', refund: c.refund_id, attempts: c.attempts, in_ms: delay,
+        err: e.message });
       return 'retried';
     }
   }

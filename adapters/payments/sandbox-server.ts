@@ -9,7 +9,9 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GatewayError, type GatewayPayment, type GatewayRefund } from '../../engine/ports/payment-gateway.js';
+import {
+  GatewayError, type GatewayOrder, type GatewayPayment, type GatewayRefund,
+} from '../../engine/ports/payment-gateway.js';
 import { type LedgerEvent, SandboxLedger } from './sandbox-ledger.js';
 
 export interface SandboxOptions {
@@ -47,14 +49,16 @@ export interface Faults {
 }
 
 const noFaults = (): Faults => ({
-  fail5xx: 0, timeout: 0, refundTimeout: 0, dropWebhooks: 0, duplicateWebhooks: 0, dropPayment: '', webhookDelayMs: 0, holdWebhooks: false,
+  fail5xx: 0, timeout: 0, refundTimeout: 0, dropWebhooks: 0, duplicateWebhooks: 0, dropPayment: '',
+  webhookDelayMs: 0, holdWebhooks: false,
   p5xx: 0, pTimeout: 0, pRefundTimeout: 0, pDropWebhook: 0, pDuplicateWebhook: 0,
 });
 
 const sec = () => Math.floor(Date.now() / 1000);
 export const paymentToWire = (p: GatewayPayment) => ({
   id: p.id, entity: 'payment', amount: p.amount, currency: 'INR', status: p.status, order_id: p.orderId, method: 'upi',
-  amount_refunded: p.amountRefunded, refund_status: p.amountRefunded === 0 ? null : p.amountRefunded === p.amount ? 'full' : 'partial',
+  amount_refunded: p.amountRefunded,
+  refund_status: p.amountRefunded === 0 ? null : p.amountRefunded === p.amount ? 'full' : 'partial',
   captured: p.status === 'captured' || p.status === 'refunded', notes: p.notes, created_at: sec(),
 });
 export const refundToWire = (r: GatewayRefund) => ({
@@ -62,12 +66,14 @@ export const refundToWire = (r: GatewayRefund) => ({
   status: r.status, speed_requested: 'normal', speed_processed: 'normal', created_at: sec(),
 });
 
+type CountedFault = 'fail5xx' | 'timeout' | 'refundTimeout' | 'dropWebhooks' | 'duplicateWebhooks';
+
 export interface RunningSandbox {
   readonly url: string;
   readonly ledger: SandboxLedger;
   readonly faults: Faults;
   /** Faults injected so far, by kind. */
-  readonly injected: Readonly<Record<'fail5xx' | 'timeout' | 'refundTimeout' | 'dropWebhooks' | 'duplicateWebhooks', number>>;
+  readonly injected: Readonly<Record<CountedFault, number>>;
   /** Capture and refund timing, changeable while running. */
   readonly settings: { autoCaptureMs: number | null; refundSettleMs: number | null };
   /** Where webhooks go (an app started after the sandbox learns its port late). */
@@ -77,8 +83,14 @@ export interface RunningSandbox {
   close(): Promise<void>;
 }
 
-export async function startSandbox(opts: Partial<SandboxOptions> & Pick<SandboxOptions, 'webhookUrl' | 'webhookSecret'>): Promise<RunningSandbox> {
-  const o: SandboxOptions = { port: 0, host: '127.0.0.1', keyId: 'rzp_test_sandbox', keySecret: 'sandbox-secret', autoCaptureMs: null, refundSettleMs: 50, ...opts };
+export async function startSandbox(
+  opts: Partial<SandboxOptions> & Pick<SandboxOptions, 'webhookUrl' | 'webhookSecret'>,
+): Promise<RunningSandbox> {
+  const o: SandboxOptions = {
+    port: 0, host: '127.0.0.1', keyId: 'rzp_test_sandbox', keySecret: 'sandbox-secret',
+    autoCaptureMs: null, refundSettleMs: 50,
+    ...opts,
+  };
   const ledger = new SandboxLedger();
   let faults = noFaults();
   const timers = new Set<NodeJS.Timeout>();
@@ -104,7 +116,10 @@ export async function startSandbox(opts: Partial<SandboxOptions> & Pick<SandboxO
   /** Posts one webhook; Razorpay retries any non-2xx with backoff, so does the sandbox (a few times, quickly). */
   const post = (id: string, body: string, attempt = 0): void => {
     const signature = createHmac('sha256', o.webhookSecret).update(body).digest('hex');
-    fetch(webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'x-razorpay-signature': signature, 'x-razorpay-event-id': id }, body, signal: AbortSignal.timeout(5_000) })
+    const headers = {
+      'content-type': 'application/json', 'x-razorpay-signature': signature, 'x-razorpay-event-id': id,
+    };
+    fetch(webhookUrl, { method: 'POST', headers, body, signal: AbortSignal.timeout(5_000) })
       .then(async (res) => {
         await res.arrayBuffer();
         if (res.ok) delivered.push({ id, event: (JSON.parse(body) as { event: string }).event, status: res.status });
@@ -113,8 +128,12 @@ export async function startSandbox(opts: Partial<SandboxOptions> & Pick<SandboxO
   };
   const send = (e: LedgerEvent): void => {
     const body = JSON.stringify({
-      entity: 'event', account_id: 'acc_sandbox', event: e.event, contains: e.refund ? ['refund', 'payment'] : ['payment'],
-      payload: { payment: { entity: paymentToWire(e.payment) }, ...(e.refund ? { refund: { entity: refundToWire(e.refund) } } : {}) },
+      entity: 'event', account_id: 'acc_sandbox', event: e.event,
+      contains: e.refund ? ['refund', 'payment'] : ['payment'],
+      payload: {
+        payment: { entity: paymentToWire(e.payment) },
+        ...(e.refund ? { refund: { entity: refundToWire(e.refund) } } : {}),
+      },
       created_at: sec(),
     });
     sent.set(e.id, body);
@@ -132,7 +151,8 @@ export async function startSandbox(opts: Partial<SandboxOptions> & Pick<SandboxO
   const answer = (res: ServerResponse, status: number, body: unknown) => {
     res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   };
-  const error = (res: ServerResponse, status: number, code: string, description: string) => answer(res, status, { error: { code, description, source: 'business', reason: 'input_validation_failed' } });
+  const error = (res: ServerResponse, status: number, code: string, description: string) =>
+    answer(res, status, { error: { code, description, source: 'business', reason: 'input_validation_failed' } });
   const authorised = (req: IncomingMessage): boolean => {
     const want = Buffer.from(`Basic ${Buffer.from(`${o.keyId}:${o.keySecret}`).toString('base64')}`);
     const got = Buffer.from(req.headers.authorization ?? '');
@@ -152,40 +172,55 @@ export async function startSandbox(opts: Partial<SandboxOptions> & Pick<SandboxO
     if (take('fail5xx', faults.p5xx)) return error(res, 500, 'SERVER_ERROR', 'sandbox: injected failure');
     const b = req.method === 'POST' ? await readJson(req) : {};
     const m = `${req.method} /${path.join('/')}`;
-    if (m === 'POST /v1/orders') return answer(res, 200, wireOrder(ledger.createOrder({ amount: b['amount'] as number, receipt: b['receipt'] as string, notes: (b['notes'] ?? {}) as Record<string, string> })));
+    const notes = (b['notes'] ?? {}) as Record<string, string>;
+    if (m === 'POST /v1/orders') {
+      const order = ledger.createOrder({ amount: b['amount'] as number, receipt: b['receipt'] as string, notes });
+      return answer(res, 200, wireOrder(order));
+    }
     if (m === 'POST /v1/payments/create/upi') {
       const intent = ledger.createUpiIntent({ orderId: String(b['order_id']), vpa: '', payee: 'sandbox@razorpay' });
       const captureMs = settings.autoCaptureMs;
       if (captureMs !== null) later(captureMs, () => ledger.capture(intent.paymentId));
       return answer(res, 200, { razorpay_payment_id: intent.paymentId, link: intent.link });
     }
-    if (req.method === 'GET' && path[1] === 'orders' && path.length === 3) return answer(res, 200, wireOrder(ledger.fetchOrder(path[2]!)));
-    if (req.method === 'GET' && path[1] === 'orders' && path[3] === 'payments') {
+    const get = req.method === 'GET';
+    const [, kind, id] = path;
+    if (get && kind === 'orders' && path.length === 3) return answer(res, 200, wireOrder(ledger.fetchOrder(id!)));
+    if (get && path[1] === 'orders' && path[3] === 'payments') {
       const items = ledger.paymentsOfOrder(path[2]!).map(paymentToWire);
       return answer(res, 200, { entity: 'collection', count: items.length, items });
     }
-    if (req.method === 'GET' && path[1] === 'payments' && path.length === 3) return answer(res, 200, paymentToWire(ledger.fetchPayment(path[2]!)));
+    if (get && kind === 'payments' && path.length === 3) {
+      return answer(res, 200, paymentToWire(ledger.fetchPayment(id!)));
+    }
     if (isRefund) {
       const key = String(req.headers['x-refund-idempotency'] ?? '');
-      const { refund, replay } = ledger.createRefund({ paymentId: path[2]!, amount: b['amount'] as number, idempotencyKey: key, notes: (b['notes'] ?? {}) as Record<string, string> });
+      const ask = { paymentId: id!, amount: b['amount'] as number, idempotencyKey: key, notes };
+      const { refund, replay } = ledger.createRefund(ask);
       const settleMs = settings.refundSettleMs;
       if (!replay && settleMs !== null) later(settleMs, () => ledger.settleRefund(refund.id, 'processed'));
       // Done, but the answer is lost: the caller must retry with the same key.
       if (take('refundTimeout', faults.pRefundTimeout)) { hanging.add(res); return; }
       return answer(res, 200, refundToWire(refund));
     }
-    if (req.method === 'GET' && path[1] === 'payments' && path[3] === 'refunds' && path.length === 5) return answer(res, 200, refundToWire(ledger.fetchRefund(path[2]!, path[4]!)));
+    if (get && path[1] === 'payments' && path[3] === 'refunds' && path.length === 5) {
+      return answer(res, 200, refundToWire(ledger.fetchRefund(path[2]!, path[4]!)));
+    }
     return error(res, 404, 'NOT_FOUND', `no route ${m}`);
   };
 
   const dev = async (req: IncomingMessage, res: ServerResponse, path: string[]): Promise<void> => {
     const m = `${req.method} ${path.slice(1, 3).join('/')}`;
     const id = path[2] ?? '';
-    if (m === `POST payments/${id}` && path[3] === 'capture') return answer(res, 200, { event: ledger.capture(id)?.event ?? null });
-    if (m === `POST payments/${id}` && path[3] === 'fail') return answer(res, 200, { event: ledger.fail(id)?.event ?? null });
-    if (m === `POST refunds/${id}` && path[3] === 'fail') return answer(res, 200, { event: ledger.settleRefund(id, 'failed')?.event ?? null });
-    if (m === `POST refunds/${id}` && path[3] === 'process') return answer(res, 200, { event: ledger.settleRefund(id, 'processed')?.event ?? null });
-    if (m === 'GET ledger') return answer(res, 200, { ...ledger.totals(), payments: ledger.payments.size, refunds: ledger.refunds.size, webhooks_delivered: delivered.length, injected });
+    const did = (e: LedgerEvent | undefined) => answer(res, 200, { event: e?.event ?? null });
+    if (m === `POST payments/${id}` && path[3] === 'capture') return did(ledger.capture(id));
+    if (m === `POST payments/${id}` && path[3] === 'fail') return did(ledger.fail(id));
+    if (m === `POST refunds/${id}` && path[3] === 'fail') return did(ledger.settleRefund(id, 'failed'));
+    if (m === `POST refunds/${id}` && path[3] === 'process') return did(ledger.settleRefund(id, 'processed'));
+    if (m === 'GET ledger') {
+      const size = { payments: ledger.payments.size, refunds: ledger.refunds.size };
+      return answer(res, 200, { ...ledger.totals(), ...size, webhooks_delivered: delivered.length, injected });
+    }
     if (m === 'POST faults') {
       faults = { ...noFaults(), ...(await readJson(req)) as Partial<Faults> };
       return answer(res, 200, faults);
@@ -216,7 +251,9 @@ export async function startSandbox(opts: Partial<SandboxOptions> & Pick<SandboxO
 
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]!.split('/').filter((s) => s !== '').map(decodeURIComponent);
-    const run = path[0] === 'v1' ? api(req, res, path) : path[0] === 'sandbox' ? dev(req, res, path) : Promise.resolve(error(res, 404, 'NOT_FOUND', 'not found'));
+    const run = path[0] === 'v1' ? api(req, res, path)
+      : path[0] === 'sandbox' ? dev(req, res, path)
+        : Promise.resolve(error(res, 404, 'NOT_FOUND', 'not found'));
     run.catch((err: unknown) => {
       if (err instanceof GatewayError) return error(res, err.status || 400, 'BAD_REQUEST_ERROR', err.message);
       if (err instanceof SyntaxError) return error(res, 400, 'BAD_REQUEST_ERROR', 'body is not JSON');
@@ -239,8 +276,12 @@ export async function startSandbox(opts: Partial<SandboxOptions> & Pick<SandboxO
   };
 }
 
-function wireOrder(o: { id: string; amount: number; receipt: string; status: string; notes: Readonly<Record<string, string>> }) {
-  return { id: o.id, entity: 'order', amount: o.amount, amount_paid: o.status === 'paid' ? o.amount : 0, amount_due: o.status === 'paid' ? 0 : o.amount, currency: 'INR', receipt: o.receipt, status: o.status, attempts: 0, notes: o.notes, created_at: sec() };
+function wireOrder(o: GatewayOrder) {
+  const paid = o.status === 'paid' ? o.amount : 0;
+  return {
+    id: o.id, entity: 'order', amount: o.amount, amount_paid: paid, amount_due: o.amount - paid, currency: 'INR',
+    receipt: o.receipt, status: o.status, attempts: 0, notes: o.notes, created_at: sec(),
+  };
 }
 
 /** A fresh event id when a test wants to replay an event under a new id. */

@@ -12,11 +12,14 @@ export interface SettlementReport {
   readonly from: string;
   readonly to: string;
   readonly restaurants: readonly SettlementRow[];
-  readonly totals: { captured_paise: number; refunded_paise: number; refund_pending_paise: number; refund_failed_paise: number; net_paise: number };
+  readonly totals: {
+    captured_paise: number; refunded_paise: number; refund_pending_paise: number; refund_failed_paise: number;
+    net_paise: number;
+  };
   /** Absent when no gateway was asked. */
   readonly gateway?: {
     readonly captured_paise: number;
-    /** What the gateway has refunded or is refunding (its `amount_refunded`), against the refunds it accepted from us. */
+    /** What the gateway has refunded or is refunding (its `amount_refunded`), against what it accepted from us. */
     readonly refunded_paise: number;
     readonly ours_accepted_paise: number;
     readonly matches: boolean;
@@ -25,11 +28,14 @@ export interface SettlementReport {
 }
 
 /** The report for the UTC day [from, from + 1 day), or any [from, to). */
-export async function settlementReport(money: MoneyStore, gateway: PaymentGateway | undefined, from: Date, to: Date): Promise<SettlementReport> {
+export async function settlementReport(
+  money: MoneyStore, gateway: PaymentGateway | undefined, from: Date, to: Date,
+): Promise<SettlementReport> {
   const restaurants = await money.settlement(from, to);
   const sum = (k: keyof SettlementRow) => restaurants.reduce((a, r) => a + Number(r[k]), 0);
   const totals = {
-    captured_paise: sum('captured_paise'), refunded_paise: sum('refunded_paise'), refund_pending_paise: sum('refund_pending_paise'),
+    captured_paise: sum('captured_paise'), refunded_paise: sum('refunded_paise'),
+    refund_pending_paise: sum('refund_pending_paise'),
     refund_failed_paise: sum('refund_failed_paise'), net_paise: sum('net_paise'),
   };
   const report: SettlementReport = { from: from.toISOString(), to: to.toISOString(), restaurants, totals };
@@ -49,11 +55,17 @@ export async function settlementReport(money: MoneyStore, gateway: PaymentGatewa
     captured += gCaptured;
     refunded += g.amountRefunded;
     if (gCaptured !== p.amount_paise || g.amountRefunded !== Number(p.refund_accepted_paise)) {
-      mismatches.push({ payment: p.id, ours: `captured ${p.amount_paise}, refunds accepted ${p.refund_accepted_paise}`, gateway: `${g.status} ${gCaptured}, refunded ${g.amountRefunded}` });
+      mismatches.push({
+        payment: p.id, ours: `captured ${p.amount_paise}, refunds accepted ${p.refund_accepted_paise}`,
+        gateway: `${g.status} ${gCaptured}, refunded ${g.amountRefunded}`,
+      });
     }
   }
   return {
     ...report,
-    gateway: { captured_paise: captured, refunded_paise: refunded, ours_accepted_paise: ours, matches: mismatches.length === 0 && captured === totals.captured_paise, mismatches },
+    gateway: {
+      captured_paise: captured, refunded_paise: refunded, ours_accepted_paise: ours,
+      matches: mismatches.length === 0 && captured === totals.captured_paise, mismatches,
+    },
   };
 }

@@ -38,7 +38,8 @@ WITH ins AS (
   RETURNING 1
 ), refund AS (
   INSERT INTO refunds (id, payment_id, order_id, idempotency_key, amount_paise, reason, status)
-  SELECT gen_random_uuid()::text, p.id, p.order_id, 'refund-' || p.id, p.amount_paise, 'order_' || (u.b::json->>'reason'), 'requested'
+  SELECT gen_random_uuid()::text, p.id, p.order_id, 'refund-' || p.id, p.amount_paise,
+         'order_' || (u.b::json->>'reason'), 'requested'
   FROM unnest($1::text[], $2::text[], $4::text[], $6::text[]) AS u(a, i, ty, b)
   JOIN payments p ON p.order_id = u.i AND p.status = 'captured'
   WHERE u.a = 'order' AND u.ty = 'order_cancelled' AND (u.b::json->>'refundDue')::boolean
@@ -47,7 +48,8 @@ WITH ins AS (
 ), refund_outbox AS (
   INSERT INTO outbox (topic, key, payload)
   SELECT 'payment.refund', idempotency_key,
-         jsonb_build_object('refund_id', id, 'payment_id', payment_id, 'order_id', order_id, 'amount_paise', amount_paise, 'reason', reason)
+         jsonb_build_object('refund_id', id, 'payment_id', payment_id, 'order_id', order_id,
+                            'amount_paise', amount_paise, 'reason', reason)
   FROM refund
   ON CONFLICT (key) DO NOTHING
   RETURNING 1
