@@ -79,6 +79,7 @@ export const ErrorCodes = {
   PAYMENT_NOT_FOUND: spec(404, 'NOT_FOUND', 'No such payment'),
   PAYMENT_AMOUNT_MISMATCH: spec(422, 'FAILED_PRECONDITION', 'The amount differs from the order total'),
   PAYMENT_NOT_ALLOWED: spec(409, 'FAILED_PRECONDITION', 'The order does not take a payment now'),
+  PAYMENT_GATEWAY_REFUSED: spec(502, 'INTERNAL', 'The payment gateway refused the request'),
   WEBHOOK_SIGNATURE_INVALID: spec(401, 'UNAUTHENTICATED', 'The webhook signature does not match its body'),
   PROFILE_NOT_FOUND: spec(404, 'NOT_FOUND', 'No profile for this account yet'),
 

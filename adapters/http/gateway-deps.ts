@@ -5,8 +5,9 @@
  */
 import { authorize, type Action, type AccessTarget, type Clock, type Engine } from '../../engine/index.js';
 import { type ErrorCode, type Principal, type Rejection, reject, type Result } from '../../protocol/index.js';
+import type { PaymentGateway } from '../../engine/ports/payment-gateway.js';
 import type { FieldCipher } from '../crypto/field-cipher.js';
-import type { CatalogStore } from '../postgres/catalog-store.js';
+import type { CatalogStore, RefundView } from '../postgres/catalog-store.js';
 
 export interface GatewayConfig {
   /** Server version, in /health and /openapi.json. */
@@ -32,6 +33,8 @@ export interface GatewayDeps {
   /** Encrypts bank details; undefined when ENCRYPTION_KEY is not set (they are then refused). */
   readonly cipher: FieldCipher | undefined;
   readonly newId: () => string;
+  /** The payment gateway; undefined in development without one (UPI links to the configured payee, no refunds sent). */
+  readonly gateway?: PaymentGateway | undefined;
   /** Each dependency's state for /health. */
   readonly probes: Readonly<Record<string, () => Promise<boolean>>>;
 }
@@ -71,3 +74,11 @@ export function mayAct(p: Principal, action: Action, target: AccessTarget, notFo
 
 export const iso = (ms: number | Date): string => new Date(ms).toISOString();
 export const rupeesOf = (paise: number): number => Math.round(paise) / 100;
+
+const isoOrNull = (t: string | Date | null): string | null => (t === null ? null : new Date(t).toISOString());
+
+/** A refund as orders and payments show it: status, rupees, and when it was asked, accepted and ended. */
+export const refundJson = (r: RefundView): Record<string, unknown> => ({
+  id: r.id, status: r.status, amount: rupeesOf(r.amount_paise), reason: r.reason,
+  requested_at: isoOrNull(r.requested_at), accepted_at: isoOrNull(r.accepted_at), settled_at: isoOrNull(r.settled_at),
+});

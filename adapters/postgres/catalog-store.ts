@@ -70,6 +70,19 @@ export interface OrderRow {
   /** The word REST shows (protocol/rest/order-status.ts), kept current by the write-behind. */
   readonly seed_status: string;
   readonly restaurant_address: Record<string, unknown> | null;
+  /** The order's latest refund, if any. */
+  readonly refund: RefundView | null;
+}
+
+/** A refund as orders and payments show it (times as the database gives them, ISO strings in JSON). */
+export interface RefundView {
+  readonly id: string;
+  readonly status: 'requested' | 'pending' | 'processed' | 'failed';
+  readonly amount_paise: number;
+  readonly reason: string;
+  readonly requested_at: string | Date;
+  readonly accepted_at: string | Date | null;
+  readonly settled_at: string | Date | null;
 }
 
 /** An order's seed status, event seq and rider as the live engine has them. */
@@ -99,6 +112,8 @@ export interface PaymentRow {
   readonly expires_at: Date;
   readonly created_at: Date;
   readonly updated_at: Date;
+  /** The gateway's payment order, when the payment went through the gateway. */
+  readonly gateway_order_id?: string | null;
 }
 
 export interface StoredReply {
@@ -257,7 +272,7 @@ export class CatalogStore {
 
   /** The order row and its items, in one statement (one round trip). */
   /** `now` is the order's seed status as the live engine has it (status_seq: the order's event seq). */
-  async insertOrder(tx: SqlTx, o: Omit<OrderRow, 'state_row' | 'restaurant_address' | 'status' | 'rider_id' | 'seed_status'> & { payer_vpa: string | null }, items: readonly OrderItemRow[], now: OrderStatusNow): Promise<void> {
+  async insertOrder(tx: SqlTx, o: Omit<OrderRow, 'state_row' | 'restaurant_address' | 'status' | 'rider_id' | 'seed_status' | 'refund'> & { payer_vpa: string | null }, items: readonly OrderItemRow[], now: OrderStatusNow): Promise<void> {
     await tx.query(
       `WITH o AS (
          INSERT INTO orders (id, customer_id, restaurant_id, status, drop_lat, drop_lng, total_paise, placed_at, delivery_address, payment_method, payer_vpa, tracking_id, estimated_delivery_at,
@@ -371,10 +386,11 @@ export class CatalogStore {
   /** Inserts a payment request; false when the order already has an open one. */
   async insertPayment(tx: SqlTx, p: Omit<PaymentRow, 'created_at' | 'updated_at'>): Promise<boolean> {
     const res = await tx.query(
-      `INSERT INTO payments (id, order_id, customer_id, gateway, amount_paise, status, transaction_id, payer_vpa, payment_url, expires_at)
-       VALUES ($1, $2, $3, 'upi-intent', $4, $5, $6, $7, $8, $9)
+      `INSERT INTO payments (id, order_id, customer_id, gateway, amount_paise, status, transaction_id, payer_vpa, payment_url, expires_at, gateway_order_id)
+       VALUES ($1, $2, $3, $10, $4, $5, $6, $7, $8, $9, $11)
        ON CONFLICT (order_id) WHERE status IN ('created', 'pending', 'captured') DO NOTHING RETURNING id`,
-      [p.id, p.order_id, p.customer_id, p.amount_paise, p.status, p.transaction_id, p.payer_vpa, p.payment_url, p.expires_at],
+      [p.id, p.order_id, p.customer_id, p.amount_paise, p.status, p.transaction_id, p.payer_vpa, p.payment_url, p.expires_at,
+        p.gateway_order_id ? 'razorpay' : 'upi-intent', p.gateway_order_id ?? null],
     );
     return res.rows.length === 1;
   }
@@ -410,10 +426,12 @@ export class CatalogStore {
     return (await tx.query<PaymentRow>('SELECT * FROM payments WHERE transaction_id = $1 FOR UPDATE', [transactionId])).rows[0];
   }
 
-  /** Moves a payment on, only forward: from created or pending to `status`. */
+  /** Moves a payment on, only forward: from created or pending to `status`, or from expired to captured. */
   async settlePayment(tx: SqlTx, id: string, status: 'captured' | 'failed', gatewayRef: string): Promise<boolean> {
+    // A capture after we gave up on the payment (expired) is still money received: recorded, then refunded.
     const res = await tx.query(
-      `UPDATE payments SET status = $2, gateway_ref = $3, updated_at = now() WHERE id = $1 AND status IN ('created', 'pending') RETURNING id`,
+      `UPDATE payments SET status = $2, gateway_ref = $3, updated_at = now(), captured_at = CASE WHEN $2 = 'captured' THEN now() END
+       WHERE id = $1 AND (status IN ('created', 'pending') OR (status = 'expired' AND $2 = 'captured')) RETURNING id`,
       [id, status, gatewayRef],
     );
     return res.rows.length === 1;
@@ -427,21 +445,23 @@ export class CatalogStore {
   async requestRefund(tx: SqlTx, r: { id: string; paymentId: string; amountPaise: number; reason: string }): Promise<boolean> {
     const key = `refund-${r.paymentId}`;
     const res = await tx.query(
-      `INSERT INTO refunds (id, payment_id, idempotency_key, amount_paise, reason, status) VALUES ($1, $2, $3, $4, $5, 'requested')
-       ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
+      `INSERT INTO refunds (id, payment_id, order_id, idempotency_key, amount_paise, reason, status)
+       SELECT $1, $2, p.order_id, $3, $4, $5, 'requested' FROM payments p WHERE p.id = $2
+       ON CONFLICT (idempotency_key) DO NOTHING RETURNING order_id`,
       [r.id, r.paymentId, key, r.amountPaise, r.reason],
     );
     if (res.rows.length === 0) return false;
     await tx.query(
       `INSERT INTO outbox (topic, key, payload) VALUES ('payment.refund', $1, $2::jsonb) ON CONFLICT (key) DO NOTHING`,
-      [key, JSON.stringify({ refund_id: r.id, payment_id: r.paymentId, amount_paise: r.amountPaise, reason: r.reason })],
+      [key, JSON.stringify({ refund_id: r.id, payment_id: r.paymentId, order_id: res.rows[0]!['order_id'], amount_paise: r.amountPaise, reason: r.reason })],
     );
     return true;
   }
 
-  refundsOf(paymentId: string): Promise<{ id: string; status: string; amount_paise: number; reason: string }[]> {
-    return guarded('read refunds', async () => (await this.db.query<{ id: string; status: string; amount_paise: number; reason: string }>(
-      'SELECT id, status, amount_paise, reason FROM refunds WHERE payment_id = $1 ORDER BY created_at', [paymentId],
+  refundsOf(paymentId: string): Promise<RefundView[]> {
+    return guarded('read refunds', async () => (await this.db.query<RefundView>(
+      `SELECT id, status, amount_paise, reason, created_at AS requested_at, accepted_at, settled_at
+       FROM refunds WHERE payment_id = $1 ORDER BY created_at`, [paymentId],
     )).rows);
   }
 
@@ -462,7 +482,10 @@ export class CatalogStore {
 }
 
 const ORDER_COLUMNS = `o.id, o.customer_id, o.restaurant_id, o.status, o.seed_status, o.rider_id, o.total_paise, o.drop_lat, o.drop_lng, o.delivery_address, o.payment_method,
-  o.tracking_id, o.placed_at, o.estimated_delivery_at, s.row AS state_row, r.address AS restaurant_address`;
+  o.tracking_id, o.placed_at, o.estimated_delivery_at, s.row AS state_row, r.address AS restaurant_address,
+  (SELECT json_build_object('id', rf.id, 'status', rf.status, 'amount_paise', rf.amount_paise, 'reason', rf.reason, 'requested_at', rf.created_at,
+                            'accepted_at', rf.accepted_at, 'settled_at', rf.settled_at)
+   FROM refunds rf WHERE rf.order_id = o.id ORDER BY rf.created_at DESC LIMIT 1) AS refund`;
 const ORDER_FROM = `FROM orders o
   LEFT JOIN engine_state s ON s.aggregate = 'order' AND s.aggregate_id = o.id
   LEFT JOIN restaurants r ON r.id = o.restaurant_id`;

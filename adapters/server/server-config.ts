@@ -25,10 +25,22 @@ export interface ServerConfig {
   readonly upi: { readonly payeeVpa: string; readonly payeeName: string; readonly merchantCode: string };
   /** HMAC key of the payment gateway's webhooks. */
   readonly webhookSecret: string;
+  /** The payment gateway (Razorpay's API: the real one or the sandbox); undefined in development without one. */
+  readonly paymentGateway: PaymentGatewayConfig | undefined;
   readonly rest: { readonly maxBodyBytes: number; readonly ratePerSecond: number; readonly rateBurst: number; readonly trustProxy: boolean };
   readonly allowedOrigins: readonly string[];
   /** Run the write-behind worker in this process (default); false when `npm run worker` runs apart. */
   readonly inProcessWorker: boolean;
+}
+
+export interface PaymentGatewayConfig {
+  readonly url: string;
+  readonly merchantId: string;
+  readonly keyId: string;
+  readonly keySecret: string;
+  /** Payments and refunds open longer than this are asked about (reconciliation), and how often it runs. */
+  readonly reconcileAfterMs: number;
+  readonly reconcileEveryMs: number;
 }
 
 export type ServerEnv = PersistenceEnv & FirebaseEnv & Readonly<Record<string, string | undefined>>;
@@ -44,6 +56,9 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
  * - `SERVICE_TIMEZONE` (Asia/Kolkata): the zone of restaurants' operating hours;
  * - `UPI_PAYEE_VPA` (required in production), `UPI_PAYEE_NAME`, `UPI_MERCHANT_CODE` (5812);
  * - `PAYMENT_WEBHOOK_SECRET`: the gateway's webhook secret (≥ 16 characters; required in production);
+ * - `UPI_GATEWAY_URL`, `UPI_MERCHANT_ID`, `UPI_API_KEY` (key id), `UPI_API_KEY_SECRET`: the payment gateway
+ *   (all required in production; outside it, unset means no gateway, and the sandbox's keys are the defaults);
+ *   `PAYMENT_RECONCILE_AFTER_MS` (300000), `PAYMENT_RECONCILE_EVERY_MS` (60000);
  * - `REST_MAX_BODY_BYTES` (65536), `REST_RATE_PER_S` (50), `REST_RATE_BURST` (100),
  *   `TRUST_PROXY` (true when listening on loopback: take client addresses from X-Forwarded-For);
  * - `ALLOWED_ORIGINS`: comma-separated browser origins allowed on the WebSockets;
@@ -102,6 +117,26 @@ export function parseServerConfig(env: ServerEnv): ServerConfig {
   if (!/^\d{4}$/.test(merchantCode)) problems.push('UPI_MERCHANT_CODE must be a 4-digit merchant category code');
   const webhookSecret = env['PAYMENT_WEBHOOK_SECRET'] || (mode === 'production' ? '' : 'dev-webhook-secret-not-for-production');
   if (webhookSecret.length < 16) problems.push(`PAYMENT_WEBHOOK_SECRET must be at least 16 characters${mode === 'production' ? '; it is required in production' : ''}`);
+  const gatewayUrl = env['UPI_GATEWAY_URL'] ?? '';
+  let paymentGateway: PaymentGatewayConfig | undefined;
+  if (gatewayUrl !== '' || mode === 'production') {
+    const need = (name: string, dev: string): string => {
+      const v = env[name] || (mode === 'production' ? '' : dev);
+      if (v === '') problems.push(`${name} is required in production (the payment gateway)`);
+      return v;
+    };
+    if (gatewayUrl === '') problems.push('UPI_GATEWAY_URL is required in production (the payment gateway)');
+    else if (!/^https?:\/\/[^\s/]+/.test(gatewayUrl)) problems.push(`UPI_GATEWAY_URL must be an http(s) URL, got ${JSON.stringify(gatewayUrl)}`);
+    else if (mode === 'production' && !gatewayUrl.startsWith('https://')) problems.push('UPI_GATEWAY_URL must be https in production');
+    paymentGateway = Object.freeze({
+      url: gatewayUrl.replace(/\/+$/, ''),
+      merchantId: need('UPI_MERCHANT_ID', 'acc_sandbox'),
+      keyId: need('UPI_API_KEY', 'rzp_test_sandbox'),
+      keySecret: need('UPI_API_KEY_SECRET', 'sandbox-secret'),
+      reconcileAfterMs: int('PAYMENT_RECONCILE_AFTER_MS', 300_000, 0, 86_400_000),
+      reconcileEveryMs: int('PAYMENT_RECONCILE_EVERY_MS', 60_000, 10, 3_600_000),
+    });
+  }
   const rest = {
     maxBodyBytes: int('REST_MAX_BODY_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
     ratePerSecond: int('REST_RATE_PER_S', 50, 1, 1_000_000),
@@ -114,7 +149,7 @@ export function parseServerConfig(env: ServerEnv): ServerConfig {
   if (problems.length > 0 || !persistence || !firebase) throw new ServerConfigError(problems.join('\n'));
   return Object.freeze({
     mode, host, port, persistence, firebase, encryptionKey, timeZone,
-    upi: Object.freeze({ payeeVpa, payeeName: env['UPI_PAYEE_NAME'] || 'Dispatch Foods', merchantCode }), webhookSecret,
+    upi: Object.freeze({ payeeVpa, payeeName: env['UPI_PAYEE_NAME'] || 'Dispatch Foods', merchantCode }), webhookSecret, paymentGateway,
     rest: Object.freeze(rest), allowedOrigins: Object.freeze(allowedOrigins), inProcessWorker,
   });
 }

@@ -15,7 +15,7 @@ import { buildOpenApi } from '../../protocol/rest/openapi.js';
 import { FieldCipher } from '../crypto/field-cipher.js';
 import { type GatewayDeps } from '../http/gateway-deps.js';
 import { cancelUnrecordedOrders, orderHandlers, syncOrderStatuses } from '../http/handlers/orders.js';
-import { paymentWebhookHandler } from '../http/handlers/payment-webhook.js';
+import { paymentSettlement, paymentWebhookHandler } from '../http/handlers/payment-webhook.js';
 import { paymentHandlers } from '../http/handlers/payments.js';
 import { peopleHandlers } from '../http/handlers/people.js';
 import { restaurantHandlers } from '../http/handlers/restaurants.js';
@@ -27,7 +27,11 @@ import { TrailWriter } from '../persistence/trail-writer.js';
 import { recoverEngine, type RecoveryReport } from '../persistence/recovery.js';
 import { openStorage, type Storage } from '../persistence/storage.js';
 import { WriteBehind } from '../persistence/write-behind.js';
+import { RazorpayGateway } from '../payments/razorpay-gateway.js';
+import { Reconciler } from '../payments/reconciler.js';
+import { RefundRelay } from '../payments/refund-relay.js';
 import { CatalogStore } from '../postgres/catalog-store.js';
+import { MoneyStore } from '../postgres/money-store.js';
 import { hrStopwatch, systemClock } from '../system-clock.js';
 import { resolveWsLimits } from '../ws/limits.js';
 import { attachRiderRoute } from '../ws/rider-gateway.js';
@@ -132,8 +136,13 @@ export async function startServer(config: ServerConfig, log: ServerLogger = json
       ...(redis ? { redis: async () => (await withTimeout(redis.ping(), 1_000)) === 'PONG' } : { queue: async () => true }),
       firebase: async () => firebaseUp(config.firebase.emulatorHost),
     };
+    const gatewayConfig = config.paymentGateway;
+    const gateway = gatewayConfig
+      ? new RazorpayGateway({ baseUrl: gatewayConfig.url, keyId: gatewayConfig.keyId, keySecret: gatewayConfig.keySecret, merchantId: gatewayConfig.merchantId })
+      : undefined;
+    if (!gateway) log.warn({ msg: 'no payment gateway (UPI_GATEWAY_URL): UPI links go to the configured payee and refunds wait in the outbox' });
     const deps: GatewayDeps = {
-      engine, catalog, clock, probes,
+      engine, catalog, clock, probes, gateway,
       config: { version: VERSION, timeZone: config.timeZone, upi: config.upi, defaultPrepMinutes: 15, defaultCapacity: 20 },
       durable: () => writeBehind.barrier(),
       cipher: config.encryptionKey ? new FieldCipher(config.encryptionKey) : undefined,
@@ -154,11 +163,23 @@ export async function startServer(config: ServerConfig, log: ServerLogger = json
     const rider = attachRiderRoute(app, { ...common, durable });
     const stream = attachStreamRoutes(app, { ...common, durable });
     const openapi = JSON.stringify(buildOpenApi(VERSION));
+    const money = new MoneyStore(storage.db);
+    const webhookDeps = { ...deps, webhookSecret: config.webhookSecret, money, notify: (id: string, m: string) => stream.notify(id, m) };
+    if (gateway && gatewayConfig) {
+      const relayLog = { info: (o: Record<string, unknown>) => log.info(o), warn: (o: Record<string, unknown>) => log.warn(o), error: (o: Record<string, unknown>) => log.error(o) };
+      const relay = new RefundRelay({ store: money, gateway, notify: webhookDeps.notify, log: relayLog }).start();
+      closers.push(() => relay.stop());
+      const reconciler = new Reconciler({
+        gateway, money, catalog, settlement: paymentSettlement(webhookDeps), log: relayLog,
+        afterMs: gatewayConfig.reconcileAfterMs, everyMs: gatewayConfig.reconcileEveryMs,
+      }).start();
+      closers.push(() => reconciler.stop());
+    }
     attachRestRoutes(app, {
       identity, clock, replies: catalog, limits: config.rest, trustProxy: config.rest.trustProxy, logger: log,
       handlers: { ...orderHandlers(deps), ...paymentHandlers(deps), ...peopleHandlers(deps), ...restaurantHandlers(deps) },
       publicHandlers: {
-        paymentWebhook: paymentWebhookHandler({ ...deps, webhookSecret: config.webhookSecret }),
+        paymentWebhook: paymentWebhookHandler(webhookDeps),
         openapi: async () => ({ status: 200, body: JSON.parse(openapi) as unknown }),
         health: async () => {
           const names = Object.keys(probes);

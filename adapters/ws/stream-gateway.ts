@@ -48,6 +48,8 @@ export interface StreamRouteOptions {
 
 export interface StreamRoutes {
   readonly stats: { connections: number; published: number; locations: number };
+  /** Tells an order's watchers something that is already durable elsewhere (a refund the gateway accepted). */
+  notify(orderId: string, message: string): void;
   close(code: number, reason: string): void;
 }
 
@@ -268,6 +270,9 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
 
   return {
     stats,
+    notify(orderId, message) {
+      publish(orderTopic(orderId), { type: 'notification', data: { order_id: orderId, message, at: new Date(clock.now()).toISOString() } });
+    },
     close(code, reason) {
       unsubscribeEngine();
       clock.clearTimeout(sweep as never);

@@ -55,10 +55,16 @@ export function stateName(value: unknown): string | undefined {
   return undefined;
 }
 
-/** What the order's payment looks like to the customer. */
-export function paymentStatus(state: string, paid: boolean, cash: boolean, refunded: boolean): string {
+/**
+ * What the order's payment looks like to the customer. `refund` is the status
+ * of its refund row, if any: owed until the gateway says it is processed (a
+ * failed one is an operator's to redo, still owed to the customer).
+ */
+export function paymentStatus(state: string, paid: boolean, cash: boolean, refund: string | null = null): string {
   if (cash) return 'cash_on_delivery';
-  if (paid) return refunded ? 'refunded' : 'paid';
+  if (refund === 'processed') return 'refunded';
+  if (refund !== null) return 'refund_pending';
+  if (paid) return 'paid';
   if (state === 'cancelled') return 'failed';
   return 'pending';
 }

@@ -203,6 +203,22 @@ export const PaymentWebhook = Type.Object({
   }, { additionalProperties: true }),
 }, { additionalProperties: true });
 
+/** A refund event (`refund.processed`, `refund.failed`): the refund entity, our id in its notes. */
+export const RefundWebhook = Type.Object({
+  event: Type.String({ minLength: 1, maxLength: 100 }),
+  payload: Type.Object({
+    refund: Type.Object({
+      entity: Type.Object({
+        id: Type.String({ minLength: 1, maxLength: 100 }),
+        payment_id: Type.String({ minLength: 1, maxLength: 100 }),
+        amount: Type.Integer({ minimum: 0, description: 'Paise' }),
+        status: Type.String(),
+        notes: Type.Object({ refund_id: Type.Optional(Type.String({ maxLength: 100 })) }, { additionalProperties: true }),
+      }, { additionalProperties: true }),
+    }, { additionalProperties: true }),
+  }, { additionalProperties: true }),
+}, { additionalProperties: true });
+
 // ─── Responses (documented; the gateway builds them, it does not validate them) ───
 
 const open = { additionalProperties: true } as const;
@@ -230,6 +246,16 @@ export const OrderCreated = Type.Object({
   tracking_id: Type.String(), payment_status: Type.String(),
 }, open);
 
+/** A refund as orders and payments show it. */
+export const RefundOut = Type.Object({
+  id: Type.String(),
+  status: Type.Union([Type.Literal('requested'), Type.Literal('pending'), Type.Literal('processed'), Type.Literal('failed')], {
+    description: 'requested: not yet accepted by the gateway; pending: accepted; processed: the money is back; failed: an operator is on it',
+  }),
+  amount: Type.Number({ description: 'Rupees' }), reason: Type.String(),
+  requested_at: IsoTime, accepted_at: Type.Union([IsoTime, Type.Null()]), settled_at: Type.Union([IsoTime, Type.Null()]),
+}, open);
+
 export const OrderOut = Type.Object({
   id: Id, customer_id: Type.String(), restaurant_id: Id, delivery_person_id: Type.Union([Id, Type.Null()]),
   status: Type.String(), items: Type.Array(Type.Object({}, open)), total_amount: Type.Number(),
@@ -237,6 +263,8 @@ export const OrderOut = Type.Object({
   created_at: IsoTime, estimated_delivery_time: IsoTime,
   tracking: Type.Union([Type.Object({ current_location: Type.Union([LatLngOut, Type.Null()]), estimated_arrival: Type.Union([IsoTime, Type.Null()]) }, open), Type.Null()]),
   rider_payout: Type.Optional(Type.Number({ minimum: 0, description: 'What the rider is paid for the job, rupees; only for the assigned rider and admins' })),
+  payment_status: Type.Optional(Type.String({ description: 'pending, paid, refund_pending, refunded, failed or cash_on_delivery' })),
+  refund: Type.Optional(RefundOut),
 }, open);
 
 export const OrderList = Type.Object({
@@ -244,7 +272,9 @@ export const OrderList = Type.Object({
 }, open);
 
 export const PaymentOut = Type.Object({
-  id: Id, status: Type.String(), transaction_id: Type.String(), payment_url: Type.String(), expires_at: IsoTime,
+  id: Id, status: Type.String({ description: 'processing, completed, failed, expired, refund_pending or refunded' }),
+  transaction_id: Type.String(), payment_url: Type.String(), expires_at: IsoTime,
+  refunds: Type.Optional(Type.Array(RefundOut)),
 }, open);
 
 export const RestaurantOut = Type.Object({ id: Id, name: Type.String() }, open);
@@ -259,6 +289,7 @@ export type UpdateOrderStatusBody = Static<typeof UpdateOrderStatus>;
 export type ListOrdersQueryT = Static<typeof ListOrdersQuery>;
 export type CreatePaymentBody = Static<typeof CreatePayment>;
 export type PaymentWebhookBody = Static<typeof PaymentWebhook>;
+export type RefundWebhookBody = Static<typeof RefundWebhook>;
 export type ProfileBody = Static<typeof Profile>;
 export type CreateRestaurantBody = Static<typeof CreateRestaurant>;
 export type UpdateRestaurantStatusBody = Static<typeof UpdateRestaurantStatus>;

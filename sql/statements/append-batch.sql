@@ -8,6 +8,10 @@
 -- 4. The seed status word and rider of each order whose state row moved forward, copied to its
 --    orders row (sql/0005_order_status.sql), again only forward by seq. Driven by step 2's rows, so
 --    a batch locks an order's state row before its orders row, in key order as step 2 does.
+-- 5. The refunds: every stored order_cancelled event with refundDue whose order has a captured
+--    payment gets one refund row and its outbox row (the transactional outbox: they commit with the
+--    durable record of the cancellation, or not at all). The key `refund-<payment id>` makes a batch
+--    written twice, and a capture webhook that asks too, one refund.
 -- Both inserts take their row locks in key order, so overlapping batches do not deadlock.
 -- Parameters, one array element per event: $1 aggregate text[], $2 aggregate id text[], $3 seq
 -- int[], $4 type text[], $5 at (engine epoch ms) float8[], $6 the event as JSON text[]; one element
@@ -42,6 +46,23 @@ WITH ins AS (
   FROM state JOIN unnest($7::text[], $8::text[], $14::text[], $15::text[]) AS u(a, i, w, r)
     ON u.a = state.aggregate AND u.i = state.aggregate_id
   WHERE state.aggregate = 'order' AND u.w IS NOT NULL AND o.id = state.aggregate_id AND o.status_seq < state.seq
+  RETURNING 1
+), refund AS (
+  INSERT INTO refunds (id, payment_id, order_id, idempotency_key, amount_paise, reason, status)
+  SELECT gen_random_uuid()::text, p.id, p.order_id, 'refund-' || p.id, p.amount_paise,
+         'order_' || (u.b::json->>'reason'), 'requested'
+  FROM unnest($1::text[], $2::text[], $4::text[], $6::text[]) AS u(a, i, ty, b)
+  JOIN payments p ON p.order_id = u.i AND p.status = 'captured'
+  WHERE u.a = 'order' AND u.ty = 'order_cancelled' AND (u.b::json->>'refundDue')::boolean
+  ON CONFLICT (idempotency_key) DO NOTHING
+  RETURNING id, payment_id, order_id, idempotency_key, amount_paise, reason
+), refund_outbox AS (
+  INSERT INTO outbox (topic, key, payload)
+  SELECT 'payment.refund', idempotency_key,
+         jsonb_build_object('refund_id', id, 'payment_id', payment_id, 'order_id', order_id,
+                            'amount_paise', amount_paise, 'reason', reason)
+  FROM refund
+  ON CONFLICT (key) DO NOTHING
   RETURNING 1
 )
 SELECT count(*)::int AS n FROM ins

@@ -96,9 +96,12 @@ t.test('money captured for an order already cancelled is refunded, once', async 
   const again = await deliver(ev, 'evt_late_capture');
   t.equal(again.body.result, 'payment captured; refund already requested');
   const p = await api(url, 'GET', `/payments/${payment}`, { token: cast.customer.token });
-  t.equal(p.body.status, 'completed');
+  t.equal(p.body.status, 'refund_pending', 'captured, and owed back');
   t.equal(p.body.refunds.length, 1, 'one refund whatever is redelivered');
-  t.match(p.body.refunds[0], { status: 'requested', amount: 280, reason: 'order_cancelled' });
+  t.match(p.body.refunds[0], { status: 'requested', amount: 280, reason: 'order_cancelled', requested_at: String, accepted_at: null, settled_at: null });
+  const o = await api(url, 'GET', `/orders/${order}`, { token: cast.customer.token });
+  t.equal(o.body.payment_status, 'refund_pending');
+  t.match(o.body.refund, { status: 'requested', amount: 280 });
 });
 
 t.test('a capture for the wrong amount does not confirm the order and is refunded', async (t) => {
@@ -106,7 +109,8 @@ t.test('a capture for the wrong amount does not confirm the order and is refunde
   const r = await deliver(event('payment.captured', txn, 100), 'evt_short');
   t.equal(r.body.result, 'payment captured; refund requested');
   const o = await api(url, 'GET', `/orders/${order}`, { token: cast.customer.token });
-  t.equal(o.body.payment_status, 'pending');
+  t.equal(o.body.payment_status, 'refund_pending', 'the order is not paid; the wrong amount is owed back');
+  t.equal(o.body.engine_state, 'awaiting_payment');
   const p = await api(url, 'GET', `/payments/${payment}`, { token: cast.customer.token });
   t.match(p.body.refunds[0], { amount: 1, reason: 'amount_mismatch' });
 });

@@ -143,8 +143,8 @@ export const seed = {
 };
 
 /** A registered restaurant with the seed menu; answers its menu item ids by name. */
-export async function openRestaurant(base: string, owner: { token: string }): Promise<{ id: string; items: Record<string, string> }> {
-  const r = await api(base, 'POST', '/restaurants', { token: owner.token, body: seed.restaurant });
+export async function openRestaurant(base: string, owner: { token: string }, extra: Record<string, unknown> = {}): Promise<{ id: string; items: Record<string, string> }> {
+  const r = await api(base, 'POST', '/restaurants', { token: owner.token, body: { ...seed.restaurant, ...extra } });
   if (r.status !== 201) throw new Error(`POST /restaurants: ${r.status} ${JSON.stringify(r.body)}`);
   const m = await api(base, 'PUT', `/restaurants/${r.body.id}/menu`, { token: owner.token, body: seed.menu });
   if (m.status !== 200) throw new Error(`PUT menu: ${m.status} ${JSON.stringify(m.body)}`);

@@ -13,7 +13,7 @@ import type { CatalogStore, OrderItemRow, OrderRow, OrderStatusNow } from '../..
 import type { SqlTx } from '../../postgres/sql-database.js';
 import type { Reply } from '../http-io.js';
 import type { RestContext } from '../rest-gateway.js';
-import { type GatewayDeps, iso, mayAct, rupeesOf } from '../gateway-deps.js';
+import { type GatewayDeps, iso, mayAct, refundJson, rupeesOf } from '../gateway-deps.js';
 
 export function orderHandlers(d: GatewayDeps) {
   const { engine, catalog } = d;
@@ -48,7 +48,8 @@ export function orderHandlers(d: GatewayDeps) {
       delivery_address: row?.delivery_address ?? (live ? { latitude: live.drop.lat, longitude: live.drop.lng } : {}),
       restaurant_address: row?.restaurant_address ?? (live ? { latitude: live.pickup.lat, longitude: live.pickup.lng } : {}),
       payment_method: row?.payment_method ?? null,
-      payment_status: paymentStatus(state, paid, cash, false),
+      payment_status: paymentStatus(state, paid, cash, row?.refund?.status ?? null),
+      ...(row?.refund ? { refund: refundJson(row.refund) } : {}),
       tracking_id: row?.tracking_id ?? null,
       created_at: iso(live?.placedAt ?? row?.placed_at ?? 0),
       estimated_delivery_time: iso(live?.promisedAt ?? row?.estimated_delivery_at ?? 0),
@@ -133,7 +134,7 @@ export function orderHandlers(d: GatewayDeps) {
           body: {
             id: orderId, status: seedStatus(view.state), total_amount: rupeesOf(priced.value.totalPaise),
             estimated_delivery_time: iso(view.promisedAt), tracking_id: trackingId,
-            payment_status: paymentStatus(view.state, view.paid, cash, false),
+            payment_status: paymentStatus(view.state, view.paid, cash),
             engine_state: view.state, payment_method: b.payment_method.type,
             ...(cash ? {} : { payment_expires_at: iso(now + engine.config.paymentTimeoutMs) }),
           },

@@ -15,11 +15,17 @@
  * Every delivery, first or repeated, ends by bringing the engine in line with
  * the stored payment, so a crash between commit and the engine's write-behind
  * is repaired by the gateway's retry. The gateway retries any non-2xx; a
- * refund waits in the outbox for the gateway client (not built yet).
+ * refund waits in the outbox for the refund relay (payments/refund-relay.ts).
+ *
+ * `refund.processed` and `refund.failed` end a refund (forward only, found by
+ * our id in its notes or the gateway's id), in the same transaction as the
+ * inbox row; the customer is told once it is committed.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { OrderId } from '../../../protocol/index.js';
-import { PaymentWebhook, type PaymentWebhookBody } from '../../../protocol/rest/schemas.js';
+import { PaymentWebhook, type PaymentWebhookBody, RefundWebhook, type RefundWebhookBody } from '../../../protocol/rest/schemas.js';
+import { rupees } from '../../payments/refund-relay.js';
+import type { MoneyStore } from '../../postgres/money-store.js';
 import type { SqlTx } from '../../postgres/sql-database.js';
 import { problem, type Reply, type RequestInfo } from '../http-io.js';
 import { validate } from '../validate.js';
@@ -30,7 +36,18 @@ export const WEBHOOK_GATEWAY = 'razorpay';
 /** The signature a body must carry under `secret`. */
 export const signWebhook = (secret: string, body: Uint8Array | string): string => createHmac('sha256', secret).update(body).digest('hex');
 
-export function paymentWebhookHandler(d: GatewayDeps & { readonly webhookSecret: string }) {
+export interface WebhookDeps extends GatewayDeps {
+  readonly webhookSecret: string;
+  readonly money: MoneyStore;
+  /** Tells an order's watchers; called after the change is committed. */
+  readonly notify: (orderId: string, message: string) => void;
+}
+
+/**
+ * Applying what the gateway says, once per event id: the webhook handler and
+ * reconciliation (which reads the same facts from the status API) share it.
+ */
+export function paymentSettlement(d: Omit<WebhookDeps, 'webhookSecret'>) {
   const { engine, catalog } = d;
 
   /** Brings the engine in line with the stored payment; answers what it did. */
@@ -57,6 +74,46 @@ export function paymentWebhookHandler(d: GatewayDeps & { readonly webhookSecret:
     return created ? 'payment captured; refund requested' : 'payment captured; refund already requested';
   };
 
+  /** A refund ended at the gateway: processed (the customer is told) or failed (flagged for an operator). */
+  const refundEvent = async (eventId: string, w: RefundWebhookBody): Promise<{ status: string; result: string }> => {
+    const entity = w.payload.refund.entity;
+    const outcome = w.event === 'refund.processed' ? 'processed' : w.event === 'refund.failed' ? 'failed' : undefined;
+    const { answer, moved } = await catalog.transaction('refund webhook', async (tx) => {
+      const fresh = await catalog.insertInbox(tx, WEBHOOK_GATEWAY, eventId, w.event, w);
+      if (!fresh) return { answer: { status: 'duplicate', result: 'already applied' }, moved: undefined };
+      const moved = outcome ? await d.money.settleRefund(tx, { ourId: entity.notes.refund_id, gatewayRef: entity.id, outcome }) : undefined;
+      await catalog.markInboxProcessed(tx, WEBHOOK_GATEWAY, eventId);
+      const result = !outcome ? `ignored: event ${w.event}` : moved ? `refund ${outcome}` : 'refund already ended or unknown';
+      return { answer: { status: 'processed', result }, moved };
+    });
+    if (moved?.status === 'processed') d.notify(moved.order_id, `Your refund of ${rupees(moved.amount_paise)} has been completed`);
+    return answer;
+  };
+
+  /** A payment captured or failed at the gateway (event `payment.*`), named by our UPI reference. */
+  const paymentEvent = async (
+    eventId: string, event: string, payload: unknown, p: { transactionId: string; gatewayPaymentId: string; amount: number },
+  ): Promise<{ status: string; result: string }> => {
+    const outcome = event === 'payment.captured' ? 'captured' : event === 'payment.failed' ? 'failed' : undefined;
+    const answer = await catalog.transaction('payment webhook', async (tx) => {
+      const fresh = await catalog.insertInbox(tx, WEBHOOK_GATEWAY, eventId, event, payload);
+      if (fresh && outcome) {
+        const pay = await catalog.paymentByTransaction(tx, p.transactionId);
+        if (pay) await catalog.settlePayment(tx, pay.id, outcome, p.gatewayPaymentId);
+      }
+      const did = outcome ? await reconcile(tx, p.transactionId, p.amount) : `ignored: event ${event}`;
+      if (fresh) await catalog.markInboxProcessed(tx, WEBHOOK_GATEWAY, eventId);
+      return { status: fresh ? 'processed' : 'duplicate', result: did };
+    });
+    await d.durable();
+    return answer;
+  };
+
+  return { paymentEvent, refundEvent };
+}
+
+export function paymentWebhookHandler(d: WebhookDeps) {
+  const { paymentEvent, refundEvent } = paymentSettlement(d);
   return async (req: RequestInfo, raw: Buffer | undefined): Promise<Reply> => {
     const id = req.requestId;
     const given = req.headers['x-razorpay-signature'] ?? '';
@@ -70,25 +127,15 @@ export function paymentWebhookHandler(d: GatewayDeps & { readonly webhookSecret:
     } catch (err) {
       return problem('INVALID_JSON', `the body is not valid JSON: ${(err as Error).message}`, id);
     }
-    const errors = validate(PaymentWebhook, body);
+    const isRefund = typeof (body as { event?: unknown } | null)?.event === 'string' && (body as { event: string }).event.startsWith('refund.');
+    const errors = validate(isRefund ? RefundWebhook : PaymentWebhook, body);
     if (errors.length > 0) return problem('INVALID_ARGUMENT', errors.map((e) => `${e.field}: ${e.message}`).join('; '), id, errors);
     const eventId = req.headers['x-razorpay-event-id'] ?? '';
     if (!/^[\x21-\x7e]{1,100}$/.test(eventId)) return problem('INVALID_ARGUMENT', 'X-Razorpay-Event-Id must name the event', id);
+    if (isRefund) return { status: 200, body: await refundEvent(eventId, body as RefundWebhookBody) };
     const w = body as PaymentWebhookBody;
     const entity = w.payload.payment.entity;
-    const outcome = w.event === 'payment.captured' ? 'captured' : w.event === 'payment.failed' ? 'failed' : undefined;
-
-    const answer = await catalog.transaction('payment webhook', async (tx) => {
-      const fresh = await catalog.insertInbox(tx, WEBHOOK_GATEWAY, eventId, w.event, body);
-      if (fresh && outcome) {
-        const pay = await catalog.paymentByTransaction(tx, entity.notes.transaction_id);
-        if (pay) await catalog.settlePayment(tx, pay.id, outcome, entity.id);
-      }
-      const did = outcome ? await reconcile(tx, entity.notes.transaction_id, entity.amount) : `ignored: event ${w.event}`;
-      if (fresh) await catalog.markInboxProcessed(tx, WEBHOOK_GATEWAY, eventId);
-      return { status: fresh ? 'processed' : 'duplicate', result: did };
-    });
-    await d.durable();
+    const answer = await paymentEvent(eventId, w.event, body, { transactionId: entity.notes.transaction_id, gatewayPaymentId: entity.id, amount: entity.amount });
     return { status: 200, body: answer };
   };
 }

@@ -1,17 +1,20 @@
 /**
- * `/payments`: a UPI payment request for an order waiting for payment, as an
- * intent link (NPCI linking spec) the customer's UPI app opens. The request
- * is written to Postgres before the answer; at most one is open per order.
- * Confirmation comes from the payment gateway (a later issue), never from
+ * `/payments`: a UPI payment request for an order waiting for payment. With a
+ * payment gateway configured (UPI_GATEWAY_URL) it is the gateway's payment
+ * order and its UPI intent link; without one (development only) a UPI intent
+ * link to the configured payee (NPCI linking spec). The request is written
+ * to Postgres before the answer; at most one is open per order. Confirmation
+ * comes from the gateway's webhook or status API (reconciliation), never from
  * the client.
  */
 import { isWholePaise, toPaise } from '../../../engine/index.js';
 import { type OrderId, reject, type Rejection, upiIntentLink } from '../../../protocol/index.js';
 import type { CreatePaymentBody } from '../../../protocol/rest/schemas.js';
-import type { PaymentRow } from '../../postgres/catalog-store.js';
+import type { PaymentRow, RefundView } from '../../postgres/catalog-store.js';
 import type { Reply } from '../http-io.js';
 import type { RestContext } from '../rest-gateway.js';
-import { type GatewayDeps, iso, mayAct, rupeesOf } from '../gateway-deps.js';
+import { GatewayError } from '../../../engine/ports/payment-gateway.js';
+import { type GatewayDeps, iso, mayAct, refundJson, rupeesOf } from '../gateway-deps.js';
 
 /** Stored status → the seed's vocabulary. */
 const SEED_STATUS: Readonly<Record<string, string>> = {
@@ -21,13 +24,15 @@ const SEED_STATUS: Readonly<Record<string, string>> = {
 export function paymentHandlers(d: GatewayDeps) {
   const { engine, catalog } = d;
 
-  const paymentJson = (p: PaymentRow): Record<string, unknown> => {
+  const paymentJson = (p: PaymentRow, refunds: readonly RefundView[] = []): Record<string, unknown> => {
     const open = p.status === 'created' || p.status === 'pending';
     const expired = open && p.expires_at.getTime() <= d.clock.now();
+    const last = refunds.at(-1);
+    const refund = last === undefined ? undefined : last.status === 'processed' ? 'refunded' : 'refund_pending';
     return {
       id: p.id,
       order_id: p.order_id,
-      status: expired ? 'expired' : SEED_STATUS[p.status] ?? p.status,
+      status: refund ?? (expired ? 'expired' : SEED_STATUS[p.status] ?? p.status),
       amount: rupeesOf(p.amount_paise),
       currency: 'INR',
       transaction_id: p.transaction_id,
@@ -64,14 +69,27 @@ export function paymentHandlers(d: GatewayDeps) {
       // tr: unique, ≤ 35 characters, letters and digits only (some UPI apps refuse others).
       const transactionId = `TXN${id.replace(/-/g, '').slice(0, 20).toUpperCase()}`;
       const expiresAt = new Date(Math.max(d.clock.now(), o.placedAt + engine.config.paymentTimeoutMs));
-      const url = upiIntentLink({
-        payeeVpa: d.config.upi.payeeVpa, payeeName: d.config.upi.payeeName, reference: transactionId,
-        note: `Order ${row.tracking_id}`, amountPaise: amount, merchantCode: d.config.upi.merchantCode,
-      });
+      let url: string;
+      let gatewayOrderId: string | null = null;
+      if (d.gateway) {
+        try {
+          const g = await d.gateway.createOrder({ amount, receipt: id.slice(0, 40), notes: { transaction_id: transactionId, payment_id: id, order_id: o.id } });
+          url = (await d.gateway.createUpiIntent({ orderId: g.id, vpa: b.payment_method.vpa })).link;
+          gatewayOrderId = g.id;
+        } catch (err) {
+          if (!(err instanceof GatewayError)) throw err;
+          return reject(err.kind === 'transient' ? 'DEPENDENCY_UNAVAILABLE' : 'PAYMENT_GATEWAY_REFUSED', `payment gateway: ${err.message}`);
+        }
+      } else {
+        url = upiIntentLink({
+          payeeVpa: d.config.upi.payeeVpa, payeeName: d.config.upi.payeeName, reference: transactionId,
+          note: `Order ${row.tracking_id}`, amountPaise: amount, merchantCode: d.config.upi.merchantCode,
+        });
+      }
       return catalog.transaction('create payment', async (tx) => {
         const inserted = await catalog.insertPayment(tx, {
           id, order_id: o.id, customer_id: o.customerId, amount_paise: amount, status: 'pending', transaction_id: transactionId,
-          payer_vpa: b.payment_method.vpa, payment_url: url, expires_at: expiresAt,
+          payer_vpa: b.payment_method.vpa, payment_url: url, expires_at: expiresAt, gateway_order_id: gatewayOrderId,
         });
         if (!inserted) return reject('PAYMENT_NOT_ALLOWED', `order ${o.id} already has an open payment`);
         const now = new Date(d.clock.now());
@@ -95,10 +113,7 @@ export function paymentHandlers(d: GatewayDeps) {
       const denied = mayAct(ctx.principal, 'payment.read', { customerId: row.customer_id as never }, 'PAYMENT_NOT_FOUND', `payment ${id}`);
       if (denied) return denied;
       const refunds = await catalog.refundsOf(row.id);
-      return {
-        status: 200,
-        body: { ...paymentJson(row), refunds: refunds.map((r) => ({ id: r.id, status: r.status, amount: rupeesOf(r.amount_paise), reason: r.reason })) },
-      };
+      return { status: 200, body: { ...paymentJson(row, refunds), refunds: refunds.map(refundJson) } };
     },
   };
 }
