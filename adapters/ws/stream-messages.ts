@@ -13,8 +13,20 @@ export type StreamOut =
   | { type: 'order_status_update'; data: { order_id: string; status: string; event: string; at: string; [k: string]: unknown } }
   | { type: 'location_update'; data: { order_id: string; location: { latitude: number; longitude: number }; heading: number | null; speed: number | null; at: string } }
   | { type: 'notification'; data: { order_id: string; message: string; at: string } }
+  | { type: 'offer'; data: OfferData }
+  | { type: 'offer_ended'; data: { order_id: string; offer_id: string; outcome: string; at: string } }
   | { type: 'pong'; data: { at: string } }
   | { type: 'error'; data: { code: ErrorCode; message: string } };
+
+/** A job offered to the rider who hears it: where from, where to, until when, for how much. */
+export interface OfferData {
+  order_id: string; offer_id: string; expires_at: string;
+  pickup: { latitude: number; longitude: number }; drop: { latitude: number; longitude: number };
+  pickup_distance_m: number | null; payout_paise: number | null; at: string;
+}
+
+/** Who of an order's parties hears a message of its feed. */
+export type Audience = 'parties' | 'customer' | 'rider';
 
 /** Engine event → seed status, for the events a watcher hears about. */
 const EVENT_STATUS: Readonly<Partial<Record<EngineEvent['type'], string>>> = {
@@ -39,6 +51,7 @@ export const streamMessage = {
     const out: StreamOut[] = [];
     if (status !== undefined) {
       const extra: Record<string, unknown> = {};
+      if (e.type === 'order_payment_confirmed') extra['accept_by'] = iso(e.restaurantAcceptBy);
       if (e.type === 'order_accepted') extra['estimated_ready_at'] = iso(e.readyAt);
       if (e.type === 'order_cancelled') extra['reason'] = e.reason;
       if ('riderId' in e && e.riderId) extra['delivery_person_id'] = e.riderId;
@@ -47,6 +60,39 @@ export const streamMessage = {
     if (e.type === 'order_sla_breached') out.push({ type: 'notification', data: { order_id: e.id, message: 'Your order is running late', at } });
     if (e.type === 'order_cancelled' && e.refundDue) out.push({ type: 'notification', data: { order_id: e.id, message: 'Your order was cancelled; a refund is on its way', at } });
     return out;
+  },
+
+  /**
+   * What the order's parties hear of the event on their feeds: status updates
+   * to all of them, notifications (written for the customer) to the customer,
+   * offers to the rider offered.
+   */
+  forParties(e: EngineEvent): { to: Audience; m: StreamOut }[] {
+    const out = streamMessage.fromEvent(e).map((m) => ({ to: (m.type === 'notification' ? 'customer' : 'parties') as Audience, m }));
+    if (e.type === 'order_offered') {
+      out.push({ to: 'rider', m: streamMessage.offer({
+        orderId: e.id, offerId: e.offerId, expiresAt: e.expiresAt, pickup: e.pickup, drop: e.drop,
+        pickupDistanceM: e.pickupDistanceM, payout: e.payout ?? null, at: e.at,
+      }) });
+    }
+    if (e.type === 'order_offer_ended') {
+      out.push({ to: 'rider', m: { type: 'offer_ended', data: { order_id: e.id, offer_id: e.offerId, outcome: e.outcome, at: iso(e.at) } } });
+    }
+    return out;
+  },
+
+  offer(o: {
+    orderId: string; offerId: string; expiresAt: number; pickup: LatLng; drop: LatLng;
+    pickupDistanceM: number | null; payout: number | null; at: number;
+  }): StreamOut {
+    return {
+      type: 'offer',
+      data: {
+        order_id: o.orderId, offer_id: o.offerId, expires_at: iso(o.expiresAt),
+        pickup: { latitude: o.pickup.lat, longitude: o.pickup.lng }, drop: { latitude: o.drop.lat, longitude: o.drop.lng },
+        pickup_distance_m: o.pickupDistanceM, payout_paise: o.payout, at: iso(o.at),
+      },
+    };
   },
 
   location(orderId: string, p: LatLng & { at: number; heading: number | null; speed: number | null }): StreamOut {
