@@ -81,6 +81,7 @@ export const ErrorCodes = {
   PAYMENT_NOT_ALLOWED: spec(409, 'FAILED_PRECONDITION', 'The order does not take a payment now'),
   WEBHOOK_SIGNATURE_INVALID: spec(401, 'UNAUTHENTICATED', 'The webhook signature does not match its body'),
   PROFILE_NOT_FOUND: spec(404, 'NOT_FOUND', 'No profile for this account yet'),
+  PUSH_TOKEN_NOT_FOUND: spec(404, 'NOT_FOUND', 'No such push token on this account'),
 
   // Offers
   OFFER_NOT_FOUND: spec(409, 'FAILED_PRECONDITION', 'The rider holds no live offer for this order'),

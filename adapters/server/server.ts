@@ -17,6 +17,7 @@ import { type GatewayDeps } from '../http/gateway-deps.js';
 import { cancelUnrecordedOrders, orderHandlers } from '../http/handlers/orders.js';
 import { paymentWebhookHandler } from '../http/handlers/payment-webhook.js';
 import { paymentHandlers } from '../http/handlers/payments.js';
+import { pushHandlers } from '../http/handlers/push.js';
 import { peopleHandlers } from '../http/handlers/people.js';
 import { restaurantHandlers } from '../http/handlers/restaurants.js';
 import { attachRestRoutes } from '../http/rest-gateway.js';
@@ -28,6 +29,8 @@ import { recoverEngine, type RecoveryReport } from '../persistence/recovery.js';
 import { openStorage, type Storage } from '../persistence/storage.js';
 import { WriteBehind } from '../persistence/write-behind.js';
 import { CatalogStore } from '../postgres/catalog-store.js';
+import { pushFeed } from '../push/push-feed.js';
+import { openPush } from '../push/push-service.js';
 import { hrStopwatch, systemClock } from '../system-clock.js';
 import { resolveWsLimits } from '../ws/limits.js';
 import { attachRiderRoute } from '../ws/rider-gateway.js';
@@ -89,8 +92,14 @@ export async function startServer(config: ServerConfig, log: ServerLogger = json
     // Closers run last-pushed first: at shutdown, what was acknowledged is queued (write-behind),
     // then written (the in-process worker drains an embedded queue, which would die with the
     // process), and only then does the writer stop.
+    // Pushes follow the durable stream: the persistence worker queues them once events are stored.
+    const push = await openPush({ firebase: config.firebase, db: storage.db, queue: storage.pushQueue, now: () => clock.now(), log, consume: config.inProcessWorker });
+    closers.push(() => push.close());
+    log.info({ msg: push.target === 'fcm' ? 'push: FCM' : `push: FCM stand-in on 127.0.0.1:${push.standIn?.port ?? 0}; pushes are logged, none leave this machine` });
     if (config.inProcessWorker) {
-      const writer = new EventWriter(storage.queue, storage.store, { batchSize: config.persistence.batchSize }).start();
+      const writer = new EventWriter(storage.queue, storage.store, {
+        batchSize: config.persistence.batchSize, afterStore: pushFeed(storage.pushQueue),
+      }).start();
       closers.push(async () => {
         if (config.persistence.mode === 'embedded') await drain(storage, DRAIN_TIMEOUT_MS, log);
         await writer.stop();
@@ -154,7 +163,9 @@ export async function startServer(config: ServerConfig, log: ServerLogger = json
     const openapi = JSON.stringify(buildOpenApi(VERSION));
     attachRestRoutes(app, {
       identity, clock, replies: catalog, limits: config.rest, trustProxy: config.rest.trustProxy, logger: log,
-      handlers: { ...orderHandlers(deps), ...paymentHandlers(deps), ...peopleHandlers(deps), ...restaurantHandlers(deps) },
+      handlers: {
+        ...orderHandlers(deps), ...paymentHandlers(deps), ...peopleHandlers(deps), ...restaurantHandlers(deps), ...pushHandlers(push.store),
+      },
       publicHandlers: {
         paymentWebhook: paymentWebhookHandler({ ...deps, webhookSecret: config.webhookSecret }),
         openapi: async () => ({ status: 200, body: JSON.parse(openapi) as unknown }),
