@@ -9,8 +9,8 @@
  *   an order it knew of.
  * - Rider: an offer while its socket is down (TTL: the offer's expiry), and
  *   changes to its job (food ready, taken off it, cancelled).
- * - Customer: confirmed, rider assigned, picked up, arriving, delivered,
- *   cancelled (with a refund when one is due).
+ * - Customer: confirmed, rider assigned, picked up, arriving, running late,
+ *   delivered, cancelled (with a refund when one is due).
  *
  * Texts name no person and no address: an order id and a status are all a
  * lock screen shows.
@@ -19,7 +19,7 @@ import type { CustomerId, EngineEvent, OrderId, RestaurantId, RiderId } from '..
 
 export type NoticeKind =
   | 'new_order' | 'new_order_reminder' | 'order_cancelled' | 'offer' | 'job_food_ready' | 'job_removed' | 'job_cancelled'
-  | 'confirmed' | 'rider_assigned' | 'picked_up' | 'arriving' | 'delivered' | 'cancelled';
+  | 'confirmed' | 'rider_assigned' | 'picked_up' | 'arriving' | 'running_late' | 'delivered' | 'cancelled';
 
 export interface Notice {
   /** Unique per event and recipient: the at-most-once key and the id the apps see. */
@@ -47,6 +47,8 @@ export interface OrderFacts {
   readonly riderId: RiderId | null;
   readonly offerId: string | null;
   readonly offerExpiresAt: number;
+  /** When the restaurant's time to accept runs out (0 before payment). */
+  readonly restaurantAcceptBy: number;
 }
 
 /** The rider a rider event is about, as it stood after the event. */
@@ -63,7 +65,9 @@ const STATUS_TTL_MS = 30 * MIN;
 /** States in which the restaurant has not yet heard of an order (it hears once paid). */
 const BEFORE_RESTAURANT = new Set(['placed', 'awaiting_payment']);
 
-const keyOf = (e: EngineEvent) => `${e.aggregate}.${e.id}.${e.seq}`;
+/** The id of the notice `e` makes for a party of `role`: the stream's `notification` messages carry it too. */
+export const noticeIdOf = (e: Pick<EngineEvent, 'aggregate' | 'id' | 'seq'>, role: 'customer' | 'restaurant' | 'rider'): string =>
+  `${e.aggregate}.${e.id}.${e.seq}.${role}`;
 
 /** Notices for one event; `order` is needed for order events and for rider events that name an order. */
 export function noticesFor(e: EngineEvent, order: OrderFacts | null, rider: RiderFacts | null = null): Notice[] {
@@ -73,18 +77,23 @@ export function noticesFor(e: EngineEvent, order: OrderFacts | null, rider: Ride
   const restaurant = `restaurant:${order.restaurantId}`;
   const to = (party: string, kind: NoticeKind, title: string, body: string, over: Partial<Notice> = {}): void => {
     out.push({
-      id: `${keyOf(e)}.${party.slice(0, party.indexOf(':'))}`, party, kind, orderId: order.id, title, body,
+      id: noticeIdOf(e, party.slice(0, party.indexOf(':')) as 'customer'), party, kind, orderId: order.id, title, body,
       priority: 'normal', ttlMs: STATUS_TTL_MS, collapseKey: `order-${order.id}`, data: {}, ...over,
     });
   };
   const toCustomer = (kind: NoticeKind, title: string, body: string) => to(customer, kind, title, body);
   switch (e.type) {
-    case 'order_payment_confirmed':
+    case 'order_placed':
+    case 'order_payment_confirmed': {
+      // Paid at placement (no payment event follows) or paid now: the restaurant must accept it.
+      if (e.type === 'order_placed' && !e.paid) break;
+      const acceptBy = e.type === 'order_payment_confirmed' ? e.restaurantAcceptBy : order.restaurantAcceptBy;
       to(restaurant, 'new_order', 'New order', 'A new order is waiting for you to accept it', {
-        priority: 'high', ttlMs: Math.max(0, e.restaurantAcceptBy - e.at), collapseKey: `new-${order.id}`,
-        data: { accept_by: new Date(e.restaurantAcceptBy).toISOString() },
+        priority: 'high', ttlMs: Math.max(0, acceptBy - e.at), collapseKey: `new-${order.id}`,
+        data: { accept_by: new Date(acceptBy).toISOString() },
       });
       break;
+    }
     case 'order_accepted': toCustomer('confirmed', 'Order confirmed', 'The restaurant is preparing your order'); break;
     case 'order_food_ready':
       if (order.riderId) to(`rider:${order.riderId}`, 'job_food_ready', 'Food ready', 'The order is ready for pickup', { priority: 'high' });
@@ -103,6 +112,7 @@ export function noticesFor(e: EngineEvent, order: OrderFacts | null, rider: Ride
       if (e.riderId) to(`rider:${e.riderId}`, 'job_cancelled', 'Job cancelled', 'This order was cancelled', { priority: 'high', collapseKey: `job-${order.id}` });
       break;
     case 'rider_arrived_drop': toCustomer('arriving', 'Arriving', 'Your rider is arriving'); break;
+    case 'order_sla_breached': toCustomer('running_late', 'Running late', 'Your order is running late'); break;
     case 'rider_offered':
     case 'rider_disconnected': {
       // Only a rider whose socket is down needs the offer by push; a connected one has it on the socket.
@@ -126,12 +136,36 @@ export function noticesFor(e: EngineEvent, order: OrderFacts | null, rider: Ride
 
 /** The events that can lead to a notice: the push feed queues only these. */
 export const NOTICE_EVENTS: ReadonlySet<EngineEvent['type']> = new Set([
-  'order_payment_confirmed', 'order_accepted', 'order_food_ready', 'order_assigned', 'order_unassigned',
-  'order_picked_up', 'order_delivered', 'order_cancelled', 'rider_arrived_drop', 'rider_offered', 'rider_disconnected',
+  'order_placed', 'order_payment_confirmed', 'order_accepted', 'order_food_ready', 'order_assigned', 'order_unassigned',
+  'order_picked_up', 'order_delivered', 'order_cancelled', 'order_sla_breached', 'rider_arrived_drop', 'rider_offered', 'rider_disconnected',
 ]);
 
-/** A reminder of a paid order the restaurant has not accepted: the `n`th, deterministic per order. */
-export function reminderFor(order: Pick<OrderFacts, 'id' | 'restaurantId'>, n: number, acceptBy: number, now: number): Notice {
+/** How often a restaurant is reminded of a paid order it has not accepted. */
+export const REMIND_EVERY_MS = 60_000;
+
+/** A paid order waiting for its restaurant, as the reminder sweep reads it from storage. */
+export interface WaitingOrder {
+  readonly id: OrderId;
+  readonly restaurantId: RestaurantId;
+  readonly paidAt: number;
+  readonly acceptBy: number;
+}
+
+/**
+ * The reminders due now: one per order for each whole `everyMs` it has waited, named by that
+ * count, so sweeps that run twice (two workers, a restart) name the same reminder and it is sent once.
+ */
+export function remindersDue(orders: readonly WaitingOrder[], now: number, everyMs = REMIND_EVERY_MS): Notice[] {
+  const out: Notice[] = [];
+  for (const o of orders) {
+    const n = Math.floor((now - o.paidAt) / everyMs);
+    if (n >= 1 && now < o.acceptBy) out.push(reminderFor(o, n, o.acceptBy, now));
+  }
+  return out;
+}
+
+/** The `n`th reminder of a paid order the restaurant has not accepted. */
+export function reminderFor(order: Pick<WaitingOrder, 'id' | 'restaurantId'>, n: number, acceptBy: number, now: number): Notice {
   return {
     id: `remind.${order.id}.${n}`, party: `restaurant:${order.restaurantId}`, kind: 'new_order_reminder', orderId: order.id,
     title: 'Order waiting', body: 'An order is still waiting for you to accept it', priority: 'high',

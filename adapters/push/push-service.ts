@@ -26,6 +26,8 @@ export interface PushService {
   close(): Promise<void>;
 }
 
+const REMIND_SWEEP_MS = 10_000;
+
 /** Where the stand-in keeps its CA and certificate between runs (made once with openssl). */
 export const STAND_IN_CERT_DIR = join(tmpdir(), 'dispatch-fcm-stand-in');
 
@@ -52,10 +54,17 @@ export async function openPush(o: {
   }
   const store = new PushStore(o.db);
   const worker = new PushWorker(store, sender, { now: o.now, log: (x) => o.log.warn(x) });
-  if (o.consume) worker.start(o.queue);
+  let sweep: NodeJS.Timeout | undefined;
+  if (o.consume) {
+    worker.start(o.queue);
+    // Reminders are named per order and minute waited, so a sweep every 10 s sends each once.
+    sweep = setInterval(() => void worker.remind().catch((err: unknown) => o.log.warn({ msg: 'push reminders failed; tried again', err: String(err) })), REMIND_SWEEP_MS);
+    sweep.unref();
+  }
   return {
     store, worker, target: real ? 'fcm' : 'stand-in', standIn,
     async close() {
+      clearInterval(sweep);
       await worker.stop();
       await sender.close();
       await standIn?.close();

@@ -5,7 +5,7 @@
  * Postgres server and on embedded PGlite.
  */
 import type { Notice } from '../../engine/notify-rules.js';
-import type { OrderFacts } from '../../engine/notify-rules.js';
+import type { OrderFacts, WaitingOrder } from '../../engine/notify-rules.js';
 import type { CustomerId, OrderId, RestaurantId, RiderId } from '../../protocol/index.js';
 import type { SqlDatabase } from '../postgres/sql-database.js';
 
@@ -140,6 +140,22 @@ export class PushStore {
     return Object.fromEntries(r.rows.map((x) => [x.state, x.n]));
   }
 
+  /** Paid orders still waiting for their restaurant to accept, with when they were paid (engine ms). */
+  async waitingOrders(): Promise<WaitingOrder[]> {
+    const r = await this.#db.query<{ id: string; restaurant_id: string; paid_at: Date; accept_by: string }>(
+      // Paid when placed (order_placed) or later (order_payment_confirmed): the later of the two.
+      `SELECT s.aggregate_id AS id, min(s.row->>'restaurantId') AS restaurant_id, max(e.at) AS paid_at,
+              min(s.row->'context'->>'restaurantAcceptBy') AS accept_by
+       FROM engine_state s
+       JOIN engine_events e ON e.aggregate = 'order' AND e.aggregate_id = s.aggregate_id
+         AND e.type IN ('order_placed', 'order_payment_confirmed')
+       WHERE s.aggregate = 'order' AND s.live AND s.row->>'value' = 'awaiting_restaurant'
+       GROUP BY s.aggregate_id`);
+    return r.rows.map((x) => ({
+      id: x.id as OrderId, restaurantId: x.restaurant_id as RestaurantId, paidAt: new Date(x.paid_at).getTime(), acceptBy: Number(x.accept_by),
+    }));
+  }
+
   /** The orders' parties and live offer, from their latest stored state (rider events name an order but not its parties). */
   async orderFacts(ids: readonly string[]): Promise<Map<string, OrderFacts>> {
     const out = new Map<string, OrderFacts>();
@@ -161,12 +177,15 @@ export interface OrderRowLike {
   readonly id: string;
   readonly customerId: string;
   readonly restaurantId: string;
-  readonly context: { readonly riderId: string | null; readonly offerId: string | null; readonly offerExpiresAt: number };
+  readonly context: {
+    readonly riderId: string | null; readonly offerId: string | null; readonly offerExpiresAt: number; readonly restaurantAcceptBy: number;
+  };
 }
 
 export function orderFactsOf(row: OrderRowLike): OrderFacts {
   return {
     id: row.id as OrderId, customerId: row.customerId as CustomerId, restaurantId: row.restaurantId as RestaurantId,
     riderId: row.context.riderId as RiderId | null, offerId: row.context.offerId, offerExpiresAt: row.context.offerExpiresAt,
+    restaurantAcceptBy: row.context.restaurantAcceptBy,
   };
 }

@@ -8,7 +8,7 @@
  * them: unregistered and invalid tokens deleted, quota, unavailable and
  * internal retried with backoff, configuration errors logged.
  */
-import { noticesFor, type Notice, type OrderFacts } from '../../engine/notify-rules.js';
+import { noticesFor, remindersDue, type Notice, type OrderFacts } from '../../engine/notify-rules.js';
 import type { JobConsumer, JobQueue, QueuedJob } from '../../engine/ports/job-queue.js';
 import { FCM_MAX_PAYLOAD, fcmMessage, payloadBytes, type PushMessage, type PushSender } from './fcm-sender.js';
 import type { PushJob } from './push-feed.js';
@@ -71,6 +71,13 @@ export class PushWorker {
       notices.push(...noticesFor(data.event, order, data.rider));
     }
     await this.deliver(notices);
+  }
+
+  /** Reminds restaurants of paid orders they have not accepted (see remindersDue); run every few seconds. */
+  async remind(): Promise<number> {
+    const due = remindersDue(await this.#store.waitingOrders(), this.#o.now());
+    await this.deliver(due);
+    return due.length;
   }
 
   /** Stores `notices` and pushes each to every device of its party, at most once per device. */

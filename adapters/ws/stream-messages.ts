@@ -5,6 +5,7 @@
  */
 import type { EngineEvent, ErrorCode, LatLng } from '../../protocol/index.js';
 import { seedStatus } from '../../protocol/rest/order-status.js';
+import { noticeIdOf } from '../../engine/notify-rules.js';
 
 /** Every message the server sends on a stream socket. */
 export type StreamOut =
@@ -12,7 +13,7 @@ export type StreamOut =
   | { type: 'subscribed' | 'unsubscribed'; data: { order_id: string } }
   | { type: 'order_status_update'; data: { order_id: string; status: string; event: string; at: string; [k: string]: unknown } }
   | { type: 'location_update'; data: { order_id: string; location: { latitude: number; longitude: number }; heading: number | null; speed: number | null; at: string } }
-  | { type: 'notification'; data: { order_id: string; message: string; at: string } }
+  | { type: 'notification'; data: { id: string; order_id: string; message: string; at: string } }
   | { type: 'offer'; data: OfferData }
   | { type: 'offer_ended'; data: { order_id: string; offer_id: string; outcome: string; at: string } }
   | { type: 'pong'; data: { at: string } }
@@ -47,7 +48,8 @@ export const streamMessage = {
   /** What watchers of the event's order hear about it (usually one message, some none). */
   fromEvent(e: EngineEvent): StreamOut[] {
     const at = iso(e.at);
-    const status = EVENT_STATUS[e.type];
+    // An order paid when placed has no payment event: its placing is what its restaurant must hear.
+    const status = e.type === 'order_placed' ? (e.paid ? 'placed' : undefined) : EVENT_STATUS[e.type];
     const out: StreamOut[] = [];
     if (status !== undefined) {
       const extra: Record<string, unknown> = {};
@@ -57,8 +59,10 @@ export const streamMessage = {
       if ('riderId' in e && e.riderId) extra['delivery_person_id'] = e.riderId;
       out.push({ type: 'order_status_update', data: { order_id: e.id, status, event: e.type, at, ...extra } });
     }
-    if (e.type === 'order_sla_breached') out.push({ type: 'notification', data: { order_id: e.id, message: 'Your order is running late', at } });
-    if (e.type === 'order_cancelled' && e.refundDue) out.push({ type: 'notification', data: { order_id: e.id, message: 'Your order was cancelled; a refund is on its way', at } });
+    // The id is the stored notice's (GET /notifications) and the push's: an app shows each once.
+    const id = noticeIdOf(e, 'customer');
+    if (e.type === 'order_sla_breached') out.push({ type: 'notification', data: { id, order_id: e.id, message: 'Your order is running late', at } });
+    if (e.type === 'order_cancelled' && e.refundDue) out.push({ type: 'notification', data: { id, order_id: e.id, message: 'Your order was cancelled; a refund is on its way', at } });
     return out;
   },
 

@@ -124,7 +124,9 @@ t.test('a cancelled order: status to every party, the refund notice to the custo
   await c.next(ofType('order_status_update'));
   await r.next(ofType('order_status_update'));
   h.engine.cancelOrder({ orderId: s.orderId, by: 'restaurant' });
-  t.match(await c.next(ofType('notification')), { data: { order_id: s.orderId, message: /refund/ } });
+  t.match(await c.next(ofType('notification')), {
+    data: { order_id: s.orderId, message: /refund/, id: new RegExp(`^order\\.${s.orderId}\\.\\d+\\.customer$`) },
+  }, 'with the id of the stored notice and the push');
   await r.next(ofType('order_status_update', (m) => m.data['status'] === 'cancelled'));
   await r.sync();
   t.notOk(r.msgs.some((m) => m.type === 'notification'), 'the restaurant is not told of the customer\'s refund');

@@ -108,3 +108,27 @@ t.test('a token that moves to another user leaves the first', async (t) => {
   t.equal(await p.store.remove('c1', 'shared-phone'), false, 'the first user cannot remove it any more');
   t.equal(await p.store.remove('c2', 'shared-phone'), true);
 });
+
+t.test('a paid order the restaurant has not accepted: reminded each minute, once each, until accepted', async (t) => {
+  p.fcm.clear();
+  const placed = w.engine.placeOrder({ customerId: cust('c1'), restaurantId: restId, drop: { lat: 12.95, lng: 77.62 }, paid: true });
+  if (!placed.ok) throw new Error(placed.detail);
+  const o = placed.value;
+  await p.writeBehind.barrier();
+  await eventually(() => kindsFor('rest-tab', o).length === 1, 10_000, 'the new-order push');
+  t.equal(await p.worker.remind(), 0, 'nothing due before a minute has passed');
+  w.clock.advance(61_000);
+  t.equal(await p.worker.remind(), 1);
+  t.equal(await p.worker.remind(), 1, 'a second sweep names the same reminder');
+  w.clock.advance(60_000);
+  await p.worker.remind();
+  t.same(kindsFor('rest-tab', o), ['new_order', 'new_order_reminder', 'new_order_reminder'], 'one reminder per minute waited');
+  const r = p.fcm.received.filter((x) => x.message.token === 'rest-tab').at(-1)!.message as { android: { priority: string; collapse_key: string } };
+  t.match(r, { android: { priority: 'high', collapse_key: `new-${o}` } }, 'reminders replace each other on the device');
+  w.engine.restaurantAccept(o, { prepMinutes: 10 });
+  await p.writeBehind.barrier();
+  await eventually(async () => (await p.store.waitingOrders()).every((x) => x.id !== o), 10_000, 'the acceptance stored');
+  w.clock.advance(60_000);
+  await p.worker.remind();
+  t.equal(kindsFor('rest-tab', o).length, 3, 'no reminder once accepted');
+});
