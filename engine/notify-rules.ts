@@ -19,7 +19,7 @@ import type { CustomerId, EngineEvent, OrderId, RestaurantId, RiderId } from '..
 
 export type NoticeKind =
   | 'new_order' | 'new_order_reminder' | 'order_cancelled' | 'offer' | 'job_food_ready' | 'job_removed' | 'job_cancelled'
-  | 'confirmed' | 'rider_assigned' | 'picked_up' | 'arriving' | 'running_late' | 'delivered' | 'cancelled';
+  | 'confirmed' | 'rider_assigned' | 'picked_up' | 'arriving' | 'running_late' | 'delivered' | 'cancelled' | 'chat_message';
 
 export interface Notice {
   /** Unique per event and recipient: the at-most-once key and the id the apps see. */

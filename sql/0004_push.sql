@@ -37,3 +37,7 @@ CREATE TABLE notifications (
 );
 -- A party's notifications in the order they were stored (`since` pages on pos).
 CREATE INDEX notifications_party_idx ON notifications (party, pos);
+
+-- Chat per order has two conversations: the customer with the rider, the customer with the restaurant.
+ALTER TABLE chat_messages ADD COLUMN channel text NOT NULL DEFAULT 'rider' CHECK (channel IN ('rider', 'restaurant'));
+CREATE INDEX chat_messages_channel_idx ON chat_messages (order_id, channel, id);

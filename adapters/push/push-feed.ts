@@ -4,14 +4,17 @@
  * notice become push jobs (deterministic ids, so a batch stored twice queues
  * nothing new while its jobs wait). Never called from a request.
  */
-import { NOTICE_EVENTS, type OrderFacts, type RiderFacts } from '../../engine/notify-rules.js';
+import { NOTICE_EVENTS, type Notice, type OrderFacts, type RiderFacts } from '../../engine/notify-rules.js';
 import type { EventRecord, OrderSnapshotRow, RiderSnapshotRow } from '../../engine/index.js';
 import type { JobQueue } from '../../engine/ports/job-queue.js';
 import type { EngineEvent } from '../../protocol/index.js';
 import { orderFactsOf } from './push-store.js';
 
-/** One push job: an event and what its stored state says about the order and the rider. */
-export interface PushJob {
+/** One push job: an engine event to decide on, or a notice already decided (a chat message). */
+export type PushJob = EventPushJob | { readonly notice: Notice };
+
+/** An engine event and what its stored state says about the order and the rider. */
+export interface EventPushJob {
   readonly event: EngineEvent;
   /** From the order's own record; null for rider events (the worker reads the order's stored state). */
   readonly order: OrderFacts | null;

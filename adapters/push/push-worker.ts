@@ -11,7 +11,7 @@
 import { noticesFor, remindersDue, type Notice, type OrderFacts } from '../../engine/notify-rules.js';
 import type { JobConsumer, JobQueue, QueuedJob } from '../../engine/ports/job-queue.js';
 import { FCM_MAX_PAYLOAD, fcmMessage, payloadBytes, type PushMessage, type PushSender } from './fcm-sender.js';
-import type { PushJob } from './push-feed.js';
+import type { EventPushJob, PushJob } from './push-feed.js';
 import { pairKey, type PushStore, type SendState } from './push-store.js';
 
 export interface PushWorkerOptions {
@@ -63,10 +63,15 @@ export class PushWorker {
   /** Handles one batch of jobs. Public so tests can deliver a batch twice. */
   async handle(batch: readonly QueuedJob<PushJob>[]): Promise<void> {
     this.stats.jobs += batch.length;
-    const missing = [...new Set(batch.filter((j) => j.data.order === null).map((j) => j.data.orderId))];
-    const facts = await this.#store.orderFacts(missing);
     const notices: Notice[] = [];
+    const events: EventPushJob[] = [];
     for (const { data } of batch) {
+      if ('notice' in data) notices.push(data.notice);
+      else events.push(data);
+    }
+    const missing = [...new Set(events.filter((j) => j.order === null).map((j) => j.orderId))];
+    const facts = await this.#store.orderFacts(missing);
+    for (const data of events) {
       const order: OrderFacts | null = data.order ?? facts.get(data.orderId) ?? null;
       notices.push(...noticesFor(data.event, order, data.rider));
     }

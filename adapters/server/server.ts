@@ -18,6 +18,8 @@ import { cancelUnrecordedOrders, orderHandlers } from '../http/handlers/orders.j
 import { paymentWebhookHandler } from '../http/handlers/payment-webhook.js';
 import { paymentHandlers } from '../http/handlers/payments.js';
 import { pushHandlers } from '../http/handlers/push.js';
+import { chatHandlers } from '../http/handlers/chat.js';
+import { ChatService } from '../chat/chat-service.js';
 import { peopleHandlers } from '../http/handlers/people.js';
 import { restaurantHandlers } from '../http/handlers/restaurants.js';
 import { attachRestRoutes } from '../http/rest-gateway.js';
@@ -159,12 +161,14 @@ export async function startServer(config: ServerConfig, log: ServerLogger = json
     // so does a customer or restaurant watching an order (order_status_update, notification...).
     const durable = () => writeBehind.barrier();
     const rider = attachRiderRoute(app, { ...common, durable });
-    const stream = attachStreamRoutes(app, { ...common, durable });
+    const chat = new ChatService({ db: storage.db, engine, push: storage.pushQueue, now: () => clock.now() });
+    const stream = attachStreamRoutes(app, { ...common, durable, chat });
     const openapi = JSON.stringify(buildOpenApi(VERSION));
     attachRestRoutes(app, {
       identity, clock, replies: catalog, limits: config.rest, trustProxy: config.rest.trustProxy, logger: log,
       handlers: {
         ...orderHandlers(deps), ...paymentHandlers(deps), ...peopleHandlers(deps), ...restaurantHandlers(deps), ...pushHandlers(push.store),
+        ...chatHandlers(chat),
       },
       publicHandlers: {
         paymentWebhook: paymentWebhookHandler({ ...deps, webhookSecret: config.webhookSecret }),

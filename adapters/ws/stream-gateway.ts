@@ -19,6 +19,8 @@ import {
   CloseCode, ok, parseOrderId, reject, type EngineEvent, type ErrorCode, type OrderId, type Principal, type Result,
   type RiderId,
 } from '../../protocol/index.js';
+import { isChatChannel } from '../../engine/chat-rules.js';
+import type { ChatService } from '../chat/chat-service.js';
 import { durableGate } from './durable-gate.js';
 import type { WsLimits } from './limits.js';
 import { PartyIndex, partyKeyOf, type EventParties } from './party-index.js';
@@ -48,6 +50,8 @@ export interface StreamRouteOptions {
    * once (the route alone, as in tests).
    */
   readonly durable?: () => Promise<void>;
+  /** Chat per order over the stream (`chat` in, `chat_message` out); none: `chat` is refused. */
+  readonly chat?: ChatService;
 }
 
 export interface StreamRoutes {
@@ -254,11 +258,40 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
     });
   };
 
+  /** A chat message from this socket: stored, then heard by both parties' sockets (`chat_message`). */
+  const chat = (c: StreamConn, msg: { order_id?: unknown; channel?: unknown; body?: unknown; client_msg_id?: unknown }): void => {
+    const p = c.principal;
+    if (p === null) return fail(c, 'AUTH_TOKEN_MISSING', 'authenticate first');
+    if (o.chat === undefined) return fail(c, 'FRAME_INVALID', 'chat is not served here');
+    const id = parseOrderId(msg.order_id);
+    if (id === undefined) return fail(c, 'INVALID_ARGUMENT', 'order_id must be an order id');
+    if (!isChatChannel(msg.channel)) return fail(c, 'INVALID_ARGUMENT', 'channel must be rider or restaurant');
+    const clientId = msg.client_msg_id ?? null;
+    if (clientId !== null && (typeof clientId !== 'string' || clientId.length === 0 || clientId.length > 64)) {
+      return fail(c, 'INVALID_ARGUMENT', 'client_msg_id must be a string of 1 to 64 characters');
+    }
+    o.chat.send(p, id, msg.channel, msg.body, clientId).then(
+      (res) => { if (!res.ok) fail(c, res.code, res.detail); },
+      (err: unknown) => {
+        o.logger?.error('chat send failed', err);
+        fail(c, 'DEPENDENCY_UNAVAILABLE', 'the message was not stored; send it again');
+      },
+    );
+  };
+
+  // Stored chat messages reach every socket of both parties at once (they are durable in Postgres already).
+  o.chat?.attach((m, to, from) => {
+    const text = JSON.stringify({ type: 'chat_message', data: m });
+    const heard = feeds.has(to);
+    feed([to, from], text, null);
+    return heard;
+  });
+
   const onMessage = (ws: WebSocket<StreamConn>, m: ArrayBuffer): void => {
     const c = ws.getUserData();
     if (!c.frames.take(clock.now())) return ws.end(CloseCode.RATE_LIMITED, 'RATE_LIMITED');
     if (m.byteLength > MAX_STREAM_MESSAGE) return ws.end(CloseCode.FRAME_TOO_LARGE, 'FRAME_TOO_LARGE');
-    let msg: { type?: unknown; token?: unknown; order_id?: unknown };
+    let msg: { type?: unknown; token?: unknown; order_id?: unknown; channel?: unknown; body?: unknown; client_msg_id?: unknown };
     try {
       msg = JSON.parse(textOf(m)) as typeof msg;
     } catch {
@@ -270,6 +303,7 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
       case 'subscribe': return subscribe(c, msg.order_id);
       case 'unsubscribe': return unsubscribe(c, msg.order_id);
       case 'ping': return send(c, { type: 'pong', data: { at: new Date(clock.now()).toISOString() } });
+      case 'chat': return chat(c, msg);
       default: return fail(c, 'FRAME_INVALID', `unknown message type ${JSON.stringify(msg.type)}`);
     }
   };

@@ -17,6 +17,7 @@ export type StreamOut =
   | { type: 'offer'; data: OfferData }
   | { type: 'offer_ended'; data: { order_id: string; offer_id: string; outcome: string; at: string } }
   | { type: 'pong'; data: { at: string } }
+  | { type: 'chat_message'; data: Record<string, unknown> }
   | { type: 'error'; data: { code: ErrorCode; message: string } };
 
 /** A job offered to the rider who hears it: where from, where to, until when, for how much. */

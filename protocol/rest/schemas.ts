@@ -115,6 +115,25 @@ export const NotificationOut = Type.Object({
 });
 export const NotificationList = Type.Object({ notifications: Type.Array(NotificationOut), next_since: Type.Integer() });
 
+const ChatChannel = Type.Union([Type.Literal('rider'), Type.Literal('restaurant')]);
+// Text itself is checked by engine/chat-rules.ts (length in characters, no control characters).
+export const PostChat = Type.Object({
+  channel: ChatChannel,
+  body: Type.String({ minLength: 1, maxLength: 4000 }),
+  client_msg_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+}, closed);
+export type PostChatBody = Static<typeof PostChat>;
+export const ChatQuery = Type.Object({
+  channel: ChatChannel,
+  since: Type.Optional(Type.Integer({ minimum: 0 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
+}, closed);
+export const ChatMessageOut = Type.Object({
+  id: Type.Integer(), order_id: Type.String(), channel: Type.String(), sender_id: Type.String(), sender_role: Type.String(),
+  body: Type.String(), client_msg_id: Type.Union([Type.String(), Type.Null()]), sent_at: Type.String(),
+});
+export const ChatHistory = Type.Object({ messages: Type.Array(ChatMessageOut) });
+
 export const CreatePayment = Type.Object({
   order_id: Id,
   payment_method: Type.Object({ type: Type.Literal('UPI'), vpa: Vpa }, closed),

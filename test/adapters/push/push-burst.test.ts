@@ -54,7 +54,7 @@ t.test(`${EVENTS} events: the pushes they call for, none twice`, async (t) => {
   const ok = () => p.fcm.received.filter((r) => r.status === 200);
   await eventually(() => ok().length >= expected, 300_000, `${expected} pushes`);
   const seconds = (performance.now() - t0) / 1000;
-  await new Promise((r) => setTimeout(r, 500));
+  await eventually(async () => (await p.store.sendCounts())['sent'] === expected, 30_000, 'every send settled');
   const pairs = ok().map((r) => `${(r.message as { data: Record<string, string> }).data['notification_id']}/${r.message.token}`);
   t.equal(pairs.length, expected, `${orders} orders, ${events} events → ${expected} pushes`);
   t.equal(new Set(pairs).size, pairs.length, 'no push twice');
