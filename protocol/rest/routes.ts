@@ -67,9 +67,9 @@ export const ROUTES = [
     errors: [...input, 'RIDER_NOT_FOUND', 'RIDER_INVALID_TRANSITION', 'RIDER_HAS_ACTIVE_JOB'] },
 
   { id: 'postChat', method: 'post', path: '/orders/{order_id}/chat', summary: 'Write to the order\'s chat: the customer with its rider (`rider`) or restaurant (`restaurant`)', auth: true, body: S.PostChat, status: 201, response: S.ChatMessageOut,
-    errors: [...input, 'CHAT_CLOSED', 'RATE_LIMITED'] },
+    errors: [...input, 'ORDER_NOT_FOUND', 'CHAT_CLOSED', 'RATE_LIMITED'] },
   { id: 'getChat', method: 'get', path: '/orders/{order_id}/chat', summary: 'A conversation of the order, oldest first after message `since` (parties; admins for disputes)', auth: true, query: S.ChatQuery, status: 200, response: S.ChatHistory,
-    errors: ['INVALID_ARGUMENT', 'CHAT_CLOSED'] },
+    errors: ['INVALID_ARGUMENT', 'ORDER_NOT_FOUND', 'CHAT_CLOSED'] },
   { id: 'registerPushToken', method: 'post', path: '/push-tokens', summary: 'Register this device for pushes (a token registered by another account moves here)', auth: true, body: S.RegisterPushToken, status: 201, response: S.PushTokenOut, errors: input },
   { id: 'listPushTokens', method: 'get', path: '/push-tokens', summary: 'The caller\'s registered devices', auth: true, status: 200, response: S.PushTokenList, errors: [] },
   { id: 'removePushToken', method: 'delete', path: '/push-tokens/{token}', summary: 'Stop pushes to this device', auth: true, status: 200, response: S.Ack, errors: ['PUSH_TOKEN_NOT_FOUND'] },

@@ -69,12 +69,13 @@ t.test('customer and rider talk over the streams; each hears the other at once',
 
 t.test('only the order\'s parties read or write; admins read for a dispute', async (t) => {
   for (const [who, token] of [['another customer', cast.customer2.token], ['another rider', cast.rider2.token], ['another restaurant', cast.restaurant2.token]] as const) {
-    t.match(await api(url, 'GET', `${chatPath}?channel=rider`, { token }), { status: 403, body: { code: 'AUTH_OBJECT_FORBIDDEN' } }, `${who} cannot read`);
-    t.match(await api(url, 'POST', chatPath, { token, body: { channel: 'rider', body: 'hi' } }), { status: 403 }, `${who} cannot write`);
+    t.match(await api(url, 'GET', `${chatPath}?channel=rider`, { token }), { status: 404, body: { code: 'ORDER_NOT_FOUND' } }, `${who} cannot read`);
+    t.match(await api(url, 'POST', chatPath, { token, body: { channel: 'rider', body: 'hi' } }), { status: 404 }, `${who} cannot write`);
   }
-  t.match(await api(url, 'GET', `${chatPath}?channel=rider`, { token: cast.restaurant.token }), { status: 403 }, 'the restaurant cannot read the rider conversation');
+  t.match(await api(url, 'GET', `${chatPath}?channel=rider`, { token: cast.restaurant.token }), { status: 404 }, 'the restaurant cannot read the rider conversation');
+  t.match(await api(url, 'GET', '/orders/no-such-order/chat?channel=rider', { token: cast.customer.token }), { status: 404, body: { code: 'ORDER_NOT_FOUND' } }, 'a missing order looks the same');
   t.match(await api(url, 'GET', `${chatPath}?channel=rider`, { token: cast.admin.token }), { status: 200, body: { messages: [{}, {}] } });
-  t.match(await api(url, 'POST', chatPath, { token: cast.admin.token, body: { channel: 'rider', body: 'hi' } }), { status: 403 });
+  t.match(await api(url, 'POST', chatPath, { token: cast.admin.token, body: { channel: 'rider', body: 'hi' } }), { status: 404 }, 'admins do not write');
   const stranger = openStream(`${url.replace('http', 'ws')}/v1/stream`, { token: cast.customer2.token });
   await stranger.send({ type: 'chat', order_id: orderId, channel: 'rider', body: 'let me in' });
   t.match(await stranger.next(ofType('error')), { data: { code: 'AUTH_OBJECT_FORBIDDEN' } });

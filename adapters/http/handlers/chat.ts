@@ -12,22 +12,25 @@ import type { RestContext } from '../rest-gateway.js';
 
 const DEFAULT_PAGE = 100;
 
+/** REST answers an order the caller may not see as a missing one (docs/rest.md, Errors). */
+const asRest = (r: Rejection): Rejection => (r.code === 'AUTH_OBJECT_FORBIDDEN' ? reject('ORDER_NOT_FOUND', 'no such order of yours') : r);
+
 export function chatHandlers(chat: ChatService) {
   return {
     async postChat(ctx: RestContext): Promise<Reply | Rejection> {
       const id = parseOrderId(ctx.req.params['order_id']);
-      if (id === undefined) return reject('AUTH_OBJECT_FORBIDDEN', 'chat: no such order of yours');
+      if (id === undefined) return reject('ORDER_NOT_FOUND', 'no such order of yours');
       const b = ctx.body as PostChatBody;
       const res = await chat.send(ctx.principal, id, b.channel, b.body, b.client_msg_id ?? null);
-      return res.ok ? { status: 201, body: res.value } : res;
+      return res.ok ? { status: 201, body: res.value } : asRest(res);
     },
 
     async getChat(ctx: RestContext): Promise<Reply | Rejection> {
       const id = parseOrderId(ctx.req.params['order_id']);
-      if (id === undefined) return reject('AUTH_OBJECT_FORBIDDEN', 'chat: no such order of yours');
+      if (id === undefined) return reject('ORDER_NOT_FOUND', 'no such order of yours');
       const q = ctx.query as { channel: ChatChannel; since?: number; limit?: number };
       const res = await chat.history(ctx.principal, id, q.channel, q.since ?? 0, q.limit ?? DEFAULT_PAGE);
-      return res.ok ? { status: 200, body: { messages: res.value } } : res;
+      return res.ok ? { status: 200, body: { messages: res.value } } : asRest(res);
     },
   };
 }
