@@ -4,11 +4,15 @@
  * authenticates on the seed's `/ws` hears a new order as soon as it is paid
  * and accepts it over REST; the pushes the persistence worker feeds reach the
  * FCM stand-in (recorded as sent), and the customer lists its notifications
- * with `GET /notifications?since=`, with the ids the pushes carried.
+ * with `GET /notifications?since=`, with the ids the pushes carried. A rider
+ * whose socket drops while offered is offered by push and accepts on reconnect.
  */
 import t from 'tap';
 import { signWebhook } from '../../adapters/http/handlers/payment-webhook.js';
 import { pgDatabase } from '../../adapters/postgres/sql-database.js';
+import { offsetM } from '../../engine/index.js';
+import { Frame, RIDER_PATH, RiderClient, RiderStatusCode } from '../../protocol/index.js';
+import { nodeSocket } from '../support/ws-harness.js';
 import { eventually } from '../support/push-pipeline.js';
 import { api, makeCast, openRestaurant, seed, startTestServer } from '../support/rest-server.js';
 import { ofType, openStream } from '../support/stream-client.js';
@@ -75,4 +79,40 @@ t.test('a restaurant app that only authenticates hears a paid order and accepts 
   t.match(await api(url, 'GET', '/notifications?since=-1', { token: cast.customer.token }), { status: 400, body: { code: 'INVALID_ARGUMENT' } });
   const other = await api(url, 'GET', '/notifications', { token: cast.customer2.token });
   t.notOk(other.body.notifications.some((n: { order_id: string }) => n.order_id === o.body.id), 'another customer sees none of it');
+});
+
+t.test('a rider whose socket dropped is offered by push, hears the offer again on reconnect, and accepts', async (t) => {
+  const riderUrl = `${url.replace('http', 'ws')}${RIDER_PATH}`;
+  const reg = await api(url, 'POST', '/delivery-persons', { token: cast.rider.token, body: seed.deliveryPerson });
+  t.equal(reg.status, 201);
+  await api(url, 'POST', '/push-tokens', { token: cast.rider.token, body: { token: 'rider-phone', platform: 'android' } });
+  const first = new RiderClient({ url: riderUrl, getToken: () => cast.rider.token, socket: nodeSocket, random: () => 0.5 });
+  first.start();
+  await first.waitFor((f) => f.type === Frame.WELCOME);
+  first.sendPosition({ ...offsetM(seed.restaurant.address.latitude, seed.restaurant.address.longitude, 90, 300), accuracy: 5, heading: NaN, speed: 4, at: Date.now() });
+  first.setStatus(RiderStatusCode.ONLINE);
+  await first.waitFor((f) => f.type === Frame.ACK && f.lastSeq >= 2);
+  const placed = await api(url, 'POST', '/orders', {
+    token: cast.customer.token, body: { ...seed.order(shop.id, [{ menu_item_id: shop.items['Dal Makhani']!, quantity: 1 }]), payment_method: { type: 'CASH' } },
+  });
+  const orderId = placed.body.id as string;
+  const offer = first.waitFor((f) => f.type === Frame.OFFER && f.orderId === orderId);
+  await api(url, 'PUT', `/orders/${orderId}/status`, { token: cast.restaurant.token, body: { status: 'confirmed', estimated_preparation_time: 0 } });
+  await offer;
+  first.stop();
+  const rows = async () => (await db.query<{ notification_id: string; state: string }>(
+    `SELECT notification_id, state FROM push_sends WHERE token = 'rider-phone'`)).rows;
+  await eventually(async () => (await rows()).some((r) => r.notification_id.startsWith('offer.') && r.state !== 'claimed'), 15_000, 'the offer push');
+  t.match(await rows(), [{ notification_id: /^offer\..+\.rider$/, state: 'sent' }], 'the offer went by push while the socket was down');
+  // The app opens from the push: its stream feed names the live offer, and it accepts on its rider socket.
+  const feed = openStream(`${url.replace('http', 'ws')}/v1/stream`, { token: cast.rider.token });
+  t.match(await feed.next(ofType('offer')), { data: { order_id: orderId, expires_at: String } });
+  feed.ws.close();
+  const again = new RiderClient({ url: riderUrl, getToken: () => cast.rider.token, socket: nodeSocket, random: () => 0.5 });
+  again.start();
+  t.teardown(() => again.stop());
+  await again.waitFor((f) => f.type === Frame.WELCOME);
+  again.accept(orderId);
+  await again.waitFor((f) => f.type === Frame.ASSIGNED && f.orderId === orderId);
+  t.pass('assigned after reconnecting');
 });
