@@ -96,7 +96,7 @@ t.test('FCM\'s per-token answers: dead tokens deleted, busy ones retried, every 
   const n = reminderFor({ id: o, restaurantId: restId }, 1, w.clock.now() + 60_000, w.clock.now());
   await p.worker.deliver([n]);
   await p.worker.deliver([n]);
-  t.same(got().map((g) => g.token), ['rest-tab'], 'a notice delivered twice is pushed once');
+  t.same(got().filter((g) => g.notification_id === n.id).map((g) => g.token), ['rest-tab'], 'a notice delivered twice is pushed once');
   t.match(await p.store.sendCounts(), { dropped: 2, sent: Number }, 'per-token states kept');
 });
 
@@ -123,7 +123,7 @@ t.test('a paid order the restaurant has not accepted: reminded each minute, once
   w.clock.advance(60_000);
   await p.worker.remind();
   t.same(kindsFor('rest-tab', o), ['new_order', 'new_order_reminder', 'new_order_reminder'], 'one reminder per minute waited');
-  const r = p.fcm.received.filter((x) => x.message.token === 'rest-tab').at(-1)!.message as { android: { priority: string; collapse_key: string } };
+  const r = p.fcm.received.filter((x) => x.message.token === 'rest-tab' && (x.message as { data: Record<string, string> }).data['order_id'] === o).at(-1)!.message as { android: { priority: string; collapse_key: string } };
   t.match(r, { android: { priority: 'high', collapse_key: `new-${o}` } }, 'reminders replace each other on the device');
   w.engine.restaurantAccept(o, { prepMinutes: 10 });
   await p.writeBehind.barrier();
@@ -131,4 +131,12 @@ t.test('a paid order the restaurant has not accepted: reminded each minute, once
   w.clock.advance(60_000);
   await p.worker.remind();
   t.equal(kindsFor('rest-tab', o).length, 3, 'no reminder once accepted');
+});
+
+t.test('a notice over FCM\'s 4096 bytes is never sent, and recorded as failed', async (t) => {
+  const n = reminderFor({ id: 'big' as OrderId, restaurantId: restId }, 1, w.clock.now() + 60_000, w.clock.now());
+  await p.worker.deliver([{ ...n, id: 'too-big', data: { note: 'x'.repeat(5_000) } }]);
+  t.notOk(got().some((g) => g.notification_id === 'too-big'), 'nothing reached FCM');
+  const rows = await p.db.query<{ state: string; detail: string }>(`SELECT state, detail FROM push_sends WHERE notification_id = 'too-big'`);
+  t.same(rows.rows, [{ state: 'failed', detail: 'payload over 4096 bytes' }]);
 });
