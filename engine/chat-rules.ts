@@ -31,17 +31,24 @@ export interface ChatOrder {
  * Whether `p` may read or write `channel` of the order. Answers the party key of the other side
  * (whom a written message goes to; for an admin reading, none).
  */
-export function chatAccess(p: Principal, o: ChatOrder, channel: ChatChannel, mode: 'read' | 'write', now: number): Result<string | null> {
+export function chatAccess(
+  p: Principal, o: ChatOrder, channel: ChatChannel, mode: 'read' | 'write', now: number,
+): Result<string | null> {
   const other = channel === 'rider' ? (o.riderId ? `rider:${o.riderId}` : null) : `restaurant:${o.restaurantId}`;
   let counterpart: string | null;
   if (p.role === 'customer' && (p.customerId ?? p.uid) === o.customerId) counterpart = other;
-  else if (p.role === 'rider' && channel === 'rider' && o.riderId !== null && p.riderId === o.riderId) counterpart = `customer:${o.customerId}`;
-  else if (p.role === 'restaurant' && channel === 'restaurant' && p.restaurantId === o.restaurantId) counterpart = `customer:${o.customerId}`;
+  else if (p.role === 'rider' && channel === 'rider' && o.riderId !== null && p.riderId === o.riderId) {
+    counterpart = `customer:${o.customerId}`;
+  } else if (p.role === 'restaurant' && channel === 'restaurant' && p.restaurantId === o.restaurantId) {
+    counterpart = `customer:${o.customerId}`;
+  }
   else if (p.role === 'admin' && p.revocationChecked && mode === 'read') return ok(null);
   // A stranger and a missing order look alike: no probing for ids.
   else return reject('AUTH_OBJECT_FORBIDDEN', `chat: order is not yours (${channel})`);
   if (o.endedAt > 0 && mode === 'write') return reject('CHAT_CLOSED', 'the order has ended; its chat is read-only');
-  if (o.endedAt > 0 && now - o.endedAt > ChatLimits.READ_AFTER_END_MS) return reject('CHAT_CLOSED', 'the order ended more than a day ago');
+  if (o.endedAt > 0 && now - o.endedAt > ChatLimits.READ_AFTER_END_MS) {
+    return reject('CHAT_CLOSED', 'the order ended more than a day ago');
+  }
   if (mode === 'write' && counterpart === null) return reject('CHAT_CLOSED', 'no rider is assigned to this order yet');
   return ok(counterpart);
 }
@@ -54,7 +61,9 @@ export function checkChatBody(body: unknown): Result<string> {
   if (typeof body !== 'string') return reject('INVALID_ARGUMENT', 'body must be text');
   const text = body.trim();
   if (text.length === 0) return reject('INVALID_ARGUMENT', 'body is empty');
-  if ([...text].length > ChatLimits.MAX_CHARS) return reject('INVALID_ARGUMENT', `body is longer than ${ChatLimits.MAX_CHARS} characters`);
+  if ([...text].length > ChatLimits.MAX_CHARS) {
+    return reject('INVALID_ARGUMENT', `body is longer than ${ChatLimits.MAX_CHARS} characters`);
+  }
   if (CONTROL.test(text)) return reject('INVALID_ARGUMENT', 'body must be plain text (no control characters)');
   return ok(text);
 }

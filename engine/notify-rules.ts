@@ -18,8 +18,10 @@
 import type { CustomerId, EngineEvent, OrderId, RestaurantId, RiderId } from '../protocol/index.js';
 
 export type NoticeKind =
-  | 'new_order' | 'new_order_reminder' | 'order_cancelled' | 'offer' | 'job_food_ready' | 'job_removed' | 'job_cancelled'
-  | 'confirmed' | 'rider_assigned' | 'picked_up' | 'arriving' | 'running_late' | 'delivered' | 'cancelled' | 'chat_message';
+  | 'new_order' | 'new_order_reminder' | 'order_cancelled'
+  | 'offer' | 'job_food_ready' | 'job_removed' | 'job_cancelled'
+  | 'confirmed' | 'rider_assigned' | 'picked_up' | 'arriving' | 'running_late' | 'delivered' | 'cancelled'
+  | 'chat_message';
 
 export interface Notice {
   /** Unique per event and recipient: the at-most-once key and the id the apps see. */
@@ -66,8 +68,9 @@ const STATUS_TTL_MS = 30 * MIN;
 const BEFORE_RESTAURANT = new Set(['placed', 'awaiting_payment']);
 
 /** The id of the notice `e` makes for a party of `role`: the stream's `notification` messages carry it too. */
-export const noticeIdOf = (e: Pick<EngineEvent, 'aggregate' | 'id' | 'seq'>, role: 'customer' | 'restaurant' | 'rider'): string =>
-  `${e.aggregate}.${e.id}.${e.seq}.${role}`;
+export const noticeIdOf = (
+  e: Pick<EngineEvent, 'aggregate' | 'id' | 'seq'>, role: 'customer' | 'restaurant' | 'rider',
+): string => `${e.aggregate}.${e.id}.${e.seq}.${role}`;
 
 /** Notices for one event; `order` is needed for order events and for rider events that name an order. */
 export function noticesFor(e: EngineEvent, order: OrderFacts | null, rider: RiderFacts | null = null): Notice[] {
@@ -96,20 +99,34 @@ export function noticesFor(e: EngineEvent, order: OrderFacts | null, rider: Ride
     }
     case 'order_accepted': toCustomer('confirmed', 'Order confirmed', 'The restaurant is preparing your order'); break;
     case 'order_food_ready':
-      if (order.riderId) to(`rider:${order.riderId}`, 'job_food_ready', 'Food ready', 'The order is ready for pickup', { priority: 'high' });
+      if (order.riderId) {
+        const rider = `rider:${order.riderId}`;
+        to(rider, 'job_food_ready', 'Food ready', 'The order is ready for pickup', { priority: 'high' });
+      }
       break;
-    case 'order_assigned': toCustomer('rider_assigned', 'Rider assigned', 'A rider is on the way to the restaurant'); break;
+    case 'order_assigned':
+      toCustomer('rider_assigned', 'Rider assigned', 'A rider is on the way to the restaurant');
+      break;
     case 'order_unassigned':
-      to(`rider:${e.riderId}`, 'job_removed', 'Job removed', 'This order is no longer yours', { priority: 'high', collapseKey: `job-${order.id}` });
+      to(`rider:${e.riderId}`, 'job_removed', 'Job removed', 'This order is no longer yours', {
+        priority: 'high', collapseKey: `job-${order.id}`,
+      });
       break;
     case 'order_picked_up': toCustomer('picked_up', 'On its way', 'Your order has been picked up'); break;
     case 'order_delivered': toCustomer('delivered', 'Delivered', 'Your order has been delivered'); break;
     case 'order_cancelled':
-      toCustomer('cancelled', 'Order cancelled', e.refundDue ? 'Your order was cancelled; a refund is on its way' : 'Your order was cancelled');
+      toCustomer('cancelled', 'Order cancelled',
+        e.refundDue ? 'Your order was cancelled; a refund is on its way' : 'Your order was cancelled');
       if (!BEFORE_RESTAURANT.has(e.fromState)) {
-        to(restaurant, 'order_cancelled', 'Order cancelled', 'An order was cancelled; do not prepare it', { priority: 'high', collapseKey: `new-${order.id}` });
+        to(restaurant, 'order_cancelled', 'Order cancelled', 'An order was cancelled; do not prepare it', {
+          priority: 'high', collapseKey: `new-${order.id}`,
+        });
       }
-      if (e.riderId) to(`rider:${e.riderId}`, 'job_cancelled', 'Job cancelled', 'This order was cancelled', { priority: 'high', collapseKey: `job-${order.id}` });
+      if (e.riderId) {
+        to(`rider:${e.riderId}`, 'job_cancelled', 'Job cancelled', 'This order was cancelled', {
+          priority: 'high', collapseKey: `job-${order.id}`,
+        });
+      }
       break;
     case 'rider_arrived_drop': toCustomer('arriving', 'Arriving', 'Your rider is arriving'); break;
     case 'order_sla_breached': toCustomer('running_late', 'Running late', 'Your order is running late'); break;
@@ -124,7 +141,8 @@ export function noticesFor(e: EngineEvent, order: OrderFacts | null, rider: Ride
       if (order.offerExpiresAt <= at) break;
       // One push per offer, whichever event found the socket down first: the id is the offer's.
       to(`rider:${e.id}`, 'offer', 'New job offer', 'Open the app to accept it before it expires', {
-        id: `offer.${offerId}.rider`, priority: 'high', ttlMs: order.offerExpiresAt - at, collapseKey: `offer-${order.offerId}`,
+        id: `offer.${offerId}.rider`, priority: 'high', ttlMs: order.offerExpiresAt - at,
+        collapseKey: `offer-${order.offerId}`,
         data: { offer_id: order.offerId, expires_at: new Date(order.offerExpiresAt).toISOString() },
       });
       break;
@@ -137,7 +155,8 @@ export function noticesFor(e: EngineEvent, order: OrderFacts | null, rider: Ride
 /** The events that can lead to a notice: the push feed queues only these. */
 export const NOTICE_EVENTS: ReadonlySet<EngineEvent['type']> = new Set([
   'order_placed', 'order_payment_confirmed', 'order_accepted', 'order_food_ready', 'order_assigned', 'order_unassigned',
-  'order_picked_up', 'order_delivered', 'order_cancelled', 'order_sla_breached', 'rider_arrived_drop', 'rider_offered', 'rider_disconnected',
+  'order_picked_up', 'order_delivered', 'order_cancelled', 'order_sla_breached',
+  'rider_arrived_drop', 'rider_offered', 'rider_disconnected',
 ]);
 
 /** How often a restaurant is reminded of a paid order it has not accepted. */
@@ -165,10 +184,13 @@ export function remindersDue(orders: readonly WaitingOrder[], now: number, every
 }
 
 /** The `n`th reminder of a paid order the restaurant has not accepted. */
-export function reminderFor(order: Pick<WaitingOrder, 'id' | 'restaurantId'>, n: number, acceptBy: number, now: number): Notice {
+export function reminderFor(
+  order: Pick<WaitingOrder, 'id' | 'restaurantId'>, n: number, acceptBy: number, now: number,
+): Notice {
   return {
-    id: `remind.${order.id}.${n}`, party: `restaurant:${order.restaurantId}`, kind: 'new_order_reminder', orderId: order.id,
-    title: 'Order waiting', body: 'An order is still waiting for you to accept it', priority: 'high',
-    ttlMs: Math.max(0, acceptBy - now), collapseKey: `new-${order.id}`, data: { accept_by: new Date(acceptBy).toISOString() },
+    id: `remind.${order.id}.${n}`, party: `restaurant:${order.restaurantId}`, kind: 'new_order_reminder',
+    orderId: order.id, title: 'Order waiting', body: 'An order is still waiting for you to accept it', priority: 'high',
+    ttlMs: Math.max(0, acceptBy - now), collapseKey: `new-${order.id}`,
+    data: { accept_by: new Date(acceptBy).toISOString() },
   };
 }

@@ -25,7 +25,9 @@ async function main(): Promise<void> {
     firebase: parseFirebaseConfig(process.env), db: storage.db, queue: storage.pushQueue, now: Date.now, consume: true,
     log: { info: log('info'), warn: log('warn') },
   });
-  const writer = new EventWriter(storage.queue, storage.store, { batchSize: config.batchSize, afterStore: pushFeed(storage.pushQueue) }).start();
+  const writer = new EventWriter(storage.queue, storage.store, {
+    batchSize: config.batchSize, afterStore: pushFeed(storage.pushQueue),
+  }).start();
   console.error(`worker: writing behind from queue ${config.queuePrefix}/${config.queueName}, batches of up to ${config.batchSize}`);
   let stopping = false;
   const stop = async () => {

@@ -21,7 +21,8 @@ export const STAND_IN_ACCESS_TOKEN = 'stand-in-access-token';
 /** What FCM may answer for one message. */
 export type FcmFault =
   | { readonly kind: 'unregistered' } | { readonly kind: 'invalid' } | { readonly kind: 'sender_mismatch' }
-  | { readonly kind: 'quota'; readonly retryAfterS?: number } | { readonly kind: 'unavailable'; readonly retryAfterS?: number }
+  | { readonly kind: 'quota'; readonly retryAfterS?: number }
+  | { readonly kind: 'unavailable'; readonly retryAfterS?: number }
   | { readonly kind: 'internal' };
 
 /** One message as the stand-in received it. */
@@ -47,7 +48,8 @@ export interface FcmStandIn {
 
 const FAULTS = {
   unregistered: [404, 'NOT_FOUND', 'UNREGISTERED', 'Requested entity was not found.'],
-  invalid: [400, 'INVALID_ARGUMENT', 'INVALID_ARGUMENT', 'The registration token is not a valid FCM registration token'],
+  invalid: [400, 'INVALID_ARGUMENT', 'INVALID_ARGUMENT',
+    'The registration token is not a valid FCM registration token'],
   sender_mismatch: [403, 'PERMISSION_DENIED', 'SENDER_ID_MISMATCH', 'SenderId mismatch'],
   quota: [429, 'RESOURCE_EXHAUSTED', 'QUOTA_EXCEEDED', 'Quota exceeded for the device.'],
   unavailable: [503, 'UNAVAILABLE', 'UNAVAILABLE', 'The service is currently unavailable.'],
@@ -59,7 +61,9 @@ const SEND_PATH = /^\/v1\/projects\/([a-z0-9-]+)\/messages:send$/;
 /** Starts the stand-in on 127.0.0.1 (port 0: a free one), its certificate and CA kept in `certDir`. */
 export async function startFcmStandIn(opts: { certDir: string; port?: number }): Promise<FcmStandIn> {
   const cert = await ensureDevCert({ dir: opts.certDir, hosts: [FCM_HOST] });
-  const [key, crt, caPem] = await Promise.all([readFile(cert.keyPath), readFile(cert.certPath), readFile(cert.caCertPath, 'utf8')]);
+  const [key, crt, caPem] = await Promise.all([
+    readFile(cert.keyPath), readFile(cert.certPath), readFile(cert.caCertPath, 'utf8'),
+  ]);
   const faults = new Map<string, { fault: FcmFault; left: number }>();
   const received: ReceivedMessage[] = [];
   let seq = 0;
@@ -72,16 +76,18 @@ export async function startFcmStandIn(opts: { certDir: string; port?: number }):
         res.end(JSON.stringify(body));
       };
       const m = SEND_PATH.exec(req.url ?? '');
-      if (req.method !== 'POST' || !m) return reply(404, { error: { code: 404, message: 'not found', status: 'NOT_FOUND' } });
+      const error = (code: number, message: string, status: string) =>
+        reply(code, { error: { code, message, status } });
+      if (req.method !== 'POST' || !m) return error(404, 'not found', 'NOT_FOUND');
       if (req.headers.authorization !== `Bearer ${STAND_IN_ACCESS_TOKEN}`) {
-        return reply(401, { error: { code: 401, message: 'Request had invalid authentication credentials.', status: 'UNAUTHENTICATED' } });
+        return error(401, 'Request had invalid authentication credentials.', 'UNAUTHENTICATED');
       }
       const raw = Buffer.concat(chunks);
       let message: ReceivedMessage['message'];
       try {
         message = (JSON.parse(raw.toString('utf8')) as { message: ReceivedMessage['message'] }).message;
       } catch {
-        return reply(400, { error: { code: 400, message: 'Invalid JSON payload received.', status: 'INVALID_ARGUMENT' } });
+        return error(400, 'Invalid JSON payload received.', 'INVALID_ARGUMENT');
       }
       const token = message.token ?? '';
       const f = faults.get(token);
@@ -89,7 +95,8 @@ export async function startFcmStandIn(opts: { certDir: string; port?: number }):
         if (--f.left <= 0) faults.delete(token);
         const [status, grpc, fcm, text] = FAULTS[f.fault.kind];
         received.push({ project: m[1]!, message, bytes: raw.length, status });
-        const retryAfter = 'retryAfterS' in f.fault && f.fault.retryAfterS !== undefined ? { 'retry-after': String(f.fault.retryAfterS) } : {};
+        const after = 'retryAfterS' in f.fault ? f.fault.retryAfterS : undefined;
+        const retryAfter = after !== undefined ? { 'retry-after': String(after) } : {};
         return reply(status, {
           error: {
             code: status, message: text, status: grpc,

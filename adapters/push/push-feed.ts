@@ -39,7 +39,9 @@ export function pushJobsOf(records: readonly EventRecord[]): { id: string; data:
     } else if (e.aggregate === 'rider' && state) {
       const r = state as RiderSnapshotRow;
       const orderId = 'orderId' in e ? e.orderId : r.context.orderId;
-      const rider: RiderFacts = { connected: r.context.graceUntil === 0, state: stateName(r.value), offerId: r.context.offerId };
+      const rider: RiderFacts = {
+        connected: r.context.graceUntil === 0, state: stateName(r.value), offerId: r.context.offerId,
+      };
       // A rider event matters only for an offer to a rider whose socket is down, or arrival at the drop.
       const relevant = e.type === 'rider_arrived_drop' || (!rider.connected && rider.state === 'online.offered');
       if (orderId && relevant) job = { event: e, order: null, rider, orderId };

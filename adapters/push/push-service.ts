@@ -46,10 +46,14 @@ export async function openPush(o: {
     standIn = await startFcmStandIn({ certDir: STAND_IN_CERT_DIR });
     standIn.onMessage = (m) => {
       const msg = m.message as { token?: string; notification?: unknown; data?: unknown; android?: unknown };
-      o.log.info({ msg: 'push (FCM stand-in: no Firebase credentials, nothing left this machine)', token: msg.token, notification: msg.notification, data: msg.data, android: msg.android });
+      o.log.info({
+        msg: 'push (FCM stand-in: no Firebase credentials, nothing left this machine)',
+        token: msg.token, notification: msg.notification, data: msg.data, android: msg.android,
+      });
     };
     sender = fcmSender({
-      projectId: o.firebase.projectId, credential: standInCredential(STAND_IN_ACCESS_TOKEN), httpAgent: standInAgent(standIn.port, standIn.caPem), now: o.now,
+      projectId: o.firebase.projectId, credential: standInCredential(STAND_IN_ACCESS_TOKEN),
+      httpAgent: standInAgent(standIn.port, standIn.caPem), now: o.now,
     });
   }
   const store = new PushStore(o.db);
@@ -58,7 +62,10 @@ export async function openPush(o: {
   if (o.consume) {
     worker.start(o.queue);
     // Reminders are named per order and minute waited, so a sweep every 10 s sends each once.
-    sweep = setInterval(() => void worker.remind().catch((err: unknown) => o.log.warn({ msg: 'push reminders failed; tried again', err: String(err) })), REMIND_SWEEP_MS);
+    const remind = () => void worker.remind().catch((err: unknown) => {
+      o.log.warn({ msg: 'push reminders failed; tried again', err: String(err) });
+    });
+    sweep = setInterval(remind, REMIND_SWEEP_MS);
     sweep.unref();
   }
   return {

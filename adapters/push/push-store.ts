@@ -18,6 +18,14 @@ export interface TokenRow {
 
 export type SendState = 'sent' | 'retry' | 'dropped' | 'failed';
 
+/** What FCM answered for one claimed (notice, token). */
+export interface SendResult {
+  readonly id: string;
+  readonly token: string;
+  readonly state: SendState;
+  readonly detail: string | null;
+}
+
 /** A notification as `GET /notifications` lists it. */
 export interface StoredNotice {
   readonly id: string;
@@ -42,18 +50,21 @@ export class PushStore {
    * Registers a device token for a user and party. A token is one device: registered again by
    * another user (a shared phone, a new login), it moves to them and leaves the first.
    */
-  async register(t: { token: string; userId: string; party: string; platform: Platform; appVersion: string | null }): Promise<void> {
+  async register(t: {
+    token: string; userId: string; party: string; platform: Platform; appVersion: string | null;
+  }): Promise<void> {
     await this.#db.query(
       `INSERT INTO push_tokens (token, user_id, party, platform, app_version) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (token) DO UPDATE SET user_id = EXCLUDED.user_id, party = EXCLUDED.party, platform = EXCLUDED.platform,
-         app_version = EXCLUDED.app_version, last_seen_at = now()`,
+       ON CONFLICT (token) DO UPDATE SET user_id = EXCLUDED.user_id, party = EXCLUDED.party,
+         platform = EXCLUDED.platform, app_version = EXCLUDED.app_version, last_seen_at = now()`,
       [t.token, t.userId, t.party, t.platform, t.appVersion],
     );
   }
 
   /** Removes the user's token; false when the user has no such token. */
   async remove(userId: string, token: string): Promise<boolean> {
-    const r = await this.#db.query('DELETE FROM push_tokens WHERE token = $1 AND user_id = $2 RETURNING token', [token, userId]);
+    const r = await this.#db.query(
+      'DELETE FROM push_tokens WHERE token = $1 AND user_id = $2 RETURNING token', [token, userId]);
     return r.rows.length > 0;
   }
 
@@ -65,7 +76,8 @@ export class PushStore {
 
   async tokensOf(parties: readonly string[]): Promise<TokenRow[]> {
     if (parties.length === 0) return [];
-    const r = await this.#db.query<TokenRow>('SELECT token, party FROM push_tokens WHERE party = ANY($1::text[])', [parties]);
+    const r = await this.#db.query<TokenRow>(
+      'SELECT token, party FROM push_tokens WHERE party = ANY($1::text[])', [parties]);
     return r.rows;
   }
 
@@ -82,15 +94,17 @@ export class PushStore {
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[])
        ON CONFLICT (id) DO NOTHING`,
       [
-        notices.map((n) => n.id), notices.map((n) => n.party), notices.map((n) => n.orderId), notices.map((n) => n.kind),
-        notices.map((n) => n.title), notices.map((n) => n.body), notices.map((n) => JSON.stringify(n.data)),
+        notices.map((n) => n.id), notices.map((n) => n.party), notices.map((n) => n.orderId),
+        notices.map((n) => n.kind), notices.map((n) => n.title), notices.map((n) => n.body),
+        notices.map((n) => JSON.stringify(n.data)),
       ],
     );
   }
 
   /** A party's notifications after `since` (a cursor from an earlier page; 0: from the start), oldest first. */
   async noticesOf(party: string, since: number, limit: number): Promise<StoredNotice[]> {
-    const r = await this.#db.query<{ pos: number; id: string; kind: string; order_id: string | null; title: string; body: string; data: Record<string, string>; created_at: Date }>(
+    type NoticeRow = Omit<StoredNotice, 'created_at' | 'cursor'> & { pos: number; created_at: Date };
+    const r = await this.#db.query<NoticeRow>(
       `SELECT pos, id, kind, order_id, title, body, data, created_at FROM notifications
        WHERE party = $1 AND pos > $2 ORDER BY pos LIMIT $3`,
       [party, since, limit],
@@ -110,7 +124,8 @@ export class PushStore {
     const ids = pairs.map((p) => p.id);
     const tokens = pairs.map((p) => p.token);
     const fresh = await this.#db.query<{ notification_id: string; token: string }>(
-      `INSERT INTO push_sends (notification_id, token, state) SELECT n, t, 'claimed' FROM unnest($1::text[], $2::text[]) AS u(n, t)
+      `INSERT INTO push_sends (notification_id, token, state)
+       SELECT n, t, 'claimed' FROM unnest($1::text[], $2::text[]) AS u(n, t)
        ON CONFLICT (notification_id, token) DO NOTHING RETURNING notification_id, token`,
       [ids, tokens],
     );
@@ -124,19 +139,21 @@ export class PushStore {
   }
 
   /** Records what FCM answered for claimed pairs. */
-  async settle(results: readonly { id: string; token: string; state: SendState; detail: string | null }[]): Promise<void> {
+  async settle(results: readonly SendResult[]): Promise<void> {
     if (results.length === 0) return;
     await this.#db.query(
       `UPDATE push_sends s SET state = u.st, detail = u.d, updated_at = now()
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(n, t, st, d)
        WHERE s.notification_id = u.n AND s.token = u.t`,
-      [results.map((r) => r.id), results.map((r) => r.token), results.map((r) => r.state), results.map((r) => r.detail)],
+      [results.map((r) => r.id), results.map((r) => r.token), results.map((r) => r.state),
+        results.map((r) => r.detail)],
     );
   }
 
   /** Counts of sends per state (tests, metrics). */
   async sendCounts(): Promise<Record<string, number>> {
-    const r = await this.#db.query<{ state: string; n: number }>('SELECT state, count(*)::int AS n FROM push_sends GROUP BY state');
+    const r = await this.#db.query<{ state: string; n: number }>(
+      'SELECT state, count(*)::int AS n FROM push_sends GROUP BY state');
     return Object.fromEntries(r.rows.map((x) => [x.state, x.n]));
   }
 
@@ -152,11 +169,12 @@ export class PushStore {
        WHERE s.aggregate = 'order' AND s.live AND s.row->>'value' = 'awaiting_restaurant'
        GROUP BY s.aggregate_id`);
     return r.rows.map((x) => ({
-      id: x.id as OrderId, restaurantId: x.restaurant_id as RestaurantId, paidAt: new Date(x.paid_at).getTime(), acceptBy: Number(x.accept_by),
+      id: x.id as OrderId, restaurantId: x.restaurant_id as RestaurantId,
+      paidAt: new Date(x.paid_at).getTime(), acceptBy: Number(x.accept_by),
     }));
   }
 
-  /** The orders' parties and live offer, from their latest stored state (rider events name an order but not its parties). */
+  /** The orders' parties and live offer, from their latest stored state (rider events name no parties). */
   async orderFacts(ids: readonly string[]): Promise<Map<string, OrderFacts>> {
     const out = new Map<string, OrderFacts>();
     if (ids.length === 0) return out;
@@ -178,14 +196,16 @@ export interface OrderRowLike {
   readonly customerId: string;
   readonly restaurantId: string;
   readonly context: {
-    readonly riderId: string | null; readonly offerId: string | null; readonly offerExpiresAt: number; readonly restaurantAcceptBy: number;
+    readonly riderId: string | null; readonly offerId: string | null;
+    readonly offerExpiresAt: number; readonly restaurantAcceptBy: number;
   };
 }
 
 export function orderFactsOf(row: OrderRowLike): OrderFacts {
   return {
     id: row.id as OrderId, customerId: row.customerId as CustomerId, restaurantId: row.restaurantId as RestaurantId,
-    riderId: row.context.riderId as RiderId | null, offerId: row.context.offerId, offerExpiresAt: row.context.offerExpiresAt,
+    riderId: row.context.riderId as RiderId | null, offerId: row.context.offerId,
+    offerExpiresAt: row.context.offerExpiresAt,
     restaurantAcceptBy: row.context.restaurantAcceptBy,
   };
 }

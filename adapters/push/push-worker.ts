@@ -97,7 +97,9 @@ export class PushWorker {
     for (const t of tokens) byParty.set(t.party, [...(byParty.get(t.party) ?? []), t.token]);
     let pending: Pending[] = [];
     for (const notice of notices) {
-      for (const token of byParty.get(notice.party) ?? []) pending.push({ notice, token, message: messageOf(notice, token) });
+      for (const token of byParty.get(notice.party) ?? []) {
+        pending.push({ notice, token, message: messageOf(notice, token) });
+      }
     }
     for (let attempt = 1; pending.length > 0; attempt++) {
       const claimed = await this.#store.claim(pending.map((p) => ({ id: p.notice.id, token: p.token })));
@@ -126,7 +128,9 @@ export class PushWorker {
     const last = attempt >= (this.#o.maxAttempts ?? 4);
     outcomes.forEach((o, i) => {
       const p = sendable[i]!;
-      const row = (state: SendState, detail: string | null) => settled.push({ id: p.notice.id, token: p.token, state, detail });
+      const row = (state: SendState, detail: string | null) => {
+        settled.push({ id: p.notice.id, token: p.token, state, detail });
+      };
       if (o.kind === 'sent') {
         this.stats.sent++;
         row('sent', o.messageId);
@@ -140,7 +144,9 @@ export class PushWorker {
       } else {
         this.stats.failed++;
         row('failed', o.code);
-        if (o.kind === 'fail') this.#o.log?.({ msg: 'push refused by FCM (configuration?)', code: o.code, notice: p.notice.id });
+        if (o.kind === 'fail') {
+          this.#o.log?.({ msg: 'push refused by FCM (configuration?)', code: o.code, notice: p.notice.id });
+        }
       }
     });
     await this.#store.settle(settled);

@@ -95,9 +95,15 @@ export async function startServer(config: ServerConfig, log: ServerLogger = json
     // then written (the in-process worker drains an embedded queue, which would die with the
     // process), and only then does the writer stop.
     // Pushes follow the durable stream: the persistence worker queues them once events are stored.
-    const push = await openPush({ firebase: config.firebase, db: storage.db, queue: storage.pushQueue, now: () => clock.now(), log, consume: config.inProcessWorker });
+    const push = await openPush({
+      firebase: config.firebase, db: storage.db, queue: storage.pushQueue, now: () => clock.now(), log,
+      consume: config.inProcessWorker,
+    });
     closers.push(() => push.close());
-    log.info({ msg: push.target === 'fcm' ? 'push: FCM' : `push: FCM stand-in on 127.0.0.1:${push.standIn?.port ?? 0}; pushes are logged, none leave this machine` });
+    log.info({
+      msg: push.target === 'fcm' ? 'push: FCM'
+        : `push: FCM stand-in on 127.0.0.1:${push.standIn?.port ?? 0}; pushes are logged, none leave this machine`,
+    });
     if (config.inProcessWorker) {
       const writer = new EventWriter(storage.queue, storage.store, {
         batchSize: config.persistence.batchSize, afterStore: pushFeed(storage.pushQueue),
@@ -167,8 +173,8 @@ export async function startServer(config: ServerConfig, log: ServerLogger = json
     attachRestRoutes(app, {
       identity, clock, replies: catalog, limits: config.rest, trustProxy: config.rest.trustProxy, logger: log,
       handlers: {
-        ...orderHandlers(deps), ...paymentHandlers(deps), ...peopleHandlers(deps), ...restaurantHandlers(deps), ...pushHandlers(push.store),
-        ...chatHandlers(chat),
+        ...orderHandlers(deps), ...paymentHandlers(deps), ...peopleHandlers(deps), ...restaurantHandlers(deps),
+        ...pushHandlers(push.store), ...chatHandlers(chat),
       },
       publicHandlers: {
         paymentWebhook: paymentWebhookHandler({ ...deps, webhookSecret: config.webhookSecret }),

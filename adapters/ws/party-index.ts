@@ -58,7 +58,9 @@ export class PartyIndex {
   apply(e: EngineEvent): EventParties | undefined {
     if (e.aggregate !== 'order') return undefined;
     const id = e.id as OrderId;
-    if (e.type === 'order_placed') this.#add(id, `customer:${e.customerId}`, `restaurant:${e.restaurantId}`, null, false);
+    if (e.type === 'order_placed') {
+      this.#add(id, `customer:${e.customerId}`, `restaurant:${e.restaurantId}`, null, false);
+    }
     const o = this.#orders.get(id);
     if (o === undefined) return undefined;
     const named = 'riderId' in e && e.riderId ? `rider:${e.riderId}` : null;

@@ -69,6 +69,11 @@ interface StreamConn {
   party: string | undefined;
 }
 
+/** A client's message as parsed, before each field is checked. */
+interface ClientMessage {
+  type?: unknown; token?: unknown; order_id?: unknown; channel?: unknown; body?: unknown; client_msg_id?: unknown;
+}
+
 const orderTopic = (id: string) => `order/${id}`;
 const locationTopic = (id: string) => `loc/${id}`;
 const textOf = (m: ArrayBuffer) => Buffer.from(m).toString('utf8');
@@ -180,8 +185,9 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
   const toFeeds = (e: EngineEvent, who: EventParties): void => {
     if (!listening(who.customer) && !listening(who.restaurant) && !listening(who.rider)) return;
     for (const { to, m } of streamMessage.forParties(e)) {
-      const keys = (to === 'parties' ? [who.customer, who.restaurant, who.rider] : to === 'customer' ? [who.customer] : [who.rider])
-        .filter(listening);
+      const all = to === 'parties' ? [who.customer, who.restaurant, who.rider]
+        : to === 'customer' ? [who.customer] : [who.rider];
+      const keys = all.filter(listening);
       if (keys.length === 0) continue;
       const text = JSON.stringify(m);
       // Offers never go to the order's topic; everything else does, to its explicit subscribers.
@@ -259,7 +265,7 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
   };
 
   /** A chat message from this socket: stored, then heard by both parties' sockets (`chat_message`). */
-  const chat = (c: StreamConn, msg: { order_id?: unknown; channel?: unknown; body?: unknown; client_msg_id?: unknown }): void => {
+  const chat = (c: StreamConn, msg: ClientMessage): void => {
     const p = c.principal;
     if (p === null) return fail(c, 'AUTH_TOKEN_MISSING', 'authenticate first');
     if (o.chat === undefined) return fail(c, 'FRAME_INVALID', 'chat is not served here');
@@ -291,7 +297,7 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
     const c = ws.getUserData();
     if (!c.frames.take(clock.now())) return ws.end(CloseCode.RATE_LIMITED, 'RATE_LIMITED');
     if (m.byteLength > MAX_STREAM_MESSAGE) return ws.end(CloseCode.FRAME_TOO_LARGE, 'FRAME_TOO_LARGE');
-    let msg: { type?: unknown; token?: unknown; order_id?: unknown; channel?: unknown; body?: unknown; client_msg_id?: unknown };
+    let msg: ClientMessage;
     try {
       msg = JSON.parse(textOf(m)) as typeof msg;
     } catch {

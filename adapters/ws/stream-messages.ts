@@ -62,8 +62,9 @@ export const streamMessage = {
     }
     // The id is the stored notice's (GET /notifications) and the push's: an app shows each once.
     const id = noticeIdOf(e, 'customer');
-    if (e.type === 'order_sla_breached') out.push({ type: 'notification', data: { id, order_id: e.id, message: 'Your order is running late', at } });
-    if (e.type === 'order_cancelled' && e.refundDue) out.push({ type: 'notification', data: { id, order_id: e.id, message: 'Your order was cancelled; a refund is on its way', at } });
+    const notify = (message: string) => out.push({ type: 'notification', data: { id, order_id: e.id, message, at } });
+    if (e.type === 'order_sla_breached') notify('Your order is running late');
+    if (e.type === 'order_cancelled' && e.refundDue) notify('Your order was cancelled; a refund is on its way');
     return out;
   },
 
@@ -73,7 +74,8 @@ export const streamMessage = {
    * offers to the rider offered.
    */
   forParties(e: EngineEvent): { to: Audience; m: StreamOut }[] {
-    const out = streamMessage.fromEvent(e).map((m) => ({ to: (m.type === 'notification' ? 'customer' : 'parties') as Audience, m }));
+    const out = streamMessage.fromEvent(e)
+      .map((m) => ({ to: (m.type === 'notification' ? 'customer' : 'parties') as Audience, m }));
     if (e.type === 'order_offered') {
       out.push({ to: 'rider', m: streamMessage.offer({
         orderId: e.id, offerId: e.offerId, expiresAt: e.expiresAt, pickup: e.pickup, drop: e.drop,
@@ -81,7 +83,8 @@ export const streamMessage = {
       }) });
     }
     if (e.type === 'order_offer_ended') {
-      out.push({ to: 'rider', m: { type: 'offer_ended', data: { order_id: e.id, offer_id: e.offerId, outcome: e.outcome, at: iso(e.at) } } });
+      const data = { order_id: e.id, offer_id: e.offerId, outcome: e.outcome, at: iso(e.at) };
+      out.push({ to: 'rider', m: { type: 'offer_ended', data } });
     }
     return out;
   },
@@ -94,7 +97,8 @@ export const streamMessage = {
       type: 'offer',
       data: {
         order_id: o.orderId, offer_id: o.offerId, expires_at: iso(o.expiresAt),
-        pickup: { latitude: o.pickup.lat, longitude: o.pickup.lng }, drop: { latitude: o.drop.lat, longitude: o.drop.lng },
+        pickup: { latitude: o.pickup.lat, longitude: o.pickup.lng },
+        drop: { latitude: o.drop.lat, longitude: o.drop.lng },
         pickup_distance_m: o.pickupDistanceM, payout_paise: o.payout, at: iso(o.at),
       },
     };

@@ -110,7 +110,8 @@ export const NotificationsQuery = Type.Object({
 }, closed);
 
 export const NotificationOut = Type.Object({
-  id: Type.String(), kind: Type.String(), order_id: Type.Union([Type.String(), Type.Null()]), title: Type.String(), body: Type.String(),
+  id: Type.String(), kind: Type.String(), order_id: Type.Union([Type.String(), Type.Null()]),
+  title: Type.String(), body: Type.String(),
   data: Type.Record(Type.String(), Type.String()), created_at: Type.String(), cursor: Type.Integer(),
 });
 export const NotificationList = Type.Object({ notifications: Type.Array(NotificationOut), next_since: Type.Integer() });
@@ -129,7 +130,8 @@ export const ChatQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
 }, closed);
 export const ChatMessageOut = Type.Object({
-  id: Type.Integer(), order_id: Type.String(), channel: Type.String(), sender_id: Type.String(), sender_role: Type.String(),
+  id: Type.Integer(), order_id: Type.String(), channel: Type.String(),
+  sender_id: Type.String(), sender_role: Type.String(),
   body: Type.String(), client_msg_id: Type.Union([Type.String(), Type.Null()]), sent_at: Type.String(),
 });
 export const ChatHistory = Type.Object({ messages: Type.Array(ChatMessageOut) });

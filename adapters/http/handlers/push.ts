@@ -30,7 +30,8 @@ export function pushHandlers(store: PushStore) {
       const party = partyOf(ctx);
       if (typeof party !== 'string') return party;
       const b = ctx.body as RegisterPushTokenBody;
-      await store.register({ token: b.token, userId: p.uid, party, platform: b.platform, appVersion: b.app_version ?? null });
+      const appVersion = b.app_version ?? null;
+      await store.register({ token: b.token, userId: p.uid, party, platform: b.platform, appVersion });
       return { status: 201, body: { token: b.token, platform: b.platform, app_version: b.app_version ?? null } };
     },
 
@@ -45,7 +46,9 @@ export function pushHandlers(store: PushStore) {
       const denied = mayAct(p, 'profile.write', { uid: p.uid }, 'PROFILE_NOT_FOUND', 'profile');
       if (denied) return denied;
       const token = decodeURIComponent(ctx.req.params['token'] ?? '');
-      if (!(await store.remove(p.uid, token))) return reject('PUSH_TOKEN_NOT_FOUND', 'this account has no such push token');
+      if (!(await store.remove(p.uid, token))) {
+        return reject('PUSH_TOKEN_NOT_FOUND', 'this account has no such push token');
+      }
       return { status: 200, body: { status: 'removed' } };
     },
 
