@@ -26,3 +26,5 @@ export type * from './ports/identity.js';
 export type * from './ports/event-store.js';
 export type * from './ports/job-queue.js';
 export * from './catalog.js';
+export * from './notify-rules.js';
+export * from './chat-rules.js';

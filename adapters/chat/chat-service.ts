@@ -8,8 +8,8 @@
  * recipient with no socket open here.
  */
 import type { Engine, OrderSnapshotRow } from '../../engine/index.js';
-import { chatAccess, checkChatBody, ChatLimits, type ChatChannel, type ChatOrder } from '../../engine/chat-rules.js';
-import type { Notice } from '../../engine/notify-rules.js';
+import { chatAccess, checkChatBody, ChatLimits, type ChatChannel, type ChatOrder } from '../../engine/index.js';
+import type { Notice } from '../../engine/index.js';
 import type { JobQueue } from '../../engine/ports/job-queue.js';
 import { ok, reject, type OrderId, type Principal, type Result } from '../../protocol/index.js';
 import type { SqlDatabase } from '../postgres/sql-database.js';

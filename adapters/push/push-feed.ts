@@ -4,7 +4,7 @@
  * notice become push jobs (deterministic ids, so a batch stored twice queues
  * nothing new while its jobs wait). Never called from a request.
  */
-import { NOTICE_EVENTS, type Notice, type OrderFacts, type RiderFacts } from '../../engine/notify-rules.js';
+import { NOTICE_EVENTS, type Notice, type OrderFacts, type RiderFacts } from '../../engine/index.js';
 import type { EventRecord, OrderSnapshotRow, RiderSnapshotRow } from '../../engine/index.js';
 import type { JobQueue } from '../../engine/ports/job-queue.js';
 import type { EngineEvent } from '../../protocol/index.js';

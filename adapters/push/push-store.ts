@@ -4,8 +4,8 @@
  * notifications apps list with `GET /notifications?since=`. Same SQL on a
  * Postgres server and on embedded PGlite.
  */
-import type { Notice } from '../../engine/notify-rules.js';
-import type { OrderFacts, WaitingOrder } from '../../engine/notify-rules.js';
+import type { Notice } from '../../engine/index.js';
+import type { OrderFacts, WaitingOrder } from '../../engine/index.js';
 import type { CustomerId, OrderId, RestaurantId, RiderId } from '../../protocol/index.js';
 import type { SqlDatabase } from '../postgres/sql-database.js';
 

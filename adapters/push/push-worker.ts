@@ -8,7 +8,7 @@
  * them: unregistered and invalid tokens deleted, quota, unavailable and
  * internal retried with backoff, configuration errors logged.
  */
-import { noticesFor, remindersDue, type Notice, type OrderFacts } from '../../engine/notify-rules.js';
+import { noticesFor, remindersDue, type Notice, type OrderFacts } from '../../engine/index.js';
 import type { JobConsumer, JobQueue, QueuedJob } from '../../engine/ports/job-queue.js';
 import { FCM_MAX_PAYLOAD, fcmMessage, payloadBytes, type PushMessage, type PushSender } from './fcm-sender.js';
 import type { EventPushJob, PushJob } from './push-feed.js';

@@ -19,7 +19,7 @@ import {
   CloseCode, ok, parseOrderId, reject, type EngineEvent, type ErrorCode, type OrderId, type Principal, type Result,
   type RiderId,
 } from '../../protocol/index.js';
-import { isChatChannel } from '../../engine/chat-rules.js';
+import { isChatChannel } from '../../engine/index.js';
 import type { ChatService } from '../chat/chat-service.js';
 import { durableGate } from './durable-gate.js';
 import type { WsLimits } from './limits.js';

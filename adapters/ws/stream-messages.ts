@@ -5,7 +5,7 @@
  */
 import type { EngineEvent, ErrorCode, LatLng } from '../../protocol/index.js';
 import { seedStatus } from '../../protocol/rest/order-status.js';
-import { noticeIdOf } from '../../engine/notify-rules.js';
+import { noticeIdOf } from '../../engine/index.js';
 
 /** Every message the server sends on a stream socket. */
 export type StreamOut =

@@ -4,7 +4,7 @@
  * write is decided there, by engine/chat-rules.ts.
  */
 import { parseOrderId, reject, type Rejection } from '../../../protocol/index.js';
-import type { ChatChannel } from '../../../engine/chat-rules.js';
+import type { ChatChannel } from '../../../engine/index.js';
 import type { PostChatBody } from '../../../protocol/rest/schemas.js';
 import type { ChatService } from '../../chat/chat-service.js';
 import type { Reply } from '../http-io.js';
