@@ -32,3 +32,5 @@ export type * from './ports/event-store.js';
 export type * from './ports/job-queue.js';
 export * from './catalog.js';
 export { statusCommand, type StatusRequest } from './order-status.js';
+export * from './notify-rules.js';
+export * from './chat-rules.js';

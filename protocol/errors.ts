@@ -82,6 +82,8 @@ export const ErrorCodes = {
   PAYMENT_GATEWAY_REFUSED: spec(502, 'INTERNAL', 'The payment gateway refused the request'),
   WEBHOOK_SIGNATURE_INVALID: spec(401, 'UNAUTHENTICATED', 'The webhook signature does not match its body'),
   PROFILE_NOT_FOUND: spec(404, 'NOT_FOUND', 'No profile for this account yet'),
+  PUSH_TOKEN_NOT_FOUND: spec(404, 'NOT_FOUND', 'No such push token on this account'),
+  CHAT_CLOSED: spec(409, 'FAILED_PRECONDITION', 'The conversation is not open for this'),
 
   // Offers
   OFFER_NOT_FOUND: spec(409, 'FAILED_PRECONDITION', 'The rider holds no live offer for this order'),

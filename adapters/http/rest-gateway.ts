@@ -194,7 +194,8 @@ export function attachRestRoutes(app: TemplatedApp, o: RestGatewayOptions): { re
     const paramNames = [...spec.path.matchAll(/\{([a-z_]+)\}/g)].map((x) => x[1]!);
     const uwsPath = spec.path.replace(/\{([a-z_]+)\}/g, ':$1');
     for (const path of [uwsPath, `/v1${uwsPath}`]) {
-      app[spec.method](path, (res: HttpResponse, req: HttpRequest) => {
+      // uWS names DELETE `del`.
+      app[spec.method === 'delete' ? 'del' : spec.method](path, (res: HttpResponse, req: HttpRequest) => {
         const t0 = performance.now();
         const state: AbortState = { aborted: false };
         res.onAborted(() => {

@@ -69,7 +69,8 @@ export function createFirebaseIdentity(config: FirebaseConfig, opts: FirebaseIde
   return new FirebaseIdentityVerifier(app, config);
 }
 
-function credentialOf(config: FirebaseConfig): Credential {
+/** The service account key, or Application Default Credentials without one. */
+export function credentialOf(config: FirebaseConfig): Credential {
   const key = config.serviceAccountKey;
   if (key === undefined) return applicationDefault();
   if (key.kind === 'path') return cert(key.path);

@@ -11,6 +11,12 @@ export interface EventWriterOptions {
   readonly inFlight?: number;
   /** Called after each batch is stored (metrics, benchmarks). */
   readonly onBatch?: (batch: readonly QueuedJob<EventBatch>[], inserted: number) => void;
+  /**
+   * Awaited after each batch is stored and before its jobs complete: what follows the durable
+   * stream (the push feed) gets every stored record at least once; a throw retries the batch,
+   * whose store writes are idempotent.
+   */
+  readonly afterStore?: (records: readonly EventRecord[]) => Promise<void>;
 }
 
 /**
@@ -47,7 +53,10 @@ export class EventWriter {
   async handle(batch: readonly QueuedJob<EventBatch>[]): Promise<void> {
     const max = this.#opts.batchSize ?? 1_000;
     let inserted = 0;
-    for (const slice of slices(batch, max)) inserted += (await this.#store.append(slice)).inserted;
+    for (const slice of slices(batch, max)) {
+      inserted += (await this.#store.append(slice)).inserted;
+      await this.#opts.afterStore?.(slice);
+    }
     this.#written += inserted;
     this.#opts.onBatch?.(batch, inserted);
   }

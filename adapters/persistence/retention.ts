@@ -5,6 +5,8 @@
  * - `engine_state` rows of orders that ended longer ago than the engine's
  *   retention (recovery skips them anyway), after copying their final state
  *   into `orders.status`, so reads of an old order still say how it ended.
+ * - stored notifications and the record of pushes sent, after 30 days (an app
+ *   lists what it missed for days, not months).
  * The event log (`engine_events`) is the record and is never pruned here.
  */
 import type { SqlDatabase } from '../postgres/sql-database.js';
@@ -14,14 +16,19 @@ export interface RetentionPolicy {
   readonly endedStateMs: number;
   readonly idempotencyMs: number;
   readonly trailMs: number;
+  /** `notifications` and `push_sends` rows, ms after they were made. */
+  readonly noticeMs: number;
 }
 
-export const defaultRetention = { idempotencyMs: 24 * 3_600_000, trailMs: 30 * 24 * 3_600_000 } as const;
+export const defaultRetention = {
+  idempotencyMs: 24 * 3_600_000, trailMs: 30 * 24 * 3_600_000, noticeMs: 30 * 24 * 3_600_000,
+} as const;
 
 export interface PruneReport {
   readonly idempotencyKeys: number;
   readonly trailRows: number;
   readonly endedStates: number;
+  readonly notices: number;
 }
 
 /** Deletes what is past `policy` at engine time `now` (epoch ms); one transaction per table. */
@@ -34,6 +41,10 @@ export async function pruneRetention(db: SqlDatabase, now: number, policy: Reten
     'WITH d AS (DELETE FROM rider_positions WHERE at < $1 RETURNING 1) SELECT count(*)::int AS n FROM d',
     [new Date(now - policy.trailMs)],
   );
+  const noticeCutoff = new Date(now - policy.noticeMs);
+  const notices = await db.query<{ n: number }>(
+    'WITH d AS (DELETE FROM notifications WHERE created_at < $1 RETURNING 1) SELECT count(*)::int AS n FROM d', [noticeCutoff]);
+  await db.query('DELETE FROM push_sends WHERE updated_at < $1', [noticeCutoff]);
   const ended = await db.transaction(async (tx) => {
     const cutoff = now - policy.endedStateMs;
     // Final states are plain strings (delivered, cancelled); keep them on the order row.
@@ -47,5 +58,8 @@ export async function pruneRetention(db: SqlDatabase, now: number, policy: Reten
       [cutoff],
     );
   });
-  return { idempotencyKeys: idem.rows[0]?.n ?? 0, trailRows: trail.rows[0]?.n ?? 0, endedStates: ended.rows[0]?.n ?? 0 };
+  return {
+    idempotencyKeys: idem.rows[0]?.n ?? 0, trailRows: trail.rows[0]?.n ?? 0, endedStates: ended.rows[0]?.n ?? 0,
+    notices: notices.rows[0]?.n ?? 0,
+  };
 }

@@ -8,12 +8,15 @@ import { PgEventStore } from '../postgres/pg-event-store.js';
 import { pgDatabase, type SqlDatabase } from '../postgres/sql-database.js';
 import { BullmqQueue } from '../queue/bullmq-queue.js';
 import { checkRedis } from '../queue/redis-checks.js';
+import type { PushJob } from '../push/push-feed.js';
 import type { PersistenceConfig } from './config.js';
 
 /** The opened storage: the two ports, and what a crash can lose, in one sentence. */
 export interface Storage {
   readonly store: EventStore;
   readonly queue: JobQueue<EventBatch>;
+  /** Push jobs, fed by the persistence worker from stored events (adapters/push). */
+  readonly pushQueue: JobQueue<PushJob>;
   readonly durability: string;
   /** The database itself, for the rows the gateway writes synchronously (catalog, payments). */
   readonly db: SqlDatabase;
@@ -37,9 +40,14 @@ export async function openStorage(config: PersistenceConfig, log: { warn(m: stri
       redis: config.redis, name: config.queueName, prefix: config.queuePrefix,
       lockDurationMs: config.lockDurationMs, stalledIntervalMs: Math.min(30_000, config.lockDurationMs),
     });
+    const pushQueue = new BullmqQueue<PushJob>({
+      redis: config.redis, name: `${config.queueName}-push`, prefix: config.queuePrefix,
+      lockDurationMs: config.lockDurationMs, stalledIntervalMs: Math.min(30_000, config.lockDurationMs),
+    });
     return {
-      store, queue, db, durability: `Postgres behind BullMQ; ${redis.promise}`,
+      store, queue, pushQueue, db, durability: `Postgres behind BullMQ; ${redis.promise}`,
       close: async () => {
+        await pushQueue.close();
         await queue.close();
         await store.close();
       },
@@ -49,10 +57,12 @@ export async function openStorage(config: PersistenceConfig, log: { warn(m: stri
   await migrate(db);
   const store = new PgEventStore(db);
   const queue = new MemoryQueue<EventBatch>();
+  const pushQueue = new MemoryQueue<PushJob>();
   return {
-    store, queue, db,
+    store, queue, pushQueue, db,
     durability: `embedded PGlite in ${config.dataDir} with an in-process queue: a crash loses events not yet written (milliseconds' worth)`,
     close: async () => {
+      await pushQueue.close();
       await queue.close();
       await store.close();
     },

@@ -17,6 +17,9 @@ import { type GatewayDeps } from '../http/gateway-deps.js';
 import { cancelUnrecordedOrders, orderHandlers, syncOrderStatuses } from '../http/handlers/orders.js';
 import { paymentSettlement, paymentWebhookHandler } from '../http/handlers/payment-webhook.js';
 import { paymentHandlers } from '../http/handlers/payments.js';
+import { pushHandlers } from '../http/handlers/push.js';
+import { chatHandlers } from '../http/handlers/chat.js';
+import { ChatService } from '../chat/chat-service.js';
 import { peopleHandlers } from '../http/handlers/people.js';
 import { restaurantHandlers } from '../http/handlers/restaurants.js';
 import { attachRestRoutes } from '../http/rest-gateway.js';
@@ -32,6 +35,8 @@ import { Reconciler } from '../payments/reconciler.js';
 import { RefundRelay } from '../payments/refund-relay.js';
 import { CatalogStore } from '../postgres/catalog-store.js';
 import { MoneyStore } from '../postgres/money-store.js';
+import { pushFeed } from '../push/push-feed.js';
+import { openPush } from '../push/push-service.js';
 import { hrStopwatch, systemClock } from '../system-clock.js';
 import { resolveWsLimits } from '../ws/limits.js';
 import { attachRiderRoute } from '../ws/rider-gateway.js';
@@ -93,8 +98,20 @@ export async function startServer(config: ServerConfig, log: ServerLogger = json
     // Closers run last-pushed first: at shutdown, what was acknowledged is queued (write-behind),
     // then written (the in-process worker drains an embedded queue, which would die with the
     // process), and only then does the writer stop.
+    // Pushes follow the durable stream: the persistence worker queues them once events are stored.
+    const push = await openPush({
+      firebase: config.firebase, db: storage.db, queue: storage.pushQueue, now: () => clock.now(), log,
+      consume: config.inProcessWorker,
+    });
+    closers.push(() => push.close());
+    log.info({
+      msg: push.target === 'fcm' ? 'push: FCM'
+        : `push: FCM stand-in on 127.0.0.1:${push.standIn?.port ?? 0}; pushes are logged, none leave this machine`,
+    });
     if (config.inProcessWorker) {
-      const writer = new EventWriter(storage.queue, storage.store, { batchSize: config.persistence.batchSize }).start();
+      const writer = new EventWriter(storage.queue, storage.store, {
+        batchSize: config.persistence.batchSize, afterStore: pushFeed(storage.pushQueue),
+      }).start();
       closers.push(async () => {
         if (config.persistence.mode === 'embedded') await drain(storage, DRAIN_TIMEOUT_MS, log);
         await writer.stop();
@@ -161,7 +178,8 @@ export async function startServer(config: ServerConfig, log: ServerLogger = json
     // so does a customer or restaurant watching an order (order_status_update, notification...).
     const durable = () => writeBehind.barrier();
     const rider = attachRiderRoute(app, { ...common, durable });
-    const stream = attachStreamRoutes(app, { ...common, durable });
+    const chat = new ChatService({ db: storage.db, engine, push: storage.pushQueue, now: () => clock.now() });
+    const stream = attachStreamRoutes(app, { ...common, durable, chat });
     const openapi = JSON.stringify(buildOpenApi(VERSION));
     const money = new MoneyStore(storage.db);
     const webhookDeps = { ...deps, webhookSecret: config.webhookSecret, money, notify: (id: string, m: string) => stream.notify(id, m) };
@@ -177,7 +195,10 @@ export async function startServer(config: ServerConfig, log: ServerLogger = json
     }
     attachRestRoutes(app, {
       identity, clock, replies: catalog, limits: config.rest, trustProxy: config.rest.trustProxy, logger: log,
-      handlers: { ...orderHandlers(deps), ...paymentHandlers(deps), ...peopleHandlers(deps), ...restaurantHandlers(deps) },
+      handlers: {
+        ...orderHandlers(deps), ...paymentHandlers(deps), ...peopleHandlers(deps), ...restaurantHandlers(deps),
+        ...pushHandlers(push.store), ...chatHandlers(chat),
+      },
       publicHandlers: {
         paymentWebhook: paymentWebhookHandler(webhookDeps),
         openapi: async () => ({ status: 200, body: JSON.parse(openapi) as unknown }),

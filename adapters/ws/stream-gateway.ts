@@ -3,21 +3,29 @@
  * restaurants (and riders, admins) watching orders. A socket authenticates at
  * upgrade (like the rider endpoint) or, for clients written against the seed,
  * with a first message `{"type":"authenticate","token":...}` within
- * `authTimeoutMs`. Subscriptions are per order and checked with the access
- * policy (`order.read`): the order's customer, its restaurant, its rider.
+ * `authTimeoutMs`. Once authenticated, a customer, restaurant or rider hears
+ * every live order it is a party to (its feed, from a {@link PartyIndex}) with
+ * no `subscribe`; a subscription to one order (checked with the access policy,
+ * `order.read`) stays for clients that want it, and an order is never sent
+ * twice to a socket that has both.
  * Fan-out goes through uWS topics, so a slow subscriber is skipped by uWS
  * rather than holding memory; the rider's location is published at most once
  * per `locationIntervalMs` per order. Protocol: docs/streams.md.
  */
+import { createHash } from 'node:crypto';
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import { authorize, type Clock, type Engine, type EngineLogger } from '../../engine/index.js';
 import type { IdentityVerifier } from '../../engine/ports/identity.js';
 import {
   CloseCode, ok, parseOrderId, reject, type EngineEvent, type ErrorCode, type OrderId, type Principal, type Result,
+  type RiderId,
 } from '../../protocol/index.js';
+import { isChatChannel } from '../../engine/index.js';
+import type { ChatService } from '../chat/chat-service.js';
 import { durableGate } from './durable-gate.js';
 import type { WsLimits } from './limits.js';
 import { seedStatus } from '../../protocol/rest/order-status.js';
+import { PartyIndex, partyKeyOf, type EventParties } from './party-index.js';
 import { streamMessage, type StreamOut } from './stream-messages.js';
 import { TokenBucket } from './token-bucket.js';
 import { authenticatingUpgrade } from './upgrade-auth.js';
@@ -44,11 +52,13 @@ export interface StreamRouteOptions {
    * once (the route alone, as in tests).
    */
   readonly durable?: () => Promise<void>;
+  /** Chat per order over the stream (`chat` in, `chat_message` out); none: `chat` is refused. */
+  readonly chat?: ChatService;
 }
 
 export interface StreamRoutes {
-  readonly stats: { connections: number; published: number; locations: number };
-  /** Tells an order's watchers something that is already durable elsewhere (a refund the gateway accepted). */
+  readonly stats: { connections: number; published: number; locations: number; fed: number };
+  /** Tells an order's watchers and its customer's feed something already durable elsewhere (a refund the gateway accepted). */
   notify(orderId: string, message: string): void;
   close(code: number, reason: string): void;
 }
@@ -59,6 +69,13 @@ interface StreamConn {
   timer: unknown;
   frames: TokenBucket;
   subs: Set<OrderId>;
+  /** The party key whose feed this socket hears, once joined. */
+  party: string | undefined;
+}
+
+/** A client's message as parsed, before each field is checked. */
+interface ClientMessage {
+  type?: unknown; token?: unknown; order_id?: unknown; channel?: unknown; body?: unknown; client_msg_id?: unknown;
 }
 
 const orderTopic = (id: string) => `order/${id}`;
@@ -69,7 +86,13 @@ const textOf = (m: ArrayBuffer) => Buffer.from(m).toString('utf8');
 export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): StreamRoutes {
   const { engine, clock, limits } = o;
   const conns = new Set<StreamConn>();
-  const stats = { connections: 0, published: 0, locations: 0 };
+  const stats = { connections: 0, published: 0, locations: 0, fed: 0 };
+  /** Live orders per party, and the sockets hearing each party's feed. */
+  const index = new PartyIndex();
+  index.seed(engine.toSnapshot().orders);
+  const feeds = new Map<string, Set<StreamConn>>();
+  /** Party keys with a join held for durability: their events are kept for the socket about to join. */
+  const joiningFeed = new Map<string, number>();
   /** Orders someone watches, with the rider position last published (to skip unchanged ones). */
   const watched = new Map<OrderId, number>();
   /** Orders with a subscription held for durability: watched, though no socket has joined their topics yet. */
@@ -77,6 +100,7 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
 
   const newConn = (principal: Principal | null): StreamConn => ({
     principal, ws: null, timer: undefined, frames: new TokenBucket(limits.framesPerSecond, limits.frameBurst, clock.now()), subs: new Set(),
+    party: undefined,
   });
   const send = (c: StreamConn, m: StreamOut): void => {
     c.ws?.send(JSON.stringify(m), false);
@@ -98,6 +122,82 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
     c.principal = p;
     armExpiry(c, p.expiresAt);
     send(c, { type: 'authenticated', data: { uid: p.uid, role: p.role, expires_at: new Date(p.expiresAt).toISOString() } });
+    joinFeed(c, p);
+  };
+
+  /**
+   * Starts the socket's feed: a snapshot of each live order of its party (and a rider's live
+   * offer), then every change. It joins when the snapshot goes, as a subscription does, so an
+   * update held from before the snapshot is not sent after it.
+   */
+  const joinFeed = (c: StreamConn, p: Principal): void => {
+    const key = partyKeyOf(p);
+    if (key === undefined || c.party !== undefined) return;
+    c.party = key;
+    const now = clock.now();
+    const snapshots: StreamOut[] = [];
+    for (const id of index.ordersOf(key)) {
+      const v = engine.getOrder(id);
+      if (v.ok) snapshots.push(streamMessage.snapshot(id, v.value.state, v.value.foodReady, now));
+    }
+    if (p.role === 'rider' && p.riderId !== undefined) {
+      const job = engine.getRiderJob(p.riderId);
+      if (job.ok && job.value !== null && job.value.stage === 'offered' && job.value.expiresAt !== null) {
+        const j = job.value;
+        snapshots.push(streamMessage.offer({
+          orderId: j.orderId, offerId: j.offerId, expiresAt: j.expiresAt!, pickup: j.pickup, drop: j.drop,
+          pickupDistanceM: j.pickupDistanceM, payout: j.payout, at: now,
+        }));
+      }
+    }
+    joiningFeed.set(key, (joiningFeed.get(key) ?? 0) + 1);
+    hold(() => {
+      const n = joiningFeed.get(key)! - 1;
+      if (n === 0) joiningFeed.delete(key);
+      else joiningFeed.set(key, n);
+      if (c.ws === null) return;
+      let s = feeds.get(key);
+      if (s === undefined) feeds.set(key, (s = new Set()));
+      s.add(c);
+      for (const m of snapshots) send(c, m);
+    });
+  };
+
+  const leaveFeed = (c: StreamConn): void => {
+    const s = c.party === undefined ? undefined : feeds.get(c.party);
+    if (s === undefined) return;
+    s.delete(c);
+    if (s.size === 0) feeds.delete(c.party!);
+  };
+
+  const listening = (key: string | null): key is string => key !== null && (feeds.has(key) || joiningFeed.has(key));
+
+  /**
+   * Sends `text` to the feeds of `keys`, skipping a socket subscribed to `topic` (the topic
+   * carries the same message to it) and a socket over its backpressure limit (uWS drops it).
+   */
+  const feed = (keys: readonly string[], text: string, topic: string | null): void => {
+    for (const key of keys) {
+      for (const c of feeds.get(key) ?? []) {
+        if (c.ws === null || (topic !== null && c.ws.isSubscribed(topic))) continue;
+        stats.fed++;
+        c.ws.send(text, false);
+      }
+    }
+  };
+
+  const toFeeds = (e: EngineEvent, who: EventParties): void => {
+    if (!listening(who.customer) && !listening(who.restaurant) && !listening(who.rider)) return;
+    for (const { to, m } of streamMessage.forParties(e, statusNow)) {
+      const all = to === 'parties' ? [who.customer, who.restaurant, who.rider]
+        : to === 'customer' ? [who.customer] : [who.rider];
+      const keys = all.filter(listening);
+      if (keys.length === 0) continue;
+      const text = JSON.stringify(m);
+      // Offers never go to the order's topic; everything else does, to its explicit subscribers.
+      const topic = m.type === 'offer' || m.type === 'offer_ended' ? null : orderTopic(e.id);
+      hold(() => feed(keys, text, topic));
+    }
   };
 
   const authenticate = (c: StreamConn, token: unknown): void => {
@@ -168,11 +268,40 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
     });
   };
 
+  /** A chat message from this socket: stored, then heard by both parties' sockets (`chat_message`). */
+  const chat = (c: StreamConn, msg: ClientMessage): void => {
+    const p = c.principal;
+    if (p === null) return fail(c, 'AUTH_TOKEN_MISSING', 'authenticate first');
+    if (o.chat === undefined) return fail(c, 'FRAME_INVALID', 'chat is not served here');
+    const id = parseOrderId(msg.order_id);
+    if (id === undefined) return fail(c, 'INVALID_ARGUMENT', 'order_id must be an order id');
+    if (!isChatChannel(msg.channel)) return fail(c, 'INVALID_ARGUMENT', 'channel must be rider or restaurant');
+    const clientId = msg.client_msg_id ?? null;
+    if (clientId !== null && (typeof clientId !== 'string' || clientId.length === 0 || clientId.length > 64)) {
+      return fail(c, 'INVALID_ARGUMENT', 'client_msg_id must be a string of 1 to 64 characters');
+    }
+    o.chat.send(p, id, msg.channel, msg.body, clientId).then(
+      (res) => { if (!res.ok) fail(c, res.code, res.detail); },
+      (err: unknown) => {
+        o.logger?.error('chat send failed', err);
+        fail(c, 'DEPENDENCY_UNAVAILABLE', 'the message was not stored; send it again');
+      },
+    );
+  };
+
+  // Stored chat messages reach every socket of both parties at once (they are durable in Postgres already).
+  o.chat?.attach((m, to, from) => {
+    const text = JSON.stringify({ type: 'chat_message', data: m });
+    const heard = feeds.has(to);
+    feed([to, from], text, null);
+    return heard;
+  });
+
   const onMessage = (ws: WebSocket<StreamConn>, m: ArrayBuffer): void => {
     const c = ws.getUserData();
     if (!c.frames.take(clock.now())) return ws.end(CloseCode.RATE_LIMITED, 'RATE_LIMITED');
     if (m.byteLength > MAX_STREAM_MESSAGE) return ws.end(CloseCode.FRAME_TOO_LARGE, 'FRAME_TOO_LARGE');
-    let msg: { type?: unknown; token?: unknown; order_id?: unknown };
+    let msg: ClientMessage;
     try {
       msg = JSON.parse(textOf(m)) as typeof msg;
     } catch {
@@ -184,6 +313,7 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
       case 'subscribe': return subscribe(c, msg.order_id);
       case 'unsubscribe': return unsubscribe(c, msg.order_id);
       case 'ping': return send(c, { type: 'pong', data: { at: new Date(clock.now()).toISOString() } });
+      case 'chat': return chat(c, msg);
       default: return fail(c, 'FRAME_INVALID', `unknown message type ${JSON.stringify(msg.type)}`);
     }
   };
@@ -202,6 +332,8 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
   };
 
   const unsubscribeEngine = engine.subscribe((e: EngineEvent) => {
+    const who = index.apply(e);
+    if (who !== undefined) toFeeds(e, who);
     if (e.aggregate !== 'order' || !watched.has(e.id as OrderId)) return;
     if (app.numSubscribers(orderTopic(e.id)) === 0 && !joining.has(e.id as OrderId)) {
       watched.delete(e.id as OrderId);
@@ -227,6 +359,22 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
       watched.set(id, pos.at);
       stats.locations++;
       publish(locationTopic(id), streamMessage.location(id, pos));
+    }
+    sweepFeeds();
+  };
+
+  /** The same for party feeds: the customer while a rider is assigned, the restaurant until pickup. */
+  const sweepFeeds = (): void => {
+    for (const [id, o] of index.withRider()) {
+      const keys = [o.customer, ...(o.pickedUp ? [] : [o.restaurant])].filter((k) => feeds.has(k));
+      if (keys.length === 0) continue;
+      const r = engine.getRider(o.rider!.slice('rider:'.length) as RiderId);
+      const pos = r.ok ? r.value.position : null;
+      if (pos === null || pos.at === o.lastLocationAt) continue;
+      o.lastLocationAt = pos.at;
+      stats.locations++;
+      const text = JSON.stringify(streamMessage.location(id, pos));
+      hold(() => feed(keys, text, locationTopic(id)));
     }
   };
   sweep = clock.setTimeout(sweepLocations, limits.locationIntervalMs);
@@ -262,6 +410,7 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
         const c = ws.getUserData();
         c.ws = null;
         conns.delete(c);
+        leaveFeed(c);
         stats.connections--;
         if (c.timer !== undefined) clock.clearTimeout(c.timer as never);
       },
@@ -271,7 +420,20 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
   return {
     stats,
     notify(orderId, message) {
-      publish(orderTopic(orderId), { type: 'notification', data: { order_id: orderId, message, at: new Date(clock.now()).toISOString() } });
+      // One id per order and message, so an app that hears it on both its feed and a subscription shows it once.
+      const id = `${orderId}.notice.${createHash('sha256').update(message).digest('hex').slice(0, 12)}`;
+      const m: StreamOut = { type: 'notification', data: { id, order_id: orderId, message, at: new Date(clock.now()).toISOString() } };
+      const topic = orderTopic(orderId);
+      publish(topic, m);
+      // An ended order has left the party index; the engine still holds it for its retention time.
+      const v = engine.getOrder(orderId as OrderId);
+      if (v.ok) {
+        const key = `customer:${v.value.customerId}`;
+        if (listening(key)) {
+          const text = JSON.stringify(m);
+          hold(() => feed([key], text, topic));
+        }
+      }
     },
     close(code, reason) {
       unsubscribeEngine();

@@ -5,6 +5,7 @@
  */
 import type { EngineEvent, ErrorCode, LatLng } from '../../protocol/index.js';
 import { seedStatus } from '../../protocol/rest/order-status.js';
+import { noticeIdOf } from '../../engine/index.js';
 
 /** Every message the server sends on a stream socket. */
 export type StreamOut =
@@ -12,9 +13,22 @@ export type StreamOut =
   | { type: 'subscribed' | 'unsubscribed'; data: { order_id: string } }
   | { type: 'order_status_update'; data: { order_id: string; status: string; event: string; at: string; [k: string]: unknown } }
   | { type: 'location_update'; data: { order_id: string; location: { latitude: number; longitude: number }; heading: number | null; speed: number | null; at: string } }
-  | { type: 'notification'; data: { order_id: string; message: string; at: string } }
+  | { type: 'notification'; data: { id: string; order_id: string; message: string; at: string } }
+  | { type: 'offer'; data: OfferData }
+  | { type: 'offer_ended'; data: { order_id: string; offer_id: string; outcome: string; at: string } }
   | { type: 'pong'; data: { at: string } }
+  | { type: 'chat_message'; data: Record<string, unknown> }
   | { type: 'error'; data: { code: ErrorCode; message: string } };
+
+/** A job offered to the rider who hears it: where from, where to, until when, for how much. */
+export interface OfferData {
+  order_id: string; offer_id: string; expires_at: string;
+  pickup: { latitude: number; longitude: number }; drop: { latitude: number; longitude: number };
+  pickup_distance_m: number | null; payout_paise: number | null; at: string;
+}
+
+/** Who of an order's parties hears a message of its feed. */
+export type Audience = 'parties' | 'customer' | 'rider';
 
 /** Engine event → seed status, for the events a watcher hears about (the words REST shows). */
 const EVENT_STATUS: Readonly<Partial<Record<EngineEvent['type'], string>>> = {
@@ -39,19 +53,63 @@ export const streamMessage = {
    */
   fromEvent(e: EngineEvent, statusNow: (orderId: string) => string | undefined = () => undefined): StreamOut[] {
     const at = iso(e.at);
-    const status = RIDER_EVENTS.has(e.type) ? statusNow(e.id) ?? 'preparing' : EVENT_STATUS[e.type];
+    // An order paid when placed has no payment event: its placing is what its restaurant must hear.
+    const status = e.type === 'order_placed' ? (e.paid ? 'placed' : undefined)
+      : RIDER_EVENTS.has(e.type) ? statusNow(e.id) ?? 'preparing' : EVENT_STATUS[e.type];
     const out: StreamOut[] = [];
     if (status !== undefined) {
       const extra: Record<string, unknown> = {};
+      if (e.type === 'order_payment_confirmed') extra['accept_by'] = iso(e.restaurantAcceptBy);
       if (e.type === 'order_accepted') extra['estimated_ready_at'] = iso(e.readyAt);
       if (e.type === 'order_cancelled') extra['reason'] = e.reason;
       if ('riderId' in e && e.riderId) extra['delivery_person_id'] = e.riderId;
       out.push({ type: 'order_status_update', data: { order_id: e.id, status, event: e.type, at, ...extra } });
     }
-    if (e.type === 'order_sla_breached') out.push({ type: 'notification', data: { order_id: e.id, message: 'Your order is running late', at } });
+    // The id is the stored notice's (GET /notifications) and the push's: an app shows each once.
+    const id = noticeIdOf(e, 'customer');
+    const notify = (message: string) => out.push({ type: 'notification', data: { id, order_id: e.id, message, at } });
+    if (e.type === 'order_sla_breached') notify('Your order is running late');
     // No promise of a refund here: the customer is told one is on its way once the gateway accepted it (refund-relay.ts).
-    if (e.type === 'order_cancelled' && e.refundDue) out.push({ type: 'notification', data: { order_id: e.id, message: 'Your order was cancelled; if you paid for it, you will be told here when your refund is on its way', at } });
+    if (e.type === 'order_cancelled' && e.refundDue) {
+      notify('Your order was cancelled; if you paid for it, you will be told here when your refund is on its way');
+    }
     return out;
+  },
+
+  /**
+   * What the order's parties hear of the event on their feeds: status updates
+   * to all of them, notifications (written for the customer) to the customer,
+   * offers to the rider offered.
+   */
+  forParties(e: EngineEvent, statusNow?: (orderId: string) => string | undefined): { to: Audience; m: StreamOut }[] {
+    const out = streamMessage.fromEvent(e, statusNow)
+      .map((m) => ({ to: (m.type === 'notification' ? 'customer' : 'parties') as Audience, m }));
+    if (e.type === 'order_offered') {
+      out.push({ to: 'rider', m: streamMessage.offer({
+        orderId: e.id, offerId: e.offerId, expiresAt: e.expiresAt, pickup: e.pickup, drop: e.drop,
+        pickupDistanceM: e.pickupDistanceM, payout: e.payout ?? null, at: e.at,
+      }) });
+    }
+    if (e.type === 'order_offer_ended') {
+      const data = { order_id: e.id, offer_id: e.offerId, outcome: e.outcome, at: iso(e.at) };
+      out.push({ to: 'rider', m: { type: 'offer_ended', data } });
+    }
+    return out;
+  },
+
+  offer(o: {
+    orderId: string; offerId: string; expiresAt: number; pickup: LatLng; drop: LatLng;
+    pickupDistanceM: number | null; payout: number | null; at: number;
+  }): StreamOut {
+    return {
+      type: 'offer',
+      data: {
+        order_id: o.orderId, offer_id: o.offerId, expires_at: iso(o.expiresAt),
+        pickup: { latitude: o.pickup.lat, longitude: o.pickup.lng },
+        drop: { latitude: o.drop.lat, longitude: o.drop.lng },
+        pickup_distance_m: o.pickupDistanceM, payout_paise: o.payout, at: iso(o.at),
+      },
+    };
   },
 
   location(orderId: string, p: LatLng & { at: number; heading: number | null; speed: number | null }): StreamOut {

@@ -7,7 +7,7 @@
 import type { ErrorCode } from '../errors.js';
 import * as S from './schemas.js';
 
-export type Method = 'get' | 'post' | 'put';
+export type Method = 'get' | 'post' | 'put' | 'delete';
 
 export interface RouteSpec {
   readonly id: string;
@@ -65,6 +65,15 @@ export const ROUTES = [
     errors: [...input, 'RIDER_NOT_FOUND', 'POSITION_OUT_OF_ORDER', 'POSITION_INVALID'] },
   { id: 'putRiderStatus', method: 'put', path: '/delivery-persons/status', summary: 'Go online, take a break, go offline', auth: true, body: S.UpdateRiderStatus, status: 200, response: S.DeliveryPersonOut,
     errors: [...input, 'RIDER_NOT_FOUND', 'RIDER_INVALID_TRANSITION', 'RIDER_HAS_ACTIVE_JOB'] },
+
+  { id: 'postChat', method: 'post', path: '/orders/{order_id}/chat', summary: 'Write to the order\'s chat: the customer with its rider (`rider`) or restaurant (`restaurant`)', auth: true, body: S.PostChat, status: 201, response: S.ChatMessageOut,
+    errors: [...input, 'ORDER_NOT_FOUND', 'CHAT_CLOSED', 'RATE_LIMITED'] },
+  { id: 'getChat', method: 'get', path: '/orders/{order_id}/chat', summary: 'A conversation of the order, oldest first after message `since` (parties; admins for disputes)', auth: true, query: S.ChatQuery, status: 200, response: S.ChatHistory,
+    errors: ['INVALID_ARGUMENT', 'ORDER_NOT_FOUND', 'CHAT_CLOSED'] },
+  { id: 'registerPushToken', method: 'post', path: '/push-tokens', summary: 'Register this device for pushes (a token registered by another account moves here)', auth: true, body: S.RegisterPushToken, status: 201, response: S.PushTokenOut, errors: input },
+  { id: 'listPushTokens', method: 'get', path: '/push-tokens', summary: 'The caller\'s registered devices', auth: true, status: 200, response: S.PushTokenList, errors: [] },
+  { id: 'removePushToken', method: 'delete', path: '/push-tokens/{token}', summary: 'Stop pushes to this device', auth: true, status: 200, response: S.Ack, errors: ['PUSH_TOKEN_NOT_FOUND'] },
+  { id: 'listNotifications', method: 'get', path: '/notifications', summary: 'What the caller was told (pushes and stream notices), oldest first after `since`', auth: true, query: S.NotificationsQuery, status: 200, response: S.NotificationList, errors: ['INVALID_ARGUMENT'] },
 ] as const satisfies readonly RouteSpec[];
 
 export type RouteId = (typeof ROUTES)[number]['id'];

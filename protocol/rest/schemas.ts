@@ -89,6 +89,53 @@ export const ListOrdersQuery = Type.Object({
   offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000 })),
 }, closed);
 
+/** FCM registration tokens are long opaque strings of URL-safe characters and `:`. */
+const PushTokenString = Type.String({ minLength: 1, maxLength: 4096, pattern: '^[A-Za-z0-9_:.\\-]+$' });
+
+export const RegisterPushToken = Type.Object({
+  token: PushTokenString,
+  platform: Type.Union([Type.Literal('android'), Type.Literal('ios'), Type.Literal('web')]),
+  app_version: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })),
+}, closed);
+export type RegisterPushTokenBody = Static<typeof RegisterPushToken>;
+
+export const PushTokenOut = Type.Object({
+  token: Type.String(), platform: Type.String(), app_version: Type.Union([Type.String(), Type.Null()]),
+});
+export const PushTokenList = Type.Object({ tokens: Type.Array(PushTokenOut) });
+
+export const NotificationsQuery = Type.Object({
+  since: Type.Optional(Type.Integer({ minimum: 0 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
+}, closed);
+
+export const NotificationOut = Type.Object({
+  id: Type.String(), kind: Type.String(), order_id: Type.Union([Type.String(), Type.Null()]),
+  title: Type.String(), body: Type.String(),
+  data: Type.Record(Type.String(), Type.String()), created_at: Type.String(), cursor: Type.Integer(),
+});
+export const NotificationList = Type.Object({ notifications: Type.Array(NotificationOut), next_since: Type.Integer() });
+
+const ChatChannel = Type.Union([Type.Literal('rider'), Type.Literal('restaurant')]);
+// Text itself is checked by engine/chat-rules.ts (length in characters, no control characters).
+export const PostChat = Type.Object({
+  channel: ChatChannel,
+  body: Type.String({ minLength: 1, maxLength: 4000 }),
+  client_msg_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+}, closed);
+export type PostChatBody = Static<typeof PostChat>;
+export const ChatQuery = Type.Object({
+  channel: ChatChannel,
+  since: Type.Optional(Type.Integer({ minimum: 0 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
+}, closed);
+export const ChatMessageOut = Type.Object({
+  id: Type.Integer(), order_id: Type.String(), channel: Type.String(),
+  sender_id: Type.String(), sender_role: Type.String(),
+  body: Type.String(), client_msg_id: Type.Union([Type.String(), Type.Null()]), sent_at: Type.String(),
+});
+export const ChatHistory = Type.Object({ messages: Type.Array(ChatMessageOut) });
+
 export const CreatePayment = Type.Object({
   order_id: Id,
   payment_method: Type.Object({ type: Type.Literal('UPI'), vpa: Vpa }, closed),

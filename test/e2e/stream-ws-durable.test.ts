@@ -65,7 +65,8 @@ t.test('an order_status_update waits until its events are durable; held updates 
   const c = open('/v1/stream', s.customer.token);
   await c.next((m) => m.type === 'authenticated');
   await c.send({ type: 'subscribe', order_id: s.orderId });
-  await c.next((m) => m.type === 'order_status_update' && m.data['event'] === 'snapshot');
+  await c.next((m) => m.type === 'subscribed');
+  await c.sync();
 
   gate.shut();
   const mark = c.msgs.length;
@@ -99,18 +100,23 @@ t.test('subscribed and its snapshot queue behind what was held before them; late
   const s = await scene();
   const c = open('/ws', s.customer.token);
   await c.next((m) => m.type === 'authenticated');
+  // The customer's feed begins with its live order as it stands; what follows is measured from here.
+  await c.next((m) => m.type === 'order_status_update' && m.data['event'] === 'snapshot');
+  const msgs = () => c.msgs.slice(c.msgs.findIndex((m) => m.data['event'] === 'snapshot') + 1);
   gate.shut();
   t.ok(h.engine.restaurantAccept(s.orderId, { prepMinutes: 20 }).ok, 'a transition before the subscription, not yet durable');
   await c.send({ type: 'subscribe', order_id: s.orderId });
   await c.sync();
   t.ok(h.engine.foodReady(s.orderId).ok, 'and one after it');
   await c.sync();
-  t.same(told(c.msgs), [], 'nothing while shut, not even subscribed: its snapshot tells of the first transition');
+  t.same(told(msgs()), [], 'nothing while shut, not even subscribed: its snapshot tells of the first transition');
 
   gate.open();
   await c.next((m) => m.data['event'] === 'order_food_ready');
-  t.same(told(c.msgs), ['subscribed:' + s.orderId, 'order_status_update:snapshot', 'order_status_update:order_food_ready']);
-  t.match(c.msgs.find((m) => m.data['event'] === 'snapshot'), { data: { state: 'preparing' } }, 'the snapshot includes the held transition');
+  t.same(told(msgs()), [
+    'order_status_update:order_accepted', 'subscribed:' + s.orderId, 'order_status_update:snapshot', 'order_status_update:order_food_ready',
+  ], 'the feed tells of the first transition, the subscription\'s snapshot follows it, the second is told once');
+  t.match(msgs().find((m) => m.data['event'] === 'snapshot'), { data: { state: 'preparing' } }, 'the snapshot includes the held transition');
 
   gate.shut();
   await c.send({ type: 'unsubscribe', order_id: s.orderId });
@@ -119,7 +125,7 @@ t.test('subscribed and its snapshot queue behind what was held before them; late
   await c.sync();
   gate.open();
   await c.next((m) => m.type === 'order_status_update' && m.data['event'] === 'snapshot' && c.msgs.filter((x) => x.type === 'subscribed').length === 2);
-  t.same(told(c.msgs).slice(3), ['unsubscribed:' + s.orderId, 'subscribed:' + s.orderId, 'order_status_update:snapshot'], 'unsubscribe and subscribe keep their order');
+  t.same(told(msgs()).slice(4), ['unsubscribed:' + s.orderId, 'subscribed:' + s.orderId, 'order_status_update:snapshot'], 'unsubscribe and subscribe keep their order');
   t.ok(h.engine.cancelOrder({ orderId: s.orderId, by: 'admin' }).ok);
   await c.next((m) => m.data['event'] === 'order_cancelled');
   t.pass('still watching after subscribing again');
@@ -139,4 +145,22 @@ t.test('errors and pongs are not held', async (t) => {
   gate.open();
   c.ws.close();
   await c.closed;
+});
+
+t.test('a party feed waits for durability too: a restaurant hears a paid order once it is durable', async (t) => {
+  const customer = await h.user();
+  const restId = h.restaurant();
+  const restaurant = await h.user({ role: 'restaurant', restaurant_id: restId });
+  const placed = h.engine.placeOrder({ customerId: customer.uid as CustomerId, restaurantId: restId as RestaurantId, drop: near(1500, 0), paid: false });
+  if (!placed.ok) throw new Error(placed.detail);
+  const r = open('/ws', restaurant.token);
+  await r.next((m) => m.type === 'order_status_update' && m.data['event'] === 'snapshot');
+  gate.shut();
+  t.ok(h.engine.confirmPayment(placed.value).ok);
+  await r.sync();
+  t.notOk(r.msgs.some((m) => m.data['event'] === 'order_payment_confirmed'), 'not told while the payment is not durable');
+  gate.open();
+  t.match(await r.next((m) => m.data['event'] === 'order_payment_confirmed'), { data: { order_id: placed.value, status: 'placed' } });
+  r.ws.close();
+  await r.closed;
 });

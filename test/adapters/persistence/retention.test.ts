@@ -25,8 +25,11 @@ t.test('prunes what is past its retention, and only that', async (t) => {
     await db.query(`INSERT INTO engine_state (aggregate, aggregate_id, seq, live, ended_at, row) VALUES ('order', $1, 5, $2, $3, $4::json)`,
       [id, live, endedAt, JSON.stringify({ id, value, context: { riderId: 'rider-9' } })]);
   }
+  await db.query(`INSERT INTO notifications (id, party, kind, title, body, data, created_at) VALUES
+    ('n-old', 'customer:c', 'confirmed', 't', 'b', '{}', $1), ('n-new', 'customer:c', 'confirmed', 't', 'b', '{}', $2)`,
+  [new Date(NOW - 31 * DAY), new Date(NOW - DAY)]);
   const report = await pruneRetention(db, NOW, { ...defaultRetention, endedStateMs: DAY });
-  t.same(report, { idempotencyKeys: 1, trailRows: 1, endedStates: 1 });
+  t.same(report, { idempotencyKeys: 1, trailRows: 1, endedStates: 1, notices: 1 });
   const states = (await db.query<{ aggregate_id: string }>('SELECT aggregate_id FROM engine_state ORDER BY 1')).rows.map((r) => r.aggregate_id);
   t.same(states, ['o-live', 'o-recent']);
   const old = await new CatalogStore(db).getOrder('o-old');
@@ -34,5 +37,5 @@ t.test('prunes what is past its retention, and only that', async (t) => {
   t.equal(old?.status, 'delivered', 'its final state is on the order row');
   t.equal(old?.rider_id, 'rider-9');
   const again = await pruneRetention(db, NOW, { ...defaultRetention, endedStateMs: DAY });
-  t.same(again, { idempotencyKeys: 0, trailRows: 0, endedStates: 0 }, 'a second run finds nothing');
+  t.same(again, { idempotencyKeys: 0, trailRows: 0, endedStates: 0, notices: 0 }, 'a second run finds nothing');
 });
