@@ -54,7 +54,7 @@ t.test('a seed /ws client that only authenticates follows its order to delivered
     'its live order, as it stands');
   await deliver(t, s);
   await c.next(ofType('order_status_update', (m) => m.data['status'] === 'delivered'));
-  t.same(statuses(c.msgs, s.orderId), ['placed', 'placed', 'confirmed', 'rider_assigned', 'in_transit', 'delivered'],
+  t.same(statuses(c.msgs, s.orderId), ['placed', 'placed', 'confirmed', 'preparing', 'in_transit', 'delivered'],
     'snapshot, then every change once');
   const locs = c.msgs.filter((m) => m.type === 'location_update');
   t.ok(locs.length >= 1, `${locs.length} location updates while in transit`);
@@ -88,7 +88,7 @@ t.test('a rider hears its offer with no subscribe, then its job; others hear not
   h.engine.restaurantAccept(s.orderId, { prepMinutes: 0 });
   t.match(await d.next(ofType('offer')), { data: { order_id: s.orderId, offer_id: String, expires_at: String, pickup: { latitude: Number } } });
   t.match(h.engine.acceptOffer(s.riderId, s.orderId), { ok: true });
-  t.match(await d.next(ofType('order_status_update', (m) => m.data['status'] === 'rider_assigned')), { data: { delivery_person_id: s.riderId } });
+  t.match(await d.next(ofType('order_status_update', (m) => m.data['event'] === 'order_assigned')), { data: { delivery_person_id: s.riderId } });
   await stranger.sync();
   await otherRest.sync();
   t.same(stranger.msgs.map((m) => m.type), ['authenticated', 'pong'], 'another customer hears nothing');
