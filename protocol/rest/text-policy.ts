@@ -46,28 +46,27 @@ export interface BadText {
 
 /**
  * The first string or key anywhere in `value` that breaks the policy. Walks
- * what JSON.parse can make (objects, arrays, strings, numbers, booleans,
- * null); depth is bounded by the body limit, and JSON.parse's own recursion.
+ * what JSON.parse can make, with a stack of its own rather than recursion: a
+ * body of nested arrays as deep as the body limit allows must not overflow.
  */
-export function findBadText(value: unknown, at = ''): BadText | undefined {
-  if (typeof value === 'string') {
-    const why = textProblem(value);
-    return why === undefined ? undefined : { field: at === '' ? '(body)' : at, message: why };
-  }
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const bad = findBadText(value[i], at === '' ? String(i) : `${at}/${i}`);
-      if (bad) return bad;
-    }
-    return undefined;
-  }
-  if (value !== null && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) {
-      const here = at === '' ? k : `${at}/${k}`;
-      const why = textProblem(k);
-      if (why !== undefined) return { field: at === '' ? '(body)' : at, message: `a field name ${why}` };
-      const bad = findBadText(v, here);
-      if (bad) return bad;
+export function findBadText(value: unknown): BadText | undefined {
+  const stack: [unknown, string][] = [[value, '']];
+  const name = (at: string) => (at === '' ? '(body)' : at);
+  const join = (at: string, k: string | number) => (at === '' ? String(k) : `${at}/${k}`);
+  while (stack.length > 0) {
+    const [v, at] = stack.pop()!;
+    if (typeof v === 'string') {
+      const why = textProblem(v);
+      if (why !== undefined) return { field: name(at), message: why };
+    } else if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], join(at, i)]);
+    } else if (v !== null && typeof v === 'object') {
+      const entries = Object.entries(v);
+      for (const [k] of entries) {
+        const why = textProblem(k);
+        if (why !== undefined) return { field: name(at), message: `a field name ${why}` };
+      }
+      for (let i = entries.length - 1; i >= 0; i--) stack.push([entries[i]![1], join(at, entries[i]![0])]);
     }
   }
   return undefined;
