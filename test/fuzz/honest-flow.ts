@@ -21,6 +21,8 @@ export interface HonestFlowOptions {
 export class HonestFlow {
   completed = 0;
   readonly failures: string[] = [];
+  /** Every order the flow placed: no fuzzing user may hear of them. */
+  readonly orders = new Set<string>();
   readonly #o: HonestFlowOptions;
   #client: RiderClient | undefined;
   #positions: ReturnType<typeof setInterval> | undefined;
@@ -78,6 +80,7 @@ export class HonestFlow {
     if (placed.status !== 201) throw new Error(`honest order: ${placed.status} ${JSON.stringify(placed.body)}`);
     const id = placed.body.id as string;
     this.#mine.add(id);
+    this.orders.add(id);
     const offered = this.#next((f) => f.type === Frame.OFFER && f.orderId === id, `offer of ${id}`);
     const confirmed = await api(url, 'PUT', `/orders/${id}/status`, { token: this.#o.restaurant, body: { status: 'confirmed', estimated_preparation_time: 0 } });
     if (confirmed.status !== 200) throw new Error(`honest confirm: ${confirmed.status} ${JSON.stringify(confirmed.body)}`);
