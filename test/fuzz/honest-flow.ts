@@ -16,6 +16,8 @@ export interface HonestFlowOptions {
   readonly rider: string;
   readonly shop: { readonly id: string; readonly items: Readonly<Record<string, string>> };
   readonly roundMs?: number;
+  /** Pause between rounds (default 200 ms): a steady flow, not a load test. */
+  readonly pauseMs?: number;
 }
 
 export class HonestFlow {
@@ -111,6 +113,7 @@ export class HonestFlow {
           this.failures.push(String((err as Error).message ?? err));
           if (this.failures.length > 20) return;
         }
+        await new Promise((r) => setTimeout(r, this.#o.pauseMs ?? 200));
       }
     })();
   }
