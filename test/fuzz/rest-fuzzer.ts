@@ -62,7 +62,8 @@ const evilValue: fc.Arbitrary<Json> = fc.oneof(
 export function valueOf(s: Json, ids: Readonly<Record<string, readonly unknown[]>>, name = ''): fc.Arbitrary<Json> {
   const pool = ids[name];
   const base = baseValueOf(s, ids, name);
-  return pool && pool.length > 0 && s.type !== 'string' && s.type !== 'array' ? fc.oneof(fc.constantFrom(...pool), base) : base;
+  return pool && pool.length > 0 && s.type !== 'string' && s.type !== 'array'
+    ? fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...pool) }, { weight: 1, arbitrary: base }) : base;
 }
 
 function baseValueOf(s: Json, ids: Readonly<Record<string, readonly unknown[]>>, name: string): fc.Arbitrary<Json> {
@@ -112,7 +113,8 @@ function stringOf(s: Json, pool: readonly string[] | undefined): fc.Arbitrary<st
   } else if (s.pattern) {
     base = fc.stringMatching(new RegExp(s.pattern as string)).filter((x) => x.length >= min && x.length <= (s.maxLength ?? Infinity));
   } else base = fc.string({ minLength: min, maxLength: max });
-  return pool && pool.length > 0 ? fc.oneof(fc.constantFrom(...pool), base) : base;
+  // Mostly real ids, so valid requests get past the lookups to the writes.
+  return pool && pool.length > 0 ? fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...pool) }, { weight: 1, arbitrary: base }) : base;
 }
 
 // ─── Mutations ───
@@ -143,7 +145,7 @@ function mutateValue(valid: fc.Arbitrary<Json>): fc.Arbitrary<{ value: Json; how
   return valid.chain((v) => {
     const paths = pathsOf(v);
     return fc.oneof(
-      { weight: 3, arbitrary: fc.constant({ value: v, how: 'valid' }) },
+      { weight: 5, arbitrary: fc.constant({ value: v, how: 'valid' }) },
       { weight: 6, arbitrary: fc.tuple(fc.nat(paths.length - 1), evilValue).map(([i, x]) => ({ value: setAt(v, paths[i]!, x), how: `set /${paths[i]!.join('/')}` })) },
       { weight: 2, arbitrary: fc.nat(paths.length - 1).map((i) => ({ value: setAt(v, paths[i]!, DELETE), how: `drop /${paths[i]!.join('/')}` })) },
       { weight: 1, arbitrary: fc.tuple(fc.nat(paths.length - 1), evilString, evilValue).map(([i, k, x]) => {
