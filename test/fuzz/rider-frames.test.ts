@@ -10,7 +10,7 @@ import { api } from '../support/rest-server.js';
 import { startFuzzWorld } from './fuzz-world.js';
 import { fuzzRiderFrames } from './socket-fuzzer.js';
 
-const COUNT = Number(process.env['FUZZ_RIDER'] ?? 3000);
+const COUNT = Number(process.env['FUZZ_RIDER'] ?? 2000);
 const SEED = Number(process.env['FUZZ_SEED'] ?? 22);
 const world = await startFuzzWorld(t, { riders: 6 });
 
