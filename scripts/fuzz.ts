@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { api } from '../test/support/rest-server.js';
 import { startFuzzWorld, WEBHOOK_SECRET } from '../test/fuzz/fuzz-world.js';
 import { fuzzRest, newTally } from '../test/fuzz/rest-fuzzer.js';
-import { fuzzRiderFrames, fuzzStream, newSocketTally } from '../test/fuzz/socket-fuzzer.js';
+import { fuzzRiderFrames, fuzzStream, newSocketTally, type SocketTally } from '../test/fuzz/socket-fuzzer.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -32,7 +32,8 @@ const { values: a } = parseArgs({
   },
 });
 if (a.help) {
-  process.stdout.write('npm run fuzz -- [--rest N] [--rider-frames N] [--stream N] [--seed S] [--riders R] [--concurrency C] [--verbose] [--log FILE]\n');
+  process.stdout.write('npm run fuzz -- [--rest N] [--rider-frames N] [--stream N] [--seed S] [--riders R]'
+    + ' [--concurrency C] [--verbose] [--log FILE]\n');
   process.exit(0);
 }
 const num = (k: keyof typeof a): number => {
@@ -46,6 +47,9 @@ const log = a.verbose || file ? (line: string) => {
   if (a.verbose) process.stderr.write(`${line}\n`);
   file?.write(`${line}\n`);
 } : undefined;
+
+const sockets = (x: SocketTally) =>
+  ({ sent: x.sent, connections: x.connections, closes: x.closes, errors: x.errors, failures: x.failures.length });
 
 const teardowns: (() => unknown)[] = [];
 const t = { teardown: (fn: () => unknown) => void teardowns.push(fn) };
@@ -61,17 +65,25 @@ try {
   const rest = newTally();
   const rider = newSocketTally();
   const stream = newSocketTally();
-  const progress = setInterval(() => say(`rest ${rest.sent}, rider frames ${rider.sent}, stream ${stream.sent}, honest orders ${world.flow.completed}`), 10_000);
+  const progress = setInterval(
+    () => say(`rest ${rest.sent}, rider frames ${rider.sent}, stream ${stream.sent}, honest ${world.flow.completed}`),
+    10_000,
+  );
+  const logAs = (what: string) => (log ? { log: (l: string) => log(`${what} ${l}`) } : {});
+  const streamIds = [...world.flow.orders, ...(world.ids['order_id'] as string[])];
+  const streamTokens = [...world.actors.map((x) => x.token), undefined];
   await Promise.all([
     fuzzRest(world.url, { openapi, actors: world.actors, ids: world.ids, webhookSecret: WEBHOOK_SECRET }, {
-      count: num('rest'), seed, concurrency: num('concurrency'), tally: rest, ...(log ? { log: (l) => log(`rest ${l}`) } : {}),
+      count: num('rest'), seed, concurrency: num('concurrency'), tally: rest, ...logAs('rest'),
     }),
     num('rider-frames') > 0
-      ? fuzzRiderFrames(world.url, world.riderTokens, { count: num('rider-frames'), seed, tally: rider, ...(log ? { log: (l) => log(`rider ${l}`) } : {}) })
+      ? fuzzRiderFrames(world.url, world.riderTokens, {
+        count: num('rider-frames'), seed, tally: rider, ...logAs('rider'),
+      })
       : undefined,
     num('stream') > 0
-      ? fuzzStream(world.url, [...world.actors.map((x) => x.token), undefined], () => world.flow.orders, [...world.flow.orders, ...(world.ids['order_id'] as string[])], {
-        count: num('stream'), seed, tally: stream, ...(log ? { log: (l) => log(`stream ${l}`) } : {}),
+      ? fuzzStream(world.url, streamTokens, () => world.flow.orders, streamIds, {
+        count: num('stream'), seed, tally: stream, ...logAs('stream'),
       })
       : undefined,
   ]);
@@ -82,17 +94,21 @@ try {
   const fives = Object.entries(rest.byStatus).filter(([s]) => Number(s) >= 500).reduce((n, [, c]) => n + c, 0);
   const summary = {
     seed, seconds: Math.round((Date.now() - t0) / 1000),
-    rest: { sent: rest.sent, by_status: rest.byStatus, by_code: rest.byCode, responses_5xx: fives, failures: rest.failures.length },
-    rider_frames: { sent: rider.sent, connections: rider.connections, closes: rider.closes, errors: rider.errors, failures: rider.failures.length },
-    stream: { sent: stream.sent, connections: stream.connections, closes: stream.closes, errors: stream.errors, failures: stream.failures.length },
+    rest: {
+      sent: rest.sent, by_status: rest.byStatus, by_code: rest.byCode,
+      responses_5xx: fives, failures: rest.failures.length,
+    },
+    rider_frames: sockets(rider),
+    stream: sockets(stream),
     honest_flow: { orders_delivered: world.flow.completed, failures: world.flow.failures },
     victims_unchanged: after === before,
     // The server runs in this process: had it crashed, there would be no summary.
     health_after: health.status,
   };
-  for (const f of [...rest.failures, ...rider.failures, ...stream.failures].slice(0, 50)) process.stdout.write(`FAILURE ${f}\n`);
+  const failures = [...rest.failures, ...rider.failures, ...stream.failures];
+  for (const f of failures.slice(0, 50)) process.stdout.write(`FAILURE ${f}\n`);
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-  const bad = fives > 0 || rest.failures.length + rider.failures.length + stream.failures.length > 0 || world.flow.failures.length > 0
+  const bad = fives > 0 || failures.length > 0 || world.flow.failures.length > 0
     || after !== before || health.status !== 200 || world.flow.completed === 0;
   process.exitCode = bad ? 1 : 0;
 } catch (err) {

@@ -127,7 +127,9 @@ export function attachRestRoutes(app: TemplatedApp, o: RestGatewayOptions): { re
     for (const [name, value] of Object.entries(info.params)) {
       // A path id that cannot be an id names nothing: the object's 404, before anything looks it up.
       const notFound = PATH_PARAMS[name as keyof typeof PATH_PARAMS];
-      if (notFound !== undefined && validate(Id, value).length > 0) return problem(notFound, `no such ${name.replace(/_id$/, '')}`, info.requestId);
+      if (notFound !== undefined && validate(Id, value).length > 0) {
+        return problem(notFound, `no such ${name.replace(/_id$/, '')}`, info.requestId);
+      }
     }
 
     let body: unknown;
@@ -216,7 +218,10 @@ export function attachRestRoutes(app: TemplatedApp, o: RestGatewayOptions): { re
             const e = err as { code?: unknown; message?: unknown };
             const fault = clientFault(err);
             // The database refused what the client sent: a 4xx, logged as a gap in the edge's validation.
-            if (fault) o.logger.info({ msg: 'database refused client data', request_id: info.requestId, route: spec.id, err: String(e?.message) });
+            if (fault) {
+              const logged = { request_id: info.requestId, route: spec.id, err: String(e?.message) };
+              o.logger.info({ msg: 'database refused client data', ...logged });
+            }
             const reply = fault
               ? problem(fault.code, fault.detail, info.requestId)
               : e?.code === 'DEPENDENCY_UNAVAILABLE'

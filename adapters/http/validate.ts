@@ -51,7 +51,9 @@ export function validate(schema: TSchema, value: unknown): FieldError[] {
     let message = e.message;
     if (e.type === ValueErrorType.ObjectAdditionalProperties || message === 'Unexpected property') message = 'unknown field';
     else if (e.type === ValueErrorType.Union) message = unionMessage(e.schema);
-    else if (e.type === ValueErrorType.StringPattern) message = policyMessage((e.schema as { pattern?: unknown }).pattern, e.value) ?? message;
+    else if (e.type === ValueErrorType.StringPattern) {
+      message = policyMessage((e.schema as { pattern?: unknown }).pattern, e.value) ?? message;
+    }
     out.push({ field, message });
     if (out.length >= 20) break;
   }

@@ -31,8 +31,10 @@ export function clientFault(err: unknown): Rejection | undefined {
   const constraint = typeof e?.constraint === 'string' ? e.constraint : undefined;
   if (code === '23505') {
     const field = constraint === undefined ? undefined : UNIQUE_FIELDS[constraint];
-    return reject('VALUE_TAKEN', field ? `this ${field} is already used by another record` : 'a value that must be unique is already used');
+    const what = field ? `this ${field}` : 'a value that must be unique';
+    return reject('VALUE_TAKEN', `${what} is already used by another record`);
   }
-  if (code.startsWith('22')) return reject('INVALID_ARGUMENT', 'a value is out of the range or encoding the server can store');
-  return reject('CONSTRAINT_VIOLATED', `the change breaks a rule of the stored data${constraint ? ` (${constraint})` : ''}`);
+  if (code.startsWith('22')) return reject('INVALID_ARGUMENT', 'a value is beyond what the server can store');
+  const which = constraint ? ` (${constraint})` : '';
+  return reject('CONSTRAINT_VIOLATED', `the change breaks a rule of the stored data${which}`);
 }

@@ -18,7 +18,8 @@ function queryParameters(schema: TSchema): unknown[] {
 }
 
 function pathParameters(path: string): unknown[] {
-  return [...path.matchAll(/\{([a-z_]+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: plain(Id) }));
+  return [...path.matchAll(/\{([a-z_]+)\}/g)]
+    .map((m) => ({ name: m[1], in: 'path', required: true, schema: plain(Id) }));
 }
 
 function operation(r: RouteSpec): Record<string, unknown> {

@@ -18,7 +18,8 @@ const PAIR = '[\\ud800-\\udbff][\\udc00-\\udfff]';
 /** One line of text: no control characters, no lone surrogates. */
 export const LINE_TEXT = `^(?:[^\\u0000-\\u001f\\u007f-\\u009f\\ud800-\\udfff]|${PAIR})*$`;
 /** Prose: like `LINE_TEXT`, plus tab, line feed and carriage return. */
-export const MULTILINE_TEXT = `^(?:[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f\\ud800-\\udfff]|${PAIR})*$`;
+const PROSE_CHAR = '[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f\\ud800-\\udfff]';
+export const MULTILINE_TEXT = `^(?:${PROSE_CHAR}|${PAIR})*$`;
 
 const ANY_TEXT = new RegExp(MULTILINE_TEXT);
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
