@@ -10,6 +10,7 @@ export * from './engine-commands.js';
 export * from './identity.js';
 export * from './rider-codes.js';
 export * from './rider-frames.js';
+export * from './rider-sequence.js';
 export { positionScratch, readPositionFrame, type PositionScratch } from './rider-position-codec.js';
 export * from './rider-client.js';
 export * from './upi.js';

@@ -17,6 +17,7 @@ import {
   type ServerFrame,
 } from './rider-frames.js';
 import type { PositionFix } from './rider-position-codec.js';
+import { seqAfter, seqNewer } from './rider-sequence.js';
 
 /** The part of a WebSocket the client uses (WHATWG shape; `ws` and browsers both fit). */
 export interface RiderSocket {
@@ -53,6 +54,8 @@ export interface RiderClientOptions {
   /** Refresh the token this long before it expires. Default 60 s. */
   readonly refreshBeforeMs?: number;
   readonly random?: () => number;
+  /** The first seq to send (default 1): an app that keeps its counter across restarts passes the next one. */
+  readonly firstSeq?: number;
 }
 
 const OPEN = 1;
@@ -80,6 +83,7 @@ export class RiderClient {
 
   constructor(options: RiderClientOptions) {
     this.#o = options;
+    if (options.firstSeq !== undefined) this.#nextSeq = options.firstSeq;
   }
 
   /** Highest seq the server has confirmed. */
@@ -142,7 +146,9 @@ export class RiderClient {
   }
 
   #sequenced(make: (seq: number) => Uint8Array, fix: PositionFix | null): void {
-    const seq = this.#nextSeq++;
+    const seq = this.#nextSeq;
+    // After 4294967295 comes 1 (rider-sequence.ts): the server orders numbers on that ring too.
+    this.#nextSeq = seqAfter(seq);
     const bytes = make(seq);
     this.#outbox.push({ seq, bytes, fix });
     if (this.#welcomed) this.#raw(bytes);
@@ -206,15 +212,15 @@ export class RiderClient {
   }
 
   #acked(seq: number): void {
-    if (seq > this.#lastAcked) this.#lastAcked = seq;
-    while (this.#outbox.length > 0 && this.#outbox[0]!.seq <= this.#lastAcked) this.#outbox.shift();
+    if (seqNewer(seq, this.#lastAcked)) this.#lastAcked = seq;
+    while (this.#outbox.length > 0 && !seqNewer(this.#outbox[0]!.seq, this.#lastAcked)) this.#outbox.shift();
   }
 
   #onWelcome(lastSeq: number, tokenExpiresAt: number, serverTime: number): void {
     this.#attempt = 0;
     this.#acked(lastSeq);
     // A fresh client (or a server that remembers more) continues after the server's number.
-    if (this.#nextSeq <= lastSeq) this.#nextSeq = lastSeq + 1;
+    if (!seqNewer(this.#nextSeq, lastSeq)) this.#nextSeq = seqAfter(lastSeq);
     this.#welcomed = true;
     // Unacknowledged commands go again under their own seq; unacknowledged positions join the backlog.
     const pending = this.#outbox.splice(0);

@@ -11,7 +11,9 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Clock } from '../../engine/index.js';
 import type { IdentityVerifier } from '../../engine/ports/identity.js';
 import type { Principal, Rejection } from '../../protocol/index.js';
-import { ROUTES, type RouteId, type RouteSpec } from '../../protocol/rest/routes.js';
+import { PATH_PARAMS, ROUTES, type RouteId, type RouteSpec } from '../../protocol/rest/routes.js';
+import { Id } from '../../protocol/rest/schemas.js';
+import { clientFault } from '../postgres/sql-errors.js';
 import type { SqlTx } from '../postgres/sql-database.js';
 import { TokenBucket } from '../ws/token-bucket.js';
 import { type AbortState, type FieldError, problem, readBody, readRequest, type Reply, type RequestInfo, send } from './http-io.js';
@@ -122,6 +124,13 @@ export function attachRestRoutes(app: TemplatedApp, o: RestGatewayOptions): { re
     if (!verified.ok) return problem(verified.code, verified.detail, info.requestId);
     const principal = verified.value;
     if (!allow(`uid:${principal.uid}`)) return problem('RATE_LIMITED', `more than ${limits.ratePerSecond} requests a second`, info.requestId);
+    for (const [name, value] of Object.entries(info.params)) {
+      // A path id that cannot be an id names nothing: the object's 404, before anything looks it up.
+      const notFound = PATH_PARAMS[name as keyof typeof PATH_PARAMS];
+      if (notFound !== undefined && validate(Id, value).length > 0) {
+        return problem(notFound, `no such ${name.replace(/_id$/, '')}`, info.requestId);
+      }
+    }
 
     let body: unknown;
     if (raw !== undefined) {
@@ -208,9 +217,17 @@ export function attachRestRoutes(app: TemplatedApp, o: RestGatewayOptions): { re
           (reply) => finish(res, state, info, spec.id, reply, t0),
           (err: unknown) => {
             const e = err as { code?: unknown; message?: unknown };
-            const reply = e?.code === 'DEPENDENCY_UNAVAILABLE'
-              ? problem('DEPENDENCY_UNAVAILABLE', String(e.message), info.requestId)
-              : problem('INTERNAL', 'the server failed to handle this request; it has been logged', info.requestId);
+            const fault = clientFault(err);
+            // The database refused what the client sent: a 4xx, logged as a gap in the edge's validation.
+            if (fault) {
+              const logged = { request_id: info.requestId, route: spec.id, err: String(e?.message) };
+              o.logger.info({ msg: 'database refused client data', ...logged });
+            }
+            const reply = fault
+              ? problem(fault.code, fault.detail, info.requestId)
+              : e?.code === 'DEPENDENCY_UNAVAILABLE'
+                ? problem('DEPENDENCY_UNAVAILABLE', String(e.message), info.requestId)
+                : problem('INTERNAL', 'the server failed to handle this request; it has been logged', info.requestId);
             if (reply.status === 500) o.logger.error({ msg: 'request failed', request_id: info.requestId, route: spec.id, err: err instanceof Error ? err.stack : String(err) });
             finish(res, state, info, spec.id, reply, t0);
           },

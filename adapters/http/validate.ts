@@ -1,11 +1,14 @@
 /**
  * Request validation from the REST schemas (protocol/rest/schemas.ts),
- * compiled once. Failures name each bad field as a JSON pointer-ish path
- * (`items/0/quantity`) with a message a developer can act on.
+ * compiled once, after the text policy (protocol/rest/text-policy.ts) has
+ * looked at every string and key, declared or not. Failures name each bad
+ * field as a JSON pointer-ish path (`items/0/quantity`) with a message a
+ * developer can act on.
  */
 import { FormatRegistry, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { ValueErrorType } from '@sinclair/typebox/errors';
+import { findBadText, policyMessage } from '../../protocol/rest/text-policy.js';
 import type { FieldError } from './http-io.js';
 
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
@@ -33,6 +36,9 @@ function checkerOf(schema: TSchema): TypeCheck<TSchema> {
 
 /** The errors of `value` against `schema`; empty when it conforms. At most 20, one per field. */
 export function validate(schema: TSchema, value: unknown): FieldError[] {
+  // Text no field may hold is refused first, wherever it is (open objects too).
+  const bad = findBadText(value);
+  if (bad) return [bad];
   const c = checkerOf(schema);
   if (c.Check(value)) return [];
   const out: FieldError[] = [];
@@ -45,6 +51,9 @@ export function validate(schema: TSchema, value: unknown): FieldError[] {
     let message = e.message;
     if (e.type === ValueErrorType.ObjectAdditionalProperties || message === 'Unexpected property') message = 'unknown field';
     else if (e.type === ValueErrorType.Union) message = unionMessage(e.schema);
+    else if (e.type === ValueErrorType.StringPattern) {
+      message = policyMessage((e.schema as { pattern?: unknown }).pattern, e.value) ?? message;
+    }
     out.push({ field, message });
     if (out.length >= 20) break;
   }

@@ -11,7 +11,7 @@ import {
   CloseCode, Frame, OfferEndCode, PositionStatus, RIDER_PATH, RIDER_SUBPROTOCOL, RiderStatusCode, decodeClientFrame,
   encodeAck, encodeAssigned, encodeError, encodeOffer, encodeOfferEnded, encodeOrderUpdate, encodePong, encodeWelcome,
   ok, positionScratch, readPositionFrame, reject, type ClientFrame, type EngineEvent, type ErrorCode, type OrderId,
-  type PositionFix, type Principal, type Result, type RiderId,
+  seqNewer, type PositionFix, type Principal, type Result, type RiderId,
 } from '../../protocol/index.js';
 import { durableGate } from './durable-gate.js';
 import type { WsLimits } from './limits.js';
@@ -214,7 +214,8 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
   /** Advances the rider's sequence; false for a duplicate (already processed before a reconnect). */
   const sequence = (c: RiderConn, seq: number): boolean => {
     if (seq === 0) return true;
-    if (seq <= c.seq.last) return false;
+    // Newer on the ring 1..2^32-1 (protocol/rider-sequence.ts): the top is followed by 1, never a mute.
+    if (!seqNewer(seq, c.seq.last)) return false;
     c.seq.last = seq;
     return true;
   };

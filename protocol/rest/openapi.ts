@@ -4,7 +4,7 @@
  */
 import { ErrorCodes, type ErrorCode } from '../errors.js';
 import { ROUTES, type RouteSpec } from './routes.js';
-import { Problem, type TSchema } from './schemas.js';
+import { Id, Problem, type TSchema } from './schemas.js';
 
 const COMMON_AUTH_ERRORS: readonly ErrorCode[] = ['AUTH_TOKEN_MISSING', 'AUTH_TOKEN_INVALID', 'AUTH_ROLE_FORBIDDEN', 'RATE_LIMITED', 'DEPENDENCY_UNAVAILABLE'];
 
@@ -18,7 +18,8 @@ function queryParameters(schema: TSchema): unknown[] {
 }
 
 function pathParameters(path: string): unknown[] {
-  return [...path.matchAll(/\{([a-z_]+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+  return [...path.matchAll(/\{([a-z_]+)\}/g)]
+    .map((m) => ({ name: m[1], in: 'path', required: true, schema: plain(Id) }));
 }
 
 function operation(r: RouteSpec): Record<string, unknown> {

@@ -77,3 +77,13 @@ export const ROUTES = [
 ] as const satisfies readonly RouteSpec[];
 
 export type RouteId = (typeof ROUTES)[number]['id'];
+
+/**
+ * Every path parameter is an id (schema `Id`); one that cannot be an id names
+ * no object, so it is answered with its object's not-found code (docs/rest.md).
+ */
+export const PATH_PARAMS = {
+  order_id: 'ORDER_NOT_FOUND',
+  payment_id: 'PAYMENT_NOT_FOUND',
+  restaurant_id: 'RESTAURANT_NOT_FOUND',
+} as const satisfies Record<string, ErrorCode>;

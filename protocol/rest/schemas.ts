@@ -10,6 +10,7 @@
  * than the seed names; they never drop or rename one.
  */
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { LINE_TEXT, MULTILINE_TEXT } from './text-policy.js';
 
 const closed = { additionalProperties: false } as const;
 
@@ -18,7 +19,12 @@ export const Id = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$', des
 // Not `multipleOf: 0.01`: in binary floating point 280 is not a multiple of 0.01. The gateway checks the decimals.
 export const Rupees = Type.Number({ minimum: 0, maximum: 10_000_000, description: 'Rupees, at most two decimals' });
 export const IsoTime = Type.String({ format: 'date-time' });
-const Text = (max: number, extra: object = {}) => Type.String({ minLength: 1, maxLength: max, ...extra });
+/** One line of text (text-policy.ts): at least one character. */
+const Text = (max: number) => Type.String({ minLength: 1, maxLength: max, pattern: LINE_TEXT });
+/** Prose that may span lines (text-policy.ts), possibly empty. */
+const Prose = (max: number) => Type.String({ maxLength: max, pattern: MULTILINE_TEXT });
+/** The largest value of a Postgres `integer` column: every whole number the API stores fits it. */
+export const INT4_MAX = 2_147_483_647;
 
 export const Latitude = Type.Number({ minimum: -90, maximum: 90 });
 export const Longitude = Type.Number({ minimum: -180, maximum: 180 });
@@ -60,7 +66,7 @@ export const PaymentMethod = Type.Union([
 export const OrderItemInput = Type.Object({
   menu_item_id: Id,
   quantity: Type.Integer({ minimum: 1, maximum: 50 }),
-  special_instructions: Type.Optional(Type.String({ maxLength: 200 })),
+  special_instructions: Type.Optional(Prose(200)),
 }, closed);
 
 export const CreateOrder = Type.Object({
@@ -77,7 +83,7 @@ export const SettableStatus = Type.Union(
 export const UpdateOrderStatus = Type.Object({
   status: SettableStatus,
   estimated_preparation_time: Type.Optional(Type.Integer({ minimum: 0, maximum: 240, description: 'Minutes' })),
-  reason: Type.Optional(Type.String({ maxLength: 200 })),
+  reason: Type.Optional(Prose(200)),
 }, closed);
 
 export const ListOrdersQuery = Type.Object({
@@ -158,13 +164,13 @@ export const WEEKDAYS = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday',
 
 export const CreateRestaurant = Type.Object({
   name: Text(120),
-  description: Type.Optional(Type.String({ maxLength: 1000 })),
+  description: Type.Optional(Prose(1000)),
   address: LocatedAddress,
   cuisine_types: Type.Optional(Type.Array(Text(50), { maxItems: 20 })),
   operating_hours: Type.Optional(Type.Partial(Type.Object(Object.fromEntries(WEEKDAYS.map((d) => [d, Day])), closed))),
   contact: Type.Optional(Type.Object({
     phone: Type.Optional(Type.String({ pattern: '^\\+?[0-9][0-9 -]{6,18}$' })),
-    email: Type.Optional(Type.String({ format: 'email', maxLength: 254 })),
+    email: Type.Optional(Type.String({ format: 'email', maxLength: 254, pattern: LINE_TEXT })),
   }, closed)),
   preparation_time: Type.Optional(Type.Integer({ minimum: 1, maximum: 240, description: 'Typical minutes to cook an order (default 15)' })),
   capacity: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Orders cooked at once (default 20)' })),
@@ -177,9 +183,9 @@ export const UpdateRestaurantStatus = Type.Object({
 export const MenuItemInput = Type.Object({
   id: Type.Optional(Id),
   name: Text(120),
-  description: Type.Optional(Type.String({ maxLength: 1000 })),
+  description: Type.Optional(Prose(1000)),
   price: Rupees,
-  image_url: Type.Optional(Type.String({ format: 'uri', maxLength: 2000 })),
+  image_url: Type.Optional(Type.String({ format: 'uri', maxLength: 2000, pattern: LINE_TEXT })),
   available: Type.Optional(Type.Boolean()),
   preparation_time: Type.Optional(Type.Integer({ minimum: 0, maximum: 240 })),
   dietary_info: Type.Optional(Type.Array(Text(50), { maxItems: 20 })),
@@ -200,7 +206,7 @@ export const NearbyQuery = Type.Object({
 }, closed);
 
 export const VEHICLE_TYPES = ['bicycle', 'motorcycle', 'scooter', 'car', 'on_foot'] as const;
-const DocUrl = Type.String({ minLength: 1, maxLength: 2000 });
+const DocUrl = Text(2000);
 export const CreateDeliveryPerson = Type.Object({
   name: Type.Optional(Text(100)),
   vehicle_type: Type.Union(VEHICLE_TYPES.map((v) => Type.Literal(v))),
@@ -236,15 +242,15 @@ export const UpdateRiderStatus = Type.Object({
  * UPI `tr`) travels in `notes.transaction_id`; the event id in the `X-Razorpay-Event-Id` header.
  */
 export const PaymentWebhook = Type.Object({
-  event: Type.String({ minLength: 1, maxLength: 100 }),
+  event: Text(100),
   payload: Type.Object({
     payment: Type.Object({
       entity: Type.Object({
-        id: Type.String({ minLength: 1, maxLength: 100 }),
-        amount: Type.Integer({ minimum: 0, description: 'Paise' }),
-        currency: Type.String(),
-        status: Type.String(),
-        notes: Type.Object({ transaction_id: Type.String({ minLength: 1, maxLength: 35 }) }, { additionalProperties: true }),
+        id: Text(100),
+        amount: Type.Integer({ minimum: 0, maximum: INT4_MAX, description: 'Paise' }),
+        currency: Text(10),
+        status: Text(50),
+        notes: Type.Object({ transaction_id: Text(35) }, { additionalProperties: true }),
       }, { additionalProperties: true }),
     }, { additionalProperties: true }),
   }, { additionalProperties: true }),

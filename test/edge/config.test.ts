@@ -63,7 +63,7 @@ t.test('the Caddyfile adapts to what the edge promises', async (t) => {
   t.match(stdout, /"dial":"127.0.0.1:9000"/);
   // Every problem code the edge answers with is in the one error table, with the same status.
   const problems = [...stdout.matchAll(/\\"code\\":\\"([A-Z_]+)\\",\\"title\\":\\"([^\\]*)\\",\\"status\\":(\d{3})/g)];
-  t.equal(problems.length, 3, 'three problem bodies: too large, gateway down, anything else');
+  t.equal(problems.length, 4, 'four problem bodies: too large, unknown method, gateway down, anything else');
   for (const [, code = '', title, status] of problems) {
     t.ok(Object.hasOwn(ErrorCodes, code), `${code} is in protocol/errors.ts`);
     const spec = ErrorCodes[code as keyof typeof ErrorCodes];
