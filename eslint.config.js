@@ -10,7 +10,10 @@ export default tseslint.config(
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
       // Error details interpolate counts, flags and ids that may be null on purpose ("rider null").
-      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true, allowNullish: true }],
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true, allowNullish: true },
+      ],
       // With noUncheckedIndexedAccess every typed-array read on the hot path is `T | undefined`; `!` there is deliberate.
       '@typescript-eslint/no-non-null-assertion': 'off',
       // `(x) => void send(x)` shorthand in callbacks reads better than a block.

@@ -25,16 +25,32 @@ const px = (p: number) => (p >= 100 ? 4.5 : Math.log10(1 / (1 - p / 100)));
 export function latencyChart(systems: Record<string, SystemLike>, title: string): string {
   const series: { name: string; colour: string; dashed: boolean; pts: [number, number][] }[] = [];
   for (const [name, s] of Object.entries(systems)) {
-    series.push({ name: `${name}, end to end`, colour: COLOURS[name] ?? '#444', dashed: false, pts: s.match_latency_curve });
-    if (name === 'engine' && s.engine_match_curve) series.push({ name: 'engine, inside the engine', colour: COLOURS['engine']!, dashed: true, pts: s.engine_match_curve });
+    series.push({
+      name: `${name}, end to end`,
+      colour: COLOURS[name] ?? '#444',
+      dashed: false,
+      pts: s.match_latency_curve,
+    });
+    if (name === 'engine' && s.engine_match_curve)
+      series.push({
+        name: 'engine, inside the engine',
+        colour: COLOURS['engine']!,
+        dashed: true,
+        pts: s.engine_match_curve,
+      });
   }
   const ys = series.flatMap((s) => s.pts.map(([, y]) => Math.max(y, 1)));
   const yMin = 10 ** Math.floor(Math.log10(Math.min(...ys)));
   const yMax = 10 ** Math.ceil(Math.log10(Math.max(...ys)));
   const X = (p: number) => M.l + (px(p) / 4.5) * (W - M.l - M.r);
-  const Y = (us: number) => H - M.b - ((Math.log10(Math.max(us, 1)) - Math.log10(yMin)) / (Math.log10(yMax) - Math.log10(yMin))) * (H - M.t - M.b);
+  const Y = (us: number) =>
+    H -
+    M.b -
+    ((Math.log10(Math.max(us, 1)) - Math.log10(yMin)) / (Math.log10(yMax) - Math.log10(yMin))) * (H - M.t - M.b);
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
   out.push(`<text x="${M.l}" y="22" font-size="14" font-weight="bold">${esc(title)}</text>`);
   for (let e = Math.log10(yMin); e <= Math.log10(yMax); e++) {
@@ -42,18 +58,32 @@ export function latencyChart(systems: Record<string, SystemLike>, title: string)
     out.push(`<line x1="${M.l}" x2="${W - M.r}" y1="${y}" y2="${y}" stroke="#ddd"/>`);
     out.push(`<text x="${M.l - 8}" y="${y + 4}" text-anchor="end">${fmtUs(10 ** e)}</text>`);
   }
-  for (const [p, label] of [[0, 'min'], [50, 'p50'], [90, 'p90'], [99, 'p99'], [99.9, 'p99.9'], [99.99, 'p99.99'], [100, 'max']] as const) {
+  for (const [p, label] of [
+    [0, 'min'],
+    [50, 'p50'],
+    [90, 'p90'],
+    [99, 'p99'],
+    [99.9, 'p99.9'],
+    [99.99, 'p99.99'],
+    [100, 'max'],
+  ] as const) {
     const x = X(p);
     out.push(`<line x1="${x}" x2="${x}" y1="${M.t}" y2="${H - M.b}" stroke="#eee"/>`);
     out.push(`<text x="${x}" y="${H - M.b + 18}" text-anchor="middle">${label}</text>`);
   }
   out.push(`<text x="${(M.l + W - M.r) / 2}" y="${H - 18}" text-anchor="middle">percentile</text>`);
-  out.push(`<text x="18" y="${(M.t + H - M.b) / 2}" text-anchor="middle" transform="rotate(-90 18 ${(M.t + H - M.b) / 2})">match latency</text>`);
+  out.push(
+    `<text x="18" y="${(M.t + H - M.b) / 2}" text-anchor="middle" transform="rotate(-90 18 ${(M.t + H - M.b) / 2})">match latency</text>`,
+  );
   series.forEach((s, i) => {
     const d = s.pts.map(([p, us], k) => `${k ? 'L' : 'M'}${X(p).toFixed(1)},${Y(us).toFixed(1)}`).join(' ');
-    out.push(`<path d="${d}" fill="none" stroke="${s.colour}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+    out.push(
+      `<path d="${d}" fill="none" stroke="${s.colour}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
+    );
     const ly = M.t + 10 + i * 20;
-    out.push(`<line x1="${W - M.r + 12}" x2="${W - M.r + 36}" y1="${ly}" y2="${ly}" stroke="${s.colour}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+    out.push(
+      `<line x1="${W - M.r + 12}" x2="${W - M.r + 36}" y1="${ly}" y2="${ly}" stroke="${s.colour}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
+    );
     out.push(`<text x="${W - M.r + 40}" y="${ly + 4}">${esc(s.name)}</text>`);
   });
   out.push('</svg>');
@@ -70,10 +100,22 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     process.exit(2);
   }
   const lines = readFileSync(input, 'utf8').trim().split('\n');
-  const r = JSON.parse(lines.at(-1)!) as { systems?: Record<string, SystemLike>; baselines?: { systems: Record<string, SystemLike> }; machine: string; riders?: number; peak_orders_per_s?: number };
+  const r = JSON.parse(lines.at(-1)!) as {
+    systems?: Record<string, SystemLike>;
+    baselines?: { systems: Record<string, SystemLike> };
+    machine: string;
+    riders?: number;
+    peak_orders_per_s?: number;
+  };
   const systems = r.systems ?? r.baselines?.systems;
   if (!systems) throw new Error(`${input}: no systems (run the baselines or all scenario with --json)`);
   const b = (r.baselines ?? r) as { riders?: number; peak_orders_per_s?: number };
-  writeFileSync(output, latencyChart(systems, `Match latency, ${b.riders ?? '?'} riders, peak ${b.peak_orders_per_s ?? '?'} orders/s (${r.machine.split(',')[0]})`));
+  writeFileSync(
+    output,
+    latencyChart(
+      systems,
+      `Match latency, ${b.riders ?? '?'} riders, peak ${b.peak_orders_per_s ?? '?'} orders/s (${r.machine.split(',')[0]})`,
+    ),
+  );
   console.error(`wrote ${output}`);
 }

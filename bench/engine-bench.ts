@@ -7,8 +7,16 @@
  */
 import { createActor } from 'xstate';
 import {
-  Engine, SimulatedClock, offsetM, riderMachine, SeededRandom, type CustomerId, type EngineEvent, type OrderId,
-  type RestaurantId, type RiderId,
+  Engine,
+  SimulatedClock,
+  offsetM,
+  riderMachine,
+  SeededRandom,
+  type CustomerId,
+  type EngineEvent,
+  type OrderId,
+  type RestaurantId,
+  type RiderId,
 } from '../engine/index.js';
 import { hrStopwatch } from '../adapters/system-clock.js';
 import { heapUsed, Sample } from './stats.js';
@@ -23,11 +31,15 @@ export interface EngineBenchOptions {
 }
 
 export const defaultEngineBench: EngineBenchOptions = {
-  riders: 100_000, restaurants: 2_000, orders: 20_000, positions: 2_000_000, sideKm: 30, seed: 1,
+  riders: 100_000,
+  restaurants: 2_000,
+  orders: 20_000,
+  positions: 2_000_000,
+  sideKm: 30,
+  seed: 1,
 };
 
 const CENTRE = { lat: 12.9716, lng: 77.5946 };
-
 
 /** A uniform point in a square of `sideKm` around the centre. */
 function squarePoint(rnd: SeededRandom, sideKm: number) {
@@ -42,7 +54,10 @@ export async function runEngineBench(o: EngineBenchOptions, progress: (s: string
   const matchMicros = new Sample();
   const heap0 = heapUsed();
   const engine = new Engine({
-    clock, seed: o.seed, stopwatch: hrStopwatch, onMatch: (m) => matchMicros.add(m.micros),
+    clock,
+    seed: o.seed,
+    stopwatch: hrStopwatch,
+    onMatch: (m) => matchMicros.add(m.micros),
     config: { offerTimeoutMs: 3_600_000 },
   });
 
@@ -109,7 +124,12 @@ export async function runEngineBench(o: EngineBenchOptions, progress: (s: string
   const restaurants: RestaurantId[] = [];
   for (let i = 0; i < o.restaurants; i++) {
     const id = `rest-${i}` as RestaurantId;
-    engine.registerRestaurant({ restaurantId: id, location: squarePoint(rnd, o.sideKm * 0.8), prepMinutes: 10, capacity: 1_000_000 });
+    engine.registerRestaurant({
+      restaurantId: id,
+      location: squarePoint(rnd, o.sideKm * 0.8),
+      prepMinutes: 10,
+      capacity: 1_000_000,
+    });
     restaurants.push(id);
   }
   const offers: [RiderId, OrderId][] = [];
@@ -179,7 +199,10 @@ export async function runEngineBench(o: EngineBenchOptions, progress: (s: string
     heap_bytes_per_active_order: Math.round(bytesPerOrder),
     heap_total_mib: Math.round(totalHeapMiB),
     goals: {
-      position_update_cpu_us_max: 2, match_p99_us_max: 100, heap_bytes_per_idle_rider_max: 1536, heap_bytes_per_active_order_max: 8192,
+      position_update_cpu_us_max: 2,
+      match_p99_us_max: 100,
+      heap_bytes_per_idle_rider_max: 1536,
+      heap_bytes_per_active_order_max: 8192,
     },
     met: {
       position: position.cpuUs <= 2,

@@ -27,7 +27,14 @@ export class LatencyHistogram {
   readonly #h: hdr.Histogram;
 
   constructor(h?: hdr.Histogram) {
-    this.#h = h ?? hdr.build({ bitBucketSize: 64, lowestDiscernibleValue: 1, highestTrackableValue: HIGHEST_NS, numberOfSignificantValueDigits: 3 });
+    this.#h =
+      h ??
+      hdr.build({
+        bitBucketSize: 64,
+        lowestDiscernibleValue: 1,
+        highestTrackableValue: HIGHEST_NS,
+        numberOfSignificantValueDigits: 3,
+      });
   }
 
   /** Records one latency in µs (negative values count as 0; values past 10 minutes as 10 minutes). */
@@ -49,8 +56,13 @@ export class LatencyHistogram {
     const r = (x: number) => Number(x.toFixed(digits));
     const h = this.#h;
     return {
-      count: h.totalCount, p50: r(this.percentileMicros(50)), p90: r(this.percentileMicros(90)), p99: r(this.percentileMicros(99)),
-      p999: r(this.percentileMicros(99.9)), max: r(this.percentileMicros(100)), mean: r(h.totalCount ? h.mean / 1000 : 0),
+      count: h.totalCount,
+      p50: r(this.percentileMicros(50)),
+      p90: r(this.percentileMicros(90)),
+      p99: r(this.percentileMicros(99)),
+      p999: r(this.percentileMicros(99.9)),
+      max: r(this.percentileMicros(100)),
+      mean: r(h.totalCount ? h.mean / 1000 : 0),
     };
   }
 

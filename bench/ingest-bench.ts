@@ -24,14 +24,46 @@ export const defaultIngestBench = { riders: 10_000, rate: 1, seconds: 20, warmup
 export type IngestFlags = typeof defaultIngestBench;
 
 export interface IngestResult {
-  riders: number; rate_hz: number; floor: boolean; seconds: number; connections: number; positions: number; positions_per_s: number;
-  server_cpu_s: number; server_user_s: number; server_system_s: number; us_per_position: number; goal_us_per_position: number; met: boolean; errors: number;
-  error_codes: Record<string, number>; failed_connects: number; closes: number; stale: number; rate_limited: number;
-  dropped_frames: number; server_rss_mb: number; server_cpu_s_by_thread: Record<string, number>; server_closes_by_code: Record<number, number>; connect_s: number; load_sent: number; auth: string;
+  riders: number;
+  rate_hz: number;
+  floor: boolean;
+  seconds: number;
+  connections: number;
+  positions: number;
+  positions_per_s: number;
+  server_cpu_s: number;
+  server_user_s: number;
+  server_system_s: number;
+  us_per_position: number;
+  goal_us_per_position: number;
+  met: boolean;
+  errors: number;
+  error_codes: Record<string, number>;
+  failed_connects: number;
+  closes: number;
+  stale: number;
+  rate_limited: number;
+  dropped_frames: number;
+  server_rss_mb: number;
+  server_cpu_s_by_thread: Record<string, number>;
+  server_closes_by_code: Record<number, number>;
+  connect_s: number;
+  load_sent: number;
+  auth: string;
 }
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
-const child = (file: string, args: string[]) => fork(here(file), args, { execArgv: ['--import', 'tsx', ...(process.env['BENCH_CPU_PROF'] && file.includes('server') ? ['--cpu-prof', '--cpu-prof-dir=' + process.env['BENCH_CPU_PROF']] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const child = (file: string, args: string[]) =>
+  fork(here(file), args, {
+    execArgv: [
+      '--import',
+      'tsx',
+      ...(process.env['BENCH_CPU_PROF'] && file.includes('server')
+        ? ['--cpu-prof', '--cpu-prof-dir=' + process.env['BENCH_CPU_PROF']]
+        : []),
+    ],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
 const nextMsg = <T extends { type: string }>(c: ChildProcess, type: T['type']): Promise<T> =>
   new Promise((resolve, reject) => {
     const on = (m: T) => {
@@ -62,7 +94,9 @@ export async function runIngestBench(f: IngestFlags, log: (s: string) => void): 
     log(`server on port ${port}; connecting ${f.riders} riders`);
     load = child('./ingest/load.ts', [`ws://127.0.0.1:${port}${RIDER_PATH}`, tokensFile, String(f.rate)]);
     const connected = await nextMsg<Extract<LoadMsg, { type: 'connected' }>>(load, 'connected');
-    log(`${connected.connections} connected (${connected.failed} failed) in ${connected.connect_s} s; streaming ${f.rate} Hz each`);
+    log(
+      `${connected.connections} connected (${connected.failed} failed) in ${connected.connect_s} s; streaming ${f.rate} Hz each`,
+    );
 
     const done = nextMsg<Extract<LoadMsg, { type: 'done' }>>(load, 'done');
     load.send({ type: 'stream', seconds: f.warmup + f.seconds + 1 } satisfies LoadCmd);
@@ -75,12 +109,31 @@ export async function runIngestBench(f: IngestFlags, log: (s: string) => void): 
     const d = await done;
     const us = w.positions > 0 ? (w.cpu_s * 1e6) / w.positions : NaN;
     return {
-      riders: f.riders, rate_hz: f.rate, floor: f.floor, seconds: f.seconds, connections: w.connections, positions: w.positions,
-      positions_per_s: Math.round(w.positions / f.seconds), server_cpu_s: Number(w.cpu_s.toFixed(3)), server_user_s: Number(w.user_s.toFixed(3)), server_system_s: Number(w.system_s.toFixed(3)),
-      us_per_position: Number(us.toFixed(2)), goal_us_per_position: 4, met: !f.floor && us <= 4 && w.connections >= Math.min(f.riders, 10_000),
-      errors: d.errors + connected.failed, error_codes: d.error_codes, failed_connects: connected.failed, closes: d.closes,
-      stale: w.stale, rate_limited: w.rate_limited, dropped_frames: w.dropped, server_rss_mb: w.rss_mb, server_cpu_s_by_thread: w.threads, server_closes_by_code: w.closes,
-      connect_s: connected.connect_s, load_sent: d.sent,
+      riders: f.riders,
+      rate_hz: f.rate,
+      floor: f.floor,
+      seconds: f.seconds,
+      connections: w.connections,
+      positions: w.positions,
+      positions_per_s: Math.round(w.positions / f.seconds),
+      server_cpu_s: Number(w.cpu_s.toFixed(3)),
+      server_user_s: Number(w.user_s.toFixed(3)),
+      server_system_s: Number(w.system_s.toFixed(3)),
+      us_per_position: Number(us.toFixed(2)),
+      goal_us_per_position: 4,
+      met: !f.floor && us <= 4 && w.connections >= Math.min(f.riders, 10_000),
+      errors: d.errors + connected.failed,
+      error_codes: d.error_codes,
+      failed_connects: connected.failed,
+      closes: d.closes,
+      stale: w.stale,
+      rate_limited: w.rate_limited,
+      dropped_frames: w.dropped,
+      server_rss_mb: w.rss_mb,
+      server_cpu_s_by_thread: w.threads,
+      server_closes_by_code: w.closes,
+      connect_s: connected.connect_s,
+      load_sent: d.sent,
       auth: `${f.riders} distinct emulator users, one real ID token each, verified by firebase-admin at upgrade`,
     };
   } finally {

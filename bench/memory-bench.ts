@@ -6,20 +6,38 @@
  * active order spends most of its life in: waiting in the kitchen
  * (`preparing`) and carried by a rider (`assigned`, rider `to_pickup`).
  */
-import { Engine, SimulatedClock, type CustomerId, type OrderId, type RestaurantId, type RiderId } from '../engine/index.js';
+import {
+  Engine,
+  SimulatedClock,
+  type CustomerId,
+  type OrderId,
+  type RestaurantId,
+  type RiderId,
+} from '../engine/index.js';
 import { heapUsed } from './stats.js';
 import { planWorkload } from './workload.js';
 
 export const defaultMemoryBench = { riders: 100_000, restaurants: 2_000, orders: 20_000, seed: 1, radiusKm: 15 };
 export type MemoryFlags = typeof defaultMemoryBench;
 
-
 export async function runMemoryBench(f: MemoryFlags, progress: (s: string) => void) {
-  const { city } = planWorkload({ riders: f.riders, restaurants: f.restaurants, rate: 0, seconds: 0, seed: f.seed, radiusKm: f.radiusKm });
+  const { city } = planWorkload({
+    riders: f.riders,
+    restaurants: f.restaurants,
+    rate: 0,
+    seconds: 0,
+    seed: f.seed,
+    radiusKm: f.radiusKm,
+  });
   const clock = new SimulatedClock();
   const engine = new Engine({ clock, seed: f.seed, config: { offerTimeoutMs: 3_600_000 } });
   for (const r of city.restaurants) {
-    engine.registerRestaurant({ restaurantId: r.id as RestaurantId, location: r.at, prepMinutes: r.prepMinutes, capacity: 1_000_000 });
+    engine.registerRestaurant({
+      restaurantId: r.id as RestaurantId,
+      location: r.at,
+      prepMinutes: r.prepMinutes,
+      capacity: 1_000_000,
+    });
   }
   const ids = city.riders.map((r) => r.id as RiderId);
   const h0 = heapUsed();
@@ -32,7 +50,12 @@ export async function runMemoryBench(f: MemoryFlags, progress: (s: string) => vo
   const h1 = heapUsed();
   const order = (n: number, prep: number): OrderId => {
     const rest = city.restaurants[n % city.restaurants.length]!;
-    const placed = engine.placeOrder({ customerId: `c-${n % 5_000}` as CustomerId, restaurantId: rest.id as RestaurantId, drop: rest.at, paid: true });
+    const placed = engine.placeOrder({
+      customerId: `c-${n % 5_000}` as CustomerId,
+      restaurantId: rest.id as RestaurantId,
+      drop: rest.at,
+      paid: true,
+    });
     if (!placed.ok) throw new Error(placed.detail);
     engine.restaurantAccept(placed.value, { prepMinutes: prep });
     return placed.value;
@@ -53,7 +76,9 @@ export async function runMemoryBench(f: MemoryFlags, progress: (s: string) => vo
   engine.stop();
   const rss = process.memoryUsage().rss;
   return {
-    riders: f.riders, orders: f.orders, restaurants: f.restaurants,
+    riders: f.riders,
+    orders: f.orders,
+    restaurants: f.restaurants,
     heap_bytes_per_online_rider: Math.round((h1 - h0) / f.riders),
     heap_bytes_per_preparing_order: Math.round((h2 - h1) / f.orders),
     heap_bytes_per_assigned_order: Math.round((h3 - h2) / f.orders),

@@ -38,11 +38,31 @@ import { ownPostgis, ownRedis, processCpuSeconds, sharedServiceCpu, type OwnStor
 import { planWorkload } from './workload.js';
 
 export const defaultPipelineBench = {
-  riders: 20_000, restaurants: 200, customers: 100, rate: 500, seconds: 60, warmup: 5, ingestSeconds: 10,
-  interval: 4, jobSeconds: 10, k: 16, seed: 1, radiusKm: 10,
+  riders: 20_000,
+  restaurants: 200,
+  customers: 100,
+  rate: 500,
+  seconds: 60,
+  warmup: 5,
+  ingestSeconds: 10,
+  interval: 4,
+  jobSeconds: 10,
+  k: 16,
+  seed: 1,
+  radiusKm: 10,
 };
 export type PipelineFlags = typeof defaultPipelineBench;
-export const quickPipelineBench: Partial<PipelineFlags> = { riders: 300, restaurants: 20, customers: 10, rate: 20, seconds: 3, warmup: 1, ingestSeconds: 1, interval: 1, jobSeconds: 1 };
+export const quickPipelineBench: Partial<PipelineFlags> = {
+  riders: 300,
+  restaurants: 20,
+  customers: 10,
+  rate: 20,
+  seconds: 3,
+  warmup: 1,
+  ingestSeconds: 1,
+  interval: 1,
+  jobSeconds: 1,
+};
 
 const PG_SERVER = process.env['BENCH_PG_SERVER'] ?? 'postgres://postgres@127.0.0.1:5432';
 const REDIS_URL = process.env['BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -51,8 +71,12 @@ export interface SystemResult {
   system: System;
   ingest_us_per_position: number;
   ingest: {
-    positions: number; positions_per_s: number; server_cpu_s: number; store_cpu_s: number | null;
-    server_us_per_position: number; store_us_per_position: number | null;
+    positions: number;
+    positions_per_s: number;
+    server_cpu_s: number;
+    store_cpu_s: number | null;
+    server_us_per_position: number;
+    store_us_per_position: number | null;
   };
   /** End to end: the confirming PUT sent → the offer frame at the rider's socket. */
   match_latency_us: Percentiles;
@@ -64,7 +88,15 @@ export interface SystemResult {
   engine_match_curve: [number, number][];
   /** A baseline's nearest-k lookup, request to answer (server side). */
   lookup_us: Percentiles | null;
-  orders: { planned: number; placed: number; confirmed: number; offers: number; unmatched: number; measured: number; offers_before_ack: number };
+  orders: {
+    planned: number;
+    placed: number;
+    confirmed: number;
+    offers: number;
+    unmatched: number;
+    measured: number;
+    offers_before_ack: number;
+  };
   rest_errors: Record<string, number>;
   rider_errors: Record<string, number>;
   bridge: Record<string, number> | null;
@@ -81,9 +113,19 @@ export interface SystemResult {
    * can take.
    */
   match_cpu: {
-    orders: number; seconds: number;
-    server_s: number; load_s: number; postgres_s: number | null; redis_s: number | null;
-    per_order_us: { server: number | null; load: number | null; postgres: number | null; redis: number | null; total: number | null };
+    orders: number;
+    seconds: number;
+    server_s: number;
+    load_s: number;
+    postgres_s: number | null;
+    redis_s: number | null;
+    per_order_us: {
+      server: number | null;
+      load: number | null;
+      postgres: number | null;
+      redis: number | null;
+      total: number | null;
+    };
   };
 }
 
@@ -95,9 +137,13 @@ const RAISE_NOFILE = 'ulimit -n 262144 2>/dev/null || ulimit -n "$(ulimit -Hn)"'
  * otherwise the soft limit goes up to the hard one).
  */
 const child = (file: string, arg: string): ChildProcess =>
-  spawn('sh', ['-c', `${RAISE_NOFILE}; exec "$@"`, 'sh', process.execPath, '--import', 'tsx', ...profile(file), here(file), arg], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
+  spawn(
+    'sh',
+    ['-c', `${RAISE_NOFILE}; exec "$@"`, 'sh', process.execPath, '--import', 'tsx', ...profile(file), here(file), arg],
+    {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    },
+  );
 /** `BENCH_CPU_PROF=<dir>` writes a V8 CPU profile of each server process there. */
 const profile = (file: string) => {
   const dir = process.env['BENCH_CPU_PROF'];
@@ -107,7 +153,11 @@ const profile = (file: string) => {
 const tell = (c: ChildProcess | undefined, m: unknown) => {
   if (c?.connected) c.send(m as never);
 };
-const nextMsg = <T extends { type: string }>(c: ChildProcess, type: T['type'], onOther?: (m: { type: string }) => void): Promise<T> =>
+const nextMsg = <T extends { type: string }>(
+  c: ChildProcess,
+  type: T['type'],
+  onOther?: (m: { type: string }) => void,
+): Promise<T> =>
   new Promise((resolve, reject) => {
     const on = (m: T) => {
       if (m.type !== type) return onOther?.(m);
@@ -121,13 +171,21 @@ const nextMsg = <T extends { type: string }>(c: ChildProcess, type: T['type'], o
   });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const exited = (c: ChildProcess | undefined) =>
-  c === undefined || c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => c.once('exit', () => r()));
+  c === undefined || c.exitCode !== null || c.signalCode !== null
+    ? Promise.resolve()
+    : new Promise<void>((r) => c.once('exit', () => r()));
 const r2 = (x: number) => Number(x.toFixed(2));
 
 /** The open-file limit a child gets (after trying to raise it): every rider is a socket in the server and in the load generator. */
 export function childFileLimit(): number {
   try {
-    return Number(execFileSync('sh', ['-c', `${RAISE_NOFILE}; ulimit -n`]).toString().trim()) || Infinity;
+    return (
+      Number(
+        execFileSync('sh', ['-c', `${RAISE_NOFILE}; ulimit -n`])
+          .toString()
+          .trim(),
+      ) || Infinity
+    );
   } catch {
     return Infinity;
   }
@@ -135,12 +193,26 @@ export function childFileLimit(): number {
 /** Descriptors a server or load generator needs besides rider sockets (listen, epoll, databases, REST keep-alive sockets, stdio). */
 const FD_HEADROOM = 400;
 
-export async function runPipelineBench(f: PipelineFlags, systems: readonly System[], log: (s: string) => void): Promise<{ flags: PipelineFlags; systems: Partial<Record<System, SystemResult>>; orders_planned: number; peak_rate: number; mean_rate: number; riders_asked: number; fd_limit: number | null }> {
+export async function runPipelineBench(
+  f: PipelineFlags,
+  systems: readonly System[],
+  log: (s: string) => void,
+): Promise<{
+  flags: PipelineFlags;
+  systems: Partial<Record<System, SystemResult>>;
+  orders_planned: number;
+  peak_rate: number;
+  mean_rate: number;
+  riders_asked: number;
+  fd_limit: number | null;
+}> {
   const asked = f.riders;
   const fdLimit = childFileLimit();
   if (f.riders + FD_HEADROOM > fdLimit) {
     f = { ...f, riders: fdLimit - FD_HEADROOM };
-    log(`the open-file limit is ${fdLimit} per process and cannot be raised here: ${f.riders} riders instead of ${asked}`);
+    log(
+      `the open-file limit is ${fdLimit} per process and cannot be raised here: ${f.riders} riders instead of ${asked}`,
+    );
   }
   const teardowns: (() => unknown)[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'pipeline-bench-'));
@@ -154,9 +226,20 @@ export async function runPipelineBench(f: PipelineFlags, systems: readonly Syste
     const restaurantIds = Array.from({ length: f.restaurants }, (_, i) => `br-${run}-${i}`);
     const ids: Identities = {
       riders: await riderTokens(identity.auth, EMULATOR_HOST, f.riders, (s) => log(`riders: ${s}`)),
-      restaurants: (await mintTokens(identity.auth, EMULATOR_HOST, restaurantIds.map((id) => ({ uid: `${id}-owner`, claims: { role: 'restaurant', restaurant_id: id } })), (s) => log(`restaurants: ${s}`)))
-        .map((token, i) => ({ id: restaurantIds[i]!, token })),
-      customers: await mintTokens(identity.auth, EMULATOR_HOST, Array.from({ length: f.customers }, (_, i) => ({ uid: `bc-${run}-${i}`, claims: { role: 'customer' } })), (s) => log(`customers: ${s}`)),
+      restaurants: (
+        await mintTokens(
+          identity.auth,
+          EMULATOR_HOST,
+          restaurantIds.map((id) => ({ uid: `${id}-owner`, claims: { role: 'restaurant', restaurant_id: id } })),
+          (s) => log(`restaurants: ${s}`),
+        )
+      ).map((token, i) => ({ id: restaurantIds[i]!, token })),
+      customers: await mintTokens(
+        identity.auth,
+        EMULATOR_HOST,
+        Array.from({ length: f.customers }, (_, i) => ({ uid: `bc-${run}-${i}`, claims: { role: 'customer' } })),
+        (s) => log(`customers: ${s}`),
+      ),
     };
     const identitiesFile = join(dir, 'identities.json');
     writeFileSync(identitiesFile, JSON.stringify(ids));
@@ -164,15 +247,34 @@ export async function runPipelineBench(f: PipelineFlags, systems: readonly Syste
     if (systems.includes('postgis')) stores.postgis = await ownPostgis();
     for (const s of Object.values(stores)) teardowns.push(() => s.stop());
 
-    const workload = { riders: f.riders, restaurants: f.restaurants, rate: f.rate, seconds: f.seconds, seed: f.seed, radiusKm: f.radiusKm };
+    const workload = {
+      riders: f.riders,
+      restaurants: f.restaurants,
+      rate: f.rate,
+      seconds: f.seconds,
+      seed: f.seed,
+      radiusKm: f.radiusKm,
+    };
     const planned = planWorkload(workload).orders.length;
     const shared = await sharedServiceCpu(PG_SERVER, REDIS_URL);
     const out: Partial<Record<System, SystemResult>> = {};
     for (const system of systems) {
-      out[system] = await runSystem(system, f, { workload, identitiesFile, store: stores[system], shared, run, log: (s) => log(`${system}: ${s}`) });
+      out[system] = await runSystem(system, f, {
+        workload,
+        identitiesFile,
+        store: stores[system],
+        shared,
+        run,
+        log: (s) => log(`${system}: ${s}`),
+      });
     }
     return {
-      flags: f, systems: out, orders_planned: planned, peak_rate: f.rate, mean_rate: r2(planned / f.seconds), riders_asked: asked,
+      flags: f,
+      systems: out,
+      orders_planned: planned,
+      peak_rate: f.rate,
+      mean_rate: r2(planned / f.seconds),
+      riders_asked: asked,
       fd_limit: Number.isFinite(fdLimit) ? fdLimit : null,
     };
   } finally {
@@ -182,21 +284,36 @@ export async function runPipelineBench(f: PipelineFlags, systems: readonly Syste
 }
 
 async function runSystem(
-  system: System, f: PipelineFlags,
+  system: System,
+  f: PipelineFlags,
   o: {
-    workload: LoadConfig['workload']; identitiesFile: string; store: OwnStore | undefined; run: string;
-    shared: Awaited<ReturnType<typeof sharedServiceCpu>>; log: (s: string) => void },
+    workload: LoadConfig['workload'];
+    identitiesFile: string;
+    store: OwnStore | undefined;
+    run: string;
+    shared: Awaited<ReturnType<typeof sharedServiceCpu>>;
+    log: (s: string) => void;
+  },
 ): Promise<SystemResult> {
   const dbUrl = `${PG_SERVER}/bench_${process.pid}_${o.run}_${system.replace('-', '_')}`;
   const queuePrefix = `bench${process.pid}${o.run}${system.replace('-', '')}`;
   const args: ServerArgs = {
-    system, k: f.k, ...(o.store ? { storeUrl: o.store.url } : {}),
+    system,
+    k: f.k,
+    ...(o.store ? { storeUrl: o.store.url } : {}),
     env: {
-      NODE_ENV: 'test', SERVER_HOST: '127.0.0.1', SERVER_PORT: '0', DATABASE_URL: dbUrl, REDIS_URL,
-      QUEUE_PREFIX: queuePrefix, FIREBASE_AUTH_EMULATOR_HOST: EMULATOR_HOST,
-      FIREBASE_PROJECT_ID: EMULATOR_PROJECT, ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+      NODE_ENV: 'test',
+      SERVER_HOST: '127.0.0.1',
+      SERVER_PORT: '0',
+      DATABASE_URL: dbUrl,
+      REDIS_URL,
+      QUEUE_PREFIX: queuePrefix,
+      FIREBASE_AUTH_EMULATOR_HOST: EMULATOR_HOST,
+      FIREBASE_PROJECT_ID: EMULATOR_PROJECT,
+      ENCRYPTION_KEY: randomBytes(32).toString('hex'),
       // One load generator speaks for every customer and restaurant from one address.
-      REST_RATE_PER_S: '1000000', REST_RATE_BURST: '1000000',
+      REST_RATE_PER_S: '1000000',
+      REST_RATE_BURST: '1000000',
     },
   };
   let server: ChildProcess | undefined;
@@ -205,7 +322,12 @@ async function runSystem(
     server = child('./pipeline/server.ts', JSON.stringify(args));
     const { port } = await nextMsg<Extract<ServerMsg, { type: 'ready' }>>(server, 'ready');
     const cfg: LoadConfig = {
-      base: `http://127.0.0.1:${port}`, identitiesFile: o.identitiesFile, workload: o.workload, intervalS: f.interval, jobS: f.jobSeconds, maxSockets: 256,
+      base: `http://127.0.0.1:${port}`,
+      identitiesFile: o.identitiesFile,
+      workload: o.workload,
+      intervalS: f.interval,
+      jobS: f.jobSeconds,
+      maxSockets: 256,
     };
     load = child('./pipeline/load.ts', JSON.stringify(cfg));
     const cmd = (m: LoadCmd) => tell(load, m);
@@ -213,10 +335,14 @@ async function runSystem(
 
     cmd({ type: 'seed' });
     const seeded = await nextMsg<Extract<LoadMsg, { type: 'seeded' }>>(load, 'seeded');
-    o.log(`server on port ${port}; ${seeded.restaurants} restaurants registered over REST in ${seeded.s} s; connecting ${f.riders} riders`);
+    o.log(
+      `server on port ${port}; ${seeded.restaurants} restaurants registered over REST in ${seeded.s} s; connecting ${f.riders} riders`,
+    );
     cmd({ type: 'connect' });
     const connected = await nextMsg<Extract<LoadMsg, { type: 'connected' }>>(load, 'connected');
-    o.log(`${connected.connections} riders connected (${connected.failed} failed) in ${connected.s} s; streaming every ${f.interval} s`);
+    o.log(
+      `${connected.connections} riders connected (${connected.failed} failed) in ${connected.s} s; streaming every ${f.interval} s`,
+    );
     cmd({ type: 'stream' });
     // One full reporting interval, so every rider has a position before anything is measured.
     await sleep(f.interval * 1000 + 500);
@@ -231,7 +357,9 @@ async function runSystem(
     const storeCpu = o.store ? o.store.cpuSeconds() - storeCpu0 : null;
     const serverUs = iw.positions > 0 ? (iw.cpu_s * 1e6) / iw.positions : NaN;
     const storeUs = storeCpu !== null && iw.positions > 0 ? (storeCpu * 1e6) / iw.positions : null;
-    o.log(`ingest: ${iw.positions} positions in ${f.ingestSeconds} s, ${serverUs.toFixed(2)} µs server CPU each${storeUs !== null ? ` + ${storeUs.toFixed(2)} µs in the store` : ''}`);
+    o.log(
+      `ingest: ${iw.positions} positions in ${f.ingestSeconds} s, ${serverUs.toFixed(2)} µs server CPU each${storeUs !== null ? ` + ${storeUs.toFixed(2)} µs in the store` : ''}`,
+    );
 
     // Phase 2: orders. The server's histograms and CPU window start after the warm-up.
     let last = 0;
@@ -244,7 +372,11 @@ async function runSystem(
     });
     cmd({ type: 'orders', warmupS: f.warmup });
     await sleep(f.warmup * 1000);
-    const others = () => ({ load: processCpuSeconds(load!.pid!), postgres: o.shared.postgres?.() ?? null, redis: o.shared.redis?.() ?? null });
+    const others = () => ({
+      load: processCpuSeconds(load!.pid!),
+      postgres: o.shared.postgres?.() ?? null,
+      redis: o.shared.redis?.() ?? null,
+    });
     const cpu0 = others();
     const w0 = performance.now();
     toServer({ type: 'start' });
@@ -255,7 +387,12 @@ async function runSystem(
     const windowS = (performance.now() - w0) / 1000;
     const mw = await matchWindow;
     const less = (a: number | null, b: number | null) => (a === null || b === null ? null : a - b);
-    const used = { server: mw.cpu_s, load: cpu1.load - cpu0.load, postgres: less(cpu1.postgres, cpu0.postgres), redis: less(cpu1.redis, cpu0.redis) };
+    const used = {
+      server: mw.cpu_s,
+      load: cpu1.load - cpu0.load,
+      postgres: less(cpu1.postgres, cpu0.postgres),
+      redis: less(cpu1.redis, cpu0.redis),
+    };
     const perOrder = (s: number | null) => (s === null || d.measured === 0 ? null : Math.round((s * 1e6) / d.measured));
     const match = LatencyHistogram.decode(d.match);
     const engineMatch = LatencyHistogram.decode(mw.engine_match);
@@ -263,8 +400,12 @@ async function runSystem(
       system,
       ingest_us_per_position: r2(serverUs + (storeUs ?? 0)),
       ingest: {
-        positions: iw.positions, positions_per_s: Math.round(iw.positions / f.ingestSeconds), server_cpu_s: r2(iw.cpu_s), store_cpu_s: storeCpu === null ? null : r2(storeCpu),
-        server_us_per_position: r2(serverUs), store_us_per_position: storeUs === null ? null : r2(storeUs),
+        positions: iw.positions,
+        positions_per_s: Math.round(iw.positions / f.ingestSeconds),
+        server_cpu_s: r2(iw.cpu_s),
+        store_cpu_s: storeCpu === null ? null : r2(storeCpu),
+        server_us_per_position: r2(serverUs),
+        store_us_per_position: storeUs === null ? null : r2(storeUs),
       },
       match_latency_us: match.summary(),
       match_latency_curve: match.curve(),
@@ -272,19 +413,42 @@ async function runSystem(
       engine_match_us: engineMatch.summary(),
       engine_match_curve: engineMatch.curve(),
       lookup_us: system === 'engine' ? null : LatencyHistogram.decode(mw.lookup).summary(),
-      orders: { planned: d.planned, placed: d.placed, confirmed: d.confirmed, offers: d.offers, unmatched: d.unmatched, measured: d.measured, offers_before_ack: d.offers_before_ack },
-      rest_errors: d.rest_errors, rider_errors: d.rider_errors, bridge: mw.bridge, store_write_errors: mw.store_write_errors,
-      connections: connected.connections, failed_connects: connected.failed, server_rss_mb: mw.rss_mb, load_lag_ms_max: d.lag_ms_max,
+      orders: {
+        planned: d.planned,
+        placed: d.placed,
+        confirmed: d.confirmed,
+        offers: d.offers,
+        unmatched: d.unmatched,
+        measured: d.measured,
+        offers_before_ack: d.offers_before_ack,
+      },
+      rest_errors: d.rest_errors,
+      rider_errors: d.rider_errors,
+      bridge: mw.bridge,
+      store_write_errors: mw.store_write_errors,
+      connections: connected.connections,
+      failed_connects: connected.failed,
+      server_rss_mb: mw.rss_mb,
+      load_lag_ms_max: d.lag_ms_max,
       match_cpu: {
-        orders: d.measured, seconds: r2(windowS),
-        server_s: r2(used.server), load_s: r2(used.load), postgres_s: used.postgres === null ? null : r2(used.postgres), redis_s: used.redis === null ? null : r2(used.redis),
+        orders: d.measured,
+        seconds: r2(windowS),
+        server_s: r2(used.server),
+        load_s: r2(used.load),
+        postgres_s: used.postgres === null ? null : r2(used.postgres),
+        redis_s: used.redis === null ? null : r2(used.redis),
         per_order_us: {
-          server: perOrder(used.server), load: perOrder(used.load), postgres: perOrder(used.postgres), redis: perOrder(used.redis),
+          server: perOrder(used.server),
+          load: perOrder(used.load),
+          postgres: perOrder(used.postgres),
+          redis: perOrder(used.redis),
           total: perOrder(used.server + used.load + (used.postgres ?? 0) + (used.redis ?? 0)),
         },
       },
     };
-    o.log(`match: ${d.confirmed}/${d.planned} orders confirmed, ${d.offers} offers; end to end p50 ${res.match_latency_us.p50} p99 ${res.match_latency_us.p99} p99.9 ${res.match_latency_us.p999} µs; engine p99 ${res.engine_match_us.p99} µs; CPU per order ${JSON.stringify(res.match_cpu.per_order_us)} µs`);
+    o.log(
+      `match: ${d.confirmed}/${d.planned} orders confirmed, ${d.offers} offers; end to end p50 ${res.match_latency_us.p50} p99 ${res.match_latency_us.p99} p99.9 ${res.match_latency_us.p999} µs; engine p99 ${res.engine_match_us.p99} µs; CPU per order ${JSON.stringify(res.match_cpu.per_order_us)} µs`,
+    );
     return res;
   } finally {
     tell(load, { type: 'exit' } satisfies LoadCmd);

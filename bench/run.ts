@@ -28,12 +28,24 @@ const HELP = `usage: npm run bench -- match|baselines [--riders N] [--rate ORDER
        npm run bench -- write-behind [--events N] [--batch N] [--rate N] [--seconds S] [--baseline-events N] [--pg-server URL] [--redis-url URL] [--quick] [--json]`;
 
 type Log = (s: string) => void;
-const progress = (tag: string): Log => (s) => console.error(`[${tag}] ${s}`);
+const progress =
+  (tag: string): Log =>
+  (s) =>
+    console.error(`[${tag}] ${s}`);
 
 /** The goals of issue 7, on the pipeline's figures. */
-const GOALS = { match_p99_us_max: 1_000, engine_match_p99_us_max: 100, redis_geo_p99_ratio_min: 10, postgis_p99_ratio_min: 20, ingest_us_per_position_max: 4 };
+const GOALS = {
+  match_p99_us_max: 1_000,
+  engine_match_p99_us_max: 100,
+  redis_geo_p99_ratio_min: 10,
+  postgis_p99_ratio_min: 20,
+  ingest_us_per_position_max: 4,
+};
 
-function parse<T extends Record<string, number | boolean | string>>(argv: readonly string[], defaults: T): Widened<T> | null {
+function parse<T extends Record<string, number | boolean | string>>(
+  argv: readonly string[],
+  defaults: T,
+): Widened<T> | null {
   try {
     return parseFlags(argv, defaults);
   } catch (err) {
@@ -109,22 +121,40 @@ async function pipeline(argv: readonly string[], machine: string, systems: reado
     engine_match_p99: ours.engine_match_us.p99 <= GOALS.engine_match_p99_us_max,
     ingest: ours.ingest_us_per_position <= GOALS.ingest_us_per_position_max,
   };
-  if (ratios['redis-geo']) met['redis_geo_ratio'] = (ratios['redis-geo']['match_p99'] ?? 0) >= GOALS.redis_geo_p99_ratio_min;
+  if (ratios['redis-geo'])
+    met['redis_geo_ratio'] = (ratios['redis-geo']['match_p99'] ?? 0) >= GOALS.redis_geo_p99_ratio_min;
   if (ratios['postgis']) met['postgis_ratio'] = (ratios['postgis']['match_p99'] ?? 0) >= GOALS.postgis_p99_ratio_min;
   const common = {
-    riders: r.flags.riders, riders_asked: r.riders_asked, fd_limit: r.fd_limit, peak_orders_per_s: f.rate, mean_orders_per_s: r.mean_rate, orders_planned: r.orders_planned, seconds: f.seconds,
-    position_interval_s: f.interval, seed: f.seed, quick: f.quick, goals: GOALS, met,
+    riders: r.flags.riders,
+    riders_asked: r.riders_asked,
+    fd_limit: r.fd_limit,
+    peak_orders_per_s: f.rate,
+    mean_orders_per_s: r.mean_rate,
+    orders_planned: r.orders_planned,
+    seconds: f.seconds,
+    position_interval_s: f.interval,
+    seed: f.seed,
+    quick: f.quick,
+    goals: GOALS,
+    met,
   };
-  const text = [`${tag} on ${machine}`, `  ${r.flags.riders} riders${r.flags.riders < r.riders_asked ? ` (of ${r.riders_asked} asked: open-file limit ${r.fd_limit})` : ''} reporting every ${f.interval} s; ${r.orders_planned} orders in ${f.seconds} s (peak ${f.rate}/s, mean ${r.mean_rate}/s), seed ${f.seed}`];
+  const text = [
+    `${tag} on ${machine}`,
+    `  ${r.flags.riders} riders${r.flags.riders < r.riders_asked ? ` (of ${r.riders_asked} asked: open-file limit ${r.fd_limit})` : ''} reporting every ${f.interval} s; ${r.orders_planned} orders in ${f.seconds} s (peak ${f.rate}/s, mean ${r.mean_rate}/s), seed ${f.seed}`,
+  ];
   for (const s of systems) text.push(...describe(r.systems[s]!));
-  for (const [s, q] of Object.entries(ratios)) text.push(`  ${s} / engine: p50 ×${q['match_p50']}, p99 ×${q['match_p99']}, p99.9 ×${q['match_p999']}, ingest ×${q['ingest_us_per_position']}`);
+  for (const [s, q] of Object.entries(ratios))
+    text.push(
+      `  ${s} / engine: p50 ×${q['match_p50']}, p99 ×${q['match_p99']}, p99.9 ×${q['match_p999']}, ingest ×${q['ingest_us_per_position']}`,
+    );
   text.push(`  goals met: ${JSON.stringify(met)}`);
   if (systems.length === 1) return { json: { ...common, ...ours }, text };
   return { json: { ...common, systems: r.systems, ratios }, text };
 }
 
 function describe(s: SystemResult): string[] {
-  const p = (x: { p50: number; p90: number; p99: number; p999: number; max: number }) => `p50 ${x.p50} p90 ${x.p90} p99 ${x.p99} p99.9 ${x.p999} max ${x.max}`;
+  const p = (x: { p50: number; p90: number; p99: number; p999: number; max: number }) =>
+    `p50 ${x.p50} p90 ${x.p90} p99 ${x.p99} p99.9 ${x.p999} max ${x.max}`;
   return [
     `  ${s.system}:`,
     `    match end to end (µs): ${p(s.match_latency_us)} (${s.match_latency_us.count} orders; REST ack ${p(s.rest_ack_us)})`,
@@ -214,7 +244,15 @@ async function all(argv: readonly string[], machine: string): Promise<Outcome> {
   const parts: [string, Promise<Outcome> | (() => Promise<Outcome>)][] = [
     ['ingest', () => ingest(quick, machine)],
     ['memory', () => memory(quick, machine)],
-    ['baselines', () => pipeline(argv.filter((a) => a !== '--json'), machine, SYSTEMS)],
+    [
+      'baselines',
+      () =>
+        pipeline(
+          argv.filter((a) => a !== '--json'),
+          machine,
+          SYSTEMS,
+        ),
+    ],
     ['engine', () => engine(quick, machine)],
     ['write_behind', () => writeBehind(quick, machine)],
   ];
@@ -232,7 +270,10 @@ async function all(argv: readonly string[], machine: string): Promise<Outcome> {
   return { json, text };
 }
 
-main().then((code) => process.exit(code), (err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -16,7 +16,13 @@ const HELP = `usage: npm run simulate -- [--riders N] [--restaurants N] [--order
 async function main(): Promise<number> {
   let flags;
   try {
-    flags = parseFlags(process.argv.slice(2), { ...defaultSimOptions, realtime: false, json: false, quiet: false, help: false });
+    flags = parseFlags(process.argv.slice(2), {
+      ...defaultSimOptions,
+      realtime: false,
+      json: false,
+      quiet: false,
+      help: false,
+    });
   } catch (err) {
     if (err instanceof UsageError) {
       console.error(`simulate: ${err.message}\n${HELP}`);
@@ -46,17 +52,21 @@ async function main(): Promise<number> {
     lastPrint = wall;
     const c = sim.counts;
     const s = sim.engine.stats();
-    log(`[sim ${hhmmss(clock.now() - start)}] placed ${c.orders_placed} delivered ${c.orders_delivered} cancelled ${c.orders_cancelled} ` +
-      `live ${sim.liveOrders} offers ${c.offers_sent} riders available ${s.ridersAvailable}/${s.ridersOnline} ` +
-      `match p99 ${sim.matchMicros.quantile(0.99).toFixed(1)} µs violations ${c.invariant_violations}`);
+    log(
+      `[sim ${hhmmss(clock.now() - start)}] placed ${c.orders_placed} delivered ${c.orders_delivered} cancelled ${c.orders_cancelled} ` +
+        `live ${sim.liveOrders} offers ${c.offers_sent} riders available ${s.ridersAvailable}/${s.ridersOnline} ` +
+        `match p99 ${sim.matchMicros.quantile(0.99).toFixed(1)} µs violations ${c.invariant_violations}`,
+    );
   };
-  log(`simulating ${flags.riders} riders, ${flags.restaurants} restaurants, ${flags.ordersPerSec} orders/s for ${flags.duration} s` +
-    `${flags.realtime ? ' in real time' : ''}, seed ${flags.seed}`);
+  log(
+    `simulating ${flags.riders} riders, ${flags.restaurants} restaurants, ${flags.ordersPerSec} orders/s for ${flags.duration} s` +
+      `${flags.realtime ? ' in real time' : ''}, seed ${flags.seed}`,
+  );
   sim.start();
   const end = start + flags.duration * 1000;
   const drainEnd = end + flags.drainS * 1000;
   if (sim_clock) {
-    for (let t = start; t < end; ) {
+    for (let t = start; t < end;) {
       t = Math.min(end, t + 10_000);
       sim_clock.runUntil(t);
       progress();
@@ -88,8 +98,14 @@ async function main(): Promise<number> {
     cancel_reasons: sim.cancelReasons,
     match_latency_us: (({ p50, p90, p99, max }) => ({ p50, p90, p99, max }))(sim.matchMicros.summary(1)),
     matches: sim.matchMicros.count,
-    pickup_distance_m: { mean: Math.round(sim.pickupDistance.mean() || 0), p90: Math.round(sim.pickupDistance.quantile(0.9) || 0) },
-    delivery_minutes: { p50: Number((sim.deliveryMinutes.quantile(0.5) || 0).toFixed(1)), p90: Number((sim.deliveryMinutes.quantile(0.9) || 0).toFixed(1)) },
+    pickup_distance_m: {
+      mean: Math.round(sim.pickupDistance.mean() || 0),
+      p90: Math.round(sim.pickupDistance.quantile(0.9) || 0),
+    },
+    delivery_minutes: {
+      p50: Number((sim.deliveryMinutes.quantile(0.5) || 0).toFixed(1)),
+      p90: Number((sim.deliveryMinutes.quantile(0.9) || 0).toFixed(1)),
+    },
     sim_s: Math.round((clock.now() - start) / 1000),
     wall_s: Number(((performance.now() - wall0) / 1000).toFixed(2)),
     seed: flags.seed,
@@ -100,19 +116,32 @@ async function main(): Promise<number> {
   };
   for (const v of sim.firstViolations) console.error(`invariant violated: ${v}`);
   if (!flags.json) {
-    console.log(`\norders: ${c.orders_placed} placed, ${c.orders_delivered} delivered, ${c.orders_cancelled} cancelled, ${sim.liveOrders} still live`);
-    console.log(`offers: ${c.offers_sent} sent, ${c.offers_accepted} accepted, ${c.offers_declined} declined, ${c.offers_expired} expired, ${c.offers_withdrawn} withdrawn`);
-    console.log(`match latency (engine CPU, µs): p50 ${summary.match_latency_us.p50} p90 ${summary.match_latency_us.p90} p99 ${summary.match_latency_us.p99} max ${summary.match_latency_us.max}`);
-    console.log(`pickup distance (m): mean ${summary.pickup_distance_m.mean} p90 ${summary.pickup_distance_m.p90}; delivery (min) p50 ${summary.delivery_minutes.p50} p90 ${summary.delivery_minutes.p90}`);
+    console.log(
+      `\norders: ${c.orders_placed} placed, ${c.orders_delivered} delivered, ${c.orders_cancelled} cancelled, ${sim.liveOrders} still live`,
+    );
+    console.log(
+      `offers: ${c.offers_sent} sent, ${c.offers_accepted} accepted, ${c.offers_declined} declined, ${c.offers_expired} expired, ${c.offers_withdrawn} withdrawn`,
+    );
+    console.log(
+      `match latency (engine CPU, µs): p50 ${summary.match_latency_us.p50} p90 ${summary.match_latency_us.p90} p99 ${summary.match_latency_us.p99} max ${summary.match_latency_us.max}`,
+    );
+    console.log(
+      `pickup distance (m): mean ${summary.pickup_distance_m.mean} p90 ${summary.pickup_distance_m.p90}; delivery (min) p50 ${summary.delivery_minutes.p50} p90 ${summary.delivery_minutes.p90}`,
+    );
     console.log(`cancel reasons: ${JSON.stringify(sim.cancelReasons)}`);
-    console.log(`invariant violations: ${c.invariant_violations}; ${summary.sim_s} simulated s in ${summary.wall_s} wall s on ${summary.machine}`);
+    console.log(
+      `invariant violations: ${c.invariant_violations}; ${summary.sim_s} simulated s in ${summary.wall_s} wall s on ${summary.machine}`,
+    );
   } else {
     console.log(JSON.stringify(summary));
   }
   return c.invariant_violations === 0 ? 0 : 1;
 }
 
-main().then((code) => process.exit(code), (err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -47,21 +47,43 @@ export class Sample {
   /** p50, p90, p99, p99.9 and max, rounded to `digits`. */
   summary(digits = 1): { p50: number; p90: number; p99: number; p999: number; max: number } {
     const r = (x: number) => (Number.isNaN(x) ? 0 : Number(x.toFixed(digits)));
-    return { p50: r(this.quantile(0.5)), p90: r(this.quantile(0.9)), p99: r(this.quantile(0.99)), p999: r(this.quantile(0.999)), max: r(this.max()) };
+    return {
+      p50: r(this.quantile(0.5)),
+      p90: r(this.quantile(0.9)),
+      p99: r(this.quantile(0.99)),
+      p999: r(this.quantile(0.999)),
+      max: r(this.max()),
+    };
   }
 }
 
 /** Parses `--name value` and `--flag` arguments against defaults; unknown flags are an error. */
 /** A flag's type from its default: `false` is any boolean, `0` any number. */
-export type Widened<T> = { -readonly [K in keyof T]: T[K] extends boolean ? boolean : T[K] extends number ? number : T[K] extends string ? string : T[K] };
+export type Widened<T> = {
+  -readonly [K in keyof T]: T[K] extends boolean
+    ? boolean
+    : T[K] extends number
+      ? number
+      : T[K] extends string
+        ? string
+        : T[K];
+};
 
-export function parseFlags<T extends Record<string, number | boolean | string>>(argv: readonly string[], defaults: T): Widened<T> {
+export function parseFlags<T extends Record<string, number | boolean | string>>(
+  argv: readonly string[],
+  defaults: T,
+): Widened<T> {
   const out: Record<string, number | boolean | string> = { ...defaults };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (!arg.startsWith('--')) throw new UsageError(`unexpected argument ${arg}`);
     const key = arg.slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-    if (!(key in defaults)) throw new UsageError(`unknown flag ${arg}; known: ${Object.keys(defaults).map((k) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())).join(' ')}`);
+    if (!(key in defaults))
+      throw new UsageError(
+        `unknown flag ${arg}; known: ${Object.keys(defaults)
+          .map((k) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase()))
+          .join(' ')}`,
+      );
     const d = defaults[key];
     if (typeof d === 'boolean') {
       out[key] = true;

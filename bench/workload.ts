@@ -45,7 +45,10 @@ export function demandShape(fraction: number): number {
  */
 export function planOrders(o: WorkloadOptions, city: CityPlan): PlannedOrder[] {
   const rnd = new SeededRandom(o.seed ^ 0x5eed);
-  const pick = weightedPicker(city.restaurants.map((r) => r.weight), rnd);
+  const pick = weightedPicker(
+    city.restaurants.map((r) => r.weight),
+    rnd,
+  );
   const out: PlannedOrder[] = [];
   if (o.rate <= 0) return out;
   for (let t = rnd.exponential(1 / o.rate); t < o.seconds; t += rnd.exponential(1 / o.rate)) {

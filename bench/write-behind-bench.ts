@@ -23,8 +23,17 @@ import { pgDatabase } from '../adapters/postgres/sql-database.js';
 import { BullmqQueue } from '../adapters/queue/bullmq-queue.js';
 import { parseRedisUrl } from '../adapters/queue/redis-url.js';
 import {
-  Engine, SimulatedClock, offsetM, type CustomerId, type EngineEvent, type EventBatch, type EventRecord, type JobQueue, type OrderSnapshotRow,
-  type RestaurantId, type RiderId,
+  Engine,
+  SimulatedClock,
+  offsetM,
+  type CustomerId,
+  type EngineEvent,
+  type EventBatch,
+  type EventRecord,
+  type JobQueue,
+  type OrderSnapshotRow,
+  type RestaurantId,
+  type RiderId,
 } from '../engine/index.js';
 import { Sample } from './stats.js';
 
@@ -41,8 +50,13 @@ export interface WriteBehindBenchOptions {
 }
 
 export const defaultWriteBehindBench: WriteBehindBenchOptions = {
-  events: 100_000, batch: 1_000, rate: 2_000, seconds: 10, baselineEvents: 3_000,
-  pgServer: 'postgres://postgres@127.0.0.1:5432', redisUrl: 'redis://127.0.0.1:6379',
+  events: 100_000,
+  batch: 1_000,
+  rate: 2_000,
+  seconds: 10,
+  baselineEvents: 3_000,
+  pgServer: 'postgres://postgres@127.0.0.1:5432',
+  redisUrl: 'redis://127.0.0.1:6379',
 };
 
 /**
@@ -55,7 +69,9 @@ async function lifecycleRecords(count: number): Promise<EventRecord[]> {
   const e = new Engine({ clock, seed: 3 });
   const out: EventRecord[] = [];
   const collect: JobQueue<EventBatch> = {
-    enqueue: async (jobs) => { for (const j of jobs) out.push(...j.data.records); },
+    enqueue: async (jobs) => {
+      for (const j of jobs) out.push(...j.data.records);
+    },
     consume: () => ({ close: async () => {} }),
     pending: async () => [],
     close: async () => {},
@@ -63,7 +79,12 @@ async function lifecycleRecords(count: number): Promise<EventRecord[]> {
   const wb = new WriteBehind(e, collect);
   const centre = { lat: 12.97, lng: 77.59 };
   for (let r = 0; r < 50; r++) {
-    e.registerRestaurant({ restaurantId: `lr${r}` as RestaurantId, location: offsetM(centre.lat, centre.lng, r * 7, 300 + r * 40), prepMinutes: 10, capacity: 1_000 });
+    e.registerRestaurant({
+      restaurantId: `lr${r}` as RestaurantId,
+      location: offsetM(centre.lat, centre.lng, r * 7, 300 + r * 40),
+      prepMinutes: 10,
+      capacity: 1_000,
+    });
   }
   for (let i = 0; out.length < count; i++) {
     const riderId = `lrider${i}` as RiderId;
@@ -73,7 +94,12 @@ async function lifecycleRecords(count: number): Promise<EventRecord[]> {
     e.riderOnline(riderId);
     const at = offsetM(rest.value.location.lat, rest.value.location.lng, 90, 100);
     e.updateRiderPosition(riderId, at.lat, at.lng, 5, NaN, 0, clock.now());
-    const placed = e.placeOrder({ customerId: `lc${i}` as CustomerId, restaurantId: rest.value.id, drop: offsetM(at.lat, at.lng, 0, 1500), paid: true });
+    const placed = e.placeOrder({
+      customerId: `lc${i}` as CustomerId,
+      restaurantId: rest.value.id,
+      drop: offsetM(at.lat, at.lng, 0, 1500),
+      paid: true,
+    });
     if (!placed.ok) throw new Error(placed.detail);
     e.restaurantAccept(placed.value, { prepMinutes: 0 });
     const view = e.getOrder(placed.value);
@@ -99,17 +125,35 @@ function templates() {
   e.subscribe((ev) => events.push(ev));
   const restaurantId = 'bench-r' as RestaurantId;
   e.registerRestaurant({ restaurantId, location: { lat: 12.97, lng: 77.59 }, prepMinutes: 15, capacity: 1_000_000 });
-  const placed = e.placeOrder({ customerId: 'bench-c' as CustomerId, restaurantId, drop: { lat: 12.98, lng: 77.6 }, paid: true });
+  const placed = e.placeOrder({
+    customerId: 'bench-c' as CustomerId,
+    restaurantId,
+    drop: { lat: 12.98, lng: 77.6 },
+    paid: true,
+  });
   if (!placed.ok) throw new Error(placed.detail);
-  const restaurant: EventRecord = { event: events[0]!, state: e.snapshotRow('restaurant', restaurantId) ?? null, idCounter: 1 };
-  return { restaurant, event: events[1]!, row: e.snapshotRow('order', placed.value) as OrderSnapshotRow, at: clock.now() };
+  const restaurant: EventRecord = {
+    event: events[0]!,
+    state: e.snapshotRow('restaurant', restaurantId) ?? null,
+    idCounter: 1,
+  };
+  return {
+    restaurant,
+    event: events[1]!,
+    row: e.snapshotRow('order', placed.value) as OrderSnapshotRow,
+    at: clock.now(),
+  };
 }
 
 export async function runWriteBehindBench(o: WriteBehindBenchOptions, progress: (s: string) => void) {
   const tpl = templates();
   const record = (i: number, prefix: string): EventRecord => {
     const id = `${prefix}${i}`;
-    return { event: { ...tpl.event, id } as EngineEvent, state: { ...tpl.row, id: id as OrderSnapshotRow['id'] }, idCounter: 1 };
+    return {
+      event: { ...tpl.event, id } as EngineEvent,
+      state: { ...tpl.row, id: id as OrderSnapshotRow['id'] },
+      idCounter: 1,
+    };
   };
   const dbUrl = `${o.pgServer}/bench_wb_${process.pid}_${randomBytes(3).toString('hex')}`;
   await ensureDatabase(dbUrl);
@@ -127,9 +171,11 @@ export async function runWriteBehindBench(o: WriteBehindBenchOptions, progress: 
     progress(`appending them in batches of ${o.batch}`);
     // Four batches in flight, as the worker has by default (EventWriter inFlight).
     const inFours = async (batches: EventRecord[][]) => {
-      for (let i = 0; i < batches.length; i += 4) await Promise.all(batches.slice(i, i + 4).map((b) => store.append(b)));
+      for (let i = 0; i < batches.length; i += 4)
+        await Promise.all(batches.slice(i, i + 4).map((b) => store.append(b)));
     };
-    const chunk = (xs: EventRecord[]) => Array.from({ length: Math.ceil(xs.length / o.batch) }, (_, i) => xs.slice(i * o.batch, (i + 1) * o.batch));
+    const chunk = (xs: EventRecord[]) =>
+      Array.from({ length: Math.ceil(xs.length / o.batch) }, (_, i) => xs.slice(i * o.batch, (i + 1) * o.batch));
     let t0 = performance.now();
     await inFours(chunk(lifecycle));
     const lifecycleRowsPerS = lifecycle.length / ((performance.now() - t0) / 1000);
@@ -148,7 +194,8 @@ export async function runWriteBehindBench(o: WriteBehindBenchOptions, progress: 
     const enqueuedAt = new Map<string, number>();
     const lag = new Sample();
     const writer = new EventWriter(queue, store, {
-      batchSize: o.batch, lingerMs: 5,
+      batchSize: o.batch,
+      lingerMs: 5,
       onBatch: (b) => {
         const now = performance.now();
         for (const j of b) {
@@ -186,7 +233,10 @@ export async function runWriteBehindBench(o: WriteBehindBenchOptions, progress: 
     await migrate(db2);
     const store2 = new PgEventStore(db2);
     // A simulated clock at the orders' time: deadlines are armed as on a real start, none fires during the measure.
-    const { engine, report } = await recoverEngine(store2, queue, { clock: new SimulatedClock(tpl.at), retentionMs: 30 * 60_000 });
+    const { engine, report } = await recoverEngine(store2, queue, {
+      clock: new SimulatedClock(tpl.at),
+      retentionMs: 30 * 60_000,
+    });
     const startMs = performance.now() - t0;
     engine.stop();
     await store2.close();

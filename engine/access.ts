@@ -141,5 +141,4 @@ export function ownsTarget(principal: Principal, target: AccessTarget): boolean 
 }
 
 // An id absent on either side never matches: undefined === undefined must not grant access.
-const same = (a: string | undefined, b: string | undefined): boolean =>
-  a !== undefined && b !== undefined && a === b;
+const same = (a: string | undefined, b: string | undefined): boolean => a !== undefined && b !== undefined && a === b;

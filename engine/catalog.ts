@@ -45,7 +45,11 @@ export function priceOrder(menu: ReadonlyMap<string, MenuItem>, lines: readonly 
       return reject('INVALID_ARGUMENT', `items/${i}/quantity must be a positive integer`);
     }
     const item = menu.get(line.menuItemId);
-    if (item === undefined) return reject('MENU_ITEM_NOT_FOUND', `items/${i}/menu_item_id: ${line.menuItemId} is not on this restaurant's menu`);
+    if (item === undefined)
+      return reject(
+        'MENU_ITEM_NOT_FOUND',
+        `items/${i}/menu_item_id: ${line.menuItemId} is not on this restaurant's menu`,
+      );
     if (!item.available) return reject('MENU_ITEM_UNAVAILABLE', `items/${i}: ${item.name} is not available right now`);
     const linePaise = item.pricePaise * line.quantity;
     total += linePaise;
@@ -71,10 +75,22 @@ export type Weekday = 'monday' | 'tuesday' | 'wednesday' | 'thursday' | 'friday'
 export type OperatingHours = Partial<Record<Weekday, { readonly open: string; readonly close: string }>>;
 
 const WEEKDAY_OF: Record<string, Weekday> = {
-  Mon: 'monday', Tue: 'tuesday', Wed: 'wednesday', Thu: 'thursday', Fri: 'friday', Sat: 'saturday', Sun: 'sunday',
+  Mon: 'monday',
+  Tue: 'tuesday',
+  Wed: 'wednesday',
+  Thu: 'thursday',
+  Fri: 'friday',
+  Sat: 'saturday',
+  Sun: 'sunday',
 };
 const PREVIOUS: Record<Weekday, Weekday> = {
-  monday: 'sunday', tuesday: 'monday', wednesday: 'tuesday', thursday: 'wednesday', friday: 'thursday', saturday: 'friday', sunday: 'saturday',
+  monday: 'sunday',
+  tuesday: 'monday',
+  wednesday: 'tuesday',
+  thursday: 'wednesday',
+  friday: 'thursday',
+  saturday: 'friday',
+  sunday: 'saturday',
 };
 const minutes = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
 
@@ -91,7 +107,13 @@ export function isOpenAt(hours: OperatingHours | undefined, epochMs: number, tim
   if (hours === undefined || Object.keys(hours).length === 0) return true;
   let f = formatters.get(timeZone);
   if (f === undefined) {
-    f = new Intl.DateTimeFormat('en-GB', { timeZone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    f = new Intl.DateTimeFormat('en-GB', {
+      timeZone,
+      weekday: 'short',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    });
     formatters.set(timeZone, f);
   }
   const parts = f.formatToParts(new Date(epochMs));

@@ -32,7 +32,11 @@ export interface ChatOrder {
  * (whom a written message goes to; for an admin reading, none).
  */
 export function chatAccess(
-  p: Principal, o: ChatOrder, channel: ChatChannel, mode: 'read' | 'write', now: number,
+  p: Principal,
+  o: ChatOrder,
+  channel: ChatChannel,
+  mode: 'read' | 'write',
+  now: number,
 ): Result<string | null> {
   const other = channel === 'rider' ? (o.riderId ? `rider:${o.riderId}` : null) : `restaurant:${o.restaurantId}`;
   let counterpart: string | null;
@@ -41,8 +45,7 @@ export function chatAccess(
     counterpart = `customer:${o.customerId}`;
   } else if (p.role === 'restaurant' && channel === 'restaurant' && p.restaurantId === o.restaurantId) {
     counterpart = `customer:${o.customerId}`;
-  }
-  else if (p.role === 'admin' && p.revocationChecked && mode === 'read') return ok(null);
+  } else if (p.role === 'admin' && p.revocationChecked && mode === 'read') return ok(null);
   // A stranger and a missing order look alike: no probing for ids.
   else return reject('AUTH_OBJECT_FORBIDDEN', `chat: order is not yours (${channel})`);
   if (o.endedAt > 0 && mode === 'write') return reject('CHAT_CLOSED', 'the order has ended; its chat is read-only');

@@ -103,10 +103,13 @@ export function resolveConfig(input: EngineConfigInput = {}): EngineConfig {
     payout: Object.freeze({ ...defaultEngineConfig.payout, ...input.payout }),
   };
   if (!(c.shardResolution >= 0 && c.indexResolution <= 15 && c.shardResolution < c.indexResolution)) {
-    throw new RangeError(`shardResolution (${c.shardResolution}) must be below indexResolution (${c.indexResolution}), both in 0..15`);
+    throw new RangeError(
+      `shardResolution (${c.shardResolution}) must be below indexResolution (${c.indexResolution}), both in 0..15`,
+    );
   }
   for (const [k, v] of Object.entries(c)) {
-    if (typeof v === 'number' && !(Number.isFinite(v) && v >= 0)) throw new RangeError(`config ${k} must be a finite number ≥ 0, got ${v}`);
+    if (typeof v === 'number' && !(Number.isFinite(v) && v >= 0))
+      throw new RangeError(`config ${k} must be a finite number ≥ 0, got ${v}`);
   }
   checkPayoutRates(c.payout);
   return Object.freeze(c);

@@ -1,7 +1,25 @@
 import {
-  type AggregateKind, type CancelOrder, type CommandValue, type EngineCommand, type EngineEvent, type H3Cell, type OrderId,
-  type OrderView, type PlaceOrder, type RegisterRestaurant, type RegisterRider, type RestaurantId, type RestaurantStatus,
-  type RestaurantView, type Result, type RiderId, type RiderStatus, type RiderJobView, type RiderView, PositionStatus, reject,
+  type AggregateKind,
+  type CancelOrder,
+  type CommandValue,
+  type EngineCommand,
+  type EngineEvent,
+  type H3Cell,
+  type OrderId,
+  type OrderView,
+  type PlaceOrder,
+  type RegisterRestaurant,
+  type RegisterRider,
+  type RestaurantId,
+  type RestaurantStatus,
+  type RestaurantView,
+  type Result,
+  type RiderId,
+  type RiderStatus,
+  type RiderJobView,
+  type RiderView,
+  PositionStatus,
+  reject,
 } from '../protocol/index.js';
 import { type Clock, type Stopwatch, nullStopwatch } from './clock.js';
 import { runCommand } from './commands/run.js';
@@ -14,7 +32,13 @@ import { type EngineStats, engineStats, orderView, restaurantView, riderJobView,
 import type { OrderRecord, RestaurantRecord, RiderRecord } from './records.js';
 import type { Shard } from './shard.js';
 import { loadSnapshot, snapshotRow, toSnapshot } from './snapshot-codec.js';
-import { type EngineSnapshot, type OrderSnapshotRow, type RestaurantSnapshotRow, type RiderSnapshotRow, SNAPSHOT_FORMAT } from './snapshot.js';
+import {
+  type EngineSnapshot,
+  type OrderSnapshotRow,
+  type RestaurantSnapshotRow,
+  type RiderSnapshotRow,
+  SNAPSHOT_FORMAT,
+} from './snapshot.js';
 
 export type { CandidateRequest, EngineLogger, MatchInfo };
 
@@ -97,8 +121,12 @@ export class Engine {
     const ask = options.externalCandidates;
     const logger = options.logger;
     this.#core = new EngineCore({
-      clock: options.clock, config: this.config, seed: (options.seed ?? 1) >>> 0,
-      stopwatch: options.stopwatch ?? nullStopwatch, onMatch: options.onMatch, logger,
+      clock: options.clock,
+      config: this.config,
+      seed: (options.seed ?? 1) >>> 0,
+      stopwatch: options.stopwatch ?? nullStopwatch,
+      onMatch: options.onMatch,
+      logger,
       onDeadline: (kind, id) => this.execute({ type: 'fire_deadline', kind, id }),
       ...(ask ? { candidates: () => new ExternalCandidates(ask, this.config.maxPickupDistanceM, logger) } : {}),
     });
@@ -306,7 +334,13 @@ export class Engine {
    * geofence (engine/positions.ts). Answers a {@link PositionStatus} code.
    */
   updateRiderPosition(
-    id: RiderId, lat: number, lng: number, accuracy: number, heading: number, speed: number, at: number,
+    id: RiderId,
+    lat: number,
+    lng: number,
+    accuracy: number,
+    heading: number,
+    speed: number,
+    at: number,
   ): PositionStatus {
     const r = this.#core.riders.get(id);
     if (r === undefined) return PositionStatus.UNKNOWN_RIDER;
@@ -324,19 +358,42 @@ export class Engine {
    * answers UNKNOWN_RIDER.
    */
   updateRiderPositionOf(
-    h: RiderHandle, lat: number, lng: number, accuracy: number, heading: number, speed: number, at: number,
+    h: RiderHandle,
+    lat: number,
+    lng: number,
+    accuracy: number,
+    heading: number,
+    speed: number,
+    at: number,
   ): PositionStatus {
     const r = h as unknown as RiderRecord;
     if (r.table !== this.#core.riderTable) return PositionStatus.UNKNOWN_RIDER;
     return this.#position(r, lat, lng, accuracy, heading, speed, at);
   }
 
-  #position(r: RiderRecord, lat: number, lng: number, accuracy: number, heading: number, speed: number, at: number): PositionStatus {
+  #position(
+    r: RiderRecord,
+    lat: number,
+    lng: number,
+    accuracy: number,
+    heading: number,
+    speed: number,
+    at: number,
+  ): PositionStatus {
     const core = this.#core;
     const status = applyPosition(core, r, lat, lng, accuracy, heading, speed, at);
     // Only an arrival emits: then the update becomes a command's worth of events, like any other.
     if (core.buffer.length > 0) {
-      const command: EngineCommand = { type: 'update_rider_position', riderId: r.id, lat, lng, accuracy, heading, speed, at };
+      const command: EngineCommand = {
+        type: 'update_rider_position',
+        riderId: r.id,
+        lat,
+        lng,
+        accuracy,
+        heading,
+        speed,
+        at,
+      };
       const events = core.buffer;
       core.buffer = [];
       if (this.#running) {
@@ -411,7 +468,10 @@ export class Engine {
    * Write-behind stores it beside the actor's events so that recovery is a
    * snapshot load, not a replay.
    */
-  snapshotRow(aggregate: AggregateKind, id: string): RestaurantSnapshotRow | RiderSnapshotRow | OrderSnapshotRow | undefined {
+  snapshotRow(
+    aggregate: AggregateKind,
+    id: string,
+  ): RestaurantSnapshotRow | RiderSnapshotRow | OrderSnapshotRow | undefined {
     return snapshotRow(this.#core, aggregate, id);
   }
 
@@ -434,8 +494,10 @@ export class Engine {
   static restore(snapshot: EngineSnapshot, options: EngineOptions): Engine {
     // Snapshots come from storage: the type says what they should be, not what they are.
     const format: unknown = snapshot.format;
-    if (format !== SNAPSHOT_FORMAT) throw new TypeError(`unsupported snapshot format ${String(format)}; expected ${SNAPSHOT_FORMAT}`);
-    if (options.clock.now() < snapshot.at) throw new RangeError(`clock (${options.clock.now()}) is earlier than the snapshot (${snapshot.at})`);
+    if (format !== SNAPSHOT_FORMAT)
+      throw new TypeError(`unsupported snapshot format ${String(format)}; expected ${SNAPSHOT_FORMAT}`);
+    if (options.clock.now() < snapshot.at)
+      throw new RangeError(`clock (${options.clock.now()}) is earlier than the snapshot (${snapshot.at})`);
     const e = new Engine({ ...options, seed: snapshot.seed });
     loadSnapshot(e.#core, snapshot);
     return e;

@@ -32,6 +32,7 @@ export interface ArrivalInput {
 export function arrivalAt(config: EtaConfig, now: number, a: ArrivalInput): number {
   const toDropS = travelS(config, fastDistanceM(a.pickup.lat, a.pickup.lng, a.drop.lat, a.drop.lng));
   if (a.pickedUp) return now + travelS(config, fastDistanceM(a.rider.lat, a.rider.lng, a.drop.lat, a.drop.lng)) * 1000;
-  const viaPickup = now + (travelS(config, fastDistanceM(a.rider.lat, a.rider.lng, a.pickup.lat, a.pickup.lng)) + toDropS) * 1000;
+  const viaPickup =
+    now + (travelS(config, fastDistanceM(a.rider.lat, a.rider.lng, a.pickup.lat, a.pickup.lng)) + toDropS) * 1000;
   return a.readyAt === null ? viaPickup : Math.max(viaPickup, a.readyAt + toDropS * 1000);
 }

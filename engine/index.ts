@@ -7,8 +7,17 @@
  * given. Adapters drive it with commands and act on its events.
  */
 export {
-  Engine, type EngineOptions, type RiderHandle, type EngineListener, type BatchListener, type CommandBatch, type Executed,
-  type Queued, type EngineLogger, type MatchInfo, type CandidateRequest,
+  Engine,
+  type EngineOptions,
+  type RiderHandle,
+  type EngineListener,
+  type BatchListener,
+  type CommandBatch,
+  type Executed,
+  type Queued,
+  type EngineLogger,
+  type MatchInfo,
+  type CandidateRequest,
 } from './engine.js';
 export type { EngineStats } from './queries.js';
 export { travelS, arrivalAt, type ArrivalInput } from './eta.js';
@@ -16,7 +25,13 @@ export { type EngineConfig, type EngineConfigInput, defaultEngineConfig, resolve
 export { type PayoutRates, riderPayout } from './payout.js';
 export { type Clock, type Stopwatch, type TimerHandle, SimulatedClock, nullStopwatch } from './clock.js';
 export { type Random, SeededRandom, seededUuid } from './random.js';
-export { type EngineSnapshot, type OrderSnapshotRow, type RestaurantSnapshotRow, type RiderSnapshotRow, SNAPSHOT_FORMAT } from './snapshot.js';
+export {
+  type EngineSnapshot,
+  type OrderSnapshotRow,
+  type RestaurantSnapshotRow,
+  type RiderSnapshotRow,
+  SNAPSHOT_FORMAT,
+} from './snapshot.js';
 export { checkInvariants } from './invariants.js';
 export { distanceM, fastDistanceM, bearingDeg, offsetM } from './geo.js';
 export type { OrderState } from './machines/order-machine.js';

@@ -26,7 +26,8 @@ export function checkInvariants(engine: Engine): string[] {
     if (o.state === 'dispatching.offered') {
       const r = c.riderId ? riders.get(c.riderId) : undefined;
       if (!r) out.push(`order ${o.id} offered to missing rider ${c.riderId}`);
-      else if (r.state !== 'online.offered' || r.snap.context.orderId !== o.id) out.push(`order ${o.id} offered to ${r.id}, which is ${r.state} with ${r.snap.context.orderId}`);
+      else if (r.state !== 'online.offered' || r.snap.context.orderId !== o.id)
+        out.push(`order ${o.id} offered to ${r.id}, which is ${r.state} with ${r.snap.context.orderId}`);
       if (c.riderId) {
         const prev = offeredTo.get(c.riderId);
         if (prev) out.push(`rider ${c.riderId} holds offers for ${prev} and ${o.id}`);
@@ -36,7 +37,8 @@ export function checkInvariants(engine: Engine): string[] {
       const r = c.riderId ? riders.get(c.riderId) : undefined;
       const want = o.state === 'assigned' ? ['online.to_pickup', 'online.at_pickup'] : ['online.delivering'];
       if (!r) out.push(`order ${o.id} is ${o.state} with no rider`);
-      else if (r.snap.context.orderId !== o.id || !want.includes(r.state)) out.push(`order ${o.id} is ${o.state} to ${r.id}, which is ${r.state} with ${r.snap.context.orderId}`);
+      else if (r.snap.context.orderId !== o.id || !want.includes(r.state))
+        out.push(`order ${o.id} is ${o.state} to ${r.id}, which is ${r.state} with ${r.snap.context.orderId}`);
       if (c.riderId) {
         const prev = heldBy.get(c.riderId);
         if (prev) out.push(`rider ${c.riderId} holds jobs ${prev} and ${o.id}`);
@@ -50,27 +52,39 @@ export function checkInvariants(engine: Engine): string[] {
 
   for (const r of riders.values()) {
     const jobId = r.snap.context.orderId;
-    const busy = r.state === 'online.offered' || r.state === 'online.to_pickup' || r.state === 'online.at_pickup' || r.state === 'online.delivering';
+    const busy =
+      r.state === 'online.offered' ||
+      r.state === 'online.to_pickup' ||
+      r.state === 'online.at_pickup' ||
+      r.state === 'online.delivering';
     if (busy && !jobId) out.push(`rider ${r.id} is ${r.state} with no order`);
     if (!busy && jobId) out.push(`rider ${r.id} is ${r.state} but lists order ${jobId}`);
     if (busy && jobId) {
       const o = orders.get(jobId);
-      if (!o || o.snap.context.riderId !== r.id) out.push(`rider ${r.id} lists order ${jobId}, which is ${o?.state ?? 'missing'} with rider ${o?.snap.context.riderId}`);
+      if (!o || o.snap.context.riderId !== r.id)
+        out.push(
+          `rider ${r.id} lists order ${jobId}, which is ${o?.state ?? 'missing'} with rider ${o?.snap.context.riderId}`,
+        );
     }
     const want = r.state === 'online.idle' && r.snap.context.graceUntil === 0 && r.cell !== null;
     const indexed = r.indexCell !== null;
-    if (want !== indexed) out.push(`rider ${r.id} is ${r.state}${r.snap.context.graceUntil ? ' (disconnected)' : ''} but ${indexed ? 'is' : 'is not'} in the available index`);
+    if (want !== indexed)
+      out.push(
+        `rider ${r.id} is ${r.state}${r.snap.context.graceUntil ? ' (disconnected)' : ''} but ${indexed ? 'is' : 'is not'} in the available index`,
+      );
     const slot = r.indexedIn === null ? undefined : shards.get(r.indexedIn)?.available.get(r.indexCell!)?.[r.indexSlot];
     if (indexed && (r.indexCell !== r.cell || r.indexedIn !== r.shardKey || slot !== r)) {
       out.push(`rider ${r.id} sits in the wrong index slot`);
     }
-    if (r.shardKey !== null && !shards.get(r.shardKey)?.riders.has(r.id)) out.push(`rider ${r.id} missing from its shard ${r.shardKey}`);
+    if (r.shardKey !== null && !shards.get(r.shardKey)?.riders.has(r.id))
+      out.push(`rider ${r.id} missing from its shard ${r.shardKey}`);
   }
 
   let indexed = 0;
   for (const s of shards.values()) {
     indexed += s.available.size;
-    for (const r of s.riders.values()) if (r.shardKey !== s.key) out.push(`rider ${r.id} listed by shard ${s.key} it is not in`);
+    for (const r of s.riders.values())
+      if (r.shardKey !== s.key) out.push(`rider ${r.id} listed by shard ${s.key} it is not in`);
   }
   let wantIndexed = 0;
   for (const r of riders.values()) if (r.indexCell !== null) wantIndexed++;

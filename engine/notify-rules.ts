@@ -18,9 +18,20 @@
 import type { CustomerId, EngineEvent, OrderId, RestaurantId, RiderId } from '../protocol/index.js';
 
 export type NoticeKind =
-  | 'new_order' | 'new_order_reminder' | 'order_cancelled'
-  | 'offer' | 'job_food_ready' | 'job_removed' | 'job_cancelled'
-  | 'confirmed' | 'rider_assigned' | 'picked_up' | 'arriving' | 'running_late' | 'delivered' | 'cancelled'
+  | 'new_order'
+  | 'new_order_reminder'
+  | 'order_cancelled'
+  | 'offer'
+  | 'job_food_ready'
+  | 'job_removed'
+  | 'job_cancelled'
+  | 'confirmed'
+  | 'rider_assigned'
+  | 'picked_up'
+  | 'arriving'
+  | 'running_late'
+  | 'delivered'
+  | 'cancelled'
   | 'chat_message';
 
 export interface Notice {
@@ -69,7 +80,8 @@ const BEFORE_RESTAURANT = new Set(['placed', 'awaiting_payment']);
 
 /** The id of the notice `e` makes for a party of `role`: the stream's `notification` messages carry it too. */
 export const noticeIdOf = (
-  e: Pick<EngineEvent, 'aggregate' | 'id' | 'seq'>, role: 'customer' | 'restaurant' | 'rider',
+  e: Pick<EngineEvent, 'aggregate' | 'id' | 'seq'>,
+  role: 'customer' | 'restaurant' | 'rider',
 ): string => `${e.aggregate}.${e.id}.${e.seq}.${role}`;
 
 /** Notices for one event; `order` is needed for order events and for rider events that name an order. */
@@ -80,8 +92,17 @@ export function noticesFor(e: EngineEvent, order: OrderFacts | null, rider: Ride
   const restaurant = `restaurant:${order.restaurantId}`;
   const to = (party: string, kind: NoticeKind, title: string, body: string, over: Partial<Notice> = {}): void => {
     out.push({
-      id: noticeIdOf(e, party.slice(0, party.indexOf(':')) as 'customer'), party, kind, orderId: order.id, title, body,
-      priority: 'normal', ttlMs: STATUS_TTL_MS, collapseKey: `order-${order.id}`, data: {}, ...over,
+      id: noticeIdOf(e, party.slice(0, party.indexOf(':')) as 'customer'),
+      party,
+      kind,
+      orderId: order.id,
+      title,
+      body,
+      priority: 'normal',
+      ttlMs: STATUS_TTL_MS,
+      collapseKey: `order-${order.id}`,
+      data: {},
+      ...over,
     });
   };
   const toCustomer = (kind: NoticeKind, title: string, body: string) => to(customer, kind, title, body);
@@ -92,12 +113,16 @@ export function noticesFor(e: EngineEvent, order: OrderFacts | null, rider: Ride
       if (e.type === 'order_placed' && !e.paid) break;
       const acceptBy = e.type === 'order_payment_confirmed' ? e.restaurantAcceptBy : order.restaurantAcceptBy;
       to(restaurant, 'new_order', 'New order', 'A new order is waiting for you to accept it', {
-        priority: 'high', ttlMs: Math.max(0, acceptBy - e.at), collapseKey: `new-${order.id}`,
+        priority: 'high',
+        ttlMs: Math.max(0, acceptBy - e.at),
+        collapseKey: `new-${order.id}`,
         data: { accept_by: new Date(acceptBy).toISOString() },
       });
       break;
     }
-    case 'order_accepted': toCustomer('confirmed', 'Order confirmed', 'The restaurant is preparing your order'); break;
+    case 'order_accepted':
+      toCustomer('confirmed', 'Order confirmed', 'The restaurant is preparing your order');
+      break;
     case 'order_food_ready':
       if (order.riderId) {
         const rider = `rider:${order.riderId}`;
@@ -109,27 +134,41 @@ export function noticesFor(e: EngineEvent, order: OrderFacts | null, rider: Ride
       break;
     case 'order_unassigned':
       to(`rider:${e.riderId}`, 'job_removed', 'Job removed', 'This order is no longer yours', {
-        priority: 'high', collapseKey: `job-${order.id}`,
+        priority: 'high',
+        collapseKey: `job-${order.id}`,
       });
       break;
-    case 'order_picked_up': toCustomer('picked_up', 'On its way', 'Your order has been picked up'); break;
-    case 'order_delivered': toCustomer('delivered', 'Delivered', 'Your order has been delivered'); break;
+    case 'order_picked_up':
+      toCustomer('picked_up', 'On its way', 'Your order has been picked up');
+      break;
+    case 'order_delivered':
+      toCustomer('delivered', 'Delivered', 'Your order has been delivered');
+      break;
     case 'order_cancelled':
-      toCustomer('cancelled', 'Order cancelled',
-        e.refundDue ? 'Your order was cancelled; a refund is on its way' : 'Your order was cancelled');
+      toCustomer(
+        'cancelled',
+        'Order cancelled',
+        e.refundDue ? 'Your order was cancelled; a refund is on its way' : 'Your order was cancelled',
+      );
       if (!BEFORE_RESTAURANT.has(e.fromState)) {
         to(restaurant, 'order_cancelled', 'Order cancelled', 'An order was cancelled; do not prepare it', {
-          priority: 'high', collapseKey: `new-${order.id}`,
+          priority: 'high',
+          collapseKey: `new-${order.id}`,
         });
       }
       if (e.riderId) {
         to(`rider:${e.riderId}`, 'job_cancelled', 'Job cancelled', 'This order was cancelled', {
-          priority: 'high', collapseKey: `job-${order.id}`,
+          priority: 'high',
+          collapseKey: `job-${order.id}`,
         });
       }
       break;
-    case 'rider_arrived_drop': toCustomer('arriving', 'Arriving', 'Your rider is arriving'); break;
-    case 'order_sla_breached': toCustomer('running_late', 'Running late', 'Your order is running late'); break;
+    case 'rider_arrived_drop':
+      toCustomer('arriving', 'Arriving', 'Your rider is arriving');
+      break;
+    case 'order_sla_breached':
+      toCustomer('running_late', 'Running late', 'Your order is running late');
+      break;
     case 'rider_offered':
     case 'rider_disconnected': {
       // Only a rider whose socket is down needs the offer by push; a connected one has it on the socket.
@@ -141,22 +180,35 @@ export function noticesFor(e: EngineEvent, order: OrderFacts | null, rider: Ride
       if (order.offerExpiresAt <= at) break;
       // One push per offer, whichever event found the socket down first: the id is the offer's.
       to(`rider:${e.id}`, 'offer', 'New job offer', 'Open the app to accept it before it expires', {
-        id: `offer.${offerId}.rider`, priority: 'high', ttlMs: order.offerExpiresAt - at,
+        id: `offer.${offerId}.rider`,
+        priority: 'high',
+        ttlMs: order.offerExpiresAt - at,
         collapseKey: `offer-${order.offerId}`,
         data: { offer_id: order.offerId, expires_at: new Date(order.offerExpiresAt).toISOString() },
       });
       break;
     }
-    default: break;
+    default:
+      break;
   }
   return out;
 }
 
 /** The events that can lead to a notice: the push feed queues only these. */
 export const NOTICE_EVENTS: ReadonlySet<EngineEvent['type']> = new Set([
-  'order_placed', 'order_payment_confirmed', 'order_accepted', 'order_food_ready', 'order_assigned', 'order_unassigned',
-  'order_picked_up', 'order_delivered', 'order_cancelled', 'order_sla_breached',
-  'rider_arrived_drop', 'rider_offered', 'rider_disconnected',
+  'order_placed',
+  'order_payment_confirmed',
+  'order_accepted',
+  'order_food_ready',
+  'order_assigned',
+  'order_unassigned',
+  'order_picked_up',
+  'order_delivered',
+  'order_cancelled',
+  'order_sla_breached',
+  'rider_arrived_drop',
+  'rider_offered',
+  'rider_disconnected',
 ]);
 
 /** How often a restaurant is reminded of a paid order it has not accepted. */
@@ -185,12 +237,21 @@ export function remindersDue(orders: readonly WaitingOrder[], now: number, every
 
 /** The `n`th reminder of a paid order the restaurant has not accepted. */
 export function reminderFor(
-  order: Pick<WaitingOrder, 'id' | 'restaurantId'>, n: number, acceptBy: number, now: number,
+  order: Pick<WaitingOrder, 'id' | 'restaurantId'>,
+  n: number,
+  acceptBy: number,
+  now: number,
 ): Notice {
   return {
-    id: `remind.${order.id}.${n}`, party: `restaurant:${order.restaurantId}`, kind: 'new_order_reminder',
-    orderId: order.id, title: 'Order waiting', body: 'An order is still waiting for you to accept it', priority: 'high',
-    ttlMs: Math.max(0, acceptBy - now), collapseKey: `new-${order.id}`,
+    id: `remind.${order.id}.${n}`,
+    party: `restaurant:${order.restaurantId}`,
+    kind: 'new_order_reminder',
+    orderId: order.id,
+    title: 'Order waiting',
+    body: 'An order is still waiting for you to accept it',
+    priority: 'high',
+    ttlMs: Math.max(0, acceptBy - now),
+    collapseKey: `new-${order.id}`,
     data: { accept_by: new Date(acceptBy).toISOString() },
   };
 }

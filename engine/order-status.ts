@@ -1,5 +1,12 @@
 import {
-  type CancelledBy, type EngineCommand, type OrderView, type Principal, type Result, type RiderId, ok, reject,
+  type CancelledBy,
+  type EngineCommand,
+  type OrderView,
+  type Principal,
+  type Result,
+  type RiderId,
+  ok,
+  reject,
 } from '../protocol/index.js';
 
 /** A status change an edge was asked for (REST `PUT /orders/{id}/status`). */
@@ -30,7 +37,11 @@ export function statusCommand(p: Principal, o: OrderView, req: StatusRequest): R
       return ok({ type: 'cancel_order', orderId: o.id, by: p.role as CancelledBy, ...reason });
     case 'confirmed':
     case 'preparing': {
-      if (!restaurantSide) return reject('AUTH_ROLE_FORBIDDEN', `a ${p.role} may not set ${req.status}; riders set picked_up, in_transit and delivered`);
+      if (!restaurantSide)
+        return reject(
+          'AUTH_ROLE_FORBIDDEN',
+          `a ${p.role} may not set ${req.status}; riders set picked_up, in_transit and delivered`,
+        );
       const prep = req.estimatedPreparationTime === undefined ? {} : { prepMinutes: req.estimatedPreparationTime };
       return ok({ type: 'restaurant_accept', orderId: o.id, ...asRestaurant, ...prep });
     }
@@ -39,7 +50,11 @@ export function statusCommand(p: Principal, o: OrderView, req: StatusRequest): R
       return ok({ type: 'food_ready', orderId: o.id, ...asRestaurant });
     case 'picked_up':
     case 'in_transit':
-      if (!riderSide) return reject('AUTH_ROLE_FORBIDDEN', `a ${p.role} may not set ${req.status}; restaurants set confirmed, preparing, ready and cancelled`);
+      if (!riderSide)
+        return reject(
+          'AUTH_ROLE_FORBIDDEN',
+          `a ${p.role} may not set ${req.status}; restaurants set confirmed, preparing, ready and cancelled`,
+        );
       return ok({ type: 'picked_up', riderId: holder, orderId: o.id });
     case 'delivered':
       if (!riderSide) return reject('AUTH_ROLE_FORBIDDEN', `a ${p.role} may not set delivered`);

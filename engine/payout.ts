@@ -20,14 +20,22 @@ export interface PayoutRates {
  * end. Non-negative and never smaller for a longer leg. Distances below 0 or
  * not finite count as 0 (an unknown distance pays the base fee only).
  */
-export function riderPayout(rates: PayoutRates, deliveryDistanceM: number, pickupDistanceM: number, detourFactor: number): number {
+export function riderPayout(
+  rates: PayoutRates,
+  deliveryDistanceM: number,
+  pickupDistanceM: number,
+  detourFactor: number,
+): number {
   const km = (m: number) => (m > 0 && m < Infinity ? (m * detourFactor) / 1000 : 0);
-  return Math.round(rates.baseFeePaise + rates.perKmPaise * km(deliveryDistanceM) + rates.pickupPerKmPaise * km(pickupDistanceM));
+  return Math.round(
+    rates.baseFeePaise + rates.perKmPaise * km(deliveryDistanceM) + rates.pickupPerKmPaise * km(pickupDistanceM),
+  );
 }
 
 /** Throws unless every rate is a non-negative safe integer. */
 export function checkPayoutRates(rates: PayoutRates): void {
   for (const [k, v] of Object.entries(rates)) {
-    if (!(Number.isSafeInteger(v) && v >= 0)) throw new RangeError(`config payout.${k} must be an integer number of paise ≥ 0, got ${String(v)}`);
+    if (!(Number.isSafeInteger(v) && v >= 0))
+      throw new RangeError(`config payout.${k} must be an integer number of paise ≥ 0, got ${String(v)}`);
   }
 }

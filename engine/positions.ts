@@ -11,12 +11,25 @@ import { Col } from './rider-table.js';
  * a pickup or drop geofence. `heading` and `speed` may be NaN when unknown.
  */
 export function applyPosition(
-  core: EngineCore, r: RiderRecord, lat: number, lng: number, accuracy: number, heading: number, speed: number, at: number,
+  core: EngineCore,
+  r: RiderRecord,
+  lat: number,
+  lng: number,
+  accuracy: number,
+  heading: number,
+  speed: number,
+  at: number,
 ): PositionStatus {
   // Comparisons, not Number.isFinite calls, keep this cheap; NaN heading and speed mean unknown.
   if (
-    !isLatitude(lat) || !isLongitude(lng) || !(at > 0 && at < Infinity) || !(accuracy >= 0 && accuracy < Infinity) ||
-    speed < 0 || speed === Infinity || heading < 0 || heading >= 360
+    !isLatitude(lat) ||
+    !isLongitude(lng) ||
+    !(at > 0 && at < Infinity) ||
+    !(accuracy >= 0 && accuracy < Infinity) ||
+    speed < 0 ||
+    speed === Infinity ||
+    heading < 0 ||
+    heading >= 360
   ) {
     return PositionStatus.INVALID;
   }
@@ -34,7 +47,8 @@ export function applyPosition(
   d[b + Col.HEADING] = heading;
   d[b + Col.SPEED] = speed;
   d[b + Col.POS_AT] = at;
-  if (!(fastDistanceM(lat, lng, d[b + Col.DISC_LAT]!, d[b + Col.DISC_LNG]!) < d[b + Col.DISC_R]!)) core.space.relocate(r);
+  if (!(fastDistanceM(lat, lng, d[b + Col.DISC_LAT]!, d[b + Col.DISC_LNG]!) < d[b + Col.DISC_R]!))
+    core.space.relocate(r);
   const tLat = d[b + Col.TARGET_LAT]!;
   if (tLat === tLat && fastDistanceM(lat, lng, tLat, d[b + Col.TARGET_LNG]!) < cfg.arrivalRadiusM) arrived(core, r);
   return PositionStatus.APPLIED;

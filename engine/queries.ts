@@ -1,26 +1,49 @@
 import {
-  type OrderId, type OrderView, type RestaurantId, type RestaurantView, type Result, type RiderId, type RiderJobView,
-  type RiderView, ok, reject,
+  type OrderId,
+  type OrderView,
+  type RestaurantId,
+  type RestaurantView,
+  type Result,
+  type RiderId,
+  type RiderJobView,
+  type RiderView,
+  ok,
+  reject,
 } from '../protocol/index.js';
 import type { EngineCore } from './core.js';
 import { fastDistanceM } from './geo.js';
 import { type OrderState, TERMINAL_ORDER_STATES } from './machines/order-machine.js';
 
 /** Order states in which the order's rider has a payout to see: offered, then the job until delivered. */
-const PAID_ORDER_STATES: ReadonlySet<OrderState> = new Set(['dispatching.offered', 'assigned', 'picked_up', 'delivered']);
+const PAID_ORDER_STATES: ReadonlySet<OrderState> = new Set([
+  'dispatching.offered',
+  'assigned',
+  'picked_up',
+  'delivered',
+]);
 
 export function orderView(core: EngineCore, id: OrderId): Result<OrderView> {
   const o = core.orders.get(id);
   if (!o) return reject('ORDER_NOT_FOUND', `no order ${id}`);
   const c = o.snap.context;
   return ok({
-    id: o.id, state: o.state, customerId: o.customerId, restaurantId: o.restaurantId,
-    riderId: c.riderId, pickup: o.pickup, drop: o.drop, paid: c.paid, foodReady: c.foodReady,
-    placedAt: o.placedAt, promisedAt: o.promisedAt, readyAt: o.readyAt || null,
-    offer: o.state === 'dispatching.offered'
-      ? { riderId: c.riderId as RiderId, offerId: c.offerId!, expiresAt: c.offerExpiresAt, payout: c.payout ?? null }
-      : null,
-    payout: c.riderId !== null && PAID_ORDER_STATES.has(o.state) ? c.payout ?? null : null,
+    id: o.id,
+    state: o.state,
+    customerId: o.customerId,
+    restaurantId: o.restaurantId,
+    riderId: c.riderId,
+    pickup: o.pickup,
+    drop: o.drop,
+    paid: c.paid,
+    foodReady: c.foodReady,
+    placedAt: o.placedAt,
+    promisedAt: o.promisedAt,
+    readyAt: o.readyAt || null,
+    offer:
+      o.state === 'dispatching.offered'
+        ? { riderId: c.riderId as RiderId, offerId: c.offerId!, expiresAt: c.offerExpiresAt, payout: c.payout ?? null }
+        : null,
+    payout: c.riderId !== null && PAID_ORDER_STATES.has(o.state) ? (c.payout ?? null) : null,
     offersMade: c.offers,
   });
 }
@@ -30,9 +53,14 @@ export function riderView(core: EngineCore, id: RiderId): Result<RiderView> {
   if (!r) return reject('RIDER_NOT_FOUND', `no rider ${id}`);
   const known = (x: number) => (Number.isNaN(x) ? null : x);
   return ok({
-    id: r.id, state: r.state, connected: r.snap.context.graceUntil === 0,
-    position: r.posAt > 0 ? { lat: r.lat, lng: r.lng, at: r.posAt, heading: known(r.heading), speed: known(r.speed) } : null,
-    cell: r.cell, orderId: r.snap.context.orderId, available: r.indexCell !== null,
+    id: r.id,
+    state: r.state,
+    connected: r.snap.context.graceUntil === 0,
+    position:
+      r.posAt > 0 ? { lat: r.lat, lng: r.lng, at: r.posAt, heading: known(r.heading), speed: known(r.speed) } : null,
+    cell: r.cell,
+    orderId: r.snap.context.orderId,
+    available: r.indexCell !== null,
     stats: { offers: r.offers, accepts: r.accepts, declines: r.declines, expiries: r.expiries, delivered: r.delivered },
   });
 }
@@ -50,26 +78,47 @@ export function riderJobView(core: EngineCore, id: RiderId): Result<RiderJobView
   if (o === undefined) return ok(null);
   const c = o.snap.context;
   if (c.riderId !== id) return ok(null);
-  const stage = o.state === 'dispatching.offered' ? 'offered' : o.state === 'assigned' || o.state === 'picked_up' ? o.state : null;
+  const stage =
+    o.state === 'dispatching.offered' ? 'offered' : o.state === 'assigned' || o.state === 'picked_up' ? o.state : null;
   if (stage === null) return ok(null);
   const d = r.posAt > 0 ? fastDistanceM(r.lat, r.lng, o.pickup.lat, o.pickup.lng) : null;
   return ok({
-    orderId: o.id, offerId: c.offerId ?? '', stage, expiresAt: stage === 'offered' ? c.offerExpiresAt : null,
-    pickup: o.pickup, drop: o.drop,
-    pickupDistanceM: d === null ? null : Math.round(d), pickupEtaS: d === null ? null : Math.round(core.search.etaS(d)),
-    payout: c.payout ?? null, foodReady: c.foodReady, pickedUpAt: c.pickedUpAt > 0 ? c.pickedUpAt : null,
+    orderId: o.id,
+    offerId: c.offerId ?? '',
+    stage,
+    expiresAt: stage === 'offered' ? c.offerExpiresAt : null,
+    pickup: o.pickup,
+    drop: o.drop,
+    pickupDistanceM: d === null ? null : Math.round(d),
+    pickupEtaS: d === null ? null : Math.round(core.search.etaS(d)),
+    payout: c.payout ?? null,
+    foodReady: c.foodReady,
+    pickedUpAt: c.pickedUpAt > 0 ? c.pickedUpAt : null,
   });
 }
 
 export function restaurantView(core: EngineCore, id: RestaurantId): Result<RestaurantView> {
   const r = core.restaurants.get(id);
   if (!r) return reject('RESTAURANT_NOT_FOUND', `no restaurant ${id}`);
-  return ok({ id: r.id, state: r.state, location: r.location, prepMinutes: r.prepMinutes, capacity: r.capacity, openOrders: r.openOrders });
+  return ok({
+    id: r.id,
+    state: r.state,
+    location: r.location,
+    prepMinutes: r.prepMinutes,
+    capacity: r.capacity,
+    openOrders: r.openOrders,
+  });
 }
 
 /** Counts for progress lines and metrics. */
 export interface EngineStats {
-  riders: number; ridersOnline: number; ridersAvailable: number; orders: number; ordersLive: number; shards: number; deadlines: number;
+  riders: number;
+  ridersOnline: number;
+  ridersAvailable: number;
+  orders: number;
+  ordersLive: number;
+  shards: number;
+  deadlines: number;
 }
 
 export function engineStats(core: EngineCore): EngineStats {
@@ -80,7 +129,12 @@ export function engineStats(core: EngineCore): EngineStats {
   let available = 0;
   for (const s of core.space.shards.values()) available += s.available.size;
   return {
-    riders: core.riders.size, ridersOnline: online, ridersAvailable: available, orders: core.orders.size,
-    ordersLive: live, shards: core.space.shards.size, deadlines: core.deadlines.size,
+    riders: core.riders.size,
+    ridersOnline: online,
+    ridersAvailable: available,
+    orders: core.orders.size,
+    ordersLive: live,
+    shards: core.space.shards.size,
+    deadlines: core.deadlines.size,
   };
 }

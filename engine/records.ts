@@ -42,32 +42,80 @@ export class RiderRecord {
   expiries = 0;
   delivered = 0;
 
-  get lat(): number { return this.table.data[this.base + Col.LAT]!; }
-  set lat(v: number) { this.table.data[this.base + Col.LAT] = v; }
-  get lng(): number { return this.table.data[this.base + Col.LNG]!; }
-  set lng(v: number) { this.table.data[this.base + Col.LNG] = v; }
-  get accuracy(): number { return this.table.data[this.base + Col.ACCURACY]!; }
-  set accuracy(v: number) { this.table.data[this.base + Col.ACCURACY] = v; }
-  get heading(): number { return this.table.data[this.base + Col.HEADING]!; }
-  set heading(v: number) { this.table.data[this.base + Col.HEADING] = v; }
-  get speed(): number { return this.table.data[this.base + Col.SPEED]!; }
-  set speed(v: number) { this.table.data[this.base + Col.SPEED] = v; }
+  get lat(): number {
+    return this.table.data[this.base + Col.LAT]!;
+  }
+  set lat(v: number) {
+    this.table.data[this.base + Col.LAT] = v;
+  }
+  get lng(): number {
+    return this.table.data[this.base + Col.LNG]!;
+  }
+  set lng(v: number) {
+    this.table.data[this.base + Col.LNG] = v;
+  }
+  get accuracy(): number {
+    return this.table.data[this.base + Col.ACCURACY]!;
+  }
+  set accuracy(v: number) {
+    this.table.data[this.base + Col.ACCURACY] = v;
+  }
+  get heading(): number {
+    return this.table.data[this.base + Col.HEADING]!;
+  }
+  set heading(v: number) {
+    this.table.data[this.base + Col.HEADING] = v;
+  }
+  get speed(): number {
+    return this.table.data[this.base + Col.SPEED]!;
+  }
+  set speed(v: number) {
+    this.table.data[this.base + Col.SPEED] = v;
+  }
   /** Device time of the last applied position, epoch ms; -1 before the first. */
-  get posAt(): number { return this.table.data[this.base + Col.POS_AT]!; }
-  set posAt(v: number) { this.table.data[this.base + Col.POS_AT] = v; }
-  get discLat(): number { return this.table.data[this.base + Col.DISC_LAT]!; }
-  set discLat(v: number) { this.table.data[this.base + Col.DISC_LAT] = v; }
-  get discLng(): number { return this.table.data[this.base + Col.DISC_LNG]!; }
-  set discLng(v: number) { this.table.data[this.base + Col.DISC_LNG] = v; }
-  get discR(): number { return this.table.data[this.base + Col.DISC_R]!; }
-  set discR(v: number) { this.table.data[this.base + Col.DISC_R] = v; }
+  get posAt(): number {
+    return this.table.data[this.base + Col.POS_AT]!;
+  }
+  set posAt(v: number) {
+    this.table.data[this.base + Col.POS_AT] = v;
+  }
+  get discLat(): number {
+    return this.table.data[this.base + Col.DISC_LAT]!;
+  }
+  set discLat(v: number) {
+    this.table.data[this.base + Col.DISC_LAT] = v;
+  }
+  get discLng(): number {
+    return this.table.data[this.base + Col.DISC_LNG]!;
+  }
+  set discLng(v: number) {
+    this.table.data[this.base + Col.DISC_LNG] = v;
+  }
+  get discR(): number {
+    return this.table.data[this.base + Col.DISC_R]!;
+  }
+  set discR(v: number) {
+    this.table.data[this.base + Col.DISC_R] = v;
+  }
   /** Where the current job takes the rider next (pickup, then drop), NaN when none. */
-  get targetLat(): number { return this.table.data[this.base + Col.TARGET_LAT]!; }
-  set targetLat(v: number) { this.table.data[this.base + Col.TARGET_LAT] = v; }
-  get targetLng(): number { return this.table.data[this.base + Col.TARGET_LNG]!; }
-  set targetLng(v: number) { this.table.data[this.base + Col.TARGET_LNG] = v; }
-  get idleSince(): number { return this.table.data[this.base + Col.IDLE_SINCE]!; }
-  set idleSince(v: number) { this.table.data[this.base + Col.IDLE_SINCE] = v; }
+  get targetLat(): number {
+    return this.table.data[this.base + Col.TARGET_LAT]!;
+  }
+  set targetLat(v: number) {
+    this.table.data[this.base + Col.TARGET_LAT] = v;
+  }
+  get targetLng(): number {
+    return this.table.data[this.base + Col.TARGET_LNG]!;
+  }
+  set targetLng(v: number) {
+    this.table.data[this.base + Col.TARGET_LNG] = v;
+  }
+  get idleSince(): number {
+    return this.table.data[this.base + Col.IDLE_SINCE]!;
+  }
+  set idleSince(v: number) {
+    this.table.data[this.base + Col.IDLE_SINCE] = v;
+  }
 
   constructor(id: RiderId, table: RiderTable, snap: RiderSnapshot, state: RiderState, capacity: number) {
     this.id = id;
@@ -100,8 +148,17 @@ export class OrderRecord {
   endedAt = 0;
 
   constructor(init: {
-    id: OrderId; customerId: CustomerId; restaurantId: RestaurantId; pickup: LatLng; drop: LatLng;
-    pickupCell: H3Cell; placedAt: number; promisedAt: number; expiresAt: number; snap: OrderSnapshot; state: OrderState;
+    id: OrderId;
+    customerId: CustomerId;
+    restaurantId: RestaurantId;
+    pickup: LatLng;
+    drop: LatLng;
+    pickupCell: H3Cell;
+    placedAt: number;
+    promisedAt: number;
+    expiresAt: number;
+    snap: OrderSnapshot;
+    state: OrderState;
   }) {
     this.id = init.id;
     this.customerId = init.customerId;
@@ -130,8 +187,13 @@ export class RestaurantRecord {
   openOrders = 0;
 
   constructor(init: {
-    id: RestaurantId; location: LatLng; cell: H3Cell; snap: RestaurantSnapshot; state: RestaurantState;
-    prepMinutes: number; capacity: number;
+    id: RestaurantId;
+    location: LatLng;
+    cell: H3Cell;
+    snap: RestaurantSnapshot;
+    state: RestaurantState;
+    prepMinutes: number;
+    capacity: number;
   }) {
     this.id = init.id;
     this.location = init.location;

@@ -11,14 +11,23 @@ import type { RiderRecord } from './records.js';
  * `releasedRider` is given when the rider already left the job.
  */
 export function cancelVia(
-  core: EngineCore, orderId: OrderId, event: OrderMachineEvent, by: CancelledBy, reason: string, releasedRider?: RiderId,
+  core: EngineCore,
+  orderId: OrderId,
+  event: OrderMachineEvent,
+  by: CancelledBy,
+  reason: string,
+  releasedRider?: RiderId,
 ): Result {
   const o = core.orders.get(orderId);
   if (!o) return reject('ORDER_NOT_FOUND', `no order ${orderId}`);
   const fromState = o.state;
   const ctx = o.snap.context;
-  const riderId = (releasedRider ?? ctx.riderId);
-  if (!core.stepOrder(o, event)) return reject('ORDER_INVALID_TRANSITION', `${event.type} is not allowed for order ${orderId} in state ${fromState}`);
+  const riderId = releasedRider ?? ctx.riderId;
+  if (!core.stepOrder(o, event))
+    return reject(
+      'ORDER_INVALID_TRANSITION',
+      `${event.type} is not allowed for order ${orderId} in state ${fromState}`,
+    );
   o.endedAt = core.now();
   if (fromState !== 'picked_up') {
     const rest = core.restaurants.get(o.restaurantId);
@@ -37,7 +46,14 @@ export function cancelVia(
     clearTarget(r);
     core.space.syncIndex(r);
   }
-  core.emit('order', o, { type: 'order_cancelled', by, reason, fromState, refundDue: ctx.paid, riderId: riderId ?? null });
+  core.emit('order', o, {
+    type: 'order_cancelled',
+    by,
+    reason,
+    fromState,
+    refundDue: ctx.paid,
+    riderId: riderId ?? null,
+  });
   syncOrderDeadlines(core, o);
   return OK;
 }

@@ -9,7 +9,11 @@ import type { RiderState } from './machines/rider-machine.js';
 import { stateKey } from './machines/step.js';
 import { OrderRecord, RestaurantRecord, RiderRecord } from './records.js';
 import {
-  type EngineSnapshot, type OrderSnapshotRow, type RestaurantSnapshotRow, type RiderSnapshotRow, SNAPSHOT_FORMAT,
+  type EngineSnapshot,
+  type OrderSnapshotRow,
+  type RestaurantSnapshotRow,
+  type RiderSnapshotRow,
+  SNAPSHOT_FORMAT,
 } from './snapshot.js';
 
 /** The whole engine as plain JSON-safe data. */
@@ -27,7 +31,9 @@ export function toSnapshot(core: EngineCore): EngineSnapshot {
 
 /** One actor's row as it is now, or undefined when the engine does not hold it. */
 export function snapshotRow(
-  core: EngineCore, aggregate: AggregateKind, id: string,
+  core: EngineCore,
+  aggregate: AggregateKind,
+  id: string,
 ): RestaurantSnapshotRow | RiderSnapshotRow | OrderSnapshotRow | undefined {
   if (aggregate === 'order') {
     const o = core.orders.get(id as OrderId);
@@ -43,26 +49,47 @@ export function snapshotRow(
 
 function restaurantRow(r: RestaurantRecord): RestaurantSnapshotRow {
   return {
-    id: r.id, seq: r.seq, state: r.state, location: r.location, prepMinutes: r.prepMinutes,
-    capacity: r.capacity, openOrders: r.openOrders,
+    id: r.id,
+    seq: r.seq,
+    state: r.state,
+    location: r.location,
+    prepMinutes: r.prepMinutes,
+    capacity: r.capacity,
+    openOrders: r.openOrders,
   };
 }
 
 function riderRow(r: RiderRecord): RiderSnapshotRow {
   const num = (x: number) => (Number.isNaN(x) ? null : x);
   return {
-    id: r.id, seq: r.seq, value: r.snap.value, context: r.snap.context, capacity: r.capacity,
-    position: r.posAt > 0 ? [r.lat, r.lng, r.accuracy, num(r.heading), num(r.speed), r.posAt] as const : null,
-    target: Number.isNaN(r.targetLat) ? null : [r.targetLat, r.targetLng] as const,
-    idleSince: r.idleSince, stats: [r.offers, r.accepts, r.declines, r.expiries, r.delivered] as const,
+    id: r.id,
+    seq: r.seq,
+    value: r.snap.value,
+    context: r.snap.context,
+    capacity: r.capacity,
+    position: r.posAt > 0 ? ([r.lat, r.lng, r.accuracy, num(r.heading), num(r.speed), r.posAt] as const) : null,
+    target: Number.isNaN(r.targetLat) ? null : ([r.targetLat, r.targetLng] as const),
+    idleSince: r.idleSince,
+    stats: [r.offers, r.accepts, r.declines, r.expiries, r.delivered] as const,
   };
 }
 
 function orderRow(o: OrderRecord): OrderSnapshotRow {
   return {
-    id: o.id, seq: o.seq, value: o.snap.value, context: o.snap.context, customerId: o.customerId,
-    restaurantId: o.restaurantId, drop: o.drop, placedAt: o.placedAt, promisedAt: o.promisedAt,
-    expiresAt: o.expiresAt, slaBreached: o.slaBreached, prepMinutes: o.prepMinutes, readyAt: o.readyAt, endedAt: o.endedAt,
+    id: o.id,
+    seq: o.seq,
+    value: o.snap.value,
+    context: o.snap.context,
+    customerId: o.customerId,
+    restaurantId: o.restaurantId,
+    drop: o.drop,
+    placedAt: o.placedAt,
+    promisedAt: o.promisedAt,
+    expiresAt: o.expiresAt,
+    slaBreached: o.slaBreached,
+    prepMinutes: o.prepMinutes,
+    readyAt: o.readyAt,
+    endedAt: o.endedAt,
   };
 }
 
@@ -72,8 +99,13 @@ export function loadSnapshot(core: EngineCore, snap: EngineSnapshot): void {
   for (const row of snap.restaurants) {
     const cell = cellOf(row.location.lat, row.location.lng, core.config.indexResolution);
     const r = new RestaurantRecord({
-      id: row.id, location: row.location, cell, snap: core.restaurantStep.resolve(row.state, {}), state: row.state,
-      prepMinutes: row.prepMinutes, capacity: row.capacity,
+      id: row.id,
+      location: row.location,
+      cell,
+      snap: core.restaurantStep.resolve(row.state, {}),
+      state: row.state,
+      prepMinutes: row.prepMinutes,
+      capacity: row.capacity,
     });
     r.seq = row.seq;
     r.openOrders = row.openOrders;
@@ -105,9 +137,17 @@ export function loadSnapshot(core: EngineCore, snap: EngineSnapshot): void {
     if (!rest) throw new TypeError(`snapshot order ${row.id} names missing restaurant ${row.restaurantId}`);
     const snapshot = core.orderStep.resolve(row.value as never, row.context);
     const o = new OrderRecord({
-      id: row.id, customerId: row.customerId, restaurantId: row.restaurantId, pickup: rest.location, drop: row.drop,
-      pickupCell: rest.cell, placedAt: row.placedAt, promisedAt: row.promisedAt, expiresAt: row.expiresAt,
-      snap: snapshot, state: stateKey(snapshot.value) as OrderState,
+      id: row.id,
+      customerId: row.customerId,
+      restaurantId: row.restaurantId,
+      pickup: rest.location,
+      drop: row.drop,
+      pickupCell: rest.cell,
+      placedAt: row.placedAt,
+      promisedAt: row.promisedAt,
+      expiresAt: row.expiresAt,
+      snap: snapshot,
+      state: stateKey(snapshot.value) as OrderState,
     });
     o.seq = row.seq;
     o.slaBreached = row.slaBreached;

@@ -49,7 +49,8 @@ interface AsRestaurant {
 }
 
 /** The timers the engine arms; a `fire_deadline` command names one that came due. */
-export type DeadlineKind = 'payment' | 'restaurant' | 'dispatch' | 'offer' | 'retry' | 'grace' | 'sla' | 'expire' | 'evict';
+export type DeadlineKind =
+  'payment' | 'restaurant' | 'dispatch' | 'offer' | 'retry' | 'grace' | 'sla' | 'expire' | 'evict';
 
 /** Every command the engine takes, as data. */
 export type EngineCommand =
@@ -70,9 +71,15 @@ export type EngineCommand =
   | { readonly type: 'rider_reconnected'; readonly riderId: RiderId }
   /** The position hot path as data (a bus, a replay); in-process callers use the direct method. */
   | {
-    readonly type: 'update_rider_position'; readonly riderId: RiderId; readonly lat: number; readonly lng: number;
-    readonly accuracy: number; readonly heading: number; readonly speed: number; readonly at: number;
-  }
+      readonly type: 'update_rider_position';
+      readonly riderId: RiderId;
+      readonly lat: number;
+      readonly lng: number;
+      readonly accuracy: number;
+      readonly heading: number;
+      readonly speed: number;
+      readonly at: number;
+    }
   // Orders
   | ({ readonly type: 'place_order' } & PlaceOrder)
   | { readonly type: 'confirm_payment'; readonly orderId: OrderId }
@@ -99,7 +106,9 @@ export interface CommandValues {
   readonly offer_from_candidates: RiderId | null;
   readonly update_rider_position: PositionStatus;
 }
-export type CommandValue<C extends EngineCommand> = C['type'] extends keyof CommandValues ? CommandValues[C['type']] : null;
+export type CommandValue<C extends EngineCommand> = C['type'] extends keyof CommandValues
+  ? CommandValues[C['type']]
+  : null;
 
 /** Order as a query answers it. */
 export interface OrderView {
@@ -115,7 +124,12 @@ export interface OrderView {
   readonly placedAt: number;
   readonly promisedAt: number;
   readonly readyAt: number | null;
-  readonly offer: { readonly riderId: RiderId; readonly offerId: string; readonly expiresAt: number; readonly payout: number | null } | null;
+  readonly offer: {
+    readonly riderId: RiderId;
+    readonly offerId: string;
+    readonly expiresAt: number;
+    readonly payout: number | null;
+  } | null;
   /** The rider's pay for the job, integer paise: set from the offer until delivery; null with no rider. */
   readonly payout: number | null;
   readonly offersMade: number;
@@ -125,12 +139,16 @@ export interface RiderView {
   readonly id: RiderId;
   readonly state: string;
   readonly connected: boolean;
-  readonly position: (LatLng & { readonly at: number; readonly heading: number | null; readonly speed: number | null }) | null;
+  readonly position:
+    (LatLng & { readonly at: number; readonly heading: number | null; readonly speed: number | null }) | null;
   readonly cell: string | null;
   readonly orderId: OrderId | null;
   readonly available: boolean;
   readonly stats: {
-    readonly offers: number; readonly accepts: number; readonly declines: number; readonly expiries: number;
+    readonly offers: number;
+    readonly accepts: number;
+    readonly declines: number;
+    readonly expiries: number;
     readonly delivered: number;
   };
 }

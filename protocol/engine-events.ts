@@ -49,30 +49,56 @@ type OrderEvent<T extends string, P = unknown> = Envelope<'order', T> & P;
 type RiderEvent<T extends string, P = unknown> = Envelope<'rider', T> & P;
 type RestaurantEvent<T extends string, P = unknown> = Envelope<'restaurant', T> & P;
 
-export type OrderPlaced = OrderEvent<'order_placed', {
-  customerId: CustomerId; restaurantId: RestaurantId; pickup: LatLng; drop: LatLng;
-  paid: boolean; paymentExpiresAt: number; promisedAt: number;
-}>;
+export type OrderPlaced = OrderEvent<
+  'order_placed',
+  {
+    customerId: CustomerId;
+    restaurantId: RestaurantId;
+    pickup: LatLng;
+    drop: LatLng;
+    paid: boolean;
+    paymentExpiresAt: number;
+    promisedAt: number;
+  }
+>;
 export type OrderPaymentConfirmed = OrderEvent<'order_payment_confirmed', { restaurantAcceptBy: number }>;
 export type OrderAccepted = OrderEvent<'order_accepted', { prepMinutes: number; readyAt: number; dispatchAt: number }>;
 export type OrderFoodReady = OrderEvent<'order_food_ready'>;
 export type OrderDispatchable = OrderEvent<'order_dispatchable', { giveUpAt: number }>;
 export type OrderNoRider = OrderEvent<'order_no_rider', { candidates: number; retryAt: number }>;
-export type OrderOffered = OrderEvent<'order_offered', {
-  riderId: RiderId; offerId: string; expiresAt: number; pickupDistanceM: number; pickupEtaS: number;
-  pickup: LatLng; drop: LatLng;
-  /** The rider's pay for the job, integer paise (engine config `payout`); absent in events older than pricing. */
-  payout?: number;
-}>;
-export type OrderOfferEnded = OrderEvent<'order_offer_ended', { riderId: RiderId; offerId: string; outcome: OfferOutcome }>;
+export type OrderOffered = OrderEvent<
+  'order_offered',
+  {
+    riderId: RiderId;
+    offerId: string;
+    expiresAt: number;
+    pickupDistanceM: number;
+    pickupEtaS: number;
+    pickup: LatLng;
+    drop: LatLng;
+    /** The rider's pay for the job, integer paise (engine config `payout`); absent in events older than pricing. */
+    payout?: number;
+  }
+>;
+export type OrderOfferEnded = OrderEvent<
+  'order_offer_ended',
+  { riderId: RiderId; offerId: string; outcome: OfferOutcome }
+>;
 export type OrderAssigned = OrderEvent<'order_assigned', { riderId: RiderId; offerId: string }>;
 export type OrderUnassigned = OrderEvent<'order_unassigned', { riderId: RiderId; reason: string }>;
 export type OrderPickedUp = OrderEvent<'order_picked_up', { riderId: RiderId }>;
 export type OrderDelivered = OrderEvent<'order_delivered', { riderId: RiderId }>;
 export type OrderSlaBreached = OrderEvent<'order_sla_breached', { promisedAt: number }>;
-export type OrderCancelled = OrderEvent<'order_cancelled', {
-  by: CancelledBy; reason: CancelReason; fromState: string; refundDue: boolean; riderId: RiderId | null;
-}>;
+export type OrderCancelled = OrderEvent<
+  'order_cancelled',
+  {
+    by: CancelledBy;
+    reason: CancelReason;
+    fromState: string;
+    refundDue: boolean;
+    riderId: RiderId | null;
+  }
+>;
 
 export type RiderRegistered = RiderEvent<'rider_registered', { capacity: number }>;
 export type RiderOnline = RiderEvent<'rider_online'>;
@@ -82,7 +108,10 @@ export type RiderBreakEnded = RiderEvent<'rider_break_ended'>;
 export type RiderDisconnected = RiderEvent<'rider_disconnected', { graceUntil: number }>;
 export type RiderReconnected = RiderEvent<'rider_reconnected'>;
 export type RiderOffered = RiderEvent<'rider_offered', { orderId: OrderId; offerId: string; expiresAt: number }>;
-export type RiderOfferEnded = RiderEvent<'rider_offer_ended', { orderId: OrderId; offerId: string; outcome: OfferOutcome }>;
+export type RiderOfferEnded = RiderEvent<
+  'rider_offer_ended',
+  { orderId: OrderId; offerId: string; outcome: OfferOutcome }
+>;
 export type RiderAssigned = RiderEvent<'rider_assigned', { orderId: OrderId }>;
 export type RiderArrivedPickup = RiderEvent<'rider_arrived_pickup', { orderId: OrderId }>;
 export type RiderPickedUp = RiderEvent<'rider_picked_up', { orderId: OrderId }>;
@@ -90,19 +119,45 @@ export type RiderArrivedDrop = RiderEvent<'rider_arrived_drop', { orderId: Order
 export type RiderDelivered = RiderEvent<'rider_delivered', { orderId: OrderId }>;
 export type RiderReleased = RiderEvent<'rider_released', { orderId: OrderId; reason: string }>;
 
-export type RestaurantRegistered = RestaurantEvent<'restaurant_registered', { location: LatLng; prepMinutes: number; capacity: number }>;
+export type RestaurantRegistered = RestaurantEvent<
+  'restaurant_registered',
+  { location: LatLng; prepMinutes: number; capacity: number }
+>;
 export type RestaurantStatusChanged = RestaurantEvent<'restaurant_status_changed', { status: RestaurantStatus }>;
 
 export type RestaurantStatus = 'open' | 'busy' | 'closed';
 
 export type OrderEngineEvent =
-  | OrderPlaced | OrderPaymentConfirmed | OrderAccepted | OrderFoodReady | OrderDispatchable | OrderNoRider
-  | OrderOffered | OrderOfferEnded | OrderAssigned | OrderUnassigned | OrderPickedUp | OrderDelivered
-  | OrderSlaBreached | OrderCancelled;
+  | OrderPlaced
+  | OrderPaymentConfirmed
+  | OrderAccepted
+  | OrderFoodReady
+  | OrderDispatchable
+  | OrderNoRider
+  | OrderOffered
+  | OrderOfferEnded
+  | OrderAssigned
+  | OrderUnassigned
+  | OrderPickedUp
+  | OrderDelivered
+  | OrderSlaBreached
+  | OrderCancelled;
 export type RiderEngineEvent =
-  | RiderRegistered | RiderOnline | RiderOffline | RiderBreakStarted | RiderBreakEnded | RiderDisconnected
-  | RiderReconnected | RiderOffered | RiderOfferEnded | RiderAssigned | RiderArrivedPickup | RiderPickedUp
-  | RiderArrivedDrop | RiderDelivered | RiderReleased;
+  | RiderRegistered
+  | RiderOnline
+  | RiderOffline
+  | RiderBreakStarted
+  | RiderBreakEnded
+  | RiderDisconnected
+  | RiderReconnected
+  | RiderOffered
+  | RiderOfferEnded
+  | RiderAssigned
+  | RiderArrivedPickup
+  | RiderPickedUp
+  | RiderArrivedDrop
+  | RiderDelivered
+  | RiderReleased;
 export type RestaurantEngineEvent = RestaurantRegistered | RestaurantStatusChanged;
 
 export type EngineEvent = OrderEngineEvent | RiderEngineEvent | RestaurantEngineEvent;

@@ -42,7 +42,11 @@ export const ErrorCodes = {
   METHOD_NOT_IMPLEMENTED: spec(501, 'INVALID_ARGUMENT', 'The server does not know this HTTP method'),
   VALUE_TAKEN: spec(409, 'ALREADY_EXISTS', 'A value that must be unique is already used by another record'),
   CONSTRAINT_VIOLATED: spec(409, 'FAILED_PRECONDITION', 'The change breaks a rule of the stored data'),
-  IDEMPOTENCY_KEY_INVALID: spec(400, 'INVALID_ARGUMENT', 'The Idempotency-Key header must be 1 to 255 visible ASCII characters'),
+  IDEMPOTENCY_KEY_INVALID: spec(
+    400,
+    'INVALID_ARGUMENT',
+    'The Idempotency-Key header must be 1 to 255 visible ASCII characters',
+  ),
   IDEMPOTENCY_KEY_REUSED: spec(422, 'FAILED_PRECONDITION', 'This Idempotency-Key was used with a different request'),
   IDEMPOTENCY_IN_FLIGHT: spec(409, 'ABORTED', 'A request with this Idempotency-Key is still being processed'),
 

@@ -22,5 +22,6 @@ export function isIdString(s: unknown): s is string {
 
 export const parseOrderId = (s: unknown): OrderId | undefined => (isIdString(s) ? (s as OrderId) : undefined);
 export const parseRiderId = (s: unknown): RiderId | undefined => (isIdString(s) ? (s as RiderId) : undefined);
-export const parseRestaurantId = (s: unknown): RestaurantId | undefined => (isIdString(s) ? (s as RestaurantId) : undefined);
+export const parseRestaurantId = (s: unknown): RestaurantId | undefined =>
+  isIdString(s) ? (s as RestaurantId) : undefined;
 export const parseCustomerId = (s: unknown): CustomerId | undefined => (isIdString(s) ? (s as CustomerId) : undefined);

@@ -11,9 +11,22 @@
  * - Buffers positions while offline (oldest dropped beyond the capacity) and
  *   sends them as POSITION_BATCH frames after the WELCOME.
  */
-import { CloseCode, Frame, RIDER_SUBPROTOCOL, RiderLimits, TERMINAL_CLOSE_CODES, type RiderStatusCode } from './rider-codes.js';
 import {
-  decodeServerFrame, encodeAuth, encodeOrderCommand, encodePing, encodePosition, encodePositionBatch, encodeStatus,
+  CloseCode,
+  Frame,
+  RIDER_SUBPROTOCOL,
+  RiderLimits,
+  TERMINAL_CLOSE_CODES,
+  type RiderStatusCode,
+} from './rider-codes.js';
+import {
+  decodeServerFrame,
+  encodeAuth,
+  encodeOrderCommand,
+  encodePing,
+  encodePosition,
+  encodePositionBatch,
+  encodeStatus,
   type ServerFrame,
 } from './rider-frames.js';
 import type { PositionFix } from './rider-position-codec.js';
@@ -87,13 +100,21 @@ export class RiderClient {
   }
 
   /** Highest seq the server has confirmed. */
-  get lastAcked(): number { return this.#lastAcked; }
+  get lastAcked(): number {
+    return this.#lastAcked;
+  }
   /** True between WELCOME and close. */
-  get connected(): boolean { return this.#welcomed; }
+  get connected(): boolean {
+    return this.#welcomed;
+  }
   /** Positions waiting for a connection. */
-  get buffered(): number { return this.#offline.length; }
+  get buffered(): number {
+    return this.#offline.length;
+  }
   /** Frames sent but not yet acknowledged. */
-  get unacked(): number { return this.#outbox.length; }
+  get unacked(): number {
+    return this.#outbox.length;
+  }
 
   /** Connects, and keeps connecting until {@link stop}. */
   start(): void {
@@ -118,14 +139,28 @@ export class RiderClient {
     this.#sequenced((seq) => encodePosition(seq, fix), fix);
   }
 
-  setStatus(status: RiderStatusCode): void { this.#sequenced((seq) => encodeStatus(seq, status), null); }
-  accept(orderId: string): void { this.#sequenced((seq) => encodeOrderCommand(Frame.ACCEPT, seq, orderId), null); }
-  decline(orderId: string): void { this.#sequenced((seq) => encodeOrderCommand(Frame.DECLINE, seq, orderId), null); }
-  pickedUp(orderId: string): void { this.#sequenced((seq) => encodeOrderCommand(Frame.PICKED_UP, seq, orderId), null); }
-  delivered(orderId: string): void { this.#sequenced((seq) => encodeOrderCommand(Frame.DELIVERED, seq, orderId), null); }
-  ping(now = Date.now()): void { this.#raw(encodePing(now)); }
+  setStatus(status: RiderStatusCode): void {
+    this.#sequenced((seq) => encodeStatus(seq, status), null);
+  }
+  accept(orderId: string): void {
+    this.#sequenced((seq) => encodeOrderCommand(Frame.ACCEPT, seq, orderId), null);
+  }
+  decline(orderId: string): void {
+    this.#sequenced((seq) => encodeOrderCommand(Frame.DECLINE, seq, orderId), null);
+  }
+  pickedUp(orderId: string): void {
+    this.#sequenced((seq) => encodeOrderCommand(Frame.PICKED_UP, seq, orderId), null);
+  }
+  delivered(orderId: string): void {
+    this.#sequenced((seq) => encodeOrderCommand(Frame.DELIVERED, seq, orderId), null);
+  }
+  ping(now = Date.now()): void {
+    this.#raw(encodePing(now));
+  }
   /** Sends a fresh token so the server keeps the socket open past the old token's expiry. */
-  refreshToken(token: string): void { this.#raw(encodeAuth(token)); }
+  refreshToken(token: string): void {
+    this.#raw(encodeAuth(token));
+  }
 
   /** Resolves with the next frame matching `pred`; rejects after `timeoutMs`. */
   waitFor(pred: (f: ServerFrame) => boolean, timeoutMs = 5000): Promise<ServerFrame> {
@@ -172,7 +207,9 @@ export class RiderClient {
     ws.binaryType = 'arraybuffer';
     this.#ws = ws;
     ws.onmessage = (ev) => this.#onMessage(ev.data);
-    ws.onerror = () => { /* the close event follows and decides */ };
+    ws.onerror = () => {
+      /* the close event follows and decides */
+    };
     ws.onclose = (ev) => {
       if (this.#ws !== ws) return;
       this.#ws = null;
@@ -225,7 +262,7 @@ export class RiderClient {
     // Unacknowledged commands go again under their own seq; unacknowledged positions join the backlog.
     const pending = this.#outbox.splice(0);
     const backlog = [...pending.flatMap((p) => (p.fix ? [p.fix] : [])), ...this.#offline.splice(0)];
-    for (const p of pending) if (!p.fix) this.#outbox.push(p), this.#raw(p.bytes);
+    for (const p of pending) if (!p.fix) (this.#outbox.push(p), this.#raw(p.bytes));
     for (let i = 0; i < backlog.length; i += RiderLimits.MAX_BATCH) {
       const chunk = backlog.slice(i, i + RiderLimits.MAX_BATCH);
       this.#sequenced((seq) => encodePositionBatch(seq, chunk), null);
@@ -236,9 +273,14 @@ export class RiderClient {
   #armRefresh(msLeft: number): void {
     clearTimeout(this.#refreshTimer);
     const before = this.#o.refreshBeforeMs ?? 60_000;
-    this.#refreshTimer = setTimeout(() => {
-      void Promise.resolve(this.#o.getToken()).then((t) => this.refreshToken(t), () => undefined);
-    }, Math.max(0, msLeft - before));
+    this.#refreshTimer = setTimeout(
+      () => {
+        void Promise.resolve(this.#o.getToken()).then(
+          (t) => this.refreshToken(t),
+          () => undefined,
+        );
+      },
+      Math.max(0, msLeft - before),
+    );
   }
 }
-

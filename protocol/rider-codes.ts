@@ -86,7 +86,9 @@ export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
 /** Close codes after which a client must not reconnect without user action (or a new token). */
 export const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set([
-  CloseCode.AUTH_FAILED, CloseCode.FORBIDDEN, CloseCode.REPLACED,
+  CloseCode.AUTH_FAILED,
+  CloseCode.FORBIDDEN,
+  CloseCode.REPLACED,
 ]);
 
 /** Wire limits every implementation shares. */

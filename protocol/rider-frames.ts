@@ -31,14 +31,33 @@ export type ClientFrame =
 
 /** A server → rider frame. */
 export type ServerFrame =
-  | { readonly type: typeof Frame.WELCOME; readonly lastSeq: number; readonly riderId: string; readonly serverTime: number; readonly tokenExpiresAt: number }
+  | {
+      readonly type: typeof Frame.WELCOME;
+      readonly lastSeq: number;
+      readonly riderId: string;
+      readonly serverTime: number;
+      readonly tokenExpiresAt: number;
+    }
   | { readonly type: typeof Frame.ACK; readonly lastSeq: number }
   | {
-      readonly type: typeof Frame.OFFER; readonly orderId: string; readonly offerId: string; readonly expiresAt: number;
-      readonly pickupLat: number; readonly pickupLng: number; readonly dropLat: number; readonly dropLng: number;
-      readonly pickupDistanceM: number; readonly pickupEtaS: number; readonly payout: number | null;
+      readonly type: typeof Frame.OFFER;
+      readonly orderId: string;
+      readonly offerId: string;
+      readonly expiresAt: number;
+      readonly pickupLat: number;
+      readonly pickupLng: number;
+      readonly dropLat: number;
+      readonly dropLng: number;
+      readonly pickupDistanceM: number;
+      readonly pickupEtaS: number;
+      readonly payout: number | null;
     }
-  | { readonly type: typeof Frame.OFFER_ENDED; readonly orderId: string; readonly offerId: string; readonly outcome: OfferEndCode }
+  | {
+      readonly type: typeof Frame.OFFER_ENDED;
+      readonly orderId: string;
+      readonly offerId: string;
+      readonly outcome: OfferEndCode;
+    }
   | { readonly type: typeof Frame.ASSIGNED; readonly orderId: string; readonly offerId: string }
   | { readonly type: typeof Frame.ORDER_UPDATE; readonly orderId: string; readonly status: string; readonly at: number }
   | { readonly type: typeof Frame.ERROR; readonly seq: number; readonly code: string; readonly detail: string }
@@ -55,7 +74,8 @@ export interface FrameError {
 export type Decoded<F> = { readonly ok: true; readonly frame: F } | FrameError;
 
 const bad = (detail: string, seq = 0): FrameError => ({ ok: false, code: 'FRAME_INVALID', detail, seq });
-const isSeq = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= RiderLimits.MAX_SEQ;
+const isSeq = (x: unknown): x is number =>
+  typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= RiderLimits.MAX_SEQ;
 const isTime = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x > 0 && x < 8.64e15;
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const isId = (x: unknown): x is string => typeof x === 'string' && x.length <= RiderLimits.MAX_ID_LENGTH && ID.test(x);
@@ -65,7 +85,14 @@ const STATUS_VALUES: ReadonlySet<unknown> = new Set(Object.values(RiderStatusCod
  * Checks a position's values; answers a reason, or undefined when valid.
  * `heading` and `speed` may be NaN (unknown on the wire as nil).
  */
-export function checkFix(lat: number, lng: number, accuracy: number, heading: number, speed: number, at: number): string | undefined {
+export function checkFix(
+  lat: number,
+  lng: number,
+  accuracy: number,
+  heading: number,
+  speed: number,
+  at: number,
+): string | undefined {
   if (!(lat >= -90 && lat <= 90)) return 'lat must be in [-90, 90]';
   if (!(lng >= -180 && lng <= 180)) return 'lng must be in [-180, 180]';
   if (!(accuracy >= 0 && accuracy < 1e6)) return 'accuracy must be metres in [0, 1e6)';
@@ -107,10 +134,16 @@ export function decodeClientFrame(bytes: Uint8Array): Decoded<ClientFrame> {
   const [type, seq] = v as unknown[];
   if (!isSeq(seq)) return bad('seq must be an integer in [0, 2^32)');
   if (type !== Frame.AUTH && bytes.length > RiderLimits.MAX_FRAME_BYTES) {
-    return { ok: false, code: 'FRAME_TOO_LARGE', detail: `frame of ${bytes.length} bytes; the limit is ${RiderLimits.MAX_FRAME_BYTES}`, seq };
+    return {
+      ok: false,
+      code: 'FRAME_TOO_LARGE',
+      detail: `frame of ${bytes.length} bytes; the limit is ${RiderLimits.MAX_FRAME_BYTES}`,
+      seq,
+    };
   }
   const a = v as unknown[];
-  const arity = (n: number): FrameError | undefined => (a.length === n ? undefined : bad(`frame type ${String(type)} has ${n} elements`, seq));
+  const arity = (n: number): FrameError | undefined =>
+    a.length === n ? undefined : bad(`frame type ${String(type)} has ${n} elements`, seq);
   switch (type) {
     case Frame.POSITION: {
       const e = arity(8);
@@ -120,8 +153,10 @@ export function decodeClientFrame(bytes: Uint8Array): Decoded<ClientFrame> {
     }
     case Frame.POSITION_BATCH: {
       const list = a[2];
-      if (a.length !== 3 || !Array.isArray(list)) return bad('a batch is [2, seq, [[lat, lng, accuracy, heading, speed, time], ...]]', seq);
-      if (list.length === 0 || list.length > RiderLimits.MAX_BATCH) return bad(`a batch holds 1 to ${RiderLimits.MAX_BATCH} positions`, seq);
+      if (a.length !== 3 || !Array.isArray(list))
+        return bad('a batch is [2, seq, [[lat, lng, accuracy, heading, speed, time], ...]]', seq);
+      if (list.length === 0 || list.length > RiderLimits.MAX_BATCH)
+        return bad(`a batch holds 1 to ${RiderLimits.MAX_BATCH} positions`, seq);
       const fixes: PositionFix[] = [];
       for (const p of list as unknown[]) {
         if (!Array.isArray(p) || p.length !== 6) return bad('each batch entry has 6 elements', seq);
@@ -133,7 +168,8 @@ export function decodeClientFrame(bytes: Uint8Array): Decoded<ClientFrame> {
     }
     case Frame.STATUS: {
       const status = a[2];
-      if (a.length !== 3 || !STATUS_VALUES.has(status)) return bad('status must be 1 (online), 2 (break) or 3 (offline)', seq);
+      if (a.length !== 3 || !STATUS_VALUES.has(status))
+        return bad('status must be 1 (online), 2 (break) or 3 (offline)', seq);
       return { ok: true, frame: { type, seq, status: status as RiderStatusCode } };
     }
     case Frame.ACCEPT:
@@ -146,12 +182,14 @@ export function decodeClientFrame(bytes: Uint8Array): Decoded<ClientFrame> {
     }
     case Frame.PING: {
       const clientTime = a[2];
-      if (a.length !== 3 || typeof clientTime !== 'number' || !Number.isFinite(clientTime)) return bad('ping carries the client time', seq);
+      if (a.length !== 3 || typeof clientTime !== 'number' || !Number.isFinite(clientTime))
+        return bad('ping carries the client time', seq);
       return { ok: true, frame: { type, seq, clientTime } };
     }
     case Frame.AUTH: {
       const token = a[2];
-      if (a.length !== 3 || typeof token !== 'string' || token.length === 0) return bad('auth carries a token string', seq);
+      if (a.length !== 3 || typeof token !== 'string' || token.length === 0)
+        return bad('auth carries a token string', seq);
       return { ok: true, frame: { type, seq, token } };
     }
     default:
@@ -175,22 +213,37 @@ export function decodeServerFrame(bytes: Uint8Array): Decoded<ServerFrame> {
     a.length === len && nums.every((i) => typeof a[i] === 'number') && strs.every((i) => typeof a[i] === 'string');
   switch (a[0]) {
     case Frame.WELCOME:
-      return shape(5, [1, 3, 4], [2]) ? ok({ type: Frame.WELCOME, lastSeq: n(1), riderId: s(2), serverTime: n(3), tokenExpiresAt: n(4) }) : bad('bad welcome');
+      return shape(5, [1, 3, 4], [2])
+        ? ok({ type: Frame.WELCOME, lastSeq: n(1), riderId: s(2), serverTime: n(3), tokenExpiresAt: n(4) })
+        : bad('bad welcome');
     case Frame.ACK:
       return shape(2, [1], []) ? ok({ type: Frame.ACK, lastSeq: n(1) }) : bad('bad ack');
     case Frame.OFFER:
       return shape(11, [3, 4, 5, 6, 7, 8, 9], [1, 2]) && (a[10] === null || typeof a[10] === 'number')
         ? ok({
-            type: Frame.OFFER, orderId: s(1), offerId: s(2), expiresAt: n(3), pickupLat: n(4), pickupLng: n(5),
-            dropLat: n(6), dropLng: n(7), pickupDistanceM: n(8), pickupEtaS: n(9), payout: a[10],
+            type: Frame.OFFER,
+            orderId: s(1),
+            offerId: s(2),
+            expiresAt: n(3),
+            pickupLat: n(4),
+            pickupLng: n(5),
+            dropLat: n(6),
+            dropLng: n(7),
+            pickupDistanceM: n(8),
+            pickupEtaS: n(9),
+            payout: a[10],
           })
         : bad('bad offer');
     case Frame.OFFER_ENDED:
-      return shape(4, [3], [1, 2]) ? ok({ type: Frame.OFFER_ENDED, orderId: s(1), offerId: s(2), outcome: n(3) as OfferEndCode }) : bad('bad offer_ended');
+      return shape(4, [3], [1, 2])
+        ? ok({ type: Frame.OFFER_ENDED, orderId: s(1), offerId: s(2), outcome: n(3) as OfferEndCode })
+        : bad('bad offer_ended');
     case Frame.ASSIGNED:
       return shape(3, [], [1, 2]) ? ok({ type: Frame.ASSIGNED, orderId: s(1), offerId: s(2) }) : bad('bad assigned');
     case Frame.ORDER_UPDATE:
-      return shape(4, [3], [1, 2]) ? ok({ type: Frame.ORDER_UPDATE, orderId: s(1), status: s(2), at: n(3) }) : bad('bad order_update');
+      return shape(4, [3], [1, 2])
+        ? ok({ type: Frame.ORDER_UPDATE, orderId: s(1), status: s(2), at: n(3) })
+        : bad('bad order_update');
     case Frame.ERROR:
       return shape(4, [1], [2, 3]) ? ok({ type: Frame.ERROR, seq: n(1), code: s(2), detail: s(3) }) : bad('bad error');
     case Frame.PONG:
@@ -211,30 +264,51 @@ export const encodeRaw = (value: unknown): Uint8Array => packr.pack(value);
 export const encodePosition = (seq: number, f: PositionFix): Uint8Array =>
   packr.pack([Frame.POSITION, seq, f.lat, f.lng, f.accuracy, nil(f.heading), nil(f.speed), f.at]);
 export const encodePositionBatch = (seq: number, fixes: readonly PositionFix[]): Uint8Array =>
-  packr.pack([Frame.POSITION_BATCH, seq, fixes.map((f) => [f.lat, f.lng, f.accuracy, nil(f.heading), nil(f.speed), f.at])]);
-export const encodeStatus = (seq: number, status: RiderStatusCode): Uint8Array => packr.pack([Frame.STATUS, seq, status]);
+  packr.pack([
+    Frame.POSITION_BATCH,
+    seq,
+    fixes.map((f) => [f.lat, f.lng, f.accuracy, nil(f.heading), nil(f.speed), f.at]),
+  ]);
+export const encodeStatus = (seq: number, status: RiderStatusCode): Uint8Array =>
+  packr.pack([Frame.STATUS, seq, status]);
 export const encodeOrderCommand = (
-  type: typeof Frame.ACCEPT | typeof Frame.DECLINE | typeof Frame.PICKED_UP | typeof Frame.DELIVERED, seq: number, orderId: string,
+  type: typeof Frame.ACCEPT | typeof Frame.DECLINE | typeof Frame.PICKED_UP | typeof Frame.DELIVERED,
+  seq: number,
+  orderId: string,
 ): Uint8Array => packr.pack([type, seq, orderId]);
 export const encodePing = (clientTime: number): Uint8Array => packr.pack([Frame.PING, 0, clientTime]);
 export const encodeAuth = (token: string): Uint8Array => packr.pack([Frame.AUTH, 0, token]);
 
 // ─── Server → rider ─────────────────────────────────────────────────────────
 
-export const encodeWelcome = (lastSeq: number, riderId: string, serverTime: number, tokenExpiresAt: number): Uint8Array =>
-  packr.pack([Frame.WELCOME, lastSeq, riderId, serverTime, tokenExpiresAt]);
+export const encodeWelcome = (
+  lastSeq: number,
+  riderId: string,
+  serverTime: number,
+  tokenExpiresAt: number,
+): Uint8Array => packr.pack([Frame.WELCOME, lastSeq, riderId, serverTime, tokenExpiresAt]);
 export const encodeAck = (lastSeq: number): Uint8Array => packr.pack([Frame.ACK, lastSeq]);
 export const encodeOffer = (o: Omit<Extract<ServerFrame, { type: typeof Frame.OFFER }>, 'type'>): Uint8Array =>
   packr.pack([
-    Frame.OFFER, o.orderId, o.offerId, o.expiresAt, o.pickupLat, o.pickupLng, o.dropLat, o.dropLng,
-    o.pickupDistanceM, o.pickupEtaS, o.payout,
+    Frame.OFFER,
+    o.orderId,
+    o.offerId,
+    o.expiresAt,
+    o.pickupLat,
+    o.pickupLng,
+    o.dropLat,
+    o.dropLng,
+    o.pickupDistanceM,
+    o.pickupEtaS,
+    o.payout,
   ]);
 export const encodeOfferEnded = (orderId: string, offerId: string, outcome: OfferEndCode): Uint8Array =>
   packr.pack([Frame.OFFER_ENDED, orderId, offerId, outcome]);
-export const encodeAssigned = (orderId: string, offerId: string): Uint8Array => packr.pack([Frame.ASSIGNED, orderId, offerId]);
+export const encodeAssigned = (orderId: string, offerId: string): Uint8Array =>
+  packr.pack([Frame.ASSIGNED, orderId, offerId]);
 export const encodeOrderUpdate = (orderId: string, status: string, at: number): Uint8Array =>
   packr.pack([Frame.ORDER_UPDATE, orderId, status, at]);
 export const encodeError = (seq: number, code: ErrorCode, detail: string): Uint8Array =>
   packr.pack([Frame.ERROR, seq, code, detail.slice(0, 200)]);
-export const encodePong = (clientTime: number, serverTime: number): Uint8Array => packr.pack([Frame.PONG, clientTime, serverTime]);
-
+export const encodePong = (clientTime: number, serverTime: number): Uint8Array =>
+  packr.pack([Frame.PONG, clientTime, serverTime]);

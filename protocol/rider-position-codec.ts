@@ -29,7 +29,15 @@ export interface PositionScratch extends PositionFix {
 }
 
 /** A fresh scratch object. */
-export const positionScratch = (): PositionScratch => ({ seq: 0, lat: 0, lng: 0, accuracy: 0, heading: NaN, speed: NaN, at: 0 });
+export const positionScratch = (): PositionScratch => ({
+  seq: 0,
+  lat: 0,
+  lng: 0,
+  accuracy: 0,
+  heading: NaN,
+  speed: NaN,
+  at: 0,
+});
 
 const f64 = new Float64Array(1);
 const f64b = new Uint8Array(f64.buffer);
@@ -44,10 +52,19 @@ function num(b: Uint8Array, nilOk: boolean): number {
   const p = pos;
   if (p < 0 || p >= b.length) return fail();
   const t = b[p]!;
-  if (t <= 0x7f) { pos = p + 1; return t; }
-  if (t >= 0xe0) { pos = p + 1; return t - 256; }
+  if (t <= 0x7f) {
+    pos = p + 1;
+    return t;
+  }
+  if (t >= 0xe0) {
+    pos = p + 1;
+    return t - 256;
+  }
   switch (t) {
-    case 0xc0: if (!nilOk) return fail(); pos = p + 1; return NaN;
+    case 0xc0:
+      if (!nilOk) return fail();
+      pos = p + 1;
+      return NaN;
     case 0xcb: {
       if (p + 9 > b.length) return fail();
       if (LITTLE) for (let i = 0; i < 8; i++) f64b[i] = b[p + 8 - i]!;
@@ -62,9 +79,18 @@ function num(b: Uint8Array, nilOk: boolean): number {
       pos = p + 5;
       return f32[0]!;
     }
-    case 0xcc: if (p + 2 > b.length) return fail(); pos = p + 2; return b[p + 1]!;
-    case 0xcd: if (p + 3 > b.length) return fail(); pos = p + 3; return (b[p + 1]! << 8) | b[p + 2]!;
-    case 0xce: if (p + 5 > b.length) return fail(); pos = p + 5; return ((b[p + 1]! << 24) >>> 0) + ((b[p + 2]! << 16) | (b[p + 3]! << 8) | b[p + 4]!);
+    case 0xcc:
+      if (p + 2 > b.length) return fail();
+      pos = p + 2;
+      return b[p + 1]!;
+    case 0xcd:
+      if (p + 3 > b.length) return fail();
+      pos = p + 3;
+      return (b[p + 1]! << 8) | b[p + 2]!;
+    case 0xce:
+      if (p + 5 > b.length) return fail();
+      pos = p + 5;
+      return ((b[p + 1]! << 24) >>> 0) + ((b[p + 2]! << 16) | (b[p + 3]! << 8) | b[p + 4]!);
     case 0xcf: {
       if (p + 9 > b.length) return fail();
       const hi = ((b[p + 1]! << 24) >>> 0) + ((b[p + 2]! << 16) | (b[p + 3]! << 8) | b[p + 4]!);
@@ -73,10 +99,20 @@ function num(b: Uint8Array, nilOk: boolean): number {
       pos = p + 9;
       return hi * 4294967296 + lo;
     }
-    case 0xd0: if (p + 2 > b.length) return fail(); pos = p + 2; return (b[p + 1]! << 24) >> 24;
-    case 0xd1: if (p + 3 > b.length) return fail(); pos = p + 3; return (((b[p + 1]! << 8) | b[p + 2]!) << 16) >> 16;
-    case 0xd2: if (p + 5 > b.length) return fail(); pos = p + 5; return (b[p + 1]! << 24) | (b[p + 2]! << 16) | (b[p + 3]! << 8) | b[p + 4]!;
-    default: return fail();
+    case 0xd0:
+      if (p + 2 > b.length) return fail();
+      pos = p + 2;
+      return (b[p + 1]! << 24) >> 24;
+    case 0xd1:
+      if (p + 3 > b.length) return fail();
+      pos = p + 3;
+      return (((b[p + 1]! << 8) | b[p + 2]!) << 16) >> 16;
+    case 0xd2:
+      if (p + 5 > b.length) return fail();
+      pos = p + 5;
+      return (b[p + 1]! << 24) | (b[p + 2]! << 16) | (b[p + 3]! << 8) | b[p + 4]!;
+    default:
+      return fail();
   }
 }
 

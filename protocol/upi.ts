@@ -27,10 +27,16 @@ export const rupees = (paise: number): string => `${Math.floor(paise / 100)}.${S
 
 /** Builds `upi://pay?pa=...&pn=...&tr=...&tn=...&am=...&cu=INR[&mc=...][&url=...]`. */
 export function upiIntentLink(i: UpiIntent): string {
-  if (!(Number.isInteger(i.amountPaise) && i.amountPaise > 0)) throw new RangeError('amountPaise must be a positive integer');
+  if (!(Number.isInteger(i.amountPaise) && i.amountPaise > 0))
+    throw new RangeError('amountPaise must be a positive integer');
   if (i.reference.length > 35) throw new RangeError('reference must be at most 35 characters');
   const params: [string, string][] = [
-    ['pa', i.payeeVpa], ['pn', i.payeeName], ['tr', i.reference], ['tn', i.note.slice(0, 80)], ['am', rupees(i.amountPaise)], ['cu', 'INR'],
+    ['pa', i.payeeVpa],
+    ['pn', i.payeeName],
+    ['tr', i.reference],
+    ['tn', i.note.slice(0, 80)],
+    ['am', rupees(i.amountPaise)],
+    ['cu', 'INR'],
   ];
   if (i.merchantCode !== undefined) params.push(['mc', i.merchantCode]);
   if (i.url !== undefined) params.push(['url', i.url]);

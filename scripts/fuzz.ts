@@ -32,8 +32,10 @@ const { values: a } = parseArgs({
   },
 });
 if (a.help) {
-  process.stdout.write('npm run fuzz -- [--rest N] [--rider-frames N] [--stream N] [--seed S] [--riders R]'
-    + ' [--concurrency C] [--verbose] [--log FILE]\n');
+  process.stdout.write(
+    'npm run fuzz -- [--rest N] [--rider-frames N] [--stream N] [--seed S] [--riders R]' +
+      ' [--concurrency C] [--verbose] [--log FILE]\n',
+  );
   process.exit(0);
 }
 const num = (k: keyof typeof a): number => {
@@ -43,13 +45,21 @@ const num = (k: keyof typeof a): number => {
 };
 const seed = num('seed');
 const file = a.log ? createWriteStream(a.log) : undefined;
-const log = a.verbose || file ? (line: string) => {
-  if (a.verbose) process.stderr.write(`${line}\n`);
-  file?.write(`${line}\n`);
-} : undefined;
+const log =
+  a.verbose || file
+    ? (line: string) => {
+        if (a.verbose) process.stderr.write(`${line}\n`);
+        file?.write(`${line}\n`);
+      }
+    : undefined;
 
-const sockets = (x: SocketTally) =>
-  ({ sent: x.sent, connections: x.connections, closes: x.closes, errors: x.errors, failures: x.failures.length });
+const sockets = (x: SocketTally) => ({
+  sent: x.sent,
+  connections: x.connections,
+  closes: x.closes,
+  errors: x.errors,
+  failures: x.failures.length,
+});
 
 const teardowns: (() => unknown)[] = [];
 const t = { teardown: (fn: () => unknown) => void teardowns.push(fn) };
@@ -73,30 +83,50 @@ try {
   const streamIds = [...world.flow.orders, ...(world.ids['order_id'] as string[])];
   const streamTokens = [...world.actors.map((x) => x.token), undefined];
   await Promise.all([
-    fuzzRest(world.url, { openapi, actors: world.actors, ids: world.ids, webhookSecret: WEBHOOK_SECRET }, {
-      count: num('rest'), seed, concurrency: num('concurrency'), tally: rest, ...logAs('rest'),
-    }),
+    fuzzRest(
+      world.url,
+      { openapi, actors: world.actors, ids: world.ids, webhookSecret: WEBHOOK_SECRET },
+      {
+        count: num('rest'),
+        seed,
+        concurrency: num('concurrency'),
+        tally: rest,
+        ...logAs('rest'),
+      },
+    ),
     num('rider-frames') > 0
       ? fuzzRiderFrames(world.url, world.riderTokens, {
-        count: num('rider-frames'), seed, tally: rider, ...logAs('rider'),
-      })
+          count: num('rider-frames'),
+          seed,
+          tally: rider,
+          ...logAs('rider'),
+        })
       : undefined,
     num('stream') > 0
       ? fuzzStream(world.url, streamTokens, () => world.flow.orders, streamIds, {
-        count: num('stream'), seed, tally: stream, ...logAs('stream'),
-      })
+          count: num('stream'),
+          seed,
+          tally: stream,
+          ...logAs('stream'),
+        })
       : undefined,
   ]);
   clearInterval(progress);
   await world.flow.stop();
   const after = await world.snapshot();
   const health = await api(world.url, 'GET', '/health');
-  const fives = Object.entries(rest.byStatus).filter(([s]) => Number(s) >= 500).reduce((n, [, c]) => n + c, 0);
+  const fives = Object.entries(rest.byStatus)
+    .filter(([s]) => Number(s) >= 500)
+    .reduce((n, [, c]) => n + c, 0);
   const summary = {
-    seed, seconds: Math.round((Date.now() - t0) / 1000),
+    seed,
+    seconds: Math.round((Date.now() - t0) / 1000),
     rest: {
-      sent: rest.sent, by_status: rest.byStatus, by_code: rest.byCode,
-      responses_5xx: fives, failures: rest.failures.length,
+      sent: rest.sent,
+      by_status: rest.byStatus,
+      by_code: rest.byCode,
+      responses_5xx: fives,
+      failures: rest.failures.length,
     },
     rider_frames: sockets(rider),
     stream: sockets(stream),
@@ -108,8 +138,13 @@ try {
   const failures = [...rest.failures, ...rider.failures, ...stream.failures];
   for (const f of failures.slice(0, 50)) process.stdout.write(`FAILURE ${f}\n`);
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-  const bad = fives > 0 || failures.length > 0 || world.flow.failures.length > 0
-    || after !== before || health.status !== 200 || world.flow.completed === 0;
+  const bad =
+    fives > 0 ||
+    failures.length > 0 ||
+    world.flow.failures.length > 0 ||
+    after !== before ||
+    health.status !== 200 ||
+    world.flow.completed === 0;
   process.exitCode = bad ? 1 : 0;
 } catch (err) {
   process.stderr.write(`fuzz: ${(err as Error).stack ?? String(err)}\n`);

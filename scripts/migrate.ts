@@ -15,9 +15,11 @@ async function main(): Promise<void> {
   const db = pgDatabase(url, { max: 1, applicationName: 'dispatch-migrate' });
   try {
     const res = await migrate(db);
-    console.log(res.applied.length
-      ? `migrate: applied ${res.applied.join(', ')} to ${redact(url)}; now at ${res.current}`
-      : `migrate: ${redact(url)} is up to date at ${res.current}`);
+    console.log(
+      res.applied.length
+        ? `migrate: applied ${res.applied.join(', ')} to ${redact(url)}; now at ${res.current}`
+        : `migrate: ${redact(url)} is up to date at ${res.current}`,
+    );
   } finally {
     await db.close();
   }

@@ -18,8 +18,12 @@ async function main(): Promise<void> {
   const log = jsonLogger();
   const server = await startServer(config, log);
   process.stderr.write(`server: ${server.durability}\n`);
-  process.stderr.write(`server: recovered ${server.recovery.restaurants} restaurants, ${server.recovery.riders} riders, ${server.recovery.orders} orders in ${server.recovery.ms} ms\n`);
-  process.stderr.write(`server: listening on http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${server.port}\n`);
+  process.stderr.write(
+    `server: recovered ${server.recovery.restaurants} restaurants, ${server.recovery.riders} riders, ${server.recovery.orders} orders in ${server.recovery.ms} ms\n`,
+  );
+  process.stderr.write(
+    `server: listening on http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${server.port}\n`,
+  );
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

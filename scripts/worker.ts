@@ -22,13 +22,20 @@ async function main(): Promise<void> {
   console.error(`worker: ${storage.durability}`);
   const log = (level: string) => (o: Record<string, unknown>) => console.error(JSON.stringify({ level, ...o }));
   const push = await openPush({
-    firebase: parseFirebaseConfig(process.env), db: storage.db, queue: storage.pushQueue, now: Date.now, consume: true,
+    firebase: parseFirebaseConfig(process.env),
+    db: storage.db,
+    queue: storage.pushQueue,
+    now: Date.now,
+    consume: true,
     log: { info: log('info'), warn: log('warn') },
   });
   const writer = new EventWriter(storage.queue, storage.store, {
-    batchSize: config.batchSize, afterStore: pushFeed(storage.pushQueue),
+    batchSize: config.batchSize,
+    afterStore: pushFeed(storage.pushQueue),
   }).start();
-  console.error(`worker: writing behind from queue ${config.queuePrefix}/${config.queueName}, batches of up to ${config.batchSize}`);
+  console.error(
+    `worker: writing behind from queue ${config.queuePrefix}/${config.queueName}, batches of up to ${config.batchSize}`,
+  );
   let stopping = false;
   const stop = async () => {
     if (stopping) return;

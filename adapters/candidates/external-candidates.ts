@@ -19,7 +19,14 @@ export interface ExternalCandidates {
   attach(engine: Engine): void;
   /** Call after every applied position (the rider gateway's `onPosition`). */
   readonly onPosition: (riderId: RiderId, lat: number, lng: number) => void;
-  readonly stats: { requests: number; answered: number; offered: number; empty: number; refused: number; lookupErrors: number };
+  readonly stats: {
+    requests: number;
+    answered: number;
+    offered: number;
+    empty: number;
+    refused: number;
+    lookupErrors: number;
+  };
   detach(): void;
 }
 
@@ -53,7 +60,7 @@ export function externalCandidates(store: CandidateStore, o: ExternalCandidatesO
   /** Listeners hear a command's events once it has finished, so availability is read after the whole command. */
   const onBatch = (b: CommandBatch): void => {
     if (engine === null) return;
-    for (const ev of b.events) if (ev.aggregate === 'rider') sync(engine, ev.id as RiderId);
+    for (const ev of b.events) if (ev.aggregate === 'rider') sync(engine, ev.id);
   };
 
   return {
@@ -62,19 +69,23 @@ export function externalCandidates(store: CandidateStore, o: ExternalCandidatesO
       stats.requests++;
       const t0 = now();
       // Asked inside an engine command: the answer comes later, as a command of its own.
-      store.nearest(req.pickup.lat, req.pickup.lng, req.maxDistanceM, o.k + req.exclude.length).then((ids) => {
-        o.onLookup?.(now() - t0);
-        stats.answered++;
-        if (engine === null) return;
-        const res = engine.offerFromCandidates(req.orderId, ids);
-        if (!res.ok) stats.refused++; // the order moved on (cancelled, say) while the lookup ran
-        else if (res.value === null) stats.empty++;
-        else stats.offered++;
-      }, (err: unknown) => {
-        stats.lookupErrors++;
-        // The engine's retry deadline asks again.
-        o.logger?.error(`candidate lookup for order ${req.orderId} failed`, err);
-      });
+      store.nearest(req.pickup.lat, req.pickup.lng, req.maxDistanceM, o.k + req.exclude.length).then(
+        (ids) => {
+          o.onLookup?.(now() - t0);
+          stats.answered++;
+          if (engine === null) return;
+          const res = engine.offerFromCandidates(req.orderId, ids);
+          if (!res.ok)
+            stats.refused++; // the order moved on (cancelled, say) while the lookup ran
+          else if (res.value === null) stats.empty++;
+          else stats.offered++;
+        },
+        (err: unknown) => {
+          stats.lookupErrors++;
+          // The engine's retry deadline asks again.
+          o.logger?.error(`candidate lookup for order ${req.orderId} failed`, err);
+        },
+      );
     },
     attach(e) {
       engine = e;

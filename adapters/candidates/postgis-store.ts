@@ -6,7 +6,10 @@ const DIR = new URL('../../sql/candidates/', import.meta.url);
 const load = (name: string): string => readFileSync(new URL(`${name}.sql`, DIR), 'utf8');
 /** Each file's header says what it does and its parameters. */
 const Sql = Object.freeze({
-  schema: load('schema'), upsert: load('upsert-positions'), remove: load('remove-riders'), nearest: load('nearest-riders'),
+  schema: load('schema'),
+  upsert: load('upsert-positions'),
+  remove: load('remove-riders'),
+  nearest: load('nearest-riders'),
 });
 
 /**
@@ -75,7 +78,11 @@ export async function postgisStore(connectionString: string, opts: { readers?: n
       schedule();
     },
     async nearest(lat, lng, radiusM, k) {
-      const res = await readers.query<{ id: string }>({ name: 'nearest', text: Sql.nearest, values: [lng, lat, radiusM, k] });
+      const res = await readers.query<{ id: string }>({
+        name: 'nearest',
+        text: Sql.nearest,
+        values: [lng, lat, radiusM, k],
+      });
       return res.rows.map((r) => r.id);
     },
     flush,

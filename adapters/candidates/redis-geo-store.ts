@@ -34,7 +34,19 @@ export function redisGeoStore(endpoint: RedisEndpoint, prefix: string): Candidat
       // fewer than k are found; k found within r are the k nearest within any larger radius, so the
       // answer is the same as one search over the full radius.
       for (let r = Math.min(FIRST_RADIUS_M, radiusM); ; r = Math.min(r * 2, radiusM)) {
-        const ids = (await reader.call('GEOSEARCH', key, 'FROMLONLAT', lng, lat, 'BYRADIUS', r, 'm', 'ASC', 'COUNT', k)) as string[];
+        const ids = (await reader.call(
+          'GEOSEARCH',
+          key,
+          'FROMLONLAT',
+          lng,
+          lat,
+          'BYRADIUS',
+          r,
+          'm',
+          'ASC',
+          'COUNT',
+          k,
+        )) as string[];
         if (ids.length >= k || r >= radiusM) return ids;
       }
     },

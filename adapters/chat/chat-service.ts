@@ -53,7 +53,11 @@ export class ChatService {
   }
 
   async send(
-    p: Principal, orderId: OrderId, channel: ChatChannel, rawBody: unknown, clientMsgId: string | null,
+    p: Principal,
+    orderId: OrderId,
+    channel: ChatChannel,
+    rawBody: unknown,
+    clientMsgId: string | null,
   ): Promise<Result<ChatMessage>> {
     const body = checkChatBody(rawBody);
     if (!body.ok) return body;
@@ -62,17 +66,24 @@ export class ChatService {
     const access = chatAccess(p, order, channel, 'write', this.#now());
     if (!access.ok) return access;
     const to = access.value!;
-    const from = p.role === 'customer' ? `customer:${order.customerId}`
-      : p.role === 'rider' ? `rider:${p.riderId}` : `restaurant:${p.restaurantId}`;
+    const from =
+      p.role === 'customer'
+        ? `customer:${order.customerId}`
+        : p.role === 'rider'
+          ? `rider:${p.riderId}`
+          : `restaurant:${p.restaurantId}`;
     if (clientMsgId !== null) {
       const again = await this.#db.query<Row>(
         `SELECT ${COLUMNS} FROM chat_messages WHERE sender_id = $1 AND client_msg_id = $2`,
-        [p.uid, clientMsgId]);
+        [p.uid, clientMsgId],
+      );
       if (again.rows[0]) return ok(out(again.rows[0]));
     }
     const recent = await this.#db.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM chat_messages
-       WHERE order_id = $1 AND sender_id = $2 AND sent_at > now() - interval '1 minute'`, [orderId, p.uid]);
+       WHERE order_id = $1 AND sender_id = $2 AND sent_at > now() - interval '1 minute'`,
+      [orderId, p.uid],
+    );
     if ((recent.rows[0]?.n ?? 0) >= ChatLimits.PER_MINUTE) {
       return reject('RATE_LIMITED', `at most ${ChatLimits.PER_MINUTE} messages a minute per order`);
     }
@@ -81,7 +92,8 @@ export class ChatService {
        VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT (sender_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING
        RETURNING ${COLUMNS}`,
-      [orderId, channel, p.uid, p.role, body.value, clientMsgId]);
+      [orderId, channel, p.uid, p.role, body.value, clientMsgId],
+    );
     const row = ins.rows[0];
     if (row === undefined) return this.send(p, orderId, channel, rawBody, clientMsgId); // a concurrent resend won
     const m = out(row);
@@ -92,7 +104,11 @@ export class ChatService {
 
   /** The conversation after message `since` (0: from the start), oldest first, at most `limit`. */
   async history(
-    p: Principal, orderId: OrderId, channel: ChatChannel, since: number, limit: number,
+    p: Principal,
+    orderId: OrderId,
+    channel: ChatChannel,
+    since: number,
+    limit: number,
   ): Promise<Result<ChatMessage[]>> {
     const order = await this.#order(orderId);
     if (order === undefined) return reject('AUTH_OBJECT_FORBIDDEN', `chat: order ${orderId} is not yours`);
@@ -100,7 +116,9 @@ export class ChatService {
     if (!access.ok) return access;
     const r = await this.#db.query<Row>(
       `SELECT ${COLUMNS} FROM chat_messages
-       WHERE order_id = $1 AND channel = $2 AND id > $3 ORDER BY id LIMIT $4`, [orderId, channel, since, limit]);
+       WHERE order_id = $1 AND channel = $2 AND id > $3 ORDER BY id LIMIT $4`,
+      [orderId, channel, since, limit],
+    );
     return ok(r.rows.map(out));
   }
 
@@ -113,7 +131,9 @@ export class ChatService {
     }
     type OrderRow = { customer_id: string; restaurant_id: string; rider_id: string | null; ended_at: Date | null };
     const r = await this.#db.query<OrderRow>(
-      'SELECT customer_id, restaurant_id, rider_id, ended_at FROM orders WHERE id = $1', [id]);
+      'SELECT customer_id, restaurant_id, rider_id, ended_at FROM orders WHERE id = $1',
+      [id],
+    );
     const o = r.rows[0];
     if (o === undefined) return undefined;
     // An order the engine no longer holds has ended; without a recorded end, treat it as ended long ago.
@@ -124,11 +144,17 @@ export class ChatService {
 
 /** The push of a chat message to a recipient with no socket open: who wrote, not what (lock screens are public). */
 function chatNotice(m: ChatMessage, to: string): Notice {
-  const from = m.sender_role === 'rider' ? 'your rider'
-    : m.sender_role === 'restaurant' ? 'the restaurant' : 'the customer';
+  const from =
+    m.sender_role === 'rider' ? 'your rider' : m.sender_role === 'restaurant' ? 'the restaurant' : 'the customer';
   return {
-    id: `chat.${m.id}.${to.slice(0, to.indexOf(':'))}`, party: to, kind: 'chat_message', orderId: m.order_id as OrderId,
-    title: 'New message', body: `A message from ${from}`, priority: 'high', ttlMs: 3_600_000,
+    id: `chat.${m.id}.${to.slice(0, to.indexOf(':'))}`,
+    party: to,
+    kind: 'chat_message',
+    orderId: m.order_id as OrderId,
+    title: 'New message',
+    body: `A message from ${from}`,
+    priority: 'high',
+    ttlMs: 3_600_000,
     collapseKey: `chat-${m.order_id}-${m.channel}`,
     data: { channel: m.channel, message_id: String(m.id) },
   };

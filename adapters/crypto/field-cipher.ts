@@ -28,7 +28,10 @@ export class FieldCipher {
     const iv = randomBytes(IV_BYTES);
     const c = createCipheriv('aes-256-gcm', this.#key, iv);
     c.setAAD(Buffer.from(context, 'utf8'));
-    const body = Buffer.concat([c.update(typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext), c.final()]);
+    const body = Buffer.concat([
+      c.update(typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext),
+      c.final(),
+    ]);
     return Buffer.concat([Buffer.of(VERSION), iv, body, c.getAuthTag()]);
   }
 
@@ -58,8 +61,12 @@ export class FieldCipher {
  * at the composition root.
  */
 export function parseEncryptionKey(value: string | undefined): Buffer {
-  if (!value) throw new FieldCipherError('ENCRYPTION_KEY is not set: 32 bytes as 64 hex digits or base64 (openssl rand -base64 32)');
+  if (!value)
+    throw new FieldCipherError(
+      'ENCRYPTION_KEY is not set: 32 bytes as 64 hex digits or base64 (openssl rand -base64 32)',
+    );
   const key = /^[0-9a-fA-F]{64}$/.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64');
-  if (key.length !== 32) throw new FieldCipherError(`ENCRYPTION_KEY must be 32 bytes (64 hex digits or base64), got ${key.length} bytes`);
+  if (key.length !== 32)
+    throw new FieldCipherError(`ENCRYPTION_KEY must be 32 bytes (64 hex digits or base64), got ${key.length} bytes`);
   return key;
 }

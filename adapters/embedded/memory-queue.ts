@@ -51,15 +51,16 @@ export class MemoryQueue<T> implements JobQueue<T> {
     const lingerMs = opts.lingerMs ?? 5;
     let stopped = false;
     let wake: (() => void) | undefined;
-    const sleep = (ms: number) => new Promise<void>((resolve) => {
-      const timer = ms === Infinity ? undefined : setTimeout(done, ms);
-      function done() {
-        if (timer) clearTimeout(timer);
-        wake = undefined;
-        resolve();
-      }
-      wake = done;
-    });
+    const sleep = (ms: number) =>
+      new Promise<void>((resolve) => {
+        const timer = ms === Infinity ? undefined : setTimeout(done, ms);
+        function done() {
+          if (timer) clearTimeout(timer);
+          wake = undefined;
+          resolve();
+        }
+        wake = done;
+      });
     const waker = () => wake?.();
     this.#wakers.add(waker);
     const loop = (async () => {

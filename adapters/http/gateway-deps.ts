@@ -66,7 +66,13 @@ export function must<T>(r: Result<T>): T {
  * The access check of a call on an existing object. An object the caller may
  * not see answers as if it did not exist (`notFound`), so ids cannot be probed.
  */
-export function mayAct(p: Principal, action: Action, target: AccessTarget, notFound: ErrorCode, what: string): Rejection | undefined {
+export function mayAct(
+  p: Principal,
+  action: Action,
+  target: AccessTarget,
+  notFound: ErrorCode,
+  what: string,
+): Rejection | undefined {
   const a = authorize(p, action, target);
   if (a.ok) return undefined;
   return a.code === 'AUTH_OBJECT_FORBIDDEN' ? reject(notFound, `no ${what}`) : a;
@@ -79,6 +85,11 @@ const isoOrNull = (t: string | Date | null): string | null => (t === null ? null
 
 /** A refund as orders and payments show it: status, rupees, and when it was asked, accepted and ended. */
 export const refundJson = (r: RefundView): Record<string, unknown> => ({
-  id: r.id, status: r.status, amount: rupeesOf(r.amount_paise), reason: r.reason,
-  requested_at: isoOrNull(r.requested_at), accepted_at: isoOrNull(r.accepted_at), settled_at: isoOrNull(r.settled_at),
+  id: r.id,
+  status: r.status,
+  amount: rupeesOf(r.amount_paise),
+  reason: r.reason,
+  requested_at: isoOrNull(r.requested_at),
+  accepted_at: isoOrNull(r.accepted_at),
+  settled_at: isoOrNull(r.settled_at),
 });

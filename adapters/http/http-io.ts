@@ -40,9 +40,22 @@ export interface AbortState {
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {
-  200: 'OK', 201: 'Created', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
-  409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Content', 426: 'Upgrade Required',
-  429: 'Too Many Requests', 500: 'Internal Server Error', 501: 'Not Implemented', 503: 'Service Unavailable',
+  200: 'OK',
+  201: 'Created',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  426: 'Upgrade Required',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  503: 'Service Unavailable',
 };
 
 /** Headers every answer carries: it is an API, never a page to frame, sniff or cache. */
@@ -65,7 +78,12 @@ function decodeParam(raw: string): string {
 }
 
 /** Copies what the handler needs from the request; must run before the handler returns. */
-export function readRequest(res: HttpResponse, req: HttpRequest, paramNames: readonly string[], trustProxy: boolean): RequestInfo {
+export function readRequest(
+  res: HttpResponse,
+  req: HttpRequest,
+  paramNames: readonly string[],
+  trustProxy: boolean,
+): RequestInfo {
   const headers: Record<string, string> = {};
   req.forEach((k, v) => {
     headers[k] = v;
@@ -92,7 +110,11 @@ export function readRequest(res: HttpResponse, req: HttpRequest, paramNames: rea
  * limit is passed (the rest is not buffered) and `aborted` when the client
  * went away.
  */
-export function readBody(res: HttpResponse, limit: number, state: AbortState): Promise<Buffer | 'too-large' | 'aborted'> {
+export function readBody(
+  res: HttpResponse,
+  limit: number,
+  state: AbortState,
+): Promise<Buffer | 'too-large' | 'aborted'> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -16,7 +16,16 @@ import { Id } from '../../protocol/rest/schemas.js';
 import { clientFault } from '../postgres/sql-errors.js';
 import type { SqlTx } from '../postgres/sql-database.js';
 import { TokenBucket } from '../ws/token-bucket.js';
-import { type AbortState, type FieldError, problem, readBody, readRequest, type Reply, type RequestInfo, send } from './http-io.js';
+import {
+  type AbortState,
+  type FieldError,
+  problem,
+  readBody,
+  readRequest,
+  type Reply,
+  type RequestInfo,
+  send,
+} from './http-io.js';
 import { parseQuery, validate } from './validate.js';
 
 /** One request as a handler sees it. */
@@ -42,8 +51,16 @@ export type PublicHandler = (req: RequestInfo, raw: Buffer | undefined) => Promi
 
 /** Where idempotent replies are kept. */
 export interface ReplyStore {
-  storedReply(principal: string, key: string): Promise<{ route: string; request_hash: string; status: number; response: unknown } | undefined>;
-  storeReply(tx: SqlTx, principal: string, key: string, r: { route: string; request_hash: string; status: number; response: unknown }): Promise<void>;
+  storedReply(
+    principal: string,
+    key: string,
+  ): Promise<{ route: string; request_hash: string; status: number; response: unknown } | undefined>;
+  storeReply(
+    tx: SqlTx,
+    principal: string,
+    key: string,
+    r: { route: string; request_hash: string; status: number; response: unknown },
+  ): Promise<void>;
 }
 
 export interface RestLimits {
@@ -54,7 +71,11 @@ export interface RestLimits {
   readonly rateBurst: number;
 }
 
-export const defaultRestLimits: RestLimits = Object.freeze({ maxBodyBytes: 64 * 1024, ratePerSecond: 50, rateBurst: 100 });
+export const defaultRestLimits: RestLimits = Object.freeze({
+  maxBodyBytes: 64 * 1024,
+  ratePerSecond: 50,
+  rateBurst: 100,
+});
 
 export interface RestLogger {
   info(o: Record<string, unknown>): void;
@@ -79,7 +100,10 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const MAX_BUCKETS = 100_000;
 
 /** Registers the REST routes on `app`; unknown paths get a coded 404 or 405. */
-export function attachRestRoutes(app: TemplatedApp, o: RestGatewayOptions): { readonly stats: { requests: number; errors: number } } {
+export function attachRestRoutes(
+  app: TemplatedApp,
+  o: RestGatewayOptions,
+): { readonly stats: { requests: number; errors: number } } {
   const limits = Object.freeze({ ...defaultRestLimits, ...o.limits });
   const buckets = new Map<string, TokenBucket>();
   const inFlight = new Set<string>();
@@ -99,7 +123,8 @@ export function attachRestRoutes(app: TemplatedApp, o: RestGatewayOptions): { re
   };
 
   const run = async (spec: RouteSpec, res: HttpResponse, info: RequestInfo, state: AbortState): Promise<Reply> => {
-    if (!allow(`ip:${info.remote}`, 10)) return problem('RATE_LIMITED', 'too many requests from this address', info.requestId);
+    if (!allow(`ip:${info.remote}`, 10))
+      return problem('RATE_LIMITED', 'too many requests from this address', info.requestId);
 
     // The body is read before authentication (uWS wants onData registered now; a 413 needs no
     // identity); what it says is looked at only after.
@@ -108,10 +133,16 @@ export function attachRestRoutes(app: TemplatedApp, o: RestGatewayOptions): { re
     if (spec.body) {
       const type = (info.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
       const length = Number(info.headers['content-length'] ?? NaN);
-      if (length > limits.maxBodyBytes) return problem('BODY_TOO_LARGE', `the body is ${length} bytes; at most ${limits.maxBodyBytes} are accepted`, info.requestId);
+      if (length > limits.maxBodyBytes)
+        return problem(
+          'BODY_TOO_LARGE',
+          `the body is ${length} bytes; at most ${limits.maxBodyBytes} are accepted`,
+          info.requestId,
+        );
       const body = await readBody(res, limits.maxBodyBytes, state);
       if (body === 'aborted') return { status: 499, body: null };
-      if (body === 'too-large') return problem('BODY_TOO_LARGE', `at most ${limits.maxBodyBytes} bytes are accepted`, info.requestId);
+      if (body === 'too-large')
+        return problem('BODY_TOO_LARGE', `at most ${limits.maxBodyBytes} bytes are accepted`, info.requestId);
       raw = body;
       contentType = type;
     }
@@ -123,7 +154,8 @@ export function attachRestRoutes(app: TemplatedApp, o: RestGatewayOptions): { re
     const verified = await o.identity.verify(m[1]!);
     if (!verified.ok) return problem(verified.code, verified.detail, info.requestId);
     const principal = verified.value;
-    if (!allow(`uid:${principal.uid}`)) return problem('RATE_LIMITED', `more than ${limits.ratePerSecond} requests a second`, info.requestId);
+    if (!allow(`uid:${principal.uid}`))
+      return problem('RATE_LIMITED', `more than ${limits.ratePerSecond} requests a second`, info.requestId);
     for (const [name, value] of Object.entries(info.params)) {
       // A path id that cannot be an id names nothing: the object's 404, before anything looks it up.
       const notFound = PATH_PARAMS[name as keyof typeof PATH_PARAMS];
@@ -135,7 +167,11 @@ export function attachRestRoutes(app: TemplatedApp, o: RestGatewayOptions): { re
     let body: unknown;
     if (raw !== undefined) {
       if (contentType !== 'application/json' && !contentType.endsWith('+json')) {
-        return problem('UNSUPPORTED_MEDIA_TYPE', `content-type must be application/json, got ${contentType === '' ? 'none' : contentType}`, info.requestId);
+        return problem(
+          'UNSUPPORTED_MEDIA_TYPE',
+          `content-type must be application/json, got ${contentType === '' ? 'none' : contentType}`,
+          info.requestId,
+        );
       }
       try {
         body = JSON.parse(raw.toString('utf8'));
@@ -158,24 +194,47 @@ export function attachRestRoutes(app: TemplatedApp, o: RestGatewayOptions): { re
     let remember: RestContext['remember'] = async () => {};
     const key = info.headers['idempotency-key'];
     if (spec.idempotent && key !== undefined) {
-      if (!IDEMPOTENCY_KEY.test(key)) return problem('IDEMPOTENCY_KEY_INVALID', 'Idempotency-Key must be 1 to 255 visible ASCII characters', info.requestId);
-      const hash = createHash('sha256').update(`${info.method} ${info.path}\n`).update(raw ?? '').digest('hex');
+      if (!IDEMPOTENCY_KEY.test(key))
+        return problem(
+          'IDEMPOTENCY_KEY_INVALID',
+          'Idempotency-Key must be 1 to 255 visible ASCII characters',
+          info.requestId,
+        );
+      const hash = createHash('sha256')
+        .update(`${info.method} ${info.path}\n`)
+        .update(raw ?? '')
+        .digest('hex');
       const fk = `${principal.uid}\n${key}`;
-      if (inFlight.has(fk)) return problem('IDEMPOTENCY_IN_FLIGHT', 'a request with this Idempotency-Key is still being processed; retry shortly', info.requestId);
+      if (inFlight.has(fk))
+        return problem(
+          'IDEMPOTENCY_IN_FLIGHT',
+          'a request with this Idempotency-Key is still being processed; retry shortly',
+          info.requestId,
+        );
       // Claimed before the first await, so a concurrent twin sees it.
       inFlight.add(fk);
       const replay = async (): Promise<Reply | undefined> => {
         const stored = await o.replies.storedReply(principal.uid, key);
         if (stored === undefined) return undefined;
         if (stored.request_hash !== hash || stored.route !== spec.id) {
-          return problem('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request; use a new key', info.requestId);
+          return problem(
+            'IDEMPOTENCY_KEY_REUSED',
+            'this Idempotency-Key was used for a different request; use a new key',
+            info.requestId,
+          );
         }
         return { status: stored.status, body: stored.response, headers: { 'idempotent-replayed': 'true' } };
       };
       try {
         const stored = await replay();
         if (stored) return stored;
-        remember = (tx, reply) => o.replies.storeReply(tx, principal.uid, key, { route: spec.id, request_hash: hash, status: reply.status, response: reply.body });
+        remember = (tx, reply) =>
+          o.replies.storeReply(tx, principal.uid, key, {
+            route: spec.id,
+            request_hash: hash,
+            status: reply.status,
+            response: reply.body,
+          });
         try {
           return await answer(handler, { req: info, principal, body, query, remember, remembers: true });
         } catch (err) {
@@ -195,7 +254,7 @@ export function attachRestRoutes(app: TemplatedApp, o: RestGatewayOptions): { re
 
   const answer = async (handler: RestHandler, ctx: RestContext): Promise<Reply> => {
     const out = await handler(ctx);
-    if ('ok' in out && out.ok === false) return problem(out.code, out.detail, ctx.req.requestId);
+    if ('ok' in out && !out.ok) return problem(out.code, out.detail, ctx.req.requestId);
     return out as Reply;
   };
 
@@ -228,7 +287,13 @@ export function attachRestRoutes(app: TemplatedApp, o: RestGatewayOptions): { re
               : e?.code === 'DEPENDENCY_UNAVAILABLE'
                 ? problem('DEPENDENCY_UNAVAILABLE', String(e.message), info.requestId)
                 : problem('INTERNAL', 'the server failed to handle this request; it has been logged', info.requestId);
-            if (reply.status === 500) o.logger.error({ msg: 'request failed', request_id: info.requestId, route: spec.id, err: err instanceof Error ? err.stack : String(err) });
+            if (reply.status === 500)
+              o.logger.error({
+                msg: 'request failed',
+                request_id: info.requestId,
+                route: spec.id,
+                err: err instanceof Error ? err.stack : String(err),
+              });
             finish(res, state, info, spec.id, reply, t0);
           },
         );
@@ -236,26 +301,50 @@ export function attachRestRoutes(app: TemplatedApp, o: RestGatewayOptions): { re
     }
   }
 
-  const finish = (res: HttpResponse, state: AbortState, info: RequestInfo, route: string, reply: Reply, t0: number): void => {
+  const finish = (
+    res: HttpResponse,
+    state: AbortState,
+    info: RequestInfo,
+    route: string,
+    reply: Reply,
+    t0: number,
+  ): void => {
     if (reply.status >= 400) stats.errors++;
     o.logger.info({
-      msg: 'request', request_id: info.requestId, method: info.method, path: info.path, route, status: state.aborted ? 499 : reply.status,
-      ms: Math.round((performance.now() - t0) * 100) / 100, remote: info.remote,
+      msg: 'request',
+      request_id: info.requestId,
+      method: info.method,
+      path: info.path,
+      route,
+      status: state.aborted ? 499 : reply.status,
+      ms: Math.round((performance.now() - t0) * 100) / 100,
+      remote: info.remote,
       ...(reply.status >= 400 ? { code: (reply.body as { code?: string } | null)?.code } : {}),
     });
     send(res, state, info.requestId, reply);
   };
 
   // Known paths with another method get 405; everything else 404 (the WebSocket routes are registered before this).
-  const known = (ROUTES as readonly RouteSpec[]).map((r) => ({ re: new RegExp(`^(/v1)?${r.path.replace(/\{[a-z_]+\}/g, '[^/]+')}$`), method: r.method }));
+  const known = (ROUTES as readonly RouteSpec[]).map((r) => ({
+    re: new RegExp(`^(/v1)?${r.path.replace(/\{[a-z_]+\}/g, '[^/]+')}$`),
+    method: r.method,
+  }));
   app.any('/*', (res, req) => {
     const state: AbortState = { aborted: false };
     res.onAborted(() => (state.aborted = true));
     const info = readRequest(res, req, [], o.trustProxy === true);
     const methods = known.filter((k) => k.re.test(info.path)).map((k) => k.method.toUpperCase());
-    const reply = methods.length > 0
-      ? { ...problem('METHOD_NOT_ALLOWED', `${info.method} ${info.path} is not allowed; use ${methods.join(', ')}`, info.requestId), headers: { 'content-type': 'application/problem+json', allow: methods.join(', ') } }
-      : problem('ROUTE_NOT_FOUND', `no endpoint ${info.method} ${info.path}; see /openapi.json`, info.requestId);
+    const reply =
+      methods.length > 0
+        ? {
+            ...problem(
+              'METHOD_NOT_ALLOWED',
+              `${info.method} ${info.path} is not allowed; use ${methods.join(', ')}`,
+              info.requestId,
+            ),
+            headers: { 'content-type': 'application/problem+json', allow: methods.join(', ') },
+          }
+        : problem('ROUTE_NOT_FOUND', `no endpoint ${info.method} ${info.path}; see /openapi.json`, info.requestId);
     send(res, state, info.requestId, reply);
   });
 

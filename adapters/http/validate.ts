@@ -49,7 +49,8 @@ export function validate(schema: TSchema, value: unknown): FieldError[] {
     if (seen.has(field)) continue;
     seen.add(field);
     let message = e.message;
-    if (e.type === ValueErrorType.ObjectAdditionalProperties || message === 'Unexpected property') message = 'unknown field';
+    if (e.type === ValueErrorType.ObjectAdditionalProperties || message === 'Unexpected property')
+      message = 'unknown field';
     else if (e.type === ValueErrorType.Union) message = unionMessage(e.schema);
     else if (e.type === ValueErrorType.StringPattern) {
       message = policyMessage((e.schema as { pattern?: unknown }).pattern, e.value) ?? message;
@@ -61,12 +62,15 @@ export function validate(schema: TSchema, value: unknown): FieldError[] {
 }
 
 function unionMessage(schema: TSchema): string {
-  const literals = ((schema as { anyOf?: TSchema[] }).anyOf ?? []).map((s) => (s as { const?: unknown }).const).filter((v) => v !== undefined);
+  const literals = ((schema as { anyOf?: TSchema[] }).anyOf ?? [])
+    .map((s) => (s as { const?: unknown }).const)
+    .filter((v) => v !== undefined);
   if (literals.length > 0) return `must be one of ${literals.map((v) => JSON.stringify(v)).join(', ')}`;
   const tags = ((schema as { anyOf?: TSchema[] }).anyOf ?? [])
     .map((s) => (s as { properties?: { type?: { const?: unknown } } }).properties?.type?.const)
     .filter((v) => v !== undefined);
-  if (tags.length > 0) return `must be an object whose type is one of ${tags.map((v) => JSON.stringify(v)).join(', ')}, with that type's fields`;
+  if (tags.length > 0)
+    return `must be an object whose type is one of ${tags.map((v) => JSON.stringify(v)).join(', ')}, with that type's fields`;
   return 'does not match any allowed shape';
 }
 

@@ -48,9 +48,10 @@ const KEY_FETCH_FAILURE = /^(Error fetching public keys|Error while making reque
 /** Maps anything `verifyIdToken` or `getUser` threw to a rejection. */
 export function rejectionFromFirebase(err: unknown): Rejection {
   const code = errorCodeOf(err);
-  let mapped: ErrorCode = code !== undefined && Object.hasOwn(FIREBASE_ERROR_CODES, code)
-    ? FIREBASE_ERROR_CODES[code as keyof typeof FIREBASE_ERROR_CODES]
-    : 'AUTH_UNAVAILABLE';
+  let mapped: ErrorCode =
+    code !== undefined && Object.hasOwn(FIREBASE_ERROR_CODES, code)
+      ? FIREBASE_ERROR_CODES[code as keyof typeof FIREBASE_ERROR_CODES]
+      : 'AUTH_UNAVAILABLE';
   if (mapped === 'AUTH_TOKEN_INVALID' && KEY_FETCH_FAILURE.test(messageOf(err))) mapped = 'AUTH_UNAVAILABLE';
   const short = SHORT_DETAIL[mapped];
   const detail = short ?? firstSentence(messageOf(err));

@@ -102,7 +102,9 @@ export function peekClaimedRole(token: string): unknown {
   if (payload === undefined) return undefined;
   try {
     const json: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
-    return typeof json === 'object' && json !== null ? (json as Record<string, unknown>)[IdentityClaim.Role] : undefined;
+    return typeof json === 'object' && json !== null
+      ? (json as Record<string, unknown>)[IdentityClaim.Role]
+      : undefined;
   } catch {
     return undefined;
   }

@@ -51,7 +51,8 @@ export function parseRolesArgs(argv: readonly string[]): RolesCommand | string {
     } else positional.push(a);
   }
   const [verb, who, role, ...rest] = positional;
-  if (verb !== 'grant' && verb !== 'revoke') return `first argument must be grant or revoke, got ${JSON.stringify(verb ?? '')}`;
+  if (verb !== 'grant' && verb !== 'revoke')
+    return `first argument must be grant or revoke, got ${JSON.stringify(verb ?? '')}`;
   if (who === undefined || who === '') return 'missing <email-or-uid>';
   if (!isRole(role)) return `role must be customer, restaurant, rider or admin, got ${JSON.stringify(role ?? '')}`;
   if (rest.length > 0) return `unexpected argument ${rest[0]}`;
@@ -66,9 +67,12 @@ export function parseRolesArgs(argv: readonly string[]): RolesCommand | string {
     if (rider === undefined) return 'grant rider needs --rider ID';
     if (parseRiderId(rider) === undefined) return `invalid rider id ${JSON.stringify(rider)}`;
   } else if (rider !== undefined) return '--rider only goes with grant rider';
-  if (verb === 'revoke' && role === 'customer') return 'customer is the default role and cannot be revoked; disable the account instead';
+  if (verb === 'revoke' && role === 'customer')
+    return 'customer is the default role and cannot be revoked; disable the account instead';
   return {
-    verb, who, role,
+    verb,
+    who,
+    role,
     ...(restaurant === undefined ? {} : { restaurantId: restaurant }),
     ...(rider === undefined ? {} : { riderId: rider }),
   };
@@ -103,7 +107,9 @@ export async function runRoles(argv: readonly string[], auth: Auth, io: RolesIo)
     const takesAway = cmd.verb === 'revoke' || (current !== 'customer' && current !== cmd.role);
     if (takesAway) await auth.revokeRefreshTokens(user.uid);
     const what = cmd.verb === 'grant' ? `granted ${roleLabel(cmd)}` : `revoked ${cmd.role}; now customer`;
-    io.out(`${describe(user)}: ${what} (was ${current})${takesAway ? '; refresh tokens revoked, sessions must sign in again' : ''}`);
+    io.out(
+      `${describe(user)}: ${what} (was ${current})${takesAway ? '; refresh tokens revoked, sessions must sign in again' : ''}`,
+    );
     return ExitCode.Ok;
   } catch (e) {
     const code = (e as { code?: unknown }).code;

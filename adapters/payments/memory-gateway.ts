@@ -5,12 +5,20 @@
  * contract suite as the HTTP adapter.
  */
 import type {
-  GatewayOrder, GatewayPayment, GatewayRefund, OrderRequest, PaymentGateway, RefundRequest,
+  GatewayOrder,
+  GatewayPayment,
+  GatewayRefund,
+  OrderRequest,
+  PaymentGateway,
+  RefundRequest,
 } from '../../engine/ports/payment-gateway.js';
 import { SandboxLedger } from './sandbox-ledger.js';
 
 export class MemoryGateway implements PaymentGateway {
-  constructor(readonly ledger = new SandboxLedger(), readonly payee = 'sandbox@razorpay') {}
+  constructor(
+    readonly ledger = new SandboxLedger(),
+    readonly payee = 'sandbox@razorpay',
+  ) {}
 
   async createOrder(o: OrderRequest): Promise<GatewayOrder> {
     return this.ledger.createOrder(o);

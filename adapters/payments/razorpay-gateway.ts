@@ -7,7 +7,12 @@
  * circuit). The sandbox gateway (sandbox-server.ts) speaks the same API.
  */
 import {
-  GatewayError, type GatewayOrder, type GatewayPayment, type GatewayRefund, type OrderRequest, type PaymentGateway,
+  GatewayError,
+  type GatewayOrder,
+  type GatewayPayment,
+  type GatewayRefund,
+  type OrderRequest,
+  type PaymentGateway,
   type RefundRequest,
 } from '../../engine/ports/payment-gateway.js';
 import { CircuitBreaker, defaultResilience, type ResilienceOptions, resilientCall } from './resilient-call.js';
@@ -30,16 +35,25 @@ const notesOf = (x: unknown): Record<string, string> =>
     : {};
 
 export const orderFromWire = (w: Json): GatewayOrder => ({
-  id: str(w['id']), amount: int(w['amount']), currency: 'INR', receipt: str(w['receipt']),
-  status: (str(w['status']) || 'created') as GatewayOrder['status'], notes: notesOf(w['notes']),
+  id: str(w['id']),
+  amount: int(w['amount']),
+  currency: 'INR',
+  receipt: str(w['receipt']),
+  status: (str(w['status']) || 'created') as GatewayOrder['status'],
+  notes: notesOf(w['notes']),
 });
 export const paymentFromWire = (w: Json): GatewayPayment => ({
-  id: str(w['id']), orderId: str(w['order_id']), amount: int(w['amount']),
+  id: str(w['id']),
+  orderId: str(w['order_id']),
+  amount: int(w['amount']),
   status: str(w['status']) as GatewayPayment['status'],
-  amountRefunded: int(w['amount_refunded']), notes: notesOf(w['notes']),
+  amountRefunded: int(w['amount_refunded']),
+  notes: notesOf(w['notes']),
 });
 export const refundFromWire = (w: Json): GatewayRefund => ({
-  id: str(w['id']), paymentId: str(w['payment_id']), amount: int(w['amount']),
+  id: str(w['id']),
+  paymentId: str(w['payment_id']),
+  amount: int(w['amount']),
   status: str(w['status']) as GatewayRefund['status'],
   notes: notesOf(w['notes']),
 });
@@ -48,7 +62,10 @@ export class RazorpayGateway implements PaymentGateway {
   readonly breaker: CircuitBreaker;
   readonly #auth: string;
 
-  constructor(readonly config: RazorpayConfig, readonly resilience: ResilienceOptions = defaultResilience) {
+  constructor(
+    readonly config: RazorpayConfig,
+    readonly resilience: ResilienceOptions = defaultResilience,
+  ) {
     this.breaker = new CircuitBreaker(resilience);
     this.#auth = `Basic ${Buffer.from(`${config.keyId}:${config.keySecret}`).toString('base64')}`;
   }
@@ -61,7 +78,11 @@ export class RazorpayGateway implements PaymentGateway {
   async createUpiIntent(o: { orderId: string; vpa: string }): Promise<{ paymentId: string; link: string }> {
     const order = await this.fetchOrder(o.orderId);
     const w = await this.#call('POST', '/v1/payments/create/upi', {
-      amount: order.amount, currency: 'INR', order_id: o.orderId, method: 'upi', upi: { flow: 'intent' },
+      amount: order.amount,
+      currency: 'INR',
+      order_id: o.orderId,
+      method: 'upi',
+      upi: { flow: 'intent' },
       notes: order.notes,
     });
     return { paymentId: str(w['razorpay_payment_id']), link: str(w['link']) };
@@ -81,8 +102,14 @@ export class RazorpayGateway implements PaymentGateway {
   }
 
   async createRefund(r: RefundRequest): Promise<GatewayRefund> {
-    return refundFromWire(await this.#call('POST', `/v1/payments/${encodeURIComponent(r.paymentId)}/refund`,
-      { amount: r.amount, speed: 'normal', notes: r.notes }, { 'x-refund-idempotency': r.idempotencyKey }));
+    return refundFromWire(
+      await this.#call(
+        'POST',
+        `/v1/payments/${encodeURIComponent(r.paymentId)}/refund`,
+        { amount: r.amount, speed: 'normal', notes: r.notes },
+        { 'x-refund-idempotency': r.idempotencyKey },
+      ),
+    );
   }
 
   async fetchRefund(paymentId: string, refundId: string): Promise<GatewayRefund> {
@@ -94,9 +121,12 @@ export class RazorpayGateway implements PaymentGateway {
     const what = `${method} ${path}`;
     return resilientCall(this.resilience, this.breaker, what, async (signal) => {
       const res = await fetch(`${this.config.baseUrl}${path}`, {
-        method, signal,
+        method,
+        signal,
         headers: {
-          authorization: this.#auth, 'x-razorpay-account': this.config.merchantId, ...headers,
+          authorization: this.#auth,
+          'x-razorpay-account': this.config.merchantId,
+          ...headers,
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),

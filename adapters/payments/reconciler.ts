@@ -93,13 +93,20 @@ export class Reconciler {
         if (!g) {
           // Nothing captured well past the deadline (the engine cancelled the order then): stop asking.
           const lapsed = new Date(p.expires_at).getTime() + afterMs < Date.now();
-          if (lapsed && await money.expirePayment(p.id)) paymentsExpired++;
+          if (lapsed && (await money.expirePayment(p.id))) paymentsExpired++;
           continue;
         }
         const event = captured ? 'payment.captured' : 'payment.failed';
-        await settlement.paymentEvent(`recon-${g.id}-${event}`, event, { source: 'reconciliation', payment: g }, {
-          transactionId: p.transaction_id, gatewayPaymentId: g.id, amount: g.amount,
-        });
+        await settlement.paymentEvent(
+          `recon-${g.id}-${event}`,
+          event,
+          { source: 'reconciliation', payment: g },
+          {
+            transactionId: p.transaction_id,
+            gatewayPaymentId: g.id,
+            amount: g.amount,
+          },
+        );
         paymentsSettled++;
       } catch (err) {
         note(err, `payment ${p.id}`);
@@ -131,8 +138,13 @@ export class Reconciler {
       if (created) refundsRequested++;
     }
     return {
-      paymentsChecked: payments.length, paymentsSettled, paymentsExpired,
-      refundsChecked: refunds.length, refundsSettled, refundsRequested, errors,
+      paymentsChecked: payments.length,
+      paymentsSettled,
+      paymentsExpired,
+      refundsChecked: refunds.length,
+      refundsSettled,
+      refundsRequested,
+      errors,
     };
   }
 }

@@ -77,7 +77,7 @@ export class RefundRelay {
     if (this.#stopped) return;
     this.#timer = setTimeout(() => {
       this.runOnce().then(
-        (r) => this.#schedule(r.sent + r.retried + r.rejected > 0 ? 0 : this.#o.pollMs ?? 200),
+        (r) => this.#schedule(r.sent + r.retried + r.rejected > 0 ? 0 : (this.#o.pollMs ?? 200)),
         (err: unknown) => {
           this.#o.log.warn({ msg: 'refund relay round failed; trying again', err: String(err) });
           this.#schedule(1_000);
@@ -107,30 +107,48 @@ export class RefundRelay {
     }
     try {
       const r = await o.gateway.createRefund({
-        paymentId: c.gateway_ref, amount: c.amount_paise, idempotencyKey: c.key,
+        paymentId: c.gateway_ref,
+        amount: c.amount_paise,
+        idempotencyKey: c.key,
         notes: { refund_id: c.refund_id, order_id: c.order_id, reason: c.reason },
       });
       const moved = await o.store.refundAccepted(c, r.id, r.status === 'processed');
-      if (moved) o.notify(c.order_id, moved.status === 'processed'
-        ? `Your refund of ${rupees(c.amount_paise)} has been completed`
-        : `Your refund of ${rupees(c.amount_paise)} is on its way`);
-      o.log.info({ msg: 'refund accepted by the gateway', refund: c.refund_id, gateway_refund: r.id,
-        attempts: c.attempts });
+      if (moved)
+        o.notify(
+          c.order_id,
+          moved.status === 'processed'
+            ? `Your refund of ${rupees(c.amount_paise)} has been completed`
+            : `Your refund of ${rupees(c.amount_paise)} is on its way`,
+        );
+      o.log.info({
+        msg: 'refund accepted by the gateway',
+        refund: c.refund_id,
+        gateway_refund: r.id,
+        attempts: c.attempts,
+      });
       return 'sent';
     } catch (err) {
       const e = err instanceof GatewayError ? err : new GatewayError('transient', String(err));
       if (e.kind === 'rejected') {
         await o.store.refundRejected(c, e.message);
-        o.log.error({ msg: 'refund rejected by the gateway; flagged for an operator', refund: c.refund_id,
-          err: e.message });
+        o.log.error({
+          msg: 'refund rejected by the gateway; flagged for an operator',
+          refund: c.refund_id,
+          err: e.message,
+        });
         return 'rejected';
       }
       const base = o.retryBaseMs ?? 1_000;
       const cap = Math.min(o.retryCapMs ?? 300_000, base * 2 ** Math.min(c.attempts, 20));
       const delay = Math.floor(cap / 2 + (o.random ?? Math.random)() * (cap / 2));
       await o.store.refundRetryLater(c, delay, e.message);
-      o.log.warn({ msg: 'refund not sent; trying again', refund: c.refund_id, attempts: c.attempts, in_ms: delay,
-        err: e.message });
+      o.log.warn({
+        msg: 'refund not sent; trying again',
+        refund: c.refund_id,
+        attempts: c.attempts,
+        in_ms: delay,
+        err: e.message,
+      });
       return 'retried';
     }
   }

@@ -23,9 +23,15 @@ export interface ResilienceOptions {
 }
 
 export const defaultResilience: ResilienceOptions = {
-  timeoutMs: 5_000, attempts: 3, backoffBaseMs: 100, backoffCapMs: 2_000,
-  breakerThreshold: 5, breakerCooldownMs: 10_000,
-  now: () => Date.now(), random: Math.random, sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+  timeoutMs: 5_000,
+  attempts: 3,
+  backoffBaseMs: 100,
+  backoffCapMs: 2_000,
+  breakerThreshold: 5,
+  breakerCooldownMs: 10_000,
+  now: () => Date.now(),
+  random: Math.random,
+  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
 };
 
 /** Closed → open after `breakerThreshold` transient failures → half-open (one trial) after the cooldown. */
@@ -68,7 +74,10 @@ export class CircuitBreaker {
  * final at once and do not count against the circuit.
  */
 export async function resilientCall<T>(
-  o: ResilienceOptions, breaker: CircuitBreaker, what: string, attempt: (signal: AbortSignal) => Promise<T>,
+  o: ResilienceOptions,
+  breaker: CircuitBreaker,
+  what: string,
+  attempt: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   let last: unknown;
   for (let n = 0; n < o.attempts; n++) {

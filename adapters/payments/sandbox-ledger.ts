@@ -9,7 +9,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
-  GatewayError, type GatewayOrder, type GatewayPayment, type GatewayRefund, type RefundRequest,
+  GatewayError,
+  type GatewayOrder,
+  type GatewayPayment,
+  type GatewayRefund,
+  type RefundRequest,
 } from '../../engine/ports/payment-gateway.js';
 
 export interface LedgerEvent {
@@ -44,8 +48,12 @@ export class SandboxLedger {
       throw refused('receipt: 1 to 40 characters');
     }
     const order = {
-      id: newId('order'), amount: o.amount, currency: 'INR' as const, receipt: o.receipt,
-      status: 'created' as const, notes: { ...o.notes },
+      id: newId('order'),
+      amount: o.amount,
+      currency: 'INR' as const,
+      receipt: o.receipt,
+      status: 'created' as const,
+      notes: { ...o.notes },
     };
     this.orders.set(order.id, order);
     return { ...order };
@@ -55,8 +63,12 @@ export class SandboxLedger {
     const order = this.#order(o.orderId);
     if (order.status === 'paid') throw refused(`order ${order.id} is already paid`);
     const payment = {
-      id: newId('pay'), orderId: order.id, amount: order.amount, status: 'created' as const,
-      amountRefunded: 0, notes: { ...order.notes },
+      id: newId('pay'),
+      orderId: order.id,
+      amount: order.amount,
+      status: 'created' as const,
+      amountRefunded: 0,
+      notes: { ...order.notes },
     };
     this.payments.set(payment.id, payment);
     order.status = 'attempted';
@@ -71,7 +83,10 @@ export class SandboxLedger {
 
   paymentsOfOrder(orderId: string): GatewayPayment[] {
     this.#order(orderId);
-    return [...this.payments.values()].filter((p) => p.orderId === orderId).reverse().map((p) => ({ ...p }));
+    return [...this.payments.values()]
+      .filter((p) => p.orderId === orderId)
+      .reverse()
+      .map((p) => ({ ...p }));
   }
 
   fetchPayment(id: string): GatewayPayment {
@@ -113,7 +128,11 @@ export class SandboxLedger {
       throw refused(`refund of ${r.amount} exceeds what is left of payment ${p.id}`);
     }
     const refund = {
-      id: newId('rfnd'), paymentId: p.id, amount: r.amount, status: 'pending' as const, notes: { ...r.notes },
+      id: newId('rfnd'),
+      paymentId: p.id,
+      amount: r.amount,
+      status: 'pending' as const,
+      notes: { ...r.notes },
     };
     this.refunds.set(refund.id, refund);
     this.#keys.set(r.idempotencyKey, { refundId: refund.id, body });

@@ -10,7 +10,10 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
-  GatewayError, type GatewayOrder, type GatewayPayment, type GatewayRefund,
+  GatewayError,
+  type GatewayOrder,
+  type GatewayPayment,
+  type GatewayRefund,
 } from '../../engine/ports/payment-gateway.js';
 import { type LedgerEvent, SandboxLedger } from './sandbox-ledger.js';
 
@@ -49,21 +52,48 @@ export interface Faults {
 }
 
 const noFaults = (): Faults => ({
-  fail5xx: 0, timeout: 0, refundTimeout: 0, dropWebhooks: 0, duplicateWebhooks: 0, dropPayment: '',
-  webhookDelayMs: 0, holdWebhooks: false,
-  p5xx: 0, pTimeout: 0, pRefundTimeout: 0, pDropWebhook: 0, pDuplicateWebhook: 0,
+  fail5xx: 0,
+  timeout: 0,
+  refundTimeout: 0,
+  dropWebhooks: 0,
+  duplicateWebhooks: 0,
+  dropPayment: '',
+  webhookDelayMs: 0,
+  holdWebhooks: false,
+  p5xx: 0,
+  pTimeout: 0,
+  pRefundTimeout: 0,
+  pDropWebhook: 0,
+  pDuplicateWebhook: 0,
 });
 
 const sec = () => Math.floor(Date.now() / 1000);
 export const paymentToWire = (p: GatewayPayment) => ({
-  id: p.id, entity: 'payment', amount: p.amount, currency: 'INR', status: p.status, order_id: p.orderId, method: 'upi',
+  id: p.id,
+  entity: 'payment',
+  amount: p.amount,
+  currency: 'INR',
+  status: p.status,
+  order_id: p.orderId,
+  method: 'upi',
   amount_refunded: p.amountRefunded,
   refund_status: p.amountRefunded === 0 ? null : p.amountRefunded === p.amount ? 'full' : 'partial',
-  captured: p.status === 'captured' || p.status === 'refunded', notes: p.notes, created_at: sec(),
+  captured: p.status === 'captured' || p.status === 'refunded',
+  notes: p.notes,
+  created_at: sec(),
 });
 export const refundToWire = (r: GatewayRefund) => ({
-  id: r.id, entity: 'refund', amount: r.amount, currency: 'INR', payment_id: r.paymentId, notes: r.notes, receipt: null,
-  status: r.status, speed_requested: 'normal', speed_processed: 'normal', created_at: sec(),
+  id: r.id,
+  entity: 'refund',
+  amount: r.amount,
+  currency: 'INR',
+  payment_id: r.paymentId,
+  notes: r.notes,
+  receipt: null,
+  status: r.status,
+  speed_requested: 'normal',
+  speed_processed: 'normal',
+  created_at: sec(),
 });
 
 type CountedFault = 'fail5xx' | 'timeout' | 'refundTimeout' | 'dropWebhooks' | 'duplicateWebhooks';
@@ -87,15 +117,22 @@ export async function startSandbox(
   opts: Partial<SandboxOptions> & Pick<SandboxOptions, 'webhookUrl' | 'webhookSecret'>,
 ): Promise<RunningSandbox> {
   const o: SandboxOptions = {
-    port: 0, host: '127.0.0.1', keyId: 'rzp_test_sandbox', keySecret: 'sandbox-secret',
-    autoCaptureMs: null, refundSettleMs: 50,
+    port: 0,
+    host: '127.0.0.1',
+    keyId: 'rzp_test_sandbox',
+    keySecret: 'sandbox-secret',
+    autoCaptureMs: null,
+    refundSettleMs: 50,
     ...opts,
   };
   const ledger = new SandboxLedger();
   let faults = noFaults();
   const timers = new Set<NodeJS.Timeout>();
   const later = (ms: number, fn: () => void) => {
-    const t = setTimeout(() => { timers.delete(t); fn(); }, ms);
+    const t = setTimeout(() => {
+      timers.delete(t);
+      fn();
+    }, ms);
     timers.add(t);
   };
   const delivered: RunningSandbox['delivered'] = [];
@@ -117,18 +154,26 @@ export async function startSandbox(
   const post = (id: string, body: string, attempt = 0): void => {
     const signature = createHmac('sha256', o.webhookSecret).update(body).digest('hex');
     const headers = {
-      'content-type': 'application/json', 'x-razorpay-signature': signature, 'x-razorpay-event-id': id,
+      'content-type': 'application/json',
+      'x-razorpay-signature': signature,
+      'x-razorpay-event-id': id,
     };
-    fetch(webhookUrl, { method: 'POST', headers, body, signal: AbortSignal.timeout(5_000) })
-      .then(async (res) => {
+    fetch(webhookUrl, { method: 'POST', headers, body, signal: AbortSignal.timeout(5_000) }).then(
+      async (res) => {
         await res.arrayBuffer();
         if (res.ok) delivered.push({ id, event: (JSON.parse(body) as { event: string }).event, status: res.status });
         else if (attempt < 8) later(100 * 2 ** attempt, () => post(id, body, attempt + 1));
-      }, () => { if (attempt < 8) later(100 * 2 ** attempt, () => post(id, body, attempt + 1)); });
+      },
+      () => {
+        if (attempt < 8) later(100 * 2 ** attempt, () => post(id, body, attempt + 1));
+      },
+    );
   };
   const send = (e: LedgerEvent): void => {
     const body = JSON.stringify({
-      entity: 'event', account_id: 'acc_sandbox', event: e.event,
+      entity: 'event',
+      account_id: 'acc_sandbox',
+      event: e.event,
       contains: e.refund ? ['refund', 'payment'] : ['payment'],
       payload: {
         payment: { entity: paymentToWire(e.payment) },
@@ -139,7 +184,10 @@ export async function startSandbox(
     sent.set(e.id, body);
     if (faults.dropPayment !== '' && e.payment.id === faults.dropPayment) return;
     if (take('dropWebhooks', faults.pDropWebhook)) return;
-    if (faults.holdWebhooks) { held.push({ id: e.id, body }); return; }
+    if (faults.holdWebhooks) {
+      held.push({ id: e.id, body });
+      return;
+    }
     const twice = take('duplicateWebhooks', faults.pDuplicateWebhook);
     later(faults.webhookDelayMs, () => {
       post(e.id, body);
@@ -166,32 +214,48 @@ export async function startSandbox(
   };
 
   const api = async (req: IncomingMessage, res: ServerResponse, path: string[]): Promise<void> => {
-    if (!authorised(req)) return error(res, 401, 'BAD_REQUEST_ERROR', 'The api key provided is invalid');
+    if (!authorised(req)) {
+      error(res, 401, 'BAD_REQUEST_ERROR', 'The api key provided is invalid');
+      return;
+    }
     const isRefund = req.method === 'POST' && path[1] === 'payments' && path[3] === 'refund';
-    if (take('timeout', faults.pTimeout)) { hanging.add(res); return; }
-    if (take('fail5xx', faults.p5xx)) return error(res, 500, 'SERVER_ERROR', 'sandbox: injected failure');
+    if (take('timeout', faults.pTimeout)) {
+      hanging.add(res);
+      return;
+    }
+    if (take('fail5xx', faults.p5xx)) {
+      error(res, 500, 'SERVER_ERROR', 'sandbox: injected failure');
+      return;
+    }
     const b = req.method === 'POST' ? await readJson(req) : {};
     const m = `${req.method} /${path.join('/')}`;
     const notes = (b['notes'] ?? {}) as Record<string, string>;
     if (m === 'POST /v1/orders') {
       const order = ledger.createOrder({ amount: b['amount'] as number, receipt: b['receipt'] as string, notes });
-      return answer(res, 200, wireOrder(order));
+      answer(res, 200, wireOrder(order));
+      return;
     }
     if (m === 'POST /v1/payments/create/upi') {
       const intent = ledger.createUpiIntent({ orderId: String(b['order_id']), vpa: '', payee: 'sandbox@razorpay' });
       const captureMs = settings.autoCaptureMs;
       if (captureMs !== null) later(captureMs, () => ledger.capture(intent.paymentId));
-      return answer(res, 200, { razorpay_payment_id: intent.paymentId, link: intent.link });
+      answer(res, 200, { razorpay_payment_id: intent.paymentId, link: intent.link });
+      return;
     }
     const get = req.method === 'GET';
     const [, kind, id] = path;
-    if (get && kind === 'orders' && path.length === 3) return answer(res, 200, wireOrder(ledger.fetchOrder(id!)));
+    if (get && kind === 'orders' && path.length === 3) {
+      answer(res, 200, wireOrder(ledger.fetchOrder(id!)));
+      return;
+    }
     if (get && path[1] === 'orders' && path[3] === 'payments') {
       const items = ledger.paymentsOfOrder(path[2]!).map(paymentToWire);
-      return answer(res, 200, { entity: 'collection', count: items.length, items });
+      answer(res, 200, { entity: 'collection', count: items.length, items });
+      return;
     }
     if (get && kind === 'payments' && path.length === 3) {
-      return answer(res, 200, paymentToWire(ledger.fetchPayment(id!)));
+      answer(res, 200, paymentToWire(ledger.fetchPayment(id!)));
+      return;
     }
     if (isRefund) {
       const key = String(req.headers['x-refund-idempotency'] ?? '');
@@ -200,43 +264,67 @@ export async function startSandbox(
       const settleMs = settings.refundSettleMs;
       if (!replay && settleMs !== null) later(settleMs, () => ledger.settleRefund(refund.id, 'processed'));
       // Done, but the answer is lost: the caller must retry with the same key.
-      if (take('refundTimeout', faults.pRefundTimeout)) { hanging.add(res); return; }
-      return answer(res, 200, refundToWire(refund));
+      if (take('refundTimeout', faults.pRefundTimeout)) {
+        hanging.add(res);
+        return;
+      }
+      answer(res, 200, refundToWire(refund));
+      return;
     }
     if (get && path[1] === 'payments' && path[3] === 'refunds' && path.length === 5) {
-      return answer(res, 200, refundToWire(ledger.fetchRefund(path[2]!, path[4]!)));
+      answer(res, 200, refundToWire(ledger.fetchRefund(path[2]!, path[4]!)));
+      return;
     }
-    return error(res, 404, 'NOT_FOUND', `no route ${m}`);
+    error(res, 404, 'NOT_FOUND', `no route ${m}`);
   };
 
   const dev = async (req: IncomingMessage, res: ServerResponse, path: string[]): Promise<void> => {
     const m = `${req.method} ${path.slice(1, 3).join('/')}`;
     const id = path[2] ?? '';
     const did = (e: LedgerEvent | undefined) => answer(res, 200, { event: e?.event ?? null });
-    if (m === `POST payments/${id}` && path[3] === 'capture') return did(ledger.capture(id));
-    if (m === `POST payments/${id}` && path[3] === 'fail') return did(ledger.fail(id));
-    if (m === `POST refunds/${id}` && path[3] === 'fail') return did(ledger.settleRefund(id, 'failed'));
-    if (m === `POST refunds/${id}` && path[3] === 'process') return did(ledger.settleRefund(id, 'processed'));
+    if (m === `POST payments/${id}` && path[3] === 'capture') {
+      did(ledger.capture(id));
+      return;
+    }
+    if (m === `POST payments/${id}` && path[3] === 'fail') {
+      did(ledger.fail(id));
+      return;
+    }
+    if (m === `POST refunds/${id}` && path[3] === 'fail') {
+      did(ledger.settleRefund(id, 'failed'));
+      return;
+    }
+    if (m === `POST refunds/${id}` && path[3] === 'process') {
+      did(ledger.settleRefund(id, 'processed'));
+      return;
+    }
     if (m === 'GET ledger') {
       const size = { payments: ledger.payments.size, refunds: ledger.refunds.size };
-      return answer(res, 200, { ...ledger.totals(), ...size, webhooks_delivered: delivered.length, injected });
+      answer(res, 200, { ...ledger.totals(), ...size, webhooks_delivered: delivered.length, injected });
+      return;
     }
     if (m === 'POST faults') {
-      faults = { ...noFaults(), ...(await readJson(req)) as Partial<Faults> };
-      return answer(res, 200, faults);
+      faults = { ...noFaults(), ...((await readJson(req)) as Partial<Faults>) };
+      answer(res, 200, faults);
+      return;
     }
     if (m === 'POST webhooks/release') {
       const out = held.reverse();
       held = [];
       for (const h of out) post(h.id, h.body);
-      return answer(res, 200, { released: out.length });
+      answer(res, 200, { released: out.length });
+      return;
     }
     if (m === 'POST webhooks/replay') {
       const eventId = String((await readJson(req))['event_id']);
       const body = sent.get(eventId);
-      if (!body) return error(res, 404, 'NOT_FOUND', 'no such event');
+      if (!body) {
+        error(res, 404, 'NOT_FOUND', 'no such event');
+        return;
+      }
       post(eventId, body);
-      return answer(res, 200, { replayed: true });
+      answer(res, 200, { replayed: true });
+      return;
     }
     if (m === `GET pay/${id}`) {
       const p = ledger.fetchPayment(id);
@@ -246,27 +334,50 @@ export async function startSandbox(
 <form method=post action="/sandbox/payments/${p.id}/fail"><button>Decline</button></form>`);
       return;
     }
-    return error(res, 404, 'NOT_FOUND', `no route ${m}`);
+    error(res, 404, 'NOT_FOUND', `no route ${m}`);
   };
 
   const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0]!.split('/').filter((s) => s !== '').map(decodeURIComponent);
-    const run = path[0] === 'v1' ? api(req, res, path)
-      : path[0] === 'sandbox' ? dev(req, res, path)
-        : Promise.resolve(error(res, 404, 'NOT_FOUND', 'not found'));
+    const path = (req.url ?? '/')
+      .split('?')[0]!
+      .split('/')
+      .filter((s) => s !== '')
+      .map(decodeURIComponent);
+    const run =
+      path[0] === 'v1'
+        ? api(req, res, path)
+        : path[0] === 'sandbox'
+          ? dev(req, res, path)
+          : Promise.resolve(error(res, 404, 'NOT_FOUND', 'not found'));
     run.catch((err: unknown) => {
-      if (err instanceof GatewayError) return error(res, err.status || 400, 'BAD_REQUEST_ERROR', err.message);
-      if (err instanceof SyntaxError) return error(res, 400, 'BAD_REQUEST_ERROR', 'body is not JSON');
-      return error(res, 500, 'SERVER_ERROR', String(err));
+      if (err instanceof GatewayError) {
+        error(res, err.status || 400, 'BAD_REQUEST_ERROR', err.message);
+        return;
+      }
+      if (err instanceof SyntaxError) {
+        error(res, 400, 'BAD_REQUEST_ERROR', 'body is not JSON');
+        return;
+      }
+      error(res, 500, 'SERVER_ERROR', String(err));
     });
   });
   await new Promise<void>((resolve) => server.listen(o.port, o.host, resolve));
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://${o.host}:${port}`, ledger, delivered, settings, injected,
-    get faults() { return faults; },
-    get webhookUrl() { return webhookUrl; },
-    set webhookUrl(u: string) { webhookUrl = u; },
+    url: `http://${o.host}:${port}`,
+    ledger,
+    delivered,
+    settings,
+    injected,
+    get faults() {
+      return faults;
+    },
+    get webhookUrl() {
+      return webhookUrl;
+    },
+    set webhookUrl(u: string) {
+      webhookUrl = u;
+    },
     close: async () => {
       for (const t of timers) clearTimeout(t);
       for (const r of hanging) r.destroy();
@@ -279,8 +390,17 @@ export async function startSandbox(
 function wireOrder(o: GatewayOrder) {
   const paid = o.status === 'paid' ? o.amount : 0;
   return {
-    id: o.id, entity: 'order', amount: o.amount, amount_paid: paid, amount_due: o.amount - paid, currency: 'INR',
-    receipt: o.receipt, status: o.status, attempts: 0, notes: o.notes, created_at: sec(),
+    id: o.id,
+    entity: 'order',
+    amount: o.amount,
+    amount_paid: paid,
+    amount_due: o.amount - paid,
+    currency: 'INR',
+    receipt: o.receipt,
+    status: o.status,
+    attempts: 0,
+    notes: o.notes,
+    created_at: sec(),
   };
 }
 

@@ -13,7 +13,10 @@ export interface SettlementReport {
   readonly to: string;
   readonly restaurants: readonly SettlementRow[];
   readonly totals: {
-    captured_paise: number; refunded_paise: number; refund_pending_paise: number; refund_failed_paise: number;
+    captured_paise: number;
+    refunded_paise: number;
+    refund_pending_paise: number;
+    refund_failed_paise: number;
     net_paise: number;
   };
   /** Absent when no gateway was asked. */
@@ -29,14 +32,19 @@ export interface SettlementReport {
 
 /** The report for the UTC day [from, from + 1 day), or any [from, to). */
 export async function settlementReport(
-  money: MoneyStore, gateway: PaymentGateway | undefined, from: Date, to: Date,
+  money: MoneyStore,
+  gateway: PaymentGateway | undefined,
+  from: Date,
+  to: Date,
 ): Promise<SettlementReport> {
   const restaurants = await money.settlement(from, to);
   const sum = (k: keyof SettlementRow) => restaurants.reduce((a, r) => a + Number(r[k]), 0);
   const totals = {
-    captured_paise: sum('captured_paise'), refunded_paise: sum('refunded_paise'),
+    captured_paise: sum('captured_paise'),
+    refunded_paise: sum('refunded_paise'),
     refund_pending_paise: sum('refund_pending_paise'),
-    refund_failed_paise: sum('refund_failed_paise'), net_paise: sum('net_paise'),
+    refund_failed_paise: sum('refund_failed_paise'),
+    net_paise: sum('net_paise'),
   };
   const report: SettlementReport = { from: from.toISOString(), to: to.toISOString(), restaurants, totals };
   if (!gateway) return report;
@@ -56,7 +64,8 @@ export async function settlementReport(
     refunded += g.amountRefunded;
     if (gCaptured !== p.amount_paise || g.amountRefunded !== Number(p.refund_accepted_paise)) {
       mismatches.push({
-        payment: p.id, ours: `captured ${p.amount_paise}, refunds accepted ${p.refund_accepted_paise}`,
+        payment: p.id,
+        ours: `captured ${p.amount_paise}, refunds accepted ${p.refund_accepted_paise}`,
         gateway: `${g.status} ${gCaptured}, refunded ${g.amountRefunded}`,
       });
     }
@@ -64,8 +73,11 @@ export async function settlementReport(
   return {
     ...report,
     gateway: {
-      captured_paise: captured, refunded_paise: refunded, ours_accepted_paise: ours,
-      matches: mismatches.length === 0 && captured === totals.captured_paise, mismatches,
+      captured_paise: captured,
+      refunded_paise: refunded,
+      ours_accepted_paise: ours,
+      matches: mismatches.length === 0 && captured === totals.captured_paise,
+      mismatches,
     },
   };
 }

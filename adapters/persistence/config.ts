@@ -8,25 +8,25 @@ export class PersistenceConfigError extends Error {
 /** Where engine state goes, parsed once at the composition root and frozen. */
 export type PersistenceConfig =
   | {
-    /** Postgres, with BullMQ on Redis in front of it. */
-    readonly mode: 'server';
-    readonly databaseUrl: string;
-    readonly redis: RedisEndpoint;
-    readonly queueName: string;
-    readonly queuePrefix: string;
-    readonly batchSize: number;
-    /** BullMQ job lock: a worker that dies holding a batch has it re-run after this long, ms. */
-    readonly lockDurationMs: number;
-    /** `NODE_ENV=test`: AOF off is expected, no loud warning. */
-    readonly test: boolean;
-  }
+      /** Postgres, with BullMQ on Redis in front of it. */
+      readonly mode: 'server';
+      readonly databaseUrl: string;
+      readonly redis: RedisEndpoint;
+      readonly queueName: string;
+      readonly queuePrefix: string;
+      readonly batchSize: number;
+      /** BullMQ job lock: a worker that dies holding a batch has it re-run after this long, ms. */
+      readonly lockDurationMs: number;
+      /** `NODE_ENV=test`: AOF off is expected, no loud warning. */
+      readonly test: boolean;
+    }
   | {
-    /** PGlite in a folder and an in-process queue: no services to run. */
-    readonly mode: 'embedded';
-    readonly dataDir: string;
-    readonly batchSize: number;
-    readonly test: boolean;
-  };
+      /** PGlite in a folder and an in-process queue: no services to run. */
+      readonly mode: 'embedded';
+      readonly dataDir: string;
+      readonly batchSize: number;
+      readonly test: boolean;
+    };
 
 export interface PersistenceEnv {
   readonly NODE_ENV?: string | undefined;
@@ -52,13 +52,17 @@ export function parsePersistenceConfig(env: PersistenceEnv): PersistenceConfig {
   const test = env.NODE_ENV === 'test';
   const batchSize = env.WRITE_BEHIND_BATCH ? Number(env.WRITE_BEHIND_BATCH) : 1_000;
   if (!(Number.isInteger(batchSize) && batchSize >= 1 && batchSize <= 50_000)) {
-    throw new PersistenceConfigError(`WRITE_BEHIND_BATCH must be an integer in 1..50000, got ${env.WRITE_BEHIND_BATCH}`);
+    throw new PersistenceConfigError(
+      `WRITE_BEHIND_BATCH must be an integer in 1..50000, got ${env.WRITE_BEHIND_BATCH}`,
+    );
   }
   const db = env.DATABASE_URL || undefined;
   const redis = env.REDIS_URL || undefined;
   if (!db && !redis) return Object.freeze({ mode: 'embedded', dataDir: env.DATA_DIR || './data', batchSize, test });
   if (!db || !redis) {
-    throw new PersistenceConfigError(`${db ? 'DATABASE_URL' : 'REDIS_URL'} is set but ${db ? 'REDIS_URL' : 'DATABASE_URL'} is not: set both for Postgres with BullMQ, or neither for embedded storage`);
+    throw new PersistenceConfigError(
+      `${db ? 'DATABASE_URL' : 'REDIS_URL'} is set but ${db ? 'REDIS_URL' : 'DATABASE_URL'} is not: set both for Postgres with BullMQ, or neither for embedded storage`,
+    );
   }
   let endpoint: RedisEndpoint;
   try {
@@ -68,10 +72,18 @@ export function parsePersistenceConfig(env: PersistenceEnv): PersistenceConfig {
   }
   if (!/^postgres(ql)?:\/\//.test(db)) throw new PersistenceConfigError('DATABASE_URL must be a postgres:// URL');
   const lockDurationMs = env.QUEUE_LOCK_MS ? Number(env.QUEUE_LOCK_MS) : 30_000;
-  if (!(Number.isInteger(lockDurationMs) && lockDurationMs >= 500)) throw new PersistenceConfigError(`QUEUE_LOCK_MS must be an integer ≥ 500, got ${env.QUEUE_LOCK_MS}`);
+  if (!(Number.isInteger(lockDurationMs) && lockDurationMs >= 500))
+    throw new PersistenceConfigError(`QUEUE_LOCK_MS must be an integer ≥ 500, got ${env.QUEUE_LOCK_MS}`);
   const queuePrefix = env.QUEUE_PREFIX || 'dispatch';
   if (queuePrefix.includes(':')) throw new PersistenceConfigError('QUEUE_PREFIX must not contain ":"');
   return Object.freeze({
-    mode: 'server', databaseUrl: db, redis: Object.freeze(endpoint), queueName: 'engine-events', queuePrefix, batchSize, lockDurationMs, test,
+    mode: 'server',
+    databaseUrl: db,
+    redis: Object.freeze(endpoint),
+    queueName: 'engine-events',
+    queuePrefix,
+    batchSize,
+    lockDurationMs,
+    test,
   });
 }

@@ -3,7 +3,13 @@ import { holdsKitchen, type OrderState } from '../../engine/machines/order-machi
 import { stateKey } from '../../engine/machines/step.js';
 import type { ActorRow, EventBatch, EventStore } from '../../engine/ports/event-store.js';
 import type { JobQueue } from '../../engine/ports/job-queue.js';
-import { type EngineSnapshot, type OrderSnapshotRow, type RestaurantSnapshotRow, type RiderSnapshotRow, SNAPSHOT_FORMAT } from '../../engine/snapshot.js';
+import {
+  type EngineSnapshot,
+  type OrderSnapshotRow,
+  type RestaurantSnapshotRow,
+  type RiderSnapshotRow,
+  SNAPSHOT_FORMAT,
+} from '../../engine/snapshot.js';
 
 export interface RecoveryOptions extends EngineOptions {
   /** Orders that ended longer ago than this are not loaded (the engine's retention), ms. */
@@ -33,7 +39,9 @@ export interface RecoveryReport {
  * restaurant event.
  */
 export async function recoverEngine(
-  store: EventStore, queue: JobQueue<EventBatch> | undefined, opts: RecoveryOptions,
+  store: EventStore,
+  queue: JobQueue<EventBatch> | undefined,
+  opts: RecoveryOptions,
 ): Promise<{ engine: Engine; report: RecoveryReport }> {
   const t0 = performance.now();
   const now = opts.clock.now();
@@ -87,6 +95,12 @@ export async function recoverEngine(
   const engine = Engine.restore(snapshot, opts);
   return {
     engine,
-    report: { restaurants: restaurants.length, riders: riders.length, orders: orders.length, fromQueue, ms: Math.round(performance.now() - t0) },
+    report: {
+      restaurants: restaurants.length,
+      riders: riders.length,
+      orders: orders.length,
+      fromQueue,
+      ms: Math.round(performance.now() - t0),
+    },
   };
 }

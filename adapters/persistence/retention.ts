@@ -21,7 +21,9 @@ export interface RetentionPolicy {
 }
 
 export const defaultRetention = {
-  idempotencyMs: 24 * 3_600_000, trailMs: 30 * 24 * 3_600_000, noticeMs: 30 * 24 * 3_600_000,
+  idempotencyMs: 24 * 3_600_000,
+  trailMs: 30 * 24 * 3_600_000,
+  noticeMs: 30 * 24 * 3_600_000,
 } as const;
 
 export interface PruneReport {
@@ -43,7 +45,9 @@ export async function pruneRetention(db: SqlDatabase, now: number, policy: Reten
   );
   const noticeCutoff = new Date(now - policy.noticeMs);
   const notices = await db.query<{ n: number }>(
-    'WITH d AS (DELETE FROM notifications WHERE created_at < $1 RETURNING 1) SELECT count(*)::int AS n FROM d', [noticeCutoff]);
+    'WITH d AS (DELETE FROM notifications WHERE created_at < $1 RETURNING 1) SELECT count(*)::int AS n FROM d',
+    [noticeCutoff],
+  );
   await db.query('DELETE FROM push_sends WHERE updated_at < $1', [noticeCutoff]);
   const ended = await db.transaction(async (tx) => {
     const cutoff = now - policy.endedStateMs;
@@ -59,7 +63,9 @@ export async function pruneRetention(db: SqlDatabase, now: number, policy: Reten
     );
   });
   return {
-    idempotencyKeys: idem.rows[0]?.n ?? 0, trailRows: trail.rows[0]?.n ?? 0, endedStates: ended.rows[0]?.n ?? 0,
+    idempotencyKeys: idem.rows[0]?.n ?? 0,
+    trailRows: trail.rows[0]?.n ?? 0,
+    endedStates: ended.rows[0]?.n ?? 0,
     notices: notices.rows[0]?.n ?? 0,
   };
 }

@@ -37,15 +37,25 @@ export async function openStorage(config: PersistenceConfig, log: { warn(m: stri
     await migrate(db);
     const store = new PgEventStore(db);
     const queue = new BullmqQueue<EventBatch>({
-      redis: config.redis, name: config.queueName, prefix: config.queuePrefix,
-      lockDurationMs: config.lockDurationMs, stalledIntervalMs: Math.min(30_000, config.lockDurationMs),
+      redis: config.redis,
+      name: config.queueName,
+      prefix: config.queuePrefix,
+      lockDurationMs: config.lockDurationMs,
+      stalledIntervalMs: Math.min(30_000, config.lockDurationMs),
     });
     const pushQueue = new BullmqQueue<PushJob>({
-      redis: config.redis, name: `${config.queueName}-push`, prefix: config.queuePrefix,
-      lockDurationMs: config.lockDurationMs, stalledIntervalMs: Math.min(30_000, config.lockDurationMs),
+      redis: config.redis,
+      name: `${config.queueName}-push`,
+      prefix: config.queuePrefix,
+      lockDurationMs: config.lockDurationMs,
+      stalledIntervalMs: Math.min(30_000, config.lockDurationMs),
     });
     return {
-      store, queue, pushQueue, db, durability: `Postgres behind BullMQ; ${redis.promise}`,
+      store,
+      queue,
+      pushQueue,
+      db,
+      durability: `Postgres behind BullMQ; ${redis.promise}`,
       close: async () => {
         await pushQueue.close();
         await queue.close();
@@ -59,7 +69,10 @@ export async function openStorage(config: PersistenceConfig, log: { warn(m: stri
   const queue = new MemoryQueue<EventBatch>();
   const pushQueue = new MemoryQueue<PushJob>();
   return {
-    store, queue, pushQueue, db,
+    store,
+    queue,
+    pushQueue,
+    db,
     durability: `embedded PGlite in ${config.dataDir} with an in-process queue: a crash loses events not yet written (milliseconds' worth)`,
     close: async () => {
       await pushQueue.close();

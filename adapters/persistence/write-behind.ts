@@ -144,22 +144,26 @@ export class WriteBehind {
     this.#adds++;
     const current = round.promise;
     this.#current = current;
-    this.#queue.enqueue(jobs).then(
-      () => {
-        for (const j of jobs) this.#enqueued += j.data.records.length;
-        round.resolve();
-      },
-      (err: unknown) => {
-        // Only adds made after this one's records can be pending, and none is in flight: these go first.
-        this.#failed = jobs;
-        round.reject(err);
-      },
-    ).finally(() => {
-      if (this.#current === current) this.#current = undefined;
-      // What gathered meanwhile goes now, as one add; after a failure only when a barrier waits (no retry storm).
-      const carry = this.#next !== undefined ? this.#waiting() : this.#pending.length > 0 && this.#failed.length === 0;
-      if (carry) this.#startAdd();
-    });
+    this.#queue
+      .enqueue(jobs)
+      .then(
+        () => {
+          for (const j of jobs) this.#enqueued += j.data.records.length;
+          round.resolve();
+        },
+        (err: unknown) => {
+          // Only adds made after this one's records can be pending, and none is in flight: these go first.
+          this.#failed = jobs;
+          round.reject(err);
+        },
+      )
+      .finally(() => {
+        if (this.#current === current) this.#current = undefined;
+        // What gathered meanwhile goes now, as one add; after a failure only when a barrier waits (no retry storm).
+        const carry =
+          this.#next !== undefined ? this.#waiting() : this.#pending.length > 0 && this.#failed.length === 0;
+        if (carry) this.#startAdd();
+      });
   }
 }
 

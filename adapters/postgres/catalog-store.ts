@@ -174,11 +174,18 @@ export class CatalogStore {
   }
 
   getUser(uid: string): Promise<UserRow | undefined> {
-    return guarded('read profile', async () => (await this.db.query<UserRow>('SELECT * FROM users WHERE id = $1', [uid])).rows[0]);
+    return guarded(
+      'read profile',
+      async () => (await this.db.query<UserRow>('SELECT * FROM users WHERE id = $1', [uid])).rows[0],
+    );
   }
 
   /** Writes the fields given; fields left out keep their stored value. */
-  async updateProfile(tx: SqlTx, uid: string, p: { name?: string | undefined; phone?: string | undefined; address?: unknown; preferences?: unknown }): Promise<void> {
+  async updateProfile(
+    tx: SqlTx,
+    uid: string,
+    p: { name?: string | undefined; phone?: string | undefined; address?: unknown; preferences?: unknown },
+  ): Promise<void> {
     await tx.query(
       `UPDATE users SET display_name = COALESCE($2, display_name), phone = COALESCE($3, phone),
          address = COALESCE($4::jsonb, address), preferences = COALESCE($5::jsonb, preferences), updated_at = now()
@@ -194,21 +201,47 @@ export class CatalogStore {
       `INSERT INTO restaurants (id, owner_user_id, name, description, lat, lng, h3_cell, address, cuisine_types, operating_hours, contact, prep_minutes, capacity)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10::jsonb, $11::jsonb, $12, $13)
        ON CONFLICT (id) DO NOTHING RETURNING id`,
-      [r.id, r.owner_user_id, r.name, r.description, r.lat, r.lng, r.h3_cell, json(r.address), r.cuisine_types, json(r.operating_hours), json(r.contact), r.prep_minutes, r.capacity],
+      [
+        r.id,
+        r.owner_user_id,
+        r.name,
+        r.description,
+        r.lat,
+        r.lng,
+        r.h3_cell,
+        json(r.address),
+        r.cuisine_types,
+        json(r.operating_hours),
+        json(r.contact),
+        r.prep_minutes,
+        r.capacity,
+      ],
     );
     return res.rows.length === 1;
   }
 
   getRestaurant(id: string): Promise<RestaurantRow | undefined> {
-    return guarded('read restaurant', async () => (await this.db.query<RestaurantRow>('SELECT * FROM restaurants WHERE id = $1', [id])).rows[0]);
+    return guarded(
+      'read restaurant',
+      async () => (await this.db.query<RestaurantRow>('SELECT * FROM restaurants WHERE id = $1', [id])).rows[0],
+    );
   }
 
   /** Restaurants inside a bounding box (the caller sorts by exact distance). */
-  restaurantsIn(box: { minLat: number; maxLat: number; minLng: number; maxLng: number }, limit: number): Promise<RestaurantRow[]> {
-    return guarded('list restaurants', async () => (await this.db.query<RestaurantRow>(
-      'SELECT * FROM restaurants WHERE lat BETWEEN $1 AND $2 AND lng BETWEEN $3 AND $4 LIMIT $5',
-      [box.minLat, box.maxLat, box.minLng, box.maxLng, limit],
-    )).rows);
+  restaurantsIn(
+    box: { minLat: number; maxLat: number; minLng: number; maxLng: number },
+    limit: number,
+  ): Promise<RestaurantRow[]> {
+    return guarded(
+      'list restaurants',
+      async () =>
+        (
+          await this.db.query<RestaurantRow>(
+            'SELECT * FROM restaurants WHERE lat BETWEEN $1 AND $2 AND lng BETWEEN $3 AND $4 LIMIT $5',
+            [box.minLat, box.maxLat, box.minLng, box.maxLng, limit],
+          )
+        ).rows,
+    );
   }
 
   async setRestaurantStatus(tx: SqlTx, id: string, status: string): Promise<void> {
@@ -230,31 +263,58 @@ export class CatalogStore {
   }
 
   menuOf(restaurantId: string): Promise<MenuItemRow[]> {
-    return guarded('read menu', async () => (await this.db.query<MenuItemRow>(
-      `SELECT id, category, name, description, price_paise, image_url, available, preparation_time, dietary_info
+    return guarded(
+      'read menu',
+      async () =>
+        (
+          await this.db.query<MenuItemRow>(
+            `SELECT id, category, name, description, price_paise, image_url, available, preparation_time, dietary_info
        FROM menu_items WHERE restaurant_id = $1 ORDER BY position`,
-      [restaurantId],
-    )).rows);
+            [restaurantId],
+          )
+        ).rows,
+    );
   }
 
   /** A restaurant and its menu as the pricing rule reads it, in one round trip (placing an order). */
   restaurantWithPrices(id: string): Promise<{ restaurant: RestaurantRow; prices: Map<string, MenuItem> } | undefined> {
     return guarded('read restaurant', async () => {
-      const row = (await this.db.query<RestaurantRow & { price_list: { id: string; name: string; price_paise: number; available: boolean }[] }>(
-        `SELECT r.*, COALESCE((SELECT json_agg(json_build_object('id', m.id, 'name', m.name, 'price_paise', m.price_paise, 'available', m.available))
+      const row = (
+        await this.db.query<
+          RestaurantRow & { price_list: { id: string; name: string; price_paise: number; available: boolean }[] }
+        >(
+          `SELECT r.*, COALESCE((SELECT json_agg(json_build_object('id', m.id, 'name', m.name, 'price_paise', m.price_paise, 'available', m.available))
                                FROM menu_items m WHERE m.restaurant_id = r.id), '[]'::json) AS price_list
          FROM restaurants r WHERE r.id = $1`,
-        [id],
-      )).rows[0];
+          [id],
+        )
+      ).rows[0];
       if (!row) return undefined;
       const { price_list: list, ...restaurant } = row;
-      return { restaurant, prices: new Map(list.map((m) => [m.id, { id: m.id, name: m.name, pricePaise: m.price_paise, available: m.available }])) };
+      return {
+        restaurant,
+        prices: new Map(
+          list.map((m) => [m.id, { id: m.id, name: m.name, pricePaise: m.price_paise, available: m.available }]),
+        ),
+      };
     });
   }
 
   // ─── Riders ──────────────────────────────────────────────────────────────
 
-  async insertRider(tx: SqlTx, r: { id: string; user_id: string | null; name: string; phone: string | null; vehicle: string; license_number: string; documents: unknown; bank_details_enc: Buffer | null }): Promise<boolean> {
+  async insertRider(
+    tx: SqlTx,
+    r: {
+      id: string;
+      user_id: string | null;
+      name: string;
+      phone: string | null;
+      vehicle: string;
+      license_number: string;
+      documents: unknown;
+      bank_details_enc: Buffer | null;
+    },
+  ): Promise<boolean> {
     const res = await tx.query(
       `INSERT INTO riders (id, user_id, name, phone, vehicle, license_number, documents, bank_details_enc)
        VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8) ON CONFLICT (id) DO NOTHING RETURNING id`,
@@ -263,7 +323,11 @@ export class CatalogStore {
     if (res.rows.length === 0) return false;
     const docs = Object.entries((r.documents ?? {}) as Record<string, string>);
     for (const [kind, url] of docs) {
-      await tx.query('INSERT INTO rider_documents (rider_id, kind, storage_url) VALUES ($1, $2, $3)', [r.id, kind, url]);
+      await tx.query('INSERT INTO rider_documents (rider_id, kind, storage_url) VALUES ($1, $2, $3)', [
+        r.id,
+        kind,
+        url,
+      ]);
     }
     return true;
   }
@@ -272,7 +336,14 @@ export class CatalogStore {
 
   /** The order row and its items, in one statement (one round trip). */
   /** `now` is the order's seed status as the live engine has it (status_seq: the order's event seq). */
-  async insertOrder(tx: SqlTx, o: Omit<OrderRow, 'state_row' | 'restaurant_address' | 'status' | 'rider_id' | 'seed_status' | 'refund'> & { payer_vpa: string | null }, items: readonly OrderItemRow[], now: OrderStatusNow): Promise<void> {
+  async insertOrder(
+    tx: SqlTx,
+    o: Omit<OrderRow, 'state_row' | 'restaurant_address' | 'status' | 'rider_id' | 'seed_status' | 'refund'> & {
+      payer_vpa: string | null;
+    },
+    items: readonly OrderItemRow[],
+    now: OrderStatusNow,
+  ): Promise<void> {
     await tx.query(
       `WITH o AS (
          INSERT INTO orders (id, customer_id, restaurant_id, status, drop_lat, drop_lng, total_paise, placed_at, delivery_address, payment_method, payer_vpa, tracking_id, estimated_delivery_at,
@@ -283,8 +354,24 @@ export class CatalogStore {
        INSERT INTO order_items (order_id, line, menu_item_id, name, unit_paise, quantity, special_instructions)
        SELECT o.id, i.line, i.menu_item_id, i.name, i.unit_paise, i.quantity, i.special_instructions
        FROM o, json_to_recordset($13::json) AS i(line integer, menu_item_id text, name text, unit_paise integer, quantity integer, special_instructions text)`,
-      [o.id, o.customer_id, o.restaurant_id, o.drop_lat, o.drop_lng, o.total_paise, o.placed_at, json(o.delivery_address), o.payment_method, o.payer_vpa, o.tracking_id, o.estimated_delivery_at,
-        JSON.stringify(items.map((i, line) => ({ ...i, line }))), now.status, now.seq, now.riderId],
+      [
+        o.id,
+        o.customer_id,
+        o.restaurant_id,
+        o.drop_lat,
+        o.drop_lng,
+        o.total_paise,
+        o.placed_at,
+        json(o.delivery_address),
+        o.payment_method,
+        o.payer_vpa,
+        o.tracking_id,
+        o.estimated_delivery_at,
+        JSON.stringify(items.map((i, line) => ({ ...i, line }))),
+        now.status,
+        now.seq,
+        now.riderId,
+      ],
     );
   }
 
@@ -296,8 +383,12 @@ export class CatalogStore {
   setOrderStatuses(orders: readonly (OrderStatusNow & { id: string })[]): Promise<number> {
     if (orders.length === 0) return Promise.resolve(0);
     const sorted = [...orders].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    return guarded('update order status', async () => (await this.db.query<{ n: number }>(
-      `WITH u AS (
+    return guarded(
+      'update order status',
+      async () =>
+        (
+          await this.db.query<{ n: number }>(
+            `WITH u AS (
          UPDATE orders o SET seed_status = u.w, status_seq = u.s, rider_id = u.r
          FROM unnest($1::text[], $2::text[], $3::int[], $4::text[]) AS u(i, w, s, r)
          LEFT JOIN engine_state es ON es.aggregate = 'order' AND es.aggregate_id = u.i
@@ -305,29 +396,39 @@ export class CatalogStore {
            AND (o.seed_status, o.status_seq, o.rider_id) IS DISTINCT FROM (u.w, u.s, u.r)
          RETURNING 1
        ) SELECT count(*)::int AS n FROM u`,
-      [sorted.map((o) => o.id), sorted.map((o) => o.status), sorted.map((o) => o.seq), sorted.map((o) => o.riderId)],
-    )).rows[0]?.n ?? 0);
+            [
+              sorted.map((o) => o.id),
+              sorted.map((o) => o.status),
+              sorted.map((o) => o.seq),
+              sorted.map((o) => o.riderId),
+            ],
+          )
+        ).rows[0]?.n ?? 0,
+    );
   }
 
   /** Which of `ids` have an order row. */
   existingOrders(ids: readonly string[]): Promise<string[]> {
-    return guarded('read orders', async () => (await this.db.query<{ id: string }>(
-      'SELECT id FROM orders WHERE id = ANY($1::text[])', [ids],
-    )).rows.map((r) => r.id));
+    return guarded('read orders', async () =>
+      (await this.db.query<{ id: string }>('SELECT id FROM orders WHERE id = ANY($1::text[])', [ids])).rows.map(
+        (r) => r.id,
+      ),
+    );
   }
 
   getOrder(id: string): Promise<OrderRow | undefined> {
-    return guarded('read order', async () => (await this.db.query<OrderRow>(
-      `${ORDER_SELECT} WHERE o.id = $1`, [id],
-    )).rows[0]);
+    return guarded(
+      'read order',
+      async () => (await this.db.query<OrderRow>(`${ORDER_SELECT} WHERE o.id = $1`, [id])).rows[0],
+    );
   }
 
   /** An order row with its items, in one round trip (showing one order). */
   orderWithItems(id: string): Promise<{ row: OrderRow; items: OrderItemRow[] } | undefined> {
     return guarded('read order', async () => {
-      const found = (await this.db.query<OrderRow & { items: OrderItemRow[] }>(
-        `${ORDER_SELECT_WITH_ITEMS} WHERE o.id = $1`, [id],
-      )).rows[0];
+      const found = (
+        await this.db.query<OrderRow & { items: OrderItemRow[] }>(`${ORDER_SELECT_WITH_ITEMS} WHERE o.id = $1`, [id])
+      ).rows[0];
       if (!found) return undefined;
       const { items, ...row } = found;
       return { row, items };
@@ -336,10 +437,12 @@ export class CatalogStore {
 
   itemsOf(orderIds: readonly string[]): Promise<Map<string, OrderItemRow[]>> {
     return guarded('read order items', async () => {
-      const rows = (await this.db.query<OrderItemRow & { order_id: string }>(
-        'SELECT order_id, menu_item_id, name, unit_paise, quantity, special_instructions FROM order_items WHERE order_id = ANY($1) ORDER BY order_id, line',
-        [orderIds],
-      )).rows;
+      const rows = (
+        await this.db.query<OrderItemRow & { order_id: string }>(
+          'SELECT order_id, menu_item_id, name, unit_paise, quantity, special_instructions FROM order_items WHERE order_id = ANY($1) ORDER BY order_id, line',
+          [orderIds],
+        )
+      ).rows;
       const out = new Map<string, OrderItemRow[]>();
       for (const r of rows) {
         const list = out.get(r.order_id) ?? [];
@@ -352,7 +455,15 @@ export class CatalogStore {
 
   /** A page of orders, newest first, with the total count of the filter. */
   listOrders(f: {
-    customerId?: string; restaurantId?: string; riderId?: string; statuses?: readonly string[]; from?: Date; to?: Date; ids?: readonly string[]; limit: number; offset: number;
+    customerId?: string;
+    restaurantId?: string;
+    riderId?: string;
+    statuses?: readonly string[];
+    from?: Date;
+    to?: Date;
+    ids?: readonly string[];
+    limit: number;
+    offset: number;
   }): Promise<{ rows: OrderRow[]; total: number }> {
     const where: string[] = [];
     const params: unknown[] = [];
@@ -372,11 +483,14 @@ export class CatalogStore {
     if (f.ids !== undefined) add('o.id = ANY(?)', f.ids);
     const cond = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
     return guarded('list orders', async () => {
-      const total = (await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM orders o ${cond}`, params)).rows[0]?.n ?? 0;
-      const rows = (await this.db.query<OrderRow>(
-        `${ORDER_SELECT} ${cond} ORDER BY o.placed_at DESC, o.id LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
-        [...params, f.limit, f.offset],
-      )).rows;
+      const total =
+        (await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM orders o ${cond}`, params)).rows[0]?.n ?? 0;
+      const rows = (
+        await this.db.query<OrderRow>(
+          `${ORDER_SELECT} ${cond} ORDER BY o.placed_at DESC, o.id LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
+          [...params, f.limit, f.offset],
+        )
+      ).rows;
       return { rows, total };
     });
   }
@@ -389,20 +503,41 @@ export class CatalogStore {
       `INSERT INTO payments (id, order_id, customer_id, gateway, amount_paise, status, transaction_id, payer_vpa, payment_url, expires_at, gateway_order_id)
        VALUES ($1, $2, $3, $10, $4, $5, $6, $7, $8, $9, $11)
        ON CONFLICT (order_id) WHERE status IN ('created', 'pending', 'captured') DO NOTHING RETURNING id`,
-      [p.id, p.order_id, p.customer_id, p.amount_paise, p.status, p.transaction_id, p.payer_vpa, p.payment_url, p.expires_at,
-        p.gateway_order_id ? 'razorpay' : 'upi-intent', p.gateway_order_id ?? null],
+      [
+        p.id,
+        p.order_id,
+        p.customer_id,
+        p.amount_paise,
+        p.status,
+        p.transaction_id,
+        p.payer_vpa,
+        p.payment_url,
+        p.expires_at,
+        p.gateway_order_id ? 'razorpay' : 'upi-intent',
+        p.gateway_order_id ?? null,
+      ],
     );
     return res.rows.length === 1;
   }
 
   getPayment(id: string): Promise<PaymentRow | undefined> {
-    return guarded('read payment', async () => (await this.db.query<PaymentRow>('SELECT * FROM payments WHERE id = $1', [id])).rows[0]);
+    return guarded(
+      'read payment',
+      async () => (await this.db.query<PaymentRow>('SELECT * FROM payments WHERE id = $1', [id])).rows[0],
+    );
   }
 
   openPaymentOf(orderId: string): Promise<PaymentRow | undefined> {
-    return guarded('read payment', async () => (await this.db.query<PaymentRow>(
-      `SELECT * FROM payments WHERE order_id = $1 AND status IN ('created', 'pending', 'captured')`, [orderId],
-    )).rows[0]);
+    return guarded(
+      'read payment',
+      async () =>
+        (
+          await this.db.query<PaymentRow>(
+            `SELECT * FROM payments WHERE order_id = $1 AND status IN ('created', 'pending', 'captured')`,
+            [orderId],
+          )
+        ).rows[0],
+    );
   }
 
   // ─── Webhooks, refunds, outbox ───────────────────────────────────────────
@@ -418,12 +553,16 @@ export class CatalogStore {
   }
 
   async markInboxProcessed(tx: SqlTx, gateway: string, eventId: string): Promise<void> {
-    await tx.query('UPDATE webhook_inbox SET processed_at = now() WHERE gateway = $1 AND event_id = $2', [gateway, eventId]);
+    await tx.query('UPDATE webhook_inbox SET processed_at = now() WHERE gateway = $1 AND event_id = $2', [
+      gateway,
+      eventId,
+    ]);
   }
 
   /** The payment of a UPI reference, locked until the transaction ends. */
   async paymentByTransaction(tx: SqlTx, transactionId: string): Promise<PaymentRow | undefined> {
-    return (await tx.query<PaymentRow>('SELECT * FROM payments WHERE transaction_id = $1 FOR UPDATE', [transactionId])).rows[0];
+    return (await tx.query<PaymentRow>('SELECT * FROM payments WHERE transaction_id = $1 FOR UPDATE', [transactionId]))
+      .rows[0];
   }
 
   /** Moves a payment on, only forward: from created or pending to `status`, or from expired to captured. */
@@ -442,7 +581,10 @@ export class CatalogStore {
    * the gateway, in the caller's transaction, both keyed so that asking twice
    * changes nothing. Answers whether this call created it.
    */
-  async requestRefund(tx: SqlTx, r: { id: string; paymentId: string; amountPaise: number; reason: string }): Promise<boolean> {
+  async requestRefund(
+    tx: SqlTx,
+    r: { id: string; paymentId: string; amountPaise: number; reason: string },
+  ): Promise<boolean> {
     const key = `refund-${r.paymentId}`;
     const res = await tx.query(
       `INSERT INTO refunds (id, payment_id, order_id, idempotency_key, amount_paise, reason, status)
@@ -453,24 +595,47 @@ export class CatalogStore {
     if (res.rows.length === 0) return false;
     await tx.query(
       `INSERT INTO outbox (topic, key, payload) VALUES ('payment.refund', $1, $2::jsonb) ON CONFLICT (key) DO NOTHING`,
-      [key, JSON.stringify({ refund_id: r.id, payment_id: r.paymentId, order_id: res.rows[0]!['order_id'], amount_paise: r.amountPaise, reason: r.reason })],
+      [
+        key,
+        JSON.stringify({
+          refund_id: r.id,
+          payment_id: r.paymentId,
+          order_id: res.rows[0]!['order_id'],
+          amount_paise: r.amountPaise,
+          reason: r.reason,
+        }),
+      ],
     );
     return true;
   }
 
   refundsOf(paymentId: string): Promise<RefundView[]> {
-    return guarded('read refunds', async () => (await this.db.query<RefundView>(
-      `SELECT id, status, amount_paise, reason, created_at AS requested_at, accepted_at, settled_at
-       FROM refunds WHERE payment_id = $1 ORDER BY created_at`, [paymentId],
-    )).rows);
+    return guarded(
+      'read refunds',
+      async () =>
+        (
+          await this.db.query<RefundView>(
+            `SELECT id, status, amount_paise, reason, created_at AS requested_at, accepted_at, settled_at
+       FROM refunds WHERE payment_id = $1 ORDER BY created_at`,
+            [paymentId],
+          )
+        ).rows,
+    );
   }
 
   // ─── Idempotency keys ────────────────────────────────────────────────────
 
   storedReply(principal: string, key: string): Promise<StoredReply | undefined> {
-    return guarded('read idempotency key', async () => (await this.db.query<StoredReply>(
-      'SELECT route, request_hash, status, response FROM idempotency_keys WHERE principal = $1 AND key = $2', [principal, key],
-    )).rows[0]);
+    return guarded(
+      'read idempotency key',
+      async () =>
+        (
+          await this.db.query<StoredReply>(
+            'SELECT route, request_hash, status, response FROM idempotency_keys WHERE principal = $1 AND key = $2',
+            [principal, key],
+          )
+        ).rows[0],
+    );
   }
 
   async storeReply(tx: SqlTx, principal: string, key: string, r: StoredReply): Promise<void> {

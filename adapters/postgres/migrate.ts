@@ -62,19 +62,26 @@ export async function migrate(db: SqlDatabase, migrations?: readonly Migration[]
     await tx.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
     const { rows } = await tx.query<{ version: number; name: string; checksum: string }>(
-      'SELECT version, name, checksum FROM schema_migrations ORDER BY version');
+      'SELECT version, name, checksum FROM schema_migrations ORDER BY version',
+    );
     const done = new Map(rows.map((r) => [r.version, r]));
     for (const r of rows) {
       const m = all.find((x) => x.version === r.version);
       if (m && m.checksum !== r.checksum) {
-        throw new MigrationError(`migration ${String(r.version).padStart(4, '0')}_${r.name} changed after it was applied (checksum ${r.checksum.slice(0, 12)} in the database, ${m.checksum.slice(0, 12)} on disk); add a new migration instead`);
+        throw new MigrationError(
+          `migration ${String(r.version).padStart(4, '0')}_${r.name} changed after it was applied (checksum ${r.checksum.slice(0, 12)} in the database, ${m.checksum.slice(0, 12)} on disk); add a new migration instead`,
+        );
       }
     }
     const applied: number[] = [];
     for (const m of all) {
       if (done.has(m.version)) continue;
       await tx.exec(m.sql);
-      await tx.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [m.version, m.name, m.checksum]);
+      await tx.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
+        m.version,
+        m.name,
+        m.checksum,
+      ]);
       applied.push(m.version);
     }
     const current = Math.max(0, ...rows.map((r) => r.version), ...applied);

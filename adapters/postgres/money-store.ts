@@ -78,8 +78,9 @@ export class MoneyStore {
    * sends the same key.
    */
   async claimRefunds(limit: number, leaseMs: number): Promise<ClaimedRefund[]> {
-    return (await this.db.query<ClaimedRefund>(
-      `WITH due AS (
+    return (
+      await this.db.query<ClaimedRefund>(
+        `WITH due AS (
          SELECT id FROM outbox WHERE topic = 'payment.refund' AND sent_at IS NULL AND next_attempt_at <= now()
          ORDER BY next_attempt_at, id LIMIT $1 FOR UPDATE SKIP LOCKED
        ), claimed AS (
@@ -90,13 +91,16 @@ export class MoneyStore {
               COALESCE(r.order_id, p.order_id) AS order_id, p.id AS payment_id, p.gateway_ref
        FROM claimed c JOIN refunds r ON r.idempotency_key = c.key JOIN payments p ON p.id = r.payment_id
        ORDER BY c.id`,
-      [limit, leaseMs],
-    )).rows;
+        [limit, leaseMs],
+      )
+    ).rows;
   }
 
   /** The gateway accepted the refund: the outbox row is done; the refund moves to pending (or processed). */
   async refundAccepted(
-    c: ClaimedRefund, gatewayRefundId: string, processed: boolean,
+    c: ClaimedRefund,
+    gatewayRefundId: string,
+    processed: boolean,
   ): Promise<MovedRefund | undefined> {
     return this.db.transaction(async (tx) => {
       await tx.query('UPDATE outbox SET sent_at = now(), last_error = NULL WHERE id = $1', [c.outbox_id]);
@@ -143,7 +147,8 @@ export class MoneyStore {
    * or the gateway's; forward only. Answers the refund when this call moved it.
    */
   async settleRefund(
-    tx: SqlTx, r: { ourId: string | undefined; gatewayRef: string; outcome: 'processed' | 'failed' },
+    tx: SqlTx,
+    r: { ourId: string | undefined; gatewayRef: string; outcome: 'processed' | 'failed' },
   ): Promise<MovedRefund | undefined> {
     const res = await tx.query<MovedRefund>(
       `UPDATE refunds SET status = $3, gateway_ref = COALESCE(gateway_ref, $2), updated_at = now(), settled_at = now(),
@@ -158,13 +163,15 @@ export class MoneyStore {
 
   /** Payment requests still open at the gateway after `olderThanMs`. */
   async stuckPayments(olderThanMs: number, limit: number): Promise<StuckPayment[]> {
-    return (await this.db.query<StuckPayment>(
-      `SELECT id, order_id, transaction_id, gateway_order_id, amount_paise, expires_at FROM payments
+    return (
+      await this.db.query<StuckPayment>(
+        `SELECT id, order_id, transaction_id, gateway_order_id, amount_paise, expires_at FROM payments
        WHERE status IN ('created', 'pending') AND gateway_order_id IS NOT NULL
          AND updated_at < now() - $1 * interval '1 millisecond'
        ORDER BY updated_at LIMIT $2`,
-      [olderThanMs, limit],
-    )).rows;
+        [olderThanMs, limit],
+      )
+    ).rows;
   }
 
   /**
@@ -172,22 +179,29 @@ export class MoneyStore {
    * reconciliation stops asking about it. A capture that still comes is recorded (settlePayment).
    */
   async expirePayment(id: string): Promise<boolean> {
-    return (await this.db.query(
-      `UPDATE payments SET status = 'expired', updated_at = now()
-       WHERE id = $1 AND status IN ('created', 'pending') AND expires_at < now() RETURNING id`, [id],
-    )).rows.length === 1;
+    return (
+      (
+        await this.db.query(
+          `UPDATE payments SET status = 'expired', updated_at = now()
+       WHERE id = $1 AND status IN ('created', 'pending') AND expires_at < now() RETURNING id`,
+          [id],
+        )
+      ).rows.length === 1
+    );
   }
 
   /** Refunds the gateway accepted that have not ended after `olderThanMs`. */
   async stuckRefunds(olderThanMs: number, limit: number): Promise<StuckRefund[]> {
-    return (await this.db.query<StuckRefund>(
-      `SELECT r.id, r.gateway_ref, p.gateway_ref AS gateway_payment
+    return (
+      await this.db.query<StuckRefund>(
+        `SELECT r.id, r.gateway_ref, p.gateway_ref AS gateway_payment
        FROM refunds r JOIN payments p ON p.id = r.payment_id
        WHERE r.status = 'pending' AND r.gateway_ref IS NOT NULL AND p.gateway_ref IS NOT NULL
          AND r.updated_at < now() - $1 * interval '1 millisecond'
        ORDER BY r.updated_at LIMIT $2`,
-      [olderThanMs, limit],
-    )).rows;
+        [olderThanMs, limit],
+      )
+    ).rows;
   }
 
   /**
@@ -196,34 +210,39 @@ export class MoneyStore {
    * refund is asked here, under the same key, so it is still one refund.
    */
   async refundsMissing(limit: number): Promise<MissingRefund[]> {
-    return (await this.db.query<MissingRefund>(
-      `SELECT p.id, p.order_id, p.amount_paise, 'order_' || (e.body->>'reason') AS reason
+    return (
+      await this.db.query<MissingRefund>(
+        `SELECT p.id, p.order_id, p.amount_paise, 'order_' || (e.body->>'reason') AS reason
        FROM payments p
        JOIN engine_events e ON e.aggregate = 'order' AND e.aggregate_id = p.order_id AND e.type = 'order_cancelled'
        WHERE p.status = 'captured' AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.payment_id = p.id)
        LIMIT $1`,
-      [limit],
-    )).rows;
+        [limit],
+      )
+    ).rows;
   }
 
   /** Captured payments in [from, to) with what we hold as refunded or accepted, for checking against the gateway. */
   async capturedPayments(from: Date, to: Date): Promise<CapturedPayment[]> {
-    return (await this.db.query<CapturedPayment>(
-      `SELECT p.id, p.gateway_ref, p.amount_paise,
+    return (
+      await this.db.query<CapturedPayment>(
+        `SELECT p.id, p.gateway_ref, p.amount_paise,
               COALESCE((SELECT sum(r.amount_paise) FROM refunds r
                         WHERE r.payment_id = p.id AND r.status = 'processed'), 0)::bigint AS refunded_paise,
               COALESCE((SELECT sum(r.amount_paise) FROM refunds r
                         WHERE r.payment_id = p.id AND r.status IN ('pending', 'processed')), 0)::bigint
                 AS refund_accepted_paise
        FROM payments p WHERE p.status = 'captured' AND p.captured_at >= $1 AND p.captured_at < $2 ORDER BY p.id`,
-      [from, to],
-    )).rows;
+        [from, to],
+      )
+    ).rows;
   }
 
   /** Per restaurant, in paise, payments captured (by capture time) in [from, to) and what became of them. */
   async settlement(from: Date, to: Date): Promise<SettlementRow[]> {
-    return (await this.db.query<SettlementRow>(
-      `SELECT o.restaurant_id,
+    return (
+      await this.db.query<SettlementRow>(
+        `SELECT o.restaurant_id,
               sum(p.amount_paise)::bigint AS captured_paise,
               COALESCE(sum(r.amount_paise) FILTER (WHERE r.status = 'processed'), 0)::bigint AS refunded_paise,
               COALESCE(sum(r.amount_paise) FILTER (WHERE r.status IN ('requested', 'pending')), 0)::bigint
@@ -235,7 +254,8 @@ export class MoneyStore {
        FROM payments p JOIN orders o ON o.id = p.order_id LEFT JOIN refunds r ON r.payment_id = p.id
        WHERE p.status = 'captured' AND p.captured_at >= $1 AND p.captured_at < $2
        GROUP BY o.restaurant_id ORDER BY o.restaurant_id`,
-      [from, to],
-    )).rows;
+        [from, to],
+      )
+    ).rows;
   }
 }

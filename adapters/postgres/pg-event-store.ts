@@ -27,7 +27,14 @@ export class PgEventStore implements EventStore {
 
   async append(records: readonly EventRecord[]): Promise<{ inserted: number }> {
     if (records.length === 0) return { inserted: 0 };
-    const ev = { a: [] as string[], i: [] as string[], s: [] as number[], ty: [] as string[], at: [] as number[], b: [] as string[] };
+    const ev = {
+      a: [] as string[],
+      i: [] as string[],
+      s: [] as number[],
+      ty: [] as string[],
+      at: [] as number[],
+      b: [] as string[],
+    };
     // Only the newest state of each actor: one upsert may not touch a row twice.
     const newest = new Map<string, { aggregate: AggregateKind; row: ActorRow }>();
     let idCounter = 0;
@@ -45,7 +52,14 @@ export class PgEventStore implements EventStore {
         if (!had || had.row.seq < state.seq) newest.set(key, { aggregate: event.aggregate, row: state });
       }
     }
-    const st = { a: [] as string[], i: [] as string[], s: [] as number[], l: [] as boolean[], e: [] as number[], r: [] as string[] };
+    const st = {
+      a: [] as string[],
+      i: [] as string[],
+      s: [] as number[],
+      l: [] as boolean[],
+      e: [] as number[],
+      r: [] as string[],
+    };
     // The order row's seed status and rider, from the same state row (null for riders and restaurants).
     const ord = { w: [] as (string | null)[], r: [] as (string | null)[] };
     // Same lock order in every batch (the events statement sorts too), so overlapping batches never deadlock.
@@ -63,7 +77,23 @@ export class PgEventStore implements EventStore {
       ord.r.push(o ? o.context.riderId : null);
     }
     try {
-      const res = await this.#db.query<{ n: number }>(Statements.appendBatch, [ev.a, ev.i, ev.s, ev.ty, ev.at, ev.b, st.a, st.i, st.s, st.l, st.e, st.r, idCounter, ord.w, ord.r]);
+      const res = await this.#db.query<{ n: number }>(Statements.appendBatch, [
+        ev.a,
+        ev.i,
+        ev.s,
+        ev.ty,
+        ev.at,
+        ev.b,
+        st.a,
+        st.i,
+        st.s,
+        st.l,
+        st.e,
+        st.r,
+        idCounter,
+        ord.w,
+        ord.r,
+      ]);
       return { inserted: res.rows[0]?.n ?? 0 };
     } catch (err) {
       throw wrap(err, 'append');
@@ -81,7 +111,10 @@ export class PgEventStore implements EventStore {
 
   async readSince(after: number, limit: number): Promise<{ events: EngineEvent[]; position: number }> {
     try {
-      const { rows } = await this.#db.query<{ pos: number | string; body: EngineEvent }>(Statements.readSince, [after, limit]);
+      const { rows } = await this.#db.query<{ pos: number | string; body: EngineEvent }>(Statements.readSince, [
+        after,
+        limit,
+      ]);
       return { events: rows.map((r) => r.body), position: rows.length ? Number(rows.at(-1)!.pos) : after };
     } catch (err) {
       throw wrap(err, 'readSince');
@@ -90,8 +123,12 @@ export class PgEventStore implements EventStore {
 
   async loadState(endedSince: number): Promise<StoredState> {
     try {
-      const { rows } = await this.#db.query<{ aggregate: AggregateKind; row: ActorRow }>(Statements.loadState, [endedSince]);
-      const meta = await this.#db.query<{ value: number | string }>(`SELECT value FROM engine_meta WHERE key = 'id_counter'`);
+      const { rows } = await this.#db.query<{ aggregate: AggregateKind; row: ActorRow }>(Statements.loadState, [
+        endedSince,
+      ]);
+      const meta = await this.#db.query<{ value: number | string }>(
+        `SELECT value FROM engine_meta WHERE key = 'id_counter'`,
+      );
       const restaurants: RestaurantSnapshotRow[] = [];
       const riders: RiderSnapshotRow[] = [];
       const orders: OrderSnapshotRow[] = [];
@@ -112,5 +149,7 @@ export class PgEventStore implements EventStore {
 }
 
 function wrap(err: unknown, op: string): unknown {
-  return isConnectionError(err) ? new DependencyUnavailableError(`event store ${op}: the database cannot be reached`, { cause: err }) : err;
+  return isConnectionError(err)
+    ? new DependencyUnavailableError(`event store ${op}: the database cannot be reached`, { cause: err })
+    : err;
 }

@@ -31,7 +31,10 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
  * it is what PGlite's API mirrors (`query(text, params) → { rows }`), so one SQL
  * layer serves both, and its pool and error codes are the most widely known.
  */
-export function pgDatabase(connectionString: string, opts: { max?: number; applicationName?: string; preparedStatements?: number } = {}): SqlDatabase & { readonly pool: pg.Pool } {
+export function pgDatabase(
+  connectionString: string,
+  opts: { max?: number; applicationName?: string; preparedStatements?: number } = {},
+): SqlDatabase & { readonly pool: pg.Pool } {
   const pool = new pg.Pool({
     connectionString,
     max: opts.max ?? 10,
@@ -47,9 +50,10 @@ export function pgDatabase(connectionString: string, opts: { max?: number; appli
   const wrap = (c: pg.Pool | pg.PoolClient): SqlTx => ({
     query: async <R>(text: string, params?: readonly unknown[]) => {
       const name = params === undefined ? undefined : prepared.nameOf(text);
-      const res = name === undefined
-        ? await c.query(text, params as unknown[] | undefined)
-        : await c.query({ name, text, values: params as unknown[] });
+      const res =
+        name === undefined
+          ? await c.query(text, params as unknown[] | undefined)
+          : await c.query({ name, text, values: params as unknown[] });
       return { rows: res.rows as R[] };
     },
     exec: async (script: string) => {

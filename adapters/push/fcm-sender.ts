@@ -44,8 +44,11 @@ export interface PushSender {
 
 const DROP = new Set(['messaging/registration-token-not-registered', 'messaging/invalid-registration-token']);
 const RETRY = new Set([
-  'messaging/message-rate-exceeded', 'messaging/device-message-rate-exceeded', 'messaging/server-unavailable',
-  'messaging/internal-error', 'messaging/unknown-error',
+  'messaging/message-rate-exceeded',
+  'messaging/device-message-rate-exceeded',
+  'messaging/server-unavailable',
+  'messaging/internal-error',
+  'messaging/unknown-error',
 ]);
 
 /** Sorts one `sendEach` response as FCM's error table says (REFERENCE.md). */

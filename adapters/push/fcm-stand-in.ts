@@ -20,7 +20,9 @@ export const STAND_IN_ACCESS_TOKEN = 'stand-in-access-token';
 
 /** What FCM may answer for one message. */
 export type FcmFault =
-  | { readonly kind: 'unregistered' } | { readonly kind: 'invalid' } | { readonly kind: 'sender_mismatch' }
+  | { readonly kind: 'unregistered' }
+  | { readonly kind: 'invalid' }
+  | { readonly kind: 'sender_mismatch' }
   | { readonly kind: 'quota'; readonly retryAfterS?: number }
   | { readonly kind: 'unavailable'; readonly retryAfterS?: number }
   | { readonly kind: 'internal' };
@@ -48,8 +50,12 @@ export interface FcmStandIn {
 
 const FAULTS = {
   unregistered: [404, 'NOT_FOUND', 'UNREGISTERED', 'Requested entity was not found.'],
-  invalid: [400, 'INVALID_ARGUMENT', 'INVALID_ARGUMENT',
-    'The registration token is not a valid FCM registration token'],
+  invalid: [
+    400,
+    'INVALID_ARGUMENT',
+    'INVALID_ARGUMENT',
+    'The registration token is not a valid FCM registration token',
+  ],
   sender_mismatch: [403, 'PERMISSION_DENIED', 'SENDER_ID_MISMATCH', 'SenderId mismatch'],
   quota: [429, 'RESOURCE_EXHAUSTED', 'QUOTA_EXCEEDED', 'Quota exceeded for the device.'],
   unavailable: [503, 'UNAVAILABLE', 'UNAVAILABLE', 'The service is currently unavailable.'],
@@ -62,7 +68,9 @@ const SEND_PATH = /^\/v1\/projects\/([a-z0-9-]+)\/messages:send$/;
 export async function startFcmStandIn(opts: { certDir: string; port?: number }): Promise<FcmStandIn> {
   const cert = await ensureDevCert({ dir: opts.certDir, hosts: [FCM_HOST] });
   const [key, crt, caPem] = await Promise.all([
-    readFile(cert.keyPath), readFile(cert.certPath), readFile(cert.caCertPath, 'utf8'),
+    readFile(cert.keyPath),
+    readFile(cert.certPath),
+    readFile(cert.caCertPath, 'utf8'),
   ]);
   const faults = new Map<string, { fault: FcmFault; left: number }>();
   const received: ReceivedMessage[] = [];
@@ -78,16 +86,21 @@ export async function startFcmStandIn(opts: { certDir: string; port?: number }):
       const m = SEND_PATH.exec(req.url ?? '');
       const error = (code: number, message: string, status: string) =>
         reply(code, { error: { code, message, status } });
-      if (req.method !== 'POST' || !m) return error(404, 'not found', 'NOT_FOUND');
+      if (req.method !== 'POST' || !m) {
+        error(404, 'not found', 'NOT_FOUND');
+        return;
+      }
       if (req.headers.authorization !== `Bearer ${STAND_IN_ACCESS_TOKEN}`) {
-        return error(401, 'Request had invalid authentication credentials.', 'UNAUTHENTICATED');
+        error(401, 'Request had invalid authentication credentials.', 'UNAUTHENTICATED');
+        return;
       }
       const raw = Buffer.concat(chunks);
       let message: ReceivedMessage['message'];
       try {
         message = (JSON.parse(raw.toString('utf8')) as { message: ReceivedMessage['message'] }).message;
       } catch {
-        return error(400, 'Invalid JSON payload received.', 'INVALID_ARGUMENT');
+        error(400, 'Invalid JSON payload received.', 'INVALID_ARGUMENT');
+        return;
       }
       const token = message.token ?? '';
       const f = faults.get(token);
@@ -97,12 +110,19 @@ export async function startFcmStandIn(opts: { certDir: string; port?: number }):
         received.push({ project: m[1]!, message, bytes: raw.length, status });
         const after = 'retryAfterS' in f.fault ? f.fault.retryAfterS : undefined;
         const retryAfter = after !== undefined ? { 'retry-after': String(after) } : {};
-        return reply(status, {
-          error: {
-            code: status, message: text, status: grpc,
-            details: [{ '@type': 'type.googleapis.com/google.firebase.fcm.v1.FcmError', errorCode: fcm }],
+        reply(
+          status,
+          {
+            error: {
+              code: status,
+              message: text,
+              status: grpc,
+              details: [{ '@type': 'type.googleapis.com/google.firebase.fcm.v1.FcmError', errorCode: fcm }],
+            },
           },
-        }, retryAfter);
+          retryAfter,
+        );
+        return;
       }
       const r: ReceivedMessage = { project: m[1]!, message, bytes: raw.length, status: 200 };
       received.push(r);
@@ -117,7 +137,9 @@ export async function startFcmStandIn(opts: { certDir: string; port?: number }):
   const address = server.address();
   const s: FcmStandIn = {
     port: typeof address === 'object' && address ? address.port : 0,
-    caPem, received, onMessage: undefined,
+    caPem,
+    received,
+    onMessage: undefined,
     fail(token, fault, times = Number.POSITIVE_INFINITY) {
       faults.set(token, { fault, left: times });
     },
@@ -125,10 +147,11 @@ export async function startFcmStandIn(opts: { certDir: string; port?: number }):
       faults.clear();
       received.length = 0;
     },
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
   return s;
 }

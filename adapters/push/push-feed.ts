@@ -25,8 +25,13 @@ export interface EventPushJob {
 
 /** `online.offered` from XState's `{ online: 'offered' }`. */
 export const stateName = (value: unknown): string =>
-  typeof value === 'string' ? value : value !== null && typeof value === 'object'
-    ? Object.entries(value).map(([k, v]) => `${k}.${stateName(v)}`).join(',') : String(value);
+  typeof value === 'string'
+    ? value
+    : value !== null && typeof value === 'object'
+      ? Object.entries(value)
+          .map(([k, v]) => `${k}.${stateName(v)}`)
+          .join(',')
+      : String(value);
 
 /** The push jobs of stored records, in order. */
 export function pushJobsOf(records: readonly EventRecord[]): { id: string; data: PushJob }[] {
@@ -40,7 +45,9 @@ export function pushJobsOf(records: readonly EventRecord[]): { id: string; data:
       const r = state as RiderSnapshotRow;
       const orderId = 'orderId' in e ? e.orderId : r.context.orderId;
       const rider: RiderFacts = {
-        connected: r.context.graceUntil === 0, state: stateName(r.value), offerId: r.context.offerId,
+        connected: r.context.graceUntil === 0,
+        state: stateName(r.value),
+        offerId: r.context.offerId,
       };
       // A rider event matters only for an offer to a rider whose socket is down, or arrival at the drop.
       const relevant = e.type === 'rider_arrived_drop' || (!rider.connected && rider.state === 'online.offered');
@@ -52,7 +59,9 @@ export function pushJobsOf(records: readonly EventRecord[]): { id: string; data:
 }
 
 /** What the persistence worker calls after storing a batch: queues its push jobs. */
-export const pushFeed = (queue: JobQueue<PushJob>) => async (records: readonly EventRecord[]): Promise<void> => {
-  const jobs = pushJobsOf(records);
-  if (jobs.length > 0) await queue.enqueue(jobs);
-};
+export const pushFeed =
+  (queue: JobQueue<PushJob>) =>
+  async (records: readonly EventRecord[]): Promise<void> => {
+    const jobs = pushJobsOf(records);
+    if (jobs.length > 0) await queue.enqueue(jobs);
+  };

@@ -32,7 +32,10 @@ const REMIND_SWEEP_MS = 10_000;
 export const STAND_IN_CERT_DIR = join(tmpdir(), 'dispatch-fcm-stand-in');
 
 export async function openPush(o: {
-  firebase: FirebaseConfig; db: SqlDatabase; queue: JobQueue<PushJob>; now: () => number;
+  firebase: FirebaseConfig;
+  db: SqlDatabase;
+  queue: JobQueue<PushJob>;
+  now: () => number;
   log: { info(o: Record<string, unknown>): void; warn(o: Record<string, unknown>): void };
   /** Run the worker in this process (false: the store only, for REST). */
   consume: boolean;
@@ -48,12 +51,17 @@ export async function openPush(o: {
       const msg = m.message as { token?: string; notification?: unknown; data?: unknown; android?: unknown };
       o.log.info({
         msg: 'push (FCM stand-in: no Firebase credentials, nothing left this machine)',
-        token: msg.token, notification: msg.notification, data: msg.data, android: msg.android,
+        token: msg.token,
+        notification: msg.notification,
+        data: msg.data,
+        android: msg.android,
       });
     };
     sender = fcmSender({
-      projectId: o.firebase.projectId, credential: standInCredential(STAND_IN_ACCESS_TOKEN),
-      httpAgent: standInAgent(standIn.port, standIn.caPem), now: o.now,
+      projectId: o.firebase.projectId,
+      credential: standInCredential(STAND_IN_ACCESS_TOKEN),
+      httpAgent: standInAgent(standIn.port, standIn.caPem),
+      now: o.now,
     });
   }
   const store = new PushStore(o.db);
@@ -62,14 +70,18 @@ export async function openPush(o: {
   if (o.consume) {
     worker.start(o.queue);
     // Reminders are named per order and minute waited, so a sweep every 10 s sends each once.
-    const remind = () => void worker.remind().catch((err: unknown) => {
-      o.log.warn({ msg: 'push reminders failed; tried again', err: String(err) });
-    });
+    const remind = () =>
+      void worker.remind().catch((err: unknown) => {
+        o.log.warn({ msg: 'push reminders failed; tried again', err: String(err) });
+      });
     sweep = setInterval(remind, REMIND_SWEEP_MS);
     sweep.unref();
   }
   return {
-    store, worker, target: real ? 'fcm' : 'stand-in', standIn,
+    store,
+    worker,
+    target: real ? 'fcm' : 'stand-in',
+    standIn,
     async close() {
       clearInterval(sweep);
       await worker.stop();

@@ -51,7 +51,11 @@ export class PushStore {
    * another user (a shared phone, a new login), it moves to them and leaves the first.
    */
   async register(t: {
-    token: string; userId: string; party: string; platform: Platform; appVersion: string | null;
+    token: string;
+    userId: string;
+    party: string;
+    platform: Platform;
+    appVersion: string | null;
   }): Promise<void> {
     await this.#db.query(
       `INSERT INTO push_tokens (token, user_id, party, platform, app_version) VALUES ($1, $2, $3, $4, $5)
@@ -63,21 +67,26 @@ export class PushStore {
 
   /** Removes the user's token; false when the user has no such token. */
   async remove(userId: string, token: string): Promise<boolean> {
-    const r = await this.#db.query(
-      'DELETE FROM push_tokens WHERE token = $1 AND user_id = $2 RETURNING token', [token, userId]);
+    const r = await this.#db.query('DELETE FROM push_tokens WHERE token = $1 AND user_id = $2 RETURNING token', [
+      token,
+      userId,
+    ]);
     return r.rows.length > 0;
   }
 
   async tokensOfUser(userId: string): Promise<{ token: string; platform: string; app_version: string | null }[]> {
     const r = await this.#db.query<{ token: string; platform: string; app_version: string | null }>(
-      'SELECT token, platform, app_version FROM push_tokens WHERE user_id = $1 ORDER BY created_at, token', [userId]);
+      'SELECT token, platform, app_version FROM push_tokens WHERE user_id = $1 ORDER BY created_at, token',
+      [userId],
+    );
     return r.rows;
   }
 
   async tokensOf(parties: readonly string[]): Promise<TokenRow[]> {
     if (parties.length === 0) return [];
-    const r = await this.#db.query<TokenRow>(
-      'SELECT token, party FROM push_tokens WHERE party = ANY($1::text[])', [parties]);
+    const r = await this.#db.query<TokenRow>('SELECT token, party FROM push_tokens WHERE party = ANY($1::text[])', [
+      parties,
+    ]);
     return r.rows;
   }
 
@@ -94,8 +103,12 @@ export class PushStore {
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[])
        ON CONFLICT (id) DO NOTHING`,
       [
-        notices.map((n) => n.id), notices.map((n) => n.party), notices.map((n) => n.orderId),
-        notices.map((n) => n.kind), notices.map((n) => n.title), notices.map((n) => n.body),
+        notices.map((n) => n.id),
+        notices.map((n) => n.party),
+        notices.map((n) => n.orderId),
+        notices.map((n) => n.kind),
+        notices.map((n) => n.title),
+        notices.map((n) => n.body),
         notices.map((n) => JSON.stringify(n.data)),
       ],
     );
@@ -110,8 +123,14 @@ export class PushStore {
       [party, since, limit],
     );
     return r.rows.map((x) => ({
-      id: x.id, kind: x.kind, order_id: x.order_id, title: x.title, body: x.body, data: x.data,
-      created_at: new Date(x.created_at).toISOString(), cursor: Number(x.pos),
+      id: x.id,
+      kind: x.kind,
+      order_id: x.order_id,
+      title: x.title,
+      body: x.body,
+      data: x.data,
+      created_at: new Date(x.created_at).toISOString(),
+      cursor: Number(x.pos),
     }));
   }
 
@@ -145,15 +164,20 @@ export class PushStore {
       `UPDATE push_sends s SET state = u.st, detail = u.d, updated_at = now()
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(n, t, st, d)
        WHERE s.notification_id = u.n AND s.token = u.t`,
-      [results.map((r) => r.id), results.map((r) => r.token), results.map((r) => r.state),
-        results.map((r) => r.detail)],
+      [
+        results.map((r) => r.id),
+        results.map((r) => r.token),
+        results.map((r) => r.state),
+        results.map((r) => r.detail),
+      ],
     );
   }
 
   /** Counts of sends per state (tests, metrics). */
   async sendCounts(): Promise<Record<string, number>> {
     const r = await this.#db.query<{ state: string; n: number }>(
-      'SELECT state, count(*)::int AS n FROM push_sends GROUP BY state');
+      'SELECT state, count(*)::int AS n FROM push_sends GROUP BY state',
+    );
     return Object.fromEntries(r.rows.map((x) => [x.state, x.n]));
   }
 
@@ -167,10 +191,13 @@ export class PushStore {
        JOIN engine_events e ON e.aggregate = 'order' AND e.aggregate_id = s.aggregate_id
          AND e.type IN ('order_placed', 'order_payment_confirmed')
        WHERE s.aggregate = 'order' AND s.live AND s.row->>'value' = 'awaiting_restaurant'
-       GROUP BY s.aggregate_id`);
+       GROUP BY s.aggregate_id`,
+    );
     return r.rows.map((x) => ({
-      id: x.id as OrderId, restaurantId: x.restaurant_id as RestaurantId,
-      paidAt: new Date(x.paid_at).getTime(), acceptBy: Number(x.accept_by),
+      id: x.id as OrderId,
+      restaurantId: x.restaurant_id as RestaurantId,
+      paidAt: new Date(x.paid_at).getTime(),
+      acceptBy: Number(x.accept_by),
     }));
   }
 
@@ -179,7 +206,9 @@ export class PushStore {
     const out = new Map<string, OrderFacts>();
     if (ids.length === 0) return out;
     const r = await this.#db.query<{ aggregate_id: string; row: unknown }>(
-      `SELECT aggregate_id, row FROM engine_state WHERE aggregate = 'order' AND aggregate_id = ANY($1::text[])`, [ids]);
+      `SELECT aggregate_id, row FROM engine_state WHERE aggregate = 'order' AND aggregate_id = ANY($1::text[])`,
+      [ids],
+    );
     for (const x of r.rows) {
       const row = (typeof x.row === 'string' ? JSON.parse(x.row) : x.row) as OrderRowLike;
       out.set(x.aggregate_id, orderFactsOf(row));
@@ -196,15 +225,20 @@ export interface OrderRowLike {
   readonly customerId: string;
   readonly restaurantId: string;
   readonly context: {
-    readonly riderId: string | null; readonly offerId: string | null;
-    readonly offerExpiresAt: number; readonly restaurantAcceptBy: number;
+    readonly riderId: string | null;
+    readonly offerId: string | null;
+    readonly offerExpiresAt: number;
+    readonly restaurantAcceptBy: number;
   };
 }
 
 export function orderFactsOf(row: OrderRowLike): OrderFacts {
   return {
-    id: row.id as OrderId, customerId: row.customerId as CustomerId, restaurantId: row.restaurantId as RestaurantId,
-    riderId: row.context.riderId as RiderId | null, offerId: row.context.offerId,
+    id: row.id as OrderId,
+    customerId: row.customerId as CustomerId,
+    restaurantId: row.restaurantId as RestaurantId,
+    riderId: row.context.riderId as RiderId | null,
+    offerId: row.context.offerId,
     offerExpiresAt: row.context.offerExpiresAt,
     restaurantAcceptBy: row.context.restaurantAcceptBy,
   };

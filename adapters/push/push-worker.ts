@@ -158,7 +158,12 @@ export class PushWorker {
 /** The push of one notice to one device. `notification_id` is the id the stream and the REST list carry. */
 export function messageOf(n: Notice, token: string): PushMessage {
   return {
-    token, title: n.title, body: n.body, priority: n.priority, ttlMs: n.ttlMs, collapseKey: n.collapseKey,
+    token,
+    title: n.title,
+    body: n.body,
+    priority: n.priority,
+    ttlMs: n.ttlMs,
+    collapseKey: n.collapseKey,
     data: { ...n.data, notification_id: n.id, kind: n.kind, order_id: n.orderId },
   };
 }

@@ -42,7 +42,12 @@ export class BullmqQueue<T> implements JobQueue<T> {
   constructor(opts: BullmqQueueOptions) {
     this.#opts = opts;
     // BullMQ 6 takes ioredis as an optional peer and, under ESM, wants client instances.
-    this.#producer = new Redis({ ...opts.redis, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2_000 });
+    this.#producer = new Redis({
+      ...opts.redis,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: 2_000,
+    });
     this.#producer.on('error', () => {});
     this.#queue = new Queue(opts.name, {
       connection: this.#producer,
@@ -61,17 +66,29 @@ export class BullmqQueue<T> implements JobQueue<T> {
 
   async enqueue(jobs: readonly { readonly id: string; readonly data: T }[]): Promise<void> {
     if (jobs.length === 0) return;
-    for (const j of jobs) if (j.id.includes(':')) throw new TypeError(`job id ${j.id} contains ':', which BullMQ reserves`);
+    for (const j of jobs)
+      if (j.id.includes(':')) throw new TypeError(`job id ${j.id} contains ':', which BullMQ reserves`);
     const limit = this.#opts.addTimeoutMs ?? 2_000;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new DependencyUnavailableError(`job queue: Redis did not take ${jobs.length} jobs within ${limit} ms`)), limit);
+      timer = setTimeout(
+        () =>
+          reject(
+            new DependencyUnavailableError(`job queue: Redis did not take ${jobs.length} jobs within ${limit} ms`),
+          ),
+        limit,
+      );
     });
     try {
-      await Promise.race([this.#queue.addBulk(jobs.map((j) => ({ name: 'e', data: j.data, opts: { jobId: j.id } }))), timeout]);
+      await Promise.race([
+        this.#queue.addBulk(jobs.map((j) => ({ name: 'e', data: j.data, opts: { jobId: j.id } }))),
+        timeout,
+      ]);
     } catch (err) {
       if (err instanceof DependencyUnavailableError) throw err;
-      throw new DependencyUnavailableError(`job queue: Redis refused ${jobs.length} jobs: ${(err as Error).message}`, { cause: err });
+      throw new DependencyUnavailableError(`job queue: Redis refused ${jobs.length} jobs: ${(err as Error).message}`, {
+        cause: err,
+      });
     } finally {
       clearTimeout(timer);
     }
@@ -89,27 +106,38 @@ export class BullmqQueue<T> implements JobQueue<T> {
       const batch = buffer;
       buffer = [];
       if (batch.length === 0) return;
-      handler(batch.map(({ job }) => ({ id: job.id!, data: job.data as T, attempt: job.attemptsMade + 1 })))
-        .then(() => { for (const b of batch) b.resolve(); }, (err: unknown) => { for (const b of batch) b.reject(err); });
+      handler(batch.map(({ job }) => ({ id: job.id!, data: job.data as T, attempt: job.attemptsMade + 1 }))).then(
+        () => {
+          for (const b of batch) b.resolve();
+        },
+        (err: unknown) => {
+          for (const b of batch) b.reject(err);
+        },
+      );
     };
     const conn = new Redis({ ...this.#opts.redis, maxRetriesPerRequest: null });
     conn.on('error', () => {});
-    const worker = new Worker(this.#opts.name, (job) => new Promise<void>((resolve, reject) => {
-      buffer.push({ job, resolve, reject });
-      if (buffer.length >= batchSize) flush();
-      else timer ??= setTimeout(flush, lingerMs);
-    }), {
-      connection: conn,
-      ...(this.#opts.prefix ? { prefix: this.#opts.prefix } : {}),
-      // Room for `inFlight` batches: while some are written, the next fills.
-      concurrency: batchSize * inFlight,
-      // A job whose worker died or stalled (lock not renewed under load) goes back to wait; BullMQ's default
-      // fails it for good on the second stall, and a failed job is never written. Handlers are idempotent,
-      // so a stalled job may come back as often as it may be retried.
-      maxStalledCount: this.#opts.attempts ?? 10,
-      ...(this.#opts.lockDurationMs ? { lockDuration: this.#opts.lockDurationMs } : {}),
-      ...(this.#opts.stalledIntervalMs ? { stalledInterval: this.#opts.stalledIntervalMs } : {}),
-    });
+    const worker = new Worker(
+      this.#opts.name,
+      (job) =>
+        new Promise<void>((resolve, reject) => {
+          buffer.push({ job, resolve, reject });
+          if (buffer.length >= batchSize) flush();
+          else timer ??= setTimeout(flush, lingerMs);
+        }),
+      {
+        connection: conn,
+        ...(this.#opts.prefix ? { prefix: this.#opts.prefix } : {}),
+        // Room for `inFlight` batches: while some are written, the next fills.
+        concurrency: batchSize * inFlight,
+        // A job whose worker died or stalled (lock not renewed under load) goes back to wait; BullMQ's default
+        // fails it for good on the second stall, and a failed job is never written. Handlers are idempotent,
+        // so a stalled job may come back as often as it may be retried.
+        maxStalledCount: this.#opts.attempts ?? 10,
+        ...(this.#opts.lockDurationMs ? { lockDuration: this.#opts.lockDurationMs } : {}),
+        ...(this.#opts.stalledIntervalMs ? { stalledInterval: this.#opts.stalledIntervalMs } : {}),
+      },
+    );
     worker.on('error', () => {});
     const consumer: JobConsumer = {
       close: async () => {

@@ -19,7 +19,8 @@ export interface RedisDurability {
 
 const PROMISES: Record<AofPromise, string> = {
   always: 'AOF appendfsync always: an acknowledged event survives a Redis crash (none lost)',
-  everysec: 'AOF appendfsync everysec: a Redis crash may lose up to about a second of acknowledged events not yet in Postgres',
+  everysec:
+    'AOF appendfsync everysec: a Redis crash may lose up to about a second of acknowledged events not yet in Postgres',
   off: 'AOF is OFF: a Redis crash loses every acknowledged event not yet written to Postgres',
 };
 
@@ -41,13 +42,23 @@ export interface CheckRedisOptions {
  */
 export async function checkRedis(endpoint: RedisEndpoint, opts: CheckRedisOptions = {}): Promise<RedisDurability> {
   const timeoutMs = opts.timeoutMs ?? 2_000;
-  const redis = new Redis({ ...endpoint, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: timeoutMs, retryStrategy: () => null });
+  const redis = new Redis({
+    ...endpoint,
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: timeoutMs,
+    retryStrategy: () => null,
+  });
   redis.on('error', () => {});
   try {
     try {
       await redis.connect();
     } catch (err) {
-      throw new DependencyUnavailableError(`Redis at ${endpoint.host}:${endpoint.port} cannot be reached: ${(err as Error).message}`, { cause: err });
+      throw new DependencyUnavailableError(
+        `Redis at ${endpoint.host}:${endpoint.port} cannot be reached: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     // INFO works where CONFIG is disabled (managed Redis); it has both values.
     const info = parseInfo(await redis.info());
@@ -55,8 +66,9 @@ export async function checkRedis(endpoint: RedisEndpoint, opts: CheckRedisOption
     if (policy !== 'noeviction') {
       throw new RedisConfigError(
         `Redis at ${endpoint.host}:${endpoint.port} has maxmemory-policy ${policy}; the job queue needs noeviction, ` +
-        `or Redis may evict queued events that clients were told are safe. Set "maxmemory-policy noeviction" in redis.conf ` +
-        `(or CONFIG SET maxmemory-policy noeviction) and start again.`);
+          `or Redis may evict queued events that clients were told are safe. Set "maxmemory-policy noeviction" in redis.conf ` +
+          `(or CONFIG SET maxmemory-policy noeviction) and start again.`,
+      );
     }
     let aof: AofPromise = 'off';
     if (info.get('aof_enabled') === '1') {
@@ -65,7 +77,9 @@ export async function checkRedis(endpoint: RedisEndpoint, opts: CheckRedisOption
     }
     const promise = PROMISES[aof];
     if (aof === 'off' && !opts.test) {
-      opts.warn?.(`WARNING: Redis ${endpoint.host}:${endpoint.port}: ${promise}. Turn on appendonly yes (appendfsync always or everysec) in production.`);
+      opts.warn?.(
+        `WARNING: Redis ${endpoint.host}:${endpoint.port}: ${promise}. Turn on appendonly yes (appendfsync always or everysec) in production.`,
+      );
     }
     return { maxmemoryPolicy: policy, aof, promise };
   } finally {

@@ -10,7 +10,8 @@ export interface RedisEndpoint {
 
 export function parseRedisUrl(url: string): RedisEndpoint {
   const u = new URL(url);
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new TypeError(`REDIS_URL must be redis:// or rediss://, got ${u.protocol}`);
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:')
+    throw new TypeError(`REDIS_URL must be redis:// or rediss://, got ${u.protocol}`);
   const db = u.pathname.length > 1 ? Number(u.pathname.slice(1)) : undefined;
   return {
     host: u.hostname || '127.0.0.1',

@@ -7,7 +7,12 @@
  */
 import { FieldCipherError, parseEncryptionKey } from '../crypto/field-cipher.js';
 import { type FirebaseConfig, FirebaseConfigError, type FirebaseEnv, parseFirebaseConfig } from '../identity/config.js';
-import { type PersistenceConfig, PersistenceConfigError, type PersistenceEnv, parsePersistenceConfig } from '../persistence/config.js';
+import {
+  type PersistenceConfig,
+  PersistenceConfigError,
+  type PersistenceEnv,
+  parsePersistenceConfig,
+} from '../persistence/config.js';
 
 export class ServerConfigError extends Error {
   override readonly name = 'ServerConfigError';
@@ -27,7 +32,12 @@ export interface ServerConfig {
   readonly webhookSecret: string;
   /** The payment gateway (Razorpay's API: the real one or the sandbox); undefined in development without one. */
   readonly paymentGateway: PaymentGatewayConfig | undefined;
-  readonly rest: { readonly maxBodyBytes: number; readonly ratePerSecond: number; readonly rateBurst: number; readonly trustProxy: boolean };
+  readonly rest: {
+    readonly maxBodyBytes: number;
+    readonly ratePerSecond: number;
+    readonly rateBurst: number;
+    readonly trustProxy: boolean;
+  };
   readonly allowedOrigins: readonly string[];
   /** Run the write-behind worker in this process (default); false when `npm run worker` runs apart. */
   readonly inProcessWorker: boolean;
@@ -68,7 +78,12 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
  */
 export function parseServerConfig(env: ServerEnv): ServerConfig {
   const problems: string[] = [];
-  const mode = env.NODE_ENV === 'test' ? 'test' : env.NODE_ENV === undefined || env.NODE_ENV === '' || env.NODE_ENV === 'development' ? 'development' : 'production';
+  const mode =
+    env.NODE_ENV === 'test'
+      ? 'test'
+      : env.NODE_ENV === undefined || env.NODE_ENV === '' || env.NODE_ENV === 'development'
+        ? 'development'
+        : 'production';
   const int = (name: string, dflt: number, min: number, max: number): number => {
     const raw = env[name];
     if (raw === undefined || raw === '') return dflt;
@@ -104,7 +119,8 @@ export function parseServerConfig(env: ServerEnv): ServerConfig {
   const persistence = attempt(() => parsePersistenceConfig(env), [PersistenceConfigError]);
   const firebase = attempt(() => parseFirebaseConfig(env), [FirebaseConfigError]);
   const keyRaw = env['ENCRYPTION_KEY'];
-  const encryptionKey = keyRaw || mode === 'production' ? attempt(() => parseEncryptionKey(keyRaw), [FieldCipherError]) : undefined;
+  const encryptionKey =
+    keyRaw || mode === 'production' ? attempt(() => parseEncryptionKey(keyRaw), [FieldCipherError]) : undefined;
   const timeZone = env['SERVICE_TIMEZONE'] || 'Asia/Kolkata';
   try {
     new Intl.DateTimeFormat('en-GB', { timeZone });
@@ -112,11 +128,18 @@ export function parseServerConfig(env: ServerEnv): ServerConfig {
     problems.push(`SERVICE_TIMEZONE ${JSON.stringify(timeZone)} is not an IANA time zone`);
   }
   const payeeVpa = env['UPI_PAYEE_VPA'] || (mode === 'production' ? '' : 'dispatch.dev@upi');
-  if (!/^[A-Za-z0-9._-]{2,256}@[A-Za-z][A-Za-z0-9]{1,63}$/.test(payeeVpa)) problems.push(`UPI_PAYEE_VPA must be a UPI address (name@handle)${mode === 'production' ? '; it is required in production' : ''}`);
+  if (!/^[A-Za-z0-9._-]{2,256}@[A-Za-z][A-Za-z0-9]{1,63}$/.test(payeeVpa))
+    problems.push(
+      `UPI_PAYEE_VPA must be a UPI address (name@handle)${mode === 'production' ? '; it is required in production' : ''}`,
+    );
   const merchantCode = env['UPI_MERCHANT_CODE'] || '5812';
   if (!/^\d{4}$/.test(merchantCode)) problems.push('UPI_MERCHANT_CODE must be a 4-digit merchant category code');
-  const webhookSecret = env['PAYMENT_WEBHOOK_SECRET'] || (mode === 'production' ? '' : 'dev-webhook-secret-not-for-production');
-  if (webhookSecret.length < 16) problems.push(`PAYMENT_WEBHOOK_SECRET must be at least 16 characters${mode === 'production' ? '; it is required in production' : ''}`);
+  const webhookSecret =
+    env['PAYMENT_WEBHOOK_SECRET'] || (mode === 'production' ? '' : 'dev-webhook-secret-not-for-production');
+  if (webhookSecret.length < 16)
+    problems.push(
+      `PAYMENT_WEBHOOK_SECRET must be at least 16 characters${mode === 'production' ? '; it is required in production' : ''}`,
+    );
   const gatewayUrl = env['UPI_GATEWAY_URL'] ?? '';
   let paymentGateway: PaymentGatewayConfig | undefined;
   if (gatewayUrl !== '' || mode === 'production') {
@@ -126,8 +149,10 @@ export function parseServerConfig(env: ServerEnv): ServerConfig {
       return v;
     };
     if (gatewayUrl === '') problems.push('UPI_GATEWAY_URL is required in production (the payment gateway)');
-    else if (!/^https?:\/\/[^\s/]+/.test(gatewayUrl)) problems.push(`UPI_GATEWAY_URL must be an http(s) URL, got ${JSON.stringify(gatewayUrl)}`);
-    else if (mode === 'production' && !gatewayUrl.startsWith('https://')) problems.push('UPI_GATEWAY_URL must be https in production');
+    else if (!/^https?:\/\/[^\s/]+/.test(gatewayUrl))
+      problems.push(`UPI_GATEWAY_URL must be an http(s) URL, got ${JSON.stringify(gatewayUrl)}`);
+    else if (mode === 'production' && !gatewayUrl.startsWith('https://'))
+      problems.push('UPI_GATEWAY_URL must be https in production');
     paymentGateway = Object.freeze({
       url: gatewayUrl.replace(/\/+$/, ''),
       merchantId: need('UPI_MERCHANT_ID', 'acc_sandbox'),
@@ -143,13 +168,26 @@ export function parseServerConfig(env: ServerEnv): ServerConfig {
     rateBurst: int('REST_RATE_BURST', 100, 1, 1_000_000),
     trustProxy: bool('TRUST_PROXY', LOOPBACK.has(host)),
   };
-  const allowedOrigins = (env['ALLOWED_ORIGINS'] ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const allowedOrigins = (env['ALLOWED_ORIGINS'] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   const inProcessWorker = bool('WRITE_BEHIND_IN_PROCESS', true);
 
   if (problems.length > 0 || !persistence || !firebase) throw new ServerConfigError(problems.join('\n'));
   return Object.freeze({
-    mode, host, port, persistence, firebase, encryptionKey, timeZone,
-    upi: Object.freeze({ payeeVpa, payeeName: env['UPI_PAYEE_NAME'] || 'Dispatch Foods', merchantCode }), webhookSecret, paymentGateway,
-    rest: Object.freeze(rest), allowedOrigins: Object.freeze(allowedOrigins), inProcessWorker,
+    mode,
+    host,
+    port,
+    persistence,
+    firebase,
+    encryptionKey,
+    timeZone,
+    upi: Object.freeze({ payeeVpa, payeeName: env['UPI_PAYEE_NAME'] || 'Dispatch Foods', merchantCode }),
+    webhookSecret,
+    paymentGateway,
+    rest: Object.freeze(rest),
+    allowedOrigins: Object.freeze(allowedOrigins),
+    inProcessWorker,
   });
 }

@@ -55,7 +55,8 @@ export interface ServerLogger {
 
 /** One JSON object per line on stderr. */
 export const jsonLogger = (base: Record<string, unknown> = {}): ServerLogger => {
-  const write = (level: string, o: Record<string, unknown>) => process.stderr.write(`${JSON.stringify({ level, time: new Date().toISOString(), ...base, ...o })}\n`);
+  const write = (level: string, o: Record<string, unknown>) =>
+    process.stderr.write(`${JSON.stringify({ level, time: new Date().toISOString(), ...base, ...o })}\n`);
   return { info: (o) => write('info', o), warn: (o) => write('warn', o), error: (o) => write('error', o) };
 };
 
@@ -80,17 +81,26 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(config: ServerConfig, log: ServerLogger = jsonLogger(), hooks: ServerHooks = {}): Promise<RunningServer> {
+export async function startServer(
+  config: ServerConfig,
+  log: ServerLogger = jsonLogger(),
+  hooks: ServerHooks = {},
+): Promise<RunningServer> {
   const clock = systemClock;
   const storage: Storage = await openStorage(config.persistence, { warn: (m) => log.warn({ msg: m }) });
   const closers: (() => Promise<void> | void)[] = [() => storage.close()];
   const closeAll = async () => {
-    for (const c of closers.reverse()) await Promise.resolve(c()).catch((err: unknown) => log.error({ msg: 'close failed', err: String(err) }));
+    for (const c of closers.reverse())
+      await Promise.resolve(c()).catch((err: unknown) => log.error({ msg: 'close failed', err: String(err) }));
   };
   try {
     const engineConfig = resolveConfig({});
     const { engine, report } = await recoverEngine(storage.store, storage.queue, {
-      ...hooks.engine, clock, stopwatch: hrStopwatch, config: engineConfig, retentionMs: engineConfig.retentionMs,
+      ...hooks.engine,
+      clock,
+      stopwatch: hrStopwatch,
+      config: engineConfig,
+      retentionMs: engineConfig.retentionMs,
       logger: { error: (m: string, detail?: unknown) => log.error({ msg: m, detail: String(detail) }) },
     });
     closers.push(() => engine.stop());
@@ -100,17 +110,24 @@ export async function startServer(config: ServerConfig, log: ServerLogger = json
     // process), and only then does the writer stop.
     // Pushes follow the durable stream: the persistence worker queues them once events are stored.
     const push = await openPush({
-      firebase: config.firebase, db: storage.db, queue: storage.pushQueue, now: () => clock.now(), log,
+      firebase: config.firebase,
+      db: storage.db,
+      queue: storage.pushQueue,
+      now: () => clock.now(),
+      log,
       consume: config.inProcessWorker,
     });
     closers.push(() => push.close());
     log.info({
-      msg: push.target === 'fcm' ? 'push: FCM'
-        : `push: FCM stand-in on 127.0.0.1:${push.standIn?.port ?? 0}; pushes are logged, none leave this machine`,
+      msg:
+        push.target === 'fcm'
+          ? 'push: FCM'
+          : `push: FCM stand-in on 127.0.0.1:${push.standIn?.port ?? 0}; pushes are logged, none leave this machine`,
     });
     if (config.inProcessWorker) {
       const writer = new EventWriter(storage.queue, storage.store, {
-        batchSize: config.persistence.batchSize, afterStore: pushFeed(storage.pushQueue),
+        batchSize: config.persistence.batchSize,
+        afterStore: pushFeed(storage.pushQueue),
       }).start();
       closers.push(async () => {
         if (config.persistence.mode === 'embedded') await drain(storage, DRAIN_TIMEOUT_MS, log);
@@ -125,11 +142,14 @@ export async function startServer(config: ServerConfig, log: ServerLogger = json
     const catalog = new CatalogStore(storage.db);
     const unrecorded = await cancelUnrecordedOrders(engine, catalog);
     if (unrecorded.length > 0) {
-      log.warn({ msg: 'orders placed but never recorded (a crash between their events and their row): cancelled', orders: unrecorded });
+      log.warn({
+        msg: 'orders placed but never recorded (a crash between their events and their row): cancelled',
+        orders: unrecorded,
+      });
       await writeBehind.barrier();
     }
     const resynced = await syncOrderStatuses(engine, catalog);
-    if (resynced > 0) log.info({ msg: 'order rows brought to the recovered engine\'s status', orders: resynced });
+    if (resynced > 0) log.info({ msg: "order rows brought to the recovered engine's status", orders: resynced });
     const trail = new TrailWriter(storage.db);
     closers.push(() => trail.close());
     const retention = setInterval(() => {
@@ -141,26 +161,52 @@ export async function startServer(config: ServerConfig, log: ServerLogger = json
     retention.unref();
     closers.push(() => clearInterval(retention));
 
-    const redis = config.persistence.mode === 'server'
-      ? new Redis({ ...config.persistence.redis, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 1_000 })
-      : undefined;
+    const redis =
+      config.persistence.mode === 'server'
+        ? new Redis({
+            ...config.persistence.redis,
+            enableOfflineQueue: false,
+            maxRetriesPerRequest: 1,
+            connectTimeout: 1_000,
+          })
+        : undefined;
     if (redis) {
       redis.on('error', () => {});
-      closers.push(() => void redis.disconnect());
+      closers.push(() => redis.disconnect());
     }
     const probes: GatewayDeps['probes'] = {
       database: () => catalog.ping(),
-      ...(redis ? { redis: async () => (await withTimeout(redis.ping(), 1_000)) === 'PONG' } : { queue: async () => true }),
+      ...(redis
+        ? { redis: async () => (await withTimeout(redis.ping(), 1_000)) === 'PONG' }
+        : { queue: async () => true }),
       firebase: async () => firebaseUp(config.firebase.emulatorHost),
     };
     const gatewayConfig = config.paymentGateway;
     const gateway = gatewayConfig
-      ? new RazorpayGateway({ baseUrl: gatewayConfig.url, keyId: gatewayConfig.keyId, keySecret: gatewayConfig.keySecret, merchantId: gatewayConfig.merchantId })
+      ? new RazorpayGateway({
+          baseUrl: gatewayConfig.url,
+          keyId: gatewayConfig.keyId,
+          keySecret: gatewayConfig.keySecret,
+          merchantId: gatewayConfig.merchantId,
+        })
       : undefined;
-    if (!gateway) log.warn({ msg: 'no payment gateway (UPI_GATEWAY_URL): UPI links go to the configured payee and refunds wait in the outbox' });
+    if (!gateway)
+      log.warn({
+        msg: 'no payment gateway (UPI_GATEWAY_URL): UPI links go to the configured payee and refunds wait in the outbox',
+      });
     const deps: GatewayDeps = {
-      engine, catalog, clock, probes, gateway,
-      config: { version: VERSION, timeZone: config.timeZone, upi: config.upi, defaultPrepMinutes: 15, defaultCapacity: 20 },
+      engine,
+      catalog,
+      clock,
+      probes,
+      gateway,
+      config: {
+        version: VERSION,
+        timeZone: config.timeZone,
+        upi: config.upi,
+        defaultPrepMinutes: 15,
+        defaultCapacity: 20,
+      },
       durable: () => writeBehind.barrier(),
       cipher: config.encryptionKey ? new FieldCipher(config.encryptionKey) : undefined,
       newId: randomUUID,
@@ -169,7 +215,12 @@ export async function startServer(config: ServerConfig, log: ServerLogger = json
     const app = uWS.App();
     const limits = resolveWsLimits({});
     const common = Object.freeze({
-      engine, identity, clock, limits, allowedOrigins: config.allowedOrigins, ...(hooks.onPosition ? { onPosition: hooks.onPosition } : {}),
+      engine,
+      identity,
+      clock,
+      limits,
+      allowedOrigins: config.allowedOrigins,
+      ...(hooks.onPosition ? { onPosition: hooks.onPosition } : {}),
       trail: (id: RiderId, fix: PositionFix) => trail.stale(id, fix),
       sample: (id: RiderId, fix: PositionFix) => trail.sample(id, fix),
       logger: { error: (m: string, detail?: unknown) => log.error({ msg: m, detail: String(detail) }) },
@@ -182,22 +233,45 @@ export async function startServer(config: ServerConfig, log: ServerLogger = json
     const stream = attachStreamRoutes(app, { ...common, durable, chat });
     const openapi = JSON.stringify(buildOpenApi(VERSION));
     const money = new MoneyStore(storage.db);
-    const webhookDeps = { ...deps, webhookSecret: config.webhookSecret, money, notify: (id: string, m: string) => stream.notify(id, m) };
+    const webhookDeps = {
+      ...deps,
+      webhookSecret: config.webhookSecret,
+      money,
+      notify: (id: string, m: string) => stream.notify(id, m),
+    };
     if (gateway && gatewayConfig) {
-      const relayLog = { info: (o: Record<string, unknown>) => log.info(o), warn: (o: Record<string, unknown>) => log.warn(o), error: (o: Record<string, unknown>) => log.error(o) };
+      const relayLog = {
+        info: (o: Record<string, unknown>) => log.info(o),
+        warn: (o: Record<string, unknown>) => log.warn(o),
+        error: (o: Record<string, unknown>) => log.error(o),
+      };
       const relay = new RefundRelay({ store: money, gateway, notify: webhookDeps.notify, log: relayLog }).start();
       closers.push(() => relay.stop());
       const reconciler = new Reconciler({
-        gateway, money, catalog, settlement: paymentSettlement(webhookDeps), log: relayLog,
-        afterMs: gatewayConfig.reconcileAfterMs, everyMs: gatewayConfig.reconcileEveryMs,
+        gateway,
+        money,
+        catalog,
+        settlement: paymentSettlement(webhookDeps),
+        log: relayLog,
+        afterMs: gatewayConfig.reconcileAfterMs,
+        everyMs: gatewayConfig.reconcileEveryMs,
       }).start();
       closers.push(() => reconciler.stop());
     }
     attachRestRoutes(app, {
-      identity, clock, replies: catalog, limits: config.rest, trustProxy: config.rest.trustProxy, logger: log,
+      identity,
+      clock,
+      replies: catalog,
+      limits: config.rest,
+      trustProxy: config.rest.trustProxy,
+      logger: log,
       handlers: {
-        ...orderHandlers(deps), ...paymentHandlers(deps), ...peopleHandlers(deps), ...restaurantHandlers(deps),
-        ...pushHandlers(push.store), ...chatHandlers(chat),
+        ...orderHandlers(deps),
+        ...paymentHandlers(deps),
+        ...peopleHandlers(deps),
+        ...restaurantHandlers(deps),
+        ...pushHandlers(push.store),
+        ...chatHandlers(chat),
       },
       publicHandlers: {
         paymentWebhook: paymentWebhookHandler(webhookDeps),
@@ -209,14 +283,22 @@ export async function startServer(config: ServerConfig, log: ServerLogger = json
           const healthy = states.every(Boolean);
           return {
             status: healthy ? 200 : 503,
-            body: { status: healthy ? 'healthy' : 'degraded', timestamp: new Date(clock.now()).toISOString(), version: VERSION, services, durability: storage.durability },
+            body: {
+              status: healthy ? 'healthy' : 'degraded',
+              timestamp: new Date(clock.now()).toISOString(),
+              version: VERSION,
+              services,
+              durability: storage.durability,
+            },
           };
         },
       },
     });
 
     const listen = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
-      app.listen(config.host, config.port, (socket) => (socket ? resolve(socket) : reject(new Error(`cannot listen on ${config.host}:${config.port}`))));
+      app.listen(config.host, config.port, (socket) =>
+        socket ? resolve(socket) : reject(new Error(`cannot listen on ${config.host}:${config.port}`)),
+      );
     });
     const port = uWS.us_socket_local_port(listen);
     closers.push(() => {
@@ -253,7 +335,9 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
 
 /** In emulator mode, whether the emulator answers; with real Firebase, whether Google's key endpoint does. */
 async function firebaseUp(emulatorHost: string | undefined): Promise<boolean> {
-  const url = emulatorHost ? `http://${emulatorHost}/` : 'https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com';
+  const url = emulatorHost
+    ? `http://${emulatorHost}/`
+    : 'https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com';
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
     return res.status < 500;

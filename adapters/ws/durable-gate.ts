@@ -28,14 +28,17 @@ export function durableGate(durable: (() => Promise<void>) | undefined, clock: C
   const wait = (): void => {
     waiting = true;
     const n = held.length;
-    durable().then(() => {
-      waiting = false;
-      for (const send of held.splice(0, n)) send();
-      if (held.length > 0) wait();
-    }, () => {
-      // Not durable yet (Redis refused or is down): nothing is told until it is.
-      clock.setTimeout(wait, DURABLE_RETRY_MS);
-    });
+    durable().then(
+      () => {
+        waiting = false;
+        for (const send of held.splice(0, n)) send();
+        if (held.length > 0) wait();
+      },
+      () => {
+        // Not durable yet (Redis refused or is down): nothing is told until it is.
+        clock.setTimeout(wait, DURABLE_RETRY_MS);
+      },
+    );
   };
   return (send) => {
     held.push(send);

@@ -60,9 +60,12 @@ export const defaultWsLimits: WsLimits = Object.freeze({
 export function resolveWsLimits(input: Partial<WsLimits> = {}): WsLimits {
   const l = { ...defaultWsLimits, ...input };
   for (const [k, v] of Object.entries(l)) {
-    if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw new RangeError(`ws limit ${k} must be a finite number ≥ 0`);
+    if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0))
+      throw new RangeError(`ws limit ${k} must be a finite number ≥ 0`);
   }
-  if (l.maxPayloadBytes < RiderLimits.MAX_AUTH_FRAME_BYTES) throw new RangeError(`maxPayloadBytes must be ≥ ${RiderLimits.MAX_AUTH_FRAME_BYTES}`);
-  if (l.softBackpressureBytes > l.maxBackpressureBytes) throw new RangeError('softBackpressureBytes must be ≤ maxBackpressureBytes');
+  if (l.maxPayloadBytes < RiderLimits.MAX_AUTH_FRAME_BYTES)
+    throw new RangeError(`maxPayloadBytes must be ≥ ${RiderLimits.MAX_AUTH_FRAME_BYTES}`);
+  if (l.softBackpressureBytes > l.maxBackpressureBytes)
+    throw new RangeError('softBackpressureBytes must be ≤ maxBackpressureBytes');
   return Object.freeze(l);
 }

@@ -57,7 +57,7 @@ export class PartyIndex {
    */
   apply(e: EngineEvent): EventParties | undefined {
     if (e.aggregate !== 'order') return undefined;
-    const id = e.id as OrderId;
+    const id = e.id;
     if (e.type === 'order_placed') {
       this.#add(id, `customer:${e.customerId}`, `restaurant:${e.restaurantId}`, null, false);
     }

@@ -8,10 +8,35 @@ import type { TemplatedApp, WebSocket, WebSocketBehavior } from 'uWebSockets.js'
 import type { Clock, Engine, EngineLogger, RiderHandle } from '../../engine/index.js';
 import type { IdentityVerifier } from '../../engine/ports/identity.js';
 import {
-  CloseCode, Frame, OfferEndCode, PositionStatus, RIDER_PATH, RIDER_SUBPROTOCOL, RiderStatusCode, decodeClientFrame,
-  encodeAck, encodeAssigned, encodeError, encodeOffer, encodeOfferEnded, encodeOrderUpdate, encodePong, encodeWelcome,
-  ok, positionScratch, readPositionFrame, reject, type ClientFrame, type EngineEvent, type ErrorCode, type OrderId,
-  seqNewer, type PositionFix, type Principal, type Result, type RiderId,
+  CloseCode,
+  Frame,
+  OfferEndCode,
+  PositionStatus,
+  RIDER_PATH,
+  RIDER_SUBPROTOCOL,
+  RiderStatusCode,
+  decodeClientFrame,
+  encodeAck,
+  encodeAssigned,
+  encodeError,
+  encodeOffer,
+  encodeOfferEnded,
+  encodeOrderUpdate,
+  encodePong,
+  encodeWelcome,
+  ok,
+  positionScratch,
+  readPositionFrame,
+  reject,
+  type ClientFrame,
+  type EngineEvent,
+  type ErrorCode,
+  type OrderId,
+  seqNewer,
+  type PositionFix,
+  type Principal,
+  type Result,
+  type RiderId,
 } from '../../protocol/index.js';
 import { durableGate } from './durable-gate.js';
 import type { WsLimits } from './limits.js';
@@ -85,11 +110,18 @@ interface RiderConn {
   lastRateError: number;
 }
 
-const OUTCOME = { declined: OfferEndCode.DECLINED, expired: OfferEndCode.EXPIRED, withdrawn: OfferEndCode.WITHDRAWN } as const;
+const OUTCOME = {
+  declined: OfferEndCode.DECLINED,
+  expired: OfferEndCode.EXPIRED,
+  withdrawn: OfferEndCode.WITHDRAWN,
+} as const;
 /** Order events a rider hears about its own order, as ORDER_UPDATE statuses. */
 const ORDER_UPDATES: Readonly<Record<string, string>> = {
-  order_food_ready: 'food_ready', order_picked_up: 'picked_up', order_delivered: 'delivered',
-  order_cancelled: 'cancelled', order_unassigned: 'unassigned',
+  order_food_ready: 'food_ready',
+  order_picked_up: 'picked_up',
+  order_delivered: 'delivered',
+  order_cancelled: 'cancelled',
+  order_unassigned: 'unassigned',
 };
 
 /** The rider route and what the server needs to run and stop it. */
@@ -111,7 +143,15 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
     return s;
   };
   const stats: RiderRouteStats = {
-    connections: 0, positions: 0, stalePositions: 0, rateLimited: 0, invalidFrames: 0, droppedFrames: 0, replaced: 0, slowConsumers: 0, closes: {},
+    connections: 0,
+    positions: 0,
+    stalePositions: 0,
+    rateLimited: 0,
+    invalidFrames: 0,
+    droppedFrames: 0,
+    replaced: 0,
+    slowConsumers: 0,
+    closes: {},
   };
   const scratch = positionScratch();
 
@@ -119,13 +159,21 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
   const hold = durableGate(o.durable, clock);
 
   const admit = (p: Principal): Result<RiderConn> => {
-    if (p.role !== 'rider' || p.riderId === undefined) return reject('AUTH_ROLE_FORBIDDEN', `role '${p.role}' may not use ${RIDER_PATH}`);
+    if (p.role !== 'rider' || p.riderId === undefined)
+      return reject('AUTH_ROLE_FORBIDDEN', `role '${p.role}' may not use ${RIDER_PATH}`);
     const now = clock.now();
     return ok({
-      riderId: p.riderId, seq: seqOf(p.riderId), rider: undefined, expiresAt: p.expiresAt, ws: null, expiryTimer: undefined,
+      riderId: p.riderId,
+      seq: seqOf(p.riderId),
+      rider: undefined,
+      expiresAt: p.expiresAt,
+      ws: null,
+      expiryTimer: undefined,
       positions: new TokenBucket(limits.positionsPerSecond, limits.positionBurst, now),
       frames: new TokenBucket(limits.framesPerSecond, limits.frameBurst, now),
-      invalidInRow: 0, sinceAck: 0, lastRateError: 0,
+      invalidInRow: 0,
+      sinceAck: 0,
+      lastRateError: 0,
     });
   };
 
@@ -163,32 +211,41 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
 
   const armExpiry = (c: RiderConn): void => {
     if (c.expiryTimer !== undefined) clock.clearTimeout(c.expiryTimer as never);
-    c.expiryTimer = clock.setTimeout(() => {
-      c.expiryTimer = undefined;
-      c.ws?.end(CloseCode.TOKEN_EXPIRED, 'AUTH_TOKEN_EXPIRED');
-    }, Math.max(0, c.expiresAt - clock.now()));
+    c.expiryTimer = clock.setTimeout(
+      () => {
+        c.expiryTimer = undefined;
+        c.ws?.end(CloseCode.TOKEN_EXPIRED, 'AUTH_TOKEN_EXPIRED');
+      },
+      Math.max(0, c.expiresAt - clock.now()),
+    );
   };
 
   const refreshToken = (c: RiderConn, token: string): void => {
-    void o.identity.verify(token).then((res) => {
-      if (c.ws === null) return;
-      const p = res.ok ? res.value : null;
-      if (p === null || p.role !== 'rider' || p.riderId !== c.riderId) {
-        const code: ErrorCode = res.ok ? 'AUTH_OBJECT_FORBIDDEN' : res.code;
-        c.ws.cork(() => {
-          mustNow(c, encodeError(0, code, res.ok ? 'the token is not this rider\'s' : res.detail));
-          c.ws?.end(CloseCode.AUTH_FAILED, code);
-        });
-        return;
-      }
-      c.expiresAt = p.expiresAt;
-      armExpiry(c);
-      c.ws.cork(() => ack(c));
-    }, (err: unknown) => o.logger?.error('token refresh failed', err));
+    void o.identity.verify(token).then(
+      (res) => {
+        if (c.ws === null) return;
+        const p = res.ok ? res.value : null;
+        if (p === null || p.role !== 'rider' || p.riderId !== c.riderId) {
+          const code: ErrorCode = res.ok ? 'AUTH_OBJECT_FORBIDDEN' : res.code;
+          c.ws.cork(() => {
+            mustNow(c, encodeError(0, code, res.ok ? "the token is not this rider's" : res.detail));
+            c.ws?.end(CloseCode.AUTH_FAILED, code);
+          });
+          return;
+        }
+        c.expiresAt = p.expiresAt;
+        armExpiry(c);
+        c.ws.cork(() => ack(c));
+      },
+      (err: unknown) => o.logger?.error('token refresh failed', err),
+    );
   };
 
   const setStatus = (id: RiderId, s: RiderStatusCode): Result<unknown> =>
-    engine.setRiderStatus(id, s === RiderStatusCode.BREAK ? 'break' : s === RiderStatusCode.OFFLINE ? 'offline' : 'online');
+    engine.setRiderStatus(
+      id,
+      s === RiderStatusCode.BREAK ? 'break' : s === RiderStatusCode.OFFLINE ? 'offline' : 'online',
+    );
 
   const applyFix = (c: RiderConn, seq: number, f: PositionFix, now: number): void => {
     if (f.at > now + limits.maxClockSkewMs) {
@@ -196,15 +253,23 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
       return;
     }
     stats.positions++;
-    const st = c.rider !== undefined
-      ? engine.updateRiderPositionOf(c.rider, f.lat, f.lng, f.accuracy, f.heading, f.speed, f.at)
-      : engine.updateRiderPosition(c.riderId, f.lat, f.lng, f.accuracy, f.heading, f.speed, f.at);
+    const st =
+      c.rider !== undefined
+        ? engine.updateRiderPositionOf(c.rider, f.lat, f.lng, f.accuracy, f.heading, f.speed, f.at)
+        : engine.updateRiderPosition(c.riderId, f.lat, f.lng, f.accuracy, f.heading, f.speed, f.at);
     if (st === PositionStatus.APPLIED) {
       o.onPosition?.(c.riderId, f.lat, f.lng);
       o.sample?.(c.riderId, f);
     } else if (st === PositionStatus.STALE) {
       stats.stalePositions++;
-      o.trail?.(c.riderId, { lat: f.lat, lng: f.lng, accuracy: f.accuracy, heading: f.heading, speed: f.speed, at: f.at });
+      o.trail?.(c.riderId, {
+        lat: f.lat,
+        lng: f.lng,
+        accuracy: f.accuracy,
+        heading: f.heading,
+        speed: f.speed,
+        at: f.at,
+      });
     } else if (st === PositionStatus.INVALID) {
       must(c, encodeError(seq, 'POSITION_INVALID', 'position values out of range'));
     }
@@ -228,25 +293,44 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
     }
     const id = c.riderId;
     switch (f.type) {
-      case Frame.POSITION:
-        return onPosition(c, f.seq, f.fix, now);
+      case Frame.POSITION: {
+        onPosition(c, f.seq, f.fix, now);
+        return;
+      }
       case Frame.POSITION_BATCH:
         for (const fix of f.fixes) applyFix(c, f.seq, fix, now);
-        return ack(c);
-      case Frame.STATUS:
-        return answer(c, f.seq, setStatus(id, f.status));
-      case Frame.ACCEPT:
-        return answer(c, f.seq, engine.acceptOffer(id, f.orderId));
-      case Frame.DECLINE:
-        return answer(c, f.seq, engine.declineOffer(id, f.orderId));
-      case Frame.PICKED_UP:
-        return answer(c, f.seq, engine.pickedUp(id, f.orderId));
-      case Frame.DELIVERED:
-        return answer(c, f.seq, engine.delivered(id, f.orderId));
-      case Frame.PING:
-        return mayNow(c, encodePong(f.clientTime, now));
-      case Frame.AUTH:
-        return refreshToken(c, f.token);
+        {
+          ack(c);
+          return;
+        }
+      case Frame.STATUS: {
+        answer(c, f.seq, setStatus(id, f.status));
+        return;
+      }
+      case Frame.ACCEPT: {
+        answer(c, f.seq, engine.acceptOffer(id, f.orderId));
+        return;
+      }
+      case Frame.DECLINE: {
+        answer(c, f.seq, engine.declineOffer(id, f.orderId));
+        return;
+      }
+      case Frame.PICKED_UP: {
+        answer(c, f.seq, engine.pickedUp(id, f.orderId));
+        return;
+      }
+      case Frame.DELIVERED: {
+        answer(c, f.seq, engine.delivered(id, f.orderId));
+        return;
+      }
+      case Frame.PING: {
+        mayNow(c, encodePong(f.clientTime, now));
+        return;
+      }
+      case Frame.AUTH: {
+        refreshToken(c, f.token);
+        return;
+      }
     }
   };
 
@@ -306,15 +390,25 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
       case 'order_offered':
         c = conns.get(e.riderId);
         if (c) {
-          must(c, encodeOffer({
-            orderId: e.id, offerId: e.offerId, expiresAt: e.expiresAt, pickupLat: e.pickup.lat, pickupLng: e.pickup.lng,
-            dropLat: e.drop.lat, dropLng: e.drop.lng, pickupDistanceM: e.pickupDistanceM, pickupEtaS: e.pickupEtaS,
-            payout: e.payout ?? null,
-          }));
+          must(
+            c,
+            encodeOffer({
+              orderId: e.id,
+              offerId: e.offerId,
+              expiresAt: e.expiresAt,
+              pickupLat: e.pickup.lat,
+              pickupLng: e.pickup.lng,
+              dropLat: e.drop.lat,
+              dropLng: e.drop.lng,
+              pickupDistanceM: e.pickupDistanceM,
+              pickupEtaS: e.pickupEtaS,
+              payout: e.payout ?? null,
+            }),
+          );
         }
         return;
       case 'rider_offer_ended':
-        c = conns.get(e.id as RiderId);
+        c = conns.get(e.id);
         if (c) must(c, encodeOfferEnded(e.orderId, e.offerId, OUTCOME[e.outcome]));
         return;
       case 'order_assigned':
@@ -341,12 +435,22 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
     if (!v.ok || v.value === null) return;
     const j = v.value;
     if (j.stage === 'offered') {
-      must(c, encodeOffer({
-        orderId: j.orderId, offerId: j.offerId, expiresAt: j.expiresAt!, pickupLat: j.pickup.lat, pickupLng: j.pickup.lng,
-        dropLat: j.drop.lat, dropLng: j.drop.lng,
-        // An offered rider always has a position (matching needs one); 0 only guards the type.
-        pickupDistanceM: j.pickupDistanceM ?? 0, pickupEtaS: j.pickupEtaS ?? 0, payout: j.payout,
-      }));
+      must(
+        c,
+        encodeOffer({
+          orderId: j.orderId,
+          offerId: j.offerId,
+          expiresAt: j.expiresAt!,
+          pickupLat: j.pickup.lat,
+          pickupLng: j.pickup.lng,
+          dropLat: j.drop.lat,
+          dropLng: j.drop.lng,
+          // An offered rider always has a position (matching needs one); 0 only guards the type.
+          pickupDistanceM: j.pickupDistanceM ?? 0,
+          pickupEtaS: j.pickupEtaS ?? 0,
+          payout: j.payout,
+        }),
+      );
       return;
     }
     must(c, encodeAssigned(j.orderId, j.offerId));
@@ -366,7 +470,12 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
     sendPingsAutomatically: true,
     maxBackpressure: limits.maxBackpressureBytes,
     closeOnBackpressureLimit: 0,
-    upgrade: authenticatingUpgrade({ identity: o.identity, allowedOrigins: o.allowedOrigins, subprotocol: RIDER_SUBPROTOCOL, admit }),
+    upgrade: authenticatingUpgrade({
+      identity: o.identity,
+      allowedOrigins: o.allowedOrigins,
+      subprotocol: RIDER_SUBPROTOCOL,
+      admit,
+    }),
     open: (ws) => {
       const c = ws.getUserData();
       c.ws = ws;

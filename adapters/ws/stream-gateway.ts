@@ -17,7 +17,15 @@ import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import { authorize, type Clock, type Engine, type EngineLogger } from '../../engine/index.js';
 import type { IdentityVerifier } from '../../engine/ports/identity.js';
 import {
-  CloseCode, ok, parseOrderId, reject, type EngineEvent, type ErrorCode, type OrderId, type Principal, type Result,
+  CloseCode,
+  ok,
+  parseOrderId,
+  reject,
+  type EngineEvent,
+  type ErrorCode,
+  type OrderId,
+  type Principal,
+  type Result,
   type RiderId,
 } from '../../protocol/index.js';
 import { isChatChannel } from '../../engine/index.js';
@@ -75,7 +83,12 @@ interface StreamConn {
 
 /** A client's message as parsed, before each field is checked. */
 interface ClientMessage {
-  type?: unknown; token?: unknown; order_id?: unknown; channel?: unknown; body?: unknown; client_msg_id?: unknown;
+  type?: unknown;
+  token?: unknown;
+  order_id?: unknown;
+  channel?: unknown;
+  body?: unknown;
+  client_msg_id?: unknown;
 }
 
 const orderTopic = (id: string) => `order/${id}`;
@@ -99,7 +112,11 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
   const joining = new Map<OrderId, number>();
 
   const newConn = (principal: Principal | null): StreamConn => ({
-    principal, ws: null, timer: undefined, frames: new TokenBucket(limits.framesPerSecond, limits.frameBurst, clock.now()), subs: new Set(),
+    principal,
+    ws: null,
+    timer: undefined,
+    frames: new TokenBucket(limits.framesPerSecond, limits.frameBurst, clock.now()),
+    subs: new Set(),
     party: undefined,
   });
   const send = (c: StreamConn, m: StreamOut): void => {
@@ -108,20 +125,30 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
   // What tells of engine state waits for durability, in one queue for the route, so each socket
   // gets it in the order it was made. Replies that tell nothing of it (authenticated, pong, error) go at once.
   const hold = durableGate(o.durable, clock);
-  const fail = (c: StreamConn, code: ErrorCode, message: string): void => send(c, { type: 'error', data: { code, message } });
+  const fail = (c: StreamConn, code: ErrorCode, message: string): void =>
+    send(c, { type: 'error', data: { code, message } });
 
   const armExpiry = (c: StreamConn, at: number): void => {
     if (c.timer !== undefined) clock.clearTimeout(c.timer as never);
-    c.timer = clock.setTimeout(() => {
-      c.timer = undefined;
-      c.ws?.end(c.principal ? CloseCode.TOKEN_EXPIRED : CloseCode.AUTH_TIMEOUT, c.principal ? 'AUTH_TOKEN_EXPIRED' : 'AUTH_TIMEOUT');
-    }, Math.max(0, at - clock.now()));
+    c.timer = clock.setTimeout(
+      () => {
+        c.timer = undefined;
+        c.ws?.end(
+          c.principal ? CloseCode.TOKEN_EXPIRED : CloseCode.AUTH_TIMEOUT,
+          c.principal ? 'AUTH_TOKEN_EXPIRED' : 'AUTH_TIMEOUT',
+        );
+      },
+      Math.max(0, at - clock.now()),
+    );
   };
 
   const authenticated = (c: StreamConn, p: Principal): void => {
     c.principal = p;
     armExpiry(c, p.expiresAt);
-    send(c, { type: 'authenticated', data: { uid: p.uid, role: p.role, expires_at: new Date(p.expiresAt).toISOString() } });
+    send(c, {
+      type: 'authenticated',
+      data: { uid: p.uid, role: p.role, expires_at: new Date(p.expiresAt).toISOString() },
+    });
     joinFeed(c, p);
   };
 
@@ -144,10 +171,18 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
       const job = engine.getRiderJob(p.riderId);
       if (job.ok && job.value !== null && job.value.stage === 'offered' && job.value.expiresAt !== null) {
         const j = job.value;
-        snapshots.push(streamMessage.offer({
-          orderId: j.orderId, offerId: j.offerId, expiresAt: j.expiresAt!, pickup: j.pickup, drop: j.drop,
-          pickupDistanceM: j.pickupDistanceM, payout: j.payout, at: now,
-        }));
+        snapshots.push(
+          streamMessage.offer({
+            orderId: j.orderId,
+            offerId: j.offerId,
+            expiresAt: j.expiresAt!,
+            pickup: j.pickup,
+            drop: j.drop,
+            pickupDistanceM: j.pickupDistanceM,
+            payout: j.payout,
+            at: now,
+          }),
+        );
       }
     }
     joiningFeed.set(key, (joiningFeed.get(key) ?? 0) + 1);
@@ -189,8 +224,8 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
   const toFeeds = (e: EngineEvent, who: EventParties): void => {
     if (!listening(who.customer) && !listening(who.restaurant) && !listening(who.rider)) return;
     for (const { to, m } of streamMessage.forParties(e, statusNow)) {
-      const all = to === 'parties' ? [who.customer, who.restaurant, who.rider]
-        : to === 'customer' ? [who.customer] : [who.rider];
+      const all =
+        to === 'parties' ? [who.customer, who.restaurant, who.rider] : to === 'customer' ? [who.customer] : [who.rider];
       const keys = all.filter(listening);
       if (keys.length === 0) continue;
       const text = JSON.stringify(m);
@@ -201,21 +236,27 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
   };
 
   const authenticate = (c: StreamConn, token: unknown): void => {
-    if (typeof token !== 'string') return fail(c, 'AUTH_TOKEN_MISSING', 'authenticate needs a token');
-    void o.identity.verify(token).then((res) => {
-      if (c.ws === null) return;
-      if (!res.ok) {
-        fail(c, res.code, res.detail);
-        c.ws.end(CloseCode.AUTH_FAILED, res.code);
-        return;
-      }
-      if (c.principal !== null && c.principal.uid !== res.value.uid) {
-        fail(c, 'AUTH_OBJECT_FORBIDDEN', 'a socket keeps its user; open a new one');
-        c.ws.end(CloseCode.AUTH_FAILED, 'AUTH_OBJECT_FORBIDDEN');
-        return;
-      }
-      authenticated(c, res.value);
-    }, (err: unknown) => o.logger?.error('stream authentication failed', err));
+    if (typeof token !== 'string') {
+      fail(c, 'AUTH_TOKEN_MISSING', 'authenticate needs a token');
+      return;
+    }
+    void o.identity.verify(token).then(
+      (res) => {
+        if (c.ws === null) return;
+        if (!res.ok) {
+          fail(c, res.code, res.detail);
+          c.ws.end(CloseCode.AUTH_FAILED, res.code);
+          return;
+        }
+        if (c.principal !== null && c.principal.uid !== res.value.uid) {
+          fail(c, 'AUTH_OBJECT_FORBIDDEN', 'a socket keeps its user; open a new one');
+          c.ws.end(CloseCode.AUTH_FAILED, 'AUTH_OBJECT_FORBIDDEN');
+          return;
+        }
+        authenticated(c, res.value);
+      },
+      (err: unknown) => o.logger?.error('stream authentication failed', err),
+    );
   };
 
   const canRead = (p: Principal, id: OrderId): Result<{ state: string; foodReady: boolean }> => {
@@ -224,19 +265,33 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
     if (!v.ok) return reject('AUTH_OBJECT_FORBIDDEN', `order.read: order ${id} is not yours`);
     const o2 = v.value;
     const allowed = authorize(p, 'order.read', {
-      customerId: o2.customerId, restaurantId: o2.restaurantId, ...(o2.riderId ? { riderId: o2.riderId } : {}),
+      customerId: o2.customerId,
+      restaurantId: o2.restaurantId,
+      ...(o2.riderId ? { riderId: o2.riderId } : {}),
     });
     return allowed.ok ? ok({ state: o2.state, foodReady: o2.foodReady }) : allowed;
   };
 
   const subscribe = (c: StreamConn, raw: unknown): void => {
     const p = c.principal;
-    if (p === null) return fail(c, 'AUTH_TOKEN_MISSING', 'authenticate first');
+    if (p === null) {
+      fail(c, 'AUTH_TOKEN_MISSING', 'authenticate first');
+      return;
+    }
     const id = parseOrderId(raw);
-    if (id === undefined) return fail(c, 'INVALID_ARGUMENT', 'order_id must be an order id');
-    if (!c.subs.has(id) && c.subs.size >= limits.maxSubscriptions) return fail(c, 'RATE_LIMITED', `at most ${limits.maxSubscriptions} orders per socket`);
+    if (id === undefined) {
+      fail(c, 'INVALID_ARGUMENT', 'order_id must be an order id');
+      return;
+    }
+    if (!c.subs.has(id) && c.subs.size >= limits.maxSubscriptions) {
+      fail(c, 'RATE_LIMITED', `at most ${limits.maxSubscriptions} orders per socket`);
+      return;
+    }
     const allowed = canRead(p, id);
-    if (!allowed.ok) return fail(c, allowed.code, allowed.detail);
+    if (!allowed.ok) {
+      fail(c, allowed.code, allowed.detail);
+      return;
+    }
     c.subs.add(id);
     if (!watched.has(id)) watched.set(id, 0);
     const snapshot = streamMessage.snapshot(id, allowed.value.state, allowed.value.foodReady, clock.now());
@@ -258,7 +313,10 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
 
   const unsubscribe = (c: StreamConn, raw: unknown): void => {
     const id = parseOrderId(raw);
-    if (id === undefined || !c.subs.delete(id)) return fail(c, 'INVALID_ARGUMENT', 'not subscribed to this order');
+    if (id === undefined || !c.subs.delete(id)) {
+      fail(c, 'INVALID_ARGUMENT', 'not subscribed to this order');
+      return;
+    }
     // In the same queue as `subscribed`, so the two keep their order; updates held until then still reach the socket.
     hold(() => {
       if (c.ws === null) return;
@@ -271,17 +329,32 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
   /** A chat message from this socket: stored, then heard by both parties' sockets (`chat_message`). */
   const chat = (c: StreamConn, msg: ClientMessage): void => {
     const p = c.principal;
-    if (p === null) return fail(c, 'AUTH_TOKEN_MISSING', 'authenticate first');
-    if (o.chat === undefined) return fail(c, 'FRAME_INVALID', 'chat is not served here');
+    if (p === null) {
+      fail(c, 'AUTH_TOKEN_MISSING', 'authenticate first');
+      return;
+    }
+    if (o.chat === undefined) {
+      fail(c, 'FRAME_INVALID', 'chat is not served here');
+      return;
+    }
     const id = parseOrderId(msg.order_id);
-    if (id === undefined) return fail(c, 'INVALID_ARGUMENT', 'order_id must be an order id');
-    if (!isChatChannel(msg.channel)) return fail(c, 'INVALID_ARGUMENT', 'channel must be rider or restaurant');
+    if (id === undefined) {
+      fail(c, 'INVALID_ARGUMENT', 'order_id must be an order id');
+      return;
+    }
+    if (!isChatChannel(msg.channel)) {
+      fail(c, 'INVALID_ARGUMENT', 'channel must be rider or restaurant');
+      return;
+    }
     const clientId = msg.client_msg_id ?? null;
     if (clientId !== null && (typeof clientId !== 'string' || clientId.length === 0 || clientId.length > 64)) {
-      return fail(c, 'INVALID_ARGUMENT', 'client_msg_id must be a string of 1 to 64 characters');
+      fail(c, 'INVALID_ARGUMENT', 'client_msg_id must be a string of 1 to 64 characters');
+      return;
     }
     o.chat.send(p, id, msg.channel, msg.body, clientId).then(
-      (res) => { if (!res.ok) fail(c, res.code, res.detail); },
+      (res) => {
+        if (!res.ok) fail(c, res.code, res.detail);
+      },
       (err: unknown) => {
         o.logger?.error('chat send failed', err);
         fail(c, 'DEPENDENCY_UNAVAILABLE', 'the message was not stored; send it again');
@@ -299,22 +372,50 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
 
   const onMessage = (ws: WebSocket<StreamConn>, m: ArrayBuffer): void => {
     const c = ws.getUserData();
-    if (!c.frames.take(clock.now())) return ws.end(CloseCode.RATE_LIMITED, 'RATE_LIMITED');
-    if (m.byteLength > MAX_STREAM_MESSAGE) return ws.end(CloseCode.FRAME_TOO_LARGE, 'FRAME_TOO_LARGE');
+    if (!c.frames.take(clock.now())) {
+      ws.end(CloseCode.RATE_LIMITED, 'RATE_LIMITED');
+      return;
+    }
+    if (m.byteLength > MAX_STREAM_MESSAGE) {
+      ws.end(CloseCode.FRAME_TOO_LARGE, 'FRAME_TOO_LARGE');
+      return;
+    }
     let msg: ClientMessage;
     try {
       msg = JSON.parse(textOf(m)) as typeof msg;
     } catch {
-      return fail(c, 'FRAME_INVALID', 'messages are JSON objects');
+      fail(c, 'FRAME_INVALID', 'messages are JSON objects');
+      return;
     }
-    if (typeof msg !== 'object' || msg === null) return fail(c, 'FRAME_INVALID', 'messages are JSON objects');
+    if (typeof msg !== 'object' || msg === null) {
+      fail(c, 'FRAME_INVALID', 'messages are JSON objects');
+      return;
+    }
     switch (msg.type) {
-      case 'authenticate': return authenticate(c, msg.token);
-      case 'subscribe': return subscribe(c, msg.order_id);
-      case 'unsubscribe': return unsubscribe(c, msg.order_id);
-      case 'ping': return send(c, { type: 'pong', data: { at: new Date(clock.now()).toISOString() } });
-      case 'chat': return chat(c, msg);
-      default: return fail(c, 'FRAME_INVALID', `unknown message type ${JSON.stringify(msg.type)}`);
+      case 'authenticate': {
+        authenticate(c, msg.token);
+        return;
+      }
+      case 'subscribe': {
+        subscribe(c, msg.order_id);
+        return;
+      }
+      case 'unsubscribe': {
+        unsubscribe(c, msg.order_id);
+        return;
+      }
+      case 'ping': {
+        send(c, { type: 'pong', data: { at: new Date(clock.now()).toISOString() } });
+        return;
+      }
+      case 'chat': {
+        chat(c, msg);
+        return;
+      }
+      default: {
+        fail(c, 'FRAME_INVALID', `unknown message type ${JSON.stringify(msg.type)}`);
+        return;
+      }
     }
   };
 
@@ -334,9 +435,9 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
   const unsubscribeEngine = engine.subscribe((e: EngineEvent) => {
     const who = index.apply(e);
     if (who !== undefined) toFeeds(e, who);
-    if (e.aggregate !== 'order' || !watched.has(e.id as OrderId)) return;
-    if (app.numSubscribers(orderTopic(e.id)) === 0 && !joining.has(e.id as OrderId)) {
-      watched.delete(e.id as OrderId);
+    if (e.aggregate !== 'order' || !watched.has(e.id)) return;
+    if (app.numSubscribers(orderTopic(e.id)) === 0 && !joining.has(e.id)) {
+      watched.delete(e.id);
       return;
     }
     for (const m of streamMessage.fromEvent(e, statusNow)) publish(orderTopic(e.id), m);
@@ -352,7 +453,8 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
         continue;
       }
       const v = engine.getOrder(id);
-      if (!v.ok || v.value.riderId === null || (v.value.state !== 'assigned' && v.value.state !== 'picked_up')) continue;
+      if (!v.ok || v.value.riderId === null || (v.value.state !== 'assigned' && v.value.state !== 'picked_up'))
+        continue;
       const r = engine.getRider(v.value.riderId);
       const pos = r.ok ? r.value.position : null;
       if (pos === null || pos.at === lastAt) continue;
@@ -386,7 +488,10 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
       sendPingsAutomatically: true,
       maxBackpressure: limits.maxBackpressureBytes,
       upgrade: authenticatingUpgrade<StreamConn>({
-        identity: o.identity, allowedOrigins: o.allowedOrigins, subprotocol: STREAM_SUBPROTOCOL, optionalSubprotocol: true,
+        identity: o.identity,
+        allowedOrigins: o.allowedOrigins,
+        subprotocol: STREAM_SUBPROTOCOL,
+        optionalSubprotocol: true,
         anonymous: () => newConn(null),
         admit: (p) => ok(newConn(p)),
       }),
@@ -422,7 +527,10 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
     notify(orderId, message) {
       // One id per order and message, so an app that hears it on both its feed and a subscription shows it once.
       const id = `${orderId}.notice.${createHash('sha256').update(message).digest('hex').slice(0, 12)}`;
-      const m: StreamOut = { type: 'notification', data: { id, order_id: orderId, message, at: new Date(clock.now()).toISOString() } };
+      const m: StreamOut = {
+        type: 'notification',
+        data: { id, order_id: orderId, message, at: new Date(clock.now()).toISOString() },
+      };
       const topic = orderTopic(orderId);
       publish(topic, m);
       // An ended order has left the party index; the engine still holds it for its retention time.

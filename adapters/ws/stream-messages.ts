@@ -11,8 +11,20 @@ import { noticeIdOf } from '../../engine/index.js';
 export type StreamOut =
   | { type: 'authenticated'; data: { uid: string; role: string; expires_at: string } }
   | { type: 'subscribed' | 'unsubscribed'; data: { order_id: string } }
-  | { type: 'order_status_update'; data: { order_id: string; status: string; event: string; at: string; [k: string]: unknown } }
-  | { type: 'location_update'; data: { order_id: string; location: { latitude: number; longitude: number }; heading: number | null; speed: number | null; at: string } }
+  | {
+      type: 'order_status_update';
+      data: { order_id: string; status: string; event: string; at: string; [k: string]: unknown };
+    }
+  | {
+      type: 'location_update';
+      data: {
+        order_id: string;
+        location: { latitude: number; longitude: number };
+        heading: number | null;
+        speed: number | null;
+        at: string;
+      };
+    }
   | { type: 'notification'; data: { id: string; order_id: string; message: string; at: string } }
   | { type: 'offer'; data: OfferData }
   | { type: 'offer_ended'; data: { order_id: string; offer_id: string; outcome: string; at: string } }
@@ -22,9 +34,14 @@ export type StreamOut =
 
 /** A job offered to the rider who hears it: where from, where to, until when, for how much. */
 export interface OfferData {
-  order_id: string; offer_id: string; expires_at: string;
-  pickup: { latitude: number; longitude: number }; drop: { latitude: number; longitude: number };
-  pickup_distance_m: number | null; payout_paise: number | null; at: string;
+  order_id: string;
+  offer_id: string;
+  expires_at: string;
+  pickup: { latitude: number; longitude: number };
+  drop: { latitude: number; longitude: number };
+  pickup_distance_m: number | null;
+  payout_paise: number | null;
+  at: string;
 }
 
 /** Who of an order's parties hears a message of its feed. */
@@ -32,8 +49,12 @@ export type Audience = 'parties' | 'customer' | 'rider';
 
 /** Engine event → seed status, for the events a watcher hears about (the words REST shows). */
 const EVENT_STATUS: Readonly<Partial<Record<EngineEvent['type'], string>>> = {
-  order_payment_confirmed: 'placed', order_accepted: 'confirmed', order_food_ready: 'ready',
-  order_picked_up: 'in_transit', order_delivered: 'delivered', order_cancelled: 'cancelled',
+  order_payment_confirmed: 'placed',
+  order_accepted: 'confirmed',
+  order_food_ready: 'ready',
+  order_picked_up: 'in_transit',
+  order_delivered: 'delivered',
+  order_cancelled: 'cancelled',
 };
 /** A rider taking or dropping the job leaves the word to the food: `preparing` or `ready`, as the order is now. */
 const RIDER_EVENTS = new Set<EngineEvent['type']>(['order_assigned', 'order_unassigned']);
@@ -44,7 +65,10 @@ const nanToNull = (x: number | null) => (x === null || Number.isNaN(x) ? null : 
 export const streamMessage = {
   /** The current status, sent right after a subscription. */
   snapshot(orderId: string, state: string, foodReady: boolean, now: number): StreamOut {
-    return { type: 'order_status_update', data: { order_id: orderId, status: seedStatus(state, foodReady), event: 'snapshot', state, at: iso(now) } };
+    return {
+      type: 'order_status_update',
+      data: { order_id: orderId, status: seedStatus(state, foodReady), event: 'snapshot', state, at: iso(now) },
+    };
   },
 
   /**
@@ -54,8 +78,14 @@ export const streamMessage = {
   fromEvent(e: EngineEvent, statusNow: (orderId: string) => string | undefined = () => undefined): StreamOut[] {
     const at = iso(e.at);
     // An order paid when placed has no payment event: its placing is what its restaurant must hear.
-    const status = e.type === 'order_placed' ? (e.paid ? 'placed' : undefined)
-      : RIDER_EVENTS.has(e.type) ? statusNow(e.id) ?? 'preparing' : EVENT_STATUS[e.type];
+    const status =
+      e.type === 'order_placed'
+        ? e.paid
+          ? 'placed'
+          : undefined
+        : RIDER_EVENTS.has(e.type)
+          ? (statusNow(e.id) ?? 'preparing')
+          : EVENT_STATUS[e.type];
     const out: StreamOut[] = [];
     if (status !== undefined) {
       const extra: Record<string, unknown> = {};
@@ -82,13 +112,23 @@ export const streamMessage = {
    * offers to the rider offered.
    */
   forParties(e: EngineEvent, statusNow?: (orderId: string) => string | undefined): { to: Audience; m: StreamOut }[] {
-    const out = streamMessage.fromEvent(e, statusNow)
-      .map((m) => ({ to: (m.type === 'notification' ? 'customer' : 'parties') as Audience, m }));
+    const out = streamMessage
+      .fromEvent(e, statusNow)
+      .map((m): { to: Audience; m: StreamOut } => ({ to: m.type === 'notification' ? 'customer' : 'parties', m }));
     if (e.type === 'order_offered') {
-      out.push({ to: 'rider', m: streamMessage.offer({
-        orderId: e.id, offerId: e.offerId, expiresAt: e.expiresAt, pickup: e.pickup, drop: e.drop,
-        pickupDistanceM: e.pickupDistanceM, payout: e.payout ?? null, at: e.at,
-      }) });
+      out.push({
+        to: 'rider',
+        m: streamMessage.offer({
+          orderId: e.id,
+          offerId: e.offerId,
+          expiresAt: e.expiresAt,
+          pickup: e.pickup,
+          drop: e.drop,
+          pickupDistanceM: e.pickupDistanceM,
+          payout: e.payout ?? null,
+          at: e.at,
+        }),
+      });
     }
     if (e.type === 'order_offer_ended') {
       const data = { order_id: e.id, offer_id: e.offerId, outcome: e.outcome, at: iso(e.at) };
@@ -98,16 +138,26 @@ export const streamMessage = {
   },
 
   offer(o: {
-    orderId: string; offerId: string; expiresAt: number; pickup: LatLng; drop: LatLng;
-    pickupDistanceM: number | null; payout: number | null; at: number;
+    orderId: string;
+    offerId: string;
+    expiresAt: number;
+    pickup: LatLng;
+    drop: LatLng;
+    pickupDistanceM: number | null;
+    payout: number | null;
+    at: number;
   }): StreamOut {
     return {
       type: 'offer',
       data: {
-        order_id: o.orderId, offer_id: o.offerId, expires_at: iso(o.expiresAt),
+        order_id: o.orderId,
+        offer_id: o.offerId,
+        expires_at: iso(o.expiresAt),
         pickup: { latitude: o.pickup.lat, longitude: o.pickup.lng },
         drop: { latitude: o.drop.lat, longitude: o.drop.lng },
-        pickup_distance_m: o.pickupDistanceM, payout_paise: o.payout, at: iso(o.at),
+        pickup_distance_m: o.pickupDistanceM,
+        payout_paise: o.payout,
+        at: iso(o.at),
       },
     };
   },
@@ -115,7 +165,13 @@ export const streamMessage = {
   location(orderId: string, p: LatLng & { at: number; heading: number | null; speed: number | null }): StreamOut {
     return {
       type: 'location_update',
-      data: { order_id: orderId, location: { latitude: p.lat, longitude: p.lng }, heading: nanToNull(p.heading), speed: nanToNull(p.speed), at: iso(p.at) },
+      data: {
+        order_id: orderId,
+        location: { latitude: p.lat, longitude: p.lng },
+        heading: nanToNull(p.heading),
+        speed: nanToNull(p.speed),
+        at: iso(p.at),
+      },
     };
   },
 };

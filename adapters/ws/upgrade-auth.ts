@@ -7,7 +7,13 @@
  */
 import type { HttpRequest, HttpResponse, us_socket_context_t } from 'uWebSockets.js';
 import type { IdentityVerifier } from '../../engine/ports/identity.js';
-import { ErrorCodes, TOKEN_SUBPROTOCOL_PREFIX, type ErrorCode, type Principal, type Result } from '../../protocol/index.js';
+import {
+  ErrorCodes,
+  TOKEN_SUBPROTOCOL_PREFIX,
+  type ErrorCode,
+  type Principal,
+  type Result,
+} from '../../protocol/index.js';
 
 /** What an upgrade request says, copied out of the short-lived `HttpRequest`. */
 export interface UpgradeHeaders {
@@ -23,7 +29,11 @@ export function readUpgrade(req: HttpRequest): UpgradeHeaders {
   return {
     key: req.getHeader('sec-websocket-key'),
     extensions: req.getHeader('sec-websocket-extensions'),
-    protocols: req.getHeader('sec-websocket-protocol').split(',').map((s) => s.trim()).filter((s) => s !== ''),
+    protocols: req
+      .getHeader('sec-websocket-protocol')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
     origin: req.getHeader('origin'),
     authorization: req.getHeader('authorization'),
     queryToken: req.getQuery('token') ?? '',
@@ -49,8 +59,15 @@ export function originAllowed(origin: string, allowed: readonly string[]): boole
 }
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 409: 'Conflict', 413: 'Payload Too Large',
-  426: 'Upgrade Required', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  426: 'Upgrade Required',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
 };
 
 /** The JSON problem body of a refusal: `{ code, title, status, detail }`. */
@@ -62,7 +79,8 @@ export function problemBody(code: ErrorCode, detail: string): string {
 /** Answers an upgrade with the HTTP status of `code`. Call inside a cork. */
 export function refuse(res: HttpResponse, code: ErrorCode, detail: string): void {
   const http = ErrorCodes[code].http;
-  res.writeStatus(`${http} ${STATUS_TEXT[http] ?? 'Error'}`)
+  res
+    .writeStatus(`${http} ${STATUS_TEXT[http] ?? 'Error'}`)
     .writeHeader('content-type', 'application/problem+json')
     .end(problemBody(code, detail), true);
 }

@@ -45,8 +45,13 @@ export function startWsServer(options: WsServerOptions): Promise<WsServer> {
   const limits = resolveWsLimits(options.limits);
   const allowedOrigins = Object.freeze([...(options.allowedOrigins ?? [])]);
   const common = Object.freeze({
-    engine: options.engine, identity: options.identity, clock: options.clock, limits, allowedOrigins,
-    ...(options.trail ? { trail: options.trail } : {}), ...(options.onPosition ? { onPosition: options.onPosition } : {}),
+    engine: options.engine,
+    identity: options.identity,
+    clock: options.clock,
+    limits,
+    allowedOrigins,
+    ...(options.trail ? { trail: options.trail } : {}),
+    ...(options.onPosition ? { onPosition: options.onPosition } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
   });
   const app = uWS.App();

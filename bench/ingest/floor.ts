@@ -15,12 +15,30 @@ import { Frame, RIDER_PATH, RIDER_SUBPROTOCOL, ok } from '../../protocol/index.j
 /** What the bench server reads from the floor, shaped like the rider route's stats. */
 export interface FloorServer {
   readonly port: number;
-  readonly rider: { readonly stats: { positions: number; stalePositions: number; rateLimited: number; invalidFrames: number; droppedFrames: number; connections: number; closes: Record<number, number> } };
+  readonly rider: {
+    readonly stats: {
+      positions: number;
+      stalePositions: number;
+      rateLimited: number;
+      invalidFrames: number;
+      droppedFrames: number;
+      connections: number;
+      closes: Record<number, number>;
+    };
+  };
   close(): void;
 }
 
 export function startFloorServer(identity: IdentityVerifier, limits: WsLimits): Promise<FloorServer> {
-  const stats = { positions: 0, stalePositions: 0, rateLimited: 0, invalidFrames: 0, droppedFrames: 0, connections: 0, closes: {} as Record<number, number> };
+  const stats = {
+    positions: 0,
+    stalePositions: 0,
+    rateLimited: 0,
+    invalidFrames: 0,
+    droppedFrames: 0,
+    connections: 0,
+    closes: {} as Record<number, number>,
+  };
   const app = uWS.App();
   app.ws<object>(RIDER_PATH, {
     maxPayloadLength: limits.maxPayloadBytes,
@@ -28,7 +46,12 @@ export function startFloorServer(identity: IdentityVerifier, limits: WsLimits): 
     sendPingsAutomatically: true,
     maxBackpressure: limits.maxBackpressureBytes,
     closeOnBackpressureLimit: 0,
-    upgrade: authenticatingUpgrade({ identity, allowedOrigins: [], subprotocol: RIDER_SUBPROTOCOL, admit: () => ok({}) }),
+    upgrade: authenticatingUpgrade({
+      identity,
+      allowedOrigins: [],
+      subprotocol: RIDER_SUBPROTOCOL,
+      admit: () => ok({}),
+    }),
     open: () => {
       stats.connections++;
     },
@@ -43,8 +66,15 @@ export function startFloorServer(identity: IdentityVerifier, limits: WsLimits): 
   });
   return new Promise((resolve, reject) => {
     app.listen('127.0.0.1', 0, (socket) => {
-      if (socket === false) { reject(new Error('cannot listen')); return; }
-      resolve({ port: uWS.us_socket_local_port(socket), rider: { stats }, close: () => uWS.us_listen_socket_close(socket) });
+      if (socket === false) {
+        reject(new Error('cannot listen'));
+        return;
+      }
+      resolve({
+        port: uWS.us_socket_local_port(socket),
+        rider: { stats },
+        close: () => uWS.us_listen_socket_close(socket),
+      });
     });
   });
 }

@@ -6,7 +6,14 @@
  */
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
-import { RIDER_SUBPROTOCOL, RiderStatusCode, encodePosition, encodeStatus, Frame, decodeServerFrame } from '../../protocol/index.js';
+import {
+  RIDER_SUBPROTOCOL,
+  RiderStatusCode,
+  encodePosition,
+  encodeStatus,
+  Frame,
+  decodeServerFrame,
+} from '../../protocol/index.js';
 
 export type LoadMsg =
   | { type: 'connected'; connections: number; failed: number; connect_s: number }
@@ -19,7 +26,12 @@ const tokens = JSON.parse(readFileSync(tokensFile, 'utf8')) as string[];
 const send = (m: LoadMsg) => process.send?.(m);
 
 const CENTRE = { lat: 12.9716, lng: 77.5946 };
-interface Rider { ws: WebSocket; seq: number; lat: number; lng: number }
+interface Rider {
+  ws: WebSocket;
+  seq: number;
+  lat: number;
+  lng: number;
+}
 const riders: Rider[] = [];
 let errors = 0;
 let closes = 0;
@@ -28,8 +40,16 @@ const errorCodes: Record<string, number> = {};
 
 function open(token: string): Promise<Rider | null> {
   return new Promise((resolve) => {
-    const ws = new WebSocket(url, [RIDER_SUBPROTOCOL], { headers: { authorization: `Bearer ${token}` }, perMessageDeflate: false });
-    const r: Rider = { ws, seq: 1, lat: CENTRE.lat + (Math.random() - 0.5) * 0.2, lng: CENTRE.lng + (Math.random() - 0.5) * 0.2 };
+    const ws = new WebSocket(url, [RIDER_SUBPROTOCOL], {
+      headers: { authorization: `Bearer ${token}` },
+      perMessageDeflate: false,
+    });
+    const r: Rider = {
+      ws,
+      seq: 1,
+      lat: CENTRE.lat + (Math.random() - 0.5) * 0.2,
+      lng: CENTRE.lng + (Math.random() - 0.5) * 0.2,
+    };
     ws.once('open', () => {
       ws.send(encodeStatus(r.seq++, RiderStatusCode.ONLINE));
       resolve(r);
@@ -66,7 +86,12 @@ for (let i = 0; i < tokens.length; i += CONCURRENCY) {
     else failed++;
   }
 }
-send({ type: 'connected', connections: riders.length, failed, connect_s: Number(((performance.now() - t0) / 1000).toFixed(1)) });
+send({
+  type: 'connected',
+  connections: riders.length,
+  failed,
+  connect_s: Number(((performance.now() - t0) / 1000).toFixed(1)),
+});
 
 process.on('message', (m: LoadCmd) => {
   if (m.type === 'exit') {

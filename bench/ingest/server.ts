@@ -15,20 +15,44 @@ import { startFloorServer } from './floor.js';
 
 export type ServerMsg =
   | { type: 'ready'; port: number }
-  | { type: 'window'; cpu_s: number; user_s: number; system_s: number; positions: number; stale: number; rate_limited: number; invalid: number; connections: number; dropped: number; rss_mb: number; threads: Record<string, number>; closes: Record<number, number> };
+  | {
+      type: 'window';
+      cpu_s: number;
+      user_s: number;
+      system_s: number;
+      positions: number;
+      stale: number;
+      rate_limited: number;
+      invalid: number;
+      connections: number;
+      dropped: number;
+      rss_mb: number;
+      threads: Record<string, number>;
+      closes: Record<number, number>;
+    };
 export type ParentMsg = { type: 'start' } | { type: 'stop' } | { type: 'exit' };
 
 const [emulatorHost = '127.0.0.1:9099', rate = '4', mode = 'gateway'] = process.argv.slice(2);
 const send = (m: ServerMsg) => process.send?.(m);
 
-const identity = createFirebaseIdentity(parseFirebaseConfig({ NODE_ENV: 'test', FIREBASE_AUTH_EMULATOR_HOST: emulatorHost }));
+const identity = createFirebaseIdentity(
+  parseFirebaseConfig({ NODE_ENV: 'test', FIREBASE_AUTH_EMULATOR_HOST: emulatorHost }),
+);
 const engine = new Engine({ clock: systemClock, stopwatch: hrStopwatch });
 // The production limits, except the position rate, which follows the bench's --rate with headroom.
 const limits = { positionsPerSecond: Math.max(5, Number(rate) * 2), positionBurst: Math.max(10, Number(rate) * 4) };
 // `floor`: the same sockets and load, a handler that only counts (bench/ingest/floor.ts).
-const server = mode === 'floor'
-  ? await startFloorServer(identity, resolveWsLimits(limits))
-  : await startWsServer({ engine, identity, clock: systemClock, port: 0, logger: { error: (m, d) => console.error('[server]', m, d) }, limits });
+const server =
+  mode === 'floor'
+    ? await startFloorServer(identity, resolveWsLimits(limits))
+    : await startWsServer({
+        engine,
+        identity,
+        clock: systemClock,
+        port: 0,
+        logger: { error: (m, d) => console.error('[server]', m, d) },
+        limits,
+      });
 send({ type: 'ready', port: server.port });
 
 /** CPU ticks per thread name from /proc (Linux), to say where the server's CPU goes. */
@@ -41,7 +65,9 @@ function threadTicks(): Map<string, number> {
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       out.set(name, (out.get(name) ?? 0) + Number(f[11]) + Number(f[12]));
     }
-  } catch { /* not Linux */ }
+  } catch {
+    /* not Linux */
+  }
   return out;
 }
 
@@ -59,12 +85,22 @@ process.on('message', (m: ParentMsg) => {
     const ticks = threadTicks();
     const threads: Record<string, number> = {};
     // Clock ticks are 10 ms on Linux.
-    for (const [name, v] of ticks) if (v - (ticks0.get(name) ?? 0) > 0) threads[name] = (v - (ticks0.get(name) ?? 0)) / 100;
+    for (const [name, v] of ticks)
+      if (v - (ticks0.get(name) ?? 0) > 0) threads[name] = (v - (ticks0.get(name) ?? 0)) / 100;
     send({
-      type: 'window', cpu_s: (d.user + d.system) / 1e6, user_s: d.user / 1e6, system_s: d.system / 1e6, positions: s.positions - base.positions,
-      stale: s.stalePositions - base.stalePositions, rate_limited: s.rateLimited - base.rateLimited,
-      invalid: s.invalidFrames - base.invalidFrames, connections: s.connections, dropped: s.droppedFrames - base.droppedFrames,
-      rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20), threads, closes: { ...s.closes },
+      type: 'window',
+      cpu_s: (d.user + d.system) / 1e6,
+      user_s: d.user / 1e6,
+      system_s: d.system / 1e6,
+      positions: s.positions - base.positions,
+      stale: s.stalePositions - base.stalePositions,
+      rate_limited: s.rateLimited - base.rateLimited,
+      invalid: s.invalidFrames - base.invalidFrames,
+      connections: s.connections,
+      dropped: s.droppedFrames - base.droppedFrames,
+      rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20),
+      threads,
+      closes: { ...s.closes },
     });
   } else {
     server.close();

@@ -16,7 +16,12 @@ export interface UserSpec {
 }
 
 /** Makes the users and answers one fresh ID token per user, in order. */
-export async function mintTokens(auth: Auth, emulatorHost: string, specs: readonly UserSpec[], log: (s: string) => void): Promise<string[]> {
+export async function mintTokens(
+  auth: Auth,
+  emulatorHost: string,
+  specs: readonly UserSpec[],
+  log: (s: string) => void,
+): Promise<string[]> {
   const n = specs.length;
   const run = randomBytes(4).toString('hex');
   const phoneBase = 900_000_000 + (parseInt(run, 16) % 50_000_000);
@@ -26,7 +31,11 @@ export async function mintTokens(auth: Auth, emulatorHost: string, specs: readon
       const uid = s.uid;
       uids.push(uid);
       return {
-        uid, email: `${uid}@example.test`, emailVerified: true, phoneNumber: `+91${phoneBase + i + k}`, customClaims: s.claims,
+        uid,
+        email: `${uid}@example.test`,
+        emailVerified: true,
+        phoneNumber: `+91${phoneBase + i + k}`,
+        customClaims: s.claims,
       };
     });
     const res = await auth.importUsers(users);
@@ -39,7 +48,11 @@ export async function mintTokens(auth: Auth, emulatorHost: string, specs: readon
   const worker = async () => {
     for (let i = next++; i < n; i = next++) {
       const custom = await auth.createCustomToken(uids[i]!);
-      const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: custom, returnSecureToken: true }) });
+      const r = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token: custom, returnSecureToken: true }),
+      });
       const body = (await r.json()) as { idToken?: string; error?: { message?: string } };
       if (!body.idToken) throw new Error(`sign-in of ${uids[i]}: ${body.error?.message ?? r.status}`);
       tokens[i] = body.idToken;
@@ -51,7 +64,12 @@ export async function mintTokens(auth: Auth, emulatorHost: string, specs: readon
 }
 
 /** `n` rider users (role rider, rider_id = their uid) and one ID token each. */
-export async function riderTokens(auth: Auth, emulatorHost: string, n: number, log: (s: string) => void): Promise<string[]> {
+export async function riderTokens(
+  auth: Auth,
+  emulatorHost: string,
+  n: number,
+  log: (s: string) => void,
+): Promise<string[]> {
   const run = randomBytes(4).toString('hex');
   const specs = Array.from({ length: n }, (_, i) => {
     const uid = `bench-${run}-${i}`;

@@ -19,7 +19,13 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import WebSocket from 'ws';
 import {
-  Frame, RIDER_SUBPROTOCOL, RiderStatusCode, decodeServerFrame, encodeOrderCommand, encodePosition, encodeStatus,
+  Frame,
+  RIDER_SUBPROTOCOL,
+  RiderStatusCode,
+  decodeServerFrame,
+  encodeOrderCommand,
+  encodePosition,
+  encodeStatus,
 } from '../../protocol/index.js';
 import { offsetM, SeededRandom } from '../../engine/index.js';
 import { LatencyHistogram } from '../hdr.js';
@@ -43,21 +49,30 @@ export interface Identities {
 }
 
 export type LoadCmd =
-  | { type: 'seed' }
-  | { type: 'connect' }
-  | { type: 'stream' }
-  | { type: 'orders'; warmupS: number }
-  | { type: 'exit' };
+  { type: 'seed' } | { type: 'connect' } | { type: 'stream' } | { type: 'orders'; warmupS: number } | { type: 'exit' };
 
 export type LoadMsg =
   | { type: 'seeded'; restaurants: number; s: number }
   | { type: 'connected'; connections: number; failed: number; s: number }
   | { type: 'progress'; sent: number; planned: number; offers: number; p99_us: number }
   | {
-    type: 'orders_done'; planned: number; placed: number; confirmed: number; offers: number; unmatched: number;
-    measured: number; rest_errors: Record<string, number>; rider_errors: Record<string, number>; closes: number;
-    offers_before_ack: number; match: string; ack: string; positions_sent: number; seconds: number; lag_ms_max: number;
-  };
+      type: 'orders_done';
+      planned: number;
+      placed: number;
+      confirmed: number;
+      offers: number;
+      unmatched: number;
+      measured: number;
+      rest_errors: Record<string, number>;
+      rider_errors: Record<string, number>;
+      closes: number;
+      offers_before_ack: number;
+      match: string;
+      ack: string;
+      positions_sent: number;
+      seconds: number;
+      lag_ms_max: number;
+    };
 
 const config = JSON.parse(process.argv[2]!) as LoadConfig;
 const ids = JSON.parse(readFileSync(config.identitiesFile, 'utf8')) as Identities;
@@ -72,31 +87,54 @@ const riderErrors: Record<string, number> = {};
 const count = (m: Record<string, number>, k: string) => void (m[k] = (m[k] ?? 0) + 1);
 
 /** One REST call; answers the status, the parsed body and when the answer arrived. */
-function rest(method: string, path: string, token: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown>; at: number }> {
+function rest(
+  method: string,
+  path: string,
+  token: string,
+  body?: unknown,
+): Promise<{ status: number; json: Record<string, unknown>; at: number }> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = http.request({
-      host: baseUrl.hostname, port: baseUrl.port, method, path, agent,
-      headers: { authorization: `Bearer ${token}`, ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}) },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const at = performance.now();
-        let json: Record<string, unknown> = {};
-        try {
-          json = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
-        } catch { /* not JSON */ }
-        resolve({ status: res.statusCode ?? 0, json, at });
-      });
-    });
+    const req = http.request(
+      {
+        host: baseUrl.hostname,
+        port: baseUrl.port,
+        method,
+        path,
+        agent,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const at = performance.now();
+          let json: Record<string, unknown> = {};
+          try {
+            json = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
+          } catch {
+            /* not JSON */
+          }
+          resolve({ status: res.statusCode ?? 0, json, at });
+        });
+      },
+    );
     req.on('error', reject);
     req.end(payload);
   });
 }
 
 const address = (p: { lat: number; lng: number }) => ({
-  street: '1 Bench Road', city: 'Bengaluru', state: 'Karnataka', postal_code: '560001', country: 'India', latitude: p.lat, longitude: p.lng,
+  street: '1 Bench Road',
+  city: 'Bengaluru',
+  state: 'Karnataka',
+  postal_code: '560001',
+  country: 'India',
+  latitude: p.lat,
+  longitude: p.lng,
 });
 
 /** Each restaurant registers itself and its one-item menu (the menu item id is `<restaurant>-m1`). */
@@ -108,9 +146,13 @@ async function seed(): Promise<void> {
       const r = ids.restaurants[i]!;
       const at = city.restaurants[i]!.at;
       const made = await rest('POST', '/restaurants', r.token, {
-        name: `Bench kitchen ${i}`, address: address(at), preparation_time: city.restaurants[i]!.prepMinutes, capacity: 1000,
+        name: `Bench kitchen ${i}`,
+        address: address(at),
+        preparation_time: city.restaurants[i]!.prepMinutes,
+        capacity: 1000,
       });
-      if (made.status !== 201 && made.status !== 200) throw new Error(`POST /restaurants: ${made.status} ${JSON.stringify(made.json)}`);
+      if (made.status !== 201 && made.status !== 200)
+        throw new Error(`POST /restaurants: ${made.status} ${JSON.stringify(made.json)}`);
       const menu = await rest('PUT', `/restaurants/${r.id}/menu`, r.token, {
         categories: [{ name: 'Mains', items: [{ id: `${r.id}-m1`, name: 'Thali', price: 180, available: true }] }],
       });
@@ -118,12 +160,24 @@ async function seed(): Promise<void> {
     }
   };
   await Promise.all(Array.from({ length: 8 }, worker));
-  send({ type: 'seeded', restaurants: ids.restaurants.length, s: Number(((performance.now() - t0) / 1000).toFixed(1)) });
+  send({
+    type: 'seeded',
+    restaurants: ids.restaurants.length,
+    s: Number(((performance.now() - t0) / 1000).toFixed(1)),
+  });
 }
 
 // ─── Riders ────────────────────────────────────────────────────────────────
 
-interface Rider { ws: WebSocket; seq: number; lat: number; lng: number; heading: number; speed: number; open: boolean }
+interface Rider {
+  ws: WebSocket;
+  seq: number;
+  lat: number;
+  lng: number;
+  heading: number;
+  speed: number;
+  open: boolean;
+}
 const riders: Rider[] = [];
 const rnd = new SeededRandom(config.workload.seed ^ 0x10ad);
 /** Orders whose confirming PUT has been sent and whose offer has not come, by id: when it was sent, and whether it counts (past the warm-up). */
@@ -155,18 +209,41 @@ function onOffer(r: Rider, orderId: string, arrived: number): void {
 function open(token: string, i: number): Promise<Rider | null> {
   const home = city.riders[i]!;
   return new Promise((resolve) => {
-    const ws = new WebSocket(wsUrl, [RIDER_SUBPROTOCOL], { headers: { authorization: `Bearer ${token}` }, perMessageDeflate: false });
-    const r: Rider = { ws, seq: 1, lat: home.at.lat, lng: home.at.lng, heading: rnd.next() * 360, speed: home.speedMps, open: false };
+    const ws = new WebSocket(wsUrl, [RIDER_SUBPROTOCOL], {
+      headers: { authorization: `Bearer ${token}` },
+      perMessageDeflate: false,
+    });
+    const r: Rider = {
+      ws,
+      seq: 1,
+      lat: home.at.lat,
+      lng: home.at.lng,
+      heading: rnd.next() * 360,
+      speed: home.speedMps,
+      open: false,
+    };
     ws.once('open', () => {
       r.open = true;
       ws.send(encodeStatus(r.seq++, RiderStatusCode.ONLINE));
-      ws.send(encodePosition(r.seq++, { lat: r.lat, lng: r.lng, accuracy: 8, heading: r.heading, speed: r.speed, at: Date.now() }));
+      ws.send(
+        encodePosition(r.seq++, {
+          lat: r.lat,
+          lng: r.lng,
+          accuracy: 8,
+          heading: r.heading,
+          speed: r.speed,
+          at: Date.now(),
+        }),
+      );
       resolve(r);
     });
     ws.on('message', (data: Buffer) => {
       const arrived = performance.now();
       const d = decodeServerFrame(new Uint8Array(data));
-      if (!d.ok) { count(riderErrors, 'undecodable'); return; }
+      if (!d.ok) {
+        count(riderErrors, 'undecodable');
+        return;
+      }
       if (d.frame.type === Frame.OFFER) onOffer(r, d.frame.orderId, arrived);
       else if (d.frame.type === Frame.ERROR) count(riderErrors, d.frame.code);
     });
@@ -193,7 +270,12 @@ async function connect(): Promise<void> {
       else failed++;
     }
   }
-  send({ type: 'connected', connections: riders.length, failed, s: Number(((performance.now() - t0) / 1000).toFixed(1)) });
+  send({
+    type: 'connected',
+    connections: riders.length,
+    failed,
+    s: Number(((performance.now() - t0) / 1000).toFixed(1)),
+  });
 }
 
 /** Every rider reports every `intervalS`, phases spread evenly: a steady riders / intervalS positions a second. */
@@ -214,7 +296,9 @@ function stream(): void {
       const p = offsetM(r.lat, r.lng, r.heading, r.speed * config.intervalS);
       r.lat = p.lat;
       r.lng = p.lng;
-      r.ws.send(encodePosition(r.seq++, { lat: r.lat, lng: r.lng, accuracy: 8, heading: r.heading, speed: r.speed, at: now }));
+      r.ws.send(
+        encodePosition(r.seq++, { lat: r.lat, lng: r.lng, accuracy: 8, heading: r.heading, speed: r.speed, at: now }),
+      );
       positionsSent++;
     }
   };
@@ -235,18 +319,27 @@ async function runOrders(warmupS: number): Promise<void> {
     const restaurant = ids.restaurants[o.restaurant]!;
     const customer = ids.customers[n % ids.customers.length]!;
     const made = await rest('POST', '/orders', customer, {
-      restaurant_id: restaurant.id, items: [{ menu_item_id: `${restaurant.id}-m1`, quantity: 1 }],
-      delivery_address: address(o.drop), payment_method: { type: 'CASH' },
+      restaurant_id: restaurant.id,
+      items: [{ menu_item_id: `${restaurant.id}-m1`, quantity: 1 }],
+      delivery_address: address(o.drop),
+      payment_method: { type: 'CASH' },
     });
-    if (made.status !== 201 && made.status !== 200) { count(restErrors, `POST /orders ${made.status} ${JSON.stringify(made.json['code'] ?? made.json['title'] ?? '')}`); return; }
+    if (made.status !== 201 && made.status !== 200) {
+      count(restErrors, `POST /orders ${made.status} ${JSON.stringify(made.json['code'] ?? made.json['title'] ?? '')}`);
+      return;
+    }
     placed++;
     const id = String(made.json['id']);
     const t = performance.now();
     sentAt.set(id, { t, measured });
-    const res = await rest('PUT', `/orders/${id}/status`, restaurant.token, { status: 'confirmed', estimated_preparation_time: 0 });
+    const res = await rest('PUT', `/orders/${id}/status`, restaurant.token, {
+      status: 'confirmed',
+      estimated_preparation_time: 0,
+    });
     if (res.status !== 200) {
       sentAt.delete(id);
-      count(restErrors, `PUT status ${res.status} ${JSON.stringify(res.json['code'] ?? res.json['title'] ?? '')}`); return;
+      count(restErrors, `PUT status ${res.status} ${JSON.stringify(res.json['code'] ?? res.json['title'] ?? '')}`);
+      return;
     }
     confirmed++;
     ackedAt.set(id, res.at);
@@ -272,10 +365,22 @@ async function runOrders(warmupS: number): Promise<void> {
   while (sentAt.size > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   clearInterval(progress);
   send({
-    type: 'orders_done', planned: plan.length, placed, confirmed, offers, unmatched: sentAt.size, measured: match.count,
-    rest_errors: restErrors, rider_errors: riderErrors, closes, offers_before_ack: offersBeforeAck,
-    match: match.encode(), ack: ack.encode(), positions_sent: positionsSent,
-    seconds: Number(((performance.now() - t0) / 1000).toFixed(1)), lag_ms_max: Math.round(lagMax),
+    type: 'orders_done',
+    planned: plan.length,
+    placed,
+    confirmed,
+    offers,
+    unmatched: sentAt.size,
+    measured: match.count,
+    rest_errors: restErrors,
+    rider_errors: riderErrors,
+    closes,
+    offers_before_ack: offersBeforeAck,
+    match: match.encode(),
+    ack: ack.encode(),
+    positions_sent: positionsSent,
+    seconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
+    lag_ms_max: Math.round(lagMax),
   });
 }
 

@@ -25,7 +25,6 @@ import type { Principal, Result } from '../../protocol/index.js';
 import { LatencyHistogram } from '../hdr.js';
 import type { System } from './systems.js';
 
-
 export interface ServerArgs {
   readonly system: System;
   /** The candidate store's URL (baselines only). */
@@ -39,9 +38,18 @@ export interface ServerArgs {
 export type ServerMsg =
   | { type: 'ready'; port: number }
   | {
-    type: 'window'; cpu_s: number; user_s: number; system_s: number; positions: number; engine_match: string; lookup: string;
-    bridge: ExternalCandidates['stats'] | null; store_write_errors: number; rss_mb: number; heap_mb: number;
-  };
+      type: 'window';
+      cpu_s: number;
+      user_s: number;
+      system_s: number;
+      positions: number;
+      engine_match: string;
+      lookup: string;
+      bridge: ExternalCandidates['stats'] | null;
+      store_write_errors: number;
+      rss_mb: number;
+      heap_mb: number;
+    };
 export type ParentMsg = { type: 'start' } | { type: 'stop' } | { type: 'exit' };
 
 const args = JSON.parse(process.argv[2]!) as ServerArgs;
@@ -75,7 +83,8 @@ if (args.system === 'redis-geo') store = redisGeoStore(parseRedisUrl(args.storeU
 else if (args.system === 'postgis') store = await postgisStore(args.storeUrl!);
 if (store) {
   bridge = externalCandidates(store, {
-    k: args.k, onLookup: (us) => lookup.recordMicros(us),
+    k: args.k,
+    onLookup: (us) => lookup.recordMicros(us),
     logger: { error: (m, d) => console.error('[server]', m, d) },
   });
 }
@@ -83,12 +92,14 @@ const b = bridge;
 const hooks: ServerHooks = {
   engine: { onMatch: (m) => engineMatch.recordMicros(m.micros), ...(b ? { externalCandidates: b.request } : {}) },
   // Every system counts applied positions here; the baselines also write them to their store.
-  onPosition: b ? (id, lat, lng) => {
-    positions++;
-    b.onPosition(id, lat, lng);
-  } : () => {
-    positions++;
-  },
+  onPosition: b
+    ? (id, lat, lng) => {
+        positions++;
+        b.onPosition(id, lat, lng);
+      }
+    : () => {
+        positions++;
+      },
   wrapIdentity: rememberTokens,
 };
 const quiet = {
@@ -112,9 +123,17 @@ process.on('message', (m: ParentMsg) => {
     const d = process.cpuUsage(t0);
     const mem = process.memoryUsage();
     send({
-      type: 'window', cpu_s: (d.user + d.system) / 1e6, user_s: d.user / 1e6, system_s: d.system / 1e6, positions: positions - p0,
-      engine_match: engineMatch.encode(), lookup: lookup.encode(), bridge: bridge ? { ...bridge.stats } : null,
-      store_write_errors: store?.writeErrors ?? 0, rss_mb: Math.round(mem.rss / 2 ** 20), heap_mb: Math.round(mem.heapUsed / 2 ** 20),
+      type: 'window',
+      cpu_s: (d.user + d.system) / 1e6,
+      user_s: d.user / 1e6,
+      system_s: d.system / 1e6,
+      positions: positions - p0,
+      engine_match: engineMatch.encode(),
+      lookup: lookup.encode(),
+      bridge: bridge ? { ...bridge.stats } : null,
+      store_write_errors: store?.writeErrors ?? 0,
+      rss_mb: Math.round(mem.rss / 2 ** 20),
+      heap_mb: Math.round(mem.heapUsed / 2 ** 20),
     });
   } else {
     const stop = async () => {

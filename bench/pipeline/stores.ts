@@ -54,7 +54,9 @@ export async function ownPostgis(): Promise<OwnStore> {
     try {
       await c.query('CREATE EXTENSION postgis');
     } catch (err) {
-      throw new Error(`PostGIS is not installed for Postgres 15 (./dev setup installs postgresql-15-postgis-3): ${(err as Error).message}`);
+      throw new Error(
+        `PostGIS is not installed for Postgres 15 (./dev setup installs postgresql-15-postgis-3): ${(err as Error).message}`,
+      );
     } finally {
       await c.end();
     }
@@ -100,7 +102,9 @@ export function treeCpuSeconds(pid: number): number {
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
       if (ppid === pid) total += processCpuSeconds(Number(name));
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   return total;
 }
@@ -112,15 +116,21 @@ export function treeCpuSeconds(pid: number): number {
  * window can be charged to the orders of that window. Null for a server this
  * machine cannot see in /proc (a remote one).
  */
-export async function sharedServiceCpu(pgUrl: string, redisUrl: string): Promise<{ postgres: (() => number) | null; redis: (() => number) | null }> {
-  const local = (pid: number | undefined) => (pid !== undefined && Number.isInteger(pid) && existsSync(`/proc/${pid}/stat`) ? () => treeCpuSeconds(pid) : null);
+export async function sharedServiceCpu(
+  pgUrl: string,
+  redisUrl: string,
+): Promise<{ postgres: (() => number) | null; redis: (() => number) | null }> {
+  const local = (pid: number | undefined) =>
+    pid !== undefined && Number.isInteger(pid) && existsSync(`/proc/${pid}/stat`) ? () => treeCpuSeconds(pid) : null;
   let pgPid: number | undefined;
   const client = new pg.Client({ connectionString: `${pgUrl}/postgres` });
   try {
     await client.connect();
     const dir = (await client.query<{ data_directory: string }>('SHOW data_directory')).rows[0]!.data_directory;
     pgPid = Number(readFileSync(join(dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-  } catch { /* not readable here */ } finally {
+  } catch {
+    /* not readable here */
+  } finally {
     await client.end().catch(() => {});
   }
   let redisPid: number | undefined;
@@ -128,7 +138,9 @@ export async function sharedServiceCpu(pgUrl: string, redisUrl: string): Promise
   try {
     await redis.connect();
     redisPid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]);
-  } catch { /* not reachable */ } finally {
+  } catch {
+    /* not reachable */
+  } finally {
     redis.disconnect();
   }
   return { postgres: local(pgPid), redis: local(redisPid) };

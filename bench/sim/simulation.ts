@@ -1,6 +1,18 @@
 import {
-  checkInvariants, Engine, fastDistanceM, offsetM, SeededRandom, bearingDeg,
-  type Clock, type CustomerId, type EngineEvent, type LatLng, type OrderId, type RestaurantId, type RiderId, type Stopwatch,
+  checkInvariants,
+  Engine,
+  fastDistanceM,
+  offsetM,
+  SeededRandom,
+  bearingDeg,
+  type Clock,
+  type CustomerId,
+  type EngineEvent,
+  type LatLng,
+  type OrderId,
+  type RestaurantId,
+  type RiderId,
+  type Stopwatch,
 } from '../../engine/index.js';
 import { Sample } from '../stats.js';
 import { planCity, weightedPicker } from './city.js';
@@ -22,8 +34,15 @@ export interface SimOptions {
 }
 
 export const defaultSimOptions: SimOptions = {
-  riders: 2000, restaurants: 200, ordersPerSec: 2, duration: 1800, seed: 1, acceptProbability: 0.8,
-  radiusKm: 8, positionIntervalS: 4, drainS: 4 * 3600,
+  riders: 2000,
+  restaurants: 200,
+  ordersPerSec: 2,
+  duration: 1800,
+  seed: 1,
+  acceptProbability: 0.8,
+  radiusKm: 8,
+  positionIntervalS: 4,
+  drainS: 4 * 3600,
 };
 
 type Mode = 'offline' | 'break' | 'idle' | 'to_pickup' | 'at_pickup' | 'to_drop' | 'handing_over';
@@ -57,8 +76,18 @@ export class Simulation {
   readonly pickupDistance = new Sample();
   readonly deliveryMinutes = new Sample();
   readonly counts = {
-    orders_placed: 0, orders_delivered: 0, orders_cancelled: 0, orders_refused: 0, offers_sent: 0, offers_accepted: 0,
-    offers_declined: 0, offers_expired: 0, offers_withdrawn: 0, sla_breaches: 0, reassignments: 0, events: 0,
+    orders_placed: 0,
+    orders_delivered: 0,
+    orders_cancelled: 0,
+    orders_refused: 0,
+    offers_sent: 0,
+    offers_accepted: 0,
+    offers_declined: 0,
+    offers_expired: 0,
+    offers_withdrawn: 0,
+    sla_breaches: 0,
+    reassignments: 0,
+    events: 0,
     invariant_violations: 0,
   };
   readonly cancelReasons: Record<string, number> = {};
@@ -84,18 +113,33 @@ export class Simulation {
     this.#rnd = new SeededRandom(opts.seed);
     this.engine = new Engine({ clock, seed: opts.seed, stopwatch, onMatch: (m) => this.matchMicros.add(m.micros) });
     this.engine.subscribe((e) => this.#onEvent(e));
-    const city = planCity({ riders: opts.riders, restaurants: opts.restaurants, radiusKm: opts.radiusKm, seed: opts.seed });
+    const city = planCity({
+      riders: opts.riders,
+      restaurants: opts.restaurants,
+      radiusKm: opts.radiusKm,
+      seed: opts.seed,
+    });
     for (const r of city.restaurants) {
       const id = r.id as RestaurantId;
       this.engine.registerRestaurant({ restaurantId: id, location: r.at, prepMinutes: r.prepMinutes, capacity: 40 });
       this.#restaurantIds.push(id);
       this.#restaurantAt.push(r.at);
     }
-    this.#pickRestaurant = weightedPicker(city.restaurants.map((r) => r.weight), this.#rnd);
+    this.#pickRestaurant = weightedPicker(
+      city.restaurants.map((r) => r.weight),
+      this.#rnd,
+    );
     for (const r of city.riders) {
       const a: Agent = {
-        id: r.id as RiderId, speedMps: r.speedMps, lat: r.at.lat, lng: r.at.lng, heading: 0, mode: 'idle',
-        connected: true, orderId: null, waypoint: r.at,
+        id: r.id as RiderId,
+        speedMps: r.speedMps,
+        lat: r.at.lat,
+        lng: r.at.lng,
+        heading: 0,
+        mode: 'idle',
+        connected: true,
+        orderId: null,
+        waypoint: r.at,
       };
       this.#agents.push(a);
       this.#byId.set(a.id, a);
@@ -140,11 +184,14 @@ export class Simulation {
 
   #scheduleArrival(): void {
     if (this.#opts.ordersPerSec <= 0) return;
-    this.#clock.setTimeout(() => {
-      if (!this.#ordering) return;
-      this.#placeOrder();
-      this.#scheduleArrival();
-    }, this.#rnd.exponential(1000 / this.#opts.ordersPerSec));
+    this.#clock.setTimeout(
+      () => {
+        if (!this.#ordering) return;
+        this.#placeOrder();
+        this.#scheduleArrival();
+      },
+      this.#rnd.exponential(1000 / this.#opts.ordersPerSec),
+    );
   }
 
   #placeOrder(): void {
@@ -153,14 +200,20 @@ export class Simulation {
     const at = this.#restaurantAt[i]!;
     const drop = offsetM(at.lat, at.lng, this.#rnd.next() * 360, 500 + this.#rnd.next() * 4500);
     const paid = this.#rnd.next() < 0.7;
-    const res = this.engine.placeOrder({ customerId: `cust-${this.#customer++ % 50_000}` as CustomerId, restaurantId, drop, paid });
+    const res = this.engine.placeOrder({
+      customerId: `cust-${this.#customer++ % 50_000}` as CustomerId,
+      restaurantId,
+      drop,
+      paid,
+    });
     if (!res.ok) {
       this.counts.orders_refused++;
       return;
     }
     const id = res.value;
     this.#orders.set(id, { pickup: at, drop, foodReady: false });
-    const later = (lo: number, hi: number, fn: () => void) => this.#clock.setTimeout(fn, (lo + this.#rnd.next() * (hi - lo)) * 1000);
+    const later = (lo: number, hi: number, fn: () => void) =>
+      this.#clock.setTimeout(fn, (lo + this.#rnd.next() * (hi - lo)) * 1000);
     if (!paid) {
       const fails = this.#rnd.next() < 0.03;
       later(5, 40, () => (fails ? this.engine.failPayment(id) : this.engine.confirmPayment(id)));
@@ -264,7 +317,8 @@ export class Simulation {
     const a = this.#byId.get(riderId)!;
     // A rider whose connection dropped meanwhile cannot answer: the offer expires.
     if (x < p) this.#clock.setTimeout(() => a.connected && this.engine.acceptOffer(riderId, orderId), delay);
-    else if (x < p + (1 - p) / 2) this.#clock.setTimeout(() => a.connected && this.engine.declineOffer(riderId, orderId), delay);
+    else if (x < p + (1 - p) / 2)
+      this.#clock.setTimeout(() => a.connected && this.engine.declineOffer(riderId, orderId), delay);
   }
 
   /** Every second a quarter (by default) of the riders move and report where they are. */
@@ -323,7 +377,10 @@ export class Simulation {
       if (a.orderId !== orderId || a.mode !== 'at_pickup') return;
       const o = this.#orders.get(orderId);
       if (!o) return;
-      if (!o.foodReady) { this.#waitForFood(a, orderId); return; }
+      if (!o.foodReady) {
+        this.#waitForFood(a, orderId);
+        return;
+      }
       if (this.engine.pickedUp(a.id, orderId).ok) a.mode = 'to_drop';
     }, 30_000);
   }
@@ -335,9 +392,12 @@ export class Simulation {
       if (a.mode === 'idle' && a.connected && x < 0.005) {
         if (!this.engine.riderBreak(a.id).ok) continue;
         a.mode = 'break';
-        this.#clock.setTimeout(() => {
-          if (this.engine.riderResume(a.id).ok) a.mode = 'idle';
-        }, (5 + this.#rnd.next() * 15) * 60_000);
+        this.#clock.setTimeout(
+          () => {
+            if (this.engine.riderResume(a.id).ok) a.mode = 'idle';
+          },
+          (5 + this.#rnd.next() * 15) * 60_000,
+        );
       } else if (a.mode !== 'offline' && a.mode !== 'break' && a.connected && x > 0.998) {
         if (!this.engine.riderDisconnected(a.id).ok) continue;
         a.connected = false;
@@ -350,7 +410,10 @@ export class Simulation {
 
   #reconnect(a: Agent): void {
     a.connected = true;
-    if (a.mode === 'offline') { this.#comeOnline(a); return; }
+    if (a.mode === 'offline') {
+      this.#comeOnline(a);
+      return;
+    }
     this.engine.riderReconnected(a.id);
   }
 

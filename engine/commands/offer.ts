@@ -83,7 +83,11 @@ export function delivered(core: EngineCore, riderId: RiderId, orderId: OrderId):
  * give-up time, exactly as after an empty ring search). The order must be
  * searching. `onMatch` times this command alone.
  */
-export function offerFromCandidates(core: EngineCore, orderId: OrderId, riderIds: readonly string[]): Result<RiderId | null> {
+export function offerFromCandidates(
+  core: EngineCore,
+  orderId: OrderId,
+  riderIds: readonly string[],
+): Result<RiderId | null> {
   const t0 = core.stopwatch.nowMicros();
   const o = core.orders.get(orderId);
   if (!o) return reject('ORDER_NOT_FOUND', `no order ${orderId}`);
@@ -111,13 +115,20 @@ function offerHolder(core: EngineCore, riderId: RiderId, orderId: OrderId): Resu
   if (!r) return reject('RIDER_NOT_FOUND', `no rider ${riderId}`);
   const o = core.orders.get(orderId);
   if (!o) return reject('ORDER_NOT_FOUND', `no order ${orderId}`);
-  if (o.state === 'dispatching.offered' && o.snap.context.riderId === riderId && r.snap.context.orderId === orderId) return ok({ r, o });
-  if (o.snap.context.passed.includes(riderId)) return reject('OFFER_EXPIRED', `the offer of order ${orderId} to rider ${riderId} has ended`);
+  if (o.state === 'dispatching.offered' && o.snap.context.riderId === riderId && r.snap.context.orderId === orderId)
+    return ok({ r, o });
+  if (o.snap.context.passed.includes(riderId))
+    return reject('OFFER_EXPIRED', `the offer of order ${orderId} to rider ${riderId} has ended`);
   return reject('OFFER_NOT_FOUND', `rider ${riderId} holds no live offer for order ${orderId}`);
 }
 
 /** The rider and the order of a job in `state` that the rider holds, or why not. */
-function jobHolder(core: EngineCore, riderId: RiderId, orderId: OrderId, state: OrderState): Result<{ r: RiderRecord; o: OrderRecord }> {
+function jobHolder(
+  core: EngineCore,
+  riderId: RiderId,
+  orderId: OrderId,
+  state: OrderState,
+): Result<{ r: RiderRecord; o: OrderRecord }> {
   const r = core.riders.get(riderId);
   if (!r) return reject('RIDER_NOT_FOUND', `no rider ${riderId}`);
   const o = core.orders.get(orderId);

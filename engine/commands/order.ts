@@ -1,6 +1,16 @@
 import {
-  type CancelOrder, type CancelledBy, type OrderId, type PlaceOrder, type RestaurantId, type Result,
-  CancelReason, OK, isIdString, isLatLng, ok, reject,
+  type CancelOrder,
+  type CancelledBy,
+  type OrderId,
+  type PlaceOrder,
+  type RestaurantId,
+  type Result,
+  CancelReason,
+  OK,
+  isIdString,
+  isLatLng,
+  ok,
+  reject,
 } from '../../protocol/index.js';
 import type { EngineCore } from '../core.js';
 import { syncOrderDeadlines } from '../deadline-rules.js';
@@ -21,18 +31,23 @@ const DEFAULT_CANCEL_REASON = {
 
 /** Places an order at a restaurant; answers its id. */
 export function placeOrder(core: EngineCore, cmd: PlaceOrder): Result<OrderId> {
-  if (cmd.orderId !== undefined && !isIdString(cmd.orderId)) return reject('INVALID_ARGUMENT', 'orderId must be a UUID or a slug');
+  if (cmd.orderId !== undefined && !isIdString(cmd.orderId))
+    return reject('INVALID_ARGUMENT', 'orderId must be a UUID or a slug');
   if (!isIdString(cmd.customerId)) return reject('INVALID_ARGUMENT', 'customerId must be a UUID or a slug');
   if (!isLatLng(cmd.drop)) return reject('INVALID_ARGUMENT', 'drop must have lat in [-90, 90] and lng in [-180, 180]');
   const rest = core.restaurants.get(cmd.restaurantId);
   if (!rest) return reject('RESTAURANT_NOT_FOUND', `no restaurant ${cmd.restaurantId}`);
   if (rest.state === 'closed') return reject('RESTAURANT_CLOSED', `restaurant ${rest.id} is closed`);
   if (rest.state === 'busy') return reject('RESTAURANT_BUSY', `restaurant ${rest.id} is not taking orders right now`);
-  if (rest.openOrders >= rest.capacity) return reject('RESTAURANT_AT_CAPACITY', `restaurant ${rest.id} has ${rest.openOrders} open orders`);
+  if (rest.openOrders >= rest.capacity)
+    return reject('RESTAURANT_AT_CAPACITY', `restaurant ${rest.id} has ${rest.openOrders} open orders`);
   const distance = fastDistanceM(rest.location.lat, rest.location.lng, cmd.drop.lat, cmd.drop.lng);
   if (distance > core.config.maxDeliveryDistanceM) {
     const limit = core.config.maxDeliveryDistanceM;
-    return reject('OUT_OF_SERVICE_AREA', `drop is ${Math.round(distance)} m from the restaurant; the limit is ${limit} m`);
+    return reject(
+      'OUT_OF_SERVICE_AREA',
+      `drop is ${Math.round(distance)} m from the restaurant; the limit is ${limit} m`,
+    );
   }
   const id = cmd.orderId ?? (seededUuid(core.seed, core.idCounter++) as OrderId);
   if (core.orders.has(id)) return reject('ORDER_EXISTS', `order ${id} exists`);
@@ -45,16 +60,29 @@ export function placeOrder(core: EngineCore, cmd: PlaceOrder): Result<OrderId> {
   };
   const snap = core.orderStep.initial(input);
   const o = new OrderRecord({
-    id, customerId: cmd.customerId, restaurantId: rest.id, pickup: rest.location,
-    drop: { lat: cmd.drop.lat, lng: cmd.drop.lng }, pickupCell: rest.cell, placedAt: now,
-    promisedAt: now + core.config.promiseMs, expiresAt: now + core.config.orderLifetimeMs,
-    snap, state: stateKey(snap.value) as OrderState,
+    id,
+    customerId: cmd.customerId,
+    restaurantId: rest.id,
+    pickup: rest.location,
+    drop: { lat: cmd.drop.lat, lng: cmd.drop.lng },
+    pickupCell: rest.cell,
+    placedAt: now,
+    promisedAt: now + core.config.promiseMs,
+    expiresAt: now + core.config.orderLifetimeMs,
+    snap,
+    state: stateKey(snap.value) as OrderState,
   });
   addOrder(core, o);
   rest.openOrders++;
   core.emit('order', o, {
-    type: 'order_placed', customerId: o.customerId, restaurantId: o.restaurantId, pickup: o.pickup, drop: o.drop,
-    paid, paymentExpiresAt: input.paymentExpiresAt, promisedAt: o.promisedAt,
+    type: 'order_placed',
+    customerId: o.customerId,
+    restaurantId: o.restaurantId,
+    pickup: o.pickup,
+    drop: o.drop,
+    paid,
+    paymentExpiresAt: input.paymentExpiresAt,
+    promisedAt: o.promisedAt,
   });
   syncOrderDeadlines(core, o);
   return ok(id);
@@ -82,7 +110,9 @@ export function failPayment(core: EngineCore, orderId: OrderId): Result {
  * dispatchable when a rider leaving then would arrive as the food is ready.
  */
 export function restaurantAccept(
-  core: EngineCore, orderId: OrderId, opts: { restaurantId?: RestaurantId | undefined; prepMinutes?: number | undefined },
+  core: EngineCore,
+  orderId: OrderId,
+  opts: { restaurantId?: RestaurantId | undefined; prepMinutes?: number | undefined },
 ): Result {
   const o = core.orders.get(orderId);
   if (!o) return reject('ORDER_NOT_FOUND', `no order ${orderId}`);
@@ -103,21 +133,35 @@ export function restaurantAccept(
 }
 
 export function restaurantReject(
-  core: EngineCore, orderId: OrderId, opts: { restaurantId?: RestaurantId | undefined; reason?: string | undefined },
+  core: EngineCore,
+  orderId: OrderId,
+  opts: { restaurantId?: RestaurantId | undefined; reason?: string | undefined },
 ): Result {
   const o = core.orders.get(orderId);
   const denied = o && notOwner(o, orderId, opts.restaurantId);
   if (denied) return denied;
-  return cancelVia(core, orderId, { type: 'RESTAURANT_REJECT' }, 'restaurant', opts.reason ?? CancelReason.RESTAURANT_REJECTED);
+  return cancelVia(
+    core,
+    orderId,
+    { type: 'RESTAURANT_REJECT' },
+    'restaurant',
+    opts.reason ?? CancelReason.RESTAURANT_REJECTED,
+  );
 }
 
 /** Food is ready. An order still waiting for its dispatch time is dispatched now. */
-export function foodReady(core: EngineCore, orderId: OrderId, opts: { restaurantId?: RestaurantId | undefined }): Result {
+export function foodReady(
+  core: EngineCore,
+  orderId: OrderId,
+  opts: { restaurantId?: RestaurantId | undefined },
+): Result {
   const o = core.orders.get(orderId);
   const denied = o && notOwner(o, orderId, opts.restaurantId);
   if (denied) return denied;
   if (o?.snap.context.foodReady) return reject('ORDER_INVALID_TRANSITION', `order ${orderId} is already marked ready`);
-  const res = orderStep(core, orderId, { type: 'FOOD_READY' }, (oo) => core.emit('order', oo, { type: 'order_food_ready' }));
+  const res = orderStep(core, orderId, { type: 'FOOD_READY' }, (oo) =>
+    core.emit('order', oo, { type: 'order_food_ready' }),
+  );
   if (res.ok && o?.state === 'preparing') startDispatch(core, o);
   return res;
 }
@@ -129,9 +173,17 @@ export function foodReady(core: EngineCore, orderId: OrderId, opts: { restaurant
 export function cancelOrder(core: EngineCore, cmd: CancelOrder): Result {
   const o = core.orders.get(cmd.orderId);
   if (!o) return reject('ORDER_NOT_FOUND', `no order ${cmd.orderId}`);
-  if (!Object.hasOwn(DEFAULT_CANCEL_REASON, cmd.by)) return reject('INVALID_ARGUMENT', 'by must be customer, restaurant, admin or system');
-  if (TERMINAL_ORDER_STATES.has(o.state)) return reject('ORDER_INVALID_TRANSITION', `order ${o.id} is already ${o.state}`);
-  const res = cancelVia(core, cmd.orderId, { type: 'CANCEL', by: cmd.by }, cmd.by, cmd.reason ?? DEFAULT_CANCEL_REASON[cmd.by]);
+  if (!Object.hasOwn(DEFAULT_CANCEL_REASON, cmd.by))
+    return reject('INVALID_ARGUMENT', 'by must be customer, restaurant, admin or system');
+  if (TERMINAL_ORDER_STATES.has(o.state))
+    return reject('ORDER_INVALID_TRANSITION', `order ${o.id} is already ${o.state}`);
+  const res = cancelVia(
+    core,
+    cmd.orderId,
+    { type: 'CANCEL', by: cmd.by },
+    cmd.by,
+    cmd.reason ?? DEFAULT_CANCEL_REASON[cmd.by],
+  );
   return res.ok ? res : reject('ORDER_CANCEL_NOT_ALLOWED', `a ${cmd.by} may not cancel an order that is ${o.state}`);
 }
 
@@ -144,7 +196,8 @@ function notOwner(o: OrderRecord, orderId: OrderId, restaurantId: RestaurantId |
 function orderStep(core: EngineCore, id: OrderId, event: OrderMachineEvent, then: (o: OrderRecord) => void): Result {
   const o = core.orders.get(id);
   if (!o) return reject('ORDER_NOT_FOUND', `no order ${id}`);
-  if (!core.stepOrder(o, event)) return reject('ORDER_INVALID_TRANSITION', `${event.type} is not allowed for order ${id} in state ${o.state}`);
+  if (!core.stepOrder(o, event))
+    return reject('ORDER_INVALID_TRANSITION', `${event.type} is not allowed for order ${id} in state ${o.state}`);
   then(o);
   syncOrderDeadlines(core, o);
   return OK;

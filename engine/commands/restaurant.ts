@@ -1,5 +1,12 @@
 import {
-  type RegisterRestaurant, type RestaurantId, type RestaurantStatus, type Result, OK, isIdString, isLatLng, reject,
+  type RegisterRestaurant,
+  type RestaurantId,
+  type RestaurantStatus,
+  type Result,
+  OK,
+  isIdString,
+  isLatLng,
+  reject,
 } from '../../protocol/index.js';
 import type { EngineCore } from '../core.js';
 import { cellOf } from '../geo.js';
@@ -13,20 +20,34 @@ const STATUS_EVENT = { open: 'OPEN', busy: 'BUSY', closed: 'CLOSE' } as const;
 
 export function registerRestaurant(core: EngineCore, cmd: RegisterRestaurant): Result {
   if (!isIdString(cmd.restaurantId)) return reject('INVALID_ARGUMENT', 'restaurantId must be a UUID or a slug');
-  if (!isLatLng(cmd.location)) return reject('INVALID_ARGUMENT', 'location must have lat in [-90, 90] and lng in [-180, 180]');
-  if (!(cmd.prepMinutes > 0 && cmd.prepMinutes <= 240)) return reject('INVALID_ARGUMENT', 'prepMinutes must be in (0, 240]');
-  if (!(Number.isInteger(cmd.capacity) && cmd.capacity >= 1)) return reject('INVALID_ARGUMENT', 'capacity must be an integer ≥ 1');
+  if (!isLatLng(cmd.location))
+    return reject('INVALID_ARGUMENT', 'location must have lat in [-90, 90] and lng in [-180, 180]');
+  if (!(cmd.prepMinutes > 0 && cmd.prepMinutes <= 240))
+    return reject('INVALID_ARGUMENT', 'prepMinutes must be in (0, 240]');
+  if (!(Number.isInteger(cmd.capacity) && cmd.capacity >= 1))
+    return reject('INVALID_ARGUMENT', 'capacity must be an integer ≥ 1');
   if (cmd.status !== undefined && !Object.hasOwn(STATUS_EVENT, cmd.status)) {
     return reject('INVALID_ARGUMENT', 'status must be open, busy or closed');
   }
-  if (core.restaurants.has(cmd.restaurantId)) return reject('RESTAURANT_EXISTS', `restaurant ${cmd.restaurantId} exists`);
+  if (core.restaurants.has(cmd.restaurantId))
+    return reject('RESTAURANT_EXISTS', `restaurant ${cmd.restaurantId} exists`);
   const cell = cellOf(cmd.location.lat, cmd.location.lng, core.config.indexResolution);
   const r = new RestaurantRecord({
-    id: cmd.restaurantId, location: { lat: cmd.location.lat, lng: cmd.location.lng }, cell,
-    snap: core.restaurantStep.initial(), state: 'open', prepMinutes: cmd.prepMinutes, capacity: cmd.capacity,
+    id: cmd.restaurantId,
+    location: { lat: cmd.location.lat, lng: cmd.location.lng },
+    cell,
+    snap: core.restaurantStep.initial(),
+    state: 'open',
+    prepMinutes: cmd.prepMinutes,
+    capacity: cmd.capacity,
   });
   addRestaurant(core, r);
-  core.emit('restaurant', r, { type: 'restaurant_registered', location: r.location, prepMinutes: r.prepMinutes, capacity: r.capacity });
+  core.emit('restaurant', r, {
+    type: 'restaurant_registered',
+    location: r.location,
+    prepMinutes: r.prepMinutes,
+    capacity: r.capacity,
+  });
   return cmd.status && cmd.status !== 'open' ? setRestaurantStatus(core, r.id, cmd.status) : OK;
 }
 

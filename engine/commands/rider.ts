@@ -1,5 +1,13 @@
 import {
-  CancelReason, type OrderId, type RegisterRider, type Result, type RiderId, type RiderStatus, OK, isIdString, reject,
+  CancelReason,
+  type OrderId,
+  type RegisterRider,
+  type Result,
+  type RiderId,
+  type RiderStatus,
+  OK,
+  isIdString,
+  reject,
 } from '../../protocol/index.js';
 import type { EngineCore } from '../core.js';
 import { syncOrderDeadlines } from '../deadline-rules.js';
@@ -11,7 +19,8 @@ import { cancelVia, clearTarget } from '../release.js';
 export function registerRider(core: EngineCore, cmd: RegisterRider): Result {
   if (!isIdString(cmd.riderId)) return reject('INVALID_ARGUMENT', 'riderId must be a UUID or a slug');
   const capacity = cmd.capacity ?? 1;
-  if (!(Number.isInteger(capacity) && capacity >= 1 && capacity <= 8)) return reject('INVALID_ARGUMENT', 'capacity must be an integer in 1..8');
+  if (!(Number.isInteger(capacity) && capacity >= 1 && capacity <= 8))
+    return reject('INVALID_ARGUMENT', 'capacity must be an integer in 1..8');
   if (core.riders.has(cmd.riderId)) return reject('RIDER_EXISTS', `rider ${cmd.riderId} exists`);
   const r = new RiderRecord(cmd.riderId, core.riderTable, core.riderStep.initial(), 'offline', capacity);
   core.riders.set(r.id, r);
@@ -31,7 +40,8 @@ export function riderOnline(core: EngineCore, id: RiderId): Result {
 /** Goes offline. A held offer passes to the next rider, an unpicked job is reassigned; a rider carrying food is refused. */
 export function riderOffline(core: EngineCore, id: RiderId): Result {
   const r = core.riders.get(id);
-  if (r?.state === 'online.delivering') return reject('RIDER_HAS_ACTIVE_JOB', `rider ${id} is carrying order ${r.snap.context.orderId}`);
+  if (r?.state === 'online.delivering')
+    return reject('RIDER_HAS_ACTIVE_JOB', `rider ${id} is carrying order ${r.snap.context.orderId}`);
   const orderId = r?.snap.context.orderId ?? null;
   const before = r?.state;
   return riderStep(core, id, { type: 'GO_OFFLINE' }, (rr) => {
@@ -78,7 +88,8 @@ export function riderConnected(core: EngineCore, id: RiderId): Result {
 export function riderDisconnected(core: EngineCore, id: RiderId): Result {
   const graceUntil = core.now() + core.config.disconnectGraceMs;
   const r = core.riders.get(id);
-  if (r && r.snap.context.graceUntil !== 0) return reject('RIDER_INVALID_TRANSITION', `rider ${id} is already disconnected`);
+  if (r && r.snap.context.graceUntil !== 0)
+    return reject('RIDER_INVALID_TRANSITION', `rider ${id} is already disconnected`);
   return riderStep(core, id, { type: 'DISCONNECT', graceUntil }, (rr) => {
     core.emit('rider', rr, { type: 'rider_disconnected', graceUntil });
     core.deadlines.set('grace', rr.id, graceUntil);
@@ -137,7 +148,10 @@ function riderStep(core: EngineCore, id: RiderId, event: RiderMachineEvent, then
   if (!r) return reject('RIDER_NOT_FOUND', `no rider ${id}`);
   if (!core.stepRider(r, event)) {
     const disconnected = r.snap.context.graceUntil ? ' (disconnected)' : '';
-    return reject('RIDER_INVALID_TRANSITION', `${event.type} is not allowed for rider ${id} in state ${r.state}${disconnected}`);
+    return reject(
+      'RIDER_INVALID_TRANSITION',
+      `${event.type} is not allowed for rider ${id} in state ${r.state}${disconnected}`,
+    );
   }
   then(r);
   core.space.syncIndex(r);

@@ -61,7 +61,13 @@ export class ExternalCandidates {
 
   ask(order: OrderRecord, now: number): void {
     try {
-      this.#ask({ orderId: order.id, pickup: order.pickup, exclude: order.snap.context.passed, maxDistanceM: this.#maxDistanceM, at: now });
+      this.#ask({
+        orderId: order.id,
+        pickup: order.pickup,
+        exclude: order.snap.context.passed,
+        maxDistanceM: this.#maxDistanceM,
+        at: now,
+      });
     } catch (err) {
       this.#logger?.error(`external candidate request for order ${order.id} failed`, err);
     }

@@ -58,21 +58,35 @@ export function offer(core: EngineCore, o: OrderRecord, match: Match, now: numbe
   const offerId = `${o.id}.${ctx.offers + 1}`;
   const expiresAt = now + core.config.offerTimeoutMs;
   const payout = riderPayout(
-    core.config.payout, fastDistanceM(o.pickup.lat, o.pickup.lng, o.drop.lat, o.drop.lng), match.distanceM, core.config.detourFactor,
+    core.config.payout,
+    fastDistanceM(o.pickup.lat, o.pickup.lng, o.drop.lat, o.drop.lng),
+    match.distanceM,
+    core.config.detourFactor,
   );
   core.stepOrder(o, { type: 'OFFER', riderId: r.id, offerId, expiresAt, payout });
   core.stepRider(r, { type: 'OFFER', orderId: o.id, offerId });
   r.offers++;
   core.space.syncIndex(r);
   core.emit('order', o, {
-    type: 'order_offered', riderId: r.id, offerId, expiresAt, pickupDistanceM: Math.round(match.distanceM),
-    pickupEtaS: Math.round(match.etaS), pickup: o.pickup, drop: o.drop, payout,
+    type: 'order_offered',
+    riderId: r.id,
+    offerId,
+    expiresAt,
+    pickupDistanceM: Math.round(match.distanceM),
+    pickupEtaS: Math.round(match.etaS),
+    pickup: o.pickup,
+    drop: o.drop,
+    payout,
   });
   core.emit('rider', r, { type: 'rider_offered', orderId: o.id, offerId, expiresAt });
   syncOrderDeadlines(core, o);
   core.onMatch?.({
-    orderId: o.id, riderId: r.id, micros: core.stopwatch.nowMicros() - t0, candidates: match.candidates,
-    ring: match.ring, distanceM: match.distanceM,
+    orderId: o.id,
+    riderId: r.id,
+    micros: core.stopwatch.nowMicros() - t0,
+    candidates: match.candidates,
+    ring: match.ring,
+    distanceM: match.distanceM,
   });
 }
 
@@ -91,7 +105,11 @@ export function noCandidate(core: EngineCore, o: OrderRecord, now: number): void
 
 /** An offer ended without acceptance: free the rider and offer the order to the next one. */
 export function endOffer(
-  core: EngineCore, o: OrderRecord, r: RiderRecord, outcome: Exclude<OfferOutcome, 'withdrawn'>, event: OrderMachineEvent,
+  core: EngineCore,
+  o: OrderRecord,
+  r: RiderRecord,
+  outcome: Exclude<OfferOutcome, 'withdrawn'>,
+  event: OrderMachineEvent,
 ): void {
   const offerId = o.snap.context.offerId!;
   core.stepOrder(o, event);

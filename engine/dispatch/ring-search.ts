@@ -70,7 +70,14 @@ export class RingSearch {
       if (count >= cfg.minCandidates) break;
     }
     if (best === undefined) return undefined;
-    return { rider: best, distanceM: bestDist, etaS: this.etaS(bestDist), score: bestScore, candidates: count, ring: Math.min(ring, cfg.maxRing) };
+    return {
+      rider: best,
+      distanceM: bestDist,
+      etaS: this.etaS(bestDist),
+      score: bestScore,
+      candidates: count,
+      ring: Math.min(ring, cfg.maxRing),
+    };
   }
 
   /**
@@ -106,7 +113,14 @@ export class RingSearch {
       }
     }
     if (best === undefined) return undefined;
-    return { rider: best, distanceM: bestDist, etaS: this.etaS(bestDist), score: bestScore, candidates: count, ring: -1 };
+    return {
+      rider: best,
+      distanceM: bestDist,
+      etaS: this.etaS(bestDist),
+      score: bestScore,
+      candidates: count,
+      ring: -1,
+    };
   }
 
   /**

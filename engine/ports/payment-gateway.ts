@@ -40,7 +40,10 @@ export interface GatewayRefund {
 export class GatewayError extends Error {
   override readonly name = 'GatewayError';
   constructor(
-    readonly kind: 'transient' | 'rejected', message: string, readonly status = 0, options?: { cause?: unknown },
+    readonly kind: 'transient' | 'rejected',
+    message: string,
+    readonly status = 0,
+    options?: { cause?: unknown },
   ) {
     super(message, options);
   }

@@ -6,7 +6,13 @@ import { ErrorCodes, type ErrorCode } from '../errors.js';
 import { ROUTES, type RouteSpec } from './routes.js';
 import { Id, Problem, type TSchema } from './schemas.js';
 
-const COMMON_AUTH_ERRORS: readonly ErrorCode[] = ['AUTH_TOKEN_MISSING', 'AUTH_TOKEN_INVALID', 'AUTH_ROLE_FORBIDDEN', 'RATE_LIMITED', 'DEPENDENCY_UNAVAILABLE'];
+const COMMON_AUTH_ERRORS: readonly ErrorCode[] = [
+  'AUTH_TOKEN_MISSING',
+  'AUTH_TOKEN_INVALID',
+  'AUTH_ROLE_FORBIDDEN',
+  'RATE_LIMITED',
+  'DEPENDENCY_UNAVAILABLE',
+];
 
 // TypeBox keeps its own markers on symbols; JSON.stringify drops them, which is what a document needs.
 const plain = (s: TSchema): unknown => JSON.parse(JSON.stringify(s));
@@ -14,12 +20,21 @@ const plain = (s: TSchema): unknown => JSON.parse(JSON.stringify(s));
 function queryParameters(schema: TSchema): unknown[] {
   const props = (schema as { properties?: Record<string, TSchema> }).properties ?? {};
   const required = new Set((schema as { required?: string[] }).required ?? []);
-  return Object.entries(props).map(([name, s]) => ({ name, in: 'query', required: required.has(name), schema: plain(s) }));
+  return Object.entries(props).map(([name, s]) => ({
+    name,
+    in: 'query',
+    required: required.has(name),
+    schema: plain(s),
+  }));
 }
 
 function pathParameters(path: string): unknown[] {
-  return [...path.matchAll(/\{([a-z_]+)\}/g)]
-    .map((m) => ({ name: m[1], in: 'path', required: true, schema: plain(Id) }));
+  return [...path.matchAll(/\{([a-z_]+)\}/g)].map((m) => ({
+    name: m[1],
+    in: 'path',
+    required: true,
+    schema: plain(Id),
+  }));
 }
 
 function operation(r: RouteSpec): Record<string, unknown> {
@@ -41,7 +56,10 @@ function operation(r: RouteSpec): Record<string, unknown> {
   const parameters = [...pathParameters(r.path), ...(r.query ? queryParameters(r.query) : [])];
   if (r.idempotent) {
     parameters.push({
-      name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 255 },
+      name: 'Idempotency-Key',
+      in: 'header',
+      required: false,
+      schema: { type: 'string', maxLength: 255 },
       description: 'A retried request with the same key returns the first result instead of acting twice',
     });
   }
@@ -66,7 +84,8 @@ export function buildOpenApi(version: string): Record<string, unknown> {
     info: {
       title: 'Dispatch engine REST API',
       version,
-      description: 'The seed delivery API (orders, payments, users, restaurants, delivery persons) in front of the dispatch engine. Errors are RFC 9457 problem details whose `code` is from the error table.',
+      description:
+        'The seed delivery API (orders, payments, users, restaurants, delivery persons) in front of the dispatch engine. Errors are RFC 9457 problem details whose `code` is from the error table.',
     },
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     servers: [{ url: '/' }],

@@ -5,7 +5,15 @@
  */
 
 /** Every word an answer may show, in the order an order goes through them. */
-export const SEED_STATUSES = ['placed', 'confirmed', 'preparing', 'ready', 'in_transit', 'delivered', 'cancelled'] as const;
+export const SEED_STATUSES = [
+  'placed',
+  'confirmed',
+  'preparing',
+  'ready',
+  'in_transit',
+  'delivered',
+  'cancelled',
+] as const;
 export type SeedStatus = (typeof SEED_STATUSES)[number];
 
 /** Words a status filter also takes, and the shown word each stands for. */
@@ -13,12 +21,18 @@ const SYNONYMS: Readonly<Record<string, SeedStatus>> = { picked_up: 'in_transit'
 
 /** Engine order state → seed status, before `foodReady` refines it. */
 const STATE_STATUS: Readonly<Record<string, SeedStatus>> = {
-  placed: 'placed', awaiting_payment: 'placed', awaiting_restaurant: 'placed',
+  placed: 'placed',
+  awaiting_payment: 'placed',
+  awaiting_restaurant: 'placed',
   // Accepted: the kitchen has it and no rider is sought yet (dispatch waits for its time).
   preparing: 'confirmed',
   // Cooking while a rider is found, offered the job, or on the way to the restaurant.
-  'dispatching.searching': 'preparing', 'dispatching.offered': 'preparing', assigned: 'preparing',
-  picked_up: 'in_transit', delivered: 'delivered', cancelled: 'cancelled',
+  'dispatching.searching': 'preparing',
+  'dispatching.offered': 'preparing',
+  assigned: 'preparing',
+  picked_up: 'in_transit',
+  delivered: 'delivered',
+  cancelled: 'cancelled',
 };
 
 /** Accepted and not yet picked up: the states in which food being ready shows as `ready`. */

@@ -43,7 +43,8 @@ export function parseEdgeConfig(env: Readonly<Record<string, string | undefined>
   const hostPort = isIP(dialHost) === 6 ? `[${dialHost}]:${serverPort}` : `${dialHost}:${serverPort}`;
   const certPath = env.EDGE_CERT || undefined;
   const keyPath = env.EDGE_KEY || undefined;
-  if ((certPath === undefined) !== (keyPath === undefined)) throw new Error('edge: set both EDGE_CERT and EDGE_KEY, or neither');
+  if ((certPath === undefined) !== (keyPath === undefined))
+    throw new Error('edge: set both EDGE_CERT and EDGE_KEY, or neither');
   const admin = env.EDGE_ADMIN || 'off';
   if (admin !== 'off' && !/^(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+$/.test(admin)) {
     throw new Error(`edge: EDGE_ADMIN must be off or a loopback host:port, not ${admin}`);
@@ -56,7 +57,12 @@ export function parseEdgeConfig(env: Readonly<Record<string, string | undefined>
     certPath: certPath && resolve(cwd, certPath),
     keyPath: keyPath && resolve(cwd, keyPath),
     certDir: resolve(cwd, env.EDGE_CERT_DIR || '.dev/certs'),
-    certHosts: Object.freeze((env.EDGE_CERT_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean)),
+    certHosts: Object.freeze(
+      (env.EDGE_CERT_HOSTS ?? '')
+        .split(',')
+        .map((h) => h.trim())
+        .filter(Boolean),
+    ),
     dataDir: resolve(cwd, env.EDGE_DATA_DIR || '.dev/caddy'),
     admin,
     upstreamCommand: env.EDGE_UPSTREAM_CMD || undefined,

@@ -69,10 +69,11 @@ export async function ensureDevCert(opts: DevCertOptions): Promise<DevCert> {
     return { ...paths, action: 'issued-ca-and-server' };
   }
   const server = await loadPair(paths.certPath, paths.keyPath);
-  const serverGood = server !== undefined
-    && stillValid(server.cert, now)
-    && server.cert.verify(ca.cert.publicKey)
-    && hosts.every((h) => covers(server.cert, h));
+  const serverGood =
+    server !== undefined &&
+    stillValid(server.cert, now) &&
+    server.cert.verify(ca.cert.publicKey) &&
+    hosts.every((h) => covers(server.cert, h));
   if (!serverGood) {
     await issueServer(paths, hosts);
     return { ...paths, action: 'issued-server' };
@@ -86,8 +87,10 @@ export function covers(cert: X509Certificate, host: string): boolean {
 }
 
 function stillValid(cert: X509Certificate, now: Date): boolean {
-  return new Date(cert.validFrom).getTime() <= now.getTime()
-    && new Date(cert.validTo).getTime() - now.getTime() > RENEW_BEFORE_MS;
+  return (
+    new Date(cert.validFrom).getTime() <= now.getTime() &&
+    new Date(cert.validTo).getTime() - now.getTime() > RENEW_BEFORE_MS
+  );
 }
 
 /** The certificate and key at these paths when both parse and belong together. */
@@ -95,7 +98,9 @@ async function loadPair(certPath: string, keyPath: string): Promise<{ cert: X509
   try {
     const cert = new X509Certificate(await readFile(certPath));
     const pub = createPublicKey(createPrivateKey(await readFile(keyPath)));
-    const same = pub.export({ type: 'spki', format: 'der' }).equals(cert.publicKey.export({ type: 'spki', format: 'der' }));
+    const same = pub
+      .export({ type: 'spki', format: 'der' })
+      .equals(cert.publicKey.export({ type: 'spki', format: 'der' }));
     return same ? { cert } : undefined;
   } catch {
     return undefined;
@@ -108,10 +113,22 @@ async function issueCa(paths: Omit<DevCert, 'action'>): Promise<void> {
   const key = `${paths.caKeyPath}.new`;
   const cert = `${paths.caCertPath}.new`;
   await openssl([
-    'req', '-x509', '-new', ...EC_KEY, '-keyout', key, '-out', cert, '-days', String(CA_DAYS),
-    '-subj', `/O=Dispatch engine development/CN=Dispatch dev CA ${new Date().toISOString().slice(0, 10)}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE,pathlen:0',
-    '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+    'req',
+    '-x509',
+    '-new',
+    ...EC_KEY,
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    String(CA_DAYS),
+    '-subj',
+    `/O=Dispatch engine development/CN=Dispatch dev CA ${new Date().toISOString().slice(0, 10)}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE,pathlen:0',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
   ]);
   await chmod(key, 0o600);
   await rename(key, paths.caKeyPath);
@@ -125,17 +142,44 @@ async function issueServer(paths: Omit<DevCert, 'action'>, hosts: readonly strin
   const cert = `${paths.certPath}.new`;
   const san = hosts.map((h) => (isIP(h) ? `IP:${h}` : `DNS:${h}`)).join(',');
   try {
-    await openssl(['req', '-new', ...EC_KEY, '-keyout', key, '-out', csr, '-subj', '/O=Dispatch engine development/CN=localhost']);
-    await writeFile(ext, [
-      'basicConstraints=critical,CA:FALSE',
-      'keyUsage=critical,digitalSignature',
-      'extendedKeyUsage=serverAuth',
-      `subjectAltName=${san}`,
-      '',
-    ].join('\n'));
     await openssl([
-      'x509', '-req', '-in', csr, '-CA', paths.caCertPath, '-CAkey', paths.caKeyPath,
-      '-set_serial', `0x${randomSerial()}`, '-days', String(SERVER_DAYS), '-extfile', ext, '-out', cert,
+      'req',
+      '-new',
+      ...EC_KEY,
+      '-keyout',
+      key,
+      '-out',
+      csr,
+      '-subj',
+      '/O=Dispatch engine development/CN=localhost',
+    ]);
+    await writeFile(
+      ext,
+      [
+        'basicConstraints=critical,CA:FALSE',
+        'keyUsage=critical,digitalSignature',
+        'extendedKeyUsage=serverAuth',
+        `subjectAltName=${san}`,
+        '',
+      ].join('\n'),
+    );
+    await openssl([
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      paths.caCertPath,
+      '-CAkey',
+      paths.caKeyPath,
+      '-set_serial',
+      `0x${randomSerial()}`,
+      '-days',
+      String(SERVER_DAYS),
+      '-extfile',
+      ext,
+      '-out',
+      cert,
     ]);
     await chmod(key, 0o600);
     await rename(key, paths.keyPath);
@@ -157,7 +201,8 @@ async function openssl(args: readonly string[]): Promise<void> {
     await run('openssl', args, { timeout: 30_000 });
   } catch (err) {
     const e = err as { code?: unknown; stderr?: unknown };
-    if (e.code === 'ENOENT') throw new Error('dev-cert: openssl is not installed (apt-get install openssl, or ./dev setup)');
+    if (e.code === 'ENOENT')
+      throw new Error('dev-cert: openssl is not installed (apt-get install openssl, or ./dev setup)');
     throw new Error(`dev-cert: openssl ${args[0] ?? ''} failed: ${String(e.stderr ?? err).trim()}`);
   }
 }

@@ -35,13 +35,19 @@ export function httpOk(url: string): Promise<boolean> {
  */
 export function httpsStatus(url: string, opts: { ca?: Buffer; servername: string }): Promise<number | undefined> {
   return new Promise((resolve) => {
-    const req = httpsRequest(url, {
-      timeout: 1_000, agent: false, servername: opts.servername,
-      ...(opts.ca ? { ca: opts.ca } : { rejectUnauthorized: false }),
-    }, (res) => {
-      res.resume();
-      resolve(res.statusCode);
-    });
+    const req = httpsRequest(
+      url,
+      {
+        timeout: 1_000,
+        agent: false,
+        servername: opts.servername,
+        ...(opts.ca ? { ca: opts.ca } : { rejectUnauthorized: false }),
+      },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      },
+    );
     req.once('timeout', () => req.destroy());
     req.once('error', () => resolve(undefined));
     req.end();

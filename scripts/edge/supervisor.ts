@@ -39,22 +39,38 @@ export class Supervisor {
   readonly done: Promise<number>;
 
   constructor(private readonly opts: SupervisorOptions) {
-    this.done = new Promise((r) => { this.settle = r; });
+    this.done = new Promise((r) => {
+      this.settle = r;
+    });
     // Last resort if this process exits without a clean stop: no orphans.
-    process.once('exit', () => { for (const m of this.children) if (!m.exit) killGroup(m.child, 'SIGKILL'); });
+    process.once('exit', () => {
+      for (const m of this.children) if (!m.exit) killGroup(m.child, 'SIGKILL');
+    });
   }
 
   /** True once a stop began (a signal, a child's exit, or `fail`). */
-  get isStopping(): boolean { return this.stopping !== undefined; }
+  get isStopping(): boolean {
+    return this.stopping !== undefined;
+  }
 
   /** Starts a child in its own process group; its exit stops the unit. */
   spawn(spec: ChildSpec): ChildProcess {
     if (this.stopping) throw new Error(`supervisor: stopping, will not start ${spec.name}`);
     const child = spawn(spec.command, [...spec.args], {
-      cwd: spec.cwd, env: spec.env, stdio: ['ignore', 'inherit', 'inherit'], detached: true,
+      cwd: spec.cwd,
+      env: spec.env,
+      stdio: ['ignore', 'inherit', 'inherit'],
+      detached: true,
     });
     let resolveExited!: () => void;
-    const managed: Managed = { name: spec.name, child, exited: new Promise<void>((r) => { resolveExited = r; }), exit: undefined };
+    const managed: Managed = {
+      name: spec.name,
+      child,
+      exited: new Promise<void>((r) => {
+        resolveExited = r;
+      }),
+      exit: undefined,
+    };
     this.children.push(managed);
     child.once('error', (err) => {
       this.opts.log(`edge: could not start ${spec.name} (${spec.command}): ${err.message}`);
@@ -128,6 +144,10 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   try {
     process.kill(-child.pid, signal);
   } catch {
-    try { child.kill(signal); } catch { /* already gone */ }
+    try {
+      child.kill(signal);
+    } catch {
+      /* already gone */
+    }
   }
 }

@@ -20,7 +20,8 @@ t.test('npm run bench -- all --quick --json: every scenario, one JSON object', a
   t.ok(out['wall_s'] > 0);
   // CPU per order: the server's and the load generator's, and the machine's Postgres and Redis (local
   // here, read from /proc in 10 ms ticks, so a quick run may see none of theirs: only present is checked).
-  const cpu = (out['match'] as { match_cpu: { orders: number; per_order_us: Record<string, number | null> } }).match_cpu;
+  const cpu = (out['match'] as { match_cpu: { orders: number; per_order_us: Record<string, number | null> } })
+    .match_cpu;
   t.ok(cpu.orders > 0, 'orders measured in the match window');
   for (const k of ['server', 'load'] as const) t.ok((cpu.per_order_us[k] ?? 0) > 0, `CPU per order of the ${k}`);
   for (const k of ['postgres', 'redis'] as const) t.type(cpu.per_order_us[k], 'number', `the machine's ${k} found`);

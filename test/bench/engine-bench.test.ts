@@ -3,11 +3,22 @@ import t from 'tap';
 
 // The harness must keep working; how fast anything is gets judged by `npm run bench`, never here.
 t.test('npm run bench -- engine --quick --json prints every figure with its baseline', async (t) => {
-  const res = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/run.ts', 'engine', '--quick', '--json'], { encoding: 'utf8' });
+  const res = spawnSync(
+    process.execPath,
+    ['--expose-gc', '--import', 'tsx', 'bench/run.ts', 'engine', '--quick', '--json'],
+    { encoding: 'utf8' },
+  );
   t.equal(res.status, 0, res.stderr);
   const out = JSON.parse(res.stdout.trim().split('\n').at(-1)!);
-  for (const k of ['position_update_cpu_us', 'baseline_xstate_send_cpu_us', 'heap_bytes_per_idle_rider',
-    'baseline_heap_bytes_per_started_actor', 'heap_bytes_per_active_order', 'matches']) t.type(out[k], 'number', k);
+  for (const k of [
+    'position_update_cpu_us',
+    'baseline_xstate_send_cpu_us',
+    'heap_bytes_per_idle_rider',
+    'baseline_heap_bytes_per_started_actor',
+    'heap_bytes_per_active_order',
+    'matches',
+  ])
+    t.type(out[k], 'number', k);
   t.match(out.match_latency_us, { p50: Number, p99: Number, p999: Number, max: Number });
   t.match(out.baseline_brute_force_scan_us, { p50: Number, p99: Number });
   t.equal(out.matches, 1000, 'every order was matched');

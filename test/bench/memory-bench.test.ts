@@ -6,7 +6,13 @@ t.test('npm run bench -- memory --quick --json: heap per rider and per active or
   t.equal(res.status, 0, 'exits 0', { stderr: res.stderr.slice(-4000) });
   const out = res.last!;
   t.equal(out['scenario'], 'memory');
-  for (const k of ['heap_bytes_per_online_rider', 'heap_bytes_per_preparing_order', 'heap_bytes_per_assigned_order', 'heap_total_mib', 'rss_mib']) {
+  for (const k of [
+    'heap_bytes_per_online_rider',
+    'heap_bytes_per_preparing_order',
+    'heap_bytes_per_assigned_order',
+    'heap_total_mib',
+    'rss_mib',
+  ]) {
     t.type(out[k], 'number', k);
     t.ok(out[k] > 0, `${k} is positive`);
   }

@@ -8,7 +8,9 @@ t.setTimeout(300_000);
 const systemShape = {
   ingest_us_per_position: Number,
   ingest: { positions: Number, server_us_per_position: Number },
-  match_latency_us: PERCENTILES, rest_ack_us: PERCENTILES, engine_match_us: PERCENTILES,
+  match_latency_us: PERCENTILES,
+  rest_ack_us: PERCENTILES,
+  engine_match_us: PERCENTILES,
   match_latency_curve: Array,
   orders: { planned: Number, placed: Number, confirmed: Number, offers: Number, unmatched: Number },
 };
@@ -32,10 +34,21 @@ t.test('npm run bench -- baselines --quick --json: the same pipeline three times
   for (const s of ['redis-geo', 'postgis']) {
     t.match(out['systems'][s].lookup_us, PERCENTILES);
     t.type(out['systems'][s].ingest.store_us_per_position, 'number', `${s}: its store's CPU counts`);
-    t.match(out['ratios'][s], { match_p50: Number, match_p99: Number, match_p999: Number, ingest_us_per_position: Number });
+    t.match(out['ratios'][s], {
+      match_p50: Number,
+      match_p99: Number,
+      match_p999: Number,
+      ingest_us_per_position: Number,
+    });
     t.equal(out['systems'][s].bridge.lookupErrors, 0);
   }
-  t.match(out['met'], { match_p99: Boolean, engine_match_p99: Boolean, ingest: Boolean, redis_geo_ratio: Boolean, postgis_ratio: Boolean });
+  t.match(out['met'], {
+    match_p99: Boolean,
+    engine_match_p99: Boolean,
+    ingest: Boolean,
+    redis_geo_ratio: Boolean,
+    postgis_ratio: Boolean,
+  });
   t.match(res.stderr, /\[baselines\] postgis: orders \d+\/\d+ sent/, 'progress lines while running');
 });
 

@@ -5,7 +5,11 @@ import { defaultSimOptions, Simulation } from '../../bench/sim/simulation.js';
 
 function run(seed: number) {
   const clock = new SimulatedClock();
-  const sim = new Simulation({ ...defaultSimOptions, riders: 300, restaurants: 30, ordersPerSec: 0.5, seed, radiusKm: 4 }, clock, nullStopwatch);
+  const sim = new Simulation(
+    { ...defaultSimOptions, riders: 300, restaurants: 30, ordersPerSec: 0.5, seed, radiusKm: 4 },
+    clock,
+    nullStopwatch,
+  );
   const events: string[] = [];
   sim.engine.subscribe((e) => events.push(`${e.type}:${e.id}:${e.seq}:${e.at}`));
   sim.start();
@@ -36,23 +40,54 @@ t.test('the same seed gives the same run; another seed does not', async (t) => {
 });
 
 t.test('npm run simulate -- --json ends with one JSON object holding the promised fields', async (t) => {
-  const res = spawnSync(process.execPath, ['--import', 'tsx', 'bench/simulate.ts', '--riders', '200', '--restaurants', '20',
-    '--orders-per-sec', '0.5', '--duration', '300', '--radius-km', '4', '--json'], { encoding: 'utf8' });
+  const res = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'bench/simulate.ts',
+      '--riders',
+      '200',
+      '--restaurants',
+      '20',
+      '--orders-per-sec',
+      '0.5',
+      '--duration',
+      '300',
+      '--radius-km',
+      '4',
+      '--json',
+    ],
+    { encoding: 'utf8' },
+  );
   t.equal(res.status, 0, res.stderr);
   const last = res.stdout.trim().split('\n').at(-1)!;
   const out = JSON.parse(last);
-  for (const k of ['orders_placed', 'orders_delivered', 'orders_cancelled', 'offers_sent', 'offers_declined', 'offers_expired',
-    'invariant_violations', 'wall_s']) t.type(out[k], 'number', k);
+  for (const k of [
+    'orders_placed',
+    'orders_delivered',
+    'orders_cancelled',
+    'offers_sent',
+    'offers_declined',
+    'offers_expired',
+    'invariant_violations',
+    'wall_s',
+  ])
+    t.type(out[k], 'number', k);
   t.match(out.match_latency_us, { p50: Number, p90: Number, p99: Number, max: Number });
   t.match(out.pickup_distance_m, { mean: Number, p90: Number });
   t.match(res.stderr, /\[sim \d\d:\d\d:\d\d\] placed \d+ delivered \d+/, 'progress lines on stderr');
 });
 
 t.test('bad flags get a clear error and exit code 2', async (t) => {
-  const res = spawnSync(process.execPath, ['--import', 'tsx', 'bench/simulate.ts', '--ridres', '5'], { encoding: 'utf8' });
+  const res = spawnSync(process.execPath, ['--import', 'tsx', 'bench/simulate.ts', '--ridres', '5'], {
+    encoding: 'utf8',
+  });
   t.equal(res.status, 2);
   t.match(res.stderr, /unknown flag --ridres/);
-  const neg = spawnSync(process.execPath, ['--import', 'tsx', 'bench/simulate.ts', '--riders', '-3'], { encoding: 'utf8' });
+  const neg = spawnSync(process.execPath, ['--import', 'tsx', 'bench/simulate.ts', '--riders', '-3'], {
+    encoding: 'utf8',
+  });
   t.equal(neg.status, 2);
   t.match(neg.stderr, /--riders must be a number/);
 });

@@ -16,18 +16,33 @@ export function eventStoreContract(t: Test, make: (t: Test) => Promise<EventStor
     w.engine.subscribe((e) => pending.push(e));
     // Capture states after each command, as write-behind does.
     const flush = () => {
-      for (const e of pending.splice(0)) records.push({ event: e, state: w.engine.snapshotRow(e.aggregate, e.id) ?? null, idCounter: w.engine.idCounter });
+      for (const e of pending.splice(0))
+        records.push({
+          event: e,
+          state: w.engine.snapshotRow(e.aggregate, e.id) ?? null,
+          idCounter: w.engine.idCounter,
+        });
     };
     w.restaurant('r1');
     flush();
     w.rider('a', near(200));
     flush();
-    const o = w.engine.placeOrder({ customerId: cust('c1'), restaurantId: rest('r1'), drop: near(2000, 0), paid: true });
+    const o = w.engine.placeOrder({
+      customerId: cust('c1'),
+      restaurantId: rest('r1'),
+      drop: near(2000, 0),
+      paid: true,
+    });
     flush();
     if (!o.ok) throw new Error(o.detail);
     w.engine.restaurantAccept(o.value, { prepMinutes: 0 });
     flush();
-    const o2 = w.engine.placeOrder({ customerId: cust('c2'), restaurantId: rest('r1'), drop: near(1500, 90), paid: true });
+    const o2 = w.engine.placeOrder({
+      customerId: cust('c2'),
+      restaurantId: rest('r1'),
+      drop: near(1500, 90),
+      paid: true,
+    });
     flush();
     if (o2.ok) w.engine.cancelOrder({ orderId: o2.value, by: 'customer' });
     flush();
@@ -88,26 +103,45 @@ export function eventStoreContract(t: Test, make: (t: Test) => Promise<EventStor
     const ended = snap.orders.find((o) => o.endedAt > 0);
     t.ok(ended, 'one order ended');
     const later = await store.loadState(ended!.endedAt + 1);
-    t.notOk(later.orders.some((o) => o.id === ended!.id), 'orders ended before the window are left out');
+    t.notOk(
+      later.orders.some((o) => o.id === ended!.id),
+      'orders ended before the window are left out',
+    );
     t.equal(later.orders.length, snap.orders.length - 1, 'live orders are always loaded');
   });
 
-  t.test('overlapping batches (a worker with several in flight, a batch re-run beside its successor) agree', async (t) => {
-    const store = await make(t);
-    const { records } = recordsOfAWorld();
-    // Batches sharing actors, in both directions, appended at once.
-    const batches = [records.slice(0, 20), [...records.slice(10, 30)].reverse(), records.slice(5), [...records].reverse()];
-    const results = await Promise.all(batches.map((b) => store.append(b)));
-    t.equal(results.reduce((n, r) => n + r.inserted, 0), records.length, 'each event inserted by exactly one batch');
-    const state = await store.loadState(0);
-    const newest = new Map<string, number>();
-    for (const r of records) if (r.state) newest.set(`${r.event.aggregate}/${r.event.id}`, r.state.seq);
-    const got = new Map<string, number>();
-    for (const [kind, rows] of [['restaurant', state.restaurants], ['rider', state.riders], ['order', state.orders]] as const) {
-      for (const row of rows) got.set(`${kind}/${row.id}`, row.seq);
-    }
-    t.same(got, newest, 'every actor at its newest state');
-  });
+  t.test(
+    'overlapping batches (a worker with several in flight, a batch re-run beside its successor) agree',
+    async (t) => {
+      const store = await make(t);
+      const { records } = recordsOfAWorld();
+      // Batches sharing actors, in both directions, appended at once.
+      const batches = [
+        records.slice(0, 20),
+        [...records.slice(10, 30)].reverse(),
+        records.slice(5),
+        [...records].reverse(),
+      ];
+      const results = await Promise.all(batches.map((b) => store.append(b)));
+      t.equal(
+        results.reduce((n, r) => n + r.inserted, 0),
+        records.length,
+        'each event inserted by exactly one batch',
+      );
+      const state = await store.loadState(0);
+      const newest = new Map<string, number>();
+      for (const r of records) if (r.state) newest.set(`${r.event.aggregate}/${r.event.id}`, r.state.seq);
+      const got = new Map<string, number>();
+      for (const [kind, rows] of [
+        ['restaurant', state.restaurants],
+        ['rider', state.riders],
+        ['order', state.orders],
+      ] as const) {
+        for (const row of rows) got.set(`${kind}/${row.id}`, row.seq);
+      }
+      t.same(got, newest, 'every actor at its newest state');
+    },
+  );
 
   t.test('an empty batch is a no-op', async (t) => {
     const store = await make(t);

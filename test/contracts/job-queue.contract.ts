@@ -12,7 +12,8 @@ export async function until(check: () => boolean | Promise<boolean>, ms = 5_000)
   }
 }
 
-const jobs = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => ({ id: `job.${from + i}`, data: { n: from + i } }));
+const jobs = (from: number, to: number) =>
+  Array.from({ length: to - from }, (_, i) => ({ id: `job.${from + i}`, data: { n: from + i } }));
 
 /**
  * The one suite every {@link JobQueue} passes (embedded and BullMQ). `make`
@@ -24,13 +25,31 @@ export function jobQueueContract(t: Test, make: (t: Test) => Promise<JobQueue<Da
     const q = await make(t);
     await q.enqueue(jobs(0, 250));
     const seen: QueuedJob<Data>[][] = [];
-    const c = q.consume(async (batch) => { seen.push([...batch]); }, { batchSize: 40, lingerMs: 5 });
+    const c = q.consume(
+      async (batch) => {
+        seen.push([...batch]);
+      },
+      { batchSize: 40, lingerMs: 5 },
+    );
     await until(() => seen.flat().length >= 250);
     await c.close();
-    const ids = seen.flat().map((j) => j.data.n).sort((a, b) => a - b);
-    t.same(ids, jobs(0, 250).map((j) => j.data.n), 'each job once');
-    t.ok(seen.every((b) => b.length <= 40 && b.length > 0), 'batch sizes within bounds');
-    t.ok(seen.flat().every((j) => j.attempt === 1), 'first attempt');
+    const ids = seen
+      .flat()
+      .map((j) => j.data.n)
+      .sort((a, b) => a - b);
+    t.same(
+      ids,
+      jobs(0, 250).map((j) => j.data.n),
+      'each job once',
+    );
+    t.ok(
+      seen.every((b) => b.length <= 40 && b.length > 0),
+      'batch sizes within bounds',
+    );
+    t.ok(
+      seen.flat().every((j) => j.attempt === 1),
+      'first attempt',
+    );
     await until(async () => (await q.pending()).length === 0);
     t.pass('nothing pending once handled');
   });
@@ -40,7 +59,13 @@ export function jobQueueContract(t: Test, make: (t: Test) => Promise<JobQueue<Da
     await q.enqueue(jobs(0, 10));
     await q.enqueue([...jobs(5, 15), ...jobs(14, 15)]);
     const pending = await q.pending();
-    t.same(pending.map((j) => j.id).sort(), jobs(0, 15).map((j) => j.id).sort(), '15 distinct jobs pending');
+    t.same(
+      pending.map((j) => j.id).sort(),
+      jobs(0, 15)
+        .map((j) => j.id)
+        .sort(),
+      '15 distinct jobs pending',
+    );
   });
 
   t.test('a batch whose handler throws is delivered again, with the next attempt', async (t) => {
@@ -48,13 +73,16 @@ export function jobQueueContract(t: Test, make: (t: Test) => Promise<JobQueue<Da
     await q.enqueue(jobs(0, 5));
     const attempts = new Map<string, number[]>();
     let fail = true;
-    const c = q.consume(async (batch) => {
-      for (const j of batch) attempts.set(j.id, [...(attempts.get(j.id) ?? []), j.attempt]);
-      if (fail) {
-        fail = false;
-        throw new Error('storage down');
-      }
-    }, { batchSize: 5, lingerMs: 20 });
+    const c = q.consume(
+      async (batch) => {
+        for (const j of batch) attempts.set(j.id, [...(attempts.get(j.id) ?? []), j.attempt]);
+        if (fail) {
+          fail = false;
+          throw new Error('storage down');
+        }
+      },
+      { batchSize: 5, lingerMs: 20 },
+    );
     await until(async () => [...attempts.values()].flat().length >= 10 && (await q.pending()).length === 0, 10_000);
     await c.close();
     t.equal(attempts.size, 5);
@@ -65,10 +93,19 @@ export function jobQueueContract(t: Test, make: (t: Test) => Promise<JobQueue<Da
     const q = await make(t);
     await q.enqueue(jobs(0, 3));
     let release!: () => void;
-    const gate = new Promise<void>((r) => { release = r; });
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
     let started = 0;
     let finished = 0;
-    const c = q.consume(async (b) => { started += b.length; await gate; finished += b.length; }, { batchSize: 3, lingerMs: 20 });
+    const c = q.consume(
+      async (b) => {
+        started += b.length;
+        await gate;
+        finished += b.length;
+      },
+      { batchSize: 3, lingerMs: 20 },
+    );
     await until(() => started === 3);
     t.equal((await q.pending()).length, 3, 'active jobs are still pending');
     const closing = c.close();

@@ -16,7 +16,12 @@ t.test('embedded (in-process)', async (t) => {
 t.test('BullMQ on Redis', async (t) => {
   jobQueueContract(t, async (tt) => {
     // A prefix of this test's own on the shared Redis; removed after.
-    const q = new BullmqQueue<{ n: number }>({ redis: SHARED_REDIS, name: 'contract', prefix: `t-${process.pid}-${randomBytes(4).toString('hex')}`, backoffMs: 100 });
+    const q = new BullmqQueue<{ n: number }>({
+      redis: SHARED_REDIS,
+      name: 'contract',
+      prefix: `t-${process.pid}-${randomBytes(4).toString('hex')}`,
+      backoffMs: 100,
+    });
     tt.teardown(async () => {
       await q.bullmq.obliterate({ force: true }).catch(() => {});
       await q.close();

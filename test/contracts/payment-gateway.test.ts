@@ -8,9 +8,15 @@ import { paymentGatewayContract } from './payment-gateway.contract.js';
 t.test('HTTP adapter against the sandbox gateway server', async (t) => {
   paymentGatewayContract(t, async (tt) => {
     // No app listens for its webhooks here; the sandbox retries them quietly until closed.
-    const sandbox = await startSandbox({ webhookUrl: 'http://127.0.0.1:9/none', webhookSecret: 'contract-secret-0123456789' });
+    const sandbox = await startSandbox({
+      webhookUrl: 'http://127.0.0.1:9/none',
+      webhookSecret: 'contract-secret-0123456789',
+    });
     tt.teardown(() => sandbox.close());
-    const gateway = new RazorpayGateway({ baseUrl: sandbox.url, keyId: 'rzp_test_sandbox', keySecret: 'sandbox-secret', merchantId: 'acc_test' }, { ...defaultResilience, attempts: 1 });
+    const gateway = new RazorpayGateway(
+      { baseUrl: sandbox.url, keyId: 'rzp_test_sandbox', keySecret: 'sandbox-secret', merchantId: 'acc_test' },
+      { ...defaultResilience, attempts: 1 },
+    );
     return {
       gateway,
       capture: async (id) => {

@@ -22,7 +22,11 @@ function edge(method: string, path: string): Promise<{ status: number; type: str
       res.on('data', (c: Buffer) => (text += c.toString()));
       res.on('end', () => {
         let body: unknown = text;
-        try { body = JSON.parse(text); } catch { /* left as text */ }
+        try {
+          body = JSON.parse(text);
+        } catch {
+          /* left as text */
+        }
         resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body });
       });
     });

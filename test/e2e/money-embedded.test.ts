@@ -11,13 +11,24 @@ const w = await startMoneyWorld(t, {}, {}, true);
 
 t.test('embedded: a paid order cancelled is refunded once; a lost capture webhook is reconciled', async (t) => {
   const paid = await paidOrder(w);
-  t.equal((await api(w.url, 'PUT', `/orders/${paid.order}/status`, { token: w.cast.customer.token, body: { status: 'cancelled' } })).status, 200);
+  t.equal(
+    (
+      await api(w.url, 'PUT', `/orders/${paid.order}/status`, {
+        token: w.cast.customer.token,
+        body: { status: 'cancelled' },
+      })
+    ).status,
+    200,
+  );
   const o = await orderUntil(w, paid.order, (b) => b.payment_status === 'refunded');
   t.match(o.refund, { status: 'processed', amount: 280 });
   t.equal(w.sandbox.ledger.totals().refundsByPayment[paid.gatewayPayment], 1);
 
   const u = await unpaidOrder(w);
-  await fetch(`${w.sandbox.url}/sandbox/faults`, { method: 'POST', body: JSON.stringify({ dropPayment: u.gatewayPayment }) });
+  await fetch(`${w.sandbox.url}/sandbox/faults`, {
+    method: 'POST',
+    body: JSON.stringify({ dropPayment: u.gatewayPayment }),
+  });
   w.sandbox.ledger.capture(u.gatewayPayment);
   t.equal((await orderUntil(w, u.order, (b) => b.payment_status === 'paid')).engine_state, 'awaiting_restaurant');
 });

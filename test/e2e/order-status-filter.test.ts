@@ -21,10 +21,19 @@ const db = pgDatabase(first.databaseUrl!, { max: 1 });
 t.teardown(() => db.close());
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const cash = (token: string) => api(first.url, 'POST', '/orders', {
-  token, body: { ...seed.order(shop.id, [{ menu_item_id: shop.items['Butter Chicken']!, quantity: 1 }]), payment_method: { type: 'CASH' } },
-});
-const upi = (token: string) => api(first.url, 'POST', '/orders', { token, body: seed.order(shop.id, [{ menu_item_id: shop.items['Dal Makhani']!, quantity: 1 }]) });
+const cash = (token: string) =>
+  api(first.url, 'POST', '/orders', {
+    token,
+    body: {
+      ...seed.order(shop.id, [{ menu_item_id: shop.items['Butter Chicken']!, quantity: 1 }]),
+      payment_method: { type: 'CASH' },
+    },
+  });
+const upi = (token: string) =>
+  api(first.url, 'POST', '/orders', {
+    token,
+    body: seed.order(shop.id, [{ menu_item_id: shop.items['Dal Makhani']!, quantity: 1 }]),
+  });
 const setStatus = async (id: string, token: string, body: Record<string, unknown>) => {
   const r = await api(first.url, 'PUT', `/orders/${id}/status`, { token, body });
   if (r.status !== 200) throw new Error(`PUT status ${JSON.stringify(body)}: ${r.status} ${JSON.stringify(r.body)}`);
@@ -51,14 +60,25 @@ async function findable(t: Test, base: string, token: string, id: string, expect
   }
 }
 
-t.test('every word an answer shows is found by the filter, through an order\'s life', async (t) => {
-  const rider = new RiderClient({ url: `${first.url.replace('http', 'ws')}${RIDER_PATH}`, getToken: () => cast.rider.token, socket: nodeSocket, random: () => 0.5 });
+t.test("every word an answer shows is found by the filter, through an order's life", async (t) => {
+  const rider = new RiderClient({
+    url: `${first.url.replace('http', 'ws')}${RIDER_PATH}`,
+    getToken: () => cast.rider.token,
+    socket: nodeSocket,
+    random: () => 0.5,
+  });
   t.teardown(() => rider.stop());
   const reg = await api(first.url, 'POST', '/delivery-persons', { token: cast.rider.token, body: seed.deliveryPerson });
   t.equal(reg.status, 201);
   rider.start();
   await rider.waitFor((f) => f.type === Frame.WELCOME);
-  rider.sendPosition({ ...offsetM(seed.restaurant.address.latitude, seed.restaurant.address.longitude, 90, 400), accuracy: 5, heading: NaN, speed: 4, at: Date.now() });
+  rider.sendPosition({
+    ...offsetM(seed.restaurant.address.latitude, seed.restaurant.address.longitude, 90, 400),
+    accuracy: 5,
+    heading: NaN,
+    speed: 4,
+    at: Date.now(),
+  });
   rider.setStatus(RiderStatusCode.ONLINE);
   await rider.waitFor((f) => f.type === Frame.ACK && f.lastSeq >= 2);
   const token = cast.admin.token;
@@ -68,7 +88,11 @@ t.test('every word an answer shows is found by the filter, through an order\'s l
 
   const slow = (await cash(cast.customer.token)).body.id as string;
   await findable(t, first.url, token, slow, 'placed');
-  t.equal((await setStatus(slow, cast.restaurant.token, { status: 'confirmed', estimated_preparation_time: 60 })).engine_state, 'preparing');
+  t.equal(
+    (await setStatus(slow, cast.restaurant.token, { status: 'confirmed', estimated_preparation_time: 60 }))
+      .engine_state,
+    'preparing',
+  );
   await findable(t, first.url, token, slow, 'confirmed');
 
   const id = (await cash(cast.customer.token)).body.id as string;
@@ -87,7 +111,7 @@ t.test('every word an answer shows is found by the filter, through an order\'s l
   await setStatus(id, cast.rider.token, { status: 'delivered' });
   await findable(t, first.url, token, id, 'delivered');
   const mine = await api(first.url, 'GET', '/orders?status=delivered', { token: cast.rider.token });
-  t.same(ids(mine.body), [id], 'a rider\'s history filters on the order row\'s rider');
+  t.same(ids(mine.body), [id], "a rider's history filters on the order row's rider");
 
   await setStatus(unpaid, cast.customer.token, { status: 'cancelled', reason: 'changed my mind' });
   await findable(t, first.url, token, unpaid, 'cancelled');
@@ -119,7 +143,7 @@ t.test('a status filter pages in SQL: limit, offset and total across pages', asy
   t.equal(both.body.orders.length, 3);
 });
 
-t.test('the filter\'s query runs on the (who, status, newest) indexes', async (t) => {
+t.test("the filter's query runs on the (who, status, newest) indexes", async (t) => {
   // A customer with 20,000 orders in seven statuses, so the planner's choice means something.
   await db.query(`INSERT INTO orders (id, customer_id, restaurant_id, status, drop_lat, drop_lng, placed_at, seed_status)
     SELECT 'bulk-' || g, 'bulk-customer', 'bulk-restaurant', 'placed', 0, 0, now() - g * interval '1 minute',
@@ -127,14 +151,21 @@ t.test('the filter\'s query runs on the (who, status, newest) indexes', async (t
     FROM generate_series(1, 20000) g`);
   t.teardown(() => db.query(`DELETE FROM orders WHERE customer_id = 'bulk-customer'`));
   await db.query('ANALYZE orders');
-  const plan = async (who: string, value: string) => (await db.query<{ 'QUERY PLAN': string }>(
-    `EXPLAIN SELECT o.id FROM orders o WHERE ${who} = $1 AND o.seed_status = $2 ORDER BY o.placed_at DESC, o.id LIMIT 20 OFFSET 40`,
-    [value, 'ready'],
-  )).rows.map((r) => r['QUERY PLAN']).join('\n');
+  const plan = async (who: string, value: string) =>
+    (
+      await db.query<{ 'QUERY PLAN': string }>(
+        `EXPLAIN SELECT o.id FROM orders o WHERE ${who} = $1 AND o.seed_status = $2 ORDER BY o.placed_at DESC, o.id LIMIT 20 OFFSET 40`,
+        [value, 'ready'],
+      )
+    ).rows
+      .map((r) => r['QUERY PLAN'])
+      .join('\n');
   t.match(await plan('o.customer_id', 'bulk-customer'), /orders_customer_status_idx/);
   t.match(await plan('o.restaurant_id', 'bulk-restaurant'), /orders_restaurant_status_idx/);
-  const r = await api(first.url, 'GET', '/orders?status=ready&limit=20&offset=40&restaurant_id=bulk-restaurant', { token: cast.admin.token });
-  t.match(r.body, { total: 20000 / 7 | 0, limit: 20, offset: 40 }, 'the API pages the same rows');
+  const r = await api(first.url, 'GET', '/orders?status=ready&limit=20&offset=40&restaurant_id=bulk-restaurant', {
+    token: cast.admin.token,
+  });
+  t.match(r.body, { total: (20000 / 7) | 0, limit: 20, offset: 40 }, 'the API pages the same rows');
   t.equal(r.body.orders.length, 20);
 });
 
@@ -150,18 +181,28 @@ t.test('after a restart the column agrees with the recovered engine', async (t) 
   const token = cast.admin.token;
   const ahead = (await cash(cast.customer.token)).body.id as string;
   const behind = (await cash(cast.customer.token)).body.id as string;
-  for (const id of [ahead, behind]) await setStatus(id, cast.restaurant.token, { status: 'confirmed', estimated_preparation_time: 60 });
+  for (const id of [ahead, behind])
+    await setStatus(id, cast.restaurant.token, { status: 'confirmed', estimated_preparation_time: 60 });
   await findable(t, first.url, token, behind, 'confirmed');
   await first.server.close();
   // What a crash can leave: a row ahead of the events that became durable, and one behind them.
   await db.query(`UPDATE orders SET seed_status = 'delivered', status_seq = status_seq + 50 WHERE id = $1`, [ahead]);
   await db.query(`UPDATE orders SET seed_status = 'placed', status_seq = 0 WHERE id = $1`, [behind]);
 
-  const second = await startTestServer(t, { label: 'order_status', env: { DATABASE_URL: first.databaseUrl!, QUEUE_PREFIX: prefix } });
+  const second = await startTestServer(t, {
+    label: 'order_status',
+    env: { DATABASE_URL: first.databaseUrl!, QUEUE_PREFIX: prefix },
+  });
   t.ok(second.server.recovery.orders >= 2, 'orders recovered');
   for (const id of [ahead, behind]) await findable(t, second.url, token, id, 'confirmed');
-  const rows = await db.query<{ id: string; seed_status: string }>('SELECT id, seed_status FROM orders WHERE id = ANY($1)', [[ahead, behind]]);
-  t.same(rows.rows.map((r) => r.seed_status), ['confirmed', 'confirmed']);
+  const rows = await db.query<{ id: string; seed_status: string }>(
+    'SELECT id, seed_status FROM orders WHERE id = ANY($1)',
+    [[ahead, behind]],
+  );
+  t.same(
+    rows.rows.map((r) => r.seed_status),
+    ['confirmed', 'confirmed'],
+  );
   const all = await api(second.url, 'GET', '/orders?limit=100', { token });
   for (const o of all.body.orders as { id: string; status: string }[]) {
     const r = await api(second.url, 'GET', `/orders?status=${o.status}&limit=100`, { token });

@@ -14,18 +14,46 @@ const shop = await openRestaurant(url, cast.restaurant);
 
 let n = 0;
 const event = (type: string, transactionId: string, amountPaise: number) => ({
-  entity: 'event', event: type, contains: ['payment'], created_at: 1700000000,
-  payload: { payment: { entity: { id: `pay_${++n}`, amount: amountPaise, currency: 'INR', status: type === 'payment.captured' ? 'captured' : 'failed', method: 'upi', vpa: 'user@paytm', notes: { transaction_id: transactionId } } } },
+  entity: 'event',
+  event: type,
+  contains: ['payment'],
+  created_at: 1700000000,
+  payload: {
+    payment: {
+      entity: {
+        id: `pay_${++n}`,
+        amount: amountPaise,
+        currency: 'INR',
+        status: type === 'payment.captured' ? 'captured' : 'failed',
+        method: 'upi',
+        vpa: 'user@paytm',
+        notes: { transaction_id: transactionId },
+      },
+    },
+  },
 });
 const deliver = (body: unknown, eventId: string, o: { secret?: string; raw?: string } = {}) => {
   const raw = o.raw ?? JSON.stringify(body);
-  return api(url, 'POST', '/payments/webhook', { raw, headers: { 'content-type': 'application/json', 'x-razorpay-signature': signWebhook(o.secret ?? SECRET, raw), 'x-razorpay-event-id': eventId } });
+  return api(url, 'POST', '/payments/webhook', {
+    raw,
+    headers: {
+      'content-type': 'application/json',
+      'x-razorpay-signature': signWebhook(o.secret ?? SECRET, raw),
+      'x-razorpay-event-id': eventId,
+    },
+  });
 };
 
 /** A UPI order with its payment request. */
 async function upiOrder(): Promise<{ order: string; payment: string; txn: string }> {
-  const o = await api(url, 'POST', '/orders', { token: cast.customer.token, body: seed.order(shop.id, [{ menu_item_id: shop.items['Butter Chicken']!, quantity: 1 }]) });
-  const p = await api(url, 'POST', '/payments', { token: cast.customer.token, body: { order_id: o.body.id, payment_method: { type: 'UPI', vpa: 'user@paytm' }, amount: 280 } });
+  const o = await api(url, 'POST', '/orders', {
+    token: cast.customer.token,
+    body: seed.order(shop.id, [{ menu_item_id: shop.items['Butter Chicken']!, quantity: 1 }]),
+  });
+  const p = await api(url, 'POST', '/payments', {
+    token: cast.customer.token,
+    body: { order_id: o.body.id, payment_method: { type: 'UPI', vpa: 'user@paytm' }, amount: 280 },
+  });
   if (p.status !== 201) throw new Error(JSON.stringify(p.body));
   return { order: o.body.id, payment: p.body.id, txn: p.body.transaction_id };
 }
@@ -60,10 +88,18 @@ t.test('forged or tampered webhooks are refused and change nothing', async (t) =
   t.equal(forged.body.code, 'WEBHOOK_SIGNATURE_INVALID');
   const raw = JSON.stringify(ev);
   const tampered = await api(url, 'POST', '/payments/webhook', {
-    raw: raw.replace('28000', '1'), headers: { 'content-type': 'application/json', 'x-razorpay-signature': signWebhook(SECRET, raw), 'x-razorpay-event-id': 'evt_tampered' },
+    raw: raw.replace('28000', '1'),
+    headers: {
+      'content-type': 'application/json',
+      'x-razorpay-signature': signWebhook(SECRET, raw),
+      'x-razorpay-event-id': 'evt_tampered',
+    },
   });
   t.equal(tampered.status, 401);
-  const unsigned = await api(url, 'POST', '/payments/webhook', { raw, headers: { 'content-type': 'application/json', 'x-razorpay-event-id': 'evt_unsigned' } });
+  const unsigned = await api(url, 'POST', '/payments/webhook', {
+    raw,
+    headers: { 'content-type': 'application/json', 'x-razorpay-event-id': 'evt_unsigned' },
+  });
   t.equal(unsigned.status, 401);
   const junk = await deliver(undefined, 'evt_junk', { raw: '{"event": ' });
   t.equal(junk.status, 400);
@@ -87,7 +123,10 @@ t.test('failed: the order is cancelled', async (t) => {
 
 t.test('money captured for an order already cancelled is refunded, once', async (t) => {
   const { order, payment, txn } = await upiOrder();
-  const c = await api(url, 'PUT', `/orders/${order}/status`, { token: cast.customer.token, body: { status: 'cancelled' } });
+  const c = await api(url, 'PUT', `/orders/${order}/status`, {
+    token: cast.customer.token,
+    body: { status: 'cancelled' },
+  });
   t.equal(c.status, 200, JSON.stringify(c.body));
   const ev = event('payment.captured', txn, 28_000);
   const r = await deliver(ev, 'evt_late_capture');
@@ -98,7 +137,14 @@ t.test('money captured for an order already cancelled is refunded, once', async 
   const p = await api(url, 'GET', `/payments/${payment}`, { token: cast.customer.token });
   t.equal(p.body.status, 'refund_pending', 'captured, and owed back');
   t.equal(p.body.refunds.length, 1, 'one refund whatever is redelivered');
-  t.match(p.body.refunds[0], { status: 'requested', amount: 280, reason: 'order_cancelled', requested_at: String, accepted_at: null, settled_at: null });
+  t.match(p.body.refunds[0], {
+    status: 'requested',
+    amount: 280,
+    reason: 'order_cancelled',
+    requested_at: String,
+    accepted_at: null,
+    settled_at: null,
+  });
   const o = await api(url, 'GET', `/orders/${order}`, { token: cast.customer.token });
   t.equal(o.body.payment_status, 'refund_pending');
   t.match(o.body.refund, { status: 'requested', amount: 280 });

@@ -14,10 +14,14 @@ const cast = await makeCast(auth);
 const shop = await openRestaurant(url, cast.restaurant);
 const butter = shop.items['Butter Chicken']!;
 
-t.test('path ids that cannot exist are 404 with the object\'s code', async (t) => {
+t.test("path ids that cannot exist are 404 with the object's code", async (t) => {
   const cases: [string, string][] = [
-    ['/orders/a%00b', 'ORDER_NOT_FOUND'], ['/orders/%ED%A0%80', 'ORDER_NOT_FOUND'], ['/orders/%E0%A4%A', 'ORDER_NOT_FOUND'],
-    [`/orders/${'x'.repeat(65)}`, 'ORDER_NOT_FOUND'], ['/payments/%0A', 'PAYMENT_NOT_FOUND'], ['/restaurants/%C3%A9', 'RESTAURANT_NOT_FOUND'],
+    ['/orders/a%00b', 'ORDER_NOT_FOUND'],
+    ['/orders/%ED%A0%80', 'ORDER_NOT_FOUND'],
+    ['/orders/%E0%A4%A', 'ORDER_NOT_FOUND'],
+    [`/orders/${'x'.repeat(65)}`, 'ORDER_NOT_FOUND'],
+    ['/payments/%0A', 'PAYMENT_NOT_FOUND'],
+    ['/restaurants/%C3%A9', 'RESTAURANT_NOT_FOUND'],
     ['/restaurants/a%00/menu', 'RESTAURANT_NOT_FOUND'],
   ];
   for (const [path, code] of cases) {
@@ -42,22 +46,30 @@ t.test('text with NUL, lone surrogates or control characters is a 400 naming the
     t.equal(p.status, 400, `profile name ${JSON.stringify(s)}`);
     t.equal(p.body.errors?.[0]?.field, 'name');
   }
-  const key = await api(url, 'PUT', '/users/profile', { token: cast.customer2.token, raw: '{"name":"x","\\u0000":1}', headers: { 'content-type': 'application/json' } });
+  const key = await api(url, 'PUT', '/users/profile', {
+    token: cast.customer2.token,
+    raw: '{"name":"x","\\u0000":1}',
+    headers: { 'content-type': 'application/json' },
+  });
   t.equal(key.status, 400, 'a bad field name too');
   const menu = await api(url, 'PUT', `/restaurants/${shop.id}/menu`, {
-    token: cast.restaurant.token, body: { categories: [{ name: 'Mains', items: [{ name: 'Dal\u0000', price: 100 }] }] },
+    token: cast.restaurant.token,
+    body: { categories: [{ name: 'Mains', items: [{ name: 'Dal\u0000', price: 100 }] }] },
   });
   t.equal(menu.status, 400);
   t.equal(menu.body.errors?.[0]?.field, 'categories/0/items/0/name');
   const docs = await api(url, 'POST', '/delivery-persons', {
-    token: cast.rider2.token, body: { ...seed.deliveryPerson, documents: { driving_license: 'url\ud800' } },
+    token: cast.rider2.token,
+    body: { ...seed.deliveryPerson, documents: { driving_license: 'url\ud800' } },
   });
   t.equal(docs.status, 400);
   t.equal(docs.body.errors?.[0]?.field, 'documents/driving_license');
 });
 
 t.test('prose keeps its line breaks; one-line fields refuse them; emoji are text', async (t) => {
-  const order = seed.order(shop.id, [{ menu_item_id: butter, quantity: 1, special_instructions: 'Ring twice\nNo onions\t🌶️' }]);
+  const order = seed.order(shop.id, [
+    { menu_item_id: butter, quantity: 1, special_instructions: 'Ring twice\nNo onions\t🌶️' },
+  ]);
   const r = await api(url, 'POST', '/orders', { token: cast.customer.token, body: order });
   t.equal(r.status, 201, JSON.stringify(r.body));
   const line = await api(url, 'PUT', '/users/profile', { token: cast.customer2.token, body: { name: 'Two\nlines' } });
@@ -68,22 +80,48 @@ t.test('prose keeps its line breaks; one-line fields refuse them; emoji are text
 });
 
 t.test('two users with the same phone: the second hears 409 VALUE_TAKEN', async (t) => {
-  const a = await api(url, 'PUT', '/users/profile', { token: cast.customer.token, body: { phone: seed.profile.phone } });
+  const a = await api(url, 'PUT', '/users/profile', {
+    token: cast.customer.token,
+    body: { phone: seed.profile.phone },
+  });
   t.equal(a.status, 200, JSON.stringify(a.body));
   const b = await api(url, 'PUT', '/users/profile', { token: cast.admin.token, body: { phone: seed.profile.phone } });
   t.equal(b.status, 409, JSON.stringify(b.body));
   t.equal(b.body.code, 'VALUE_TAKEN');
   t.match(b.body.detail, /phone/);
-  const again = await api(url, 'PUT', '/users/profile', { token: cast.customer.token, body: { phone: seed.profile.phone } });
+  const again = await api(url, 'PUT', '/users/profile', {
+    token: cast.customer.token,
+    body: { phone: seed.profile.phone },
+  });
   t.equal(again.status, 200, 'the owner may set it again');
 });
 
 t.test('signed webhooks: amounts beyond a column and bad text are 400, not a 5xx the gateway retries', async (t) => {
   const deliver = (raw: string, eventId: string) =>
-    api(url, 'POST', '/payments/webhook', { raw, headers: { 'content-type': 'application/json', 'x-razorpay-signature': signWebhook(SECRET, raw), 'x-razorpay-event-id': eventId } });
-  const ev = (amount: number, extra: Record<string, unknown> = {}) => JSON.stringify({
-    event: 'payment.captured', payload: { payment: { entity: { id: 'pay_x', amount, currency: 'INR', status: 'captured', notes: { transaction_id: 'TXN1' }, ...extra } } },
-  });
+    api(url, 'POST', '/payments/webhook', {
+      raw,
+      headers: {
+        'content-type': 'application/json',
+        'x-razorpay-signature': signWebhook(SECRET, raw),
+        'x-razorpay-event-id': eventId,
+      },
+    });
+  const ev = (amount: number, extra: Record<string, unknown> = {}) =>
+    JSON.stringify({
+      event: 'payment.captured',
+      payload: {
+        payment: {
+          entity: {
+            id: 'pay_x',
+            amount,
+            currency: 'INR',
+            status: 'captured',
+            notes: { transaction_id: 'TXN1' },
+            ...extra,
+          },
+        },
+      },
+    });
   const big = await deliver(ev(2 ** 31), 'evt_big');
   t.equal(big.status, 400, JSON.stringify(big.body));
   t.equal(big.body.errors?.[0]?.field, 'payload/payment/entity/amount');

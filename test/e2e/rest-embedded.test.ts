@@ -22,11 +22,18 @@ t.test('embedded storage serves the API and keeps orders across a restart', asyn
 
   const shop = await openRestaurant(first.url, cast.restaurant);
   const placed = await api(first.url, 'POST', '/orders', {
-    token: cast.customer.token, body: { ...seed.order(shop.id, [{ menu_item_id: shop.items['Butter Chicken']!, quantity: 3 }]), payment_method: { type: 'CASH' } },
+    token: cast.customer.token,
+    body: {
+      ...seed.order(shop.id, [{ menu_item_id: shop.items['Butter Chicken']!, quantity: 3 }]),
+      payment_method: { type: 'CASH' },
+    },
   });
   t.equal(placed.status, 201, JSON.stringify(placed.body));
   t.equal(placed.body.total_amount, 840);
-  const confirmed = await api(first.url, 'PUT', `/orders/${placed.body.id}/status`, { token: cast.restaurant.token, body: { status: 'confirmed', estimated_preparation_time: 25 } });
+  const confirmed = await api(first.url, 'PUT', `/orders/${placed.body.id}/status`, {
+    token: cast.restaurant.token,
+    body: { status: 'confirmed', estimated_preparation_time: 25 },
+  });
   t.equal(confirmed.status, 200);
   await first.server.close();
 
@@ -35,7 +42,13 @@ t.test('embedded storage serves the API and keeps orders across a restart', asyn
   t.equal(second.server.recovery.restaurants, 1);
   const read = await api(second.url, 'GET', `/orders/${placed.body.id}`, { token: cast.customer.token });
   t.equal(read.status, 200, JSON.stringify(read.body));
-  t.match(read.body, { id: placed.body.id, status: 'confirmed', engine_state: 'preparing', total_amount: 840, items: [{ name: 'Butter Chicken', quantity: 3 }] });
+  t.match(read.body, {
+    id: placed.body.id,
+    status: 'confirmed',
+    engine_state: 'preparing',
+    total_amount: 840,
+    items: [{ name: 'Butter Chicken', quantity: 3 }],
+  });
   const menu = await api(second.url, 'GET', `/restaurants/${shop.id}/menu`, { token: cast.customer.token });
   t.equal(menu.body.categories[0].items.length, 3, 'the menu too');
 });

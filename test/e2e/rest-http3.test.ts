@@ -28,10 +28,19 @@ t.test('GET /health over HTTP/3 with gtlsclient', async (t) => {
 
 t.test('an order created over HTTP/3 and read back over HTTP/3', async (t) => {
   const before = server.engine.stats().orders;
-  const body = JSON.stringify({ ...seed.order(shop.id, [{ menu_item_id: shop.items['Butter Chicken']!, quantity: 2 }]), payment_method: { type: 'CASH' } });
+  const body = JSON.stringify({
+    ...seed.order(shop.id, [{ menu_item_id: shop.items['Butter Chicken']!, quantity: 2 }]),
+    payment_method: { type: 'CASH' },
+  });
   const created = await browser.request({
-    method: 'POST', url: `${caddy.url}/orders`, body,
-    headers: { authorization: `Bearer ${cast.customer.token}`, 'content-type': 'application/json', 'idempotency-key': `h3-${Date.now()}` },
+    method: 'POST',
+    url: `${caddy.url}/orders`,
+    body,
+    headers: {
+      authorization: `Bearer ${cast.customer.token}`,
+      'content-type': 'application/json',
+      'idempotency-key': `h3-${Date.now()}`,
+    },
   });
   t.equal(created.httpVersion, '3', 'the create went over HTTP/3');
   t.equal(created.status, 201, created.body);
@@ -40,12 +49,25 @@ t.test('an order created over HTTP/3 and read back over HTTP/3', async (t) => {
   t.equal(server.engine.stats().orders, before + 1);
   t.ok(created.headers['x-request-id'], 'request id through the edge');
 
-  const read = await browser.request({ method: 'GET', url: `${caddy.url}/orders/${order.id}`, headers: { authorization: `Bearer ${cast.customer.token}` } });
+  const read = await browser.request({
+    method: 'GET',
+    url: `${caddy.url}/orders/${order.id}`,
+    headers: { authorization: `Bearer ${cast.customer.token}` },
+  });
   t.equal(read.httpVersion, '3', 'the read went over HTTP/3');
   t.equal(read.status, 200, read.body);
-  t.match(JSON.parse(read.body), { id: order.id, status: 'placed', total_amount: 560, items: [{ name: 'Butter Chicken', quantity: 2 }] });
+  t.match(JSON.parse(read.body), {
+    id: order.id,
+    status: 'placed',
+    total_amount: 560,
+    items: [{ name: 'Butter Chicken', quantity: 2 }],
+  });
 
-  const denied = await browser.request({ method: 'GET', url: `${caddy.url}/orders/${order.id}`, headers: { authorization: `Bearer ${cast.customer2.token}` } });
+  const denied = await browser.request({
+    method: 'GET',
+    url: `${caddy.url}/orders/${order.id}`,
+    headers: { authorization: `Bearer ${cast.customer2.token}` },
+  });
   t.equal(denied.status, 404, 'problem answers pass through the edge unchanged');
   t.equal(JSON.parse(denied.body).code, 'ORDER_NOT_FOUND');
 });

@@ -19,7 +19,10 @@ t.test('GET /health answers the seed shape without a token', async (t) => {
   t.match(r.body.timestamp, ISO);
   t.equal(r.body.version, '0.1.0');
   t.same(Object.keys(r.body.services).sort(), ['database', 'firebase', 'redis']);
-  t.ok(Object.values(r.body.services).every((s) => s === 'healthy'), JSON.stringify(r.body.services));
+  t.ok(
+    Object.values(r.body.services).every((s) => s === 'healthy'),
+    JSON.stringify(r.body.services),
+  );
   t.ok(r.headers.get('x-request-id'), 'every answer carries a request id');
   t.equal(r.headers.get('x-content-type-options'), 'nosniff');
 });
@@ -30,7 +33,7 @@ t.test('a request id given by the client is echoed back', async (t) => {
 });
 
 let restaurantId = '';
-let items: Record<string, string> = {};
+const items: Record<string, string> = {};
 
 t.test('POST /restaurants and PUT /restaurants/{id}/menu with the seed bodies', async (t) => {
   const r = await api(url, 'POST', '/restaurants', { token: cast.restaurant.token, body: seed.restaurant });
@@ -41,16 +44,34 @@ t.test('POST /restaurants and PUT /restaurants/{id}/menu with the seed bodies', 
   t.equal(r.body.status, 'open');
   restaurantId = r.body.id;
 
-  const m = await api(url, 'PUT', `/restaurants/${restaurantId}/menu`, { token: cast.restaurant.token, body: seed.menu });
+  const m = await api(url, 'PUT', `/restaurants/${restaurantId}/menu`, {
+    token: cast.restaurant.token,
+    body: seed.menu,
+  });
   t.equal(m.status, 200, JSON.stringify(m.body));
   t.equal(m.body.categories[0].name, 'Main Course');
   const bc = m.body.categories[0].items[0];
-  t.match(bc, { name: 'Butter Chicken', description: 'Creamy tomato-based curry', price: 280, image_url: 'https://example.com/bc.jpg', available: true, preparation_time: 15, dietary_info: ['non-vegetarian'] });
+  t.match(bc, {
+    name: 'Butter Chicken',
+    description: 'Creamy tomato-based curry',
+    price: 280,
+    image_url: 'https://example.com/bc.jpg',
+    available: true,
+    preparation_time: 15,
+    dietary_info: ['non-vegetarian'],
+  });
   t.match(bc.id, UUID, 'each item gets an id orders refer to');
   for (const c of m.body.categories) for (const i of c.items) items[i.name] = i.id;
 
-  const again = await api(url, 'PUT', `/restaurants/${restaurantId}/menu`, { token: cast.restaurant.token, body: seed.menu });
-  t.same(again.body.categories[0].items.map((i: { id: string }) => i.id), Object.values(items), 'putting the same menu again keeps the ids');
+  const again = await api(url, 'PUT', `/restaurants/${restaurantId}/menu`, {
+    token: cast.restaurant.token,
+    body: seed.menu,
+  });
+  t.same(
+    again.body.categories[0].items.map((i: { id: string }) => i.id),
+    Object.values(items),
+    'putting the same menu again keeps the ids',
+  );
 
   const read = await api(url, 'GET', `/restaurants/${restaurantId}/menu`, { token: cast.customer.token });
   t.equal(read.status, 200);
@@ -58,11 +79,15 @@ t.test('POST /restaurants and PUT /restaurants/{id}/menu with the seed bodies', 
 });
 
 t.test('GET /restaurants finds restaurants near a point, nearest first', async (t) => {
-  const r = await api(url, 'GET', '/restaurants?latitude=19.08&longitude=72.88&radius_km=3', { token: cast.customer.token });
+  const r = await api(url, 'GET', '/restaurants?latitude=19.08&longitude=72.88&radius_km=3', {
+    token: cast.customer.token,
+  });
   t.equal(r.status, 200, JSON.stringify(r.body));
   t.ok(r.body.restaurants.some((x: { id: string }) => x.id === restaurantId));
   t.type(r.body.restaurants[0].distance_km, 'number');
-  const far = await api(url, 'GET', '/restaurants?latitude=28.6&longitude=77.2&radius_km=3', { token: cast.customer.token });
+  const far = await api(url, 'GET', '/restaurants?latitude=28.6&longitude=77.2&radius_km=3', {
+    token: cast.customer.token,
+  });
   t.same(far.body.restaurants, [], 'none near Delhi');
 });
 
@@ -78,12 +103,21 @@ t.test('POST /delivery-persons and PUT /delivery-persons/location with the seed 
   t.equal(on.status, 200, JSON.stringify(on.body));
   t.match(on.body.status, /^online/);
 
-  const pause = await api(url, 'PUT', '/delivery-persons/status', { token: cast.rider.token, body: { status: 'break' } });
+  const pause = await api(url, 'PUT', '/delivery-persons/status', {
+    token: cast.rider.token,
+    body: { status: 'break' },
+  });
   t.equal(pause.body.status, 'on_break');
-  const back = await api(url, 'PUT', '/delivery-persons/status', { token: cast.rider.token, body: { status: 'online' } });
+  const back = await api(url, 'PUT', '/delivery-persons/status', {
+    token: cast.rider.token,
+    body: { status: 'online' },
+  });
   t.equal(back.status, 200, `back from a break: ${JSON.stringify(back.body)}`);
   t.equal(back.body.status, 'online.idle');
-  const loc = await api(url, 'PUT', '/delivery-persons/location', { token: cast.rider.token, body: { ...seed.location, speed: 8.5 } });
+  const loc = await api(url, 'PUT', '/delivery-persons/location', {
+    token: cast.rider.token,
+    body: { ...seed.location, speed: 8.5 },
+  });
   t.equal(loc.status, 200, JSON.stringify(loc.body));
   t.equal(loc.body.status, 'accepted');
 });
@@ -112,20 +146,36 @@ t.test('GET /orders/{id} answers the seed shape', async (t) => {
   const r = await api(url, 'GET', `/orders/${orderId}`, { token: cast.customer.token });
   t.equal(r.status, 200, JSON.stringify(r.body));
   t.match(r.body, {
-    id: orderId, customer_id: cast.customer.uid, restaurant_id: restaurantId, delivery_person_id: null, status: 'placed', total_amount: 730,
-    delivery_address: { street: '123 Main St', city: 'Mumbai', latitude: 19.086 }, restaurant_address: { street: '1 Food Street' },
+    id: orderId,
+    customer_id: cast.customer.uid,
+    restaurant_id: restaurantId,
+    delivery_person_id: null,
+    status: 'placed',
+    total_amount: 730,
+    delivery_address: { street: '123 Main St', city: 'Mumbai', latitude: 19.086 },
+    restaurant_address: { street: '1 Food Street' },
   });
   t.match(r.body.created_at, ISO);
   t.match(r.body.estimated_delivery_time, ISO);
   t.equal(r.body.items.length, 2);
-  t.match(r.body.items[0], { menu_item_id: items['Butter Chicken'], name: 'Butter Chicken', quantity: 2, unit_price: 280, total_price: 560, special_instructions: 'Extra spicy' });
+  t.match(r.body.items[0], {
+    menu_item_id: items['Butter Chicken'],
+    name: 'Butter Chicken',
+    quantity: 2,
+    unit_price: 280,
+    total_price: 560,
+    special_instructions: 'Extra spicy',
+  });
   t.ok('tracking' in r.body, 'tracking is present (null until a rider is on the way)');
 });
 
 let paymentId = '';
 
 t.test('POST /payments answers a UPI intent link; GET /payments/{id} its state', async (t) => {
-  const r = await api(url, 'POST', '/payments', { token: cast.customer.token, body: { order_id: orderId, payment_method: { type: 'UPI', vpa: 'user@paytm' }, amount: total } });
+  const r = await api(url, 'POST', '/payments', {
+    token: cast.customer.token,
+    body: { order_id: orderId, payment_method: { type: 'UPI', vpa: 'user@paytm' }, amount: total },
+  });
   t.equal(r.status, 201, JSON.stringify(r.body));
   t.match(r.body.id, UUID);
   t.equal(r.body.status, 'processing');
@@ -160,21 +210,30 @@ t.test('GET and PUT /users/profile with the seed body', async (t) => {
 t.test('PUT /orders/{id}/status with the seed body moves a cash order on', async (t) => {
   const placed = await api(url, 'POST', '/orders', {
     token: cast.customer.token,
-    body: { ...seed.order(restaurantId, [{ menu_item_id: items['Dal Makhani']!, quantity: 1 }]), payment_method: { type: 'CASH' } },
+    body: {
+      ...seed.order(restaurantId, [{ menu_item_id: items['Dal Makhani']!, quantity: 1 }]),
+      payment_method: { type: 'CASH' },
+    },
   });
   t.equal(placed.status, 201, JSON.stringify(placed.body));
   t.equal(placed.body.payment_status, 'cash_on_delivery');
-  const r = await api(url, 'PUT', `/orders/${placed.body.id}/status`, { token: cast.restaurant.token, body: { status: 'confirmed', estimated_preparation_time: 20 } });
+  const r = await api(url, 'PUT', `/orders/${placed.body.id}/status`, {
+    token: cast.restaurant.token,
+    body: { status: 'confirmed', estimated_preparation_time: 20 },
+  });
   t.equal(r.status, 200, JSON.stringify(r.body));
   t.equal(r.body.id, placed.body.id);
   t.equal(r.body.status, 'confirmed', 'confirmed: the kitchen is on it, no rider sought yet');
   t.equal(r.body.engine_state, 'preparing');
-  const ready = await api(url, 'PUT', `/orders/${placed.body.id}/status`, { token: cast.restaurant.token, body: { status: 'ready' } });
+  const ready = await api(url, 'PUT', `/orders/${placed.body.id}/status`, {
+    token: cast.restaurant.token,
+    body: { status: 'ready' },
+  });
   t.equal(ready.status, 200, JSON.stringify(ready.body));
   t.equal(ready.body.status, 'ready', 'food ready and not picked up, whether or not a rider is coming');
 });
 
-t.test('GET /orders lists the caller\'s orders, newest first, with filters and pagination', async (t) => {
+t.test("GET /orders lists the caller's orders, newest first, with filters and pagination", async (t) => {
   const all = await api(url, 'GET', '/orders', { token: cast.customer.token });
   t.equal(all.status, 200, JSON.stringify(all.body));
   t.equal(all.body.total, 2);
@@ -184,7 +243,10 @@ t.test('GET /orders lists the caller\'s orders, newest first, with filters and p
   t.equal(page.body.orders.length, 1);
   t.equal(page.body.orders[0].id, all.body.orders[1].id);
   const placed = await api(url, 'GET', '/orders?status=placed', { token: cast.customer.token });
-  t.same(placed.body.orders.map((o: { id: string }) => o.id), [orderId]);
+  t.same(
+    placed.body.orders.map((o: { id: string }) => o.id),
+    [orderId],
+  );
   const other = await api(url, 'GET', '/orders', { token: cast.customer2.token });
   t.equal(other.body.total, 0, 'another customer sees none of them');
   const kitchen = await api(url, 'GET', '/orders', { token: cast.restaurant.token });
@@ -201,7 +263,15 @@ t.test('/openapi.json documents every route as OpenAPI 3.1', async (t) => {
   const r = await api(url, 'GET', '/openapi.json');
   t.equal(r.status, 200);
   t.equal(r.body.openapi, '3.1.0');
-  for (const [path, method] of [['/orders', 'post'], ['/orders/{order_id}', 'get'], ['/orders/{order_id}/status', 'put'], ['/payments', 'post'], ['/users/profile', 'put'], ['/restaurants/{restaurant_id}/menu', 'put'], ['/delivery-persons/location', 'put']] as const) {
+  for (const [path, method] of [
+    ['/orders', 'post'],
+    ['/orders/{order_id}', 'get'],
+    ['/orders/{order_id}/status', 'put'],
+    ['/payments', 'post'],
+    ['/users/profile', 'put'],
+    ['/restaurants/{restaurant_id}/menu', 'put'],
+    ['/delivery-persons/location', 'put'],
+  ] as const) {
     t.ok(r.body.paths[path]?.[method], `${method} ${path}`);
   }
   const create = r.body.paths['/orders'].post;

@@ -55,7 +55,11 @@ t.test('a dropped connection is re-established; what was sent while away is appl
   const { factory, sockets } = recordingFactory();
   const closes: [number, boolean][] = [];
   const client = new RiderClient({
-    url: h.url, getToken: () => u.token, socket: factory, backoff: { initialMs: 20, maxMs: 200 }, random: () => 0.5,
+    url: h.url,
+    getToken: () => u.token,
+    socket: factory,
+    backoff: { initialMs: 20, maxMs: 200 },
+    random: () => 0.5,
     onClose: (code, _r, again) => closes.push([code, again]),
   });
   client.start();
@@ -66,13 +70,20 @@ t.test('a dropped connection is re-established; what was sent while away is appl
 
   sockets[0]!.terminate();
   await until(() => !client.connected, 'client notices the drop');
-  await until(() => h.engine.getRider(id).ok && !(h.engine.getRider(id) as { value: { connected: boolean } }).value.connected, 'engine disconnect');
+  await until(
+    () => h.engine.getRider(id).ok && !(h.engine.getRider(id) as { value: { connected: boolean } }).value.connected,
+    'engine disconnect',
+  );
   client.setStatus(RiderStatusCode.BREAK);
   client.sendPosition(fixAt(h.clock.now() - 500));
   const welcome = await client.waitFor((f) => f.type === Frame.WELCOME, 5000);
   t.match(welcome, { lastSeq: 1 }, 'the server remembered seq 1');
   await client.waitFor((f) => f.type === Frame.ACK && f.lastSeq >= 3);
-  t.match(h.engine.getRider(id), { ok: true, value: { state: 'on_break', connected: true } }, 'the queued command applied after the reconnect');
+  t.match(
+    h.engine.getRider(id),
+    { ok: true, value: { state: 'on_break', connected: true } },
+    'the queued command applied after the reconnect',
+  );
   t.same(closes, [[1006, true]], 'one abnormal close, with a reconnect');
   t.equal(sockets.length, 2);
   client.stop();

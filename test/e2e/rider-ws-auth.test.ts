@@ -20,7 +20,12 @@ t.test('refusals at upgrade carry the error table status and code', async (t) =>
     ['customer role', connect(h.url, { token: customer.token }), 403, 'AUTH_ROLE_FORBIDDEN'],
     ['rider without rider_id', connect(h.url, { token: noRider.token }), 403, 'AUTH_ROLE_FORBIDDEN'],
     ['no subprotocol', connect(h.url, { token: customer.token, protocols: [] }), 426, 'PROTOCOL_UNSUPPORTED'],
-    ['foreign origin', connect(h.url, { token: customer.token, headers: { origin: 'https://evil.example' } }), 403, 'ORIGIN_FORBIDDEN'],
+    [
+      'foreign origin',
+      connect(h.url, { token: customer.token, headers: { origin: 'https://evil.example' } }),
+      403,
+      'ORIGIN_FORBIDDEN',
+    ],
   ];
   for (const [name, c, status, code] of cases) {
     const r = await c.refused;
@@ -28,7 +33,10 @@ t.test('refusals at upgrade carry the error table status and code', async (t) =>
   }
   const now = Math.floor(Date.now() / 1000);
   const rider = await h.rider();
-  const expired = rewritePayload(rider.token, (p) => { p['iat'] = now - 7200; p['exp'] = now - 3600; });
+  const expired = rewritePayload(rider.token, (p) => {
+    p['iat'] = now - 7200;
+    p['exp'] = now - 3600;
+  });
   const r = await connect(h.url, { token: expired }).refused;
   t.same(r && { status: r.status, code: r.body.code }, { status: 401, code: 'AUTH_TOKEN_EXPIRED' }, 'expired token');
   t.equal(h.server.rider.stats.connections, 0, 'no socket was opened for any of them');
@@ -36,13 +44,18 @@ t.test('refusals at upgrade carry the error table status and code', async (t) =>
 
 t.test('browsers: token in a bearer.<token> subprotocol entry or the query, from an allowed origin', async (t) => {
   const a = await h.rider('browser');
-  const viaProtocol = connect(h.url, { protocols: [RIDER_SUBPROTOCOL, `bearer.${a.token}`], headers: { origin: 'https://app.example.test' } });
+  const viaProtocol = connect(h.url, {
+    protocols: [RIDER_SUBPROTOCOL, `bearer.${a.token}`],
+    headers: { origin: 'https://app.example.test' },
+  });
   await viaProtocol.opened;
   t.equal(viaProtocol.ws.protocol, RIDER_SUBPROTOCOL, 'the server answers with the protocol, never the token entry');
   t.match(await viaProtocol.next(isWelcome), { type: Frame.WELCOME, riderId: a.riderId, lastSeq: 0 });
   viaProtocol.ws.close();
   await viaProtocol.closed;
-  const viaQuery = connect(`${h.url}?token=${encodeURIComponent(a.token)}`, { headers: { origin: 'https://app.example.test' } });
+  const viaQuery = connect(`${h.url}?token=${encodeURIComponent(a.token)}`, {
+    headers: { origin: 'https://app.example.test' },
+  });
   t.match(await viaQuery.next(isWelcome), { riderId: a.riderId });
   viaQuery.ws.close();
   await viaQuery.closed;
@@ -92,7 +105,13 @@ t.test('a fresh token frame keeps the socket open past the old expiry', async (t
   if (w.type !== Frame.WELCOME) return t.fail();
   const later = Math.floor(w.tokenExpiresAt / 1000) + 1800;
   // Emulator mode accepts unsigned tokens, so a token with a later expiry can be made by rewriting one.
-  c.send(encodeAuth(rewritePayload(a.token, (p) => { p['exp'] = later; })));
+  c.send(
+    encodeAuth(
+      rewritePayload(a.token, (p) => {
+        p['exp'] = later;
+      }),
+    ),
+  );
   await c.next((f) => f.type === Frame.ACK);
   h.clock.runUntil(w.tokenExpiresAt + 60_000);
   t.equal(c.ws.readyState, c.ws.OPEN, 'still open after the first token expired');

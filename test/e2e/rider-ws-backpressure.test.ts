@@ -21,8 +21,17 @@
  */
 import t, { type Test } from 'tap';
 import {
-  CloseCode, Frame, RiderStatusCode, encodeOrderCommand, encodePing, encodePosition, encodeStatus, type CustomerId, type OrderId,
-  type RiderId, type ServerFrame,
+  CloseCode,
+  Frame,
+  RiderStatusCode,
+  encodeOrderCommand,
+  encodePing,
+  encodePosition,
+  encodeStatus,
+  type CustomerId,
+  type OrderId,
+  type RiderId,
+  type ServerFrame,
 } from '../../protocol/index.js';
 import { connect, near, startHarness, type RawConn } from '../support/ws-harness.js';
 
@@ -30,18 +39,31 @@ const SOFT = 4 * 1024;
 const HARD = 64 * 1024;
 const h = await startHarness(t, {
   limits: {
-    framesPerSecond: 1e9, frameBurst: 1e9, positionsPerSecond: 1e9, positionBurst: 1e9, idleTimeoutS: 240,
-    softBackpressureBytes: SOFT, maxBackpressureBytes: HARD,
+    framesPerSecond: 1e9,
+    frameBurst: 1e9,
+    positionsPerSecond: 1e9,
+    positionBurst: 1e9,
+    idleTimeoutS: 240,
+    softBackpressureBytes: SOFT,
+    maxBackpressureBytes: HARD,
   },
 });
 const isWelcome = (f: ServerFrame) => f.type === Frame.WELCOME;
-const ackOf = (seq: number) => (f: ServerFrame) => (f.type === Frame.ACK && f.lastSeq >= seq) || (f.type === Frame.ERROR && f.seq === seq);
+const ackOf = (seq: number) => (f: ServerFrame) =>
+  (f.type === Frame.ACK && f.lastSeq >= seq) || (f.type === Frame.ERROR && f.seq === seq);
 /** A WebSocket ping with the largest control payload: uWS answers each with a pong of 127 bytes. */
 const PING_PAYLOAD = Buffer.alloc(125, 0x70);
 /** Bytes of pongs asked for per fill step: well below HARD - SOFT, so stopping after the step that passes SOFT leaves room. */
 const STEP_PINGS = 128;
 
-interface Rider { c: RawConn; id: RiderId; token: string; seq: number; at: number; pos: { lat: number; lng: number } }
+interface Rider {
+  c: RawConn;
+  id: RiderId;
+  token: string;
+  seq: number;
+  at: number;
+  pos: { lat: number; lng: number };
+}
 
 async function onlineRider(label: string, pos = near(200)): Promise<Rider> {
   const u = await h.rider(label);
@@ -90,7 +112,12 @@ async function fillPastSoft(r: Rider): Promise<number> {
 }
 
 function order(rest: string, dropBearing = 0): OrderId {
-  const placed = h.engine.placeOrder({ customerId: 'cust-bp' as CustomerId, restaurantId: rest as never, drop: near(1500, dropBearing), paid: true });
+  const placed = h.engine.placeOrder({
+    customerId: 'cust-bp' as CustomerId,
+    restaurantId: rest as never,
+    drop: near(1500, dropBearing),
+    paid: true,
+  });
   if (!placed.ok) throw new Error(placed.detail);
   const acc = h.engine.restaurantAccept(placed.value, { prepMinutes: 0 });
   if (!acc.ok) throw new Error(acc.detail);
@@ -103,65 +130,83 @@ async function servedNormally(t: Test, brisk: Rider, rest: string): Promise<void
   t.match(h.engine.getOrder(o), { ok: true, value: { offer: { riderId: brisk.id } } }, 'offered to the brisk rider');
   await brisk.c.next((f) => f.type === Frame.OFFER && f.orderId === o);
   brisk.c.send(encodeOrderCommand(Frame.ACCEPT, brisk.seq, o));
-  t.match(await brisk.c.next((f) => f.type === Frame.ASSIGNED && f.orderId === o), { orderId: o }, 'the brisk rider is served');
+  t.match(
+    await brisk.c.next((f) => f.type === Frame.ASSIGNED && f.orderId === o),
+    { orderId: o },
+    'the brisk rider is served',
+  );
   await brisk.c.next(ackOf(brisk.seq++));
   t.ok(h.engine.cancelOrder({ orderId: o, by: 'admin' }).ok);
   await brisk.c.next((f) => f.type === Frame.ORDER_UPDATE && f.orderId === o && f.status === 'cancelled');
 }
 
-t.test('past the soft limit droppable frames are skipped; an offer is queued and arrives when the client reads', async (t) => {
-  const restSlow = h.restaurant();
-  // The brisk rider waits on a break, so the slow one is the only candidate for the first order.
-  const slow = await onlineRider('slow', near(200));
-  const brisk = await onlineRider('brisk', near(200));
-  t.ok(h.engine.riderBreak(brisk.id).ok);
+t.test(
+  'past the soft limit droppable frames are skipped; an offer is queued and arrives when the client reads',
+  async (t) => {
+    const restSlow = h.restaurant();
+    // The brisk rider waits on a break, so the slow one is the only candidate for the first order.
+    const slow = await onlineRider('slow', near(200));
+    const brisk = await onlineRider('brisk', near(200));
+    t.ok(h.engine.riderBreak(brisk.id).ok);
 
-  socketOf(slow.c).pause();
-  const asked = await fillPastSoft(slow);
-  t.ok(h.server.rider.stats.droppedFrames > 0, `droppable frames skipped (after ${asked} bytes of pongs)`);
-  t.equal(h.server.rider.stats.slowConsumers, 0, 'no one closed yet');
+    socketOf(slow.c).pause();
+    const asked = await fillPastSoft(slow);
+    t.ok(h.server.rider.stats.droppedFrames > 0, `droppable frames skipped (after ${asked} bytes of pongs)`);
+    t.equal(h.server.rider.stats.slowConsumers, 0, 'no one closed yet');
 
-  const o = order(restSlow);
-  t.match(h.engine.getOrder(o), { ok: true, value: { offer: { riderId: slow.id } } }, 'offered to the slow rider');
-  await barrier(slow);
-  t.equal(h.server.rider.stats.slowConsumers, 0, 'the offer was queued, not dropped: it fits under the hard limit');
+    const o = order(restSlow);
+    t.match(h.engine.getOrder(o), { ok: true, value: { offer: { riderId: slow.id } } }, 'offered to the slow rider');
+    await barrier(slow);
+    t.equal(h.server.rider.stats.slowConsumers, 0, 'the offer was queued, not dropped: it fits under the hard limit');
 
-  t.ok(h.engine.riderResume(brisk.id).ok);
-  await servedNormally(t, brisk, restSlow);
+    t.ok(h.engine.riderResume(brisk.id).ok);
+    await servedNormally(t, brisk, restSlow);
 
-  socketOf(slow.c).resume();
-  const offer = await slow.c.next((f) => f.type === Frame.OFFER && f.orderId === o, 30_000);
-  t.match(offer, { orderId: o }, 'the offer arrives once the client reads');
-  slow.c.send(encodeOrderCommand(Frame.ACCEPT, slow.seq, o));
-  t.match(await slow.c.next((f) => f.type === Frame.ASSIGNED && f.orderId === o, 30_000), { orderId: o }, 'and can be accepted');
-  t.ok(h.engine.cancelOrder({ orderId: o, by: 'admin' }).ok);
-  slow.c.ws.close();
-  brisk.c.ws.close();
-  await Promise.all([slow.c.closed, brisk.c.closed]);
-});
+    socketOf(slow.c).resume();
+    const offer = await slow.c.next((f) => f.type === Frame.OFFER && f.orderId === o, 30_000);
+    t.match(offer, { orderId: o }, 'the offer arrives once the client reads');
+    slow.c.send(encodeOrderCommand(Frame.ACCEPT, slow.seq, o));
+    t.match(
+      await slow.c.next((f) => f.type === Frame.ASSIGNED && f.orderId === o, 30_000),
+      { orderId: o },
+      'and can be accepted',
+    );
+    t.ok(h.engine.cancelOrder({ orderId: o, by: 'admin' }).ok);
+    slow.c.ws.close();
+    brisk.c.ws.close();
+    await Promise.all([slow.c.closed, brisk.c.closed]);
+  },
+);
 
-t.test('must-deliver frames piling up to the hard limit close the socket with 4008, and the client reads 4008', async (t) => {
-  const stuck = await onlineRider('piling', near(200));
-  socketOf(stuck.c).pause();
-  await fillPastSoft(stuck);
-  const before = h.server.rider.stats.slowConsumers;
-  // Each ACCEPT of an unknown order earns an ERROR frame, which is never skipped.
-  const unknown = (i: number) => `no-such-order-${'x'.repeat(40)}-${i}` as OrderId;
-  let sent = 0;
-  for (let step = 0; ; step++) {
-    if (sent > 4 * HARD) return t.fail(`still open after ${sent} ERROR frames`);
-    for (let i = 0; i < 32; i++, sent++) stuck.c.send(encodeOrderCommand(Frame.ACCEPT, stuck.seq++, unknown(sent)));
-    if (!(await barrier(stuck))) break;
-  }
-  t.equal(h.server.rider.stats.slowConsumers, before + 1, `closed as a slow consumer after ${sent} ERROR frames`);
-  t.match(h.engine.getRider(stuck.id), { ok: true, value: { connected: false } }, 'the engine starts its grace period');
-  socketOf(stuck.c).resume();
-  const closed = await stuck.c.closed;
-  t.equal(closed.code, CloseCode.SLOW_CONSUMER, 'the close frame fitted: the client reads 4008');
-  t.equal(closed.reason, 'SLOW_CONSUMER');
-  const errors = stuck.c.frames.filter((f) => f.type === Frame.ERROR).length;
-  t.ok(errors > 0 && errors < sent, `every ERROR queued before the close arrived first (${errors})`);
-});
+t.test(
+  'must-deliver frames piling up to the hard limit close the socket with 4008, and the client reads 4008',
+  async (t) => {
+    const stuck = await onlineRider('piling', near(200));
+    socketOf(stuck.c).pause();
+    await fillPastSoft(stuck);
+    const before = h.server.rider.stats.slowConsumers;
+    // Each ACCEPT of an unknown order earns an ERROR frame, which is never skipped.
+    const unknown = (i: number) => `no-such-order-${'x'.repeat(40)}-${i}` as OrderId;
+    let sent = 0;
+    for (let step = 0; ; step++) {
+      if (sent > 4 * HARD) return t.fail(`still open after ${sent} ERROR frames`);
+      for (let i = 0; i < 32; i++, sent++) stuck.c.send(encodeOrderCommand(Frame.ACCEPT, stuck.seq++, unknown(sent)));
+      if (!(await barrier(stuck))) break;
+    }
+    t.equal(h.server.rider.stats.slowConsumers, before + 1, `closed as a slow consumer after ${sent} ERROR frames`);
+    t.match(
+      h.engine.getRider(stuck.id),
+      { ok: true, value: { connected: false } },
+      'the engine starts its grace period',
+    );
+    socketOf(stuck.c).resume();
+    const closed = await stuck.c.closed;
+    t.equal(closed.code, CloseCode.SLOW_CONSUMER, 'the close frame fitted: the client reads 4008');
+    t.equal(closed.reason, 'SLOW_CONSUMER');
+    const errors = stuck.c.frames.filter((f) => f.type === Frame.ERROR).length;
+    t.ok(errors > 0 && errors < sent, `every ERROR queued before the close arrived first (${errors})`);
+  },
+);
 
 t.test('an OFFER that cannot be queued closes the socket; the offer comes again on the next connection', async (t) => {
   const rest = h.restaurant();
@@ -184,13 +229,23 @@ t.test('an OFFER that cannot be queued closes the socket; the offer comes again 
   const o = order(rest);
   t.match(h.engine.getOrder(o), { ok: true, value: { offer: { riderId: stuck.id } } }, 'offered to the stuck rider');
   t.equal(h.server.rider.stats.slowConsumers, before + 1, 'the OFFER could not be queued: closed as a slow consumer');
-  t.match(h.engine.getRider(stuck.id), { ok: true, value: { connected: false, state: 'online.offered' } }, 'grace period; the offer stands');
+  t.match(
+    h.engine.getRider(stuck.id),
+    { ok: true, value: { connected: false, state: 'online.offered' } },
+    'grace period; the offer stands',
+  );
 
   socketOf(stuck.c).resume();
   // uWS's own pongs took the buffer past the limit, so even the close frame was dropped: the client may read 1006 here.
   const closed = await stuck.c.closed;
-  t.ok([CloseCode.SLOW_CONSUMER, 1006].includes(closed.code as 1006), `the client sees 4008, or 1006 when the close frame could not be queued (${closed.code})`);
-  t.notOk(stuck.c.frames.some((f) => f.type === Frame.OFFER && f.orderId === o), 'the offer was never sent on the slow socket');
+  t.ok(
+    [CloseCode.SLOW_CONSUMER, 1006].includes(closed.code),
+    `the client sees 4008, or 1006 when the close frame could not be queued (${closed.code})`,
+  );
+  t.notOk(
+    stuck.c.frames.some((f) => f.type === Frame.OFFER && f.orderId === o),
+    'the offer was never sent on the slow socket',
+  );
 
   const again = connect(h.url, { token: stuck.token });
   await again.next(isWelcome);

@@ -5,14 +5,23 @@
  */
 import t from 'tap';
 import {
-  Frame, RiderStatusCode, encodeOrderCommand, encodePing, encodePosition, encodeStatus, type CustomerId, type OrderId,
-  type RiderId, type ServerFrame,
+  Frame,
+  RiderStatusCode,
+  encodeOrderCommand,
+  encodePing,
+  encodePosition,
+  encodeStatus,
+  type CustomerId,
+  type OrderId,
+  type RiderId,
+  type ServerFrame,
 } from '../../protocol/index.js';
 import { connect, near, startHarness, type RawConn } from '../support/ws-harness.js';
 
 const h = await startHarness(t, { limits: { framesPerSecond: 100, frameBurst: 100 } });
 const isWelcome = (f: ServerFrame) => f.type === Frame.WELCOME;
-const ackOf = (seq: number) => (f: ServerFrame) => (f.type === Frame.ACK && f.lastSeq >= seq) || (f.type === Frame.ERROR && f.seq === seq);
+const ackOf = (seq: number) => (f: ServerFrame) =>
+  (f.type === Frame.ACK && f.lastSeq >= seq) || (f.type === Frame.ERROR && f.seq === seq);
 
 /** Resolves once the engine has seen the rider's socket close (its grace period started). */
 async function disconnected(id: RiderId): Promise<void> {
@@ -44,7 +53,12 @@ async function onlineRider(label: string, at = near(300)) {
 }
 
 function order(rest: string): OrderId {
-  const placed = h.engine.placeOrder({ customerId: 'cust-1' as CustomerId, restaurantId: rest as never, drop: near(2000, 0), paid: true });
+  const placed = h.engine.placeOrder({
+    customerId: 'cust-1' as CustomerId,
+    restaurantId: rest as never,
+    drop: near(2000, 0),
+    paid: true,
+  });
   if (!placed.ok) throw new Error(placed.detail);
   const acc = h.engine.restaurantAccept(placed.value, { prepMinutes: 0 });
   if (!acc.ok) throw new Error(acc.detail);
@@ -59,16 +73,32 @@ t.test('an offer lost with the socket is sent again after WELCOME, with its expi
   if (first.type !== Frame.OFFER) return t.fail();
   await drop(a.c, a.id);
   h.clock.advance(5_000);
-  t.match(h.engine.getOrder(o), { ok: true, value: { state: 'dispatching.offered', offer: { riderId: a.id } } }, 'the offer outlives the socket');
+  t.match(
+    h.engine.getOrder(o),
+    { ok: true, value: { state: 'dispatching.offered', offer: { riderId: a.id } } },
+    'the offer outlives the socket',
+  );
 
   const c = connect(h.url, { token: a.token });
   const welcome = await c.next(isWelcome);
   const again = await c.next((f) => f.type === Frame.OFFER);
   t.ok(c.frames.indexOf(welcome) < c.frames.indexOf(again), 'WELCOME first');
-  t.match(again, {
-    orderId: o, offerId: first.offerId, expiresAt: first.expiresAt, payout: first.payout, pickupLat: first.pickupLat, dropLng: first.dropLng,
-  }, 'the same offer, expiring when it always did');
-  t.ok(first.expiresAt - h.clock.now() === h.engine.config.offerTimeoutMs - 5_000, 'the remaining time is the rest of the original');
+  t.match(
+    again,
+    {
+      orderId: o,
+      offerId: first.offerId,
+      expiresAt: first.expiresAt,
+      payout: first.payout,
+      pickupLat: first.pickupLat,
+      dropLng: first.dropLng,
+    },
+    'the same offer, expiring when it always did',
+  );
+  t.ok(
+    first.expiresAt - h.clock.now() === h.engine.config.offerTimeoutMs - 5_000,
+    'the remaining time is the rest of the original',
+  );
   t.match(h.engine.getRider(a.id), { ok: true, value: { connected: true, state: 'online.offered' } });
 
   c.send(encodeOrderCommand(Frame.ACCEPT, a.seq, o));
@@ -113,7 +143,11 @@ t.test('a job is sent again after a reconnect: ASSIGNED, then its status', async
   await d.next(isWelcome);
   d.ws.send(encodePing(7));
   await d.next((f) => f.type === Frame.PONG);
-  t.same(d.frames.filter((f) => f.type !== Frame.WELCOME && f.type !== Frame.PONG), [], 'nothing held after delivery: nothing sent again');
+  t.same(
+    d.frames.filter((f) => f.type !== Frame.WELCOME && f.type !== Frame.PONG),
+    [],
+    'nothing held after delivery: nothing sent again',
+  );
   d.ws.close();
   await d.closed;
 });

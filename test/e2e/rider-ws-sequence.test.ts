@@ -6,17 +6,33 @@
  */
 import t from 'tap';
 import {
-  Frame, RiderClient, RiderStatusCode, SEQ_TOP, encodeOrderCommand, encodePing, encodePosition, encodeStatus,
-  type CustomerId, type OrderId, type RiderId, type ServerFrame,
+  Frame,
+  RiderClient,
+  RiderStatusCode,
+  SEQ_TOP,
+  encodeOrderCommand,
+  encodePing,
+  encodePosition,
+  encodeStatus,
+  type CustomerId,
+  type OrderId,
+  type RiderId,
+  type ServerFrame,
 } from '../../protocol/index.js';
 import { connect, near, nodeSocket, startHarness } from '../support/ws-harness.js';
 
 const h = await startHarness(t);
 const rest = h.restaurant();
-const ackOf = (seq: number) => (f: ServerFrame) => (f.type === Frame.ACK && f.lastSeq === seq) || (f.type === Frame.ERROR && f.seq === seq);
+const ackOf = (seq: number) => (f: ServerFrame) =>
+  (f.type === Frame.ACK && f.lastSeq === seq) || (f.type === Frame.ERROR && f.seq === seq);
 
 function order(): OrderId {
-  const placed = h.engine.placeOrder({ customerId: 'cust-seq' as CustomerId, restaurantId: rest as never, drop: near(2000, 0), paid: true });
+  const placed = h.engine.placeOrder({
+    customerId: 'cust-seq' as CustomerId,
+    restaurantId: rest,
+    drop: near(2000, 0),
+    paid: true,
+  });
   if (!placed.ok) throw new Error(placed.detail);
   const acc = h.engine.restaurantAccept(placed.value, { prepMinutes: 0 });
   if (!acc.ok) throw new Error(acc.detail);
@@ -33,7 +49,11 @@ t.test('raw frames: after 4294967295 comes 1; the rider accepts an offer', async
   c.send(encodePosition(1, { ...near(300), accuracy: 5, heading: NaN, speed: 0, at: h.clock.now() }));
   c.send(encodePing(1));
   await c.next((f) => f.type === Frame.PONG);
-  t.match(h.engine.getRider(id), { ok: true, value: { state: 'online.idle', position: { at: h.clock.now() } } }, 'seq 1 after the top was applied');
+  t.match(
+    h.engine.getRider(id),
+    { ok: true, value: { state: 'online.idle', position: { at: h.clock.now() } } },
+    'seq 1 after the top was applied',
+  );
 
   const o = order();
   const offer = await c.next((f) => f.type === Frame.OFFER && f.orderId === o);
@@ -48,7 +68,10 @@ t.test('raw frames: after 4294967295 comes 1; the rider accepts an offer', async
   c.send(encodeStatus(SEQ_TOP - 5, RiderStatusCode.OFFLINE));
   c.send(encodePing(2));
   await c.next((f) => f.type === Frame.PONG && c.frames.indexOf(f) >= before);
-  t.ok(c.frames.slice(before).some((f) => f.type === Frame.ACK && f.lastSeq === 2), 'an old seq is acknowledged as a duplicate');
+  t.ok(
+    c.frames.slice(before).some((f) => f.type === Frame.ACK && f.lastSeq === 2),
+    'an old seq is acknowledged as a duplicate',
+  );
   t.match(h.engine.getRider(id), { ok: true, value: { state: 'online.to_pickup' } }, 'and not applied');
   c.ws.close();
   await c.closed;
@@ -61,7 +84,13 @@ t.test('raw frames: after 4294967295 comes 1; the rider accepts an offer', async
 t.test('the rider client wraps its counter and keeps working through the top', async (t) => {
   const u = await h.rider('seqclient');
   const id = u.riderId as RiderId;
-  const client = new RiderClient({ url: h.url, getToken: () => u.token, socket: nodeSocket, random: () => 0.5, firstSeq: SEQ_TOP - 1 });
+  const client = new RiderClient({
+    url: h.url,
+    getToken: () => u.token,
+    socket: nodeSocket,
+    random: () => 0.5,
+    firstSeq: SEQ_TOP - 1,
+  });
   client.start();
   t.teardown(() => client.stop());
   await client.waitFor((f) => f.type === Frame.WELCOME);

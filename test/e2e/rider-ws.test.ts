@@ -6,14 +6,25 @@
 import fc from 'fast-check';
 import t from 'tap';
 import {
-  CloseCode, Frame, RiderStatusCode, encodeOrderCommand, encodePing, encodePosition, encodeRaw, encodeStatus,
-  type CustomerId, type OrderId, type RiderId, type ServerFrame,
+  CloseCode,
+  Frame,
+  RiderStatusCode,
+  encodeOrderCommand,
+  encodePing,
+  encodePosition,
+  encodeRaw,
+  encodeStatus,
+  type CustomerId,
+  type OrderId,
+  type RiderId,
+  type ServerFrame,
 } from '../../protocol/index.js';
 import { connect, near, startHarness, type RawConn } from '../support/ws-harness.js';
 
 const h = await startHarness(t, { limits: { framesPerSecond: 100, frameBurst: 100 } });
 const isWelcome = (f: ServerFrame) => f.type === Frame.WELCOME;
-const ackOf = (seq: number) => (f: ServerFrame) => (f.type === Frame.ACK && f.lastSeq >= seq) || (f.type === Frame.ERROR && f.seq === seq);
+const ackOf = (seq: number) => (f: ServerFrame) =>
+  (f.type === Frame.ACK && f.lastSeq >= seq) || (f.type === Frame.ERROR && f.seq === seq);
 
 /** A connected rider, online at `at` with a fresh position; the next seq to use is returned too. */
 /**
@@ -42,7 +53,12 @@ async function onlineRider(label: string, at = near(300)): Promise<{ c: RawConn;
 }
 
 function order(rest: string): OrderId {
-  const placed = h.engine.placeOrder({ customerId: 'cust-1' as CustomerId, restaurantId: rest as never, drop: near(2000, 0), paid: true });
+  const placed = h.engine.placeOrder({
+    customerId: 'cust-1' as CustomerId,
+    restaurantId: rest as never,
+    drop: near(2000, 0),
+    paid: true,
+  });
   if (!placed.ok) throw new Error(placed.detail);
   const acc = h.engine.restaurantAccept(placed.value, { prepMinutes: 0 });
   if (!acc.ok) throw new Error(acc.detail);
@@ -57,14 +73,25 @@ t.test('a job from offer to delivery, and another rider cannot take it', async (
   const offer = await a.c.next((f) => f.type === Frame.OFFER);
   t.match(offer, { type: Frame.OFFER, orderId: o });
   if (offer.type !== Frame.OFFER) return;
-  t.ok(Number.isSafeInteger(offer.payout) && offer.payout! > h.engine.config.payout.baseFeePaise, `payout in paise (${String(offer.payout)})`);
-  t.match(h.engine.getOrder(o), { ok: true, value: { offer: { payout: offer.payout } } }, 'the payout the engine fixed');
+  t.ok(
+    Number.isSafeInteger(offer.payout) && offer.payout! > h.engine.config.payout.baseFeePaise,
+    `payout in paise (${String(offer.payout)})`,
+  );
+  t.match(
+    h.engine.getOrder(o),
+    { ok: true, value: { offer: { payout: offer.payout } } },
+    'the payout the engine fixed',
+  );
   t.ok(offer.expiresAt > h.clock.now() && offer.pickupLat === 12.9352, 'expiry and pickup travel in the frame');
 
   const b = await onlineRider('jobB', near(5000));
   b.c.send(encodeOrderCommand(Frame.ACCEPT, b.seq, o));
   t.match(await b.c.next(ackOf(b.seq)), { type: Frame.ERROR, seq: b.seq, code: 'OFFER_NOT_FOUND' });
-  t.match(h.engine.getOrder(o), { ok: true, value: { state: 'dispatching.offered', offer: { riderId: a.id } } }, 'the offer is untouched');
+  t.match(
+    h.engine.getOrder(o),
+    { ok: true, value: { state: 'dispatching.offered', offer: { riderId: a.id } } },
+    'the offer is untouched',
+  );
 
   a.c.send(encodeOrderCommand(Frame.ACCEPT, a.seq, o));
   t.match(await a.c.next((f) => f.type === Frame.ASSIGNED), { orderId: o, offerId: offer.offerId });
@@ -96,14 +123,19 @@ t.test('oversize frames close the socket with 4005 (1 KiB, 4 KiB for AUTH)', asy
   t.same(await a.c.closed, { code: CloseCode.FRAME_TOO_LARGE, reason: 'FRAME_TOO_LARGE' });
   const b = await onlineRider('huge');
   b.c.send(new Uint8Array(5000));
-  t.same(await b.c.closed, { code: CloseCode.FRAME_TOO_LARGE, reason: 'FRAME_TOO_LARGE' }, 'above 4 KiB too, well below the uWS cap');
+  t.same(
+    await b.c.closed,
+    { code: CloseCode.FRAME_TOO_LARGE, reason: 'FRAME_TOO_LARGE' },
+    'above 4 KiB too, well below the uWS cap',
+  );
 });
 
 t.test('positions beyond the rate get RATE_LIMITED; a flood of frames closes with 4007', async (t) => {
   // The simulated clock stands still, so the buckets never refill: exact counts.
   const a = await onlineRider('rate');
   let seq = a.seq;
-  for (let i = 0; i < 12; i++) a.c.send(encodePosition(seq++, { ...near(300), accuracy: 5, heading: NaN, speed: 1, at: h.clock.now() - 12 + i }));
+  for (let i = 0; i < 12; i++)
+    a.c.send(encodePosition(seq++, { ...near(300), accuracy: 5, heading: NaN, speed: 1, at: h.clock.now() - 12 + i }));
   t.match(await a.c.next((f) => f.type === Frame.ERROR && f.code === 'RATE_LIMITED'), { type: Frame.ERROR });
   const before = h.server.rider.stats.rateLimited;
   t.ok(before >= 3, `positions refused: ${before}`);
@@ -126,13 +158,15 @@ t.test('fuzz over the socket: garbage never changes the rider and never stops th
   const a = await onlineRider('fuzz');
   const before = h.engine.getRider(a.id);
   const samples = fc.sample(fc.uint8Array({ minLength: 1, maxLength: 64 }), { numRuns: 60, seed: 3 });
-  const mutated = fc.sample(fc.tuple(fc.nat(20), fc.integer({ min: 0, max: 255 })), { numRuns: 30, seed: 4 }).map(([i, v]) => {
-    const b = encodeStatus(a.seq, RiderStatusCode.OFFLINE);
-    const out = Uint8Array.from(b);
-    out[i % out.length] = v;
-    // Only mutations that stop being a valid frame are of interest here.
-    return out;
-  });
+  const mutated = fc
+    .sample(fc.tuple(fc.nat(20), fc.integer({ min: 0, max: 255 })), { numRuns: 30, seed: 4 })
+    .map(([i, v]) => {
+      const b = encodeStatus(a.seq, RiderStatusCode.OFFLINE);
+      const out = Uint8Array.from(b);
+      out[i % out.length] = v;
+      // Only mutations that stop being a valid frame are of interest here.
+      return out;
+    });
   let sent = 0;
   for (const b of [...samples, ...mutated]) {
     if (a.c.ws.readyState !== a.c.ws.OPEN) break;
@@ -158,7 +192,8 @@ t.test('disconnect starts the grace period; a reconnect resumes from the last se
   const c1 = connect(h.url, { token: u.token });
   await c1.next(isWelcome);
   c1.send(encodeStatus(1, RiderStatusCode.ONLINE));
-  for (let s = 2; s <= 5; s++) c1.send(encodePosition(s, { ...near(300), accuracy: 5, heading: NaN, speed: 1, at: h.clock.now() - 10 + s }));
+  for (let s = 2; s <= 5; s++)
+    c1.send(encodePosition(s, { ...near(300), accuracy: 5, heading: NaN, speed: 1, at: h.clock.now() - 10 + s }));
   c1.send(encodeStatus(6, RiderStatusCode.BREAK));
   await c1.next(ackOf(6));
   c1.ws.close();
@@ -167,7 +202,11 @@ t.test('disconnect starts the grace period; a reconnect resumes from the last se
 
   const c2 = connect(h.url, { token: u.token });
   t.match(await c2.next(isWelcome), { lastSeq: 6 }, 'the welcome says where to resume');
-  t.match(h.engine.getRider(id), { ok: true, value: { state: 'on_break', connected: true } }, 'reconnected in the engine');
+  t.match(
+    h.engine.getRider(id),
+    { ok: true, value: { state: 'on_break', connected: true } },
+    'reconnected in the engine',
+  );
   c2.send(encodeStatus(6, RiderStatusCode.OFFLINE));
   t.match(await c2.next((f) => f.type === Frame.ACK), { lastSeq: 6 }, 'a replayed frame is acknowledged, not applied');
   t.match(h.engine.getRider(id), { ok: true, value: { state: 'on_break' } });

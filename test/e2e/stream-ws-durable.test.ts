@@ -17,7 +17,10 @@ const gate = new Gate();
 const h = await startHarness(t, { durable: gate.wait });
 const base = `ws://127.0.0.1:${h.server.port}`;
 
-interface Msg { type: string; data: Record<string, unknown> }
+interface Msg {
+  type: string;
+  data: Record<string, unknown>;
+}
 
 function open(path: string, token: string) {
   const ws = new WebSocket(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } });
@@ -27,19 +30,34 @@ function open(path: string, token: string) {
   ws.on('message', (d: Buffer) => {
     const m = JSON.parse(d.toString()) as Msg;
     msgs.push(m);
-    for (const w of waiters) if (w.pred(m)) { waiters.delete(w); w.done(m); }
+    for (const w of waiters)
+      if (w.pred(m)) {
+        waiters.delete(w);
+        w.done(m);
+      }
   });
   const closed = new Promise<void>((r) => ws.once('close', () => r()));
   const opened = new Promise<void>((r) => ws.once('open', () => r()));
   return {
-    ws, msgs, closed,
-    send: async (m: unknown) => { await opened; ws.send(JSON.stringify(m)); },
+    ws,
+    msgs,
+    closed,
+    send: async (m: unknown) => {
+      await opened;
+      ws.send(JSON.stringify(m));
+    },
     next(pred: (m: Msg) => boolean, ms = 5000): Promise<Msg> {
       const seen = msgs.find(pred);
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`timed out; got ${JSON.stringify(msgs)}`)), ms);
-        waiters.add({ pred, done: (m) => { clearTimeout(timer); resolve(m); } });
+        waiters.add({
+          pred,
+          done: (m) => {
+            clearTimeout(timer);
+            resolve(m);
+          },
+        });
       });
     },
     /** Sends a ping and waits for its pong: the server has handled everything sent before. */
@@ -50,14 +68,22 @@ function open(path: string, token: string) {
     },
   };
 }
-const told = (msgs: readonly Msg[]) => msgs.filter((m) => m.type !== 'pong' && m.type !== 'authenticated').map((m) => `${m.type}:${String(m.data['event'] ?? m.data['order_id'])}`);
+const told = (msgs: readonly Msg[]) =>
+  msgs
+    .filter((m) => m.type !== 'pong' && m.type !== 'authenticated')
+    .map((m) => `${m.type}:${String(m.data['event'] ?? m.data['order_id'])}`);
 
 async function scene() {
   const customer = await h.user();
   const restId = h.restaurant();
-  const placed = h.engine.placeOrder({ customerId: customer.uid as CustomerId, restaurantId: restId as RestaurantId, drop: near(1500, 0), paid: true });
+  const placed = h.engine.placeOrder({
+    customerId: customer.uid as CustomerId,
+    restaurantId: restId,
+    drop: near(1500, 0),
+    paid: true,
+  });
   if (!placed.ok) throw new Error(placed.detail);
-  return { customer, orderId: placed.value as OrderId };
+  return { customer, orderId: placed.value };
 }
 
 t.test('an order_status_update waits until its events are durable; held updates go in order', async (t) => {
@@ -78,8 +104,15 @@ t.test('an order_status_update waits until its events are durable; held updates 
 
   gate.open();
   await c.next((m) => m.data['event'] === 'order_food_ready');
-  t.same(told(c.msgs.slice(mark)), ['order_status_update:order_accepted', 'order_status_update:order_food_ready'], 'both, in order, once durable');
-  t.match(c.msgs.find((m) => m.data['event'] === 'order_accepted'), { data: { status: 'confirmed' } });
+  t.same(
+    told(c.msgs.slice(mark)),
+    ['order_status_update:order_accepted', 'order_status_update:order_food_ready'],
+    'both, in order, once durable',
+  );
+  t.match(
+    c.msgs.find((m) => m.data['event'] === 'order_accepted'),
+    { data: { status: 'confirmed' } },
+  );
 
   // A refused barrier (Redis down): nothing told; asked again after a while, then told.
   gate.refusals = 1;
@@ -91,7 +124,11 @@ t.test('an order_status_update waits until its events are durable; held updates 
   t.same(told(c.msgs.slice(mark2)), [], 'nothing told after a refused barrier');
   h.clock.advance(250);
   await c.next((m) => m.type === 'notification');
-  t.same(told(c.msgs.slice(mark2)), ['order_status_update:order_cancelled', `notification:${s.orderId}`], 'the cancellation and its refund notice, once durable');
+  t.same(
+    told(c.msgs.slice(mark2)),
+    ['order_status_update:order_cancelled', `notification:${s.orderId}`],
+    'the cancellation and its refund notice, once durable',
+  );
   c.ws.close();
   await c.closed;
 });
@@ -104,7 +141,10 @@ t.test('subscribed and its snapshot queue behind what was held before them; late
   await c.next((m) => m.type === 'order_status_update' && m.data['event'] === 'snapshot');
   const msgs = () => c.msgs.slice(c.msgs.findIndex((m) => m.data['event'] === 'snapshot') + 1);
   gate.shut();
-  t.ok(h.engine.restaurantAccept(s.orderId, { prepMinutes: 20 }).ok, 'a transition before the subscription, not yet durable');
+  t.ok(
+    h.engine.restaurantAccept(s.orderId, { prepMinutes: 20 }).ok,
+    'a transition before the subscription, not yet durable',
+  );
   await c.send({ type: 'subscribe', order_id: s.orderId });
   await c.sync();
   t.ok(h.engine.foodReady(s.orderId).ok, 'and one after it');
@@ -113,10 +153,21 @@ t.test('subscribed and its snapshot queue behind what was held before them; late
 
   gate.open();
   await c.next((m) => m.data['event'] === 'order_food_ready');
-  t.same(told(msgs()), [
-    'order_status_update:order_accepted', 'subscribed:' + s.orderId, 'order_status_update:snapshot', 'order_status_update:order_food_ready',
-  ], 'the feed tells of the first transition, the subscription\'s snapshot follows it, the second is told once');
-  t.match(msgs().find((m) => m.data['event'] === 'snapshot'), { data: { state: 'preparing' } }, 'the snapshot includes the held transition');
+  t.same(
+    told(msgs()),
+    [
+      'order_status_update:order_accepted',
+      'subscribed:' + s.orderId,
+      'order_status_update:snapshot',
+      'order_status_update:order_food_ready',
+    ],
+    "the feed tells of the first transition, the subscription's snapshot follows it, the second is told once",
+  );
+  t.match(
+    msgs().find((m) => m.data['event'] === 'snapshot'),
+    { data: { state: 'preparing' } },
+    'the snapshot includes the held transition',
+  );
 
   gate.shut();
   await c.send({ type: 'unsubscribe', order_id: s.orderId });
@@ -124,8 +175,17 @@ t.test('subscribed and its snapshot queue behind what was held before them; late
   await c.send({ type: 'subscribe', order_id: s.orderId });
   await c.sync();
   gate.open();
-  await c.next((m) => m.type === 'order_status_update' && m.data['event'] === 'snapshot' && c.msgs.filter((x) => x.type === 'subscribed').length === 2);
-  t.same(told(msgs()).slice(4), ['unsubscribed:' + s.orderId, 'subscribed:' + s.orderId, 'order_status_update:snapshot'], 'unsubscribe and subscribe keep their order');
+  await c.next(
+    (m) =>
+      m.type === 'order_status_update' &&
+      m.data['event'] === 'snapshot' &&
+      c.msgs.filter((x) => x.type === 'subscribed').length === 2,
+  );
+  t.same(
+    told(msgs()).slice(4),
+    ['unsubscribed:' + s.orderId, 'subscribed:' + s.orderId, 'order_status_update:snapshot'],
+    'unsubscribe and subscribe keep their order',
+  );
   t.ok(h.engine.cancelOrder({ orderId: s.orderId, by: 'admin' }).ok);
   await c.next((m) => m.data['event'] === 'order_cancelled');
   t.pass('still watching after subscribing again');
@@ -140,7 +200,11 @@ t.test('errors and pongs are not held', async (t) => {
   await c.next((m) => m.type === 'authenticated');
   gate.shut();
   await c.send({ type: 'subscribe', order_id: s.orderId });
-  t.match(await c.next((m) => m.type === 'error'), { data: { code: 'AUTH_OBJECT_FORBIDDEN' } }, 'a refusal goes at once');
+  t.match(
+    await c.next((m) => m.type === 'error'),
+    { data: { code: 'AUTH_OBJECT_FORBIDDEN' } },
+    'a refusal goes at once',
+  );
   await c.sync();
   gate.open();
   c.ws.close();
@@ -151,16 +215,26 @@ t.test('a party feed waits for durability too: a restaurant hears a paid order o
   const customer = await h.user();
   const restId = h.restaurant();
   const restaurant = await h.user({ role: 'restaurant', restaurant_id: restId });
-  const placed = h.engine.placeOrder({ customerId: customer.uid as CustomerId, restaurantId: restId as RestaurantId, drop: near(1500, 0), paid: false });
+  const placed = h.engine.placeOrder({
+    customerId: customer.uid as CustomerId,
+    restaurantId: restId,
+    drop: near(1500, 0),
+    paid: false,
+  });
   if (!placed.ok) throw new Error(placed.detail);
   const r = open('/ws', restaurant.token);
   await r.next((m) => m.type === 'order_status_update' && m.data['event'] === 'snapshot');
   gate.shut();
   t.ok(h.engine.confirmPayment(placed.value).ok);
   await r.sync();
-  t.notOk(r.msgs.some((m) => m.data['event'] === 'order_payment_confirmed'), 'not told while the payment is not durable');
+  t.notOk(
+    r.msgs.some((m) => m.data['event'] === 'order_payment_confirmed'),
+    'not told while the payment is not durable',
+  );
   gate.open();
-  t.match(await r.next((m) => m.data['event'] === 'order_payment_confirmed'), { data: { order_id: placed.value, status: 'placed' } });
+  t.match(await r.next((m) => m.data['event'] === 'order_payment_confirmed'), {
+    data: { order_id: placed.value, status: 'placed' },
+  });
   r.ws.close();
   await r.closed;
 });

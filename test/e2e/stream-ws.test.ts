@@ -12,7 +12,10 @@ import { near, startHarness } from '../support/ws-harness.js';
 const h = await startHarness(t);
 const base = `ws://127.0.0.1:${h.server.port}`;
 
-interface Msg { type: string; data: Record<string, unknown> }
+interface Msg {
+  type: string;
+  data: Record<string, unknown>;
+}
 
 function open(path: string, opts: { token?: string } = {}) {
   const ws = new WebSocket(`${base}${path}`, opts.token ? { headers: { authorization: `Bearer ${opts.token}` } } : {});
@@ -22,31 +25,57 @@ function open(path: string, opts: { token?: string } = {}) {
   ws.on('message', (d: Buffer) => {
     const m = JSON.parse(d.toString()) as Msg;
     msgs.push(m);
-    for (const w of waiters) if (w.pred(m)) { waiters.delete(w); w.done(m); }
+    for (const w of waiters)
+      if (w.pred(m)) {
+        waiters.delete(w);
+        w.done(m);
+      }
   });
-  const closed = new Promise<{ code: number; reason: string }>((r) => ws.once('close', (code, reason) => r({ code, reason: reason.toString() })));
+  const closed = new Promise<{ code: number; reason: string }>((r) =>
+    ws.once('close', (code, reason) => r({ code, reason: reason.toString() })),
+  );
   const opened = new Promise<void>((r) => ws.once('open', () => r()));
   return {
-    ws, msgs, closed, opened,
-    send: async (m: unknown) => { await opened; ws.send(JSON.stringify(m)); },
+    ws,
+    msgs,
+    closed,
+    opened,
+    send: async (m: unknown) => {
+      await opened;
+      ws.send(JSON.stringify(m));
+    },
     next(pred: (m: Msg) => boolean, ms = 5000): Promise<Msg> {
       const seen = msgs.find(pred);
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`timed out; got ${JSON.stringify(msgs)}`)), ms);
-        waiters.add({ pred, done: (m) => { clearTimeout(timer); resolve(m); } });
+        waiters.add({
+          pred,
+          done: (m) => {
+            clearTimeout(timer);
+            resolve(m);
+          },
+        });
       });
     },
   };
 }
-const ofType = (type: string, extra: (m: Msg) => boolean = () => true) => (m: Msg) => m.type === type && extra(m);
+const ofType =
+  (type: string, extra: (m: Msg) => boolean = () => true) =>
+  (m: Msg) =>
+    m.type === type && extra(m);
 
 /** A customer, a restaurant account, and an order of that customer at that restaurant. */
 async function scene() {
   const customer = await h.user();
   const restId = h.restaurant();
   const restaurant = await h.user({ role: 'restaurant', restaurant_id: restId });
-  const placed = h.engine.placeOrder({ customerId: customer.uid as CustomerId, restaurantId: restId as RestaurantId, drop: near(1500, 0), paid: true });
+  const placed = h.engine.placeOrder({
+    customerId: customer.uid as CustomerId,
+    restaurantId: restId,
+    drop: near(1500, 0),
+    paid: true,
+  });
   if (!placed.ok) throw new Error(placed.detail);
   return { customer, restaurant, restId, orderId: placed.value };
 }
@@ -58,13 +87,17 @@ t.test('seed clients: authenticate in-band on /ws, then watch their own order', 
   t.match(await c.next(ofType('authenticated')), { data: { uid: s.customer.uid, role: 'customer' } });
   await c.send({ type: 'subscribe', order_id: s.orderId });
   t.match(await c.next(ofType('subscribed')), { data: { order_id: s.orderId } });
-  t.match(await c.next(ofType('order_status_update')), { data: { order_id: s.orderId, status: 'placed', event: 'snapshot' } });
+  t.match(await c.next(ofType('order_status_update')), {
+    data: { order_id: s.orderId, status: 'placed', event: 'snapshot' },
+  });
   h.engine.restaurantAccept(s.orderId, { prepMinutes: 15 });
-  t.match(await c.next(ofType('order_status_update', (m) => m.data['event'] === 'order_accepted')), { data: { status: 'confirmed' } });
+  t.match(await c.next(ofType('order_status_update', (m) => m.data['event'] === 'order_accepted')), {
+    data: { status: 'confirmed' },
+  });
   c.ws.close();
 });
 
-t.test('only the order\'s customer, restaurant and rider may subscribe', async (t) => {
+t.test("only the order's customer, restaurant and rider may subscribe", async (t) => {
   const s = await scene();
   const stranger = await h.user();
   const otherRest = await h.user({ role: 'restaurant', restaurant_id: h.restaurant() });
@@ -86,7 +119,11 @@ t.test('only the order\'s customer, restaurant and rider may subscribe', async (
   const c = open('/v1/stream', { token: stranger.token });
   await c.next(ofType('authenticated'));
   await c.send({ type: 'subscribe', order_id: 'no-such-order' });
-  t.match(await c.next(ofType('error')), { data: { code: 'AUTH_OBJECT_FORBIDDEN' } }, 'a missing order looks like someone else\'s');
+  t.match(
+    await c.next(ofType('error')),
+    { data: { code: 'AUTH_OBJECT_FORBIDDEN' } },
+    "a missing order looks like someone else's",
+  );
   await c.send({ type: 'subscribe', order_id: 'bad id!' });
   t.match(await c.next(ofType('error', (m) => m.data['code'] === 'INVALID_ARGUMENT')), { type: 'error' });
   c.ws.close();
@@ -111,7 +148,7 @@ t.test('a socket that does not authenticate in time is closed with 4009', async 
   t.equal(status, 401, 'a bad token at upgrade is refused before the socket opens');
 });
 
-t.test('the assigned rider\'s location reaches the customer at most once a second', async (t) => {
+t.test("the assigned rider's location reaches the customer at most once a second", async (t) => {
   const s = await scene();
   const riderId = `loc-${process.pid}` as RiderId;
   h.engine.registerRider({ riderId });
@@ -123,7 +160,9 @@ t.test('the assigned rider\'s location reaches the customer at most once a secon
   await c.next(ofType('subscribed'));
   h.engine.restaurantAccept(s.orderId, { prepMinutes: 0 });
   t.match(h.engine.acceptOffer(riderId, s.orderId), { ok: true });
-  t.match(await c.next(ofType('order_status_update', (m) => m.data['event'] === 'order_assigned')), { data: { delivery_person_id: riderId, status: 'preparing' } });
+  t.match(await c.next(ofType('order_status_update', (m) => m.data['event'] === 'order_assigned')), {
+    data: { delivery_person_id: riderId, status: 'preparing' },
+  });
   // Ten positions in two seconds of engine time: two location updates, not ten.
   for (let i = 1; i <= 10; i++) {
     const p = near(200 - i * 10);
@@ -134,9 +173,13 @@ t.test('the assigned rider\'s location reaches the customer at most once a secon
   await c.next(ofType('pong'));
   const locs = c.msgs.filter((m) => m.type === 'location_update');
   t.ok(locs.length >= 1 && locs.length <= 2, `${locs.length} location updates for 10 positions in 2 s`);
-  t.match(locs[0], { data: { order_id: s.orderId, location: { latitude: Number, longitude: Number }, heading: 90, speed: 4 } });
-  h.engine.cancelOrder({ orderId: s.orderId as OrderId, by: 'admin' });
-  t.match(await c.next(ofType('order_status_update', (m) => m.data['status'] === 'cancelled')), { type: 'order_status_update' });
+  t.match(locs[0], {
+    data: { order_id: s.orderId, location: { latitude: Number, longitude: Number }, heading: 90, speed: 4 },
+  });
+  h.engine.cancelOrder({ orderId: s.orderId, by: 'admin' });
+  t.match(await c.next(ofType('order_status_update', (m) => m.data['status'] === 'cancelled')), {
+    type: 'order_status_update',
+  });
   t.match(await c.next(ofType('notification')), { data: { message: /refund/ } });
   c.ws.close();
 });

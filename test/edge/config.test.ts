@@ -10,8 +10,15 @@ const run = promisify(execFile);
 t.test('defaults: gateway on 127.0.0.1:8080, edge on 127.0.0.1:8443, admin off, folders under .dev', async (t) => {
   const c = parseEdgeConfig({}, '/repo');
   t.match(c, {
-    port: 8443, bind: '127.0.0.1', upstream: '127.0.0.1:8080', upstreamUrl: 'http://127.0.0.1:8080',
-    certPath: undefined, keyPath: undefined, certDir: '/repo/.dev/certs', dataDir: '/repo/.dev/caddy', admin: 'off',
+    port: 8443,
+    bind: '127.0.0.1',
+    upstream: '127.0.0.1:8080',
+    upstreamUrl: 'http://127.0.0.1:8080',
+    certPath: undefined,
+    keyPath: undefined,
+    certDir: '/repo/.dev/certs',
+    dataDir: '/repo/.dev/caddy',
+    admin: 'off',
     upstreamCommand: undefined,
   });
   t.same(c.certHosts, []);
@@ -19,9 +26,16 @@ t.test('defaults: gateway on 127.0.0.1:8080, edge on 127.0.0.1:8443, admin off, 
 });
 
 t.test('follows SERVER_HOST and SERVER_PORT of the gateway', async (t) => {
-  t.equal(parseEdgeConfig({ SERVER_HOST: '0.0.0.0', SERVER_PORT: '9000' }).upstream, '127.0.0.1:9000', 'any-address is dialled on loopback');
+  t.equal(
+    parseEdgeConfig({ SERVER_HOST: '0.0.0.0', SERVER_PORT: '9000' }).upstream,
+    '127.0.0.1:9000',
+    'any-address is dialled on loopback',
+  );
   t.equal(parseEdgeConfig({ SERVER_HOST: '::1', SERVER_PORT: '9000' }).upstreamUrl, 'http://[::1]:9000');
-  t.same(parseEdgeConfig({ EDGE_CERT_HOSTS: 'dispatch.test, 192.168.1.5,' }).certHosts, ['dispatch.test', '192.168.1.5']);
+  t.same(parseEdgeConfig({ EDGE_CERT_HOSTS: 'dispatch.test, 192.168.1.5,' }).certHosts, [
+    'dispatch.test',
+    '192.168.1.5',
+  ]);
 });
 
 t.test('refuses bad values', async (t) => {
@@ -33,24 +47,55 @@ t.test('refuses bad values', async (t) => {
 });
 
 t.test('caddyEnv keeps Caddy inside its data folder and drops stray EDGE_ variables', async (t) => {
-  const env = caddyEnv({
-    port: 9443, bind: '127.0.0.1', upstream: '127.0.0.1:9000', certPath: '/c/s.crt', keyPath: '/c/s.key', dataDir: '/d', admin: 'off',
-  }, { PATH: '/usr/bin', HOME: '/root', EDGE_UPSTREAM_CMD: 'x' });
+  const env = caddyEnv(
+    {
+      port: 9443,
+      bind: '127.0.0.1',
+      upstream: '127.0.0.1:9000',
+      certPath: '/c/s.crt',
+      keyPath: '/c/s.key',
+      dataDir: '/d',
+      admin: 'off',
+    },
+    { PATH: '/usr/bin', HOME: '/root', EDGE_UPSTREAM_CMD: 'x' },
+  );
   t.same(env, {
-    PATH: '/usr/bin', HOME: '/root',
-    EDGE_PORT: '9443', EDGE_BIND: '127.0.0.1', EDGE_UPSTREAM: '127.0.0.1:9000', EDGE_CERT: '/c/s.crt', EDGE_KEY: '/c/s.key',
-    EDGE_DATA_DIR: '/d/storage', EDGE_ADMIN: 'off', XDG_DATA_HOME: '/d/xdg-data', XDG_CONFIG_HOME: '/d/xdg-config',
+    PATH: '/usr/bin',
+    HOME: '/root',
+    EDGE_PORT: '9443',
+    EDGE_BIND: '127.0.0.1',
+    EDGE_UPSTREAM: '127.0.0.1:9000',
+    EDGE_CERT: '/c/s.crt',
+    EDGE_KEY: '/c/s.key',
+    EDGE_DATA_DIR: '/d/storage',
+    EDGE_ADMIN: 'off',
+    XDG_DATA_HOME: '/d/xdg-data',
+    XDG_CONFIG_HOME: '/d/xdg-config',
   });
 });
 
 t.test('the Caddyfile adapts to what the edge promises', async (t) => {
-  const env = caddyEnv({
-    port: 9443, bind: '127.0.0.1', upstream: '127.0.0.1:9000', certPath: '/c/s.crt', keyPath: '/c/s.key', dataDir: '/d', admin: 'off',
-  }, process.env);
+  const env = caddyEnv(
+    {
+      port: 9443,
+      bind: '127.0.0.1',
+      upstream: '127.0.0.1:9000',
+      certPath: '/c/s.crt',
+      keyPath: '/c/s.key',
+      dataDir: '/d',
+      admin: 'off',
+    },
+    process.env,
+  );
   const { stdout } = await run('caddy', ['adapt', '--config', CADDYFILE, '--adapter', 'caddyfile'], { env });
   const json = JSON.parse(stdout) as {
-    admin: { disabled?: boolean }; storage: { root: string };
-    apps: { http: { servers: Record<string, { listen: string[]; protocols: string[]; automatic_https: { disable: boolean } }> } };
+    admin: { disabled?: boolean };
+    storage: { root: string };
+    apps: {
+      http: {
+        servers: Record<string, { listen: string[]; protocols: string[]; automatic_https: { disable: boolean } }>;
+      };
+    };
   };
   t.equal(json.admin.disabled, true, 'admin endpoint off');
   t.equal(json.storage.root, '/d/storage');

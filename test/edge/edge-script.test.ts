@@ -33,39 +33,66 @@ async function runEdge(tt: Test, upstreamCmd = ECHO): Promise<EdgeRun> {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       ...process.env,
-      SERVER_PORT: String(serverPort), EDGE_PORT: String(edgePort),
-      EDGE_CERT_DIR: join(dir, 'certs'), EDGE_DATA_DIR: join(dir, 'caddy'), EDGE_UPSTREAM_CMD: upstreamCmd,
+      SERVER_PORT: String(serverPort),
+      EDGE_PORT: String(edgePort),
+      EDGE_CERT_DIR: join(dir, 'certs'),
+      EDGE_DATA_DIR: join(dir, 'caddy'),
+      EDGE_UPSTREAM_CMD: upstreamCmd,
     },
   });
   let out = '';
   const listeners = new Set<() => void>();
-  const onData = (c: Buffer) => { out += c.toString('utf8'); for (const l of listeners) l(); };
+  const onData = (c: Buffer) => {
+    out += c.toString('utf8');
+    for (const l of listeners) l();
+  };
   proc.stdout?.on('data', onData);
   proc.stderr?.on('data', onData);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => proc.once('exit', (code, signal) => r({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    proc.once('exit', (code, signal) => r({ code, signal })),
+  );
   tt.teardown(async () => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
     await exited;
     // Whatever the edge started must be gone even if it was SIGKILLed: kill by the pids it printed.
-    for (const m of out.matchAll(/edge: (?:server|caddy) pid (\d+)/g)) try { process.kill(Number(m[1]), 'SIGKILL'); } catch { /* gone */ }
+    for (const m of out.matchAll(/edge: (?:server|caddy) pid (\d+)/g))
+      try {
+        process.kill(Number(m[1]), 'SIGKILL');
+      } catch {
+        /* gone */
+      }
     await rm(dir, { recursive: true, force: true });
   });
-  const waitFor = (re: RegExp, ms = 20_000) => new Promise<RegExpMatchArray>((resolve, reject) => {
-    const check = () => {
-      const m = out.match(re);
-      if (m) { listeners.delete(check); clearTimeout(timer); resolve(m); }
-    };
-    const timer = setTimeout(() => { listeners.delete(check); reject(new Error(`no ${re} in:\n${out}`)); }, ms);
-    listeners.add(check);
-    check();
-  });
+  const waitFor = (re: RegExp, ms = 20_000) =>
+    new Promise<RegExpMatchArray>((resolve, reject) => {
+      const check = () => {
+        const m = out.match(re);
+        if (m) {
+          listeners.delete(check);
+          clearTimeout(timer);
+          resolve(m);
+        }
+      };
+      const timer = setTimeout(() => {
+        listeners.delete(check);
+        reject(new Error(`no ${re} in:\n${out}`));
+      }, ms);
+      listeners.add(check);
+      check();
+    });
   return { proc, edgePort, certDir: join(dir, 'certs'), output: () => out, waitFor, exited };
 }
 
-const pidOf = async (run: EdgeRun, name: 'server' | 'caddy') => Number((await run.waitFor(new RegExp(`edge: ${name} pid (\\d+)`)))[1]);
+const pidOf = async (run: EdgeRun, name: 'server' | 'caddy') =>
+  Number((await run.waitFor(new RegExp(`edge: ${name} pid (\\d+)`)))[1]);
 
 function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 t.test('starts the server and Caddy, serves HTTP/3, and stops both on SIGTERM', async (t) => {
@@ -75,7 +102,10 @@ t.test('starts the server and Caddy, serves HTTP/3, and stops both on SIGTERM', 
   const server = await pidOf(run, 'server');
   const caddy = await pidOf(run, 'caddy');
 
-  const res = await h3Request({ url: `https://localhost:${run.edgePort}/v1/ping`, caCertPath: join(run.certDir, 'ca.crt') });
+  const res = await h3Request({
+    url: `https://localhost:${run.edgePort}/v1/ping`,
+    caCertPath: join(run.certDir, 'ca.crt'),
+  });
   t.equal(res.status, 200);
   t.equal(JSON.parse(res.body).headers['x-edge-http-version'], 'HTTP/3.0');
 

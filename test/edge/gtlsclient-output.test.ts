@@ -23,8 +23,16 @@ function hexdump(bytes: Buffer): string[] {
     }
     repeated = false;
     const hex = [...s].map((b) => b.toString(16).padStart(2, '0'));
-    const left = hex.slice(0, 8).map((h) => `${h} `).join('').padEnd(24);
-    const right = hex.slice(8).map((h) => `${h} `).join('').padEnd(24);
+    const left = hex
+      .slice(0, 8)
+      .map((h) => `${h} `)
+      .join('')
+      .padEnd(24);
+    const right = hex
+      .slice(8)
+      .map((h) => `${h} `)
+      .join('')
+      .padEnd(24);
     const ascii = [...s].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
     lines.push(`${off.toString(16).padStart(8, '0')}  ${left} ${right} |${ascii}|`);
   }
@@ -56,7 +64,12 @@ t.test('the hex dump reader undoes repeats and the short last line', async (t) =
 });
 
 t.test('the certificate chain comes out of the Handshake-level CRYPTO data, after other messages', async (t) => {
-  const handshake = Buffer.concat([msg(8, Buffer.alloc(40)), certificateMessage([leafDer, caDer]), msg(15, Buffer.alloc(10)), msg(20, Buffer.alloc(32))]);
+  const handshake = Buffer.concat([
+    msg(8, Buffer.alloc(40)),
+    certificateMessage([leafDer, caDer]),
+    msg(15, Buffer.alloc(10)),
+    msg(20, Buffer.alloc(32)),
+  ]);
   t.same(certificatesFromHandshake(handshake), [leafDer, caDer]);
   t.same(certificatesFromHandshake(handshake.subarray(0, 60)), [], 'a cut message gives nothing');
 });
@@ -94,14 +107,28 @@ t.test('a whole transcript: handshake, ALPN, headers, stream close, certificate'
   t.equal(p.alpn, 'h3');
   t.equal(p.status, 409);
   t.equal(p.streamCloseCode, 256);
-  t.same(p.headerLines, [
-    [':status', '409'], ['content-type', 'application/problem+json'], ['link', '<https://x/y>; rel="a[b]"'],
-    ['set-cookie', 'a=1'], ['set-cookie', 'b=2'],
-  ], 'request headers are not taken for response headers');
+  t.same(
+    p.headerLines,
+    [
+      [':status', '409'],
+      ['content-type', 'application/problem+json'],
+      ['link', '<https://x/y>; rel="a[b]"'],
+      ['set-cookie', 'a=1'],
+      ['set-cookie', 'b=2'],
+    ],
+    'request headers are not taken for response headers',
+  );
   t.same(p.certificates, [leafDer], 'the certificate spans two CRYPTO chunks');
 });
 
 t.test('a transcript of a failed connection has nothing to claim', async (t) => {
   const p = parseGtlsclientOutput('I00000000 0x1 pkt tx pkn=0\nTimeout\n');
-  t.same(p, { handshakeCompleted: false, alpn: undefined, headerLines: [], status: undefined, streamCloseCode: undefined, certificates: [] });
+  t.same(p, {
+    handshakeCompleted: false,
+    alpn: undefined,
+    headerLines: [],
+    status: undefined,
+    streamCloseCode: undefined,
+    certificates: [],
+  });
 });

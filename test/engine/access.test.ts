@@ -1,21 +1,8 @@
 import t from 'tap';
 import fc from 'fast-check';
-import {
-  ACCESS_RULES,
-  ACTIONS,
-  authorize,
-  isAction,
-  rolesAllowed,
-  type AccessTarget,
-} from '../../engine/access.js';
+import { ACCESS_RULES, ACTIONS, authorize, isAction, rolesAllowed, type AccessTarget } from '../../engine/access.js';
 import { ErrorCodes, ROLES, isRole, type Principal } from '../../protocol/index.js';
-import {
-  ACCESS_MATRIX,
-  FORBIDDEN_CASES,
-  NON_ADMIN_CASES,
-  objects,
-  principals,
-} from '../support/access-matrix.js';
+import { ACCESS_MATRIX, FORBIDDEN_CASES, NON_ADMIN_CASES, objects, principals } from '../support/access-matrix.js';
 
 t.test('the matrix: every row gets the expected answer', async (t) => {
   for (const c of ACCESS_MATRIX) {
@@ -94,12 +81,23 @@ t.test('property: no access to objects owned by others except by an any-scope ru
 });
 
 t.test('the AUTH_* codes map to 401, 403 and 503 as the edges promise', async (t) => {
-  const unauthenticated = ['AUTH_TOKEN_MISSING', 'AUTH_TOKEN_INVALID', 'AUTH_TOKEN_EXPIRED', 'AUTH_TOKEN_REVOKED', 'AUTH_USER_DISABLED'] as const;
+  const unauthenticated = [
+    'AUTH_TOKEN_MISSING',
+    'AUTH_TOKEN_INVALID',
+    'AUTH_TOKEN_EXPIRED',
+    'AUTH_TOKEN_REVOKED',
+    'AUTH_USER_DISABLED',
+  ] as const;
   for (const c of unauthenticated) {
     t.equal(ErrorCodes[c].http, 401, c);
     t.equal(ErrorCodes[c].grpc, 'UNAUTHENTICATED', c);
   }
-  for (const c of ['AUTH_EMAIL_UNVERIFIED', 'AUTH_PHONE_UNVERIFIED', 'AUTH_ROLE_FORBIDDEN', 'AUTH_OBJECT_FORBIDDEN'] as const) {
+  for (const c of [
+    'AUTH_EMAIL_UNVERIFIED',
+    'AUTH_PHONE_UNVERIFIED',
+    'AUTH_ROLE_FORBIDDEN',
+    'AUTH_OBJECT_FORBIDDEN',
+  ] as const) {
     t.equal(ErrorCodes[c].http, 403, c);
     t.equal(ErrorCodes[c].grpc, 'PERMISSION_DENIED', c);
   }

@@ -56,7 +56,9 @@ t.test('clearTimeout cancels, once, and timers set while firing run in the same 
 t.test('deadlines due at the same instant fire by kind, then id, whatever the arm order', async (t) => {
   const kinds = Object.keys(DEADLINE_RANK) as Array<keyof typeof DEADLINE_RANK>;
   const entries = kinds.flatMap((k) => ['z', 'a', 'm'].map((id) => [k, id] as const));
-  const expected = [...entries].sort((x, y) => DEADLINE_RANK[x[0]] - DEADLINE_RANK[y[0]] || (x[1] < y[1] ? -1 : 1)).map(([k, id]) => `${k}:${id}`);
+  const expected = [...entries]
+    .sort((x, y) => DEADLINE_RANK[x[0]] - DEADLINE_RANK[y[0]] || (x[1] < y[1] ? -1 : 1))
+    .map(([k, id]) => `${k}:${id}`);
   const rng = new SeededRandom(9);
   for (let round = 0; round < 5; round++) {
     const order = [...entries];
@@ -97,7 +99,11 @@ t.test('set replaces, 0 disarms, get reads, stop keeps the deadlines', async (t)
   t.same(fired, ['retry:o2@250'], 'nothing fires once stopped');
   d.set('sla', 'o3', 2_000);
   clock.advance(1_000);
-  t.same(fired.slice(1), ['grace:r1@1260', 'sla:o3@2000'], 'arming again reschedules; an overdue deadline fires at the next tick');
+  t.same(
+    fired.slice(1),
+    ['grace:r1@1260', 'sla:o3@2000'],
+    'arming again reschedules; an overdue deadline fires at the next tick',
+  );
 });
 
 t.test('a deadline armed while firing, already due, fires in the same pass', async (t) => {
@@ -123,7 +129,11 @@ t.test('compaction drops replaced entries and keeps the live ones', async (t) =>
   t.equal(d.size, 10);
   for (let i = 0; i < 10; i++) t.equal(d.get('offer', `o${i}`), 10_000 + 1_990 + i, `o${i} keeps its last time`);
   clock.advance(20_000);
-  t.same(fired, Array.from({ length: 10 }, (_, i) => `offer:o${i}@${11_990 + i}`), 'each fires once, at its last time');
+  t.same(
+    fired,
+    Array.from({ length: 10 }, (_, i) => `offer:o${i}@${11_990 + i}`),
+    'each fires once, at its last time',
+  );
   t.equal(clock.pending, 0);
 });
 
@@ -149,15 +159,25 @@ t.test('SeededRandom is a pure function of its seed and state', async (t) => {
   const a = new SeededRandom(42);
   const b = new SeededRandom(42);
   const xs = Array.from({ length: 1_000 }, () => a.next());
-  t.same(Array.from({ length: 1_000 }, () => b.next()), xs, 'same seed, same sequence');
-  t.ok(xs.every((x) => x >= 0 && x < 1), 'next() in [0, 1)');
+  t.same(
+    Array.from({ length: 1_000 }, () => b.next()),
+    xs,
+    'same seed, same sequence',
+  );
+  t.ok(
+    xs.every((x) => x >= 0 && x < 1),
+    'next() in [0, 1)',
+  );
   const saved = a.state;
   const next = [a.next(), a.int(3, 9), a.exponential(5)];
   const c = new SeededRandom(0);
   c.state = saved;
   t.same([c.next(), c.int(3, 9), c.exponential(5)], next, 'restoring the state resumes the sequence');
   const ints = Array.from({ length: 2_000 }, () => a.int(3, 9));
-  t.ok(ints.every((n) => Number.isInteger(n) && n >= 3 && n <= 9), 'int within bounds');
+  t.ok(
+    ints.every((n) => Number.isInteger(n) && n >= 3 && n <= 9),
+    'int within bounds',
+  );
   t.same([...new Set(ints)].sort(), [3, 4, 5, 6, 7, 8, 9], 'and reaching both ends');
   t.not(new SeededRandom(1).next(), new SeededRandom(2).next(), 'seeds differ');
 });

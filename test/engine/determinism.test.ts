@@ -1,7 +1,15 @@
 import t from 'tap';
 import {
-  Engine, SeededRandom, SimulatedClock, checkInvariants, offsetM, type EngineConfigInput, type EngineEvent, type OrderId,
-  type RestaurantId, type RiderId,
+  Engine,
+  SeededRandom,
+  SimulatedClock,
+  checkInvariants,
+  offsetM,
+  type EngineConfigInput,
+  type EngineEvent,
+  type OrderId,
+  type RestaurantId,
+  type RiderId,
 } from '../../engine/index.js';
 import { CENTRE, cust } from './world.js';
 
@@ -11,7 +19,12 @@ import { CENTRE, cust } from './world.js';
  * two engines in one process do not disturb each other.
  */
 
-const CONFIG: EngineConfigInput = { offerTimeoutMs: 15_000, dispatchRetryMs: 5_000, disconnectGraceMs: 30_000, retentionMs: 600_000 };
+const CONFIG: EngineConfigInput = {
+  offerTimeoutMs: 15_000,
+  dispatchRetryMs: 5_000,
+  disconnectGraceMs: 30_000,
+  retentionMs: 600_000,
+};
 const RIDERS = 30;
 const RESTAURANTS = 5;
 const STEPS = 200;
@@ -30,8 +43,22 @@ function script(seed: number): Step[] {
   for (let i = 0; i < STEPS; i++) {
     steps.push({
       advance: rng.int(500, 12_000),
-      place: rng.next() < 0.45 ? { rest: rng.int(0, RESTAURANTS - 1), bearing: rng.int(0, 359), m: rng.int(300, 5_000), paid: rng.next() < 0.8 } : null,
-      riders: Array.from({ length: RIDERS }, () => ({ bearing: rng.int(0, 359), m: rng.int(0, 60), respond: rng.next(), act: rng.next(), churn: rng.next() })),
+      place:
+        rng.next() < 0.45
+          ? {
+              rest: rng.int(0, RESTAURANTS - 1),
+              bearing: rng.int(0, 359),
+              m: rng.int(300, 5_000),
+              paid: rng.next() < 0.8,
+            }
+          : null,
+      riders: Array.from({ length: RIDERS }, () => ({
+        bearing: rng.int(0, 359),
+        m: rng.int(0, 60),
+        respond: rng.next(),
+        act: rng.next(),
+        churn: rng.next(),
+      })),
       prep: Array.from({ length: 4 }, () => rng.int(0, 25)),
     });
   }
@@ -43,10 +70,15 @@ const restIds = Array.from({ length: RESTAURANTS }, (_, i) => `rest-${i}` as Res
 const restAt = (i: number) => offsetM(CENTRE.lat, CENTRE.lng, i * 72, 1_500 * (i % 3));
 
 /** What the driver remembers between steps (outside the engine, carried across a restore). */
-interface Driver { orders: OrderId[]; pos: Array<{ lat: number; lng: number }> }
+interface Driver {
+  orders: OrderId[];
+  pos: Array<{ lat: number; lng: number }>;
+}
 
 function setup(engine: Engine, clock: SimulatedClock): Driver {
-  restIds.forEach((id, i) => engine.registerRestaurant({ restaurantId: id, location: restAt(i), prepMinutes: 12, capacity: 6 }));
+  restIds.forEach((id, i) =>
+    engine.registerRestaurant({ restaurantId: id, location: restAt(i), prepMinutes: 12, capacity: 6 }),
+  );
   const pos = riderIds.map((id, i) => {
     engine.registerRider({ riderId: id });
     engine.riderOnline(id);
@@ -61,7 +93,12 @@ function setup(engine: Engine, clock: SimulatedClock): Driver {
 function act(engine: Engine, clock: SimulatedClock, d: Driver, s: Step): void {
   if (s.place) {
     const r = restAt(s.place.rest);
-    const res = engine.placeOrder({ customerId: cust('c'), restaurantId: restIds[s.place.rest]!, drop: offsetM(r.lat, r.lng, s.place.bearing, s.place.m), paid: s.place.paid });
+    const res = engine.placeOrder({
+      customerId: cust('c'),
+      restaurantId: restIds[s.place.rest]!,
+      drop: offsetM(r.lat, r.lng, s.place.bearing, s.place.m),
+      paid: s.place.paid,
+    });
     if (res.ok) d.orders.push(res.value);
   }
   let k = 0;
@@ -88,7 +125,8 @@ function act(engine: Engine, clock: SimulatedClock, d: Driver, s: Step): void {
     if (!orderId) return;
     if (state === 'online.offered' && st.respond < 0.6) engine.acceptOffer(id, orderId);
     else if (state === 'online.offered' && st.respond < 0.8) engine.declineOffer(id, orderId);
-    else if ((state === 'online.to_pickup' || state === 'online.at_pickup') && st.act < 0.3) engine.pickedUp(id, orderId);
+    else if ((state === 'online.to_pickup' || state === 'online.at_pickup') && st.act < 0.3)
+      engine.pickedUp(id, orderId);
     else if (state === 'online.delivering' && st.act < 0.25) engine.delivered(id, orderId);
   });
 }
@@ -110,7 +148,13 @@ function uninterrupted(seed: number, steps: Step[]) {
     clock.advance(s.advance);
     if (broken.length === 0) broken = checkInvariants(engine);
   }
-  return { log: JSON.stringify(log), final: JSON.stringify(engine.toSnapshot()), broken, orders: d.orders.length, events: log };
+  return {
+    log: JSON.stringify(log),
+    final: JSON.stringify(engine.toSnapshot()),
+    broken,
+    orders: d.orders.length,
+    events: log,
+  };
 }
 
 t.test('same seed and script, same log', async (t) => {
@@ -120,7 +164,10 @@ t.test('same seed and script, same log', async (t) => {
   t.same(a.broken, [], 'invariants held throughout');
   t.ok(a.orders > 50, `a busy run: ${a.orders} orders, ${a.events.length} events`);
   for (const type of ['order_assigned', 'order_delivered', 'order_offer_ended', 'rider_offline', 'order_unassigned']) {
-    t.ok(a.events.some((e) => e.type === type), `the scenario reaches ${type}`);
+    t.ok(
+      a.events.some((e) => e.type === type),
+      `the scenario reaches ${type}`,
+    );
   }
   t.equal(b.log, a.log, 'identical event logs');
   t.equal(b.final, a.final, 'identical final state');
@@ -150,7 +197,11 @@ t.test('snapshot, restore and continue gives the uninterrupted log', async (t) =
       }
     });
     t.equal(JSON.stringify(logs.flat()), whole.log, `restored after steps ${cuts.join(', ')}: same log`);
-    t.equal(JSON.stringify(engine.toSnapshot()), whole.final, `restored after steps ${cuts.join(', ')}: same final state`);
+    t.equal(
+      JSON.stringify(engine.toSnapshot()),
+      whole.final,
+      `restored after steps ${cuts.join(', ')}: same final state`,
+    );
   }
 });
 
@@ -159,7 +210,10 @@ t.test('a restore refuses a clock earlier than the snapshot and an unknown forma
   setup(engine, clock);
   const snap = engine.toSnapshot();
   t.throws(() => Engine.restore(snap, { clock: new SimulatedClock(snap.at - 1) }), RangeError);
-  t.throws(() => Engine.restore({ ...snap, format: 'nope' } as never, { clock: new SimulatedClock(snap.at) }), TypeError);
+  t.throws(
+    () => Engine.restore({ ...snap, format: 'nope' } as never, { clock: new SimulatedClock(snap.at) }),
+    TypeError,
+  );
 });
 
 t.test('two engines side by side do not interfere', async (t) => {

@@ -1,12 +1,21 @@
 import t from 'tap';
 import { cellToParent, latLngToCell } from 'h3-js';
-import { checkInvariants, defaultEngineConfig as D, type EngineEvent, type H3Cell, type OrderId } from '../../engine/index.js';
+import {
+  checkInvariants,
+  defaultEngineConfig as D,
+  type EngineEvent,
+  type H3Cell,
+  type OrderId,
+} from '../../engine/index.js';
 import { CENTRE, near, world, type World } from './world.js';
 
 /** Greedy dispatch: candidate search around the pickup, scoring, exclusions, shards. */
 
 const offers = (w: World, o?: OrderId) =>
-  w.events.filter((e): e is Extract<EngineEvent, { type: 'order_offered' }> => e.type === 'order_offered' && (o === undefined || e.id === o));
+  w.events.filter(
+    (e): e is Extract<EngineEvent, { type: 'order_offered' }> =>
+      e.type === 'order_offered' && (o === undefined || e.id === o),
+  );
 const offeredTo = (w: World, o: OrderId) => offers(w, o).at(-1)?.riderId;
 
 t.test('the nearest rider wins', async (t) => {
@@ -18,12 +27,19 @@ t.test('the nearest rider wins', async (t) => {
   const o = w.order(r1);
   t.equal(offeredTo(w, o), 'near');
   t.ok(Math.abs(offers(w, o)[0]!.pickupDistanceM - 300) <= 3, 'distance reported');
-  t.equal(offers(w, o)[0]!.pickupEtaS, Math.round((offers(w, o)[0]!.pickupDistanceM * D.detourFactor) / D.riderSpeedMps), 'ETA from the speed model');
+  t.equal(
+    offers(w, o)[0]!.pickupEtaS,
+    Math.round((offers(w, o)[0]!.pickupDistanceM * D.detourFactor) / D.riderSpeedMps),
+    'ETA from the speed model',
+  );
   t.same(checkInvariants(w.engine), []);
 });
 
 t.test('equal riders: the lower id wins, whatever the registration order', async (t) => {
-  for (const ids of [['b', 'a'], ['a', 'b']]) {
+  for (const ids of [
+    ['b', 'a'],
+    ['a', 'b'],
+  ]) {
     const w = world();
     const r1 = w.restaurant();
     for (const id of ids) w.rider(id, near(400));

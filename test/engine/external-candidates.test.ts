@@ -1,8 +1,16 @@
 import t from 'tap';
 import fc from 'fast-check';
 import {
-  Engine, SimulatedClock, checkInvariants, type EngineConfigInput, defaultEngineConfig as D, offsetM, type CandidateRequest, type EngineEvent,
-  type MatchInfo, type OrderId,
+  Engine,
+  SimulatedClock,
+  checkInvariants,
+  type EngineConfigInput,
+  defaultEngineConfig as D,
+  offsetM,
+  type CandidateRequest,
+  type EngineEvent,
+  type MatchInfo,
+  type OrderId,
 } from '../../engine/index.js';
 import { CENTRE, cust, near, rest, rid, world } from './world.js';
 
@@ -21,7 +29,11 @@ function externalWorld(config: EngineConfigInput = {}) {
   const errors: unknown[] = [];
   let throwing = false;
   const engine = new Engine({
-    clock, config, seed: 7, onMatch: (m) => matches.push(m), logger: { error: (m, d) => errors.push([m, d]) },
+    clock,
+    config,
+    seed: 7,
+    onMatch: (m) => matches.push(m),
+    logger: { error: (m, d) => errors.push([m, d]) },
     externalCandidates: (req) => {
       requests.push(req);
       if (throwing) throw new Error('source down');
@@ -36,7 +48,12 @@ function externalWorld(config: EngineConfigInput = {}) {
     return rid(id);
   };
   const order = () => {
-    const placed = engine.placeOrder({ customerId: cust('c1'), restaurantId: rest('r1'), drop: near(2000, 0), paid: true });
+    const placed = engine.placeOrder({
+      customerId: cust('c1'),
+      restaurantId: rest('r1'),
+      drop: near(2000, 0),
+      paid: true,
+    });
     if (!placed.ok) throw new Error(placed.detail);
     engine.restaurantAccept(placed.value, { prepMinutes: 0 });
     return placed.value;
@@ -45,20 +62,45 @@ function externalWorld(config: EngineConfigInput = {}) {
     const v = engine.getOrder(o);
     return v.ok ? v.value.state : v.code;
   };
-  return { clock, engine, requests, events, matches, errors, rider, order, state, setThrowing: (b: boolean) => (throwing = b) };
+  return {
+    clock,
+    engine,
+    requests,
+    events,
+    matches,
+    errors,
+    rider,
+    order,
+    state,
+    setThrowing: (b: boolean) => (throwing = b),
+  };
 }
 
-const offersOf = (events: EngineEvent[]) => events.filter((e): e is Extract<EngineEvent, { type: 'order_offered' }> => e.type === 'order_offered');
+const offersOf = (events: EngineEvent[]) =>
+  events.filter((e): e is Extract<EngineEvent, { type: 'order_offered' }> => e.type === 'order_offered');
 
 t.test('a dispatchable order asks the source instead of searching, and waits', async (t) => {
   const w = externalWorld();
   w.rider('a', near(100));
   const o = w.order();
   t.equal(w.requests.length, 1);
-  t.same(w.requests[0], { orderId: o, pickup: CENTRE, exclude: [], maxDistanceM: D.maxPickupDistanceM, at: w.clock.now() });
-  t.equal(w.state(o), 'dispatching.searching', 'no ring search: the nearby rider is not offered until the source answers');
+  t.same(w.requests[0], {
+    orderId: o,
+    pickup: CENTRE,
+    exclude: [],
+    maxDistanceM: D.maxPickupDistanceM,
+    at: w.clock.now(),
+  });
+  t.equal(
+    w.state(o),
+    'dispatching.searching',
+    'no ring search: the nearby rider is not offered until the source answers',
+  );
   t.equal(offersOf(w.events).length, 0);
-  t.notOk(w.events.some((e) => e.type === 'order_no_rider'), 'asking is not a failed search');
+  t.notOk(
+    w.events.some((e) => e.type === 'order_no_rider'),
+    'asking is not a failed search',
+  );
   const res = w.engine.offerFromCandidates(o, ['a']);
   t.same(res, { ok: true, value: 'a' });
   t.equal(w.state(o), 'dispatching.offered');
@@ -71,33 +113,45 @@ t.test('the offer is the one the ring search makes over the same riders (same sc
   // Riders at random places, some moving with headings, some idle longer: both engines see the same commands. The
   // ring search stops once it has minCandidates; here it must see every rider (all within maxRing), as the source does.
   const config = { minCandidates: 1_000 };
-  const riderArb = fc.record({ m: fc.integer({ min: 0, max: 3_000 }), bearing: fc.integer({ min: 0, max: 359 }), heading: fc.integer({ min: 0, max: 359 }), speed: fc.constantFrom(0, 4, 8), idleS: fc.integer({ min: 0, max: 600 }) });
-  fc.assert(fc.property(fc.array(riderArb, { minLength: 1, maxLength: 12 }), (riders) => {
-    const a = world(config);
-    const b = externalWorld(config);
-    a.restaurant();
-    riders.forEach((r, i) => {
-      for (const x of [a, b]) {
-        const id = rid(`r${i}`);
-        x.engine.registerRider({ riderId: id });
-        x.engine.riderOnline(id);
-      }
-      a.clock.advance(r.idleS * 1000);
-      b.clock.advance(r.idleS * 1000);
-    });
-    riders.forEach((r, i) => {
-      const p = offsetM(CENTRE.lat, CENTRE.lng, r.bearing, r.m);
-      a.engine.updateRiderPosition(rid(`r${i}`), p.lat, p.lng, 5, r.heading, r.speed, a.clock.now());
-      b.engine.updateRiderPosition(rid(`r${i}`), p.lat, p.lng, 5, r.heading, r.speed, b.clock.now());
-    });
-    const oa = a.order(rest('r1'));
-    const ob = b.order();
-    b.engine.offerFromCandidates(ob, riders.map((_, i) => `r${i}`));
-    const ea = offersOf(a.events).map(({ seq: _s, ...e }) => e);
-    const eb = offersOf(b.events).map(({ seq: _s, ...e }) => e);
-    t.same(eb, ea, `${riders.length} riders`);
-    return oa === ob;
-  }), { numRuns: 150, seed: 42 });
+  const riderArb = fc.record({
+    m: fc.integer({ min: 0, max: 3_000 }),
+    bearing: fc.integer({ min: 0, max: 359 }),
+    heading: fc.integer({ min: 0, max: 359 }),
+    speed: fc.constantFrom(0, 4, 8),
+    idleS: fc.integer({ min: 0, max: 600 }),
+  });
+  fc.assert(
+    fc.property(fc.array(riderArb, { minLength: 1, maxLength: 12 }), (riders) => {
+      const a = world(config);
+      const b = externalWorld(config);
+      a.restaurant();
+      riders.forEach((r, i) => {
+        for (const x of [a, b]) {
+          const id = rid(`r${i}`);
+          x.engine.registerRider({ riderId: id });
+          x.engine.riderOnline(id);
+        }
+        a.clock.advance(r.idleS * 1000);
+        b.clock.advance(r.idleS * 1000);
+      });
+      riders.forEach((r, i) => {
+        const p = offsetM(CENTRE.lat, CENTRE.lng, r.bearing, r.m);
+        a.engine.updateRiderPosition(rid(`r${i}`), p.lat, p.lng, 5, r.heading, r.speed, a.clock.now());
+        b.engine.updateRiderPosition(rid(`r${i}`), p.lat, p.lng, 5, r.heading, r.speed, b.clock.now());
+      });
+      const oa = a.order(rest('r1'));
+      const ob = b.order();
+      b.engine.offerFromCandidates(
+        ob,
+        riders.map((_, i) => `r${i}`),
+      );
+      const ea = offersOf(a.events).map(({ seq: _s, ...e }) => e);
+      const eb = offersOf(b.events).map(({ seq: _s, ...e }) => e);
+      t.same(eb, ea, `${riders.length} riders`);
+      return oa === ob;
+    }),
+    { numRuns: 150, seed: 42 },
+  );
 });
 
 t.test('riders who would not do are skipped: busy, stale, passed, too far, unknown', async (t) => {
@@ -125,22 +179,25 @@ t.test('riders who would not do are skipped: busy, stale, passed, too far, unkno
   t.same(checkInvariants(w.engine), []);
 });
 
-t.test('no usable candidate: a failed search, then the retry asks again; past give-up the order is cancelled', async (t) => {
-  const w = externalWorld();
-  const o = w.order();
-  t.same(w.engine.offerFromCandidates(o, []), { ok: true, value: null });
-  t.equal(w.events.filter((e) => e.type === 'order_no_rider').length, 1, 'the same event as an empty ring search');
-  t.equal(w.requests.length, 1);
-  w.clock.advance(D.dispatchRetryMs);
-  t.equal(w.requests.length, 2, 'the retry asks the source again');
-  // A source that never answers: the retry deadline keeps asking, and the give-up time still holds.
-  w.clock.advance(D.dispatchGiveUpMs);
-  t.equal(w.state(o), 'cancelled');
-  const cancelled = w.events.find((e) => e.type === 'order_cancelled');
-  t.match(cancelled, { reason: 'no_rider', by: 'system' });
-  t.ok(w.requests.length > 2);
-  t.same(w.engine.offerFromCandidates(o, ['x']).ok, false, 'an answer after the order ended is refused');
-});
+t.test(
+  'no usable candidate: a failed search, then the retry asks again; past give-up the order is cancelled',
+  async (t) => {
+    const w = externalWorld();
+    const o = w.order();
+    t.same(w.engine.offerFromCandidates(o, []), { ok: true, value: null });
+    t.equal(w.events.filter((e) => e.type === 'order_no_rider').length, 1, 'the same event as an empty ring search');
+    t.equal(w.requests.length, 1);
+    w.clock.advance(D.dispatchRetryMs);
+    t.equal(w.requests.length, 2, 'the retry asks the source again');
+    // A source that never answers: the retry deadline keeps asking, and the give-up time still holds.
+    w.clock.advance(D.dispatchGiveUpMs);
+    t.equal(w.state(o), 'cancelled');
+    const cancelled = w.events.find((e) => e.type === 'order_cancelled');
+    t.match(cancelled, { reason: 'no_rider', by: 'system' });
+    t.ok(w.requests.length > 2);
+    t.same(w.engine.offerFromCandidates(o, ['x']).ok, false, 'an answer after the order ended is refused');
+  },
+);
 
 t.test('answers for orders that are not searching are coded refusals', async (t) => {
   const w = externalWorld();
@@ -148,7 +205,11 @@ t.test('answers for orders that are not searching are coded refusals', async (t)
   t.match(w.engine.offerFromCandidates('nope' as OrderId, ['a']), { ok: false, code: 'ORDER_NOT_FOUND' });
   const o = w.order();
   w.engine.offerFromCandidates(o, ['a']);
-  t.match(w.engine.offerFromCandidates(o, ['a']), { ok: false, code: 'ORDER_INVALID_TRANSITION' }, 'a second answer for an offered order');
+  t.match(
+    w.engine.offerFromCandidates(o, ['a']),
+    { ok: false, code: 'ORDER_INVALID_TRANSITION' },
+    'a second answer for an offered order',
+  );
   t.equal(offersOf(w.events).length, 1, 'never two live offers');
 });
 

@@ -23,7 +23,12 @@ t.test('payment expiry cancels an unpaid order, with no refund', async (t) => {
   t.equal(w.orderState(o), 'awaiting_payment', 'still waiting 1 ms before');
   w.clock.advance(1);
   t.equal(w.orderState(o), 'cancelled');
-  t.match(last(w, 'order_cancelled'), { by: 'system', reason: 'payment_expired', refundDue: false, at: t0 + D.paymentTimeoutMs });
+  t.match(last(w, 'order_cancelled'), {
+    by: 'system',
+    reason: 'payment_expired',
+    refundDue: false,
+    at: t0 + D.paymentTimeoutMs,
+  });
   healthy(t, w);
 });
 
@@ -37,7 +42,11 @@ t.test('paying disarms payment expiry and starts the restaurant clock', async (t
   w.clock.advance(D.restaurantAcceptTimeoutMs - 1);
   t.equal(w.orderState(o), 'awaiting_restaurant');
   w.clock.advance(1);
-  t.match(last(w, 'order_cancelled'), { reason: 'restaurant_timeout', refundDue: true, at: paidAt + D.restaurantAcceptTimeoutMs });
+  t.match(last(w, 'order_cancelled'), {
+    reason: 'restaurant_timeout',
+    refundDue: true,
+    at: paidAt + D.restaurantAcceptTimeoutMs,
+  });
   w.clock.advance(D.paymentTimeoutMs);
   t.equal(w.of(o).filter((e) => e.type === 'order_cancelled').length, 1, 'payment expiry never fires after');
   healthy(t, w);
@@ -59,7 +68,11 @@ t.test('dispatch is due at readyAt − assumedPickupEtaMs, or at once for short 
   t.match(last(w, 'order_dispatchable'), { at: due, giveUpAt: due + D.dispatchGiveUpMs });
 
   const quick = w.order(r1, { prepMinutes: 2 });
-  t.match(w.of(quick).map((e) => e.type), ['order_placed', 'order_accepted', 'order_dispatchable', 'order_no_rider'], 'a 2 min prep dispatches at once');
+  t.match(
+    w.of(quick).map((e) => e.type),
+    ['order_placed', 'order_accepted', 'order_dispatchable', 'order_no_rider'],
+    'a 2 min prep dispatches at once',
+  );
   healthy(t, w);
 });
 
@@ -97,7 +110,12 @@ t.test('offer expiry passes the order to the next rider, never back', async (t) 
   w.move(b, near(800));
   w.clock.advance(5 * D.dispatchRetryMs);
   t.equal(w.events.filter((e) => e.type === 'order_offered').length, 2, 'neither is offered again');
-  t.equal(w.engine.getRider(a).ok && (w.engine.getRider(a) as { value: { stats: { expiries: number } } }).value.stats.expiries, 1, 'expiry counted');
+  t.equal(
+    w.engine.getRider(a).ok &&
+      (w.engine.getRider(a) as { value: { stats: { expiries: number } } }).value.stats.expiries,
+    1,
+    'expiry counted',
+  );
   healthy(t, w);
 });
 
@@ -112,7 +130,13 @@ t.test('no rider: retry every dispatchRetryMs, then give up with no_rider', asyn
   w.clock.advance(D.dispatchGiveUpMs - D.dispatchRetryMs - 1);
   t.equal(w.orderState(o), 'dispatching.searching', 'searching until the give-up time');
   w.clock.advance(1);
-  t.match(last(w, 'order_cancelled'), { by: 'system', reason: 'no_rider', fromState: 'dispatching.searching', refundDue: true, at: t0 + D.dispatchGiveUpMs });
+  t.match(last(w, 'order_cancelled'), {
+    by: 'system',
+    reason: 'no_rider',
+    fromState: 'dispatching.searching',
+    refundDue: true,
+    at: t0 + D.dispatchGiveUpMs,
+  });
   const tries = w.of(o).filter((e) => e.type === 'order_no_rider').length;
   t.equal(tries, D.dispatchGiveUpMs / D.dispatchRetryMs, 'one search per retry interval');
   healthy(t, w);
@@ -153,7 +177,10 @@ t.test('SLA breach is an event, once, and does not end the order', async (t) => 
   w.engine.pickedUp(a, early);
   w.engine.delivered(a, early);
   w.clock.advance(D.promiseMs);
-  t.notOk(w.of(early).some((e) => e.type === 'order_sla_breached'), 'no breach for an order delivered in time');
+  t.notOk(
+    w.of(early).some((e) => e.type === 'order_sla_breached'),
+    'no breach for an order delivered in time',
+  );
   healthy(t, w);
 });
 
@@ -168,7 +195,13 @@ t.test('order lifetime cancels whatever is left, even a picked-up order', async 
   w.clock.advance(D.orderLifetimeMs - 1);
   t.equal(w.orderState(o), 'picked_up');
   w.clock.advance(1);
-  t.match(last(w, 'order_cancelled'), { by: 'system', reason: 'order_expired', fromState: 'picked_up', riderId: a, at: t0 + D.orderLifetimeMs });
+  t.match(last(w, 'order_cancelled'), {
+    by: 'system',
+    reason: 'order_expired',
+    fromState: 'picked_up',
+    riderId: a,
+    at: t0 + D.orderLifetimeMs,
+  });
   t.equal(w.riderState(a), 'online.idle', 'the rider is released');
   healthy(t, w);
 });

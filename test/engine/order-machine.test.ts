@@ -1,5 +1,12 @@
 import t from 'tap';
-import { checkInvariants, type CancelledBy, type ErrorCode, type OrderId, type Result, type RiderId } from '../../engine/index.js';
+import {
+  checkInvariants,
+  type CancelledBy,
+  type ErrorCode,
+  type OrderId,
+  type Result,
+  type RiderId,
+} from '../../engine/index.js';
 import { cust, near, rest, rid, seqGaps, world, type World } from './world.js';
 
 /**
@@ -9,12 +16,24 @@ import { cust, near, rest, rid, seqGaps, world, type World } from './world.js';
  */
 
 const STATES = [
-  'awaiting_payment', 'awaiting_restaurant', 'preparing', 'dispatching.searching', 'dispatching.offered',
-  'assigned', 'picked_up', 'delivered', 'cancelled',
+  'awaiting_payment',
+  'awaiting_restaurant',
+  'preparing',
+  'dispatching.searching',
+  'dispatching.offered',
+  'assigned',
+  'picked_up',
+  'delivered',
+  'cancelled',
 ] as const;
 type State = (typeof STATES)[number];
 
-interface Scene { w: World; o: OrderId; a: RiderId; b: RiderId }
+interface Scene {
+  w: World;
+  o: OrderId;
+  a: RiderId;
+  b: RiderId;
+}
 
 /** A world with restaurant r1, idle rider `a` 200 m away, offline rider `b`, and one order driven to `state`. */
 function sceneAt(state: State): Scene {
@@ -26,7 +45,11 @@ function sceneAt(state: State): Scene {
   w.engine.registerRider({ riderId: b });
   const prep = state === 'preparing' || state === 'cancelled' ? 30 : 0;
   if (state === 'dispatching.searching') w.engine.riderBreak(a);
-  const o = w.order(r1, { paid: state !== 'awaiting_payment', accept: state !== 'awaiting_restaurant', prepMinutes: prep });
+  const o = w.order(r1, {
+    paid: state !== 'awaiting_payment',
+    accept: state !== 'awaiting_restaurant',
+    prepMinutes: prep,
+  });
   if (state === 'assigned' || state === 'picked_up' || state === 'delivered') w.engine.acceptOffer(a, o);
   if (state === 'picked_up' || state === 'delivered') w.engine.pickedUp(a, o);
   if (state === 'delivered') w.engine.delivered(a, o);
@@ -35,7 +58,10 @@ function sceneAt(state: State): Scene {
   return { w, o, a, b };
 }
 
-const cancel = (by: CancelledBy) => ({ w, o }: Scene) => w.engine.cancelOrder({ orderId: o, by });
+const cancel =
+  (by: CancelledBy) =>
+  ({ w, o }: Scene) =>
+    w.engine.cancelOrder({ orderId: o, by });
 const COMMANDS: Record<string, (s: Scene) => Result<unknown>> = {
   confirmPayment: ({ w, o }) => w.engine.confirmPayment(o),
   failPayment: ({ w, o }) => w.engine.failPayment(o),
@@ -60,7 +86,12 @@ type Legal = { to: State; events: string[] };
 const CANCELLED: Legal = { to: 'cancelled', events: ['order_cancelled'] };
 const WITHDRAWN: Legal = { to: 'cancelled', events: ['rider_offer_ended', 'order_cancelled'] };
 const RELEASED: Legal = { to: 'cancelled', events: ['rider_released', 'order_cancelled'] };
-const ALL_PARTIES = { 'cancel(customer)': CANCELLED, 'cancel(restaurant)': CANCELLED, 'cancel(admin)': CANCELLED, 'cancel(system)': CANCELLED };
+const ALL_PARTIES = {
+  'cancel(customer)': CANCELLED,
+  'cancel(restaurant)': CANCELLED,
+  'cancel(admin)': CANCELLED,
+  'cancel(system)': CANCELLED,
+};
 
 /** The legal commands of each state; everything else is refused. */
 const LEGAL: Record<State, Record<string, Legal>> = {
@@ -75,27 +106,42 @@ const LEGAL: Record<State, Record<string, Legal>> = {
     ...ALL_PARTIES,
   },
   preparing: {
-    foodReady: { to: 'dispatching.offered', events: ['order_food_ready', 'order_dispatchable', 'order_offered', 'rider_offered'] },
-    'cancel(restaurant)': CANCELLED, 'cancel(admin)': CANCELLED, 'cancel(system)': CANCELLED,
+    foodReady: {
+      to: 'dispatching.offered',
+      events: ['order_food_ready', 'order_dispatchable', 'order_offered', 'rider_offered'],
+    },
+    'cancel(restaurant)': CANCELLED,
+    'cancel(admin)': CANCELLED,
+    'cancel(system)': CANCELLED,
   },
   'dispatching.searching': {
     foodReady: { to: 'dispatching.searching', events: ['order_food_ready'] },
-    'cancel(restaurant)': CANCELLED, 'cancel(admin)': CANCELLED, 'cancel(system)': CANCELLED,
+    'cancel(restaurant)': CANCELLED,
+    'cancel(admin)': CANCELLED,
+    'cancel(system)': CANCELLED,
   },
   'dispatching.offered': {
     foodReady: { to: 'dispatching.offered', events: ['order_food_ready'] },
     'acceptOffer(a)': { to: 'assigned', events: ['order_assigned', 'rider_assigned'] },
-    'declineOffer(a)': { to: 'dispatching.searching', events: ['order_offer_ended', 'rider_offer_ended', 'order_no_rider'] },
-    'cancel(restaurant)': WITHDRAWN, 'cancel(admin)': WITHDRAWN, 'cancel(system)': WITHDRAWN,
+    'declineOffer(a)': {
+      to: 'dispatching.searching',
+      events: ['order_offer_ended', 'rider_offer_ended', 'order_no_rider'],
+    },
+    'cancel(restaurant)': WITHDRAWN,
+    'cancel(admin)': WITHDRAWN,
+    'cancel(system)': WITHDRAWN,
   },
   assigned: {
     foodReady: { to: 'assigned', events: ['order_food_ready'] },
     'pickedUp(a)': { to: 'picked_up', events: ['order_picked_up', 'rider_picked_up'] },
-    'cancel(restaurant)': RELEASED, 'cancel(admin)': RELEASED, 'cancel(system)': RELEASED,
+    'cancel(restaurant)': RELEASED,
+    'cancel(admin)': RELEASED,
+    'cancel(system)': RELEASED,
   },
   picked_up: {
     'delivered(a)': { to: 'delivered', events: ['order_delivered', 'rider_delivered'] },
-    'cancel(admin)': RELEASED, 'cancel(system)': RELEASED,
+    'cancel(admin)': RELEASED,
+    'cancel(system)': RELEASED,
   },
   delivered: {},
   cancelled: {},
@@ -127,13 +173,24 @@ for (const state of STATES) {
         t.ok(res?.ok, `${cmd} is allowed`);
         t.equal(w.orderState(o), legal.to, `${cmd} moves ${state} to ${legal.to}`);
         t.same(w.since(n), legal.events, `${cmd} emits ${legal.events.join(', ')}`);
-        t.ok(w.events.slice(n).every((e) => e.at === w.clock.now()), `${cmd}: events carry the clock time`);
+        t.ok(
+          w.events.slice(n).every((e) => e.at === w.clock.now()),
+          `${cmd}: events carry the clock time`,
+        );
         if (legal.to === 'cancelled') {
           const ev = w.events.at(-1)!;
-          t.match(ev, { type: 'order_cancelled', fromState: state, refundDue: state !== 'awaiting_payment' }, `${cmd}: refund due exactly when paid`);
+          t.match(
+            ev,
+            { type: 'order_cancelled', fromState: state, refundDue: state !== 'awaiting_payment' },
+            `${cmd}: refund due exactly when paid`,
+          );
           const heldRider = ['dispatching.offered', 'assigned', 'picked_up'].includes(state);
           t.match(ev, { riderId: heldRider ? a : null }, `${cmd}: names the rider it released`);
-          t.equal(w.riderState(a), state === 'dispatching.searching' ? 'on_break' : 'online.idle', `${cmd}: rider a is free`);
+          t.equal(
+            w.riderState(a),
+            state === 'dispatching.searching' ? 'on_break' : 'online.idle',
+            `${cmd}: rider a is free`,
+          );
         }
       } else {
         t.match(res, { ok: false, code: refusal(state, cmd) }, `${cmd} is refused in ${state}`);
@@ -181,16 +238,55 @@ t.test('placement and argument checks answer codes and change nothing', async (t
 
   const o = place({ orderId: 'o1' });
   t.ok(o.ok, 'first order placed');
-  refuse('duplicate id', () => w.engine.placeOrder({ orderId: 'o1' as OrderId, customerId: cust('c2'), restaurantId: r2, drop: near(900), paid: true }), 'ORDER_EXISTS');
+  refuse(
+    'duplicate id',
+    () =>
+      w.engine.placeOrder({
+        orderId: 'o1' as OrderId,
+        customerId: cust('c2'),
+        restaurantId: r2,
+        drop: near(900),
+        paid: true,
+      }),
+    'ORDER_EXISTS',
+  );
   refuse('capacity 1 is full', () => place(), 'RESTAURANT_AT_CAPACITY');
-  refuse('accept with a negative prep', () => w.engine.restaurantAccept('o1' as OrderId, { prepMinutes: -1 }), 'INVALID_ARGUMENT');
-  refuse('accept with a NaN prep', () => w.engine.restaurantAccept('o1' as OrderId, { prepMinutes: NaN }), 'INVALID_ARGUMENT');
-  refuse('accept with a 241 min prep', () => w.engine.restaurantAccept('o1' as OrderId, { prepMinutes: 241 }), 'INVALID_ARGUMENT');
-  refuse('accept by another restaurant', () => w.engine.restaurantAccept('o1' as OrderId, { restaurantId: r2 }), 'RESTAURANT_NOT_OWNER');
-  refuse('reject by another restaurant', () => w.engine.restaurantReject('o1' as OrderId, { restaurantId: r2 }), 'RESTAURANT_NOT_OWNER');
-  refuse('cancel by an unknown party', () => w.engine.cancelOrder({ orderId: 'o1' as OrderId, by: 'courier' as CancelledBy }), 'INVALID_ARGUMENT');
+  refuse(
+    'accept with a negative prep',
+    () => w.engine.restaurantAccept('o1' as OrderId, { prepMinutes: -1 }),
+    'INVALID_ARGUMENT',
+  );
+  refuse(
+    'accept with a NaN prep',
+    () => w.engine.restaurantAccept('o1' as OrderId, { prepMinutes: NaN }),
+    'INVALID_ARGUMENT',
+  );
+  refuse(
+    'accept with a 241 min prep',
+    () => w.engine.restaurantAccept('o1' as OrderId, { prepMinutes: 241 }),
+    'INVALID_ARGUMENT',
+  );
+  refuse(
+    'accept by another restaurant',
+    () => w.engine.restaurantAccept('o1' as OrderId, { restaurantId: r2 }),
+    'RESTAURANT_NOT_OWNER',
+  );
+  refuse(
+    'reject by another restaurant',
+    () => w.engine.restaurantReject('o1' as OrderId, { restaurantId: r2 }),
+    'RESTAURANT_NOT_OWNER',
+  );
+  refuse(
+    'cancel by an unknown party',
+    () => w.engine.cancelOrder({ orderId: 'o1' as OrderId, by: 'courier' as CancelledBy }),
+    'INVALID_ARGUMENT',
+  );
   t.ok(w.engine.restaurantAccept('o1' as OrderId, { restaurantId: r1, prepMinutes: 30 }).ok, 'the owner accepts');
-  refuse('food ready by another restaurant', () => w.engine.foodReady('o1' as OrderId, { restaurantId: r2 }), 'RESTAURANT_NOT_OWNER');
+  refuse(
+    'food ready by another restaurant',
+    () => w.engine.foodReady('o1' as OrderId, { restaurantId: r2 }),
+    'RESTAURANT_NOT_OWNER',
+  );
 
   t.ok(w.engine.cancelOrder({ orderId: 'o1' as OrderId, by: 'restaurant' }).ok, 'cancelling frees the slot');
   t.ok(place().ok, 'a new order fits');
@@ -208,8 +304,14 @@ t.test('capacity frees at pickup, not at assignment', async (t) => {
   const a = w.rider('a', near(100));
   const o = w.order(r1);
   t.ok(w.engine.acceptOffer(a, o).ok);
-  t.match(w.engine.placeOrder({ customerId: cust('c2'), restaurantId: r1, drop: near(900), paid: true }), { ok: false, code: 'RESTAURANT_AT_CAPACITY' });
+  t.match(w.engine.placeOrder({ customerId: cust('c2'), restaurantId: r1, drop: near(900), paid: true }), {
+    ok: false,
+    code: 'RESTAURANT_AT_CAPACITY',
+  });
   t.ok(w.engine.pickedUp(a, o).ok);
-  t.ok(w.engine.placeOrder({ customerId: cust('c2'), restaurantId: r1, drop: near(900), paid: true }).ok, 'slot free once picked up');
+  t.ok(
+    w.engine.placeOrder({ customerId: cust('c2'), restaurantId: r1, drop: near(900), paid: true }).ok,
+    'slot free once picked up',
+  );
   t.same(checkInvariants(w.engine), []);
 });

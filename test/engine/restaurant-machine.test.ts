@@ -11,7 +11,10 @@ for (const from of STATUSES) {
     t.test(`restaurant ${from} → ${to}`, async (t) => {
       const w = world();
       const r = rest('r1');
-      t.ok(w.engine.registerRestaurant({ restaurantId: r, location: near(0), prepMinutes: 10, capacity: 5, status: from }).ok);
+      t.ok(
+        w.engine.registerRestaurant({ restaurantId: r, location: near(0), prepMinutes: 10, capacity: 5, status: from })
+          .ok,
+      );
       t.match(w.engine.getRestaurant(r), { ok: true, value: { state: from } });
       w.clock.advance(1_000);
       const n = w.events.length;
@@ -23,7 +26,9 @@ for (const from of STATUSES) {
         t.equal(JSON.stringify(w.engine.toSnapshot()), before, 'nothing changed');
       } else {
         t.ok(res.ok, 'allowed');
-        t.match(w.events.slice(n), [{ type: 'restaurant_status_changed', aggregate: 'restaurant', id: r, status: to, at: w.clock.now() }]);
+        t.match(w.events.slice(n), [
+          { type: 'restaurant_status_changed', aggregate: 'restaurant', id: r, status: to, at: w.clock.now() },
+        ]);
         t.match(w.engine.getRestaurant(r), { ok: true, value: { state: to } });
       }
       t.same(seqGaps(w.events), []);
@@ -48,7 +53,10 @@ t.test('registration checks', async (t) => {
   t.same(w.types(), ['restaurant_registered', 'restaurant_status_changed'], 'registered, then closed');
   t.match(reg({}), { ok: false, code: 'RESTAURANT_EXISTS' });
   t.match(w.engine.setRestaurantStatus('ghost' as RestaurantId, 'open'), { ok: false, code: 'RESTAURANT_NOT_FOUND' });
-  t.match(w.engine.setRestaurantStatus(rest('r1'), 'paused' as RestaurantStatus), { ok: false, code: 'INVALID_ARGUMENT' });
+  t.match(w.engine.setRestaurantStatus(rest('r1'), 'paused' as RestaurantStatus), {
+    ok: false,
+    code: 'INVALID_ARGUMENT',
+  });
   t.same(checkInvariants(w.engine), []);
 });
 
@@ -59,6 +67,9 @@ t.test('closing a restaurant stops new orders, not the ones it has', async (t) =
   const o = w.order(r1);
   t.ok(w.engine.setRestaurantStatus(r1, 'closed').ok);
   t.throws(() => w.order(r1), /closed/, 'no new order');
-  t.ok(w.engine.acceptOffer(a, o).ok && w.engine.pickedUp(a, o).ok && w.engine.delivered(a, o).ok, 'the open order is delivered');
+  t.ok(
+    w.engine.acceptOffer(a, o).ok && w.engine.pickedUp(a, o).ok && w.engine.delivered(a, o).ok,
+    'the open order is delivered',
+  );
   t.same(checkInvariants(w.engine), []);
 });

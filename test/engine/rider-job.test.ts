@@ -15,16 +15,31 @@ t.test('a live offer, then the job through pickup, then nothing', async (t) => {
   const view = w.engine.getOrder(o);
   if (!view.ok || view.value.offer === null) return t.fail();
   t.match(offered.value, {
-    orderId: o, offerId: view.value.offer.offerId, stage: 'offered', expiresAt: view.value.offer.expiresAt,
-    payout: view.value.payout, foodReady: false, pickedUpAt: null,
+    orderId: o,
+    offerId: view.value.offer.offerId,
+    stage: 'offered',
+    expiresAt: view.value.offer.expiresAt,
+    payout: view.value.payout,
+    foodReady: false,
+    pickedUpAt: null,
   });
   t.ok(Math.abs(offered.value.pickupDistanceM! - 500) <= 2, 'distance from the rider to the pickup');
-  t.equal(offered.value.pickupEtaS, Math.round((offered.value.pickupDistanceM! * w.engine.config.detourFactor) / w.engine.config.riderSpeedMps));
+  t.equal(
+    offered.value.pickupEtaS,
+    Math.round((offered.value.pickupDistanceM! * w.engine.config.detourFactor) / w.engine.config.riderSpeedMps),
+  );
 
   w.clock.advance(5_000);
-  t.equal((w.engine.getRiderJob(r) as { value: { expiresAt: number } }).value.expiresAt, view.value.offer.expiresAt, 'the expiry does not move');
+  t.equal(
+    (w.engine.getRiderJob(r) as { value: { expiresAt: number } }).value.expiresAt,
+    view.value.offer.expiresAt,
+    'the expiry does not move',
+  );
   t.ok(w.engine.acceptOffer(r, o).ok);
-  t.match(w.engine.getRiderJob(r), { ok: true, value: { orderId: o, stage: 'assigned', expiresAt: null, foodReady: false } });
+  t.match(w.engine.getRiderJob(r), {
+    ok: true,
+    value: { orderId: o, stage: 'assigned', expiresAt: null, foodReady: false },
+  });
   t.ok(w.engine.foodReady(o).ok);
   t.match(w.engine.getRiderJob(r), { ok: true, value: { stage: 'assigned', foodReady: true } });
   t.ok(w.engine.pickedUp(r, o).ok);
@@ -39,7 +54,7 @@ t.test('a live offer, then the job through pickup, then nothing', async (t) => {
   t.same(w.engine.getRiderJob(r), { ok: true, value: null }, 'delivered: nothing held');
 });
 
-t.test('an expired or declined offer is no longer the rider\'s; a cancelled job neither', async (t) => {
+t.test("an expired or declined offer is no longer the rider's; a cancelled job neither", async (t) => {
   const w = world();
   const rest = w.restaurant();
   const r = w.rider('j2', near(200));

@@ -1,15 +1,33 @@
 import t, { type Test } from 'tap';
-import { checkInvariants, defaultEngineConfig as D, type ErrorCode, type OrderId, type Result, type RiderId } from '../../engine/index.js';
+import {
+  checkInvariants,
+  defaultEngineConfig as D,
+  type ErrorCode,
+  type OrderId,
+  type Result,
+  type RiderId,
+} from '../../engine/index.js';
 import { near, seqGaps, world, type World } from './world.js';
 
 /** Rider lifecycle through the Engine: every state × every lifecycle command, grace periods, reassignment. */
 
 const STATES = [
-  'offline', 'online.idle', 'disconnected', 'on_break', 'online.offered', 'online.to_pickup', 'online.at_pickup', 'online.delivering',
+  'offline',
+  'online.idle',
+  'disconnected',
+  'on_break',
+  'online.offered',
+  'online.to_pickup',
+  'online.at_pickup',
+  'online.delivering',
 ] as const;
 type State = (typeof STATES)[number];
 
-interface Scene { w: World; a: RiderId; o: OrderId | undefined }
+interface Scene {
+  w: World;
+  a: RiderId;
+  o: OrderId | undefined;
+}
 
 /** Restaurant r1 at the centre, rider `a` 200 m away driven to `state` (with order `o` for job states). */
 function sceneAt(state: State): Scene {
@@ -41,7 +59,11 @@ const COMMANDS: Record<string, (w: World, a: RiderId) => Result<unknown>> = {
 
 type Legal = { to: string; events: string[]; order?: string };
 const DISCONNECT = (s: string): Legal => ({ to: s, events: ['rider_disconnected'] });
-const REASSIGN: Legal = { to: 'offline', events: ['rider_offline', 'order_unassigned', 'rider_released', 'order_no_rider'], order: 'dispatching.searching' };
+const REASSIGN: Legal = {
+  to: 'offline',
+  events: ['rider_offline', 'order_unassigned', 'rider_released', 'order_no_rider'],
+  order: 'dispatching.searching',
+};
 const LEGAL: Record<State, Record<string, Legal>> = {
   offline: { online: { to: 'online.idle', events: ['rider_online'] } },
   'online.idle': {
@@ -60,7 +82,11 @@ const LEGAL: Record<State, Record<string, Legal>> = {
     disconnect: DISCONNECT('on_break'),
   },
   'online.offered': {
-    offline: { to: 'offline', events: ['rider_offline', 'order_offer_ended', 'rider_offer_ended', 'order_no_rider'], order: 'dispatching.searching' },
+    offline: {
+      to: 'offline',
+      events: ['rider_offline', 'order_offer_ended', 'rider_offer_ended', 'order_no_rider'],
+      order: 'dispatching.searching',
+    },
     disconnect: DISCONNECT('online.offered'),
   },
   'online.to_pickup': { offline: REASSIGN, disconnect: DISCONNECT('online.to_pickup') },
@@ -104,7 +130,8 @@ for (const state of STATES) {
 
 t.test('unknown riders are RIDER_NOT_FOUND', async (t) => {
   const w = world();
-  for (const [cmd, run] of Object.entries(COMMANDS)) t.match(run(w, 'ghost' as RiderId), { ok: false, code: 'RIDER_NOT_FOUND' }, cmd);
+  for (const [cmd, run] of Object.entries(COMMANDS))
+    t.match(run(w, 'ghost' as RiderId), { ok: false, code: 'RIDER_NOT_FOUND' }, cmd);
   t.match(w.engine.registerRider({ riderId: 'bad id' as RiderId }), { ok: false, code: 'INVALID_ARGUMENT' });
   t.match(w.engine.registerRider({ riderId: 'x' as RiderId, capacity: 0 }), { ok: false, code: 'INVALID_ARGUMENT' });
   w.rider('a');
@@ -120,7 +147,11 @@ t.test('reconnecting within grace keeps everything; a disconnected rider gets no
   t.ok(w.engine.riderDisconnected(a).ok);
   t.match(w.events.at(-1), { type: 'rider_disconnected', graceUntil: w.clock.now() + D.disconnectGraceMs });
   const o1 = w.order(r1);
-  t.equal(w.engine.getOrder(o1).ok && (w.engine.getOrder(o1) as { value: { riderId: string } }).value.riderId, b, 'b, not the nearer disconnected a');
+  t.equal(
+    w.engine.getOrder(o1).ok && (w.engine.getOrder(o1) as { value: { riderId: string } }).value.riderId,
+    b,
+    'b, not the nearer disconnected a',
+  );
   w.clock.advance(D.disconnectGraceMs - 1);
   t.ok(w.engine.riderReconnected(a).ok);
   w.clock.advance(10 * D.disconnectGraceMs);
@@ -155,7 +186,10 @@ t.test('grace expiry while offered passes the offer to the next rider', async (t
   w.move(b, near(900));
   w.clock.advance(D.disconnectGraceMs);
   t.equal(w.riderState(a), 'offline');
-  t.match(w.of(o).slice(-2), [{ type: 'order_offer_ended', riderId: a, outcome: 'withdrawn' }, { type: 'order_offered', riderId: b }]);
+  t.match(w.of(o).slice(-2), [
+    { type: 'order_offer_ended', riderId: a, outcome: 'withdrawn' },
+    { type: 'order_offered', riderId: b },
+  ]);
   t.match(w.engine.acceptOffer(a, o), { ok: false, code: 'OFFER_EXPIRED' });
   healthy(t, w);
 });
@@ -174,7 +208,10 @@ for (const stage of ['to_pickup', 'at_pickup'] as const) {
     w.engine.riderDisconnected(a);
     w.move(b, near(900));
     w.clock.advance(D.disconnectGraceMs);
-    t.match(w.of(o).slice(-2), [{ type: 'order_unassigned', riderId: a, reason: 'rider_offline' }, { type: 'order_offered', riderId: b }]);
+    t.match(w.of(o).slice(-2), [
+      { type: 'order_unassigned', riderId: a, reason: 'rider_offline' },
+      { type: 'order_offered', riderId: b },
+    ]);
     t.match(w.engine.pickedUp(a, o), { ok: false, code: 'RIDER_NOT_ASSIGNED' }, 'the lost rider cannot pick up');
     w.engine.riderOnline(a);
     w.move(a, near(50));
@@ -212,7 +249,15 @@ t.test('grace expiry while delivering cancels the order as rider_lost', async (t
   w.engine.riderDisconnected(a);
   w.clock.advance(D.disconnectGraceMs);
   t.equal(w.riderState(a), 'offline');
-  t.match(w.events.at(-1), { type: 'order_cancelled', id: o, by: 'system', reason: 'rider_lost', fromState: 'picked_up', refundDue: true, riderId: a });
+  t.match(w.events.at(-1), {
+    type: 'order_cancelled',
+    id: o,
+    by: 'system',
+    reason: 'rider_lost',
+    fromState: 'picked_up',
+    refundDue: true,
+    riderId: a,
+  });
   t.match(w.engine.delivered(a, o), { ok: false, code: 'RIDER_NOT_ASSIGNED' });
   healthy(t, w);
 });

@@ -11,7 +11,11 @@ t.test('a device clock ahead of the engine within the skew is accepted, beyond i
   const now = w.clock.now();
   t.equal(w.engine.updateRiderPosition(a, p.lat, p.lng, 5, 0, 0, now + D.maxClockSkewMs + 1), PositionStatus.FUTURE);
   t.equal(w.engine.updateRiderPosition(a, p.lat, p.lng, 5, 0, 0, now + D.maxClockSkewMs), PositionStatus.APPLIED);
-  t.equal(w.engine.updateRiderPosition(a, p.lat, p.lng, 5, 0, 0, now + 1), PositionStatus.OUT_OF_ORDER, 'time never runs backwards for one rider');
+  t.equal(
+    w.engine.updateRiderPosition(a, p.lat, p.lng, 5, 0, 0, now + 1),
+    PositionStatus.OUT_OF_ORDER,
+    'time never runs backwards for one rider',
+  );
 });
 
 t.test('position status codes; a refused position changes nothing', async (t) => {
@@ -22,7 +26,11 @@ t.test('position status codes; a refused position changes nothing', async (t) =>
   const up = (lat: number, lng: number, accuracy: number, heading: number, speed: number, at: number) =>
     w.engine.updateRiderPosition(a, lat, lng, accuracy, heading, speed, at);
   const p = near(250);
-  t.equal(w.engine.updateRiderPosition('ghost' as RiderId, p.lat, p.lng, 5, 0, 0, now), PositionStatus.UNKNOWN_RIDER, 'unknown rider');
+  t.equal(
+    w.engine.updateRiderPosition('ghost' as RiderId, p.lat, p.lng, 5, 0, 0, now),
+    PositionStatus.UNKNOWN_RIDER,
+    'unknown rider',
+  );
   const refused: Array<[string, () => number, number]> = [
     ['NaN lat', () => up(NaN, p.lng, 5, 0, 0, now), PositionStatus.INVALID],
     ['NaN lng', () => up(p.lat, NaN, 5, 0, 0, now), PositionStatus.INVALID],
@@ -41,7 +49,11 @@ t.test('position status codes; a refused position changes nothing', async (t) =>
     ['heading -1', () => up(p.lat, p.lng, 5, -1, 0, now), PositionStatus.INVALID],
     ['same time as the last', () => up(p.lat, p.lng, 5, 0, 0, now - 5_000), PositionStatus.OUT_OF_ORDER],
     ['older than the last', () => up(p.lat, p.lng, 5, 0, 0, now - 6_000), PositionStatus.OUT_OF_ORDER],
-    ['ahead of the clock by more than the skew', () => up(p.lat, p.lng, 5, 0, 0, now + D.maxClockSkewMs + 1), PositionStatus.FUTURE],
+    [
+      'ahead of the clock by more than the skew',
+      () => up(p.lat, p.lng, 5, 0, 0, now + D.maxClockSkewMs + 1),
+      PositionStatus.FUTURE,
+    ],
   ];
   for (const [label, run, code] of refused) {
     const before = JSON.stringify(w.engine.toSnapshot());
@@ -56,7 +68,11 @@ t.test('position status codes; a refused position changes nothing', async (t) =>
   const before = JSON.stringify(w.engine.toSnapshot());
   t.equal(up(p.lat, p.lng, 5, 0, 0, now + 1), PositionStatus.STALE, 'a fresh-in-order but stale position');
   t.equal(JSON.stringify(w.engine.toSnapshot()), before, 'stale: nothing changed');
-  t.equal(up(p.lat, p.lng, 5, 0, 0, w.clock.now() - D.positionStaleMs), PositionStatus.APPLIED, 'exactly at the freshness bound applies');
+  t.equal(
+    up(p.lat, p.lng, 5, 0, 0, w.clock.now() - D.positionStaleMs),
+    PositionStatus.APPLIED,
+    'exactly at the freshness bound applies',
+  );
   t.same(w.types(), ['rider_registered', 'rider_online'], 'positions emit no events');
   t.same(checkInvariants(w.engine), []);
 });
@@ -127,10 +143,18 @@ t.test('a rider handle applies positions like the id, and only in its own engine
   const p = near(400);
   t.equal(w.engine.updateRiderPositionOf(h!, p.lat, p.lng, 5, 90, 6, w.clock.now()), PositionStatus.APPLIED);
   t.match(w.engine.getRider(a), { ok: true, value: { position: { lat: p.lat, lng: p.lng, heading: 90, speed: 6 } } });
-  t.equal(w.engine.updateRiderPositionOf(h!, p.lat, p.lng, 5, 90, 6, w.clock.now()), PositionStatus.OUT_OF_ORDER, 'the same checks as by id');
+  t.equal(
+    w.engine.updateRiderPositionOf(h!, p.lat, p.lng, 5, 90, 6, w.clock.now()),
+    PositionStatus.OUT_OF_ORDER,
+    'the same checks as by id',
+  );
   t.equal(w.engine.updateRiderPositionOf(h!, 91, p.lng, 5, 90, 6, w.clock.now() + 1), PositionStatus.INVALID);
   const other = world();
   other.rider('a', near(200));
-  t.equal(other.engine.updateRiderPositionOf(h!, p.lat, p.lng, 5, 90, 6, other.clock.now() + 1), PositionStatus.UNKNOWN_RIDER, 'another engine refuses it');
+  t.equal(
+    other.engine.updateRiderPositionOf(h!, p.lat, p.lng, 5, 90, 6, other.clock.now() + 1),
+    PositionStatus.UNKNOWN_RIDER,
+    'another engine refuses it',
+  );
   t.same(checkInvariants(w.engine), [], 'invariants hold');
 });

@@ -16,7 +16,11 @@ t.test('an order goes from placement to delivery', async (t) => {
   t.ok(w.engine.pickedUp(a, o).ok);
   t.ok(w.engine.delivered(a, o).ok);
   t.same(checkInvariants(w.engine), []);
-  t.same(w.types().slice(-4), ['order_picked_up', 'rider_picked_up', 'order_delivered', 'rider_delivered'], 'ends picked up, then delivered');
+  t.same(
+    w.types().slice(-4),
+    ['order_picked_up', 'rider_picked_up', 'order_delivered', 'rider_delivered'],
+    'ends picked up, then delivered',
+  );
   t.equal(w.orderState(o), 'delivered');
   t.equal(w.riderState(a), 'online.idle', 'the rider is free again');
 });

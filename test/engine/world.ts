@@ -1,6 +1,14 @@
 import {
-  Engine, SimulatedClock, type EngineConfigInput, type EngineEvent, type OrderId, type RestaurantId, type RiderId,
-  type CustomerId, type MatchInfo, offsetM,
+  Engine,
+  SimulatedClock,
+  type EngineConfigInput,
+  type EngineEvent,
+  type OrderId,
+  type RestaurantId,
+  type RiderId,
+  type CustomerId,
+  type MatchInfo,
+  offsetM,
 } from '../../engine/index.js';
 
 /** Bengaluru, Koramangala: the centre of every test city. */
@@ -21,7 +29,13 @@ export function world(config: EngineConfigInput = {}, seed = 7) {
   const errors: unknown[] = [];
   /** Every match the engine reported (candidates, ring, distance). */
   const matches: MatchInfo[] = [];
-  const engine = new Engine({ clock, config, seed, logger: { error: (m, d) => errors.push([m, d]) }, onMatch: (m) => matches.push(m) });
+  const engine = new Engine({
+    clock,
+    config,
+    seed,
+    logger: { error: (m, d) => errors.push([m, d]) },
+    onMatch: (m) => matches.push(m),
+  });
   const events: EngineEvent[] = [];
   /** Events whose `at` was not the clock's time when they were emitted. */
   const badAt: EngineEvent[] = [];
@@ -69,7 +83,10 @@ export function world(config: EngineConfigInput = {}, seed = 7) {
     /** A paid order at restaurant `r`, accepted with `prepMinutes` (0 = dispatch now). */
     order(r: RestaurantId, opts: { id?: string; prepMinutes?: number; accept?: boolean; paid?: boolean } = {}) {
       const placed = engine.placeOrder({
-        ...(opts.id ? { orderId: oid(opts.id) } : {}), customerId: cust('c1'), restaurantId: r, drop: near(2000, 0),
+        ...(opts.id ? { orderId: oid(opts.id) } : {}),
+        customerId: cust('c1'),
+        restaurantId: r,
+        drop: near(2000, 0),
         paid: opts.paid ?? true,
       });
       if (!placed.ok) throw new Error(placed.detail);

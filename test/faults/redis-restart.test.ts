@@ -17,7 +17,14 @@ const key = (e: EngineEvent) => `${e.aggregate}/${e.id}/${e.seq}`;
 
 // A Redis of the test's own with AOF and appendfsync always: what was acknowledged survives kill -9.
 t.test('Redis killed and restarted: every acknowledged event is still written behind', async (t) => {
-  const redis = await startRedis(t, ['--appendonly', 'yes', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction']);
+  const redis = await startRedis(t, [
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    'always',
+    '--maxmemory-policy',
+    'noeviction',
+  ]);
   t.equal((await checkRedis(redis)).aof, 'always');
   const db = pgDatabase(await throwawayDatabase(t, 'fault_redis'), { max: 2 });
   await migrate(db);
@@ -33,12 +40,20 @@ t.test('Redis killed and restarted: every acknowledged event is still written be
   const wb = new WriteBehind(w.engine, queue);
   await busyWorld(w, () => wb.barrier());
   const acknowledged = w.events.length;
-  t.equal((await queue.pending()).reduce((n, j) => n + j.data.records.length, 0), acknowledged, 'all queued');
+  t.equal(
+    (await queue.pending()).reduce((n, j) => n + j.data.records.length, 0),
+    acknowledged,
+    'all queued',
+  );
 
   await redis.kill();
   w.clock.advance(1_000);
   w.engine.setRestaurantStatus('r1' as never, 'busy');
-  await t.rejects(wb.barrier(), { code: 'DEPENDENCY_UNAVAILABLE' }, 'a command while Redis is down is not acknowledged');
+  await t.rejects(
+    wb.barrier(),
+    { code: 'DEPENDENCY_UNAVAILABLE' },
+    'a command while Redis is down is not acknowledged',
+  );
 
   await redis.restart();
   await until(async () => {
@@ -55,5 +70,9 @@ t.test('Redis killed and restarted: every acknowledged event is still written be
   t.teardown(() => writer.stop());
   await until(async () => (await store.readSince(0, 100_000)).events.length === w.events.length, 15_000);
   const stored = (await store.readSince(0, 100_000)).events.map(key).sort();
-  t.same(stored, w.events.map(key).sort(), `all ${acknowledged} acknowledged events and the later one are in Postgres, once each`);
+  t.same(
+    stored,
+    w.events.map(key).sort(),
+    `all ${acknowledged} acknowledged events and the later one are in Postgres, once each`,
+  );
 });

@@ -29,16 +29,27 @@ import { spawnServer, type ServerProcess } from '../support/server-process.js';
 
 const sandbox = await startSandbox({ webhookUrl: 'http://127.0.0.1:9/not-yet', webhookSecret: WEBHOOK_SECRET });
 t.teardown(() => sandbox.close());
-const setFaults = async (f: Record<string, unknown>) => (await fetch(`${sandbox.url}/sandbox/faults`, { method: 'POST', body: JSON.stringify(f) })).json();
+const setFaults = async (f: Record<string, unknown>) =>
+  (await fetch(`${sandbox.url}/sandbox/faults`, { method: 'POST', body: JSON.stringify(f) })).json();
 const dbUrl = await throwawayDatabase(t, 'refund_kill');
 const db = pgDatabase(dbUrl, { max: 1 });
 t.teardown(() => db.close());
 const emu = await useAuthEmulator(t);
 const env: Record<string, string> = {
-  NODE_ENV: 'test', SERVER_HOST: '127.0.0.1', SERVER_PORT: '0',
-  DATABASE_URL: dbUrl, REDIS_URL: 'redis://127.0.0.1:6379', QUEUE_PREFIX: `rk${process.pid}${randomBytes(3).toString('hex')}`, QUEUE_LOCK_MS: '3000',
-  FIREBASE_AUTH_EMULATOR_HOST: emu.host, FIREBASE_PROJECT_ID: emu.projectId, ENCRYPTION_KEY: randomBytes(32).toString('hex'),
-  UPI_GATEWAY_URL: sandbox.url, PAYMENT_WEBHOOK_SECRET: WEBHOOK_SECRET, PAYMENT_RECONCILE_AFTER_MS: '1000', PAYMENT_RECONCILE_EVERY_MS: '250',
+  NODE_ENV: 'test',
+  SERVER_HOST: '127.0.0.1',
+  SERVER_PORT: '0',
+  DATABASE_URL: dbUrl,
+  REDIS_URL: 'redis://127.0.0.1:6379',
+  QUEUE_PREFIX: `rk${process.pid}${randomBytes(3).toString('hex')}`,
+  QUEUE_LOCK_MS: '3000',
+  FIREBASE_AUTH_EMULATOR_HOST: emu.host,
+  FIREBASE_PROJECT_ID: emu.projectId,
+  ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+  UPI_GATEWAY_URL: sandbox.url,
+  PAYMENT_WEBHOOK_SECRET: WEBHOOK_SECRET,
+  PAYMENT_RECONCILE_AFTER_MS: '1000',
+  PAYMENT_RECONCILE_EVERY_MS: '250',
 };
 process.env['FIREBASE_AUTH_EMULATOR_HOST'] = emu.host;
 const app = initializeApp({ projectId: emu.projectId }, `refund-kill-${randomUUID()}`);
@@ -51,13 +62,23 @@ sandbox.webhookUrl = `${base()}/payments/webhook`;
 const shop = await openRestaurant(base(), cast.restaurant);
 
 const outboxRow = async (payment: string) =>
-  (await db.query<{ sent: boolean }>('SELECT sent_at IS NOT NULL AS sent FROM outbox WHERE key = $1', [`refund-${payment}`])).rows[0];
+  (
+    await db.query<{ sent: boolean }>('SELECT sent_at IS NOT NULL AS sent FROM outbox WHERE key = $1', [
+      `refund-${payment}`,
+    ])
+  ).rows[0];
 const refundsAt = (gatewayPayment: string) => sandbox.ledger.totals().refundsByPayment[gatewayPayment] ?? 0;
 const order = (id: string) => api(base(), 'GET', `/orders/${id}`, { token: cast.customer.token });
 
 async function paidOrder(): Promise<{ order: string; payment: string; gatewayPayment: string }> {
-  const o = await api(base(), 'POST', '/orders', { token: cast.customer.token, body: seed.order(shop.id, [{ menu_item_id: shop.items['Butter Chicken']!, quantity: 1 }]) });
-  const p = await api(base(), 'POST', '/payments', { token: cast.customer.token, body: { order_id: o.body.id, payment_method: { type: 'UPI', vpa: 'user@paytm' }, amount: 280 } });
+  const o = await api(base(), 'POST', '/orders', {
+    token: cast.customer.token,
+    body: seed.order(shop.id, [{ menu_item_id: shop.items['Butter Chicken']!, quantity: 1 }]),
+  });
+  const p = await api(base(), 'POST', '/payments', {
+    token: cast.customer.token,
+    body: { order_id: o.body.id, payment_method: { type: 'UPI', vpa: 'user@paytm' }, amount: 280 },
+  });
   if (p.status !== 201) throw new Error(JSON.stringify(p.body));
   const g = gatewayPaymentOf(sandbox, p.body.id)!;
   sandbox.ledger.capture(g.id);
@@ -72,10 +93,18 @@ async function restart(): Promise<void> {
   sandbox.webhookUrl = `${base()}/payments/webhook`;
 }
 
-t.test('killed while the gateway\'s answer to a refund it made is lost: refunded once after restart', async (t) => {
+t.test("killed while the gateway's answer to a refund it made is lost: refunded once after restart", async (t) => {
   const paid = await paidOrder();
   await setFaults({ refundTimeout: 1000 });
-  t.equal((await api(base(), 'PUT', `/orders/${paid.order}/status`, { token: cast.customer.token, body: { status: 'cancelled' } })).status, 200);
+  t.equal(
+    (
+      await api(base(), 'PUT', `/orders/${paid.order}/status`, {
+        token: cast.customer.token,
+        body: { status: 'cancelled' },
+      })
+    ).status,
+    200,
+  );
   await until(() => refundsAt(paid.gatewayPayment) === 1, 20_000);
   t.equal((await outboxRow(paid.payment))?.sent, false, 'the relay has not recorded it');
   await restart();
@@ -85,13 +114,24 @@ t.test('killed while the gateway\'s answer to a refund it made is lost: refunded
   t.equal(refundsAt(paid.gatewayPayment), 1, 'one refund in the sandbox ledger');
 });
 
-t.test('killed after the cancellation is stored, before any refund reached the gateway: sent once after restart', async (t) => {
-  const paid = await paidOrder();
-  await setFaults({ timeout: 100_000 });
-  t.equal((await api(base(), 'PUT', `/orders/${paid.order}/status`, { token: cast.customer.token, body: { status: 'cancelled' } })).status, 200);
-  await until(async () => (await outboxRow(paid.payment)) !== undefined, 20_000);
-  t.equal(refundsAt(paid.gatewayPayment), 0, 'nothing reached the gateway');
-  await restart();
-  await until(async () => (await order(paid.order)).body.payment_status === 'refunded', 50_000);
-  t.equal(refundsAt(paid.gatewayPayment), 1, 'one refund in the sandbox ledger');
-});
+t.test(
+  'killed after the cancellation is stored, before any refund reached the gateway: sent once after restart',
+  async (t) => {
+    const paid = await paidOrder();
+    await setFaults({ timeout: 100_000 });
+    t.equal(
+      (
+        await api(base(), 'PUT', `/orders/${paid.order}/status`, {
+          token: cast.customer.token,
+          body: { status: 'cancelled' },
+        })
+      ).status,
+      200,
+    );
+    await until(async () => (await outboxRow(paid.payment)) !== undefined, 20_000);
+    t.equal(refundsAt(paid.gatewayPayment), 0, 'nothing reached the gateway');
+    await restart();
+    await until(async () => (await order(paid.order)).body.payment_status === 'refunded', 50_000);
+    t.equal(refundsAt(paid.gatewayPayment), 1, 'one refund in the sandbox ledger');
+  },
+);

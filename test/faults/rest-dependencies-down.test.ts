@@ -17,7 +17,10 @@ const { url, auth } = await startTestServer(t, {
 });
 const cast = await makeCast(auth);
 const shop = await openRestaurant(url, cast.restaurant);
-const order = () => ({ ...seed.order(shop.id, [{ menu_item_id: shop.items['Butter Chicken']!, quantity: 1 }]), payment_method: { type: 'CASH' } });
+const order = () => ({
+  ...seed.order(shop.id, [{ menu_item_id: shop.items['Butter Chicken']!, quantity: 1 }]),
+  payment_method: { type: 'CASH' },
+});
 
 const timed = async <T>(fn: () => Promise<T>): Promise<[T, number]> => {
   const t0 = performance.now();

@@ -13,9 +13,14 @@ import { throwawayDatabase } from '../support/pg.js';
 import { SHARED_REDIS } from '../support/redis-server.js';
 
 function worker(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/worker.ts'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/worker.ts'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, exited, stderr: () => stderr };
 }
@@ -41,15 +46,26 @@ t.test('a worker killed -9 mid-batch: another finishes the work, no row twice, n
   const tpl = w.events.find((e) => e.type === 'order_placed')!;
   const row = w.engine.snapshotRow('order', o) as OrderSnapshotRow;
   const records: EventRecord[] = Array.from({ length: N }, (_, i) => ({
-    event: { ...tpl, id: `k${i}` } as EngineEvent, state: { ...row, id: `k${i}` as OrderSnapshotRow['id'] }, idCounter: 1,
+    event: { ...tpl, id: `k${i}` } as EngineEvent,
+    state: { ...row, id: `k${i}` as OrderSnapshotRow['id'] },
+    idCounter: 1,
   }));
   // Jobs of 50 records, as group commit makes under load: many jobs, so the worker holds several when killed.
   for (let i = 0; i < N; i += 1_000) await queue.enqueue(batchJobs(records.slice(i, i + 1_000), 50));
 
-  const env = { DATABASE_URL: url, REDIS_URL: `redis://${SHARED_REDIS.host}:${SHARED_REDIS.port}`, QUEUE_PREFIX: prefix, NODE_ENV: 'test', WRITE_BEHIND_BATCH: '200', QUEUE_LOCK_MS: '1000' };
+  const env = {
+    DATABASE_URL: url,
+    REDIS_URL: `redis://${SHARED_REDIS.host}:${SHARED_REDIS.port}`,
+    QUEUE_PREFIX: prefix,
+    NODE_ENV: 'test',
+    WRITE_BEHIND_BATCH: '200',
+    QUEUE_LOCK_MS: '1000',
+  };
   const count = async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM engine_events')).rows[0]!.n;
   const a = worker(env);
-  t.teardown(() => { a.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    a.child.kill('SIGKILL');
+  });
   await until(async () => (await count()) > 0, 20_000);
   const active = await queue.bullmq.getActiveCount();
   a.child.kill('SIGKILL');
@@ -59,14 +75,27 @@ t.test('a worker killed -9 mid-batch: another finishes the work, no row twice, n
   t.ok(atKill < N, `killed with ${atKill} of ${N} written`);
 
   const b = worker(env);
-  t.teardown(() => { b.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    b.child.kill('SIGKILL');
+  });
   await until(async () => (await count()) === N && (await queue.pending()).length === 0, 25_000).catch(async (e) => {
-    console.error('queue at the timeout: written', await count(), JSON.stringify(await queue.bullmq.getJobCounts()), (await queue.bullmq.getFailed()).map((j) => j.failedReason).slice(0, 3));
+    console.error(
+      'queue at the timeout: written',
+      await count(),
+      JSON.stringify(await queue.bullmq.getJobCounts()),
+      (await queue.bullmq.getFailed()).map((j) => j.failedReason).slice(0, 3),
+    );
     throw e;
   });
-  const distinct = (await db.query<{ n: number }>('SELECT count(DISTINCT (aggregate, aggregate_id, seq))::int AS n FROM engine_events')).rows[0]!.n;
+  const distinct = (
+    await db.query<{ n: number }>('SELECT count(DISTINCT (aggregate, aggregate_id, seq))::int AS n FROM engine_events')
+  ).rows[0]!.n;
   t.equal(distinct, N, 'every event once');
-  t.equal((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM engine_state')).rows[0]!.n, N, 'one state row per order');
+  t.equal(
+    (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM engine_state')).rows[0]!.n,
+    N,
+    'one state row per order',
+  );
   b.child.kill('SIGTERM');
   t.equal(await b.exited, 0);
 });

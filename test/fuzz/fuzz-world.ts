@@ -42,16 +42,34 @@ export async function startFuzzWorld(t: Tap, o: { riders?: number } = {}): Promi
   const { url, auth } = ts;
   const cast = await makeCast(auth);
   const honestShop = await openRestaurant(url, cast.restaurant);
-  const victimOwner = await makeUser(auth, { label: 'victim-restaurant', claims: { role: 'restaurant', restaurant_id: randomUUID() } });
+  const victimOwner = await makeUser(auth, {
+    label: 'victim-restaurant',
+    claims: { role: 'restaurant', restaurant_id: randomUUID() },
+  });
   const victimShop = await openRestaurant(url, victimOwner);
-  const flow = new HonestFlow({ url, customer: cast.customer.token, restaurant: cast.restaurant.token, rider: cast.rider.token, shop: honestShop });
+  const flow = new HonestFlow({
+    url,
+    customer: cast.customer.token,
+    restaurant: cast.restaurant.token,
+    rider: cast.rider.token,
+    shop: honestShop,
+  });
   // One delivered order before fuzzing starts: a victim whose state is final.
   const delivered = await flow.once();
-  const profile = await api(url, 'PUT', '/users/profile', { token: cast.customer.token, body: { name: 'Honest Customer' } });
+  const profile = await api(url, 'PUT', '/users/profile', {
+    token: cast.customer.token,
+    body: { name: 'Honest Customer' },
+  });
   if (profile.status !== 200) throw new Error(`profile: ${profile.status}`);
   const n = o.riders ?? 4;
-  const riders = await Promise.all(Array.from({ length: n }, (_, i) =>
-    makeUser(auth, { label: `fuzz-rider-${i}`, claims: { role: 'rider', rider_id: `fuzz-rider-${i}-${randomUUID()}` } })));
+  const riders = await Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      makeUser(auth, {
+        label: `fuzz-rider-${i}`,
+        claims: { role: 'rider', rider_id: `fuzz-rider-${i}-${randomUUID()}` },
+      }),
+    ),
+  );
 
   const snapshot = async (): Promise<string> => {
     const reads = await Promise.all([
@@ -66,18 +84,29 @@ export async function startFuzzWorld(t: Tap, o: { riders?: number } = {}): Promi
   };
 
   return {
-    ts, url, flow, snapshot,
+    ts,
+    url,
+    flow,
+    snapshot,
     actors: [
-      { name: 'customer2', token: cast.customer2.token }, { name: 'restaurant2', token: cast.restaurant2.token },
-      { name: 'rider2', token: cast.rider2.token }, { name: 'customer2', token: cast.customer2.token },
-      { name: 'restaurant2', token: cast.restaurant2.token }, { name: 'anonymous', token: undefined },
+      { name: 'customer2', token: cast.customer2.token },
+      { name: 'restaurant2', token: cast.restaurant2.token },
+      { name: 'rider2', token: cast.rider2.token },
+      { name: 'customer2', token: cast.customer2.token },
+      { name: 'restaurant2', token: cast.restaurant2.token },
+      { name: 'anonymous', token: undefined },
     ],
     riderTokens: riders.map((r) => r.token),
     ids: {
-      order_id: [delivered], restaurant_id: [victimShop.id], menu_item_id: Object.values(victimShop.items),
-      payment_id: [randomUUID()], id: Object.values(victimShop.items),
+      order_id: [delivered],
+      restaurant_id: [victimShop.id],
+      menu_item_id: Object.values(victimShop.items),
+      payment_id: [randomUUID()],
+      id: Object.values(victimShop.items),
       // Inside the service area near the shops, so valid orders get past the engine's checks.
-      latitude: [19.08, 19.07], longitude: [72.88, 72.87], quantity: [1, 2],
+      latitude: [19.08, 19.07],
+      longitude: [72.88, 72.87],
+      quantity: [1, 2],
     },
   };
 }

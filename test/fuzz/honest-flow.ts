@@ -39,8 +39,17 @@ export class HonestFlow {
 
   #next(pred: (f: ServerFrame) => boolean, what: string): Promise<ServerFrame> {
     return new Promise((resolve, reject) => {
-      const w = { pred, done: (f: ServerFrame) => { clearTimeout(timer); resolve(f); } };
-      const timer = setTimeout(() => { this.#waiters.delete(w); reject(new Error(`honest rider: no ${what}`)); }, this.#o.roundMs ?? 30_000);
+      const w = {
+        pred,
+        done: (f: ServerFrame) => {
+          clearTimeout(timer);
+          resolve(f);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.delete(w);
+        reject(new Error(`honest rider: no ${what}`));
+      }, this.#o.roundMs ?? 30_000);
       this.#waiters.add(w);
     });
   }
@@ -48,19 +57,26 @@ export class HonestFlow {
   async #rider(): Promise<RiderClient> {
     if (this.#client) return this.#client;
     const client = new RiderClient({
-      url: `${this.#o.url.replace(/^http/, 'ws')}${RIDER_PATH}`, getToken: () => this.#o.rider, socket: nodeSocket,
+      url: `${this.#o.url.replace(/^http/, 'ws')}${RIDER_PATH}`,
+      getToken: () => this.#o.rider,
+      socket: nodeSocket,
       backoff: { initialMs: 50, maxMs: 1000 },
       onFrame: (f) => {
         // Offers of orders that are not the flow's (a fuzzer's order near the shop) are declined.
         if (f.type === Frame.OFFER && !this.#mine.has(f.orderId)) client.decline(f.orderId);
-        for (const w of this.#waiters) if (w.pred(f)) { this.#waiters.delete(w); w.done(f); }
+        for (const w of this.#waiters)
+          if (w.pred(f)) {
+            this.#waiters.delete(w);
+            w.done(f);
+          }
       },
     });
     this.#client = client;
     const welcome = this.#next((f) => f.type === Frame.WELCOME, 'welcome');
     client.start();
     await welcome;
-    const here = () => client.sendPosition({ lat: 19.076, lng: 72.8777, accuracy: 5, heading: NaN, speed: 0, at: Date.now() });
+    const here = () =>
+      client.sendPosition({ lat: 19.076, lng: 72.8777, accuracy: 5, heading: NaN, speed: 0, at: Date.now() });
     client.setStatus(RiderStatusCode.ONLINE);
     here();
     // Matching wants a fresh position: keep reporting one.
@@ -75,7 +91,9 @@ export class HonestFlow {
     const placed = await api(url, 'POST', '/orders', {
       token: this.#o.customer,
       body: {
-        restaurant_id: shop.id, items: [{ menu_item_id: shop.items['Butter Chicken']!, quantity: 1 }], payment_method: { type: 'CASH' },
+        restaurant_id: shop.id,
+        items: [{ menu_item_id: shop.items['Butter Chicken']!, quantity: 1 }],
+        payment_method: { type: 'CASH' },
         delivery_address: { street: '123 Main St', city: 'Mumbai', latitude: 19.086, longitude: 72.8877 },
       },
     });
@@ -84,20 +102,31 @@ export class HonestFlow {
     this.#mine.add(id);
     this.orders.add(id);
     const offered = this.#next((f) => f.type === Frame.OFFER && f.orderId === id, `offer of ${id}`);
-    const confirmed = await api(url, 'PUT', `/orders/${id}/status`, { token: this.#o.restaurant, body: { status: 'confirmed', estimated_preparation_time: 0 } });
-    if (confirmed.status !== 200) throw new Error(`honest confirm: ${confirmed.status} ${JSON.stringify(confirmed.body)}`);
+    const confirmed = await api(url, 'PUT', `/orders/${id}/status`, {
+      token: this.#o.restaurant,
+      body: { status: 'confirmed', estimated_preparation_time: 0 },
+    });
+    if (confirmed.status !== 200)
+      throw new Error(`honest confirm: ${confirmed.status} ${JSON.stringify(confirmed.body)}`);
     await offered;
     const assigned = this.#next((f) => f.type === Frame.ASSIGNED && f.orderId === id, `assignment of ${id}`);
     rider.accept(id);
     await assigned;
-    const picked = this.#next((f) => f.type === Frame.ORDER_UPDATE && f.orderId === id && f.status === 'picked_up', `pickup of ${id}`);
+    const picked = this.#next(
+      (f) => f.type === Frame.ORDER_UPDATE && f.orderId === id && f.status === 'picked_up',
+      `pickup of ${id}`,
+    );
     rider.pickedUp(id);
     await picked;
-    const done = this.#next((f) => f.type === Frame.ORDER_UPDATE && f.orderId === id && f.status === 'delivered', `delivery of ${id}`);
+    const done = this.#next(
+      (f) => f.type === Frame.ORDER_UPDATE && f.orderId === id && f.status === 'delivered',
+      `delivery of ${id}`,
+    );
     rider.delivered(id);
     await done;
     const read = await api(url, 'GET', `/orders/${id}`, { token: this.#o.customer });
-    if (read.status !== 200 || read.body.status !== 'delivered') throw new Error(`honest read: ${read.status} ${JSON.stringify(read.body)}`);
+    if (read.status !== 200 || read.body.status !== 'delivered')
+      throw new Error(`honest read: ${read.status} ${JSON.stringify(read.body)}`);
     this.#mine.delete(id);
     this.completed++;
     return id;

@@ -19,11 +19,18 @@ const openapi = (await api(world.url, 'GET', '/openapi.json')).body;
 t.test(`${COUNT} generated and mutated requests (seed ${SEED})`, async (t) => {
   const before = await world.snapshot();
   world.flow.run();
-  const tally = await fuzzRest(world.url, { openapi, actors: world.actors, ids: world.ids, webhookSecret: WEBHOOK_SECRET }, { count: COUNT, seed: SEED });
+  const tally = await fuzzRest(
+    world.url,
+    { openapi, actors: world.actors, ids: world.ids, webhookSecret: WEBHOOK_SECRET },
+    { count: COUNT, seed: SEED },
+  );
   await world.flow.stop();
   t.equal(tally.sent, COUNT);
   t.same(tally.failures.slice(0, 10), [], 'no 5xx, no uncoded error, no dropped request');
-  t.ok(Object.keys(tally.byStatus).some((s) => s.startsWith('2')), `some requests succeeded: ${JSON.stringify(tally.byStatus)}`);
+  t.ok(
+    Object.keys(tally.byStatus).some((s) => s.startsWith('2')),
+    `some requests succeeded: ${JSON.stringify(tally.byStatus)}`,
+  );
   t.ok((tally.byCode['INVALID_ARGUMENT'] ?? 0) > COUNT / 10, 'mutations reach validation');
   t.equal(await world.snapshot(), before, 'victims unchanged');
   t.same(world.flow.failures, [], 'the honest flow had no failure');

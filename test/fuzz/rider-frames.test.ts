@@ -21,7 +21,10 @@ t.test(`${COUNT} mutated rider frames (seed ${SEED})`, async (t) => {
   await world.flow.stop();
   t.ok(tally.sent >= COUNT, `sent ${tally.sent}`);
   t.same(tally.failures.slice(0, 10), [], 'no crash, no silence, no uncoded error');
-  t.ok((tally.errors['FRAME_INVALID'] ?? 0) > 0, `errors seen: ${JSON.stringify(tally.errors)}, closes: ${JSON.stringify(tally.closes)}`);
+  t.ok(
+    (tally.errors['FRAME_INVALID'] ?? 0) > 0,
+    `errors seen: ${JSON.stringify(tally.errors)}, closes: ${JSON.stringify(tally.closes)}`,
+  );
   t.equal(await world.snapshot(), before, 'victims unchanged');
   t.same(world.flow.failures, [], 'the honest flow had no failure');
   t.ok(world.flow.completed >= 1, `honest orders delivered during the run: ${world.flow.completed}`);

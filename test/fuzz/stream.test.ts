@@ -20,11 +20,20 @@ t.test(`${COUNT} mutated stream messages (seed ${SEED})`, async (t) => {
   // Let the flow place an order first, so there is a live order of someone else to aim at.
   while (world.flow.orders.size < 2) await new Promise((r) => setTimeout(r, 50));
   const tokens = [...world.actors.map((a) => a.token), undefined];
-  const tally = await fuzzStream(world.url, tokens, () => world.flow.orders, [...world.flow.orders, ...(world.ids['order_id'] as string[])], { count: COUNT, seed: SEED });
+  const tally = await fuzzStream(
+    world.url,
+    tokens,
+    () => world.flow.orders,
+    [...world.flow.orders, ...(world.ids['order_id'] as string[])],
+    { count: COUNT, seed: SEED },
+  );
   await world.flow.stop();
   t.ok(tally.sent >= COUNT, `sent ${tally.sent}`);
   t.same(tally.failures.slice(0, 10), [], 'no crash, no silence, no uncoded error, no leak');
-  t.ok(Object.keys(tally.errors).length > 0, `errors seen: ${JSON.stringify(tally.errors)}, closes: ${JSON.stringify(tally.closes)}`);
+  t.ok(
+    Object.keys(tally.errors).length > 0,
+    `errors seen: ${JSON.stringify(tally.errors)}, closes: ${JSON.stringify(tally.closes)}`,
+  );
   t.equal(await world.snapshot(), before, 'victims unchanged');
   t.same(world.flow.failures, [], 'the honest flow had no failure');
   t.equal((await api(world.url, 'GET', '/health')).status, 200, 'the server is healthy after');

@@ -3,8 +3,15 @@ import t from 'tap';
 import { SEED_STATUSES, seedStatus, stateName, statusFilter } from '../../protocol/rest/order-status.js';
 
 const STATES = [
-  'awaiting_payment', 'awaiting_restaurant', 'preparing', 'dispatching.searching', 'dispatching.offered',
-  'assigned', 'picked_up', 'delivered', 'cancelled',
+  'awaiting_payment',
+  'awaiting_restaurant',
+  'preparing',
+  'dispatching.searching',
+  'dispatching.offered',
+  'assigned',
+  'picked_up',
+  'delivered',
+  'cancelled',
 ];
 
 t.test('every engine state and food flag shows a word the filter finds', async (t) => {
@@ -14,7 +21,10 @@ t.test('every engine state and food flag shows a word the filter finds', async (
       const word = seedStatus(state, foodReady);
       shown.add(word);
       const f = statusFilter(word);
-      t.ok(f.ok && f.words.includes(word), `${state}${foodReady ? ' (food ready)' : ''} → ${word}, found by status=${word}`);
+      t.ok(
+        f.ok && f.words.includes(word),
+        `${state}${foodReady ? ' (food ready)' : ''} → ${word}, found by status=${word}`,
+      );
     }
   }
   t.same([...shown].sort(), [...SEED_STATUSES].sort(), 'and every seed word is shown in some stage');

@@ -5,10 +5,31 @@
 import fc from 'fast-check';
 import t from 'tap';
 import {
-  ErrorCodes, Frame, OfferEndCode, RiderLimits, RiderStatusCode, decodeClientFrame, decodeServerFrame, encodeAck,
-  encodeAssigned, encodeAuth, encodeError, encodeOffer, encodeOfferEnded, encodeOrderCommand, encodeOrderUpdate,
-  encodePing, encodePong, encodePosition, encodePositionBatch, encodeRaw, encodeStatus, encodeWelcome, positionScratch,
-  readPositionFrame, type PositionFix,
+  ErrorCodes,
+  Frame,
+  OfferEndCode,
+  RiderLimits,
+  RiderStatusCode,
+  decodeClientFrame,
+  decodeServerFrame,
+  encodeAck,
+  encodeAssigned,
+  encodeAuth,
+  encodeError,
+  encodeOffer,
+  encodeOfferEnded,
+  encodeOrderCommand,
+  encodeOrderUpdate,
+  encodePing,
+  encodePong,
+  encodePosition,
+  encodePositionBatch,
+  encodeRaw,
+  encodeStatus,
+  encodeWelcome,
+  positionScratch,
+  readPositionFrame,
+  type PositionFix,
 } from '../../protocol/index.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -19,7 +40,10 @@ const FIX: PositionFix = { lat: 12.5, lng: 77.25, accuracy: 5, heading: NaN, spe
 t.test('position frame, byte by byte', async (t) => {
   const b = encodePosition(1, FIX);
   // fixarray(8), type 1, seq 1, float64 12.5, float64 77.25, fixint 5, nil, float64 3.5, float64 time
-  t.equal(hex(b), '98 01 01 cb4029000000000000 cb4053500000000000 05 c0 cb400c000000000000 cb4279b796dd600000'.replace(/\s/g, ''));
+  t.equal(
+    hex(b),
+    '98 01 01 cb4029000000000000 cb4053500000000000 05 c0 cb400c000000000000 cb4279b796dd600000'.replace(/\s/g, ''),
+  );
   const d = decodeClientFrame(b);
   t.same(d, { ok: true, frame: { type: Frame.POSITION, seq: 1, fix: FIX } });
   const s = positionScratch();
@@ -38,7 +62,10 @@ t.test('the fast path reads every MessagePack number form', async (t) => {
   const s = positionScratch();
   t.ok(readPositionFrame(b, s));
   t.same(s, { seq: 300, lat: 12.5, lng: -3, accuracy: 200, heading: 90, speed: 7, at: AT });
-  t.same(decodeClientFrame(b), { ok: true, frame: { type: 1, seq: 300, fix: { lat: 12.5, lng: -3, accuracy: 200, heading: 90, speed: 7, at: AT } } });
+  t.same(decodeClientFrame(b), {
+    ok: true,
+    frame: { type: 1, seq: 300, fix: { lat: 12.5, lng: -3, accuracy: 200, heading: 90, speed: 7, at: AT } },
+  });
 });
 
 t.test('the fast path refuses what the general decoder explains', async (t) => {
@@ -65,11 +92,20 @@ t.test('the fast path refuses what the general decoder explains', async (t) => {
 
 t.test('every rider → server frame round-trips', async (t) => {
   const fixes = [FIX, { ...FIX, heading: 45, speed: NaN, at: AT + 1000 }];
-  t.same(decodeClientFrame(encodePositionBatch(4, fixes)), { ok: true, frame: { type: Frame.POSITION_BATCH, seq: 4, fixes } });
+  t.same(decodeClientFrame(encodePositionBatch(4, fixes)), {
+    ok: true,
+    frame: { type: Frame.POSITION_BATCH, seq: 4, fixes },
+  });
   t.equal(hex(encodeStatus(2, RiderStatusCode.ONLINE)), '93030201');
-  t.same(decodeClientFrame(encodeStatus(2, RiderStatusCode.BREAK)), { ok: true, frame: { type: Frame.STATUS, seq: 2, status: 2 } });
+  t.same(decodeClientFrame(encodeStatus(2, RiderStatusCode.BREAK)), {
+    ok: true,
+    frame: { type: Frame.STATUS, seq: 2, status: 2 },
+  });
   for (const type of [Frame.ACCEPT, Frame.DECLINE, Frame.PICKED_UP, Frame.DELIVERED] as const) {
-    t.same(decodeClientFrame(encodeOrderCommand(type, 9, 'order-1')), { ok: true, frame: { type, seq: 9, orderId: 'order-1' } });
+    t.same(decodeClientFrame(encodeOrderCommand(type, 9, 'order-1')), {
+      ok: true,
+      frame: { type, seq: 9, orderId: 'order-1' },
+    });
   }
   t.equal(hex(encodeOrderCommand(Frame.ACCEPT, 9, 'o1')), '930409a26f31');
   t.same(decodeClientFrame(encodePing(123)), { ok: true, frame: { type: Frame.PING, seq: 0, clientTime: 123 } });
@@ -82,16 +118,33 @@ t.test('every server → rider frame, bytes and round trip', async (t) => {
   t.equal(hex(encodeError(7, 'OFFER_NOT_FOUND', 'x')), '941a07af4f464645525f4e4f545f464f554e44a178');
   t.equal(hex(encodeAssigned('o1', 'o1.1')), '9318a26f31a46f312e31');
   const offer = {
-    orderId: 'o1', offerId: 'o1.1', expiresAt: AT, pickupLat: 12.5, pickupLng: 77.25, dropLat: 12.75, dropLng: 77.5,
-    pickupDistanceM: 300, pickupEtaS: 60, payout: null,
+    orderId: 'o1',
+    offerId: 'o1.1',
+    expiresAt: AT,
+    pickupLat: 12.5,
+    pickupLng: 77.25,
+    dropLat: 12.75,
+    dropLng: 77.5,
+    pickupDistanceM: 300,
+    pickupEtaS: 60,
+    payout: null,
   };
   const frames = [
-    [encodeWelcome(3, 'rider-1', AT, AT + 3600_000), { type: Frame.WELCOME, lastSeq: 3, riderId: 'rider-1', serverTime: AT, tokenExpiresAt: AT + 3600_000 }],
+    [
+      encodeWelcome(3, 'rider-1', AT, AT + 3600_000),
+      { type: Frame.WELCOME, lastSeq: 3, riderId: 'rider-1', serverTime: AT, tokenExpiresAt: AT + 3600_000 },
+    ],
     [encodeAck(5), { type: Frame.ACK, lastSeq: 5 }],
     [encodeOffer(offer), { type: Frame.OFFER, ...offer }],
-    [encodeOfferEnded('o1', 'o1.1', OfferEndCode.EXPIRED), { type: Frame.OFFER_ENDED, orderId: 'o1', offerId: 'o1.1', outcome: 2 }],
+    [
+      encodeOfferEnded('o1', 'o1.1', OfferEndCode.EXPIRED),
+      { type: Frame.OFFER_ENDED, orderId: 'o1', offerId: 'o1.1', outcome: 2 },
+    ],
     [encodeAssigned('o1', 'o1.1'), { type: Frame.ASSIGNED, orderId: 'o1', offerId: 'o1.1' }],
-    [encodeOrderUpdate('o1', 'picked_up', AT), { type: Frame.ORDER_UPDATE, orderId: 'o1', status: 'picked_up', at: AT }],
+    [
+      encodeOrderUpdate('o1', 'picked_up', AT),
+      { type: Frame.ORDER_UPDATE, orderId: 'o1', status: 'picked_up', at: AT },
+    ],
     [encodeError(7, 'OFFER_NOT_FOUND', 'x'), { type: Frame.ERROR, seq: 7, code: 'OFFER_NOT_FOUND', detail: 'x' }],
     [encodePong(1, 2), { type: Frame.PONG, clientTime: 1, serverTime: 2 }],
   ] as const;
@@ -101,16 +154,34 @@ t.test('every server → rider frame, bytes and round trip', async (t) => {
 t.test('size limits: an oversize frame is refused with FRAME_TOO_LARGE', async (t) => {
   const big = encodeOrderCommand(Frame.ACCEPT, 1, 'a'.repeat(2000));
   t.match(decodeClientFrame(big), { ok: false, code: 'FRAME_TOO_LARGE', seq: 1 });
-  t.match(decodeClientFrame(new Uint8Array(RiderLimits.MAX_AUTH_FRAME_BYTES + 1)), { ok: false, code: 'FRAME_TOO_LARGE' });
+  t.match(decodeClientFrame(new Uint8Array(RiderLimits.MAX_AUTH_FRAME_BYTES + 1)), {
+    ok: false,
+    code: 'FRAME_TOO_LARGE',
+  });
   t.match(decodeClientFrame(encodeAuth('t'.repeat(1500))), { ok: true }, 'AUTH frames may carry a long token');
-  const batch = Array.from({ length: RiderLimits.MAX_BATCH }, (_, i) => ({ ...FIX, heading: 1.5, speed: 2.5, at: AT + i }));
+  const batch = Array.from({ length: RiderLimits.MAX_BATCH }, (_, i) => ({
+    ...FIX,
+    heading: 1.5,
+    speed: 2.5,
+    at: AT + i,
+  }));
   t.ok(encodePositionBatch(1, batch).length <= RiderLimits.MAX_FRAME_BYTES, 'a full batch fits the frame limit');
-  t.match(decodeClientFrame(encodePositionBatch(1, [...batch, FIX])), { ok: false, code: 'FRAME_INVALID', detail: /1 to 16/ });
+  t.match(decodeClientFrame(encodePositionBatch(1, [...batch, FIX])), {
+    ok: false,
+    code: 'FRAME_INVALID',
+    detail: /1 to 16/,
+  });
   t.ok(ErrorCodes.FRAME_TOO_LARGE && ErrorCodes.FRAME_INVALID, 'both codes are in the table');
 });
 
 t.test('every prefix of a valid frame is a coded error, fed byte by byte', async (t) => {
-  const valid = [encodePosition(1, FIX), encodePositionBatch(2, [FIX]), encodeStatus(3, 1), encodeOrderCommand(Frame.ACCEPT, 4, 'o1'), encodeAuth('tok')];
+  const valid = [
+    encodePosition(1, FIX),
+    encodePositionBatch(2, [FIX]),
+    encodeStatus(3, 1),
+    encodeOrderCommand(Frame.ACCEPT, 4, 'o1'),
+    encodeAuth('tok'),
+  ];
   const s = positionScratch();
   for (const b of valid) {
     for (let n = 0; n < b.length; n++) {
@@ -125,17 +196,28 @@ t.test('every prefix of a valid frame is a coded error, fed byte by byte', async
 });
 
 t.test('unknown types, wrong shapes and non-arrays', async (t) => {
-  t.match(decodeClientFrame(encodeRaw([99, 1])), { ok: false, code: 'FRAME_INVALID', detail: /unknown frame type 99/, seq: 1 });
+  t.match(decodeClientFrame(encodeRaw([99, 1])), {
+    ok: false,
+    code: 'FRAME_INVALID',
+    detail: /unknown frame type 99/,
+    seq: 1,
+  });
   t.match(decodeClientFrame(encodeRaw({ type: 1 })), { ok: false, code: 'FRAME_INVALID' });
   t.match(decodeClientFrame(encodeRaw('hello')), { ok: false, code: 'FRAME_INVALID' });
   t.match(decodeClientFrame(encodeRaw([Frame.STATUS, 1, 9])), { ok: false, detail: /status/ });
   t.match(decodeClientFrame(encodeRaw([Frame.ACCEPT, 1, 'has space'])), { ok: false, detail: /orderId/ });
-  t.match(decodeClientFrame(encodeRaw([Frame.WELCOME, 1, 'x', 1, 1])), { ok: false, detail: /unknown/ }, 'server frames are not client frames');
+  t.match(
+    decodeClientFrame(encodeRaw([Frame.WELCOME, 1, 'x', 1, 1])),
+    { ok: false, detail: /unknown/ },
+    'server frames are not client frames',
+  );
   t.match(decodeServerFrame(encodeRaw([Frame.POSITION, 1])), { ok: false });
 });
 
 const isCoded = (d: ReturnType<typeof decodeClientFrame>): boolean =>
-  d.ok ? typeof d.frame.type === 'number' : (d.code === 'FRAME_INVALID' || d.code === 'FRAME_TOO_LARGE') && typeof d.detail === 'string';
+  d.ok
+    ? typeof d.frame.type === 'number'
+    : (d.code === 'FRAME_INVALID' || d.code === 'FRAME_TOO_LARGE') && typeof d.detail === 'string';
 
 t.test('fuzz: random bytes never throw', async (t) => {
   const s = positionScratch();
@@ -154,14 +236,22 @@ t.test('fuzz: random bytes never throw', async (t) => {
 
 t.test('fuzz: mutated valid frames never throw, and fast path agrees with the decoder', async (t) => {
   const valid = [
-    encodePosition(7, FIX), encodePosition(8, { ...FIX, heading: 10, speed: 1 }), encodePositionBatch(2, [FIX, FIX]),
-    encodeStatus(3, 1), encodeOrderCommand(Frame.DECLINE, 4, 'order-1'), encodePing(5), encodeAuth('a.b.c'),
+    encodePosition(7, FIX),
+    encodePosition(8, { ...FIX, heading: 10, speed: 1 }),
+    encodePositionBatch(2, [FIX, FIX]),
+    encodeStatus(3, 1),
+    encodeOrderCommand(Frame.DECLINE, 4, 'order-1'),
+    encodePing(5),
+    encodeAuth('a.b.c'),
   ];
   const s = positionScratch();
   fc.assert(
     fc.property(
       fc.constantFrom(...valid),
-      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('set', 'insert', 'delete')), { minLength: 1, maxLength: 4 }),
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('set', 'insert', 'delete')), {
+        minLength: 1,
+        maxLength: 4,
+      }),
       (base, edits) => {
         const a = Array.from(base);
         for (const [i, v, op] of edits) {
@@ -176,7 +266,13 @@ t.test('fuzz: mutated valid frames never throw, and fast path agrees with the de
           // Whatever the fast path accepts, the general decoder accepts with the same values.
           if (!d.ok || d.frame.type !== Frame.POSITION) return false;
           const f = d.frame.fix;
-          if (!Object.is(f.lat, s.lat) || !Object.is(f.at, s.at) || !Object.is(f.heading, s.heading) || d.frame.seq !== s.seq) return false;
+          if (
+            !Object.is(f.lat, s.lat) ||
+            !Object.is(f.at, s.at) ||
+            !Object.is(f.heading, s.heading) ||
+            d.frame.seq !== s.seq
+          )
+            return false;
         }
         return isCoded(d);
       },

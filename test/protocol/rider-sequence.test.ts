@@ -16,12 +16,21 @@ t.test('edges', async (t) => {
 });
 
 t.test('the successor is always newer; of two distinct numbers at most one is newer', async (t) => {
-  fc.assert(fc.property(seq, (s) => seqNewer(seqAfter(s), s) && !seqNewer(s, seqAfter(s))), { numRuns: 2000 });
-  fc.assert(fc.property(seq, seq, (a, b) => !(seqNewer(a, b) && seqNewer(b, a))), { numRuns: 2000 });
-  fc.assert(fc.property(seq, fc.integer({ min: 1, max: SEQ_WINDOW - 1 }), (a, k) => {
-    let b = a;
-    for (let i = 0; i < k % 1000; i++) b = seqAfter(b);
-    return k % 1000 === 0 || seqNewer(b, a);
-  }), { numRuns: 500 });
+  fc.assert(
+    fc.property(seq, (s) => seqNewer(seqAfter(s), s) && !seqNewer(s, seqAfter(s))),
+    { numRuns: 2000 },
+  );
+  fc.assert(
+    fc.property(seq, seq, (a, b) => !(seqNewer(a, b) && seqNewer(b, a))),
+    { numRuns: 2000 },
+  );
+  fc.assert(
+    fc.property(seq, fc.integer({ min: 1, max: SEQ_WINDOW - 1 }), (a, k) => {
+      let b = a;
+      for (let i = 0; i < k % 1000; i++) b = seqAfter(b);
+      return k % 1000 === 0 || seqNewer(b, a);
+    }),
+    { numRuns: 500 },
+  );
   t.pass('properties hold');
 });

@@ -16,15 +16,27 @@ const EXPIRES = Date.UTC(2100, 0, 1) + HOUR;
 const base = { expiresAt: EXPIRES, revocationChecked: false } as const;
 
 const customer = (uid: string): Principal => ({
-  ...base, uid, role: 'customer', email: `${uid}@example.com`, phone: '+919876543210',
+  ...base,
+  uid,
+  role: 'customer',
+  email: `${uid}@example.com`,
+  phone: '+919876543210',
   customerId: uid as CustomerId,
 });
 const restaurant = (uid: string, id: string): Principal => ({
-  ...base, uid, role: 'restaurant', email: `${uid}@example.com`, phone: '+919876543211',
+  ...base,
+  uid,
+  role: 'restaurant',
+  email: `${uid}@example.com`,
+  phone: '+919876543211',
   restaurantId: id as RestaurantId,
 });
 const rider = (uid: string, id: string): Principal => ({
-  ...base, uid, role: 'rider', email: `${uid}@example.com`, phone: '+919876543212',
+  ...base,
+  uid,
+  role: 'rider',
+  email: `${uid}@example.com`,
+  phone: '+919876543212',
   riderId: id as RiderId,
 });
 
@@ -36,7 +48,14 @@ export const principals = {
   restaurant2: restaurant('user-r2', 'rest-2'),
   riderX: rider('user-x', 'rider-x'),
   riderY: rider('user-y', 'rider-y'),
-  admin: { ...base, uid: 'user-admin', role: 'admin', email: 'ops@example.com', phone: '+919876543213', revocationChecked: true },
+  admin: {
+    ...base,
+    uid: 'user-admin',
+    role: 'admin',
+    email: 'ops@example.com',
+    phone: '+919876543213',
+    revocationChecked: true,
+  },
   /** An admin token nobody checked for revocation: refused for admin calls. */
   adminUnchecked: { ...base, uid: 'user-admin', role: 'admin', email: 'ops@example.com', phone: '+919876543213' },
 } as const satisfies Record<string, Principal>;
@@ -72,8 +91,12 @@ export interface AccessCase {
   readonly expect: ErrorCode | null;
 }
 
-const row = (who: PrincipalName, action: Action, on: ObjectName, expect: ErrorCode | null): AccessCase =>
-  ({ who, action, on, expect });
+const row = (who: PrincipalName, action: Action, on: ObjectName, expect: ErrorCode | null): AccessCase => ({
+  who,
+  action,
+  on,
+  expect,
+});
 const OBJ = 'AUTH_OBJECT_FORBIDDEN';
 const ROLE = 'AUTH_ROLE_FORBIDDEN';
 
@@ -127,13 +150,18 @@ export const FORBIDDEN_CASES: readonly AccessCase[] = [
 ];
 
 const ADMIN_ACTIONS = [
-  'admin.inspect', 'admin.order.assign', 'admin.order.cancel',
-  'admin.shard.drain', 'admin.settings.update', 'admin.events.subscribe',
+  'admin.inspect',
+  'admin.order.assign',
+  'admin.order.cancel',
+  'admin.shard.drain',
+  'admin.settings.update',
+  'admin.events.subscribe',
 ] as const satisfies readonly Action[];
 
 /** Admin calls by every non-admin role. */
-export const NON_ADMIN_CASES: readonly AccessCase[] = (['customerA', 'restaurant1', 'riderX'] as const)
-  .flatMap((who) => ADMIN_ACTIONS.map((action) => row(who, action, 'none', ROLE)));
+export const NON_ADMIN_CASES: readonly AccessCase[] = (['customerA', 'restaurant1', 'riderX'] as const).flatMap((who) =>
+  ADMIN_ACTIONS.map((action) => row(who, action, 'none', ROLE)),
+);
 
 /** What each role may do on what it owns: the same edges must let these through. */
 export const ALLOWED_CASES: readonly AccessCase[] = [

@@ -66,10 +66,18 @@ export async function startCaddy(opts: StartCaddyOptions): Promise<RunningCaddy>
     // Caddy binds it: try again on a new one.
     for (let attempt = 1; ; attempt++) {
       const port = await freeTcpUdpPort();
-      const env = caddyEnv({
-        port, bind: '127.0.0.1', upstream, certPath: cert.certPath, keyPath: cert.keyPath,
-        dataDir: join(dir, `caddy-${attempt}`), admin: 'off',
-      }, process.env);
+      const env = caddyEnv(
+        {
+          port,
+          bind: '127.0.0.1',
+          upstream,
+          certPath: cert.certPath,
+          keyPath: cert.keyPath,
+          dataDir: join(dir, `caddy-${attempt}`),
+          admin: 'off',
+        },
+        process.env,
+      );
       try {
         running = await launch(port, env, cert.caCertPath, dir, opts.startTimeoutMs ?? 15_000);
         return running;
@@ -84,14 +92,27 @@ export async function startCaddy(opts: StartCaddyOptions): Promise<RunningCaddy>
   }
 }
 
-async function launch(port: number, env: Record<string, string>, caCertPath: string, dir: string, timeoutMs: number): Promise<RunningCaddy> {
+async function launch(
+  port: number,
+  env: Record<string, string>,
+  caCertPath: string,
+  dir: string,
+  timeoutMs: number,
+): Promise<RunningCaddy> {
   const child = spawn('caddy', caddyArgs(), { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   let log = '';
-  const onData = (c: Buffer) => { log += c.toString('utf8'); };
+  const onData = (c: Buffer) => {
+    log += c.toString('utf8');
+  };
   child.stdout.on('data', onData);
   child.stderr.on('data', onData);
-  const exited = new Promise<void>((r) => child.once('close', () => { live.delete(child); r(); }));
+  const exited = new Promise<void>((r) =>
+    child.once('close', () => {
+      live.delete(child);
+      r();
+    }),
+  );
   let stopped = false;
   const stop = async () => {
     if (!stopped) {
@@ -109,17 +130,26 @@ async function launch(port: number, env: Record<string, string>, caCertPath: str
 
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`caddy did not serve within ${timeoutMs} ms:\n${log}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`caddy did not serve within ${timeoutMs} ms:\n${log}`)),
+        timeoutMs,
+      );
       const check = () => {
         // Logged after every listener, UDP included, is bound.
-        if (log.includes('"msg":"serving initial configuration"')) { clearTimeout(timer); resolve(); }
+        if (log.includes('"msg":"serving initial configuration"')) {
+          clearTimeout(timer);
+          resolve();
+        }
       };
       child.stderr.on('data', check);
       child.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
         reject(err.code === 'ENOENT' ? new Error('caddy not found (apt-get install caddy, or ./dev setup)') : err);
       });
-      child.once('close', (code) => { clearTimeout(timer); reject(new Error(`caddy exited with ${code}:\n${log}`)); });
+      child.once('close', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`caddy exited with ${code}:\n${log}`));
+      });
     });
   } catch (err) {
     // Keeps the temp dir for a retry on another port; the caller removes it.
@@ -151,7 +181,12 @@ export async function freeTcpUdpPort(): Promise<number> {
       udp.bind(port, '127.0.0.1', () => resolve(true));
     });
     if (udpFree) await new Promise<void>((r) => udp.close(() => r()));
-    else try { udp.close(); } catch { /* never bound */ }
+    else
+      try {
+        udp.close();
+      } catch {
+        /* never bound */
+      }
     await new Promise<void>((r) => tcp.close(() => r()));
     if (udpFree) return port;
   }

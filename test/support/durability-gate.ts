@@ -19,7 +19,9 @@ export class Gate {
     }
     return this.#open ? Promise.resolve() : new Promise((r) => this.#waiting.push(r));
   };
-  shut(): void { this.#open = false; }
+  shut(): void {
+    this.#open = false;
+  }
   open(): void {
     this.#open = true;
     for (const r of this.#waiting.splice(0)) r();

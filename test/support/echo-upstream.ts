@@ -42,23 +42,34 @@ export const PROBLEMS: Readonly<Record<number, { code: string; title: string }>>
 
 export function createEchoServer(requests: EchoedRequest[] = []): Server {
   return createServer((req, res) => {
-    void readBody(req).then((body) => {
-      const path = req.url ?? '/';
-      const seen: EchoedRequest = {
-        method: req.method ?? '', path, httpVersion: req.httpVersion,
-        headers: flatHeaders(req), body, remoteAddress: req.socket.remoteAddress ?? '',
-      };
-      requests.push(seen);
-      if (path === '/health') return send(res, 200, 'application/json', { status: 'ok' });
-      const problem = /^\/problem\/(\d{3})$/.exec(path);
-      if (problem?.[1] !== undefined) {
-        const status = Number(problem[1]);
-        const p = PROBLEMS[status] ?? { code: 'INTERNAL', title: 'Internal error' };
-        if (status === 503) res.setHeader('retry-after', '2');
-        return send(res, status, 'application/problem+json', { ...p, status, detail: `asked for ${status}` });
-      }
-      send(res, 200, 'application/json', seen);
-    }, () => res.destroy()); // a request the edge aborted (body over its limit)
+    void readBody(req).then(
+      (body) => {
+        const path = req.url ?? '/';
+        const seen: EchoedRequest = {
+          method: req.method ?? '',
+          path,
+          httpVersion: req.httpVersion,
+          headers: flatHeaders(req),
+          body,
+          remoteAddress: req.socket.remoteAddress ?? '',
+        };
+        requests.push(seen);
+        if (path === '/health') {
+          send(res, 200, 'application/json', { status: 'ok' });
+          return;
+        }
+        const problem = /^\/problem\/(\d{3})$/.exec(path);
+        if (problem?.[1] !== undefined) {
+          const status = Number(problem[1]);
+          const p = PROBLEMS[status] ?? { code: 'INTERNAL', title: 'Internal error' };
+          if (status === 503) res.setHeader('retry-after', '2');
+          send(res, status, 'application/problem+json', { ...p, status, detail: `asked for ${status}` });
+          return;
+        }
+        send(res, 200, 'application/json', seen);
+      },
+      () => res.destroy(),
+    ); // a request the edge aborted (body over its limit)
   });
 }
 
@@ -69,7 +80,11 @@ export async function startEchoUpstream(t?: { teardown(fn: () => unknown): void 
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
   let closed: Promise<void> | undefined;
-  const stop = () => (closed ??= new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  const stop = () =>
+    (closed ??= new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    }));
   t?.teardown(stop);
   return { port, url: `http://127.0.0.1:${port}`, requests, stop };
 }
@@ -100,7 +115,10 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   const port = Number(process.env.SERVER_PORT || 8080);
   const server = createEchoServer();
   server.listen(port, host, () => console.error(`server: listening on http://${host}:${port}`));
-  const stop = () => { server.closeAllConnections(); server.close(() => process.exit(0)); };
+  const stop = () => {
+    server.closeAllConnections();
+    server.close(() => process.exit(0));
+  };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 }

@@ -71,15 +71,19 @@ export async function isReady(): Promise<boolean> {
 }
 
 async function startEmulator(): Promise<void> {
-  const bin = join(dirname(createRequire(import.meta.url).resolve('firebase-tools/package.json')), 'lib/bin/firebase.js');
+  const bin = join(
+    dirname(createRequire(import.meta.url).resolve('firebase-tools/package.json')),
+    'lib/bin/firebase.js',
+  );
   const log = openSync(LOG_FILE, 'w');
   // Detached: the emulator outlives this file's process when other files
   // still hold leases; the last lease holder stops it by pid.
-  const child = spawn(
-    process.execPath,
-    [bin, 'emulators:start', '--only', 'auth', '--project', EMULATOR_PROJECT],
-    { cwd: REPO_ROOT, detached: true, stdio: ['ignore', log, log], env: emulatorEnv() },
-  );
+  const child = spawn(process.execPath, [bin, 'emulators:start', '--only', 'auth', '--project', EMULATOR_PROJECT], {
+    cwd: REPO_ROOT,
+    detached: true,
+    stdio: ['ignore', log, log],
+    env: emulatorEnv(),
+  });
   closeSync(log);
   if (child.pid === undefined) throw new Error('could not spawn the Firebase Auth emulator');
   writeFileSync(PID_FILE, String(child.pid));
@@ -147,7 +151,11 @@ function stopPid(pid: number): void {
     // Negative pid: the whole detached process group.
     process.kill(-pid, 'SIGTERM');
   } catch {
-    try { process.kill(pid, 'SIGTERM'); } catch { /* already gone */ }
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      /* already gone */
+    }
   }
 }
 

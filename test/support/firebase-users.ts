@@ -56,13 +56,21 @@ export function uniquePhone(): string {
 
 /** Signs up with email and password through the emulator REST API. */
 export async function signUp(email: string, password = PASSWORD): Promise<{ uid: string; idToken: string }> {
-  const r = await post<{ localId: string; idToken: string }>('accounts:signUp', { email, password, returnSecureToken: true });
+  const r = await post<{ localId: string; idToken: string }>('accounts:signUp', {
+    email,
+    password,
+    returnSecureToken: true,
+  });
   return { uid: r.localId, idToken: r.idToken };
 }
 
 /** Signs in with email and password; the returned ID token carries the current claims. */
 export async function signIn(email: string, password = PASSWORD): Promise<string> {
-  const r = await post<{ idToken: string }>('accounts:signInWithPassword', { email, password, returnSecureToken: true });
+  const r = await post<{ idToken: string }>('accounts:signInWithPassword', {
+    email,
+    password,
+    returnSecureToken: true,
+  });
   return r.idToken;
 }
 
@@ -78,7 +86,9 @@ export async function signUpAnonymously(): Promise<{ uid: string; idToken: strin
  * rather than cleared.
  */
 export async function clearAccounts(): Promise<void> {
-  const res = await fetch(`http://${EMULATOR_HOST}/emulator/v1/projects/${EMULATOR_PROJECT}/accounts`, { method: 'DELETE' });
+  const res = await fetch(`http://${EMULATOR_HOST}/emulator/v1/projects/${EMULATOR_PROJECT}/accounts`, {
+    method: 'DELETE',
+  });
   if (!res.ok) throw new Error(`clearing accounts: ${res.status}`);
 }
 
@@ -106,7 +116,10 @@ export async function makeUser(auth: Auth, spec: UserSpec = {}): Promise<TestUse
 
 /** Exchanges a custom token for an ID token, as the client SDK's signInWithCustomToken does. */
 export async function exchangeCustomToken(customToken: string): Promise<string> {
-  const r = await post<{ idToken: string }>('accounts:signInWithCustomToken', { token: customToken, returnSecureToken: true });
+  const r = await post<{ idToken: string }>('accounts:signInWithCustomToken', {
+    token: customToken,
+    returnSecureToken: true,
+  });
   return r.idToken;
 }
 

@@ -23,7 +23,13 @@ export function makeSigningKey(kid: string): SigningKey {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const spki = publicKey.export({ type: 'spki', format: 'der' });
   const now = Date.now();
-  const certPem = selfSignedCert(spki, privateKey, 'securetoken.system.gserviceaccount.com', now - 3_600_000, now + 86_400_000);
+  const certPem = selfSignedCert(
+    spki,
+    privateKey,
+    'securetoken.system.gserviceaccount.com',
+    now - 3_600_000,
+    now + 86_400_000,
+  );
   return {
     kid,
     privateKey,
@@ -52,7 +58,14 @@ const CN = Buffer.from('0603550403', 'hex');
 const name = (cn: string): Buffer => seq(set(seq(CN, tlv(0x0c, Buffer.from(cn, 'utf8')))));
 const utcTime = (ms: number): Buffer => {
   const iso = new Date(ms).toISOString(); // 2024-01-15T10:30:00.000Z
-  const s = iso.slice(2, 4) + iso.slice(5, 7) + iso.slice(8, 10) + iso.slice(11, 13) + iso.slice(14, 16) + iso.slice(17, 19) + 'Z';
+  const s =
+    iso.slice(2, 4) +
+    iso.slice(5, 7) +
+    iso.slice(8, 10) +
+    iso.slice(11, 13) +
+    iso.slice(14, 16) +
+    iso.slice(17, 19) +
+    'Z';
   return tlv(0x17, Buffer.from(s, 'ascii'));
 };
 
@@ -61,7 +74,10 @@ function selfSignedCert(spki: Buffer, key: KeyObject, cn: string, notBefore: num
   const tbs = seq(serial, SHA256_RSA, name(cn), seq(utcTime(notBefore), utcTime(notAfter)), name(cn), spki);
   const signature = sign('sha256', tbs, key);
   const der = seq(tbs, SHA256_RSA, tlv(0x03, Buffer.concat([Buffer.from([0]), signature])));
-  const b64 = der.toString('base64').replace(/(.{64})/g, '$1\n').trimEnd();
+  const b64 = der
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .trimEnd();
   return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
 }
 
@@ -69,7 +85,11 @@ function selfSignedCert(spki: Buffer, key: KeyObject, cn: string, notBefore: num
 const b64url = (x: unknown): string => Buffer.from(JSON.stringify(x)).toString('base64url');
 
 /** The claims of a well-formed Firebase ID token for `projectId`, valid for an hour from now. */
-export function idTokenClaims(projectId: string, uid: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function idTokenClaims(
+  projectId: string,
+  uid: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   const now = Math.floor(Date.now() / 1000);
   return {
     iss: `https://securetoken.google.com/${projectId}`,
@@ -88,7 +108,11 @@ export function idTokenClaims(projectId: string, uid: string, extra: Record<stri
 }
 
 /** An RS256 JWT signed by `key`, with `kid` in the header unless overridden. */
-export function signRs256(key: SigningKey, claims: Record<string, unknown>, header: Record<string, unknown> = {}): string {
+export function signRs256(
+  key: SigningKey,
+  claims: Record<string, unknown>,
+  header: Record<string, unknown> = {},
+): string {
   const h = b64url({ alg: 'RS256', kid: key.kid, typ: 'JWT', ...header });
   const input = `${h}.${b64url(claims)}`;
   return `${input}.${sign('sha256', Buffer.from(input), key.privateKey).toString('base64url')}`;

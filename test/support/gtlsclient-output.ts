@@ -48,15 +48,30 @@ export function parseGtlsclientOutput(stderr: string): GtlsclientTranscript {
     const line = raw.replace(/\r$/, '');
     if (dump) {
       const done = dump.feed(line);
-      if (done) { handshakeChunks.push(done); dump = undefined; }
+      if (done) {
+        handshakeChunks.push(done);
+        dump = undefined;
+      }
       if (done || dump?.active) continue;
       dump = undefined;
     }
-    if (line === 'Ordered CRYPTO data in Handshake crypto level') { dump = new HexDumpReader(); continue; }
-    if (line === 'QUIC handshake has completed') { handshakeCompleted = true; continue; }
-    if (line.startsWith('Negotiated ALPN is ')) { alpn = line.slice('Negotiated ALPN is '.length).trim() || undefined; continue; }
+    if (line === 'Ordered CRYPTO data in Handshake crypto level') {
+      dump = new HexDumpReader();
+      continue;
+    }
+    if (line === 'QUIC handshake has completed') {
+      handshakeCompleted = true;
+      continue;
+    }
+    if (line.startsWith('Negotiated ALPN is ')) {
+      alpn = line.slice('Negotiated ALPN is '.length).trim() || undefined;
+      continue;
+    }
     const h = HEADER_LINE.exec(line);
-    if (h?.[1] !== undefined && h[2] !== undefined) { headerLines.push([h[1], h[2]]); continue; }
+    if (h?.[1] !== undefined && h[2] !== undefined) {
+      headerLines.push([h[1], h[2]]);
+      continue;
+    }
     const c = STREAM_CLOSED.exec(line);
     if (c?.[1] !== undefined && streamCloseCode === undefined) streamCloseCode = Number(c[1]);
   }
@@ -64,7 +79,11 @@ export function parseGtlsclientOutput(stderr: string): GtlsclientTranscript {
   const statusText = headerLines.find(([n]) => n === ':status')?.[1];
   const status = statusText !== undefined && /^\d{3}$/.test(statusText) ? Number(statusText) : undefined;
   return {
-    handshakeCompleted, alpn, headerLines, status, streamCloseCode,
+    handshakeCompleted,
+    alpn,
+    headerLines,
+    status,
+    streamCloseCode,
     certificates: certificatesFromHandshake(Buffer.concat(handshakeChunks)),
   };
 }
@@ -80,9 +99,15 @@ export class HexDumpReader {
   feed(line: string): Buffer | undefined {
     const end = HEX_END.exec(line);
     if (end?.[1] !== undefined) return this.finish(parseInt(end[1], 16));
-    if (line === '*') { this.repeatPending = true; return undefined; }
+    if (line === '*') {
+      this.repeatPending = true;
+      return undefined;
+    }
     const m = HEX_LINE.exec(line);
-    if (m?.[1] === undefined || m[2] === undefined) { this.active = false; return undefined; }
+    if (m?.[1] === undefined || m[2] === undefined) {
+      this.active = false;
+      return undefined;
+    }
     const offset = parseInt(m[1], 16);
     this.fillRepeats(offset);
     this.lines.push({ offset, bytes: Buffer.from(m[2].replace(/ /g, ''), 'hex') });

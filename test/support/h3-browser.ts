@@ -26,14 +26,39 @@ const run = promisify(execFile);
 
 /** Request headers a page cannot set (fetch standard, "forbidden request-header"). */
 const FORBIDDEN = new Set([
-  'accept-charset', 'accept-encoding', 'access-control-request-headers', 'access-control-request-method', 'connection',
-  'content-length', 'cookie', 'cookie2', 'date', 'dnt', 'expect', 'host', 'keep-alive', 'origin', 'referer',
-  'set-cookie', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'via',
+  'accept-charset',
+  'accept-encoding',
+  'access-control-request-headers',
+  'access-control-request-method',
+  'connection',
+  'content-length',
+  'cookie',
+  'cookie2',
+  'date',
+  'dnt',
+  'expect',
+  'host',
+  'keep-alive',
+  'origin',
+  'referer',
+  'set-cookie',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'via',
 ]);
 
 const browsers = new Set<ChildProcess>();
 // Chromium runs in its own process group: if the test process dies without closing it, take it down.
-process.once('exit', () => { for (const b of browsers) try { process.kill(-b.pid!, 'SIGKILL'); } catch { /* gone */ } });
+process.once('exit', () => {
+  for (const b of browsers)
+    try {
+      process.kill(-b.pid!, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+});
 
 export interface H3Browser {
   /** One request over HTTP/3; `caCertPath` of the request is ignored (the browser trusts the CAs it was started with). */
@@ -42,13 +67,20 @@ export interface H3Browser {
 }
 
 /** Starts headless Chromium trusting `caCertPaths`; reuse it for many requests, then `close()`. */
-export async function startH3Browser(opts: { caCertPaths: readonly string[]; t?: { teardown(fn: () => unknown): void } }): Promise<H3Browser> {
+export async function startH3Browser(opts: {
+  caCertPaths: readonly string[];
+  t?: { teardown(fn: () => unknown): void };
+}): Promise<H3Browser> {
   const home = await mkdtemp(join(tmpdir(), 'h3-browser-'));
   let proc: ChildProcess | undefined;
   const close = async () => {
     if (proc && proc.exitCode === null && proc.signalCode === null) {
       const gone = new Promise((r) => proc?.once('exit', r));
-      try { process.kill(-proc.pid!, 'SIGKILL'); } catch { proc.kill('SIGKILL'); }
+      try {
+        process.kill(-proc.pid!, 'SIGKILL');
+      } catch {
+        proc.kill('SIGKILL');
+      }
       await gone;
     }
     await rm(home, { recursive: true, force: true });
@@ -56,18 +88,38 @@ export async function startH3Browser(opts: { caCertPaths: readonly string[]; t?:
   opts.t?.teardown(close);
   try {
     await trustCas(home, opts.caCertPaths);
-    proc = spawn('chromium-headless-shell', [
-      '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-extensions',
-      `--user-data-dir=${join(home, 'profile')}`, '--remote-debugging-pipe',
-      '--enable-quic', '--origin-to-force-quic-on=*', 'about:blank',
-    ], { env: { ...process.env, HOME: home }, stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'], detached: true });
+    proc = spawn(
+      'chromium-headless-shell',
+      [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        '--disable-extensions',
+        `--user-data-dir=${join(home, 'profile')}`,
+        '--remote-debugging-pipe',
+        '--enable-quic',
+        '--origin-to-force-quic-on=*',
+        'about:blank',
+      ],
+      { env: { ...process.env, HOME: home }, stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'], detached: true },
+    );
     const launched = proc;
     browsers.add(launched);
     launched.once('exit', () => browsers.delete(launched));
     let stderr = '';
-    launched.stderr?.on('data', (c: Buffer) => { stderr = (stderr + c.toString()).slice(-4000); });
-    const spawnError = new Promise<never>((_, reject) => launched.once('error', (err: NodeJS.ErrnoException) => reject(
-      err.code === 'ENOENT' ? new Error('chromium-headless-shell not found (apt-get install chromium-headless-shell, or ./dev setup)') : err)));
+    launched.stderr?.on('data', (c: Buffer) => {
+      stderr = (stderr + c.toString()).slice(-4000);
+    });
+    const spawnError = new Promise<never>((_, reject) =>
+      launched.once('error', (err: NodeJS.ErrnoException) =>
+        reject(
+          err.code === 'ENOENT'
+            ? new Error('chromium-headless-shell not found (apt-get install chromium-headless-shell, or ./dev setup)')
+            : err,
+        ),
+      ),
+    );
     const cdp = new CdpPipe(launched.stdio[3] as Writable, launched.stdio[4] as Readable, () => stderr);
     await Promise.race([cdp.send('Browser.getVersion'), spawnError]);
     return { request: (req) => browserRequest(cdp, req), close };
@@ -93,15 +145,20 @@ async function trustCas(home: string, caCertPaths: readonly string[]): Promise<v
   await mkdir(join(home, '.pki', 'nssdb'), { recursive: true });
   try {
     await run('certutil', ['-d', db, '-N', '--empty-password']);
-    for (const [i, ca] of caCertPaths.entries()) await run('certutil', ['-d', db, '-A', '-t', 'C,,', '-n', `test-ca-${i}`, '-i', ca]);
+    for (const [i, ca] of caCertPaths.entries())
+      await run('certutil', ['-d', db, '-A', '-t', 'C,,', '-n', `test-ca-${i}`, '-i', ca]);
   } catch (err) {
-    if ((err as { code?: unknown }).code === 'ENOENT') throw new Error('certutil not found (apt-get install libnss3-tools, or ./dev setup)');
+    if ((err as { code?: unknown }).code === 'ENOENT')
+      throw new Error('certutil not found (apt-get install libnss3-tools, or ./dev setup)');
     throw err;
   }
 }
 
 interface NetResponse {
-  url: string; status: number; protocol?: string; headers: Record<string, string>;
+  url: string;
+  status: number;
+  protocol?: string;
+  headers: Record<string, string>;
   securityDetails?: { subjectName?: string };
 }
 
@@ -109,7 +166,9 @@ async function browserRequest(cdp: CdpPipe, req: Omit<H3Request, 'caCertPath' | 
   const url = new URL(req.url);
   if (url.protocol !== 'https:') throw new Error(`h3Request: ${req.url} is not https`);
   const headers = Object.entries(req.headers ?? {});
-  const bad = headers.map(([k]) => k.toLowerCase()).filter((k) => FORBIDDEN.has(k) || k.startsWith('proxy-') || k.startsWith('sec-'));
+  const bad = headers
+    .map(([k]) => k.toLowerCase())
+    .filter((k) => FORBIDDEN.has(k) || k.startsWith('proxy-') || k.startsWith('sec-'));
   if (bad.length) throw new Error(`h3Request: a browser cannot send ${bad.join(', ')}`);
 
   const deadline = req.timeoutMs ?? 15_000;
@@ -121,9 +180,16 @@ async function browserRequest(cdp: CdpPipe, req: Omit<H3Request, 'caCertPath' | 
     // The page must be on the request's origin for its headers to be readable; its own
     // document is answered here, so the server only ever sees the one request.
     const blank = `${url.origin}/__h3-browser-blank__`;
-    offs.push(cdp.on('Fetch.requestPaused', sessionId, (p: { requestId: string }) => {
-      void s('Fetch.fulfillRequest', { requestId: p.requestId, responseCode: 200, responseHeaders: [{ name: 'content-type', value: 'text/html' }], body: '' });
-    }));
+    offs.push(
+      cdp.on('Fetch.requestPaused', sessionId, (p: { requestId: string }) => {
+        void s('Fetch.fulfillRequest', {
+          requestId: p.requestId,
+          responseCode: 200,
+          responseHeaders: [{ name: 'content-type', value: 'text/html' }],
+          body: '',
+        });
+      }),
+    );
     await s('Fetch.enable', { patterns: [{ urlPattern: blank, requestStage: 'Request' }] });
     await s('Page.enable');
     const loaded = cdp.once('Page.loadEventFired', sessionId, deadline);
@@ -133,10 +199,13 @@ async function browserRequest(cdp: CdpPipe, req: Omit<H3Request, 'caCertPath' | 
     await s('Fetch.disable');
 
     const responses: NetResponse[] = [];
-    offs.push(cdp.on('Network.responseReceived', sessionId, (p: { response: NetResponse }) => responses.push(p.response)));
+    offs.push(
+      cdp.on('Network.responseReceived', sessionId, (p: { response: NetResponse }) => responses.push(p.response)),
+    );
     await s('Network.enable');
     const init = {
-      method: (req.method ?? 'GET').toUpperCase(), headers: Object.fromEntries(headers),
+      method: (req.method ?? 'GET').toUpperCase(),
+      headers: Object.fromEntries(headers),
       bodyB64: req.body === undefined ? null : Buffer.from(req.body).toString('base64'),
     };
     const expression = `(async (u, i) => {
@@ -148,22 +217,36 @@ async function browserRequest(cdp: CdpPipe, req: Omit<H3Request, 'caCertPath' | 
     })(${JSON.stringify(url.href)}, ${JSON.stringify(init)})`;
     const evaluated = await Promise.race([
       s<{ result: { value?: { bodyB64: string } }; exceptionDetails?: { exception?: { description?: string } } }>(
-        'Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true }),
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`h3Request: no answer within ${deadline} ms`)), deadline).unref()),
+        'Runtime.evaluate',
+        { expression, awaitPromise: true, returnByValue: true },
+      ),
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error(`h3Request: no answer within ${deadline} ms`)), deadline).unref(),
+      ),
     ]);
     const res = responses.find((r) => r.url === url.href);
     if (evaluated.exceptionDetails || !evaluated.result.value || !res) {
       const why = evaluated.exceptionDetails?.exception?.description?.split('\n')[0] ?? 'no response';
-      throw new H3RequestError(`h3Request: the browser's request failed (${why}); is the certificate from a CA it trusts?${cdp.stderrTail()}`, cdp.stderrTail());
+      throw new H3RequestError(
+        `h3Request: the browser's request failed (${why}); is the certificate from a CA it trusts?${cdp.stderrTail()}`,
+        cdp.stderrTail(),
+      );
     }
-    if (res.protocol !== 'h3') throw new H3RequestError(`h3Request: the browser used ${res.protocol ?? 'an unknown protocol'}, not h3`, '');
+    if (res.protocol !== 'h3')
+      throw new H3RequestError(`h3Request: the browser used ${res.protocol ?? 'an unknown protocol'}, not h3`, '');
     const bodyBytes = Buffer.from(evaluated.result.value.bodyB64, 'base64');
     const out: Record<string, string> = {};
     // DevTools joins repeated fields with a newline.
     for (const [k, v] of Object.entries(res.headers)) out[k.toLowerCase()] = v.split('\n').join(', ');
     return {
-      status: res.status, headers: out, body: bodyBytes.toString('utf8'), bodyBytes,
-      httpVersion: '3', alpn: 'h3', certificateSubject: res.securityDetails?.subjectName ?? '', transcript: '',
+      status: res.status,
+      headers: out,
+      body: bodyBytes.toString('utf8'),
+      bodyBytes,
+      httpVersion: '3',
+      alpn: 'h3',
+      certificateSubject: res.securityDetails?.subjectName ?? '',
+      transcript: '',
     };
   } finally {
     for (const off of offs) off();
@@ -181,7 +264,11 @@ class CdpPipe {
   private readonly listeners = new Set<{ method: string; sessionId: string; fn: Listener }>();
   private closed: Error | undefined;
 
-  constructor(private readonly out: Writable, input: Readable, readonly stderr: () => string) {
+  constructor(
+    private readonly out: Writable,
+    input: Readable,
+    readonly stderr: () => string,
+  ) {
     input.on('data', (chunk: Buffer) => this.onData(chunk));
     input.once('close', () => this.fail(new Error(`the browser closed its DevTools pipe${this.stderrTail()}`)));
     out.on('error', (err) => this.fail(err));
@@ -191,7 +278,7 @@ class CdpPipe {
     if (this.closed) return Promise.reject(this.closed);
     const id = ++this.nextId;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.pending.set(id, { resolve: resolve, reject });
       this.out.write(`${JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) })}\0`);
     });
   }
@@ -204,13 +291,22 @@ class CdpPipe {
 
   once(method: string, sessionId: string, timeoutMs: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => { off(); reject(new Error(`h3Request: no ${method} within ${timeoutMs} ms`)); }, timeoutMs);
-      const off = this.on(method, sessionId, () => { clearTimeout(timer); off(); resolve(); });
+      const timer = setTimeout(() => {
+        off();
+        reject(new Error(`h3Request: no ${method} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const off = this.on(method, sessionId, () => {
+        clearTimeout(timer);
+        off();
+        resolve();
+      });
     });
   }
 
   stderrTail(): string {
-    const lines = this.stderr().split('\n').filter((l) => l && !/dbus|bluez|vaapi|sandbox|Floss/i.test(l));
+    const lines = this.stderr()
+      .split('\n')
+      .filter((l) => l && !/dbus|bluez|vaapi|sandbox|Floss/i.test(l));
     return lines.length ? `\n${lines.slice(-5).join('\n')}` : '';
   }
 
@@ -218,7 +314,12 @@ class CdpPipe {
     this.buffer = Buffer.concat([this.buffer, chunk]);
     for (let end = this.buffer.indexOf(0); end >= 0; end = this.buffer.indexOf(0)) {
       const msg = JSON.parse(this.buffer.subarray(0, end).toString('utf8')) as {
-        id?: number; result?: unknown; error?: { message: string }; method?: string; params?: unknown; sessionId?: string;
+        id?: number;
+        result?: unknown;
+        error?: { message: string };
+        method?: string;
+        params?: unknown;
+        sessionId?: string;
       };
       this.buffer = this.buffer.subarray(end + 1);
       if (msg.id !== undefined) {
@@ -227,7 +328,8 @@ class CdpPipe {
         if (msg.error) p?.reject(new Error(`DevTools: ${msg.error.message}`));
         else p?.resolve(msg.result);
       } else if (msg.method) {
-        for (const l of this.listeners) if (l.method === msg.method && l.sessionId === msg.sessionId) (l.fn as (p: unknown) => void)(msg.params);
+        for (const l of this.listeners)
+          if (l.method === msg.method && l.sessionId === msg.sessionId) (l.fn as (p: unknown) => void)(msg.params);
       }
     }
   }

@@ -40,7 +40,9 @@ export async function h3Request(req: H3Request): Promise<H3Response> {
     return h3BrowserRequest(req);
   }
   if (hasHeaders) {
-    throw new Error(`h3Request: gtlsclient (ngtcp2-client 0.12) cannot send request headers (${Object.keys(req.headers ?? {}).join(', ')}); use client: 'chromium'`);
+    throw new Error(
+      `h3Request: gtlsclient (ngtcp2-client 0.12) cannot send request headers (${Object.keys(req.headers ?? {}).join(', ')}); use client: 'chromium'`,
+    );
   }
   if (!req.caCertPath && !req.insecure) throw new Error('h3Request: pass caCertPath (or insecure: true)');
 
@@ -57,7 +59,8 @@ export async function h3Request(req: H3Request): Promise<H3Response> {
       `--download=${download}`,
       '--handshake-timeout=5s',
       '--timeout=10s',
-      '-m', (req.method ?? 'GET').toUpperCase(),
+      '-m',
+      (req.method ?? 'GET').toUpperCase(),
     ];
     if (isIP(host) === 0) args.push(`--sni=${host}`);
     if (req.body !== undefined) {
@@ -70,7 +73,9 @@ export async function h3Request(req: H3Request): Promise<H3Response> {
     const transcript = await runGtlsclient(args, req.timeoutMs ?? 10_000);
     const parsed = parseGtlsclientOutput(transcript);
     check(parsed, transcript);
-    const subject = req.insecure ? subjectOf(parsed) : verifyChain(parsed, host, await readFile(req.caCertPath!), transcript);
+    const subject = req.insecure
+      ? subjectOf(parsed)
+      : verifyChain(parsed, host, await readFile(req.caCertPath!), transcript);
 
     const files = await readdir(download);
     const bodyBytes = files[0] !== undefined ? await readFile(join(download, files[0])) : Buffer.alloc(0);
@@ -90,17 +95,25 @@ export async function h3Request(req: H3Request): Promise<H3Response> {
 }
 
 function check(p: GtlsclientTranscript, transcript: string): void {
-  if (!p.handshakeCompleted) throw new H3RequestError(`h3Request: the QUIC handshake did not complete${tail(transcript)}`, transcript);
-  if (p.alpn !== 'h3') throw new H3RequestError(`h3Request: ALPN ${p.alpn ?? '(none)'} was negotiated, not h3`, transcript);
-  if (p.status === undefined) throw new H3RequestError(`h3Request: no response headers on stream 0${tail(transcript)}`, transcript);
+  if (!p.handshakeCompleted)
+    throw new H3RequestError(`h3Request: the QUIC handshake did not complete${tail(transcript)}`, transcript);
+  if (p.alpn !== 'h3')
+    throw new H3RequestError(`h3Request: ALPN ${p.alpn ?? '(none)'} was negotiated, not h3`, transcript);
+  if (p.status === undefined)
+    throw new H3RequestError(`h3Request: no response headers on stream 0${tail(transcript)}`, transcript);
   if (p.streamCloseCode !== undefined && p.streamCloseCode !== H3_NO_ERROR) {
-    throw new H3RequestError(`h3Request: the request stream closed with error 0x${p.streamCloseCode.toString(16)}`, transcript);
+    throw new H3RequestError(
+      `h3Request: the request stream closed with error 0x${p.streamCloseCode.toString(16)}`,
+      transcript,
+    );
   }
 }
 
 /** Walks leaf → intermediates → CA; checks names and dates. Returns the leaf's subject. */
 function verifyChain(p: GtlsclientTranscript, host: string, caPem: Buffer, transcript: string): string {
-  const fail = (why: string): never => { throw new H3RequestError(`h3Request: server certificate rejected: ${why}`, transcript); };
+  const fail = (why: string): never => {
+    throw new H3RequestError(`h3Request: server certificate rejected: ${why}`, transcript);
+  };
   const chain = p.certificates.map((der) => new X509Certificate(der));
   const leaf = chain[0] ?? fail('no Certificate message in the QUIC handshake');
   const ca = new X509Certificate(caPem);
@@ -108,7 +121,8 @@ function verifyChain(p: GtlsclientTranscript, host: string, caPem: Buffer, trans
   let current = leaf;
   for (let depth = 0; ; depth++) {
     if (depth > 5) fail('chain too long');
-    if (now < Date.parse(current.validFrom) || now > Date.parse(current.validTo)) fail(`${current.subject} is outside its validity`);
+    if (now < Date.parse(current.validFrom) || now > Date.parse(current.validTo))
+      fail(`${current.subject} is outside its validity`);
     if (current.checkIssued(ca) && current.verify(ca.publicKey)) break;
     const c = current;
     const parent = chain.find((x) => x !== c && x.ca && c.checkIssued(x) && c.verify(x.publicKey));
@@ -142,19 +156,32 @@ function runGtlsclient(args: readonly string[], timeoutMs: number): Promise<stri
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.once('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(err.code === 'ENOENT' ? new Error('h3Request: gtlsclient not found (apt-get install ngtcp2-client, or ./dev setup)') : err);
+      reject(
+        err.code === 'ENOENT'
+          ? new Error('h3Request: gtlsclient not found (apt-get install ngtcp2-client, or ./dev setup)')
+          : err,
+      );
     });
     child.once('close', (code, signal) => {
       clearTimeout(timer);
       const transcript = Buffer.concat(chunks).toString('utf8');
-      if (signal === 'SIGKILL') reject(new H3RequestError(`h3Request: gtlsclient took longer than ${timeoutMs} ms${tail(transcript)}`, transcript));
-      else if (code !== 0) reject(new H3RequestError(`h3Request: gtlsclient exited with ${code ?? signal}${tail(transcript)}`, transcript));
+      if (signal === 'SIGKILL')
+        reject(
+          new H3RequestError(`h3Request: gtlsclient took longer than ${timeoutMs} ms${tail(transcript)}`, transcript),
+        );
+      else if (code !== 0)
+        reject(
+          new H3RequestError(`h3Request: gtlsclient exited with ${code ?? signal}${tail(transcript)}`, transcript),
+        );
       else resolve(transcript);
     });
   });
 }
 
 function tail(transcript: string): string {
-  const lines = transcript.trimEnd().split('\n').filter((l) => !/^(I\d{8}|[0-9a-f]{8}( |$))/.test(l));
+  const lines = transcript
+    .trimEnd()
+    .split('\n')
+    .filter((l) => !/^(I\d{8}|[0-9a-f]{8}( |$))/.test(l));
   return lines.length ? `; last lines:\n${lines.slice(-8).join('\n')}` : '';
 }

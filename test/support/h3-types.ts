@@ -34,7 +34,10 @@ export interface H3Response {
 
 /** A request that did not provably complete over HTTP/3; `transcript` is gtlsclient's stderr. */
 export class H3RequestError extends Error {
-  constructor(message: string, readonly transcript: string) {
+  constructor(
+    message: string,
+    readonly transcript: string,
+  ) {
     super(message);
     this.name = 'H3RequestError';
   }

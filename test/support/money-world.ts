@@ -12,14 +12,23 @@ export const WEBHOOK_SECRET = 'money-webhook-secret-0123456789';
 
 export type Cast = Awaited<ReturnType<typeof makeCast>>;
 
-export async function startMoneyWorld(t: Tap, env: Record<string, string> = {}, restaurant: Record<string, unknown> = {}, embedded = false) {
+export async function startMoneyWorld(
+  t: Tap,
+  env: Record<string, string> = {},
+  restaurant: Record<string, unknown> = {},
+  embedded = false,
+) {
   const sandbox = await startSandbox({ webhookUrl: 'http://127.0.0.1:9/not-yet', webhookSecret: WEBHOOK_SECRET });
   t.teardown(() => sandbox.close());
   const ts = await startTestServer(t, {
-    label: 'money', embedded,
+    label: 'money',
+    embedded,
     env: {
-      PAYMENT_WEBHOOK_SECRET: WEBHOOK_SECRET, UPI_GATEWAY_URL: sandbox.url,
-      PAYMENT_RECONCILE_AFTER_MS: '1000', PAYMENT_RECONCILE_EVERY_MS: '250', ...env,
+      PAYMENT_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      UPI_GATEWAY_URL: sandbox.url,
+      PAYMENT_RECONCILE_AFTER_MS: '1000',
+      PAYMENT_RECONCILE_EVERY_MS: '250',
+      ...env,
     },
   });
   sandbox.webhookUrl = `${ts.url}/payments/webhook`;
@@ -35,10 +44,19 @@ export const gatewayPaymentOf = (sandbox: RunningSandbox, paymentId: string) =>
   [...sandbox.ledger.payments.values()].find((p) => p.notes['payment_id'] === paymentId);
 
 /** An order placed and its payment requested through the gateway (not yet paid). */
-export async function unpaidOrder(w: MoneyWorld, qty = 1): Promise<{ order: string; payment: string; gatewayPayment: string; paymentUrl: string }> {
-  const o = await api(w.url, 'POST', '/orders', { token: w.cast.customer.token, body: seed.order(w.shop.id, [{ menu_item_id: w.shop.items['Butter Chicken']!, quantity: qty }]) });
+export async function unpaidOrder(
+  w: MoneyWorld,
+  qty = 1,
+): Promise<{ order: string; payment: string; gatewayPayment: string; paymentUrl: string }> {
+  const o = await api(w.url, 'POST', '/orders', {
+    token: w.cast.customer.token,
+    body: seed.order(w.shop.id, [{ menu_item_id: w.shop.items['Butter Chicken']!, quantity: qty }]),
+  });
   if (o.status !== 201) throw new Error(`POST /orders: ${o.status} ${JSON.stringify(o.body)}`);
-  const p = await api(w.url, 'POST', '/payments', { token: w.cast.customer.token, body: { order_id: o.body.id, payment_method: { type: 'UPI', vpa: 'user@paytm' }, amount: 280 * qty } });
+  const p = await api(w.url, 'POST', '/payments', {
+    token: w.cast.customer.token,
+    body: { order_id: o.body.id, payment_method: { type: 'UPI', vpa: 'user@paytm' }, amount: 280 * qty },
+  });
   if (p.status !== 201) throw new Error(`POST /payments: ${p.status} ${JSON.stringify(p.body)}`);
   const g = gatewayPaymentOf(w.sandbox, p.body.id);
   if (!g) throw new Error('no gateway payment for the request');
@@ -46,7 +64,12 @@ export async function unpaidOrder(w: MoneyWorld, qty = 1): Promise<{ order: stri
 }
 
 /** Polls the order until `check` holds. */
-export async function orderUntil(w: MoneyWorld, order: string, check: (body: any) => boolean, ms = 20_000): Promise<any> {
+export async function orderUntil(
+  w: MoneyWorld,
+  order: string,
+  check: (body: any) => boolean,
+  ms = 20_000,
+): Promise<any> {
   let last: any;
   await until(async () => {
     last = (await api(w.url, 'GET', `/orders/${order}`, { token: w.cast.customer.token })).body;
@@ -70,7 +93,10 @@ export async function watch(w: MoneyWorld, order: string): Promise<{ msgs: any[]
   const ws = new WebSocket(`${w.url.replace('http', 'ws')}/ws`);
   const msgs: any[] = [];
   ws.on('message', (m) => msgs.push(JSON.parse(String(m))));
-  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
   ws.send(JSON.stringify({ type: 'authenticate', token: w.cast.customer.token }));
   await until(() => msgs.some((m) => m.type === 'authenticated'));
   ws.send(JSON.stringify({ type: 'subscribe', order_id: order }));

@@ -28,13 +28,29 @@ export async function startPostgres(t: { teardown(fn: () => unknown): void }): P
     chownSync(dir, uid, gid);
   }
   const run = (cmd: string, args: string[]) =>
-    asRoot ? execFileSync('runuser', ['-u', 'postgres', '--', `${BIN}/${cmd}`, ...args], { stdio: 'ignore' }) : execFileSync(`${BIN}/${cmd}`, args, { stdio: 'ignore' });
+    asRoot
+      ? execFileSync('runuser', ['-u', 'postgres', '--', `${BIN}/${cmd}`, ...args], { stdio: 'ignore' })
+      : execFileSync(`${BIN}/${cmd}`, args, { stdio: 'ignore' });
   run('initdb', ['-D', `${dir}/data`, '-A', 'trust', '-U', 'postgres', '--no-sync']);
-  const start = () => run('pg_ctl', ['-D', `${dir}/data`, '-w', '-l', `${dir}/log`, '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
+  const start = () =>
+    run('pg_ctl', [
+      '-D',
+      `${dir}/data`,
+      '-w',
+      '-l',
+      `${dir}/log`,
+      '-o',
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+      'start',
+    ]);
   const stop = () => run('pg_ctl', ['-D', `${dir}/data`, '-w', '-m', 'immediate', 'stop']);
   start();
   t.teardown(() => {
-    try { stop(); } catch { /* already stopped */ }
+    try {
+      stop();
+    } catch {
+      /* already stopped */
+    }
     rmSync(dir, { recursive: true, force: true });
   });
   return { url: (db) => `postgres://postgres@127.0.0.1:${port}/${db}`, stop, start };

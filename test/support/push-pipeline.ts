@@ -11,7 +11,12 @@ import { join } from 'node:path';
 import { EventWriter } from '../../adapters/persistence/event-writer.js';
 import { WriteBehind } from '../../adapters/persistence/write-behind.js';
 import { fcmSender, standInCredential } from '../../adapters/push/fcm-sender.js';
-import { STAND_IN_ACCESS_TOKEN, standInAgent, startFcmStandIn, type FcmStandIn } from '../../adapters/push/fcm-stand-in.js';
+import {
+  STAND_IN_ACCESS_TOKEN,
+  standInAgent,
+  startFcmStandIn,
+  type FcmStandIn,
+} from '../../adapters/push/fcm-stand-in.js';
 import { pushFeed, type PushJob } from '../../adapters/push/push-feed.js';
 import { PushStore } from '../../adapters/push/push-store.js';
 import { PushWorker, type PushWorkerOptions } from '../../adapters/push/push-worker.js';
@@ -33,7 +38,9 @@ export interface PushPipeline {
 }
 
 export async function startPushPipeline(
-  t: { teardown(fn: () => unknown): void }, engine: Engine, opts: Partial<PushWorkerOptions> = {},
+  t: { teardown(fn: () => unknown): void },
+  engine: Engine,
+  opts: Partial<PushWorkerOptions> = {},
 ): Promise<PushPipeline> {
   const url = await throwawayDatabase(t, 'push');
   const db = pgDatabase(url, { max: 4 });
@@ -46,7 +53,10 @@ export async function startPushPipeline(
   const eventStore = new PgEventStore(db);
   const writer = new EventWriter(events, eventStore, { afterStore: pushFeed(pushQueue) }).start();
   const sender = fcmSender({
-    projectId: 'demo-dispatch', credential: standInCredential(STAND_IN_ACCESS_TOKEN), httpAgent: standInAgent(fcm.port, fcm.caPem), now: () => engine.now,
+    projectId: 'demo-dispatch',
+    credential: standInCredential(STAND_IN_ACCESS_TOKEN),
+    httpAgent: standInAgent(fcm.port, fcm.caPem),
+    now: () => engine.now,
   });
   const store = new PushStore(db);
   const worker = new PushWorker(store, sender, { now: () => engine.now, retryBaseMs: 50, ...opts }).start(pushQueue);
@@ -68,7 +78,11 @@ export async function startPushPipeline(
 }
 
 /** Waits until `pred` holds, checking every 20 ms; throws after `ms`. */
-export async function eventually(pred: () => boolean | Promise<boolean>, ms = 10_000, what = 'condition'): Promise<void> {
+export async function eventually(
+  pred: () => boolean | Promise<boolean>,
+  ms = 10_000,
+  what = 'condition',
+): Promise<void> {
   const until = Date.now() + ms;
   while (!(await pred())) {
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);

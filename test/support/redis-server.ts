@@ -35,16 +35,26 @@ export interface OwnRedis {
  * command-line settings, e.g. ['--maxmemory-policy', 'allkeys-lru'].
  * Killed at teardown.
  */
-export async function startRedis(t: { teardown(fn: () => unknown): void }, args: readonly string[] = []): Promise<OwnRedis> {
+export async function startRedis(
+  t: { teardown(fn: () => unknown): void },
+  args: readonly string[] = [],
+): Promise<OwnRedis> {
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'redis-'));
   let proc!: ChildProcess;
   let exited = false;
   let gone!: Promise<void>;
   const start = async () => {
-    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...args], { stdio: 'ignore' });
+    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...args], {
+      stdio: 'ignore',
+    });
     exited = false;
-    gone = new Promise<void>((resolve) => proc.once('exit', () => { exited = true; resolve(); }));
+    gone = new Promise<void>((resolve) =>
+      proc.once('exit', () => {
+        exited = true;
+        resolve();
+      }),
+    );
     const deadline = Date.now() + 5_000;
     while (!(await canConnect(port))) {
       if (exited || Date.now() > deadline) throw new Error(`redis-server on port ${port} did not start`);
@@ -60,13 +70,24 @@ export async function startRedis(t: { teardown(fn: () => unknown): void }, args:
     await rm(dir, { recursive: true, force: true });
   });
   await start();
-  return { host: '127.0.0.1', port, get process() { return proc; }, kill, restart: start };
+  return {
+    host: '127.0.0.1',
+    port,
+    get process() {
+      return proc;
+    },
+    kill,
+    restart: start,
+  };
 }
 
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const c = connect(port, '127.0.0.1');
-    c.once('connect', () => { c.destroy(); resolve(true); });
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
     c.once('error', () => resolve(false));
   });
 }

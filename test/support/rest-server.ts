@@ -40,10 +40,16 @@ export interface TestServer {
 }
 
 /** Starts a server for one test file and stops it at teardown. */
-export async function startTestServer(t: Tap, opts: { embedded?: boolean; env?: ServerEnv; label?: string } = {}): Promise<TestServer> {
+export async function startTestServer(
+  t: Tap,
+  opts: { embedded?: boolean; env?: ServerEnv; label?: string } = {},
+): Promise<TestServer> {
   const emu = await useAuthEmulator(t);
   const env: Record<string, string | undefined> = {
-    NODE_ENV: 'test', SERVER_PORT: '0', FIREBASE_AUTH_EMULATOR_HOST: emu.host, FIREBASE_PROJECT_ID: emu.projectId,
+    NODE_ENV: 'test',
+    SERVER_PORT: '0',
+    FIREBASE_AUTH_EMULATOR_HOST: emu.host,
+    FIREBASE_PROJECT_ID: emu.projectId,
     ENCRYPTION_KEY: randomBytes(32).toString('hex'),
   };
   if (!opts.embedded) {
@@ -55,7 +61,12 @@ export async function startTestServer(t: Tap, opts: { embedded?: boolean; env?: 
   t.teardown(() => server.close());
   const app = initializeApp({ projectId: emu.projectId }, `rest-test-${randomUUID()}`);
   t.teardown(() => deleteApp(app));
-  return { server, url: `http://127.0.0.1:${server.port}`, auth: getAuth(app), databaseUrl: opts.env?.['DATABASE_URL'] ?? env['DATABASE_URL'] };
+  return {
+    server,
+    url: `http://127.0.0.1:${server.port}`,
+    auth: getAuth(app),
+    databaseUrl: opts.env?.['DATABASE_URL'] ?? env['DATABASE_URL'],
+  };
 }
 
 export interface ApiResponse<T = any> {
@@ -65,7 +76,12 @@ export interface ApiResponse<T = any> {
 }
 
 /** One JSON call. `body` is sent as JSON unless `raw` is given. */
-export async function api<T = any>(base: string, method: string, path: string, o: { token?: string; body?: unknown; raw?: string | Uint8Array; headers?: Record<string, string> } = {}): Promise<ApiResponse<T>> {
+export async function api<T = any>(
+  base: string,
+  method: string,
+  path: string,
+  o: { token?: string; body?: unknown; raw?: string | Uint8Array; headers?: Record<string, string> } = {},
+): Promise<ApiResponse<T>> {
   const headers: Record<string, string> = { ...o.headers };
   if (o.token) headers['authorization'] = `Bearer ${o.token}`;
   let payload: string | Uint8Array | undefined;
@@ -86,7 +102,17 @@ export async function api<T = any>(base: string, method: string, path: string, o
 }
 
 /** Users of every role, with ids for the restaurant and rider claims. */
-export async function makeCast(auth: Auth): Promise<{ customer: TestUser; customer2: TestUser; restaurant: TestUser & { restaurantId: string }; restaurant2: TestUser & { restaurantId: string }; rider: TestUser & { riderId: string }; rider2: TestUser & { riderId: string }; admin: TestUser }> {
+export async function makeCast(
+  auth: Auth,
+): Promise<{
+  customer: TestUser;
+  customer2: TestUser;
+  restaurant: TestUser & { restaurantId: string };
+  restaurant2: TestUser & { restaurantId: string };
+  rider: TestUser & { riderId: string };
+  rider2: TestUser & { riderId: string };
+  admin: TestUser;
+}> {
   const rid = randomUUID();
   const rid2 = randomUUID();
   const vid = randomUUID();
@@ -101,49 +127,107 @@ export async function makeCast(auth: Auth): Promise<{ customer: TestUser; custom
     makeUser(auth, { label: 'admin', claims: { role: 'admin' } }),
   ]);
   return {
-    customer: customer!, customer2: customer2!, admin: admin!,
-    restaurant: { ...restaurant!, restaurantId: rid }, restaurant2: { ...restaurant2!, restaurantId: rid2 },
-    rider: { ...rider!, riderId: vid }, rider2: { ...rider2!, riderId: vid2 },
+    customer: customer,
+    customer2: customer2,
+    admin: admin,
+    restaurant: { ...restaurant, restaurantId: rid },
+    restaurant2: { ...restaurant2, restaurantId: rid2 },
+    rider: { ...rider, riderId: vid },
+    rider2: { ...rider2, riderId: vid2 },
   };
 }
 
 /** The seed's example bodies (shared/SEED-API.md), with coordinates in Mumbai. */
 export const seed = {
   restaurant: {
-    name: 'Delicious Bites', description: 'Authentic Indian cuisine',
-    address: { street: '1 Food Street', city: 'Mumbai', state: 'Maharashtra', postal_code: '400001', country: 'India', latitude: 19.076, longitude: 72.8777 },
+    name: 'Delicious Bites',
+    description: 'Authentic Indian cuisine',
+    address: {
+      street: '1 Food Street',
+      city: 'Mumbai',
+      state: 'Maharashtra',
+      postal_code: '400001',
+      country: 'India',
+      latitude: 19.076,
+      longitude: 72.8777,
+    },
     cuisine_types: ['Indian', 'North Indian'],
-    operating_hours: { monday: { open: '00:00', close: '00:00' }, tuesday: { open: '00:00', close: '00:00' }, wednesday: { open: '00:00', close: '00:00' }, thursday: { open: '00:00', close: '00:00' }, friday: { open: '00:00', close: '00:00' }, saturday: { open: '00:00', close: '00:00' }, sunday: { open: '00:00', close: '00:00' } },
+    operating_hours: {
+      monday: { open: '00:00', close: '00:00' },
+      tuesday: { open: '00:00', close: '00:00' },
+      wednesday: { open: '00:00', close: '00:00' },
+      thursday: { open: '00:00', close: '00:00' },
+      friday: { open: '00:00', close: '00:00' },
+      saturday: { open: '00:00', close: '00:00' },
+      sunday: { open: '00:00', close: '00:00' },
+    },
     contact: { phone: '+91-9876543210', email: 'restaurant@example.com' },
   },
   menu: {
-    categories: [{ name: 'Main Course', items: [
-      { name: 'Butter Chicken', description: 'Creamy tomato-based curry', price: 280.0, image_url: 'https://example.com/bc.jpg', available: true, preparation_time: 15, dietary_info: ['non-vegetarian'] },
-      { name: 'Dal Makhani', description: 'Black lentils', price: 170.0, available: true, preparation_time: 10, dietary_info: ['vegetarian'] },
-      { name: 'Seasonal Special', price: 99.5, available: false },
-    ] }],
+    categories: [
+      {
+        name: 'Main Course',
+        items: [
+          {
+            name: 'Butter Chicken',
+            description: 'Creamy tomato-based curry',
+            price: 280.0,
+            image_url: 'https://example.com/bc.jpg',
+            available: true,
+            preparation_time: 15,
+            dietary_info: ['non-vegetarian'],
+          },
+          {
+            name: 'Dal Makhani',
+            description: 'Black lentils',
+            price: 170.0,
+            available: true,
+            preparation_time: 10,
+            dietary_info: ['vegetarian'],
+          },
+          { name: 'Seasonal Special', price: 99.5, available: false },
+        ],
+      },
+    ],
   },
   deliveryPerson: {
-    vehicle_type: 'motorcycle', license_number: 'MH12AB1234',
+    vehicle_type: 'motorcycle',
+    license_number: 'MH12AB1234',
     documents: { driving_license: 'document_url', vehicle_registration: 'document_url', insurance: 'document_url' },
     bank_details: { account_number: '1234567890', ifsc_code: 'HDFC0001234', account_holder_name: 'John Doe' },
   },
-  location: { latitude: 19.0760, longitude: 72.8777, accuracy: 5.0, heading: 45.0, speed: 25.5 },
-  order: (restaurantId: string, items: { menu_item_id: string; quantity: number; special_instructions?: string }[]) => ({
+  location: { latitude: 19.076, longitude: 72.8777, accuracy: 5.0, heading: 45.0, speed: 25.5 },
+  order: (
+    restaurantId: string,
+    items: { menu_item_id: string; quantity: number; special_instructions?: string }[],
+  ) => ({
     restaurant_id: restaurantId,
     items,
-    delivery_address: { street: '123 Main St', city: 'Mumbai', state: 'Maharashtra', postal_code: '400001', country: 'India', latitude: 19.0860, longitude: 72.8877 },
+    delivery_address: {
+      street: '123 Main St',
+      city: 'Mumbai',
+      state: 'Maharashtra',
+      postal_code: '400001',
+      country: 'India',
+      latitude: 19.086,
+      longitude: 72.8877,
+    },
     payment_method: { type: 'UPI', vpa: 'user@paytm' },
   }),
   profile: {
-    name: 'John Doe', phone: '+91-9876543210',
+    name: 'John Doe',
+    phone: '+91-9876543210',
     address: { street: '123 Main St', city: 'Mumbai', state: 'Maharashtra', postal_code: '400001' },
     preferences: { cuisine_types: ['Indian', 'Chinese'], dietary_restrictions: ['vegetarian'] },
   },
 };
 
 /** A registered restaurant with the seed menu; answers its menu item ids by name. */
-export async function openRestaurant(base: string, owner: { token: string }, extra: Record<string, unknown> = {}): Promise<{ id: string; items: Record<string, string> }> {
+export async function openRestaurant(
+  base: string,
+  owner: { token: string },
+  extra: Record<string, unknown> = {},
+): Promise<{ id: string; items: Record<string, string> }> {
   const r = await api(base, 'POST', '/restaurants', { token: owner.token, body: { ...seed.restaurant, ...extra } });
   if (r.status !== 201) throw new Error(`POST /restaurants: ${r.status} ${JSON.stringify(r.body)}`);
   const m = await api(base, 'PUT', `/restaurants/${r.body.id}/menu`, { token: owner.token, body: seed.menu });

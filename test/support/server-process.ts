@@ -32,24 +32,33 @@ export interface ServerProcess {
 }
 
 export async function spawnServer(
-  t: { teardown(fn: () => unknown): void }, env: Readonly<Record<string, string>>, opts: { startTimeoutMs?: number } = {},
+  t: { teardown(fn: () => unknown): void },
+  env: Readonly<Record<string, string>>,
+  opts: { startTimeoutMs?: number } = {},
 ): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/server.ts'], {
-    cwd: ROOT, env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env }, stdio: ['ignore', 'ignore', 'pipe'],
+    cwd: ROOT,
+    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
   let tail = '';
   let done = false;
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => {
-    done = true;
-    resolve(code ?? signal ?? 'unknown');
-  }));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => {
+      done = true;
+      resolve(code ?? signal ?? 'unknown');
+    }),
+  );
   t.teardown(async () => {
     if (!done) child.kill('SIGKILL');
     await exited;
   });
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not listen within ${opts.startTimeoutMs ?? 60_000} ms:\n${tail}`)), opts.startTimeoutMs ?? 60_000);
-    child.stderr!.on('data', (d: Buffer) => {
+    const timer = setTimeout(
+      () => reject(new Error(`server did not listen within ${opts.startTimeoutMs ?? 60_000} ms:\n${tail}`)),
+      opts.startTimeoutMs ?? 60_000,
+    );
+    child.stderr.on('data', (d: Buffer) => {
       tail = (tail + d.toString()).slice(-TAIL);
       const m = /server: listening on http:\/\/\S+:(\d+)\n/.exec(tail);
       if (m) {
@@ -67,7 +76,11 @@ export async function spawnServer(
     return exited;
   };
   return {
-    child, pid: child.pid!, port, url: `http://127.0.0.1:${port}`, exited,
+    child,
+    pid: child.pid!,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    exited,
     kill9: () => signal('SIGKILL'),
     stop: () => signal('SIGTERM'),
     log: () => tail,

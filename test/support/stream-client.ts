@@ -4,7 +4,10 @@
  */
 import WebSocket from 'ws';
 
-export interface StreamMsg { type: string; data: Record<string, unknown> }
+export interface StreamMsg {
+  type: string;
+  data: Record<string, unknown>;
+}
 
 export interface StreamClient {
   readonly ws: WebSocket;
@@ -26,19 +29,37 @@ export function openStream(url: string, opts: { token?: string } = {}): StreamCl
   ws.on('message', (d: Buffer) => {
     const m = JSON.parse(d.toString()) as StreamMsg;
     msgs.push(m);
-    for (const w of waiters) if (w.pred(m)) { waiters.delete(w); w.done(m); }
+    for (const w of waiters)
+      if (w.pred(m)) {
+        waiters.delete(w);
+        w.done(m);
+      }
   });
-  const closed = new Promise<{ code: number; reason: string }>((r) => ws.once('close', (code, reason) => r({ code, reason: reason.toString() })));
+  const closed = new Promise<{ code: number; reason: string }>((r) =>
+    ws.once('close', (code, reason) => r({ code, reason: reason.toString() })),
+  );
   const opened = new Promise<void>((r) => ws.once('open', () => r()));
   const c: StreamClient = {
-    ws, msgs, closed, opened,
-    send: async (m) => { await opened; ws.send(JSON.stringify(m)); },
+    ws,
+    msgs,
+    closed,
+    opened,
+    send: async (m) => {
+      await opened;
+      ws.send(JSON.stringify(m));
+    },
     next(pred, ms = 5000) {
       const seen = msgs.find(pred);
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`timed out; got ${JSON.stringify(msgs)}`)), ms);
-        waiters.add({ pred, done: (m) => { clearTimeout(timer); resolve(m); } });
+        waiters.add({
+          pred,
+          done: (m) => {
+            clearTimeout(timer);
+            resolve(m);
+          },
+        });
       });
     },
     async sync() {
@@ -50,5 +71,7 @@ export function openStream(url: string, opts: { token?: string } = {}): StreamCl
   return c;
 }
 
-export const ofType = (type: string, extra: (m: StreamMsg) => boolean = () => true) =>
-  (m: StreamMsg) => m.type === type && extra(m);
+export const ofType =
+  (type: string, extra: (m: StreamMsg) => boolean = () => true) =>
+  (m: StreamMsg) =>
+    m.type === type && extra(m);

@@ -11,7 +11,12 @@ import type { WsLimits } from '../../adapters/ws/limits.js';
 import { startWsServer, type WsServer } from '../../adapters/ws/ws-server.js';
 import { Engine, SimulatedClock, offsetM } from '../../engine/index.js';
 import {
-  RIDER_PATH, RIDER_SUBPROTOCOL, decodeServerFrame, type RestaurantId, type RiderSocketFactory, type ServerFrame,
+  RIDER_PATH,
+  RIDER_SUBPROTOCOL,
+  decodeServerFrame,
+  type RestaurantId,
+  type RiderSocketFactory,
+  type ServerFrame,
 } from '../../protocol/index.js';
 import { EMULATOR_HOST, useAuthEmulator, type Teardownable } from './firebase-emulator.js';
 import { makeUser, type TestUser } from './firebase-users.js';
@@ -42,7 +47,13 @@ export async function startHarness(
   const clock = new SimulatedClock(Date.now());
   const engine = new Engine({ clock, seed: 11 });
   const server = await startWsServer({
-    engine, identity, clock, port: 0, logger: { error: (m, d) => console.error('gateway:', m, d) }, limits: opts.limits ?? {}, allowedOrigins: opts.allowedOrigins ?? ['https://app.example.test'],
+    engine,
+    identity,
+    clock,
+    port: 0,
+    logger: { error: (m, d) => console.error('gateway:', m, d) },
+    limits: opts.limits ?? {},
+    allowedOrigins: opts.allowedOrigins ?? ['https://app.example.test'],
     ...(opts.durable ? { durable: opts.durable } : {}),
   });
   t.teardown(async () => {
@@ -52,7 +63,10 @@ export async function startHarness(
   });
   let n = 0;
   return {
-    clock, engine, identity, server,
+    clock,
+    engine,
+    identity,
+    server,
     url: `ws://127.0.0.1:${server.port}${RIDER_PATH}`,
     async rider(label = 'rider') {
       const riderId = `${label}-${process.pid}-${++n}`;
@@ -61,7 +75,12 @@ export async function startHarness(
     },
     user: (claims) => makeUser(identity.auth, claims ? { claims } : {}),
     restaurant(id = `rest-${++n}`) {
-      const r = engine.registerRestaurant({ restaurantId: id as RestaurantId, location: CENTRE, prepMinutes: 10, capacity: 50 });
+      const r = engine.registerRestaurant({
+        restaurantId: id as RestaurantId,
+        location: CENTRE,
+        prepMinutes: 10,
+        capacity: 50,
+      });
       if (!r.ok) throw new Error(r.detail);
       return id as RestaurantId;
     },
@@ -70,7 +89,9 @@ export async function startHarness(
 
 /** The Node factory of the rider client: the token goes in the Authorization header. */
 export const nodeSocket: RiderSocketFactory = (url, protocols, token) =>
-  new WebSocket(url, protocols, { headers: { authorization: `Bearer ${token}` } }) as unknown as ReturnType<RiderSocketFactory>;
+  new WebSocket(url, protocols, {
+    headers: { authorization: `Bearer ${token}` },
+  }) as unknown as ReturnType<RiderSocketFactory>;
 
 /** A raw test connection: every decoded server frame, and the close. */
 export interface RawConn {
@@ -101,13 +122,20 @@ export function connect(
     res.on('data', (c: Buffer) => (body += c.toString()));
     res.on('end', () => {
       let parsed: { code?: string } = {};
-      try { parsed = JSON.parse(body) as { code?: string }; } catch { /* not JSON */ }
+      try {
+        parsed = JSON.parse(body) as { code?: string };
+      } catch {
+        /* not JSON */
+      }
       refusedResolve({ status: res.statusCode ?? 0, body: parsed });
     });
   });
   ws.on('error', (err) => (closeInfo = `error ${String(err)}`));
   const opened = new Promise<void>((resolve, reject) => {
-    ws.once('open', () => { refusedResolve(null); resolve(); });
+    ws.once('open', () => {
+      refusedResolve(null);
+      resolve();
+    });
     ws.once('close', () => reject(new Error('closed before open')));
   });
   opened.catch(() => undefined);
@@ -116,23 +144,45 @@ export function connect(
     ws.once('close', (code, reason) => {
       closeInfo = `${closeInfo}; ${code} ${reason.toString()}`;
       resolve({ code, reason: reason.toString() });
-    }));
+    }),
+  );
   ws.on('message', (data: Buffer, isBinary) => {
     if (!isBinary) return;
     const d = decodeServerFrame(new Uint8Array(data));
     if (!d.ok) return;
     frames.push(d.frame);
-    for (const w of waiters) if (w.pred(d.frame)) { waiters.delete(w); w.done(d.frame); }
+    for (const w of waiters)
+      if (w.pred(d.frame)) {
+        waiters.delete(w);
+        w.done(d.frame);
+      }
   });
   return {
-    ws, frames, opened, closed, refused,
+    ws,
+    frames,
+    opened,
+    closed,
+    refused,
     next(pred, timeoutMs = 5000) {
       const seen = frames.find(pred);
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(
-          `timed out waiting for a frame; got ${JSON.stringify(frames)}, socket state ${ws.readyState}, close ${closeInfo}`)), timeoutMs);
-        waiters.add({ pred, done: (f) => { clearTimeout(timer); resolve(f); } });
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `timed out waiting for a frame; got ${JSON.stringify(frames)}, socket state ${ws.readyState}, close ${closeInfo}`,
+              ),
+            ),
+          timeoutMs,
+        );
+        waiters.add({
+          pred,
+          done: (f) => {
+            clearTimeout(timer);
+            resolve(f);
+          },
+        });
       });
     },
     send: (bytes) => ws.send(bytes),

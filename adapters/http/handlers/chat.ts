@@ -14,7 +14,7 @@ const DEFAULT_PAGE = 100;
 
 /** REST answers an order the caller may not see as a missing one (docs/rest.md, Errors). */
 const asRest = (r: Rejection): Rejection =>
-  (r.code === 'AUTH_OBJECT_FORBIDDEN' ? reject('ORDER_NOT_FOUND', 'no such order of yours') : r);
+  r.code === 'AUTH_OBJECT_FORBIDDEN' ? reject('ORDER_NOT_FOUND', 'no such order of yours') : r;
 
 export function chatHandlers(chat: ChatService) {
   return {

@@ -3,9 +3,26 @@
  * and move on by status. Each call is one engine command or query; the
  * order as placed (address, items, payment method) is kept in the catalog.
  */
-import { type Engine, type OrderSnapshotRow, arrivalAt, isOpenAt, priceOrder, statusCommand, type OrderLine } from '../../../engine/index.js';
 import {
-  type CancelledBy, type CustomerId, type OrderId, type OrderView, type Principal, type RestaurantId, type RiderId, reject, type Rejection, type Result,
+  type Engine,
+  type OrderSnapshotRow,
+  arrivalAt,
+  isOpenAt,
+  priceOrder,
+  statusCommand,
+  type OrderLine,
+} from '../../../engine/index.js';
+import {
+  type CancelledBy,
+  type CustomerId,
+  type OrderId,
+  type OrderView,
+  type Principal,
+  type RestaurantId,
+  type RiderId,
+  reject,
+  type Rejection,
+  type Result,
 } from '../../../protocol/index.js';
 import { paymentStatus, seedStatus, stateName, statusFilter } from '../../../protocol/rest/order-status.js';
 import type { CreateOrderBody, ListOrdersQueryT, UpdateOrderStatusBody } from '../../../protocol/rest/schemas.js';
@@ -20,18 +37,29 @@ export function orderHandlers(d: GatewayDeps) {
 
   /** The order as the API shows it, from the engine when live and the stored row otherwise. */
   const orderJson = (
-    viewer: Principal, id: string, row: OrderRow | undefined, items: readonly OrderItemRow[], live: OrderView | undefined,
+    viewer: Principal,
+    id: string,
+    row: OrderRow | undefined,
+    items: readonly OrderItemRow[],
+    live: OrderView | undefined,
   ): Record<string, unknown> => {
     const stored = row?.state_row ?? null;
     const state = live?.state ?? stateName(stored?.value) ?? row?.status ?? 'placed';
-    const ctx = stored?.context as { paid?: boolean; foodReady?: boolean; riderId?: string | null; payout?: number | null } | undefined;
+    const ctx = stored?.context as
+      { paid?: boolean; foodReady?: boolean; riderId?: string | null; payout?: number | null } | undefined;
     const paid = live?.paid ?? ctx?.paid ?? false;
     const foodReady = live?.foodReady ?? ctx?.foodReady ?? false;
-    const riderId = live ? (live.offer ? null : live.riderId) : (state === 'assigned' || state === 'picked_up' || state === 'delivered' ? ctx?.riderId ?? row?.rider_id ?? null : null);
+    const riderId = live
+      ? live.offer
+        ? null
+        : live.riderId
+      : state === 'assigned' || state === 'picked_up' || state === 'delivered'
+        ? (ctx?.riderId ?? row?.rider_id ?? null)
+        : null;
     const cash = row?.payment_method === 'CASH';
     const total = row?.total_paise ?? 0;
     // What the rider is paid is between the rider and the platform: its own rider and admins see it.
-    const payout = riderId === null ? null : live ? live.payout : ctx?.payout ?? null;
+    const payout = riderId === null ? null : live ? live.payout : (ctx?.payout ?? null);
     const seesPay = viewer.role === 'admin' || (viewer.role === 'rider' && viewer.riderId === riderId);
     return {
       id,
@@ -41,12 +69,17 @@ export function orderHandlers(d: GatewayDeps) {
       status: seedStatus(state, foodReady),
       engine_state: state,
       items: items.map((i) => ({
-        menu_item_id: i.menu_item_id, name: i.name, quantity: i.quantity, unit_price: rupeesOf(i.unit_paise),
-        total_price: rupeesOf(i.unit_paise * i.quantity), ...(i.special_instructions ? { special_instructions: i.special_instructions } : {}),
+        menu_item_id: i.menu_item_id,
+        name: i.name,
+        quantity: i.quantity,
+        unit_price: rupeesOf(i.unit_paise),
+        total_price: rupeesOf(i.unit_paise * i.quantity),
+        ...(i.special_instructions ? { special_instructions: i.special_instructions } : {}),
       })),
       total_amount: rupeesOf(total),
       delivery_address: row?.delivery_address ?? (live ? { latitude: live.drop.lat, longitude: live.drop.lng } : {}),
-      restaurant_address: row?.restaurant_address ?? (live ? { latitude: live.pickup.lat, longitude: live.pickup.lng } : {}),
+      restaurant_address:
+        row?.restaurant_address ?? (live ? { latitude: live.pickup.lat, longitude: live.pickup.lng } : {}),
       payment_method: row?.payment_method ?? null,
       payment_status: paymentStatus(state, paid, cash, row?.refund?.status ?? null),
       ...(row?.refund ? { refund: refundJson(row.refund) } : {}),
@@ -63,22 +96,37 @@ export function orderHandlers(d: GatewayDeps) {
     const r = engine.getRider(riderId);
     if (!r.ok || r.value.position === null) return { current_location: null, estimated_arrival: null };
     const p = r.value.position;
-    const eta = arrivalAt(engine.config, d.clock.now(), { pickedUp: o.state === 'picked_up', rider: p, pickup: o.pickup, drop: o.drop, readyAt: o.readyAt });
+    const eta = arrivalAt(engine.config, d.clock.now(), {
+      pickedUp: o.state === 'picked_up',
+      rider: p,
+      pickup: o.pickup,
+      drop: o.drop,
+      readyAt: o.readyAt,
+    });
     return {
       current_location: { latitude: p.lat, longitude: p.lng },
-      heading: p.heading, speed: p.speed, location_at: iso(p.at),
+      heading: p.heading,
+      speed: p.speed,
+      location_at: iso(p.at),
       estimated_arrival: iso(eta),
     };
   };
 
-  const targetOf = (o: { customerId?: string | undefined; restaurantId?: string | undefined; riderId?: string | null | undefined }) => ({
+  const targetOf = (o: {
+    customerId?: string | undefined;
+    restaurantId?: string | undefined;
+    riderId?: string | null | undefined;
+  }) => ({
     ...(o.customerId ? { customerId: o.customerId as CustomerId } : {}),
     ...(o.restaurantId ? { restaurantId: o.restaurantId as RestaurantId } : {}),
     ...(o.riderId ? { riderId: o.riderId as RiderId } : {}),
   });
 
   /** Reads an order the caller may see, or ORDER_NOT_FOUND. */
-  const readOrder = async (p: Principal, id: string): Promise<Result<{ row: OrderRow | undefined; items: OrderItemRow[]; live: OrderView | undefined }>> => {
+  const readOrder = async (
+    p: Principal,
+    id: string,
+  ): Promise<Result<{ row: OrderRow | undefined; items: OrderItemRow[]; live: OrderView | undefined }>> => {
     const liveR = engine.getOrder(id as OrderId);
     const live = liveR.ok ? liveR.value : undefined;
     const stored = await catalog.orderWithItems(id);
@@ -86,7 +134,9 @@ export function orderHandlers(d: GatewayDeps) {
     if (!live && !row) return reject('ORDER_NOT_FOUND', `no order ${id}`);
     const ctx = row?.state_row?.context as { riderId?: string | null } | undefined;
     const target = targetOf({
-      customerId: live?.customerId ?? row?.customer_id, restaurantId: live?.restaurantId ?? row?.restaurant_id, riderId: live ? live.riderId : ctx?.riderId ?? row?.rider_id ?? null,
+      customerId: live?.customerId ?? row?.customer_id,
+      restaurantId: live?.restaurantId ?? row?.restaurant_id,
+      riderId: live ? live.riderId : (ctx?.riderId ?? row?.rider_id ?? null),
     });
     const denied = mayAct(p, 'order.read', target, 'ORDER_NOT_FOUND', `order ${id}`);
     return denied ?? { ok: true, value: { row, items: stored?.items ?? [], live } };
@@ -102,7 +152,13 @@ export function orderHandlers(d: GatewayDeps) {
     async createOrder(ctx: RestContext): Promise<Reply | Rejection> {
       const p = ctx.principal;
       const b = ctx.body as CreateOrderBody;
-      const denied = mayAct(p, 'order.create', p.customerId ? { customerId: p.customerId } : {}, 'ORDER_NOT_FOUND', 'order');
+      const denied = mayAct(
+        p,
+        'order.create',
+        p.customerId ? { customerId: p.customerId } : {},
+        'ORDER_NOT_FOUND',
+        'order',
+      );
       if (denied) return denied;
       const found = await catalog.restaurantWithPrices(b.restaurant_id);
       if (!found) return reject('RESTAURANT_NOT_FOUND', `no restaurant ${b.restaurant_id}`);
@@ -111,15 +167,22 @@ export function orderHandlers(d: GatewayDeps) {
       if (!isOpenAt(rest.operating_hours ?? undefined, now, d.config.timeZone)) {
         return reject('RESTAURANT_CLOSED', `${rest.name} is outside its operating hours now (${d.config.timeZone})`);
       }
-      const lines: OrderLine[] = b.items.map((i) => ({ menuItemId: i.menu_item_id, quantity: i.quantity, specialInstructions: i.special_instructions }));
+      const lines: OrderLine[] = b.items.map((i) => ({
+        menuItemId: i.menu_item_id,
+        quantity: i.quantity,
+        specialInstructions: i.special_instructions,
+      }));
       const priced = priceOrder(found.prices, lines);
       if (!priced.ok) return priced;
       const orderId = d.newId() as OrderId;
       const trackingId = `DEL${orderId.replace(/-/g, '').slice(0, 10).toUpperCase()}`;
       const cash = b.payment_method.type === 'CASH';
       const placed = engine.placeOrder({
-        orderId, customerId: p.customerId!, restaurantId: rest.id as RestaurantId,
-        drop: { lat: b.delivery_address.latitude, lng: b.delivery_address.longitude }, paid: cash,
+        orderId,
+        customerId: p.customerId!,
+        restaurantId: rest.id as RestaurantId,
+        drop: { lat: b.delivery_address.latitude, lng: b.delivery_address.longitude },
+        paid: cash,
       });
       if (!placed.ok) return placed;
       const viewed = engine.getOrder(orderId);
@@ -132,10 +195,14 @@ export function orderHandlers(d: GatewayDeps) {
         const reply: Reply = {
           status: 201,
           body: {
-            id: orderId, status: seedStatus(view.state), total_amount: rupeesOf(priced.value.totalPaise),
-            estimated_delivery_time: iso(view.promisedAt), tracking_id: trackingId,
+            id: orderId,
+            status: seedStatus(view.state),
+            total_amount: rupeesOf(priced.value.totalPaise),
+            estimated_delivery_time: iso(view.promisedAt),
+            tracking_id: trackingId,
             payment_status: paymentStatus(view.state, view.paid, cash),
-            engine_state: view.state, payment_method: b.payment_method.type,
+            engine_state: view.state,
+            payment_method: b.payment_method.type,
             ...(cash ? {} : { payment_expires_at: iso(now + engine.config.paymentTimeoutMs) }),
           },
           headers: { location: `/orders/${orderId}` },
@@ -143,14 +210,31 @@ export function orderHandlers(d: GatewayDeps) {
         let written: OrderStatusNow | undefined;
         const record = async (tx: SqlTx) => {
           written = orderStatusNow(engine, orderId) ?? { status: seedStatus(view.state), seq: 0, riderId: null };
-          await catalog.insertOrder(tx, {
-            id: orderId, customer_id: p.customerId!, restaurant_id: rest.id, total_paise: priced.value.totalPaise,
-            drop_lat: b.delivery_address.latitude, drop_lng: b.delivery_address.longitude, delivery_address: b.delivery_address,
-            payment_method: b.payment_method.type, payer_vpa: b.payment_method.type === 'UPI' ? b.payment_method.vpa : null,
-            tracking_id: trackingId, placed_at: new Date(view.placedAt), estimated_delivery_at: new Date(view.promisedAt),
-          }, priced.value.lines.map((l) => ({
-            menu_item_id: l.menuItemId, name: l.name, unit_paise: l.unitPaise, quantity: l.quantity, special_instructions: l.specialInstructions ?? null,
-          })), written);
+          await catalog.insertOrder(
+            tx,
+            {
+              id: orderId,
+              customer_id: p.customerId!,
+              restaurant_id: rest.id,
+              total_paise: priced.value.totalPaise,
+              drop_lat: b.delivery_address.latitude,
+              drop_lng: b.delivery_address.longitude,
+              delivery_address: b.delivery_address,
+              payment_method: b.payment_method.type,
+              payer_vpa: b.payment_method.type === 'UPI' ? b.payment_method.vpa : null,
+              tracking_id: trackingId,
+              placed_at: new Date(view.placedAt),
+              estimated_delivery_at: new Date(view.promisedAt),
+            },
+            priced.value.lines.map((l) => ({
+              menu_item_id: l.menuItemId,
+              name: l.name,
+              unit_paise: l.unitPaise,
+              quantity: l.quantity,
+              special_instructions: l.specialInstructions ?? null,
+            })),
+            written,
+          );
           await ctx.remember(tx, reply);
         };
         // The row with its items is one statement; only a remembered answer needs a transaction around it.
@@ -159,7 +243,8 @@ export function orderHandlers(d: GatewayDeps) {
         // Failing that, the row stays a step behind until the order's next batch or the next start's sync:
         // the order is placed and its answer true, so a failed catch-up does not fail the request.
         const moved = orderStatusNow(engine, orderId);
-        if (moved && written && moved.seq > written.seq) await catalog.setOrderStatuses([{ id: orderId, ...moved }]).catch(() => 0);
+        if (moved && written && moved.seq > written.seq)
+          await catalog.setOrderStatuses([{ id: orderId, ...moved }]).catch(() => 0);
         return reply;
       } catch (err) {
         // Nothing was stored: take the order back out of the engine's hands.
@@ -173,13 +258,23 @@ export function orderHandlers(d: GatewayDeps) {
     async listOrders(ctx: RestContext): Promise<Reply | Rejection> {
       const p = ctx.principal;
       const q = ctx.query as ListOrdersQueryT;
-      const denied = mayAct(p, 'order.list', targetOf({ customerId: p.customerId, restaurantId: p.restaurantId, riderId: p.riderId }), 'ORDER_NOT_FOUND', 'orders');
+      const denied = mayAct(
+        p,
+        'order.list',
+        targetOf({ customerId: p.customerId, restaurantId: p.restaurantId, riderId: p.riderId }),
+        'ORDER_NOT_FOUND',
+        'orders',
+      );
       if (denied) return denied;
       const limit = q.limit ?? 20;
       const offset = q.offset ?? 0;
       const filter = {
         ...(p.role === 'customer' ? { customerId: p.customerId! } : {}),
-        ...(p.role === 'restaurant' ? { restaurantId: p.restaurantId! } : p.role === 'admin' && q.restaurant_id ? { restaurantId: q.restaurant_id } : {}),
+        ...(p.role === 'restaurant'
+          ? { restaurantId: p.restaurantId! }
+          : p.role === 'admin' && q.restaurant_id
+            ? { restaurantId: q.restaurant_id }
+            : {}),
         ...(p.role === 'rider' ? { riderId: p.riderId! } : {}),
         ...(q.from ? { from: new Date(q.from) } : {}),
         ...(q.to ? { to: new Date(q.to) } : {}),
@@ -188,9 +283,15 @@ export function orderHandlers(d: GatewayDeps) {
         return { status: 200, body: { orders: [], total: 0, limit, offset } };
       }
       const wanted = q.status === undefined ? undefined : statusFilter(q.status);
-      if (wanted && !wanted.ok) return reject('INVALID_ARGUMENT', `status: unknown status ${wanted.unknown.join(', ')}`);
+      if (wanted && !wanted.ok)
+        return reject('INVALID_ARGUMENT', `status: unknown status ${wanted.unknown.join(', ')}`);
       // The stored word, kept by the write-behind: a live order shows its engine state, which may be a few ms ahead.
-      const page = await catalog.listOrders({ ...filter, ...(wanted ? { statuses: wanted.words } : {}), limit, offset });
+      const page = await catalog.listOrders({
+        ...filter,
+        ...(wanted ? { statuses: wanted.words } : {}),
+        limit,
+        offset,
+      });
       const items = await catalog.itemsOf(page.rows.map((r) => r.id));
       const orders = page.rows.map((row) => {
         const live = engine.getOrder(row.id as OrderId);
@@ -212,9 +313,19 @@ export function orderHandlers(d: GatewayDeps) {
       const o = liveR.value;
       const target = targetOf(o);
       const cancelling = b.status === 'cancelled';
-      const denied = mayAct(p, cancelling ? 'order.cancel' : 'order.status.update', target, 'ORDER_NOT_FOUND', `order ${id}`);
+      const denied = mayAct(
+        p,
+        cancelling ? 'order.cancel' : 'order.status.update',
+        target,
+        'ORDER_NOT_FOUND',
+        `order ${id}`,
+      );
       if (denied) return denied;
-      const cmd = statusCommand(p, o, { status: b.status, reason: b.reason, estimatedPreparationTime: b.estimated_preparation_time });
+      const cmd = statusCommand(p, o, {
+        status: b.status,
+        reason: b.reason,
+        estimatedPreparationTime: b.estimated_preparation_time,
+      });
       if (!cmd.ok) return cmd;
       const out = engine.execute(cmd.value);
       if (out.queued) return reject('INTERNAL', 'the engine queued a REST command');
@@ -238,10 +349,13 @@ export function orderHandlers(d: GatewayDeps) {
  * the ids cancelled.
  */
 export async function cancelUnrecordedOrders(engine: Engine, catalog: CatalogStore): Promise<string[]> {
-  const live = engine.toSnapshot().orders.map((o) => o.id).filter((id) => {
-    const v = engine.getOrder(id);
-    return v.ok && v.value.state !== 'delivered' && v.value.state !== 'cancelled';
-  });
+  const live = engine
+    .toSnapshot()
+    .orders.map((o) => o.id)
+    .filter((id) => {
+      const v = engine.getOrder(id);
+      return v.ok && v.value.state !== 'delivered' && v.value.state !== 'cancelled';
+    });
   if (live.length === 0) return [];
   const recorded = new Set(await catalog.existingOrders(live));
   const missing = live.filter((id) => !recorded.has(id));
@@ -253,7 +367,11 @@ export async function cancelUnrecordedOrders(engine: Engine, catalog: CatalogSto
 export function orderStatusNow(engine: Engine, id: OrderId): OrderStatusNow | undefined {
   const row = engine.snapshotRow('order', id) as OrderSnapshotRow | undefined;
   if (!row) return undefined;
-  return { status: seedStatus(stateName(row.value) ?? 'placed', row.context.foodReady), seq: row.seq, riderId: row.context.riderId };
+  return {
+    status: seedStatus(stateName(row.value) ?? 'placed', row.context.foodReady),
+    seq: row.seq,
+    riderId: row.context.riderId,
+  };
 }
 
 /**

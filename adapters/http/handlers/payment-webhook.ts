@@ -23,7 +23,12 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { OrderId } from '../../../protocol/index.js';
-import { PaymentWebhook, type PaymentWebhookBody, RefundWebhook, type RefundWebhookBody } from '../../../protocol/rest/schemas.js';
+import {
+  PaymentWebhook,
+  type PaymentWebhookBody,
+  RefundWebhook,
+  type RefundWebhookBody,
+} from '../../../protocol/rest/schemas.js';
 import { rupees } from '../../payments/refund-relay.js';
 import type { MoneyStore } from '../../postgres/money-store.js';
 import type { SqlTx } from '../../postgres/sql-database.js';
@@ -34,7 +39,8 @@ import type { GatewayDeps } from '../gateway-deps.js';
 export const WEBHOOK_GATEWAY = 'razorpay';
 
 /** The signature a body must carry under `secret`. */
-export const signWebhook = (secret: string, body: Uint8Array | string): string => createHmac('sha256', secret).update(body).digest('hex');
+export const signWebhook = (secret: string, body: Uint8Array | string): string =>
+  createHmac('sha256', secret).update(body).digest('hex');
 
 export interface WebhookDeps extends GatewayDeps {
   readonly webhookSecret: string;
@@ -60,7 +66,8 @@ export function paymentSettlement(d: Omit<WebhookDeps, 'webhookSecret'>) {
     }
     if (pay.status !== 'captured') return `payment ${pay.status}`;
     const order = engine.getOrder(pay.order_id as OrderId);
-    const waiting = order.ok && !order.value.paid && (order.value.state === 'awaiting_payment' || order.value.state === 'placed');
+    const waiting =
+      order.ok && !order.value.paid && (order.value.state === 'awaiting_payment' || order.value.state === 'placed');
     if (waiting && amountPaid === pay.amount_paise) {
       const r = engine.confirmPayment(pay.order_id as OrderId);
       if (r.ok) return 'payment captured; order confirmed';
@@ -68,7 +75,9 @@ export function paymentSettlement(d: Omit<WebhookDeps, 'webhookSecret'>) {
     if (order.ok && order.value.paid) return 'payment captured';
     // Captured, but the order can no longer use it (cancelled, expired, gone, or the wrong amount): give it back.
     const created = await catalog.requestRefund(tx, {
-      id: d.newId(), paymentId: pay.id, amountPaise: amountPaid > 0 ? amountPaid : pay.amount_paise,
+      id: d.newId(),
+      paymentId: pay.id,
+      amountPaise: amountPaid > 0 ? amountPaid : pay.amount_paise,
       reason: amountPaid !== pay.amount_paise ? 'amount_mismatch' : `order_${order.ok ? order.value.state : 'gone'}`,
     });
     return created ? 'payment captured; refund requested' : 'payment captured; refund already requested';
@@ -81,18 +90,28 @@ export function paymentSettlement(d: Omit<WebhookDeps, 'webhookSecret'>) {
     const { answer, moved } = await catalog.transaction('refund webhook', async (tx) => {
       const fresh = await catalog.insertInbox(tx, WEBHOOK_GATEWAY, eventId, w.event, w);
       if (!fresh) return { answer: { status: 'duplicate', result: 'already applied' }, moved: undefined };
-      const moved = outcome ? await d.money.settleRefund(tx, { ourId: entity.notes.refund_id, gatewayRef: entity.id, outcome }) : undefined;
+      const moved = outcome
+        ? await d.money.settleRefund(tx, { ourId: entity.notes.refund_id, gatewayRef: entity.id, outcome })
+        : undefined;
       await catalog.markInboxProcessed(tx, WEBHOOK_GATEWAY, eventId);
-      const result = !outcome ? `ignored: event ${w.event}` : moved ? `refund ${outcome}` : 'refund already ended or unknown';
+      const result = !outcome
+        ? `ignored: event ${w.event}`
+        : moved
+          ? `refund ${outcome}`
+          : 'refund already ended or unknown';
       return { answer: { status: 'processed', result }, moved };
     });
-    if (moved?.status === 'processed') d.notify(moved.order_id, `Your refund of ${rupees(moved.amount_paise)} has been completed`);
+    if (moved?.status === 'processed')
+      d.notify(moved.order_id, `Your refund of ${rupees(moved.amount_paise)} has been completed`);
     return answer;
   };
 
   /** A payment captured or failed at the gateway (event `payment.*`), named by our UPI reference. */
   const paymentEvent = async (
-    eventId: string, event: string, payload: unknown, p: { transactionId: string; gatewayPaymentId: string; amount: number },
+    eventId: string,
+    event: string,
+    payload: unknown,
+    p: { transactionId: string; gatewayPaymentId: string; amount: number },
   ): Promise<{ status: string; result: string }> => {
     const outcome = event === 'payment.captured' ? 'captured' : event === 'payment.failed' ? 'failed' : undefined;
     const answer = await catalog.transaction('payment webhook', async (tx) => {
@@ -120,22 +139,31 @@ export function paymentWebhookHandler(d: WebhookDeps) {
     const want = signWebhook(d.webhookSecret, raw ?? Buffer.alloc(0));
     const a = Buffer.from(given, 'utf8');
     const b = Buffer.from(want, 'utf8');
-    if (a.length !== b.length || !timingSafeEqual(a, b)) return problem('WEBHOOK_SIGNATURE_INVALID', 'X-Razorpay-Signature is not the HMAC-SHA256 of this body', id);
+    if (a.length !== b.length || !timingSafeEqual(a, b))
+      return problem('WEBHOOK_SIGNATURE_INVALID', 'X-Razorpay-Signature is not the HMAC-SHA256 of this body', id);
     let body: unknown;
     try {
       body = JSON.parse((raw ?? Buffer.alloc(0)).toString('utf8'));
     } catch (err) {
       return problem('INVALID_JSON', `the body is not valid JSON: ${(err as Error).message}`, id);
     }
-    const isRefund = typeof (body as { event?: unknown } | null)?.event === 'string' && (body as { event: string }).event.startsWith('refund.');
+    const isRefund =
+      typeof (body as { event?: unknown } | null)?.event === 'string' &&
+      (body as { event: string }).event.startsWith('refund.');
     const errors = validate(isRefund ? RefundWebhook : PaymentWebhook, body);
-    if (errors.length > 0) return problem('INVALID_ARGUMENT', errors.map((e) => `${e.field}: ${e.message}`).join('; '), id, errors);
+    if (errors.length > 0)
+      return problem('INVALID_ARGUMENT', errors.map((e) => `${e.field}: ${e.message}`).join('; '), id, errors);
     const eventId = req.headers['x-razorpay-event-id'] ?? '';
-    if (!/^[\x21-\x7e]{1,100}$/.test(eventId)) return problem('INVALID_ARGUMENT', 'X-Razorpay-Event-Id must name the event', id);
+    if (!/^[\x21-\x7e]{1,100}$/.test(eventId))
+      return problem('INVALID_ARGUMENT', 'X-Razorpay-Event-Id must name the event', id);
     if (isRefund) return { status: 200, body: await refundEvent(eventId, body as RefundWebhookBody) };
     const w = body as PaymentWebhookBody;
     const entity = w.payload.payment.entity;
-    const answer = await paymentEvent(eventId, w.event, body, { transactionId: entity.notes.transaction_id, gatewayPaymentId: entity.id, amount: entity.amount });
+    const answer = await paymentEvent(eventId, w.event, body, {
+      transactionId: entity.notes.transaction_id,
+      gatewayPaymentId: entity.id,
+      amount: entity.amount,
+    });
     return { status: 200, body: answer };
   };
 }

@@ -4,7 +4,12 @@
  * fallbacks of the rider stream (location, status).
  */
 import { PositionStatus, type RiderId, reject, type Rejection } from '../../../protocol/index.js';
-import type { CreateDeliveryPersonBody, ProfileBody, RiderLocationBody, UpdateRiderStatusBody } from '../../../protocol/rest/schemas.js';
+import type {
+  CreateDeliveryPersonBody,
+  ProfileBody,
+  RiderLocationBody,
+  UpdateRiderStatusBody,
+} from '../../../protocol/rest/schemas.js';
 import type { Reply } from '../http-io.js';
 import type { RestContext } from '../rest-gateway.js';
 import { type GatewayDeps, iso, mayAct, must, refusing } from '../gateway-deps.js';
@@ -13,7 +18,10 @@ const POSITION_REFUSAL: Readonly<Record<number, Rejection>> = {
   [PositionStatus.UNKNOWN_RIDER]: reject('RIDER_NOT_FOUND', 'register with POST /delivery-persons first'),
   [PositionStatus.INVALID]: reject('POSITION_INVALID', 'the position has out-of-range values'),
   [PositionStatus.OUT_OF_ORDER]: reject('POSITION_OUT_OF_ORDER', 'a newer position was already applied'),
-  [PositionStatus.FUTURE]: reject('POSITION_INVALID', 'timestamp is ahead of the server clock by more than the allowed skew'),
+  [PositionStatus.FUTURE]: reject(
+    'POSITION_INVALID',
+    'timestamp is ahead of the server clock by more than the allowed skew',
+  ),
 };
 
 export function peopleHandlers(d: GatewayDeps) {
@@ -23,11 +31,19 @@ export function peopleHandlers(d: GatewayDeps) {
     const p = ctx.principal;
     const u = await catalog.getUser(p.uid);
     return {
-      id: p.uid, email: p.email, role: p.role, name: u?.display_name ?? null, phone: u?.phone ?? p.phone,
-      address: u?.address ?? null, preferences: u?.preferences ?? { cuisine_types: [], dietary_restrictions: [] },
-      email_verified: true, phone_verified: true,
-      ...(p.restaurantId ? { restaurant_id: p.restaurantId } : {}), ...(p.riderId ? { delivery_person_id: p.riderId } : {}),
-      created_at: u ? iso(u.created_at) : null, updated_at: u ? iso(u.updated_at) : null,
+      id: p.uid,
+      email: p.email,
+      role: p.role,
+      name: u?.display_name ?? null,
+      phone: u?.phone ?? p.phone,
+      address: u?.address ?? null,
+      preferences: u?.preferences ?? { cuisine_types: [], dietary_restrictions: [] },
+      email_verified: true,
+      phone_verified: true,
+      ...(p.restaurantId ? { restaurant_id: p.restaurantId } : {}),
+      ...(p.riderId ? { delivery_person_id: p.riderId } : {}),
+      created_at: u ? iso(u.created_at) : null,
+      updated_at: u ? iso(u.updated_at) : null,
     };
   };
 
@@ -50,7 +66,12 @@ export function peopleHandlers(d: GatewayDeps) {
       const b = ctx.body as ProfileBody;
       await catalog.transaction('update profile', async (tx) => {
         await catalog.ensureUser(tx, p);
-        await catalog.updateProfile(tx, p.uid, { name: b.name, phone: b.phone, address: b.address, preferences: b.preferences });
+        await catalog.updateProfile(tx, p.uid, {
+          name: b.name,
+          phone: b.phone,
+          address: b.address,
+          preferences: b.preferences,
+        });
       });
       return { status: 200, body: await profileJson(ctx) };
     },
@@ -66,32 +87,50 @@ export function peopleHandlers(d: GatewayDeps) {
       }
       // The row id is the encryption context: a ciphertext copied onto another rider does not decrypt.
       const bank = b.bank_details && d.cipher ? d.cipher.encrypt(JSON.stringify(b.bank_details), `riders/${id}`) : null;
-      return refusing(() => catalog.transaction('register rider', async (tx) => {
-        if (p.role === 'rider') await catalog.ensureUser(tx, p);
-        const inserted = await catalog.insertRider(tx, {
-          id, user_id: p.role === 'rider' ? p.uid : null, name: b.name ?? p.email, phone: p.role === 'rider' ? p.phone : null,
-          vehicle: b.vehicle_type, license_number: b.license_number, documents: b.documents ?? {}, bank_details_enc: bank,
-        });
-        if (!inserted) return reject('RIDER_EXISTS', `delivery person ${id} is already registered`);
-        const registered = engine.registerRider({ riderId: id });
-        if (!registered.ok && registered.code !== 'RIDER_EXISTS') must(registered);
-        await d.durable();
-        const acct = b.bank_details?.account_number;
-        const reply: Reply = {
-          status: 201,
-          body: {
-            id, status: must(engine.getRider(id)).state, name: b.name ?? null, vehicle_type: b.vehicle_type, license_number: b.license_number,
-            documents: Object.fromEntries(Object.keys(b.documents ?? {}).map((k) => [k, 'pending_verification'])),
-            ...(b.bank_details && acct ? {
-              bank_details: { account_number: `${'*'.repeat(Math.max(0, acct.length - 4))}${acct.slice(-4)}`, ifsc_code: b.bank_details.ifsc_code, account_holder_name: b.bank_details.account_holder_name },
-            } : {}),
-            created_at: iso(d.clock.now()),
-          },
-          headers: { location: `/delivery-persons/${id}` },
-        };
-        await ctx.remember(tx, reply);
-        return reply;
-      }));
+      return refusing(() =>
+        catalog.transaction('register rider', async (tx) => {
+          if (p.role === 'rider') await catalog.ensureUser(tx, p);
+          const inserted = await catalog.insertRider(tx, {
+            id,
+            user_id: p.role === 'rider' ? p.uid : null,
+            name: b.name ?? p.email,
+            phone: p.role === 'rider' ? p.phone : null,
+            vehicle: b.vehicle_type,
+            license_number: b.license_number,
+            documents: b.documents ?? {},
+            bank_details_enc: bank,
+          });
+          if (!inserted) return reject('RIDER_EXISTS', `delivery person ${id} is already registered`);
+          const registered = engine.registerRider({ riderId: id });
+          if (!registered.ok && registered.code !== 'RIDER_EXISTS') must(registered);
+          await d.durable();
+          const acct = b.bank_details?.account_number;
+          const reply: Reply = {
+            status: 201,
+            body: {
+              id,
+              status: must(engine.getRider(id)).state,
+              name: b.name ?? null,
+              vehicle_type: b.vehicle_type,
+              license_number: b.license_number,
+              documents: Object.fromEntries(Object.keys(b.documents ?? {}).map((k) => [k, 'pending_verification'])),
+              ...(b.bank_details && acct
+                ? {
+                    bank_details: {
+                      account_number: `${'*'.repeat(Math.max(0, acct.length - 4))}${acct.slice(-4)}`,
+                      ifsc_code: b.bank_details.ifsc_code,
+                      account_holder_name: b.bank_details.account_holder_name,
+                    },
+                  }
+                : {}),
+              created_at: iso(d.clock.now()),
+            },
+            headers: { location: `/delivery-persons/${id}` },
+          };
+          await ctx.remember(tx, reply);
+          return reply;
+        }),
+      );
     },
 
     async putRiderLocation(ctx: RestContext): Promise<Reply | Rejection> {
@@ -99,11 +138,22 @@ export function peopleHandlers(d: GatewayDeps) {
       if (typeof id !== 'string') return id;
       const b = ctx.body as RiderLocationBody;
       const at = b.timestamp ? Date.parse(b.timestamp) : d.clock.now();
-      const status = engine.updateRiderPosition(id, b.latitude, b.longitude, b.accuracy ?? 0, b.heading ?? NaN, b.speed ?? NaN, at);
+      const status = engine.updateRiderPosition(
+        id,
+        b.latitude,
+        b.longitude,
+        b.accuracy ?? 0,
+        b.heading ?? NaN,
+        b.speed ?? NaN,
+        at,
+      );
       const refusal = POSITION_REFUSAL[status];
       if (refusal) return refusal;
       // STALE is kept for the trail, not for matching: still a success for the client.
-      return { status: 200, body: { status: status === PositionStatus.STALE ? 'stale' : 'accepted', received_at: iso(d.clock.now()) } };
+      return {
+        status: 200,
+        body: { status: status === PositionStatus.STALE ? 'stale' : 'accepted', received_at: iso(d.clock.now()) },
+      };
     },
 
     async putRiderStatus(ctx: RestContext): Promise<Reply | Rejection> {

@@ -4,7 +4,15 @@ import { externalCandidates } from '../../../adapters/candidates/external-candid
 import { postgisStore } from '../../../adapters/candidates/postgis-store.js';
 import { redisGeoStore } from '../../../adapters/candidates/redis-geo-store.js';
 import type { CandidateStore } from '../../../adapters/candidates/candidate-store.js';
-import { Engine, SimulatedClock, offsetM, type CustomerId, type EngineEvent, type RestaurantId, type RiderId } from '../../../engine/index.js';
+import {
+  Engine,
+  SimulatedClock,
+  offsetM,
+  type CustomerId,
+  type EngineEvent,
+  type RestaurantId,
+  type RiderId,
+} from '../../../engine/index.js';
 import { throwawayDatabase } from '../../support/pg.js';
 import { SHARED_REDIS } from '../../support/redis-server.js';
 
@@ -19,18 +27,24 @@ const CENTRE = { lat: 12.9352, lng: 77.6245 };
 const at = (m: number, bearing = 90) => offsetM(CENTRE.lat, CENTRE.lng, bearing, m);
 
 const stores: [string, (t: Test) => Promise<CandidateStore>][] = [
-  ['redis-geo', async (t) => {
-    const s = redisGeoStore(SHARED_REDIS, `test:cand:${process.pid}:${randomBytes(4).toString('hex')}`);
-    t.teardown(() => s.close());
-    return s;
-  }],
-  ['postgis', async (t) => {
-    const url = await throwawayDatabase(t, 'postgis');
-    const s = await postgisStore(url);
-    // Before the database is dropped (teardowns run last-in first-out).
-    t.teardown(() => s.close());
-    return s;
-  }],
+  [
+    'redis-geo',
+    async (t) => {
+      const s = redisGeoStore(SHARED_REDIS, `test:cand:${process.pid}:${randomBytes(4).toString('hex')}`);
+      t.teardown(() => s.close());
+      return s;
+    },
+  ],
+  [
+    'postgis',
+    async (t) => {
+      const url = await throwawayDatabase(t, 'postgis');
+      const s = await postgisStore(url);
+      // Before the database is dropped (teardowns run last-in first-out).
+      t.teardown(() => s.close());
+      return s;
+    },
+  ],
 ];
 
 for (const [name, make] of stores) {
@@ -68,38 +82,59 @@ for (const [name, make] of stores) {
     t.equal(s.writeErrors, 0);
   });
 
-  t.test(`${name}: the engine in external candidates mode offers through it, and the store follows availability`, async (t) => {
-    const s = await make(t);
-    const clock = new SimulatedClock();
-    const bridge = externalCandidates(s, { k: 8 });
-    const engine = new Engine({ clock, externalCandidates: bridge.request });
-    bridge.attach(engine);
-    t.teardown(() => bridge.detach());
-    const offers: EngineEvent[] = [];
-    engine.subscribe((e) => e.type === 'order_offered' && offers.push(e));
-    engine.registerRestaurant({ restaurantId: 'r1' as RestaurantId, location: CENTRE, prepMinutes: 10, capacity: 10 });
-    for (const [id, m] of [['x', 900], ['y', 250], ['z', 4_000]] as const) {
-      engine.registerRider({ riderId: id as RiderId });
-      engine.riderOnline(id as RiderId);
-      const p = at(m);
-      engine.updateRiderPosition(id as RiderId, p.lat, p.lng, 5, NaN, 0, clock.now());
-      bridge.onPosition(id as RiderId, p.lat, p.lng);
-    }
-    await s.flush();
-    const placed = engine.placeOrder({ customerId: 'c' as CustomerId, restaurantId: 'r1' as RestaurantId, drop: at(2_000, 0), paid: true });
-    if (!placed.ok) throw new Error(placed.detail);
-    engine.restaurantAccept(placed.value, { prepMinutes: 0 });
-    t.equal(offers.length, 0, 'nothing offered before the store answers');
-    while (bridge.stats.answered < 1) await new Promise((r) => setTimeout(r, 5));
-    t.match(offers, [{ riderId: 'y' }]);
-    await s.flush();
-    t.same(await s.nearest(CENTRE.lat, CENTRE.lng, 6_000, 10), ['x', 'z'], 'the offered rider left the store');
-    engine.declineOffer('y' as RiderId, placed.value);
-    while (bridge.stats.answered < 2) await new Promise((r) => setTimeout(r, 5));
-    t.match(offers, [{ riderId: 'y' }, { riderId: 'x' }], 'after a decline, the next nearest; the decliner is back in the store but excluded');
-    await s.flush();
-    t.same(await s.nearest(CENTRE.lat, CENTRE.lng, 6_000, 10), ['y', 'z']);
-    t.same(bridge.stats, { requests: 2, answered: 2, offered: 2, empty: 0, refused: 0, lookupErrors: 0 });
-    engine.stop();
-  });
+  t.test(
+    `${name}: the engine in external candidates mode offers through it, and the store follows availability`,
+    async (t) => {
+      const s = await make(t);
+      const clock = new SimulatedClock();
+      const bridge = externalCandidates(s, { k: 8 });
+      const engine = new Engine({ clock, externalCandidates: bridge.request });
+      bridge.attach(engine);
+      t.teardown(() => bridge.detach());
+      const offers: EngineEvent[] = [];
+      engine.subscribe((e) => e.type === 'order_offered' && offers.push(e));
+      engine.registerRestaurant({
+        restaurantId: 'r1' as RestaurantId,
+        location: CENTRE,
+        prepMinutes: 10,
+        capacity: 10,
+      });
+      for (const [id, m] of [
+        ['x', 900],
+        ['y', 250],
+        ['z', 4_000],
+      ] as const) {
+        engine.registerRider({ riderId: id as RiderId });
+        engine.riderOnline(id as RiderId);
+        const p = at(m);
+        engine.updateRiderPosition(id as RiderId, p.lat, p.lng, 5, NaN, 0, clock.now());
+        bridge.onPosition(id as RiderId, p.lat, p.lng);
+      }
+      await s.flush();
+      const placed = engine.placeOrder({
+        customerId: 'c' as CustomerId,
+        restaurantId: 'r1' as RestaurantId,
+        drop: at(2_000, 0),
+        paid: true,
+      });
+      if (!placed.ok) throw new Error(placed.detail);
+      engine.restaurantAccept(placed.value, { prepMinutes: 0 });
+      t.equal(offers.length, 0, 'nothing offered before the store answers');
+      while (bridge.stats.answered < 1) await new Promise((r) => setTimeout(r, 5));
+      t.match(offers, [{ riderId: 'y' }]);
+      await s.flush();
+      t.same(await s.nearest(CENTRE.lat, CENTRE.lng, 6_000, 10), ['x', 'z'], 'the offered rider left the store');
+      engine.declineOffer('y' as RiderId, placed.value);
+      while (bridge.stats.answered < 2) await new Promise((r) => setTimeout(r, 5));
+      t.match(
+        offers,
+        [{ riderId: 'y' }, { riderId: 'x' }],
+        'after a decline, the next nearest; the decliner is back in the store but excluded',
+      );
+      await s.flush();
+      t.same(await s.nearest(CENTRE.lat, CENTRE.lng, 6_000, 10), ['y', 'z']);
+      t.same(bridge.stats, { requests: 2, answered: 2, offered: 2, empty: 0, refused: 0, lookupErrors: 0 });
+      engine.stop();
+    },
+  );
 }

@@ -29,8 +29,18 @@ t.test('a verified customer becomes a customer principal', async (t) => {
   const u = await makeUser(auth, { label: 'cust' });
   const res = await id.verify(u.token);
   if (!res.ok) return t.fail(res.detail);
-  t.match(res.value, { uid: u.uid, role: 'customer', customerId: u.uid, email: u.email, phone: u.phone, revocationChecked: false });
-  t.ok(res.value.expiresAt > Date.now() && res.value.expiresAt <= Date.now() + 3_600_000 + 60_000, 'expiry is the token exp, in ms');
+  t.match(res.value, {
+    uid: u.uid,
+    role: 'customer',
+    customerId: u.uid,
+    email: u.email,
+    phone: u.phone,
+    revocationChecked: false,
+  });
+  t.ok(
+    res.value.expiresAt > Date.now() && res.value.expiresAt <= Date.now() + 3_600_000 + 60_000,
+    'expiry is the token exp, in ms',
+  );
 });
 
 t.test('restaurant, rider and admin roles come from custom claims', async (t) => {
@@ -68,18 +78,29 @@ t.test('missing and malformed tokens', async (t) => {
 t.test('expired, wrong audience and wrong issuer', async (t) => {
   const u = await makeUser(auth, { label: 'claims' });
   const now = Math.floor(Date.now() / 1000);
-  const expired = rewritePayload(u.token, (p) => { p['iat'] = now - 7200; p['exp'] = now - 3600; });
+  const expired = rewritePayload(u.token, (p) => {
+    p['iat'] = now - 7200;
+    p['exp'] = now - 3600;
+  });
   expectCode(t, await id.verify(expired), 'AUTH_TOKEN_EXPIRED', /expired/);
-  const aud = rewritePayload(u.token, (p) => { p['aud'] = 'demo-someone-else'; });
+  const aud = rewritePayload(u.token, (p) => {
+    p['aud'] = 'demo-someone-else';
+  });
   expectCode(t, await id.verify(aud), 'AUTH_TOKEN_INVALID', /"aud"/);
-  const iss = rewritePayload(u.token, (p) => { p['iss'] = 'https://securetoken.google.com/demo-someone-else'; });
+  const iss = rewritePayload(u.token, (p) => {
+    p['iss'] = 'https://securetoken.google.com/demo-someone-else';
+  });
   expectCode(t, await id.verify(iss), 'AUTH_TOKEN_INVALID', /"iss"/);
-  const noSub = rewritePayload(u.token, (p) => { p['sub'] = ''; });
+  const noSub = rewritePayload(u.token, (p) => {
+    p['sub'] = '';
+  });
   expectCode(t, await id.verify(noSub), 'AUTH_TOKEN_INVALID', /"sub"/);
 });
 
-t.test('a second project side by side refuses this project\'s tokens', async (t) => {
-  const other = createFirebaseIdentity(parseFirebaseConfig({ NODE_ENV: 'test', FIREBASE_PROJECT_ID: 'demo-elsewhere' }));
+t.test("a second project side by side refuses this project's tokens", async (t) => {
+  const other = createFirebaseIdentity(
+    parseFirebaseConfig({ NODE_ENV: 'test', FIREBASE_PROJECT_ID: 'demo-elsewhere' }),
+  );
   t.teardown(() => other.close());
   const u = await makeUser(auth, { label: 'proj' });
   expectCode(t, await other.verify(u.token), 'AUTH_TOKEN_INVALID', /demo-elsewhere/);
@@ -102,7 +123,10 @@ t.test('bad role claims are refused', async (t) => {
   expectCode(t, await id.verify(unknown.token), 'AUTH_ROLE_FORBIDDEN', /superuser/);
   const noRestaurant = await makeUser(auth, { label: 'norest', claims: { role: 'restaurant' } });
   expectCode(t, await id.verify(noRestaurant.token), 'AUTH_ROLE_FORBIDDEN', /restaurant_id/);
-  const badRider = await makeUser(auth, { label: 'badrider', claims: { role: 'rider', rider_id: 'no spaces allowed' } });
+  const badRider = await makeUser(auth, {
+    label: 'badrider',
+    claims: { role: 'rider', rider_id: 'no spaces allowed' },
+  });
   expectCode(t, await id.verify(badRider.token), 'AUTH_ROLE_FORBIDDEN', /rider_id/);
 });
 

@@ -48,7 +48,11 @@ t.test('usage errors are clear and exit 2', async (t) => {
     t.match(r.err, msg);
     t.match(r.err, /usage: npm run roles/);
   }
-  t.match(parseRolesArgs(['grant', 'u1', 'rider', '--rider', 'rider-1']), { verb: 'grant', role: 'rider', riderId: 'rider-1' });
+  t.match(parseRolesArgs(['grant', 'u1', 'rider', '--rider', 'rider-1']), {
+    verb: 'grant',
+    role: 'rider',
+    riderId: 'rider-1',
+  });
 });
 
 t.test('grant by email writes the claims; the next token carries them', async (t) => {
@@ -98,11 +102,17 @@ t.test('the npm script itself: exit codes from a real process', async (t) => {
   const usage = spawnSync(tsx, ['scripts/roles.ts', 'grant'], { cwd: REPO, env, encoding: 'utf8' });
   t.equal(usage.status, ExitCode.Usage);
   t.match(usage.stderr, /missing <email-or-uid>/);
-  const ok = spawnSync(tsx, ['scripts/roles.ts', 'grant', u.email, 'rider', '--rider', 'rider-55'], { cwd: REPO, env, encoding: 'utf8' });
+  const ok = spawnSync(tsx, ['scripts/roles.ts', 'grant', u.email, 'rider', '--rider', 'rider-55'], {
+    cwd: REPO,
+    env,
+    encoding: 'utf8',
+  });
   t.equal(ok.status, ExitCode.Ok, ok.stderr);
   t.same((await id.auth.getUser(u.uid)).customClaims, { role: 'rider', rider_id: 'rider-55' });
   const prod = spawnSync(tsx, ['scripts/roles.ts', 'grant', u.email, 'admin'], {
-    cwd: REPO, env: { ...env, NODE_ENV: 'production' }, encoding: 'utf8',
+    cwd: REPO,
+    env: { ...env, NODE_ENV: 'production' },
+    encoding: 'utf8',
   });
   t.equal(prod.status, ExitCode.Failed, 'refuses the emulator in production');
   t.match(prod.stderr, /NODE_ENV=production/);

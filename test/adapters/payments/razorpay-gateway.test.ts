@@ -10,11 +10,21 @@ import { RazorpayGateway } from '../../../adapters/payments/razorpay-gateway.js'
 import { defaultResilience, type ResilienceOptions } from '../../../adapters/payments/resilient-call.js';
 import { type Faults, startSandbox } from '../../../adapters/payments/sandbox-server.js';
 
-const sandbox = await startSandbox({ webhookUrl: 'http://127.0.0.1:9/none', webhookSecret: 'resilience-secret-0123456789' });
+const sandbox = await startSandbox({
+  webhookUrl: 'http://127.0.0.1:9/none',
+  webhookSecret: 'resilience-secret-0123456789',
+});
 t.teardown(() => sandbox.close());
-const setFaults = async (f: Partial<Faults>) => (await fetch(`${sandbox.url}/sandbox/faults`, { method: 'POST', body: JSON.stringify(f) })).json();
+const setFaults = async (f: Partial<Faults>) =>
+  (await fetch(`${sandbox.url}/sandbox/faults`, { method: 'POST', body: JSON.stringify(f) })).json();
 const config = { baseUrl: sandbox.url, keyId: 'rzp_test_sandbox', keySecret: 'sandbox-secret', merchantId: 'acc_test' };
-const fast = (o: Partial<ResilienceOptions> = {}): ResilienceOptions => ({ ...defaultResilience, timeoutMs: 300, backoffBaseMs: 5, backoffCapMs: 20, ...o });
+const fast = (o: Partial<ResilienceOptions> = {}): ResilienceOptions => ({
+  ...defaultResilience,
+  timeoutMs: 300,
+  backoffBaseMs: 5,
+  backoffCapMs: 20,
+  ...o,
+});
 const caught = async (p: Promise<unknown>): Promise<GatewayError> => {
   try {
     await p;
@@ -41,7 +51,9 @@ t.test('5xx three times, then success: one call, retried', async (t) => {
   t.equal(sandbox.faults.fail5xx, 0, 'the three failures were consumed');
   t.equal(sandbox.ledger.orders.size, before + 1, 'one order at the gateway');
   await setFaults({ fail5xx: 3 });
-  const e = await caught(new RazorpayGateway(config, fast({ attempts: 3 })).createOrder({ amount: 10_000, receipt: 'r-5xx-2', notes: {} }));
+  const e = await caught(
+    new RazorpayGateway(config, fast({ attempts: 3 })).createOrder({ amount: 10_000, receipt: 'r-5xx-2', notes: {} }),
+  );
   t.equal(e.kind, 'transient', 'three attempts all 5xx: transient, for the caller to retry later');
   await setFaults({});
 });
@@ -61,7 +73,9 @@ t.test('a refund done at the gateway whose answer was lost: retried under its ke
   const g = new RazorpayGateway(config, fast({ attempts: 1 }));
   const paymentId = await capturedPayment(g);
   await setFaults({ refundTimeout: 1 });
-  const e = await caught(g.createRefund({ paymentId, amount: 30_000, idempotencyKey: `refund-${paymentId}`, notes: {} }));
+  const e = await caught(
+    g.createRefund({ paymentId, amount: 30_000, idempotencyKey: `refund-${paymentId}`, notes: {} }),
+  );
   t.equal(e.kind, 'transient', 'the caller cannot know it was done');
   const r = await g.createRefund({ paymentId, amount: 30_000, idempotencyKey: `refund-${paymentId}`, notes: {} });
   t.equal(sandbox.ledger.totals().refundsByPayment[paymentId], 1, 'one refund in the sandbox ledger');
@@ -70,14 +84,22 @@ t.test('a refund done at the gateway whose answer was lost: retried under its ke
   const g3 = new RazorpayGateway(config, fast({ attempts: 3 }));
   const second = await capturedPayment(g3);
   await setFaults({ refundTimeout: 1 });
-  const r2 = await g3.createRefund({ paymentId: second, amount: 30_000, idempotencyKey: `refund-${second}`, notes: {} });
+  const r2 = await g3.createRefund({
+    paymentId: second,
+    amount: 30_000,
+    idempotencyKey: `refund-${second}`,
+    notes: {},
+  });
   t.equal(r2.paymentId, second, 'the retry inside one call gets the refund');
   t.equal(sandbox.ledger.totals().refundsByPayment[second], 1, 'still one refund');
 });
 
 t.test('the circuit opens after consecutive failures and fails fast, then lets one trial through', async (t) => {
   let now = 1_000;
-  const g = new RazorpayGateway(config, fast({ attempts: 1, breakerThreshold: 2, breakerCooldownMs: 5_000, now: () => now }));
+  const g = new RazorpayGateway(
+    config,
+    fast({ attempts: 1, breakerThreshold: 2, breakerCooldownMs: 5_000, now: () => now }),
+  );
   await setFaults({ fail5xx: 100 });
   await caught(g.fetchOrder('order_x'));
   await caught(g.fetchOrder('order_x'));

@@ -18,17 +18,35 @@ import { throwawayDatabase } from '../../support/pg.js';
 const db = pgDatabase(await throwawayDatabase(t, 'refund_relay'), { max: 3 });
 t.teardown(() => db.close());
 await migrate(db);
-const sandbox = await startSandbox({ webhookUrl: 'http://127.0.0.1:9/none', webhookSecret: 'relay-secret-0123456789', refundSettleMs: null });
+const sandbox = await startSandbox({
+  webhookUrl: 'http://127.0.0.1:9/none',
+  webhookSecret: 'relay-secret-0123456789',
+  refundSettleMs: null,
+});
 t.teardown(() => sandbox.close());
-const setFaults = async (f: Record<string, unknown>) => (await fetch(`${sandbox.url}/sandbox/faults`, { method: 'POST', body: JSON.stringify(f) })).json();
-const gateway = new RazorpayGateway({ baseUrl: sandbox.url, keyId: 'rzp_test_sandbox', keySecret: 'sandbox-secret', merchantId: 'acc_test' },
-  { ...defaultResilience, attempts: 1, timeoutMs: 500, breakerThreshold: 1_000 });
+const setFaults = async (f: Record<string, unknown>) =>
+  (await fetch(`${sandbox.url}/sandbox/faults`, { method: 'POST', body: JSON.stringify(f) })).json();
+const gateway = new RazorpayGateway(
+  { baseUrl: sandbox.url, keyId: 'rzp_test_sandbox', keySecret: 'sandbox-secret', merchantId: 'acc_test' },
+  { ...defaultResilience, attempts: 1, timeoutMs: 500, breakerThreshold: 1_000 },
+);
 const money = new MoneyStore(db);
 const catalog = new CatalogStore(db);
 const told: [string, string][] = [];
 const logged: Record<string, unknown>[] = [];
-const log = { info: () => {}, warn: (o: Record<string, unknown>) => logged.push(o), error: (o: Record<string, unknown>) => logged.push(o) };
-const relay = new RefundRelay({ store: money, gateway, notify: (o, m) => told.push([o, m]), log, retryBaseMs: 1, retryCapMs: 5 });
+const log = {
+  info: () => {},
+  warn: (o: Record<string, unknown>) => logged.push(o),
+  error: (o: Record<string, unknown>) => logged.push(o),
+};
+const relay = new RefundRelay({
+  store: money,
+  gateway,
+  notify: (o, m) => told.push([o, m]),
+  log,
+  retryBaseMs: 1,
+  retryCapMs: 5,
+});
 
 let n = 0;
 /** A payment captured at the sandbox and in our rows, with its refund asked for. */
@@ -43,13 +61,25 @@ async function refundAsked(gatewayRef?: string): Promise<{ payment: string; orde
      VALUES ($1, $2, 'razorpay', $3, 28000, 'captured', $4, now(), $5)`,
     [payment, order, gatewayRef ?? paymentId, `TXN${n}`, go.id],
   );
-  await catalog.transaction('t', (tx) => catalog.requestRefund(tx, { id: `rf-${n}`, paymentId: payment, amountPaise: 28_000, reason: 'order_cancelled' }));
+  await catalog.transaction('t', (tx) =>
+    catalog.requestRefund(tx, { id: `rf-${n}`, paymentId: payment, amountPaise: 28_000, reason: 'order_cancelled' }),
+  );
   return { payment, order, gatewayPayment: paymentId };
 }
-const outbox = async (payment: string) => (await db.query<{ sent: boolean; attempts: number; last_error: string | null }>(
-  'SELECT sent_at IS NOT NULL AS sent, attempts, last_error FROM outbox WHERE key = $1', [`refund-${payment}`])).rows[0]!;
-const refund = async (payment: string) => (await db.query<{ status: string; gateway_ref: string | null; failure: string | null }>(
-  'SELECT status, gateway_ref, failure FROM refunds WHERE payment_id = $1', [payment])).rows[0]!;
+const outbox = async (payment: string) =>
+  (
+    await db.query<{ sent: boolean; attempts: number; last_error: string | null }>(
+      'SELECT sent_at IS NOT NULL AS sent, attempts, last_error FROM outbox WHERE key = $1',
+      [`refund-${payment}`],
+    )
+  ).rows[0]!;
+const refund = async (payment: string) =>
+  (
+    await db.query<{ status: string; gateway_ref: string | null; failure: string | null }>(
+      'SELECT status, gateway_ref, failure FROM refunds WHERE payment_id = $1',
+      [payment],
+    )
+  ).rows[0]!;
 
 t.test('a transient failure: retried under the same key until accepted; the customer told once', async (t) => {
   const r = await refundAsked();

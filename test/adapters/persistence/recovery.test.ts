@@ -7,7 +7,14 @@ import { WriteBehind } from '../../../adapters/persistence/write-behind.js';
 import { migrate } from '../../../adapters/postgres/migrate.js';
 import { PgEventStore } from '../../../adapters/postgres/pg-event-store.js';
 import { pgDatabase } from '../../../adapters/postgres/sql-database.js';
-import { Engine, type EngineEvent, type EngineSnapshot, type EventBatch, type EventStore, SimulatedClock } from '../../../engine/index.js';
+import {
+  Engine,
+  type EngineEvent,
+  type EngineSnapshot,
+  type EventBatch,
+  type EventStore,
+  SimulatedClock,
+} from '../../../engine/index.js';
 import { until } from '../../contracts/job-queue.contract.js';
 import { world } from '../../engine/world.js';
 import { busyWorld } from '../../support/busy-world.js';
@@ -16,9 +23,15 @@ import { throwawayDatabase } from '../../support/pg.js';
 /** The snapshot with actors in id order and without the time it was taken. */
 function canonical(s: EngineSnapshot) {
   const byId = <T extends { id: string }>(xs: readonly T[]) => [...xs].sort((a, b) => a.id.localeCompare(b.id));
-  return JSON.parse(JSON.stringify({
-    seed: s.seed, idCounter: s.idCounter, restaurants: byId(s.restaurants), riders: byId(s.riders), orders: byId(s.orders),
-  })) as unknown;
+  return JSON.parse(
+    JSON.stringify({
+      seed: s.seed,
+      idCounter: s.idCounter,
+      restaurants: byId(s.restaurants),
+      riders: byId(s.riders),
+      orders: byId(s.orders),
+    }),
+  ) as unknown;
 }
 
 /** Advances the clock minute by minute and records the events (without `at` noise: same clock times on both sides). */
@@ -53,7 +66,11 @@ async function rebuildsTheEngine(t: Test, store: EventStore, writeAll: boolean) 
   w.engine.stop();
 
   const clock = new SimulatedClock(w.clock.now());
-  const { engine, report } = await recoverEngine(store, queue, { clock, seed: 7, retentionMs: w.engine.config.retentionMs });
+  const { engine, report } = await recoverEngine(store, queue, {
+    clock,
+    seed: 7,
+    retentionMs: w.engine.config.retentionMs,
+  });
   t.same(canonical(engine.toSnapshot()), canonical(original), 'the rebuilt engine is the engine that stopped');
   t.equal(report.orders, original.orders.length);
   if (!writeAll) t.ok(report.fromQueue > 0, `${report.fromQueue} actors newer in the queue than in the store`);
@@ -118,7 +135,11 @@ t.test('a worker running apart finishes jobs while recovery reads: none is misse
     },
   });
   const clock = new SimulatedClock(w.clock.now());
-  const { engine, report } = await recoverEngine(racing, queue, { clock, seed: 7, retentionMs: w.engine.config.retentionMs });
+  const { engine, report } = await recoverEngine(racing, queue, {
+    clock,
+    seed: 7,
+    retentionMs: w.engine.config.retentionMs,
+  });
   t.teardown(() => engine.stop());
   t.ok(report.fromQueue > 0, `${report.fromQueue} actors taken from the queue`);
   t.same(canonical(engine.toSnapshot()), canonical(original), 'the rebuilt engine is the engine that stopped');

@@ -14,11 +14,13 @@ import { throwawayDatabase } from '../../support/pg.js';
 
 const fix = (at: number, lat = 19.07) => ({ lat, lng: 72.87, accuracy: 5, heading: NaN, speed: 3, at });
 const T0 = Date.UTC(2026, 10, 25, 12);
-const count = async (db: SqlDatabase) => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM rider_positions')).rows[0]!.n;
+const count = async (db: SqlDatabase) =>
+  (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM rider_positions')).rows[0]!.n;
 
 for (const kind of ['postgres', 'pglite'] as const) {
   t.test(`${kind}: samples, stale fixes and duplicates`, async (t) => {
-    const db = kind === 'postgres' ? pgDatabase(await throwawayDatabase(t, 'trail'), { max: 2 }) : await pgliteDatabase();
+    const db =
+      kind === 'postgres' ? pgDatabase(await throwawayDatabase(t, 'trail'), { max: 2 }) : await pgliteDatabase();
     t.teardown(() => db.close());
     await migrate(db);
     const w = new TrailWriter(db, { sampleMs: 30_000, flushMs: 0 });
@@ -30,7 +32,11 @@ for (const kind of ['postgres', 'pglite'] as const) {
     w.stale(a, fix(T0 - 600_000));
     await w.flush();
     t.equal(await count(db), 4 + 1 + 1, 'a: 0, 32, 64, 96 s (sampled every 30 s); b: one; the stale fix once');
-    const rows = (await db.query<{ rider_id: string; heading: number | null; speed_mps: number }>('SELECT rider_id, heading, speed_mps FROM rider_positions ORDER BY at LIMIT 1')).rows;
+    const rows = (
+      await db.query<{ rider_id: string; heading: number | null; speed_mps: number }>(
+        'SELECT rider_id, heading, speed_mps FROM rider_positions ORDER BY at LIMIT 1',
+      )
+    ).rows;
     t.same(rows[0], { rider_id: 'rider-a', heading: null, speed_mps: 3 }, 'an unknown heading is stored as null');
     t.equal(w.stats.written, 7);
   });
@@ -55,6 +61,7 @@ t.test('database down: rows wait (bounded, the oldest dropped) and land once it 
   await w.flush();
   t.equal(w.buffered, 0);
   t.equal(await count(db), 50);
-  const first = (await db.query<{ rider_id: string }>('SELECT rider_id FROM rider_positions ORDER BY at LIMIT 1')).rows[0]!.rider_id;
+  const first = (await db.query<{ rider_id: string }>('SELECT rider_id FROM rider_positions ORDER BY at LIMIT 1'))
+    .rows[0]!.rider_id;
   t.equal(first, 'r30', 'the newest fixes were kept');
 });

@@ -15,7 +15,11 @@ import { SHARED_REDIS, startRedis } from '../../support/redis-server.js';
 
 t.test('storage config: both URLs, neither, or refused', async (t) => {
   t.same(parsePersistenceConfig({}), { mode: 'embedded', dataDir: './data', batchSize: 1000, test: false });
-  const s = parsePersistenceConfig({ DATABASE_URL: 'postgres://h/db', REDIS_URL: 'redis://:pw@r:6380/2', NODE_ENV: 'test' });
+  const s = parsePersistenceConfig({
+    DATABASE_URL: 'postgres://h/db',
+    REDIS_URL: 'redis://:pw@r:6380/2',
+    NODE_ENV: 'test',
+  });
   t.match(s, { mode: 'server', redis: { host: 'r', port: 6380, password: 'pw', db: 2 }, test: true });
   t.ok(Object.isFrozen(s));
   t.throws(() => parsePersistenceConfig({ DATABASE_URL: 'postgres://h/db' }), PersistenceConfigError);
@@ -25,9 +29,14 @@ t.test('storage config: both URLs, neither, or refused', async (t) => {
 
 /** Runs `npm run worker`'s script as a child process. */
 function worker(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/worker.ts'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/worker.ts'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, exited, stderr: () => stderr };
 }
@@ -36,7 +45,9 @@ t.test('the worker on its own writes behind, and stops cleanly on SIGTERM', asyn
   const url = await throwawayDatabase(t, 'worker');
   const prefix = `t-worker-${process.pid}-${randomBytes(4).toString('hex')}`;
   const w1 = worker({ DATABASE_URL: url, REDIS_URL: 'redis://127.0.0.1:6379', QUEUE_PREFIX: prefix, NODE_ENV: 'test' });
-  t.teardown(() => { w1.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    w1.child.kill('SIGKILL');
+  });
   await until(() => w1.stderr().includes('writing behind'), 20_000);
   const queue = new BullmqQueue<EventBatch>({ redis: SHARED_REDIS, name: 'engine-events', prefix });
   const db = pgDatabase(url, { max: 1 });
@@ -58,7 +69,10 @@ t.test('the worker on its own writes behind, and stops cleanly on SIGTERM', asyn
 
 t.test('the worker refuses an evicting Redis, saying why', async (t) => {
   const r = await startRedis(t, ['--maxmemory-policy', 'volatile-lru']);
-  const w1 = worker({ DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/unused', REDIS_URL: `redis://127.0.0.1:${r.port}` });
+  const w1 = worker({
+    DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/unused',
+    REDIS_URL: `redis://127.0.0.1:${r.port}`,
+  });
   t.equal(await w1.exited, 1);
   t.match(w1.stderr(), /maxmemory-policy volatile-lru; the job queue needs noeviction/);
 });

@@ -27,7 +27,12 @@ async function writesEverythingOnce(t: Test, store: EventStore, queue: JobQueue<
   const w = world();
   const wb = new WriteBehind(w.engine, queue);
   const batches: QueuedJob<EventBatch>[][] = [];
-  const writer = new EventWriter(queue, store, { batchSize: 16, jobsPerBatch: 4, lingerMs: 2, onBatch: (b) => batches.push([...b]) }).start();
+  const writer = new EventWriter(queue, store, {
+    batchSize: 16,
+    jobsPerBatch: 4,
+    lingerMs: 2,
+    onBatch: (b) => batches.push([...b]),
+  }).start();
   t.teardown(() => writer.stop());
   await busyWorld(w, () => wb.barrier());
   t.equal(wb.enqueued, w.events.length, 'every event enqueued');
@@ -35,8 +40,15 @@ async function writesEverythingOnce(t: Test, store: EventStore, queue: JobQueue<
   await until(async () => (await queue.pending()).length === 0 && writer.written === w.events.length, 10_000);
   t.ok(batches.length > 1, `written in ${batches.length} batches`);
   const jobs = batches.flat();
-  t.same(jobs.flatMap((j) => j.data.records.map((r) => jobIdOf(r.event))).sort(), w.events.map(jobIdOf).sort(), 'every event written once');
-  t.ok(jobs.every((j) => j.id === `b.${jobIdOf(j.data.records[0]!.event)}`), 'a job is named after its first event');
+  t.same(
+    jobs.flatMap((j) => j.data.records.map((r) => jobIdOf(r.event))).sort(),
+    w.events.map(jobIdOf).sort(),
+    'every event written once',
+  );
+  t.ok(
+    jobs.every((j) => j.id === `b.${jobIdOf(j.data.records[0]!.event)}`),
+    'a job is named after its first event',
+  );
   const before = await dump(store);
   t.same(before.events, JSON.parse(JSON.stringify(sorted(w.events))), 'the stored log is the engine log');
   t.equal(before.state.orders.length, w.engine.toSnapshot().orders.length, 'every order has a state row');
@@ -53,7 +65,10 @@ t.test('embedded: PGlite behind the in-process queue', async (t) => {
   await migrate(db);
   const store = new PgEventStore(db);
   const queue = new MemoryQueue<EventBatch>({ retryDelayMs: 20 });
-  t.teardown(async () => { await queue.close(); await store.close(); });
+  t.teardown(async () => {
+    await queue.close();
+    await store.close();
+  });
   await writesEverythingOnce(t, store, queue);
 });
 
@@ -61,7 +76,11 @@ t.test('Postgres behind BullMQ', async (t) => {
   const db = pgDatabase(await throwawayDatabase(t, 'write_behind'), { max: 4 });
   await migrate(db);
   const store = new PgEventStore(db);
-  const queue = new BullmqQueue<EventBatch>({ redis: SHARED_REDIS, name: 'events', prefix: `t-wb-${process.pid}-${randomBytes(4).toString('hex')}` });
+  const queue = new BullmqQueue<EventBatch>({
+    redis: SHARED_REDIS,
+    name: 'events',
+    prefix: `t-wb-${process.pid}-${randomBytes(4).toString('hex')}`,
+  });
   t.teardown(async () => {
     await queue.bullmq.obliterate({ force: true }).catch(() => {});
     await queue.close();
@@ -92,36 +111,43 @@ t.test('a failed add rejects the barrier and its jobs go with the next add', asy
   await wb.barrier();
   t.equal(added.length, 1, 'one add');
   t.same(added[0]![0], { id: `b.${failed[0]}`, events: failed }, 'the failed job went first, as it was cut');
-  t.same(added.flat().flatMap((j) => j.events), w.events.map(jobIdOf), 'then the newer events in their own job, in order, none lost');
+  t.same(
+    added.flat().flatMap((j) => j.events),
+    w.events.map(jobIdOf),
+    'then the newer events in their own job, in order, none lost',
+  );
 });
 
-t.test('a failed add that did reach the queue: the retry resends the same jobs, so id dedupe loses nothing', async (t) => {
-  const w = world();
-  const inner = new MemoryQueue<EventBatch>();
-  t.teardown(() => inner.close());
-  let lie = true;
-  // Redis took the add but the answer was lost (a timeout): the caller sees a failure.
-  const queue: JobQueue<EventBatch> = {
-    enqueue: async (jobs) => {
-      await inner.enqueue(jobs);
-      if (lie) {
-        lie = false;
-        throw Object.assign(new Error('add timed out'), { code: 'DEPENDENCY_UNAVAILABLE' });
-      }
-    },
-    consume: (h, o) => inner.consume(h, o),
-    pending: () => inner.pending(),
-    close: async () => {},
-  };
-  const wb = new WriteBehind(w.engine, queue);
-  w.restaurant('r1');
-  await t.rejects(wb.barrier(), { code: 'DEPENDENCY_UNAVAILABLE' });
-  w.rider('a');
-  w.rider('b');
-  await wb.barrier();
-  const queued = (await inner.pending()).flatMap((j) => j.data.records.map((r) => jobIdOf(r.event)));
-  t.same(queued.sort(), w.events.map(jobIdOf).sort(), 'every event is queued exactly once');
-});
+t.test(
+  'a failed add that did reach the queue: the retry resends the same jobs, so id dedupe loses nothing',
+  async (t) => {
+    const w = world();
+    const inner = new MemoryQueue<EventBatch>();
+    t.teardown(() => inner.close());
+    let lie = true;
+    // Redis took the add but the answer was lost (a timeout): the caller sees a failure.
+    const queue: JobQueue<EventBatch> = {
+      enqueue: async (jobs) => {
+        await inner.enqueue(jobs);
+        if (lie) {
+          lie = false;
+          throw Object.assign(new Error('add timed out'), { code: 'DEPENDENCY_UNAVAILABLE' });
+        }
+      },
+      consume: (h, o) => inner.consume(h, o),
+      pending: () => inner.pending(),
+      close: async () => {},
+    };
+    const wb = new WriteBehind(w.engine, queue);
+    w.restaurant('r1');
+    await t.rejects(wb.barrier(), { code: 'DEPENDENCY_UNAVAILABLE' });
+    w.rider('a');
+    w.rider('b');
+    await wb.barrier();
+    const queued = (await inner.pending()).flatMap((j) => j.data.records.map((r) => jobIdOf(r.event)));
+    t.same(queued.sort(), w.events.map(jobIdOf).sort(), 'every event is queued exactly once');
+  },
+);
 
 t.test('batchJobs cuts at the limit and names each job after its first event', async (t) => {
   const w = world();
@@ -129,44 +155,65 @@ t.test('batchJobs cuts at the limit and names each job after its first event', a
   const records = w.events.map((event) => ({ event, state: null, idCounter: 0 }));
   const jobs = batchJobs(records, 2);
   const sizes = jobs.map((j) => j.data.records.length);
-  t.same(sizes, [...Array<number>(jobs.length - 1).fill(2), records.length - 2 * (jobs.length - 1)], 'full jobs, then the rest');
-  t.ok(jobs.every((j) => j.data.records.length <= 2), 'none over the limit');
-  t.same(jobs.flatMap((j) => j.data.records), records, 'every record once, in order');
-  t.same(jobs.map((j) => j.id), jobs.map((j) => `b.${jobIdOf(j.data.records[0]!.event)}`));
+  t.same(
+    sizes,
+    [...Array<number>(jobs.length - 1).fill(2), records.length - 2 * (jobs.length - 1)],
+    'full jobs, then the rest',
+  );
+  t.ok(
+    jobs.every((j) => j.data.records.length <= 2),
+    'none over the limit',
+  );
+  t.same(
+    jobs.flatMap((j) => j.data.records),
+    records,
+    'every record once, in order',
+  );
+  t.same(
+    jobs.map((j) => j.id),
+    jobs.map((j) => `b.${jobIdOf(j.data.records[0]!.event)}`),
+  );
   t.equal(batchJobs(records).length, Math.ceil(records.length / MAX_RECORDS_PER_JOB), 'default limit');
   t.same(batchJobs([]), [], 'no records, no jobs');
 });
 
-t.test('group commit: commands that finish while an add is in flight go together in the next add, in order', async (t) => {
-  const inner = new MemoryQueue<EventBatch>();
-  const adds: string[][] = [];
-  let release: (() => void) | undefined;
-  // The first add waits until the test lets it go: a slow Redis round trip.
-  const slow: JobQueue<EventBatch> = {
-    enqueue: async (jobs) => {
-      adds.push(jobs.flatMap((j) => j.data.records.map((r) => jobIdOf(r.event))));
-      if (adds.length === 1) await new Promise<void>((r) => (release = r));
-      await inner.enqueue(jobs);
-    },
-    consume: (h, o) => inner.consume(h, o),
-    pending: () => inner.pending(),
-    close: () => inner.close(),
-  };
-  const w = world();
-  const wb = new WriteBehind(w.engine, slow);
-  w.engine.registerRider({ riderId: 'gc-0' as never });
-  const first = wb.barrier();
-  const later: Promise<void>[] = [];
-  for (let i = 1; i <= 10; i++) {
-    w.engine.registerRider({ riderId: `gc-${i}` as never });
-    later.push(wb.barrier());
-  }
-  await new Promise((r) => setImmediate(r));
-  t.equal(adds.length, 1, 'one add in flight; the ten commands behind it wait');
-  release!();
-  await Promise.all([first, ...later]);
-  t.equal(adds.length, 2, 'all ten went in one more add');
-  t.same(adds.flat(), Array.from({ length: 11 }, (_, i) => `rider.gc-${i}.1`), 'in emission order');
-  t.equal(wb.adds, 2);
-  t.equal(wb.enqueued, 11);
-});
+t.test(
+  'group commit: commands that finish while an add is in flight go together in the next add, in order',
+  async (t) => {
+    const inner = new MemoryQueue<EventBatch>();
+    const adds: string[][] = [];
+    let release: (() => void) | undefined;
+    // The first add waits until the test lets it go: a slow Redis round trip.
+    const slow: JobQueue<EventBatch> = {
+      enqueue: async (jobs) => {
+        adds.push(jobs.flatMap((j) => j.data.records.map((r) => jobIdOf(r.event))));
+        if (adds.length === 1) await new Promise<void>((r) => (release = r));
+        await inner.enqueue(jobs);
+      },
+      consume: (h, o) => inner.consume(h, o),
+      pending: () => inner.pending(),
+      close: () => inner.close(),
+    };
+    const w = world();
+    const wb = new WriteBehind(w.engine, slow);
+    w.engine.registerRider({ riderId: 'gc-0' as never });
+    const first = wb.barrier();
+    const later: Promise<void>[] = [];
+    for (let i = 1; i <= 10; i++) {
+      w.engine.registerRider({ riderId: `gc-${i}` as never });
+      later.push(wb.barrier());
+    }
+    await new Promise((r) => setImmediate(r));
+    t.equal(adds.length, 1, 'one add in flight; the ten commands behind it wait');
+    release!();
+    await Promise.all([first, ...later]);
+    t.equal(adds.length, 2, 'all ten went in one more add');
+    t.same(
+      adds.flat(),
+      Array.from({ length: 11 }, (_, i) => `rider.gc-${i}.1`),
+      'in emission order',
+    );
+    t.equal(wb.adds, 2);
+    t.equal(wb.enqueued, 11);
+  },
+);

@@ -29,23 +29,57 @@ async function payment(orderId: string, status: string): Promise<string> {
   return id;
 }
 const cancelled = (orderId: string, reason: string, refundDue: boolean, seq = 5): EventRecord => ({
-  event: { type: 'order_cancelled', aggregate: 'order', id: orderId, seq, at: Date.now(), by: 'system', reason, fromState: 'preparing', refundDue, riderId: null } as EventRecord['event'],
-  state: null, idCounter: 0,
+  event: {
+    type: 'order_cancelled',
+    aggregate: 'order',
+    id: orderId,
+    seq,
+    at: Date.now(),
+    by: 'system',
+    reason,
+    fromState: 'preparing',
+    refundDue,
+    riderId: null,
+  } as EventRecord['event'],
+  state: null,
+  idCounter: 0,
 });
 const rowsOf = async (paymentId: string) => ({
-  refunds: (await db.query<{ status: string; amount_paise: number; reason: string; order_id: string }>('SELECT status, amount_paise, reason, order_id FROM refunds WHERE payment_id = $1', [paymentId])).rows,
-  outbox: (await db.query<{ topic: string; payload: { amount_paise: number } }>('SELECT topic, payload FROM outbox WHERE key = $1', [`refund-${paymentId}`])).rows,
+  refunds: (
+    await db.query<{ status: string; amount_paise: number; reason: string; order_id: string }>(
+      'SELECT status, amount_paise, reason, order_id FROM refunds WHERE payment_id = $1',
+      [paymentId],
+    )
+  ).rows,
+  outbox: (
+    await db.query<{ topic: string; payload: { amount_paise: number } }>(
+      'SELECT topic, payload FROM outbox WHERE key = $1',
+      [`refund-${paymentId}`],
+    )
+  ).rows,
 });
 
 t.test('every reason the engine cancels a paid order: one refund and one outbox row, with the event', async (t) => {
-  for (const reason of ['customer_request', 'restaurant_rejected', 'restaurant_timeout', 'no_rider', 'rider_lost', 'order_expired', 'admin']) {
+  for (const reason of [
+    'customer_request',
+    'restaurant_rejected',
+    'restaurant_timeout',
+    'no_rider',
+    'rider_lost',
+    'order_expired',
+    'admin',
+  ]) {
     const order = `o-${reason}`;
     const p = await payment(order, 'captured');
     const batch = [cancelled(order, reason, true)];
     t.equal((await store.append(batch)).inserted, 1);
     t.equal((await store.append(batch)).inserted, 0, 'the batch again: nothing new');
     const rows = await rowsOf(p);
-    t.match(rows.refunds, [{ status: 'requested', amount_paise: 28000, reason: `order_${reason}`, order_id: order }], reason);
+    t.match(
+      rows.refunds,
+      [{ status: 'requested', amount_paise: 28000, reason: `order_${reason}`, order_id: order }],
+      reason,
+    );
     t.equal(rows.refunds.length, 1);
     t.match(rows.outbox, [{ topic: 'payment.refund', payload: { amount_paise: 28000 } }]);
   }
@@ -56,12 +90,22 @@ t.test('no refund without captured money: unpaid, cash (no payment), a payment n
   await store.append([cancelled('o-unpaid', 'payment_expired', false)]);
   t.same((await rowsOf(unpaid)).refunds, [], 'refundDue false');
   await store.append([cancelled('o-cash', 'customer_request', true)]);
-  t.equal((await db.query('SELECT 1 FROM refunds WHERE order_id = $1', ['o-cash'])).rows.length, 0, 'cash: no payment row');
+  t.equal(
+    (await db.query('SELECT 1 FROM refunds WHERE order_id = $1', ['o-cash'])).rows.length,
+    0,
+    'cash: no payment row',
+  );
   const pending = await payment('o-pending', 'pending');
   await store.append([cancelled('o-pending', 'customer_request', true)]);
   t.same((await rowsOf(pending)).refunds, []);
   // The capture lands after the cancellation: reconciliation's query finds it.
   await db.query(`UPDATE payments SET status = 'captured' WHERE id = $1`, [pending]);
   const missing = await money.refundsMissing(100);
-  t.match(missing.filter((m) => m.id === pending || m.id === unpaid).map((m) => m.id).sort(), [pending, unpaid].sort());
+  t.match(
+    missing
+      .filter((m) => m.id === pending || m.id === unpaid)
+      .map((m) => m.id)
+      .sort(),
+    [pending, unpaid].sort(),
+  );
 });

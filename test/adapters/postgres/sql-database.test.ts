@@ -4,14 +4,21 @@ import { throwawayDatabase } from '../../support/pg.js';
 
 /** The statements prepared on the pool's one connection, as Postgres lists them. */
 const preparedOn = async (db: ReturnType<typeof pgDatabase>): Promise<string[]> =>
-  (await db.query<{ statement: string }>('SELECT statement FROM pg_prepared_statements ORDER BY prepare_time')).rows.map((r) => r.statement);
+  (
+    await db.query<{ statement: string }>('SELECT statement FROM pg_prepared_statements ORDER BY prepare_time')
+  ).rows.map((r) => r.statement);
 
 t.test('a parameterised statement is prepared once per connection and reused', async (t) => {
   const db = pgDatabase(await throwawayDatabase(t, 'sql_prepared'), { max: 1 });
   t.teardown(() => db.close());
-  for (let i = 0; i < 3; i++) t.same((await db.query<{ n: number }>('SELECT $1::int + 1 AS n', [i])).rows, [{ n: i + 1 }]);
+  for (let i = 0; i < 3; i++)
+    t.same((await db.query<{ n: number }>('SELECT $1::int + 1 AS n', [i])).rows, [{ n: i + 1 }]);
   await db.transaction(async (tx) => {
-    t.same((await tx.query<{ n: number }>('SELECT $1::int + 1 AS n', [41])).rows, [{ n: 42 }], 'inside a transaction too');
+    t.same(
+      (await tx.query<{ n: number }>('SELECT $1::int + 1 AS n', [41])).rows,
+      [{ n: 42 }],
+      'inside a transaction too',
+    );
   });
   t.same(await preparedOn(db), ['SELECT $1::int + 1 AS n'], 'one prepared statement for four calls');
 });

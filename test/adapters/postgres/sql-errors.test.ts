@@ -26,14 +26,19 @@ const errorOf = async (sql: string, params: unknown[] = []): Promise<unknown> =>
 };
 
 t.test('client faults from Postgres become 4xx codes', async (t) => {
-  t.match(clientFault(await errorOf(`INSERT INTO users (id, phone) VALUES ('b', '+91-9876543210')`)), { code: 'VALUE_TAKEN', detail: /phone/ });
+  t.match(clientFault(await errorOf(`INSERT INTO users (id, phone) VALUES ('b', '+91-9876543210')`)), {
+    code: 'VALUE_TAKEN',
+    detail: /phone/,
+  });
   t.match(clientFault(await errorOf(`INSERT INTO users (id, n) VALUES ('c', -1)`)), { code: 'CONSTRAINT_VIOLATED' });
-  t.match(clientFault(await errorOf(`INSERT INTO users (id, n) VALUES ('d', $1)`, [2 ** 31])), { code: 'INVALID_ARGUMENT' });
+  t.match(clientFault(await errorOf(`INSERT INTO users (id, n) VALUES ('d', $1)`, [2 ** 31])), {
+    code: 'INVALID_ARGUMENT',
+  });
   t.match(clientFault(await errorOf(`INSERT INTO users (id) VALUES ($1)`, ['a\u0000b'])), { code: 'INVALID_ARGUMENT' });
   t.match(clientFault(await errorOf(`SELECT $1::jsonb`, ['{"a":"\\u0000"}'])), { code: 'INVALID_ARGUMENT' });
 });
 
-t.test('the server\'s own errors stay unmapped', async (t) => {
+t.test("the server's own errors stay unmapped", async (t) => {
   t.equal(clientFault(await errorOf('SELEC 1')), undefined, 'syntax');
   t.equal(clientFault(await errorOf('SELECT * FROM nowhere')), undefined, 'missing table');
   t.equal(clientFault(new Error('boom')), undefined);
@@ -43,7 +48,9 @@ t.test('the server\'s own errors stay unmapped', async (t) => {
 t.test('PGlite raises the same codes', async (t) => {
   const db = await pgliteDatabase();
   t.teardown(() => db.pglite.close());
-  await db.pglite.exec(`CREATE TABLE u (phone text); CREATE UNIQUE INDEX users_phone_key ON u (phone); INSERT INTO u VALUES ('x')`);
+  await db.pglite.exec(
+    `CREATE TABLE u (phone text); CREATE UNIQUE INDEX users_phone_key ON u (phone); INSERT INTO u VALUES ('x')`,
+  );
   let err: unknown;
   try {
     await db.pglite.query(`INSERT INTO u VALUES ('x')`);

@@ -18,12 +18,28 @@ const p = await startPushPipeline(t, w.engine);
 let events = 0;
 w.engine.subscribe(() => events++);
 
-const restaurants = Array.from({ length: RESTAURANTS }, (_, i) => w.restaurant(`br${i}`, near(100 * i, 45), 10, 10_000));
+const restaurants = Array.from({ length: RESTAURANTS }, (_, i) =>
+  w.restaurant(`br${i}`, near(100 * i, 45), 10, 10_000),
+);
 const riders = Array.from({ length: 20 }, (_, i) => w.rider(`bd${i}`, near(150 + 10 * i)));
 for (const [i, r] of restaurants.entries()) {
-  for (const d of ['a', 'b']) await p.store.register({ token: `br${i}-${d}`, userId: `staff-${i}-${d}`, party: `restaurant:${r}`, platform: 'android', appVersion: '1' });
+  for (const d of ['a', 'b'])
+    await p.store.register({
+      token: `br${i}-${d}`,
+      userId: `staff-${i}-${d}`,
+      party: `restaurant:${r}`,
+      platform: 'android',
+      appVersion: '1',
+    });
 }
-for (let i = 0; i < CUSTOMERS; i++) await p.store.register({ token: `bc${i}`, userId: `bc${i}`, party: `customer:bc${i}`, platform: 'ios', appVersion: '1' });
+for (let i = 0; i < CUSTOMERS; i++)
+  await p.store.register({
+    token: `bc${i}`,
+    userId: `bc${i}`,
+    party: `customer:bc${i}`,
+    platform: 'ios',
+    appVersion: '1',
+  });
 for (let i = 0; i < 5; i++) p.fcm.fail(`bc${i}`, { kind: 'quota' }, 1);
 
 t.test(`${EVENTS} events: the pushes they call for, none twice`, async (t) => {
@@ -31,14 +47,17 @@ t.test(`${EVENTS} events: the pushes they call for, none twice`, async (t) => {
   let orders = 0;
   while (events < EVENTS) {
     const placed = w.engine.placeOrder({
-      customerId: cust(`bc${orders % CUSTOMERS}`), restaurantId: restaurants[orders % RESTAURANTS]!, drop: near(1500, 0), paid: false,
+      customerId: cust(`bc${orders % CUSTOMERS}`),
+      restaurantId: restaurants[orders % RESTAURANTS]!,
+      drop: near(1500, 0),
+      paid: false,
     });
     if (!placed.ok) throw new Error(placed.detail);
-    const o = placed.value as OrderId;
+    const o = placed.value;
     w.engine.confirmPayment(o);
     w.engine.restaurantAccept(o, { prepMinutes: 0 });
     const v = w.engine.getOrder(o);
-    const rider = (v.ok ? v.value.offer?.riderId : undefined) as RiderId | undefined;
+    const rider = v.ok ? v.value.offer?.riderId : undefined;
     if (rider === undefined) throw new Error(`order ${o} was offered to nobody`);
     for (const step of [w.engine.acceptOffer(rider, o), w.engine.pickedUp(rider, o), w.engine.delivered(rider, o)]) {
       if (!step.ok) throw new Error(step.detail);
@@ -55,10 +74,14 @@ t.test(`${EVENTS} events: the pushes they call for, none twice`, async (t) => {
   await eventually(() => ok().length >= expected, 300_000, `${expected} pushes`);
   const seconds = (performance.now() - t0) / 1000;
   await eventually(async () => (await p.store.sendCounts())['sent'] === expected, 30_000, 'every send settled');
-  const pairs = ok().map((r) => `${(r.message as { data: Record<string, string> }).data['notification_id']}/${r.message.token}`);
+  const pairs = ok().map(
+    (r) => `${(r.message as { data: Record<string, string> }).data['notification_id']}/${r.message.token}`,
+  );
   t.equal(pairs.length, expected, `${orders} orders, ${events} events → ${expected} pushes`);
   t.equal(new Set(pairs).size, pairs.length, 'no push twice');
   t.equal(p.fcm.received.filter((r) => r.status === 429).length, 5, 'five devices answered 429 once, then got theirs');
-  t.comment(`burst: ${events} events, ${orders} orders, ${expected} pushes in ${seconds.toFixed(1)} s (${(expected / seconds).toFixed(0)} pushes/s)`);
+  t.comment(
+    `burst: ${events} events, ${orders} orders, ${expected} pushes in ${seconds.toFixed(1)} s (${(expected / seconds).toFixed(0)} pushes/s)`,
+  );
   t.match(await p.store.sendCounts(), { sent: expected });
 });

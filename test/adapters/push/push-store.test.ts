@@ -21,21 +21,46 @@ async function suite(t: Test, db: SqlDatabase) {
   await s.register({ token: 'a', userId: 'u1', party: 'customer:u1', platform: 'android', appVersion: '1' });
   await s.register({ token: 'b', userId: 'u1', party: 'customer:u1', platform: 'ios', appVersion: null });
   await s.register({ token: 'a', userId: 'u2', party: 'customer:u2', platform: 'android', appVersion: '2' });
-  t.same((await s.tokensOfUser('u1')).map((x) => x.token), ['b']);
+  t.same(
+    (await s.tokensOfUser('u1')).map((x) => x.token),
+    ['b'],
+  );
   t.same(await s.tokensOf(['customer:u2']), [{ token: 'a', party: 'customer:u2' }]);
   const n1 = reminderFor({ id: 'o1' as OrderId, restaurantId: 'r1' as RestaurantId }, 1, 2_000, 1_000);
   const n2 = reminderFor({ id: 'o1' as OrderId, restaurantId: 'r1' as RestaurantId }, 2, 2_000, 1_000);
   await s.storeNotices([n1, n2]);
   await s.storeNotices([n1]);
   const page = await s.noticesOf('restaurant:r1', 0, 1);
-  t.same(page.map((x) => x.id), [n1.id]);
-  t.same((await s.noticesOf('restaurant:r1', page[0]!.cursor, 10)).map((x) => x.id), [n2.id], 'the cursor pages on');
+  t.same(
+    page.map((x) => x.id),
+    [n1.id],
+  );
+  t.same(
+    (await s.noticesOf('restaurant:r1', page[0]!.cursor, 10)).map((x) => x.id),
+    [n2.id],
+    'the cursor pages on',
+  );
   t.same((await s.noticesOf('restaurant:r1', 0, 10))[0]!.data, n1.data);
-  const first = await s.claim([{ id: n1.id, token: 'a' }, { id: n1.id, token: 'b' }]);
+  const first = await s.claim([
+    { id: n1.id, token: 'a' },
+    { id: n1.id, token: 'b' },
+  ]);
   t.equal(first.size, 2);
   t.equal((await s.claim([{ id: n1.id, token: 'a' }])).size, 0, 'claimed once');
-  await s.settle([{ id: n1.id, token: 'a', state: 'retry', detail: 'quota' }, { id: n1.id, token: 'b', state: 'sent', detail: 'm1' }]);
-  t.equal((await s.claim([{ id: n1.id, token: 'a' }, { id: n1.id, token: 'b' }])).size, 1, 'a retry may be claimed again, a sent one not');
+  await s.settle([
+    { id: n1.id, token: 'a', state: 'retry', detail: 'quota' },
+    { id: n1.id, token: 'b', state: 'sent', detail: 'm1' },
+  ]);
+  t.equal(
+    (
+      await s.claim([
+        { id: n1.id, token: 'a' },
+        { id: n1.id, token: 'b' },
+      ])
+    ).size,
+    1,
+    'a retry may be claimed again, a sent one not',
+  );
   await s.deleteTokens(['a']);
   t.same(await s.tokensOf(['customer:u2']), []);
   t.same(await s.sendCounts(), { claimed: 1, sent: 1 });

@@ -21,9 +21,23 @@ t.test('the AOF promise is reported, with a loud warning when off', async (t) =>
   await checkRedis(off, { test: true, warn: (m) => quiet.push(m) });
   t.same(quiet, [], 'no warning when told it is a test');
 
-  const always = await startRedis(t, ['--maxmemory-policy', 'noeviction', '--appendonly', 'yes', '--appendfsync', 'always']);
+  const always = await startRedis(t, [
+    '--maxmemory-policy',
+    'noeviction',
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    'always',
+  ]);
   t.equal((await checkRedis(always)).aof, 'always');
-  const everysec = await startRedis(t, ['--maxmemory-policy', 'noeviction', '--appendonly', 'yes', '--appendfsync', 'everysec']);
+  const everysec = await startRedis(t, [
+    '--maxmemory-policy',
+    'noeviction',
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    'everysec',
+  ]);
   const e = await checkRedis(everysec);
   t.equal(e.aof, 'everysec');
   t.match(e.promise, /up to about a second/);
@@ -38,14 +52,20 @@ t.test('Redis down: the check and enqueue fail fast, never hang', async (t) => {
   await r.kill();
   for (let i = 0; i < 3; i++) {
     const t0 = Date.now();
-    const err = await q.enqueue([{ id: `b.${i}`, data: { n: i } }]).then(() => null, (e: unknown) => e);
+    const err = await q.enqueue([{ id: `b.${i}`, data: { n: i } }]).then(
+      () => null,
+      (e: unknown) => e,
+    );
     const ms = Date.now() - t0;
     t.ok(err, `enqueue ${i} rejected`);
     t.equal((err as { code?: string }).code, 'DEPENDENCY_UNAVAILABLE', 'with the error table code');
     t.ok(ms < 2_500, `in ${ms} ms`);
   }
   const t0 = Date.now();
-  const err = await checkRedis(r, { timeoutMs: 1_000 }).then(() => null, (e: unknown) => e);
+  const err = await checkRedis(r, { timeoutMs: 1_000 }).then(
+    () => null,
+    (e: unknown) => e,
+  );
   t.equal((err as { code?: string }).code, 'DEPENDENCY_UNAVAILABLE');
   t.ok(Date.now() - t0 < 2_000, 'the boot check fails fast too');
 });

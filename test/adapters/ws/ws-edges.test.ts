@@ -11,11 +11,20 @@ import { originAllowed, problemBody, tokenOf, type UpgradeHeaders } from '../../
 import { CloseCode, ErrorCodes, type EngineEvent } from '../../../protocol/index.js';
 
 const headers = (h: Partial<UpgradeHeaders>): UpgradeHeaders => ({
-  key: 'k', extensions: '', protocols: [], origin: '', authorization: '', queryToken: '', ...h,
+  key: 'k',
+  extensions: '',
+  protocols: [],
+  origin: '',
+  authorization: '',
+  queryToken: '',
+  ...h,
 });
 
 t.test('the token comes from the header, then a bearer. subprotocol entry, then the query', async (t) => {
-  t.equal(tokenOf(headers({ authorization: 'Bearer aaa', protocols: ['dispatch.v1', 'bearer.bbb'], queryToken: 'ccc' })), 'aaa');
+  t.equal(
+    tokenOf(headers({ authorization: 'Bearer aaa', protocols: ['dispatch.v1', 'bearer.bbb'], queryToken: 'ccc' })),
+    'aaa',
+  );
   t.equal(tokenOf(headers({ authorization: 'bearer   aaa ' })), 'aaa', 'scheme is case-insensitive');
   t.equal(tokenOf(headers({ protocols: ['dispatch.v1', 'bearer.bbb'], queryToken: 'ccc' })), 'bbb');
   t.equal(tokenOf(headers({ queryToken: 'ccc' })), 'ccc');
@@ -31,13 +40,27 @@ t.test('origins: native clients (no Origin) pass; browsers only from the list', 
 
 t.test('a refusal body names the code, title and status of the table', async (t) => {
   t.same(JSON.parse(problemBody('AUTH_ROLE_FORBIDDEN', 'role x')), {
-    code: 'AUTH_ROLE_FORBIDDEN', title: ErrorCodes.AUTH_ROLE_FORBIDDEN.title, status: 403, detail: 'role x',
+    code: 'AUTH_ROLE_FORBIDDEN',
+    title: ErrorCodes.AUTH_ROLE_FORBIDDEN.title,
+    status: 403,
+    detail: 'role x',
   });
-  for (const code of ['FRAME_INVALID', 'FRAME_TOO_LARGE', 'PROTOCOL_UNSUPPORTED', 'ORIGIN_FORBIDDEN', 'AUTH_TIMEOUT', 'CONNECTION_REPLACED', 'SLOW_CONSUMER'] as const) {
+  for (const code of [
+    'FRAME_INVALID',
+    'FRAME_TOO_LARGE',
+    'PROTOCOL_UNSUPPORTED',
+    'ORIGIN_FORBIDDEN',
+    'AUTH_TIMEOUT',
+    'CONNECTION_REPLACED',
+    'SLOW_CONSUMER',
+  ] as const) {
     t.ok(ErrorCodes[code].http >= 400, `${code} is in the table`);
   }
   const closes = Object.values(CloseCode);
-  t.ok(closes.every((c) => c >= 4000 && c < 5000), 'close codes are in the 4000 range');
+  t.ok(
+    closes.every((c) => c >= 4000 && c < 5000),
+    'close codes are in the 4000 range',
+  );
   t.equal(new Set(closes).size, closes.length, 'close codes are distinct');
 });
 
@@ -56,23 +79,67 @@ t.test('the token bucket refills at its rate up to its burst', async (t) => {
   t.same([b.take(1000), b.take(1000), b.take(1000), b.take(1000)], [true, true, true, false]);
   t.notOk(b.take(1499), 'less than one token after 499 ms at 2/s');
   t.ok(b.take(1500));
-  t.same([b.take(10_000), b.take(10_000), b.take(10_000), b.take(10_000)], [true, true, true, false], 'never more than the burst');
+  t.same(
+    [b.take(10_000), b.take(10_000), b.take(10_000), b.take(10_000)],
+    [true, true, true, false],
+    'never more than the burst',
+  );
 });
 
 t.test('engine events become seed-shaped stream messages', async (t) => {
   const base = { aggregate: 'order', id: 'o1', seq: 3, at: Date.UTC(2026, 0, 1, 12) } as const;
-  const accepted = { ...base, type: 'order_accepted', prepMinutes: 10, readyAt: Date.UTC(2026, 0, 1, 12, 10), dispatchAt: 0 } as EngineEvent;
-  t.same(streamMessage.fromEvent(accepted), [{
-    type: 'order_status_update',
-    data: { order_id: 'o1', status: 'confirmed', event: 'order_accepted', at: '2026-01-01T12:00:00.000Z', estimated_ready_at: '2026-01-01T12:10:00.000Z' },
-  }]);
-  const cancelled = { ...base, type: 'order_cancelled', by: 'system', reason: 'no_rider', fromState: 'preparing', refundDue: true, riderId: null } as EngineEvent;
-  t.same(streamMessage.fromEvent(cancelled).map((m) => m.type), ['order_status_update', 'notification']);
-  t.same(streamMessage.fromEvent({ ...base, type: 'order_offered' } as EngineEvent), [], 'offers are the rider\'s business');
+  const accepted = {
+    ...base,
+    type: 'order_accepted',
+    prepMinutes: 10,
+    readyAt: Date.UTC(2026, 0, 1, 12, 10),
+    dispatchAt: 0,
+  } as EngineEvent;
+  t.same(streamMessage.fromEvent(accepted), [
+    {
+      type: 'order_status_update',
+      data: {
+        order_id: 'o1',
+        status: 'confirmed',
+        event: 'order_accepted',
+        at: '2026-01-01T12:00:00.000Z',
+        estimated_ready_at: '2026-01-01T12:10:00.000Z',
+      },
+    },
+  ]);
+  const cancelled = {
+    ...base,
+    type: 'order_cancelled',
+    by: 'system',
+    reason: 'no_rider',
+    fromState: 'preparing',
+    refundDue: true,
+    riderId: null,
+  } as EngineEvent;
+  t.same(
+    streamMessage.fromEvent(cancelled).map((m) => m.type),
+    ['order_status_update', 'notification'],
+  );
+  t.same(
+    streamMessage.fromEvent({ ...base, type: 'order_offered' } as EngineEvent),
+    [],
+    "offers are the rider's business",
+  );
   const assigned = { ...base, type: 'order_assigned', riderId: 'v1' } as EngineEvent;
-  t.match(streamMessage.fromEvent(assigned, () => 'ready'), [{ data: { status: 'ready', delivery_person_id: 'v1' } }], 'assignment keeps the food\'s word');
-  t.match(streamMessage.fromEvent(assigned, () => 'preparing'), [{ data: { status: 'preparing' } }]);
+  t.match(
+    streamMessage.fromEvent(assigned, () => 'ready'),
+    [{ data: { status: 'ready', delivery_person_id: 'v1' } }],
+    "assignment keeps the food's word",
+  );
+  t.match(
+    streamMessage.fromEvent(assigned, () => 'preparing'),
+    [{ data: { status: 'preparing' } }],
+  );
   t.same(streamMessage.location('o1', { lat: 1, lng: 2, at: base.at, heading: NaN, speed: 3 }).data, {
-    order_id: 'o1', location: { latitude: 1, longitude: 2 }, heading: null, speed: 3, at: '2026-01-01T12:00:00.000Z',
+    order_id: 'o1',
+    location: { latitude: 1, longitude: 2 },
+    heading: null,
+    speed: 3,
+    at: '2026-01-01T12:00:00.000Z',
   });
 });
