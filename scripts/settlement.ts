@@ -6,14 +6,17 @@
  */
 import { RazorpayGateway } from '../adapters/payments/razorpay-gateway.js';
 import { settlementReport } from '../adapters/payments/settlement-report.js';
-import { MoneyStore } from '../adapters/postgres/money-store.js';
+import { MoneyStore, type SettlementRow } from '../adapters/postgres/money-store.js';
+import { migrate } from '../adapters/postgres/migrate.js';
 import { pgDatabase } from '../adapters/postgres/sql-database.js';
 import { parseServerConfig, ServerConfigError } from '../adapters/server/server-config.js';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
 const dateArg = args[args.indexOf('--date') + 1];
-const day = args.includes('--date') ? new Date(`${dateArg}T00:00:00Z`) : new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000 - 86_400_000);
+const DAY_MS = 86_400_000;
+const yesterday = new Date(Math.floor(Date.now() / DAY_MS) * DAY_MS - DAY_MS);
+const day = args.includes('--date') ? new Date(`${dateArg}T00:00:00Z`) : yesterday;
 if (Number.isNaN(day.getTime())) {
   process.stderr.write(`settlement: --date must be YYYY-MM-DD, got ${JSON.stringify(dateArg)}\n`);
   process.exit(2);
@@ -31,23 +34,33 @@ if (config.persistence.mode !== 'server') {
   process.exit(2);
 }
 const db = pgDatabase(config.persistence.databaseUrl, { max: 2 });
+// The schema the report reads (the server migrates at start too; migrating is idempotent).
+await migrate(db);
 const g = config.paymentGateway;
-const gateway = g ? new RazorpayGateway({ baseUrl: g.url, keyId: g.keyId, keySecret: g.keySecret, merchantId: g.merchantId }) : undefined;
-const report = await settlementReport(new MoneyStore(db), gateway, day, new Date(day.getTime() + 86_400_000));
+const gateway = g
+  ? new RazorpayGateway({ baseUrl: g.url, keyId: g.keyId, keySecret: g.keySecret, merchantId: g.merchantId })
+  : undefined;
+const report = await settlementReport(new MoneyStore(db), gateway, day, new Date(day.getTime() + DAY_MS));
 await db.close();
 const rs = (p: number) => `₹${(Number(p) / 100).toFixed(2)}`;
+const row = (name: string, r: Omit<SettlementRow, 'restaurant_id' | 'payments' | 'refunds'>): string =>
+  [name.padEnd(36), rs(r.captured_paise).padStart(12), rs(r.refunded_paise).padStart(12),
+    rs(r.refund_pending_paise).padStart(13), rs(r.refund_failed_paise).padStart(15),
+    rs(r.net_paise).padStart(12)].join(' ');
 if (json) process.stdout.write(`${JSON.stringify(report)}\n`);
 else {
-  process.stdout.write(`settlement ${report.from} .. ${report.to} (amounts in rupees; the JSON has paise)\n`);
-  process.stdout.write('restaurant                             captured     refunded   refund owed  refund flagged          net\n');
-  for (const r of report.restaurants) {
-    process.stdout.write(`${r.restaurant_id.padEnd(36)} ${rs(r.captured_paise).padStart(11)} ${rs(r.refunded_paise).padStart(12)} ${rs(r.refund_pending_paise).padStart(13)} ${rs(r.refund_failed_paise).padStart(15)} ${rs(r.net_paise).padStart(12)}\n`);
+  const out: string[] = [`settlement ${report.from} .. ${report.to} (amounts in rupees; the JSON has paise)`];
+  out.push(['restaurant'.padEnd(36), 'captured'.padStart(12), 'refunded'.padStart(12), 'refund owed'.padStart(13),
+    'refund flagged'.padStart(15), 'net'.padStart(12)].join(' '));
+  for (const r of report.restaurants) out.push(row(r.restaurant_id, r));
+  out.push(row('total', report.totals));
+  const gw = report.gateway;
+  if (gw) {
+    const verdict = gw.matches ? 'matches' : `${gw.mismatches.length} mismatches`;
+    const ours = `ours accepted ${rs(gw.ours_accepted_paise)}`;
+    out.push(`gateway: captured ${rs(gw.captured_paise)}, refunded ${rs(gw.refunded_paise)} (${ours}): ${verdict}`);
+    for (const m of gw.mismatches) out.push(`  ${m.payment}: ours ${m.ours}; gateway ${m.gateway}`);
   }
-  const t = report.totals;
-  process.stdout.write(`${'total'.padEnd(36)} ${rs(t.captured_paise).padStart(11)} ${rs(t.refunded_paise).padStart(12)} ${rs(t.refund_pending_paise).padStart(13)} ${rs(t.refund_failed_paise).padStart(15)} ${rs(t.net_paise).padStart(12)}\n`);
-  if (report.gateway) {
-    process.stdout.write(`gateway: captured ${rs(report.gateway.captured_paise)}, refunded ${rs(report.gateway.refunded_paise)} (ours accepted ${rs(report.gateway.ours_accepted_paise)}): ${report.gateway.matches ? 'matches' : `${report.gateway.mismatches.length} mismatches`}\n`);
-    for (const m of report.gateway.mismatches) process.stdout.write(`  ${m.payment}: ours ${m.ours}; gateway ${m.gateway}\n`);
-  }
+  process.stdout.write(`${out.join('\n')}\n`);
 }
 process.exit(report.gateway && !report.gateway.matches ? 1 : 0);

@@ -262,7 +262,10 @@ export class CatalogStore {
   // ─── Orders ──────────────────────────────────────────────────────────────
 
   /** The order row and its items, in one statement (one round trip). */
-  async insertOrder(tx: SqlTx, o: Omit<OrderRow, 'state_row' | 'restaurant_address' | 'status' | 'rider_id' | 'refund'> & { payer_vpa: string | null }, items: readonly OrderItemRow[]): Promise<void> {
+  async insertOrder(
+    tx: SqlTx, o: Omit<OrderRow, 'state_row' | 'restaurant_address' | 'status' | 'rider_id' | 'refund'> & { payer_vpa: string | null },
+    items: readonly OrderItemRow[],
+  ): Promise<void> {
     await tx.query(
       `WITH o AS (
          INSERT INTO orders (id, customer_id, restaurant_id, status, drop_lat, drop_lng, total_paise, placed_at, delivery_address, payment_method, payer_vpa, tracking_id, estimated_delivery_at)
@@ -348,10 +351,12 @@ export class CatalogStore {
   /** Inserts a payment request; false when the order already has an open one. */
   async insertPayment(tx: SqlTx, p: Omit<PaymentRow, 'created_at' | 'updated_at'>): Promise<boolean> {
     const res = await tx.query(
-      `INSERT INTO payments (id, order_id, customer_id, gateway, amount_paise, status, transaction_id, payer_vpa, payment_url, expires_at, gateway_order_id)
+      `INSERT INTO payments (id, order_id, customer_id, gateway, amount_paise, status, transaction_id, payer_vpa, payment_url,
+                             expires_at, gateway_order_id)
        VALUES ($1, $2, $3, $10, $4, $5, $6, $7, $8, $9, $11)
        ON CONFLICT (order_id) WHERE status IN ('created', 'pending', 'captured') DO NOTHING RETURNING id`,
-      [p.id, p.order_id, p.customer_id, p.amount_paise, p.status, p.transaction_id, p.payer_vpa, p.payment_url, p.expires_at,
+      [p.id, p.order_id, p.customer_id, p.amount_paise, p.status, p.transaction_id, p.payer_vpa, p.payment_url,
+        p.expires_at,
         p.gateway_order_id ? 'razorpay' : 'upi-intent', p.gateway_order_id ?? null],
     );
     return res.rows.length === 1;
@@ -392,7 +397,8 @@ export class CatalogStore {
   async settlePayment(tx: SqlTx, id: string, status: 'captured' | 'failed', gatewayRef: string): Promise<boolean> {
     // A capture after we gave up on the payment (expired) is still money received: recorded, then refunded.
     const res = await tx.query(
-      `UPDATE payments SET status = $2, gateway_ref = $3, updated_at = now(), captured_at = CASE WHEN $2 = 'captured' THEN now() END
+      `UPDATE payments SET status = $2, gateway_ref = $3, updated_at = now(),
+         captured_at = CASE WHEN $2 = 'captured' THEN now() END
        WHERE id = $1 AND (status IN ('created', 'pending') OR (status = 'expired' AND $2 = 'captured')) RETURNING id`,
       [id, status, gatewayRef],
     );
@@ -415,7 +421,9 @@ export class CatalogStore {
     if (res.rows.length === 0) return false;
     await tx.query(
       `INSERT INTO outbox (topic, key, payload) VALUES ('payment.refund', $1, $2::jsonb) ON CONFLICT (key) DO NOTHING`,
-      [key, JSON.stringify({ refund_id: r.id, payment_id: r.paymentId, order_id: res.rows[0]!['order_id'], amount_paise: r.amountPaise, reason: r.reason })],
+      [key, JSON.stringify({
+        refund_id: r.id, payment_id: r.paymentId, order_id: res.rows[0]!['order_id'], amount_paise: r.amountPaise, reason: r.reason,
+      })],
     );
     return true;
   }
@@ -445,7 +453,8 @@ export class CatalogStore {
 
 const ORDER_COLUMNS = `o.id, o.customer_id, o.restaurant_id, o.status, o.rider_id, o.total_paise, o.drop_lat, o.drop_lng, o.delivery_address, o.payment_method,
   o.tracking_id, o.placed_at, o.estimated_delivery_at, s.row AS state_row, r.address AS restaurant_address,
-  (SELECT json_build_object('id', rf.id, 'status', rf.status, 'amount_paise', rf.amount_paise, 'reason', rf.reason, 'requested_at', rf.created_at,
+  (SELECT json_build_object('id', rf.id, 'status', rf.status, 'amount_paise', rf.amount_paise, 'reason', rf.reason,
+                            'requested_at', rf.created_at,
                             'accepted_at', rf.accepted_at, 'settled_at', rf.settled_at)
    FROM refunds rf WHERE rf.order_id = o.id ORDER BY rf.created_at DESC LIMIT 1) AS refund`;
 const ORDER_FROM = `FROM orders o

@@ -126,8 +126,11 @@ export function parseServerConfig(env: ServerEnv): ServerConfig {
       return v;
     };
     if (gatewayUrl === '') problems.push('UPI_GATEWAY_URL is required in production (the payment gateway)');
-    else if (!/^https?:\/\/[^\s/]+/.test(gatewayUrl)) problems.push(`UPI_GATEWAY_URL must be an http(s) URL, got ${JSON.stringify(gatewayUrl)}`);
-    else if (mode === 'production' && !gatewayUrl.startsWith('https://')) problems.push('UPI_GATEWAY_URL must be https in production');
+    else if (!/^https?:\/\/[^\s/]+/.test(gatewayUrl)) {
+      problems.push(`UPI_GATEWAY_URL must be an http(s) URL, got ${JSON.stringify(gatewayUrl)}`);
+    } else if (mode === 'production' && !gatewayUrl.startsWith('https://')) {
+      problems.push('UPI_GATEWAY_URL must be https in production');
+    }
     paymentGateway = Object.freeze({
       url: gatewayUrl.replace(/\/+$/, ''),
       merchantId: need('UPI_MERCHANT_ID', 'acc_sandbox'),
@@ -149,7 +152,8 @@ export function parseServerConfig(env: ServerEnv): ServerConfig {
   if (problems.length > 0 || !persistence || !firebase) throw new ServerConfigError(problems.join('\n'));
   return Object.freeze({
     mode, host, port, persistence, firebase, encryptionKey, timeZone,
-    upi: Object.freeze({ payeeVpa, payeeName: env['UPI_PAYEE_NAME'] || 'Dispatch Foods', merchantCode }), webhookSecret, paymentGateway,
+    upi: Object.freeze({ payeeVpa, payeeName: env['UPI_PAYEE_NAME'] || 'Dispatch Foods', merchantCode }),
+    webhookSecret, paymentGateway,
     rest: Object.freeze(rest), allowedOrigins: Object.freeze(allowedOrigins), inProcessWorker,
   });
 }

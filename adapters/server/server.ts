@@ -136,9 +136,13 @@ export async function startServer(config: ServerConfig, log: ServerLogger = json
     };
     const gatewayConfig = config.paymentGateway;
     const gateway = gatewayConfig
-      ? new RazorpayGateway({ baseUrl: gatewayConfig.url, keyId: gatewayConfig.keyId, keySecret: gatewayConfig.keySecret, merchantId: gatewayConfig.merchantId })
+      ? new RazorpayGateway({
+        baseUrl: gatewayConfig.url, keyId: gatewayConfig.keyId, keySecret: gatewayConfig.keySecret, merchantId: gatewayConfig.merchantId,
+      })
       : undefined;
-    if (!gateway) log.warn({ msg: 'no payment gateway (UPI_GATEWAY_URL): UPI links go to the configured payee and refunds wait in the outbox' });
+    if (!gateway) {
+      log.warn({ msg: 'no payment gateway (UPI_GATEWAY_URL): UPI links go to the configured payee and refunds wait in the outbox' });
+    }
     const deps: GatewayDeps = {
       engine, catalog, clock, probes, gateway,
       config: { version: VERSION, timeZone: config.timeZone, upi: config.upi, defaultPrepMinutes: 15, defaultCapacity: 20 },
@@ -162,13 +166,13 @@ export async function startServer(config: ServerConfig, log: ServerLogger = json
     const stream = attachStreamRoutes(app, { ...common, durable });
     const openapi = JSON.stringify(buildOpenApi(VERSION));
     const money = new MoneyStore(storage.db);
-    const webhookDeps = { ...deps, webhookSecret: config.webhookSecret, money, notify: (id: string, m: string) => stream.notify(id, m) };
+    const notify = (id: string, m: string) => stream.notify(id, m);
+    const webhookDeps = { ...deps, webhookSecret: config.webhookSecret, money, notify };
     if (gateway && gatewayConfig) {
-      const relayLog = { info: (o: Record<string, unknown>) => log.info(o), warn: (o: Record<string, unknown>) => log.warn(o), error: (o: Record<string, unknown>) => log.error(o) };
-      const relay = new RefundRelay({ store: money, gateway, notify: webhookDeps.notify, log: relayLog }).start();
+      const relay = new RefundRelay({ store: money, gateway, notify, log }).start();
       closers.push(() => relay.stop());
       const reconciler = new Reconciler({
-        gateway, money, catalog, settlement: paymentSettlement(webhookDeps), log: relayLog,
+        gateway, money, catalog, settlement: paymentSettlement(webhookDeps), log,
         afterMs: gatewayConfig.reconcileAfterMs, everyMs: gatewayConfig.reconcileEveryMs,
       }).start();
       closers.push(() => reconciler.stop());

@@ -265,7 +265,8 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
   return {
     stats,
     notify(orderId, message) {
-      publish(orderTopic(orderId), { type: 'notification', data: { order_id: orderId, message, at: new Date(clock.now()).toISOString() } });
+      const at = new Date(clock.now()).toISOString();
+      publish(orderTopic(orderId), { type: 'notification', data: { order_id: orderId, message, at } });
     },
     close(code, reason) {
       unsubscribeEngine();

@@ -45,8 +45,11 @@ export const streamMessage = {
       out.push({ type: 'order_status_update', data: { order_id: e.id, status, event: e.type, at, ...extra } });
     }
     if (e.type === 'order_sla_breached') out.push({ type: 'notification', data: { order_id: e.id, message: 'Your order is running late', at } });
-    // No promise of a refund here: the customer is told one is on its way once the gateway accepted it (refund-relay.ts).
-    if (e.type === 'order_cancelled' && e.refundDue) out.push({ type: 'notification', data: { order_id: e.id, message: 'Your order was cancelled; if you paid for it, you will be told here when your refund is on its way', at } });
+    // No promise of a refund here: the customer hears it is on its way once the gateway accepted it (refund-relay.ts).
+    if (e.type === 'order_cancelled' && e.refundDue) {
+      const message = 'Your order was cancelled; if you paid for it, you will be told here when your refund is on its way';
+      out.push({ type: 'notification', data: { order_id: e.id, message, at } });
+    }
     return out;
   },
 

@@ -213,7 +213,9 @@ export const RefundWebhook = Type.Object({
         payment_id: Type.String({ minLength: 1, maxLength: 100 }),
         amount: Type.Integer({ minimum: 0, description: 'Paise' }),
         status: Type.String(),
-        notes: Type.Object({ refund_id: Type.Optional(Type.String({ maxLength: 100 })) }, { additionalProperties: true }),
+        notes: Type.Object({
+          refund_id: Type.Optional(Type.String({ maxLength: 100 })),
+        }, { additionalProperties: true }),
       }, { additionalProperties: true }),
     }, { additionalProperties: true }),
   }, { additionalProperties: true }),
@@ -249,11 +251,13 @@ export const OrderCreated = Type.Object({
 /** A refund as orders and payments show it. */
 export const RefundOut = Type.Object({
   id: Type.String(),
-  status: Type.Union([Type.Literal('requested'), Type.Literal('pending'), Type.Literal('processed'), Type.Literal('failed')], {
-    description: 'requested: not yet accepted by the gateway; pending: accepted; processed: the money is back; failed: an operator is on it',
+  status: Type.Union(['requested', 'pending', 'processed', 'failed'].map((s) => Type.Literal(s)), {
+    description: 'requested: not yet accepted by the gateway; pending: accepted; processed: the money is back; '
+      + 'failed: an operator is on it',
   }),
   amount: Type.Number({ description: 'Rupees' }), reason: Type.String(),
-  requested_at: IsoTime, accepted_at: Type.Union([IsoTime, Type.Null()]), settled_at: Type.Union([IsoTime, Type.Null()]),
+  requested_at: IsoTime, accepted_at: Type.Union([IsoTime, Type.Null()]),
+  settled_at: Type.Union([IsoTime, Type.Null()]),
 }, open);
 
 export const OrderOut = Type.Object({
@@ -263,7 +267,9 @@ export const OrderOut = Type.Object({
   created_at: IsoTime, estimated_delivery_time: IsoTime,
   tracking: Type.Union([Type.Object({ current_location: Type.Union([LatLngOut, Type.Null()]), estimated_arrival: Type.Union([IsoTime, Type.Null()]) }, open), Type.Null()]),
   rider_payout: Type.Optional(Type.Number({ minimum: 0, description: 'What the rider is paid for the job, rupees; only for the assigned rider and admins' })),
-  payment_status: Type.Optional(Type.String({ description: 'pending, paid, refund_pending, refunded, failed or cash_on_delivery' })),
+  payment_status: Type.Optional(Type.String({
+    description: 'pending, paid, refund_pending, refunded, failed or cash_on_delivery',
+  })),
   refund: Type.Optional(RefundOut),
 }, open);
 

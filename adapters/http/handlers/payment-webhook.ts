@@ -23,7 +23,9 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { OrderId } from '../../../protocol/index.js';
-import { PaymentWebhook, type PaymentWebhookBody, RefundWebhook, type RefundWebhookBody } from '../../../protocol/rest/schemas.js';
+import {
+  PaymentWebhook, type PaymentWebhookBody, RefundWebhook, type RefundWebhookBody,
+} from '../../../protocol/rest/schemas.js';
 import { rupees } from '../../payments/refund-relay.js';
 import type { MoneyStore } from '../../postgres/money-store.js';
 import type { SqlTx } from '../../postgres/sql-database.js';
@@ -81,18 +83,24 @@ export function paymentSettlement(d: Omit<WebhookDeps, 'webhookSecret'>) {
     const { answer, moved } = await catalog.transaction('refund webhook', async (tx) => {
       const fresh = await catalog.insertInbox(tx, WEBHOOK_GATEWAY, eventId, w.event, w);
       if (!fresh) return { answer: { status: 'duplicate', result: 'already applied' }, moved: undefined };
-      const moved = outcome ? await d.money.settleRefund(tx, { ourId: entity.notes.refund_id, gatewayRef: entity.id, outcome }) : undefined;
+      const moved = outcome
+        ? await d.money.settleRefund(tx, { ourId: entity.notes.refund_id, gatewayRef: entity.id, outcome })
+        : undefined;
       await catalog.markInboxProcessed(tx, WEBHOOK_GATEWAY, eventId);
-      const result = !outcome ? `ignored: event ${w.event}` : moved ? `refund ${outcome}` : 'refund already ended or unknown';
+      const result = !outcome ? `ignored: event ${w.event}`
+        : moved ? `refund ${outcome}` : 'refund already ended or unknown';
       return { answer: { status: 'processed', result }, moved };
     });
-    if (moved?.status === 'processed') d.notify(moved.order_id, `Your refund of ${rupees(moved.amount_paise)} has been completed`);
+    if (moved?.status === 'processed') {
+      d.notify(moved.order_id, `Your refund of ${rupees(moved.amount_paise)} has been completed`);
+    }
     return answer;
   };
 
   /** A payment captured or failed at the gateway (event `payment.*`), named by our UPI reference. */
   const paymentEvent = async (
-    eventId: string, event: string, payload: unknown, p: { transactionId: string; gatewayPaymentId: string; amount: number },
+    eventId: string, event: string, payload: unknown,
+    p: { transactionId: string; gatewayPaymentId: string; amount: number },
   ): Promise<{ status: string; result: string }> => {
     const outcome = event === 'payment.captured' ? 'captured' : event === 'payment.failed' ? 'failed' : undefined;
     const answer = await catalog.transaction('payment webhook', async (tx) => {
@@ -127,7 +135,8 @@ export function paymentWebhookHandler(d: WebhookDeps) {
     } catch (err) {
       return problem('INVALID_JSON', `the body is not valid JSON: ${(err as Error).message}`, id);
     }
-    const isRefund = typeof (body as { event?: unknown } | null)?.event === 'string' && (body as { event: string }).event.startsWith('refund.');
+    const named = (body as { event?: unknown } | null)?.event;
+    const isRefund = typeof named === 'string' && named.startsWith('refund.');
     const errors = validate(isRefund ? RefundWebhook : PaymentWebhook, body);
     if (errors.length > 0) return problem('INVALID_ARGUMENT', errors.map((e) => `${e.field}: ${e.message}`).join('; '), id, errors);
     const eventId = req.headers['x-razorpay-event-id'] ?? '';
@@ -135,7 +144,9 @@ export function paymentWebhookHandler(d: WebhookDeps) {
     if (isRefund) return { status: 200, body: await refundEvent(eventId, body as RefundWebhookBody) };
     const w = body as PaymentWebhookBody;
     const entity = w.payload.payment.entity;
-    const answer = await paymentEvent(eventId, w.event, body, { transactionId: entity.notes.transaction_id, gatewayPaymentId: entity.id, amount: entity.amount });
+    const answer = await paymentEvent(eventId, w.event, body, {
+      transactionId: entity.notes.transaction_id, gatewayPaymentId: entity.id, amount: entity.amount,
+    });
     return { status: 200, body: answer };
   };
 }

@@ -73,12 +73,14 @@ export function paymentHandlers(d: GatewayDeps) {
       let gatewayOrderId: string | null = null;
       if (d.gateway) {
         try {
-          const g = await d.gateway.createOrder({ amount, receipt: id.slice(0, 40), notes: { transaction_id: transactionId, payment_id: id, order_id: o.id } });
+          const notes = { transaction_id: transactionId, payment_id: id, order_id: o.id };
+          const g = await d.gateway.createOrder({ amount, receipt: id.slice(0, 40), notes });
           url = (await d.gateway.createUpiIntent({ orderId: g.id, vpa: b.payment_method.vpa })).link;
           gatewayOrderId = g.id;
         } catch (err) {
           if (!(err instanceof GatewayError)) throw err;
-          return reject(err.kind === 'transient' ? 'DEPENDENCY_UNAVAILABLE' : 'PAYMENT_GATEWAY_REFUSED', `payment gateway: ${err.message}`);
+          const code = err.kind === 'transient' ? 'DEPENDENCY_UNAVAILABLE' : 'PAYMENT_GATEWAY_REFUSED';
+          return reject(code, `payment gateway: ${err.message}`);
         }
       } else {
         url = upiIntentLink({
