@@ -21,7 +21,8 @@ import { gatewayPaymentOf, startMoneyWorld } from '../test/support/money-world.j
 import { api, openRestaurant, seed } from '../test/support/rest-server.js';
 
 const args = process.argv.slice(2);
-const flag = (name: string, dflt: number): number => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : dflt);
+const flag = (name: string, dflt: number): number =>
+  args.includes(name) ? Number(args[args.indexOf(name) + 1]) : dflt;
 const ORDERS = flag('--orders', 1000);
 const CANCEL = flag('--cancel', 1 / 3);
 const CONCURRENCY = flag('--concurrency', 16);
@@ -41,7 +42,8 @@ const random = (): number => {
 
 const closers: (() => unknown)[] = [];
 const t0 = performance.now();
-const w = await startMoneyWorld({ teardown: (fn) => closers.push(fn) }, { REST_RATE_PER_S: '1000000', REST_RATE_BURST: '1000000' }, { capacity: 1000 });
+const unlimited = { REST_RATE_PER_S: '1000000', REST_RATE_BURST: '1000000' };
+const w = await startMoneyWorld({ teardown: (fn) => closers.push(fn) }, unlimited, { capacity: 1000 });
 const { url, cast, sandbox } = w;
 const db = pgDatabase(w.databaseUrl!, { max: 2 });
 closers.push(() => db.close());
@@ -56,7 +58,8 @@ const shops = [
 /** A POST with an Idempotency-Key, retried while the server answers 503 (a dependency down). */
 async function post(path: string, token: string, body: unknown, key: string): Promise<any> {
   for (let attempt = 0; ; attempt++) {
-    const r = await api(url, path === '/payments' || path === '/orders' ? 'POST' : 'PUT', path, { token, body, headers: { 'idempotency-key': key } });
+    const method = path === '/payments' || path === '/orders' ? 'POST' : 'PUT';
+    const r = await api(url, method, path, { token, body, headers: { 'idempotency-key': key } });
     if (r.status !== 503 || attempt >= 20) return r;
     await new Promise((res) => setTimeout(res, 200));
   }
@@ -73,7 +76,10 @@ async function until<T>(fn: () => Promise<T | undefined>, ms: number): Promise<T
 
 if (FAULTS) {
   await fetch(`${sandbox.url}/sandbox/faults`, {
-    method: 'POST', body: JSON.stringify({ p5xx: 0.03, pTimeout: 0.003, pRefundTimeout: 0.1, pDropWebhook: 0.05, pDuplicateWebhook: 0.1 }),
+    method: 'POST',
+    body: JSON.stringify({
+      p5xx: 0.03, pTimeout: 0.003, pRefundTimeout: 0.1, pDropWebhook: 0.05, pDuplicateWebhook: 0.1,
+    }),
   });
 }
 
@@ -81,22 +87,32 @@ type Kind = 'customer' | 'restaurant' | 'admin' | 'restaurant_after_confirming';
 const KINDS: Kind[] = ['customer', 'restaurant', 'admin', 'restaurant_after_confirming'];
 interface Run { order: string; payment: string; gatewayPayment: string; cancel: Kind | null; error?: string }
 const runs: Run[] = [];
-const plan = Array.from({ length: ORDERS }, (_, i) => ({ i, shop: shops[i % shops.length]!, cancel: random() < CANCEL ? KINDS[Math.floor(random() * KINDS.length)]! : null }));
+const plan = Array.from({ length: ORDERS }, (_, i) => ({
+  i, shop: shops[i % shops.length]!, cancel: random() < CANCEL ? KINDS[Math.floor(random() * KINDS.length)]! : null,
+}));
 
 async function one(p: (typeof plan)[number]): Promise<void> {
-  const o = await post('/orders', cast.customer.token, seed.order(p.shop.id, [{ menu_item_id: p.shop.item, quantity: 1 }]), `o-${p.i}-${randomUUID()}`);
-  if (o.status !== 201) { runs.push({ order: '', payment: '', gatewayPayment: '', cancel: p.cancel, error: `order ${o.status} ${JSON.stringify(o.body)}` }); return; }
-  const pay = await post('/payments', cast.customer.token, { order_id: o.body.id, payment_method: { type: 'UPI', vpa: 'user@paytm' }, amount: 280 }, `p-${o.body.id}`);
-  if (pay.status !== 201) { runs.push({ order: o.body.id, payment: '', gatewayPayment: '', cancel: p.cancel, error: `payment ${pay.status} ${JSON.stringify(pay.body)}` }); return; }
+  const token = cast.customer.token;
+  const failed = (order: string, error: string) =>
+    runs.push({ order, payment: '', gatewayPayment: '', cancel: p.cancel, error });
+  const items = [{ menu_item_id: p.shop.item, quantity: 1 }];
+  const o = await post('/orders', token, seed.order(p.shop.id, items), `o-${p.i}-${randomUUID()}`);
+  if (o.status !== 201) return void failed('', `order ${o.status} ${JSON.stringify(o.body)}`);
+  const body = { order_id: o.body.id, payment_method: { type: 'UPI', vpa: 'user@paytm' }, amount: 280 };
+  const pay = await post('/payments', token, body, `p-${o.body.id}`);
+  if (pay.status !== 201) return void failed(o.body.id, `payment ${pay.status} ${JSON.stringify(pay.body)}`);
   const g = gatewayPaymentOf(sandbox, pay.body.id)!;
   sandbox.ledger.capture(g.id);
   const run: Run = { order: o.body.id, payment: pay.body.id, gatewayPayment: g.id, cancel: p.cancel };
   runs.push(run);
-  const paid = await until(async () => ((await getOrder(o.body.id)).payment_status === 'paid' ? true : undefined), 60_000);
+  const paid = await until(async () => ((await getOrder(o.body.id)).payment_status === 'paid' || undefined), 60_000);
   if (!paid) { run.error = 'never paid'; return; }
   const owner = p.shop.owner.token;
-  const status = (token: string, body: unknown) => post(`/orders/${o.body.id}/status`, token, body, `s-${o.body.id}-${JSON.stringify(body)}`);
-  if (p.cancel === null || p.cancel === 'restaurant_after_confirming') await status(owner, { status: 'confirmed', estimated_preparation_time: 20 });
+  const status = (by: string, change: unknown) =>
+    post(`/orders/${o.body.id}/status`, by, change, `s-${o.body.id}-${JSON.stringify(change)}`);
+  if (p.cancel === null || p.cancel === 'restaurant_after_confirming') {
+    await status(owner, { status: 'confirmed', estimated_preparation_time: 20 });
+  }
   if (p.cancel === null) return;
   const by = p.cancel === 'customer' ? cast.customer.token : p.cancel === 'admin' ? cast.admin.token : owner;
   const c = await status(by, { status: 'cancelled' });
@@ -108,7 +124,8 @@ let done = 0;
 await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
   while (next < plan.length) {
     await one(plan[next++]!);
-    if (++done % 100 === 0) say(`money-load: ${done}/${ORDERS} orders placed and paid (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+    const s = ((performance.now() - t0) / 1000).toFixed(0);
+    if (++done % 100 === 0) say(`money-load: ${done}/${ORDERS} orders placed and paid (${s} s)`);
   }
 }));
 const placedS = (performance.now() - t0) / 1000;
@@ -117,7 +134,9 @@ await fetch(`${sandbox.url}/sandbox/faults`, { method: 'POST', body: '{}' });
 
 // The books settle when no refund is still owed or unsent, or after five minutes.
 await until(async () => {
-  const r = await db.query<{ n: number }>(`SELECT (SELECT count(*) FROM refunds WHERE status IN ('requested', 'pending')) + (SELECT count(*) FROM outbox WHERE sent_at IS NULL) AS n`);
+  const r = await db.query<{ n: number }>(`SELECT
+      (SELECT count(*) FROM refunds WHERE status IN ('requested', 'pending'))
+    + (SELECT count(*) FROM outbox WHERE sent_at IS NULL) AS n`);
   return Number(r.rows[0]!.n) === 0 ? true : undefined;
 }, 300_000);
 
@@ -137,17 +156,24 @@ for (const { r, o } of states) {
   } else if (n > 0) notCancelledRefunded++;
   if (n > 1) twice++;
 }
-const gateway = new RazorpayGateway({ baseUrl: sandbox.url, keyId: 'rzp_test_sandbox', keySecret: 'sandbox-secret', merchantId: 'acc_test' });
+const keys = { keyId: 'rzp_test_sandbox', keySecret: 'sandbox-secret', merchantId: 'acc' };
+const gateway = new RazorpayGateway({ baseUrl: sandbox.url, ...keys });
 const now = Date.now();
-const report = await settlementReport(new MoneyStore(db), gateway, new Date(now - 86_400_000), new Date(now + 86_400_000));
+const DAY = 86_400_000;
+const report = await settlementReport(new MoneyStore(db), gateway, new Date(now - DAY), new Date(now + DAY));
 const cancelled = states.filter((s) => s.o.engine_state === 'cancelled').length;
 const figures = {
-  orders: ORDERS, orders_paid: states.filter((s) => s.o.payment_status !== 'pending').length, orders_cancelled: cancelled, cancelled_by: cancelledBy,
+  orders: ORDERS, orders_paid: states.filter((s) => s.o.payment_status !== 'pending').length,
+  orders_cancelled: cancelled, cancelled_by: cancelledBy,
   errors: runs.filter((r) => r.error).map((r) => r.error).slice(0, 10), error_count: runs.filter((r) => r.error).length,
   refunds_at_gateway: Object.values(ledger.refundsByPayment).reduce((a, b) => a + b, 0),
-  refunds_missing: missing, refunded_twice: twice, refunds_of_orders_not_cancelled: notCancelledRefunded, shown_refunded: shownRefunded,
+  refunds_missing: missing, refunded_twice: twice, refunds_of_orders_not_cancelled: notCancelledRefunded,
+  shown_refunded: shownRefunded,
   faults_injected: sandbox.injected,
-  ledger_paise: { captured: ledger.captured, refunded: ledger.refunded, refund_pending: ledger.refundsPending, net: ledger.captured - ledger.refunded },
+  ledger_paise: {
+    captured: ledger.captured, refunded: ledger.refunded, refund_pending: ledger.refundsPending,
+    net: ledger.captured - ledger.refunded,
+  },
   ours_paise: report.totals,
   balances: report.totals.captured_paise === ledger.captured && report.totals.refunded_paise === ledger.refunded
     && report.totals.net_paise === ledger.captured - ledger.refunded && report.gateway?.matches === true,
@@ -158,5 +184,6 @@ const figures = {
 for (const c of closers.reverse()) await Promise.resolve(c()).catch(() => undefined);
 if (JSON_OUT) process.stdout.write(`${JSON.stringify(figures)}\n`);
 else process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`);
-const ok = missing === 0 && twice === 0 && notCancelledRefunded === 0 && figures.balances && shownRefunded === cancelled;
+const ok = missing === 0 && twice === 0 && notCancelledRefunded === 0 && figures.balances
+  && shownRefunded === cancelled;
 process.exit(ok ? 0 : 1);

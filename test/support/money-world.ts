@@ -12,7 +12,9 @@ export const WEBHOOK_SECRET = 'money-webhook-secret-0123456789';
 
 export type Cast = Awaited<ReturnType<typeof makeCast>>;
 
-export async function startMoneyWorld(t: Tap, env: Record<string, string> = {}, restaurant: Record<string, unknown> = {}, embedded = false) {
+export async function startMoneyWorld(
+  t: Tap, env: Record<string, string> = {}, restaurant: Record<string, unknown> = {}, embedded = false,
+) {
   const sandbox = await startSandbox({ webhookUrl: 'http://127.0.0.1:9/not-yet', webhookSecret: WEBHOOK_SECRET });
   t.teardown(() => sandbox.close());
   const ts = await startTestServer(t, {
@@ -35,10 +37,15 @@ export const gatewayPaymentOf = (sandbox: RunningSandbox, paymentId: string) =>
   [...sandbox.ledger.payments.values()].find((p) => p.notes['payment_id'] === paymentId);
 
 /** An order placed and its payment requested through the gateway (not yet paid). */
-export async function unpaidOrder(w: MoneyWorld, qty = 1): Promise<{ order: string; payment: string; gatewayPayment: string; paymentUrl: string }> {
-  const o = await api(w.url, 'POST', '/orders', { token: w.cast.customer.token, body: seed.order(w.shop.id, [{ menu_item_id: w.shop.items['Butter Chicken']!, quantity: qty }]) });
+export async function unpaidOrder(
+  w: MoneyWorld, qty = 1,
+): Promise<{ order: string; payment: string; gatewayPayment: string; paymentUrl: string }> {
+  const token = w.cast.customer.token;
+  const items = [{ menu_item_id: w.shop.items['Butter Chicken']!, quantity: qty }];
+  const o = await api(w.url, 'POST', '/orders', { token, body: seed.order(w.shop.id, items) });
   if (o.status !== 201) throw new Error(`POST /orders: ${o.status} ${JSON.stringify(o.body)}`);
-  const p = await api(w.url, 'POST', '/payments', { token: w.cast.customer.token, body: { order_id: o.body.id, payment_method: { type: 'UPI', vpa: 'user@paytm' }, amount: 280 * qty } });
+  const body = { order_id: o.body.id, payment_method: { type: 'UPI', vpa: 'user@paytm' }, amount: 280 * qty };
+  const p = await api(w.url, 'POST', '/payments', { token, body });
   if (p.status !== 201) throw new Error(`POST /payments: ${p.status} ${JSON.stringify(p.body)}`);
   const g = gatewayPaymentOf(w.sandbox, p.body.id);
   if (!g) throw new Error('no gateway payment for the request');
@@ -46,7 +53,9 @@ export async function unpaidOrder(w: MoneyWorld, qty = 1): Promise<{ order: stri
 }
 
 /** Polls the order until `check` holds. */
-export async function orderUntil(w: MoneyWorld, order: string, check: (body: any) => boolean, ms = 20_000): Promise<any> {
+export async function orderUntil(
+  w: MoneyWorld, order: string, check: (body: any) => boolean, ms = 20_000,
+): Promise<any> {
   let last: any;
   await until(async () => {
     last = (await api(w.url, 'GET', `/orders/${order}`, { token: w.cast.customer.token })).body;
