@@ -17,16 +17,21 @@ import { orderUntil, paidOrder, startMoneyWorld, unpaidOrder, watch } from '../s
 
 const w = await startMoneyWorld(t);
 const { cast, sandbox, url } = w;
-const setFaults = async (f: Record<string, unknown>) => (await fetch(`${sandbox.url}/sandbox/faults`, { method: 'POST', body: JSON.stringify(f) })).json();
+const setFaults = async (f: Record<string, unknown>) =>
+  (await fetch(`${sandbox.url}/sandbox/faults`, { method: 'POST', body: JSON.stringify(f) })).json();
 const refundsAt = (gatewayPayment: string) => sandbox.ledger.totals().refundsByPayment[gatewayPayment] ?? 0;
 const db = pgDatabase(w.databaseUrl!, { max: 1 });
 t.teardown(() => db.close());
 /** Whether the relay has finished with the refund of our payment (its outbox row sent). */
 const relayDone = async (payment: string) =>
-  (await db.query<{ sent: boolean }>(`SELECT sent_at IS NOT NULL AS sent FROM outbox WHERE key = $1`, [`refund-${payment}`])).rows[0]?.sent === true;
-const cancel = (order: string, token: string) => api(url, 'PUT', `/orders/${order}/status`, { token, body: { status: 'cancelled' } });
+  (await db.query<{ sent: boolean }>(
+    'SELECT sent_at IS NOT NULL AS sent FROM outbox WHERE key = $1', [`refund-${payment}`],
+  )).rows[0]?.sent === true;
+const cancel = (order: string, token: string) =>
+  api(url, 'PUT', `/orders/${order}/status`, { token, body: { status: 'cancelled' } });
+const told = (msgs: any[], text: RegExp) => msgs.some((m) => m.type === 'notification' && text.test(m.data.message));
 
-t.test('POST /payments creates the gateway order and answers its UPI intent link; the webhook, not the app, confirms it', async (t) => {
+t.test('POST /payments: the gateway\'s order and UPI intent link; its webhook, not the app, confirms', async (t) => {
   const u = await unpaidOrder(w);
   t.match(u.paymentUrl, /^upi:\/\/pay\?pa=sandbox%40razorpay/, 'the gateway\'s link');
   const p = await api(url, 'GET', `/payments/${u.payment}`, { token: cast.customer.token });
@@ -37,30 +42,32 @@ t.test('POST /payments creates the gateway order and answers its UPI intent link
   t.equal((await api(url, 'GET', `/payments/${u.payment}`, { token: cast.customer.token })).body.status, 'completed');
 });
 
-t.test('a cancellation after capture: refund accepted (customer told), then processed (told again), once', async (t) => {
+t.test('cancelled after capture: refund accepted (customer told), then processed (told again), once', async (t) => {
   sandbox.settings.refundSettleMs = null;
   t.teardown(() => { sandbox.settings.refundSettleMs = 50; });
   const paid = await paidOrder(w);
   const stream = await watch(w, paid.order);
   t.teardown(() => stream.close());
   t.equal((await cancel(paid.order, cast.customer.token)).status, 200);
-  await until(() => stream.msgs.some((m) => m.type === 'notification' && /is on its way/.test(m.data.message)), 20_000);
-  const pending = await orderUntil(w, paid.order, (b) => b.payment_status === 'refund_pending' && b.refund?.status === 'pending');
+  await until(() => told(stream.msgs, /is on its way/), 20_000);
+  const pending = await orderUntil(w, paid.order, 
+    (b) => b.payment_status === 'refund_pending' && b.refund?.status === 'pending',
+  );
   t.match(pending.refund, { amount: 280, reason: 'order_customer_request', accepted_at: String, settled_at: null });
   t.equal(refundsAt(paid.gatewayPayment), 1, 'the gateway holds the refund when the customer is told');
-  t.notOk(stream.msgs.some((m) => m.type === 'notification' && /completed/.test(m.data.message)), 'not yet told it completed');
+  t.notOk(told(stream.msgs, /completed/), 'not yet told it completed');
   const rf = [...sandbox.ledger.refunds.values()].find((r) => r.paymentId === paid.gatewayPayment)!;
   await fetch(`${sandbox.url}/sandbox/refunds/${rf.id}/process`, { method: 'POST' });
   const done = await orderUntil(w, paid.order, (b) => b.payment_status === 'refunded');
   t.match(done.refund, { status: 'processed', settled_at: String });
-  await until(() => stream.msgs.some((m) => m.type === 'notification' && /₹280\.00 has been completed/.test(m.data.message)));
+  await until(() => told(stream.msgs, /₹280\.00 has been completed/));
   const p = await api(url, 'GET', `/payments/${paid.payment}`, { token: cast.customer.token });
   t.match(p.body, { status: 'refunded', refunds: [{ status: 'processed', amount: 280 }] });
   t.equal(p.body.refunds.length, 1);
   t.equal(refundsAt(paid.gatewayPayment), 1);
 });
 
-t.test('refund.failed at the gateway: flagged for an operator, still owed to the customer, never told it completed', async (t) => {
+t.test('refund.failed: flagged for an operator, still owed to the customer, never told it completed', async (t) => {
   sandbox.settings.refundSettleMs = null;
   t.teardown(() => { sandbox.settings.refundSettleMs = 50; });
   const paid = await paidOrder(w);
@@ -75,7 +82,7 @@ t.test('refund.failed at the gateway: flagged for an operator, still owed to the
   t.match(o.refund, { settled_at: String });
   const flagged = await db.query<{ failure: string }>('SELECT failure FROM refunds WHERE order_id = $1', [paid.order]);
   t.match(flagged.rows[0]?.failure, /refund\.failed/);
-  t.notOk(stream.msgs.some((m) => m.type === 'notification' && /completed/.test(m.data.message)));
+  t.notOk(told(stream.msgs, /completed/));
 });
 
 t.test('every kind of cancellation after capture: exactly one refund each', async (t) => {
@@ -84,7 +91,8 @@ t.test('every kind of cancellation after capture: exactly one refund each', asyn
     ['restaurant rejects', (o) => cancel(o, cast.restaurant.token)],
     ['admin', (o) => cancel(o, cast.admin.token)],
     ['restaurant, after confirming', async (o) => {
-      const c = await api(url, 'PUT', `/orders/${o}/status`, { token: cast.restaurant.token, body: { status: 'confirmed', estimated_preparation_time: 20 } });
+      const body = { status: 'confirmed', estimated_preparation_time: 20 };
+      const c = await api(url, 'PUT', `/orders/${o}/status`, { token: cast.restaurant.token, body });
       t.equal(c.status, 200, 'confirmed first');
       return cancel(o, cast.restaurant.token);
     }],
@@ -137,9 +145,12 @@ t.test('out of order: the refund\'s end arrives before the capture it refunds', 
   await orderUntil(w, u.order, (b) => b.payment_status === 'paid');
   await cancel(u.order, cast.customer.token);
   await until(() => relayDone(u.payment), 20_000);
-  await until(() => [...sandbox.ledger.refunds.values()].some((r) => r.paymentId === u.gatewayPayment && r.status === 'processed'));
+  const processed = () =>
+    [...sandbox.ledger.refunds.values()].some((r) => r.paymentId === u.gatewayPayment && r.status === 'processed');
+  await until(processed);
   const before = sandbox.delivered.length;
-  const released = await (await fetch(`${sandbox.url}/sandbox/webhooks/release`, { method: 'POST' })).json() as { released: number };
+  const res = await fetch(`${sandbox.url}/sandbox/webhooks/release`, { method: 'POST' });
+  const released = await res.json() as { released: number };
   t.equal(released.released, 2, 'the capture and the refund\'s end, released newest first');
   await until(() => sandbox.delivered.length >= before + 2);
   t.same(sandbox.delivered.slice(before).map((d) => d.event).sort(), ['payment.captured', 'refund.processed']);
@@ -157,18 +168,24 @@ t.test('the capture webhook never arrives: reconciliation asks the gateway and c
   const o = await orderUntil(w, u.order, (b) => b.payment_status === 'paid');
   t.equal(o.engine_state, 'awaiting_restaurant');
   // The engine hears of the capture inside the transaction that records it: wait for the commit.
-  const inbox = async () => (await db.query<{ event_id: string }>('SELECT event_id FROM webhook_inbox WHERE event_id LIKE $1', [`recon-${u.gatewayPayment}-%`])).rows;
+  const inbox = async () => (await db.query<{ event_id: string }>(
+    'SELECT event_id FROM webhook_inbox WHERE event_id LIKE $1', [`recon-${u.gatewayPayment}-%`],
+  )).rows;
   await until(async () => (await inbox()).length > 0);
-  t.same((await inbox()).map((r) => r.event_id), [`recon-${u.gatewayPayment}-payment.captured`], 'settled by reconciliation');
-  t.equal(sandbox.delivered.slice(delivered).filter((d) => d.event === 'payment.captured').length, 0, 'no capture webhook came');
+  const ids = (await inbox()).map((r) => r.event_id);
+  t.same(ids, [`recon-${u.gatewayPayment}-payment.captured`], 'settled by reconciliation');
+  const captures = sandbox.delivered.slice(delivered).filter((d) => d.event === 'payment.captured');
+  t.equal(captures.length, 0, 'no capture webhook came');
   await setFaults({});
 });
 
 t.test('a payment past its deadline is given up by reconciliation; money that still comes is refunded', async (t) => {
   const u = await unpaidOrder(w);
   await db.query(`UPDATE payments SET expires_at = now() - interval '1 hour' WHERE id = $1`, [u.payment]);
-  t.equal((await api(url, 'GET', `/payments/${u.payment}`, { token: cast.customer.token })).body.status, 'expired', 'shown expired at once');
-  const stored = async () => (await db.query<{ status: string }>('SELECT status FROM payments WHERE id = $1', [u.payment])).rows[0]?.status;
+  const shown = await api(url, 'GET', `/payments/${u.payment}`, { token: cast.customer.token });
+  t.equal(shown.body.status, 'expired', 'shown expired at once');
+  const stored = async () =>
+    (await db.query<{ status: string }>('SELECT status FROM payments WHERE id = $1', [u.payment])).rows[0]?.status;
   await until(async () => (await stored()) === 'expired', 20_000);
   t.pass('reconciliation stopped asking about it');
   t.equal((await cancel(u.order, cast.customer.token)).status, 200);
@@ -188,8 +205,18 @@ t.test('a refund webhook replayed days later, or forged, changes nothing', async
   await fetch(`${sandbox.url}/sandbox/webhooks/replay`, { method: 'POST', body: JSON.stringify({ event_id: ev!.id }) });
   await until(() => sandbox.delivered.length > before);
   const forged = await api(url, 'POST', '/payments/webhook', {
-    raw: JSON.stringify({ event: 'refund.failed', payload: { refund: { entity: { id: 'rfnd_x', payment_id: paid.gatewayPayment, amount: 28_000, status: 'failed', notes: {} } } } }),
-    headers: { 'content-type': 'application/json', 'x-razorpay-signature': '00'.repeat(32), 'x-razorpay-event-id': 'evt_forged_refund' },
+    raw: JSON.stringify({
+      event: 'refund.failed',
+      payload: {
+        refund: { entity: {
+          id: 'rfnd_x', payment_id: paid.gatewayPayment, amount: 28_000, status: 'failed', notes: {},
+        } },
+      },
+    }),
+    headers: {
+      'content-type': 'application/json', 'x-razorpay-signature': '00'.repeat(32),
+      'x-razorpay-event-id': 'evt_forged_refund',
+    },
   });
   t.equal(forged.status, 401);
   const o = await orderUntil(w, paid.order, (b) => b.payment_status === 'refunded');
@@ -203,15 +230,19 @@ t.test('the settlement report matches the gateway\'s ledger to the paisa', async
   await orderUntil(w, paid.order, (b) => b.payment_status === 'refunded');
   await paidOrder(w);
   // Every refund the relay sent is recorded before the books are compared.
-  await until(async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE sent_at IS NULL')).rows[0]!.n === 0, 40_000);
-  const gateway = new RazorpayGateway({ baseUrl: sandbox.url, keyId: 'rzp_test_sandbox', keySecret: 'sandbox-secret', merchantId: 'acc_test' });
+  const unsent = async () =>
+    (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE sent_at IS NULL')).rows[0]!.n;
+  await until(async () => (await unsent()) === 0, 40_000);
+  const keys = { keyId: 'rzp_test_sandbox', keySecret: 'sandbox-secret', merchantId: 'acc_test' };
+  const gateway = new RazorpayGateway({ baseUrl: sandbox.url, ...keys });
   const now = Date.now();
   const r = await settlementReport(new MoneyStore(db), gateway, new Date(now - 86_400_000), new Date(now + 86_400_000));
   const ledger = sandbox.ledger.totals();
   t.equal(r.restaurants.length, 1);
   t.equal(r.restaurants[0]!.restaurant_id, w.shop.id);
   t.equal(r.totals.captured_paise, ledger.captured, 'captured: ours = the gateway ledger\'s');
-  t.equal(r.totals.refunded_paise + r.totals.refund_pending_paise, ledger.refunded + ledger.refundsPending, 'refunded or being refunded: ours = the ledger\'s');
+  t.equal(r.totals.refunded_paise + r.totals.refund_pending_paise, ledger.refunded + ledger.refundsPending,
+    'refunded or being refunded: ours = the ledger\'s');
   t.equal(r.totals.net_paise, r.totals.captured_paise - r.totals.refunded_paise);
   t.same(r.gateway?.mismatches, []);
   t.equal(r.gateway?.matches, true);
