@@ -21,6 +21,8 @@ ALTER TABLE refunds
   ADD COLUMN failure      text;
 -- Showing an order's refund (GET /orders/{id}); the settlement report per restaurant.
 CREATE INDEX refunds_order_idx ON refunds (order_id);
+-- Reconciliation's scan for captured payments of cancelled orders without a refund, recent ones only.
+CREATE INDEX payments_captured_idx ON payments (captured_at) WHERE status = 'captured';
 -- The refund a gateway webhook names.
 CREATE UNIQUE INDEX refunds_gateway_ref_key ON refunds (gateway_ref) WHERE gateway_ref IS NOT NULL;
 

@@ -194,13 +194,15 @@ export class MoneyStore {
    * Captured payments of cancelled orders with no refund: a capture recorded
    * while the cancellation was being written (each missed the other). The
    * refund is asked here, under the same key, so it is still one refund.
+   * Only captures of the last 7 days (far beyond an order's life), so the scan stays small.
    */
   async refundsMissing(limit: number): Promise<MissingRefund[]> {
     return (await this.db.query<MissingRefund>(
       `SELECT p.id, p.order_id, p.amount_paise, 'order_' || (e.body->>'reason') AS reason
        FROM payments p
        JOIN engine_events e ON e.aggregate = 'order' AND e.aggregate_id = p.order_id AND e.type = 'order_cancelled'
-       WHERE p.status = 'captured' AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.payment_id = p.id)
+       WHERE p.status = 'captured' AND p.captured_at > now() - interval '7 days'
+         AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.payment_id = p.id)
        LIMIT $1`,
       [limit],
     )).rows;

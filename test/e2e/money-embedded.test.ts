@@ -3,11 +3,16 @@
  * runs it with the sandbox gateway: paid through the gateway, cancelled,
  * refunded once, with the relay's and reconciliation's SQL on PGlite.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import { orderUntil, paidOrder, startMoneyWorld, unpaidOrder } from '../support/money-world.js';
 import { api } from '../support/rest-server.js';
 
-const w = await startMoneyWorld(t, {}, {}, true);
+const dataDir = mkdtempSync(join(tmpdir(), 'dispatch-money-'));
+t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+const w = await startMoneyWorld(t, { DATA_DIR: dataDir }, {}, true);
 
 t.test('embedded: a paid order cancelled is refunded once; a lost capture webhook is reconciled', async (t) => {
   const paid = await paidOrder(w);

@@ -23,7 +23,8 @@ let n = 0;
 async function payment(orderId: string, status: string): Promise<string> {
   const id = `pay-${++n}`;
   await db.query(
-    `INSERT INTO payments (id, order_id, gateway, gateway_ref, amount_paise, status, transaction_id, expires_at) VALUES ($1, $2, 'razorpay', $3, 28000, $4, $5, now())`,
+    `INSERT INTO payments (id, order_id, gateway, gateway_ref, amount_paise, status, transaction_id, expires_at, captured_at)
+     VALUES ($1, $2, 'razorpay', $3, 28000, $4, $5, now(), CASE WHEN $4 = 'captured' THEN now() END)`,
     [id, orderId, `gw_${id}`, status, `TXN${n}`],
   );
   return id;
@@ -61,7 +62,7 @@ t.test('no refund without captured money: unpaid, cash (no payment), a payment n
   await store.append([cancelled('o-pending', 'customer_request', true)]);
   t.same((await rowsOf(pending)).refunds, []);
   // The capture lands after the cancellation: reconciliation's query finds it.
-  await db.query(`UPDATE payments SET status = 'captured' WHERE id = $1`, [pending]);
+  await db.query(`UPDATE payments SET status = 'captured', captured_at = now() WHERE id = $1`, [pending]);
   const missing = await money.refundsMissing(100);
   t.match(missing.filter((m) => m.id === pending || m.id === unpaid).map((m) => m.id).sort(), [pending, unpaid].sort());
 });
