@@ -21,6 +21,18 @@ export default tseslint.config(
       // Ports are async by contract (JobQueue, EventStore); an in-memory implementation has nothing to await.
       '@typescript-eslint/require-await': 'off',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      // `query<R>()` lets a caller name the row type it reads; the rule counts that as a disguised cast.
+      '@typescript-eslint/no-unnecessary-type-parameters': 'off',
+    },
+  },
+  {
+    // At the edges values are not what their declared types say: pg answers bigints as strings, uWS getters
+    // return undefined for what their typings call strings, flags change across an await. Defensive checks
+    // and conversions there are deliberate; the pure engine and protocol keep both rules.
+    files: ['adapters/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts', 'test/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unnecessary-condition': 'off',
+      '@typescript-eslint/no-unnecessary-type-conversion': 'off',
     },
   },
   {
@@ -39,6 +51,8 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-argument': 'off',
       '@typescript-eslint/no-unsafe-call': 'off',
       '@typescript-eslint/no-explicit-any': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+      '@typescript-eslint/no-redundant-type-constituents': 'off',
     },
   },
 );

@@ -8,10 +8,6 @@ import type { ErrorCode } from '../protocol/index.js';
 export class DependencyUnavailableError extends Error {
   override readonly name = 'DependencyUnavailableError';
   readonly code: ErrorCode = 'DEPENDENCY_UNAVAILABLE';
-
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 // node-postgres and net errors that mean "the server is not there", not "your SQL is wrong".

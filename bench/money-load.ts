@@ -18,7 +18,7 @@ import { settlementReport } from '../adapters/payments/settlement-report.js';
 import { MoneyStore } from '../adapters/postgres/money-store.js';
 import { pgDatabase } from '../adapters/postgres/sql-database.js';
 import { gatewayPaymentOf, startMoneyWorld } from '../test/support/money-world.js';
-import { api, openRestaurant, seed } from '../test/support/rest-server.js';
+import { api, type ApiResponse, openRestaurant, seed } from '../test/support/rest-server.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string, dflt: number): number =>
@@ -60,10 +60,19 @@ const shops = [
   { id: second.id, item: second.items['Butter Chicken']!, owner: cast.restaurant2 },
 ];
 
+/** The fields of the API's answers this run reads (orders and payments). */
+interface Answer {
+  readonly id: string;
+  readonly status: string;
+  readonly payment_status: string;
+  readonly engine_state: string;
+  readonly [field: string]: unknown;
+}
+
 /** A POST with an Idempotency-Key, retried while the server answers 503 (a dependency down). */
-async function post(path: string, token: string, body: unknown, key: string): Promise<any> {
+async function post(path: string, token: string, body: unknown, key: string): Promise<ApiResponse<Answer>> {
   for (let attempt = 0; ; attempt++) {
-    const r = await api(url, path === '/payments' || path === '/orders' ? 'POST' : 'PUT', path, {
+    const r = await api<Answer>(url, path === '/payments' || path === '/orders' ? 'POST' : 'PUT', path, {
       token,
       body,
       headers: { 'idempotency-key': key },
@@ -72,7 +81,8 @@ async function post(path: string, token: string, body: unknown, key: string): Pr
     await new Promise((res) => setTimeout(res, 200));
   }
 }
-const getOrder = async (id: string) => (await api(url, 'GET', `/orders/${id}`, { token: cast.customer.token })).body;
+const getOrder = async (id: string) =>
+  (await api<Answer>(url, 'GET', `/orders/${id}`, { token: cast.customer.token })).body;
 async function until<T>(fn: () => Promise<T | undefined>, ms: number): Promise<T | undefined> {
   const end = Date.now() + ms;
   for (;;) {

@@ -57,6 +57,7 @@ export function chatAccess(
 }
 
 // Control characters other than newline and tab are refused: text only.
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/;
 
 /** Checks a message body: a non-blank string of at most MAX_CHARS characters, text only. */
@@ -64,6 +65,8 @@ export function checkChatBody(body: unknown): Result<string> {
   if (typeof body !== 'string') return reject('INVALID_ARGUMENT', 'body must be text');
   const text = body.trim();
   if (text.length === 0) return reject('INVALID_ARGUMENT', 'body is empty');
+  // The limit counts code points, as the docs say (not UTF-16 units, not grapheme clusters).
+  // eslint-disable-next-line @typescript-eslint/no-misused-spread
   if ([...text].length > ChatLimits.MAX_CHARS) {
     return reject('INVALID_ARGUMENT', `body is longer than ${ChatLimits.MAX_CHARS} characters`);
   }

@@ -11,14 +11,7 @@
  * - Buffers positions while offline (oldest dropped beyond the capacity) and
  *   sends them as POSITION_BATCH frames after the WELCOME.
  */
-import {
-  CloseCode,
-  Frame,
-  RIDER_SUBPROTOCOL,
-  RiderLimits,
-  TERMINAL_CLOSE_CODES,
-  type RiderStatusCode,
-} from './rider-codes.js';
+import { Frame, RIDER_SUBPROTOCOL, RiderLimits, TERMINAL_CLOSE_CODES, type RiderStatusCode } from './rider-codes.js';
 import {
   decodeServerFrame,
   encodeAuth,
@@ -202,6 +195,8 @@ export class RiderClient {
       this.#schedule();
       return;
     }
+    // stop() may have run during the await above, whatever TypeScript narrowed before it.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
     if (this.#stopped) return;
     const ws = this.#o.socket(this.#o.url, [RIDER_SUBPROTOCOL], token);
     ws.binaryType = 'arraybuffer';
@@ -262,7 +257,11 @@ export class RiderClient {
     // Unacknowledged commands go again under their own seq; unacknowledged positions join the backlog.
     const pending = this.#outbox.splice(0);
     const backlog = [...pending.flatMap((p) => (p.fix ? [p.fix] : [])), ...this.#offline.splice(0)];
-    for (const p of pending) if (!p.fix) (this.#outbox.push(p), this.#raw(p.bytes));
+    for (const p of pending) {
+      if (p.fix) continue;
+      this.#outbox.push(p);
+      this.#raw(p.bytes);
+    }
     for (let i = 0; i < backlog.length; i += RiderLimits.MAX_BATCH) {
       const chunk = backlog.slice(i, i + RiderLimits.MAX_BATCH);
       this.#sequenced((seq) => encodePositionBatch(seq, chunk), null);

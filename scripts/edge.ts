@@ -57,8 +57,6 @@ async function main(): Promise<number> {
     timeoutMs: UPSTREAM_READY_MS,
     cancelled: () => sup.isStopping,
   });
-  // isStopping is a getter: it may have changed across the await, whatever TypeScript narrowed before it.
-  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
   if (!upstreamUp)
     return sup.isStopping
       ? sup.done
@@ -92,7 +90,6 @@ async function main(): Promise<number> {
       undefined,
     { timeoutMs: EDGE_READY_MS, cancelled: () => sup.isStopping },
   );
-  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a getter, changed across the await
   if (!edgeUp)
     return sup.isStopping ? sup.done : sup.fail(`the edge did not answer ${probeUrl} within ${EDGE_READY_MS / 1000} s`);
 

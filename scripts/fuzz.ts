@@ -69,7 +69,7 @@ const say = (s: string) => process.stderr.write(`fuzz [${((Date.now() - t0) / 10
 try {
   say(`seed ${seed}; starting the server, the Auth emulator users and the honest flow`);
   const world = await startFuzzWorld(t, { riders: Math.max(1, num('riders')) });
-  const openapi = (await api(world.url, 'GET', '/openapi.json')).body;
+  const openapi: unknown = (await api(world.url, 'GET', '/openapi.json')).body;
   const before = await world.snapshot();
   world.flow.run();
   const rest = newTally();

@@ -87,9 +87,11 @@ export async function runRoles(argv: readonly string[], auth: Auth, io: RolesIo)
   }
   try {
     const user = await findUser(auth, cmd.who);
-    const claims: Record<string, unknown> = { ...(user.customClaims ?? {}) };
-    const current = isRole(claims[IdentityClaim.Role]) ? (claims[IdentityClaim.Role] as Role) : 'customer';
-    for (const k of Object.values(IdentityClaim)) delete claims[k];
+    const all: Record<string, unknown> = { ...(user.customClaims ?? {}) };
+    const current = isRole(all[IdentityClaim.Role]) ? (all[IdentityClaim.Role] as Role) : 'customer';
+    // Our claims are rewritten below; anyone else's are kept as they are.
+    const ours = new Set<string>(Object.values(IdentityClaim));
+    const claims: Record<string, unknown> = Object.fromEntries(Object.entries(all).filter(([k]) => !ours.has(k)));
 
     if (cmd.verb === 'revoke' && current !== cmd.role) {
       io.err(`roles: ${describe(user)} has role ${current}, not ${cmd.role}; nothing changed`);

@@ -201,6 +201,10 @@ export async function startSandbox(
   };
   const error = (res: ServerResponse, status: number, code: string, description: string) =>
     answer(res, status, { error: { code, description, source: 'business', reason: 'input_validation_failed' } });
+  const notFound = (res: ServerResponse): Promise<void> => {
+    error(res, 404, 'NOT_FOUND', 'not found');
+    return Promise.resolve();
+  };
   const authorised = (req: IncomingMessage): boolean => {
     const want = Buffer.from(`Basic ${Buffer.from(`${o.keyId}:${o.keySecret}`).toString('base64')}`);
     const got = Buffer.from(req.headers.authorization ?? '');
@@ -343,12 +347,7 @@ export async function startSandbox(
       .split('/')
       .filter((s) => s !== '')
       .map(decodeURIComponent);
-    const run =
-      path[0] === 'v1'
-        ? api(req, res, path)
-        : path[0] === 'sandbox'
-          ? dev(req, res, path)
-          : Promise.resolve(error(res, 404, 'NOT_FOUND', 'not found'));
+    const run = path[0] === 'v1' ? api(req, res, path) : path[0] === 'sandbox' ? dev(req, res, path) : notFound(res);
     run.catch((err: unknown) => {
       if (err instanceof GatewayError) {
         error(res, err.status || 400, 'BAD_REQUEST_ERROR', err.message);

@@ -101,6 +101,7 @@ export function fcmSender(o: FcmSenderOptions): PushSender {
   );
   const messaging = getMessaging(app);
   // The HTTP/2 transport opens its own session and ignores httpAgent; HTTP/1.1 honours it.
+  // eslint-disable-next-line @typescript-eslint/no-deprecated -- the only transport that takes our agent today
   messaging.enableLegacyHttpTransport();
   return {
     async send(messages) {

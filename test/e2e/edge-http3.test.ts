@@ -54,7 +54,7 @@ function h2(
       session.close();
       resolve({ status, headers, body: Buffer.concat(chunks).toString('utf8'), httpVersion: '2.0' });
     });
-    req.once('error', (err) => {
+    req.once('error', (err: Error) => {
       session.close();
       reject(err);
     });

@@ -4,7 +4,7 @@
  * response carries the seed's fields with the seed's types.
  */
 import t from 'tap';
-import { api, makeCast, openRestaurant, seed, startTestServer } from '../support/rest-server.js';
+import { api, makeCast, seed, startTestServer } from '../support/rest-server.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;

@@ -17,7 +17,6 @@ import {
   encodePosition,
   encodeStatus,
   type CustomerId,
-  type OrderId,
   type ServerFrame,
 } from '../../protocol/index.js';
 import { Gate } from '../support/durability-gate.js';

@@ -9,7 +9,7 @@
  */
 import t from 'tap';
 import WebSocket from 'ws';
-import type { CustomerId, OrderId, RestaurantId } from '../../protocol/index.js';
+import type { CustomerId } from '../../protocol/index.js';
 import { Gate } from '../support/durability-gate.js';
 import { near, startHarness } from '../support/ws-harness.js';
 

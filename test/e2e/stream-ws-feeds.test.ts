@@ -6,7 +6,7 @@
  * same message twice when it also subscribes.
  */
 import t, { type Test } from 'tap';
-import type { CustomerId, OrderId, RestaurantId, RiderId } from '../../protocol/index.js';
+import type { CustomerId, RiderId } from '../../protocol/index.js';
 import { ofType, openStream, type StreamMsg } from '../support/stream-client.js';
 import { near, startHarness } from '../support/ws-harness.js';
 

@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import WebSocket from 'ws';
-import { CloseCode, type CustomerId, type OrderId, type RestaurantId, type RiderId } from '../../protocol/index.js';
+import { CloseCode, type CustomerId, type RiderId } from '../../protocol/index.js';
 import { near, startHarness } from '../support/ws-harness.js';
 
 const h = await startHarness(t);

@@ -160,6 +160,7 @@ t.test('chat bodies: text of 1..1000 characters, trimmed; anything else refused 
           typeof x === 'string' &&
           r.value === x.trim() &&
           r.value.length > 0 &&
+          // eslint-disable-next-line @typescript-eslint/no-misused-spread -- code points, as the limit counts them
           [...r.value].length <= ChatLimits.MAX_CHARS
         );
       return r.code === 'INVALID_ARGUMENT';

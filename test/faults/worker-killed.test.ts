@@ -78,15 +78,17 @@ t.test('a worker killed -9 mid-batch: another finishes the work, no row twice, n
   t.teardown(() => {
     b.child.kill('SIGKILL');
   });
-  await until(async () => (await count()) === N && (await queue.pending()).length === 0, 25_000).catch(async (e) => {
-    console.error(
-      'queue at the timeout: written',
-      await count(),
-      JSON.stringify(await queue.bullmq.getJobCounts()),
-      (await queue.bullmq.getFailed()).map((j) => j.failedReason).slice(0, 3),
-    );
-    throw e;
-  });
+  await until(async () => (await count()) === N && (await queue.pending()).length === 0, 25_000).catch(
+    async (e: unknown) => {
+      console.error(
+        'queue at the timeout: written',
+        await count(),
+        JSON.stringify(await queue.bullmq.getJobCounts()),
+        (await queue.bullmq.getFailed()).map((j) => j.failedReason).slice(0, 3),
+      );
+      throw e;
+    },
+  );
   const distinct = (
     await db.query<{ n: number }>('SELECT count(DISTINCT (aggregate, aggregate_id, seq))::int AS n FROM engine_events')
   ).rows[0]!.n;

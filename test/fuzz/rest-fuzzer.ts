@@ -219,6 +219,7 @@ function setAt(v: Json, p: Path, value: Json | typeof DELETE): Json {
   const [k, ...rest] = p;
   if (rest.length === 0 && value === DELETE) {
     if (Array.isArray(copy)) copy.splice(k as number, 1);
+    // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- removing the field at the path is the mutation
     else delete copy[k as string];
   } else copy[k as never] = setAt(copy[k as never], rest, value) as never;
   return copy;
@@ -377,7 +378,7 @@ function operationCases(target: RestFuzzTarget, path: string, method: string, op
             return { q: `?${encodeURIComponent(String(JSON.stringify(value)))}`, how: `query ${how}` };
           const sp = new URLSearchParams();
           for (const [k, v] of Object.entries(value)) sp.append(k, typeof v === 'string' ? v : JSON.stringify(v));
-          return { q: sp.size > 0 ? `?${sp}` : '', how: `query ${how}` };
+          return { q: sp.size > 0 ? `?${sp.toString()}` : '', how: `query ${how}` };
         })
       : fc.oneof(
           { weight: 9, arbitrary: fc.constant({ q: '', how: '' }) },

@@ -92,7 +92,7 @@ export async function paidOrder(w: MoneyWorld): Promise<{ order: string; payment
 export async function watch(w: MoneyWorld, order: string): Promise<{ msgs: any[]; close(): void }> {
   const ws = new WebSocket(`${w.url.replace('http', 'ws')}/ws`);
   const msgs: any[] = [];
-  ws.on('message', (m) => msgs.push(JSON.parse(String(m))));
+  ws.on('message', (m: Buffer) => msgs.push(JSON.parse(m.toString('utf8'))));
   await new Promise((resolve, reject) => {
     ws.once('open', resolve);
     ws.once('error', reject);

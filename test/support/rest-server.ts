@@ -102,9 +102,7 @@ export async function api<T = any>(
 }
 
 /** Users of every role, with ids for the restaurant and rider claims. */
-export async function makeCast(
-  auth: Auth,
-): Promise<{
+export async function makeCast(auth: Auth): Promise<{
   customer: TestUser;
   customer2: TestUser;
   restaurant: TestUser & { restaurantId: string };

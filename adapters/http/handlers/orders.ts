@@ -13,7 +13,6 @@ import {
   type OrderLine,
 } from '../../../engine/index.js';
 import {
-  type CancelledBy,
   type CustomerId,
   type OrderId,
   type OrderView,

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { latLngToCell } from 'h3-js';
 import { distanceM, isOpenAt, isWholePaise, toPaise } from '../../../engine/index.js';
-import { type RestaurantId, type RestaurantStatus, reject, type Rejection } from '../../../protocol/index.js';
+import { type RestaurantId, reject, type Rejection } from '../../../protocol/index.js';
 import type {
   CreateRestaurantBody,
   NearbyQueryT,

@@ -12,7 +12,6 @@ import { latLngToCell } from 'h3-js';
 import { cancelUnrecordedOrders, orderHandlers } from '../../../adapters/http/handlers/orders.js';
 import type { GatewayDeps } from '../../../adapters/http/gateway-deps.js';
 import type { Reply } from '../../../adapters/http/http-io.js';
-import type { RestContext } from '../../../adapters/http/rest-gateway.js';
 import { CatalogStore } from '../../../adapters/postgres/catalog-store.js';
 import { migrate } from '../../../adapters/postgres/migrate.js';
 import { pgDatabase } from '../../../adapters/postgres/sql-database.js';
@@ -21,7 +20,6 @@ import {
   Engine,
   type OrderId,
   type Principal,
-  type Rejection,
   type RestaurantId,
   SimulatedClock,
 } from '../../../engine/index.js';

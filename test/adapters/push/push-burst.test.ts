@@ -6,7 +6,6 @@
  * asserted (speed goals live in bench/).
  */
 import t from 'tap';
-import type { OrderId, RiderId } from '../../../protocol/index.js';
 import { cust, near, world } from '../../engine/world.js';
 import { eventually, startPushPipeline } from '../../support/push-pipeline.js';
 
