@@ -32,7 +32,8 @@ export type NoticeKind =
   | 'running_late'
   | 'delivered'
   | 'cancelled'
-  | 'chat_message';
+  | 'chat_message'
+  | 'refund';
 
 export interface Notice {
   /** Unique per event and recipient: the at-most-once key and the id the apps see. */
@@ -83,6 +84,34 @@ export const noticeIdOf = (
   e: Pick<EngineEvent, 'aggregate' | 'id' | 'seq'>,
   role: 'customer' | 'restaurant' | 'rider',
 ): string => `${e.aggregate}.${e.id}.${e.seq}.${role}`;
+
+/** Where a refund stands when the customer is told: the gateway accepted it, or it has settled. */
+export type RefundStage = 'accepted' | 'completed';
+
+/**
+ * The customer's notice of a refund: sent once the gateway has accepted the refund ("on its way") and
+ * again when it settles, never before (a cancellation promises nothing). One id per refund and stage.
+ */
+export function refundNotice(o: {
+  readonly refundId: string;
+  readonly orderId: OrderId;
+  readonly customerId: string;
+  readonly stage: RefundStage;
+  readonly message: string;
+}): Notice {
+  return {
+    id: `refund.${o.refundId}.${o.stage}`,
+    party: `customer:${o.customerId}`,
+    kind: 'refund',
+    orderId: o.orderId,
+    title: o.stage === 'completed' ? 'Refund completed' : 'Refund on its way',
+    body: o.message,
+    priority: 'normal',
+    ttlMs: 7 * 24 * 60 * MIN,
+    collapseKey: `refund-${o.orderId}`,
+    data: { stage: o.stage },
+  };
+}
 
 /** Notices for one event; `order` is needed for order events and for rider events that name an order. */
 export function noticesFor(e: EngineEvent, order: OrderFacts | null, rider: RiderFacts | null = null): Notice[] {

@@ -9,6 +9,7 @@
  * has accepted it.
  */
 import { GatewayError, type PaymentGateway } from '../../engine/ports/payment-gateway.js';
+import type { RefundStage } from '../../engine/notify-rules.js';
 import type { ClaimedRefund, MoneyStore } from '../postgres/money-store.js';
 
 export interface RelayLogger {
@@ -21,7 +22,7 @@ export interface RefundRelayOptions {
   readonly store: MoneyStore;
   readonly gateway: PaymentGateway;
   /** Tells the order's watchers (the customer's stream); called after the change is committed. */
-  readonly notify: (orderId: string, message: string) => void;
+  readonly notify: (orderId: string, message: string, refund: { refundId: string; stage: RefundStage }) => void;
   readonly log: RelayLogger;
   /** Between polls when idle (default 200). */
   readonly pollMs?: number;
@@ -119,6 +120,7 @@ export class RefundRelay {
           moved.status === 'processed'
             ? `Your refund of ${rupees(c.amount_paise)} has been completed`
             : `Your refund of ${rupees(c.amount_paise)} is on its way`,
+          { refundId: c.refund_id, stage: moved.status === 'processed' ? 'completed' : 'accepted' },
         );
       o.log.info({
         msg: 'refund accepted by the gateway',

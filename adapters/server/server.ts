@@ -8,9 +8,9 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import uWS from 'uWebSockets.js';
-import { type Engine, type EngineOptions, resolveConfig } from '../../engine/index.js';
+import { type Engine, type EngineOptions, type RefundStage, refundNotice, resolveConfig } from '../../engine/index.js';
 import type { IdentityVerifier } from '../../engine/ports/identity.js';
-import { CloseCode, type PositionFix, type RiderId } from '../../protocol/index.js';
+import { CloseCode, type OrderId, type PositionFix, type RiderId } from '../../protocol/index.js';
 import { buildOpenApi } from '../../protocol/rest/openapi.js';
 import { FieldCipher } from '../crypto/field-cipher.js';
 import { type GatewayDeps } from '../http/gateway-deps.js';
@@ -233,11 +233,25 @@ export async function startServer(
     const stream = attachStreamRoutes(app, { ...common, durable, chat });
     const openapi = JSON.stringify(buildOpenApi(VERSION));
     const money = new MoneyStore(storage.db);
+    const pushRefund = async (orderId: string, message: string, r: { refundId: string; stage: RefundStage }) => {
+      try {
+        const stored = await catalog.orderWithItems(orderId);
+        if (!stored) return;
+        const notice = refundNotice({ ...r, orderId: orderId as OrderId, customerId: stored.row.customer_id, message });
+        await storage.pushQueue.enqueue([{ id: notice.id, data: { notice } }]);
+      } catch (err) {
+        log.error({ msg: 'refund push not queued', order: orderId, err: String(err) });
+      }
+    };
     const webhookDeps = {
       ...deps,
       webhookSecret: config.webhookSecret,
       money,
-      notify: (id: string, m: string) => stream.notify(id, m),
+      // A refund the gateway accepted or settled: the customer's stream now, and a push from the push queue.
+      notify: (id: string, m: string, refund: { refundId: string; stage: RefundStage }) => {
+        stream.notify(id, m);
+        void pushRefund(id, m, refund);
+      },
     };
     if (gateway && gatewayConfig) {
       const relayLog = {

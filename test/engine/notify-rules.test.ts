@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import t from 'tap';
 import { chatAccess, checkChatBody, ChatLimits } from '../../engine/chat-rules.js';
-import { noticesFor, remindersDue, type OrderFacts } from '../../engine/notify-rules.js';
+import { noticesFor, refundNotice, remindersDue, type OrderFacts } from '../../engine/notify-rules.js';
 import type { CustomerId, OrderId, Principal, RestaurantId, RiderId } from '../../protocol/index.js';
 import { cust, world } from './world.js';
 
@@ -169,4 +169,19 @@ t.test('chat bodies: text of 1..1000 characters, trimmed; anything else refused 
   t.match(checkChatBody('🛵'.repeat(1000)), { ok: true }, 'characters, not UTF-16 units');
   t.match(checkChatBody('a\u0000b'), { ok: false });
   t.match(checkChatBody('line one\nline two'), { ok: true });
+});
+
+t.test('a refund is told to the customer once accepted and once completed, each under its own id', async (t) => {
+  const base = {
+    refundId: 'rf1',
+    orderId: 'o1' as OrderId,
+    customerId: 'c1',
+    message: 'Your refund of ₹280.00 is on its way',
+  };
+  const accepted = refundNotice({ ...base, stage: 'accepted' });
+  const completed = refundNotice({ ...base, stage: 'completed', message: 'Your refund of ₹280.00 has been completed' });
+  t.match(accepted, { id: 'refund.rf1.accepted', party: 'customer:c1', kind: 'refund', title: 'Refund on its way' });
+  t.match(completed, { id: 'refund.rf1.completed', title: 'Refund completed', body: /completed/ });
+  t.equal(accepted.collapseKey, completed.collapseKey, 'the settled notice replaces the accepted one on the device');
+  t.not(accepted.id, completed.id);
 });

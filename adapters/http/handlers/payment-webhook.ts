@@ -23,6 +23,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { OrderId } from '../../../protocol/index.js';
+import type { RefundStage } from '../../../engine/notify-rules.js';
 import {
   PaymentWebhook,
   type PaymentWebhookBody,
@@ -46,7 +47,7 @@ export interface WebhookDeps extends GatewayDeps {
   readonly webhookSecret: string;
   readonly money: MoneyStore;
   /** Tells an order's watchers; called after the change is committed. */
-  readonly notify: (orderId: string, message: string) => void;
+  readonly notify: (orderId: string, message: string, refund: { refundId: string; stage: RefundStage }) => void;
 }
 
 /**
@@ -102,7 +103,10 @@ export function paymentSettlement(d: Omit<WebhookDeps, 'webhookSecret'>) {
       return { answer: { status: 'processed', result }, moved };
     });
     if (moved?.status === 'processed')
-      d.notify(moved.order_id, `Your refund of ${rupees(moved.amount_paise)} has been completed`);
+      d.notify(moved.order_id, `Your refund of ${rupees(moved.amount_paise)} has been completed`, {
+        refundId: moved.id,
+        stage: 'completed',
+      });
     return answer;
   };
 
