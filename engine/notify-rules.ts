@@ -10,7 +10,7 @@
  * - Rider: an offer while its socket is down (TTL: the offer's expiry), and
  *   changes to its job (food ready, taken off it, cancelled).
  * - Customer: confirmed, rider assigned, picked up, arriving, running late,
- *   delivered, cancelled (with a refund when one is due).
+ *   delivered, cancelled; a refund once the gateway has accepted it, and when it settles (refundNotice).
  *
  * Texts name no person and no address: an order id and a status are all a
  * lock screen shows.
@@ -177,7 +177,10 @@ export function noticesFor(e: EngineEvent, order: OrderFacts | null, rider: Ride
       toCustomer(
         'cancelled',
         'Order cancelled',
-        e.refundDue ? 'Your order was cancelled; a refund is on its way' : 'Your order was cancelled',
+        // No promise of a refund here: a `refund` notice follows once the gateway has accepted it.
+        e.refundDue
+          ? 'Your order was cancelled; you will be told when your refund is on its way'
+          : 'Your order was cancelled',
       );
       if (!BEFORE_RESTAURANT.has(e.fromState)) {
         to(restaurant, 'order_cancelled', 'Order cancelled', 'An order was cancelled; do not prepare it', {
