@@ -3,7 +3,6 @@ import {
   type CancelOrder,
   type CommandValue,
   type EngineCommand,
-  type EngineEvent,
   type H3Cell,
   type OrderId,
   type OrderView,
@@ -22,11 +21,18 @@ import {
   reject,
 } from '../protocol/index.js';
 import { type Clock, type Stopwatch, nullStopwatch } from './clock.js';
-import { runCommand } from './commands/run.js';
 import { type EngineConfig, type EngineConfigInput, resolveConfig } from './config.js';
 import { EngineCore, type MatchInfo } from './core.js';
 import { type CandidateRequest, ExternalCandidates } from './dispatch/candidate-source.js';
 import type { EngineLogger } from './ports/engine-logger.js';
+import {
+  type BatchListener,
+  type CommandBatch,
+  type EngineListener,
+  type Executed,
+  Mailbox,
+  type Queued,
+} from './mailbox.js';
 import { applyPosition } from './positions.js';
 import { type EngineStats, engineStats, orderView, restaurantView, riderJobView, riderView } from './queries.js';
 import type { OrderRecord, RestaurantRecord, RiderRecord } from './records.js';
@@ -62,27 +68,7 @@ export interface EngineOptions {
   readonly externalCandidates?: (request: CandidateRequest) => void;
 }
 
-/** Called with every event, in order, once the command that emitted it has finished. */
-export type EngineListener = (event: EngineEvent) => void;
-
-/** One command's events, together; position updates that emitted events appear as `update_rider_position`. */
-export interface CommandBatch {
-  readonly command: EngineCommand;
-  readonly events: readonly EngineEvent[];
-}
-export type BatchListener = (batch: CommandBatch) => void;
-
-/** A command that ran: its result and the events it produced, in order. */
-export interface Executed<T> {
-  readonly queued: false;
-  readonly result: Result<T>;
-  readonly events: readonly EngineEvent[];
-}
-/** A command issued while another ran: it waits in the mailbox and runs right after. */
-export interface Queued {
-  readonly queued: true;
-}
-const QUEUED: Queued = Object.freeze({ queued: true });
+export type { BatchListener, CommandBatch, EngineListener, Executed, Queued };
 
 /**
  * An opaque reference to one rider of one engine, for callers that apply that
@@ -110,11 +96,7 @@ interface Internals {
 export class Engine {
   readonly config: EngineConfig;
   readonly #core: EngineCore;
-  readonly #listeners: BatchListener[] = [];
-  readonly #mailbox: EngineCommand[] = [];
-  /** Position updates that emitted events while a command's events were being delivered. */
-  readonly #late: CommandBatch[] = [];
-  #running = false;
+  readonly #mailbox: Mailbox;
 
   constructor(options: EngineOptions) {
     this.config = resolveConfig(options.config);
@@ -130,6 +112,7 @@ export class Engine {
       onDeadline: (kind, id) => this.execute({ type: 'fire_deadline', kind, id }),
       ...(ask ? { candidates: () => new ExternalCandidates(ask, this.config.maxPickupDistanceM, logger) } : {}),
     });
+    this.#mailbox = new Mailbox(this.#core);
   }
 
   // ─── Commands ────────────────────────────────────────────────────────────
@@ -140,13 +123,7 @@ export class Engine {
    * runs right after, and the answer is {@link Queued}.
    */
   execute<C extends EngineCommand>(cmd: C): Executed<CommandValue<C>> | Queued {
-    if (this.#running) {
-      this.#mailbox.push(cmd);
-      return QUEUED;
-    }
-    const out = this.#run(cmd, true);
-    this.#drain();
-    return out as Executed<CommandValue<C>>;
+    return this.#mailbox.execute(cmd) as Executed<CommandValue<C>> | Queued;
   }
 
   /** Calls `listener` with every event, once its command has finished, in order. Returns an unsubscribe function. */
@@ -165,58 +142,12 @@ export class Engine {
 
   /** Calls `listener` with each command's events together, once it has finished. Returns an unsubscribe function. */
   subscribeBatches(listener: BatchListener): () => void {
-    const entry: BatchListener = (b) => listener(b);
-    this.#listeners.push(entry);
-    return () => {
-      const i = this.#listeners.indexOf(entry);
-      if (i >= 0) this.#listeners.splice(i, 1);
-    };
+    return this.#mailbox.subscribe(listener);
   }
 
   /** Stops the engine's clock timer. State and deadlines stay; a snapshot can still be taken. */
   stop(): void {
     this.#core.deadlines.stop();
-  }
-
-  #run(cmd: EngineCommand, rethrow: boolean): Executed<unknown> {
-    const core = this.#core;
-    this.#running = true;
-    let result: Result<unknown>;
-    let failure: unknown;
-    try {
-      result = runCommand(core, cmd);
-    } catch (err) {
-      failure = err;
-      core.logger?.error(`command ${cmd.type} failed`, err);
-      result = reject('INTERNAL', `command ${cmd.type} failed`);
-    }
-    const events = core.buffer;
-    core.buffer = [];
-    try {
-      // What a failed command changed before it threw is delivered too: listeners must see every change.
-      if (events.length > 0) this.#deliver({ command: cmd, events });
-      while (this.#late.length > 0) this.#deliver(this.#late.shift()!);
-    } finally {
-      this.#running = false;
-    }
-    // A deadline or a queued command has no caller to hear the throw: it was logged.
-    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what the command threw, unchanged
-    if (failure !== undefined && rethrow && cmd.type !== 'fire_deadline') throw failure;
-    return { queued: false, result, events };
-  }
-
-  #drain(): void {
-    while (this.#mailbox.length > 0 && !this.#running) this.#run(this.#mailbox.shift()!, false);
-  }
-
-  #deliver(batch: CommandBatch): void {
-    for (const l of [...this.#listeners]) {
-      try {
-        l(batch);
-      } catch (err) {
-        this.#core.logger?.error(`event listener failed on ${batch.command.type}`, err);
-      }
-    }
   }
 
   /** A typed command's result; a command issued while another runs is queued and answers COMMAND_QUEUED. */
@@ -396,17 +327,7 @@ export class Engine {
       };
       const events = core.buffer;
       core.buffer = [];
-      if (this.#running) {
-        this.#late.push({ command, events });
-      } else {
-        this.#running = true;
-        try {
-          this.#deliver({ command, events });
-        } finally {
-          this.#running = false;
-        }
-        this.#drain();
-      }
+      this.#mailbox.deliverPosition(command, events);
     }
     return status;
   }

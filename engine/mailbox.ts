@@ -1,0 +1,123 @@
+import { type EngineCommand, type EngineEvent, type Result, reject } from '../protocol/index.js';
+import { runCommand } from './commands/run.js';
+import type { EngineCore } from './core.js';
+
+/** Called with every event, in order, once the command that emitted it has finished. */
+export type EngineListener = (event: EngineEvent) => void;
+
+/** One command's events, together; position updates that emitted events appear as `update_rider_position`. */
+export interface CommandBatch {
+  readonly command: EngineCommand;
+  readonly events: readonly EngineEvent[];
+}
+export type BatchListener = (batch: CommandBatch) => void;
+
+/** A command that ran: its result and the events it produced, in order. */
+export interface Executed<T> {
+  readonly queued: false;
+  readonly result: Result<T>;
+  readonly events: readonly EngineEvent[];
+}
+/** A command issued while another ran: it waits in the mailbox and runs right after. */
+export interface Queued {
+  readonly queued: true;
+}
+const QUEUED: Queued = Object.freeze({ queued: true });
+
+/**
+ * Runs the engine's commands one at a time and delivers each command's events
+ * together once it has finished. A command issued meanwhile (by a listener, a
+ * deadline that fires during delivery) waits here and runs next, never inside
+ * the running one. Listeners that throw are logged and skipped.
+ */
+export class Mailbox {
+  readonly #core: EngineCore;
+  readonly #listeners: BatchListener[] = [];
+  readonly #queue: EngineCommand[] = [];
+  /** Position updates that emitted events while a command's events were being delivered. */
+  readonly #late: CommandBatch[] = [];
+  #running = false;
+
+  constructor(core: EngineCore) {
+    this.#core = core;
+  }
+
+  /** Runs `cmd` now and answers its result and events; while another command runs, queues it. */
+  execute(cmd: EngineCommand): Executed<unknown> | Queued {
+    if (this.#running) {
+      this.#queue.push(cmd);
+      return QUEUED;
+    }
+    const out = this.#run(cmd, true);
+    this.#drain();
+    return out;
+  }
+
+  subscribe(listener: BatchListener): () => void {
+    const entry: BatchListener = (b) => listener(b);
+    this.#listeners.push(entry);
+    return () => {
+      const i = this.#listeners.indexOf(entry);
+      if (i >= 0) this.#listeners.splice(i, 1);
+    };
+  }
+
+  /**
+   * Delivers what the position hot path emitted outside any command (an
+   * arrival): at once, or after the batch being delivered when it ran from a listener.
+   */
+  deliverPosition(command: EngineCommand, events: readonly EngineEvent[]): void {
+    if (this.#running) {
+      this.#late.push({ command, events });
+      return;
+    }
+    this.#running = true;
+    try {
+      this.#deliver({ command, events });
+    } finally {
+      this.#running = false;
+    }
+    this.#drain();
+  }
+
+  #run(cmd: EngineCommand, rethrow: boolean): Executed<unknown> {
+    const core = this.#core;
+    this.#running = true;
+    let result: Result<unknown>;
+    let failure: unknown;
+    try {
+      result = runCommand(core, cmd);
+    } catch (err) {
+      failure = err;
+      core.logger?.error(`command ${cmd.type} failed`, err);
+      result = reject('INTERNAL', `command ${cmd.type} failed`);
+    }
+    const events = core.buffer;
+    core.buffer = [];
+    try {
+      // What a failed command changed before it threw is delivered too: listeners must see every change.
+      if (events.length > 0) this.#deliver({ command: cmd, events });
+      while (this.#late.length > 0) this.#deliver(this.#late.shift()!);
+    } finally {
+      this.#running = false;
+    }
+    // A deadline or a queued command has no caller to hear the throw: it was logged.
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what the command threw, unchanged
+    if (failure !== undefined && rethrow && cmd.type !== 'fire_deadline') throw failure;
+    return { queued: false, result, events };
+  }
+
+  #drain(): void {
+    while (this.#queue.length > 0 && !this.#running) this.#run(this.#queue.shift()!, false);
+  }
+
+  #deliver(batch: CommandBatch): void {
+    for (const l of [...this.#listeners]) {
+      try {
+        l(batch);
+      } catch (err) {
+        this.#core.logger?.error(`event listener failed on ${batch.command.type}`, err);
+      }
+    }
+  }
+}
