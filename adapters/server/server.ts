@@ -67,7 +67,8 @@ export const jsonLogger = (base: Record<string, unknown> = {}): ServerLogger => 
  * store mirrors them) and a wrapper around the identity verifier.
  */
 export interface ServerHooks {
-  readonly engine?: Pick<EngineOptions, 'onMatch' | 'externalCandidates'>;
+  /** Engine options for tools and tests (the benchmark's candidate source, a test's shorter timeouts). */
+  readonly engine?: Pick<EngineOptions, 'onMatch' | 'externalCandidates' | 'config'>;
   readonly onPosition?: (riderId: RiderId, lat: number, lng: number) => void;
   readonly wrapIdentity?: (identity: IdentityVerifier) => IdentityVerifier;
 }
@@ -94,7 +95,7 @@ export async function startServer(
       await Promise.resolve(c()).catch((err: unknown) => log.error({ msg: 'close failed', err: String(err) }));
   };
   try {
-    const engineConfig = resolveConfig({});
+    const engineConfig = resolveConfig(hooks.engine?.config ?? {});
     const { engine, report } = await recoverEngine(storage.store, storage.queue, {
       ...hooks.engine,
       clock,

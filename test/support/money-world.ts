@@ -6,6 +6,7 @@
 import WebSocket from 'ws';
 import { type RunningSandbox, startSandbox } from '../../adapters/payments/sandbox-server.js';
 import { until } from '../contracts/job-queue.contract.js';
+import type { ServerHooks } from '../../adapters/server/server.js';
 import { api, makeCast, openRestaurant, seed, startTestServer, type Tap } from './rest-server.js';
 
 export const WEBHOOK_SECRET = 'money-webhook-secret-0123456789';
@@ -17,12 +18,14 @@ export async function startMoneyWorld(
   env: Record<string, string> = {},
   restaurant: Record<string, unknown> = {},
   embedded = false,
+  hooks: ServerHooks = {},
 ) {
   const sandbox = await startSandbox({ webhookUrl: 'http://127.0.0.1:9/not-yet', webhookSecret: WEBHOOK_SECRET });
   t.teardown(() => sandbox.close());
   const ts = await startTestServer(t, {
     label: 'money',
     embedded,
+    hooks,
     env: {
       PAYMENT_WEBHOOK_SECRET: WEBHOOK_SECRET,
       UPI_GATEWAY_URL: sandbox.url,

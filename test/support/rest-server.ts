@@ -8,7 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { getAuth, type Auth } from 'firebase-admin/auth';
 import { deleteApp, initializeApp } from 'firebase-admin/app';
 import { parseServerConfig, type ServerEnv } from '../../adapters/server/server-config.js';
-import { startServer, type RunningServer, type ServerLogger } from '../../adapters/server/server.js';
+import { startServer, type RunningServer, type ServerHooks, type ServerLogger } from '../../adapters/server/server.js';
 import { useAuthEmulator } from './firebase-emulator.js';
 import { makeUser, type TestUser } from './firebase-users.js';
 import { throwawayDatabase } from './pg.js';
@@ -42,7 +42,7 @@ export interface TestServer {
 /** Starts a server for one test file and stops it at teardown. */
 export async function startTestServer(
   t: Tap,
-  opts: { embedded?: boolean; env?: ServerEnv; label?: string } = {},
+  opts: { embedded?: boolean; env?: ServerEnv; label?: string; hooks?: ServerHooks } = {},
 ): Promise<TestServer> {
   const emu = await useAuthEmulator(t);
   const env: Record<string, string | undefined> = {
@@ -57,7 +57,7 @@ export async function startTestServer(
     env['REDIS_URL'] = 'redis://127.0.0.1:6379';
     env['QUEUE_PREFIX'] = `t${process.pid}${randomBytes(3).toString('hex')}`;
   }
-  const server = await startServer(parseServerConfig({ ...env, ...opts.env }), quietLogger);
+  const server = await startServer(parseServerConfig({ ...env, ...opts.env }), quietLogger, opts.hooks);
   t.teardown(() => server.close());
   const app = initializeApp({ projectId: emu.projectId }, `rest-test-${randomUUID()}`);
   t.teardown(() => deleteApp(app));
