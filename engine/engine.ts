@@ -152,8 +152,8 @@ export class Engine {
 
   /** A typed command's result; a command issued while another runs is queued and answers COMMAND_QUEUED. */
   #call<C extends EngineCommand>(cmd: C): Result<CommandValue<C>> {
-    const out = this.execute(cmd);
-    return out.queued ? reject('COMMAND_QUEUED', `${cmd.type} runs after the command in progress`) : out.result;
+    const result = this.#mailbox.call(cmd) as Result<CommandValue<C>> | undefined;
+    return result ?? reject('COMMAND_QUEUED', `${cmd.type} runs after the command in progress`);
   }
 
   registerRestaurant(cmd: RegisterRestaurant): Result {

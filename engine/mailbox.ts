@@ -23,6 +23,7 @@ export interface Queued {
   readonly queued: true;
 }
 const QUEUED: Queued = Object.freeze({ queued: true });
+const NO_EVENTS: readonly EngineEvent[] = Object.freeze([]);
 
 /**
  * Runs the engine's commands one at a time and delivers each command's events
@@ -37,6 +38,8 @@ export class Mailbox {
   /** Position updates that emitted events while a command's events were being delivered. */
   readonly #late: CommandBatch[] = [];
   #running = false;
+  /** The events of the command that ran last (read right after it, before anything else runs). */
+  #lastEvents: readonly EngineEvent[] = NO_EVENTS;
 
   constructor(core: EngineCore) {
     this.#core = core;
@@ -48,9 +51,21 @@ export class Mailbox {
       this.#queue.push(cmd);
       return QUEUED;
     }
-    const out = this.#run(cmd, true);
+    const result = this.#run(cmd, true);
+    const out: Executed<unknown> = { queued: false, result, events: this.#lastEvents };
     this.#drain();
     return out;
+  }
+
+  /** {@link execute} for the typed wrappers: the result alone, or undefined when queued (no answer object made). */
+  call(cmd: EngineCommand): Result<unknown> | undefined {
+    if (this.#running) {
+      this.#queue.push(cmd);
+      return undefined;
+    }
+    const result = this.#run(cmd, true);
+    this.#drain();
+    return result;
   }
 
   subscribe(listener: BatchListener): () => void {
@@ -80,7 +95,7 @@ export class Mailbox {
     this.#drain();
   }
 
-  #run(cmd: EngineCommand, rethrow: boolean): Executed<unknown> {
+  #run(cmd: EngineCommand, rethrow: boolean): Result<unknown> {
     const core = this.#core;
     this.#running = true;
     let result: Result<unknown>;
@@ -92,8 +107,10 @@ export class Mailbox {
       core.logger?.error(`command ${cmd.type} failed`, err);
       result = reject('INTERNAL', `command ${cmd.type} failed`);
     }
-    const events = core.buffer;
-    core.buffer = [];
+    // Most commands that are refused emit nothing: keep the buffer, allocate nothing.
+    const events = core.buffer.length > 0 ? core.buffer : NO_EVENTS;
+    if (events !== NO_EVENTS) core.buffer = [];
+    this.#lastEvents = events;
     try {
       // What a failed command changed before it threw is delivered too: listeners must see every change.
       if (events.length > 0) this.#deliver({ command: cmd, events });
@@ -104,7 +121,7 @@ export class Mailbox {
     // A deadline or a queued command has no caller to hear the throw: it was logged.
     // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what the command threw, unchanged
     if (failure !== undefined && rethrow && cmd.type !== 'fire_deadline') throw failure;
-    return { queued: false, result, events };
+    return result;
   }
 
   #drain(): void {
