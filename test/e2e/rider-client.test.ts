@@ -17,7 +17,7 @@ import {
 import { near, nodeSocket, startHarness } from '../support/ws-harness.js';
 
 const h = await startHarness(t);
-const until = async (cond: () => boolean, what: string, ms = 5000): Promise<void> => {
+const until = async (cond: () => boolean, what: string, ms = 15_000): Promise<void> => {
   const end = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > end) throw new Error(`timed out: ${what}`);

@@ -46,7 +46,7 @@ function open(path: string, token: string) {
       await opened;
       ws.send(JSON.stringify(m));
     },
-    next(pred: (m: Msg) => boolean, ms = 5000): Promise<Msg> {
+    next(pred: (m: Msg) => boolean, ms = 15_000): Promise<Msg> {
       const seen = msgs.find(pred);
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {

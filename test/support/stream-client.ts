@@ -48,7 +48,7 @@ export function openStream(url: string, opts: { token?: string } = {}): StreamCl
       await opened;
       ws.send(JSON.stringify(m));
     },
-    next(pred, ms = 5000) {
+    next(pred, ms = 15_000) {
       const seen = msgs.find(pred);
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {

@@ -163,7 +163,7 @@ export function connect(
     opened,
     closed,
     refused,
-    next(pred, timeoutMs = 5000) {
+    next(pred, timeoutMs = 15_000) {
       const seen = frames.find(pred);
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
