@@ -1,0 +1,198 @@
+/**
+ * What the operators' console shows, computed from the engine: the riders
+ * and live orders it knows of (their ids followed from the engine's events,
+ * so a snapshot never walks the engine's tables or copies its state), each
+ * read through the engine's queries once per snapshot; supply and demand
+ * per H3 cell; and match latency, the time from an order becoming
+ * dispatchable to a rider accepting it, taken from the events' own times.
+ *
+ * Nothing here runs per event beyond a set insert or delete and, for an
+ * assignment, one subtraction: the engine's command path stays as it was.
+ */
+import { latLngToCell } from 'h3-js';
+import type { CommandBatch, Engine } from '../../engine/index.js';
+import type { OrderId, RiderId } from '../../protocol/index.js';
+
+/** H3 resolution of the console's hexagons: res 8 cells are about 0.74 km² (a few city blocks). */
+export const CONSOLE_H3_RES = 8;
+/** Latency points kept (one per snapshot with at least one assignment). */
+const LATENCY_POINTS = 120;
+
+/** Order states in which an order still waits for a rider (demand). */
+const WAITING_STATES: ReadonlySet<string> = new Set([
+  'placed',
+  'awaiting_payment',
+  'awaiting_restaurant',
+  'preparing',
+  'dispatching.searching',
+  'dispatching.offered',
+]);
+
+export interface CityCounters {
+  /** Riders not offline (on a break included), as the engine counts them. */
+  readonly ridersOnline: number;
+  /** Riders the engine would offer an order to now (its dispatch index). */
+  readonly ridersIdle: number;
+  /** Riders holding an offer or a job. */
+  readonly ridersBusy: number;
+  readonly ridersOnBreak: number;
+  /** Orders not yet delivered or cancelled, as the engine counts them. */
+  readonly ordersLive: number;
+  /** Live orders without a rider yet (unpaid, at the restaurant, being offered). */
+  readonly ordersWaiting: number;
+  /** Live orders with a rider on the way to the pickup or the drop. */
+  readonly ordersEnRoute: number;
+  /** Orders delivered since the server started. */
+  readonly delivered: number;
+  /** Orders cancelled since the server started. */
+  readonly cancelled: number;
+}
+
+/** One point of the latency chart: the assignments made since the previous snapshot. */
+export interface LatencyPoint {
+  readonly at: number;
+  readonly count: number;
+  readonly p50Ms: number;
+  readonly maxMs: number;
+}
+
+export interface CitySnapshot {
+  readonly at: number;
+  readonly seq: number;
+  readonly res: number;
+  readonly counters: CityCounters;
+  /** `[h3 cell, idle riders, waiting orders]`, only cells with either. */
+  readonly cells: readonly (readonly [string, number, number])[];
+  /** `[rider id, lat, lng, state]` of every online rider with a known position. */
+  readonly riders: readonly (readonly [string, number, number, string])[];
+  readonly latency: readonly LatencyPoint[];
+}
+
+export class CityView {
+  readonly #engine: Engine;
+  readonly #riders = new Set<RiderId>();
+  readonly #orders = new Set<OrderId>();
+  /** When each order waiting for a rider became dispatchable (the latest time, after a rider dropped it). */
+  readonly #dispatchableAt = new Map<OrderId, number>();
+  #pending: number[] = [];
+  readonly #latency: LatencyPoint[] = [];
+  #delivered = 0;
+  #cancelled = 0;
+  #seq = 0;
+  readonly #unsubscribe: () => void;
+
+  constructor(engine: Engine) {
+    this.#engine = engine;
+    const snap = engine.toSnapshot();
+    for (const r of snap.riders) this.#riders.add(r.id);
+    for (const o of snap.orders) this.#orders.add(o.id);
+    this.#unsubscribe = engine.subscribeBatches((b) => this.#apply(b));
+  }
+
+  #apply(b: CommandBatch): void {
+    for (const e of b.events) {
+      if (e.aggregate === 'rider') {
+        if (e.type === 'rider_registered') this.#riders.add(e.id);
+        continue;
+      }
+      if (e.aggregate !== 'order') continue;
+      switch (e.type) {
+        case 'order_placed':
+          this.#orders.add(e.id);
+          break;
+        case 'order_dispatchable':
+          this.#dispatchableAt.set(e.id, e.at);
+          break;
+        case 'order_assigned': {
+          const from = this.#dispatchableAt.get(e.id);
+          if (from !== undefined) this.#pending.push(Math.max(0, e.at - from));
+          this.#dispatchableAt.delete(e.id);
+          break;
+        }
+        case 'order_delivered':
+        case 'order_cancelled':
+          if (e.type === 'order_delivered') this.#delivered++;
+          else this.#cancelled++;
+          this.#orders.delete(e.id);
+          this.#dispatchableAt.delete(e.id);
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  /** The city now. `at` is the snapshot's time (the server clock). */
+  snapshot(at: number): CitySnapshot {
+    const supply = new Map<string, [number, number]>();
+    const cellOf = (lat: number, lng: number): [number, number] => {
+      const h = latLngToCell(lat, lng, CONSOLE_H3_RES);
+      let c = supply.get(h);
+      if (c === undefined) supply.set(h, (c = [0, 0]));
+      return c;
+    };
+    const riders: [string, number, number, string][] = [];
+    let busy = 0;
+    let onBreak = 0;
+    for (const id of this.#riders) {
+      const v = this.#engine.getRider(id);
+      if (!v.ok) continue;
+      const r = v.value;
+      if (r.state === 'offline') continue;
+      if (r.state === 'on_break') onBreak++;
+      else if (r.state !== 'online.idle') busy++;
+      if (r.position === null) continue;
+      riders.push([r.id, r.position.lat, r.position.lng, r.state]);
+      if (r.available) cellOf(r.position.lat, r.position.lng)[0]++;
+    }
+    let waiting = 0;
+    let enRoute = 0;
+    for (const id of this.#orders) {
+      const v = this.#engine.getOrder(id);
+      if (!v.ok || v.value.state === 'delivered' || v.value.state === 'cancelled') {
+        this.#orders.delete(id);
+        continue;
+      }
+      const o = v.value;
+      if (WAITING_STATES.has(o.state)) {
+        waiting++;
+        cellOf(o.pickup.lat, o.pickup.lng)[1]++;
+      } else enRoute++;
+    }
+    const stats = this.#engine.stats();
+    if (this.#pending.length > 0) {
+      const ms = this.#pending.sort((a, b) => a - b);
+      this.#latency.push({
+        at,
+        count: ms.length,
+        p50Ms: ms[Math.floor((ms.length - 1) / 2)]!,
+        maxMs: ms[ms.length - 1]!,
+      });
+      if (this.#latency.length > LATENCY_POINTS) this.#latency.shift();
+      this.#pending = [];
+    }
+    return {
+      at,
+      seq: ++this.#seq,
+      res: CONSOLE_H3_RES,
+      counters: {
+        ridersOnline: stats.ridersOnline,
+        ridersIdle: stats.ridersAvailable,
+        ridersBusy: busy,
+        ridersOnBreak: onBreak,
+        ordersLive: stats.ordersLive,
+        ordersWaiting: waiting,
+        ordersEnRoute: enRoute,
+        delivered: this.#delivered,
+        cancelled: this.#cancelled,
+      },
+      cells: [...supply].map(([h, [idle, demand]]) => [h, idle, demand] as const),
+      riders,
+      latency: [...this.#latency],
+    };
+  }
+
+  close(): void {
+    this.#unsubscribe();
+  }
+}
