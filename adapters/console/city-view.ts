@@ -13,8 +13,8 @@ import { latLngToCell } from 'h3-js';
 import type { CommandBatch, Engine } from '../../engine/index.js';
 import type { OrderId, RiderId } from '../../protocol/index.js';
 
-/** H3 resolution of the console's hexagons: res 8 cells are about 0.74 km² (a few city blocks). */
-export const CONSOLE_H3_RES = 8;
+/** H3 resolution of the console's hexagons: res 9 cells are about 0.1 km² (a city block or two). */
+export const CONSOLE_H3_RES = 9;
 /** Latency points kept (one per snapshot with at least one assignment). */
 const LATENCY_POINTS = 120;
 
@@ -61,7 +61,7 @@ export interface CitySnapshot {
   readonly seq: number;
   readonly res: number;
   readonly counters: CityCounters;
-  /** `[h3 cell, idle riders, waiting orders]`, only cells with either. */
+  /** `[h3 cell, idle riders, waiting orders]` of every cell with an online rider or a live order (counts may be 0). */
   readonly cells: readonly (readonly [string, number, number])[];
   /** `[rider id, lat, lng, state]` of every online rider with a known position. */
   readonly riders: readonly (readonly [string, number, number, string])[];
@@ -143,7 +143,8 @@ export class CityView {
       else if (r.state !== 'online.idle') busy++;
       if (r.position === null) continue;
       riders.push([r.id, r.position.lat, r.position.lng, r.state]);
-      if (r.available) cellOf(r.position.lat, r.position.lng)[0]++;
+      const c = cellOf(r.position.lat, r.position.lng);
+      if (r.available) c[0]++;
     }
     let waiting = 0;
     let enRoute = 0;
@@ -154,9 +155,10 @@ export class CityView {
         continue;
       }
       const o = v.value;
+      const c = cellOf(o.pickup.lat, o.pickup.lng);
       if (WAITING_STATES.has(o.state)) {
         waiting++;
-        cellOf(o.pickup.lat, o.pickup.lng)[1]++;
+        c[1]++;
       } else enRoute++;
     }
     const stats = this.#engine.stats();
