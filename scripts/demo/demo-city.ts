@@ -45,14 +45,15 @@ export interface DemoOptions {
   readonly log: (line: string) => void;
 }
 
+/** A city its riders keep up with: a trip (to the kitchen, then to the door) takes them about two minutes. */
 export const defaultDemoOptions = {
   restaurants: 4,
-  riders: 10,
+  riders: 12,
   customers: 4,
-  ordersPerMinute: 12,
+  ordersPerMinute: 5,
   speedMps: 25,
   center: { lat: 12.9716, lng: 77.5946 },
-  radiusM: 2500,
+  radiusM: 2000,
   prepS: 8,
   tickMs: 1000,
 } as const;
