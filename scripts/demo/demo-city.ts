@@ -273,7 +273,7 @@ export class DemoCity {
       vehicle_type: 'motorcycle',
       license_number: `KA01AB${String(1000 + i)}`,
       documents: { driving_license: 'on-file', vehicle_registration: 'on-file', insurance: 'on-file' },
-      bank_details: { account_number: '1234567890', ifsc_code: 'HDFC0001234', account_holder_name: `Rider ${i + 1}` },
+      // No bank details: a development server often has no ENCRYPTION_KEY to store them with.
     });
     const at = this.#spot();
     const to = this.#spot();
