@@ -17,6 +17,17 @@ import type { OrderId, RiderId } from '../../protocol/index.js';
 export const CONSOLE_H3_RES = 9;
 /** Latency points kept (one per snapshot with at least one assignment). */
 const LATENCY_POINTS = 120;
+/** Pickup cells remembered (pickups are restaurants: few places, many orders). */
+const PICKUP_CELLS = 10_000;
+/**
+ * `cell` when it is an H3 cell of the console's resolution, read from the
+ * string (mode 1 cells are 15 hex digits, `8` then the resolution) rather than
+ * by an H3 call; undefined otherwise.
+ */
+const sameRes = (cell: string): string | undefined =>
+  cell.length === 15 && cell[0] === '8' && cell[1] === CONSOLE_H3_RES.toString(16) ? cell : undefined;
+/** Coordinates go out with 5 decimals (about a metre): smaller and quicker JSON. */
+const round5 = (x: number) => Math.round(x * 1e5) / 1e5;
 
 /** Order states in which an order still waits for a rider (demand). */
 const WAITING_STATES: ReadonlySet<string> = new Set([
@@ -76,6 +87,7 @@ export class CityView {
   readonly #dispatchableAt = new Map<OrderId, number>();
   #pending: number[] = [];
   readonly #latency: LatencyPoint[] = [];
+  readonly #pickupCells = new Map<string, string>();
   #delivered = 0;
   #cancelled = 0;
   #seq = 0;
@@ -125,11 +137,23 @@ export class CityView {
   /** The city now. `at` is the snapshot's time (the server clock). */
   snapshot(at: number): CitySnapshot {
     const supply = new Map<string, [number, number]>();
-    const cellOf = (lat: number, lng: number): [number, number] => {
-      const h = latLngToCell(lat, lng, CONSOLE_H3_RES);
+    const counts = (h: string): [number, number] => {
       let c = supply.get(h);
       if (c === undefined) supply.set(h, (c = [0, 0]));
       return c;
+    };
+    // A rider's cell is the engine's own (its rider index is at this resolution by default); only
+    // another resolution costs an H3 call per rider.
+    const riderCell = (cell: string | null, lat: number, lng: number): string =>
+      cell !== null && cell === sameRes(cell) ? cell : latLngToCell(lat, lng, CONSOLE_H3_RES);
+    const pickupCell = (lat: number, lng: number): string => {
+      const key = `${lat},${lng}`;
+      let h = this.#pickupCells.get(key);
+      if (h === undefined) {
+        if (this.#pickupCells.size >= PICKUP_CELLS) this.#pickupCells.clear();
+        this.#pickupCells.set(key, (h = latLngToCell(lat, lng, CONSOLE_H3_RES)));
+      }
+      return h;
     };
     const riders: [string, number, number, string][] = [];
     let busy = 0;
@@ -142,8 +166,8 @@ export class CityView {
       if (r.state === 'on_break') onBreak++;
       else if (r.state !== 'online.idle') busy++;
       if (r.position === null) continue;
-      riders.push([r.id, r.position.lat, r.position.lng, r.state]);
-      const c = cellOf(r.position.lat, r.position.lng);
+      riders.push([r.id, round5(r.position.lat), round5(r.position.lng), r.state]);
+      const c = counts(riderCell(r.cell, r.position.lat, r.position.lng));
       if (r.available) c[0]++;
     }
     let waiting = 0;
@@ -155,7 +179,7 @@ export class CityView {
         continue;
       }
       const o = v.value;
-      const c = cellOf(o.pickup.lat, o.pickup.lng);
+      const c = counts(pickupCell(o.pickup.lat, o.pickup.lng));
       if (WAITING_STATES.has(o.state)) {
         waiting++;
         c[1]++;
