@@ -20,6 +20,8 @@ import { makeUser } from '../support/firebase-users.js';
 import { quickDemo, startDemoWorld } from '../support/demo-world.js';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium-headless-shell';
+// Accounts, a city, a browser and deliveries on a shared, loaded machine: more than the default two minutes.
+t.setTimeout(240_000);
 
 const w = await startDemoWorld(t);
 const [admin, customer] = await Promise.all([
@@ -184,6 +186,11 @@ t.test('the socket directly: refusals for no token, a bad token, a non-admin at 
 t.test('after the demo stops: the page agrees with the order rows in Postgres', async (t) => {
   const page = await openConsole(admin.token);
   await until(async () => (await seqOf(page)) >= 1, 20_000);
+  const deliveredRows = async () =>
+    Number(
+      (await db.query<{ n: string }>(`SELECT count(*) AS n FROM orders WHERE seed_status = 'delivered'`)).rows[0]?.n,
+    );
+  await until(async () => (await deliveredRows()) > 0, 90_000);
   await city.stop();
   await until(
     async () => (await counter(page, 'ordersLive')) === 0 && (await counter(page, 'ridersOnline')) === 0,

@@ -16,6 +16,8 @@ import { api } from '../support/rest-server.js';
 import { quickDemo, startDemoWorld } from '../support/demo-world.js';
 
 const run = promisify(execFile);
+// Accounts, a city and deliveries on a shared, loaded machine: more than the default two minutes.
+t.setTimeout(240_000);
 const w = await startDemoWorld(t);
 const admin = await makeUser(w.auth, { label: 'admin', claims: { role: 'admin' } });
 const db = pgDatabase(w.databaseUrl!, { max: 1 });
