@@ -157,31 +157,53 @@ t.test('a non-admin is refused with a clear message, and sees no data', async (t
   t.notOk(await page.isHidden('#signin'), 'asked for another token');
 });
 
-t.test('the socket directly: refusals for no token, a bad token, a non-admin at upgrade', async (t) => {
-  const wsUrl = `${w.url.replace('http', 'ws')}/v1/console`;
-  const talk = (token: string | null, q = '') =>
-    new Promise<{ msgs: any[]; code: number }>((resolve, reject) => {
-      const ws = new WebSocket(wsUrl + q);
-      const msgs: any[] = [];
-      ws.on('message', (m: Buffer) => msgs.push(JSON.parse(m.toString('utf8'))));
-      ws.on('open', () => {
-        if (token !== null) ws.send(JSON.stringify({ type: 'authenticate', token }));
+t.test(
+  'the socket directly: refusals (no token, a bad token, a non-admin at upgrade), an admin at upgrade',
+  async (t) => {
+    const wsUrl = `${w.url.replace('http', 'ws')}/v1/console`;
+    const talk = (token: string | null, q = '') =>
+      new Promise<{ msgs: any[]; code: number }>((resolve, reject) => {
+        const ws = new WebSocket(wsUrl + q);
+        const msgs: any[] = [];
+        ws.on('message', (m: Buffer) => msgs.push(JSON.parse(m.toString('utf8'))));
+        ws.on('open', () => {
+          if (token !== null) ws.send(JSON.stringify({ type: 'authenticate', token }));
+        });
+        ws.on('close', (code) => resolve({ msgs, code }));
+        ws.on('unexpected-response', (_req, res) => resolve({ msgs: [], code: res.statusCode ?? 0 }));
+        ws.on('error', reject);
       });
-      ws.on('close', (code) => resolve({ msgs, code }));
-      ws.on('unexpected-response', (_req, res) => resolve({ msgs: [], code: res.statusCode ?? 0 }));
-      ws.on('error', reject);
-    });
-  const bad = await talk('not-a-token');
-  t.equal(bad.code, 4001);
-  t.match(bad.msgs[0], { type: 'error', data: { code: 'AUTH_TOKEN_INVALID' } });
-  const empty = await talk('');
-  t.match(empty.msgs[0], { type: 'error', data: { code: 'AUTH_TOKEN_MISSING' } });
-  const rider = await talk(customer.token);
-  t.equal(rider.code, 4003);
-  t.match(rider.msgs, [{ type: 'error', data: { code: 'AUTH_ROLE_FORBIDDEN' } }]);
-  const atUpgrade = await talk(null, `?token=${encodeURIComponent(customer.token)}`);
-  t.equal(atUpgrade.code, 403, 'a non-admin token at upgrade gets no socket');
-});
+    const bad = await talk('not-a-token');
+    t.equal(bad.code, 4001);
+    t.match(bad.msgs[0], { type: 'error', data: { code: 'AUTH_TOKEN_INVALID' } });
+    const empty = await talk('');
+    t.match(empty.msgs[0], { type: 'error', data: { code: 'AUTH_TOKEN_MISSING' } });
+    const rider = await talk(customer.token);
+    t.equal(rider.code, 4003);
+    t.match(rider.msgs, [{ type: 'error', data: { code: 'AUTH_ROLE_FORBIDDEN' } }]);
+    const atUpgrade = await talk(null, `?token=${encodeURIComponent(customer.token)}`);
+    t.equal(atUpgrade.code, 403, 'a non-admin token at upgrade gets no socket');
+
+    // An admin's token at upgrade: admitted at once; a second authenticate is refused, the socket stays.
+    const ws = new WebSocket(`${wsUrl}?token=${encodeURIComponent(admin.token)}`, 'dispatch.console.v1');
+    const msgs: any[] = [];
+    ws.on('message', (m: Buffer) => msgs.push(JSON.parse(m.toString('utf8'))));
+    t.teardown(() => ws.close());
+    await until(() => msgs.some((m) => m.type === 'snapshot'), 10_000);
+    t.match(msgs[0], { type: 'authenticated', data: { role: 'admin', interval_ms: 1000 } });
+    t.equal(ws.protocol, 'dispatch.console.v1');
+    ws.send(JSON.stringify({ type: 'authenticate', token: admin.token }));
+    ws.send('not json');
+    await until(() => msgs.filter((m) => m.type === 'error').length === 2, 10_000);
+    t.match(
+      msgs.filter((m) => m.type === 'error'),
+      [{ data: { code: 'FRAME_INVALID', message: 'already authenticated' } }, { data: { code: 'FRAME_INVALID' } }],
+    );
+    const n = msgs.filter((m) => m.type === 'snapshot').length;
+    await until(() => msgs.filter((m) => m.type === 'snapshot').length > n, 10_000);
+    t.pass('snapshots keep coming');
+  },
+);
 
 t.test('after the demo stops: the page agrees with the order rows in Postgres', async (t) => {
   const page = await openConsole(admin.token);
