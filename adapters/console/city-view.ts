@@ -11,7 +11,7 @@
  */
 import { latLngToCell } from 'h3-js';
 import type { CommandBatch, Engine } from '../../engine/index.js';
-import type { OrderId, RiderId } from '../../protocol/index.js';
+import type { CitySnapshot, LatencyPoint, OrderId, RiderId } from '../../protocol/index.js';
 
 /** H3 resolution of the console's hexagons: res 9 cells are about 0.1 km² (a city block or two). */
 export const CONSOLE_H3_RES = 9;
@@ -38,46 +38,6 @@ const WAITING_STATES: ReadonlySet<string> = new Set([
   'dispatching.searching',
   'dispatching.offered',
 ]);
-
-export interface CityCounters {
-  /** Riders not offline (on a break included), as the engine counts them. */
-  readonly ridersOnline: number;
-  /** Riders the engine would offer an order to now (its dispatch index). */
-  readonly ridersIdle: number;
-  /** Riders holding an offer or a job. */
-  readonly ridersBusy: number;
-  readonly ridersOnBreak: number;
-  /** Orders not yet delivered or cancelled, as the engine counts them. */
-  readonly ordersLive: number;
-  /** Live orders without a rider yet (unpaid, at the restaurant, being offered). */
-  readonly ordersWaiting: number;
-  /** Live orders with a rider on the way to the pickup or the drop. */
-  readonly ordersEnRoute: number;
-  /** Orders delivered since the server started. */
-  readonly delivered: number;
-  /** Orders cancelled since the server started. */
-  readonly cancelled: number;
-}
-
-/** One point of the latency chart: the assignments made since the previous snapshot. */
-export interface LatencyPoint {
-  readonly at: number;
-  readonly count: number;
-  readonly p50Ms: number;
-  readonly maxMs: number;
-}
-
-export interface CitySnapshot {
-  readonly at: number;
-  readonly seq: number;
-  readonly res: number;
-  readonly counters: CityCounters;
-  /** `[h3 cell, idle riders, waiting orders]` of every cell with an online rider or a live order (counts may be 0). */
-  readonly cells: readonly (readonly [string, number, number])[];
-  /** `[rider id, lat, lng, state]` of every online rider with a known position. */
-  readonly riders: readonly (readonly [string, number, number, string])[];
-  readonly latency: readonly LatencyPoint[];
-}
 
 export class CityView {
   readonly #engine: Engine;

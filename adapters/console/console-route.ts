@@ -17,14 +17,21 @@ import { createRequire } from 'node:module';
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import { authorize, type Clock, type Engine, type EngineLogger } from '../../engine/index.js';
 import type { IdentityVerifier } from '../../engine/ports/identity.js';
-import { CloseCode, ok, type ErrorCode, type Principal, type Result } from '../../protocol/index.js';
+import {
+  CONSOLE_SUBPROTOCOL,
+  CONSOLE_WS_PATH,
+  CloseCode,
+  ok,
+  type ConsoleServerMessage,
+  type ErrorCode,
+  type Principal,
+  type Result,
+} from '../../protocol/index.js';
 import type { WsLimits } from '../ws/limits.js';
 import { authenticatingUpgrade } from '../ws/upgrade-auth.js';
 import { CityView } from './city-view.js';
 
 export const CONSOLE_PAGE_PATH = '/console';
-export const CONSOLE_WS_PATH = '/v1/console';
-export const CONSOLE_SUBPROTOCOL = 'dispatch.console.v1';
 const TOPIC = 'console';
 /** Largest message a console client may send, bytes (a token fits). */
 const MAX_CONSOLE_MESSAGE = 16_384;
@@ -82,7 +89,7 @@ export function attachConsoleRoutes(app: TemplatedApp, o: ConsoleRouteOptions): 
   serve(CONSOLE_PAGE_PATH, 'text/html; charset=utf-8', page);
   serve(`${CONSOLE_PAGE_PATH}/h3.js`, 'text/javascript; charset=utf-8', h3Script);
 
-  const send = (c: ConsoleConn, m: unknown) => c.ws?.send(JSON.stringify(m), false);
+  const send = (c: ConsoleConn, m: ConsoleServerMessage) => c.ws?.send(JSON.stringify(m), false);
   const refuse = (c: ConsoleConn, code: ErrorCode, message: string, close: number) => {
     send(c, { type: 'error', data: { code, message } });
     c.ws?.end(close, code);
@@ -202,7 +209,8 @@ export function attachConsoleRoutes(app: TemplatedApp, o: ConsoleRouteOptions): 
     tick = clock.setTimeout(loop, intervalMs);
     if (stats.watchers === 0) return;
     stats.snapshots++;
-    app.publish(TOPIC, JSON.stringify({ type: 'snapshot', data: city.snapshot(clock.now()) }), false);
+    const m: ConsoleServerMessage = { type: 'snapshot', data: city.snapshot(clock.now()) };
+    app.publish(TOPIC, JSON.stringify(m), false);
   };
   tick = clock.setTimeout(loop, intervalMs);
 
