@@ -14,3 +14,4 @@ export * from './rider-sequence.js';
 export { positionScratch, readPositionFrame, type PositionScratch } from './rider-position-codec.js';
 export * from './rider-client.js';
 export * from './upi.js';
+export * from './console.js';

@@ -23,6 +23,7 @@ import { ChatService } from '../chat/chat-service.js';
 import { peopleHandlers } from '../http/handlers/people.js';
 import { restaurantHandlers } from '../http/handlers/restaurants.js';
 import { attachRestRoutes } from '../http/rest-gateway.js';
+import { attachConsoleRoutes } from '../console/console-route.js';
 import { createFirebaseIdentity } from '../identity/firebase-identity.js';
 import { EventWriter } from '../persistence/event-writer.js';
 import { defaultRetention, pruneRetention } from '../persistence/retention.js';
@@ -232,6 +233,8 @@ export async function startServer(
     const rider = attachRiderRoute(app, { ...common, durable });
     const chat = new ChatService({ db: storage.db, engine, push: storage.pushQueue, now: () => clock.now() });
     const stream = attachStreamRoutes(app, { ...common, durable, chat });
+    // The operators' live map: GET /console and its socket /v1/console (admins).
+    const cityConsole = attachConsoleRoutes(app, common);
     const openapi = JSON.stringify(buildOpenApi(VERSION));
     const money = new MoneyStore(storage.db);
     const pushRefund = async (orderId: string, message: string, r: { refundId: string; stage: RefundStage }) => {
@@ -320,6 +323,7 @@ export async function startServer(
       uWS.us_listen_socket_close(listen);
       rider.close(CloseCode.SHUTTING_DOWN, 'SHUTTING_DOWN');
       stream.close(CloseCode.SHUTTING_DOWN, 'SHUTTING_DOWN');
+      cityConsole.close();
     });
     let closed: Promise<void> | undefined;
     return { port, engine, recovery: report, durability: storage.durability, close: () => (closed ??= closeAll()) };
