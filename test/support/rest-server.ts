@@ -48,6 +48,7 @@ export async function startTestServer(
   const env: Record<string, string | undefined> = {
     NODE_ENV: 'test',
     SERVER_PORT: '0',
+    METRICS_PORT: '0',
     FIREBASE_AUTH_EMULATOR_HOST: emu.host,
     FIREBASE_PROJECT_ID: emu.projectId,
     ENCRYPTION_KEY: randomBytes(32).toString('hex'),

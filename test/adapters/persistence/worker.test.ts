@@ -30,7 +30,7 @@ t.test('storage config: both URLs, neither, or refused', async (t) => {
 /** Runs `npm run worker`'s script as a child process. */
 function worker(env: Record<string, string>) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/worker.ts'], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
