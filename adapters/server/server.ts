@@ -235,12 +235,16 @@ export async function startServer(
           : "GET on Google's token signing keys (securetoken)",
       },
       intervalMs: config.healthCheckIntervalMs,
-      onRound: (services, ready) =>
+      onRound: (services, ready) => {
         metrics.health(
           services,
           ready.ready,
           ready.reasons.some((r) => r.startsWith('recovering')),
-        ),
+        );
+        // Events the queue refused go again once it answers, with no command needed to carry them.
+        if (serving && writeBehind.refused && Object.values(services).every(Boolean))
+          writeBehind.barrier().catch(() => {});
+      },
     });
     let serving = false;
     monitor.recovering(() =>
