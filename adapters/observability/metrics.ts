@@ -78,6 +78,7 @@ interface Sources {
   pool?: PoolView & { readonly options: { readonly max?: number } };
   queueDepth?: () => Promise<number>;
   money?: () => Promise<MoneyOpen>;
+  readiness?: () => { readonly ready: boolean; readonly reasons: readonly string[] };
 }
 
 /** A counter whose value is read from a stats object when scraped, one series per entry. */
@@ -186,12 +187,26 @@ export class ServerMetrics {
       labelNames: ['dependency'],
       registers: [r],
     });
-    this.#ready = new Gauge({ name: 'dispatch_ready', help: 'whether /readyz answers ready (1)', registers: [r] });
+    const readiness = () => this.#src.readiness?.();
+    this.#ready = new Gauge({
+      name: 'dispatch_ready',
+      help: 'whether /readyz answers ready (1)',
+      registers: [r],
+      collect() {
+        const now = readiness();
+        if (now) this.set(now.ready ? 1 : 0);
+      },
+    });
     this.#recovering = new Gauge({
       name: 'dispatch_recovering',
       help: 'whether the server is rebuilding its state from storage or re-sending events Redis refused (1)',
       registers: [r],
+      collect() {
+        const now = readiness();
+        if (now) this.set(now.reasons.some((x) => x.startsWith('recovering')) ? 1 : 0);
+      },
     });
+    this.#ready.set(0);
     this.#recovering.set(1);
 
     const src = this.#src;
@@ -510,10 +525,14 @@ export class ServerMetrics {
     if (r.rejected) this.#refundRounds.inc({ outcome: 'rejected' }, r.rejected);
   }
 
-  health(services: Readonly<Record<string, boolean>>, ready: boolean, recovering: boolean): void {
+  /** The last health round's dependencies. */
+  dependencies(services: Readonly<Record<string, boolean>>): void {
     for (const [dependency, up] of Object.entries(services)) this.#deps.set({ dependency }, up ? 1 : 0);
-    this.#ready.set(ready ? 1 : 0);
-    this.#recovering.set(recovering ? 1 : 0);
+  }
+
+  /** Readiness as /readyz answers it, read at scrape time. */
+  watchReadiness(read: () => { readonly ready: boolean; readonly reasons: readonly string[] }): void {
+    this.#src.readiness = read;
   }
 
   stop(): void {

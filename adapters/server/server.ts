@@ -97,9 +97,11 @@ export async function startServer(
   // The operations port first: while storage is read back, Prometheus and probes see a server recovering.
   let health: HealthMonitor | undefined;
   const starting: Readiness = { ready: false, reasons: ['recovering: opening storage and rebuilding the engine'] };
+  const readiness = () => health?.readiness() ?? starting;
+  metrics.watchReadiness(readiness);
   const ops = await startOpsServer(config.metrics.host, config.metrics.port, () => ({
     registry: metrics.registry,
-    readiness: () => health?.readiness() ?? starting,
+    readiness,
   }));
   log.info({ msg: `metrics on http://${config.metrics.host}:${ops.port}/metrics` });
   for (const name of config.unused)
@@ -235,12 +237,8 @@ export async function startServer(
           : "GET on Google's token signing keys (securetoken)",
       },
       intervalMs: config.healthCheckIntervalMs,
-      onRound: (services, ready) => {
-        metrics.health(
-          services,
-          ready.ready,
-          ready.reasons.some((r) => r.startsWith('recovering')),
-        );
+      onRound: (services) => {
+        metrics.dependencies(services);
         // Events the queue refused go again once it answers, with no command needed to carry them.
         if (serving && writeBehind.refused && Object.values(services).every(Boolean))
           writeBehind.barrier().catch(() => {});
