@@ -167,7 +167,7 @@ export class ServerMetrics {
     });
     this.#written = new Counter({
       name: 'dispatch_write_behind_events_written_total',
-      help: 'engine events written behind to Postgres by this process',
+      help: 'engine events written behind to Postgres by this process (a redelivered batch counts again)',
       registers: [r],
     });
     this.#lastWrite = new Gauge({
