@@ -19,7 +19,10 @@ import {
   type LabelValues,
 } from 'prom-client';
 import type { Engine, MatchInfo } from '../../engine/index.js';
-import type { EngineEvent } from '../../protocol/index.js';
+import { CancelReason, type EngineEvent } from '../../protocol/index.js';
+
+/** Cancellation reasons as label values: the engine's own; anything else (free text) is `other`. */
+const REASONS = new Set<string>(Object.values(CancelReason));
 
 /** What the rider route counts (adapters/ws/rider-gateway.ts `RiderRouteStats`). */
 export interface RiderStatsView {
@@ -109,7 +112,8 @@ export class ServerMetrics {
   readonly #match: Histogram;
   readonly #offers: Counter<'outcome'>;
   readonly #ordersPlaced: Counter;
-  readonly #ordersEnded: Counter<'outcome' | 'by'>;
+  readonly #ordersEnded: Counter<'outcome' | 'by' | 'reason'>;
+  readonly #payments: Counter<'outcome'>;
   readonly #lag: Histogram;
   readonly #written: Counter;
   readonly #lastWrite: Gauge;
@@ -155,8 +159,14 @@ export class ServerMetrics {
     this.#ordersPlaced = new Counter({ name: 'dispatch_orders_placed_total', help: 'orders placed', registers: [r] });
     this.#ordersEnded = new Counter({
       name: 'dispatch_orders_ended_total',
-      help: 'orders that ended: delivered, or cancelled by customer, restaurant, admin or system',
-      labelNames: ['outcome', 'by'],
+      help: 'orders that ended: delivered, or cancelled by customer, restaurant, admin or system, and why',
+      labelNames: ['outcome', 'by', 'reason'],
+      registers: [r],
+    });
+    this.#payments = new Counter({
+      name: 'dispatch_payments_total',
+      help: 'payments as the engine saw them: confirmed, failed, expired; and refund_due (a paid order cancelled)',
+      labelNames: ['outcome'],
       registers: [r],
     });
     this.#lag = new Histogram({
@@ -442,6 +452,7 @@ export class ServerMetrics {
     // Every outcome shows from the start, at 0, so rates and alerts have a series to work on.
     for (const outcome of ['sent', 'accepted', 'declined', 'expired', 'withdrawn']) this.#offers.inc({ outcome }, 0);
     for (const outcome of ['sent', 'retried', 'rejected']) this.#refundRounds.inc({ outcome }, 0);
+    for (const outcome of ['confirmed', 'failed', 'expired', 'refund_due']) this.#payments.inc({ outcome }, 0);
     this.#lastWrite.set(0);
   }
 
@@ -481,10 +492,16 @@ export class ServerMetrics {
         this.#ordersPlaced.inc();
         return;
       case 'order_delivered':
-        this.#ordersEnded.inc({ outcome: 'delivered', by: 'rider' });
+        this.#ordersEnded.inc({ outcome: 'delivered', by: 'rider', reason: 'delivered' });
+        return;
+      case 'order_payment_confirmed':
+        this.#payments.inc({ outcome: 'confirmed' });
         return;
       case 'order_cancelled':
-        this.#ordersEnded.inc({ outcome: 'cancelled', by: e.by });
+        this.#ordersEnded.inc({ outcome: 'cancelled', by: e.by, reason: REASONS.has(e.reason) ? e.reason : 'other' });
+        if (e.reason === CancelReason.PAYMENT_FAILED) this.#payments.inc({ outcome: 'failed' });
+        else if (e.reason === CancelReason.PAYMENT_EXPIRED) this.#payments.inc({ outcome: 'expired' });
+        if (e.refundDue) this.#payments.inc({ outcome: 'refund_due' });
         return;
       default:
     }

@@ -101,6 +101,7 @@ t.test('every metric the rules and the dashboard read is exported', async (t) =>
     'dispatch_pg_pool_connections',
     'dispatch_push_total',
     'dispatch_refund_relay_total',
+    'dispatch_payments_total',
     'nodejs_eventloop_lag_p99_seconds',
     'nodejs_gc_duration_seconds_sum',
   ])
