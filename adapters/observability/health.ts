@@ -34,6 +34,7 @@ export class HealthMonitor {
   #round: Promise<Record<string, boolean>> | undefined;
   /** Set while storage is being read back and the engine rebuilt, and while write-behind holds refused events. */
   #recovering: () => string | undefined = () => 'starting';
+  #stopping = false;
 
   constructor(o: HealthOptions) {
     this.#o = o;
@@ -42,6 +43,11 @@ export class HealthMonitor {
   /** `why` answers a reason while the server is recovering, undefined once it serves normally. */
   recovering(why: () => string | undefined): void {
     this.#recovering = why;
+  }
+
+  /** From now on not ready: the process is shutting down (orchestrators stop sending it traffic). */
+  stopping(): void {
+    this.#stopping = true;
   }
 
   start(): this {
@@ -90,6 +96,7 @@ export class HealthMonitor {
   /** From the last round: ready when nothing is recovering and every dependency answered. */
   readiness(): Readiness {
     const reasons: string[] = [];
+    if (this.#stopping) reasons.push('shutting down');
     const why = this.#recovering();
     if (why !== undefined) reasons.push(`recovering: ${why}`);
     if (this.#checkedAt === 0) reasons.push('dependencies not checked yet');

@@ -438,7 +438,10 @@ export async function startServer(
       metricsPort: ops.port,
       metrics,
       health: monitor,
-      close: () => (closed ??= closeAll()),
+      close: () => {
+        monitor.stopping();
+        return (closed ??= closeAll());
+      },
     };
   } catch (err) {
     await closeAll();

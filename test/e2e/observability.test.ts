@@ -223,6 +223,7 @@ t.test('the next start keeps the generated key', async (t) => {
   const keyFile = join(dataDir, 'encryption.key');
   const before = await readFile(keyFile, 'utf8');
   await server.close();
+  t.same(server.health.readiness().reasons.slice(0, 1), ['shutting down'], 'not ready once shutting down');
   const emu = await useAuthEmulator(t);
   const again = await startServer(
     parseServerConfig({
