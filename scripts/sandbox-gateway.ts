@@ -9,16 +9,18 @@
  * `POST /sandbox/payments/{id}/capture`); a refund is processed
  * SANDBOX_REFUND_SETTLE_MS after it is accepted (2000).
  */
+import { loggerFromEnv } from '../adapters/observability/logger.js';
 import { startSandbox } from '../adapters/payments/sandbox-server.js';
 
 const env = process.env;
+const log = loggerFromEnv('sandbox');
 const ms = (name: string, dflt: number): number | null => {
   const raw = env[name];
   if (raw === undefined || raw === '') return dflt;
   if (raw === 'off') return null;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) {
-    process.stderr.write(`sandbox: ${name} must be a number of milliseconds or off, got ${JSON.stringify(raw)}\n`);
+    log.fatal({ msg: `sandbox: ${name} must be a number of milliseconds or off, got ${JSON.stringify(raw)}` });
     process.exit(2);
   }
   return n;
@@ -34,7 +36,7 @@ const sandbox = await startSandbox({
   autoCaptureMs: ms('SANDBOX_AUTO_CAPTURE_MS', 5_000),
   refundSettleMs: ms('SANDBOX_REFUND_SETTLE_MS', 2_000),
 });
-process.stderr.write(`sandbox: payment gateway on ${sandbox.url}, webhooks to ${sandbox.webhookUrl}\n`);
+log.info({ msg: `sandbox: payment gateway on ${sandbox.url}, webhooks to ${sandbox.webhookUrl}` });
 const stop = () => void sandbox.close().then(() => process.exit(0));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

@@ -1,38 +1,46 @@
 /**
  * `npm start`: the server. Reads the configuration from the environment once
- * (README, "Configuration"), starts, prints `server: listening on ...` to
- * stderr when it serves, and shuts down cleanly on SIGTERM or SIGINT.
+ * (README, "Configuration"), starts, logs `server: listening on ...` (pino,
+ * one JSON line on stderr; pretty in development on a terminal) when it
+ * serves, and shuts down cleanly on SIGTERM or SIGINT.
  */
+import { createLogger } from '../adapters/observability/logger.js';
 import { parseServerConfig, ServerConfigError } from '../adapters/server/server-config.js';
-import { jsonLogger, startServer } from '../adapters/server/server.js';
+import { startServer } from '../adapters/server/server.js';
 
 async function main(): Promise<void> {
   let config;
   try {
-    config = parseServerConfig(process.env);
+    config = parseServerConfig(process.env, { tty: process.stderr.isTTY });
   } catch (err) {
     if (!(err instanceof ServerConfigError)) throw err;
-    process.stderr.write(`server: configuration refused:\n${err.message}\n`);
+    createLogger({ base: { service: 'server' } }).fatal({
+      msg: `server: configuration refused:\n${err.message}`,
+      problems: err.message.split('\n'),
+    });
     process.exit(2);
   }
-  const log = jsonLogger();
+  const log = createLogger({ level: config.log.level, format: config.log.format, base: { service: 'server' } });
   const server = await startServer(config, log);
-  process.stderr.write(`server: ${server.durability}\n`);
-  process.stderr.write(
-    `server: recovered ${server.recovery.restaurants} restaurants, ${server.recovery.riders} riders, ${server.recovery.orders} orders in ${server.recovery.ms} ms\n`,
-  );
-  process.stderr.write(
-    `server: listening on http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${server.port}\n`,
-  );
+  log.info({ msg: `server: ${server.durability}` });
+  log.info({
+    msg: `server: recovered ${server.recovery.restaurants} restaurants, ${server.recovery.riders} riders, ${server.recovery.orders} orders in ${server.recovery.ms} ms`,
+  });
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  log.info({
+    msg: `server: listening on http://${host}:${server.port}`,
+    port: server.port,
+    metrics_port: server.metricsPort,
+  });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    process.stderr.write(`server: ${signal}: shutting down\n`);
+    log.info({ msg: `server: ${signal}: shutting down` });
     server.close().then(
       () => process.exit(0),
       (err: unknown) => {
-        process.stderr.write(`server: shutdown failed: ${String(err)}\n`);
+        log.error({ msg: `server: shutdown failed: ${String(err)}` });
         process.exit(1);
       },
     );
@@ -42,6 +50,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`server: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  createLogger({ base: { service: 'server' } }).fatal({
+    msg: `server: failed to start: ${err instanceof Error ? err.message : String(err)}`,
+  });
   process.exit(1);
 });

@@ -2,48 +2,75 @@
  * `npm run worker`: the persistence worker on its own, to scale write-behind
  * out, with the push worker it feeds (FCM with a service account key, the
  * logged local stand-in without). Needs DATABASE_URL and REDIS_URL (embedded
- * mode writes in-process).
+ * mode writes in-process). Logs through pino (LOG_LEVEL, LOG_FORMAT) and
+ * serves `/metrics`, `/livez` and `/readyz` on METRICS_HOST:METRICS_PORT
+ * (127.0.0.1:9090; 0: any free port).
  * Stops on SIGTERM or SIGINT after the batch in hand.
  */
 import { parsePersistenceConfig } from '../adapters/persistence/config.js';
 import { EventWriter } from '../adapters/persistence/event-writer.js';
 import { openStorage } from '../adapters/persistence/storage.js';
 import { parseFirebaseConfig } from '../adapters/identity/config.js';
+import { loggerFromEnv } from '../adapters/observability/logger.js';
+import { ServerMetrics } from '../adapters/observability/metrics.js';
+import { startOpsServer } from '../adapters/observability/metrics-server.js';
 import { pushFeed } from '../adapters/push/push-feed.js';
 import { openPush } from '../adapters/push/push-service.js';
 
 async function main(): Promise<void> {
+  const log = loggerFromEnv('worker');
   const config = parsePersistenceConfig(process.env);
   if (config.mode !== 'server') {
-    console.error('worker: set DATABASE_URL and REDIS_URL; in embedded mode the server writes behind in-process');
+    log.fatal({ msg: 'worker: set DATABASE_URL and REDIS_URL; in embedded mode the server writes behind in-process' });
     process.exit(2);
   }
-  const storage = await openStorage(config, { warn: (m) => console.error(m) });
-  console.error(`worker: ${storage.durability}`);
-  const log = (level: string) => (o: Record<string, unknown>) => console.error(JSON.stringify({ level, ...o }));
+  const metricsPort = Number(process.env['METRICS_PORT'] || 9090);
+  if (!(Number.isInteger(metricsPort) && metricsPort >= 0 && metricsPort <= 65535)) {
+    log.fatal({ msg: `worker: METRICS_PORT must be an integer in 0..65535, got ${process.env['METRICS_PORT']}` });
+    process.exit(2);
+  }
+  const metrics = new ServerMetrics({ service: 'worker' });
+  let ready = false;
+  const ops = await startOpsServer(process.env['METRICS_HOST'] || '127.0.0.1', metricsPort, () => ({
+    registry: metrics.registry,
+    readiness: () => (ready ? { ready: true, reasons: [] } : { ready: false, reasons: ['opening storage'] }),
+  }));
+  const storage = await openStorage(config, { warn: (m) => log.warn({ msg: m }) });
+  log.info({ msg: `worker: ${storage.durability}` });
   const push = await openPush({
     firebase: parseFirebaseConfig(process.env),
     db: storage.db,
     queue: storage.pushQueue,
     now: Date.now,
     consume: true,
-    log: { info: log('info'), warn: log('warn') },
+    log,
   });
+  metrics.watchPush(push.worker.stats);
+  if (storage.pool) metrics.watchPool(storage.pool);
+  if (storage.queue.depth) metrics.watchQueue(() => storage.queue.depth!());
+  const feed = pushFeed(storage.pushQueue);
   const writer = new EventWriter(storage.queue, storage.store, {
     batchSize: config.batchSize,
-    afterStore: pushFeed(storage.pushQueue),
+    afterStore: async (records) => {
+      metrics.written(records, Date.now());
+      await feed(records);
+    },
   }).start();
-  console.error(
-    `worker: writing behind from queue ${config.queuePrefix}/${config.queueName}, batches of up to ${config.batchSize}`,
-  );
+  ready = true;
+  log.info({
+    msg: `worker: writing behind from queue ${config.queuePrefix}/${config.queueName}, batches of up to ${config.batchSize}`,
+    metrics_port: ops.port,
+  });
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
+    ready = false;
     await writer.stop();
     await push.close();
     await storage.close();
-    console.error(`worker: stopped after writing ${writer.written} events`);
+    await ops.close();
+    log.info({ msg: `worker: stopped after writing ${writer.written} events` });
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop());
@@ -51,6 +78,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(`worker: ${err instanceof Error ? err.message : String(err)}`);
+  process.stderr.write(
+    `${JSON.stringify({ level: 'fatal', service: 'worker', msg: `worker: ${err instanceof Error ? err.message : String(err)}` })}\n`,
+  );
   process.exit(1);
 });

@@ -42,6 +42,10 @@ export class MemoryQueue<T> implements JobQueue<T> {
     this.#wake();
   }
 
+  async depth(): Promise<number> {
+    return this.#jobs.size;
+  }
+
   async pending(): Promise<QueuedJob<T>[]> {
     return [...this.#jobs.values()].map((e) => ({ id: e.id, data: e.data, attempt: e.attempt }));
   }

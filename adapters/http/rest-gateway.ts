@@ -92,7 +92,17 @@ export interface RestGatewayOptions {
   /** Take the client address from X-Forwarded-For (behind Caddy on loopback). */
   readonly trustProxy?: boolean;
   readonly logger: RestLogger;
+  /**
+   * Called once per answered request with the route's template
+   * (`/orders/{order_id}`; `unmatched` for a 404 or 405), never the path, so
+   * that metrics carry no ids.
+   */
+  readonly onAnswered?: (method: string, route: string, status: number, seconds: number) => void;
 }
+
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+/** A method for a metric label: one of RFC 9110's common ones, or OTHER. */
+const methodLabel = (m: string): string => (METHODS.has(m) ? m : 'OTHER');
 
 type PublicRoute = 'health' | 'openapi' | 'paymentWebhook';
 
@@ -273,7 +283,7 @@ export function attachRestRoutes(
         const info = readRequest(res, req, paramNames, o.trustProxy === true);
         stats.requests++;
         run(spec, res, info, state).then(
-          (reply) => finish(res, state, info, spec.id, reply, t0),
+          (reply) => finish(res, state, info, spec, reply, t0),
           (err: unknown) => {
             const e = err as { code?: unknown; message?: unknown };
             const fault = clientFault(err);
@@ -294,7 +304,7 @@ export function attachRestRoutes(
                 route: spec.id,
                 err: err instanceof Error ? err.stack : String(err),
               });
-            finish(res, state, info, spec.id, reply, t0);
+            finish(res, state, info, spec, reply, t0);
           },
         );
       });
@@ -305,22 +315,27 @@ export function attachRestRoutes(
     res: HttpResponse,
     state: AbortState,
     info: RequestInfo,
-    route: string,
+    spec: RouteSpec,
     reply: Reply,
     t0: number,
   ): void => {
     if (reply.status >= 400) stats.errors++;
+    const status = state.aborted ? 499 : reply.status;
+    const ms = performance.now() - t0;
+    const orderId = info.params['order_id'];
     o.logger.info({
       msg: 'request',
       request_id: info.requestId,
       method: info.method,
       path: info.path,
-      route,
-      status: state.aborted ? 499 : reply.status,
-      ms: Math.round((performance.now() - t0) * 100) / 100,
+      route: spec.id,
+      ...(orderId !== undefined ? { order_id: orderId } : {}),
+      status,
+      ms: Math.round(ms * 100) / 100,
       remote: info.remote,
       ...(reply.status >= 400 ? { code: (reply.body as { code?: string } | null)?.code } : {}),
     });
+    o.onAnswered?.(methodLabel(info.method), spec.path, status, ms / 1000);
     send(res, state, info.requestId, reply);
   };
 
@@ -345,6 +360,16 @@ export function attachRestRoutes(
             headers: { 'content-type': 'application/problem+json', allow: methods.join(', ') },
           }
         : problem('ROUTE_NOT_FOUND', `no endpoint ${info.method} ${info.path}; see /openapi.json`, info.requestId);
+    o.logger.info({
+      msg: 'request',
+      request_id: info.requestId,
+      method: info.method,
+      path: info.path,
+      status: reply.status,
+      remote: info.remote,
+      code: (reply.body as { code?: string }).code,
+    });
+    o.onAnswered?.(methodLabel(info.method), 'unmatched', reply.status, 0);
     send(res, state, info.requestId, reply);
   });
 

@@ -24,6 +24,8 @@ export interface RefundRelayOptions {
   /** Tells the order's watchers (the customer's stream); called after the change is committed. */
   readonly notify: (orderId: string, message: string, refund: { refundId: string; stage: RefundStage }) => void;
   readonly log: RelayLogger;
+  /** Told each round's counts (metrics). */
+  readonly onRound?: (r: RelayRound) => void;
   /** Between polls when idle (default 200). */
   readonly pollMs?: number;
   /** A claimed row is due again after this long if its relay vanished (default 30000: beyond a call's retries). */
@@ -78,7 +80,10 @@ export class RefundRelay {
     if (this.#stopped) return;
     this.#timer = setTimeout(() => {
       this.runOnce().then(
-        (r) => this.#schedule(r.sent + r.retried + r.rejected > 0 ? 0 : (this.#o.pollMs ?? 200)),
+        (r) => {
+          this.#o.onRound?.(r);
+          this.#schedule(r.sent + r.retried + r.rejected > 0 ? 0 : (this.#o.pollMs ?? 200));
+        },
         (err: unknown) => {
           this.#o.log.warn({ msg: 'refund relay round failed; trying again', err: String(err) });
           this.#schedule(1_000);

@@ -19,6 +19,8 @@ export type PersistenceConfig =
       readonly lockDurationMs: number;
       /** `NODE_ENV=test`: AOF off is expected, no loud warning. */
       readonly test: boolean;
+      /** Size of this process's Postgres pool (`DATABASE_MAX_CONNECTIONS`). */
+      readonly maxConnections: number;
     }
   | {
       /** PGlite in a folder and an in-process queue: no services to run. */
@@ -36,6 +38,7 @@ export interface PersistenceEnv {
   readonly QUEUE_PREFIX?: string | undefined;
   readonly WRITE_BEHIND_BATCH?: string | undefined;
   readonly QUEUE_LOCK_MS?: string | undefined;
+  readonly DATABASE_MAX_CONNECTIONS?: string | undefined;
 }
 
 /**
@@ -47,6 +50,8 @@ export interface PersistenceEnv {
  * - `WRITE_BEHIND_BATCH` (default 1000): most events per Postgres write.
  * - `QUEUE_LOCK_MS` (default 30000, BullMQ's): how long before the batch of a
  *   worker that died is run again by another.
+ * - `DATABASE_MAX_CONNECTIONS` (default 10): the Postgres pool of each process
+ *   (server or worker); embedded PGlite has one connection and ignores it.
  */
 export function parsePersistenceConfig(env: PersistenceEnv): PersistenceConfig {
   const test = env.NODE_ENV === 'test';
@@ -74,6 +79,11 @@ export function parsePersistenceConfig(env: PersistenceEnv): PersistenceConfig {
   const lockDurationMs = env.QUEUE_LOCK_MS ? Number(env.QUEUE_LOCK_MS) : 30_000;
   if (!(Number.isInteger(lockDurationMs) && lockDurationMs >= 500))
     throw new PersistenceConfigError(`QUEUE_LOCK_MS must be an integer ≥ 500, got ${env.QUEUE_LOCK_MS}`);
+  const maxConnections = env.DATABASE_MAX_CONNECTIONS ? Number(env.DATABASE_MAX_CONNECTIONS) : 10;
+  if (!(Number.isInteger(maxConnections) && maxConnections >= 2 && maxConnections <= 1_000))
+    throw new PersistenceConfigError(
+      `DATABASE_MAX_CONNECTIONS must be an integer in 2..1000, got ${env.DATABASE_MAX_CONNECTIONS}`,
+    );
   const queuePrefix = env.QUEUE_PREFIX || 'dispatch';
   if (queuePrefix.includes(':')) throw new PersistenceConfigError('QUEUE_PREFIX must not contain ":"');
   return Object.freeze({
@@ -85,5 +95,6 @@ export function parsePersistenceConfig(env: PersistenceEnv): PersistenceConfig {
     batchSize,
     lockDurationMs,
     test,
+    maxConnections,
   });
 }

@@ -20,6 +20,13 @@ export interface Storage {
   readonly durability: string;
   /** The database itself, for the rows the gateway writes synchronously (catalog, payments). */
   readonly db: SqlDatabase;
+  /** The Postgres pool, for metrics (absent with embedded PGlite). */
+  readonly pool?: {
+    readonly totalCount: number;
+    readonly idleCount: number;
+    readonly waitingCount: number;
+    readonly options: { readonly max?: number };
+  };
   close(): Promise<void>;
 }
 
@@ -33,7 +40,7 @@ export async function openStorage(config: PersistenceConfig, log: { warn(m: stri
   if (config.mode === 'server') {
     const redis = await checkRedis(config.redis, { test: config.test, warn: (m) => log.warn(m) });
     await ensureDatabase(config.databaseUrl);
-    const db = pgDatabase(config.databaseUrl, { max: 10 });
+    const db = pgDatabase(config.databaseUrl, { max: config.maxConnections });
     await migrate(db);
     const store = new PgEventStore(db);
     const queue = new BullmqQueue<EventBatch>({
@@ -55,6 +62,7 @@ export async function openStorage(config: PersistenceConfig, log: { warn(m: stri
       queue,
       pushQueue,
       db,
+      pool: db.pool,
       durability: `Postgres behind BullMQ; ${redis.promise}`,
       close: async () => {
         await pushQueue.close();

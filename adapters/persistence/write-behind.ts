@@ -89,6 +89,11 @@ export class WriteBehind {
     return this.#enqueued;
   }
 
+  /** Whether the last add failed and its jobs wait to be sent again (Redis refused or was down). */
+  get refused(): boolean {
+    return this.#failed.length > 0;
+  }
+
   /** Adds made so far (each carries every record gathered while the one before it was in flight). */
   get adds(): number {
     return this.#adds;

@@ -150,6 +150,10 @@ export class BullmqQueue<T> implements JobQueue<T> {
     return consumer;
   }
 
+  async depth(): Promise<number> {
+    return this.#queue.getJobCountByTypes(...STATES);
+  }
+
   async pending(): Promise<QueuedJob<T>[]> {
     const jobs = await this.#queue.getJobs([...STATES], 0, -1);
     return jobs.filter((j): j is Job => !!j).map((j) => ({ id: j.id!, data: j.data as T, attempt: j.attemptsMade }));

@@ -5,7 +5,9 @@
  * one (SERVER_HOST, SERVER_PORT, DATABASE_URL, REDIS_URL, FIREBASE_*,
  * ENCRYPTION_KEY).
  */
+import { join } from 'node:path';
 import { FieldCipherError, parseEncryptionKey } from '../crypto/field-cipher.js';
+import { parseLogConfig } from '../observability/logger.js';
 import { type FirebaseConfig, FirebaseConfigError, type FirebaseEnv, parseFirebaseConfig } from '../identity/config.js';
 import {
   type PersistenceConfig,
@@ -24,8 +26,20 @@ export interface ServerConfig {
   readonly port: number;
   readonly persistence: PersistenceConfig;
   readonly firebase: FirebaseConfig;
-  /** 32 bytes, or undefined outside production (bank details are then refused). */
+  /**
+   * 32 bytes; required in production. Undefined elsewhere when unset: the
+   * server then generates one into {@link keyFile} once and keeps it.
+   */
   readonly encryptionKey: Buffer | undefined;
+  /** Where a development key is generated and kept (`DATA_DIR`/encryption.key). */
+  readonly keyFile: string;
+  readonly log: { readonly level: LogLevel; readonly format: 'json' | 'pretty' };
+  /** Prometheus metrics and probes on their own port (`METRICS_HOST`, `METRICS_PORT`, 0: any free port). */
+  readonly metrics: { readonly host: string; readonly port: number };
+  /** How often dependencies are checked for /readyz and metrics, ms (`HEALTH_CHECK_INTERVAL`). */
+  readonly healthCheckIntervalMs: number;
+  /** Variables the seed names that this server does not use, if set (logged at start). */
+  readonly unused: readonly string[];
   readonly timeZone: string;
   readonly upi: { readonly payeeVpa: string; readonly payeeName: string; readonly merchantCode: string };
   /** HMAC key of the payment gateway's webhooks. */
@@ -53,6 +67,21 @@ export interface PaymentGatewayConfig {
   readonly reconcileEveryMs: number;
 }
 
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/**
+ * Redis connections one server process opens: per queue (events, pushes) a
+ * producer, plus the health probe; with the in-process worker, per queue a
+ * worker connection and BullMQ's blocking one.
+ */
+export const redisConnectionsNeeded = (inProcessWorker: boolean): number => 2 + 1 + (inProcessWorker ? 4 : 0);
+
+/** Seed variables with no use here, and why (README, "Configuration"). */
+export const UNUSED_SEED_VARIABLES: Readonly<Record<string, string>> = {
+  MAPS_API_KEY: 'distances and ETAs are computed in the engine (haversine, H3); no maps service is called',
+  STORAGE_BUCKET: 'documents are URLs the client uploads elsewhere; the server stores no files',
+};
+
 export type ServerEnv = PersistenceEnv & FirebaseEnv & Readonly<Record<string, string | undefined>>;
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -72,18 +101,21 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
  * - `REST_MAX_BODY_BYTES` (65536), `REST_RATE_PER_S` (50), `REST_RATE_BURST` (100),
  *   `TRUST_PROXY` (true when listening on loopback: take client addresses from X-Forwarded-For);
  * - `ALLOWED_ORIGINS`: comma-separated browser origins allowed on the WebSockets;
- * - `WRITE_BEHIND_IN_PROCESS` (true).
+ * - `WRITE_BEHIND_IN_PROCESS` (true);
+ * - `LOG_LEVEL` (info), `LOG_FORMAT` (json; pretty in development on a terminal);
+ * - `METRICS_HOST` (SERVER_HOST), `METRICS_PORT` (9090): Prometheus `/metrics`, with `/livez` and `/readyz`;
+ * - `HEALTH_CHECK_INTERVAL` (5s; a number of seconds, or `500ms`): how often dependencies are checked;
+ * - `DATABASE_MAX_CONNECTIONS` (10, see persistence/config.ts), `REDIS_MAX_CONNECTIONS` (unset: no check;
+ *   set, the server refuses to start when it needs more connections than that).
  *
  * @throws ServerConfigError listing every problem, one per line.
  */
-export function parseServerConfig(env: ServerEnv): ServerConfig {
+export function parseServerConfig(env: ServerEnv, opts: { readonly tty?: boolean } = {}): ServerConfig {
   const problems: string[] = [];
-  const mode =
-    env.NODE_ENV === 'test'
-      ? 'test'
-      : env.NODE_ENV === undefined || env.NODE_ENV === '' || env.NODE_ENV === 'development'
-        ? 'development'
-        : 'production';
+  const nodeEnv = env.NODE_ENV || 'development';
+  if (!['development', 'test', 'production'].includes(nodeEnv))
+    problems.push(`NODE_ENV must be development, test or production, got ${JSON.stringify(nodeEnv)}`);
+  const mode = nodeEnv === 'test' ? 'test' : nodeEnv === 'production' ? 'production' : 'development';
   const int = (name: string, dflt: number, min: number, max: number): number => {
     const raw = env[name];
     if (raw === undefined || raw === '') return dflt;
@@ -101,6 +133,20 @@ export function parseServerConfig(env: ServerEnv): ServerConfig {
     if (/^(0|false|no)$/i.test(raw)) return false;
     problems.push(`${name} must be true or false, got ${JSON.stringify(raw)}`);
     return dflt;
+  };
+  /** A duration: whole seconds (`30`, `30s`) or milliseconds (`500ms`), 100 ms to 1 hour. */
+  const interval = (name: string, dflt: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return dflt;
+    const m = /^(\d+)(ms|s)?$/.exec(raw.trim());
+    const ms = m ? Number(m[1]) * (m[2] === 'ms' ? 1 : 1000) : NaN;
+    if (!(ms >= 100 && ms <= 3_600_000)) {
+      problems.push(
+        `${name} must be seconds (30, 30s) or milliseconds (500ms) between 100ms and 3600s, got ${JSON.stringify(raw)}`,
+      );
+      return dflt;
+    }
+    return ms;
   };
   const attempt = <T>(fn: () => T, errors: (new (...a: never[]) => Error)[]): T | undefined => {
     try {
@@ -173,6 +219,18 @@ export function parseServerConfig(env: ServerEnv): ServerConfig {
     .map((s) => s.trim())
     .filter((s) => s !== '');
   const inProcessWorker = bool('WRITE_BEHIND_IN_PROCESS', true);
+  const logConfig = parseLogConfig(env, mode, opts.tty === true);
+  problems.push(...logConfig.problems);
+  const metrics = { host: env['METRICS_HOST'] || host, port: int('METRICS_PORT', 9090, 0, 65535) };
+  if (metrics.port !== 0 && metrics.port === port && metrics.host === host)
+    problems.push(`METRICS_PORT must differ from SERVER_PORT (both ${port})`);
+  const healthCheckIntervalMs = interval('HEALTH_CHECK_INTERVAL', 5_000);
+  const redisMax = int('REDIS_MAX_CONNECTIONS', 0, 1, 100_000);
+  if (redisMax > 0 && persistence?.mode === 'server' && redisMax < redisConnectionsNeeded(inProcessWorker))
+    problems.push(
+      `REDIS_MAX_CONNECTIONS is ${redisMax}, but this process opens ${redisConnectionsNeeded(inProcessWorker)} Redis connections`,
+    );
+  const unused = Object.keys(UNUSED_SEED_VARIABLES).filter((k) => (env[k] ?? '') !== '');
 
   if (problems.length > 0 || !persistence || !firebase) throw new ServerConfigError(problems.join('\n'));
   return Object.freeze({
@@ -189,5 +247,10 @@ export function parseServerConfig(env: ServerEnv): ServerConfig {
     rest: Object.freeze(rest),
     allowedOrigins: Object.freeze(allowedOrigins),
     inProcessWorker,
+    keyFile: join(env.DATA_DIR || './data', 'encryption.key'),
+    log: Object.freeze({ level: logConfig.level, format: logConfig.format }),
+    metrics: Object.freeze(metrics),
+    healthCheckIntervalMs,
+    unused: Object.freeze(unused),
   });
 }

@@ -5,14 +5,20 @@
  * streams on one uWebSockets.js port. Every piece is built here and handed
  * down; nothing below reads the environment or holds a global.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { Redis } from 'ioredis';
 import uWS from 'uWebSockets.js';
 import { type Engine, type EngineOptions, type RefundStage, refundNotice, resolveConfig } from '../../engine/index.js';
 import type { IdentityVerifier } from '../../engine/ports/identity.js';
 import { CloseCode, type OrderId, type PositionFix, type RiderId } from '../../protocol/index.js';
 import { buildOpenApi } from '../../protocol/rest/openapi.js';
-import { FieldCipher } from '../crypto/field-cipher.js';
+import { FieldCipher, parseEncryptionKey } from '../crypto/field-cipher.js';
+import { HealthMonitor, type Readiness } from '../observability/health.js';
+import { ServerMetrics } from '../observability/metrics.js';
+import { startOpsServer } from '../observability/metrics-server.js';
+import { createLogger } from '../observability/logger.js';
 import { type GatewayDeps } from '../http/gateway-deps.js';
 import { cancelUnrecordedOrders, orderHandlers, syncOrderStatuses } from '../http/handlers/orders.js';
 import { paymentSettlement, paymentWebhookHandler } from '../http/handlers/payment-webhook.js';
@@ -24,6 +30,7 @@ import { peopleHandlers } from '../http/handlers/people.js';
 import { restaurantHandlers } from '../http/handlers/restaurants.js';
 import { attachRestRoutes } from '../http/rest-gateway.js';
 import { attachConsoleRoutes } from '../console/console-route.js';
+import { send } from '../http/http-io.js';
 import { createFirebaseIdentity } from '../identity/firebase-identity.js';
 import { EventWriter } from '../persistence/event-writer.js';
 import { defaultRetention, pruneRetention } from '../persistence/retention.js';
@@ -42,24 +49,18 @@ import { hrStopwatch, systemClock } from '../system-clock.js';
 import { resolveWsLimits } from '../ws/limits.js';
 import { attachRiderRoute } from '../ws/rider-gateway.js';
 import { attachStreamRoutes } from '../ws/stream-gateway.js';
-import type { ServerConfig } from './server-config.js';
+import { type ServerConfig, UNUSED_SEED_VARIABLES } from './server-config.js';
 
 export const VERSION = '0.1.0';
 const RETENTION_EVERY_MS = 3_600_000;
 const DRAIN_TIMEOUT_MS = 10_000;
 
+/** What the server logs through: a pino logger (adapters/observability/logger.ts) or a test's collector. */
 export interface ServerLogger {
   info(o: Record<string, unknown>): void;
   warn(o: Record<string, unknown>): void;
   error(o: Record<string, unknown>): void;
 }
-
-/** One JSON object per line on stderr. */
-export const jsonLogger = (base: Record<string, unknown> = {}): ServerLogger => {
-  const write = (level: string, o: Record<string, unknown>) =>
-    process.stderr.write(`${JSON.stringify({ level, time: new Date().toISOString(), ...base, ...o })}\n`);
-  return { info: (o) => write('info', o), warn: (o) => write('warn', o), error: (o) => write('error', o) };
-};
 
 /**
  * What a benchmark adds to the composition, nothing of which `npm start`
@@ -79,26 +80,57 @@ export interface RunningServer {
   readonly engine: Engine;
   readonly recovery: RecoveryReport;
   readonly durability: string;
+  /** The operations port: `/metrics`, `/livez`, `/readyz`. */
+  readonly metricsPort: number;
+  readonly metrics: ServerMetrics;
+  readonly health: HealthMonitor;
   /** Stops listening, closes sockets, flushes what is queued and closes storage. */
   close(): Promise<void>;
 }
 
 export async function startServer(
   config: ServerConfig,
-  log: ServerLogger = jsonLogger(),
+  log: ServerLogger = createLogger({ base: { service: 'server' } }),
   hooks: ServerHooks = {},
 ): Promise<RunningServer> {
   const clock = systemClock;
-  const storage: Storage = await openStorage(config.persistence, { warn: (m) => log.warn({ msg: m }) });
-  const closers: (() => Promise<void> | void)[] = [() => storage.close()];
+  const metrics = new ServerMetrics({ service: 'server' });
+  // The operations port first: while storage is read back, Prometheus and probes see a server recovering.
+  let health: HealthMonitor | undefined;
+  const starting: Readiness = { ready: false, reasons: ['recovering: opening storage and rebuilding the engine'] };
+  const readiness = () => health?.readiness() ?? starting;
+  metrics.watchReadiness(readiness);
+  const ops = await startOpsServer(config.metrics.host, config.metrics.port, () => ({
+    registry: metrics.registry,
+    readiness,
+  }));
+  log.info({ msg: `metrics on http://${config.metrics.host}:${ops.port}/metrics` });
+  for (const name of config.unused)
+    log.warn({ msg: `${name} is set but not used: ${UNUSED_SEED_VARIABLES[name]}`, variable: name });
+  let storage: Storage;
+  try {
+    storage = await openStorage(config.persistence, { warn: (m) => log.warn({ msg: m }) });
+  } catch (err) {
+    await ops.close();
+    throw err;
+  }
+  const closers: (() => Promise<void> | void)[] = [() => ops.close(), () => storage.close()];
   const closeAll = async () => {
     for (const c of closers.reverse())
       await Promise.resolve(c()).catch((err: unknown) => log.error({ msg: 'close failed', err: String(err) }));
   };
   try {
+    const encryptionKey = config.encryptionKey ?? (await developmentKey(config, log));
     const engineConfig = resolveConfig(hooks.engine?.config ?? {});
+    const hookMatch = hooks.engine?.onMatch;
     const { engine, report } = await recoverEngine(storage.store, storage.queue, {
       ...hooks.engine,
+      onMatch: hookMatch
+        ? (m) => {
+            metrics.onMatch(m);
+            hookMatch(m);
+          }
+        : metrics.onMatch,
       clock,
       stopwatch: hrStopwatch,
       config: engineConfig,
@@ -106,6 +138,8 @@ export async function startServer(
       logger: { error: (m: string, detail?: unknown) => log.error({ msg: m, detail: String(detail) }) },
     });
     closers.push(() => engine.stop());
+    metrics.watchEngine(engine);
+    closers.push(() => metrics.stop());
     log.info({ msg: 'engine recovered', ...report });
     // Closers run last-pushed first: at shutdown, what was acknowledged is queued (write-behind),
     // then written (the in-process worker drains an embedded queue, which would die with the
@@ -120,6 +154,10 @@ export async function startServer(
       consume: config.inProcessWorker,
     });
     closers.push(() => push.close());
+    if (config.inProcessWorker) metrics.watchPush(push.worker.stats);
+    if (storage.pool) metrics.watchPool(storage.pool);
+    const depth = storage.queue.depth?.bind(storage.queue);
+    if (depth) metrics.watchQueue(depth);
     log.info({
       msg:
         push.target === 'fcm'
@@ -127,9 +165,13 @@ export async function startServer(
           : `push: FCM stand-in on 127.0.0.1:${push.standIn?.port ?? 0}; pushes are logged, none leave this machine`,
     });
     if (config.inProcessWorker) {
+      const feed = pushFeed(storage.pushQueue);
       const writer = new EventWriter(storage.queue, storage.store, {
         batchSize: config.persistence.batchSize,
-        afterStore: pushFeed(storage.pushQueue),
+        afterStore: async (records) => {
+          metrics.written(records, clock.now());
+          await feed(records);
+        },
       }).start();
       closers.push(async () => {
         if (config.persistence.mode === 'embedded') await drain(storage, DRAIN_TIMEOUT_MS, log);
@@ -178,11 +220,50 @@ export async function startServer(
     }
     const probes: GatewayDeps['probes'] = {
       database: () => catalog.ping(),
-      ...(redis
-        ? { redis: async () => (await withTimeout(redis.ping(), 1_000)) === 'PONG' }
-        : { queue: async () => true }),
+      ...(redis ? { redis: async () => (await withTimeout(redis.ping(), 1_000)) === 'PONG' } : {}),
       firebase: async () => firebaseUp(config.firebase.emulatorHost),
     };
+    const monitor = new HealthMonitor({
+      probes,
+      describe: {
+        database:
+          config.persistence.mode === 'server'
+            ? 'SELECT 1 on Postgres (DATABASE_URL)'
+            : `SELECT 1 on embedded PGlite in ${config.persistence.dataDir}`,
+        redis: redis
+          ? 'PING on Redis (REDIS_URL)'
+          : 'not used: embedded mode keeps the write-behind queue in process, there is no Redis to check',
+        firebase: config.firebase.emulatorHost
+          ? `GET / on the Firebase Auth emulator at ${config.firebase.emulatorHost}`
+          : "GET on Google's token signing keys (securetoken)",
+      },
+      intervalMs: config.healthCheckIntervalMs,
+      onRound: (services) => {
+        metrics.dependencies(services);
+        // Events the queue refused go again once it answers, with no command needed to carry them.
+        if (serving && writeBehind.refused && Object.values(services).every(Boolean))
+          writeBehind.barrier().catch(() => {});
+      },
+    });
+    let serving = false;
+    monitor.recovering(() =>
+      !serving
+        ? 'rebuilding the engine from storage'
+        : writeBehind.refused
+          ? 'write-behind holds events the queue refused; they go again with the next add'
+          : undefined,
+    );
+    health = monitor.start();
+    closers.push(() => monitor.stop());
+    metrics.watchMoney(async () => {
+      const { rows } = await storage.db.query<{ refunds: number; oldest: number | null; payments: number }>(
+        `SELECT (SELECT count(*)::int FROM refunds WHERE status IN ('requested', 'pending')) AS refunds,
+                (SELECT extract(epoch FROM now() - min(created_at))::float8 FROM refunds WHERE status IN ('requested', 'pending')) AS oldest,
+                (SELECT count(*)::int FROM payments WHERE status IN ('created', 'pending')) AS payments`,
+      );
+      const r = rows[0]!;
+      return { refundsOpen: r.refunds, refundOldestOpenS: r.oldest ?? 0, paymentsOpen: r.payments };
+    });
     const gatewayConfig = config.paymentGateway;
     const gateway = gatewayConfig
       ? new RazorpayGateway({
@@ -210,7 +291,7 @@ export async function startServer(
         defaultCapacity: 20,
       },
       durable: () => writeBehind.barrier(),
-      cipher: config.encryptionKey ? new FieldCipher(config.encryptionKey) : undefined,
+      cipher: new FieldCipher(encryptionKey),
       newId: randomUUID,
     };
 
@@ -226,6 +307,7 @@ export async function startServer(
       trail: (id: RiderId, fix: PositionFix) => trail.stale(id, fix),
       sample: (id: RiderId, fix: PositionFix) => trail.sample(id, fix),
       logger: { error: (m: string, detail?: unknown) => log.error({ msg: m, detail: String(detail) }) },
+      lifecycle: log,
     });
     // A rider hears of a change (ACK, ASSIGNED...) only once its events are durable, as REST answers do;
     // so does a customer or restaurant watching an order (order_status_update, notification...).
@@ -235,6 +317,8 @@ export async function startServer(
     const stream = attachStreamRoutes(app, { ...common, durable, chat });
     // The operators' live map: GET /console and its socket /v1/console (admins).
     const cityConsole = attachConsoleRoutes(app, common);
+    metrics.watchRider(rider.stats);
+    metrics.watchStream(stream.stats);
     const openapi = JSON.stringify(buildOpenApi(VERSION));
     const money = new MoneyStore(storage.db);
     const pushRefund = async (orderId: string, message: string, r: { refundId: string; stage: RefundStage }) => {
@@ -263,7 +347,13 @@ export async function startServer(
         warn: (o: Record<string, unknown>) => log.warn(o),
         error: (o: Record<string, unknown>) => log.error(o),
       };
-      const relay = new RefundRelay({ store: money, gateway, notify: webhookDeps.notify, log: relayLog }).start();
+      const relay = new RefundRelay({
+        store: money,
+        gateway,
+        notify: webhookDeps.notify,
+        log: relayLog,
+        onRound: (r) => metrics.refundRound(r),
+      }).start();
       closers.push(() => relay.stop());
       const reconciler = new Reconciler({
         gateway,
@@ -276,6 +366,17 @@ export async function startServer(
       }).start();
       closers.push(() => reconciler.stop());
     }
+    // Probes for orchestrators, before the REST routes' catch-all: alive while the loop turns; ready per the monitor.
+    app.get('/livez', (res) => {
+      send(res, { aborted: false }, randomUUID(), { status: 200, body: { status: 'alive' } });
+    });
+    app.get('/readyz', (res) => {
+      const r = monitor.readiness();
+      send(res, { aborted: false }, randomUUID(), {
+        status: r.ready ? 200 : 503,
+        body: { status: r.ready ? 'ready' : 'not_ready', reasons: r.reasons },
+      });
+    });
     attachRestRoutes(app, {
       identity,
       clock,
@@ -283,6 +384,7 @@ export async function startServer(
       limits: config.rest,
       trustProxy: config.rest.trustProxy,
       logger: log,
+      onAnswered: (method, route, status, seconds) => metrics.request(method, route, status, seconds),
       handlers: {
         ...orderHandlers(deps),
         ...paymentHandlers(deps),
@@ -295,17 +397,21 @@ export async function startServer(
         paymentWebhook: paymentWebhookHandler(webhookDeps),
         openapi: async () => ({ status: 200, body: JSON.parse(openapi) as unknown }),
         health: async () => {
-          const names = Object.keys(probes);
-          const states = await Promise.all(names.map((n) => probes[n]!().catch(() => false)));
-          const services = Object.fromEntries(names.map((n, i) => [n, states[i] ? 'healthy' : 'unhealthy']));
-          const healthy = states.every(Boolean);
+          const states = await monitor.check();
+          const services: Record<string, string> = Object.fromEntries(
+            Object.entries(states).map(([n, up]) => [n, up ? 'healthy' : 'unhealthy']),
+          );
+          // The seed's clients read services.redis: in embedded mode it says there is none rather than vanish.
+          if (!('redis' in services)) services['redis'] = 'not_used';
+          const healthy = Object.values(states).every(Boolean);
           return {
             status: healthy ? 200 : 503,
             body: {
               status: healthy ? 'healthy' : 'degraded',
               timestamp: new Date(clock.now()).toISOString(),
               version: VERSION,
-              services,
+              services: { database: services['database'], redis: services['redis'], firebase: services['firebase'] },
+              checks: monitor.describe,
               durability: storage.durability,
             },
           };
@@ -325,12 +431,57 @@ export async function startServer(
       stream.close(CloseCode.SHUTTING_DOWN, 'SHUTTING_DOWN');
       cityConsole.close();
     });
+    serving = true;
+    void monitor.check();
     let closed: Promise<void> | undefined;
-    return { port, engine, recovery: report, durability: storage.durability, close: () => (closed ??= closeAll()) };
+    return {
+      port,
+      engine,
+      recovery: report,
+      durability: storage.durability,
+      metricsPort: ops.port,
+      metrics,
+      health: monitor,
+      close: () => {
+        monitor.stopping();
+        return (closed ??= closeAll());
+      },
+    };
   } catch (err) {
     await closeAll();
     throw err;
   }
+}
+
+/**
+ * Outside production a missing ENCRYPTION_KEY is generated once into the data
+ * directory (`DATA_DIR`/encryption.key, mode 0600) and read back on later
+ * starts, so bank details written by one run are readable by the next; the
+ * log says where it is. Production refuses to start without one (server-config.ts).
+ */
+async function developmentKey(config: ServerConfig, log: ServerLogger): Promise<Buffer> {
+  if (config.mode === 'production') throw new Error('ENCRYPTION_KEY is required in production');
+  try {
+    const key = parseEncryptionKey((await readFile(config.keyFile, 'utf8')).trim());
+    log.info({ msg: `ENCRYPTION_KEY not set: using the development key kept in ${config.keyFile}` });
+    return key;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new Error(`ENCRYPTION_KEY not set and ${config.keyFile} is unreadable: ${(err as Error).message}`);
+  }
+  const key = randomBytes(32);
+  await mkdir(dirname(config.keyFile), { recursive: true });
+  try {
+    await writeFile(config.keyFile, `${key.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    // Another process of this data directory made one first: use it.
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return developmentKey(config, log);
+    throw err;
+  }
+  log.warn({
+    msg: `ENCRYPTION_KEY not set: generated a development key into ${config.keyFile} and kept it there; set ENCRYPTION_KEY in production`,
+  });
+  return key;
 }
 
 /** Waits until the queue holds nothing unwritten, or gives up after `ms` (and says so). */

@@ -60,6 +60,8 @@ export interface RiderRouteOptions {
   /** Called after each position the engine applied (a baseline's candidate store mirrors them). */
   readonly onPosition?: (riderId: RiderId, lat: number, lng: number) => void;
   readonly logger?: EngineLogger;
+  /** One line per socket opened and closed, with the connection and rider ids. */
+  readonly lifecycle?: { info(o: Record<string, unknown>): void };
   /**
    * Resolves once every engine event emitted so far is durable (the server's
    * `WriteBehind.barrier`); rejects when it cannot be made so yet. Given, no
@@ -74,6 +76,10 @@ export interface RiderRouteOptions {
 /** Counters of the rider route, for tests, the bench and metrics. */
 export interface RiderRouteStats {
   connections: number;
+  /** Connections opened since start. */
+  opened: number;
+  /** Frames other than single positions (accept, decline, batches, pings...). */
+  controlFrames: number;
   positions: number;
   stalePositions: number;
   rateLimited: number;
@@ -96,6 +102,8 @@ interface RiderSeq {
 
 /** One rider's socket state; it is the socket's uWS user data. */
 interface RiderConn {
+  /** This process's number for the connection, for logs (`connection_id`). */
+  readonly connectionId: string;
   readonly riderId: RiderId;
   readonly seq: RiderSeq;
   /** The engine's handle of this rider, set on open: positions skip the engine's lookup by id. */
@@ -144,6 +152,8 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
   };
   const stats: RiderRouteStats = {
     connections: 0,
+    opened: 0,
+    controlFrames: 0,
     positions: 0,
     stalePositions: 0,
     rateLimited: 0,
@@ -158,11 +168,13 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
   // Frames held until the events before them are durable, in the order they were made (durable-gate.ts).
   const hold = durableGate(o.durable, clock);
 
+  let connectionCount = 0;
   const admit = (p: Principal): Result<RiderConn> => {
     if (p.role !== 'rider' || p.riderId === undefined)
       return reject('AUTH_ROLE_FORBIDDEN', `role '${p.role}' may not use ${RIDER_PATH}`);
     const now = clock.now();
     return ok({
+      connectionId: `r${++connectionCount}`,
       riderId: p.riderId,
       seq: seqOf(p.riderId),
       rider: undefined,
@@ -381,6 +393,7 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
       return;
     }
     c.invalidInRow = 0;
+    stats.controlFrames++;
     onFrame(c, d.frame, now);
   };
 
@@ -480,8 +493,16 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
       const c = ws.getUserData();
       c.ws = ws;
       stats.connections++;
+      stats.opened++;
       const old = conns.get(c.riderId);
       conns.set(c.riderId, c);
+      o.lifecycle?.info({
+        msg: 'socket opened',
+        route: RIDER_PATH,
+        connection_id: c.connectionId,
+        rider_id: c.riderId,
+        ...(old?.ws ? { replaces: old.connectionId } : {}),
+      });
       if (old?.ws) {
         stats.replaced++;
         old.ws.end(CloseCode.REPLACED, 'CONNECTION_REPLACED');
@@ -508,6 +529,13 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
       c.ws = null;
       stats.connections--;
       stats.closes[code] = (stats.closes[code] ?? 0) + 1;
+      o.lifecycle?.info({
+        msg: 'socket closed',
+        route: RIDER_PATH,
+        connection_id: c.connectionId,
+        rider_id: c.riderId,
+        code,
+      });
       if (c.expiryTimer !== undefined) clock.clearTimeout(c.expiryTimer as never);
       if (conns.get(c.riderId) === c) {
         conns.delete(c.riderId);

@@ -50,6 +50,8 @@ export interface StreamRouteOptions {
   readonly limits: WsLimits;
   readonly allowedOrigins: readonly string[];
   readonly logger?: EngineLogger;
+  /** One line per socket opened, authenticated and closed, with the connection id and the caller. */
+  readonly lifecycle?: { info(o: Record<string, unknown>): void };
   /**
    * Resolves once every engine event emitted so far is durable (the server's
    * `WriteBehind.barrier`), as for the rider route. Given, nothing that tells
@@ -65,13 +67,32 @@ export interface StreamRouteOptions {
 }
 
 export interface StreamRoutes {
-  readonly stats: { connections: number; published: number; locations: number; fed: number };
+  readonly stats: StreamStats;
   /** Tells an order's watchers and its customer's feed something already durable elsewhere (a refund the gateway accepted). */
   notify(orderId: string, message: string): void;
   close(code: number, reason: string): void;
 }
 
+/** Per path: connections open and opened, messages in, closes by code. */
+export interface StreamPathStats {
+  connections: number;
+  opened: number;
+  messages: number;
+  closes: Record<number, number>;
+}
+
+export interface StreamStats {
+  connections: number;
+  published: number;
+  locations: number;
+  fed: number;
+  readonly paths: Readonly<Record<string, StreamPathStats>>;
+}
+
 interface StreamConn {
+  /** This process's number for the connection, for logs (`connection_id`). */
+  readonly connectionId: string;
+  readonly path: string;
   principal: Principal | null;
   ws: WebSocket<StreamConn> | null;
   timer: unknown;
@@ -99,7 +120,14 @@ const textOf = (m: ArrayBuffer) => Buffer.from(m).toString('utf8');
 export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): StreamRoutes {
   const { engine, clock, limits } = o;
   const conns = new Set<StreamConn>();
-  const stats = { connections: 0, published: 0, locations: 0, fed: 0 };
+  const stats: StreamStats = {
+    connections: 0,
+    published: 0,
+    locations: 0,
+    fed: 0,
+    paths: Object.fromEntries(STREAM_PATHS.map((p) => [p, { connections: 0, opened: 0, messages: 0, closes: {} }])),
+  };
+  let connectionCount = 0;
   /** Live orders per party, and the sockets hearing each party's feed. */
   const index = new PartyIndex();
   index.seed(engine.toSnapshot().orders);
@@ -111,7 +139,9 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
   /** Orders with a subscription held for durability: watched, though no socket has joined their topics yet. */
   const joining = new Map<OrderId, number>();
 
-  const newConn = (principal: Principal | null): StreamConn => ({
+  const newConn = (path: string, principal: Principal | null): StreamConn => ({
+    connectionId: `s${++connectionCount}`,
+    path,
     principal,
     ws: null,
     timer: undefined,
@@ -145,6 +175,13 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
   const authenticated = (c: StreamConn, p: Principal): void => {
     c.principal = p;
     armExpiry(c, p.expiresAt);
+    o.lifecycle?.info({
+      msg: 'socket authenticated',
+      route: c.path,
+      connection_id: c.connectionId,
+      uid: p.uid,
+      role: p.role,
+    });
     send(c, {
       type: 'authenticated',
       data: { uid: p.uid, role: p.role, expires_at: new Date(p.expiresAt).toISOString() },
@@ -293,6 +330,7 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
       return;
     }
     c.subs.add(id);
+    o.lifecycle?.info({ msg: 'socket subscribed', route: c.path, connection_id: c.connectionId, order_id: id });
     if (!watched.has(id)) watched.set(id, 0);
     const snapshot = streamMessage.snapshot(id, allowed.value.state, allowed.value.foodReady, clock.now());
     // The topics are joined when the snapshot goes, not before: an update held from before the
@@ -317,6 +355,7 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
       fail(c, 'INVALID_ARGUMENT', 'not subscribed to this order');
       return;
     }
+    o.lifecycle?.info({ msg: 'socket unsubscribed', route: c.path, connection_id: c.connectionId, order_id: id });
     // In the same queue as `subscribed`, so the two keep their order; updates held until then still reach the socket.
     hold(() => {
       if (c.ws === null) return;
@@ -492,18 +531,28 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
         allowedOrigins: o.allowedOrigins,
         subprotocol: STREAM_SUBPROTOCOL,
         optionalSubprotocol: true,
-        anonymous: () => newConn(null),
-        admit: (p) => ok(newConn(p)),
+        anonymous: () => newConn(path, null),
+        admit: (p) => ok(newConn(path, p)),
       }),
       open: (ws) => {
         const c = ws.getUserData();
         c.ws = ws;
         conns.add(c);
         stats.connections++;
+        const ps = stats.paths[c.path]!;
+        ps.connections++;
+        ps.opened++;
+        o.lifecycle?.info({
+          msg: 'socket opened',
+          route: c.path,
+          connection_id: c.connectionId,
+          ...(c.principal ? { uid: c.principal.uid, role: c.principal.role } : { authenticated: false }),
+        });
         if (c.principal) authenticated(c, c.principal);
         else armExpiry(c, clock.now() + limits.authTimeoutMs);
       },
       message: (ws, m) => {
+        stats.paths[path]!.messages++;
         try {
           onMessage(ws, m);
         } catch (err) {
@@ -511,12 +560,22 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
           ws.end(1011, 'INTERNAL');
         }
       },
-      close: (ws) => {
+      close: (ws, code) => {
         const c = ws.getUserData();
         c.ws = null;
         conns.delete(c);
         leaveFeed(c);
         stats.connections--;
+        const ps = stats.paths[c.path]!;
+        ps.connections--;
+        ps.closes[code] = (ps.closes[code] ?? 0) + 1;
+        o.lifecycle?.info({
+          msg: 'socket closed',
+          route: c.path,
+          connection_id: c.connectionId,
+          ...(c.principal ? { uid: c.principal.uid } : {}),
+          code,
+        });
         if (c.timer !== undefined) clock.clearTimeout(c.timer as never);
       },
     });

@@ -107,7 +107,7 @@ const quiet = {
   warn: (o: Record<string, unknown>) => console.error('[server]', JSON.stringify(o)),
   error: (o: Record<string, unknown>) => console.error('[server]', JSON.stringify(o)),
 };
-const server = await startServer(parseServerConfig(args.env), quiet, hooks);
+const server = await startServer(parseServerConfig({ METRICS_PORT: '0', ...args.env }), quiet, hooks);
 bridge?.attach(server.engine);
 send({ type: 'ready', port: server.port });
 

@@ -46,5 +46,7 @@ export interface JobQueue<T> {
   enqueue(jobs: readonly { readonly id: string; readonly data: T }[]): Promise<void>;
   consume(handler: BatchHandler<T>, opts?: ConsumeOptions): JobConsumer;
   pending(): Promise<QueuedJob<T>[]>;
+  /** Jobs not yet completed, counted without reading them (for metrics); optional. */
+  depth?(): Promise<number>;
   close(): Promise<void>;
 }

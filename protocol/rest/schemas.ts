@@ -434,7 +434,15 @@ export const Health = Type.Object(
     status: Type.Union([Type.Literal('healthy'), Type.Literal('degraded')]),
     timestamp: IsoTime,
     version: Type.String(),
-    services: Type.Record(Type.String(), Type.String()),
+    services: Type.Object(
+      {
+        database: Type.String({ description: 'healthy or unhealthy' }),
+        redis: Type.String({ description: 'healthy or unhealthy; not_used in embedded mode (no Redis)' }),
+        firebase: Type.String({ description: 'healthy or unhealthy' }),
+      },
+      open,
+    ),
+    checks: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'what each probe does, in words' })),
   },
   open,
 );

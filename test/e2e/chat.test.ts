@@ -190,6 +190,7 @@ t.test('the conversation survives a server restart', async (t) => {
     parseServerConfig({
       NODE_ENV: 'test',
       SERVER_PORT: '0',
+      METRICS_PORT: '0',
       DATABASE_URL: databaseUrl,
       REDIS_URL: 'redis://127.0.0.1:6379',
       QUEUE_PREFIX: `tchat${process.pid}`,

@@ -14,7 +14,7 @@ import { SHARED_REDIS } from '../support/redis-server.js';
 
 function worker(env: Record<string, string>) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/worker.ts'], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

@@ -42,12 +42,13 @@ export interface TestServer {
 /** Starts a server for one test file and stops it at teardown. */
 export async function startTestServer(
   t: Tap,
-  opts: { embedded?: boolean; env?: ServerEnv; label?: string; hooks?: ServerHooks } = {},
+  opts: { embedded?: boolean; env?: ServerEnv; label?: string; hooks?: ServerHooks; logger?: ServerLogger } = {},
 ): Promise<TestServer> {
   const emu = await useAuthEmulator(t);
   const env: Record<string, string | undefined> = {
     NODE_ENV: 'test',
     SERVER_PORT: '0',
+    METRICS_PORT: '0',
     FIREBASE_AUTH_EMULATOR_HOST: emu.host,
     FIREBASE_PROJECT_ID: emu.projectId,
     ENCRYPTION_KEY: randomBytes(32).toString('hex'),
@@ -57,7 +58,7 @@ export async function startTestServer(
     env['REDIS_URL'] = 'redis://127.0.0.1:6379';
     env['QUEUE_PREFIX'] = `t${process.pid}${randomBytes(3).toString('hex')}`;
   }
-  const server = await startServer(parseServerConfig({ ...env, ...opts.env }), quietLogger, opts.hooks);
+  const server = await startServer(parseServerConfig({ ...env, ...opts.env }), opts.logger ?? quietLogger, opts.hooks);
   t.teardown(() => server.close());
   const app = initializeApp({ projectId: emu.projectId }, `rest-test-${randomUUID()}`);
   t.teardown(() => deleteApp(app));

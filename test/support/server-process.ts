@@ -2,7 +2,8 @@
  * The server as `npm start` runs it, as a child process of the test:
  * `node --import tsx scripts/server.ts` (node itself, no npm wrapper, so a
  * signal reaches the server and nothing else), configured by `env`. Resolves
- * once it prints `server: listening on http://HOST:PORT`, with that port.
+ * once it logs `server: listening on http://HOST:PORT`, with that port. Its
+ * operations port is any free one (`METRICS_PORT=0`) unless `env` says.
  * Killed with SIGKILL at teardown if still running.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -38,7 +39,7 @@ export async function spawnServer(
 ): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/server.ts'], {
     cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
+    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let tail = '';
@@ -60,7 +61,8 @@ export async function spawnServer(
     );
     child.stderr.on('data', (d: Buffer) => {
       tail = (tail + d.toString()).slice(-TAIL);
-      const m = /server: listening on http:\/\/\S+:(\d+)\n/.exec(tail);
+      // A pino line ("msg":"server: listening on http://127.0.0.1:PORT",...) or a plain one (echo upstream).
+      const m = /server: listening on http:\/\/[^\s"]+:(\d+)["\n]/.exec(tail);
       if (m) {
         clearTimeout(timer);
         resolve(Number(m[1]));

@@ -30,7 +30,7 @@ t.test('storage config: both URLs, neither, or refused', async (t) => {
 /** Runs `npm run worker`'s script as a child process. */
 function worker(env: Record<string, string>) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/worker.ts'], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -62,6 +62,18 @@ t.test('the worker on its own writes behind, and stops cleanly on SIGTERM', asyn
   await busyWorld(w, () => wb.barrier());
   await until(async () => (await store.readSince(0, 100_000)).events.length === w.events.length, 10_000);
   t.pass(`the worker wrote all ${w.events.length} events`);
+  // Its operations port: metrics of what it wrote, and ready.
+  const port = Number(/"metrics_port":(\d+)/.exec(w1.stderr())?.[1]);
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  t.match(text, `\ndispatch_write_behind_events_written_total{service="worker"} ${w.events.length}\n`);
+  t.match(text, /\ndispatch_write_behind_lag_seconds_count\{service="worker"\} [1-9]/);
+  t.match(text, /\ndispatch_pg_pool_max\{service="worker"\} 10\n/);
+  await until(async () => (await queue.depth()) === 0, 5_000);
+  t.match(
+    await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
+    /\ndispatch_write_behind_queue_depth\{service="worker"\} 0\n/,
+  );
+  t.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 200);
   w1.child.kill('SIGTERM');
   t.equal(await w1.exited, 0, 'exit 0 on SIGTERM');
   t.match(w1.stderr(), /stopped after writing \d+ events/);
