@@ -1,17 +1,21 @@
 /**
  * `npm start`: the server. Reads the configuration from the environment once
  * (README, "Configuration"), starts, prints `server: listening on ...` to
- * stderr when it serves, and shuts down cleanly on SIGTERM or SIGINT.
+ * stderr when it serves, and shuts down cleanly on SIGTERM or SIGINT within
+ * SHUTDOWN_GRACE_MS (adapters/server/shutdown.ts).
  */
 import { parseServerConfig, ServerConfigError } from '../adapters/server/server-config.js';
 import { jsonLogger, startServer } from '../adapters/server/server.js';
+import { onShutdownSignals, parseGraceMs, ShutdownConfigError } from '../adapters/server/shutdown.js';
 
 async function main(): Promise<void> {
   let config;
+  let graceMs;
   try {
     config = parseServerConfig(process.env);
+    graceMs = parseGraceMs(process.env);
   } catch (err) {
-    if (!(err instanceof ServerConfigError)) throw err;
+    if (!(err instanceof ServerConfigError) && !(err instanceof ShutdownConfigError)) throw err;
     process.stderr.write(`server: configuration refused:\n${err.message}\n`);
     process.exit(2);
   }
@@ -24,21 +28,14 @@ async function main(): Promise<void> {
   process.stderr.write(
     `server: listening on http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${server.port}\n`,
   );
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    process.stderr.write(`server: ${signal}: shutting down\n`);
-    server.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        process.stderr.write(`server: shutdown failed: ${String(err)}\n`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  // Stop accepting, close rider and stream sockets with 4010 (reconnect), flush the write-behind,
+  // stop the in-process workers, close storage: server.close(), bounded by the grace period.
+  onShutdownSignals({
+    name: 'server',
+    graceMs,
+    close: () => server.close(),
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
 }
 
 main().catch((err: unknown) => {
