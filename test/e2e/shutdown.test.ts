@@ -10,9 +10,12 @@
  * - a shutdown that cannot finish (Redis stopped with SIGSTOP, so the
  *   write-behind cannot flush) ends at SHUTDOWN_GRACE_MS with exit 1 and a
  *   line saying so, instead of waiting for an orchestrator's SIGKILL;
- * - a malformed SHUTDOWN_GRACE_MS stops the start with the variable named.
+ * - a malformed SHUTDOWN_GRACE_MS stops the start with the variable named;
+ * - the worker process answers /livez and /readyz on WORKER_HEALTH_PORT and
+ *   exits 0 on SIGTERM.
  */
 import t from 'tap';
+import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { connect as tcpConnect } from 'node:net';
 import { deleteApp, initializeApp } from 'firebase-admin/app';
@@ -21,7 +24,7 @@ import { CloseCode, Frame, RiderClient, RiderStatusCode, RIDER_PATH } from '../.
 import { useAuthEmulator } from '../support/firebase-emulator.js';
 import { makeUser } from '../support/firebase-users.js';
 import { throwawayDatabase } from '../support/pg.js';
-import { startRedis } from '../support/redis-server.js';
+import { freePort, startRedis } from '../support/redis-server.js';
 import { spawnServer } from '../support/server-process.js';
 import { ofType, openStream } from '../support/stream-client.js';
 import { nodeSocket } from '../support/ws-harness.js';
@@ -151,4 +154,42 @@ t.test('a malformed SHUTDOWN_GRACE_MS refuses to start, naming it', async (t) =>
       spawnServer(t, { ...env, SHUTDOWN_GRACE_MS: bad }),
       /exited \(2\)[^]*SHUTDOWN_GRACE_MS must be an integer in 1000\.\.600000/,
     );
+});
+
+t.test('the worker: /livez and /readyz on WORKER_HEALTH_PORT, exit 0 on SIGTERM', async (t) => {
+  const { env } = await services(t, 'shutdown_worker');
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/worker.ts'], {
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      HOME: process.env['HOME'] ?? '',
+      ...env,
+      WORKER_HEALTH_PORT: String(port),
+      WORKER_HEALTH_HOST: '127.0.0.1',
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  child.stderr.on('data', (d: Buffer) => (log += d.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  t.teardown(async () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await exited;
+  });
+  const deadline = Date.now() + 30_000;
+  while (!log.includes(`worker: health on port ${port}`)) {
+    if (Date.now() > deadline || child.exitCode !== null)
+      throw new Error(`the worker did not serve its health port:\n${log}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  for (const path of ['/livez', '/readyz']) {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`);
+    t.equal(res.status, 200, `${path} 200 while running`);
+    t.match(await res.json(), { status: 'ok', written: Number });
+  }
+  t.equal((await fetch(`http://127.0.0.1:${port}/other`)).status, 404);
+  child.kill('SIGTERM');
+  t.equal(await exited, 0, 'exit 0');
+  t.match(log, /worker: SIGTERM: shutting down \(grace period 25000 ms\)/);
+  t.match(log, /worker: stopped after writing \d+ events/);
 });
