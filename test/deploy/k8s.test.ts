@@ -3,12 +3,16 @@
  * (kubernetes-models: each object validates itself), then checked as a whole:
  * services and budgets select the pods they are for, probes and services use
  * ports the containers name, every ConfigMap referenced is in the folder and
- * every Secret referenced is documented, the server's environment is one its
+ * every Secret referenced is documented; the objects' TypeScript types (of
+ * the same package) catch a misspelt field, which the schemas let through;
+ * the server's environment is one its
  * configuration parser accepts in production, the edge runs the repository's
  * own Caddyfile, the grace periods fit, and kustomization.yaml lists it all.
  */
 import t from 'tap';
-import { readFileSync, readdirSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { Deployment } from 'kubernetes-models/apps/v1';
@@ -77,6 +81,60 @@ t.test('the validation is real: a wrong field type or a missing required field f
   const noSelector = structuredClone(data);
   delete noSelector.spec.selector;
   t.throws(() => new Deployment(noSelector).validate(), /selector/);
+});
+
+/** The TypeScript interface of each kind, from kubernetes-models. */
+const TYPES: Record<string, [string, string]> = {
+  'v1/Namespace': ['kubernetes-models/v1', 'INamespace'],
+  'v1/ConfigMap': ['kubernetes-models/v1', 'IConfigMap'],
+  'v1/Service': ['kubernetes-models/v1', 'IService'],
+  'apps/v1/Deployment': ['kubernetes-models/apps/v1', 'IDeployment'],
+  'batch/v1/Job': ['kubernetes-models/batch/v1', 'IJob'],
+  'policy/v1/PodDisruptionBudget': ['kubernetes-models/policy/v1', 'IPodDisruptionBudget'],
+};
+
+/** Type-checks `objs` as object literals of their kinds' interfaces (excess property checks); tsc's output. */
+async function typeCheck(objs: readonly Obj[], name: string): Promise<{ ok: boolean; output: string }> {
+  // Inside node_modules so that the file resolves kubernetes-models; removed after.
+  const dir = join(ROOT, 'node_modules', '.cache', `k8s-types-${process.pid}-${name}`);
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}.ts`);
+  const imports = new Map<string, Set<string>>();
+  const lines = objs.map((o, i) => {
+    const [from, type] = TYPES[`${o.apiVersion}/${o.kind}`]!;
+    imports.set(from, (imports.get(from) ?? new Set()).add(type));
+    const { file: _, ...data } = o;
+    return `export const o${i}: ${type} = ${JSON.stringify(data)};`;
+  });
+  writeFileSync(
+    file,
+    [...[...imports].map(([from, types]) => `import type { ${[...types].join(', ')} } from '${from}';`), ...lines].join(
+      '\n',
+    ),
+  );
+  try {
+    const r = await promisify(execFile)(process.execPath, [
+      join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
+      ...['--noEmit', '--strict', '--skipLibCheck', '--module', 'nodenext', '--moduleResolution', 'nodenext'],
+      ...['--target', 'es2022', file],
+    ]);
+    return { ok: true, output: r.stdout };
+  } catch (err) {
+    return { ok: false, output: String((err as { stdout?: string }).stdout ?? err) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+t.test('no unknown or misspelt field: every object type-checks as its kind', async (t) => {
+  const misspelt = structuredClone(named('Deployment', 'dispatch-server')!);
+  const c = misspelt.spec.template.spec.containers[0];
+  c.readinesProbe = c.readinessProbe;
+  delete c.readinessProbe;
+  const [good, bad] = await Promise.all([typeCheck(objects, 'all'), typeCheck([misspelt], 'misspelt')]);
+  t.ok(good.ok, `tsc accepts every object${good.ok ? '' : `:\n${good.output}`}`);
+  t.notOk(bad.ok, 'a misspelt field fails');
+  t.match(bad.output, /'"readinesProbe"' does not exist in type 'IContainer'/);
 });
 
 t.test(
