@@ -20,6 +20,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { connect as tcpConnect } from 'node:net';
 import { deleteApp, initializeApp } from 'firebase-admin/app';
 import { getAuth } from 'firebase-admin/auth';
+import { parseGraceMs } from '../../adapters/server/shutdown.js';
 import { CloseCode, Frame, RiderClient, RiderStatusCode, RIDER_PATH } from '../../protocol/index.js';
 import { useAuthEmulator } from '../support/firebase-emulator.js';
 import { makeUser } from '../support/firebase-users.js';
@@ -148,12 +149,16 @@ t.test('a shutdown that cannot finish ends at SHUTDOWN_GRACE_MS with exit 1', as
 });
 
 t.test('a malformed SHUTDOWN_GRACE_MS refuses to start, naming it', async (t) => {
+  for (const bad of ['soon', '10', '-1', '600001', '2.5'])
+    t.throws(() => parseGraceMs({ SHUTDOWN_GRACE_MS: bad }), /SHUTDOWN_GRACE_MS must be an integer in 1000\.\.600000/);
+  t.equal(parseGraceMs({}), 25_000, 'default 25 s');
+  t.equal(parseGraceMs({ SHUTDOWN_GRACE_MS: '1000' }), 1_000);
+  // And the process says so at start, with exit 2 like every configuration problem.
   const { env } = await services(t, 'shutdown_bad');
-  for (const bad of ['soon', '10', '-1'])
-    await t.rejects(
-      spawnServer(t, { ...env, SHUTDOWN_GRACE_MS: bad }),
-      /exited \(2\)[^]*SHUTDOWN_GRACE_MS must be an integer in 1000\.\.600000/,
-    );
+  await t.rejects(
+    spawnServer(t, { ...env, SHUTDOWN_GRACE_MS: 'soon' }),
+    /exited \(2\)[^]*SHUTDOWN_GRACE_MS must be an integer in 1000\.\.600000/,
+  );
 });
 
 t.test('the worker: /livez and /readyz on WORKER_HEALTH_PORT, exit 0 on SIGTERM', async (t) => {
