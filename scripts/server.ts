@@ -2,18 +2,22 @@
  * `npm start`: the server. Reads the configuration from the environment once
  * (README, "Configuration"), starts, logs `server: listening on ...` (pino,
  * one JSON line on stderr; pretty in development on a terminal) when it
- * serves, and shuts down cleanly on SIGTERM or SIGINT.
+ * serves, and shuts down cleanly on SIGTERM or SIGINT within SHUTDOWN_GRACE_MS
+ * (adapters/server/shutdown.ts).
  */
 import { createLogger } from '../adapters/observability/logger.js';
 import { parseServerConfig, ServerConfigError } from '../adapters/server/server-config.js';
 import { startServer } from '../adapters/server/server.js';
+import { onShutdownSignals, parseGraceMs, ShutdownConfigError } from '../adapters/server/shutdown.js';
 
 async function main(): Promise<void> {
   let config;
+  let graceMs;
   try {
     config = parseServerConfig(process.env, { tty: process.stderr.isTTY });
+    graceMs = parseGraceMs(process.env);
   } catch (err) {
-    if (!(err instanceof ServerConfigError)) throw err;
+    if (!(err instanceof ServerConfigError) && !(err instanceof ShutdownConfigError)) throw err;
     createLogger({ base: { service: 'server' } }).fatal({
       msg: `server: configuration refused:\n${err.message}`,
       problems: err.message.split('\n'),
@@ -32,21 +36,14 @@ async function main(): Promise<void> {
     port: server.port,
     metrics_port: server.metricsPort,
   });
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ msg: `server: ${signal}: shutting down` });
-    server.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ msg: `server: shutdown failed: ${String(err)}` });
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  // Stop accepting, close rider and stream sockets with 4010 (reconnect), flush the write-behind,
+  // stop the in-process workers, close storage: server.close(), bounded by the grace period.
+  onShutdownSignals({
+    name: 'server',
+    graceMs,
+    close: () => server.close(),
+    log: (line) => log.info({ msg: line }),
+  });
 }
 
 main().catch((err: unknown) => {

@@ -5,7 +5,8 @@
  * mode writes in-process). Logs through pino (LOG_LEVEL, LOG_FORMAT) and
  * serves `/metrics`, `/livez` and `/readyz` on METRICS_HOST:METRICS_PORT
  * (127.0.0.1:9090; 0: any free port).
- * Stops on SIGTERM or SIGINT after the batch in hand.
+ * Stops on SIGTERM or SIGINT after the batch in hand, within SHUTDOWN_GRACE_MS
+ * (adapters/server/shutdown.ts); /readyz answers 503 from the first signal.
  */
 import { parsePersistenceConfig } from '../adapters/persistence/config.js';
 import { EventWriter } from '../adapters/persistence/event-writer.js';
@@ -15,11 +16,13 @@ import { loggerFromEnv } from '../adapters/observability/logger.js';
 import { ServerMetrics } from '../adapters/observability/metrics.js';
 import { startOpsServer } from '../adapters/observability/metrics-server.js';
 import { pushFeed } from '../adapters/push/push-feed.js';
+import { onShutdownSignals, parseGraceMs } from '../adapters/server/shutdown.js';
 import { openPush } from '../adapters/push/push-service.js';
 
 async function main(): Promise<void> {
   const log = loggerFromEnv('worker');
   const config = parsePersistenceConfig(process.env);
+  const graceMs = parseGraceMs(process.env);
   if (config.mode !== 'server') {
     log.fatal({ msg: 'worker: set DATABASE_URL and REDIS_URL; in embedded mode the server writes behind in-process' });
     process.exit(2);
@@ -31,9 +34,13 @@ async function main(): Promise<void> {
   }
   const metrics = new ServerMetrics({ service: 'worker' });
   let ready = false;
+  let stopping = false;
   const ops = await startOpsServer(process.env['METRICS_HOST'] || '127.0.0.1', metricsPort, () => ({
     registry: metrics.registry,
-    readiness: () => (ready ? { ready: true, reasons: [] } : { ready: false, reasons: ['opening storage'] }),
+    readiness: () =>
+      ready
+        ? { ready: true, reasons: [] }
+        : { ready: false, reasons: [stopping ? 'shutting down' : 'opening storage'] },
   }));
   const storage = await openStorage(config, { warn: (m) => log.warn({ msg: m }) });
   log.info({ msg: `worker: ${storage.durability}` });
@@ -61,20 +68,22 @@ async function main(): Promise<void> {
     msg: `worker: writing behind from queue ${config.queuePrefix}/${config.queueName}, batches of up to ${config.batchSize}`,
     metrics_port: ops.port,
   });
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    ready = false;
-    await writer.stop();
-    await push.close();
-    await storage.close();
-    await ops.close();
-    log.info({ msg: `worker: stopped after writing ${writer.written} events` });
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop());
-  process.on('SIGINT', () => void stop());
+  // Not ready (503 on /readyz) from the first signal; the batch in hand is finished within
+  // SHUTDOWN_GRACE_MS (adapters/server/shutdown.ts), else the process exits 1.
+  onShutdownSignals({
+    name: 'worker',
+    graceMs,
+    close: async () => {
+      ready = false;
+      stopping = true;
+      await writer.stop();
+      await push.close();
+      await storage.close();
+      await ops.close();
+      log.info({ msg: `worker: stopped after writing ${writer.written} events` });
+    },
+    log: (line) => log.info({ msg: line }),
+  });
 }
 
 main().catch((err: unknown) => {

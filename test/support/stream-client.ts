@@ -20,9 +20,12 @@ export interface StreamClient {
   sync(): Promise<void>;
 }
 
-/** Opens `url`; with `token`, authenticated at upgrade (Authorization header). */
-export function openStream(url: string, opts: { token?: string } = {}): StreamClient {
-  const ws = new WebSocket(url, opts.token ? { headers: { authorization: `Bearer ${opts.token}` } } : {});
+/** Opens `url`; with `token`, authenticated at upgrade (Authorization header); `ca` is trusted for wss://. */
+export function openStream(url: string, opts: { token?: string; ca?: Buffer } = {}): StreamClient {
+  const ws = new WebSocket(url, {
+    ...(opts.token ? { headers: { authorization: `Bearer ${opts.token}` } } : {}),
+    ...(opts.ca ? { ca: opts.ca } : {}),
+  });
   const msgs: StreamMsg[] = [];
   const waiters = new Set<{ pred: (m: StreamMsg) => boolean; done: (m: StreamMsg) => void }>();
   ws.on('error', () => undefined);
