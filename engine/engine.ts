@@ -20,6 +20,17 @@ import {
   PositionStatus,
   reject,
 } from '../protocol/index.js';
+import {
+  type OrderFilter,
+  type OrderRow,
+  type Paged,
+  type RiderFilter,
+  type RiderRow,
+  type ShardStat,
+  listOrders,
+  listRiders,
+  shardStats,
+} from './admin-queries.js';
 import { type Clock, type Stopwatch, nullStopwatch } from './clock.js';
 import { type EngineConfig, type EngineConfigInput, resolveConfig } from './config.js';
 import { EngineCore, type MatchInfo } from './core.js';
@@ -94,25 +105,31 @@ interface Internals {
  * once it has finished. Each command's rules live in engine/commands/.
  */
 export class Engine {
-  readonly config: EngineConfig;
   readonly #core: EngineCore;
   readonly #mailbox: Mailbox;
 
   constructor(options: EngineOptions) {
-    this.config = resolveConfig(options.config);
+    const config = resolveConfig(options.config);
     const ask = options.externalCandidates;
     const logger = options.logger;
     this.#core = new EngineCore({
       clock: options.clock,
-      config: this.config,
+      config,
       seed: (options.seed ?? 1) >>> 0,
       stopwatch: options.stopwatch ?? nullStopwatch,
       onMatch: options.onMatch,
       logger,
       onDeadline: (kind, id) => this.execute({ type: 'fire_deadline', kind, id }),
-      ...(ask ? { candidates: () => new ExternalCandidates(ask, this.config.maxPickupDistanceM, logger) } : {}),
+      ...(ask
+        ? { candidates: () => new ExternalCandidates(ask, () => this.#core.config.maxPickupDistanceM, logger) }
+        : {}),
     });
     this.#mailbox = new Mailbox(this.#core);
+  }
+
+  /** The engine's settings as they are now (an operator may change the dispatch settings at run time). */
+  get config(): EngineConfig {
+    return this.#core.config;
   }
 
   // ─── Commands ────────────────────────────────────────────────────────────
@@ -359,6 +376,21 @@ export class Engine {
 
   getRestaurant(id: RestaurantId): Result<RestaurantView> {
     return restaurantView(this.#core, id);
+  }
+
+  /** Riders filtered by shard, state and area, a page at a time (the admin service). */
+  listRiders(filter: RiderFilter): Paged<RiderRow> {
+    return listRiders(this.#core, filter);
+  }
+
+  /** Orders filtered by state, restaurant, age and shard, a page at a time (the admin service). */
+  listOrders(filter: OrderFilter): Paged<OrderRow> {
+    return listOrders(this.#core, filter);
+  }
+
+  /** Per-shard counts, with whether each is drained. */
+  shardStats(): ShardStat[] {
+    return shardStats(this.#core);
   }
 
   /** Counts for progress lines and metrics. */

@@ -79,6 +79,7 @@ export const ErrorCodes = {
   RESTAURANT_BUSY: spec(409, 'FAILED_PRECONDITION', 'The restaurant is not taking orders right now'),
   RESTAURANT_AT_CAPACITY: spec(409, 'FAILED_PRECONDITION', 'The restaurant has as many open orders as it can cook'),
   RESTAURANT_NOT_OWNER: spec(403, 'PERMISSION_DENIED', 'The order belongs to another restaurant'),
+  SHARD_DRAINING: spec(503, 'UNAVAILABLE', 'This area is drained by an operator and takes no new orders for now'),
 
   // Catalog, payments and profiles (REST)
   MENU_ITEM_NOT_FOUND: spec(422, 'FAILED_PRECONDITION', 'An ordered item is not on the restaurant menu'),

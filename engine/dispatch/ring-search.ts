@@ -22,13 +22,14 @@ export interface Match {
  * shards' available-rider indexes and decides, the engine acts.
  */
 export class RingSearch {
-  readonly #config: EngineConfig;
+  /** The engine's settings as they are now: an operator may change them between two searches. */
+  readonly #settings: () => EngineConfig;
   readonly #shardOfCell: (cell: H3Cell) => Shard | undefined;
   /** Rings around pickup cells, computed as far out as a search has needed. */
   readonly #rings = new Map<H3Cell, H3Cell[][]>();
 
-  constructor(config: EngineConfig, shardOfCell: (cell: H3Cell) => Shard | undefined) {
-    this.#config = config;
+  constructor(settings: () => EngineConfig, shardOfCell: (cell: H3Cell) => Shard | undefined) {
+    this.#settings = settings;
     this.#shardOfCell = shardOfCell;
   }
 
@@ -39,7 +40,7 @@ export class RingSearch {
    * positions and riders beyond the pickup radius are skipped.
    */
   findBest(order: OrderRecord, now: number): Match | undefined {
-    const cfg = this.#config;
+    const cfg = this.#settings();
     const passed = order.snap.context.passed;
     const { lat: pLat, lng: pLng } = order.pickup;
     let best: RiderRecord | undefined;
@@ -88,7 +89,7 @@ export class RingSearch {
    * riders instead of a ring search. `ring` is reported as -1.
    */
   bestAmong(order: OrderRecord, riders: readonly RiderRecord[], now: number): Match | undefined {
-    const cfg = this.#config;
+    const cfg = this.#settings();
     const passed = order.snap.context.passed;
     const { lat: pLat, lng: pLng } = order.pickup;
     let best: RiderRecord | undefined;
@@ -129,11 +130,11 @@ export class RingSearch {
    * allocations. Farther rings are still computed on first need.
    */
   warm(center: H3Cell, rings: number): void {
-    this.#ring(center, Math.min(rings, this.#config.maxRing));
+    this.#ring(center, Math.min(rings, this.#settings().maxRing));
   }
 
   etaS(distanceM: number): number {
-    return travelS(this.#config, distanceM);
+    return travelS(this.#settings(), distanceM);
   }
 
   /**
@@ -142,7 +143,7 @@ export class RingSearch {
    * for time spent idle.
    */
   score(r: RiderRecord, distanceM: number, pLat: number, pLng: number, now: number): number {
-    const w = this.#config.scoring;
+    const w = this.#settings().scoring;
     let s = this.etaS(distanceM);
     s -= Math.min(Math.max(0, (now - r.idleSince) / 1000), w.idleCapS) * w.idleWeight;
     // Laplace-smoothed acceptance rate, so a new rider starts at one half.
