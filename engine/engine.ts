@@ -388,6 +388,19 @@ export class Engine {
     return listOrders(this.#core, filter);
   }
 
+  /**
+   * The shard an actor belongs to now (an order by its pickup, a rider by its
+   * last position, a restaurant by its place); null when unknown or unplaced.
+   * A map lookup: cheap enough per event for a filtered event stream.
+   */
+  shardOf(aggregate: AggregateKind, id: string): string | null {
+    const c = this.#core;
+    if (aggregate === 'rider') return c.riders.get(id as RiderId)?.shardKey ?? null;
+    const cell =
+      aggregate === 'order' ? c.orders.get(id as OrderId)?.pickupCell : c.restaurants.get(id as RestaurantId)?.cell;
+    return cell === undefined ? null : c.space.parentOf(cell);
+  }
+
   /** Per-shard counts, with whether each is drained. */
   shardStats(): ShardStat[] {
     return shardStats(this.#core);

@@ -5,6 +5,7 @@
  * one (SERVER_HOST, SERVER_PORT, DATABASE_URL, REDIS_URL, FIREBASE_*,
  * ENCRYPTION_KEY).
  */
+import { existsSync } from 'node:fs';
 import { FieldCipherError, parseEncryptionKey } from '../crypto/field-cipher.js';
 import { type FirebaseConfig, FirebaseConfigError, type FirebaseEnv, parseFirebaseConfig } from '../identity/config.js';
 import {
@@ -41,6 +42,19 @@ export interface ServerConfig {
   readonly allowedOrigins: readonly string[];
   /** Run the write-behind worker in this process (default); false when `npm run worker` runs apart. */
   readonly inProcessWorker: boolean;
+  /** The gRPC admin service (docs/admin.md); undefined when turned off (`ADMIN_GRPC_PORT=off`). */
+  readonly admin: AdminConfig | undefined;
+}
+
+export interface AdminConfig {
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  /** PEM certificate chain and key: TLS when both are set. */
+  readonly tlsCertFile: string | undefined;
+  readonly tlsKeyFile: string | undefined;
+  /** Events one StreamEvents call may have waiting before it skips ahead or is cut off. */
+  readonly streamBuffer: number;
 }
 
 export interface PaymentGatewayConfig {
@@ -72,7 +86,10 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
  * - `REST_MAX_BODY_BYTES` (65536), `REST_RATE_PER_S` (50), `REST_RATE_BURST` (100),
  *   `TRUST_PROXY` (true when listening on loopback: take client addresses from X-Forwarded-For);
  * - `ALLOWED_ORIGINS`: comma-separated browser origins allowed on the WebSockets;
- * - `WRITE_BEHIND_IN_PROCESS` (true).
+ * - `WRITE_BEHIND_IN_PROCESS` (true);
+ * - admin service: `ADMIN_GRPC_HOST` (SERVER_HOST), `ADMIN_GRPC_PORT` (50051; 0 in test mode or when SERVER_PORT
+ *   is 0; `off` turns it off), `ADMIN_TLS_CERT` + `ADMIN_TLS_KEY` (PEM files; TLS when set; required in production
+ *   unless the host is loopback), `ADMIN_STREAM_BUFFER` (1024).
  *
  * @throws ServerConfigError listing every problem, one per line.
  */
@@ -173,6 +190,30 @@ export function parseServerConfig(env: ServerEnv): ServerConfig {
     .map((s) => s.trim())
     .filter((s) => s !== '');
   const inProcessWorker = bool('WRITE_BEHIND_IN_PROCESS', true);
+  let admin: AdminConfig | undefined;
+  if (env['ADMIN_GRPC_PORT'] !== 'off') {
+    const adminHost = env['ADMIN_GRPC_HOST'] || host;
+    const ephemeral = mode === 'test' || env['SERVER_PORT'] === '0';
+    const tlsCertFile = env['ADMIN_TLS_CERT'] || undefined;
+    const tlsKeyFile = env['ADMIN_TLS_KEY'] || undefined;
+    if ((tlsCertFile === undefined) !== (tlsKeyFile === undefined))
+      problems.push('ADMIN_TLS_CERT and ADMIN_TLS_KEY must be set together');
+    for (const [name, file] of [
+      ['ADMIN_TLS_CERT', tlsCertFile],
+      ['ADMIN_TLS_KEY', tlsKeyFile],
+    ] as const) {
+      if (file !== undefined && !existsSync(file)) problems.push(`${name}: no file ${file}`);
+    }
+    if (mode === 'production' && tlsCertFile === undefined && !LOOPBACK.has(adminHost))
+      problems.push('ADMIN_TLS_CERT and ADMIN_TLS_KEY are required in production when ADMIN_GRPC_HOST is not loopback');
+    admin = Object.freeze({
+      host: adminHost,
+      port: int('ADMIN_GRPC_PORT', ephemeral ? 0 : 50051, 0, 65535),
+      tlsCertFile,
+      tlsKeyFile,
+      streamBuffer: int('ADMIN_STREAM_BUFFER', 1024, 16, 1_000_000),
+    });
+  }
 
   if (problems.length > 0 || !persistence || !firebase) throw new ServerConfigError(problems.join('\n'));
   return Object.freeze({
@@ -189,5 +230,6 @@ export function parseServerConfig(env: ServerEnv): ServerConfig {
     rest: Object.freeze(rest),
     allowedOrigins: Object.freeze(allowedOrigins),
     inProcessWorker,
+    admin,
   });
 }
