@@ -2,6 +2,7 @@ import {
   type AggregateKind,
   type CancelOrder,
   type CommandValue,
+  type DecisionTrace,
   type EngineCommand,
   type H3Cell,
   type OrderId,
@@ -363,6 +364,11 @@ export class Engine {
 
   getOrder(id: OrderId): Result<OrderView> {
     return orderView(this.#core, id);
+  }
+
+  /** The order's latest dispatch decisions held in memory (oldest first), or undefined for an order not held. */
+  orderDecisions(id: OrderId): readonly DecisionTrace[] | undefined {
+    return this.#core.orders.get(id)?.traces.slice();
   }
 
   getRider(id: RiderId): Result<RiderView> {

@@ -1,5 +1,5 @@
 import type { SnapshotFrom } from 'xstate';
-import type { CustomerId, H3Cell, LatLng, OrderId, RestaurantId, RiderId } from '../protocol/index.js';
+import type { CustomerId, DecisionTrace, H3Cell, LatLng, OrderId, RestaurantId, RiderId } from '../protocol/index.js';
 import type { orderMachine, OrderState } from './machines/order-machine.js';
 import type { restaurantMachine, RestaurantState } from './machines/restaurant-machine.js';
 import type { riderMachine, RiderState } from './machines/rider-machine.js';
@@ -127,6 +127,9 @@ export class RiderRecord {
   }
 }
 
+/** Decisions an order keeps in memory. */
+export const MAX_TRACES = 8;
+
 /** Immutable facts of an order, fixed at placement, beside its machine. */
 export class OrderRecord {
   readonly id: OrderId;
@@ -146,6 +149,8 @@ export class OrderRecord {
   readyAt = 0;
   /** When it reached delivered or cancelled, 0 while live. */
   endedAt = 0;
+  /** Its latest dispatch decisions, oldest first, at most {@link MAX_TRACES}; storage has them all in its events. */
+  traces: DecisionTrace[] = [];
 
   constructor(init: {
     id: OrderId;

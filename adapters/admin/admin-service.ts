@@ -7,6 +7,7 @@ import {
 } from '@grpc/grpc-js';
 import {
   type Action,
+  type DecisionTrace,
   type DispatchSettings,
   type DispatchSettingsPatch,
   type Engine,
@@ -203,9 +204,11 @@ export function adminService(d: AdminServiceDeps): UntypedServiceImplementation 
         return reject('DEPENDENCY_UNAVAILABLE', 'the order history cannot be read now');
       }
       if (!view.ok && history.length === 0) return view;
+      const decisions = engine.orderDecisions(id as OrderId) ?? storedDecisions(history);
       return ok({
         ...(view.ok ? { order: orderMsg(view.value, engine.shardOf('order', id) ?? '') } : {}),
         history: history.map((e) => eventMsg(e, 0)),
+        decisions: decisions.map(traceMsg),
       });
     }),
     ShardStats: read('admin.inspect', () => ok({ shards: engine.shardStats().map(shardMsg) })),
@@ -491,6 +494,35 @@ function shardMsg(s: typeof EMPTY_SHARD): Msg {
     orders_offered: s.ordersOffered,
     orders_assigned: s.ordersAssigned,
     orders_picked_up: s.ordersPickedUp,
+  };
+}
+
+function storedDecisions(history: readonly EngineEvent[]): DecisionTrace[] {
+  const out: DecisionTrace[] = [];
+  for (const e of history)
+    if ((e.type === 'order_offered' || e.type === 'order_no_rider') && e.trace !== undefined) out.push(e.trace);
+  return out;
+}
+
+function traceMsg(tr: DecisionTrace): Msg {
+  return {
+    why: tr.why,
+    chosen: tr.chosen ?? '',
+    ring: tr.ring,
+    considered: tr.considered,
+    skipped_stale: tr.skipped.stale,
+    skipped_passed_before: tr.skipped.passedBefore,
+    skipped_too_far: tr.skipped.tooFar,
+    skipped_unavailable: tr.skipped.unavailable,
+    candidates: tr.candidates.map((c) => ({
+      rider_id: c.riderId,
+      distance_m: c.distanceM,
+      eta_s: c.etaS,
+      idle_bonus_s: c.idleBonusS,
+      acceptance_penalty_s: c.acceptancePenaltyS,
+      heading_penalty_s: c.headingPenaltyS,
+      score: c.score,
+    })),
   };
 }
 

@@ -12,7 +12,7 @@ import {
 import { applyDispatchSettings, dispatchSettings } from '../config.js';
 import type { EngineCore } from '../core.js';
 import { syncOrderDeadlines } from '../deadline-rules.js';
-import { tryOffer } from '../dispatch/dispatch.js';
+import { keepTrace, tryOffer } from '../dispatch/dispatch.js';
 import { fastDistanceM } from '../geo.js';
 import { riderPayout } from '../payout.js';
 import type { OrderRecord, RiderRecord } from '../records.js';
@@ -169,6 +169,14 @@ function offerTo(core: EngineCore, o: OrderRecord, r: RiderRecord): void {
     toPickupM,
     core.config.detourFactor,
   );
+  const trace = keepTrace(o, {
+    why: 'forced',
+    chosen: r.id,
+    ring: -1,
+    considered: 0,
+    skipped: { stale: 0, passedBefore: 0, tooFar: 0, unavailable: 0 },
+    candidates: [core.search.terms(r, toPickupM, o, now)],
+  });
   core.stepOrder(o, { type: 'OFFER', riderId: r.id, offerId, expiresAt, payout });
   core.stepRider(r, { type: 'OFFER', orderId: o.id, offerId });
   core.emit('order', o, {
@@ -181,6 +189,7 @@ function offerTo(core: EngineCore, o: OrderRecord, r: RiderRecord): void {
     pickup: o.pickup,
     drop: o.drop,
     payout,
+    trace,
   });
   core.emit('rider', r, { type: 'rider_offered', orderId: o.id, offerId, expiresAt });
 }

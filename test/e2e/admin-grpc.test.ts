@@ -161,6 +161,11 @@ t.test('reads', async (t) => {
     ['order_placed', 'order_accepted', 'order_dispatchable'],
   );
   t.equal(JSON.parse(detail['history'][0].json).restaurantId, restaurantId);
+  const decision = detail['decisions'][0];
+  t.match(decision, { why: 'best_score', chosen: detail['order'].offer_rider_id || detail['order'].rider_id });
+  t.ok(decision.candidates.length >= 1 && decision.candidates[0].rider_id === decision.chosen, 'the winner first');
+  const offered = detail['history'].find((e: { type: string }) => e.type === 'order_offered');
+  t.equal(JSON.parse(offered.json).trace.chosen, decision.chosen, 'the same decision is stored with the event');
   t.match(await refusal(client.call('GetOrder', { order_id: 'nothing' }, token)), { code: status.NOT_FOUND });
   t.match(await refusal(client.call('GetOrder', {}, token)), { code: status.INVALID_ARGUMENT });
 });
