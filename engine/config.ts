@@ -59,6 +59,11 @@ export interface EngineConfig {
   readonly arrivalRadiusM: number;
   /** Rider pay per job, integer paise; computed at the offer and sent with it (engine/payout.ts). */
   readonly payout: PayoutRates;
+  /**
+   * Onboarding: a registered rider starts pending and goes online only once an
+   * operator approved its documents. Off: every rider is approved at registration.
+   */
+  readonly riderReview: boolean;
   /** Score weights, in seconds of ETA. */
   readonly scoring: {
     /** Seconds of ETA one second of idle time is worth (fairness). */
@@ -94,6 +99,7 @@ export const defaultEngineConfig: EngineConfig = Object.freeze({
   maxDeliveryDistanceM: 15_000,
   retentionMs: 30 * 60_000,
   arrivalRadiusM: 60,
+  riderReview: false,
   // ₹25 a job, ₹8 a road km delivered, ₹3 a road km ridden to the pickup.
   payout: Object.freeze({ baseFeePaise: 2_500, perKmPaise: 800, pickupPerKmPaise: 300 }),
   scoring: Object.freeze({ idleWeight: 0.1, idleCapS: 1_800, acceptancePenaltyS: 120, headingPenaltyS: 60 }),

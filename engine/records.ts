@@ -36,6 +36,10 @@ export class RiderRecord {
   /** Key of the shard whose index holds the rider, null when not indexed. */
   indexedIn: H3Cell | null = null;
 
+  /** Onboarding: where its documents stand, and why a rejection was made. */
+  review: 'pending' | 'approved' | 'rejected' = 'approved';
+  reviewReason = '';
+
   offers = 0;
   accepts = 0;
   declines = 0;

@@ -105,6 +105,10 @@ export type EngineCommand =
   | { readonly type: 'reassign'; readonly orderId: OrderId; readonly riderId?: RiderId }
   /** A drained shard (an H3 cell at the shard resolution) takes no new orders; what it has runs to its end. */
   | { readonly type: 'drain_shard'; readonly shard: string; readonly drained: boolean }
+  /** An operator approves or rejects a pending rider's documents (a rejection needs a reason). */
+  | { readonly type: 'review_rider'; readonly riderId: RiderId; readonly approve: boolean; readonly reason?: string }
+  /** The rider sent its documents again: a rejected rider is pending review once more. */
+  | { readonly type: 'submit_rider_documents'; readonly riderId: RiderId }
   /** Changes dispatch settings at once (validated; see protocol/dispatch-settings.ts). */
   | { readonly type: 'set_dispatch_config'; readonly settings: DispatchSettingsPatch };
 
@@ -147,6 +151,12 @@ export interface OrderView {
   readonly offersMade: number;
 }
 
+/** Where a rider's documents stand; `reason` says why a rejection was made (empty otherwise). */
+export interface RiderReview {
+  readonly status: 'pending' | 'approved' | 'rejected';
+  readonly reason: string;
+}
+
 export interface RiderView {
   readonly id: RiderId;
   readonly state: string;
@@ -156,6 +166,8 @@ export interface RiderView {
   readonly cell: string | null;
   readonly orderId: OrderId | null;
   readonly available: boolean;
+  /** Onboarding: only an approved rider goes online (engine config `riderReview`; approved when review is off). */
+  readonly review: RiderReview;
   readonly stats: {
     readonly offers: number;
     readonly accepts: number;

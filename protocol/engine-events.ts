@@ -149,6 +149,8 @@ export type OrderCancelled = OrderEvent<
 
 export type RiderRegistered = RiderEvent<'rider_registered', { capacity: number }>;
 export type RiderOnline = RiderEvent<'rider_online'>;
+export type RiderReviewed = RiderEvent<'rider_reviewed', { decision: 'approved' | 'rejected'; reason: string }>;
+export type RiderDocumentsSubmitted = RiderEvent<'rider_documents_submitted'>;
 export type RiderOffline = RiderEvent<'rider_offline', { reason: 'requested' | 'grace_expired' }>;
 export type RiderBreakStarted = RiderEvent<'rider_break_started'>;
 export type RiderBreakEnded = RiderEvent<'rider_break_ended'>;
@@ -192,6 +194,8 @@ export type OrderEngineEvent =
 export type RiderEngineEvent =
   | RiderRegistered
   | RiderOnline
+  | RiderReviewed
+  | RiderDocumentsSubmitted
   | RiderOffline
   | RiderBreakStarted
   | RiderBreakEnded

@@ -70,6 +70,7 @@ export const ErrorCodes = {
   RIDER_NOT_FOUND: spec(404, 'NOT_FOUND', 'No such rider'),
   RIDER_EXISTS: spec(409, 'ALREADY_EXISTS', 'A rider with this id exists'),
   RIDER_INVALID_TRANSITION: spec(409, 'FAILED_PRECONDITION', 'The rider state does not allow this'),
+  RIDER_NOT_APPROVED: spec(409, 'FAILED_PRECONDITION', "The rider's documents are not approved yet (or were rejected)"),
   RIDER_HAS_ACTIVE_JOB: spec(409, 'FAILED_PRECONDITION', 'The rider is carrying food and cannot do this'),
   RIDER_NOT_ASSIGNED: spec(403, 'PERMISSION_DENIED', 'The order is not assigned to this rider'),
   RESTAURANT_NOT_FOUND: spec(404, 'NOT_FOUND', 'No such restaurant'),

@@ -266,6 +266,21 @@ export function adminService(d: AdminServiceDeps): UntypedServiceImplementation 
         return v.ok ? ok(restaurantMsg(v.value)) : v;
       },
     ),
+    ReviewRider: act(
+      'ReviewRider',
+      'admin.rider.review',
+      (q) =>
+        need(q, ['rider_id'], {
+          type: 'review_rider',
+          riderId: str(q['rider_id']) as RiderId,
+          approve: q['approve'] === true,
+          reason: str(q['reason']),
+        }),
+      (q) => {
+        const v = engine.getRider(str(q['rider_id']) as RiderId);
+        return v.ok ? ok(riderMsg(v.value, engine.shardOf('rider', v.value.id) ?? '')) : v;
+      },
+    ),
     DrainShard: act(
       'DrainShard',
       'admin.shard.drain',
@@ -434,6 +449,8 @@ function riderMsg(r: RiderView, shard: string): Msg {
     order_id: r.orderId ?? '',
     available: r.available,
     stats: r.stats,
+    review_status: r.review.status,
+    review_reason: r.review.reason,
   };
 }
 

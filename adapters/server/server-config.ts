@@ -42,6 +42,8 @@ export interface ServerConfig {
   readonly allowedOrigins: readonly string[];
   /** Run the write-behind worker in this process (default); false when `npm run worker` runs apart. */
   readonly inProcessWorker: boolean;
+  /** Onboarding: riders go online only once an operator approved their documents (docs/admin.md). */
+  readonly riderReview: boolean;
   /** The gRPC admin service (docs/admin.md); undefined when turned off (`ADMIN_GRPC_PORT=off`). */
   readonly admin: AdminConfig | undefined;
 }
@@ -87,6 +89,7 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
  *   `TRUST_PROXY` (true when listening on loopback: take client addresses from X-Forwarded-For);
  * - `ALLOWED_ORIGINS`: comma-separated browser origins allowed on the WebSockets;
  * - `WRITE_BEHIND_IN_PROCESS` (true);
+ * - `RIDER_REVIEW` (true in production, false otherwise): riders wait for an operator's approval to go online;
  * - admin service: `ADMIN_GRPC_HOST` (SERVER_HOST), `ADMIN_GRPC_PORT` (50051; 0 in test mode or when SERVER_PORT
  *   is 0; `off` turns it off), `ADMIN_TLS_CERT` + `ADMIN_TLS_KEY` (PEM files; TLS when set; required in production
  *   unless the host is loopback), `ADMIN_STREAM_BUFFER` (1024).
@@ -190,6 +193,7 @@ export function parseServerConfig(env: ServerEnv): ServerConfig {
     .map((s) => s.trim())
     .filter((s) => s !== '');
   const inProcessWorker = bool('WRITE_BEHIND_IN_PROCESS', true);
+  const riderReview = bool('RIDER_REVIEW', mode === 'production');
   let admin: AdminConfig | undefined;
   if (env['ADMIN_GRPC_PORT'] !== 'off') {
     const adminHost = env['ADMIN_GRPC_HOST'] || host;
@@ -230,6 +234,7 @@ export function parseServerConfig(env: ServerEnv): ServerConfig {
     rest: Object.freeze(rest),
     allowedOrigins: Object.freeze(allowedOrigins),
     inProcessWorker,
+    riderReview,
     admin,
   });
 }

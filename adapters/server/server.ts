@@ -100,7 +100,7 @@ export async function startServer(
       await Promise.resolve(c()).catch((err: unknown) => log.error({ msg: 'close failed', err: String(err) }));
   };
   try {
-    const engineConfig = resolveConfig(hooks.engine?.config ?? {});
+    const engineConfig = resolveConfig({ riderReview: config.riderReview, ...hooks.engine?.config });
     const { engine, report } = await recoverEngine(storage.store, storage.queue, {
       ...hooks.engine,
       clock,

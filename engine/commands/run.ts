@@ -16,6 +16,8 @@ import {
 import { registerRestaurant, setRestaurantStatus } from './restaurant.js';
 import {
   registerRider,
+  reviewRider,
+  submitRiderDocuments,
   riderBreak,
   riderConnected,
   setRiderStatus,
@@ -89,6 +91,10 @@ export function runCommand(core: EngineCore, cmd: EngineCommand): Result<unknown
       return reassign(core, cmd.orderId, cmd.riderId);
     case 'drain_shard':
       return drainShard(core, cmd.shard, cmd.drained);
+    case 'review_rider':
+      return reviewRider(core, cmd.riderId, cmd.approve, cmd.reason);
+    case 'submit_rider_documents':
+      return submitRiderDocuments(core, cmd.riderId);
     case 'set_dispatch_config':
       return setDispatchConfig(core, cmd.settings);
   }

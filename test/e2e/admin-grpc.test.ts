@@ -60,6 +60,7 @@ const valid: Record<string, Record<string, unknown>> = {
   Reassign: { order_id: 'x' },
   CancelOrder: { order_id: 'x', reason: 'test' },
   SetRestaurantStatus: { restaurant_id: restaurantId, status: 'busy' },
+  ReviewRider: { rider_id: 'nobody', approve: true },
   DrainShard: { shard: 'x', drained: true },
   SetDispatchConfig: { max_ring: 3 },
 };

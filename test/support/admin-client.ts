@@ -18,6 +18,7 @@ export const UNARY_METHODS = [
   'Reassign',
   'CancelOrder',
   'SetRestaurantStatus',
+  'ReviewRider',
   'DrainShard',
   'SetDispatchConfig',
 ] as const;
