@@ -59,6 +59,8 @@ export const ACCESS_RULES = {
   'admin.inspect': { admin: 'any' },
   'admin.order.assign': { admin: 'any' },
   'admin.order.cancel': { admin: 'any' },
+  'admin.restaurant.status': { admin: 'any' },
+  'admin.rider.review': { admin: 'any' },
   'admin.shard.drain': { admin: 'any' },
   'admin.settings.update': { admin: 'any' },
   'admin.events.subscribe': { admin: 'any' },

@@ -1,3 +1,13 @@
+import {
+  DISPATCH_SETTINGS,
+  type DispatchSettingName,
+  type DispatchSettings,
+  type Result,
+  SCORING_SETTINGS,
+  type ScoringSettingName,
+  ok,
+  reject,
+} from '../protocol/index.js';
 import { checkPayoutRates, type PayoutRates } from './payout.js';
 
 /**
@@ -49,6 +59,11 @@ export interface EngineConfig {
   readonly arrivalRadiusM: number;
   /** Rider pay per job, integer paise; computed at the offer and sent with it (engine/payout.ts). */
   readonly payout: PayoutRates;
+  /**
+   * Onboarding: a registered rider starts pending and goes online only once an
+   * operator approved its documents. Off: every rider is approved at registration.
+   */
+  readonly riderReview: boolean;
   /** Score weights, in seconds of ETA. */
   readonly scoring: {
     /** Seconds of ETA one second of idle time is worth (fairness). */
@@ -84,6 +99,7 @@ export const defaultEngineConfig: EngineConfig = Object.freeze({
   maxDeliveryDistanceM: 15_000,
   retentionMs: 30 * 60_000,
   arrivalRadiusM: 60,
+  riderReview: false,
   // ₹25 a job, ₹8 a road km delivered, ₹3 a road km ridden to the pickup.
   payout: Object.freeze({ baseFeePaise: 2_500, perKmPaise: 800, pickupPerKmPaise: 300 }),
   scoring: Object.freeze({ idleWeight: 0.1, idleCapS: 1_800, acceptancePenaltyS: 120, headingPenaltyS: 60 }),
@@ -113,4 +129,77 @@ export function resolveConfig(input: EngineConfigInput = {}): EngineConfig {
   }
   checkPayoutRates(c.payout);
   return Object.freeze(c);
+}
+
+/** What each setting may be: [min, max, integer]. */
+const SETTING_RANGES: Record<DispatchSettingName | ScoringSettingName, readonly [number, number, boolean]> = {
+  maxRing: [0, 64, true],
+  minCandidates: [1, 1_000, true],
+  maxPickupDistanceM: [100, 100_000, false],
+  offerTimeoutMs: [1_000, 600_000, true],
+  dispatchRetryMs: [100, 3_600_000, true],
+  dispatchGiveUpMs: [1_000, 24 * 3_600_000, true],
+  positionStaleMs: [1_000, 3_600_000, true],
+  idleWeight: [0, 100, false],
+  idleCapS: [0, 86_400, false],
+  acceptancePenaltyS: [0, 86_400, false],
+  headingPenaltyS: [0, 86_400, false],
+};
+
+/**
+ * `current` with `patch` applied, checked and frozen; a rejection naming
+ * every bad field (unknown, not a number, out of range) changes nothing.
+ */
+export function applyDispatchSettings(current: EngineConfig, patch: unknown): Result<EngineConfig> {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch))
+    return reject('INVALID_ARGUMENT', 'settings must be an object');
+  const problems: string[] = [];
+  const check = (name: DispatchSettingName | ScoringSettingName, v: unknown): number | undefined => {
+    const [min, max, integer] = SETTING_RANGES[name];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
+      problems.push(
+        `${name} must be ${integer ? 'an integer' : 'a number'} in ${min}..${max}, got ${JSON.stringify(v)}`,
+      );
+      return undefined;
+    }
+    return v;
+  };
+  const top: Record<string, number> = {};
+  const scoring: Record<string, number> = {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (k === 'scoring') {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+        problems.push('scoring must be an object');
+        continue;
+      }
+      for (const [sk, sv] of Object.entries(v as Record<string, unknown>)) {
+        if (!(SCORING_SETTINGS as readonly string[]).includes(sk)) problems.push(`scoring.${sk} is not a setting`);
+        else {
+          const n = check(sk as ScoringSettingName, sv);
+          if (n !== undefined) scoring[sk] = n;
+        }
+      }
+    } else if (!(DISPATCH_SETTINGS as readonly string[]).includes(k)) {
+      problems.push(`${k} is not a setting that can change at run time`);
+    } else {
+      const n = check(k as DispatchSettingName, v);
+      if (n !== undefined) top[k] = n;
+    }
+  }
+  if (problems.length > 0) return reject('INVALID_ARGUMENT', problems.join('; '));
+  return ok(
+    Object.freeze({
+      ...current,
+      ...top,
+      scoring: Object.freeze({ ...current.scoring, ...scoring }),
+    }),
+  );
+}
+
+/** The settings {@link applyDispatchSettings} may change, as they are now. */
+export function dispatchSettings(c: EngineConfig): DispatchSettings {
+  const out: Record<string, unknown> = {};
+  for (const k of DISPATCH_SETTINGS) out[k] = c[k];
+  out['scoring'] = { ...c.scoring };
+  return out as DispatchSettings;
 }

@@ -1,4 +1,4 @@
-import type { EngineEvent, EventBody, OrderId, RestaurantId, RiderId } from '../protocol/index.js';
+import type { EngineEvent, EventBody, H3Cell, OrderId, RestaurantId, RiderId } from '../protocol/index.js';
 import type { Clock, Stopwatch } from './clock.js';
 import type { EngineConfig } from './config.js';
 import { type DeadlineKind, Deadlines } from './deadlines.js';
@@ -48,7 +48,8 @@ export interface CoreOptions {
  * change it; {@link Engine} owns it and delivers the buffered events.
  */
 export class EngineCore {
-  readonly config: EngineConfig;
+  /** Replaced whole (never mutated) when an operator changes the dispatch settings. */
+  config: EngineConfig;
   readonly clock: Clock;
   readonly stopwatch: Stopwatch;
   readonly onMatch: ((m: MatchInfo) => void) | undefined;
@@ -69,6 +70,9 @@ export class EngineCore {
   readonly search: RingSearch;
   readonly candidates: CandidateSource;
 
+  /** Keys of drained shards: they take no new orders (engine/commands/admin.ts). */
+  readonly drained = new Set<H3Cell>();
+
   /** Events emitted since the engine last delivered; the running command's, in order. */
   buffer: EngineEvent[] = [];
 
@@ -81,7 +85,10 @@ export class EngineCore {
     this.seed = o.seed;
     this.space = new Space(o.config);
     this.deadlines = new Deadlines(o.clock, o.onDeadline);
-    this.search = new RingSearch(o.config, (cell) => this.space.shardOfCell(cell));
+    this.search = new RingSearch(
+      () => this.config,
+      (cell) => this.space.shardOfCell(cell),
+    );
     this.candidates = o.candidates ? o.candidates(this.search) : new IndexCandidates(this.search);
   }
 

@@ -2,6 +2,7 @@ import {
   type AggregateKind,
   type CancelOrder,
   type CommandValue,
+  type DecisionTrace,
   type EngineCommand,
   type H3Cell,
   type OrderId,
@@ -20,6 +21,17 @@ import {
   PositionStatus,
   reject,
 } from '../protocol/index.js';
+import {
+  type OrderFilter,
+  type OrderRow,
+  type Paged,
+  type RiderFilter,
+  type RiderRow,
+  type ShardStat,
+  listOrders,
+  listRiders,
+  shardStats,
+} from './admin-queries.js';
 import { type Clock, type Stopwatch, nullStopwatch } from './clock.js';
 import { type EngineConfig, type EngineConfigInput, resolveConfig } from './config.js';
 import { EngineCore, type MatchInfo } from './core.js';
@@ -94,25 +106,31 @@ interface Internals {
  * once it has finished. Each command's rules live in engine/commands/.
  */
 export class Engine {
-  readonly config: EngineConfig;
   readonly #core: EngineCore;
   readonly #mailbox: Mailbox;
 
   constructor(options: EngineOptions) {
-    this.config = resolveConfig(options.config);
+    const config = resolveConfig(options.config);
     const ask = options.externalCandidates;
     const logger = options.logger;
     this.#core = new EngineCore({
       clock: options.clock,
-      config: this.config,
+      config,
       seed: (options.seed ?? 1) >>> 0,
       stopwatch: options.stopwatch ?? nullStopwatch,
       onMatch: options.onMatch,
       logger,
       onDeadline: (kind, id) => this.execute({ type: 'fire_deadline', kind, id }),
-      ...(ask ? { candidates: () => new ExternalCandidates(ask, this.config.maxPickupDistanceM, logger) } : {}),
+      ...(ask
+        ? { candidates: () => new ExternalCandidates(ask, () => this.#core.config.maxPickupDistanceM, logger) }
+        : {}),
     });
     this.#mailbox = new Mailbox(this.#core);
+  }
+
+  /** The engine's settings as they are now (an operator may change the dispatch settings at run time). */
+  get config(): EngineConfig {
+    return this.#core.config;
   }
 
   // ─── Commands ────────────────────────────────────────────────────────────
@@ -348,6 +366,11 @@ export class Engine {
     return orderView(this.#core, id);
   }
 
+  /** The order's latest dispatch decisions held in memory (oldest first), or undefined for an order not held. */
+  orderDecisions(id: OrderId): readonly DecisionTrace[] | undefined {
+    return this.#core.orders.get(id)?.traces.slice();
+  }
+
   getRider(id: RiderId): Result<RiderView> {
     return riderView(this.#core, id);
   }
@@ -359,6 +382,34 @@ export class Engine {
 
   getRestaurant(id: RestaurantId): Result<RestaurantView> {
     return restaurantView(this.#core, id);
+  }
+
+  /** Riders filtered by shard, state and area, a page at a time (the admin service). */
+  listRiders(filter: RiderFilter): Paged<RiderRow> {
+    return listRiders(this.#core, filter);
+  }
+
+  /** Orders filtered by state, restaurant, age and shard, a page at a time (the admin service). */
+  listOrders(filter: OrderFilter): Paged<OrderRow> {
+    return listOrders(this.#core, filter);
+  }
+
+  /**
+   * The shard an actor belongs to now (an order by its pickup, a rider by its
+   * last position, a restaurant by its place); null when unknown or unplaced.
+   * A map lookup: cheap enough per event for a filtered event stream.
+   */
+  shardOf(aggregate: AggregateKind, id: string): string | null {
+    const c = this.#core;
+    if (aggregate === 'rider') return c.riders.get(id as RiderId)?.shardKey ?? null;
+    const cell =
+      aggregate === 'order' ? c.orders.get(id as OrderId)?.pickupCell : c.restaurants.get(id as RestaurantId)?.cell;
+    return cell === undefined ? null : c.space.parentOf(cell);
+  }
+
+  /** Per-shard counts, with whether each is drained. */
+  shardStats(): ShardStat[] {
+    return shardStats(this.#core);
   }
 
   /** Counts for progress lines and metrics. */

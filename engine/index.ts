@@ -20,8 +20,16 @@ export {
   type CandidateRequest,
 } from './engine.js';
 export type { EngineStats } from './queries.js';
+export type { Area, OrderFilter, OrderRow, Paged, RiderFilter, RiderRow, ShardStat } from './admin-queries.js';
 export { travelS, arrivalAt, type ArrivalInput } from './eta.js';
-export { type EngineConfig, type EngineConfigInput, defaultEngineConfig, resolveConfig } from './config.js';
+export {
+  type EngineConfig,
+  type EngineConfigInput,
+  applyDispatchSettings,
+  defaultEngineConfig,
+  dispatchSettings,
+  resolveConfig,
+} from './config.js';
 export { type PayoutRates, riderPayout } from './payout.js';
 export { type Clock, type Stopwatch, type TimerHandle, SimulatedClock, nullStopwatch } from './clock.js';
 export { type Random, SeededRandom, seededUuid } from './random.js';

@@ -61,6 +61,7 @@ export function riderView(core: EngineCore, id: RiderId): Result<RiderView> {
     cell: r.cell,
     orderId: r.snap.context.orderId,
     available: r.indexCell !== null,
+    review: { status: r.review, reason: r.reviewReason },
     stats: { offers: r.offers, accepts: r.accepts, declines: r.declines, expiries: r.expiries, delivered: r.delivered },
   });
 }

@@ -1,5 +1,5 @@
 import type { SnapshotFrom } from 'xstate';
-import type { CustomerId, H3Cell, LatLng, OrderId, RestaurantId, RiderId } from '../protocol/index.js';
+import type { CustomerId, DecisionTrace, H3Cell, LatLng, OrderId, RestaurantId, RiderId } from '../protocol/index.js';
 import type { orderMachine, OrderState } from './machines/order-machine.js';
 import type { restaurantMachine, RestaurantState } from './machines/restaurant-machine.js';
 import type { riderMachine, RiderState } from './machines/rider-machine.js';
@@ -35,6 +35,10 @@ export class RiderRecord {
   indexSlot = -1;
   /** Key of the shard whose index holds the rider, null when not indexed. */
   indexedIn: H3Cell | null = null;
+
+  /** Onboarding: where its documents stand, and why a rejection was made. */
+  review: 'pending' | 'approved' | 'rejected' = 'approved';
+  reviewReason = '';
 
   offers = 0;
   accepts = 0;
@@ -127,6 +131,9 @@ export class RiderRecord {
   }
 }
 
+/** Decisions an order keeps in memory. */
+export const MAX_TRACES = 8;
+
 /** Immutable facts of an order, fixed at placement, beside its machine. */
 export class OrderRecord {
   readonly id: OrderId;
@@ -146,6 +153,8 @@ export class OrderRecord {
   readyAt = 0;
   /** When it reached delivered or cancelled, 0 while live. */
   endedAt = 0;
+  /** Its latest dispatch decisions, oldest first, at most {@link MAX_TRACES}; storage has them all in its events. */
+  traces: DecisionTrace[] = [];
 
   constructor(init: {
     id: OrderId;

@@ -71,6 +71,7 @@ function riderRow(r: RiderRecord): RiderSnapshotRow {
     target: Number.isNaN(r.targetLat) ? null : ([r.targetLat, r.targetLng] as const),
     idleSince: r.idleSince,
     stats: [r.offers, r.accepts, r.declines, r.expiries, r.delivered] as const,
+    ...(r.review === 'approved' ? {} : { review: [r.review, r.reviewReason] as const }),
   };
 }
 
@@ -117,6 +118,7 @@ export function loadSnapshot(core: EngineCore, snap: EngineSnapshot): void {
     r.seq = row.seq;
     r.idleSince = row.idleSince;
     [r.offers, r.accepts, r.declines, r.expiries, r.delivered] = row.stats;
+    if (row.review) [r.review, r.reviewReason] = row.review;
     if (row.target) [r.targetLat, r.targetLng] = row.target;
     core.riders.set(r.id, r);
     if (row.position) {

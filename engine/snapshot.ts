@@ -43,6 +43,8 @@ export interface RiderSnapshotRow {
   readonly idleSince: number;
   /** offers, accepts, declines, expiries, delivered. */
   readonly stats: readonly [number, number, number, number, number];
+  /** Onboarding, when not approved: the review status and a rejection's reason. Absent: approved. */
+  readonly review?: readonly ['pending' | 'rejected', string];
 }
 
 export interface OrderSnapshotRow {

@@ -1,4 +1,5 @@
 import type { CancelledBy, RestaurantStatus } from './engine-events.js';
+import type { DispatchSettings, DispatchSettingsPatch } from './dispatch-settings.js';
 import type { LatLng } from './geo.js';
 import type { CustomerId, OrderId, RestaurantId, RiderId } from './ids.js';
 
@@ -96,7 +97,20 @@ export type EngineCommand =
   /** An external candidate source's answer: offer the order to the best of these riders. */
   | { readonly type: 'offer_from_candidates'; readonly orderId: OrderId; readonly riderIds: readonly string[] }
   // Issued by the engine's own clock
-  | { readonly type: 'fire_deadline'; readonly kind: DeadlineKind; readonly id: string };
+  | { readonly type: 'fire_deadline'; readonly kind: DeadlineKind; readonly id: string }
+  // Operators (the admin service; engine/commands/admin.ts)
+  /** Assigns a dispatching (or preparing) order to an idle, connected rider at once, withdrawing a live offer. */
+  | { readonly type: 'force_assign'; readonly orderId: OrderId; readonly riderId: RiderId }
+  /** Takes an assigned, not yet picked-up order from its rider: to `riderId` at once, or back to the search. */
+  | { readonly type: 'reassign'; readonly orderId: OrderId; readonly riderId?: RiderId }
+  /** A drained shard (an H3 cell at the shard resolution) takes no new orders; what it has runs to its end. */
+  | { readonly type: 'drain_shard'; readonly shard: string; readonly drained: boolean }
+  /** An operator approves or rejects a pending rider's documents (a rejection needs a reason). */
+  | { readonly type: 'review_rider'; readonly riderId: RiderId; readonly approve: boolean; readonly reason?: string }
+  /** The rider sent its documents again: a rejected rider is pending review once more. */
+  | { readonly type: 'submit_rider_documents'; readonly riderId: RiderId }
+  /** Changes dispatch settings at once (validated; see protocol/dispatch-settings.ts). */
+  | { readonly type: 'set_dispatch_config'; readonly settings: DispatchSettingsPatch };
 
 export type EngineCommandType = EngineCommand['type'];
 
@@ -105,6 +119,8 @@ export interface CommandValues {
   readonly place_order: OrderId;
   readonly offer_from_candidates: RiderId | null;
   readonly update_rider_position: PositionStatus;
+  /** The settings after the change. */
+  readonly set_dispatch_config: DispatchSettings;
 }
 export type CommandValue<C extends EngineCommand> = C['type'] extends keyof CommandValues
   ? CommandValues[C['type']]
@@ -135,6 +151,12 @@ export interface OrderView {
   readonly offersMade: number;
 }
 
+/** Where a rider's documents stand; `reason` says why a rejection was made (empty otherwise). */
+export interface RiderReview {
+  readonly status: 'pending' | 'approved' | 'rejected';
+  readonly reason: string;
+}
+
 export interface RiderView {
   readonly id: RiderId;
   readonly state: string;
@@ -144,6 +166,8 @@ export interface RiderView {
   readonly cell: string | null;
   readonly orderId: OrderId | null;
   readonly available: boolean;
+  /** Onboarding: only an approved rider goes online (engine config `riderReview`; approved when review is off). */
+  readonly review: RiderReview;
   readonly stats: {
     readonly offers: number;
     readonly accepts: number;

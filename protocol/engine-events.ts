@@ -45,6 +45,48 @@ export type CancelReason = (typeof CancelReason)[keyof typeof CancelReason] | (s
 
 export type OfferOutcome = 'declined' | 'expired' | 'withdrawn';
 
+/** One candidate of a dispatch decision, with each term of its score (seconds; lower is better). */
+export interface TraceCandidate {
+  readonly riderId: RiderId;
+  readonly distanceM: number;
+  /** Pickup ETA, the first term. */
+  readonly etaS: number;
+  /** Subtracted: time idle × idle weight, capped. */
+  readonly idleBonusS: number;
+  /** Added: a low acceptance rate. */
+  readonly acceptancePenaltyS: number;
+  /** Added: moving away from the pickup. */
+  readonly headingPenaltyS: number;
+  /** etaS − idleBonusS + acceptancePenaltyS + headingPenaltyS. */
+  readonly score: number;
+}
+
+/**
+ * Why dispatch chose whom it chose (or no one): the best candidates it
+ * scored, best first (at most five: the trace is cheap), how many it
+ * considered, and how many riders it passed over and why. Carried by
+ * `order_offered` and `order_no_rider`, so it is stored with the order's events.
+ */
+export interface DecisionTrace {
+  /** `best_score`: the lowest score won; `forced`: an operator chose; `none`: no candidate. */
+  readonly why: 'best_score' | 'forced' | 'none';
+  readonly chosen: RiderId | null;
+  /** The ring the search stopped at; -1 for an external source's candidates or an operator's choice. */
+  readonly ring: number;
+  readonly considered: number;
+  readonly skipped: {
+    /** Position older than `positionStaleMs`. */
+    readonly stale: number;
+    /** Declined, let expire or left this order before. */
+    readonly passedBefore: number;
+    /** Beyond `maxPickupDistanceM`. */
+    readonly tooFar: number;
+    /** Named by an external source but not available (offline, busy, disconnected). */
+    readonly unavailable: number;
+  };
+  readonly candidates: readonly TraceCandidate[];
+}
+
 type OrderEvent<T extends string, P = unknown> = Envelope<'order', T> & P;
 type RiderEvent<T extends string, P = unknown> = Envelope<'rider', T> & P;
 type RestaurantEvent<T extends string, P = unknown> = Envelope<'restaurant', T> & P;
@@ -65,7 +107,10 @@ export type OrderPaymentConfirmed = OrderEvent<'order_payment_confirmed', { rest
 export type OrderAccepted = OrderEvent<'order_accepted', { prepMinutes: number; readyAt: number; dispatchAt: number }>;
 export type OrderFoodReady = OrderEvent<'order_food_ready'>;
 export type OrderDispatchable = OrderEvent<'order_dispatchable', { giveUpAt: number }>;
-export type OrderNoRider = OrderEvent<'order_no_rider', { candidates: number; retryAt: number }>;
+export type OrderNoRider = OrderEvent<
+  'order_no_rider',
+  { candidates: number; retryAt: number; /** Why no one. */ trace?: DecisionTrace }
+>;
 export type OrderOffered = OrderEvent<
   'order_offered',
   {
@@ -78,6 +123,8 @@ export type OrderOffered = OrderEvent<
     drop: LatLng;
     /** The rider's pay for the job, integer paise (engine config `payout`); absent in events older than pricing. */
     payout?: number;
+    /** Why this rider: absent for external candidates sources' offers and in events older than traces. */
+    trace?: DecisionTrace;
   }
 >;
 export type OrderOfferEnded = OrderEvent<
@@ -102,6 +149,8 @@ export type OrderCancelled = OrderEvent<
 
 export type RiderRegistered = RiderEvent<'rider_registered', { capacity: number }>;
 export type RiderOnline = RiderEvent<'rider_online'>;
+export type RiderReviewed = RiderEvent<'rider_reviewed', { decision: 'approved' | 'rejected'; reason: string }>;
+export type RiderDocumentsSubmitted = RiderEvent<'rider_documents_submitted'>;
 export type RiderOffline = RiderEvent<'rider_offline', { reason: 'requested' | 'grace_expired' }>;
 export type RiderBreakStarted = RiderEvent<'rider_break_started'>;
 export type RiderBreakEnded = RiderEvent<'rider_break_ended'>;
@@ -145,6 +194,8 @@ export type OrderEngineEvent =
 export type RiderEngineEvent =
   | RiderRegistered
   | RiderOnline
+  | RiderReviewed
+  | RiderDocumentsSubmitted
   | RiderOffline
   | RiderBreakStarted
   | RiderBreakEnded

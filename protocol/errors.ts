@@ -70,6 +70,7 @@ export const ErrorCodes = {
   RIDER_NOT_FOUND: spec(404, 'NOT_FOUND', 'No such rider'),
   RIDER_EXISTS: spec(409, 'ALREADY_EXISTS', 'A rider with this id exists'),
   RIDER_INVALID_TRANSITION: spec(409, 'FAILED_PRECONDITION', 'The rider state does not allow this'),
+  RIDER_NOT_APPROVED: spec(409, 'FAILED_PRECONDITION', "The rider's documents are not approved yet (or were rejected)"),
   RIDER_HAS_ACTIVE_JOB: spec(409, 'FAILED_PRECONDITION', 'The rider is carrying food and cannot do this'),
   RIDER_NOT_ASSIGNED: spec(403, 'PERMISSION_DENIED', 'The order is not assigned to this rider'),
   RESTAURANT_NOT_FOUND: spec(404, 'NOT_FOUND', 'No such restaurant'),
@@ -79,6 +80,7 @@ export const ErrorCodes = {
   RESTAURANT_BUSY: spec(409, 'FAILED_PRECONDITION', 'The restaurant is not taking orders right now'),
   RESTAURANT_AT_CAPACITY: spec(409, 'FAILED_PRECONDITION', 'The restaurant has as many open orders as it can cook'),
   RESTAURANT_NOT_OWNER: spec(403, 'PERMISSION_DENIED', 'The order belongs to another restaurant'),
+  SHARD_DRAINING: spec(503, 'UNAVAILABLE', 'This area is drained by an operator and takes no new orders for now'),
 
   // Catalog, payments and profiles (REST)
   MENU_ITEM_NOT_FOUND: spec(422, 'FAILED_PRECONDITION', 'An ordered item is not on the restaurant menu'),

@@ -6,6 +6,7 @@
  * ENCRYPTION_KEY).
  */
 import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { FieldCipherError, parseEncryptionKey } from '../crypto/field-cipher.js';
 import { parseLogConfig } from '../observability/logger.js';
 import { type FirebaseConfig, FirebaseConfigError, type FirebaseEnv, parseFirebaseConfig } from '../identity/config.js';
@@ -55,6 +56,21 @@ export interface ServerConfig {
   readonly allowedOrigins: readonly string[];
   /** Run the write-behind worker in this process (default); false when `npm run worker` runs apart. */
   readonly inProcessWorker: boolean;
+  /** Onboarding: riders go online only once an operator approved their documents (docs/admin.md). */
+  readonly riderReview: boolean;
+  /** The gRPC admin service (docs/admin.md); undefined when turned off (`ADMIN_GRPC_PORT=off`). */
+  readonly admin: AdminConfig | undefined;
+}
+
+export interface AdminConfig {
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  /** PEM certificate chain and key: TLS when both are set. */
+  readonly tlsCertFile: string | undefined;
+  readonly tlsKeyFile: string | undefined;
+  /** Events one StreamEvents call may have waiting before it skips ahead or is cut off. */
+  readonly streamBuffer: number;
 }
 
 export interface PaymentGatewayConfig {
@@ -107,6 +123,10 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
  * - `HEALTH_CHECK_INTERVAL` (5s; a number of seconds, or `500ms`): how often dependencies are checked;
  * - `DATABASE_MAX_CONNECTIONS` (10, see persistence/config.ts), `REDIS_MAX_CONNECTIONS` (unset: no check;
  *   set, the server refuses to start when it needs more connections than that).
+ * - `RIDER_REVIEW` (true in production, false otherwise): riders wait for an operator's approval to go online;
+ * - admin service: `ADMIN_GRPC_HOST` (SERVER_HOST), `ADMIN_GRPC_PORT` (50051; 0 in test mode or when SERVER_PORT
+ *   is 0; `off` turns it off), `ADMIN_TLS_CERT` + `ADMIN_TLS_KEY` (PEM files; TLS when set; required in production
+ *   unless the host is loopback), `ADMIN_STREAM_BUFFER` (1024).
  *
  * @throws ServerConfigError listing every problem, one per line.
  */
@@ -231,6 +251,31 @@ export function parseServerConfig(env: ServerEnv, opts: { readonly tty?: boolean
       `REDIS_MAX_CONNECTIONS is ${redisMax}, but this process opens ${redisConnectionsNeeded(inProcessWorker)} Redis connections`,
     );
   const unused = Object.keys(UNUSED_SEED_VARIABLES).filter((k) => (env[k] ?? '') !== '');
+  const riderReview = bool('RIDER_REVIEW', mode === 'production');
+  let admin: AdminConfig | undefined;
+  if (env['ADMIN_GRPC_PORT'] !== 'off') {
+    const adminHost = env['ADMIN_GRPC_HOST'] || host;
+    const ephemeral = mode === 'test' || env['SERVER_PORT'] === '0';
+    const tlsCertFile = env['ADMIN_TLS_CERT'] || undefined;
+    const tlsKeyFile = env['ADMIN_TLS_KEY'] || undefined;
+    if ((tlsCertFile === undefined) !== (tlsKeyFile === undefined))
+      problems.push('ADMIN_TLS_CERT and ADMIN_TLS_KEY must be set together');
+    for (const [name, file] of [
+      ['ADMIN_TLS_CERT', tlsCertFile],
+      ['ADMIN_TLS_KEY', tlsKeyFile],
+    ] as const) {
+      if (file !== undefined && !existsSync(file)) problems.push(`${name}: no file ${file}`);
+    }
+    if (mode === 'production' && tlsCertFile === undefined && !LOOPBACK.has(adminHost))
+      problems.push('ADMIN_TLS_CERT and ADMIN_TLS_KEY are required in production when ADMIN_GRPC_HOST is not loopback');
+    admin = Object.freeze({
+      host: adminHost,
+      port: int('ADMIN_GRPC_PORT', ephemeral ? 0 : 50051, 0, 65535),
+      tlsCertFile,
+      tlsKeyFile,
+      streamBuffer: int('ADMIN_STREAM_BUFFER', 1024, 16, 1_000_000),
+    });
+  }
 
   if (problems.length > 0 || !persistence || !firebase) throw new ServerConfigError(problems.join('\n'));
   return Object.freeze({
@@ -252,5 +297,7 @@ export function parseServerConfig(env: ServerEnv, opts: { readonly tty?: boolean
     metrics: Object.freeze(metrics),
     healthCheckIntervalMs,
     unused: Object.freeze(unused),
+    riderReview,
+    admin,
   });
 }

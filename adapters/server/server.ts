@@ -49,6 +49,9 @@ import { hrStopwatch, systemClock } from '../system-clock.js';
 import { resolveWsLimits } from '../ws/limits.js';
 import { attachRiderRoute } from '../ws/rider-gateway.js';
 import { attachStreamRoutes } from '../ws/stream-gateway.js';
+import { AdminAudit } from '../admin/admin-audit.js';
+import { type RunningAdmin, startAdminServer } from '../admin/admin-server.js';
+import { EventFeed } from '../admin/event-feed.js';
 import { type ServerConfig, UNUSED_SEED_VARIABLES } from './server-config.js';
 
 export const VERSION = '0.1.0';
@@ -77,6 +80,8 @@ export interface ServerHooks {
 
 export interface RunningServer {
   readonly port: number;
+  /** The gRPC admin service; undefined when turned off. */
+  readonly admin: RunningAdmin | undefined;
   readonly engine: Engine;
   readonly recovery: RecoveryReport;
   readonly durability: string;
@@ -121,7 +126,7 @@ export async function startServer(
   };
   try {
     const encryptionKey = config.encryptionKey ?? (await developmentKey(config, log));
-    const engineConfig = resolveConfig(hooks.engine?.config ?? {});
+    const engineConfig = resolveConfig({ riderReview: config.riderReview, ...hooks.engine?.config });
     const hookMatch = hooks.engine?.onMatch;
     const { engine, report } = await recoverEngine(storage.store, storage.queue, {
       ...hooks.engine,
@@ -431,11 +436,30 @@ export async function startServer(
       stream.close(CloseCode.SHUTTING_DOWN, 'SHUTTING_DOWN');
       cityConsole.close();
     });
+    let admin: RunningAdmin | undefined;
+    if (config.admin) {
+      const audit = new AdminAudit(storage.db);
+      await replayStandingActions(engine, audit, log);
+      admin = await startAdminServer(config.admin, {
+        engine,
+        identity,
+        audit,
+        store: storage.store,
+        durable,
+        feed: new EventFeed(engine),
+        streamBuffer: config.admin.streamBuffer,
+        now: () => clock.now(),
+        log,
+      });
+      closers.push(() => admin?.close());
+      log.info({ msg: `admin gRPC on ${config.admin.host}:${admin.port}${admin.tls ? ' (TLS)' : ''}` });
+    }
     serving = true;
     void monitor.check();
     let closed: Promise<void> | undefined;
     return {
       port,
+      admin,
       engine,
       recovery: report,
       durability: storage.durability,
@@ -482,6 +506,22 @@ async function developmentKey(config: ServerConfig, log: ServerLogger): Promise<
     msg: `ENCRYPTION_KEY not set: generated a development key into ${config.keyFile} and kept it there; set ENCRYPTION_KEY in production`,
   });
   return key;
+}
+
+/**
+ * Operators' settings and drains outlive a restart: the latest of each, from
+ * the record of admin actions, is applied to the recovered engine.
+ */
+async function replayStandingActions(engine: Engine, audit: AdminAudit, log: ServerLogger): Promise<void> {
+  const standing = await audit.standing();
+  if (standing.settings) {
+    const out = engine.execute({ type: 'set_dispatch_config', settings: standing.settings });
+    if (!out.queued && !out.result.ok)
+      log.warn({ msg: 'stored dispatch settings refused; defaults kept', detail: out.result.detail });
+  }
+  for (const shard of standing.drained) engine.execute({ type: 'drain_shard', shard, drained: true });
+  if (standing.settings || standing.drained.length > 0)
+    log.info({ msg: 'operator settings restored', settings: standing.settings ?? null, drained: standing.drained });
 }
 
 /** Waits until the queue holds nothing unwritten, or gives up after `ms` (and says so). */

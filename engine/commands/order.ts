@@ -41,6 +41,8 @@ export function placeOrder(core: EngineCore, cmd: PlaceOrder): Result<OrderId> {
   if (rest.state === 'busy') return reject('RESTAURANT_BUSY', `restaurant ${rest.id} is not taking orders right now`);
   if (rest.openOrders >= rest.capacity)
     return reject('RESTAURANT_AT_CAPACITY', `restaurant ${rest.id} has ${rest.openOrders} open orders`);
+  if (core.drained.size > 0 && core.drained.has(core.space.parentOf(rest.cell)))
+    return reject('SHARD_DRAINING', `restaurant ${rest.id} is in a drained area; it takes no new orders for now`);
   const distance = fastDistanceM(rest.location.lat, rest.location.lng, cmd.drop.lat, cmd.drop.lng);
   if (distance > core.config.maxDeliveryDistanceM) {
     const limit = core.config.maxDeliveryDistanceM;

@@ -23,18 +23,51 @@ export function registerRider(core: EngineCore, cmd: RegisterRider): Result {
     return reject('INVALID_ARGUMENT', 'capacity must be an integer in 1..8');
   if (core.riders.has(cmd.riderId)) return reject('RIDER_EXISTS', `rider ${cmd.riderId} exists`);
   const r = new RiderRecord(cmd.riderId, core.riderTable, core.riderStep.initial(), 'offline', capacity);
+  if (core.config.riderReview) r.review = 'pending';
   core.riders.set(r.id, r);
   core.emit('rider', r, { type: 'rider_registered', capacity });
   return OK;
 }
 
 export function riderOnline(core: EngineCore, id: RiderId): Result {
+  const r = core.riders.get(id);
+  if (r && r.review !== 'approved')
+    return reject(
+      'RIDER_NOT_APPROVED',
+      r.review === 'pending'
+        ? `rider ${id}'s documents wait for review; it can go online once an operator approves them`
+        : `rider ${id}'s documents were rejected (${r.reviewReason}); send them again for another review`,
+    );
   return riderStep(core, id, { type: 'GO_ONLINE' }, (r) => {
     // GO_ONLINE clears graceUntil; a rider who went offline while disconnected still has that deadline armed.
     core.deadlines.set('grace', r.id, 0);
     r.idleSince = core.now();
     core.emit('rider', r, { type: 'rider_online' });
   });
+}
+
+/** An operator's decision on a pending rider's documents. */
+export function reviewRider(core: EngineCore, id: RiderId, approve: boolean, reason: string | undefined): Result {
+  const r = core.riders.get(id);
+  if (!r) return reject('RIDER_NOT_FOUND', `no rider ${id}`);
+  if (r.review !== 'pending')
+    return reject('RIDER_INVALID_TRANSITION', `rider ${id} is ${r.review}, not pending review`);
+  const why = (reason ?? '').trim().slice(0, 500);
+  if (!approve && why === '') return reject('INVALID_ARGUMENT', 'a rejection needs a reason the rider is shown');
+  r.review = approve ? 'approved' : 'rejected';
+  r.reviewReason = approve ? '' : why;
+  core.emit('rider', r, { type: 'rider_reviewed', decision: r.review, reason: r.reviewReason });
+  return OK;
+}
+
+/** The rider sent its documents again: a rejected rider waits for another review. */
+export function submitRiderDocuments(core: EngineCore, id: RiderId): Result {
+  const r = core.riders.get(id);
+  if (!r) return reject('RIDER_NOT_FOUND', `no rider ${id}`);
+  if (r.review !== 'rejected') return OK;
+  r.review = 'pending';
+  core.emit('rider', r, { type: 'rider_documents_submitted' });
+  return OK;
 }
 
 /** Goes offline. A held offer passes to the next rider, an unpicked job is reassigned; a rider carrying food is refused. */

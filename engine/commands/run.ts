@@ -1,6 +1,7 @@
 import { type EngineCommand, type Result, PositionStatus, ok, reject } from '../../protocol/index.js';
 import type { EngineCore } from '../core.js';
 import { applyPosition } from '../positions.js';
+import { drainShard, forceAssign, reassign, setDispatchConfig } from './admin.js';
 import { fireDeadline } from './deadline.js';
 import { acceptOffer, declineOffer, delivered, offerFromCandidates, pickedUp } from './offer.js';
 import {
@@ -15,6 +16,8 @@ import {
 import { registerRestaurant, setRestaurantStatus } from './restaurant.js';
 import {
   registerRider,
+  reviewRider,
+  submitRiderDocuments,
   riderBreak,
   riderConnected,
   setRiderStatus,
@@ -82,6 +85,18 @@ export function runCommand(core: EngineCore, cmd: EngineCommand): Result<unknown
     case 'fire_deadline':
       fireDeadline(core, cmd.kind, cmd.id);
       return ok(null);
+    case 'force_assign':
+      return forceAssign(core, cmd.orderId, cmd.riderId);
+    case 'reassign':
+      return reassign(core, cmd.orderId, cmd.riderId);
+    case 'drain_shard':
+      return drainShard(core, cmd.shard, cmd.drained);
+    case 'review_rider':
+      return reviewRider(core, cmd.riderId, cmd.approve, cmd.reason);
+    case 'submit_rider_documents':
+      return submitRiderDocuments(core, cmd.riderId);
+    case 'set_dispatch_config':
+      return setDispatchConfig(core, cmd.settings);
   }
   // Commands may arrive as data from outside the process: an unknown type is a clear rejection.
   return reject('INVALID_ARGUMENT', `unknown command type ${JSON.stringify((cmd as { type?: unknown }).type)}`);

@@ -50,10 +50,10 @@ export class IndexCandidates {
 export class ExternalCandidates {
   readonly answersLater = true;
   readonly #ask: (request: CandidateRequest) => void;
-  readonly #maxDistanceM: number;
+  readonly #maxDistanceM: () => number;
   readonly #logger: EngineLogger | undefined;
 
-  constructor(ask: (request: CandidateRequest) => void, maxDistanceM: number, logger: EngineLogger | undefined) {
+  constructor(ask: (request: CandidateRequest) => void, maxDistanceM: () => number, logger: EngineLogger | undefined) {
     this.#ask = ask;
     this.#maxDistanceM = maxDistanceM;
     this.#logger = logger;
@@ -65,7 +65,7 @@ export class ExternalCandidates {
         orderId: order.id,
         pickup: order.pickup,
         exclude: order.snap.context.passed,
-        maxDistanceM: this.#maxDistanceM,
+        maxDistanceM: this.#maxDistanceM(),
         at: now,
       });
     } catch (err) {

@@ -1,10 +1,10 @@
-import { CancelReason, type OfferOutcome } from '../../protocol/index.js';
+import { CancelReason, type DecisionTrace, type OfferOutcome } from '../../protocol/index.js';
 import type { EngineCore } from '../core.js';
 import { syncOrderDeadlines } from '../deadline-rules.js';
 import { fastDistanceM } from '../geo.js';
 import type { OrderMachineEvent } from '../machines/order-machine.js';
 import { riderPayout } from '../payout.js';
-import type { OrderRecord, RiderRecord } from '../records.js';
+import { MAX_TRACES, type OrderRecord, type RiderRecord } from '../records.js';
 import { cancelVia } from '../release.js';
 import type { Match } from './ring-search.js';
 
@@ -63,6 +63,7 @@ export function offer(core: EngineCore, o: OrderRecord, match: Match, now: numbe
     match.distanceM,
     core.config.detourFactor,
   );
+  const trace = keepTrace(o, core.search.lastTrace(o, now, r));
   core.stepOrder(o, { type: 'OFFER', riderId: r.id, offerId, expiresAt, payout });
   core.stepRider(r, { type: 'OFFER', orderId: o.id, offerId });
   r.offers++;
@@ -77,6 +78,7 @@ export function offer(core: EngineCore, o: OrderRecord, match: Match, now: numbe
     pickup: o.pickup,
     drop: o.drop,
     payout,
+    trace,
   });
   core.emit('rider', r, { type: 'rider_offered', orderId: o.id, offerId, expiresAt });
   syncOrderDeadlines(core, o);
@@ -98,8 +100,9 @@ export function noCandidate(core: EngineCore, o: OrderRecord, now: number): void
     return;
   }
   const retryAt = Math.min(now + core.config.dispatchRetryMs, giveUpAt);
+  const trace = keepTrace(o, core.search.lastTrace(o, now, null));
   core.stepOrder(o, { type: 'NO_CANDIDATE', retryAt });
-  core.emit('order', o, { type: 'order_no_rider', candidates: 0, retryAt });
+  core.emit('order', o, { type: 'order_no_rider', candidates: 0, retryAt, trace });
   syncOrderDeadlines(core, o);
 }
 
@@ -118,4 +121,11 @@ export function endOffer(
   core.emit('rider', r, { type: 'rider_offer_ended', orderId: o.id, offerId, outcome });
   core.space.syncIndex(r);
   tryOffer(core, o);
+}
+
+/** Keeps `trace` with the order's latest decisions (bounded) and answers it. */
+export function keepTrace(o: OrderRecord, trace: DecisionTrace): DecisionTrace {
+  if (o.traces.length >= MAX_TRACES) o.traces.shift();
+  o.traces.push(trace);
+  return trace;
 }

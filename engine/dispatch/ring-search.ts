@@ -1,5 +1,5 @@
 import { gridDisk, gridRingUnsafe } from 'h3-js';
-import type { H3Cell } from '../../protocol/index.js';
+import type { DecisionTrace, H3Cell, TraceCandidate } from '../../protocol/index.js';
 import type { EngineConfig } from '../config.js';
 import { travelS } from '../eta.js';
 import { bearingDeg, fastDistanceM, headingDelta } from '../geo.js';
@@ -17,18 +17,35 @@ export interface Match {
   readonly ring: number;
 }
 
+/** Candidates a decision trace keeps: the best few, not the whole search. */
+export const TRACE_TOP = 5;
+
 /**
  * Greedy candidate search and scoring over the shards' H3 indexes. Pure apart from its caches: it reads
  * shards' available-rider indexes and decides, the engine acts.
  */
 export class RingSearch {
-  readonly #config: EngineConfig;
+  /** The engine's settings as they are now: an operator may change them between two searches. */
+  readonly #settings: () => EngineConfig;
   readonly #shardOfCell: (cell: H3Cell) => Shard | undefined;
   /** Rings around pickup cells, computed as far out as a search has needed. */
   readonly #rings = new Map<H3Cell, H3Cell[][]>();
 
-  constructor(config: EngineConfig, shardOfCell: (cell: H3Cell) => Shard | undefined) {
-    this.#config = config;
+  // The last search's best few candidates (best first) and what it passed over, in preallocated
+  // slots: a search allocates nothing for its trace; only a decision that is kept builds one.
+  readonly #topRider: (RiderRecord | undefined)[] = new Array<RiderRecord | undefined>(TRACE_TOP).fill(undefined);
+  readonly #topDist = new Float64Array(TRACE_TOP);
+  readonly #topScore = new Float64Array(TRACE_TOP);
+  #topN = 0;
+  #stale = 0;
+  #passed = 0;
+  #far = 0;
+  #unavailable = 0;
+  #considered = 0;
+  #ring = -1;
+
+  constructor(settings: () => EngineConfig, shardOfCell: (cell: H3Cell) => Shard | undefined) {
+    this.#settings = settings;
     this.#shardOfCell = shardOfCell;
   }
 
@@ -39,7 +56,7 @@ export class RingSearch {
    * positions and riders beyond the pickup radius are skipped.
    */
   findBest(order: OrderRecord, now: number): Match | undefined {
-    const cfg = this.#config;
+    const cfg = this.#settings();
     const passed = order.snap.context.passed;
     const { lat: pLat, lng: pLng } = order.pickup;
     let best: RiderRecord | undefined;
@@ -47,19 +64,30 @@ export class RingSearch {
     let bestDist = 0;
     let count = 0;
     let ring = 0;
+    this.#resetTrace();
     for (; ring <= cfg.maxRing; ring++) {
-      for (const cell of this.#ring(order.pickupCell, ring)) {
+      for (const cell of this.#ringCells(order.pickupCell, ring)) {
         const riders = this.#shardOfCell(cell)?.available.get(cell);
         if (riders === undefined) continue;
         for (let i = 0; i < riders.length; i++) {
           const r = riders[i]!;
           const t = r.table.data;
-          if (now - t[r.base + Col.POS_AT]! > cfg.positionStaleMs) continue;
-          if (passed.length > 0 && passed.includes(r.id)) continue;
+          if (now - t[r.base + Col.POS_AT]! > cfg.positionStaleMs) {
+            this.#stale++;
+            continue;
+          }
+          if (passed.length > 0 && passed.includes(r.id)) {
+            this.#passed++;
+            continue;
+          }
           const d = fastDistanceM(t[r.base + Col.LAT]!, t[r.base + Col.LNG]!, pLat, pLng);
-          if (d > cfg.maxPickupDistanceM) continue;
+          if (d > cfg.maxPickupDistanceM) {
+            this.#far++;
+            continue;
+          }
           count++;
           const s = this.score(r, d, pLat, pLng, now);
+          this.#keep(r, d, s);
           if (s < bestScore || (s === bestScore && best !== undefined && r.id < best.id)) {
             best = r;
             bestScore = s;
@@ -69,6 +97,8 @@ export class RingSearch {
       }
       if (count >= cfg.minCandidates) break;
     }
+    this.#considered = count;
+    this.#ring = Math.min(ring, cfg.maxRing);
     if (best === undefined) return undefined;
     return {
       rider: best,
@@ -88,30 +118,46 @@ export class RingSearch {
    * riders instead of a ring search. `ring` is reported as -1.
    */
   bestAmong(order: OrderRecord, riders: readonly RiderRecord[], now: number): Match | undefined {
-    const cfg = this.#config;
+    const cfg = this.#settings();
     const passed = order.snap.context.passed;
     const { lat: pLat, lng: pLng } = order.pickup;
     let best: RiderRecord | undefined;
     let bestScore = Infinity;
     let bestDist = 0;
     let count = 0;
+    this.#resetTrace();
     for (let i = 0; i < riders.length; i++) {
       const r = riders[i]!;
       // In the available index exactly when idle, connected and positioned (Space.syncIndex).
-      if (r.indexCell === null) continue;
+      if (r.indexCell === null) {
+        this.#unavailable++;
+        continue;
+      }
       const t = r.table.data;
-      if (now - t[r.base + Col.POS_AT]! > cfg.positionStaleMs) continue;
-      if (passed.length > 0 && passed.includes(r.id)) continue;
+      if (now - t[r.base + Col.POS_AT]! > cfg.positionStaleMs) {
+        this.#stale++;
+        continue;
+      }
+      if (passed.length > 0 && passed.includes(r.id)) {
+        this.#passed++;
+        continue;
+      }
       const d = fastDistanceM(t[r.base + Col.LAT]!, t[r.base + Col.LNG]!, pLat, pLng);
-      if (d > cfg.maxPickupDistanceM) continue;
+      if (d > cfg.maxPickupDistanceM) {
+        this.#far++;
+        continue;
+      }
       count++;
       const s = this.score(r, d, pLat, pLng, now);
+      this.#keep(r, d, s);
       if (s < bestScore || (s === bestScore && best !== undefined && r.id < best.id)) {
         best = r;
         bestScore = s;
         bestDist = d;
       }
     }
+    this.#considered = count;
+    this.#ring = -1;
     if (best === undefined) return undefined;
     return {
       rider: best,
@@ -129,11 +175,11 @@ export class RingSearch {
    * allocations. Farther rings are still computed on first need.
    */
   warm(center: H3Cell, rings: number): void {
-    this.#ring(center, Math.min(rings, this.#config.maxRing));
+    this.#ringCells(center, Math.min(rings, this.#settings().maxRing));
   }
 
   etaS(distanceM: number): number {
-    return travelS(this.#config, distanceM);
+    return travelS(this.#settings(), distanceM);
   }
 
   /**
@@ -142,7 +188,7 @@ export class RingSearch {
    * for time spent idle.
    */
   score(r: RiderRecord, distanceM: number, pLat: number, pLng: number, now: number): number {
-    const w = this.#config.scoring;
+    const w = this.#settings().scoring;
     let s = this.etaS(distanceM);
     s -= Math.min(Math.max(0, (now - r.idleSince) / 1000), w.idleCapS) * w.idleWeight;
     // Laplace-smoothed acceptance rate, so a new rider starts at one half.
@@ -153,7 +199,81 @@ export class RingSearch {
     return s;
   }
 
-  #ring(center: H3Cell, k: number): readonly H3Cell[] {
+  /**
+   * The trace of the last {@link findBest} or {@link bestAmong}: call it right
+   * after the search, before another. `chosen` null means no rider was found.
+   */
+  lastTrace(order: OrderRecord, now: number, chosen: RiderRecord | null): DecisionTrace {
+    const candidates: TraceCandidate[] = [];
+    for (let i = 0; i < this.#topN; i++)
+      candidates.push(this.terms(this.#topRider[i]!, this.#topDist[i]!, order, now, this.#topScore[i]));
+    return {
+      why: chosen === null ? 'none' : 'best_score',
+      chosen: chosen?.id ?? null,
+      ring: this.#ring,
+      considered: this.#considered,
+      skipped: { stale: this.#stale, passedBefore: this.#passed, tooFar: this.#far, unavailable: this.#unavailable },
+      candidates,
+    };
+  }
+
+  /** Each term of a rider's score for `order`, as {@link score} adds them up. */
+  terms(r: RiderRecord, distanceM: number, order: OrderRecord, now: number, score?: number): TraceCandidate {
+    const w = this.#settings().scoring;
+    const { lat: pLat, lng: pLng } = order.pickup;
+    const etaS = this.etaS(distanceM);
+    const idleBonusS = Math.min(Math.max(0, (now - r.idleSince) / 1000), w.idleCapS) * w.idleWeight;
+    const acceptancePenaltyS = (1 - (r.accepts + 1) / (r.offers + 2)) * w.acceptancePenaltyS;
+    const headingPenaltyS =
+      r.speed > 1 && r.heading >= 0 && distanceM > 100
+        ? (headingDelta(r.heading, bearingDeg(r.lat, r.lng, pLat, pLng)) / 180) * w.headingPenaltyS
+        : 0;
+    return {
+      riderId: r.id,
+      distanceM: Math.round(distanceM),
+      etaS,
+      idleBonusS,
+      acceptancePenaltyS,
+      headingPenaltyS,
+      score: score ?? etaS - idleBonusS + acceptancePenaltyS + headingPenaltyS,
+    };
+  }
+
+  #resetTrace(): void {
+    for (let i = 0; i < this.#topN; i++) this.#topRider[i] = undefined;
+    this.#topN = 0;
+    this.#stale = 0;
+    this.#passed = 0;
+    this.#far = 0;
+    this.#unavailable = 0;
+    this.#considered = 0;
+  }
+
+  /** Keeps `r` among the best few by (score, id), best first; no allocation. */
+  #keep(r: RiderRecord, d: number, s: number): void {
+    const top = this.#topRider;
+    let n = this.#topN;
+    if (n === TRACE_TOP) {
+      const worst = this.#topScore[n - 1]!;
+      if (s > worst || (s === worst && r.id > top[n - 1]!.id)) return;
+      n--;
+    }
+    let i = n;
+    while (i > 0) {
+      const ps = this.#topScore[i - 1]!;
+      if (ps < s || (ps === s && top[i - 1]!.id < r.id)) break;
+      top[i] = top[i - 1];
+      this.#topScore[i] = ps;
+      this.#topDist[i] = this.#topDist[i - 1]!;
+      i--;
+    }
+    top[i] = r;
+    this.#topScore[i] = s;
+    this.#topDist[i] = d;
+    this.#topN = n + 1;
+  }
+
+  #ringCells(center: H3Cell, k: number): readonly H3Cell[] {
     let rings = this.#rings.get(center);
     if (rings === undefined) {
       rings = [[center]];

@@ -268,7 +268,7 @@ export const ROUTES = [
     body: S.UpdateRiderStatus,
     status: 200,
     response: S.DeliveryPersonOut,
-    errors: [...input, 'RIDER_NOT_FOUND', 'RIDER_INVALID_TRANSITION', 'RIDER_HAS_ACTIVE_JOB'],
+    errors: [...input, 'RIDER_NOT_FOUND', 'RIDER_INVALID_TRANSITION', 'RIDER_HAS_ACTIVE_JOB', 'RIDER_NOT_APPROVED'],
   },
 
   {

@@ -153,6 +153,8 @@ const ADMIN_ACTIONS = [
   'admin.inspect',
   'admin.order.assign',
   'admin.order.cancel',
+  'admin.restaurant.status',
+  'admin.rider.review',
   'admin.shard.drain',
   'admin.settings.update',
   'admin.events.subscribe',
