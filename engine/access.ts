@@ -50,6 +50,7 @@ export const ACCESS_RULES = {
   'restaurant.update': { restaurant: 'own', admin: 'any' },
   'rider.register': { rider: 'own', admin: 'any' },
   'rider.status.update': { rider: 'own' },
+  'rider.documents.update': { rider: 'own' },
   'rider.location.update': { rider: 'own' },
   'offer.respond': { rider: 'own' },
   'payment.create': { customer: 'own' },

@@ -332,6 +332,29 @@ export class CatalogStore {
     return true;
   }
 
+  /**
+   * A rider's documents sent again: each kind's URL replaces the one on the
+   * rider's row and joins the verification queue as pending. False when the
+   * rider has no row.
+   */
+  async resubmitRiderDocuments(
+    tx: SqlTx,
+    id: string,
+    documents: Readonly<Record<string, string>>,
+    licenseNumber: string | undefined,
+  ): Promise<boolean> {
+    const res = await tx.query(
+      `UPDATE riders SET documents = documents || $2::jsonb, license_number = coalesce($3, license_number)
+       WHERE id = $1 RETURNING id`,
+      [id, json(documents) ?? '{}', licenseNumber ?? null],
+    );
+    if (res.rows.length === 0) return false;
+    for (const [kind, url] of Object.entries(documents)) {
+      await tx.query('INSERT INTO rider_documents (rider_id, kind, storage_url) VALUES ($1, $2, $3)', [id, kind, url]);
+    }
+    return true;
+  }
+
   // ─── Orders ──────────────────────────────────────────────────────────────
 
   /** The order row and its items, in one statement (one round trip). */

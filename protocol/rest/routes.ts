@@ -260,6 +260,17 @@ export const ROUTES = [
     errors: [...input, 'RIDER_NOT_FOUND', 'POSITION_OUT_OF_ORDER', 'POSITION_INVALID'],
   },
   {
+    id: 'putRiderDocuments',
+    method: 'put',
+    path: '/delivery-persons/documents',
+    summary: "The caller's documents sent again: a rejected rider waits for another review",
+    auth: true,
+    body: S.RiderDocuments,
+    status: 200,
+    response: S.DeliveryPersonOut,
+    errors: [...input, 'RIDER_NOT_FOUND'],
+  },
+  {
     id: 'putRiderStatus',
     method: 'put',
     path: '/delivery-persons/status',

@@ -541,6 +541,21 @@ export const PaymentOut = Type.Object(
 export const RestaurantOut = Type.Object({ id: Id, name: Type.String() }, open);
 export const RestaurantList = Type.Object({ restaurants: Type.Array(RestaurantOut) }, open);
 export const MenuOut = Type.Object({ restaurant_id: Id, categories: Type.Array(Type.Object({}, open)) }, open);
+/** PUT /delivery-persons/documents: the rider's documents sent again (a rejected rider asks for another review). */
+export const RiderDocuments = Type.Object(
+  {
+    documents: Type.Object(
+      {
+        driving_license: Type.Optional(DocUrl),
+        vehicle_registration: Type.Optional(DocUrl),
+        insurance: Type.Optional(DocUrl),
+      },
+      { ...closed, minProperties: 1 },
+    ),
+    license_number: Type.Optional(Type.String({ pattern: '^[A-Z0-9 -]{4,20}$' })),
+  },
+  closed,
+);
 export const DeliveryPersonOut = Type.Object({ id: Id, status: Type.String() }, open);
 export const ProfileOut = Type.Object({ id: Type.String(), email: Type.String(), role: Type.String() }, open);
 export const Ack = Type.Object({ status: Type.String() }, open);
@@ -559,4 +574,5 @@ export type NearbyQueryT = Static<typeof NearbyQuery>;
 export type CreateDeliveryPersonBody = Static<typeof CreateDeliveryPerson>;
 export type RiderLocationBody = Static<typeof RiderLocation>;
 export type UpdateRiderStatusBody = Static<typeof UpdateRiderStatus>;
+export type RiderDocumentsBody = Static<typeof RiderDocuments>;
 export type { TSchema };

@@ -1,6 +1,5 @@
 import { status } from '@grpc/grpc-js';
 import t from 'tap';
-import type { RiderId } from '../../engine/index.js';
 import { adminClient, refusal } from '../support/admin-client.js';
 import { api, makeCast, seed, startTestServer } from '../support/rest-server.js';
 
@@ -40,9 +39,28 @@ t.test('pending, rejected with a reason, sent again, approved, online', async (t
   );
   t.match(JSON.stringify((await online()).body), /insurance document unreadable/, 'the rider is told why');
 
-  // Documents sent again (the engine command; no REST route for it yet).
-  const again = ts.server.engine.execute({ type: 'submit_rider_documents', riderId: riderId as RiderId });
-  t.ok(!again.queued && again.result.ok);
+  // Documents sent again over REST: the rider waits for another review.
+  const badDocs = await api(ts.url, 'PUT', '/delivery-persons/documents', {
+    token: cast.rider.token,
+    body: { documents: {} },
+  });
+  t.equal(badDocs.status, 400, 'at least one document');
+  const again = await api(ts.url, 'PUT', '/delivery-persons/documents', {
+    token: cast.rider.token,
+    body: { documents: { insurance: 'https://docs.example/insurance-2.pdf' } },
+  });
+  t.equal(again.status, 200, JSON.stringify(again.body));
+  t.match(again.body, {
+    id: riderId,
+    review: { status: 'pending' },
+    documents: { insurance: 'pending_verification' },
+  });
+  t.match(await client.call('GetRider', { rider_id: riderId }, admin), { review_status: 'pending' });
+  const notRider = await api(ts.url, 'PUT', '/delivery-persons/documents', {
+    token: cast.customer.token,
+    body: { documents: { insurance: 'https://docs.example/x.pdf' } },
+  });
+  t.equal(notRider.status, 403, 'only a rider sends its own documents');
   t.match(await client.call('ReviewRider', { rider_id: riderId, approve: true }, admin), { review_status: 'approved' });
   const ok = await online();
   t.equal(ok.status, 200, JSON.stringify(ok.body));

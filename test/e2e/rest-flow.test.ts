@@ -229,6 +229,10 @@ t.test('authorization matrix over REST', async (t) => {
       }
       case 'payment.read':
         return { method: 'GET', path: `/payments/${payOf[c.on]!.payment}` };
+      case 'rider.documents.update':
+        return c.expect === 'AUTH_OBJECT_FORBIDDEN'
+          ? 'the rider whose documents are sent is the caller'
+          : { method: 'PUT', path: '/delivery-persons/documents', body: { documents: { insurance: 'document_url' } } };
       case 'rider.location.update':
         return c.expect === 'AUTH_OBJECT_FORBIDDEN'
           ? 'the rider of a fix is the caller'

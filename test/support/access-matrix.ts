@@ -127,10 +127,12 @@ export const FORBIDDEN_CASES: readonly AccessCase[] = [
   row('restaurant1', 'payment.create', 'paymentOfA', ROLE),
   row('restaurant1', 'offer.respond', 'offerX', ROLE),
   row('restaurant1', 'rider.location.update', 'riderX', ROLE),
+  row('restaurant1', 'rider.documents.update', 'riderX', ROLE),
   // Another rider's offer, position and orders.
   row('riderX', 'offer.respond', 'offerY', OBJ),
   row('riderX', 'rider.location.update', 'riderY', OBJ),
   row('riderX', 'rider.status.update', 'riderY', OBJ),
+  row('riderX', 'rider.documents.update', 'riderY', OBJ),
   row('riderX', 'rider.register', 'riderY', OBJ),
   row('riderX', 'order.read', 'order2', OBJ),
   row('riderX', 'order.read', 'order2Unassigned', OBJ),
@@ -141,6 +143,7 @@ export const FORBIDDEN_CASES: readonly AccessCase[] = [
   // Admins do not pose as riders or customers.
   row('admin', 'offer.respond', 'offerX', ROLE),
   row('admin', 'rider.location.update', 'riderX', ROLE),
+  row('admin', 'rider.documents.update', 'riderX', ROLE),
   row('admin', 'order.create', 'order1', ROLE),
   row('admin', 'payment.create', 'paymentOfA', ROLE),
   row('admin', 'profile.read', 'accountOfB', OBJ),

@@ -9,6 +9,7 @@ import type {
   ProfileBody,
   RiderLocationBody,
   UpdateRiderStatusBody,
+  RiderDocumentsBody,
 } from '../../../protocol/rest/schemas.js';
 import type { Reply } from '../http-io.js';
 import type { RestContext } from '../rest-gateway.js';
@@ -47,7 +48,10 @@ export function peopleHandlers(d: GatewayDeps) {
     };
   };
 
-  const riderOf = (ctx: RestContext, action: 'rider.location.update' | 'rider.status.update'): RiderId | Rejection => {
+  const riderOf = (
+    ctx: RestContext,
+    action: 'rider.location.update' | 'rider.status.update' | 'rider.documents.update',
+  ): RiderId | Rejection => {
     const p = ctx.principal;
     const denied = mayAct(p, action, p.riderId ? { riderId: p.riderId } : {}, 'RIDER_NOT_FOUND', 'rider');
     return denied ?? p.riderId!;
@@ -129,6 +133,36 @@ export function peopleHandlers(d: GatewayDeps) {
           };
           await ctx.remember(tx, reply);
           return reply;
+        }),
+      );
+    },
+
+    /** A rejected rider's documents sent again: the row is updated and the rider waits for another review. */
+    async putRiderDocuments(ctx: RestContext): Promise<Reply | Rejection> {
+      const id = riderOf(ctx, 'rider.documents.update');
+      if (typeof id !== 'string') return id;
+      const b = ctx.body as RiderDocumentsBody;
+      const documents = Object.fromEntries(
+        Object.entries(b.documents).filter((e): e is [string, string] => typeof e[1] === 'string'),
+      );
+      return refusing(() =>
+        catalog.transaction('resubmit rider documents', async (tx) => {
+          if (!(await catalog.resubmitRiderDocuments(tx, id, documents, b.license_number)))
+            return reject('RIDER_NOT_FOUND', 'register with POST /delivery-persons first');
+          const out = engine.execute({ type: 'submit_rider_documents', riderId: id });
+          if (out.queued) return reject('INTERNAL', 'the engine queued a REST command');
+          if (!out.result.ok) return out.result;
+          await d.durable();
+          const v = must(engine.getRider(id));
+          return {
+            status: 200,
+            body: {
+              id,
+              status: v.state,
+              review: v.review,
+              documents: Object.fromEntries(Object.keys(documents).map((k) => [k, 'pending_verification'])),
+            },
+          };
         }),
       );
     },
