@@ -49,7 +49,8 @@ function parse(argv: readonly string[]): Parsed {
   let tls = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--json') json = true;
+    if (a === '--help' || a === '-h') words.push('help');
+    else if (a === '--json') json = true;
     else if (a === '--tls') tls = true;
     else if (a === '--token')
       throw new UsageError('--token is refused: put the token in ADMIN_TOKEN or a file (--token-file)');
@@ -97,9 +98,9 @@ const age = (ms: number) => (ms > 0 ? `${Math.round((Date.now() - ms) / 1000)}s`
 async function main(argv: readonly string[], env: Env): Promise<number> {
   const p = parse(argv);
   const [command, ...args] = p.words;
-  if (command === undefined || command === 'help') {
+  if (command === undefined || command === 'help' || argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(`${USAGE}\n`);
-    return command === undefined ? 2 : 0;
+    return command === undefined && argv.length === 0 ? 2 : 0;
   }
   const tok = token(p, env);
   const address = p.flags.get('server')?.[0] ?? env['ADMIN_GRPC_ADDR'] ?? '127.0.0.1:50051';

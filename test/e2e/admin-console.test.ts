@@ -115,6 +115,11 @@ t.test('the token: from the environment or a file, never the command line; other
   const none = await admin(['shards'], {});
   t.equal(none.code, 2);
   t.match(none.stderr, /no admin token/);
+  for (const help of [['--help'], ['-h'], ['help'], ['orders', '--help']]) {
+    const out = await admin(help, {});
+    t.equal(out.code, 0, `${help.join(' ')}: exit 0`);
+    t.match(out.stdout, /^usage: npm run admin -- <command>/, `${help.join(' ')}: the usage, no token needed`);
+  }
   const rider = await admin(['shards'], { ADMIN_TOKEN: cast.rider.token });
   t.equal(rider.code, 3);
   t.match(rider.stderr, /AUTH_ROLE_FORBIDDEN/);
