@@ -72,29 +72,42 @@ function h1(
   path: string,
   init: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
 ): Promise<Plain> {
+  // A large body waits for 100 Continue, as HTTP/1.1 clients send uploads: a server that refuses it
+  // from its declared length answers at once, and the body is never written into a closing socket
+  // (which the kernel would answer with a reset, sometimes before the client read the refusal).
+  const body = init.body === undefined ? undefined : Buffer.from(init.body);
+  const expect = body !== undefined && body.length > 65_536;
+  const headers = {
+    ...init.headers,
+    ...(expect ? { expect: '100-continue', 'content-length': String(body.length) } : {}),
+  };
   return new Promise((resolve, reject) => {
     let answered = false;
     const req = httpsRequest(
       `${edge.url}${path}`,
-      { method: init.method ?? 'GET', headers: init.headers ?? {}, ca, agent: false },
+      { method: init.method ?? 'GET', headers, ca, agent: false },
       (res) => {
         answered = true;
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.once('end', () =>
+        res.once('end', () => {
+          if (!req.writableEnded) req.destroy();
           resolve({
             status: res.statusCode ?? 0,
             headers: Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k, String(v)])),
             body: Buffer.concat(chunks).toString('utf8'),
             httpVersion: res.httpVersion,
-          }),
-        );
+          });
+        });
       },
     );
     req.on('error', (err) => {
       if (!answered) reject(err);
     });
-    req.end(init.body);
+    if (expect) {
+      req.once('continue', () => req.end(body));
+      req.flushHeaders();
+    } else req.end(body);
   });
 }
 
