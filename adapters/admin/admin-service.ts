@@ -411,12 +411,14 @@ const SETTING_FIELDS = {
   dispatch_retry_ms: 'dispatchRetryMs',
   dispatch_give_up_ms: 'dispatchGiveUpMs',
   position_stale_ms: 'positionStaleMs',
+  batch_window_ms: 'batchWindowMs',
 } as const;
 const SCORING_FIELDS = {
   idle_weight: 'idleWeight',
   idle_cap_s: 'idleCapS',
   acceptance_penalty_s: 'acceptancePenaltyS',
   heading_penalty_s: 'headingPenaltyS',
+  lateness_weight: 'latenessWeight',
 } as const;
 
 /** The fields set in a SetDispatchConfigRequest (proto3 `optional`: unset ones are absent). */

@@ -1,6 +1,10 @@
 import {
   checkInvariants,
+  defaultEngineConfig,
   Engine,
+  FORBIDDEN_PAIR,
+  minCostAssignment,
+  travelS,
   fastDistanceM,
   offsetM,
   SeededRandom,
@@ -31,6 +35,10 @@ export interface SimOptions {
   positionIntervalS: number;
   /** Cap on draining after ordering stops, simulated seconds. */
   drainS: number;
+  /** The engine's dispatch policy: greedy or batched. */
+  policy: string;
+  /** The batched policy's window, and the window of the offline-optimum comparison, seconds. */
+  batchWindowS: number;
 }
 
 export const defaultSimOptions: SimOptions = {
@@ -43,6 +51,8 @@ export const defaultSimOptions: SimOptions = {
   radiusKm: 8,
   positionIntervalS: 4,
   drainS: 4 * 3600,
+  policy: 'greedy',
+  batchWindowS: 2,
 };
 
 type Mode = 'offline' | 'break' | 'idle' | 'to_pickup' | 'at_pickup' | 'to_drop' | 'handing_over';
@@ -75,6 +85,29 @@ export class Simulation {
   readonly matchMicros = new Sample();
   readonly pickupDistance = new Sample();
   readonly deliveryMinutes = new Sample();
+  /** From assignment to the rider reaching the pickup, seconds. */
+  readonly pickupSeconds = new Sample();
+  /** Dispatch quality: see {@link quality}. */
+  readonly #q = {
+    late: 0,
+    delivered: 0,
+    onlineRiderS: 0,
+    idleRiderS: 0,
+    payoutPaise: 0,
+    windows: 0,
+    windowOrders: 0,
+    policyEtaS: 0,
+    optimumEtaS: 0,
+  };
+  /** Idle riders' positions at the open window's start, and the first offer of each order in it. */
+  #window: { riders: Map<string, LatLng>; offers: Map<string, { pickup: LatLng; riderId: string }> } = {
+    riders: new Map(),
+    offers: new Map(),
+  };
+  readonly #payout = new Map<string, number>();
+  /** Riders holding an offer: not free for another order. */
+  readonly #holding = new Set<string>();
+  readonly #assignedAt = new Map<string, number>();
   readonly counts = {
     orders_placed: 0,
     orders_delivered: 0,
@@ -111,7 +144,15 @@ export class Simulation {
     this.#opts = opts;
     this.#clock = clock;
     this.#rnd = new SeededRandom(opts.seed);
-    this.engine = new Engine({ clock, seed: opts.seed, stopwatch, onMatch: (m) => this.matchMicros.add(m.micros) });
+    if (opts.policy !== 'greedy' && opts.policy !== 'batched')
+      throw new RangeError(`policy must be greedy or batched, got ${opts.policy}`);
+    this.engine = new Engine({
+      clock,
+      seed: opts.seed,
+      stopwatch,
+      onMatch: (m) => this.matchMicros.add(m.micros),
+      config: { dispatchPolicy: opts.policy, batchWindowMs: Math.round(opts.batchWindowS * 1000) },
+    });
     this.engine.subscribe((e) => this.#onEvent(e));
     const city = planCity({
       riders: opts.riders,
@@ -159,7 +200,20 @@ export class Simulation {
       };
       this.#clock.setTimeout(loop, ms);
     };
-    every(1000, () => this.#moveTick());
+    every(1000, () => {
+      this.#moveTick();
+      this.#countRiders();
+    });
+    // Windows of the offline-optimum comparison, offset by half a window from the batch closes,
+    // so that each window holds one close.
+    const w = Math.round(this.#opts.batchWindowS * 1000);
+    this.#clock.setTimeout(
+      () => {
+        this.#closeWindow();
+        every(w, () => this.#closeWindow());
+      },
+      w - (this.#clock.now() % w) + w / 2,
+    );
     every(60_000, () => this.#churn());
     const checkEvery = this.#opts.riders > 20_000 ? 300_000 : 30_000;
     every(checkEvery, () => this.checkInvariants());
@@ -241,9 +295,16 @@ export class Simulation {
       case 'order_offered':
         this.counts.offers_sent++;
         this.#offerDistance.set(e.offerId, e.pickupDistanceM);
+        this.#payout.set(e.offerId, e.payout ?? 0);
+        if (!this.#window.offers.has(e.id)) {
+          this.#window.offers.set(e.id, { pickup: e.pickup, riderId: e.riderId });
+          const a = this.#byId.get(e.riderId);
+          if (a && !this.#window.riders.has(a.id)) this.#window.riders.set(a.id, { lat: a.lat, lng: a.lng });
+        }
         break;
       case 'order_offer_ended':
         this.#offerDistance.delete(e.offerId);
+        this.#payout.delete(e.offerId);
         if (e.outcome === 'declined') this.counts.offers_declined++;
         else if (e.outcome === 'expired') this.counts.offers_expired++;
         else this.counts.offers_withdrawn++;
@@ -253,6 +314,8 @@ export class Simulation {
         const d = this.#offerDistance.get(e.offerId);
         if (d !== undefined) this.pickupDistance.add(d);
         this.#offerDistance.delete(e.offerId);
+        this.#payout.set(e.id, this.#payout.get(e.offerId) ?? 0);
+        this.#payout.delete(e.offerId);
         break;
       }
       case 'order_unassigned':
@@ -269,23 +332,39 @@ export class Simulation {
       case 'order_sla_breached':
         this.counts.sla_breaches++;
         break;
-      case 'order_delivered':
+      case 'order_delivered': {
         this.counts.orders_delivered++;
-        this.deliveryMinutes.add((e.at - this.#placedAt(e)) / 60_000);
+        const v = this.engine.getOrder(e.id);
+        this.deliveryMinutes.add((e.at - (v.ok ? v.value.placedAt : e.at)) / 60_000);
+        if (v.ok && e.at > v.value.promisedAt) this.#q.late++;
+        // Per rider-hour figures count the ordering period only, not the drain's tail.
+        if (this.#ordering) {
+          this.#q.payoutPaise += this.#payout.get(e.id) ?? 0;
+          this.#q.delivered++;
+        }
+        this.#payout.delete(e.id);
         this.#orders.delete(e.id);
         break;
+      }
       case 'order_cancelled':
+        this.#payout.delete(e.id);
         this.counts.orders_cancelled++;
         this.cancelReasons[e.reason] = (this.cancelReasons[e.reason] ?? 0) + 1;
         this.#orders.delete(e.id);
         break;
       case 'rider_offered':
+        this.#holding.add(e.id);
         this.#decide(e.id, e.orderId);
+        break;
+      case 'rider_offer_ended':
+        this.#holding.delete(e.id);
         break;
       case 'rider_assigned': {
         const a = this.#byId.get(e.id)!;
         a.mode = 'to_pickup';
         a.orderId = e.orderId;
+        this.#holding.delete(a.id);
+        this.#assignedAt.set(a.id, e.at);
         break;
       }
       case 'rider_released':
@@ -296,17 +375,13 @@ export class Simulation {
         break;
       }
       case 'rider_offline': {
+        this.#holding.delete(e.id);
         const a = this.#byId.get(e.id)!;
         a.mode = 'offline';
         a.orderId = null;
         break;
       }
     }
-  }
-
-  #placedAt(e: EngineEvent): number {
-    const v = this.engine.getOrder(e.id as OrderId);
-    return v.ok ? v.value.placedAt : e.at;
   }
 
   /** A rider looks at an offer for a few seconds, then accepts, declines or ignores it. */
@@ -364,6 +439,9 @@ export class Simulation {
       a.waypoint = offsetM(a.lat, a.lng, this.#rnd.next() * 360, this.#rnd.next() * 1500);
     } else if (a.mode === 'to_pickup' && order) {
       a.mode = 'at_pickup';
+      const at = this.#assignedAt.get(a.id);
+      if (at !== undefined) this.pickupSeconds.add((this.#clock.now() - at) / 1000);
+      this.#assignedAt.delete(a.id);
       this.#waitForFood(a, a.orderId!);
     } else if (a.mode === 'to_drop') {
       a.mode = 'handing_over';
@@ -383,6 +461,83 @@ export class Simulation {
       }
       if (this.engine.pickedUp(a.id, orderId).ok) a.mode = 'to_drop';
     }, 30_000);
+  }
+
+  /** Rider-seconds online and idle while orders come in, for the idle share and the per rider-hour figures. */
+  #countRiders(): void {
+    if (!this.#ordering) return;
+    for (const a of this.#agents) {
+      if (a.mode === 'offline' || a.mode === 'break') continue;
+      this.#q.onlineRiderS++;
+      if (a.mode === 'idle') this.#q.idleRiderS++;
+    }
+  }
+
+  /**
+   * Ends a comparison window: the orders first offered in it, and the riders
+   * idle at its start plus those offered, are matched again by the least total
+   * pickup ETA with every rider a candidate (the offline optimum on the same
+   * snapshot), against the pairs the policy made. Then opens the next window.
+   */
+  #closeWindow(): void {
+    const { riders, offers } = this.#window;
+    if (offers.size > 0) {
+      const ids = [...riders.keys()];
+      const eta = (r: LatLng, p: LatLng) => travelS(defaultEngineConfig, fastDistanceM(r.lat, r.lng, p.lat, p.lng));
+      const rows = [...offers.values()];
+      const cost = new Float64Array(rows.length * ids.length).fill(FORBIDDEN_PAIR);
+      const maxEta = travelS(defaultEngineConfig, defaultEngineConfig.maxPickupDistanceM);
+      rows.forEach((o, i) => {
+        ids.forEach((id, j) => {
+          const x = eta(riders.get(id)!, o.pickup);
+          if (x <= maxEta) cost[i * ids.length + j] = x;
+        });
+        this.#q.policyEtaS += eta(riders.get(o.riderId)!, o.pickup);
+      });
+      const best = minCostAssignment(rows.length, ids.length, cost);
+      for (let i = 0; i < rows.length; i++) {
+        // Every order was offered, so the policy's rider is always a real pair: the optimum pairs them all.
+        const j = best[i]!;
+        this.#q.optimumEtaS +=
+          j === -1 ? eta(riders.get(rows[i]!.riderId)!, rows[i]!.pickup) : cost[i * ids.length + j]!;
+      }
+      this.#q.windows++;
+      this.#q.windowOrders += rows.length;
+    }
+    const idle = new Map<string, LatLng>();
+    for (const a of this.#agents)
+      if (a.mode === 'idle' && a.connected && !this.#holding.has(a.id)) idle.set(a.id, { lat: a.lat, lng: a.lng });
+    this.#window = { riders: idle, offers: new Map() };
+  }
+
+  /** The dispatch-quality figures of the run so far. */
+  quality(): {
+    pickup_s: { mean: number; p90: number };
+    wait_min_mean: number;
+    late_orders: number;
+    rider_idle_share: number;
+    earnings_per_rider_hour_inr: number;
+    deliveries_per_rider_hour: number;
+    gap_to_optimum_pct: number;
+    comparison_windows: number;
+    comparison_orders: number;
+  } {
+    const q = this.#q;
+    const hours = q.onlineRiderS / 3600;
+    return {
+      pickup_s: {
+        mean: Math.round(this.pickupSeconds.mean() || 0),
+        p90: Math.round(this.pickupSeconds.quantile(0.9) || 0),
+      },
+      wait_min_mean: Number((this.deliveryMinutes.mean() || 0).toFixed(1)),
+      late_orders: q.late,
+      rider_idle_share: Number((q.onlineRiderS ? q.idleRiderS / q.onlineRiderS : 0).toFixed(3)),
+      earnings_per_rider_hour_inr: Number((hours ? q.payoutPaise / 100 / hours : 0).toFixed(1)),
+      deliveries_per_rider_hour: Number((hours ? q.delivered / hours : 0).toFixed(3)),
+      gap_to_optimum_pct: Number((q.optimumEtaS ? (q.policyEtaS / q.optimumEtaS - 1) * 100 : 0).toFixed(2)),
+      comparison_windows: q.windows,
+      comparison_orders: q.windowOrders,
+    };
   }
 
   /** Breaks and dropped connections, a few per minute. */
