@@ -11,7 +11,7 @@ import { machineLine, parseFlags, UsageError } from './stats.js';
 
 const HELP = `usage: npm run simulate -- [--riders N] [--restaurants N] [--orders-per-sec R] [--duration S]
        [--seed N] [--accept-probability P] [--radius-km K] [--position-interval-s S] [--drain-s S]
-       [--policy greedy|batched] [--batch-window-s S] [--realtime] [--json] [--quiet]`;
+       [--policy greedy|batched] [--batch-window-s S] [--lateness-weight W] [--realtime] [--json] [--quiet]`;
 
 async function main(): Promise<number> {
   let flags;

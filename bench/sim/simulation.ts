@@ -39,6 +39,8 @@ export interface SimOptions {
   policy: string;
   /** The batched policy's window, and the window of the offline-optimum comparison, seconds. */
   batchWindowS: number;
+  /** The batched policy's cost per second past the promise (`scoring.latenessWeight`). */
+  latenessWeight: number;
 }
 
 export const defaultSimOptions: SimOptions = {
@@ -53,6 +55,7 @@ export const defaultSimOptions: SimOptions = {
   drainS: 4 * 3600,
   policy: 'greedy',
   batchWindowS: 2,
+  latenessWeight: 1,
 };
 
 type Mode = 'offline' | 'break' | 'idle' | 'to_pickup' | 'at_pickup' | 'to_drop' | 'handing_over';
@@ -128,7 +131,10 @@ export class Simulation {
 
   readonly #opts: SimOptions;
   readonly #clock: Clock;
+  /** Customers, restaurants and the city: the demand, the same whatever the dispatch policy does. */
   readonly #rnd: SeededRandom;
+  /** Riders' choices, moves, breaks and dropped connections. */
+  readonly #riderRnd: SeededRandom;
   readonly #agents: Agent[] = [];
   readonly #byId = new Map<string, Agent>();
   readonly #orders = new Map<OrderId, OrderInfo>();
@@ -144,6 +150,7 @@ export class Simulation {
     this.#opts = opts;
     this.#clock = clock;
     this.#rnd = new SeededRandom(opts.seed);
+    this.#riderRnd = new SeededRandom(opts.seed + 0x9e3779b9);
     if (opts.policy !== 'greedy' && opts.policy !== 'batched')
       throw new RangeError(`policy must be greedy or batched, got ${opts.policy}`);
     this.engine = new Engine({
@@ -151,7 +158,11 @@ export class Simulation {
       seed: opts.seed,
       stopwatch,
       onMatch: (m) => this.matchMicros.add(m.micros),
-      config: { dispatchPolicy: opts.policy, batchWindowMs: Math.round(opts.batchWindowS * 1000) },
+      config: {
+        dispatchPolicy: opts.policy,
+        batchWindowMs: Math.round(opts.batchWindowS * 1000),
+        scoring: { latenessWeight: opts.latenessWeight },
+      },
     });
     this.engine.subscribe((e) => this.#onEvent(e));
     const city = planCity({
@@ -249,11 +260,22 @@ export class Simulation {
   }
 
   #placeOrder(): void {
+    // Every draw of this order first, so that the demand stream does not depend on dispatch
+    // (a refusal, say): two policies on the same seed see the same customers.
+    const d = this.#rnd;
     const i = this.#pickRestaurant();
     const restaurantId = this.#restaurantIds[i]!;
     const at = this.#restaurantAt[i]!;
-    const drop = offsetM(at.lat, at.lng, this.#rnd.next() * 360, 500 + this.#rnd.next() * 4500);
-    const paid = this.#rnd.next() < 0.7;
+    const drop = offsetM(at.lat, at.lng, d.next() * 360, 500 + d.next() * 4500);
+    const paid = d.next() < 0.7;
+    const fails = d.next() < 0.03;
+    const payS = 5 + d.next() * 35;
+    const rejects = d.next() < 0.03;
+    const prepNoise = d.normal(0, 3);
+    const acceptS = paid ? 10 + d.next() * 80 : 45 + d.next() * 85;
+    const readyS = d.next() * 120;
+    const cancels = d.next() < 0.02;
+    const cancelS = 20 + d.next() * 100;
     const res = this.engine.placeOrder({
       customerId: `cust-${this.#customer++ % 50_000}` as CustomerId,
       restaurantId,
@@ -266,25 +288,20 @@ export class Simulation {
     }
     const id = res.value;
     this.#orders.set(id, { pickup: at, drop, foodReady: false });
-    const later = (lo: number, hi: number, fn: () => void) =>
-      this.#clock.setTimeout(fn, (lo + this.#rnd.next() * (hi - lo)) * 1000);
-    if (!paid) {
-      const fails = this.#rnd.next() < 0.03;
-      later(5, 40, () => (fails ? this.engine.failPayment(id) : this.engine.confirmPayment(id)));
-    }
-    const rejects = this.#rnd.next() < 0.03;
+    const after = (s: number, fn: () => void) => this.#clock.setTimeout(fn, s * 1000);
+    if (!paid) after(payS, () => (fails ? this.engine.failPayment(id) : this.engine.confirmPayment(id)));
     const prep = this.engine.getRestaurant(restaurantId);
-    const prepMinutes = Math.max(3, (prep.ok ? prep.value.prepMinutes : 15) + this.#rnd.normal(0, 3));
-    later(paid ? 10 : 45, paid ? 90 : 130, () => {
+    const prepMinutes = Math.max(3, (prep.ok ? prep.value.prepMinutes : 15) + prepNoise);
+    after(acceptS, () => {
       if (rejects) {
         this.engine.restaurantReject(id, { restaurantId });
         return;
       }
       if (this.engine.restaurantAccept(id, { restaurantId, prepMinutes: Math.round(prepMinutes) }).ok) {
-        later(prepMinutes * 60, prepMinutes * 60 + 120, () => this.engine.foodReady(id, { restaurantId }));
+        after(prepMinutes * 60 + readyS, () => this.engine.foodReady(id, { restaurantId }));
       }
     });
-    if (this.#rnd.next() < 0.02) later(20, 120, () => this.engine.cancelOrder({ orderId: id, by: 'customer' }));
+    if (cancels) after(cancelS, () => this.engine.cancelOrder({ orderId: id, by: 'customer' }));
   }
 
   // ─── Riders ──────────────────────────────────────────────────────────────
@@ -386,9 +403,9 @@ export class Simulation {
 
   /** A rider looks at an offer for a few seconds, then accepts, declines or ignores it. */
   #decide(riderId: RiderId, orderId: OrderId): void {
-    const x = this.#rnd.next();
+    const x = this.#riderRnd.next();
     const p = this.#opts.acceptProbability;
-    const delay = (2 + this.#rnd.next() * 10) * 1000;
+    const delay = (2 + this.#riderRnd.next() * 10) * 1000;
     const a = this.#byId.get(riderId)!;
     // A rider whose connection dropped meanwhile cannot answer: the offer expires.
     if (x < p) this.#clock.setTimeout(() => a.connected && this.engine.acceptOffer(riderId, orderId), delay);
@@ -436,7 +453,7 @@ export class Simulation {
 
   #reached(a: Agent, order: OrderInfo | undefined): void {
     if (a.mode === 'idle') {
-      a.waypoint = offsetM(a.lat, a.lng, this.#rnd.next() * 360, this.#rnd.next() * 1500);
+      a.waypoint = offsetM(a.lat, a.lng, this.#riderRnd.next() * 360, this.#riderRnd.next() * 1500);
     } else if (a.mode === 'to_pickup' && order) {
       a.mode = 'at_pickup';
       const at = this.#assignedAt.get(a.id);
@@ -446,7 +463,7 @@ export class Simulation {
     } else if (a.mode === 'to_drop') {
       a.mode = 'handing_over';
       const orderId = a.orderId!;
-      this.#clock.setTimeout(() => this.engine.delivered(a.id, orderId), (30 + this.#rnd.next() * 90) * 1000);
+      this.#clock.setTimeout(() => this.engine.delivered(a.id, orderId), (30 + this.#riderRnd.next() * 90) * 1000);
     }
   }
 
@@ -543,7 +560,7 @@ export class Simulation {
   /** Breaks and dropped connections, a few per minute. */
   #churn(): void {
     for (const a of this.#agents) {
-      const x = this.#rnd.next();
+      const x = this.#riderRnd.next();
       if (a.mode === 'idle' && a.connected && x < 0.005) {
         if (!this.engine.riderBreak(a.id).ok) continue;
         a.mode = 'break';
@@ -551,12 +568,12 @@ export class Simulation {
           () => {
             if (this.engine.riderResume(a.id).ok) a.mode = 'idle';
           },
-          (5 + this.#rnd.next() * 15) * 60_000,
+          (5 + this.#riderRnd.next() * 15) * 60_000,
         );
       } else if (a.mode !== 'offline' && a.mode !== 'break' && a.connected && x > 0.998) {
         if (!this.engine.riderDisconnected(a.id).ok) continue;
         a.connected = false;
-        this.#clock.setTimeout(() => this.#reconnect(a), (10 + this.#rnd.next() * 110) * 1000);
+        this.#clock.setTimeout(() => this.#reconnect(a), (10 + this.#riderRnd.next() * 110) * 1000);
       } else if (a.mode === 'offline' && x < 0.2) {
         this.#comeOnline(a);
       }

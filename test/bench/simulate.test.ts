@@ -1,4 +1,7 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import { SimulatedClock, nullStopwatch } from '../../engine/index.js';
 import { defaultSimOptions, Simulation } from '../../bench/sim/simulation.js';
@@ -145,4 +148,28 @@ t.test('bad flags get a clear error and exit code 2', async (t) => {
   });
   t.equal(policy.status, 2);
   t.match(policy.stderr, /--policy must be greedy or batched, got fastest/);
+});
+
+t.test('npm run dispatch-quality: both policies per seed, a table or JSON, and a chart', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dq-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const svg = join(dir, 'q.svg');
+  const args = ['--import', 'tsx', 'bench/dispatch-quality.ts', '--seeds', '4', '--riders', '150'];
+  const small = ['--restaurants', '30', '--orders-per-sec', '0.5', '--duration', '300', '--svg', svg];
+  const res = spawnSync(process.execPath, [...args, ...small, '--json'], { encoding: 'utf8' });
+  t.equal(res.status, 0, res.stderr);
+  const out = JSON.parse(res.stdout.trim().split('\n').at(-1)!);
+  t.same(
+    out.rows.map((r: { policy: string; seed: number }) => `${r.policy}:${r.seed}`),
+    ['greedy:4', 'batched:4'],
+  );
+  for (const r of out.rows) t.ok(r.delivered > 0 && r.gapPct >= 0, `${r.policy}: delivered ${r.delivered}`);
+  t.match(readFileSync(svg, 'utf8'), /^<svg [^>]*>[\s\S]*seed 4: [\d.]+ ÷ [\d.]+ = [\d.]+[\s\S]*<\/svg>\n$/);
+  const table = spawnSync(process.execPath, [...args, ...small], { encoding: 'utf8' });
+  t.match(table.stdout, /^\| policy \| seed \| delivered .*\n\|---/);
+  const bad = spawnSync(process.execPath, ['--import', 'tsx', 'bench/dispatch-quality.ts', '--seeds', 'x'], {
+    encoding: 'utf8',
+  });
+  t.equal(bad.status, 2);
+  t.match(bad.stderr, /--seeds must be integers/);
 });
