@@ -11,7 +11,7 @@ import { machineLine, parseFlags, UsageError } from './stats.js';
 
 const HELP = `usage: npm run simulate -- [--riders N] [--restaurants N] [--orders-per-sec R] [--duration S]
        [--seed N] [--accept-probability P] [--radius-km K] [--position-interval-s S] [--drain-s S]
-       [--realtime] [--json] [--quiet]`;
+       [--policy greedy|batched] [--batch-window-s S] [--lateness-weight W] [--realtime] [--json] [--quiet]`;
 
 async function main(): Promise<number> {
   let flags;
@@ -33,6 +33,14 @@ async function main(): Promise<number> {
   if (flags.help) {
     console.log(HELP);
     return 0;
+  }
+  if (flags.policy !== 'greedy' && flags.policy !== 'batched') {
+    console.error(`simulate: --policy must be greedy or batched, got ${flags.policy}`);
+    return 2;
+  }
+  if (!(flags.batchWindowS >= 0.1 && flags.batchWindowS <= 60)) {
+    console.error(`simulate: --batch-window-s must be in 0.1..60, got ${flags.batchWindowS}`);
+    return 2;
   }
   if (flags.acceptProbability > 1) {
     console.error('simulate: --accept-probability must be in [0, 1]');
@@ -106,6 +114,9 @@ async function main(): Promise<number> {
       p50: Number((sim.deliveryMinutes.quantile(0.5) || 0).toFixed(1)),
       p90: Number((sim.deliveryMinutes.quantile(0.9) || 0).toFixed(1)),
     },
+    policy: flags.policy,
+    batch_window_s: flags.batchWindowS,
+    quality: sim.quality(),
     sim_s: Math.round((clock.now() - start) / 1000),
     wall_s: Number(((performance.now() - wall0) / 1000).toFixed(2)),
     seed: flags.seed,
@@ -127,6 +138,12 @@ async function main(): Promise<number> {
     );
     console.log(
       `pickup distance (m): mean ${summary.pickup_distance_m.mean} p90 ${summary.pickup_distance_m.p90}; delivery (min) p50 ${summary.delivery_minutes.p50} p90 ${summary.delivery_minutes.p90}`,
+    );
+    const q = summary.quality;
+    console.log(
+      `dispatch (${flags.policy}): pickup time (s) mean ${q.pickup_s.mean} p90 ${q.pickup_s.p90}; wait to delivery (min) mean ${q.wait_min_mean}; ` +
+        `late ${q.late_orders}; rider idle share ${q.rider_idle_share}; ₹${q.earnings_per_rider_hour_inr} and ${q.deliveries_per_rider_hour} deliveries per rider-hour; ` +
+        `pickup ETA ${q.gap_to_optimum_pct}% above the offline optimum over ${q.comparison_windows} windows of ${flags.batchWindowS} s`,
     );
     console.log(`cancel reasons: ${JSON.stringify(sim.cancelReasons)}`);
     console.log(

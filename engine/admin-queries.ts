@@ -1,4 +1,13 @@
-import type { H3Cell, LatLng, OrderId, OrderView, RestaurantId, RiderId, RiderView } from '../protocol/index.js';
+import type {
+  DispatchPolicy,
+  H3Cell,
+  LatLng,
+  OrderId,
+  OrderView,
+  RestaurantId,
+  RiderId,
+  RiderView,
+} from '../protocol/index.js';
 import type { EngineCore } from './core.js';
 import { fastDistanceM } from './geo.js';
 import { TERMINAL_ORDER_STATES } from './machines/order-machine.js';
@@ -58,6 +67,8 @@ export interface OrderRow extends OrderView {
 export interface ShardStat {
   readonly shard: H3Cell;
   readonly drained: boolean;
+  /** The shard's dispatch policy: its own, or the engine's when an operator set none. */
+  readonly policy: DispatchPolicy;
   readonly riders: number;
   readonly ridersAvailable: number;
   readonly restaurants: number;
@@ -114,6 +125,7 @@ export function shardStats(core: EngineCore): ShardStat[] {
       s = {
         shard: key,
         drained: core.drained.has(key),
+        policy: core.policies.get(key) ?? core.config.dispatchPolicy,
         riders: 0,
         ridersAvailable: 0,
         restaurants: 0,
@@ -134,6 +146,7 @@ export function shardStats(core: EngineCore): ShardStat[] {
     s.restaurants = shard.restaurants.size;
   }
   for (const key of core.drained) of(key);
+  for (const key of core.policies.keys()) of(key);
   for (const o of core.orders.values()) {
     if (TERMINAL_ORDER_STATES.has(o.state)) continue;
     const s = of(core.space.parentOf(o.pickupCell));

@@ -1,5 +1,7 @@
 import {
+  DISPATCH_POLICIES,
   DISPATCH_SETTINGS,
+  type DispatchPolicy,
   type DispatchSettingName,
   type DispatchSettings,
   type Result,
@@ -47,6 +49,10 @@ export interface EngineConfig {
   readonly minCandidates: number;
   /** Candidates farther than this from the pickup are ignored. */
   readonly maxPickupDistanceM: number;
+  /** How shards match orders unless an operator set a shard's own (`set_shard_policy`). */
+  readonly dispatchPolicy: DispatchPolicy;
+  /** In the batched policy, how long a shard collects dispatchable orders before assigning them together. */
+  readonly batchWindowMs: number;
   /** Speed model for pickup ETA. */
   readonly riderSpeedMps: number;
   /** Road distance over straight-line distance. */
@@ -74,6 +80,12 @@ export interface EngineConfig {
     readonly acceptancePenaltyS: number;
     /** Penalty for a moving rider heading directly away from the pickup. */
     readonly headingPenaltyS: number;
+    /**
+     * Batched policy only: seconds of cost per second the delivery would land past the
+     * customer's promise with this rider (greedy ranks one order's riders, where it is the same
+     * trade-off as the ETA).
+     */
+    readonly latenessWeight: number;
   };
 }
 
@@ -94,6 +106,8 @@ export const defaultEngineConfig: EngineConfig = Object.freeze({
   maxRing: 16,
   minCandidates: 4,
   maxPickupDistanceM: 6_000,
+  dispatchPolicy: 'greedy',
+  batchWindowMs: 2_000,
   riderSpeedMps: 5.5,
   detourFactor: 1.3,
   maxDeliveryDistanceM: 15_000,
@@ -102,7 +116,13 @@ export const defaultEngineConfig: EngineConfig = Object.freeze({
   riderReview: false,
   // ₹25 a job, ₹8 a road km delivered, ₹3 a road km ridden to the pickup.
   payout: Object.freeze({ baseFeePaise: 2_500, perKmPaise: 800, pickupPerKmPaise: 300 }),
-  scoring: Object.freeze({ idleWeight: 0.1, idleCapS: 1_800, acceptancePenaltyS: 120, headingPenaltyS: 60 }),
+  scoring: Object.freeze({
+    idleWeight: 0.1,
+    idleCapS: 1_800,
+    acceptancePenaltyS: 120,
+    headingPenaltyS: 60,
+    latenessWeight: 1,
+  }),
 });
 
 export type EngineConfigInput = Partial<Omit<EngineConfig, 'scoring' | 'payout'>> & {
@@ -127,6 +147,8 @@ export function resolveConfig(input: EngineConfigInput = {}): EngineConfig {
     if (typeof v === 'number' && !(Number.isFinite(v) && v >= 0))
       throw new RangeError(`config ${k} must be a finite number ≥ 0, got ${v}`);
   }
+  if (!(DISPATCH_POLICIES as readonly string[]).includes(c.dispatchPolicy))
+    throw new RangeError(`dispatchPolicy must be one of ${DISPATCH_POLICIES.join(', ')}, got ${c.dispatchPolicy}`);
   checkPayoutRates(c.payout);
   return Object.freeze(c);
 }
@@ -140,10 +162,12 @@ const SETTING_RANGES: Record<DispatchSettingName | ScoringSettingName, readonly 
   dispatchRetryMs: [100, 3_600_000, true],
   dispatchGiveUpMs: [1_000, 24 * 3_600_000, true],
   positionStaleMs: [1_000, 3_600_000, true],
+  batchWindowMs: [100, 60_000, true],
   idleWeight: [0, 100, false],
   idleCapS: [0, 86_400, false],
   acceptancePenaltyS: [0, 86_400, false],
   headingPenaltyS: [0, 86_400, false],
+  latenessWeight: [0, 100, false],
 };
 
 /**

@@ -1,4 +1,12 @@
-import type { EngineEvent, EventBody, H3Cell, OrderId, RestaurantId, RiderId } from '../protocol/index.js';
+import type {
+  DispatchPolicy,
+  EngineEvent,
+  EventBody,
+  H3Cell,
+  OrderId,
+  RestaurantId,
+  RiderId,
+} from '../protocol/index.js';
 import type { Clock, Stopwatch } from './clock.js';
 import type { EngineConfig } from './config.js';
 import { type DeadlineKind, Deadlines } from './deadlines.js';
@@ -12,6 +20,7 @@ import { Space } from './space.js';
 import type { EngineLogger } from './ports/engine-logger.js';
 import { type CandidateSource, IndexCandidates } from './dispatch/candidate-source.js';
 import { RingSearch } from './dispatch/ring-search.js';
+import type { Batch } from './shard.js';
 
 /** A successful match, reported to the engine's `onMatch` option. */
 export interface MatchInfo {
@@ -20,7 +29,9 @@ export interface MatchInfo {
   /**
    * Engine time from the order being dispatchable (entering, or back in, its
    * search) to the offer, µs; with external candidates, from the source's
-   * answer (the `offer_from_candidates` command) to the offer.
+   * answer (the `offer_from_candidates` command) to the offer; under the
+   * batched policy, its own search, its share of the batch's assignment and
+   * its offer (the wait for the window is not counted).
    */
   readonly micros: number;
   readonly candidates: number;
@@ -72,6 +83,10 @@ export class EngineCore {
 
   /** Keys of drained shards: they take no new orders (engine/commands/admin.ts). */
   readonly drained = new Set<H3Cell>();
+  /** Shards whose dispatch policy an operator set; the others follow `config.dispatchPolicy`. */
+  readonly policies = new Map<H3Cell, DispatchPolicy>();
+  /** Open batches of batched shards, by shard key (engine/dispatch/batch.ts). */
+  readonly batches = new Map<H3Cell, Batch>();
 
   /** Events emitted since the engine last delivered; the running command's, in order. */
   buffer: EngineEvent[] = [];

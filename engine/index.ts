@@ -22,6 +22,7 @@ export {
 export type { EngineStats } from './queries.js';
 export type { Area, OrderFilter, OrderRow, Paged, RiderFilter, RiderRow, ShardStat } from './admin-queries.js';
 export { travelS, arrivalAt, type ArrivalInput } from './eta.js';
+export { assign as minCostAssignment, FORBIDDEN as FORBIDDEN_PAIR } from './dispatch/assignment.js';
 export {
   type EngineConfig,
   type EngineConfigInput,

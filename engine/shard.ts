@@ -26,3 +26,10 @@ export class Shard {
     return this.riders.size === 0 && this.orders.size === 0 && this.restaurants.size === 0;
   }
 }
+
+/** Orders waiting in one shard's open batch (the batched policy, engine/dispatch/batch.ts). */
+export interface Batch {
+  /** When the batch closes, engine ms. */
+  readonly closesAt: number;
+  readonly orders: Set<OrderRecord>;
+}

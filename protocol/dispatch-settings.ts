@@ -11,10 +11,17 @@ export const DISPATCH_SETTINGS = [
   'dispatchRetryMs',
   'dispatchGiveUpMs',
   'positionStaleMs',
+  'batchWindowMs',
 ] as const;
 export type DispatchSettingName = (typeof DISPATCH_SETTINGS)[number];
 
-export const SCORING_SETTINGS = ['idleWeight', 'idleCapS', 'acceptancePenaltyS', 'headingPenaltyS'] as const;
+export const SCORING_SETTINGS = [
+  'idleWeight',
+  'idleCapS',
+  'acceptancePenaltyS',
+  'headingPenaltyS',
+  'latenessWeight',
+] as const;
 export type ScoringSettingName = (typeof SCORING_SETTINGS)[number];
 
 /** The settings as they are: every field. */
@@ -26,3 +33,12 @@ export type DispatchSettings = Readonly<Record<DispatchSettingName, number>> & {
 export type DispatchSettingsPatch = Partial<Readonly<Record<DispatchSettingName, number>>> & {
   readonly scoring?: Partial<Readonly<Record<ScoringSettingName, number>>>;
 };
+
+/**
+ * How a shard matches its orders to riders: `greedy` offers each order, as it
+ * becomes dispatchable, to its best-scored rider; `batched` collects the
+ * shard's dispatchable orders for `batchWindowMs` and offers them by a
+ * least-cost assignment of the whole batch.
+ */
+export const DISPATCH_POLICIES = ['greedy', 'batched'] as const;
+export type DispatchPolicy = (typeof DISPATCH_POLICIES)[number];

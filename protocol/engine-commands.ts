@@ -1,5 +1,5 @@
 import type { CancelledBy, RestaurantStatus } from './engine-events.js';
-import type { DispatchSettings, DispatchSettingsPatch } from './dispatch-settings.js';
+import type { DispatchPolicy, DispatchSettings, DispatchSettingsPatch } from './dispatch-settings.js';
 import type { LatLng } from './geo.js';
 import type { CustomerId, OrderId, RestaurantId, RiderId } from './ids.js';
 
@@ -105,6 +105,8 @@ export type EngineCommand =
   | { readonly type: 'reassign'; readonly orderId: OrderId; readonly riderId?: RiderId }
   /** A drained shard (an H3 cell at the shard resolution) takes no new orders; what it has runs to its end. */
   | { readonly type: 'drain_shard'; readonly shard: string; readonly drained: boolean }
+  /** How a shard matches orders: `greedy`, `batched`, or `default` (the engine's `dispatchPolicy`). */
+  | { readonly type: 'set_shard_policy'; readonly shard: string; readonly policy: DispatchPolicy | 'default' }
   /** An operator approves or rejects a pending rider's documents (a rejection needs a reason). */
   | { readonly type: 'review_rider'; readonly riderId: RiderId; readonly approve: boolean; readonly reason?: string }
   /** The rider sent its documents again: a rejected rider is pending review once more. */

@@ -68,8 +68,13 @@ export interface TraceCandidate {
  * `order_offered` and `order_no_rider`, so it is stored with the order's events.
  */
 export interface DecisionTrace {
-  /** `best_score`: the lowest score won; `forced`: an operator chose; `none`: no candidate. */
-  readonly why: 'best_score' | 'forced' | 'none';
+  /**
+   * `best_score`: the lowest score won (greedy); `batch_optimal`: the rider of this order in
+   * the least-cost assignment of its shard's batch (the candidates are this order's own, the
+   * choice the batch's); `forced`: an operator chose; `none`: no candidate, or none left to it
+   * in its batch.
+   */
+  readonly why: 'best_score' | 'batch_optimal' | 'forced' | 'none';
   readonly chosen: RiderId | null;
   /** The ring the search stopped at; -1 for an external source's candidates or an operator's choice. */
   readonly ring: number;

@@ -25,6 +25,7 @@ const USAGE = `usage: npm run admin -- <command> [options]
   cancel ORDER_ID --reason TEXT
   restaurant-status RESTAURANT_ID open|busy|closed
   drain SHARD | undrain SHARD
+  policy SHARD greedy|batched|default   how the shard matches orders (docs/dispatch-quality.md)
   watch [--aggregate order|rider|restaurant] [--type T]... [--id ID]... [--shard CELL] [--every-s N]
 
 options: --server HOST:PORT (ADMIN_GRPC_ADDR, 127.0.0.1:50051), --tls (ADMIN_TLS_CA: a CA file to trust),
@@ -276,6 +277,12 @@ async function main(argv: readonly string[], env: Env): Promise<number> {
         out(res, () => shardTable({ shards: [res] }));
         break;
       }
+      case 'policy': {
+        need(2, 'a shard and a policy: greedy, batched or default');
+        const res = await call('SetShardPolicy', { shard: args[0], policy: args[1] });
+        out(res, () => shardTable({ shards: [res] }));
+        break;
+      }
       case 'watch':
         return await watch(client, meta, call, p, Number(flag('every-s')) || 2);
       default:
@@ -308,6 +315,7 @@ function shardTable(res: Msg): string {
   return table(rows, [
     'shard',
     'drained',
+    'policy',
     'riders',
     'available',
     'live',

@@ -16,6 +16,8 @@ export interface AdminAction {
 export interface StandingActions {
   readonly settings: Record<string, unknown> | undefined;
   readonly drained: readonly string[];
+  /** Shards with a policy of their own, from each one's latest SetShardPolicy. */
+  readonly policies: readonly { readonly shard: string; readonly policy: string }[];
 }
 
 /**
@@ -74,7 +76,8 @@ export class AdminAudit {
 
   /**
    * What still stands from past actions: the dispatch settings of the latest
-   * successful SetDispatchConfig, and the shards whose latest DrainShard drained them.
+   * successful SetDispatchConfig, the shards whose latest DrainShard drained them,
+   * and each shard's latest policy of its own (SetShardPolicy other than default).
    */
   async standing(): Promise<StandingActions> {
     const s = await this.#db.query<{ after: Record<string, unknown> }>(
@@ -84,9 +87,14 @@ export class AdminAudit {
       `SELECT DISTINCT ON (after->>'shard') after FROM admin_actions
        WHERE method = 'DrainShard' AND ok ORDER BY after->>'shard', id DESC`,
     );
+    const p = await this.#db.query<{ after: { shard: string; policy: string } }>(
+      `SELECT DISTINCT ON (after->>'shard') after FROM admin_actions
+       WHERE method = 'SetShardPolicy' AND ok ORDER BY after->>'shard', id DESC`,
+    );
     return {
       settings: s.rows[0]?.after,
       drained: d.rows.filter((r) => r.after.drained).map((r) => r.after.shard),
+      policies: p.rows.filter((r) => r.after.policy !== 'default').map((r) => r.after),
     };
   }
 }

@@ -8,6 +8,7 @@ import {
 import {
   type Action,
   type DecisionTrace,
+  type DispatchPolicy,
   type DispatchSettings,
   type DispatchSettingsPatch,
   type Engine,
@@ -287,9 +288,33 @@ export function adminService(d: AdminServiceDeps): UntypedServiceImplementation 
       (q) => need(q, ['shard'], { type: 'drain_shard', shard: str(q['shard']), drained: q['drained'] === true }),
       (q) => {
         const s = engine.shardStats().find((x) => x.shard === str(q['shard']));
-        return ok(shardMsg(s ?? { ...EMPTY_SHARD, shard: str(q['shard']), drained: q['drained'] === true }));
+        return ok(
+          shardMsg(
+            s ?? {
+              ...EMPTY_SHARD,
+              shard: str(q['shard']),
+              drained: q['drained'] === true,
+              policy: engine.config.dispatchPolicy,
+            },
+          ),
+        );
       },
       (q) => ({ shard: str(q['shard']), drained: q['drained'] === true }),
+    ),
+    SetShardPolicy: act(
+      'SetShardPolicy',
+      'admin.settings.update',
+      (q) =>
+        need(q, ['shard', 'policy'], {
+          type: 'set_shard_policy',
+          shard: str(q['shard']),
+          policy: str(q['policy']) as DispatchPolicy,
+        }),
+      (q) => {
+        const s = engine.shardStats().find((x) => x.shard === str(q['shard']));
+        return ok(shardMsg(s ?? { ...EMPTY_SHARD, shard: str(q['shard']), policy: engine.config.dispatchPolicy }));
+      },
+      (q) => ({ shard: str(q['shard']), policy: str(q['policy']) }),
     ),
     SetDispatchConfig: act(
       'SetDispatchConfig',
@@ -411,12 +436,14 @@ const SETTING_FIELDS = {
   dispatch_retry_ms: 'dispatchRetryMs',
   dispatch_give_up_ms: 'dispatchGiveUpMs',
   position_stale_ms: 'positionStaleMs',
+  batch_window_ms: 'batchWindowMs',
 } as const;
 const SCORING_FIELDS = {
   idle_weight: 'idleWeight',
   idle_cap_s: 'idleCapS',
   acceptance_penalty_s: 'acceptancePenaltyS',
   heading_penalty_s: 'headingPenaltyS',
+  lateness_weight: 'latenessWeight',
 } as const;
 
 /** The fields set in a SetDispatchConfigRequest (proto3 `optional`: unset ones are absent). */
@@ -489,6 +516,7 @@ function restaurantMsg(r: RestaurantView): Msg {
 const EMPTY_SHARD = {
   shard: '',
   drained: false,
+  policy: '',
   riders: 0,
   ridersAvailable: 0,
   restaurants: 0,
@@ -503,6 +531,7 @@ function shardMsg(s: typeof EMPTY_SHARD): Msg {
   return {
     shard: s.shard,
     drained: s.drained,
+    policy: s.policy,
     riders: s.riders,
     riders_available: s.ridersAvailable,
     restaurants: s.restaurants,

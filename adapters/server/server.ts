@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import uWS from 'uWebSockets.js';
 import { type Engine, type EngineOptions, type RefundStage, refundNotice, resolveConfig } from '../../engine/index.js';
 import type { IdentityVerifier } from '../../engine/ports/identity.js';
-import { CloseCode, type OrderId, type PositionFix, type RiderId } from '../../protocol/index.js';
+import { CloseCode, type DispatchPolicy, type OrderId, type PositionFix, type RiderId } from '../../protocol/index.js';
 import { buildOpenApi } from '../../protocol/rest/openapi.js';
 import { FieldCipher, parseEncryptionKey } from '../crypto/field-cipher.js';
 import { HealthMonitor, type Readiness } from '../observability/health.js';
@@ -509,7 +509,7 @@ async function developmentKey(config: ServerConfig, log: ServerLogger): Promise<
 }
 
 /**
- * Operators' settings and drains outlive a restart: the latest of each, from
+ * Operators' settings, drains and shard policies outlive a restart: the latest of each, from
  * the record of admin actions, is applied to the recovered engine.
  */
 async function replayStandingActions(engine: Engine, audit: AdminAudit, log: ServerLogger): Promise<void> {
@@ -520,8 +520,15 @@ async function replayStandingActions(engine: Engine, audit: AdminAudit, log: Ser
       log.warn({ msg: 'stored dispatch settings refused; defaults kept', detail: out.result.detail });
   }
   for (const shard of standing.drained) engine.execute({ type: 'drain_shard', shard, drained: true });
-  if (standing.settings || standing.drained.length > 0)
-    log.info({ msg: 'operator settings restored', settings: standing.settings ?? null, drained: standing.drained });
+  for (const { shard, policy } of standing.policies)
+    engine.execute({ type: 'set_shard_policy', shard, policy: policy as DispatchPolicy });
+  if (standing.settings || standing.drained.length > 0 || standing.policies.length > 0)
+    log.info({
+      msg: 'operator settings restored',
+      settings: standing.settings ?? null,
+      drained: standing.drained,
+      policies: standing.policies,
+    });
 }
 
 /** Waits until the queue holds nothing unwritten, or gives up after `ms` (and says so). */

@@ -1,6 +1,10 @@
 import {
   checkInvariants,
+  defaultEngineConfig,
   Engine,
+  FORBIDDEN_PAIR,
+  minCostAssignment,
+  travelS,
   fastDistanceM,
   offsetM,
   SeededRandom,
@@ -31,6 +35,12 @@ export interface SimOptions {
   positionIntervalS: number;
   /** Cap on draining after ordering stops, simulated seconds. */
   drainS: number;
+  /** The engine's dispatch policy: greedy or batched. */
+  policy: string;
+  /** The batched policy's window, and the window of the offline-optimum comparison, seconds. */
+  batchWindowS: number;
+  /** The batched policy's cost per second past the promise (`scoring.latenessWeight`). */
+  latenessWeight: number;
 }
 
 export const defaultSimOptions: SimOptions = {
@@ -43,6 +53,9 @@ export const defaultSimOptions: SimOptions = {
   radiusKm: 8,
   positionIntervalS: 4,
   drainS: 4 * 3600,
+  policy: 'greedy',
+  batchWindowS: 2,
+  latenessWeight: 1,
 };
 
 type Mode = 'offline' | 'break' | 'idle' | 'to_pickup' | 'at_pickup' | 'to_drop' | 'handing_over';
@@ -75,6 +88,29 @@ export class Simulation {
   readonly matchMicros = new Sample();
   readonly pickupDistance = new Sample();
   readonly deliveryMinutes = new Sample();
+  /** From assignment to the rider reaching the pickup, seconds. */
+  readonly pickupSeconds = new Sample();
+  /** Dispatch quality: see {@link quality}. */
+  readonly #q = {
+    late: 0,
+    delivered: 0,
+    onlineRiderS: 0,
+    idleRiderS: 0,
+    payoutPaise: 0,
+    windows: 0,
+    windowOrders: 0,
+    policyEtaS: 0,
+    optimumEtaS: 0,
+  };
+  /** Idle riders' positions at the open window's start, and the first offer of each order in it. */
+  #window: { riders: Map<string, LatLng>; offers: Map<string, { pickup: LatLng; riderId: string }> } = {
+    riders: new Map(),
+    offers: new Map(),
+  };
+  readonly #payout = new Map<string, number>();
+  /** Riders holding an offer: not free for another order. */
+  readonly #holding = new Set<string>();
+  readonly #assignedAt = new Map<string, number>();
   readonly counts = {
     orders_placed: 0,
     orders_delivered: 0,
@@ -95,7 +131,10 @@ export class Simulation {
 
   readonly #opts: SimOptions;
   readonly #clock: Clock;
+  /** Customers, restaurants and the city: the demand, the same whatever the dispatch policy does. */
   readonly #rnd: SeededRandom;
+  /** Riders' choices, moves, breaks and dropped connections. */
+  readonly #riderRnd: SeededRandom;
   readonly #agents: Agent[] = [];
   readonly #byId = new Map<string, Agent>();
   readonly #orders = new Map<OrderId, OrderInfo>();
@@ -111,7 +150,20 @@ export class Simulation {
     this.#opts = opts;
     this.#clock = clock;
     this.#rnd = new SeededRandom(opts.seed);
-    this.engine = new Engine({ clock, seed: opts.seed, stopwatch, onMatch: (m) => this.matchMicros.add(m.micros) });
+    this.#riderRnd = new SeededRandom(opts.seed + 0x9e3779b9);
+    if (opts.policy !== 'greedy' && opts.policy !== 'batched')
+      throw new RangeError(`policy must be greedy or batched, got ${opts.policy}`);
+    this.engine = new Engine({
+      clock,
+      seed: opts.seed,
+      stopwatch,
+      onMatch: (m) => this.matchMicros.add(m.micros),
+      config: {
+        dispatchPolicy: opts.policy,
+        batchWindowMs: Math.round(opts.batchWindowS * 1000),
+        scoring: { latenessWeight: opts.latenessWeight },
+      },
+    });
     this.engine.subscribe((e) => this.#onEvent(e));
     const city = planCity({
       riders: opts.riders,
@@ -159,7 +211,20 @@ export class Simulation {
       };
       this.#clock.setTimeout(loop, ms);
     };
-    every(1000, () => this.#moveTick());
+    every(1000, () => {
+      this.#moveTick();
+      this.#countRiders();
+    });
+    // Windows of the offline-optimum comparison, offset by half a window from the batch closes,
+    // so that each window holds one close.
+    const w = Math.round(this.#opts.batchWindowS * 1000);
+    this.#clock.setTimeout(
+      () => {
+        this.#closeWindow();
+        every(w, () => this.#closeWindow());
+      },
+      w - (this.#clock.now() % w) + w / 2,
+    );
     every(60_000, () => this.#churn());
     const checkEvery = this.#opts.riders > 20_000 ? 300_000 : 30_000;
     every(checkEvery, () => this.checkInvariants());
@@ -195,11 +260,22 @@ export class Simulation {
   }
 
   #placeOrder(): void {
+    // Every draw of this order first, so that the demand stream does not depend on dispatch
+    // (a refusal, say): two policies on the same seed see the same customers.
+    const d = this.#rnd;
     const i = this.#pickRestaurant();
     const restaurantId = this.#restaurantIds[i]!;
     const at = this.#restaurantAt[i]!;
-    const drop = offsetM(at.lat, at.lng, this.#rnd.next() * 360, 500 + this.#rnd.next() * 4500);
-    const paid = this.#rnd.next() < 0.7;
+    const drop = offsetM(at.lat, at.lng, d.next() * 360, 500 + d.next() * 4500);
+    const paid = d.next() < 0.7;
+    const fails = d.next() < 0.03;
+    const payS = 5 + d.next() * 35;
+    const rejects = d.next() < 0.03;
+    const prepNoise = d.normal(0, 3);
+    const acceptS = paid ? 10 + d.next() * 80 : 45 + d.next() * 85;
+    const readyS = d.next() * 120;
+    const cancels = d.next() < 0.02;
+    const cancelS = 20 + d.next() * 100;
     const res = this.engine.placeOrder({
       customerId: `cust-${this.#customer++ % 50_000}` as CustomerId,
       restaurantId,
@@ -212,25 +288,20 @@ export class Simulation {
     }
     const id = res.value;
     this.#orders.set(id, { pickup: at, drop, foodReady: false });
-    const later = (lo: number, hi: number, fn: () => void) =>
-      this.#clock.setTimeout(fn, (lo + this.#rnd.next() * (hi - lo)) * 1000);
-    if (!paid) {
-      const fails = this.#rnd.next() < 0.03;
-      later(5, 40, () => (fails ? this.engine.failPayment(id) : this.engine.confirmPayment(id)));
-    }
-    const rejects = this.#rnd.next() < 0.03;
+    const after = (s: number, fn: () => void) => this.#clock.setTimeout(fn, s * 1000);
+    if (!paid) after(payS, () => (fails ? this.engine.failPayment(id) : this.engine.confirmPayment(id)));
     const prep = this.engine.getRestaurant(restaurantId);
-    const prepMinutes = Math.max(3, (prep.ok ? prep.value.prepMinutes : 15) + this.#rnd.normal(0, 3));
-    later(paid ? 10 : 45, paid ? 90 : 130, () => {
+    const prepMinutes = Math.max(3, (prep.ok ? prep.value.prepMinutes : 15) + prepNoise);
+    after(acceptS, () => {
       if (rejects) {
         this.engine.restaurantReject(id, { restaurantId });
         return;
       }
       if (this.engine.restaurantAccept(id, { restaurantId, prepMinutes: Math.round(prepMinutes) }).ok) {
-        later(prepMinutes * 60, prepMinutes * 60 + 120, () => this.engine.foodReady(id, { restaurantId }));
+        after(prepMinutes * 60 + readyS, () => this.engine.foodReady(id, { restaurantId }));
       }
     });
-    if (this.#rnd.next() < 0.02) later(20, 120, () => this.engine.cancelOrder({ orderId: id, by: 'customer' }));
+    if (cancels) after(cancelS, () => this.engine.cancelOrder({ orderId: id, by: 'customer' }));
   }
 
   // ─── Riders ──────────────────────────────────────────────────────────────
@@ -241,9 +312,16 @@ export class Simulation {
       case 'order_offered':
         this.counts.offers_sent++;
         this.#offerDistance.set(e.offerId, e.pickupDistanceM);
+        this.#payout.set(e.offerId, e.payout ?? 0);
+        if (!this.#window.offers.has(e.id)) {
+          this.#window.offers.set(e.id, { pickup: e.pickup, riderId: e.riderId });
+          const a = this.#byId.get(e.riderId);
+          if (a && !this.#window.riders.has(a.id)) this.#window.riders.set(a.id, { lat: a.lat, lng: a.lng });
+        }
         break;
       case 'order_offer_ended':
         this.#offerDistance.delete(e.offerId);
+        this.#payout.delete(e.offerId);
         if (e.outcome === 'declined') this.counts.offers_declined++;
         else if (e.outcome === 'expired') this.counts.offers_expired++;
         else this.counts.offers_withdrawn++;
@@ -253,6 +331,8 @@ export class Simulation {
         const d = this.#offerDistance.get(e.offerId);
         if (d !== undefined) this.pickupDistance.add(d);
         this.#offerDistance.delete(e.offerId);
+        this.#payout.set(e.id, this.#payout.get(e.offerId) ?? 0);
+        this.#payout.delete(e.offerId);
         break;
       }
       case 'order_unassigned':
@@ -269,23 +349,39 @@ export class Simulation {
       case 'order_sla_breached':
         this.counts.sla_breaches++;
         break;
-      case 'order_delivered':
+      case 'order_delivered': {
         this.counts.orders_delivered++;
-        this.deliveryMinutes.add((e.at - this.#placedAt(e)) / 60_000);
+        const v = this.engine.getOrder(e.id);
+        this.deliveryMinutes.add((e.at - (v.ok ? v.value.placedAt : e.at)) / 60_000);
+        if (v.ok && e.at > v.value.promisedAt) this.#q.late++;
+        // Per rider-hour figures count the ordering period only, not the drain's tail.
+        if (this.#ordering) {
+          this.#q.payoutPaise += this.#payout.get(e.id) ?? 0;
+          this.#q.delivered++;
+        }
+        this.#payout.delete(e.id);
         this.#orders.delete(e.id);
         break;
+      }
       case 'order_cancelled':
+        this.#payout.delete(e.id);
         this.counts.orders_cancelled++;
         this.cancelReasons[e.reason] = (this.cancelReasons[e.reason] ?? 0) + 1;
         this.#orders.delete(e.id);
         break;
       case 'rider_offered':
+        this.#holding.add(e.id);
         this.#decide(e.id, e.orderId);
+        break;
+      case 'rider_offer_ended':
+        this.#holding.delete(e.id);
         break;
       case 'rider_assigned': {
         const a = this.#byId.get(e.id)!;
         a.mode = 'to_pickup';
         a.orderId = e.orderId;
+        this.#holding.delete(a.id);
+        this.#assignedAt.set(a.id, e.at);
         break;
       }
       case 'rider_released':
@@ -296,6 +392,7 @@ export class Simulation {
         break;
       }
       case 'rider_offline': {
+        this.#holding.delete(e.id);
         const a = this.#byId.get(e.id)!;
         a.mode = 'offline';
         a.orderId = null;
@@ -304,16 +401,11 @@ export class Simulation {
     }
   }
 
-  #placedAt(e: EngineEvent): number {
-    const v = this.engine.getOrder(e.id as OrderId);
-    return v.ok ? v.value.placedAt : e.at;
-  }
-
   /** A rider looks at an offer for a few seconds, then accepts, declines or ignores it. */
   #decide(riderId: RiderId, orderId: OrderId): void {
-    const x = this.#rnd.next();
+    const x = this.#riderRnd.next();
     const p = this.#opts.acceptProbability;
-    const delay = (2 + this.#rnd.next() * 10) * 1000;
+    const delay = (2 + this.#riderRnd.next() * 10) * 1000;
     const a = this.#byId.get(riderId)!;
     // A rider whose connection dropped meanwhile cannot answer: the offer expires.
     if (x < p) this.#clock.setTimeout(() => a.connected && this.engine.acceptOffer(riderId, orderId), delay);
@@ -361,14 +453,17 @@ export class Simulation {
 
   #reached(a: Agent, order: OrderInfo | undefined): void {
     if (a.mode === 'idle') {
-      a.waypoint = offsetM(a.lat, a.lng, this.#rnd.next() * 360, this.#rnd.next() * 1500);
+      a.waypoint = offsetM(a.lat, a.lng, this.#riderRnd.next() * 360, this.#riderRnd.next() * 1500);
     } else if (a.mode === 'to_pickup' && order) {
       a.mode = 'at_pickup';
+      const at = this.#assignedAt.get(a.id);
+      if (at !== undefined) this.pickupSeconds.add((this.#clock.now() - at) / 1000);
+      this.#assignedAt.delete(a.id);
       this.#waitForFood(a, a.orderId!);
     } else if (a.mode === 'to_drop') {
       a.mode = 'handing_over';
       const orderId = a.orderId!;
-      this.#clock.setTimeout(() => this.engine.delivered(a.id, orderId), (30 + this.#rnd.next() * 90) * 1000);
+      this.#clock.setTimeout(() => this.engine.delivered(a.id, orderId), (30 + this.#riderRnd.next() * 90) * 1000);
     }
   }
 
@@ -385,10 +480,87 @@ export class Simulation {
     }, 30_000);
   }
 
+  /** Rider-seconds online and idle while orders come in, for the idle share and the per rider-hour figures. */
+  #countRiders(): void {
+    if (!this.#ordering) return;
+    for (const a of this.#agents) {
+      if (a.mode === 'offline' || a.mode === 'break') continue;
+      this.#q.onlineRiderS++;
+      if (a.mode === 'idle') this.#q.idleRiderS++;
+    }
+  }
+
+  /**
+   * Ends a comparison window: the orders first offered in it, and the riders
+   * idle at its start plus those offered, are matched again by the least total
+   * pickup ETA with every rider a candidate (the offline optimum on the same
+   * snapshot), against the pairs the policy made. Then opens the next window.
+   */
+  #closeWindow(): void {
+    const { riders, offers } = this.#window;
+    if (offers.size > 0) {
+      const ids = [...riders.keys()];
+      const eta = (r: LatLng, p: LatLng) => travelS(defaultEngineConfig, fastDistanceM(r.lat, r.lng, p.lat, p.lng));
+      const rows = [...offers.values()];
+      const cost = new Float64Array(rows.length * ids.length).fill(FORBIDDEN_PAIR);
+      const maxEta = travelS(defaultEngineConfig, defaultEngineConfig.maxPickupDistanceM);
+      rows.forEach((o, i) => {
+        ids.forEach((id, j) => {
+          const x = eta(riders.get(id)!, o.pickup);
+          if (x <= maxEta) cost[i * ids.length + j] = x;
+        });
+        this.#q.policyEtaS += eta(riders.get(o.riderId)!, o.pickup);
+      });
+      const best = minCostAssignment(rows.length, ids.length, cost);
+      for (let i = 0; i < rows.length; i++) {
+        // Every order was offered, so the policy's rider is always a real pair: the optimum pairs them all.
+        const j = best[i]!;
+        this.#q.optimumEtaS +=
+          j === -1 ? eta(riders.get(rows[i]!.riderId)!, rows[i]!.pickup) : cost[i * ids.length + j]!;
+      }
+      this.#q.windows++;
+      this.#q.windowOrders += rows.length;
+    }
+    const idle = new Map<string, LatLng>();
+    for (const a of this.#agents)
+      if (a.mode === 'idle' && a.connected && !this.#holding.has(a.id)) idle.set(a.id, { lat: a.lat, lng: a.lng });
+    this.#window = { riders: idle, offers: new Map() };
+  }
+
+  /** The dispatch-quality figures of the run so far. */
+  quality(): {
+    pickup_s: { mean: number; p90: number };
+    wait_min_mean: number;
+    late_orders: number;
+    rider_idle_share: number;
+    earnings_per_rider_hour_inr: number;
+    deliveries_per_rider_hour: number;
+    gap_to_optimum_pct: number;
+    comparison_windows: number;
+    comparison_orders: number;
+  } {
+    const q = this.#q;
+    const hours = q.onlineRiderS / 3600;
+    return {
+      pickup_s: {
+        mean: Math.round(this.pickupSeconds.mean() || 0),
+        p90: Math.round(this.pickupSeconds.quantile(0.9) || 0),
+      },
+      wait_min_mean: Number((this.deliveryMinutes.mean() || 0).toFixed(1)),
+      late_orders: q.late,
+      rider_idle_share: Number((q.onlineRiderS ? q.idleRiderS / q.onlineRiderS : 0).toFixed(3)),
+      earnings_per_rider_hour_inr: Number((hours ? q.payoutPaise / 100 / hours : 0).toFixed(1)),
+      deliveries_per_rider_hour: Number((hours ? q.delivered / hours : 0).toFixed(3)),
+      gap_to_optimum_pct: Number((q.optimumEtaS ? (q.policyEtaS / q.optimumEtaS - 1) * 100 : 0).toFixed(2)),
+      comparison_windows: q.windows,
+      comparison_orders: q.windowOrders,
+    };
+  }
+
   /** Breaks and dropped connections, a few per minute. */
   #churn(): void {
     for (const a of this.#agents) {
-      const x = this.#rnd.next();
+      const x = this.#riderRnd.next();
       if (a.mode === 'idle' && a.connected && x < 0.005) {
         if (!this.engine.riderBreak(a.id).ok) continue;
         a.mode = 'break';
@@ -396,12 +568,12 @@ export class Simulation {
           () => {
             if (this.engine.riderResume(a.id).ok) a.mode = 'idle';
           },
-          (5 + this.#rnd.next() * 15) * 60_000,
+          (5 + this.#riderRnd.next() * 15) * 60_000,
         );
       } else if (a.mode !== 'offline' && a.mode !== 'break' && a.connected && x > 0.998) {
         if (!this.engine.riderDisconnected(a.id).ok) continue;
         a.connected = false;
-        this.#clock.setTimeout(() => this.#reconnect(a), (10 + this.#rnd.next() * 110) * 1000);
+        this.#clock.setTimeout(() => this.#reconnect(a), (10 + this.#riderRnd.next() * 110) * 1000);
       } else if (a.mode === 'offline' && x < 0.2) {
         this.#comeOnline(a);
       }

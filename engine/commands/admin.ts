@@ -1,5 +1,7 @@
 import { getResolution, isValidCell } from 'h3-js';
 import {
+  DISPATCH_POLICIES,
+  type DispatchPolicy,
   type DispatchSettings,
   type H3Cell,
   type OrderId,
@@ -117,13 +119,42 @@ export function reassign(core: EngineCore, orderId: OrderId, riderId: RiderId | 
  * what it holds runs to its end, so an operator can empty it before moving it.
  */
 export function drainShard(core: EngineCore, shard: string, drained: boolean): Result {
+  const key = shardKey(core, shard);
+  if (!key.ok) return key;
+  if (typeof drained !== 'boolean') return reject('INVALID_ARGUMENT', 'drained must be true or false');
+  if (drained) core.drained.add(key.value);
+  else core.drained.delete(key.value);
+  return OK;
+}
+
+/**
+ * Sets how a shard matches orders to riders (`greedy` or `batched`), or with
+ * `default` hands it back to the engine's `dispatchPolicy`. Effective for the
+ * shard's next search; orders already waiting in a batch are matched when
+ * their batch would have closed, under the new policy.
+ */
+export function setShardPolicy(core: EngineCore, shard: string, policy: string): Result {
+  const key = shardKey(core, shard);
+  if (!key.ok) return key;
+  if (policy === 'default') core.policies.delete(key.value);
+  else if ((DISPATCH_POLICIES as readonly string[]).includes(policy))
+    core.policies.set(key.value, policy as DispatchPolicy);
+  else
+    return reject(
+      'INVALID_ARGUMENT',
+      `policy must be one of ${[...DISPATCH_POLICIES, 'default'].join(', ')}, got ${JSON.stringify(policy)}`,
+    );
+  // A batch left open is matched when its orders' retries fire; under greedy each then searches alone.
+  if (policy !== 'batched') core.batches.delete(key.value);
+  return OK;
+}
+
+/** `shard` as a shard key: an H3 cell at the engine's shard resolution. */
+function shardKey(core: EngineCore, shard: string): Result<H3Cell> {
   const res = core.config.shardResolution;
   if (typeof shard !== 'string' || !isValidCell(shard) || getResolution(shard) !== res)
     return reject('INVALID_ARGUMENT', `shard must be an H3 cell at resolution ${res}, got ${JSON.stringify(shard)}`);
-  if (typeof drained !== 'boolean') return reject('INVALID_ARGUMENT', 'drained must be true or false');
-  if (drained) core.drained.add(shard as H3Cell);
-  else core.drained.delete(shard as H3Cell);
-  return OK;
+  return ok(shard as H3Cell);
 }
 
 /** Changes dispatch settings at once; the next search, offer and retry use them. Answers the settings after. */

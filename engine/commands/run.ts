@@ -1,7 +1,7 @@
 import { type EngineCommand, type Result, PositionStatus, ok, reject } from '../../protocol/index.js';
 import type { EngineCore } from '../core.js';
 import { applyPosition } from '../positions.js';
-import { drainShard, forceAssign, reassign, setDispatchConfig } from './admin.js';
+import { drainShard, forceAssign, reassign, setDispatchConfig, setShardPolicy } from './admin.js';
 import { fireDeadline } from './deadline.js';
 import { acceptOffer, declineOffer, delivered, offerFromCandidates, pickedUp } from './offer.js';
 import {
@@ -91,6 +91,8 @@ export function runCommand(core: EngineCore, cmd: EngineCommand): Result<unknown
       return reassign(core, cmd.orderId, cmd.riderId);
     case 'drain_shard':
       return drainShard(core, cmd.shard, cmd.drained);
+    case 'set_shard_policy':
+      return setShardPolicy(core, cmd.shard, cmd.policy);
     case 'review_rider':
       return reviewRider(core, cmd.riderId, cmd.approve, cmd.reason);
     case 'submit_rider_documents':

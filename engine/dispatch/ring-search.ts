@@ -17,6 +17,13 @@ export interface Match {
   readonly ring: number;
 }
 
+/** A rider a search scored for an order. */
+export interface Candidate {
+  readonly rider: RiderRecord;
+  readonly distanceM: number;
+  readonly score: number;
+}
+
 /** Candidates a decision trace keeps: the best few, not the whole search. */
 export const TRACE_TOP = 5;
 
@@ -215,6 +222,17 @@ export class RingSearch {
       skipped: { stale: this.#stale, passedBefore: this.#passed, tooFar: this.#far, unavailable: this.#unavailable },
       candidates,
     };
+  }
+
+  /**
+   * The best few riders of the last search (those its trace keeps), best first:
+   * a batch's candidates for that order. Call right after the search.
+   */
+  lastTop(): Candidate[] {
+    const out: Candidate[] = [];
+    for (let i = 0; i < this.#topN; i++)
+      out.push({ rider: this.#topRider[i]!, distanceM: this.#topDist[i]!, score: this.#topScore[i]! });
+    return out;
   }
 
   /** Each term of a rider's score for `order`, as {@link score} adds them up. */

@@ -1,12 +1,15 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import { SimulatedClock, nullStopwatch } from '../../engine/index.js';
 import { defaultSimOptions, Simulation } from '../../bench/sim/simulation.js';
 
-function run(seed: number) {
+function run(seed: number, policy = 'greedy') {
   const clock = new SimulatedClock();
   const sim = new Simulation(
-    { ...defaultSimOptions, riders: 300, restaurants: 30, ordersPerSec: 0.5, seed, radiusKm: 4 },
+    { ...defaultSimOptions, riders: 300, restaurants: 30, ordersPerSec: 0.5, seed, radiusKm: 4, policy },
     clock,
     nullStopwatch,
   );
@@ -28,6 +31,46 @@ t.test('a small city runs to the end with every invariant holding', async (t) =>
   t.equal(sim.counts.orders_delivered + sim.counts.orders_cancelled, sim.counts.orders_placed, 'every order ended');
   t.equal(sim.liveOrders, 0);
   t.ok(sim.counts.offers_declined > 0 && sim.counts.offers_expired > 0, 'declines and expiries happen');
+});
+
+t.test('batched against greedy on the same busy city: shorter pickups, closer to the optimum', async (t) => {
+  // Busy: few riders for the orders, so that riders are scarce and the choice matters.
+  const busy = (policy: string) => {
+    const clock = new SimulatedClock();
+    const sim = new Simulation(
+      { ...defaultSimOptions, riders: 150, restaurants: 40, ordersPerSec: 0.5, seed: 9, radiusKm: 5, policy },
+      clock,
+      nullStopwatch,
+    );
+    sim.start();
+    clock.advance(1_200_000);
+    sim.stopOrdering();
+    for (let i = 0; i < 200 && sim.liveOrders > 0; i++) clock.advance(60_000);
+    sim.checkInvariants();
+    return sim;
+  };
+  const g = busy('greedy');
+  const b = busy('batched');
+  for (const sim of [g, b]) {
+    t.equal(sim.counts.invariant_violations, 0, sim.firstViolations.join('\n'));
+    t.equal(sim.liveOrders, 0, 'every order ended');
+  }
+  const gq = g.quality();
+  const bq = b.quality();
+  t.ok(bq.comparison_orders > 100, `${bq.comparison_orders} orders compared with the optimum`);
+  t.ok(gq.gap_to_optimum_pct >= 0 && bq.gap_to_optimum_pct >= 0, 'no policy beats the optimum of its own windows');
+  t.ok(
+    bq.gap_to_optimum_pct < gq.gap_to_optimum_pct,
+    `gap to the optimum: batched ${bq.gap_to_optimum_pct}%, greedy ${gq.gap_to_optimum_pct}%`,
+  );
+  t.ok(bq.pickup_s.mean < gq.pickup_s.mean, `mean pickup ${bq.pickup_s.mean} s batched, ${gq.pickup_s.mean} s greedy`);
+  for (const q of [gq, bq]) {
+    t.ok(q.rider_idle_share > 0 && q.rider_idle_share < 1, 'an idle share');
+    t.ok(
+      q.earnings_per_rider_hour_inr > 0 && q.deliveries_per_rider_hour > 0,
+      'earnings and deliveries per rider-hour',
+    );
+  }
 });
 
 t.test('the same seed gives the same run; another seed does not', async (t) => {
@@ -76,6 +119,16 @@ t.test('npm run simulate -- --json ends with one JSON object holding the promise
     t.type(out[k], 'number', k);
   t.match(out.match_latency_us, { p50: Number, p90: Number, p99: Number, max: Number });
   t.match(out.pickup_distance_m, { mean: Number, p90: Number });
+  t.equal(out.policy, 'greedy', 'greedy unless asked');
+  t.match(out.quality, {
+    pickup_s: { mean: Number, p90: Number },
+    wait_min_mean: Number,
+    late_orders: Number,
+    rider_idle_share: Number,
+    earnings_per_rider_hour_inr: Number,
+    deliveries_per_rider_hour: Number,
+    gap_to_optimum_pct: Number,
+  });
   t.match(res.stderr, /\[sim \d\d:\d\d:\d\d\] placed \d+ delivered \d+/, 'progress lines on stderr');
 });
 
@@ -90,4 +143,33 @@ t.test('bad flags get a clear error and exit code 2', async (t) => {
   });
   t.equal(neg.status, 2);
   t.match(neg.stderr, /--riders must be a number/);
+  const policy = spawnSync(process.execPath, ['--import', 'tsx', 'bench/simulate.ts', '--policy', 'fastest'], {
+    encoding: 'utf8',
+  });
+  t.equal(policy.status, 2);
+  t.match(policy.stderr, /--policy must be greedy or batched, got fastest/);
+});
+
+t.test('npm run dispatch-quality: both policies per seed, a table or JSON, and a chart', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dq-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const svg = join(dir, 'q.svg');
+  const args = ['--import', 'tsx', 'bench/dispatch-quality.ts', '--seeds', '4', '--riders', '150'];
+  const small = ['--restaurants', '30', '--orders-per-sec', '0.5', '--duration', '300', '--svg', svg];
+  const res = spawnSync(process.execPath, [...args, ...small, '--json'], { encoding: 'utf8' });
+  t.equal(res.status, 0, res.stderr);
+  const out = JSON.parse(res.stdout.trim().split('\n').at(-1)!);
+  t.same(
+    out.rows.map((r: { policy: string; seed: number }) => `${r.policy}:${r.seed}`),
+    ['greedy:4', 'batched:4'],
+  );
+  for (const r of out.rows) t.ok(r.delivered > 0 && r.gapPct >= 0, `${r.policy}: delivered ${r.delivered}`);
+  t.match(readFileSync(svg, 'utf8'), /^<svg [^>]*>[\s\S]*seed 4: [\d.]+ ÷ [\d.]+ = [\d.]+[\s\S]*<\/svg>\n$/);
+  const table = spawnSync(process.execPath, [...args, ...small], { encoding: 'utf8' });
+  t.match(table.stdout, /^\| policy \| seed \| delivered .*\n\|---/);
+  const bad = spawnSync(process.execPath, ['--import', 'tsx', 'bench/dispatch-quality.ts', '--seeds', 'x'], {
+    encoding: 'utf8',
+  });
+  t.equal(bad.status, 2);
+  t.match(bad.stderr, /--seeds must be integers/);
 });

@@ -71,7 +71,7 @@ t.test('tables for people', async (t) => {
   const shards = await admin(['shards']);
   t.match(
     shards.stdout,
-    /^SHARD\s+DRAINED\s+RIDERS\s+AVAILABLE\s+LIVE\s+SEARCHING\s+OFFERED\s+ASSIGNED\s+PICKED_UP\n\w+\s+false\s+2\s+1\s+1\s+0\s+1\s+0\s+0\n$/,
+    /^SHARD\s+DRAINED\s+POLICY\s+RIDERS\s+AVAILABLE\s+LIVE\s+SEARCHING\s+OFFERED\s+ASSIGNED\s+PICKED_UP\n\w+\s+false\s+greedy\s+2\s+1\s+1\s+0\s+1\s+0\s+0\n$/,
   );
 
   const order = await admin(['order', orderId]);
@@ -96,6 +96,16 @@ t.test('--json for scripts, and actions', async (t) => {
   const refused = await admin(['assign', orderId, 'cli-a']);
   t.equal(refused.code, 3);
   t.match(refused.stderr, /^admin: ORDER_INVALID_TRANSITION: /);
+  const shard = engine.shardOf('order', orderId)!;
+  const batched = await admin(['policy', shard, 'batched']);
+  t.equal(batched.code, 0, batched.stderr);
+  t.match(batched.stdout, new RegExp(`\\n${shard}\\s+false\\s+batched\\s`), 'the shard now batches');
+  t.equal(engine.shardStats().find((s) => s.shard === shard)?.policy, 'batched');
+  t.equal((await admin(['policy', shard, 'default'])).code, 0);
+  t.equal(engine.shardStats().find((s) => s.shard === shard)?.policy, 'greedy', 'back to the engine default');
+  const noPolicy = await admin(['policy', shard]);
+  t.equal(noPolicy.code, 2, 'no policy: a usage error');
+  t.match(noPolicy.stderr, /a shard and a policy/);
   const cancel = await admin(['cancel', orderId]);
   t.equal(cancel.code, 2, 'no reason: a usage error');
   t.match(cancel.stderr, /--reason/);

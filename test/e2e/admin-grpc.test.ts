@@ -62,6 +62,7 @@ const valid: Record<string, Record<string, unknown>> = {
   SetRestaurantStatus: { restaurant_id: restaurantId, status: 'busy' },
   ReviewRider: { rider_id: 'nobody', approve: true },
   DrainShard: { shard: 'x', drained: true },
+  SetShardPolicy: { shard: 'x', policy: 'batched' },
   SetDispatchConfig: { max_ring: 3 },
 };
 
@@ -257,6 +258,25 @@ t.test('restaurant status, drain, dispatch settings', async (t) => {
   t.match(await refusal(client.call('DrainShard', { shard: 'nope', drained: true }, token)), {
     code: status.INVALID_ARGUMENT,
   });
+
+  t.match(await client.call('SetShardPolicy', { shard, policy: 'batched' }, token), { shard, policy: 'batched' });
+  const waiting = order();
+  t.match(engine.getOrder(waiting), { ok: true, value: { state: 'dispatching.searching' } }, 'waits for its batch');
+  t.match(
+    (await client.call('ShardStats', {}, token))['shards'].find((s: { shard: string }) => s.shard === shard),
+    { policy: 'batched' },
+    'ShardStats shows the policy',
+  );
+  t.match(await client.call('SetShardPolicy', { shard, policy: 'default' }, token), { shard, policy: 'greedy' });
+  t.match(await refusal(client.call('SetShardPolicy', { shard, policy: 'fastest' }, token)), {
+    code: status.INVALID_ARGUMENT,
+    details: /greedy, batched, default/,
+  });
+  t.match(await refusal(client.call('SetShardPolicy', { shard }, token)), {
+    code: status.INVALID_ARGUMENT,
+    details: /policy required/,
+  });
+  engine.cancelOrder({ orderId: waiting, by: 'admin' });
 
   const before = await client.call('GetDispatchConfig', {}, token);
   t.equal(before['max_ring'], engine.config.maxRing);

@@ -9,7 +9,7 @@ import { makeCast, startTestServer } from '../support/rest-server.js';
 
 const CENTRE = { lat: 19.076, lng: 72.8777 };
 
-t.test('settings and drains are applied again after a restart', async (t) => {
+t.test('settings, drains and shard policies are applied again after a restart', async (t) => {
   const env = {
     DATABASE_URL: await throwawayDatabase(t, 'adminrestart'),
     REDIS_URL: 'redis://127.0.0.1:6379',
@@ -24,6 +24,7 @@ t.test('settings and drains are applied again after a restart', async (t) => {
   const a = adminClient(first.server.admin!.port);
   await a.call('SetDispatchConfig', { offer_timeout_ms: 9_000, idle_weight: 0.25 }, cast.admin.token);
   await a.call('DrainShard', { shard, drained: true }, cast.admin.token);
+  await a.call('SetShardPolicy', { shard, policy: 'batched' }, cast.admin.token);
   a.close();
   for (const c of closers.reverse()) await c();
 
@@ -33,8 +34,8 @@ t.test('settings and drains are applied again after a restart', async (t) => {
   t.equal(e.config.scoring.idleWeight, 0.25);
   t.match(
     e.shardStats().find((s) => s.shard === shard),
-    { drained: true },
-    'the drain',
+    { drained: true, policy: 'batched' },
+    'the drain and the shard policy',
   );
   t.match(e.placeOrder({ customerId: 'c' as never, restaurantId, drop: CENTRE, paid: true }), {
     ok: false,

@@ -181,10 +181,10 @@ const count = (e: EngineEvent) => {
   seen.set(key, (seen.get(key) ?? 0) + 1);
 };
 
-function run(nRiders: number, cmds: Cmd[]): void {
+function run(nRiders: number, cmds: Cmd[], config: EngineConfigInput = CONFIG): void {
   const clock = new SimulatedClock();
   const errors: unknown[] = [];
-  const engine = new Engine({ clock, config: CONFIG, seed: 42, logger: { error: (m, d) => errors.push([m, d]) } });
+  const engine = new Engine({ clock, config, seed: 42, logger: { error: (m, d) => errors.push([m, d]) } });
   const mon = monitor();
   engine.subscribe(mon.see);
   engine.subscribe(count);
@@ -404,6 +404,22 @@ t.test('random command sequences keep every invariant, and every order ends', as
   ]) {
     reached(`order_cancelled:${reason}`);
   }
+});
+
+t.test('the same under the batched policy: orders wait for their batch, and every invariant holds', async (t) => {
+  const batched: EngineConfigInput = { ...CONFIG, dispatchPolicy: 'batched', batchWindowMs: 3_000 };
+  const offers = seen.get('order_offered') ?? 0;
+  t.doesNotThrow(() =>
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 3, max: 6 }),
+        fc.array(cmdArb, { minLength: 20, maxLength: 100, size: 'max' }),
+        (n, cmds) => run(n, cmds, batched),
+      ),
+      { seed: 18, numRuns: 200 },
+    ),
+  );
+  t.ok((seen.get('order_offered') ?? 0) > offers, 'batched runs make offers');
 });
 
 t.test('a hand-picked busy run, as a sanity check on the generator', async (t) => {

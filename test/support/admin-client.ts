@@ -20,6 +20,7 @@ export const UNARY_METHODS = [
   'SetRestaurantStatus',
   'ReviewRider',
   'DrainShard',
+  'SetShardPolicy',
   'SetDispatchConfig',
 ] as const;
 export type UnaryMethod = (typeof UNARY_METHODS)[number];

@@ -1,0 +1,214 @@
+/**
+ * `npm run dispatch-quality -- [--seeds 1,2,3] [--riders N] [--restaurants N] [--orders-per-sec R]
+ * [--duration S] [--batch-window-s S] [--svg PATH] [--json]`: the simulator's city under the greedy and
+ * the batched policy on the same seeds (the same customers, docs/dispatch-quality.md), a Markdown
+ * table of both on stdout, and a bar chart of the ratios batched ÷ greedy as plain SVG.
+ */
+import { writeFileSync } from 'node:fs';
+import { SimulatedClock } from '../engine/index.js';
+import { hrStopwatch } from '../adapters/system-clock.js';
+import { defaultSimOptions, Simulation } from './sim/simulation.js';
+import { machineLine, parseFlags, UsageError } from './stats.js';
+
+const HELP = `usage: npm run dispatch-quality -- [--seeds 1,2,3] [--riders 800] [--restaurants 150]
+       [--orders-per-sec 2] [--duration 1800] [--batch-window-s 2] [--svg PATH] [--json]`;
+
+interface Row {
+  policy: string;
+  seed: number;
+  delivered: number;
+  noRider: number;
+  pickupM: number;
+  pickupS: number;
+  pickupP90S: number;
+  waitMin: number;
+  late: number;
+  idleShare: number;
+  earningsInr: number;
+  deliveriesPerHour: number;
+  gapPct: number;
+  matchP99Us: number;
+}
+
+function runOne(policy: string, seed: number, f: ReturnType<typeof flagsOf>): Row {
+  const clock = new SimulatedClock();
+  const sim = new Simulation(
+    {
+      ...defaultSimOptions,
+      riders: f.riders,
+      restaurants: f.restaurants,
+      ordersPerSec: f.ordersPerSec,
+      duration: f.duration,
+      seed,
+      policy,
+      batchWindowS: f.batchWindowS,
+    },
+    clock,
+    hrStopwatch,
+  );
+  const end = clock.now() + f.duration * 1000;
+  sim.start();
+  clock.runUntil(end);
+  sim.stopOrdering();
+  const drainEnd = end + defaultSimOptions.drainS * 1000;
+  while (sim.liveOrders > 0 && clock.now() < drainEnd) clock.runUntil(clock.now() + 60_000);
+  sim.checkInvariants();
+  sim.engine.stop();
+  if (sim.counts.invariant_violations > 0) throw new Error(`invariants violated: ${sim.firstViolations.join('; ')}`);
+  const q = sim.quality();
+  return {
+    policy,
+    seed,
+    delivered: sim.counts.orders_delivered,
+    noRider: sim.cancelReasons['no_rider'] ?? 0,
+    pickupM: Math.round(sim.pickupDistance.mean() || 0),
+    pickupS: q.pickup_s.mean,
+    pickupP90S: q.pickup_s.p90,
+    waitMin: q.wait_min_mean,
+    late: q.late_orders,
+    idleShare: q.rider_idle_share,
+    earningsInr: q.earnings_per_rider_hour_inr,
+    deliveriesPerHour: q.deliveries_per_rider_hour,
+    gapPct: q.gap_to_optimum_pct,
+    matchP99Us: Number(sim.matchMicros.quantile(0.99).toFixed(0)),
+  };
+}
+
+function flagsOf(argv: string[]) {
+  return parseFlags(argv, {
+    seeds: '1,2,3',
+    riders: 800,
+    restaurants: 150,
+    ordersPerSec: 2,
+    duration: 1800,
+    batchWindowS: 2,
+    svg: '',
+    json: false,
+    help: false,
+  });
+}
+
+const COLUMNS: [keyof Row, string][] = [
+  ['delivered', 'delivered'],
+  ['noRider', 'no-rider cancels'],
+  ['pickupM', 'pickup m (mean)'],
+  ['pickupS', 'pickup s (mean)'],
+  ['pickupP90S', 'pickup s (p90)'],
+  ['waitMin', 'wait min (mean)'],
+  ['late', 'late'],
+  ['idleShare', 'idle share'],
+  ['earningsInr', '₹ per rider-hour'],
+  ['deliveriesPerHour', 'deliveries per rider-hour'],
+  ['gapPct', 'gap to optimum %'],
+  ['matchP99Us', 'match p99 µs'],
+];
+
+/** Batched ÷ greedy per seed for a few figures, as grouped bars around 1.0. */
+function chart(rows: Row[], title: string): string {
+  const figures: [keyof Row, string][] = [
+    ['pickupS', 'pickup time'],
+    ['pickupM', 'pickup distance'],
+    ['waitMin', 'wait to delivery'],
+    ['late', 'late orders'],
+    ['noRider', 'no-rider cancels'],
+    ['deliveriesPerHour', 'deliveries / rider-hour'],
+  ];
+  const seeds = [...new Set(rows.map((r) => r.seed))];
+  const of = (policy: string, seed: number) => rows.find((r) => r.policy === policy && r.seed === seed)!;
+  const W = 760;
+  const H = 380;
+  const M = { l: 60, r: 20, t: 50, b: 70 };
+  const yMax = 1.5;
+  const Y = (v: number) => H - M.b - (Math.min(v, yMax) / yMax) * (H - M.t - M.b);
+  const group = (W - M.l - M.r) / figures.length;
+  const bar = (group - 20) / seeds.length;
+  const colours = ['#2166ac', '#4393c3', '#92c5de', '#1b7837', '#c51b7d'];
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="#fff"/>`,
+    `<text x="${M.l}" y="22" font-size="14" font-weight="bold">${esc(title)}</text>`,
+    `<text x="${M.l}" y="40">batched ÷ greedy on the same seed; below the line batched has less (one bar per seed)</text>`,
+  ];
+  for (const v of [0, 0.5, 1, 1.5]) {
+    out.push(
+      `<line x1="${M.l}" x2="${W - M.r}" y1="${Y(v)}" y2="${Y(v)}" stroke="${v === 1 ? '#333' : '#ddd'}"${v === 1 ? ' stroke-width="1.5"' : ''}/>`,
+    );
+    out.push(`<text x="${M.l - 8}" y="${Y(v) + 4}" text-anchor="end">${v.toFixed(1)}</text>`);
+  }
+  figures.forEach(([key, label], gi) => {
+    const x0 = M.l + gi * group + 10;
+    seeds.forEach((seed, si) => {
+      const g = Number(of('greedy', seed)[key]);
+      const b = Number(of('batched', seed)[key]);
+      const ratio = g > 0 ? b / g : 1;
+      const x = x0 + si * bar;
+      out.push(
+        `<rect x="${x.toFixed(1)}" y="${Y(ratio).toFixed(1)}" width="${(bar - 2).toFixed(1)}" height="${(Y(0) - Y(ratio)).toFixed(1)}" fill="${colours[si % colours.length]}"><title>seed ${seed}: ${b} ÷ ${g} = ${ratio.toFixed(2)}</title></rect>`,
+      );
+    });
+    out.push(`<text x="${x0 + (group - 20) / 2}" y="${H - M.b + 18}" text-anchor="middle">${esc(label)}</text>`);
+  });
+  seeds.forEach((seed, si) => {
+    const x = M.l + si * 80;
+    out.push(`<rect x="${x}" y="${H - 28}" width="12" height="12" fill="${colours[si % colours.length]}"/>`);
+    out.push(`<text x="${x + 16}" y="${H - 18}">seed ${seed}</text>`);
+  });
+  out.push('</svg>');
+  return out.join('\n') + '\n';
+}
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+
+async function main(): Promise<number> {
+  let f;
+  try {
+    f = flagsOf(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`dispatch-quality: ${err.message}\n${HELP}`);
+      return 2;
+    }
+    throw err;
+  }
+  if (f.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const seeds = f.seeds.split(',').map(Number);
+  if (seeds.length === 0 || seeds.some((s) => !Number.isInteger(s) || s < 0)) {
+    console.error(`dispatch-quality: --seeds must be integers ≥ 0 separated by commas, got ${f.seeds}\n${HELP}`);
+    return 2;
+  }
+  const rows: Row[] = [];
+  for (const seed of seeds)
+    for (const policy of ['greedy', 'batched']) {
+      const t0 = performance.now();
+      rows.push(runOne(policy, seed, f));
+      console.error(`seed ${seed} ${policy}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    }
+  const machine = await machineLine();
+  if (f.svg)
+    writeFileSync(
+      f.svg,
+      chart(rows, `Batched against greedy: ${f.riders} riders, ${f.ordersPerSec} orders/s, ${f.duration} s`),
+    );
+  if (f.json) {
+    console.log(JSON.stringify({ ...f, rows, machine }));
+    return 0;
+  }
+  console.log(`| policy | seed | ${COLUMNS.map(([, h]) => h).join(' | ')} |`);
+  console.log(`|---|---|${COLUMNS.map(() => '---').join('|')}|`);
+  for (const r of rows) console.log(`| ${r.policy} | ${r.seed} | ${COLUMNS.map(([k]) => r[k]).join(' | ')} |`);
+  console.log(
+    `\n${f.riders} riders, ${f.restaurants} restaurants, ${f.ordersPerSec} orders/s for ${f.duration} s; ${machine}`,
+  );
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
