@@ -69,6 +69,22 @@ t.test('push tokens: register, list, move, remove; bad input gets a clear error'
     body: { code: 'PUSH_TOKEN_NOT_FOUND' },
   });
   t.match(await api(url, 'DELETE', '/push-tokens/cust-device-2', { token: cast.customer2.token }), { status: 200 });
+
+  // The path is decoded once: a token with a colon (as FCM's have) is removed by its encoded form,
+  // and malformed percent-encoding names no token (found by npm run fuzz: it was a 500).
+  t.match(
+    await api(url, 'POST', '/push-tokens', { token: c, body: { token: 'fcm:APA91b-x_1', platform: 'android' } }),
+    { status: 201 },
+  );
+  t.match(await api(url, 'DELETE', `/push-tokens/${encodeURIComponent('fcm:APA91b-x_1')}`, { token: c }), {
+    status: 200,
+  });
+  for (const bad of ['%FF', '%E0%A4%A', '%ED%A0%80', '%25', '%2CyW%25%246W9'])
+    t.match(
+      await api(url, 'DELETE', `/push-tokens/${bad}`, { token: c }),
+      { status: 404, body: { code: 'PUSH_TOKEN_NOT_FOUND' } },
+      `DELETE /push-tokens/${bad}`,
+    );
 });
 
 t.test(

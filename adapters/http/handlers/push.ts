@@ -45,7 +45,8 @@ export function pushHandlers(store: PushStore) {
       const p = ctx.principal;
       const denied = mayAct(p, 'profile.write', { uid: p.uid }, 'PROFILE_NOT_FOUND', 'profile');
       if (denied) return denied;
-      const token = decodeURIComponent(ctx.req.params['token'] ?? '');
+      // Path parameters arrive decoded once (http-io.ts); malformed encoding names no token.
+      const token = ctx.req.params['token'] ?? '';
       if (!(await store.remove(p.uid, token))) {
         return reject('PUSH_TOKEN_NOT_FOUND', 'this account has no such push token');
       }
