@@ -117,24 +117,34 @@ export function listOrders(core: EngineCore, f: OrderFilter): Paged<OrderRow> {
   });
 }
 
+/** A shard's counts, all zero: what a shard holding nothing reports. */
+function emptyStat(core: EngineCore, key: H3Cell): { -readonly [K in keyof ShardStat]: ShardStat[K] } {
+  return {
+    shard: key,
+    drained: core.drained.has(key),
+    policy: core.policies.get(key) ?? core.config.dispatchPolicy,
+    riders: 0,
+    ridersAvailable: 0,
+    restaurants: 0,
+    ordersLive: 0,
+    ordersSearching: 0,
+    ordersOffered: 0,
+    ordersAssigned: 0,
+    ordersPickedUp: 0,
+  };
+}
+
+/** One shard's counts, zero for a shard that holds nothing (one an operator just drained, say). */
+export function shardStat(core: EngineCore, key: H3Cell): ShardStat {
+  return shardStats(core).find((s) => s.shard === key) ?? emptyStat(core, key);
+}
+
 export function shardStats(core: EngineCore): ShardStat[] {
   const out = new Map<H3Cell, { -readonly [K in keyof ShardStat]: ShardStat[K] }>();
   const of = (key: H3Cell) => {
     let s = out.get(key);
     if (s === undefined) {
-      s = {
-        shard: key,
-        drained: core.drained.has(key),
-        policy: core.policies.get(key) ?? core.config.dispatchPolicy,
-        riders: 0,
-        ridersAvailable: 0,
-        restaurants: 0,
-        ordersLive: 0,
-        ordersSearching: 0,
-        ordersOffered: 0,
-        ordersAssigned: 0,
-        ordersPickedUp: 0,
-      };
+      s = emptyStat(core, key);
       out.set(key, s);
     }
     return s;

@@ -30,6 +30,7 @@ import {
   type ShardStat,
   listOrders,
   listRiders,
+  shardStat,
   shardStats,
 } from './admin-queries.js';
 import { type Clock, type Stopwatch, nullStopwatch } from './clock.js';
@@ -407,9 +408,14 @@ export class Engine {
     return cell === undefined ? null : c.space.parentOf(cell);
   }
 
-  /** Per-shard counts, with whether each is drained. */
+  /** Per-shard counts, with whether each is drained and its dispatch policy. */
   shardStats(): ShardStat[] {
     return shardStats(this.#core);
+  }
+
+  /** One shard's counts by its key (an H3 cell at the shard resolution); zero for a shard holding nothing. */
+  shardStat(shard: string): ShardStat {
+    return shardStat(this.#core, shard as H3Cell);
   }
 
   /** Counts for progress lines and metrics. */

@@ -24,6 +24,7 @@ import {
   type Result,
   type RiderId,
   type RiderView,
+  type ShardStat,
   authorize,
   dispatchSettings,
   ok,
@@ -286,19 +287,7 @@ export function adminService(d: AdminServiceDeps): UntypedServiceImplementation 
       'DrainShard',
       'admin.shard.drain',
       (q) => need(q, ['shard'], { type: 'drain_shard', shard: str(q['shard']), drained: q['drained'] === true }),
-      (q) => {
-        const s = engine.shardStats().find((x) => x.shard === str(q['shard']));
-        return ok(
-          shardMsg(
-            s ?? {
-              ...EMPTY_SHARD,
-              shard: str(q['shard']),
-              drained: q['drained'] === true,
-              policy: engine.config.dispatchPolicy,
-            },
-          ),
-        );
-      },
+      (q) => ok(shardMsg(engine.shardStat(str(q['shard'])))),
       (q) => ({ shard: str(q['shard']), drained: q['drained'] === true }),
     ),
     SetShardPolicy: act(
@@ -310,10 +299,7 @@ export function adminService(d: AdminServiceDeps): UntypedServiceImplementation 
           shard: str(q['shard']),
           policy: str(q['policy']) as DispatchPolicy,
         }),
-      (q) => {
-        const s = engine.shardStats().find((x) => x.shard === str(q['shard']));
-        return ok(shardMsg(s ?? { ...EMPTY_SHARD, shard: str(q['shard']), policy: engine.config.dispatchPolicy }));
-      },
+      (q) => ok(shardMsg(engine.shardStat(str(q['shard'])))),
       (q) => ({ shard: str(q['shard']), policy: str(q['policy']) }),
     ),
     SetDispatchConfig: act(
@@ -513,21 +499,7 @@ function restaurantMsg(r: RestaurantView): Msg {
   };
 }
 
-const EMPTY_SHARD = {
-  shard: '',
-  drained: false,
-  policy: '',
-  riders: 0,
-  ridersAvailable: 0,
-  restaurants: 0,
-  ordersLive: 0,
-  ordersSearching: 0,
-  ordersOffered: 0,
-  ordersAssigned: 0,
-  ordersPickedUp: 0,
-};
-
-function shardMsg(s: typeof EMPTY_SHARD): Msg {
+function shardMsg(s: ShardStat): Msg {
   return {
     shard: s.shard,
     drained: s.drained,

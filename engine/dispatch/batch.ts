@@ -1,11 +1,9 @@
-import { CancelReason, type DecisionTrace, type DispatchPolicy } from '../../protocol/index.js';
+import type { DecisionTrace, DispatchPolicy } from '../../protocol/index.js';
 import type { EngineCore } from '../core.js';
-import { syncOrderDeadlines } from '../deadline-rules.js';
 import { arrivalAt } from '../eta.js';
 import type { OrderRecord } from '../records.js';
-import { cancelVia } from '../release.js';
 import { assign, FORBIDDEN } from './assignment.js';
-import { noCandidate, offer } from './offer.js';
+import { gaveUp, noCandidate, offer, waitUntil } from './offer.js';
 import type { Candidate } from './ring-search.js';
 
 /**
@@ -37,11 +35,7 @@ export function policyOf(core: EngineCore, o: OrderRecord): DispatchPolicy {
  * needs them more, not to the shard that ran first.
  */
 export function joinBatch(core: EngineCore, o: OrderRecord, now: number): void {
-  const giveUpAt = o.snap.context.giveUpAt;
-  if (now >= giveUpAt) {
-    cancelVia(core, o.id, { type: 'GIVE_UP' }, 'system', CancelReason.NO_RIDER);
-    return;
-  }
+  if (gaveUp(core, o, now)) return;
   const key = core.space.parentOf(o.pickupCell);
   let batch = core.batches.get(key);
   if (batch === undefined) {
@@ -54,9 +48,7 @@ export function joinBatch(core: EngineCore, o: OrderRecord, now: number): void {
     runBatches(core, now);
     return;
   }
-  // No event: nothing was searched yet. The retry is the batch's close (or the give-up, if sooner).
-  core.stepOrder(o, { type: 'NO_CANDIDATE', retryAt: Math.min(batch.closesAt, giveUpAt) });
-  syncOrderDeadlines(core, o);
+  waitUntil(core, o, batch.closesAt);
 }
 
 /**

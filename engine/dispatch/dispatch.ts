@@ -1,11 +1,9 @@
-import { CancelReason, type OfferOutcome } from '../../protocol/index.js';
+import type { OfferOutcome } from '../../protocol/index.js';
 import type { EngineCore } from '../core.js';
-import { syncOrderDeadlines } from '../deadline-rules.js';
 import type { OrderMachineEvent } from '../machines/order-machine.js';
 import type { OrderRecord, RiderRecord } from '../records.js';
-import { cancelVia } from '../release.js';
 import { joinBatch, policyOf } from './batch.js';
-import { noCandidate, offer } from './offer.js';
+import { gaveUp, noCandidate, offer, waitUntil } from './offer.js';
 
 export { keepTrace, noCandidate, offer } from './offer.js';
 
@@ -38,15 +36,9 @@ export function tryOffer(core: EngineCore, o: OrderRecord): void {
   const now = core.now();
   const source = core.candidates;
   if (source.answersLater) {
-    const giveUpAt = o.snap.context.giveUpAt;
     // Past its give-up time the order is cancelled, so a silent source cannot keep it forever.
-    if (now >= giveUpAt) {
-      cancelVia(core, o.id, { type: 'GIVE_UP' }, 'system', CancelReason.NO_RIDER);
-      return;
-    }
-    // Arms the retry, so an answer that never comes only delays the order; no event, as nothing was searched yet.
-    core.stepOrder(o, { type: 'NO_CANDIDATE', retryAt: Math.min(now + core.config.dispatchRetryMs, giveUpAt) });
-    syncOrderDeadlines(core, o);
+    if (gaveUp(core, o, now)) return;
+    waitUntil(core, o, now + core.config.dispatchRetryMs);
     source.ask(o, now);
     return;
   }

@@ -60,6 +60,24 @@ export function offer(
   });
 }
 
+/** Cancels a searching order past its give-up time (no rider); true when it did. */
+export function gaveUp(core: EngineCore, o: OrderRecord, now: number): boolean {
+  if (now < o.snap.context.giveUpAt) return false;
+  cancelVia(core, o.id, { type: 'GIVE_UP' }, 'system', CancelReason.NO_RIDER);
+  return true;
+}
+
+/**
+ * A searching order waits, without an event (nothing was searched yet), until
+ * `until` or its give-up time if sooner: its retry deadline is armed there, so
+ * a wait that nothing ends (a silent source, a batch lost in a restart) only
+ * delays it.
+ */
+export function waitUntil(core: EngineCore, o: OrderRecord, until: number): void {
+  core.stepOrder(o, { type: 'NO_CANDIDATE', retryAt: Math.min(until, o.snap.context.giveUpAt) });
+  syncOrderDeadlines(core, o);
+}
+
 /**
  * No rider for a searching order: give up past its give-up time, else search again later.
  * `trace` is why, by default the search that just found no one.
@@ -70,12 +88,8 @@ export function noCandidate(
   now: number,
   trace: () => DecisionTrace = () => core.search.lastTrace(o, now, null),
 ): void {
-  const giveUpAt = o.snap.context.giveUpAt;
-  if (now >= giveUpAt) {
-    cancelVia(core, o.id, { type: 'GIVE_UP' }, 'system', CancelReason.NO_RIDER);
-    return;
-  }
-  const retryAt = Math.min(now + core.config.dispatchRetryMs, giveUpAt);
+  if (gaveUp(core, o, now)) return;
+  const retryAt = Math.min(now + core.config.dispatchRetryMs, o.snap.context.giveUpAt);
   const why = keepTrace(o, trace());
   core.stepOrder(o, { type: 'NO_CANDIDATE', retryAt });
   core.emit('order', o, { type: 'order_no_rider', candidates: 0, retryAt, trace: why });
