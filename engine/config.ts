@@ -6,11 +6,16 @@ import {
   type DispatchSettings,
   type Result,
   SCORING_SETTINGS,
+  VEHICLE_TYPES,
+  type VehicleType,
   type ScoringSettingName,
   ok,
   reject,
 } from '../protocol/index.js';
 import { checkPayoutRates, type PayoutRates } from './payout.js';
+
+export const KITCHEN_TIMINGS = ['learned', 'stated'] as const;
+export type KitchenTiming = (typeof KITCHEN_TIMINGS)[number];
 
 /**
  * Tunables of one engine. Every duration is in milliseconds, every distance in
@@ -31,10 +36,22 @@ export interface EngineConfig {
   readonly dispatchRetryMs: number;
   /** How long after becoming dispatchable an order may search before it is cancelled. */
   readonly dispatchGiveUpMs: number;
-  /** Pickup travel time assumed when timing dispatch so the rider arrives as food is ready. */
+  /**
+   * How dispatch is timed to the kitchen (engine/kitchen.ts): `learned` expects the food when the
+   * restaurant's history says (its estimate plus its learned bias) and starts the search a shard's
+   * learned pickup ETA before; `stated` trusts the restaurant's estimate and `assumedPickupEtaMs`.
+   */
+  readonly kitchenTiming: KitchenTiming;
+  /** Pickup travel time assumed when timing dispatch, until a shard has learned its own. */
   readonly assumedPickupEtaMs: number;
-  /** Delivery promise from placement, for the SLA-breach event. */
+  /**
+   * The longest delivery promise. The promise made at placement (the customer's estimated
+   * delivery time, and the SLA-breach deadline) is the restaurant's expected preparation, the ride
+   * from the restaurant to the drop and `promiseBufferMs`, capped at this.
+   */
   readonly promiseMs: number;
+  /** Slack in the promise for the restaurant's acceptance and the rider's way to the pickup. */
+  readonly promiseBufferMs: number;
   /** Hard lifetime of an order: past it the engine cancels whatever is left. */
   readonly orderLifetimeMs: number;
   /** How long a disconnected rider keeps its state before going offline. */
@@ -53,8 +70,17 @@ export interface EngineConfig {
   readonly dispatchPolicy: DispatchPolicy;
   /** In the batched policy, how long a shard collects dispatchable orders before assigning them together. */
   readonly batchWindowMs: number;
-  /** Speed model for pickup ETA. */
+  /** Travel-time model (engine/eta.ts): a rider's speed when its vehicle is not known, m/s. */
   readonly riderSpeedMps: number;
+  /** Travel-time model: speed by vehicle type, m/s, before the hour's traffic factor. */
+  readonly vehicleSpeedMps: Readonly<Record<VehicleType, number>>;
+  /**
+   * Travel-time model: 24 speed factors, one per local hour 0..23 (0.8 at 19:00 means evening
+   * traffic makes every ride 25% longer). Flat by default: a city sets its own from its data.
+   */
+  readonly speedByHour: readonly number[];
+  /** The city's offset from UTC in minutes, for the local hour (India: 330). */
+  readonly utcOffsetMinutes: number;
   /** Road distance over straight-line distance. */
   readonly detourFactor: number;
   /** Drops farther than this from the restaurant are outside the service area. */
@@ -97,8 +123,10 @@ export const defaultEngineConfig: EngineConfig = Object.freeze({
   restaurantAcceptTimeoutMs: 5 * 60_000,
   dispatchRetryMs: 10_000,
   dispatchGiveUpMs: 30 * 60_000,
+  kitchenTiming: 'learned',
   assumedPickupEtaMs: 5 * 60_000,
   promiseMs: 45 * 60_000,
+  promiseBufferMs: 10 * 60_000,
   orderLifetimeMs: 4 * 3_600_000,
   disconnectGraceMs: 60_000,
   positionStaleMs: 60_000,
@@ -109,6 +137,9 @@ export const defaultEngineConfig: EngineConfig = Object.freeze({
   dispatchPolicy: 'greedy',
   batchWindowMs: 2_000,
   riderSpeedMps: 5.5,
+  vehicleSpeedMps: Object.freeze({ bicycle: 4, motorcycle: 6, scooter: 5.5, car: 5, on_foot: 1.4 }),
+  speedByHour: Object.freeze(Array.from({ length: 24 }, () => 1)),
+  utcOffsetMinutes: 330,
   detourFactor: 1.3,
   maxDeliveryDistanceM: 15_000,
   retentionMs: 30 * 60_000,
@@ -125,9 +156,10 @@ export const defaultEngineConfig: EngineConfig = Object.freeze({
   }),
 });
 
-export type EngineConfigInput = Partial<Omit<EngineConfig, 'scoring' | 'payout'>> & {
+export type EngineConfigInput = Partial<Omit<EngineConfig, 'scoring' | 'payout' | 'vehicleSpeedMps'>> & {
   scoring?: Partial<EngineConfig['scoring']>;
   payout?: Partial<PayoutRates>;
+  vehicleSpeedMps?: Partial<Record<VehicleType, number>>;
 };
 
 /** Defaults overlaid with `input`, checked and frozen. Throws on a nonsensical value. */
@@ -137,6 +169,8 @@ export function resolveConfig(input: EngineConfigInput = {}): EngineConfig {
     ...input,
     scoring: Object.freeze({ ...defaultEngineConfig.scoring, ...input.scoring }),
     payout: Object.freeze({ ...defaultEngineConfig.payout, ...input.payout }),
+    vehicleSpeedMps: Object.freeze({ ...defaultEngineConfig.vehicleSpeedMps, ...input.vehicleSpeedMps }),
+    speedByHour: Object.freeze([...(input.speedByHour ?? defaultEngineConfig.speedByHour)]),
   };
   if (!(c.shardResolution >= 0 && c.indexResolution <= 15 && c.shardResolution < c.indexResolution)) {
     throw new RangeError(
@@ -144,9 +178,22 @@ export function resolveConfig(input: EngineConfigInput = {}): EngineConfig {
     );
   }
   for (const [k, v] of Object.entries(c)) {
-    if (typeof v === 'number' && !(Number.isFinite(v) && v >= 0))
+    if (k !== 'utcOffsetMinutes' && typeof v === 'number' && !(Number.isFinite(v) && v >= 0))
       throw new RangeError(`config ${k} must be a finite number ≥ 0, got ${v}`);
   }
+  if (!(Number.isInteger(c.utcOffsetMinutes) && c.utcOffsetMinutes >= -720 && c.utcOffsetMinutes <= 840))
+    throw new RangeError(`utcOffsetMinutes must be an integer in -720..840, got ${c.utcOffsetMinutes}`);
+  if (!(c.riderSpeedMps > 0)) throw new RangeError(`riderSpeedMps must be above 0, got ${c.riderSpeedMps}`);
+  for (const [k, v] of Object.entries(c.vehicleSpeedMps)) {
+    if (!(VEHICLE_TYPES as readonly string[]).includes(k))
+      throw new RangeError(`vehicleSpeedMps.${k} is not a vehicle type`);
+    if (!(typeof v === 'number' && v > 0 && v <= 50))
+      throw new RangeError(`vehicleSpeedMps.${k} must be a speed in (0, 50] m/s, got ${v}`);
+  }
+  if (c.speedByHour.length !== 24 || !c.speedByHour.every((f) => typeof f === 'number' && f > 0 && f <= 3))
+    throw new RangeError('speedByHour must be 24 factors in (0, 3], one per local hour');
+  if (!(KITCHEN_TIMINGS as readonly string[]).includes(c.kitchenTiming))
+    throw new RangeError(`kitchenTiming must be one of ${KITCHEN_TIMINGS.join(', ')}, got ${c.kitchenTiming}`);
   if (!(DISPATCH_POLICIES as readonly string[]).includes(c.dispatchPolicy))
     throw new RangeError(`dispatchPolicy must be one of ${DISPATCH_POLICIES.join(', ')}, got ${c.dispatchPolicy}`);
   checkPayoutRates(c.payout);

@@ -20,6 +20,8 @@ import { Space } from './space.js';
 import type { EngineLogger } from './ports/engine-logger.js';
 import { type CandidateSource, IndexCandidates } from './dispatch/candidate-source.js';
 import { RingSearch } from './dispatch/ring-search.js';
+import { StraightLineEta } from './eta.js';
+import type { EtaModel } from './ports/eta-model.js';
 import type { Batch } from './shard.js';
 
 /** A successful match, reported to the engine's `onMatch` option. */
@@ -50,6 +52,8 @@ export interface CoreOptions {
   readonly onDeadline: (kind: DeadlineKind, id: string) => void;
   /** The candidate source; the ring search of the engine's own index when absent. */
   readonly candidates?: (search: RingSearch) => CandidateSource;
+  /** The travel-time model; {@link StraightLineEta} over the engine's settings when absent. */
+  readonly eta?: EtaModel;
 }
 
 /**
@@ -80,6 +84,8 @@ export class EngineCore {
   readonly deadlines: Deadlines;
   readonly search: RingSearch;
   readonly candidates: CandidateSource;
+  /** The one travel-time model: dispatch, tracking and the promise ask it. */
+  readonly eta: EtaModel;
 
   /** Keys of drained shards: they take no new orders (engine/commands/admin.ts). */
   readonly drained = new Set<H3Cell>();
@@ -100,9 +106,11 @@ export class EngineCore {
     this.seed = o.seed;
     this.space = new Space(o.config);
     this.deadlines = new Deadlines(o.clock, o.onDeadline);
+    this.eta = o.eta ?? new StraightLineEta(() => this.config);
     this.search = new RingSearch(
       () => this.config,
       (cell) => this.space.shardOfCell(cell),
+      this.eta,
     );
     this.candidates = o.candidates ? o.candidates(this.search) : new IndexCandidates(this.search);
   }

@@ -38,6 +38,7 @@ import { type EngineConfig, type EngineConfigInput, resolveConfig } from './conf
 import { EngineCore, type MatchInfo } from './core.js';
 import { type CandidateRequest, ExternalCandidates } from './dispatch/candidate-source.js';
 import type { EngineLogger } from './ports/engine-logger.js';
+import type { EtaModel } from './ports/eta-model.js';
 import {
   type BatchListener,
   type CommandBatch,
@@ -47,7 +48,15 @@ import {
   type Queued,
 } from './mailbox.js';
 import { applyPosition } from './positions.js';
-import { type EngineStats, engineStats, orderView, restaurantView, riderJobView, riderView } from './queries.js';
+import {
+  type EngineStats,
+  engineStats,
+  estimatedArrival,
+  orderView,
+  restaurantView,
+  riderJobView,
+  riderView,
+} from './queries.js';
 import type { OrderRecord, RestaurantRecord, RiderRecord } from './records.js';
 import type { Shard } from './shard.js';
 import { loadSnapshot, snapshotRow, toSnapshot } from './snapshot-codec.js';
@@ -79,6 +88,12 @@ export interface EngineOptions {
    * engine's own scoring. Called inside a command: answer later.
    */
   readonly externalCandidates?: (request: CandidateRequest) => void;
+  /**
+   * The travel-time model behind dispatch, tracking and the promise; by default
+   * {@link StraightLineEta} over the engine's settings. A road-network router
+   * replaces it here.
+   */
+  readonly eta?: EtaModel;
 }
 
 export type { BatchListener, CommandBatch, EngineListener, Executed, Queued };
@@ -122,6 +137,7 @@ export class Engine {
       onMatch: options.onMatch,
       logger,
       onDeadline: (kind, id) => this.execute({ type: 'fire_deadline', kind, id }),
+      ...(options.eta ? { eta: options.eta } : {}),
       ...(ask
         ? { candidates: () => new ExternalCandidates(ask, () => this.#core.config.maxPickupDistanceM, logger) }
         : {}),
@@ -374,6 +390,16 @@ export class Engine {
 
   getRider(id: RiderId): Result<RiderView> {
     return riderView(this.#core, id);
+  }
+
+  /** When the order's rider should reach the customer by the engine's travel-time model, epoch ms; null without a positioned rider on it. */
+  estimatedArrival(id: OrderId): number | null {
+    return estimatedArrival(this.#core, id);
+  }
+
+  /** The engine's travel-time model (dispatch, tracking and the promise use it). */
+  get eta(): EtaModel {
+    return this.#core.eta;
   }
 
   /** The rider's live offer or current job, as a reconnecting rider app must be told again. */

@@ -1,16 +1,39 @@
-import type { LatLng } from '../protocol/index.js';
+import type { LatLng, VehicleType } from '../protocol/index.js';
 import type { EngineConfig } from './config.js';
 import { fastDistanceM } from './geo.js';
+import type { EtaModel } from './ports/eta-model.js';
 
-type EtaConfig = Pick<EngineConfig, 'detourFactor' | 'riderSpeedMps'>;
+type EtaSettings = Pick<
+  EngineConfig,
+  'detourFactor' | 'riderSpeedMps' | 'vehicleSpeedMps' | 'speedByHour' | 'utcOffsetMinutes'
+>;
+
+/** The hour of the day (0..23) at `at` (epoch ms) in a city `utcOffsetMinutes` from UTC. */
+export function localHour(at: number, utcOffsetMinutes: number): number {
+  const minuteOfDay = (((Math.floor(at / 60_000) + utcOffsetMinutes) % 1440) + 1440) % 1440;
+  return Math.floor(minuteOfDay / 60);
+}
 
 /**
- * The one travel-time model, used by dispatch, the rider's offer and the
- * customer's tracking answer alike: straight-line metres times the detour
- * factor, over the rider speed. Seconds. A road router can replace it here.
+ * The engine's default travel-time model: straight-line metres times the
+ * detour factor, over the vehicle's speed (`vehicleSpeedMps`, or
+ * `riderSpeedMps` when the vehicle is not known) times the local hour's
+ * traffic factor (`speedByHour`). It reads the settings at each call, so it
+ * follows the engine's configuration.
  */
-export function travelS(config: EtaConfig, distanceM: number): number {
-  return (distanceM * config.detourFactor) / config.riderSpeedMps;
+export class StraightLineEta implements EtaModel {
+  readonly #settings: () => EtaSettings;
+
+  constructor(settings: () => EtaSettings) {
+    this.#settings = settings;
+  }
+
+  travelS(fromLat: number, fromLng: number, toLat: number, toLng: number, vehicle: VehicleType | null, at: number) {
+    const c = this.#settings();
+    const speed = vehicle === null ? c.riderSpeedMps : c.vehicleSpeedMps[vehicle];
+    const traffic = c.speedByHour[localHour(at, c.utcOffsetMinutes)]!;
+    return (fastDistanceM(fromLat, fromLng, toLat, toLng) * c.detourFactor) / (speed * traffic);
+  }
 }
 
 /** Where an order's rider is, for {@link arrivalAt}. */
@@ -18,6 +41,7 @@ export interface ArrivalInput {
   /** The order has been picked up (the rider heads to the drop). */
   readonly pickedUp: boolean;
   readonly rider: LatLng;
+  readonly vehicle: VehicleType | null;
   readonly pickup: LatLng;
   readonly drop: LatLng;
   /** When the food is ready, epoch ms, or null when unknown. */
@@ -29,10 +53,10 @@ export interface ArrivalInput {
  * once picked up; before that by the pickup, and no earlier than the food
  * being ready plus the ride from the pickup.
  */
-export function arrivalAt(config: EtaConfig, now: number, a: ArrivalInput): number {
-  const toDropS = travelS(config, fastDistanceM(a.pickup.lat, a.pickup.lng, a.drop.lat, a.drop.lng));
-  if (a.pickedUp) return now + travelS(config, fastDistanceM(a.rider.lat, a.rider.lng, a.drop.lat, a.drop.lng)) * 1000;
-  const viaPickup =
-    now + (travelS(config, fastDistanceM(a.rider.lat, a.rider.lng, a.pickup.lat, a.pickup.lng)) + toDropS) * 1000;
-  return a.readyAt === null ? viaPickup : Math.max(viaPickup, a.readyAt + toDropS * 1000);
+export function arrivalAt(eta: EtaModel, now: number, a: ArrivalInput): number {
+  const { rider: r, pickup: p, drop: d, vehicle: v } = a;
+  if (a.pickedUp) return now + eta.travelS(r.lat, r.lng, d.lat, d.lng, v, now) * 1000;
+  const atPickup = now + eta.travelS(r.lat, r.lng, p.lat, p.lng, v, now) * 1000;
+  const leaves = a.readyAt === null ? atPickup : Math.max(atPickup, a.readyAt);
+  return leaves + eta.travelS(p.lat, p.lng, d.lat, d.lng, v, leaves) * 1000;
 }

@@ -21,7 +21,8 @@ export {
 } from './engine.js';
 export type { EngineStats } from './queries.js';
 export type { Area, OrderFilter, OrderRow, Paged, RiderFilter, RiderRow, ShardStat } from './admin-queries.js';
-export { travelS, arrivalAt, type ArrivalInput } from './eta.js';
+export { StraightLineEta, arrivalAt, localHour, type ArrivalInput } from './eta.js';
+export type { EtaModel } from './ports/eta-model.js';
 export { assign as minCostAssignment, FORBIDDEN as FORBIDDEN_PAIR } from './dispatch/assignment.js';
 export {
   type EngineConfig,

@@ -11,6 +11,7 @@ import {
   reject,
 } from '../protocol/index.js';
 import type { EngineCore } from './core.js';
+import { arrivalAt } from './eta.js';
 import { fastDistanceM } from './geo.js';
 import { type OrderState, TERMINAL_ORDER_STATES } from './machines/order-machine.js';
 
@@ -61,6 +62,7 @@ export function riderView(core: EngineCore, id: RiderId): Result<RiderView> {
     cell: r.cell,
     orderId: r.snap.context.orderId,
     available: r.indexCell !== null,
+    vehicle: r.vehicle,
     review: { status: r.review, reason: r.reviewReason },
     stats: { offers: r.offers, accepts: r.accepts, declines: r.declines, expiries: r.expiries, delivered: r.delivered },
   });
@@ -91,10 +93,32 @@ export function riderJobView(core: EngineCore, id: RiderId): Result<RiderJobView
     pickup: o.pickup,
     drop: o.drop,
     pickupDistanceM: d === null ? null : Math.round(d),
-    pickupEtaS: d === null ? null : Math.round(core.search.etaS(d)),
+    pickupEtaS: d === null ? null : Math.round(core.search.etaS(r, o.pickup.lat, o.pickup.lng, core.now())),
     payout: c.payout ?? null,
     foodReady: c.foodReady,
     pickedUpAt: c.pickedUpAt > 0 ? c.pickedUpAt : null,
+  });
+}
+
+/**
+ * When the order's rider should reach the customer, epoch ms, by the engine's
+ * travel-time model (by the pickup and the food's ready time until picked
+ * up); null when the order is not held or over, has no rider on it (offered
+ * or assigned), or the rider has sent no position.
+ */
+export function estimatedArrival(core: EngineCore, id: OrderId): number | null {
+  const o = core.orders.get(id);
+  const riderId = o?.snap.context.riderId;
+  if (!o || !riderId || TERMINAL_ORDER_STATES.has(o.state)) return null;
+  const r = core.riders.get(riderId);
+  if (!r || r.posAt <= 0) return null;
+  return arrivalAt(core.eta, core.now(), {
+    pickedUp: o.state === 'picked_up',
+    rider: { lat: r.lat, lng: r.lng },
+    vehicle: r.vehicle,
+    pickup: o.pickup,
+    drop: o.drop,
+    readyAt: o.readyAt > 0 ? o.readyAt : null,
   });
 }
 

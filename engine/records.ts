@@ -1,5 +1,14 @@
 import type { SnapshotFrom } from 'xstate';
-import type { CustomerId, DecisionTrace, H3Cell, LatLng, OrderId, RestaurantId, RiderId } from '../protocol/index.js';
+import type {
+  CustomerId,
+  DecisionTrace,
+  H3Cell,
+  LatLng,
+  OrderId,
+  RestaurantId,
+  RiderId,
+  VehicleType,
+} from '../protocol/index.js';
 import type { orderMachine, OrderState } from './machines/order-machine.js';
 import type { restaurantMachine, RestaurantState } from './machines/restaurant-machine.js';
 import type { riderMachine, RiderState } from './machines/rider-machine.js';
@@ -26,6 +35,8 @@ export class RiderRecord {
   shardKey: H3Cell | null = null;
   seq = 0;
   capacity: number;
+  /** What it rides, for the travel-time model; null when not known. */
+  vehicle: VehicleType | null = null;
 
   /** Index-resolution cell of the last applied position. */
   cell: H3Cell | null = null;
@@ -149,7 +160,11 @@ export class OrderRecord {
   state: OrderState;
   seq = 0;
   slaBreached = false;
+  /** The restaurant's stated preparation, minutes. */
   prepMinutes = 0;
+  /** When the restaurant accepted, engine ms; 0 before. */
+  acceptedAt = 0;
+  /** When the food is expected ready: stated preparation plus what the restaurant's history teaches. */
   readyAt = 0;
   /** When it reached delivered or cancelled, 0 while live. */
   endedAt = 0;
@@ -194,6 +209,12 @@ export class RestaurantRecord {
   capacity: number;
   /** Orders accepted or awaiting acceptance and not yet picked up or ended. */
   openOrders = 0;
+  /** Learned (engine/kitchen.ts): how many minutes later than stated its food is ready, and from how many orders. */
+  prepBiasMin = 0;
+  prepSamples = 0;
+  /** Learned: the pickup ETA of its orders' offers, seconds, and from how many offers. */
+  pickupEtaS = 0;
+  pickupEtaSamples = 0;
 
   constructor(init: {
     id: RestaurantId;

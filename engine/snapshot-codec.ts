@@ -56,6 +56,9 @@ function restaurantRow(r: RestaurantRecord): RestaurantSnapshotRow {
     prepMinutes: r.prepMinutes,
     capacity: r.capacity,
     openOrders: r.openOrders,
+    ...(r.prepSamples > 0 || r.pickupEtaSamples > 0
+      ? { kitchen: [r.prepBiasMin, r.prepSamples, r.pickupEtaS, r.pickupEtaSamples] as const }
+      : {}),
   };
 }
 
@@ -67,6 +70,7 @@ function riderRow(r: RiderRecord): RiderSnapshotRow {
     value: r.snap.value,
     context: r.snap.context,
     capacity: r.capacity,
+    ...(r.vehicle === null ? {} : { vehicle: r.vehicle }),
     position: r.posAt > 0 ? ([r.lat, r.lng, r.accuracy, num(r.heading), num(r.speed), r.posAt] as const) : null,
     target: Number.isNaN(r.targetLat) ? null : ([r.targetLat, r.targetLng] as const),
     idleSince: r.idleSince,
@@ -89,6 +93,7 @@ function orderRow(o: OrderRecord): OrderSnapshotRow {
     expiresAt: o.expiresAt,
     slaBreached: o.slaBreached,
     prepMinutes: o.prepMinutes,
+    acceptedAt: o.acceptedAt,
     readyAt: o.readyAt,
     endedAt: o.endedAt,
   };
@@ -110,12 +115,14 @@ export function loadSnapshot(core: EngineCore, snap: EngineSnapshot): void {
     });
     r.seq = row.seq;
     r.openOrders = row.openOrders;
+    if (row.kitchen) [r.prepBiasMin, r.prepSamples, r.pickupEtaS, r.pickupEtaSamples] = row.kitchen;
     addRestaurant(core, r);
   }
   for (const row of snap.riders) {
     const snapshot = core.riderStep.resolve(row.value as never, row.context);
     const r = new RiderRecord(row.id, core.riderTable, snapshot, stateKey(snapshot.value) as RiderState, row.capacity);
     r.seq = row.seq;
+    r.vehicle = row.vehicle ?? null;
     r.idleSince = row.idleSince;
     [r.offers, r.accepts, r.declines, r.expiries, r.delivered] = row.stats;
     if (row.review) [r.review, r.reviewReason] = row.review;
@@ -155,6 +162,7 @@ export function loadSnapshot(core: EngineCore, snap: EngineSnapshot): void {
     o.slaBreached = row.slaBreached;
     o.prepMinutes = row.prepMinutes;
     o.readyAt = row.readyAt;
+    o.acceptedAt = row.acceptedAt ?? (row.readyAt > 0 ? row.readyAt - row.prepMinutes * 60_000 : 0);
     o.endedAt = row.endedAt;
     addOrder(core, o);
     syncOrderDeadlines(core, o);

@@ -1,4 +1,4 @@
-import type { CustomerId, LatLng, OrderId, RestaurantId, RiderId } from '../protocol/index.js';
+import type { CustomerId, LatLng, OrderId, RestaurantId, RiderId, VehicleType } from '../protocol/index.js';
 import type { OrderContext } from './machines/order-machine.js';
 import type { RestaurantState } from './machines/restaurant-machine.js';
 import type { RiderContext } from './machines/rider-machine.js';
@@ -29,6 +29,11 @@ export interface RestaurantSnapshotRow {
   readonly prepMinutes: number;
   readonly capacity: number;
   readonly openOrders: number;
+  /**
+   * What engine/kitchen.ts learned: the bias of its estimates (minutes) and its samples, its
+   * orders' pickup ETA (seconds) and its samples. Absent: nothing yet.
+   */
+  readonly kitchen?: readonly [number, number, number, number];
 }
 
 export interface RiderSnapshotRow {
@@ -37,6 +42,8 @@ export interface RiderSnapshotRow {
   readonly value: unknown;
   readonly context: RiderContext;
   readonly capacity: number;
+  /** What it rides; absent: not known. */
+  readonly vehicle?: VehicleType;
   /** lat, lng, accuracy, heading, speed, device time; null before the first position. */
   readonly position: readonly [number, number, number, number | null, number | null, number] | null;
   readonly target: readonly [number, number] | null;
@@ -60,6 +67,8 @@ export interface OrderSnapshotRow {
   readonly expiresAt: number;
   readonly slaBreached: boolean;
   readonly prepMinutes: number;
+  /** Absent in snapshots from before it was kept: then `readyAt` less `prepMinutes`. */
+  readonly acceptedAt?: number;
   readonly readyAt: number;
   readonly endedAt: number;
 }

@@ -2,6 +2,7 @@ import type { CancelledBy, RestaurantStatus } from './engine-events.js';
 import type { DispatchPolicy, DispatchSettings, DispatchSettingsPatch } from './dispatch-settings.js';
 import type { LatLng } from './geo.js';
 import type { CustomerId, OrderId, RestaurantId, RiderId } from './ids.js';
+import type { VehicleType } from './vehicle.js';
 
 /**
  * The engine's commands as data: one variant of {@link EngineCommand} per
@@ -22,6 +23,8 @@ export interface RegisterRider {
   readonly riderId: RiderId;
   /** Jobs the rider can carry at once. Only 1 is dispatched today. */
   readonly capacity?: number;
+  /** Absent: not known, and travel times use the default `riderSpeedMps`. */
+  readonly vehicle?: VehicleType;
 }
 
 export interface PlaceOrder {
@@ -168,6 +171,8 @@ export interface RiderView {
   readonly cell: string | null;
   readonly orderId: OrderId | null;
   readonly available: boolean;
+  /** What it rides, null when not known (the travel-time model then uses `riderSpeedMps`). */
+  readonly vehicle: VehicleType | null;
   /** Onboarding: only an approved rider goes online (engine config `riderReview`; approved when review is off). */
   readonly review: RiderReview;
   readonly stats: {

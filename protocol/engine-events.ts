@@ -1,4 +1,5 @@
 import type { CustomerId, OrderId, RestaurantId, RiderId } from './ids.js';
+import type { VehicleType } from './vehicle.js';
 import type { LatLng } from './geo.js';
 
 /**
@@ -152,7 +153,7 @@ export type OrderCancelled = OrderEvent<
   }
 >;
 
-export type RiderRegistered = RiderEvent<'rider_registered', { capacity: number }>;
+export type RiderRegistered = RiderEvent<'rider_registered', { capacity: number; vehicle: VehicleType | null }>;
 export type RiderOnline = RiderEvent<'rider_online'>;
 export type RiderReviewed = RiderEvent<'rider_reviewed', { decision: 'approved' | 'rejected'; reason: string }>;
 export type RiderDocumentsSubmitted = RiderEvent<'rider_documents_submitted'>;
@@ -178,6 +179,14 @@ export type RestaurantRegistered = RestaurantEvent<
   { location: LatLng; prepMinutes: number; capacity: number }
 >;
 export type RestaurantStatusChanged = RestaurantEvent<'restaurant_status_changed', { status: RestaurantStatus }>;
+/**
+ * A food-ready mark taught the engine how far off the restaurant's own estimates run, and this is
+ * what it knows of the restaurant's kitchen and pickups now (engine/kitchen.ts).
+ */
+export type RestaurantKitchenLearned = RestaurantEvent<
+  'restaurant_kitchen_learned',
+  { prepBiasMinutes: number; prepSamples: number; pickupEtaS: number; pickupEtaSamples: number }
+>;
 
 export type RestaurantStatus = 'open' | 'busy' | 'closed';
 
@@ -214,7 +223,7 @@ export type RiderEngineEvent =
   | RiderArrivedDrop
   | RiderDelivered
   | RiderReleased;
-export type RestaurantEngineEvent = RestaurantRegistered | RestaurantStatusChanged;
+export type RestaurantEngineEvent = RestaurantRegistered | RestaurantStatusChanged | RestaurantKitchenLearned;
 
 export type EngineEvent = OrderEngineEvent | RiderEngineEvent | RestaurantEngineEvent;
 export type EngineEventType = EngineEvent['type'];

@@ -7,6 +7,7 @@ export * from './geo.js';
 export * from './errors.js';
 export * from './engine-events.js';
 export * from './engine-commands.js';
+export * from './vehicle.js';
 export * from './dispatch-settings.js';
 export * from './identity.js';
 export * from './rider-codes.js';

@@ -4,7 +4,6 @@ import {
   Engine,
   FORBIDDEN_PAIR,
   minCostAssignment,
-  travelS,
   fastDistanceM,
   offsetM,
   SeededRandom,
@@ -500,14 +499,17 @@ export class Simulation {
     const { riders, offers } = this.#window;
     if (offers.size > 0) {
       const ids = [...riders.keys()];
-      const eta = (r: LatLng, p: LatLng) => travelS(defaultEngineConfig, fastDistanceM(r.lat, r.lng, p.lat, p.lng));
+      // The engine's own travel-time model; the simulated riders' vehicles are not known to it.
+      const now = this.#clock.now();
+      const eta = (r: LatLng, p: LatLng) => this.engine.eta.travelS(r.lat, r.lng, p.lat, p.lng, null, now);
       const rows = [...offers.values()];
       const cost = new Float64Array(rows.length * ids.length).fill(FORBIDDEN_PAIR);
-      const maxEta = travelS(defaultEngineConfig, defaultEngineConfig.maxPickupDistanceM);
+      const maxM = defaultEngineConfig.maxPickupDistanceM;
       rows.forEach((o, i) => {
         ids.forEach((id, j) => {
-          const x = eta(riders.get(id)!, o.pickup);
-          if (x <= maxEta) cost[i * ids.length + j] = x;
+          const r = riders.get(id)!;
+          if (fastDistanceM(r.lat, r.lng, o.pickup.lat, o.pickup.lng) <= maxM)
+            cost[i * ids.length + j] = eta(r, o.pickup);
         });
         this.#q.policyEtaS += eta(riders.get(o.riderId)!, o.pickup);
       });

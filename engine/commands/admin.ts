@@ -216,7 +216,7 @@ function offerTo(core: EngineCore, o: OrderRecord, r: RiderRecord): void {
     offerId,
     expiresAt,
     pickupDistanceM: Math.round(toPickupM),
-    pickupEtaS: Math.round(core.search.etaS(toPickupM)),
+    pickupEtaS: r.posAt > 0 ? Math.round(core.search.etaS(r, o.pickup.lat, o.pickup.lng, now)) : 0,
     pickup: o.pickup,
     drop: o.drop,
     payout,

@@ -16,6 +16,7 @@ import type { EngineCore } from '../core.js';
 import { syncOrderDeadlines } from '../deadline-rules.js';
 import { startDispatch } from '../dispatch/dispatch.js';
 import { fastDistanceM } from '../geo.js';
+import { dispatchLeadMs, expectedPrepMinutes, learnPrep, promiseMs } from '../kitchen.js';
 import { type OrderMachineEvent, type OrderState, TERMINAL_ORDER_STATES } from '../machines/order-machine.js';
 import { stateKey } from '../machines/step.js';
 import { seededUuid } from '../random.js';
@@ -69,7 +70,7 @@ export function placeOrder(core: EngineCore, cmd: PlaceOrder): Result<OrderId> {
     drop: { lat: cmd.drop.lat, lng: cmd.drop.lng },
     pickupCell: rest.cell,
     placedAt: now,
-    promisedAt: now + core.config.promiseMs,
+    promisedAt: now + promiseMs(core, rest, cmd.drop),
     expiresAt: now + core.config.orderLifetimeMs,
     snap,
     state: stateKey(snap.value) as OrderState,
@@ -120,13 +121,15 @@ export function restaurantAccept(
   if (!o) return reject('ORDER_NOT_FOUND', `no order ${orderId}`);
   const denied = notOwner(o, orderId, opts.restaurantId);
   if (denied) return denied;
-  const prep = opts.prepMinutes ?? core.restaurants.get(o.restaurantId)?.prepMinutes ?? 15;
+  const rest = core.restaurants.get(o.restaurantId);
+  const prep = opts.prepMinutes ?? rest?.prepMinutes ?? 15;
   if (!(prep >= 0 && prep <= 240)) return reject('INVALID_ARGUMENT', 'prepMinutes must be in [0, 240]');
   const now = core.now();
-  const readyAt = now + prep * 60_000;
-  const dispatchAt = Math.max(now, readyAt - core.config.assumedPickupEtaMs);
+  const readyAt = now + Math.round(expectedPrepMinutes(core, rest, prep) * 60_000);
+  const dispatchAt = Math.max(now, readyAt - dispatchLeadMs(core, rest));
   const res = orderStep(core, orderId, { type: 'RESTAURANT_ACCEPT', dispatchAt }, (oo) => {
     oo.prepMinutes = prep;
+    oo.acceptedAt = now;
     oo.readyAt = readyAt;
     core.emit('order', oo, { type: 'order_accepted', prepMinutes: prep, readyAt, dispatchAt });
   });
@@ -161,9 +164,10 @@ export function foodReady(
   const denied = o && notOwner(o, orderId, opts.restaurantId);
   if (denied) return denied;
   if (o?.snap.context.foodReady) return reject('ORDER_INVALID_TRANSITION', `order ${orderId} is already marked ready`);
-  const res = orderStep(core, orderId, { type: 'FOOD_READY' }, (oo) =>
-    core.emit('order', oo, { type: 'order_food_ready' }),
-  );
+  const res = orderStep(core, orderId, { type: 'FOOD_READY' }, (oo) => {
+    core.emit('order', oo, { type: 'order_food_ready' });
+    learnPrep(core, oo, core.now());
+  });
   if (res.ok && o?.state === 'preparing') startDispatch(core, o);
   return res;
 }

@@ -6,6 +6,7 @@ import {
   type RiderId,
   type RiderStatus,
   OK,
+  VEHICLE_TYPES,
   isIdString,
   reject,
 } from '../../protocol/index.js';
@@ -21,11 +22,15 @@ export function registerRider(core: EngineCore, cmd: RegisterRider): Result {
   const capacity = cmd.capacity ?? 1;
   if (!(Number.isInteger(capacity) && capacity >= 1 && capacity <= 8))
     return reject('INVALID_ARGUMENT', 'capacity must be an integer in 1..8');
+  const vehicle = cmd.vehicle ?? null;
+  if (vehicle !== null && !(VEHICLE_TYPES as readonly string[]).includes(vehicle))
+    return reject('INVALID_ARGUMENT', `vehicle must be one of ${VEHICLE_TYPES.join(', ')}`);
   if (core.riders.has(cmd.riderId)) return reject('RIDER_EXISTS', `rider ${cmd.riderId} exists`);
   const r = new RiderRecord(cmd.riderId, core.riderTable, core.riderStep.initial(), 'offline', capacity);
+  r.vehicle = vehicle;
   if (core.config.riderReview) r.review = 'pending';
   core.riders.set(r.id, r);
-  core.emit('rider', r, { type: 'rider_registered', capacity });
+  core.emit('rider', r, { type: 'rider_registered', capacity, vehicle });
   return OK;
 }
 

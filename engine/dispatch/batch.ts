@@ -102,9 +102,10 @@ export function runBatches(core: EngineCore, now: number): void {
     for (const c of found[i]!) {
       let x = c.score;
       if (w > 0) {
-        const at = arrivalAt(cfg, now, {
+        const at = arrivalAt(core.eta, now, {
           pickedUp: false,
           rider: { lat: c.rider.lat, lng: c.rider.lng },
+          vehicle: c.rider.vehicle,
           pickup: o.pickup,
           drop: o.drop,
           readyAt: o.readyAt > 0 ? o.readyAt : null,
@@ -136,7 +137,7 @@ export function runBatches(core: EngineCore, now: number): void {
       {
         rider: c.rider,
         distanceM: c.distanceM,
-        etaS: core.search.etaS(c.distanceM),
+        etaS: core.search.etaS(c.rider, o.pickup.lat, o.pickup.lng, now),
         score: c.score,
         candidates: trace.considered,
         ring: trace.ring,

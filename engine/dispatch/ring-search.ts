@@ -1,8 +1,8 @@
 import { gridDisk, gridRingUnsafe } from 'h3-js';
 import type { DecisionTrace, H3Cell, TraceCandidate } from '../../protocol/index.js';
 import type { EngineConfig } from '../config.js';
-import { travelS } from '../eta.js';
 import { bearingDeg, fastDistanceM, headingDelta } from '../geo.js';
+import type { EtaModel } from '../ports/eta-model.js';
 import type { OrderRecord, RiderRecord } from '../records.js';
 import { Col } from '../rider-table.js';
 import type { Shard } from '../shard.js';
@@ -35,6 +35,7 @@ export class RingSearch {
   /** The engine's settings as they are now: an operator may change them between two searches. */
   readonly #settings: () => EngineConfig;
   readonly #shardOfCell: (cell: H3Cell) => Shard | undefined;
+  readonly #eta: EtaModel;
   /** Rings around pickup cells, computed as far out as a search has needed. */
   readonly #rings = new Map<H3Cell, H3Cell[][]>();
 
@@ -51,9 +52,10 @@ export class RingSearch {
   #considered = 0;
   #ring = -1;
 
-  constructor(settings: () => EngineConfig, shardOfCell: (cell: H3Cell) => Shard | undefined) {
+  constructor(settings: () => EngineConfig, shardOfCell: (cell: H3Cell) => Shard | undefined, eta: EtaModel) {
     this.#settings = settings;
     this.#shardOfCell = shardOfCell;
+    this.#eta = eta;
   }
 
   /**
@@ -110,7 +112,7 @@ export class RingSearch {
     return {
       rider: best,
       distanceM: bestDist,
-      etaS: this.etaS(bestDist),
+      etaS: this.etaS(best, pLat, pLng, now),
       score: bestScore,
       candidates: count,
       ring: Math.min(ring, cfg.maxRing),
@@ -169,7 +171,7 @@ export class RingSearch {
     return {
       rider: best,
       distanceM: bestDist,
-      etaS: this.etaS(bestDist),
+      etaS: this.etaS(best, pLat, pLng, now),
       score: bestScore,
       candidates: count,
       ring: -1,
@@ -185,8 +187,9 @@ export class RingSearch {
     this.#ringCells(center, Math.min(rings, this.#settings().maxRing));
   }
 
-  etaS(distanceM: number): number {
-    return travelS(this.#settings(), distanceM);
+  /** Seconds from where `r` is to (pLat, pLng) by the engine's travel-time model. */
+  etaS(r: RiderRecord, pLat: number, pLng: number, now: number): number {
+    return this.#eta.travelS(r.lat, r.lng, pLat, pLng, r.vehicle, now);
   }
 
   /**
@@ -196,7 +199,7 @@ export class RingSearch {
    */
   score(r: RiderRecord, distanceM: number, pLat: number, pLng: number, now: number): number {
     const w = this.#settings().scoring;
-    let s = this.etaS(distanceM);
+    let s = this.etaS(r, pLat, pLng, now);
     s -= Math.min(Math.max(0, (now - r.idleSince) / 1000), w.idleCapS) * w.idleWeight;
     // Laplace-smoothed acceptance rate, so a new rider starts at one half.
     s += (1 - (r.accepts + 1) / (r.offers + 2)) * w.acceptancePenaltyS;
@@ -239,7 +242,8 @@ export class RingSearch {
   terms(r: RiderRecord, distanceM: number, order: OrderRecord, now: number, score?: number): TraceCandidate {
     const w = this.#settings().scoring;
     const { lat: pLat, lng: pLng } = order.pickup;
-    const etaS = this.etaS(distanceM);
+    // An operator may force an offer on a rider who has sent no position yet.
+    const etaS = r.posAt > 0 ? this.etaS(r, pLat, pLng, now) : 0;
     const idleBonusS = Math.min(Math.max(0, (now - r.idleSince) / 1000), w.idleCapS) * w.idleWeight;
     const acceptancePenaltyS = (1 - (r.accepts + 1) / (r.offers + 2)) * w.acceptancePenaltyS;
     const headingPenaltyS =

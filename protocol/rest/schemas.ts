@@ -10,6 +10,7 @@
  * than the seed names; they never drop or rename one.
  */
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { VEHICLE_TYPES } from '../vehicle.js';
 import { LINE_TEXT, MULTILINE_TEXT } from './text-policy.js';
 
 const closed = { additionalProperties: false } as const;
@@ -296,7 +297,6 @@ export const NearbyQuery = Type.Object(
   closed,
 );
 
-export const VEHICLE_TYPES = ['bicycle', 'motorcycle', 'scooter', 'car', 'on_foot'] as const;
 const DocUrl = Text(2000);
 export const CreateDeliveryPerson = Type.Object(
   {

@@ -158,7 +158,7 @@ function uninterrupted(seed: number, steps: Step[]) {
 }
 
 t.test('same seed and script, same log', async (t) => {
-  const steps = script(11);
+  const steps = script(12);
   const a = uninterrupted(3, steps);
   const b = uninterrupted(3, steps);
   t.same(a.broken, [], 'invariants held throughout');

@@ -108,20 +108,26 @@ const LEGAL: Record<State, Record<string, Legal>> = {
   preparing: {
     foodReady: {
       to: 'dispatching.offered',
-      events: ['order_food_ready', 'order_dispatchable', 'order_offered', 'rider_offered'],
+      events: [
+        'order_food_ready',
+        'restaurant_kitchen_learned',
+        'order_dispatchable',
+        'order_offered',
+        'rider_offered',
+      ],
     },
     'cancel(restaurant)': CANCELLED,
     'cancel(admin)': CANCELLED,
     'cancel(system)': CANCELLED,
   },
   'dispatching.searching': {
-    foodReady: { to: 'dispatching.searching', events: ['order_food_ready'] },
+    foodReady: { to: 'dispatching.searching', events: ['order_food_ready', 'restaurant_kitchen_learned'] },
     'cancel(restaurant)': CANCELLED,
     'cancel(admin)': CANCELLED,
     'cancel(system)': CANCELLED,
   },
   'dispatching.offered': {
-    foodReady: { to: 'dispatching.offered', events: ['order_food_ready'] },
+    foodReady: { to: 'dispatching.offered', events: ['order_food_ready', 'restaurant_kitchen_learned'] },
     'acceptOffer(a)': { to: 'assigned', events: ['order_assigned', 'rider_assigned'] },
     'declineOffer(a)': {
       to: 'dispatching.searching',
@@ -132,7 +138,7 @@ const LEGAL: Record<State, Record<string, Legal>> = {
     'cancel(system)': WITHDRAWN,
   },
   assigned: {
-    foodReady: { to: 'assigned', events: ['order_food_ready'] },
+    foodReady: { to: 'assigned', events: ['order_food_ready', 'restaurant_kitchen_learned'] },
     'pickedUp(a)': { to: 'picked_up', events: ['order_picked_up', 'rider_picked_up'] },
     'cancel(restaurant)': RELEASED,
     'cancel(admin)': RELEASED,

@@ -6,7 +6,6 @@
 import {
   type Engine,
   type OrderSnapshotRow,
-  arrivalAt,
   isOpenAt,
   priceOrder,
   statusCommand,
@@ -95,19 +94,13 @@ export function orderHandlers(d: GatewayDeps) {
     const r = engine.getRider(riderId);
     if (!r.ok || r.value.position === null) return { current_location: null, estimated_arrival: null };
     const p = r.value.position;
-    const eta = arrivalAt(engine.config, d.clock.now(), {
-      pickedUp: o.state === 'picked_up',
-      rider: p,
-      pickup: o.pickup,
-      drop: o.drop,
-      readyAt: o.readyAt,
-    });
+    const eta = engine.estimatedArrival(o.id);
     return {
       current_location: { latitude: p.lat, longitude: p.lng },
       heading: p.heading,
       speed: p.speed,
       location_at: iso(p.at),
-      estimated_arrival: iso(eta),
+      estimated_arrival: eta === null ? null : iso(eta),
     };
   };
 
