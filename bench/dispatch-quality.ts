@@ -1,6 +1,7 @@
 /**
  * `npm run dispatch-quality -- [--seeds 1,2,3] [--riders N] [--restaurants N] [--orders-per-sec R]
- * [--duration S] [--batch-window-s S] [--svg PATH] [--json]`: the simulator's city under the greedy and
+ * [--duration S] [--batch-window-s S] [--kitchen learned|stated] [--warmup-s S] [--svg PATH] [--json]`:
+ * the simulator's city under the greedy and
  * the batched policy on the same seeds (the same customers, docs/dispatch-quality.md), a Markdown
  * table of both on stdout, and a bar chart of the ratios batched ÷ greedy as plain SVG.
  */
@@ -11,7 +12,8 @@ import { defaultSimOptions, Simulation } from './sim/simulation.js';
 import { machineLine, parseFlags, UsageError } from './stats.js';
 
 const HELP = `usage: npm run dispatch-quality -- [--seeds 1,2,3] [--riders 800] [--restaurants 150]
-       [--orders-per-sec 2] [--duration 1800] [--batch-window-s 2] [--svg PATH] [--json]`;
+       [--orders-per-sec 2] [--duration 1800] [--batch-window-s 2] [--kitchen learned|stated] [--warmup-s 0]
+       [--svg PATH] [--json]`;
 
 interface Row {
   policy: string;
@@ -27,6 +29,8 @@ interface Row {
   earningsInr: number;
   deliveriesPerHour: number;
   gapPct: number;
+  riderWaitS: number;
+  foodWaitS: number;
   matchP99Us: number;
 }
 
@@ -42,11 +46,13 @@ function runOne(policy: string, seed: number, f: ReturnType<typeof flagsOf>): Ro
       seed,
       policy,
       batchWindowS: f.batchWindowS,
+      kitchen: f.kitchen,
+      warmupS: f.warmupS,
     },
     clock,
     hrStopwatch,
   );
-  const end = clock.now() + f.duration * 1000;
+  const end = clock.now() + (f.warmupS + f.duration) * 1000;
   sim.start();
   clock.runUntil(end);
   sim.stopOrdering();
@@ -70,6 +76,8 @@ function runOne(policy: string, seed: number, f: ReturnType<typeof flagsOf>): Ro
     earningsInr: q.earnings_per_rider_hour_inr,
     deliveriesPerHour: q.deliveries_per_rider_hour,
     gapPct: q.gap_to_optimum_pct,
+    riderWaitS: q.rider_wait_at_pickup_s_mean,
+    foodWaitS: q.food_wait_s_mean,
     matchP99Us: Number(sim.matchMicros.quantile(0.99).toFixed(0)),
   };
 }
@@ -82,6 +90,8 @@ function flagsOf(argv: string[]) {
     ordersPerSec: 2,
     duration: 1800,
     batchWindowS: 2,
+    kitchen: 'learned',
+    warmupS: 0,
     svg: '',
     json: false,
     help: false,
@@ -100,6 +110,8 @@ const COLUMNS: [keyof Row, string][] = [
   ['earningsInr', '₹ per rider-hour'],
   ['deliveriesPerHour', 'deliveries per rider-hour'],
   ['gapPct', 'gap to optimum %'],
+  ['riderWaitS', 'rider waits for food s'],
+  ['foodWaitS', 'food waits for rider s'],
   ['matchP99Us', 'match p99 µs'],
 ];
 
@@ -179,6 +191,14 @@ async function main(): Promise<number> {
     console.error(`dispatch-quality: --seeds must be integers ≥ 0 separated by commas, got ${f.seeds}\n${HELP}`);
     return 2;
   }
+  if (f.kitchen !== 'learned' && f.kitchen !== 'stated') {
+    console.error(`dispatch-quality: --kitchen must be learned or stated, got ${f.kitchen}\n${HELP}`);
+    return 2;
+  }
+  if (!(f.warmupS >= 0)) {
+    console.error(`dispatch-quality: --warmup-s must be ≥ 0, got ${f.warmupS}\n${HELP}`);
+    return 2;
+  }
   const rows: Row[] = [];
   for (const seed of seeds)
     for (const policy of ['greedy', 'batched']) {
@@ -200,7 +220,8 @@ async function main(): Promise<number> {
   console.log(`|---|---|${COLUMNS.map(() => '---').join('|')}|`);
   for (const r of rows) console.log(`| ${r.policy} | ${r.seed} | ${COLUMNS.map(([k]) => r[k]).join(' | ')} |`);
   console.log(
-    `\n${f.riders} riders, ${f.restaurants} restaurants, ${f.ordersPerSec} orders/s for ${f.duration} s; ${machine}`,
+    `\n${f.riders} riders, ${f.restaurants} restaurants, ${f.ordersPerSec} orders/s for ${f.duration} s` +
+      `${f.warmupS > 0 ? ` after ${f.warmupS} s of warm-up` : ''}, kitchen timing ${f.kitchen}; ${machine}`,
   );
   return 0;
 }

@@ -11,7 +11,8 @@ import { machineLine, parseFlags, UsageError } from './stats.js';
 
 const HELP = `usage: npm run simulate -- [--riders N] [--restaurants N] [--orders-per-sec R] [--duration S]
        [--seed N] [--accept-probability P] [--radius-km K] [--position-interval-s S] [--drain-s S]
-       [--policy greedy|batched] [--batch-window-s S] [--lateness-weight W] [--realtime] [--json] [--quiet]`;
+       [--policy greedy|batched] [--batch-window-s S] [--lateness-weight W] [--kitchen learned|stated]
+       [--kitchen-bias-min M] [--warmup-s S] [--realtime] [--json] [--quiet]`;
 
 async function main(): Promise<number> {
   let flags;
@@ -36,6 +37,18 @@ async function main(): Promise<number> {
   }
   if (flags.policy !== 'greedy' && flags.policy !== 'batched') {
     console.error(`simulate: --policy must be greedy or batched, got ${flags.policy}`);
+    return 2;
+  }
+  if (flags.kitchen !== 'learned' && flags.kitchen !== 'stated') {
+    console.error(`simulate: --kitchen must be learned or stated, got ${flags.kitchen}`);
+    return 2;
+  }
+  if (!(flags.kitchenBiasMin >= -5 && flags.kitchenBiasMin <= 15)) {
+    console.error(`simulate: --kitchen-bias-min must be in -5..15, got ${flags.kitchenBiasMin}`);
+    return 2;
+  }
+  if (!(flags.warmupS >= 0)) {
+    console.error(`simulate: --warmup-s must be ≥ 0, got ${flags.warmupS}`);
     return 2;
   }
   if (!(flags.batchWindowS >= 0.1 && flags.batchWindowS <= 60)) {
@@ -71,7 +84,8 @@ async function main(): Promise<number> {
       `${flags.realtime ? ' in real time' : ''}, seed ${flags.seed}`,
   );
   sim.start();
-  const end = start + flags.duration * 1000;
+  // The warm-up orders first; the figures count the --duration that follows.
+  const end = start + (flags.warmupS + flags.duration) * 1000;
   const drainEnd = end + flags.drainS * 1000;
   if (sim_clock) {
     for (let t = start; t < end;) {
@@ -116,6 +130,9 @@ async function main(): Promise<number> {
     },
     policy: flags.policy,
     batch_window_s: flags.batchWindowS,
+    kitchen: flags.kitchen,
+    kitchen_bias_min: flags.kitchenBiasMin,
+    warmup_s: flags.warmupS,
     quality: sim.quality(),
     sim_s: Math.round((clock.now() - start) / 1000),
     wall_s: Number(((performance.now() - wall0) / 1000).toFixed(2)),
@@ -144,6 +161,10 @@ async function main(): Promise<number> {
       `dispatch (${flags.policy}): pickup time (s) mean ${q.pickup_s.mean} p90 ${q.pickup_s.p90}; wait to delivery (min) mean ${q.wait_min_mean}; ` +
         `late ${q.late_orders}; rider idle share ${q.rider_idle_share}; ₹${q.earnings_per_rider_hour_inr} and ${q.deliveries_per_rider_hour} deliveries per rider-hour; ` +
         `pickup ETA ${q.gap_to_optimum_pct}% above the offline optimum over ${q.comparison_windows} windows of ${flags.batchWindowS} s`,
+    );
+    console.log(
+      `kitchen (${flags.kitchen}, restaurants ${flags.kitchenBiasMin} min late on average): riders wait ${q.rider_wait_at_pickup_s_mean} s for the food, ` +
+        `food waits ${q.food_wait_s_mean} s for the rider (means per pickup)`,
     );
     console.log(`cancel reasons: ${JSON.stringify(sim.cancelReasons)}`);
     console.log(

@@ -40,6 +40,18 @@ export interface SimOptions {
   batchWindowS: number;
   /** The batched policy's cost per second past the promise (`scoring.latenessWeight`). */
   latenessWeight: number;
+  /** The engine's `kitchenTiming`: learned (the default) or stated. */
+  kitchen: string;
+  /**
+   * Restaurants' kitchens run late against their own estimates: each restaurant's food takes this
+   * many minutes longer than it states, on average over restaurants (normal, sd 4, in -5..15).
+   */
+  kitchenBiasMin: number;
+  /**
+   * Seconds of ordering before the figures start: the engine learns the city (its kitchens) first.
+   * The counts cover the whole run; the samples and the quality figures only what follows.
+   */
+  warmupS: number;
 }
 
 export const defaultSimOptions: SimOptions = {
@@ -55,6 +67,9 @@ export const defaultSimOptions: SimOptions = {
   policy: 'greedy',
   batchWindowS: 2,
   latenessWeight: 1,
+  kitchen: 'learned',
+  kitchenBiasMin: 3,
+  warmupS: 0,
 };
 
 type Mode = 'offline' | 'break' | 'idle' | 'to_pickup' | 'at_pickup' | 'to_drop' | 'handing_over';
@@ -75,6 +90,9 @@ interface OrderInfo {
   readonly pickup: LatLng;
   readonly drop: LatLng;
   foodReady: boolean;
+  /** When the food was ready and when its rider reached the pickup, sim ms; 0 until then. */
+  readyAt: number;
+  arrivedAt: number;
 }
 
 /**
@@ -100,6 +118,9 @@ export class Simulation {
     windowOrders: 0,
     policyEtaS: 0,
     optimumEtaS: 0,
+    riderWaitS: 0,
+    foodWaitS: 0,
+    pickups: 0,
   };
   /** Idle riders' positions at the open window's start, and the first offer of each order in it. */
   #window: { riders: Map<string, LatLng>; offers: Map<string, { pickup: LatLng; riderId: string }> } = {
@@ -141,26 +162,33 @@ export class Simulation {
   readonly #restaurantIds: RestaurantId[] = [];
   readonly #pickRestaurant: () => number;
   readonly #restaurantAt: LatLng[] = [];
+  /** Minutes each restaurant's food takes beyond what it says (hidden from the engine). */
+  readonly #kitchenBias: number[] = [];
   #tick = 0;
   #ordering = true;
+  readonly #measureFrom: number;
   #customer = 0;
 
   constructor(opts: SimOptions, clock: Clock, stopwatch: Stopwatch) {
     this.#opts = opts;
     this.#clock = clock;
+    this.#measureFrom = clock.now() + opts.warmupS * 1000;
     this.#rnd = new SeededRandom(opts.seed);
     this.#riderRnd = new SeededRandom(opts.seed + 0x9e3779b9);
     if (opts.policy !== 'greedy' && opts.policy !== 'batched')
       throw new RangeError(`policy must be greedy or batched, got ${opts.policy}`);
+    if (opts.kitchen !== 'learned' && opts.kitchen !== 'stated')
+      throw new RangeError(`kitchen must be learned or stated, got ${opts.kitchen}`);
     this.engine = new Engine({
       clock,
       seed: opts.seed,
       stopwatch,
-      onMatch: (m) => this.matchMicros.add(m.micros),
+      onMatch: (m) => this.#measuring && this.matchMicros.add(m.micros),
       config: {
         dispatchPolicy: opts.policy,
         batchWindowMs: Math.round(opts.batchWindowS * 1000),
         scoring: { latenessWeight: opts.latenessWeight },
+        kitchenTiming: opts.kitchen,
       },
     });
     this.engine.subscribe((e) => this.#onEvent(e));
@@ -170,8 +198,11 @@ export class Simulation {
       radiusKm: opts.radiusKm,
       seed: opts.seed,
     });
+    // Its own random stream, so that the city and the demand are those of a run without it.
+    const kitchens = new SeededRandom(opts.seed + 0x85ebca6b);
     for (const r of city.restaurants) {
       const id = r.id as RestaurantId;
+      this.#kitchenBias.push(Math.min(15, Math.max(-5, kitchens.normal(opts.kitchenBiasMin, 4))));
       this.engine.registerRestaurant({ restaurantId: id, location: r.at, prepMinutes: r.prepMinutes, capacity: 40 });
       this.#restaurantIds.push(id);
       this.#restaurantAt.push(r.at);
@@ -227,6 +258,11 @@ export class Simulation {
     every(60_000, () => this.#churn());
     const checkEvery = this.#opts.riders > 20_000 ? 300_000 : 30_000;
     every(checkEvery, () => this.checkInvariants());
+  }
+
+  /** Past the warm-up: the figures count. */
+  get #measuring(): boolean {
+    return this.#clock.now() >= this.#measureFrom;
   }
 
   /** Stops placing new orders; the run drains from here. */
@@ -286,18 +322,19 @@ export class Simulation {
       return;
     }
     const id = res.value;
-    this.#orders.set(id, { pickup: at, drop, foodReady: false });
+    this.#orders.set(id, { pickup: at, drop, foodReady: false, readyAt: 0, arrivedAt: 0 });
     const after = (s: number, fn: () => void) => this.#clock.setTimeout(fn, s * 1000);
     if (!paid) after(payS, () => (fails ? this.engine.failPayment(id) : this.engine.confirmPayment(id)));
     const prep = this.engine.getRestaurant(restaurantId);
     const prepMinutes = Math.max(3, (prep.ok ? prep.value.prepMinutes : 15) + prepNoise);
+    const cooksMinutes = Math.max(2, prepMinutes + this.#kitchenBias[i]!);
     after(acceptS, () => {
       if (rejects) {
         this.engine.restaurantReject(id, { restaurantId });
         return;
       }
       if (this.engine.restaurantAccept(id, { restaurantId, prepMinutes: Math.round(prepMinutes) }).ok) {
-        after(prepMinutes * 60 + readyS, () => this.engine.foodReady(id, { restaurantId }));
+        after(cooksMinutes * 60 + readyS, () => this.engine.foodReady(id, { restaurantId }));
       }
     });
     if (cancels) after(cancelS, () => this.engine.cancelOrder({ orderId: id, by: 'customer' }));
@@ -328,7 +365,7 @@ export class Simulation {
       case 'order_assigned': {
         this.counts.offers_accepted++;
         const d = this.#offerDistance.get(e.offerId);
-        if (d !== undefined) this.pickupDistance.add(d);
+        if (d !== undefined && this.#measuring) this.pickupDistance.add(d);
         this.#offerDistance.delete(e.offerId);
         this.#payout.set(e.id, this.#payout.get(e.offerId) ?? 0);
         this.#payout.delete(e.offerId);
@@ -342,7 +379,11 @@ export class Simulation {
         break;
       case 'order_food_ready': {
         const o = this.#orders.get(e.id);
-        if (o) o.foodReady = true;
+        if (o) {
+          o.foodReady = true;
+          o.readyAt = e.at;
+          if (o.arrivedAt > 0) this.#countPickupWait(o);
+        }
         break;
       }
       case 'order_sla_breached':
@@ -351,10 +392,12 @@ export class Simulation {
       case 'order_delivered': {
         this.counts.orders_delivered++;
         const v = this.engine.getOrder(e.id);
-        this.deliveryMinutes.add((e.at - (v.ok ? v.value.placedAt : e.at)) / 60_000);
-        if (v.ok && e.at > v.value.promisedAt) this.#q.late++;
+        if (this.#measuring) {
+          this.deliveryMinutes.add((e.at - (v.ok ? v.value.placedAt : e.at)) / 60_000);
+          if (v.ok && e.at > v.value.promisedAt) this.#q.late++;
+        }
         // Per rider-hour figures count the ordering period only, not the drain's tail.
-        if (this.#ordering) {
+        if (this.#ordering && this.#measuring) {
           this.#q.payoutPaise += this.#payout.get(e.id) ?? 0;
           this.#q.delivered++;
         }
@@ -456,8 +499,12 @@ export class Simulation {
     } else if (a.mode === 'to_pickup' && order) {
       a.mode = 'at_pickup';
       const at = this.#assignedAt.get(a.id);
-      if (at !== undefined) this.pickupSeconds.add((this.#clock.now() - at) / 1000);
+      if (at !== undefined && this.#measuring) this.pickupSeconds.add((this.#clock.now() - at) / 1000);
       this.#assignedAt.delete(a.id);
+      if (order.arrivedAt === 0) {
+        order.arrivedAt = this.#clock.now();
+        if (order.readyAt > 0) this.#countPickupWait(order);
+      }
       this.#waitForFood(a, a.orderId!);
     } else if (a.mode === 'to_drop') {
       a.mode = 'handing_over';
@@ -479,9 +526,17 @@ export class Simulation {
     }, 30_000);
   }
 
+  /** A rider and its order's food have both reached the pickup: who waited for whom, and how long. */
+  #countPickupWait(o: OrderInfo): void {
+    if (!this.#ordering || !this.#measuring) return;
+    this.#q.pickups++;
+    this.#q.riderWaitS += Math.max(0, o.readyAt - o.arrivedAt) / 1000;
+    this.#q.foodWaitS += Math.max(0, o.arrivedAt - o.readyAt) / 1000;
+  }
+
   /** Rider-seconds online and idle while orders come in, for the idle share and the per rider-hour figures. */
   #countRiders(): void {
-    if (!this.#ordering) return;
+    if (!this.#ordering || !this.#measuring) return;
     for (const a of this.#agents) {
       if (a.mode === 'offline' || a.mode === 'break') continue;
       this.#q.onlineRiderS++;
@@ -497,7 +552,7 @@ export class Simulation {
    */
   #closeWindow(): void {
     const { riders, offers } = this.#window;
-    if (offers.size > 0) {
+    if (offers.size > 0 && this.#measuring) {
       const ids = [...riders.keys()];
       // The engine's own travel-time model; the simulated riders' vehicles are not known to it.
       const now = this.#clock.now();
@@ -538,6 +593,8 @@ export class Simulation {
     earnings_per_rider_hour_inr: number;
     deliveries_per_rider_hour: number;
     gap_to_optimum_pct: number;
+    rider_wait_at_pickup_s_mean: number;
+    food_wait_s_mean: number;
     comparison_windows: number;
     comparison_orders: number;
   } {
@@ -554,6 +611,8 @@ export class Simulation {
       earnings_per_rider_hour_inr: Number((hours ? q.payoutPaise / 100 / hours : 0).toFixed(1)),
       deliveries_per_rider_hour: Number((hours ? q.delivered / hours : 0).toFixed(3)),
       gap_to_optimum_pct: Number((q.optimumEtaS ? (q.policyEtaS / q.optimumEtaS - 1) * 100 : 0).toFixed(2)),
+      rider_wait_at_pickup_s_mean: Math.round(q.pickups ? q.riderWaitS / q.pickups : 0),
+      food_wait_s_mean: Math.round(q.pickups ? q.foodWaitS / q.pickups : 0),
       comparison_windows: q.windows,
       comparison_orders: q.windowOrders,
     };

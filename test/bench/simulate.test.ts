@@ -73,6 +73,49 @@ t.test('batched against greedy on the same busy city: shorter pickups, closer to
   }
 });
 
+t.test('kitchens that run late: the learned timing keeps riders from waiting at the counter', async (t) => {
+  // Restaurants 8 minutes late on average; a warm-up lets the engine learn them before the figures count.
+  const city = (kitchen: string) => {
+    const clock = new SimulatedClock();
+    const sim = new Simulation(
+      {
+        ...defaultSimOptions,
+        riders: 300,
+        restaurants: 20,
+        ordersPerSec: 0.3,
+        seed: 4,
+        radiusKm: 4,
+        policy: 'batched',
+        kitchen,
+        kitchenBiasMin: 8,
+        warmupS: 1_800,
+      },
+      clock,
+      nullStopwatch,
+    );
+    sim.start();
+    clock.advance(3_600_000);
+    sim.stopOrdering();
+    for (let i = 0; i < 200 && sim.liveOrders > 0; i++) clock.advance(60_000);
+    sim.checkInvariants();
+    return sim;
+  };
+  const stated = city('stated');
+  const learned = city('learned');
+  for (const sim of [stated, learned]) t.equal(sim.counts.invariant_violations, 0, sim.firstViolations.join('\n'));
+  const s = stated.quality();
+  const l = learned.quality();
+  t.ok(
+    l.rider_wait_at_pickup_s_mean < s.rider_wait_at_pickup_s_mean * 0.9,
+    `riders wait ${l.rider_wait_at_pickup_s_mean} s learned, ${s.rider_wait_at_pickup_s_mean} s stated`,
+  );
+  t.ok(l.late_orders < s.late_orders, `late: ${l.late_orders} learned, ${s.late_orders} stated`);
+  t.ok(l.food_wait_s_mean > 0 && s.food_wait_s_mean > 0, 'both waits are measured');
+  t.throws(() => new Simulation({ ...defaultSimOptions, kitchen: 'psychic' }, new SimulatedClock(), nullStopwatch), {
+    message: /kitchen must be learned or stated/,
+  });
+});
+
 t.test('the same seed gives the same run; another seed does not', async (t) => {
   const a = run(5).events;
   const b = run(5).events;
@@ -128,7 +171,10 @@ t.test('npm run simulate -- --json ends with one JSON object holding the promise
     earnings_per_rider_hour_inr: Number,
     deliveries_per_rider_hour: Number,
     gap_to_optimum_pct: Number,
+    rider_wait_at_pickup_s_mean: Number,
+    food_wait_s_mean: Number,
   });
+  t.match(out, { kitchen: 'learned', kitchen_bias_min: 3, warmup_s: 0 });
   t.match(res.stderr, /\[sim \d\d:\d\d:\d\d\] placed \d+ delivered \d+/, 'progress lines on stderr');
 });
 
@@ -148,6 +194,11 @@ t.test('bad flags get a clear error and exit code 2', async (t) => {
   });
   t.equal(policy.status, 2);
   t.match(policy.stderr, /--policy must be greedy or batched, got fastest/);
+  const kitchen = spawnSync(process.execPath, ['--import', 'tsx', 'bench/simulate.ts', '--kitchen', 'psychic'], {
+    encoding: 'utf8',
+  });
+  t.equal(kitchen.status, 2);
+  t.match(kitchen.stderr, /--kitchen must be learned or stated, got psychic/);
 });
 
 t.test('npm run dispatch-quality: both policies per seed, a table or JSON, and a chart', async (t) => {

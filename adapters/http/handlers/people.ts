@@ -105,7 +105,7 @@ export function peopleHandlers(d: GatewayDeps) {
             bank_details_enc: bank,
           });
           if (!inserted) return reject('RIDER_EXISTS', `delivery person ${id} is already registered`);
-          const registered = engine.registerRider({ riderId: id });
+          const registered = engine.registerRider({ riderId: id, vehicle: b.vehicle_type });
           if (!registered.ok && registered.code !== 'RIDER_EXISTS') must(registered);
           await d.durable();
           const acct = b.bank_details?.account_number;
