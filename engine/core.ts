@@ -111,6 +111,7 @@ export class EngineCore {
       () => this.config,
       (cell) => this.space.shardOfCell(cell),
       this.eta,
+      this.space,
     );
     this.candidates = o.candidates ? o.candidates(this.search) : new IndexCandidates(this.search);
   }

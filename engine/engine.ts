@@ -111,6 +111,8 @@ interface Internals {
   orders: ReadonlyMap<OrderId, OrderRecord>;
   restaurants: ReadonlyMap<RestaurantId, RestaurantRecord>;
   shards: ReadonlyMap<H3Cell, Shard>;
+  /** Available riders per coarse cell, as the search's bound reads them. */
+  available: { coarseOf(cell: H3Cell): H3Cell; counts(): IterableIterator<[H3Cell, number]> };
 }
 
 /**
@@ -452,7 +454,13 @@ export class Engine {
   /** Read-only access to the actors, for invariant checks, snapshots and tools in this package. */
   get internals(): Internals {
     const c = this.#core;
-    return { riders: c.riders, orders: c.orders, restaurants: c.restaurants, shards: c.space.shards };
+    return {
+      riders: c.riders,
+      orders: c.orders,
+      restaurants: c.restaurants,
+      shards: c.space.shards,
+      available: c.space,
+    };
   }
 
   get now(): number {

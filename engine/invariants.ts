@@ -1,3 +1,4 @@
+import type { H3Cell } from '../protocol/index.js';
 import type { Engine } from './engine.js';
 import { TERMINAL_ORDER_STATES, holdsKitchen } from './machines/order-machine.js';
 
@@ -14,7 +15,7 @@ import { TERMINAL_ORDER_STATES, holdsKitchen } from './machines/order-machine.js
  * O(actors): for tests and the simulator, not for the hot path.
  */
 export function checkInvariants(engine: Engine): string[] {
-  const { riders, orders, restaurants, shards } = engine.internals;
+  const { riders, orders, restaurants, shards, available } = engine.internals;
   const out: string[] = [];
   const offeredTo = new Map<string, string>();
   const heldBy = new Map<string, string>();
@@ -87,8 +88,19 @@ export function checkInvariants(engine: Engine): string[] {
       if (r.shardKey !== s.key) out.push(`rider ${r.id} listed by shard ${s.key} it is not in`);
   }
   let wantIndexed = 0;
-  for (const r of riders.values()) if (r.indexCell !== null) wantIndexed++;
+  const perCoarse = new Map<H3Cell, number>();
+  for (const r of riders.values()) {
+    if (r.indexCell === null) continue;
+    wantIndexed++;
+    const c = available.coarseOf(r.indexCell);
+    perCoarse.set(c, (perCoarse.get(c) ?? 0) + 1);
+    if (r.countedIn !== c) out.push(`rider ${r.id} is counted in ${r.countedIn}, not its coarse cell ${c}`);
+  }
   if (indexed !== wantIndexed) out.push(`index holds ${indexed} riders, ${wantIndexed} think they are indexed`);
+  const counted = new Map(available.counts());
+  for (const c of new Set([...counted.keys(), ...perCoarse.keys()]))
+    if (counted.get(c) !== perCoarse.get(c))
+      out.push(`coarse cell ${c} counts ${counted.get(c) ?? 0} available riders, ${perCoarse.get(c) ?? 0} are`);
 
   for (const rest of restaurants.values()) {
     const n = open.get(rest.id) ?? 0;

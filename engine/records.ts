@@ -46,6 +46,8 @@ export class RiderRecord {
   indexSlot = -1;
   /** Key of the shard whose index holds the rider, null when not indexed. */
   indexedIn: H3Cell | null = null;
+  /** The coarse cell it counted in while indexed (Space's available counts), null when not indexed. */
+  countedIn: H3Cell | null = null;
 
   /** Onboarding: where its documents stand, and why a rejection was made. */
   review: 'pending' | 'approved' | 'rejected' = 'approved';

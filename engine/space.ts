@@ -14,6 +14,13 @@ export class Space {
   readonly #config: EngineConfig;
   readonly shards = new Map<H3Cell, Shard>();
   readonly #parents = new Map<H3Cell, H3Cell>();
+  /**
+   * Available riders per coarse cell (two resolutions above the index, about 5 km² by default):
+   * how many a search could still meet near a pickup (dispatch/ring-search.ts), without walking
+   * the index cell by cell.
+   */
+  readonly #counts = new Map<H3Cell, number>();
+  readonly #coarseOf = new Map<H3Cell, H3Cell>();
 
   constructor(config: EngineConfig) {
     this.#config = config;
@@ -27,6 +34,31 @@ export class Space {
       this.#parents.set(cell, p);
     }
     return p;
+  }
+
+  /** The resolution of the available counts: two above the index, never coarser than the shards. */
+  get coarseResolution(): number {
+    return Math.max(this.#config.shardResolution, this.#config.indexResolution - 2);
+  }
+
+  /** The coarse cell of an index cell, for the available counts. */
+  coarseOf(cell: H3Cell): H3Cell {
+    let p = this.#coarseOf.get(cell);
+    if (p === undefined) {
+      p = cellToParent(cell, this.coarseResolution) as H3Cell;
+      this.#coarseOf.set(cell, p);
+    }
+    return p;
+  }
+
+  /** Available riders in the coarse cell `coarse`. */
+  availableIn(coarse: H3Cell): number {
+    return this.#counts.get(coarse) ?? 0;
+  }
+
+  /** Every coarse cell with available riders and their count, for invariant checks. */
+  counts(): IterableIterator<[H3Cell, number]> {
+    return this.#counts.entries();
   }
 
   /** The shard owning `cell`, if it exists yet. */
@@ -69,10 +101,16 @@ export class Space {
     if (r.indexCell !== null && (!want || r.indexCell !== r.cell)) {
       this.shards.get(r.indexedIn!)!.available.remove(r);
       r.indexedIn = null;
+      const n = this.#counts.get(r.countedIn!)! - 1;
+      if (n === 0) this.#counts.delete(r.countedIn!);
+      else this.#counts.set(r.countedIn!, n);
+      r.countedIn = null;
     }
     if (want && r.indexCell === null) {
       this.shards.get(r.shardKey!)!.available.add(r.cell!, r);
       r.indexedIn = r.shardKey;
+      r.countedIn = this.coarseOf(r.cell!);
+      this.#counts.set(r.countedIn, (this.#counts.get(r.countedIn) ?? 0) + 1);
     }
   }
 }

@@ -1,4 +1,4 @@
-import { gridDisk, gridRingUnsafe } from 'h3-js';
+import { cellToParent, gridDisk, gridRingUnsafe } from 'h3-js';
 import type { DecisionTrace, H3Cell, TraceCandidate } from '../../protocol/index.js';
 import type { EngineConfig } from '../config.js';
 import { bearingDeg, fastDistanceM, headingDelta } from '../geo.js';
@@ -15,6 +15,12 @@ export interface Match {
   readonly score: number;
   readonly candidates: number;
   readonly ring: number;
+}
+
+/** Available riders per coarse cell, kept by the engine's Space. */
+export interface AvailableCounts {
+  readonly coarseResolution: number;
+  availableIn(coarse: H3Cell): number;
 }
 
 /** A rider a search scored for an order. */
@@ -38,6 +44,9 @@ export class RingSearch {
   readonly #eta: EtaModel;
   /** Rings around pickup cells, computed as far out as a search has needed. */
   readonly #rings = new Map<H3Cell, H3Cell[][]>();
+  readonly #counts: AvailableCounts;
+  /** The coarse cells a search around a pickup cell can reach, for the ring cap they were computed at. */
+  readonly #reach = new Map<H3Cell, { readonly maxRing: number; readonly cells: readonly H3Cell[] }>();
 
   // The last search's best few candidates (best first) and what it passed over, in preallocated
   // slots: a search allocates nothing for its trace; only a decision that is kept builds one.
@@ -52,10 +61,16 @@ export class RingSearch {
   #considered = 0;
   #ring = -1;
 
-  constructor(settings: () => EngineConfig, shardOfCell: (cell: H3Cell) => Shard | undefined, eta: EtaModel) {
+  constructor(
+    settings: () => EngineConfig,
+    shardOfCell: (cell: H3Cell) => Shard | undefined,
+    eta: EtaModel,
+    counts: AvailableCounts,
+  ) {
     this.#settings = settings;
     this.#shardOfCell = shardOfCell;
     this.#eta = eta;
+    this.#counts = counts;
   }
 
   /**
@@ -73,11 +88,16 @@ export class RingSearch {
     let bestDist = 0;
     let count = 0;
     let ring = 0;
+    // Available riders the search has not met yet in the coarse cells its rings reach: once all are
+    // met, the outer rings hold no one, and a search short of `minCandidates` stops instead of
+    // walking them. Riders in those coarse cells but beyond the last ring keep it walking to the cap.
+    let unmet = this.#reachable(order.pickupCell, cfg);
     this.#resetTrace();
     for (; ring <= cfg.maxRing; ring++) {
       for (const cell of this.#ringCells(order.pickupCell, ring)) {
         const riders = this.#shardOfCell(cell)?.available.get(cell);
         if (riders === undefined) continue;
+        unmet -= riders.length;
         for (let i = 0; i < riders.length; i++) {
           const r = riders[i]!;
           const t = r.table.data;
@@ -104,7 +124,7 @@ export class RingSearch {
           }
         }
       }
-      if (count >= cfg.minCandidates) break;
+      if (count >= cfg.minCandidates || unmet <= 0) break;
     }
     this.#considered = count;
     this.#ring = Math.min(ring, cfg.maxRing);
@@ -185,6 +205,7 @@ export class RingSearch {
    */
   warm(center: H3Cell, rings: number): void {
     this.#ringCells(center, Math.min(rings, this.#settings().maxRing));
+    this.#reachable(center, this.#settings());
   }
 
   /** Seconds from where `r` is to (pLat, pLng) by the engine's travel-time model. */
@@ -293,6 +314,21 @@ export class RingSearch {
     this.#topScore[i] = s;
     this.#topDist[i] = d;
     this.#topN = n + 1;
+  }
+
+  /** How many riders are available in the coarse cells that the disc of `maxRing` rings around `center` touches. */
+  #reachable(center: H3Cell, cfg: EngineConfig): number {
+    let reach = this.#reach.get(center);
+    if (reach === undefined || reach.maxRing !== cfg.maxRing) {
+      const res = this.#counts.coarseResolution;
+      const cells = new Set<H3Cell>();
+      for (const cell of gridDisk(center, cfg.maxRing)) cells.add(cellToParent(cell, res) as H3Cell);
+      reach = { maxRing: cfg.maxRing, cells: [...cells] };
+      this.#reach.set(center, reach);
+    }
+    let n = 0;
+    for (const cell of reach.cells) n += this.#counts.availableIn(cell);
+    return n;
   }
 
   #ringCells(center: H3Cell, k: number): readonly H3Cell[] {

@@ -57,7 +57,19 @@ t.test('the search widens ring by ring until it finds a far rider', async (t) =>
   const w2 = world();
   w2.rider('close', near(100));
   w2.order(w2.restaurant());
-  t.equal(w2.matches[0]!.ring, D.maxRing, 'with fewer than minCandidates riders the search runs to the cap');
+  t.ok(
+    w2.matches[0]!.ring <= 1,
+    `with fewer than minCandidates riders, it stops once it has met every available one (ring ${w2.matches[0]!.ring}), not at the cap`,
+  );
+  const w4 = world();
+  w4.rider('close', near(100));
+  w4.rider('far', near(3_000, 120));
+  w4.order(w4.restaurant());
+  t.ok(
+    w4.matches[0]!.ring >= w.matches[0]!.ring && w4.matches[0]!.ring < D.maxRing,
+    `it walks out to the last available rider (ring ${w4.matches[0]!.ring}) and no farther`,
+  );
+  t.equal(w4.matches[0]!.candidates, 2);
   const w3 = world();
   for (let i = 0; i < D.minCandidates; i++) w3.rider(`r${i}`, near(1 + i, i * 90));
   w3.order(w3.restaurant());
