@@ -48,6 +48,46 @@ function squarePoint(rnd: SeededRandom, sideKm: number) {
   return offsetM(p.lat, p.lng, 90, (rnd.next() * 2 - 1) * half);
 }
 
+/**
+ * Searches that find fewer riders than `minCandidates`: the same city with
+ * only three idle riders, where most searches meet nobody. Each order is
+ * accepted (its search runs then, timed as a whole command) and cancelled, so
+ * the three stay available. Per accept, µs of wall time.
+ */
+function scarceSearch(o: EngineBenchOptions, progress: (s: string) => void) {
+  const n = Math.min(o.orders, 5_000);
+  progress(`searching for ${n} orders among 3 idle riders`);
+  const rnd = new SeededRandom(o.seed + 1);
+  const clock = new SimulatedClock();
+  const engine = new Engine({ clock, seed: o.seed, config: { dispatchRetryMs: 3_600_000 } });
+  for (let i = 0; i < 3; i++) {
+    const id = `idle-${i}` as RiderId;
+    const p = squarePoint(rnd, o.sideKm);
+    engine.registerRider({ riderId: id });
+    engine.riderOnline(id);
+    engine.updateRiderPosition(id, p.lat, p.lng, 5, NaN, 0, clock.now());
+  }
+  const restaurants = Array.from({ length: Math.min(o.restaurants, 500) }, (_, i) => {
+    const id = `rest-${i}` as RestaurantId;
+    const at = squarePoint(rnd, o.sideKm * 0.8);
+    engine.registerRestaurant({ restaurantId: id, location: at, prepMinutes: 10, capacity: 1_000_000 });
+    return { id, at };
+  });
+  const micros = new Sample();
+  for (let k = 0; k < n; k++) {
+    const r = restaurants[k % restaurants.length]!;
+    const drop = offsetM(r.at.lat, r.at.lng, rnd.next() * 360, 2000);
+    const placed = engine.placeOrder({ customerId: 'c' as CustomerId, restaurantId: r.id, drop, paid: true });
+    if (!placed.ok) throw new Error(placed.detail);
+    const t0 = hrStopwatch.nowMicros();
+    engine.restaurantAccept(placed.value, { prepMinutes: 0 });
+    micros.add(hrStopwatch.nowMicros() - t0);
+    engine.cancelOrder({ orderId: placed.value, by: 'admin' });
+  }
+  engine.stop();
+  return micros.summary(1);
+}
+
 export async function runEngineBench(o: EngineBenchOptions, progress: (s: string) => void) {
   const rnd = new SeededRandom(o.seed);
   const clock = new SimulatedClock();
@@ -184,6 +224,7 @@ export async function runEngineBench(o: EngineBenchOptions, progress: (s: string
   const bytesPerOrder = (heapUsed() - heapBeforeOrders) / active;
   const totalHeapMiB = (heapUsed() - heap0) / 2 ** 20;
   engine.stop();
+  const scarce = scarceSearch(o, progress);
 
   return {
     riders: o.riders,
@@ -198,6 +239,7 @@ export async function runEngineBench(o: EngineBenchOptions, progress: (s: string
     baseline_heap_bytes_per_started_actor: Math.round(bytesPerActor),
     heap_bytes_per_active_order: Math.round(bytesPerOrder),
     heap_total_mib: Math.round(totalHeapMiB),
+    scarce_search_us: scarce,
     goals: {
       position_update_cpu_us_max: 2,
       match_p99_us_max: 100,

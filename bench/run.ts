@@ -214,6 +214,7 @@ async function engine(argv: readonly string[], machine: string): Promise<Outcome
       `  match latency (µs): ${JSON.stringify(r.match_latency_us)} (goal p99 ≤ 100) vs brute-force scan ${JSON.stringify(r.baseline_brute_force_scan_us)}`,
       `  heap per idle rider: ${r.heap_bytes_per_idle_rider} B (goal ≤ 1536) vs ${r.baseline_heap_bytes_per_started_actor} B per started actor`,
       `  heap per active order: ${r.heap_bytes_per_active_order} B (goal ≤ 8192)`,
+      `  a restaurant's accept when 3 riders are idle in the city (its search meets few or none), µs: ${JSON.stringify(r.scarce_search_us)}`,
       `  goals met: ${JSON.stringify(r.met)}`,
     ],
   };
