@@ -38,11 +38,11 @@ export interface EngineConfig {
   readonly dispatchGiveUpMs: number;
   /**
    * How dispatch is timed to the kitchen (engine/kitchen.ts): `learned` expects the food when the
-   * restaurant's history says (its estimate plus its learned bias) and starts the search a shard's
-   * learned pickup ETA before; `stated` trusts the restaurant's estimate and `assumedPickupEtaMs`.
+   * restaurant's history says (its estimate plus its learned bias) and starts the search the
+   * restaurant's learned pickup ETA before; `stated` trusts its estimate and `assumedPickupEtaMs`.
    */
   readonly kitchenTiming: KitchenTiming;
-  /** Pickup travel time assumed when timing dispatch, until a shard has learned its own. */
+  /** Pickup travel time assumed when timing dispatch, until a restaurant has learned its own. */
   readonly assumedPickupEtaMs: number;
   /**
    * The longest delivery promise. The promise made at placement (the customer's estimated

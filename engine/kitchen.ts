@@ -10,7 +10,10 @@ import type { OrderRecord, RestaurantRecord } from './records.js';
  *   (the bias of its own estimate), from each order's acceptance to its
  *   food-ready mark;
  * - per restaurant, the pickup ETA of its orders' offers: how far away the
- *   rider that dispatch finds for it tends to be.
+ *   rider that dispatch finds for it tends to be (each order's latest offer
+ *   before its food is ready).
+ * Both change only with the restaurant's own event at a food-ready mark, so
+ * what is learned is written with the restaurant and survives a restart.
  * An accepted order is expected ready at its stated preparation plus the
  * restaurant's bias, and becomes dispatchable the restaurant's pickup ETA
  * before that, so the rider arrives as the food is ready. With
@@ -36,14 +39,27 @@ export function dispatchLeadMs(core: EngineCore, r: RestaurantRecord | undefined
   return Math.round(r.pickupEtaS * 1000);
 }
 
-/** The food of `o` is ready now: its restaurant learns how far off its estimate was. */
+/**
+ * The food of `o` is ready now: its restaurant learns how far off its estimate
+ * was, and how far away the rider of its latest offer was.
+ */
 export function learnPrep(core: EngineCore, o: OrderRecord, now: number): void {
   const r = core.restaurants.get(o.restaurantId);
   if (r === undefined || o.acceptedAt <= 0) return;
+  let learned = false;
   const bias = (now - o.acceptedAt) / 60_000 - o.prepMinutes;
-  if (Math.abs(bias) > OUTLIER_MIN) return;
-  r.prepBiasMin = r.prepSamples === 0 ? bias : r.prepBiasMin + RATE * (bias - r.prepBiasMin);
-  r.prepSamples++;
+  if (Math.abs(bias) <= OUTLIER_MIN) {
+    r.prepBiasMin = r.prepSamples === 0 ? bias : r.prepBiasMin + RATE * (bias - r.prepBiasMin);
+    r.prepSamples++;
+    learned = true;
+  }
+  // The order's latest offer, if it has had one: how far away the rider dispatch found was.
+  if (o.offerEtaS > 0) {
+    r.pickupEtaS = r.pickupEtaSamples === 0 ? o.offerEtaS : r.pickupEtaS + RATE * (o.offerEtaS - r.pickupEtaS);
+    r.pickupEtaSamples++;
+    learned = true;
+  }
+  if (!learned) return;
   core.emit('restaurant', r, {
     type: 'restaurant_kitchen_learned',
     prepBiasMinutes: r.prepBiasMin,
@@ -51,17 +67,6 @@ export function learnPrep(core: EngineCore, o: OrderRecord, now: number): void {
     pickupEtaS: r.pickupEtaS,
     pickupEtaSamples: r.pickupEtaSamples,
   });
-}
-
-/**
- * An order of `r` was offered to a rider this far (seconds) from the pickup:
- * the restaurant's typical pickup ETA moves toward it. Kept with the
- * restaurant and written with its next {@link learnPrep}.
- */
-export function learnPickupEta(r: RestaurantRecord | undefined, etaS: number): void {
-  if (r === undefined) return;
-  r.pickupEtaS = r.pickupEtaSamples === 0 ? etaS : r.pickupEtaS + RATE * (etaS - r.pickupEtaS);
-  r.pickupEtaSamples++;
 }
 
 /**

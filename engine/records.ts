@@ -168,6 +168,8 @@ export class OrderRecord {
   acceptedAt = 0;
   /** When the food is expected ready: stated preparation plus what the restaurant's history teaches. */
   readyAt = 0;
+  /** The pickup ETA of its latest offer, seconds; 0 before any (engine/kitchen.ts learns from it). */
+  offerEtaS = 0;
   /** When it reached delivered or cancelled, 0 while live. */
   endedAt = 0;
   /** Its latest dispatch decisions, oldest first, at most {@link MAX_TRACES}; storage has them all in its events. */

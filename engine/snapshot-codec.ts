@@ -1,4 +1,4 @@
-import type { AggregateKind, OrderId, RestaurantId, RiderId } from '../protocol/index.js';
+import { type AggregateKind, type OrderId, type RestaurantId, type RiderId, VEHICLE_TYPES } from '../protocol/index.js';
 import { addOrder } from './commands/order.js';
 import { addRestaurant } from './commands/restaurant.js';
 import type { EngineCore } from './core.js';
@@ -95,6 +95,7 @@ function orderRow(o: OrderRecord): OrderSnapshotRow {
     prepMinutes: o.prepMinutes,
     acceptedAt: o.acceptedAt,
     readyAt: o.readyAt,
+    ...(o.offerEtaS > 0 ? { offerEtaS: o.offerEtaS } : {}),
     endedAt: o.endedAt,
   };
 }
@@ -122,7 +123,9 @@ export function loadSnapshot(core: EngineCore, snap: EngineSnapshot): void {
     const snapshot = core.riderStep.resolve(row.value as never, row.context);
     const r = new RiderRecord(row.id, core.riderTable, snapshot, stateKey(snapshot.value) as RiderState, row.capacity);
     r.seq = row.seq;
-    r.vehicle = row.vehicle ?? null;
+    // A vehicle this build does not know (an older or newer list) rides at the default speed.
+    r.vehicle =
+      row.vehicle !== undefined && (VEHICLE_TYPES as readonly string[]).includes(row.vehicle) ? row.vehicle : null;
     r.idleSince = row.idleSince;
     [r.offers, r.accepts, r.declines, r.expiries, r.delivered] = row.stats;
     if (row.review) [r.review, r.reviewReason] = row.review;
@@ -163,6 +166,7 @@ export function loadSnapshot(core: EngineCore, snap: EngineSnapshot): void {
     o.prepMinutes = row.prepMinutes;
     o.readyAt = row.readyAt;
     o.acceptedAt = row.acceptedAt ?? (row.readyAt > 0 ? row.readyAt - row.prepMinutes * 60_000 : 0);
+    o.offerEtaS = row.offerEtaS ?? 0;
     o.endedAt = row.endedAt;
     addOrder(core, o);
     syncOrderDeadlines(core, o);

@@ -70,5 +70,7 @@ export interface OrderSnapshotRow {
   /** Absent in snapshots from before it was kept: then `readyAt` less `prepMinutes`. */
   readonly acceptedAt?: number;
   readonly readyAt: number;
+  /** The pickup ETA of its latest offer, seconds; absent: none. */
+  readonly offerEtaS?: number;
   readonly endedAt: number;
 }

@@ -165,6 +165,8 @@ export function foodReady(
   if (denied) return denied;
   if (o?.snap.context.foodReady) return reject('ORDER_INVALID_TRANSITION', `order ${orderId} is already marked ready`);
   const res = orderStep(core, orderId, { type: 'FOOD_READY' }, (oo) => {
+    // Ready now, whatever was expected: tracking and the batch's lateness count from here.
+    if (oo.acceptedAt > 0) oo.readyAt = core.now();
     core.emit('order', oo, { type: 'order_food_ready' });
     learnPrep(core, oo, core.now());
   });

@@ -2,7 +2,6 @@ import { CancelReason, type DecisionTrace } from '../../protocol/index.js';
 import type { EngineCore } from '../core.js';
 import { syncOrderDeadlines } from '../deadline-rules.js';
 import { fastDistanceM } from '../geo.js';
-import { learnPickupEta } from '../kitchen.js';
 import { riderPayout } from '../payout.js';
 import { MAX_TRACES, type OrderRecord } from '../records.js';
 import { cancelVia } from '../release.js';
@@ -33,6 +32,7 @@ export function offer(
     core.config.detourFactor,
   );
   keepTrace(o, trace);
+  o.offerEtaS = match.etaS;
   core.stepOrder(o, { type: 'OFFER', riderId: r.id, offerId, expiresAt, payout });
   core.stepRider(r, { type: 'OFFER', orderId: o.id, offerId });
   r.offers++;
@@ -51,7 +51,6 @@ export function offer(
   });
   core.emit('rider', r, { type: 'rider_offered', orderId: o.id, offerId, expiresAt });
   syncOrderDeadlines(core, o);
-  learnPickupEta(core.restaurants.get(o.restaurantId), match.etaS);
   core.onMatch?.({
     orderId: o.id,
     riderId: r.id,
