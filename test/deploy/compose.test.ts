@@ -20,6 +20,18 @@ import { parseServerConfig } from '../../adapters/server/server-config.js';
 import { caddyEnv } from '../../scripts/edge/config.js';
 
 const run = promisify(execFile);
+
+/**
+ * A service's volumes as { source, target }: docker-compose's `config` prints them in the long
+ * syntax or, in some builds of 1.29 (Debian 12's), as the short "source:target[:mode]" strings.
+ */
+function mounts(volumes: unknown): { source: string; target: string }[] {
+  return (volumes as (string | { source: string; target: string })[]).map((v) => {
+    if (typeof v !== 'string') return v;
+    const [source = '', target = ''] = v.split(':');
+    return { source, target };
+  });
+}
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
 
@@ -158,7 +170,7 @@ if (which === '') {
     );
     t.same(Object.keys(env).sort(), Object.keys(wanted).sort(), 'the variables scripts/edge/config.ts gives Caddy');
     t.equal(env['EDGE_UPSTREAM'], 'server:8080');
-    t.match(s['caddy'].volumes, [{ source: join(ROOT, 'edge', 'Caddyfile'), target: '/etc/caddy/Caddyfile' }]);
+    t.match(mounts(s['caddy'].volumes), [{ source: join(ROOT, 'edge', 'Caddyfile'), target: '/etc/caddy/Caddyfile' }]);
     t.match(s['caddy'].image, /^caddy:2\.6/, 'the Caddy the edge tests run (Debian 12: 2.6)');
     const ports = (s['caddy'].ports as { protocol: string; published: number; target: number }[]).map(
       (p) => `${p.published}/${p.protocol}`,
@@ -168,15 +180,21 @@ if (which === '') {
 
   t.test("Prometheus scrapes the server's metrics port and is on loopback only", async (t) => {
     const env = s['server'].environment as Record<string, string>;
-    const mount = (s['prometheus'].volumes as { source: string; target: string }[]).find(
-      (v) => v.target === '/etc/prometheus/prometheus.yml',
-    );
+    const mount = mounts(s['prometheus'].volumes).find((v) => v.target === '/etc/prometheus/prometheus.yml');
     t.ok(mount && existsSync(mount.source), 'its configuration is in the repository');
     const prom = parse(readFileSync(mount!.source, 'utf8')) as {
       scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
     };
     const job = prom.scrape_configs.find((j) => j.job_name === 'dispatch-server');
-    t.same(job?.static_configs[0]?.targets, [`server:${env['METRICS_PORT']}`]);
-    t.match(s['prometheus'].ports, [{ host_ip: '127.0.0.1' }]);
+    t.same(
+      job?.static_configs[0]?.targets,
+      [`server:${env['METRICS_PORT']}`, `worker:${env['METRICS_PORT']}`],
+      "the server's and the worker's metrics",
+    );
+    // Long syntax ({ host_ip }) or, in Debian 12's docker-compose, "host_ip:published:target/protocol".
+    const hosts = (s['prometheus'].ports as (string | { host_ip?: string })[]).map((p) =>
+      typeof p === 'string' ? p.split(':')[0] : p.host_ip,
+    );
+    t.ok(hosts.length > 0 && hosts.every((h) => h === '127.0.0.1'), `published on loopback only: ${hosts.join(', ')}`);
   });
 }
