@@ -12,7 +12,8 @@ import { machineLine, parseFlags, UsageError } from './stats.js';
 const HELP = `usage: npm run simulate -- [--riders N] [--restaurants N] [--orders-per-sec R] [--duration S]
        [--seed N] [--accept-probability P] [--radius-km K] [--position-interval-s S] [--drain-s S]
        [--policy greedy|batched] [--batch-window-s S] [--lateness-weight W] [--kitchen learned|stated]
-       [--kitchen-bias-min M] [--warmup-s S] [--realtime] [--json] [--quiet]`;
+       [--kitchen-bias-min M] [--warmup-s S] [--stacking] [--stack-capacity N] [--stack-radius-m M]
+       [--realtime] [--json] [--quiet]`;
 
 async function main(): Promise<number> {
   let flags;
@@ -45,6 +46,14 @@ async function main(): Promise<number> {
   }
   if (!(flags.kitchenBiasMin >= -5 && flags.kitchenBiasMin <= 15)) {
     console.error(`simulate: --kitchen-bias-min must be in -5..15, got ${flags.kitchenBiasMin}`);
+    return 2;
+  }
+  if (!(Number.isInteger(flags.stackCapacity) && flags.stackCapacity >= 2 && flags.stackCapacity <= 8)) {
+    console.error(`simulate: --stack-capacity must be an integer in 2..8, got ${flags.stackCapacity}`);
+    return 2;
+  }
+  if (!(flags.stackRadiusM <= 10_000)) {
+    console.error(`simulate: --stack-radius-m must be in 0..10000, got ${flags.stackRadiusM}`);
     return 2;
   }
   if (!(flags.warmupS >= 0)) {
@@ -133,6 +142,8 @@ async function main(): Promise<number> {
     kitchen: flags.kitchen,
     kitchen_bias_min: flags.kitchenBiasMin,
     warmup_s: flags.warmupS,
+    stacking: flags.stacking ? { capacity: flags.stackCapacity, radius_m: flags.stackRadiusM } : false,
+    stacked_offers: sim.stackedOffers,
     quality: sim.quality(),
     sim_s: Math.round((clock.now() - start) / 1000),
     wall_s: Number(((performance.now() - wall0) / 1000).toFixed(2)),
@@ -158,7 +169,7 @@ async function main(): Promise<number> {
     );
     const q = summary.quality;
     console.log(
-      `dispatch (${flags.policy}): pickup time (s) mean ${q.pickup_s.mean} p90 ${q.pickup_s.p90}; wait to delivery (min) mean ${q.wait_min_mean}; ` +
+      `dispatch (${flags.policy}${flags.stacking ? `, stacking ${flags.stackCapacity} within ${flags.stackRadiusM} m: ${sim.stackedOffers} stacked offers` : ''}): pickup time (s) mean ${q.pickup_s.mean} p90 ${q.pickup_s.p90}; wait to delivery (min) mean ${q.wait_min_mean}; ` +
         `late ${q.late_orders}; rider idle share ${q.rider_idle_share}; ₹${q.earnings_per_rider_hour_inr} and ${q.deliveries_per_rider_hour} deliveries per rider-hour; ` +
         `pickup ETA ${q.gap_to_optimum_pct}% above the offline optimum over ${q.comparison_windows} windows of ${flags.batchWindowS} s`,
     );

@@ -70,6 +70,11 @@ export interface EngineConfig {
   readonly dispatchPolicy: DispatchPolicy;
   /** In the batched policy, how long a shard collects dispatchable orders before assigning them together. */
   readonly batchWindowMs: number;
+  /**
+   * Stacking (engine/dispatch/stacking.ts): an order may join the route of a rider of capacity
+   * above one heading to a restaurant within this distance of its own; 0 turns stacking off.
+   */
+  readonly stackRadiusM: number;
   /** Travel-time model (engine/eta.ts): a rider's speed when its vehicle is not known, m/s. */
   readonly riderSpeedMps: number;
   /** Travel-time model: speed by vehicle type, m/s, before the hour's traffic factor. */
@@ -136,6 +141,7 @@ export const defaultEngineConfig: EngineConfig = Object.freeze({
   maxPickupDistanceM: 6_000,
   dispatchPolicy: 'greedy',
   batchWindowMs: 2_000,
+  stackRadiusM: 500,
   riderSpeedMps: 5.5,
   vehicleSpeedMps: Object.freeze({ bicycle: 4, motorcycle: 6, scooter: 5.5, car: 5, on_foot: 1.4 }),
   speedByHour: Object.freeze(Array.from({ length: 24 }, () => 1)),
@@ -183,6 +189,8 @@ export function resolveConfig(input: EngineConfigInput = {}): EngineConfig {
   }
   if (!(Number.isInteger(c.utcOffsetMinutes) && c.utcOffsetMinutes >= -720 && c.utcOffsetMinutes <= 840))
     throw new RangeError(`utcOffsetMinutes must be an integer in -720..840, got ${c.utcOffsetMinutes}`);
+  if (!(Number.isFinite(c.stackRadiusM) && c.stackRadiusM >= 0 && c.stackRadiusM <= 10_000))
+    throw new RangeError(`stackRadiusM must be a number in 0..10000, got ${c.stackRadiusM}`);
   if (!(c.riderSpeedMps > 0)) throw new RangeError(`riderSpeedMps must be above 0, got ${c.riderSpeedMps}`);
   for (const [k, v] of Object.entries(c.vehicleSpeedMps)) {
     if (!(VEHICLE_TYPES as readonly string[]).includes(k))

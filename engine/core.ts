@@ -20,6 +20,7 @@ import { Space } from './space.js';
 import type { EngineLogger } from './ports/engine-logger.js';
 import { type CandidateSource, IndexCandidates } from './dispatch/candidate-source.js';
 import { RingSearch } from './dispatch/ring-search.js';
+import { StackIndex } from './dispatch/stack-index.js';
 import { StraightLineEta } from './eta.js';
 import type { EtaModel } from './ports/eta-model.js';
 import type { Batch } from './shard.js';
@@ -93,6 +94,8 @@ export class EngineCore {
   readonly policies = new Map<H3Cell, DispatchPolicy>();
   /** Open batches of batched shards, by shard key (engine/dispatch/batch.ts). */
   readonly batches = new Map<H3Cell, Batch>();
+  /** Riders who could take a stacked order, by their lead job's restaurant (dispatch/stacking.ts). */
+  readonly stacks = new StackIndex();
 
   /** Events emitted since the engine last delivered; the running command's, in order. */
   buffer: EngineEvent[] = [];
@@ -141,6 +144,7 @@ export class EngineCore {
     if (!next) return false;
     r.snap = next;
     r.state = stateKey(next.value) as RiderState;
+    if (r.capacity > 1) this.stacks.sync(r, this.orders);
     return true;
   }
 }

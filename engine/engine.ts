@@ -55,6 +55,7 @@ import {
   orderView,
   restaurantView,
   riderJobView,
+  riderJobsView,
   riderView,
 } from './queries.js';
 import type { OrderRecord, RestaurantRecord, RiderRecord } from './records.js';
@@ -113,6 +114,8 @@ interface Internals {
   shards: ReadonlyMap<H3Cell, Shard>;
   /** Available riders per coarse cell, as the search's bound reads them. */
   available: { coarseOf(cell: H3Cell): H3Cell; counts(): IterableIterator<[H3Cell, number]> };
+  /** Riders who could take a stacked order, and the restaurant each is listed under. */
+  stacks: { entries(): ReadonlyMap<RiderRecord, RestaurantId> };
 }
 
 /**
@@ -409,6 +412,15 @@ export class Engine {
     return riderJobView(this.#core, id);
   }
 
+  /**
+   * Every offer and job the rider holds (a rider of capacity above one may
+   * hold several: its lead, stacked jobs and a stack offer), each with the
+   * rider's route when there are several; empty when it holds nothing.
+   */
+  getRiderJobs(id: RiderId): Result<RiderJobView[]> {
+    return riderJobsView(this.#core, id);
+  }
+
   getRestaurant(id: RestaurantId): Result<RestaurantView> {
     return restaurantView(this.#core, id);
   }
@@ -460,6 +472,7 @@ export class Engine {
       restaurants: c.restaurants,
       shards: c.space.shards,
       available: c.space,
+      stacks: c.stacks,
     };
   }
 

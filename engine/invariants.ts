@@ -7,18 +7,24 @@ import { TERMINAL_ORDER_STATES, holdsKitchen } from './machines/order-machine.js
  * violation (empty when all hold):
  * - an order has at most one live offer and a rider holds at most one, and
  *   both sides of every offer agree;
- * - an assigned or picked-up order has exactly one rider, and that rider lists it;
+ * - an assigned or picked-up order has exactly one rider, and that rider lists it (as its lead
+ *   job or a stacked one); a rider holds no more jobs than its capacity, stacked jobs and a
+ *   stack offer only beside a lead job, and sits in the stacking index exactly when it could stack;
  * - no order is delivered without a pickup;
  * - a rider is in the available index exactly when idle, connected and positioned,
  *   in the shard that owns its cell;
  * - restaurant open-order counts match the orders.
  * O(actors): for tests and the simulator, not for the hot path.
  */
+/** The rider states that hold a job (and so may hold stacked jobs and a stack offer). */
+const JOB_STATES: readonly string[] = ['online.to_pickup', 'online.at_pickup', 'online.delivering'];
+
 export function checkInvariants(engine: Engine): string[] {
-  const { riders, orders, restaurants, shards, available } = engine.internals;
+  const { riders, orders, restaurants, shards, available, stacks } = engine.internals;
+  const stackIndex = stacks.entries();
   const out: string[] = [];
   const offeredTo = new Map<string, string>();
-  const heldBy = new Map<string, string>();
+  const heldBy = new Map<string, number>();
   const open = new Map<string, number>();
 
   for (const o of orders.values()) {
@@ -26,8 +32,9 @@ export function checkInvariants(engine: Engine): string[] {
     if (holdsKitchen(o.state)) open.set(o.restaurantId, (open.get(o.restaurantId) ?? 0) + 1);
     if (o.state === 'dispatching.offered') {
       const r = c.riderId ? riders.get(c.riderId) : undefined;
+      const lead = r?.state === 'online.offered' && r.snap.context.orderId === o.id;
       if (!r) out.push(`order ${o.id} offered to missing rider ${c.riderId}`);
-      else if (r.state !== 'online.offered' || r.snap.context.orderId !== o.id)
+      else if (!lead && r.snap.context.stackOffer?.orderId !== o.id)
         out.push(`order ${o.id} offered to ${r.id}, which is ${r.state} with ${r.snap.context.orderId}`);
       if (c.riderId) {
         const prev = offeredTo.get(c.riderId);
@@ -37,14 +44,11 @@ export function checkInvariants(engine: Engine): string[] {
     } else if (o.state === 'assigned' || o.state === 'picked_up') {
       const r = c.riderId ? riders.get(c.riderId) : undefined;
       const want = o.state === 'assigned' ? ['online.to_pickup', 'online.at_pickup'] : ['online.delivering'];
+      const stacked = r?.snap.context.stack.includes(o.id) === true;
       if (!r) out.push(`order ${o.id} is ${o.state} with no rider`);
-      else if (r.snap.context.orderId !== o.id || !want.includes(r.state))
+      else if (stacked ? !JOB_STATES.includes(r.state) : r.snap.context.orderId !== o.id || !want.includes(r.state))
         out.push(`order ${o.id} is ${o.state} to ${r.id}, which is ${r.state} with ${r.snap.context.orderId}`);
-      if (c.riderId) {
-        const prev = heldBy.get(c.riderId);
-        if (prev) out.push(`rider ${c.riderId} holds jobs ${prev} and ${o.id}`);
-        heldBy.set(c.riderId, o.id);
-      }
+      if (c.riderId) heldBy.set(c.riderId, (heldBy.get(c.riderId) ?? 0) + 1);
     } else if (c.riderId !== null && !TERMINAL_ORDER_STATES.has(o.state)) {
       out.push(`order ${o.id} is ${o.state} but names rider ${c.riderId}`);
     }
@@ -59,6 +63,22 @@ export function checkInvariants(engine: Engine): string[] {
       r.state === 'online.at_pickup' ||
       r.state === 'online.delivering';
     if (busy && !jobId) out.push(`rider ${r.id} is ${r.state} with no order`);
+    const { stack, stackOffer } = r.snap.context;
+    const jobs = heldBy.get(r.id) ?? 0;
+    const listed = r.state === 'online.offered' || !jobId ? 0 : 1 + stack.length;
+    if (jobs !== listed) out.push(`rider ${r.id} lists ${listed} jobs, ${jobs} orders name it`);
+    if (listed > r.capacity) out.push(`rider ${r.id} holds ${listed} jobs beyond its capacity ${r.capacity}`);
+    if ((stack.length > 0 || stackOffer !== null) && !JOB_STATES.includes(r.state))
+      out.push(`rider ${r.id} is ${r.state} with stacked jobs or a stack offer`);
+    if (stackOffer !== null && offeredTo.get(r.id) !== stackOffer.orderId)
+      out.push(`rider ${r.id} holds a stack offer of ${stackOffer.orderId}, which is not offered to it`);
+    const lead = jobId === null ? undefined : orders.get(jobId);
+    const heading =
+      r.capacity > 1 && (r.state === 'online.to_pickup' || r.state === 'online.at_pickup')
+        ? lead?.restaurantId
+        : undefined;
+    if (stackIndex.get(r) !== heading)
+      out.push(`rider ${r.id} is listed for stacking at ${stackIndex.get(r)}, not ${heading}`);
     if (!busy && jobId) out.push(`rider ${r.id} is ${r.state} but lists order ${jobId}`);
     if (busy && jobId) {
       const o = orders.get(jobId);

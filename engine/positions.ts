@@ -2,6 +2,7 @@ import { PositionStatus, isLatitude, isLongitude } from '../protocol/index.js';
 import type { EngineCore } from './core.js';
 import { fastDistanceM } from './geo.js';
 import type { RiderRecord } from './records.js';
+import { jobsOf, routeOf } from './dispatch/stacking.js';
 import { clearTarget } from './release.js';
 import { Col } from './rider-table.js';
 
@@ -54,14 +55,14 @@ export function applyPosition(
   return PositionStatus.APPLIED;
 }
 
-/** The rider entered the geofence of its next stop. */
+/** The rider entered the geofence of its next stop: the first of its route (dispatch/stacking.ts). */
 function arrived(core: EngineCore, r: RiderRecord): void {
-  const orderId = r.snap.context.orderId;
   clearTarget(r);
-  if (!orderId) return;
-  if (r.state === 'online.to_pickup' && core.stepRider(r, { type: 'ARRIVED_PICKUP', orderId })) {
+  const stop = routeOf(jobsOf(core, r))[0];
+  if (stop === undefined) return;
+  const orderId = stop.orderId;
+  if (stop.kind === 'drop') core.emit('rider', r, { type: 'rider_arrived_drop', orderId });
+  else if (orderId !== r.snap.context.orderId) core.emit('rider', r, { type: 'rider_arrived_pickup', orderId });
+  else if (r.state === 'online.to_pickup' && core.stepRider(r, { type: 'ARRIVED_PICKUP', orderId }))
     core.emit('rider', r, { type: 'rider_arrived_pickup', orderId });
-  } else if (r.state === 'online.delivering') {
-    core.emit('rider', r, { type: 'rider_arrived_drop', orderId });
-  }
 }

@@ -7,6 +7,7 @@ import {
   type RiderId,
   type RiderJobView,
   type RiderView,
+  type RouteStop,
   ok,
   reject,
 } from '../protocol/index.js';
@@ -14,6 +15,8 @@ import type { EngineCore } from './core.js';
 import { arrivalAt } from './eta.js';
 import { fastDistanceM } from './geo.js';
 import { type OrderState, TERMINAL_ORDER_STATES } from './machines/order-machine.js';
+import { jobsOf, routeOf } from './dispatch/stacking.js';
+import type { RiderRecord } from './records.js';
 
 /** Order states in which the order's rider has a payout to see: offered, then the job until delivered. */
 const PAID_ORDER_STATES: ReadonlySet<OrderState> = new Set([
@@ -77,15 +80,49 @@ export function riderJobView(core: EngineCore, id: RiderId): Result<RiderJobView
   const r = core.riders.get(id);
   if (!r) return reject('RIDER_NOT_FOUND', `no rider ${id}`);
   const orderId = r.snap.context.orderId;
-  const o = orderId === null ? undefined : core.orders.get(orderId);
-  if (o === undefined) return ok(null);
+  return ok(orderId === null ? null : jobView(core, r, orderId, undefined));
+}
+
+/**
+ * Every offer and job the rider holds: its lead offer or job, its stacked jobs
+ * and a stack offer (dispatch/stacking.ts), in that order; with more than one,
+ * each carries the rider's route.
+ */
+export function riderJobsView(core: EngineCore, id: RiderId): Result<RiderJobView[]> {
+  const r = core.riders.get(id);
+  if (!r) return reject('RIDER_NOT_FOUND', `no rider ${id}`);
+  const c = r.snap.context;
+  const ids = [c.orderId, ...c.stack, c.stackOffer?.orderId ?? null].filter((x): x is OrderId => x !== null);
+  let stops: RouteStop[] | undefined;
+  if (ids.length > 1) {
+    const jobs = jobsOf(core, r);
+    const offered = c.stackOffer === null ? undefined : core.orders.get(c.stackOffer.orderId);
+    stops = routeOf(offered === undefined ? jobs : [...jobs, offered]);
+  }
+  const out: RiderJobView[] = [];
+  for (const orderId of ids) {
+    const v = jobView(core, r, orderId, stops);
+    if (v !== null) out.push(v);
+  }
+  return ok(out);
+}
+
+/** One offer or job of `r`, from the order it names; null when the order no longer has it. */
+function jobView(
+  core: EngineCore,
+  r: RiderRecord,
+  orderId: OrderId,
+  stops: RouteStop[] | undefined,
+): RiderJobView | null {
+  const o = core.orders.get(orderId);
+  if (o === undefined) return null;
   const c = o.snap.context;
-  if (c.riderId !== id) return ok(null);
+  if (c.riderId !== r.id) return null;
   const stage =
     o.state === 'dispatching.offered' ? 'offered' : o.state === 'assigned' || o.state === 'picked_up' ? o.state : null;
-  if (stage === null) return ok(null);
+  if (stage === null) return null;
   const d = r.posAt > 0 ? fastDistanceM(r.lat, r.lng, o.pickup.lat, o.pickup.lng) : null;
-  return ok({
+  return {
     orderId: o.id,
     offerId: c.offerId ?? '',
     stage,
@@ -97,7 +134,8 @@ export function riderJobView(core: EngineCore, id: RiderId): Result<RiderJobView
     payout: c.payout ?? null,
     foodReady: c.foodReady,
     pickedUpAt: c.pickedUpAt > 0 ? c.pickedUpAt : null,
-  });
+    ...(stops === undefined ? {} : { stops }),
+  };
 }
 
 /**

@@ -5,7 +5,7 @@ import type { EngineCore } from './core.js';
 import { syncOrderDeadlines } from './deadline-rules.js';
 import { cellOf } from './geo.js';
 import type { OrderState } from './machines/order-machine.js';
-import type { RiderState } from './machines/rider-machine.js';
+import type { RiderContext, RiderState } from './machines/rider-machine.js';
 import { stateKey } from './machines/step.js';
 import { OrderRecord, RestaurantRecord, RiderRecord } from './records.js';
 import {
@@ -120,7 +120,13 @@ export function loadSnapshot(core: EngineCore, snap: EngineSnapshot): void {
     addRestaurant(core, r);
   }
   for (const row of snap.riders) {
-    const snapshot = core.riderStep.resolve(row.value as never, row.context);
+    // Rows written before stacking have no stack fields.
+    const context: Partial<RiderContext> = row.context;
+    const snapshot = core.riderStep.resolve(row.value as never, {
+      ...context,
+      stack: context.stack ?? [],
+      stackOffer: context.stackOffer ?? null,
+    });
     const r = new RiderRecord(row.id, core.riderTable, snapshot, stateKey(snapshot.value) as RiderState, row.capacity);
     r.seq = row.seq;
     // A vehicle this build does not know (an older or newer list) rides at the default speed.
@@ -171,4 +177,6 @@ export function loadSnapshot(core: EngineCore, snap: EngineSnapshot): void {
     addOrder(core, o);
     syncOrderDeadlines(core, o);
   }
+  // The stacking index names riders by their lead order's restaurant: the orders are loaded now.
+  for (const r of core.riders.values()) if (r.capacity > 1) core.stacks.sync(r, core.orders);
 }

@@ -1,4 +1,4 @@
-import type { CancelledBy, RestaurantStatus } from './engine-events.js';
+import type { CancelledBy, RestaurantStatus, RouteStop } from './engine-events.js';
 import type { DispatchPolicy, DispatchSettings, DispatchSettingsPatch } from './dispatch-settings.js';
 import type { LatLng } from './geo.js';
 import type { CustomerId, OrderId, RestaurantId, RiderId } from './ids.js';
@@ -206,6 +206,11 @@ export interface RiderJobView {
   readonly foodReady: boolean;
   /** When the rider picked the food up (epoch ms); null before. */
   readonly pickedUpAt: number | null;
+  /**
+   * A stacked job or stack offer (a rider holding several orders): the rider's whole route, this
+   * order's stops among the others, in the order to make them; absent for a rider's only job.
+   */
+  readonly stops?: readonly RouteStop[];
 }
 
 export interface RestaurantView {

@@ -62,6 +62,13 @@ export interface TraceCandidate {
   readonly score: number;
 }
 
+/** One stop of a rider's route: a pickup or a drop of one of its orders. */
+export interface RouteStop {
+  readonly kind: 'pickup' | 'drop';
+  readonly orderId: OrderId;
+  readonly at: LatLng;
+}
+
 /**
  * Why dispatch chose whom it chose (or no one): the best candidates it
  * scored, best first (at most five: the trace is cheap), how many it
@@ -70,12 +77,14 @@ export interface TraceCandidate {
  */
 export interface DecisionTrace {
   /**
-   * `best_score`: the lowest score won (greedy); `batch_optimal`: the rider of this order in
+   * `best_score`: the lowest score won (greedy); `stacked`: the order joins the route of a rider
+   * already heading to a nearby restaurant, at less added time than a free rider's pickup and
+   * ride (engine/dispatch/stacking.ts); `batch_optimal`: the rider of this order in
    * the least-cost assignment of its shard's batch (the candidates are this order's own, the
    * choice the batch's); `forced`: an operator chose; `none`: no candidate, or none left to it
    * in its batch.
    */
-  readonly why: 'best_score' | 'batch_optimal' | 'forced' | 'none';
+  readonly why: 'best_score' | 'batch_optimal' | 'stacked' | 'forced' | 'none';
   readonly chosen: RiderId | null;
   /** The ring the search stopped at; -1 for an external source's candidates or an operator's choice. */
   readonly ring: number;
@@ -131,6 +140,11 @@ export type OrderOffered = OrderEvent<
     payout?: number;
     /** Why this rider: absent for external candidates sources' offers and in events older than traces. */
     trace?: DecisionTrace;
+    /**
+     * Present when the order joins the route of a rider already holding a job (stacking): the
+     * rider's stops after accepting, this order's among them, in the order to make them.
+     */
+    stops?: RouteStop[];
   }
 >;
 export type OrderOfferEnded = OrderEvent<

@@ -15,6 +15,7 @@ import {
   type OrderId,
   type RestaurantId,
   type RiderId,
+  type RouteStop,
   type Stopwatch,
 } from '../../engine/index.js';
 import { Sample } from '../stats.js';
@@ -48,6 +49,14 @@ export interface SimOptions {
    */
   kitchenBiasMin: number;
   /**
+   * Stacking: riders register with capacity `stackCapacity` instead of 1, so the engine may add
+   * an order to the route of a rider heading to a restaurant within `stackRadiusM` of its own
+   * (engine/dispatch/stacking.ts).
+   */
+  stacking: boolean;
+  stackCapacity: number;
+  stackRadiusM: number;
+  /**
    * Seconds of ordering before the figures start: the engine learns the city (its kitchens) first.
    * The counts cover the whole run; the samples and the quality figures only what follows.
    */
@@ -69,10 +78,14 @@ export const defaultSimOptions: SimOptions = {
   latenessWeight: 1,
   kitchen: 'learned',
   kitchenBiasMin: 3,
+  stacking: false,
+  stackCapacity: 2,
+  stackRadiusM: 500,
   warmupS: 0,
 };
 
-type Mode = 'offline' | 'break' | 'idle' | 'to_pickup' | 'at_pickup' | 'to_drop' | 'handing_over';
+/** `busy`: riding its route to the next stop; `at_pickup` and `handing_over`: at a stop. */
+type Mode = 'offline' | 'break' | 'idle' | 'busy' | 'at_pickup' | 'handing_over';
 
 interface Agent {
   readonly id: RiderId;
@@ -82,7 +95,8 @@ interface Agent {
   heading: number;
   mode: Mode;
   connected: boolean;
-  orderId: OrderId | null;
+  /** The stops of the jobs it holds, next first: as the engine's offer said, or pickup then drop. */
+  route: RouteStop[];
   waypoint: LatLng;
 }
 
@@ -130,7 +144,12 @@ export class Simulation {
   readonly #payout = new Map<string, number>();
   /** Riders holding an offer: not free for another order. */
   readonly #holding = new Set<string>();
+  /** When each held order was assigned, until its rider reaches its pickup. */
   readonly #assignedAt = new Map<string, number>();
+  /** The route a stacked offer would make, by offer id, until it is answered. */
+  readonly #offerStops = new Map<string, RouteStop[]>();
+  /** Offers that join a rider's route: left out of the offline-optimum comparison, which pairs free riders. */
+  stackedOffers = 0;
   readonly counts = {
     orders_placed: 0,
     orders_delivered: 0,
@@ -177,6 +196,8 @@ export class Simulation {
     this.#riderRnd = new SeededRandom(opts.seed + 0x9e3779b9);
     if (opts.policy !== 'greedy' && opts.policy !== 'batched')
       throw new RangeError(`policy must be greedy or batched, got ${opts.policy}`);
+    if (!(Number.isInteger(opts.stackCapacity) && opts.stackCapacity >= 2 && opts.stackCapacity <= 8))
+      throw new RangeError(`stackCapacity must be an integer in 2..8, got ${opts.stackCapacity}`);
     if (opts.kitchen !== 'learned' && opts.kitchen !== 'stated')
       throw new RangeError(`kitchen must be learned or stated, got ${opts.kitchen}`);
     this.engine = new Engine({
@@ -189,6 +210,7 @@ export class Simulation {
         batchWindowMs: Math.round(opts.batchWindowS * 1000),
         scoring: { latenessWeight: opts.latenessWeight },
         kitchenTiming: opts.kitchen,
+        stackRadiusM: opts.stackRadiusM,
       },
     });
     this.engine.subscribe((e) => this.#onEvent(e));
@@ -220,12 +242,12 @@ export class Simulation {
         heading: 0,
         mode: 'idle',
         connected: true,
-        orderId: null,
+        route: [],
         waypoint: r.at,
       };
       this.#agents.push(a);
       this.#byId.set(a.id, a);
-      this.engine.registerRider({ riderId: a.id });
+      this.engine.registerRider({ riderId: a.id, capacity: opts.stacking ? opts.stackCapacity : 1 });
       this.engine.riderOnline(a.id);
       this.engine.updateRiderPosition(a.id, a.lat, a.lng, 5, NaN, 0, clock.now());
     }
@@ -349,13 +371,17 @@ export class Simulation {
         this.counts.offers_sent++;
         this.#offerDistance.set(e.offerId, e.pickupDistanceM);
         this.#payout.set(e.offerId, e.payout ?? 0);
-        if (!this.#window.offers.has(e.id)) {
+        if (e.stops !== undefined) {
+          this.stackedOffers++;
+          this.#offerStops.set(e.offerId, e.stops);
+        } else if (!this.#window.offers.has(e.id)) {
           this.#window.offers.set(e.id, { pickup: e.pickup, riderId: e.riderId });
           const a = this.#byId.get(e.riderId);
           if (a && !this.#window.riders.has(a.id)) this.#window.riders.set(a.id, { lat: a.lat, lng: a.lng });
         }
         break;
       case 'order_offer_ended':
+        this.#offerStops.delete(e.offerId);
         this.#offerDistance.delete(e.offerId);
         this.#payout.delete(e.offerId);
         if (e.outcome === 'declined') this.counts.offers_declined++;
@@ -369,6 +395,20 @@ export class Simulation {
         this.#offerDistance.delete(e.offerId);
         this.#payout.set(e.id, this.#payout.get(e.offerId) ?? 0);
         this.#payout.delete(e.offerId);
+        const a = this.#byId.get(e.riderId)!;
+        const o = this.#orders.get(e.id);
+        const stacked = this.#offerStops.delete(e.offerId);
+        // A stacked job: the route as the engine has it now (the lead may have moved on since the offer).
+        const jobs = stacked ? this.engine.getRiderJobs(a.id) : undefined;
+        const stops = jobs?.ok ? jobs.value[0]?.stops : undefined;
+        if (stops !== undefined) a.route = [...stops];
+        else if (o !== undefined)
+          a.route = [
+            { kind: 'pickup', orderId: e.id, at: o.pickup },
+            { kind: 'drop', orderId: e.id, at: o.drop },
+          ];
+        if (a.mode === 'idle') a.mode = 'busy';
+        this.#assignedAt.set(e.id, e.at);
         break;
       }
       case 'order_unassigned':
@@ -418,26 +458,25 @@ export class Simulation {
       case 'rider_offer_ended':
         this.#holding.delete(e.id);
         break;
-      case 'rider_assigned': {
-        const a = this.#byId.get(e.id)!;
-        a.mode = 'to_pickup';
-        a.orderId = e.orderId;
-        this.#holding.delete(a.id);
-        this.#assignedAt.set(a.id, e.at);
+      case 'rider_assigned':
+        this.#holding.delete(e.id);
         break;
-      }
       case 'rider_released':
       case 'rider_delivered': {
         const a = this.#byId.get(e.id)!;
-        if (a.mode !== 'offline' && a.mode !== 'break') a.mode = 'idle';
-        a.orderId = null;
+        const atIt = a.route[0]?.orderId === e.orderId;
+        a.route = a.route.filter((s) => s.orderId !== e.orderId);
+        this.#assignedAt.delete(e.orderId);
+        if (a.mode === 'offline' || a.mode === 'break') break;
+        if (a.route.length === 0) a.mode = 'idle';
+        else if (atIt && (a.mode === 'at_pickup' || a.mode === 'handing_over')) a.mode = 'busy';
         break;
       }
       case 'rider_offline': {
         this.#holding.delete(e.id);
         const a = this.#byId.get(e.id)!;
         a.mode = 'offline';
-        a.orderId = null;
+        a.route = [];
         break;
       }
     }
@@ -470,11 +509,9 @@ export class Simulation {
   }
 
   #move(a: Agent, dt: number): void {
-    const order = a.orderId ? this.#orders.get(a.orderId) : undefined;
     let target: LatLng;
     let speed = a.speedMps;
-    if (a.mode === 'to_pickup' && order) target = order.pickup;
-    else if (a.mode === 'to_drop' && order) target = order.drop;
+    if (a.mode === 'busy' && a.route.length > 0) target = a.route[0]!.at;
     else if (a.mode === 'idle') {
       target = a.waypoint;
       speed *= 0.3;
@@ -484,7 +521,7 @@ export class Simulation {
     if (d <= step) {
       a.lat = target.lat;
       a.lng = target.lng;
-      this.#reached(a, order);
+      this.#reached(a);
       return;
     }
     a.heading = bearingDeg(a.lat, a.lng, target.lat, target.lng);
@@ -493,36 +530,52 @@ export class Simulation {
     a.lng = p.lng;
   }
 
-  #reached(a: Agent, order: OrderInfo | undefined): void {
+  /** The rider reached its waypoint (idle) or the next stop of its route. */
+  #reached(a: Agent): void {
     if (a.mode === 'idle') {
       a.waypoint = offsetM(a.lat, a.lng, this.#riderRnd.next() * 360, this.#riderRnd.next() * 1500);
-    } else if (a.mode === 'to_pickup' && order) {
+      return;
+    }
+    const stop = a.route[0];
+    if (stop === undefined) return;
+    const order = this.#orders.get(stop.orderId);
+    if (stop.kind === 'pickup') {
       a.mode = 'at_pickup';
-      const at = this.#assignedAt.get(a.id);
+      const at = this.#assignedAt.get(stop.orderId);
       if (at !== undefined && this.#measuring) this.pickupSeconds.add((this.#clock.now() - at) / 1000);
-      this.#assignedAt.delete(a.id);
-      if (order.arrivedAt === 0) {
+      this.#assignedAt.delete(stop.orderId);
+      if (order !== undefined && order.arrivedAt === 0) {
         order.arrivedAt = this.#clock.now();
         if (order.readyAt > 0) this.#countPickupWait(order);
       }
-      this.#waitForFood(a, a.orderId!);
-    } else if (a.mode === 'to_drop') {
+      this.#waitForFood(a, stop.orderId);
+    } else {
       a.mode = 'handing_over';
-      const orderId = a.orderId!;
-      this.#clock.setTimeout(() => this.engine.delivered(a.id, orderId), (30 + this.#riderRnd.next() * 90) * 1000);
+      const orderId = stop.orderId;
+      this.#clock.setTimeout(
+        () => {
+          if (a.route[0]?.orderId !== orderId || a.mode !== 'handing_over') return;
+          // rider_delivered takes the stop off the route, and the rider on to the next or idle.
+          this.engine.delivered(a.id, orderId);
+        },
+        (30 + this.#riderRnd.next() * 90) * 1000,
+      );
     }
   }
 
   #waitForFood(a: Agent, orderId: OrderId): void {
     this.#clock.setTimeout(() => {
-      if (a.orderId !== orderId || a.mode !== 'at_pickup') return;
+      if (a.route[0]?.orderId !== orderId || a.route[0].kind !== 'pickup' || a.mode !== 'at_pickup') return;
       const o = this.#orders.get(orderId);
       if (!o) return;
       if (!o.foodReady) {
         this.#waitForFood(a, orderId);
         return;
       }
-      if (this.engine.pickedUp(a.id, orderId).ok) a.mode = 'to_drop';
+      if (this.engine.pickedUp(a.id, orderId).ok) {
+        a.route.shift();
+        a.mode = 'busy';
+      }
     }, 30_000);
   }
 

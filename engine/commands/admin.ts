@@ -18,7 +18,7 @@ import { keepTrace, tryOffer } from '../dispatch/dispatch.js';
 import { fastDistanceM } from '../geo.js';
 import { riderPayout } from '../payout.js';
 import type { OrderRecord, RiderRecord } from '../records.js';
-import { clearTarget } from '../release.js';
+import { dropJob, endRiderOffer } from '../release.js';
 
 /**
  * What operators may do beyond the parties' own commands (the admin service):
@@ -97,12 +97,9 @@ export function reassign(core: EngineCore, orderId: OrderId, riderId: RiderId | 
   }
   const now = core.now();
   core.stepOrder(o, { type: 'UNASSIGN', giveUpAt: now + core.config.dispatchGiveUpMs });
-  core.stepRider(from, { type: 'RELEASE', orderId });
-  from.idleSince = now;
-  clearTarget(from);
+  dropJob(core, from, orderId, 'RELEASE');
   core.emit('order', o, { type: 'order_unassigned', riderId: from.id, reason: 'admin_reassign' });
   core.emit('rider', from, { type: 'rider_released', orderId, reason: 'admin_reassign' });
-  core.space.syncIndex(from);
   if (to) {
     offerTo(core, o, to);
     assign(core, o, to);
@@ -181,11 +178,8 @@ function withdrawOffer(core: EngineCore, o: OrderRecord): void {
   const offerId = o.snap.context.offerId!;
   core.stepOrder(o, { type: 'OFFER_EXPIRED' });
   core.emit('order', o, { type: 'order_offer_ended', riderId: heldBy, offerId, outcome: 'withdrawn' });
-  if (held && held.snap.context.orderId === o.id) {
-    core.stepRider(held, { type: 'OFFER_ENDED', orderId: o.id });
+  if (held && endRiderOffer(core, held, o.id))
     core.emit('rider', held, { type: 'rider_offer_ended', orderId: o.id, offerId, outcome: 'withdrawn' });
-    core.space.syncIndex(held);
-  }
 }
 
 /** The operator's offer of a searching order to `r`: the same steps and events as dispatch's, with no match timing. */

@@ -4,19 +4,20 @@ import { syncOrderDeadlines } from '../deadline-rules.js';
 import { endOffer, noCandidate, offer } from '../dispatch/dispatch.js';
 import type { OrderState } from '../machines/order-machine.js';
 import type { OrderRecord, RiderRecord } from '../records.js';
-import { clearTarget } from '../release.js';
+import { retarget } from '../dispatch/stacking.js';
+import { dropJob } from '../release.js';
 
-/** The offered rider takes the job and heads to the pickup. */
+/** The offered rider takes the job and heads to the pickup (a stacked job: on along its route). */
 export function acceptOffer(core: EngineCore, riderId: RiderId, orderId: OrderId): Result {
   const check = offerHolder(core, riderId, orderId);
   if (!check.ok) return check;
   const { r, o } = check.value;
   const offerId = o.snap.context.offerId!;
+  const stacked = r.snap.context.stackOffer?.orderId === orderId;
   core.stepOrder(o, { type: 'ACCEPT', riderId });
-  core.stepRider(r, { type: 'ACCEPT', orderId });
+  core.stepRider(r, stacked ? { type: 'STACK_ACCEPT', orderId } : { type: 'ACCEPT', orderId });
   r.accepts++;
-  r.targetLat = o.pickup.lat;
-  r.targetLng = o.pickup.lng;
+  retarget(core, r);
   core.emit('order', o, { type: 'order_assigned', riderId, offerId });
   core.emit('rider', r, { type: 'rider_assigned', orderId });
   syncOrderDeadlines(core, o);
@@ -46,11 +47,11 @@ export function pickedUp(core: EngineCore, riderId: RiderId, orderId: OrderId): 
   if (!check.ok) return check;
   const { r, o } = check.value;
   core.stepOrder(o, { type: 'PICKED_UP', riderId, at: core.now() });
-  core.stepRider(r, { type: 'PICKED_UP', orderId });
+  // A stacked job's pickup leaves the rider's state to its lead job.
+  if (r.snap.context.orderId === orderId) core.stepRider(r, { type: 'PICKED_UP', orderId });
   const rest = core.restaurants.get(o.restaurantId);
   if (rest) rest.openOrders--;
-  r.targetLat = o.drop.lat;
-  r.targetLng = o.drop.lng;
+  retarget(core, r);
   core.emit('order', o, { type: 'order_picked_up', riderId });
   core.emit('rider', r, { type: 'rider_picked_up', orderId });
   syncOrderDeadlines(core, o);
@@ -62,15 +63,12 @@ export function delivered(core: EngineCore, riderId: RiderId, orderId: OrderId):
   if (!check.ok) return check;
   const { r, o } = check.value;
   core.stepOrder(o, { type: 'DELIVERED', riderId });
-  core.stepRider(r, { type: 'DELIVERED', orderId });
+  dropJob(core, r, orderId, 'DELIVERED');
   r.delivered++;
-  r.idleSince = core.now();
-  clearTarget(r);
   o.endedAt = core.now();
   core.emit('order', o, { type: 'order_delivered', riderId });
   core.emit('rider', r, { type: 'rider_delivered', orderId });
   syncOrderDeadlines(core, o);
-  core.space.syncIndex(r);
   return OK;
 }
 
@@ -115,8 +113,9 @@ function offerHolder(core: EngineCore, riderId: RiderId, orderId: OrderId): Resu
   if (!r) return reject('RIDER_NOT_FOUND', `no rider ${riderId}`);
   const o = core.orders.get(orderId);
   if (!o) return reject('ORDER_NOT_FOUND', `no order ${orderId}`);
-  if (o.state === 'dispatching.offered' && o.snap.context.riderId === riderId && r.snap.context.orderId === orderId)
-    return ok({ r, o });
+  const rc = r.snap.context;
+  const holds = rc.stackOffer?.orderId === orderId || (r.state === 'online.offered' && rc.orderId === orderId);
+  if (o.state === 'dispatching.offered' && o.snap.context.riderId === riderId && holds) return ok({ r, o });
   if (o.snap.context.passed.includes(riderId))
     return reject('OFFER_EXPIRED', `the offer of order ${orderId} to rider ${riderId} has ended`);
   return reject('OFFER_NOT_FOUND', `rider ${riderId} holds no live offer for order ${orderId}`);

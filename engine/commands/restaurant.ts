@@ -56,6 +56,7 @@ export function addRestaurant(core: EngineCore, r: RestaurantRecord): void {
   core.space.shardFor(r.cell).restaurants.set(r.id, r);
   core.restaurants.set(r.id, r);
   core.search.warm(r.cell, WARM_RINGS);
+  core.stacks.restaurantsChanged();
 }
 
 export function setRestaurantStatus(core: EngineCore, id: RestaurantId, status: RestaurantStatus): Result {

@@ -15,6 +15,7 @@ import { syncOrderDeadlines } from '../deadline-rules.js';
 import { tryOffer } from '../dispatch/dispatch.js';
 import type { RiderMachineEvent, RiderState } from '../machines/rider-machine.js';
 import { RiderRecord } from '../records.js';
+import { jobsOf } from '../dispatch/stacking.js';
 import { cancelVia, clearTarget } from '../release.js';
 
 export function registerRider(core: EngineCore, cmd: RegisterRider): Result {
@@ -78,13 +79,12 @@ export function submitRiderDocuments(core: EngineCore, id: RiderId): Result {
 /** Goes offline. A held offer passes to the next rider, an unpicked job is reassigned; a rider carrying food is refused. */
 export function riderOffline(core: EngineCore, id: RiderId): Result {
   const r = core.riders.get(id);
-  if (r?.state === 'online.delivering')
-    return reject('RIDER_HAS_ACTIVE_JOB', `rider ${id} is carrying order ${r.snap.context.orderId}`);
-  const orderId = r?.snap.context.orderId ?? null;
-  const before = r?.state;
+  const carrying = r === undefined ? undefined : jobsOf(core, r).find((o) => o.state === 'picked_up');
+  if (carrying !== undefined) return reject('RIDER_HAS_ACTIVE_JOB', `rider ${id} is carrying order ${carrying.id}`);
+  const held = r === undefined ? null : heldBy(r);
   return riderStep(core, id, { type: 'GO_OFFLINE' }, (rr) => {
     core.emit('rider', rr, { type: 'rider_offline', reason: 'requested' });
-    if (orderId && before) riderLeftJob(core, rr, before, orderId);
+    if (held) leftAll(core, rr, held);
   });
 }
 
@@ -145,12 +145,32 @@ export function riderReconnected(core: EngineCore, id: RiderId): Result {
 export function graceExpired(core: EngineCore, id: RiderId): void {
   const r = core.riders.get(id);
   if (!r) return;
-  const before = r.state;
-  const orderId = r.snap.context.orderId;
+  const held = heldBy(r);
   if (!core.stepRider(r, { type: 'GRACE_EXPIRED' })) return;
   core.emit('rider', r, { type: 'rider_offline', reason: 'grace_expired' });
   core.space.syncIndex(r);
-  if (orderId) riderLeftJob(core, r, before, orderId);
+  leftAll(core, r, held);
+}
+
+/** What a rider holds before it goes offline: its lead offer or job (in state `before`), stacked jobs and a stack offer. */
+interface Held {
+  readonly before: RiderState;
+  readonly lead: OrderId | null;
+  readonly stack: readonly OrderId[];
+  readonly stackOffer: OrderId | null;
+}
+
+function heldBy(r: RiderRecord): Held {
+  const c = r.snap.context;
+  return { before: r.state, lead: c.orderId, stack: c.stack, stackOffer: c.stackOffer?.orderId ?? null };
+}
+
+/** The rider went offline holding `held`: each offer and job is left as {@link riderLeftJob} says. */
+function leftAll(core: EngineCore, r: RiderRecord, held: Held): void {
+  if (held.stackOffer) riderLeftJob(core, r, 'online.offered', held.stackOffer);
+  if (held.lead) riderLeftJob(core, r, held.before, held.lead);
+  for (const id of held.stack)
+    riderLeftJob(core, r, core.orders.get(id)?.state === 'picked_up' ? 'online.delivering' : 'online.to_pickup', id);
 }
 
 /**

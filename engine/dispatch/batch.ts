@@ -5,6 +5,7 @@ import type { OrderRecord } from '../records.js';
 import { assign, FORBIDDEN } from './assignment.js';
 import { gaveUp, noCandidate, offer, waitUntil } from './offer.js';
 import type { Candidate } from './ring-search.js';
+import { bestStack, rideS, stackedMatch, type StackMatch } from './stacking.js';
 
 /**
  * Batched dispatch: a shard collects its dispatchable orders for
@@ -73,6 +74,7 @@ export function runBatches(core: EngineCore, now: number): void {
 
   const cfg = core.config;
   const found: Candidate[][] = [];
+  const stacks: (StackMatch | undefined)[] = [];
   const searched: DecisionTrace[] = [];
   // Match latency per order: its own search, its share of the assignment, and its offer.
   const searchUs = new Float64Array(orders.length);
@@ -84,6 +86,11 @@ export function runBatches(core: EngineCore, now: number): void {
     core.search.findBest(o, now);
     const top = core.search.lastTop();
     searched.push(core.search.lastTrace(o, now, null));
+    const st = bestStack(core, o, now);
+    stacks.push(st);
+    // A stack competes as one more candidate: its cost is what it adds to the rider's route beyond
+    // the order's own ride, as a free rider's pickup ETA is what it rides beyond that.
+    if (st !== undefined) top.push({ rider: st.rider, distanceM: 0, score: st.addedS - rideS(core, o, now) });
     found.push(top);
     for (const c of top) {
       if (column.has(c.rider.id)) continue;
@@ -101,7 +108,8 @@ export function runBatches(core: EngineCore, now: number): void {
     const o = orders[i]!;
     for (const c of found[i]!) {
       let x = c.score;
-      if (w > 0) {
+      // A stack keeps the order's promise (stacking.ts checks it): no lateness.
+      if (w > 0 && c.rider !== stacks[i]?.rider) {
         const at = arrivalAt(core.eta, now, {
           pickedUp: false,
           rider: { lat: c.rider.lat, lng: c.rider.lng },
@@ -130,6 +138,12 @@ export function runBatches(core: EngineCore, now: number): void {
       continue;
     }
     const c = found[i]!.find((x) => x.rider === riders[j])!;
+    const st = stacks[i];
+    if (st !== undefined && c.rider === st.rider) {
+      const chosen: DecisionTrace = { ...trace, why: 'stacked', chosen: c.rider.id };
+      offer(core, o, stackedMatch(o, st, undefined), now, sw.nowMicros() - searchUs[i]! - solveShareUs, chosen);
+      continue;
+    }
     const chosen: DecisionTrace = { ...trace, why: 'batch_optimal', chosen: c.rider.id };
     offer(
       core,

@@ -4,6 +4,8 @@ import type { OrderMachineEvent } from '../machines/order-machine.js';
 import type { OrderRecord, RiderRecord } from '../records.js';
 import { joinBatch, policyOf } from './batch.js';
 import { gaveUp, noCandidate, offer, waitUntil } from './offer.js';
+import { endRiderOffer } from '../release.js';
+import { bestStack, rideS, stackedMatch } from './stacking.js';
 
 export { keepTrace, noCandidate, offer } from './offer.js';
 
@@ -47,7 +49,12 @@ export function tryOffer(core: EngineCore, o: OrderRecord): void {
     return;
   }
   const match = source.find(o, now);
-  if (match) offer(core, o, match, now, t0);
+  const stack = bestStack(core, o, now);
+  // Stack when the order adds less to a busy rider's route than a free rider would ride for it.
+  if (stack !== undefined && (match === undefined || stack.addedS < match.etaS + rideS(core, o, now))) {
+    const trace = { ...core.search.lastTrace(o, now, stack.rider), why: 'stacked' as const };
+    offer(core, o, stackedMatch(o, stack, match), now, t0, trace);
+  } else if (match) offer(core, o, match, now, t0);
   else noCandidate(core, o, now);
 }
 
@@ -61,9 +68,8 @@ export function endOffer(
 ): void {
   const offerId = o.snap.context.offerId!;
   core.stepOrder(o, event);
-  core.stepRider(r, { type: 'OFFER_ENDED', orderId: o.id });
+  endRiderOffer(core, r, o.id);
   core.emit('order', o, { type: 'order_offer_ended', riderId: r.id, offerId, outcome });
   core.emit('rider', r, { type: 'rider_offer_ended', orderId: o.id, offerId, outcome });
-  core.space.syncIndex(r);
   tryOffer(core, o);
 }

@@ -34,7 +34,12 @@ export function offer(
   keepTrace(o, trace);
   o.offerEtaS = match.etaS;
   core.stepOrder(o, { type: 'OFFER', riderId: r.id, offerId, expiresAt, payout });
-  core.stepRider(r, { type: 'OFFER', orderId: o.id, offerId });
+  core.stepRider(
+    r,
+    match.stops === undefined
+      ? { type: 'OFFER', orderId: o.id, offerId }
+      : { type: 'STACK_OFFER', orderId: o.id, offerId },
+  );
   r.offers++;
   core.space.syncIndex(r);
   core.emit('order', o, {
@@ -48,6 +53,7 @@ export function offer(
     drop: o.drop,
     payout,
     trace,
+    ...(match.stops === undefined ? {} : { stops: [...match.stops] }),
   });
   core.emit('rider', r, { type: 'rider_offered', orderId: o.id, offerId, expiresAt });
   syncOrderDeadlines(core, o);

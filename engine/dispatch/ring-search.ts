@@ -1,5 +1,5 @@
 import { cellToParent, gridDisk, gridRingUnsafe } from 'h3-js';
-import type { DecisionTrace, H3Cell, TraceCandidate } from '../../protocol/index.js';
+import type { DecisionTrace, H3Cell, RouteStop, TraceCandidate } from '../../protocol/index.js';
 import type { EngineConfig } from '../config.js';
 import { bearingDeg, fastDistanceM, headingDelta } from '../geo.js';
 import type { EtaModel } from '../ports/eta-model.js';
@@ -15,6 +15,8 @@ export interface Match {
   readonly score: number;
   readonly candidates: number;
   readonly ring: number;
+  /** A stacked offer's route (dispatch/stacking.ts): the rider's stops once it accepts. */
+  readonly stops?: readonly RouteStop[];
 }
 
 /** Available riders per coarse cell, kept by the engine's Space. */

@@ -8,9 +8,17 @@ import type { OrderId } from '../../protocol/index.js';
  * the engine on restore.
  */
 export interface RiderContext {
+  /** The lead binding: the rider's offer, or its first job (the one its state follows). */
   orderId: OrderId | null;
   offerId: string | null;
   graceUntil: number;
+  /**
+   * Stacking (engine/dispatch/stacking.ts): jobs accepted on top of the lead
+   * job, in the order they were added, and a live offer of one more. Both
+   * stay empty for a rider of capacity 1.
+   */
+  stack: OrderId[];
+  stackOffer: { orderId: OrderId; offerId: string } | null;
 }
 
 export type RiderMachineEvent =
@@ -27,7 +35,19 @@ export type RiderMachineEvent =
   | { type: 'RELEASE'; orderId: OrderId }
   | { type: 'DISCONNECT'; graceUntil: number }
   | { type: 'RECONNECT' }
-  | { type: 'GRACE_EXPIRED' };
+  | { type: 'GRACE_EXPIRED' }
+  | { type: 'STACK_OFFER'; orderId: OrderId; offerId: string }
+  | { type: 'STACK_OFFER_ENDED'; orderId: OrderId }
+  | { type: 'STACK_ACCEPT'; orderId: OrderId }
+  /** A stacked job ended (delivered or released) while the lead goes on. */
+  | { type: 'STACK_DONE'; orderId: OrderId }
+  /**
+   * The lead job ended (delivered or released) with stacked jobs left: the
+   * first becomes the lead, the rider heading to its pickup or its drop.
+   */
+  | { type: 'PROMOTE'; orderId: OrderId; pickedUp: boolean }
+  /** The lead job ended with no stacked job left but a live stack offer: that offer is the rider's offer now. */
+  | { type: 'PROMOTE_OFFER'; orderId: OrderId };
 
 /**
  * Rider lifecycle: offline → online (idle | offered | to_pickup | at_pickup |
@@ -37,16 +57,48 @@ export type RiderMachineEvent =
 export const riderMachine = setup({
   types: {} as { context: RiderContext; events: RiderMachineEvent },
   actions: {
-    clearJob: assign({ orderId: null, offerId: null }),
+    clearJob: assign({ orderId: null, offerId: null, stack: [], stackOffer: null }),
+    stackOffer: assign({
+      stackOffer: ({ event }) =>
+        event.type === 'STACK_OFFER' ? { orderId: event.orderId, offerId: event.offerId } : null,
+    }),
+    stackOfferEnded: assign({ stackOffer: null }),
+    stackAccept: assign({
+      stack: ({ context, event }) => [...context.stack, (event as { orderId: OrderId }).orderId],
+      stackOffer: null,
+    }),
+    stackDone: assign({
+      stack: ({ context, event }) => context.stack.filter((id) => id !== (event as { orderId: OrderId }).orderId),
+    }),
+    promoteOffer: assign({
+      orderId: ({ context }) => context.stackOffer!.orderId,
+      offerId: ({ context }) => context.stackOffer!.offerId,
+      stack: [],
+      stackOffer: null,
+    }),
+    promote: assign({
+      orderId: ({ context }) => context.stack[0]!,
+      offerId: null,
+      stack: ({ context }) => context.stack.slice(1),
+    }),
   },
   guards: {
     connected: ({ context }) => context.graceUntil === 0,
     ownJob: ({ context, event }) => 'orderId' in event && event.orderId === context.orderId,
+    /** A stack offer needs a connected rider with none live; capacity and the route are the engine's checks. */
+    canStack: ({ context }) => context.graceUntil === 0 && context.stackOffer === null,
+    ownStackOffer: ({ context, event }) => 'orderId' in event && event.orderId === context.stackOffer?.orderId,
+    stackedJob: ({ context, event }) => 'orderId' in event && context.stack.includes(event.orderId),
+    promotable: ({ context, event }) => 'orderId' in event && event.orderId === context.stack[0],
+    promotableOffer: ({ context, event }) =>
+      'orderId' in event && context.stack.length === 0 && event.orderId === context.stackOffer?.orderId,
+    promoteCarrying: ({ context, event }) =>
+      event.type === 'PROMOTE' && event.orderId === context.stack[0] && event.pickedUp,
   },
 }).createMachine({
   id: 'rider',
   initial: 'offline',
-  context: { orderId: null, offerId: null, graceUntil: 0 },
+  context: { orderId: null, offerId: null, graceUntil: 0, stack: [], stackOffer: null },
   states: {
     offline: {
       on: { GO_ONLINE: { target: 'online.idle', actions: assign({ graceUntil: 0 }) } },
@@ -89,6 +141,15 @@ export const riderMachine = setup({
         },
         to_pickup: {
           on: {
+            STACK_OFFER: { guard: 'canStack', actions: 'stackOffer' },
+            STACK_OFFER_ENDED: { guard: 'ownStackOffer', actions: 'stackOfferEnded' },
+            STACK_ACCEPT: { guard: 'ownStackOffer', actions: 'stackAccept' },
+            STACK_DONE: { guard: 'stackedJob', actions: 'stackDone' },
+            PROMOTE: [
+              { guard: 'promoteCarrying', target: 'delivering', actions: 'promote' },
+              { guard: 'promotable', target: 'to_pickup', actions: 'promote' },
+            ],
+            PROMOTE_OFFER: { guard: 'promotableOffer', target: 'offered', actions: 'promoteOffer' },
             ARRIVED_PICKUP: { guard: 'ownJob', target: 'at_pickup' },
             PICKED_UP: { guard: 'ownJob', target: 'delivering' },
             RELEASE: { guard: 'ownJob', target: 'idle', actions: 'clearJob' },
@@ -97,6 +158,15 @@ export const riderMachine = setup({
         },
         at_pickup: {
           on: {
+            STACK_OFFER: { guard: 'canStack', actions: 'stackOffer' },
+            STACK_OFFER_ENDED: { guard: 'ownStackOffer', actions: 'stackOfferEnded' },
+            STACK_ACCEPT: { guard: 'ownStackOffer', actions: 'stackAccept' },
+            STACK_DONE: { guard: 'stackedJob', actions: 'stackDone' },
+            PROMOTE: [
+              { guard: 'promoteCarrying', target: 'delivering', actions: 'promote' },
+              { guard: 'promotable', target: 'to_pickup', actions: 'promote' },
+            ],
+            PROMOTE_OFFER: { guard: 'promotableOffer', target: 'offered', actions: 'promoteOffer' },
             PICKED_UP: { guard: 'ownJob', target: 'delivering' },
             RELEASE: { guard: 'ownJob', target: 'idle', actions: 'clearJob' },
             GO_OFFLINE: { target: '#rider.offline', actions: 'clearJob' },
@@ -104,6 +174,14 @@ export const riderMachine = setup({
         },
         delivering: {
           on: {
+            STACK_OFFER_ENDED: { guard: 'ownStackOffer', actions: 'stackOfferEnded' },
+            STACK_ACCEPT: { guard: 'ownStackOffer', actions: 'stackAccept' },
+            STACK_DONE: { guard: 'stackedJob', actions: 'stackDone' },
+            PROMOTE: [
+              { guard: 'promoteCarrying', target: 'delivering', actions: 'promote' },
+              { guard: 'promotable', target: 'to_pickup', actions: 'promote' },
+            ],
+            PROMOTE_OFFER: { guard: 'promotableOffer', target: 'offered', actions: 'promoteOffer' },
             DELIVERED: { guard: 'ownJob', target: 'idle', actions: 'clearJob' },
             RELEASE: { guard: 'ownJob', target: 'idle', actions: 'clearJob' },
           },
