@@ -50,6 +50,21 @@ export type RiderMachineEvent =
   | { type: 'PROMOTE_OFFER'; orderId: OrderId };
 
 /**
+ * The transitions of stacked jobs, the same in every state that holds a job (a new stack offer
+ * is taken only before the pickup): targets are those states' siblings.
+ */
+const STACKED_JOBS = {
+  STACK_OFFER_ENDED: { guard: 'ownStackOffer', actions: 'stackOfferEnded' },
+  STACK_ACCEPT: { guard: 'ownStackOffer', actions: 'stackAccept' },
+  STACK_DONE: { guard: 'stackedJob', actions: 'stackDone' },
+  PROMOTE: [
+    { guard: 'promoteCarrying', target: 'delivering', actions: 'promote' },
+    { guard: 'promotable', target: 'to_pickup', actions: 'promote' },
+  ],
+  PROMOTE_OFFER: { guard: 'promotableOffer', target: 'offered', actions: 'promoteOffer' },
+} as const;
+
+/**
  * Rider lifecycle: offline → online (idle | offered | to_pickup | at_pickup |
  * delivering) → offline, with a break state and a disconnect grace period.
  * Every job event names its order and is refused for any other order.
@@ -142,14 +157,7 @@ export const riderMachine = setup({
         to_pickup: {
           on: {
             STACK_OFFER: { guard: 'canStack', actions: 'stackOffer' },
-            STACK_OFFER_ENDED: { guard: 'ownStackOffer', actions: 'stackOfferEnded' },
-            STACK_ACCEPT: { guard: 'ownStackOffer', actions: 'stackAccept' },
-            STACK_DONE: { guard: 'stackedJob', actions: 'stackDone' },
-            PROMOTE: [
-              { guard: 'promoteCarrying', target: 'delivering', actions: 'promote' },
-              { guard: 'promotable', target: 'to_pickup', actions: 'promote' },
-            ],
-            PROMOTE_OFFER: { guard: 'promotableOffer', target: 'offered', actions: 'promoteOffer' },
+            ...STACKED_JOBS,
             ARRIVED_PICKUP: { guard: 'ownJob', target: 'at_pickup' },
             PICKED_UP: { guard: 'ownJob', target: 'delivering' },
             RELEASE: { guard: 'ownJob', target: 'idle', actions: 'clearJob' },
@@ -159,14 +167,7 @@ export const riderMachine = setup({
         at_pickup: {
           on: {
             STACK_OFFER: { guard: 'canStack', actions: 'stackOffer' },
-            STACK_OFFER_ENDED: { guard: 'ownStackOffer', actions: 'stackOfferEnded' },
-            STACK_ACCEPT: { guard: 'ownStackOffer', actions: 'stackAccept' },
-            STACK_DONE: { guard: 'stackedJob', actions: 'stackDone' },
-            PROMOTE: [
-              { guard: 'promoteCarrying', target: 'delivering', actions: 'promote' },
-              { guard: 'promotable', target: 'to_pickup', actions: 'promote' },
-            ],
-            PROMOTE_OFFER: { guard: 'promotableOffer', target: 'offered', actions: 'promoteOffer' },
+            ...STACKED_JOBS,
             PICKED_UP: { guard: 'ownJob', target: 'delivering' },
             RELEASE: { guard: 'ownJob', target: 'idle', actions: 'clearJob' },
             GO_OFFLINE: { target: '#rider.offline', actions: 'clearJob' },
@@ -174,14 +175,7 @@ export const riderMachine = setup({
         },
         delivering: {
           on: {
-            STACK_OFFER_ENDED: { guard: 'ownStackOffer', actions: 'stackOfferEnded' },
-            STACK_ACCEPT: { guard: 'ownStackOffer', actions: 'stackAccept' },
-            STACK_DONE: { guard: 'stackedJob', actions: 'stackDone' },
-            PROMOTE: [
-              { guard: 'promoteCarrying', target: 'delivering', actions: 'promote' },
-              { guard: 'promotable', target: 'to_pickup', actions: 'promote' },
-            ],
-            PROMOTE_OFFER: { guard: 'promotableOffer', target: 'offered', actions: 'promoteOffer' },
+            ...STACKED_JOBS,
             DELIVERED: { guard: 'ownJob', target: 'idle', actions: 'clearJob' },
             RELEASE: { guard: 'ownJob', target: 'idle', actions: 'clearJob' },
           },

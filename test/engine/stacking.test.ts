@@ -131,7 +131,11 @@ t.test('a stack offer survives a restore, and a snapshot row written before stac
   const jobs = restored.getRiderJobs(s);
   t.equal(jobs.ok && jobs.value.length, 2, 'the lead job and the stack offer');
   const old = JSON.parse(JSON.stringify(w.engine.toSnapshot()));
-  for (const r of old.riders) if (r.id !== s) (delete r.context.stack, delete r.context.stackOffer);
+  for (const r of old.riders) {
+    if (r.id === s) continue;
+    delete r.context.stack;
+    delete r.context.stackOffer;
+  }
   const older = Engine.restore(old, { clock: new SimulatedClock(old.at) });
   t.same(checkInvariants(older), [], 'rows without stack fields restore as riders with none');
 });
