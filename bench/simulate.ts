@@ -13,7 +13,7 @@ const HELP = `usage: npm run simulate -- [--riders N] [--restaurants N] [--order
        [--seed N] [--accept-probability P] [--radius-km K] [--position-interval-s S] [--drain-s S]
        [--policy greedy|batched] [--batch-window-s S] [--lateness-weight W] [--kitchen learned|stated]
        [--kitchen-bias-min M] [--warmup-s S] [--stacking] [--stack-capacity N] [--stack-radius-m M]
-       [--realtime] [--json] [--quiet]`;
+       [--stack-slack-s S] [--realtime] [--json] [--quiet]`;
 
 async function main(): Promise<number> {
   let flags;
@@ -142,7 +142,9 @@ async function main(): Promise<number> {
     kitchen: flags.kitchen,
     kitchen_bias_min: flags.kitchenBiasMin,
     warmup_s: flags.warmupS,
-    stacking: flags.stacking ? { capacity: flags.stackCapacity, radius_m: flags.stackRadiusM } : false,
+    stacking: flags.stacking
+      ? { capacity: flags.stackCapacity, radius_m: flags.stackRadiusM, slack_s: flags.stackSlackS }
+      : false,
     stacked_offers: sim.stackedOffers,
     quality: sim.quality(),
     sim_s: Math.round((clock.now() - start) / 1000),
@@ -169,8 +171,8 @@ async function main(): Promise<number> {
     );
     const q = summary.quality;
     console.log(
-      `dispatch (${flags.policy}${flags.stacking ? `, stacking ${flags.stackCapacity} within ${flags.stackRadiusM} m: ${sim.stackedOffers} stacked offers` : ''}): pickup time (s) mean ${q.pickup_s.mean} p90 ${q.pickup_s.p90}; wait to delivery (min) mean ${q.wait_min_mean}; ` +
-        `late ${q.late_orders}; rider idle share ${q.rider_idle_share}; ₹${q.earnings_per_rider_hour_inr} and ${q.deliveries_per_rider_hour} deliveries per rider-hour; ` +
+      `dispatch (${flags.policy}${flags.stacking ? `, stacking ${flags.stackCapacity} within ${flags.stackRadiusM} m, ${flags.stackSlackS} s slack: ${sim.stackedOffers} stacked offers` : ''}): pickup time (s) mean ${q.pickup_s.mean} p90 ${q.pickup_s.p90}; wait to delivery (min) mean ${q.wait_min_mean}; ` +
+        `late ${q.late_orders} (${q.late_shared_orders} on shared routes); rider idle share ${q.rider_idle_share}; ₹${q.earnings_per_rider_hour_inr} and ${q.deliveries_per_rider_hour} deliveries per rider-hour; ` +
         `pickup ETA ${q.gap_to_optimum_pct}% above the offline optimum over ${q.comparison_windows} windows of ${flags.batchWindowS} s`,
     );
     console.log(

@@ -75,6 +75,12 @@ export interface EngineConfig {
    * above one heading to a restaurant within this distance of its own; 0 turns stacking off.
    */
   readonly stackRadiusM: number;
+  /**
+   * Stacking: seconds of margin a stack must leave before every promise on the new route (the new
+   * order's and the held ones'), for what the route's forecast cannot see: a kitchen running late,
+   * a slow accept, traffic. A held job already closer to its promise may not be delayed at all.
+   */
+  readonly stackSlackS: number;
   /** Travel-time model (engine/eta.ts): a rider's speed when its vehicle is not known, m/s. */
   readonly riderSpeedMps: number;
   /** Travel-time model: speed by vehicle type, m/s, before the hour's traffic factor. */
@@ -142,6 +148,7 @@ export const defaultEngineConfig: EngineConfig = Object.freeze({
   dispatchPolicy: 'greedy',
   batchWindowMs: 2_000,
   stackRadiusM: 500,
+  stackSlackS: 420,
   riderSpeedMps: 5.5,
   vehicleSpeedMps: Object.freeze({ bicycle: 4, motorcycle: 6, scooter: 5.5, car: 5, on_foot: 1.4 }),
   speedByHour: Object.freeze(Array.from({ length: 24 }, () => 1)),
@@ -191,6 +198,7 @@ export function resolveConfig(input: EngineConfigInput = {}): EngineConfig {
     throw new RangeError(`utcOffsetMinutes must be an integer in -720..840, got ${c.utcOffsetMinutes}`);
   if (!(Number.isFinite(c.stackRadiusM) && c.stackRadiusM >= 0 && c.stackRadiusM <= 10_000))
     throw new RangeError(`stackRadiusM must be a number in 0..10000, got ${c.stackRadiusM}`);
+  if (!(c.stackSlackS <= 3600)) throw new RangeError(`stackSlackS must be a number in 0..3600, got ${c.stackSlackS}`);
   if (!(c.riderSpeedMps > 0)) throw new RangeError(`riderSpeedMps must be above 0, got ${c.riderSpeedMps}`);
   for (const [k, v] of Object.entries(c.vehicleSpeedMps)) {
     if (!(VEHICLE_TYPES as readonly string[]).includes(k))

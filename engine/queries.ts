@@ -85,22 +85,21 @@ export function riderJobView(core: EngineCore, id: RiderId): Result<RiderJobView
 
 /**
  * Every offer and job the rider holds: its lead offer or job, its stacked jobs
- * and a stack offer (dispatch/stacking.ts), in that order; with more than one,
- * each carries the rider's route.
+ * and a stack offer (dispatch/stacking.ts), in that order. With several jobs
+ * each carries the route they make; a stack offer carries the route with it.
  */
 export function riderJobsView(core: EngineCore, id: RiderId): Result<RiderJobView[]> {
   const r = core.riders.get(id);
   if (!r) return reject('RIDER_NOT_FOUND', `no rider ${id}`);
   const c = r.snap.context;
   const ids = [c.orderId, ...c.stack, c.stackOffer?.orderId ?? null].filter((x): x is OrderId => x !== null);
-  let stops: RouteStop[] | undefined;
-  if (ids.length > 1) {
-    const jobs = jobsOf(core, r);
-    const offered = c.stackOffer === null ? undefined : core.orders.get(c.stackOffer.orderId);
-    stops = routeOf(offered === undefined ? jobs : [...jobs, offered]);
-  }
+  // Held jobs carry the route they make; a stack offer the route the rider would ride if it accepted.
+  const jobs = ids.length > 1 ? jobsOf(core, r) : [];
+  const held = jobs.length > 1 ? routeOf(jobs) : undefined;
+  const offered = c.stackOffer === null ? undefined : core.orders.get(c.stackOffer.orderId);
   const out: RiderJobView[] = [];
   for (const orderId of ids) {
+    const stops = offered !== undefined && orderId === offered.id ? routeOf([...jobs, offered]) : held;
     const v = jobView(core, r, orderId, stops);
     if (v !== null) out.push(v);
   }

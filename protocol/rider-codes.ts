@@ -47,6 +47,13 @@ export const RiderStatusCode = {
 } as const;
 export type RiderStatusCode = (typeof RiderStatusCode)[keyof typeof RiderStatusCode];
 
+/** What a stop of a stacked OFFER's route is: `[kind, order_id, lat, lng]`. */
+export const StopKind = {
+  PICKUP: 1,
+  DROP: 2,
+} as const;
+export type StopKind = (typeof StopKind)[keyof typeof StopKind];
+
 /** How an offer ended, in an OFFER_ENDED frame. */
 export const OfferEndCode = {
   DECLINED: 1,

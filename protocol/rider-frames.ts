@@ -8,8 +8,9 @@
 import { Packr, Unpackr } from 'msgpackr';
 import type { ErrorCode } from './errors.js';
 import type { OrderId } from './ids.js';
-import { Frame, OfferEndCode, RiderLimits, RiderStatusCode } from './rider-codes.js';
+import { Frame, OfferEndCode, RiderLimits, RiderStatusCode, StopKind } from './rider-codes.js';
 import type { PositionFix } from './rider-position-codec.js';
+import type { RouteStop } from './engine-events.js';
 
 export { readPositionFrame, type PositionFix } from './rider-position-codec.js';
 
@@ -51,6 +52,11 @@ export type ServerFrame =
       readonly pickupDistanceM: number;
       readonly pickupEtaS: number;
       readonly payout: number | null;
+      /**
+       * A stacked offer (the rider would carry several orders): the whole route after accepting,
+       * this order's stops among the others; absent from an offer of a rider's only job.
+       */
+      readonly stops?: readonly RouteStop[];
     }
   | {
       readonly type: typeof Frame.OFFER_ENDED;
@@ -58,7 +64,13 @@ export type ServerFrame =
       readonly offerId: string;
       readonly outcome: OfferEndCode;
     }
-  | { readonly type: typeof Frame.ASSIGNED; readonly orderId: string; readonly offerId: string }
+  | {
+      readonly type: typeof Frame.ASSIGNED;
+      readonly orderId: string;
+      readonly offerId: string;
+      /** The rider's whole route when it now holds several jobs; absent for a rider's only job. */
+      readonly stops?: readonly RouteStop[];
+    }
   | { readonly type: typeof Frame.ORDER_UPDATE; readonly orderId: string; readonly status: string; readonly at: number }
   | { readonly type: typeof Frame.ERROR; readonly seq: number; readonly code: string; readonly detail: string }
   | { readonly type: typeof Frame.PONG; readonly clientTime: number; readonly serverTime: number };
@@ -218,8 +230,13 @@ export function decodeServerFrame(bytes: Uint8Array): Decoded<ServerFrame> {
         : bad('bad welcome');
     case Frame.ACK:
       return shape(2, [1], []) ? ok({ type: Frame.ACK, lastSeq: n(1) }) : bad('bad ack');
-    case Frame.OFFER:
-      return shape(11, [3, 4, 5, 6, 7, 8, 9], [1, 2]) && (a[10] === null || typeof a[10] === 'number')
+    case Frame.OFFER: {
+      const stops = a.length === 12 ? decodeStops(a[11]) : undefined;
+      const base =
+        (a.length === 11 || stops !== undefined) &&
+        shape(a.length, [3, 4, 5, 6, 7, 8, 9], [1, 2]) &&
+        (a[10] === null || typeof a[10] === 'number');
+      return base
         ? ok({
             type: Frame.OFFER,
             orderId: s(1),
@@ -231,15 +248,21 @@ export function decodeServerFrame(bytes: Uint8Array): Decoded<ServerFrame> {
             dropLng: n(7),
             pickupDistanceM: n(8),
             pickupEtaS: n(9),
-            payout: a[10],
+            payout: a[10] as number | null,
+            ...(stops === undefined ? {} : { stops }),
           })
         : bad('bad offer');
+    }
     case Frame.OFFER_ENDED:
       return shape(4, [3], [1, 2])
         ? ok({ type: Frame.OFFER_ENDED, orderId: s(1), offerId: s(2), outcome: n(3) as OfferEndCode })
         : bad('bad offer_ended');
-    case Frame.ASSIGNED:
-      return shape(3, [], [1, 2]) ? ok({ type: Frame.ASSIGNED, orderId: s(1), offerId: s(2) }) : bad('bad assigned');
+    case Frame.ASSIGNED: {
+      const stops = a.length === 4 ? decodeStops(a[3]) : undefined;
+      return (a.length === 3 || stops !== undefined) && shape(a.length, [], [1, 2])
+        ? ok({ type: Frame.ASSIGNED, orderId: s(1), offerId: s(2), ...(stops === undefined ? {} : { stops }) })
+        : bad('bad assigned');
+    }
     case Frame.ORDER_UPDATE:
       return shape(4, [3], [1, 2])
         ? ok({ type: Frame.ORDER_UPDATE, orderId: s(1), status: s(2), at: n(3) })
@@ -254,6 +277,20 @@ export function decodeServerFrame(bytes: Uint8Array): Decoded<ServerFrame> {
 }
 
 const ok = <F>(frame: F): Decoded<F> => ({ ok: true, frame });
+
+/** A stacked OFFER's route: a non-empty array of `[kind, order_id, lat, lng]`; undefined when malformed. */
+function decodeStops(v: unknown): RouteStop[] | undefined {
+  if (!Array.isArray(v) || v.length === 0) return undefined;
+  const out: RouteStop[] = [];
+  for (const x of v as unknown[]) {
+    if (!Array.isArray(x) || x.length !== 4) return undefined;
+    const [kind, orderId, lat, lng] = x as unknown[];
+    if ((kind !== StopKind.PICKUP && kind !== StopKind.DROP) || typeof orderId !== 'string') return undefined;
+    if (typeof lat !== 'number' || typeof lng !== 'number') return undefined;
+    out.push({ kind: kind === StopKind.PICKUP ? 'pickup' : 'drop', orderId: orderId as OrderId, at: { lat, lng } });
+  }
+  return out;
+}
 const nil = (x: number): number | null => (x === x ? x : null);
 
 /** Encodes any value as MessagePack (standard mode). Exposed for tests and tools. */
@@ -301,11 +338,16 @@ export const encodeOffer = (o: Omit<Extract<ServerFrame, { type: typeof Frame.OF
     o.pickupDistanceM,
     o.pickupEtaS,
     o.payout,
+    ...(o.stops === undefined ? [] : [wireStops(o.stops)]),
   ]);
 export const encodeOfferEnded = (orderId: string, offerId: string, outcome: OfferEndCode): Uint8Array =>
   packr.pack([Frame.OFFER_ENDED, orderId, offerId, outcome]);
-export const encodeAssigned = (orderId: string, offerId: string): Uint8Array =>
-  packr.pack([Frame.ASSIGNED, orderId, offerId]);
+export const encodeAssigned = (orderId: string, offerId: string, stops?: readonly RouteStop[]): Uint8Array =>
+  packr.pack(
+    stops === undefined ? [Frame.ASSIGNED, orderId, offerId] : [Frame.ASSIGNED, orderId, offerId, wireStops(stops)],
+  );
+const wireStops = (stops: readonly RouteStop[]) =>
+  stops.map((x) => [x.kind === 'pickup' ? StopKind.PICKUP : StopKind.DROP, x.orderId, x.at.lat, x.at.lng]);
 export const encodeOrderUpdate = (orderId: string, status: string, at: number): Uint8Array =>
   packr.pack([Frame.ORDER_UPDATE, orderId, status, at]);
 export const encodeError = (seq: number, code: ErrorCode, detail: string): Uint8Array =>

@@ -37,6 +37,8 @@ import {
   type Principal,
   type Result,
   type RiderId,
+  type RiderJobView,
+  type RouteStop,
 } from '../../protocol/index.js';
 import { durableGate } from './durable-gate.js';
 import type { WsLimits } from './limits.js';
@@ -416,6 +418,7 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
               pickupDistanceM: e.pickupDistanceM,
               pickupEtaS: e.pickupEtaS,
               payout: e.payout ?? null,
+              ...(e.stops === undefined ? {} : { stops: e.stops }),
             }),
           );
         }
@@ -426,7 +429,7 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
         return;
       case 'order_assigned':
         c = conns.get(e.riderId);
-        if (c) must(c, encodeAssigned(e.id, e.offerId));
+        if (c) must(c, encodeAssigned(e.id, e.offerId, routeOf(c.riderId)));
         return;
       default: {
         const status = ORDER_UPDATES[e.type];
@@ -443,10 +446,11 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
    * Queued after WELCOME, in the same order as live frames, so an OFFER_ENDED
    * or ORDER_UPDATE made meanwhile follows it.
    */
-  const resendJob = (c: RiderConn): void => {
-    const v = engine.getRiderJob(c.riderId);
-    if (!v.ok || v.value === null) return;
-    const j = v.value;
+  const resendJobs = (c: RiderConn): void => {
+    const v = engine.getRiderJobs(c.riderId);
+    if (v.ok) for (const j of v.value) resendJob(c, j);
+  };
+  const resendJob = (c: RiderConn, j: RiderJobView): void => {
     if (j.stage === 'offered') {
       must(
         c,
@@ -462,13 +466,19 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
           pickupDistanceM: j.pickupDistanceM ?? 0,
           pickupEtaS: j.pickupEtaS ?? 0,
           payout: j.payout,
+          ...(j.stops === undefined ? {} : { stops: j.stops }),
         }),
       );
       return;
     }
-    must(c, encodeAssigned(j.orderId, j.offerId));
+    must(c, encodeAssigned(j.orderId, j.offerId, j.stops));
     if (j.stage === 'picked_up') must(c, encodeOrderUpdate(j.orderId, 'picked_up', j.pickedUpAt ?? clock.now()));
     else if (j.foodReady) must(c, encodeOrderUpdate(j.orderId, 'food_ready', clock.now()));
+  };
+  /** The rider's route when it holds several jobs (stacked), else undefined: a lone job needs none. */
+  const routeOf = (riderId: RiderId): readonly RouteStop[] | undefined => {
+    const v = engine.getRiderJobs(riderId);
+    return v.ok ? v.value[0]?.stops : undefined;
   };
   const orderRider = (id: OrderId): RiderId | null => {
     const v = engine.getOrder(id);
@@ -513,7 +523,7 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
       // WELCOME acknowledges up to last_seq, so it waits like an ACK.
       const welcome = encodeWelcome(c.seq.last, c.riderId, clock.now(), c.expiresAt);
       hold(() => c.ws?.send(welcome, true));
-      resendJob(c);
+      resendJobs(c);
     },
     message: (ws, message, isBinary) => {
       try {

@@ -205,18 +205,19 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
       if (v.ok) snapshots.push(streamMessage.snapshot(id, v.value.state, v.value.foodReady, now));
     }
     if (p.role === 'rider' && p.riderId !== undefined) {
-      const job = engine.getRiderJob(p.riderId);
-      if (job.ok && job.value !== null && job.value.stage === 'offered' && job.value.expiresAt !== null) {
-        const j = job.value;
+      const jobs = engine.getRiderJobs(p.riderId);
+      for (const j of jobs.ok ? jobs.value : []) {
+        if (j.stage !== 'offered' || j.expiresAt === null) continue;
         snapshots.push(
           streamMessage.offer({
             orderId: j.orderId,
             offerId: j.offerId,
-            expiresAt: j.expiresAt!,
+            expiresAt: j.expiresAt,
             pickup: j.pickup,
             drop: j.drop,
             pickupDistanceM: j.pickupDistanceM,
             payout: j.payout,
+            stops: j.stops,
             at: now,
           }),
         );

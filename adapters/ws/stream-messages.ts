@@ -3,7 +3,7 @@
  * documents them (`{"type": ..., "data": {...}}`, snake case, ISO 8601 UTC
  * times) with more fields where the engine knows more. See docs/streams.md.
  */
-import type { EngineEvent, ErrorCode, LatLng } from '../../protocol/index.js';
+import type { EngineEvent, ErrorCode, LatLng, RouteStop } from '../../protocol/index.js';
 import { seedStatus } from '../../protocol/rest/order-status.js';
 import { noticeIdOf } from '../../engine/index.js';
 
@@ -41,6 +41,8 @@ export interface OfferData {
   drop: { latitude: number; longitude: number };
   pickup_distance_m: number | null;
   payout_paise: number | null;
+  /** A stacked offer: the rider's whole route if it accepts, this order's stops among the others. */
+  stops?: { kind: 'pickup' | 'drop'; order_id: string; latitude: number; longitude: number }[];
   at: string;
 }
 
@@ -126,6 +128,7 @@ export const streamMessage = {
           drop: e.drop,
           pickupDistanceM: e.pickupDistanceM,
           payout: e.payout ?? null,
+          stops: e.stops,
           at: e.at,
         }),
       });
@@ -145,6 +148,7 @@ export const streamMessage = {
     drop: LatLng;
     pickupDistanceM: number | null;
     payout: number | null;
+    stops?: readonly RouteStop[] | undefined;
     at: number;
   }): StreamOut {
     return {
@@ -157,6 +161,16 @@ export const streamMessage = {
         drop: { latitude: o.drop.lat, longitude: o.drop.lng },
         pickup_distance_m: o.pickupDistanceM,
         payout_paise: o.payout,
+        ...(o.stops === undefined
+          ? {}
+          : {
+              stops: o.stops.map((x) => ({
+                kind: x.kind,
+                order_id: x.orderId,
+                latitude: x.at.lat,
+                longitude: x.at.lng,
+              })),
+            }),
         at: iso(o.at),
       },
     };

@@ -56,6 +56,8 @@ export interface SimOptions {
   stacking: boolean;
   stackCapacity: number;
   stackRadiusM: number;
+  /** The engine's `stackSlackS`: margin a stack leaves before every promise on its route, s. */
+  stackSlackS: number;
   /**
    * Seconds of ordering before the figures start: the engine learns the city (its kitchens) first.
    * The counts cover the whole run; the samples and the quality figures only what follows.
@@ -81,6 +83,7 @@ export const defaultSimOptions: SimOptions = {
   stacking: false,
   stackCapacity: 2,
   stackRadiusM: 500,
+  stackSlackS: 420,
   warmupS: 0,
 };
 
@@ -124,6 +127,7 @@ export class Simulation {
   /** Dispatch quality: see {@link quality}. */
   readonly #q = {
     late: 0,
+    lateShared: 0,
     delivered: 0,
     onlineRiderS: 0,
     idleRiderS: 0,
@@ -148,6 +152,8 @@ export class Simulation {
   readonly #assignedAt = new Map<string, number>();
   /** The route a stacked offer would make, by offer id, until it is answered. */
   readonly #offerStops = new Map<string, RouteStop[]>();
+  /** Orders that shared a rider with another job at some point (stacked, or the job a stack joined). */
+  readonly #shared = new Set<string>();
   /** Offers that join a rider's route: left out of the offline-optimum comparison, which pairs free riders. */
   stackedOffers = 0;
   readonly counts = {
@@ -211,6 +217,7 @@ export class Simulation {
         scoring: { latenessWeight: opts.latenessWeight },
         kitchenTiming: opts.kitchen,
         stackRadiusM: opts.stackRadiusM,
+        stackSlackS: opts.stackSlackS,
       },
     });
     this.engine.subscribe((e) => this.#onEvent(e));
@@ -401,8 +408,10 @@ export class Simulation {
         // A stacked job: the route as the engine has it now (the lead may have moved on since the offer).
         const jobs = stacked ? this.engine.getRiderJobs(a.id) : undefined;
         const stops = jobs?.ok ? jobs.value[0]?.stops : undefined;
-        if (stops !== undefined) a.route = [...stops];
-        else if (o !== undefined)
+        if (stops !== undefined) {
+          a.route = [...stops];
+          for (const s of stops) this.#shared.add(s.orderId);
+        } else if (o !== undefined)
           a.route = [
             { kind: 'pickup', orderId: e.id, at: o.pickup },
             { kind: 'drop', orderId: e.id, at: o.drop },
@@ -434,7 +443,10 @@ export class Simulation {
         const v = this.engine.getOrder(e.id);
         if (this.#measuring) {
           this.deliveryMinutes.add((e.at - (v.ok ? v.value.placedAt : e.at)) / 60_000);
-          if (v.ok && e.at > v.value.promisedAt) this.#q.late++;
+          if (v.ok && e.at > v.value.promisedAt) {
+            this.#q.late++;
+            if (this.#shared.has(e.id)) this.#q.lateShared++;
+          }
         }
         // Per rider-hour figures count the ordering period only, not the drain's tail.
         if (this.#ordering && this.#measuring) {
@@ -443,6 +455,7 @@ export class Simulation {
         }
         this.#payout.delete(e.id);
         this.#orders.delete(e.id);
+        this.#shared.delete(e.id);
         break;
       }
       case 'order_cancelled':
@@ -450,6 +463,7 @@ export class Simulation {
         this.counts.orders_cancelled++;
         this.cancelReasons[e.reason] = (this.cancelReasons[e.reason] ?? 0) + 1;
         this.#orders.delete(e.id);
+        this.#shared.delete(e.id);
         break;
       case 'rider_offered':
         this.#holding.add(e.id);
@@ -642,6 +656,7 @@ export class Simulation {
     pickup_s: { mean: number; p90: number };
     wait_min_mean: number;
     late_orders: number;
+    late_shared_orders: number;
     rider_idle_share: number;
     earnings_per_rider_hour_inr: number;
     deliveries_per_rider_hour: number;
@@ -660,6 +675,7 @@ export class Simulation {
       },
       wait_min_mean: Number((this.deliveryMinutes.mean() || 0).toFixed(1)),
       late_orders: q.late,
+      late_shared_orders: q.lateShared,
       rider_idle_share: Number((q.onlineRiderS ? q.idleRiderS / q.onlineRiderS : 0).toFixed(3)),
       earnings_per_rider_hour_inr: Number((hours ? q.payoutPaise / 100 / hours : 0).toFixed(1)),
       deliveries_per_rider_hour: Number((hours ? q.delivered / hours : 0).toFixed(3)),

@@ -133,12 +133,13 @@ export function tryStack(core: EngineCore, r: RiderRecord, o: OrderRecord, now: 
   const before = rideRoute(core, r, from, routeOf(jobs), ready, now);
   const stops = routeOf([...jobs, o]);
   const after = rideRoute(core, r, from, stops, ready, now, o.id);
+  const slack = core.config.stackSlackS * 1000;
   const dropAt = after.drops.get(o.id)!;
-  if (dropAt > o.promisedAt) return undefined;
+  if (dropAt > o.promisedAt - slack) return undefined;
   for (const j of jobs) {
     const was = before.drops.get(j.id)!;
     const will = after.drops.get(j.id)!;
-    if (will > Math.max(j.promisedAt, was)) return undefined;
+    if (will > Math.max(j.promisedAt - slack, was)) return undefined;
   }
   return {
     rider: r,

@@ -303,6 +303,8 @@ export const CreateDeliveryPerson = Type.Object(
     name: Type.Optional(Text(100)),
     vehicle_type: Type.Union(VEHICLE_TYPES.map((v) => Type.Literal(v))),
     license_number: Type.String({ pattern: '^[A-Z0-9 -]{4,20}$' }),
+    /** Orders the rider can carry at once (a bigger bag): above 1, dispatch may stack orders on its route. */
+    capacity: Type.Optional(Type.Integer({ minimum: 1, maximum: 8 })),
     documents: Type.Optional(
       Type.Object(
         {

@@ -139,3 +139,20 @@ t.test('query strings follow the same policy', async (t) => {
   t.equal(r.status, 400);
   t.equal(r.body.errors?.[0]?.field, 'restaurant_id');
 });
+
+t.test('a rider may register a capacity of 1 to 8 orders; anything else is a 400 naming it', async (t) => {
+  for (const capacity of [0, 9, 1.5, '2']) {
+    const r = await api(url, 'POST', '/delivery-persons', {
+      token: cast.rider.token,
+      body: { ...seed.deliveryPerson, capacity },
+    });
+    t.equal(r.status, 400, `capacity ${JSON.stringify(capacity)}`);
+    t.equal(r.body.errors?.[0]?.field, 'capacity');
+  }
+  const r = await api(url, 'POST', '/delivery-persons', {
+    token: cast.rider.token,
+    body: { ...seed.deliveryPerson, capacity: 2 },
+  });
+  t.equal(r.status, 201, JSON.stringify(r.body));
+  t.equal(r.body.capacity, 2, 'the answer says what dispatch will use');
+});

@@ -1,7 +1,8 @@
 /**
  * `/v1/rider` over real sockets: a rider whose socket died with an OFFER (or
  * ASSIGNED) in flight learns of its offer or job again on its next
- * connection, and can act on it.
+ * connection, and can act on it; a rider carrying several orders hears every
+ * one of them, with its route.
  */
 import t from 'tap';
 import {
@@ -40,8 +41,12 @@ async function drop(c: RawConn, id: RiderId): Promise<void> {
   await disconnected(id);
 }
 
-async function onlineRider(label: string, at = near(300)) {
+async function onlineRider(label: string, at = near(300), capacity = 1) {
   const u = await h.rider(label);
+  if (capacity > 1) {
+    const r = h.engine.registerRider({ riderId: u.riderId as RiderId, capacity });
+    if (!r.ok) throw new Error(r.detail);
+  }
   const c = connect(h.url, { token: u.token });
   await c.next(isWelcome);
   c.send(encodeStatus(1, RiderStatusCode.ONLINE));
@@ -166,3 +171,61 @@ t.test('a new connection that replaces a live one gets the offer too', async (t)
   await b.closed;
   h.engine.cancelOrder({ orderId: o, by: 'admin' });
 });
+
+t.test(
+  'a stacked rider hears its route in OFFER and ASSIGNED, and every job and offer again after a reconnect',
+  async (t) => {
+    const rest = h.restaurant();
+    const a = await onlineRider('stacked', near(300), 2);
+    const o1 = order(rest);
+    const first = await a.c.next((f) => f.type === Frame.OFFER && f.orderId === o1);
+    t.notOk('stops' in first, 'the first job is a plain offer');
+    a.c.send(encodeOrderCommand(Frame.ACCEPT, a.seq, o1));
+    const assigned1 = await a.c.next((f) => f.type === Frame.ASSIGNED && f.orderId === o1);
+    t.notOk('stops' in assigned1, 'one job: no route');
+
+    const o2 = order(rest);
+    const stacked = await a.c.next((f) => f.type === Frame.OFFER && f.orderId === o2);
+    if (stacked.type !== Frame.OFFER) return t.fail();
+    t.same(
+      stacked.stops?.map((x) => [x.kind, x.orderId]),
+      [
+        ['pickup', o1],
+        ['pickup', o2],
+        ['drop', o1],
+        ['drop', o2],
+      ],
+      'the stacked offer carries the route it makes: both pickups, then both drops',
+    );
+    await drop(a.c, a.id);
+
+    const b = connect(h.url, { token: a.token });
+    await b.next(isWelcome);
+    t.match(await b.next((f) => f.type === Frame.ASSIGNED), { orderId: o1 }, 'the held job first');
+    const again = await b.next((f) => f.type === Frame.OFFER);
+    t.match(again, { orderId: o2, offerId: stacked.offerId, expiresAt: stacked.expiresAt }, 'then the stack offer');
+    t.same(again.type === Frame.OFFER && again.stops, stacked.stops, 'with its route');
+    b.send(encodeOrderCommand(Frame.ACCEPT, a.seq + 1, o2));
+    const assigned2 = await b.next((f) => f.type === Frame.ASSIGNED && f.orderId === o2);
+    t.same(assigned2.type === Frame.ASSIGNED && assigned2.stops, stacked.stops, 'ASSIGNED carries the route now held');
+    await b.next(ackOf(a.seq + 1));
+    await drop(b, a.id);
+
+    const c = connect(h.url, { token: a.token });
+    await c.next(isWelcome);
+    await c.next((f) => f.type === Frame.ASSIGNED && f.orderId === o2);
+    const jobs = c.frames.filter((f) => f.type === Frame.ASSIGNED);
+    t.same(
+      jobs.map((f) => f.type === Frame.ASSIGNED && [f.orderId, f.stops?.length]),
+      [
+        [o1, 4],
+        [o2, 4],
+      ],
+      'both jobs again, lead first, each with the route',
+    );
+    t.match(h.engine.getRider(a.id), { ok: true, value: { connected: true } });
+    c.ws.close();
+    await c.closed;
+    for (const o of [o1, o2]) h.engine.cancelOrder({ orderId: o, by: 'admin' });
+  },
+);

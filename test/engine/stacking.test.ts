@@ -93,6 +93,23 @@ t.test('no stack that would break a promise the rider already carries', async (t
   t.same(checkInvariants(w.engine), []);
 });
 
+t.test('a stack leaves stackSlackS before every promise on the route', async (t) => {
+  const stackedWith = (stackSlackS: number) => {
+    const w = world({ stackSlackS });
+    const r1 = w.restaurant();
+    const s = stackRider(w, 's', 2);
+    const a = w.order(r1);
+    if (!w.engine.acceptOffer(s, a).ok) throw new Error('not accepted');
+    w.rider('far', near(4000, 180));
+    return offered(w, w.order(r1))?.riderId === s;
+  };
+  t.ok(stackedWith(0), 'no slack: the stack is taken');
+  t.ok(stackedWith(420), 'the default leaves room for it too');
+  // A promise is at most 45 minutes away (promiseMs): no route leaves 59 minutes before it.
+  t.notOk(stackedWith(3540), 'a slack no route can leave: the order goes to the free rider');
+  t.throws(() => world({ stackSlackS: 3601 }), /stackSlackS must be a number in 0\.\.3600/);
+});
+
 t.test('a cancelled lead hands the lead on; going offline releases every job', async (t) => {
   const w = world();
   const r1 = w.restaurant();

@@ -10,6 +10,7 @@ import {
   OfferEndCode,
   RiderLimits,
   RiderStatusCode,
+  StopKind,
   decodeClientFrame,
   decodeServerFrame,
   encodeAck,
@@ -29,6 +30,7 @@ import {
   encodeWelcome,
   positionScratch,
   readPositionFrame,
+  type OrderId,
   type PositionFix,
 } from '../../protocol/index.js';
 
@@ -149,6 +151,54 @@ t.test('every server → rider frame, bytes and round trip', async (t) => {
     [encodePong(1, 2), { type: Frame.PONG, clientTime: 1, serverTime: 2 }],
   ] as const;
   for (const [b, want] of frames) t.same(decodeServerFrame(b), { ok: true, frame: want }, `type ${want.type}`);
+});
+
+t.test('a stacked OFFER and ASSIGNED carry the route as [kind, order_id, lat, lng] stops', async (t) => {
+  const stops = [
+    { kind: 'pickup', orderId: 'o1' as OrderId, at: { lat: 12.5, lng: 77.25 } },
+    { kind: 'pickup', orderId: 'o2' as OrderId, at: { lat: 12.5, lng: 77.25 } },
+    { kind: 'drop', orderId: 'o2' as OrderId, at: { lat: 12.75, lng: 77.5 } },
+    { kind: 'drop', orderId: 'o1' as OrderId, at: { lat: 12.5, lng: 77.5 } },
+  ] as const;
+  // [25, "o1", "o1.1", [[1, "o1", 12.5, 77.25]]]: a pickup is 1, a drop 2.
+  t.equal(
+    hex(encodeAssigned('o1', 'o1.1', stops.slice(0, 1))),
+    '9418a26f31a46f312e31' + '91' + '9401a26f31cb4029000000000000cb4053500000000000',
+  );
+  const offer = {
+    orderId: 'o2',
+    offerId: 'o2.1',
+    expiresAt: AT,
+    pickupLat: 12.5,
+    pickupLng: 77.25,
+    dropLat: 12.75,
+    dropLng: 77.5,
+    pickupDistanceM: 300,
+    pickupEtaS: 60,
+    payout: 4000,
+    stops,
+  };
+  t.same(decodeServerFrame(encodeOffer(offer)), { ok: true, frame: { type: Frame.OFFER, ...offer } });
+  t.same(decodeServerFrame(encodeAssigned('o2', 'o2.1', stops)), {
+    ok: true,
+    frame: { type: Frame.ASSIGNED, orderId: 'o2', offerId: 'o2.1', stops },
+  });
+  const { stops: _, ...lone } = offer;
+  t.equal(hex(encodeOffer(lone)).slice(0, 4), '9b16', 'a lone offer: 11 elements, as before stacking');
+  t.equal(hex(encodeOffer(offer)).slice(0, 4), '9c16', 'a stacked offer: 12');
+  const base = [Frame.OFFER, 'o2', 'o2.1', AT, 12.5, 77.25, 12.75, 77.5, 300, 60, null];
+  for (const bad of [
+    [],
+    [[StopKind.DROP + 1, 'o1', 1, 2]],
+    [[1, 7, 1, 2]],
+    [[1, 'o1', '1', 2]],
+    [[1, 'o1', 1]],
+    'x',
+    [1, 'o1', 1, 2],
+  ])
+    t.match(decodeServerFrame(encodeRaw([...base, bad])), { ok: false, code: 'FRAME_INVALID' }, JSON.stringify(bad));
+  t.match(decodeServerFrame(encodeRaw([Frame.ASSIGNED, 'o1', 'o1.1', []])), { ok: false });
+  t.match(decodeServerFrame(encodeRaw([...base, [[1, 'o1', 1, 2]], 5])), { ok: false }, 'no 13th element');
 });
 
 t.test('size limits: an oversize frame is refused with FRAME_TOO_LARGE', async (t) => {

@@ -105,7 +105,11 @@ export function peopleHandlers(d: GatewayDeps) {
             bank_details_enc: bank,
           });
           if (!inserted) return reject('RIDER_EXISTS', `delivery person ${id} is already registered`);
-          const registered = engine.registerRider({ riderId: id, vehicle: b.vehicle_type });
+          const registered = engine.registerRider({
+            riderId: id,
+            vehicle: b.vehicle_type,
+            ...(b.capacity === undefined ? {} : { capacity: b.capacity }),
+          });
           if (!registered.ok && registered.code !== 'RIDER_EXISTS') must(registered);
           await d.durable();
           const acct = b.bank_details?.account_number;
@@ -116,6 +120,7 @@ export function peopleHandlers(d: GatewayDeps) {
               status: must(engine.getRider(id)).state,
               name: b.name ?? null,
               vehicle_type: b.vehicle_type,
+              capacity: b.capacity ?? 1,
               license_number: b.license_number,
               documents: Object.fromEntries(Object.keys(b.documents ?? {}).map((k) => [k, 'pending_verification'])),
               ...(b.bank_details && acct
