@@ -65,6 +65,7 @@ export * from './access.js';
 export type * from './ports/identity.js';
 export type * from './ports/event-store.js';
 export type * from './ports/job-queue.js';
+export type * from './ports/fence.js';
 export * from './catalog.js';
 export { statusCommand, type StatusRequest } from './order-status.js';
 export * from './notify-rules.js';
