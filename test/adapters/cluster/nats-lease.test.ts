@@ -12,14 +12,15 @@ import { throwawayDatabase } from '../../support/pg.js';
 /**
  * Partition leases in NATS JetStream KV, against the real NATS at 127.0.0.1:4222 (a bucket of each
  * test's own, destroyed after) and, where a test kills the server, a nats-server of its own.
- * A lease lives TTL = 1 s here; a holder renews every 300 ms and stops believing 100 ms early.
+ * A lease lives TTL = 2 s here; a holder renews every 600 ms and stops believing 200 ms early.
+ * (Short enough to keep the file quick, long enough that a busy CI machine's late timer is no loss.)
  */
 
-const TTL = 1_000;
-const RENEW = 300;
-const MARGIN = 100;
+const TTL = 2_000;
+const RENEW = 600;
+const MARGIN = 200;
 /** The shared 2-core machine runs other suites: room for a late timer or a slow answer. */
-const SLACK = 500;
+const SLACK = 800;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -246,10 +247,10 @@ t.test('a NATS without JetStream is named as such', async (t) => {
 t.test('settings: the bucket TTL is every holder’s, renewals fit inside it', async (t) => {
   const nc = await natsConnection(t);
   const { name, kv } = await leaseBucket(t, nc, TTL);
-  await t.rejects(openLeaseBucket(nc, { bucket: name, ttlMs: 2 * TTL }), /exists with a TTL of 1000 ms, not 2000 ms/);
+  await t.rejects(openLeaseBucket(nc, { bucket: name, ttlMs: 2 * TTL }), /exists with a TTL of 2000 ms, not 4000 ms/);
   await t.rejects(openLeaseBucket(nc, { bucket: 'x', ttlMs: 10 }), RangeError);
   const bucket = { name, ttlMs: TTL, kv, destroy: async () => {} };
-  t.throws(() => new LeaseManager({ bucket, owner: 'o', renewEveryMs: 950, marginMs: 100 }), RangeError);
+  t.throws(() => new LeaseManager({ bucket, owner: 'o', renewEveryMs: 1_900, marginMs: 200 }), RangeError);
   const m = new LeaseManager({ bucket, owner: 'o' });
   t.equal(m.owner, 'o', 'defaults (TTL/3, TTL/10) are valid');
 });
