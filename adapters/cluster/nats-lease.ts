@@ -215,13 +215,25 @@ export class LeaseManager {
       if (!isConflict(err)) throw err;
     }
     // Something is stored: a live lease, or the delete marker a release leaves (taken over by CAS).
+    // A live lease of this very owner that it does not hold is its own orphan (an acquire whose reply
+    // was lost, or a tenure given up locally that the server still keeps): nobody else wrote since, so
+    // taking it over by CAS is safe, and the new token is higher than the orphan's.
     const e = await this.#bucket.kv.get(key);
-    if (e === null || e.operation === 'PUT') return null;
+    if (e === null) return null;
+    if (e.operation === 'PUT' && this.#ownerOf(e.string()) !== this.owner) return null;
     try {
       return await this.#bucket.kv.put(key, value, { previousSeq: e.revision });
     } catch (err) {
       if (isConflict(err)) return null;
       throw err;
+    }
+  }
+
+  #ownerOf(value: string): string | undefined {
+    try {
+      return (JSON.parse(value) as Partial<LeaseValue>).owner;
+    } catch {
+      return undefined;
     }
   }
 

@@ -187,6 +187,18 @@ t.test('a holder whose key another process overwrote finds out at its next renew
   t.equal(await a.manager.release('p'), false, 'nothing left to release');
 });
 
+t.test("a lease of this owner's that it does not hold (an acquire whose reply was lost) is taken back", async (t) => {
+  const nc = await natsConnection(t);
+  const bucket = await leaseBucket(t, nc, TTL);
+  const a = await startProcess(t, bucket.name, 'proc-a');
+  const b = await startProcess(t, bucket.name, 'proc-b');
+  const orphan = await bucket.kv.create('p', JSON.stringify({ owner: 'proc-a', tenure: 'lost-reply' }));
+  t.equal(await b.manager.acquire('p'), null, 'to anyone else it is a live lease');
+  const la = await a.manager.acquire('p');
+  t.ok(la && la.token > orphan, 'its owner takes it at once, with a higher token');
+  t.equal((await a.manager.current('p'))?.revision, la?.token);
+});
+
 t.test('release lets another take the partition at once', async (t) => {
   const nc = await natsConnection(t);
   const { name } = await leaseBucket(t, nc, TTL);
