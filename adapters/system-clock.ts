@@ -14,3 +14,13 @@ export const systemClock: Clock = {
 
 /** Microseconds from the high-resolution monotonic timer. */
 export const hrStopwatch: Stopwatch = { nowMicros: () => performance.now() * 1000 };
+
+/**
+ * Monotonic milliseconds (`performance.now()`) and real timers, for durations such as lease validity:
+ * a wall clock stepped by NTP would stretch or cut a lease. Never read as a date.
+ */
+export const monotonicClock: Clock = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => systemClock.setTimeout(fn, ms),
+  clearTimeout: (h) => systemClock.clearTimeout(h),
+};

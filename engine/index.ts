@@ -44,6 +44,16 @@ export {
 } from './snapshot.js';
 export { checkInvariants } from './invariants.js';
 export { distanceM, fastDistanceM, bearingDeg, offsetM } from './geo.js';
+export {
+  type BoundingBox,
+  type PartitionId,
+  type PartitionMapConfig,
+  PartitionMap,
+  PartitionMapError,
+  parsePartitionMap,
+  splitBoundingBox,
+  splitCells,
+} from './partition-map.js';
 export type { OrderState } from './machines/order-machine.js';
 export type { RiderState } from './machines/rider-machine.js';
 export type { RestaurantState } from './machines/restaurant-machine.js';
@@ -55,6 +65,7 @@ export * from './access.js';
 export type * from './ports/identity.js';
 export type * from './ports/event-store.js';
 export type * from './ports/job-queue.js';
+export type * from './ports/fence.js';
 export * from './catalog.js';
 export { statusCommand, type StatusRequest } from './order-status.js';
 export * from './notify-rules.js';

@@ -110,6 +110,10 @@ export const ErrorCodes = {
   // Engine
   COMMAND_QUEUED: spec(409, 'ABORTED', 'The command was issued while another ran; it is queued to run right after'),
 
+  // Cluster (docs/scale.md): this process lost a partition's lease and a newer owner has written.
+  // 503: the command was not applied here, and a retry reaches the partition's new owner.
+  FENCED: spec(503, 'UNAVAILABLE', 'This process no longer owns the partition; a newer owner has written'),
+
   // Infrastructure
   RATE_LIMITED: spec(429, 'RESOURCE_EXHAUSTED', 'Too many requests'),
   // REST request bodies over a limit: the edge's (edge/Caddyfile) or a route's own.

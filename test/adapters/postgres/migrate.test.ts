@@ -56,6 +56,7 @@ t.test('the shipped migrations: numbered, with headers, applied once', async (t)
     'engine_events',
     'order_events',
     'engine_state',
+    'partition_fence',
   ]) {
     t.ok(names.has(want), `table ${want}`);
   }
