@@ -23,14 +23,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseFirebaseConfig } from '../adapters/identity/config.js';
-import { createFirebaseIdentity } from '../adapters/identity/firebase-identity.js';
 import { dropDatabase } from '../adapters/postgres/ensure-database.js';
 import { parseRedisUrl } from '../adapters/queue/redis-url.js';
 import { Redis } from 'ioredis';
-import { EMULATOR_HOST, EMULATOR_PROJECT, useAuthEmulator } from '../test/support/firebase-emulator.js';
+import { openTokenSource, type IdentityPath, type ServerIdentity } from './identity/bench-identity.js';
 import { LatencyHistogram, type Percentiles } from './hdr.js';
-import { mintTokens, riderTokens } from './ingest/tokens.js';
+import { riderSpecs } from './ingest/tokens.js';
 import type { Identities, LoadCmd, LoadConfig, LoadMsg } from './pipeline/load.js';
 import type { ParentMsg, ServerArgs, ServerMsg } from './pipeline/server.js';
 import type { System } from './pipeline/systems.js';
@@ -50,6 +48,8 @@ export const defaultPipelineBench = {
   k: 16,
   seed: 1,
   radiusKm: 10,
+  /** `production`: RS256 tokens verified against locally served keys; `emulator`: the Auth emulator. */
+  identity: 'production' as string,
 };
 export type PipelineFlags = typeof defaultPipelineBench;
 export const quickPipelineBench: Partial<PipelineFlags> = {
@@ -217,26 +217,21 @@ export async function runPipelineBench(
   const teardowns: (() => unknown)[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'pipeline-bench-'));
   const stores: Partial<Record<System, OwnStore>> = {};
-  process.env['FIREBASE_AUTH_EMULATOR_HOST'] = EMULATOR_HOST;
   try {
-    await useAuthEmulator({ teardown: (fn) => void teardowns.push(fn) });
-    const identity = createFirebaseIdentity(parseFirebaseConfig({ NODE_ENV: 'test' }));
-    teardowns.push(() => identity.close());
+    const tokens = await openTokenSource(f.identity as IdentityPath);
+    teardowns.push(() => tokens.close());
+    log(`identity: the ${tokens.path} path`);
     const run = randomBytes(3).toString('hex');
     const restaurantIds = Array.from({ length: f.restaurants }, (_, i) => `br-${run}-${i}`);
     const ids: Identities = {
-      riders: await riderTokens(identity.auth, EMULATOR_HOST, f.riders, (s) => log(`riders: ${s}`)),
+      riders: await tokens.mint(riderSpecs(f.riders), (s) => log(`riders: ${s}`)),
       restaurants: (
-        await mintTokens(
-          identity.auth,
-          EMULATOR_HOST,
+        await tokens.mint(
           restaurantIds.map((id) => ({ uid: `${id}-owner`, claims: { role: 'restaurant', restaurant_id: id } })),
           (s) => log(`restaurants: ${s}`),
         )
       ).map((token, i) => ({ id: restaurantIds[i]!, token })),
-      customers: await mintTokens(
-        identity.auth,
-        EMULATOR_HOST,
+      customers: await tokens.mint(
         Array.from({ length: f.customers }, (_, i) => ({ uid: `bc-${run}-${i}`, claims: { role: 'customer' } })),
         (s) => log(`customers: ${s}`),
       ),
@@ -265,6 +260,7 @@ export async function runPipelineBench(
         store: stores[system],
         shared,
         run,
+        identity: tokens.server,
         log: (s) => log(`${system}: ${s}`),
       });
     }
@@ -291,6 +287,7 @@ async function runSystem(
     identitiesFile: string;
     store: OwnStore | undefined;
     run: string;
+    identity: ServerIdentity;
     shared: Awaited<ReturnType<typeof sharedServiceCpu>>;
     log: (s: string) => void;
   },
@@ -300,6 +297,7 @@ async function runSystem(
   const args: ServerArgs = {
     system,
     k: f.k,
+    identity: o.identity,
     ...(o.store ? { storeUrl: o.store.url } : {}),
     env: {
       NODE_ENV: 'test',
@@ -308,8 +306,6 @@ async function runSystem(
       DATABASE_URL: dbUrl,
       REDIS_URL,
       QUEUE_PREFIX: queuePrefix,
-      FIREBASE_AUTH_EMULATOR_HOST: EMULATOR_HOST,
-      FIREBASE_PROJECT_ID: EMULATOR_PROJECT,
       ENCRYPTION_KEY: randomBytes(32).toString('hex'),
       // One load generator speaks for every customer and restaurant from one address.
       REST_RATE_PER_S: '1000000',

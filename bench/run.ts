@@ -7,11 +7,14 @@
  * - `memory`: heap per online rider and per active order at 100k riders;
  * - `engine`: the engine alone in one process, each figure beside a baseline;
  * - `write-behind`: Postgres and BullMQ: rows/s written behind, queue lag, start to serving;
+ * - `identity`: server CPU and latency of one ID token verification, on production's path and the emulator's;
  * - `all`: ingest, memory, baselines (its engine run is the match figure), engine and write-behind.
  * `--quick` runs small to check the harness; `--json` makes the last line of stdout one JSON object.
  * Progress lines go to stderr.
  */
 import { defaultEngineBench, runEngineBench } from './engine-bench.js';
+import { IDENTITY_PATHS, isIdentityPath } from './identity/bench-identity.js';
+import { defaultIdentityBench, runIdentityBench } from './identity-bench.js';
 import { defaultIngestBench, runIngestBench } from './ingest-bench.js';
 import { defaultMemoryBench, runMemoryBench } from './memory-bench.js';
 import { defaultPipelineBench, quickPipelineBench, runPipelineBench, type SystemResult } from './pipeline-bench.js';
@@ -20,12 +23,14 @@ import { defaultWriteBehindBench, runWriteBehindBench } from './write-behind-ben
 import { machineLine, parseFlags, UsageError, type Widened } from './stats.js';
 
 const HELP = `usage: npm run bench -- match|baselines [--riders N] [--rate ORDERS_PER_S_AT_PEAK] [--seconds S] [--seed N] [--restaurants N] [--warmup S]
-                          [--ingest-seconds S] [--interval S] [--job-seconds S] [--k N] [--radius-km K] [--customers N] [--quick] [--json]
+                          [--ingest-seconds S] [--interval S] [--job-seconds S] [--k N] [--radius-km K] [--customers N]
+                          [--identity production|emulator] [--quick] [--json]
        npm run bench -- ingest [--riders N] [--rate HZ] [--seconds S] [--warmup S] [--floor] [--quick] [--json]
        npm run bench -- memory [--riders N] [--orders N] [--restaurants N] [--seed N] [--radius-km K] [--quick] [--json]
        npm run bench -- all [match flags] [--quick] [--json]
        npm run bench -- engine [--riders N] [--restaurants N] [--orders N] [--positions N] [--side-km K] [--seed N] [--quick] [--json]
-       npm run bench -- write-behind [--events N] [--batch N] [--rate N] [--seconds S] [--baseline-events N] [--pg-server URL] [--redis-url URL] [--quick] [--json]`;
+       npm run bench -- write-behind [--events N] [--batch N] [--rate N] [--seconds S] [--baseline-events N] [--pg-server URL] [--redis-url URL] [--quick] [--json]
+       npm run bench -- identity [--n N] [--warmup N] [--paths both|production|emulator] [--quick] [--json]`;
 
 type Log = (s: string) => void;
 const progress =
@@ -57,10 +62,20 @@ function parse<T extends Record<string, number | boolean | string>>(
   }
 }
 
+function usage(message: string): null {
+  console.error(`bench: ${message}\n${HELP}`);
+  return null;
+}
+
 const quickIngest = { riders: 300, rate: 1, seconds: 2, warmup: 1 };
 const quickMemory = { riders: 5_000, orders: 1_000, restaurants: 100 };
 const quickEngine = { riders: 5_000, restaurants: 200, orders: 1_000, positions: 50_000, sideKm: 10 };
 const quickWriteBehind = { events: 5_000, baselineEvents: 300, seconds: 1, rate: 500 };
+const quickIdentity = { n: 50, warmup: 10 };
+const IDENTITY_NOTE = {
+  production: 'RS256 verified on every request against keys served locally over HTTPS',
+  emulator: 'the Auth emulator; the bench server caches verified tokens',
+};
 
 async function main(): Promise<number> {
   const [scenario, ...rest] = process.argv.slice(2);
@@ -92,6 +107,7 @@ const SCENARIOS: Record<string, (argv: readonly string[], machine: string) => Pr
   memory,
   engine,
   'write-behind': writeBehind,
+  identity,
   all,
 };
 
@@ -100,6 +116,9 @@ const SCENARIOS: Record<string, (argv: readonly string[], machine: string) => Pr
 async function pipeline(argv: readonly string[], machine: string, systems: readonly System[]): Promise<Outcome> {
   const f = parse(argv, { ...defaultPipelineBench, quick: false, json: false });
   if (!f) return null;
+  if (!isIdentityPath(f.identity)) {
+    return usage(`--identity must be ${IDENTITY_PATHS.join(' or ')}, got ${f.identity}`);
+  }
   if (f.quick) Object.assign(f, quickPipelineBench);
   const tag = systems.length === 1 ? 'match' : 'baselines';
   const r = await runPipelineBench(f, systems, progress(tag));
@@ -134,6 +153,7 @@ async function pipeline(argv: readonly string[], machine: string, systems: reado
     seconds: f.seconds,
     position_interval_s: f.interval,
     seed: f.seed,
+    identity: f.identity,
     quick: f.quick,
     goals: GOALS,
     met,
@@ -141,6 +161,7 @@ async function pipeline(argv: readonly string[], machine: string, systems: reado
   const text = [
     `${tag} on ${machine}`,
     `  ${r.flags.riders} riders${r.flags.riders < r.riders_asked ? ` (of ${r.riders_asked} asked: open-file limit ${r.fd_limit})` : ''} reporting every ${f.interval} s; ${r.orders_planned} orders in ${f.seconds} s (peak ${f.rate}/s, mean ${r.mean_rate}/s), seed ${f.seed}`,
+    `  identity: the ${f.identity} path (${IDENTITY_NOTE[f.identity]})`,
   ];
   for (const s of systems) text.push(...describe(r.systems[s]!));
   for (const [s, q] of Object.entries(ratios))
@@ -235,6 +256,30 @@ async function writeBehind(argv: readonly string[], machine: string): Promise<Ou
       `  goals met: ${JSON.stringify(r.met)}`,
     ],
   };
+}
+
+async function identity(argv: readonly string[], machine: string): Promise<Outcome> {
+  const f = parse(argv, { ...defaultIdentityBench, quick: false, json: false });
+  if (!f) return null;
+  if (!['both', ...IDENTITY_PATHS].includes(f.paths)) return usage(`--paths must be both, production or emulator`);
+  if (f.quick) Object.assign(f, quickIdentity);
+  const r = await runIdentityBench(f, progress('identity'));
+  const text = [`identity bench on ${machine}: ${r.n} verifications per path, one at a time, distinct users`];
+  const wall = (w: { p50: number; p99: number }) => `wall p50 ${w.p50} p99 ${w.p99} µs`;
+  const p = r.production;
+  if (p) {
+    const alone = `RS256 check alone ${p.rs256_verify_cpu_us} µs`;
+    text.push(
+      `  production: ${p.server_cpu_us_per_verify} µs server CPU per verification (${alone}); ${wall(p.wall_us)}`,
+    );
+    text.push(`    key endpoint fetched ${p.key_fetches}× (then cached by firebase-admin)`);
+  }
+  const e = r.emulator;
+  if (e) {
+    const emu = `${e.emulator_cpu_us_per_verify ?? 'uncounted'} µs in the emulator`;
+    text.push(`  emulator: ${e.server_cpu_us_per_verify} µs server CPU + ${emu} per verification; ${wall(e.wall_us)}`);
+  }
+  return { json: { ...r, quick: f.quick }, text };
 }
 
 /** Every scenario once; the pipeline flags (riders, rate, seconds, seed) go to match and baselines. */

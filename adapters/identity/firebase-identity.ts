@@ -6,6 +6,7 @@
  * live in one process; `close()` deletes the app.
  */
 import { randomUUID } from 'node:crypto';
+import type { Agent } from 'node:http';
 import { applicationDefault, cert, deleteApp, initializeApp, type App, type Credential } from 'firebase-admin/app';
 import { getAuth, type Auth } from 'firebase-admin/auth';
 import type { IdentityVerifier, VerifyOptions } from '../../engine/ports/identity.js';
@@ -23,6 +24,21 @@ const MAX_TOKEN_LENGTH = 8192;
 export interface FirebaseIdentityOptions {
   /** Name of the firebase-admin app; unique by default. */
   readonly appName?: string;
+  /**
+   * The agent firebase-admin makes its HTTPS calls through: Google's signing
+   * keys, user lookups and the credential's OAuth token. Left out, Node's
+   * global agent, as in production. A benchmark or test passes one that
+   * reaches a local stand-in of Google's endpoints, so the production
+   * verification path runs without the network.
+   */
+  readonly httpAgent?: Agent;
+  /**
+   * A credential instead of the config's, for tests. firebase-admin 13 does
+   * not send a service account's OAuth request through `httpAgent` (it builds
+   * the JWT client without the agent), so a test of user lookups against a
+   * stand-in brings a credential that needs no network.
+   */
+  readonly credential?: Credential;
 }
 
 /** A verifier that also owns resources. */
@@ -62,19 +78,28 @@ export function createFirebaseIdentity(config: FirebaseConfig, opts: FirebaseIde
     process.env[EMULATOR_VAR] = config.emulatorHost;
   }
 
+  const agent = opts.httpAgent;
   const app = initializeApp(
-    { projectId: config.projectId, credential: credentialOf(config) },
+    {
+      projectId: config.projectId,
+      credential: opts.credential ?? credentialOf(config, agent),
+      ...(agent !== undefined ? { httpAgent: agent } : {}),
+    },
     opts.appName ?? `dispatch-identity-${randomUUID()}`,
   );
   return new FirebaseIdentityVerifier(app, config);
 }
 
-/** The service account key, or Application Default Credentials without one. */
-export function credentialOf(config: FirebaseConfig): Credential {
+/**
+ * The service account key, or Application Default Credentials without one.
+ * firebase-admin caches credentials per key (ADC once per process), so the
+ * agent of the first call for a key is the one its OAuth requests use.
+ */
+export function credentialOf(config: FirebaseConfig, httpAgent?: Agent): Credential {
   const key = config.serviceAccountKey;
-  if (key === undefined) return applicationDefault();
-  if (key.kind === 'path') return cert(key.path);
-  return cert({ projectId: key.projectId, clientEmail: key.clientEmail, privateKey: key.privateKey });
+  if (key === undefined) return applicationDefault(httpAgent);
+  if (key.kind === 'path') return cert(key.path, httpAgent);
+  return cert({ projectId: key.projectId, clientEmail: key.clientEmail, privateKey: key.privateKey }, httpAgent);
 }
 
 class FirebaseIdentityVerifier implements FirebaseIdentity {

@@ -7,6 +7,8 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import type { Agent } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { dirname } from 'node:path';
 import { Redis } from 'ioredis';
 import uWS from 'uWebSockets.js';
@@ -69,13 +71,16 @@ export interface ServerLogger {
  * What a benchmark adds to the composition, nothing of which `npm start`
  * uses: engine options beside the defaults (its match histogram, external
  * candidates for a baseline), a tap on applied rider positions (a baseline's
- * store mirrors them) and a wrapper around the identity verifier.
+ * store mirrors them), a wrapper around the identity verifier and the agent
+ * firebase-admin reaches Google through.
  */
 export interface ServerHooks {
   /** Engine options for tools and tests (the benchmark's candidate source, a test's shorter timeouts). */
   readonly engine?: Pick<EngineOptions, 'onMatch' | 'externalCandidates' | 'config'>;
   readonly onPosition?: (riderId: RiderId, lat: number, lng: number) => void;
   readonly wrapIdentity?: (identity: IdentityVerifier) => IdentityVerifier;
+  /** firebase-admin's HTTPS agent: the benchmark's route to its local stand-in of Google's key endpoint. */
+  readonly identityAgent?: Agent;
 }
 
 export interface RunningServer {
@@ -185,7 +190,10 @@ export async function startServer(
     }
     const writeBehind = new WriteBehind(engine, storage.queue);
     closers.push(() => writeBehind.close());
-    const firebase = createFirebaseIdentity(config.firebase);
+    const firebase = createFirebaseIdentity(
+      config.firebase,
+      hooks.identityAgent !== undefined ? { httpAgent: hooks.identityAgent } : {},
+    );
     closers.push(() => firebase.close());
     const identity = hooks.wrapIdentity ? hooks.wrapIdentity(firebase) : firebase;
     const catalog = new CatalogStore(storage.db);
@@ -226,7 +234,7 @@ export async function startServer(
     const probes: GatewayDeps['probes'] = {
       database: () => catalog.ping(),
       ...(redis ? { redis: async () => (await withTimeout(redis.ping(), 1_000)) === 'PONG' } : {}),
-      firebase: async () => firebaseUp(config.firebase.emulatorHost),
+      firebase: async () => firebaseUp(config.firebase.emulatorHost, hooks.identityAgent),
     };
     const monitor = new HealthMonitor({
       probes,
@@ -551,14 +559,27 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
 }
 
 /** In emulator mode, whether the emulator answers; with real Firebase, whether Google's key endpoint does. */
-async function firebaseUp(emulatorHost: string | undefined): Promise<boolean> {
+async function firebaseUp(emulatorHost: string | undefined, agent: Agent | undefined): Promise<boolean> {
   const url = emulatorHost
     ? `http://${emulatorHost}/`
     : 'https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com';
+  // fetch takes no http.Agent: a benchmark's route to its stand-in goes through node:https.
+  if (agent !== undefined && emulatorHost === undefined) return httpsUp(url, agent);
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
     return res.status < 500;
   } catch {
     return false;
   }
+}
+
+function httpsUp(url: string, agent: Agent): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = httpsGet(url, { agent, timeout: 1_000 }, (res) => {
+      res.resume();
+      resolve((res.statusCode ?? 500) < 500);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
 }

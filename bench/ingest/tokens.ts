@@ -70,10 +70,14 @@ export async function riderTokens(
   n: number,
   log: (s: string) => void,
 ): Promise<string[]> {
+  return mintTokens(auth, emulatorHost, riderSpecs(n), log);
+}
+
+/** `n` rider users of a run: role rider, rider_id = their uid. */
+export function riderSpecs(n: number): UserSpec[] {
   const run = randomBytes(4).toString('hex');
-  const specs = Array.from({ length: n }, (_, i) => {
+  return Array.from({ length: n }, (_, i) => {
     const uid = `bench-${run}-${i}`;
     return { uid, claims: { role: 'rider', rider_id: uid } };
   });
-  return mintTokens(auth, emulatorHost, specs, log);
 }

@@ -10,6 +10,11 @@
  *   answering each order's nearest-k lookup; scoring, offers, sockets and
  *   REST stay the same.
  *
+ * Identity runs on the path the orchestrator chose (bench/identity/bench-identity.ts):
+ * by default production's, each request's token verified by firebase-admin
+ * against keys it fetched from a local stand-in of Google, nothing cached
+ * beyond what firebase-admin caches; or the emulator's.
+ *
  * It reports its own `process.cpuUsage()` between a `start` and a `stop`
  * message, the engine's match histogram and the store's lookup histogram.
  */
@@ -23,6 +28,7 @@ import { parseRedisUrl } from '../../adapters/queue/redis-url.js';
 import type { IdentityVerifier } from '../../engine/ports/identity.js';
 import type { Principal, Result } from '../../protocol/index.js';
 import { LatencyHistogram } from '../hdr.js';
+import { serverIdentity, type ServerIdentity } from '../identity/bench-identity.js';
 import type { System } from './systems.js';
 
 export interface ServerArgs {
@@ -31,6 +37,8 @@ export interface ServerArgs {
   readonly storeUrl?: string;
   /** Candidates asked of the store per order (beyond the order's excluded riders). */
   readonly k: number;
+  /** How tokens are verified: production's path or the emulator's. */
+  readonly identity: ServerIdentity;
   /** Environment for `parseServerConfig`, as `npm start` would read it. */
   readonly env: Record<string, string>;
 }
@@ -56,10 +64,11 @@ const args = JSON.parse(process.argv[2]!) as ServerArgs;
 const send = (m: ServerMsg) => process.send?.(m);
 
 /**
- * Remembers each verified token until it expires. In emulator mode
+ * Emulator path only: remembers each verified token until it expires.
  * firebase-admin asks the emulator about every token (a network call that
  * production, verifying RS256 locally, never makes), and with a thousand REST
- * calls a second the emulator, not the server, would be measured.
+ * calls a second the emulator, not the server, would be measured. The
+ * production path verifies every request, as `npm start` does.
  */
 function rememberTokens(inner: IdentityVerifier): IdentityVerifier {
   const known = new Map<string, Principal>();
@@ -89,6 +98,7 @@ if (store) {
   });
 }
 const b = bridge;
+const id = serverIdentity(args.identity);
 const hooks: ServerHooks = {
   engine: { onMatch: (m) => engineMatch.recordMicros(m.micros), ...(b ? { externalCandidates: b.request } : {}) },
   // Every system counts applied positions here; the baselines also write them to their store.
@@ -100,14 +110,15 @@ const hooks: ServerHooks = {
     : () => {
         positions++;
       },
-  wrapIdentity: rememberTokens,
+  ...(id.agent !== undefined ? { identityAgent: id.agent } : { wrapIdentity: rememberTokens }),
 };
 const quiet = {
   info: () => {},
   warn: (o: Record<string, unknown>) => console.error('[server]', JSON.stringify(o)),
   error: (o: Record<string, unknown>) => console.error('[server]', JSON.stringify(o)),
 };
-const server = await startServer(parseServerConfig({ METRICS_PORT: '0', ...args.env }), quiet, hooks);
+const config = { ...parseServerConfig({ METRICS_PORT: '0', ...args.env }), firebase: id.firebase };
+const server = await startServer(config, quiet, hooks);
 bridge?.attach(server.engine);
 send({ type: 'ready', port: server.port });
 

@@ -16,10 +16,12 @@ const systemShape = {
 };
 
 t.test('npm run bench -- baselines --quick --json: the same pipeline three times, with ratios', async (t) => {
-  const res = await runBench(['baselines', '--quick', '--json']);
+  // The emulator's identity path here, production's (the default) in the match test below.
+  const res = await runBench(['baselines', '--quick', '--json', '--identity', 'emulator']);
   t.equal(res.status, 0, 'exits 0', { stderr: res.stderr.slice(-4000) });
   const out = res.last!;
   t.equal(out['scenario'], 'baselines');
+  t.equal(out['identity'], 'emulator');
   t.match(out['machine'], /Node v20/);
   for (const s of ['engine', 'redis-geo', 'postgis']) {
     const r = out['systems'][s];
@@ -57,6 +59,7 @@ t.test('npm run bench -- match --quick --json: the engine alone end to end', asy
   t.equal(res.status, 0, 'exits 0', { stderr: res.stderr.slice(-4000) });
   const out = res.last!;
   t.equal(out['scenario'], 'match');
+  t.equal(out['identity'], 'production', 'tokens verified as production verifies them, by default');
   t.match(out, systemShape);
   t.equal(out['seed'], 3);
   t.equal(out['orders'].unmatched, 0);

@@ -70,9 +70,53 @@ const utcTime = (ms: number): Buffer => {
 };
 
 function selfSignedCert(spki: Buffer, key: KeyObject, cn: string, notBefore: number, notAfter: number): string {
-  const serial = tlv(0x02, Buffer.from([0x01, 0x23, 0x45, 0x67]));
-  const tbs = seq(serial, SHA256_RSA, name(cn), seq(utcTime(notBefore), utcTime(notAfter)), name(cn), spki);
-  const signature = sign('sha256', tbs, key);
+  return certificate({ subject: cn, issuer: cn, spki, signer: key, notBefore, notAfter });
+}
+
+/** What {@link certificate} writes; `dnsNames` or `ca` make it a v3 certificate with those extensions. */
+export interface CertificateSpec {
+  readonly subject: string;
+  readonly issuer: string;
+  readonly spki: Buffer;
+  /** The issuer's private key (the subject's own for a self-signed certificate). */
+  readonly signer: KeyObject;
+  readonly notBefore: number;
+  readonly notAfter: number;
+  readonly serial?: number;
+  /** subjectAltName DNS names (TLS checks the host name against them). */
+  readonly dnsNames?: readonly string[];
+  /** basicConstraints CA:TRUE (critical): may sign other certificates. */
+  readonly ca?: boolean;
+}
+
+// subjectAltName (2.5.29.17) and basicConstraints (2.5.29.19).
+const SAN = Buffer.from('0603551d11', 'hex');
+const BASIC_CONSTRAINTS = Buffer.from('0603551d13', 'hex');
+const TRUE = Buffer.from('0101ff', 'hex');
+
+/** An X.509 certificate in PEM: v1 without extensions, v3 with them. */
+export function certificate(c: CertificateSpec): string {
+  // A positive INTEGER: the leading 0x01 keeps the top bit clear.
+  const n = c.serial ?? 0x234567;
+  const serial = tlv(0x02, Buffer.from([0x01, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff]));
+  const exts: Buffer[] = [];
+  if (c.ca === true) exts.push(seq(BASIC_CONSTRAINTS, TRUE, tlv(0x04, seq(TRUE))));
+  if (c.dnsNames !== undefined && c.dnsNames.length > 0) {
+    const names = c.dnsNames.map((n) => tlv(0x82, Buffer.from(n, 'ascii')));
+    exts.push(seq(SAN, tlv(0x04, seq(...names))));
+  }
+  const v3 = exts.length > 0;
+  const tbs = seq(
+    ...(v3 ? [tlv(0xa0, tlv(0x02, Buffer.from([2])))] : []),
+    serial,
+    SHA256_RSA,
+    name(c.issuer),
+    seq(utcTime(c.notBefore), utcTime(c.notAfter)),
+    name(c.subject),
+    c.spki,
+    ...(v3 ? [tlv(0xa3, seq(...exts))] : []),
+  );
+  const signature = sign('sha256', tbs, c.signer);
   const der = seq(tbs, SHA256_RSA, tlv(0x03, Buffer.concat([Buffer.from([0]), signature])));
   const b64 = der
     .toString('base64')
