@@ -113,6 +113,8 @@ export const ErrorCodes = {
   // Cluster (docs/scale.md): this process lost a partition's lease and a newer owner has written.
   // 503: the command was not applied here, and a retry reaches the partition's new owner.
   FENCED: spec(503, 'UNAVAILABLE', 'This process no longer owns the partition; a newer owner has written'),
+  // A command sent over NATS found no engine owning its partition (none subscribed, or none answered in time).
+  NO_PARTITION_OWNER: spec(503, 'UNAVAILABLE', 'No engine owns this part of the city right now; retry shortly'),
 
   // Infrastructure
   RATE_LIMITED: spec(429, 'RESOURCE_EXHAUSTED', 'Too many requests'),
