@@ -21,7 +21,7 @@ export interface RegisterRestaurant {
 
 export interface RegisterRider {
   readonly riderId: RiderId;
-  /** Jobs the rider can carry at once. Only 1 is dispatched today. */
+  /** Jobs the rider can carry at once (1 by default); above 1, dispatch may stack orders on its route. */
   readonly capacity?: number;
   /** Absent: not known, and travel times use the default `riderSpeedMps`. */
   readonly vehicle?: VehicleType;
