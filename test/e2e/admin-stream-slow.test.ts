@@ -20,7 +20,14 @@ const micros: number[] = [];
 const ts = await startTestServer(t, {
   label: 'adminslow',
   env: { ADMIN_STREAM_BUFFER: String(BUFFER) },
-  hooks: { engine: { onMatch: (m) => micros.push(m.micros) } },
+  hooks: {
+    engine: {
+      onMatch: (m) => micros.push(m.micros),
+      // On a loaded machine a burst can outlast the offer timeout and the riders' position freshness:
+      // expired offers would be offered again and counted, stale riders matched by no one.
+      config: { offerTimeoutMs: 600_000, positionStaleMs: 3_600_000 },
+    },
+  },
 });
 const cast = await makeCast(ts.auth);
 const admin = ts.server.admin!;
