@@ -462,6 +462,8 @@ async function runSystem(
             mainThreadCpuUs: mw.main_thread_cpu_s === null ? null : mw.main_thread_cpu_s * 1e6,
             orders: d.measured,
           });
+    const mainS = mw.main_thread_cpu_s;
+    const mainMs = mainS === null || d.measured === 0 ? null : r3((mainS * 1000) / d.measured);
     const match = LatencyHistogram.decode(d.match);
     const engineMatch = LatencyHistogram.decode(mw.engine_match);
     const res: SystemResult = {
@@ -518,8 +520,7 @@ async function runSystem(
         ? {
             total_cpu_ms_per_order: budget.total_cpu_ms_per_order,
             sum_cpu_ms_per_order: budget.sum_cpu_ms_per_order,
-            main_thread_cpu_ms_per_order:
-              mw.main_thread_cpu_s === null || d.measured === 0 ? null : r3((mw.main_thread_cpu_s * 1000) / d.measured),
+            main_thread_cpu_ms_per_order: mainMs,
             loop_busy: mw.loop_busy,
           }
         : null,

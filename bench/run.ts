@@ -191,15 +191,21 @@ function describe(s: SystemResult): string[] {
 function budgetTable(s: SystemResult): string[] {
   if (!s.stages || !s.stage_totals) return [];
   const c = s.per_order_counts;
-  const rows = Object.entries(s.stages).map(([name, x]) =>
-    x.basis === 'cpu'
-      ? `      ${name.padEnd(26)} cpu  ${x.cpu_ms_per_order.toFixed(3).padStart(7)} ms  ${(x.share * 100).toFixed(1).padStart(5)}%  ${x.calls_per_order} calls`
-      : `      ${name.padEnd(26)} wall ${x.wall_ms_per_call.toFixed(3).padStart(7)} ms a call, ${x.calls_per_order} calls`,
-  );
+  const ms = (x: number) => x.toFixed(3).padStart(7);
+  const rows = Object.entries(s.stages).map(([name, x]) => {
+    const head = `      ${name.padEnd(28)}`;
+    const calls = `${x.calls_per_order} calls`;
+    return x.basis === 'cpu'
+      ? `${head}cpu  ${ms(x.cpu_ms_per_order)} ms  ${(x.share * 100).toFixed(1).padStart(5)}%  ${calls}`
+      : `${head}wall ${ms(x.wall_ms_per_call)} ms a call, ${calls}`;
+  });
+  const t = s.stage_totals;
   return [
-    `    server CPU per order by stage (total ${s.stage_totals.total_cpu_ms_per_order} ms, lines sum to ${s.stage_totals.sum_cpu_ms_per_order}; event loop busy ${Math.round(s.stage_totals.loop_busy * 100)}%):`,
+    `    server CPU per order by stage (total ${t.total_cpu_ms_per_order} ms, lines sum to ` +
+      `${t.sum_cpu_ms_per_order}; event loop busy ${Math.round(t.loop_busy * 100)}%):`,
     ...rows,
-    `    per order: ${c.redis_commands ?? '?'} Redis commands (whole server) ${JSON.stringify(c.redis_top)}, ${c.postgres_xacts ?? '?'} Postgres transactions`,
+    `    per order: ${c.redis_commands ?? '?'} Redis commands (whole server) ${JSON.stringify(c.redis_top)}, ` +
+      `${c.postgres_xacts ?? '?'} Postgres transactions`,
   ];
 }
 

@@ -16,7 +16,9 @@
  * beyond what firebase-admin caches; or the emulator's.
  *
  * It reports its own `process.cpuUsage()` between a `start` and a `stop`
- * message, the engine's match histogram and the store's lookup histogram.
+ * message, the engine's match histogram and the store's lookup histogram,
+ * and, with the stage profiler on (`ServerHooks.stages`), what each stage
+ * counted and the main thread's CPU, for issue 19's budget.
  */
 import { parseServerConfig } from '../../adapters/server/server-config.js';
 import { startServer, type ServerHooks } from '../../adapters/server/server.js';

@@ -140,7 +140,8 @@ t.test('timed methods run on the target, and only the chosen ones are timed', as
     }
   }
   const p = new StageProfiler();
-  const store = timedMethods(new Store(), p, (m) => (m === 'read' ? { stage: 'catalog_reads', how: 'io' } : undefined));
+  const reads = { stage: 'catalog_reads', how: 'io' } as const;
+  const store = timedMethods(new Store(), p, (m) => (m === 'read' ? reads : undefined));
   t.equal(await store.read(0), 'a', 'private fields still reachable');
   t.equal(store.size(), 1);
   const [a, b] = [Reflect.get(store, 'read'), Reflect.get(store, 'read')];
