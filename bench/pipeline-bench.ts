@@ -32,7 +32,15 @@ import { riderSpecs } from './ingest/tokens.js';
 import type { Identities, LoadCmd, LoadConfig, LoadMsg } from './pipeline/load.js';
 import type { ParentMsg, ServerArgs, ServerMsg } from './pipeline/server.js';
 import type { System } from './pipeline/systems.js';
-import { ownPostgis, ownRedis, processCpuSeconds, sharedServiceCpu, type OwnStore } from './pipeline/stores.js';
+import {
+  ownPostgis,
+  ownRedis,
+  processCpuSeconds,
+  serviceCounts,
+  sharedServiceCpu,
+  type OwnStore,
+} from './pipeline/stores.js';
+import { stageBudget, type StageBudget } from '../adapters/observability/stage-profiler.js';
 import { planWorkload } from './workload.js';
 
 export const defaultPipelineBench = {
@@ -50,6 +58,8 @@ export const defaultPipelineBench = {
   radiusKm: 10,
   /** `production`: RS256 tokens verified against locally served keys; `emulator`: the Auth emulator. */
   identity: 'production' as string,
+  /** `on`: the server runs the stage profiler and the result carries the per-order budget; `off`: no profiler. */
+  stages: 'on' as string,
 };
 export type PipelineFlags = typeof defaultPipelineBench;
 export const quickPipelineBench: Partial<PipelineFlags> = {
@@ -127,6 +137,29 @@ export interface SystemResult {
       total: number | null;
     };
   };
+  /**
+   * Issue 19's budget of the server's CPU per order in the match window, by stage
+   * (adapters/observability/stage-profiler.ts): CPU lines add up to the server's total;
+   * wall lines (`*_wait`) are round trips, apart. Null with `--stages off`.
+   */
+  stages: StageBudget['stages'] | null;
+  stage_totals: {
+    total_cpu_ms_per_order: number;
+    sum_cpu_ms_per_order: number;
+    main_thread_cpu_ms_per_order: number | null;
+    /** Share of the match window the server's event loop was busy. */
+    loop_busy: number;
+  } | null;
+  /**
+   * Per measured order in the match window: Redis commands (INFO commandstats of the whole shared
+   * server, so other clients' commands count too; the five most frequent beside) and Postgres
+   * transactions of the run's own database (each autocommitted statement is one).
+   */
+  per_order_counts: {
+    redis_commands: number | null;
+    redis_top: Record<string, number> | null;
+    postgres_xacts: number | null;
+  };
 }
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
@@ -175,6 +208,33 @@ const exited = (c: ChildProcess | undefined) =>
     ? Promise.resolve()
     : new Promise<void>((r) => c.once('exit', () => r()));
 const r2 = (x: number) => Number(x.toFixed(2));
+const r3 = (x: number) => Number(x.toFixed(3));
+
+/** Redis commands and Postgres transactions of a window, per order. */
+function countsPerOrder(
+  a: Awaited<ReturnType<typeof serviceCounts>>,
+  b: Awaited<ReturnType<typeof serviceCounts>>,
+  orders: number,
+): SystemResult['per_order_counts'] {
+  const per = (n: number) => (orders > 0 ? r2(n / orders) : 0);
+  let redis: number | null = null;
+  let top: Record<string, number> | null = null;
+  if (a.redisCommands && b.redisCommands) {
+    const delta = Object.entries(b.redisCommands).map(([k, n]): [string, number] => [
+      k,
+      n - (a.redisCommands![k] ?? 0),
+    ]);
+    redis = per(delta.reduce((s, [, n]) => s + n, 0));
+    top = Object.fromEntries(
+      delta
+        .sort((x, y) => y[1] - x[1])
+        .slice(0, 5)
+        .map(([k, n]) => [k, per(n)]),
+    );
+  }
+  const pg = a.postgresXacts !== null && b.postgresXacts !== null ? per(b.postgresXacts - a.postgresXacts) : null;
+  return { redis_commands: redis, redis_top: top, postgres_xacts: pg };
+}
 
 /** The open-file limit a child gets (after trying to raise it): every rider is a socket in the server and in the load generator. */
 export function childFileLimit(): number {
@@ -297,6 +357,7 @@ async function runSystem(
   const args: ServerArgs = {
     system,
     k: f.k,
+    stages: f.stages !== 'off',
     identity: o.identity,
     ...(o.store ? { storeUrl: o.store.url } : {}),
     env: {
@@ -373,6 +434,8 @@ async function runSystem(
       postgres: o.shared.postgres?.() ?? null,
       redis: o.shared.redis?.() ?? null,
     });
+    const database = new URL(dbUrl).pathname.slice(1);
+    const counts0 = await serviceCounts(PG_SERVER, database, REDIS_URL);
     const cpu0 = others();
     const w0 = performance.now();
     toServer({ type: 'start' });
@@ -382,6 +445,7 @@ async function runSystem(
     const cpu1 = others();
     const windowS = (performance.now() - w0) / 1000;
     const mw = await matchWindow;
+    const counts1 = await serviceCounts(PG_SERVER, database, REDIS_URL);
     const less = (a: number | null, b: number | null) => (a === null || b === null ? null : a - b);
     const used = {
       server: mw.cpu_s,
@@ -390,6 +454,16 @@ async function runSystem(
       redis: less(cpu1.redis, cpu0.redis),
     };
     const perOrder = (s: number | null) => (s === null || d.measured === 0 ? null : Math.round((s * 1e6) / d.measured));
+    const budget =
+      mw.stages === null
+        ? null
+        : stageBudget(mw.stages, {
+            totalCpuUs: mw.cpu_s * 1e6,
+            mainThreadCpuUs: mw.main_thread_cpu_s === null ? null : mw.main_thread_cpu_s * 1e6,
+            orders: d.measured,
+          });
+    const mainS = mw.main_thread_cpu_s;
+    const mainMs = mainS === null || d.measured === 0 ? null : r3((mainS * 1000) / d.measured);
     const match = LatencyHistogram.decode(d.match);
     const engineMatch = LatencyHistogram.decode(mw.engine_match);
     const res: SystemResult = {
@@ -441,6 +515,16 @@ async function runSystem(
           total: perOrder(used.server + used.load + (used.postgres ?? 0) + (used.redis ?? 0)),
         },
       },
+      stages: budget?.stages ?? null,
+      stage_totals: budget
+        ? {
+            total_cpu_ms_per_order: budget.total_cpu_ms_per_order,
+            sum_cpu_ms_per_order: budget.sum_cpu_ms_per_order,
+            main_thread_cpu_ms_per_order: mainMs,
+            loop_busy: mw.loop_busy,
+          }
+        : null,
+      per_order_counts: countsPerOrder(counts0, counts1, d.measured),
     };
     o.log(
       `match: ${d.confirmed}/${d.planned} orders confirmed, ${d.offers} offers; end to end p50 ${res.match_latency_us.p50} p99 ${res.match_latency_us.p99} p99.9 ${res.match_latency_us.p999} µs; engine p99 ${res.engine_match_us.p99} µs; CPU per order ${JSON.stringify(res.match_cpu.per_order_us)} µs`,

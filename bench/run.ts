@@ -24,7 +24,7 @@ import { machineLine, parseFlags, UsageError, type Widened } from './stats.js';
 
 const HELP = `usage: npm run bench -- match|baselines [--riders N] [--rate ORDERS_PER_S_AT_PEAK] [--seconds S] [--seed N] [--restaurants N] [--warmup S]
                           [--ingest-seconds S] [--interval S] [--job-seconds S] [--k N] [--radius-km K] [--customers N]
-                          [--identity production|emulator] [--quick] [--json]
+                          [--identity production|emulator] [--stages on|off] [--quick] [--json]
        npm run bench -- ingest [--riders N] [--rate HZ] [--seconds S] [--warmup S] [--floor] [--quick] [--json]
        npm run bench -- memory [--riders N] [--orders N] [--restaurants N] [--seed N] [--radius-km K] [--quick] [--json]
        npm run bench -- all [match flags] [--quick] [--json]
@@ -119,6 +119,7 @@ async function pipeline(argv: readonly string[], machine: string, systems: reado
   if (!isIdentityPath(f.identity)) {
     return usage(`--identity must be ${IDENTITY_PATHS.join(' or ')}, got ${f.identity}`);
   }
+  if (f.stages !== 'on' && f.stages !== 'off') return usage(`--stages must be on or off, got ${f.stages}`);
   if (f.quick) Object.assign(f, quickPipelineBench);
   const tag = systems.length === 1 ? 'match' : 'baselines';
   const r = await runPipelineBench(f, systems, progress(tag));
@@ -182,6 +183,29 @@ function describe(s: SystemResult): string[] {
     `    inside the engine (µs): ${p(s.engine_match_us)}${s.lookup_us ? `; store lookup (µs): ${p(s.lookup_us)}` : ''}`,
     `    ingest: ${s.ingest_us_per_position} µs CPU per position (server ${s.ingest.server_us_per_position}${s.ingest.store_us_per_position !== null ? `, store ${s.ingest.store_us_per_position}` : ''}) at ${s.ingest.positions_per_s}/s`,
     `    orders ${s.orders.confirmed}/${s.orders.planned} confirmed, ${s.orders.offers} offers, ${s.orders.unmatched} unmatched; errors REST ${JSON.stringify(s.rest_errors)} riders ${JSON.stringify(s.rider_errors)}`,
+    ...budgetTable(s),
+  ];
+}
+
+/** The server's CPU per order by stage, as a table; wall lines (round trips) after it. */
+function budgetTable(s: SystemResult): string[] {
+  if (!s.stages || !s.stage_totals) return [];
+  const c = s.per_order_counts;
+  const ms = (x: number) => x.toFixed(3).padStart(7);
+  const rows = Object.entries(s.stages).map(([name, x]) => {
+    const head = `      ${name.padEnd(28)}`;
+    const calls = `${x.calls_per_order} calls`;
+    return x.basis === 'cpu'
+      ? `${head}cpu  ${ms(x.cpu_ms_per_order)} ms  ${(x.share * 100).toFixed(1).padStart(5)}%  ${calls}`
+      : `${head}wall ${ms(x.wall_ms_per_call)} ms a call, ${calls}`;
+  });
+  const t = s.stage_totals;
+  return [
+    `    server CPU per order by stage (total ${t.total_cpu_ms_per_order} ms, lines sum to ` +
+      `${t.sum_cpu_ms_per_order}; event loop busy ${Math.round(t.loop_busy * 100)}%):`,
+    ...rows,
+    `    per order: ${c.redis_commands ?? '?'} Redis commands (whole server) ${JSON.stringify(c.redis_top)}, ` +
+      `${c.postgres_xacts ?? '?'} Postgres transactions`,
   ];
 }
 

@@ -13,6 +13,7 @@ import type { IdentityVerifier } from '../../engine/ports/identity.js';
 import type { Principal, Rejection } from '../../protocol/index.js';
 import { PATH_PARAMS, ROUTES, type RouteId, type RouteSpec } from '../../protocol/rest/routes.js';
 import { Id } from '../../protocol/rest/schemas.js';
+import type { StageTimer } from '../observability/stage-profiler.js';
 import { clientFault } from '../postgres/sql-errors.js';
 import type { SqlTx } from '../postgres/sql-database.js';
 import { TokenBucket } from '../ws/token-bucket.js';
@@ -98,6 +99,8 @@ export interface RestGatewayOptions {
    * that metrics carry no ids.
    */
   readonly onAnswered?: (method: string, route: string, status: number, seconds: number) => void;
+  /** The benchmark's stage profiler: request handling under `request`, the answer under `reply`. */
+  readonly stages?: StageTimer;
 }
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
@@ -174,31 +177,11 @@ export function attachRestRoutes(
       }
     }
 
-    let body: unknown;
-    if (raw !== undefined) {
-      if (contentType !== 'application/json' && !contentType.endsWith('+json')) {
-        return problem(
-          'UNSUPPORTED_MEDIA_TYPE',
-          `content-type must be application/json, got ${contentType === '' ? 'none' : contentType}`,
-          info.requestId,
-        );
-      }
-      try {
-        body = JSON.parse(raw.toString('utf8'));
-      } catch (err) {
-        return problem('INVALID_JSON', `the body is not valid JSON: ${(err as Error).message}`, info.requestId);
-      }
-      const errors = validate(spec.body!, body);
-      if (errors.length > 0) return invalid(errors, info.requestId);
-    }
-    let query: Record<string, unknown> = {};
-    if (spec.query) {
-      const parsed = parseQuery(info.query, spec.query);
-      if (parsed.errors.length > 0) return invalid(parsed.errors, info.requestId);
-      query = parsed.value;
-    } else if (info.query !== '') {
-      return invalid([{ field: 'query', message: 'this endpoint takes no query parameters' }], info.requestId);
-    }
+    const parsed = o.stages
+      ? o.stages.sync('request', () => parseInput(spec, info, raw, contentType))
+      : parseInput(spec, info, raw, contentType);
+    if ('status' in parsed) return parsed;
+    const { body, query } = parsed;
 
     const handler = o.handlers[spec.id as keyof typeof o.handlers];
     let remember: RestContext['remember'] = async () => {};
@@ -273,7 +256,7 @@ export function attachRestRoutes(
     const uwsPath = spec.path.replace(/\{([a-z_]+)\}/g, ':$1');
     for (const path of [uwsPath, `/v1${uwsPath}`]) {
       // uWS names DELETE `del`.
-      app[spec.method === 'delete' ? 'del' : spec.method](path, (res: HttpResponse, req: HttpRequest) => {
+      const onRequest = (res: HttpResponse, req: HttpRequest) => {
         const t0 = performance.now();
         const state: AbortState = { aborted: false };
         res.onAborted(() => {
@@ -307,11 +290,16 @@ export function attachRestRoutes(
             finish(res, state, info, spec, reply, t0);
           },
         );
-      });
+      };
+      const st = o.stages;
+      app[spec.method === 'delete' ? 'del' : spec.method](
+        path,
+        st ? (res: HttpResponse, req: HttpRequest) => st.sync('request', () => onRequest(res, req)) : onRequest,
+      );
     }
   }
 
-  const finish = (
+  const answerNow = (
     res: HttpResponse,
     state: AbortState,
     info: RequestInfo,
@@ -338,6 +326,8 @@ export function attachRestRoutes(
     o.onAnswered?.(methodLabel(info.method), spec.path, status, ms / 1000);
     send(res, state, info.requestId, reply);
   };
+  const stages = o.stages;
+  const finish: typeof answerNow = stages ? (...a) => stages.sync('reply', () => answerNow(...a)) : answerNow;
 
   // Known paths with another method get 405; everything else 404 (the WebSocket routes are registered before this).
   const known = (ROUTES as readonly RouteSpec[]).map((r) => ({
@@ -379,4 +369,39 @@ export function attachRestRoutes(
 function invalid(errors: readonly FieldError[], requestId: string): Reply {
   const detail = errors.map((e) => `${e.field}: ${e.message}`).join('; ');
   return problem('INVALID_ARGUMENT', detail, requestId, errors);
+}
+
+/** The body as JSON valid against the route's schema, and the query parsed; or the problem to answer. */
+function parseInput(
+  spec: RouteSpec,
+  info: RequestInfo,
+  raw: Buffer | undefined,
+  contentType: string,
+): Reply | { body: unknown; query: Record<string, unknown> } {
+  let body: unknown;
+  if (raw !== undefined) {
+    if (contentType !== 'application/json' && !contentType.endsWith('+json')) {
+      return problem(
+        'UNSUPPORTED_MEDIA_TYPE',
+        `content-type must be application/json, got ${contentType === '' ? 'none' : contentType}`,
+        info.requestId,
+      );
+    }
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch (err) {
+      return problem('INVALID_JSON', `the body is not valid JSON: ${(err as Error).message}`, info.requestId);
+    }
+    const errors = validate(spec.body!, body);
+    if (errors.length > 0) return invalid(errors, info.requestId);
+  }
+  let query: Record<string, unknown> = {};
+  if (spec.query) {
+    const parsed = parseQuery(info.query, spec.query);
+    if (parsed.errors.length > 0) return invalid(parsed.errors, info.requestId);
+    query = parsed.value;
+  } else if (info.query !== '') {
+    return invalid([{ field: 'query', message: 'this endpoint takes no query parameters' }], info.requestId);
+  }
+  return { body, query };
 }

@@ -20,6 +20,8 @@ import { FieldCipher, parseEncryptionKey } from '../crypto/field-cipher.js';
 import { HealthMonitor, type Readiness } from '../observability/health.js';
 import { ServerMetrics } from '../observability/metrics.js';
 import { startOpsServer } from '../observability/metrics-server.js';
+import type { StageTimer } from '../observability/stage-profiler.js';
+import { timedParts, timedQueue, timedSource, timedStore } from '../observability/timed-ports.js';
 import { createLogger } from '../observability/logger.js';
 import { type GatewayDeps } from '../http/gateway-deps.js';
 import { cancelUnrecordedOrders, orderHandlers, syncOrderStatuses } from '../http/handlers/orders.js';
@@ -81,6 +83,11 @@ export interface ServerHooks {
   readonly wrapIdentity?: (identity: IdentityVerifier) => IdentityVerifier;
   /** firebase-admin's HTTPS agent: the benchmark's route to its local stand-in of Google's key endpoint. */
   readonly identityAgent?: Agent;
+  /**
+   * The benchmark's stage profiler (issue 19's budget): given, the server's parts are built
+   * timed (adapters/observability/timed-ports.ts); absent, nothing is wrapped.
+   */
+  readonly stages?: StageTimer;
 }
 
 export interface RunningServer {
@@ -155,10 +162,13 @@ export async function startServer(
     // then written (the in-process worker drains an embedded queue, which would die with the
     // process), and only then does the writer stop.
     // Pushes follow the durable stream: the persistence worker queues them once events are stored.
+    const st = hooks.stages;
+    const pushQueue = st ? timedQueue(storage.pushQueue, st, 'push_feed', 'push_worker') : storage.pushQueue;
+    const eventQueue = st ? timedQueue(storage.queue, st, 'bullmq_add', 'write_behind_worker') : storage.queue;
     const push = await openPush({
       firebase: config.firebase,
       db: storage.db,
-      queue: storage.pushQueue,
+      queue: pushQueue,
       now: () => clock.now(),
       log,
       consume: config.inProcessWorker,
@@ -175,8 +185,8 @@ export async function startServer(
           : `push: FCM stand-in on 127.0.0.1:${push.standIn?.port ?? 0}; pushes are logged, none leave this machine`,
     });
     if (config.inProcessWorker) {
-      const feed = pushFeed(storage.pushQueue);
-      const writer = new EventWriter(storage.queue, storage.store, {
+      const feed = pushFeed(pushQueue);
+      const writer = new EventWriter(eventQueue, st ? timedStore(storage.store, st) : storage.store, {
         batchSize: config.persistence.batchSize,
         afterStore: async (records) => {
           metrics.written(records, clock.now());
@@ -188,15 +198,25 @@ export async function startServer(
         await writer.stop();
       });
     }
-    const writeBehind = new WriteBehind(engine, storage.queue);
+    const writeBehind = new WriteBehind(st ? timedSource(engine, st) : engine, eventQueue);
     closers.push(() => writeBehind.close());
     const firebase = createFirebaseIdentity(
       config.firebase,
       hooks.identityAgent !== undefined ? { httpAgent: hooks.identityAgent } : {},
     );
     closers.push(() => firebase.close());
-    const identity = hooks.wrapIdentity ? hooks.wrapIdentity(firebase) : firebase;
     const catalog = new CatalogStore(storage.db);
+    // What the edges call: the same parts, timed when profiling.
+    const edge = timedParts(
+      {
+        engine,
+        catalog,
+        identity: hooks.wrapIdentity ? hooks.wrapIdentity(firebase) : firebase,
+        durable: () => writeBehind.barrier(),
+      },
+      st,
+    );
+    const { identity, durable } = edge;
     const unrecorded = await cancelUnrecordedOrders(engine, catalog);
     if (unrecorded.length > 0) {
       log.warn({
@@ -291,8 +311,8 @@ export async function startServer(
         msg: 'no payment gateway (UPI_GATEWAY_URL): UPI links go to the configured payee and refunds wait in the outbox',
       });
     const deps: GatewayDeps = {
-      engine,
-      catalog,
+      engine: edge.engine,
+      catalog: edge.catalog,
       clock,
       probes,
       gateway,
@@ -303,7 +323,7 @@ export async function startServer(
         defaultPrepMinutes: 15,
         defaultCapacity: 20,
       },
-      durable: () => writeBehind.barrier(),
+      durable,
       cipher: new FieldCipher(encryptionKey),
       newId: randomUUID,
     };
@@ -311,7 +331,7 @@ export async function startServer(
     const app = uWS.App();
     const limits = resolveWsLimits({});
     const common = Object.freeze({
-      engine,
+      engine: edge.engine,
       identity,
       clock,
       limits,
@@ -324,8 +344,7 @@ export async function startServer(
     });
     // A rider hears of a change (ACK, ASSIGNED...) only once its events are durable, as REST answers do;
     // so does a customer or restaurant watching an order (order_status_update, notification...).
-    const durable = () => writeBehind.barrier();
-    const rider = attachRiderRoute(app, { ...common, durable });
+    const rider = attachRiderRoute(app, { ...common, durable, ...(st ? { stages: st } : {}) });
     const chat = new ChatService({ db: storage.db, engine, push: storage.pushQueue, now: () => clock.now() });
     const stream = attachStreamRoutes(app, { ...common, durable, chat });
     // The operators' live map: GET /console and its socket /v1/console (admins).
@@ -393,7 +412,8 @@ export async function startServer(
     attachRestRoutes(app, {
       identity,
       clock,
-      replies: catalog,
+      replies: edge.catalog,
+      ...(st ? { stages: st } : {}),
       limits: config.rest,
       trustProxy: config.rest.trustProxy,
       logger: log,

@@ -40,6 +40,7 @@ import {
   type RiderJobView,
   type RouteStop,
 } from '../../protocol/index.js';
+import type { StageTimer } from '../observability/stage-profiler.js';
 import { durableGate } from './durable-gate.js';
 import type { WsLimits } from './limits.js';
 import { TokenBucket } from './token-bucket.js';
@@ -73,6 +74,11 @@ export interface RiderRouteOptions {
    * crash. None: frames go at once (the route alone, as in tests).
    */
   readonly durable?: () => Promise<void>;
+  /**
+   * The benchmark's stage profiler: socket messages under `positions` (less the control
+   * frames, `rider_commands`), frames to riders under `rider_frames` (made, and sent once durable).
+   */
+  readonly stages?: StageTimer;
 }
 
 /** Counters of the rider route, for tests, the bench and metrics. */
@@ -144,6 +150,7 @@ export interface RiderRoute {
 /** Registers `/v1/rider` on `app`. */
 export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): RiderRoute {
   const { engine, clock, limits } = o;
+  const st = o.stages;
   const conns = new Map<RiderId, RiderConn>();
   /** Last sequence number processed per rider; outlives connections so a reconnect resumes. */
   const lastSeq = new Map<RiderId, RiderSeq>();
@@ -168,7 +175,7 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
   const scratch = positionScratch();
 
   // Frames held until the events before them are durable, in the order they were made (durable-gate.ts).
-  const hold = durableGate(o.durable, clock);
+  const hold = durableGate(o.durable, clock, st ? (release) => st.sync('rider_frames', release) : undefined);
 
   let connectionCount = 0;
   const admit = (p: Principal): Result<RiderConn> => {
@@ -396,7 +403,8 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
     }
     c.invalidInRow = 0;
     stats.controlFrames++;
-    onFrame(c, d.frame, now);
+    if (st) st.sync('rider_commands', () => onFrame(c, d.frame, now));
+    else onFrame(c, d.frame, now);
   };
 
   const onEvent = (e: EngineEvent): void => {
@@ -485,7 +493,7 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
     return v.ok ? v.value.riderId : null;
   };
   // Sends from a socket handler are corked by uWS already; from a timer (offer expiry) each send is its own write.
-  const unsubscribe = engine.subscribe(onEvent);
+  const unsubscribe = engine.subscribe(st ? (e) => st.sync('rider_frames', () => onEvent(e)) : onEvent);
 
   const behavior: WebSocketBehavior<RiderConn> = {
     maxPayloadLength: limits.maxPayloadBytes,
@@ -527,7 +535,8 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
     },
     message: (ws, message, isBinary) => {
       try {
-        onMessage(ws, message, isBinary);
+        if (st) st.sync('positions', () => onMessage(ws, message, isBinary));
+        else onMessage(ws, message, isBinary);
       } catch (err) {
         // A bug must cost one socket, not the process: uWS cannot recover from a throw in its callback.
         o.logger?.error('rider frame handler failed', err);

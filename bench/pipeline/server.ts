@@ -16,7 +16,9 @@
  * beyond what firebase-admin caches; or the emulator's.
  *
  * It reports its own `process.cpuUsage()` between a `start` and a `stop`
- * message, the engine's match histogram and the store's lookup histogram.
+ * message, the engine's match histogram and the store's lookup histogram,
+ * and, with the stage profiler on (`ServerHooks.stages`), what each stage
+ * counted and the main thread's CPU, for issue 19's budget.
  */
 import { parseServerConfig } from '../../adapters/server/server-config.js';
 import { startServer, type ServerHooks } from '../../adapters/server/server.js';
@@ -25,6 +27,7 @@ import { postgisStore } from '../../adapters/candidates/postgis-store.js';
 import { redisGeoStore } from '../../adapters/candidates/redis-geo-store.js';
 import type { CandidateStore } from '../../adapters/candidates/candidate-store.js';
 import { parseRedisUrl } from '../../adapters/queue/redis-url.js';
+import { mainThreadCpuUs, StageProfiler, type StageCount } from '../../adapters/observability/stage-profiler.js';
 import type { IdentityVerifier } from '../../engine/ports/identity.js';
 import type { Principal, Result } from '../../protocol/index.js';
 import { LatencyHistogram } from '../hdr.js';
@@ -41,6 +44,8 @@ export interface ServerArgs {
   readonly identity: ServerIdentity;
   /** Environment for `parseServerConfig`, as `npm start` would read it. */
   readonly env: Record<string, string>;
+  /** Run the stage profiler (adapters/observability/stage-profiler.ts) and report each window's stages. */
+  readonly stages: boolean;
 }
 
 export type ServerMsg =
@@ -57,6 +62,11 @@ export type ServerMsg =
       store_write_errors: number;
       rss_mb: number;
       heap_mb: number;
+      /** The window's stages (null without the profiler) and the main thread's CPU (null without /proc). */
+      stages: Record<string, StageCount> | null;
+      main_thread_cpu_s: number | null;
+      /** Share of the window the event loop was busy (perf_hooks' event loop utilisation). */
+      loop_busy: number;
     };
 export type ParentMsg = { type: 'start' } | { type: 'stop' } | { type: 'exit' };
 
@@ -99,7 +109,10 @@ if (store) {
 }
 const b = bridge;
 const id = serverIdentity(args.identity);
+const profiler = args.stages ? new StageProfiler() : undefined;
+profiler?.watchGc();
 const hooks: ServerHooks = {
+  ...(profiler ? { stages: profiler } : {}),
   engine: { onMatch: (m) => engineMatch.recordMicros(m.micros), ...(b ? { externalCandidates: b.request } : {}) },
   // Every system counts applied positions here; the baselines also write them to their store.
   onPosition: b
@@ -123,15 +136,22 @@ bridge?.attach(server.engine);
 send({ type: 'ready', port: server.port });
 
 let t0 = process.cpuUsage();
+let elu0 = performance.eventLoopUtilization();
+let main0 = mainThreadCpuUs();
 let p0 = 0;
 process.on('message', (m: ParentMsg) => {
   if (m.type === 'start') {
     t0 = process.cpuUsage();
+    elu0 = performance.eventLoopUtilization();
+    main0 = mainThreadCpuUs();
+    profiler?.reset();
     p0 = positions;
     engineMatch.reset();
     lookup.reset();
   } else if (m.type === 'stop') {
     const d = process.cpuUsage(t0);
+    const main1 = mainThreadCpuUs();
+    const stages = profiler?.snapshot() ?? null;
     const mem = process.memoryUsage();
     send({
       type: 'window',
@@ -145,6 +165,9 @@ process.on('message', (m: ParentMsg) => {
       store_write_errors: store?.writeErrors ?? 0,
       rss_mb: Math.round(mem.rss / 2 ** 20),
       heap_mb: Math.round(mem.heapUsed / 2 ** 20),
+      stages,
+      main_thread_cpu_s: main0 === null || main1 === null ? null : (main1 - main0) / 1e6,
+      loop_busy: Number(performance.eventLoopUtilization(elu0).utilization.toFixed(3)),
     });
   } else {
     const stop = async () => {

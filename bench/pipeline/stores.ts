@@ -145,3 +145,44 @@ export async function sharedServiceCpu(
   }
   return { postgres: local(pgPid), redis: local(redisPid) };
 }
+
+/**
+ * Counts of the shared servers persistence runs on, read before and after a window: Redis
+ * commands (INFO commandstats, the whole server: every client of it counts) and the
+ * transactions of one database (pg_stat_database; a fresh database per run, so only the
+ * server's). Postgres publishes a backend's counts at most once a second, so a window's
+ * figure is good to a second's worth.
+ */
+export async function serviceCounts(
+  pgUrl: string,
+  database: string,
+  redisUrl: string,
+): Promise<{ redisCommands: Record<string, number> | null; postgresXacts: number | null }> {
+  let redisCommands: Record<string, number> | null = null;
+  const redis = new Redis({ ...parseRedisUrl(redisUrl), maxRetriesPerRequest: 1, lazyConnect: true });
+  try {
+    await redis.connect();
+    redisCommands = {};
+    for (const m of (await redis.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
+      redisCommands[m[1]!] = Number(m[2]);
+  } catch {
+    /* not reachable: null */
+  } finally {
+    redis.disconnect();
+  }
+  let postgresXacts: number | null = null;
+  const client = new pg.Client({ connectionString: `${pgUrl}/postgres` });
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ n: string | null }>(
+      'SELECT (xact_commit + xact_rollback)::text AS n FROM pg_stat_database WHERE datname = $1',
+      [database],
+    );
+    postgresXacts = rows[0]?.n == null ? null : Number(rows[0].n);
+  } catch {
+    /* not reachable: null */
+  } finally {
+    await client.end().catch(() => {});
+  }
+  return { redisCommands, postgresXacts };
+}

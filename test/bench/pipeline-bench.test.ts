@@ -16,8 +16,9 @@ const systemShape = {
 };
 
 t.test('npm run bench -- baselines --quick --json: the same pipeline three times, with ratios', async (t) => {
-  // The emulator's identity path here, production's (the default) in the match test below.
-  const res = await runBench(['baselines', '--quick', '--json', '--identity', 'emulator']);
+  // The emulator's identity path here, production's (the default) in the match test below; the stage
+  // profiler off here, on (the default) there.
+  const res = await runBench(['baselines', '--quick', '--json', '--identity', 'emulator', '--stages', 'off']);
   t.equal(res.status, 0, 'exits 0', { stderr: res.stderr.slice(-4000) });
   const out = res.last!;
   t.equal(out['scenario'], 'baselines');
@@ -33,6 +34,10 @@ t.test('npm run bench -- baselines --quick --json: the same pipeline three times
     t.equal(r.store_write_errors, 0);
   }
   t.equal(out['systems']['engine'].lookup_us, null, 'the engine has no store lookup');
+  for (const s of ['engine', 'redis-geo', 'postgis']) {
+    t.equal(out['systems'][s].stages, null, `${s}: --stages off: no profiler, no budget`);
+    t.equal(out['systems'][s].stage_totals, null);
+  }
   for (const s of ['redis-geo', 'postgis']) {
     t.match(out['systems'][s].lookup_us, PERCENTILES);
     t.type(out['systems'][s].ingest.store_us_per_position, 'number', `${s}: its store's CPU counts`);
@@ -64,6 +69,34 @@ t.test('npm run bench -- match --quick --json: the engine alone end to end', asy
   t.equal(out['seed'], 3);
   t.equal(out['orders'].unmatched, 0);
   t.notOk('systems' in out);
+
+  // Issue 19's budget: every stage named there is counted, and the CPU lines add up to the server's total.
+  const stages = out['stages'] as Record<string, { basis: string; cpu_ms_per_order?: number; share: number | null }>;
+  for (const name of [
+    'identity',
+    'request',
+    'catalog_reads',
+    'engine',
+    'durability',
+    'bullmq_add',
+    'write_behind_statement',
+    'order_row',
+    'rider_frames',
+    'positions',
+    'other',
+  ])
+    t.equal(stages[name]?.basis, 'cpu', `${name} is a CPU line`);
+  for (const name of ['catalog_reads_wait', 'order_row_wait', 'durability_wait'])
+    t.equal(stages[name]?.basis, 'wall', `${name} is a wall line, apart from the sum`);
+  const cpu = Object.values(stages).filter((x) => x.basis === 'cpu');
+  const sum = cpu.reduce((s, x) => s + x.cpu_ms_per_order!, 0);
+  const total = out['stage_totals'].total_cpu_ms_per_order as number;
+  t.ok(total > 0, 'the server used CPU');
+  // Rounding to µs per line is the only difference allowed.
+  t.ok(Math.abs(sum - total) <= 0.001 * cpu.length + 0.01 * total, `lines sum to the total (${sum} of ${total})`);
+  const server = out['match_cpu'].per_order_us.server as number;
+  t.ok(Math.abs(total * 1000 - server) <= 1, "the total is match_cpu's server figure (both rounded to µs)");
+  t.match(out['per_order_counts'], { redis_commands: Number, postgres_xacts: Number });
 });
 
 t.test('bad flags are refused with usage', async (t) => {
