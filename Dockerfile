@@ -18,8 +18,8 @@ WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
-COPY scripts/uws-runtime.ts ./scripts/uws-runtime.ts
-RUN node --import tsx scripts/uws-runtime.ts --prune
+COPY scripts/uws-runtime.ts scripts/patch-postgres-js.ts ./scripts/
+RUN node --import tsx scripts/uws-runtime.ts --prune && node --import tsx scripts/patch-postgres-js.ts
 
 # Stage 2: the runtime. Sources are owned by root and read-only to the user that runs them.
 FROM ${NODE_IMAGE} AS runtime

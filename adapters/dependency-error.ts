@@ -10,7 +10,7 @@ export class DependencyUnavailableError extends Error {
   readonly code: ErrorCode = 'DEPENDENCY_UNAVAILABLE';
 }
 
-// node-postgres and net errors that mean "the server is not there", not "your SQL is wrong".
+// node-postgres, postgres.js and net errors that mean "the server is not there", not "your SQL is wrong".
 const DOWN_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -26,6 +26,11 @@ const DOWN_CODES = new Set([
   '08006',
   '08001',
   '08004',
+  // postgres.js: the socket closed under a statement, a connect timed out, the pool was ended.
+  'CONNECTION_CLOSED',
+  'CONNECTION_DESTROYED',
+  'CONNECTION_ENDED',
+  'CONNECT_TIMEOUT',
 ]);
 
 /** True when `err` says the database or queue server cannot be reached. */

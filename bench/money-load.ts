@@ -16,7 +16,7 @@ import os from 'node:os';
 import { RazorpayGateway } from '../adapters/payments/razorpay-gateway.js';
 import { settlementReport } from '../adapters/payments/settlement-report.js';
 import { MoneyStore } from '../adapters/postgres/money-store.js';
-import { pgDatabase } from '../adapters/postgres/sql-database.js';
+import { serverDatabase } from '../adapters/postgres/server-database.js';
 import { gatewayPaymentOf, startMoneyWorld } from '../test/support/money-world.js';
 import { api, type ApiResponse, openRestaurant, seed } from '../test/support/rest-server.js';
 
@@ -50,7 +50,7 @@ const w = await startMoneyWorld(
   { capacity: 1000 },
 );
 const { url, cast, sandbox } = w;
-const db = pgDatabase(w.databaseUrl!, { max: 2 });
+const db = serverDatabase(w.databaseUrl!, { max: 2 });
 closers.push(() => db.close());
 
 /** Two restaurants that can hold every order of the run at once. */

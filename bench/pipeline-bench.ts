@@ -33,6 +33,8 @@ import type { Identities, LoadCmd, LoadConfig, LoadMsg } from './pipeline/load.j
 import type { ParentMsg, ServerArgs, ServerMsg } from './pipeline/server.js';
 import type { System } from './pipeline/systems.js';
 import {
+  databaseDelta,
+  databaseSampler,
   ownPostgis,
   ownRedis,
   processCpuSeconds,
@@ -60,6 +62,8 @@ export const defaultPipelineBench = {
   identity: 'production' as string,
   /** `on`: the server runs the stage profiler and the result carries the per-order budget; `off`: no profiler. */
   stages: 'on' as string,
+  /** The server's Postgres driver (`DATABASE_DRIVER`): `postgres-js` (the default) or `pg`. */
+  sql: 'postgres-js' as string,
 };
 export type PipelineFlags = typeof defaultPipelineBench;
 export const quickPipelineBench: Partial<PipelineFlags> = {
@@ -136,6 +140,19 @@ export interface SystemResult {
       redis: number | null;
       total: number | null;
     };
+    /**
+     * The Postgres backends serving the server's own database (its pool): CPU
+     * (/proc), TCP data segments received (`ss`: the driver's sends, so
+     * pipelined statements share one) and transactions (pg_stat_database), per
+     * order. Null when not on this machine.
+     */
+    database: {
+      driver: string;
+      backends: number;
+      backends_ended: number;
+      cpu_s: number;
+      per_order: { cpu_us: number; segments_in: number; xacts: number };
+    } | null;
   };
   /**
    * Issue 19's budget of the server's CPU per order in the match window, by stage
@@ -365,6 +382,7 @@ async function runSystem(
       SERVER_HOST: '127.0.0.1',
       SERVER_PORT: '0',
       DATABASE_URL: dbUrl,
+      DATABASE_DRIVER: f.sql,
       REDIS_URL,
       QUEUE_PREFIX: queuePrefix,
       ENCRYPTION_KEY: randomBytes(32).toString('hex'),
@@ -436,6 +454,8 @@ async function runSystem(
     });
     const database = new URL(dbUrl).pathname.slice(1);
     const counts0 = await serviceCounts(PG_SERVER, database, REDIS_URL);
+    const sampler = await databaseSampler(PG_SERVER, database).catch(() => undefined);
+    const db0 = await sampler?.sample();
     const cpu0 = others();
     const w0 = performance.now();
     toServer({ type: 'start' });
@@ -443,6 +463,9 @@ async function runSystem(
     const matchWindow = nextMsg<Extract<ServerMsg, { type: 'window' }>>(server, 'window');
     toServer({ type: 'stop' });
     const cpu1 = others();
+    const db1 = await sampler?.sample();
+    await sampler?.close().catch(() => {});
+    const dbUsed = db0 && db1 ? databaseDelta(db0, db1) : undefined;
     const windowS = (performance.now() - w0) / 1000;
     const mw = await matchWindow;
     const counts1 = await serviceCounts(PG_SERVER, database, REDIS_URL);
@@ -514,6 +537,20 @@ async function runSystem(
           redis: perOrder(used.redis),
           total: perOrder(used.server + used.load + (used.postgres ?? 0) + (used.redis ?? 0)),
         },
+        database:
+          dbUsed === undefined || d.measured === 0
+            ? null
+            : {
+                driver: f.sql,
+                backends: dbUsed.backends,
+                backends_ended: dbUsed.ended,
+                cpu_s: r2(dbUsed.cpu_s),
+                per_order: {
+                  cpu_us: Math.round((dbUsed.cpu_s * 1e6) / d.measured),
+                  segments_in: r2(dbUsed.segs_in / d.measured),
+                  xacts: r2(dbUsed.xacts / d.measured),
+                },
+              },
       },
       stages: budget?.stages ?? null,
       stage_totals: budget
@@ -529,6 +566,7 @@ async function runSystem(
     o.log(
       `match: ${d.confirmed}/${d.planned} orders confirmed, ${d.offers} offers; end to end p50 ${res.match_latency_us.p50} p99 ${res.match_latency_us.p99} p99.9 ${res.match_latency_us.p999} µs; engine p99 ${res.engine_match_us.p99} µs; CPU per order ${JSON.stringify(res.match_cpu.per_order_us)} µs`,
     );
+    o.log(`match: its database (${f.sql}) per order ${JSON.stringify(res.match_cpu.database?.per_order ?? null)}`);
     return res;
   } finally {
     tell(load, { type: 'exit' } satisfies LoadCmd);

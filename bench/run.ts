@@ -19,12 +19,14 @@ import { defaultIngestBench, runIngestBench } from './ingest-bench.js';
 import { defaultMemoryBench, runMemoryBench } from './memory-bench.js';
 import { defaultPipelineBench, quickPipelineBench, runPipelineBench, type SystemResult } from './pipeline-bench.js';
 import { SYSTEMS, type System } from './pipeline/systems.js';
+import { SQL_DRIVERS } from '../adapters/postgres/server-database.js';
 import { defaultWriteBehindBench, runWriteBehindBench } from './write-behind-bench.js';
 import { machineLine, parseFlags, UsageError, type Widened } from './stats.js';
 
 const HELP = `usage: npm run bench -- match|baselines [--riders N] [--rate ORDERS_PER_S_AT_PEAK] [--seconds S] [--seed N] [--restaurants N] [--warmup S]
                           [--ingest-seconds S] [--interval S] [--job-seconds S] [--k N] [--radius-km K] [--customers N]
-                          [--identity production|emulator] [--stages on|off] [--quick] [--json]
+                          [--identity production|emulator] [--sql postgres-js|pg] [--stages on|off]
+                          [--quick] [--json]
        npm run bench -- ingest [--riders N] [--rate HZ] [--seconds S] [--warmup S] [--floor] [--quick] [--json]
        npm run bench -- memory [--riders N] [--orders N] [--restaurants N] [--seed N] [--radius-km K] [--quick] [--json]
        npm run bench -- all [match flags] [--quick] [--json]
@@ -120,6 +122,9 @@ async function pipeline(argv: readonly string[], machine: string, systems: reado
     return usage(`--identity must be ${IDENTITY_PATHS.join(' or ')}, got ${f.identity}`);
   }
   if (f.stages !== 'on' && f.stages !== 'off') return usage(`--stages must be on or off, got ${f.stages}`);
+  if (!(SQL_DRIVERS as readonly string[]).includes(f.sql)) {
+    return usage(`--sql must be ${SQL_DRIVERS.join(' or ')}, got ${f.sql}`);
+  }
   if (f.quick) Object.assign(f, quickPipelineBench);
   const tag = systems.length === 1 ? 'match' : 'baselines';
   const r = await runPipelineBench(f, systems, progress(tag));
@@ -155,6 +160,7 @@ async function pipeline(argv: readonly string[], machine: string, systems: reado
     position_interval_s: f.interval,
     seed: f.seed,
     identity: f.identity,
+    sql: f.sql,
     quick: f.quick,
     goals: GOALS,
     met,
@@ -162,7 +168,7 @@ async function pipeline(argv: readonly string[], machine: string, systems: reado
   const text = [
     `${tag} on ${machine}`,
     `  ${r.flags.riders} riders${r.flags.riders < r.riders_asked ? ` (of ${r.riders_asked} asked: open-file limit ${r.fd_limit})` : ''} reporting every ${f.interval} s; ${r.orders_planned} orders in ${f.seconds} s (peak ${f.rate}/s, mean ${r.mean_rate}/s), seed ${f.seed}`,
-    `  identity: the ${f.identity} path (${IDENTITY_NOTE[f.identity]})`,
+    `  identity: the ${f.identity} path (${IDENTITY_NOTE[f.identity]}); Postgres driver: ${f.sql}`,
   ];
   for (const s of systems) text.push(...describe(r.systems[s]!));
   for (const [s, q] of Object.entries(ratios))
@@ -175,6 +181,7 @@ async function pipeline(argv: readonly string[], machine: string, systems: reado
 }
 
 function describe(s: SystemResult): string[] {
+  const db = s.match_cpu.database;
   const p = (x: { p50: number; p90: number; p99: number; p999: number; max: number }) =>
     `p50 ${x.p50} p90 ${x.p90} p99 ${x.p99} p99.9 ${x.p999} max ${x.max}`;
   return [
@@ -183,6 +190,8 @@ function describe(s: SystemResult): string[] {
     `    inside the engine (µs): ${p(s.engine_match_us)}${s.lookup_us ? `; store lookup (µs): ${p(s.lookup_us)}` : ''}`,
     `    ingest: ${s.ingest_us_per_position} µs CPU per position (server ${s.ingest.server_us_per_position}${s.ingest.store_us_per_position !== null ? `, store ${s.ingest.store_us_per_position}` : ''}) at ${s.ingest.positions_per_s}/s`,
     `    orders ${s.orders.confirmed}/${s.orders.planned} confirmed, ${s.orders.offers} offers, ${s.orders.unmatched} unmatched; errors REST ${JSON.stringify(s.rest_errors)} riders ${JSON.stringify(s.rider_errors)}`,
+    `    CPU per order (µs): ${JSON.stringify(s.match_cpu.per_order_us)}`,
+    `    its database per order (${db?.driver ?? '-'}): ${JSON.stringify(db?.per_order ?? null)}`,
     ...budgetTable(s),
   ];
 }

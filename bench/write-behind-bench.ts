@@ -19,7 +19,7 @@ import { batchJobs, WriteBehind } from '../adapters/persistence/write-behind.js'
 import { dropDatabase, ensureDatabase } from '../adapters/postgres/ensure-database.js';
 import { migrate } from '../adapters/postgres/migrate.js';
 import { PgEventStore } from '../adapters/postgres/pg-event-store.js';
-import { pgDatabase } from '../adapters/postgres/sql-database.js';
+import { serverDatabase } from '../adapters/postgres/server-database.js';
 import { BullmqQueue } from '../adapters/queue/bullmq-queue.js';
 import { parseRedisUrl } from '../adapters/queue/redis-url.js';
 import {
@@ -157,7 +157,7 @@ export async function runWriteBehindBench(o: WriteBehindBenchOptions, progress: 
   };
   const dbUrl = `${o.pgServer}/bench_wb_${process.pid}_${randomBytes(3).toString('hex')}`;
   await ensureDatabase(dbUrl);
-  const db = pgDatabase(dbUrl, { max: 6 });
+  const db = serverDatabase(dbUrl, { max: 6 });
   const prefix = `bench-wb-${process.pid}-${randomBytes(3).toString('hex')}`;
   const queue = new BullmqQueue<EventBatch>({ redis: parseRedisUrl(o.redisUrl), name: 'engine-events', prefix });
   try {
@@ -229,7 +229,7 @@ export async function runWriteBehindBench(o: WriteBehindBenchOptions, progress: 
     // 3. Start to serving with every order of part 1 live in Postgres.
     progress(`recovery with ${o.events + o.baselineEvents + n} orders in Postgres`);
     t0 = performance.now();
-    const db2 = pgDatabase(dbUrl, { max: 2 });
+    const db2 = serverDatabase(dbUrl, { max: 2 });
     await migrate(db2);
     const store2 = new PgEventStore(db2);
     // A simulated clock at the orders' time: deadlines are armed as on a real start, none fires during the measure.

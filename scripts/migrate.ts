@@ -6,7 +6,7 @@
 import { loggerFromEnv } from '../adapters/observability/logger.js';
 import { ensureDatabase, redact } from '../adapters/postgres/ensure-database.js';
 import { migrate } from '../adapters/postgres/migrate.js';
-import { pgDatabase } from '../adapters/postgres/sql-database.js';
+import { serverDatabase } from '../adapters/postgres/server-database.js';
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/dispatch';
 
@@ -15,7 +15,7 @@ const log = loggerFromEnv('migrate');
 async function main(): Promise<void> {
   const url = process.env['DATABASE_URL'] || DEFAULT_DATABASE_URL;
   await ensureDatabase(url);
-  const db = pgDatabase(url, { max: 1, applicationName: 'dispatch-migrate' });
+  const db = serverDatabase(url, { max: 1, applicationName: 'dispatch-migrate' });
   try {
     const res = await migrate(db);
     log.info({

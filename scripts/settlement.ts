@@ -8,7 +8,7 @@ import { RazorpayGateway } from '../adapters/payments/razorpay-gateway.js';
 import { settlementReport } from '../adapters/payments/settlement-report.js';
 import { MoneyStore, type SettlementRow } from '../adapters/postgres/money-store.js';
 import { migrate } from '../adapters/postgres/migrate.js';
-import { pgDatabase } from '../adapters/postgres/sql-database.js';
+import { serverDatabase } from '../adapters/postgres/server-database.js';
 import { parseServerConfig, ServerConfigError } from '../adapters/server/server-config.js';
 
 const args = process.argv.slice(2);
@@ -33,7 +33,7 @@ if (config.persistence.mode !== 'server') {
   process.stderr.write("settlement: set DATABASE_URL (and REDIS_URL) to the server's database\n");
   process.exit(2);
 }
-const db = pgDatabase(config.persistence.databaseUrl, { max: 2 });
+const db = serverDatabase(config.persistence.databaseUrl, { max: 2, driver: config.persistence.driver });
 // The schema the report reads (the server migrates at start too; migrating is idempotent).
 await migrate(db);
 const g = config.paymentGateway;

@@ -1,3 +1,4 @@
+import { SQL_DRIVERS, type SqlDriver } from '../postgres/server-database.js';
 import { type RedisEndpoint, parseRedisUrl } from '../queue/redis-url.js';
 
 /** A storage configuration the process must not start with. */
@@ -21,6 +22,8 @@ export type PersistenceConfig =
       readonly test: boolean;
       /** Size of this process's Postgres pool (`DATABASE_MAX_CONNECTIONS`). */
       readonly maxConnections: number;
+      /** The Postgres driver (`DATABASE_DRIVER`): postgres.js unless `pg` is asked for. */
+      readonly driver: SqlDriver;
     }
   | {
       /** PGlite in a folder and an in-process queue: no services to run. */
@@ -39,6 +42,7 @@ export interface PersistenceEnv {
   readonly WRITE_BEHIND_BATCH?: string | undefined;
   readonly QUEUE_LOCK_MS?: string | undefined;
   readonly DATABASE_MAX_CONNECTIONS?: string | undefined;
+  readonly DATABASE_DRIVER?: string | undefined;
 }
 
 /**
@@ -52,6 +56,8 @@ export interface PersistenceEnv {
  *   worker that died is run again by another.
  * - `DATABASE_MAX_CONNECTIONS` (default 10): the Postgres pool of each process
  *   (server or worker); embedded PGlite has one connection and ignores it.
+ * - `DATABASE_DRIVER` (default `postgres-js`): `pg` runs the server path on
+ *   node-postgres instead, the driver before postgres.js (for comparison).
  */
 export function parsePersistenceConfig(env: PersistenceEnv): PersistenceConfig {
   const test = env.NODE_ENV === 'test';
@@ -84,6 +90,9 @@ export function parsePersistenceConfig(env: PersistenceEnv): PersistenceConfig {
     throw new PersistenceConfigError(
       `DATABASE_MAX_CONNECTIONS must be an integer in 2..1000, got ${env.DATABASE_MAX_CONNECTIONS}`,
     );
+  const driver = (env.DATABASE_DRIVER || 'postgres-js') as SqlDriver;
+  if (!SQL_DRIVERS.includes(driver))
+    throw new PersistenceConfigError(`DATABASE_DRIVER must be one of ${SQL_DRIVERS.join(', ')}, got ${driver}`);
   const queuePrefix = env.QUEUE_PREFIX || 'dispatch';
   if (queuePrefix.includes(':')) throw new PersistenceConfigError('QUEUE_PREFIX must not contain ":"');
   return Object.freeze({
@@ -96,5 +105,6 @@ export function parsePersistenceConfig(env: PersistenceEnv): PersistenceConfig {
     lockDurationMs,
     test,
     maxConnections,
+    driver,
   });
 }

@@ -5,7 +5,9 @@ import { pgliteDatabase } from '../embedded/pglite-database.js';
 import { ensureDatabase } from '../postgres/ensure-database.js';
 import { migrate } from '../postgres/migrate.js';
 import { PgEventStore } from '../postgres/pg-event-store.js';
-import { pgDatabase, type SqlDatabase } from '../postgres/sql-database.js';
+import type { PoolGauge } from '../postgres/postgres-js-database.js';
+import { serverDatabase } from '../postgres/server-database.js';
+import type { SqlDatabase } from '../postgres/sql-database.js';
 import { BullmqQueue } from '../queue/bullmq-queue.js';
 import { checkRedis } from '../queue/redis-checks.js';
 import type { PushJob } from '../push/push-feed.js';
@@ -21,12 +23,7 @@ export interface Storage {
   /** The database itself, for the rows the gateway writes synchronously (catalog, payments). */
   readonly db: SqlDatabase;
   /** The Postgres pool, for metrics (absent with embedded PGlite). */
-  readonly pool?: {
-    readonly totalCount: number;
-    readonly idleCount: number;
-    readonly waitingCount: number;
-    readonly options: { readonly max?: number };
-  };
+  readonly pool?: PoolGauge;
   close(): Promise<void>;
 }
 
@@ -40,7 +37,7 @@ export async function openStorage(config: PersistenceConfig, log: { warn(m: stri
   if (config.mode === 'server') {
     const redis = await checkRedis(config.redis, { test: config.test, warn: (m) => log.warn(m) });
     await ensureDatabase(config.databaseUrl);
-    const db = pgDatabase(config.databaseUrl, { max: config.maxConnections });
+    const db = serverDatabase(config.databaseUrl, { max: config.maxConnections, driver: config.driver });
     await migrate(db);
     const store = new PgEventStore(db);
     const queue = new BullmqQueue<EventBatch>({

@@ -1,4 +1,14 @@
-import pg from 'pg';
+import postgres from 'postgres';
+
+/** A one-connection postgres.js client on the server's `postgres` database, for catalogue work. */
+function maintenance(connectionString: string): { name: string; sql: postgres.Sql } {
+  const url = new URL(connectionString);
+  const name = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  url.pathname = '/postgres';
+  // No type lookup (nothing here reads arrays); notices ("does not exist, skipping") are not news.
+  const sql = postgres(url.toString(), { max: 1, connect_timeout: 5, fetch_types: false, onnotice: () => {} });
+  return { name, sql };
+}
 
 /**
  * Creates the database named in `connectionString` when it does not exist,
@@ -6,38 +16,30 @@ import pg from 'pg';
  * processes start at once: a concurrent creation is not an error.
  */
 export async function ensureDatabase(connectionString: string): Promise<void> {
-  const url = new URL(connectionString);
-  const name = decodeURIComponent(url.pathname.replace(/^\//, ''));
-  if (!name) throw new Error(`DATABASE_URL names no database: ${redact(connectionString)}`);
-  url.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: url.toString(), connectionTimeoutMillis: 5_000 });
-  await client.connect();
+  const { name, sql } = maintenance(connectionString);
   try {
-    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (found.rowCount) return;
+    if (!name) throw new Error(`DATABASE_URL names no database: ${redact(connectionString)}`);
+    const found = await sql`SELECT 1 FROM pg_database WHERE datname = ${name}`;
+    if (found.count) return;
     try {
-      await client.query(`CREATE DATABASE ${quoteIdent(name)}`);
+      await sql.unsafe(`CREATE DATABASE ${quoteIdent(name)}`);
     } catch (err) {
       // 42P04 duplicate_database, 23505 when two CREATE DATABASE race on the catalogue.
       const code = (err as { code?: string }).code;
       if (code !== '42P04' && code !== '23505') throw err;
     }
   } finally {
-    await client.end();
+    await sql.end({ timeout: 5 });
   }
 }
 
 /** Drops a database (tests' throwaway databases), closing other sessions on it first. */
 export async function dropDatabase(connectionString: string): Promise<void> {
-  const url = new URL(connectionString);
-  const name = decodeURIComponent(url.pathname.replace(/^\//, ''));
-  url.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: url.toString() });
-  await client.connect();
+  const { name, sql } = maintenance(connectionString);
   try {
-    await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+    await sql.unsafe(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
   } finally {
-    await client.end();
+    await sql.end({ timeout: 5 });
   }
 }
 

@@ -27,9 +27,9 @@ export interface SqlDatabase extends SqlTx {
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
 /**
- * A {@link SqlDatabase} over a node-postgres pool. node-postgres, not postgres.js:
- * it is what PGlite's API mirrors (`query(text, params) → { rows }`), so one SQL
- * layer serves both, and its pool and error codes are the most widely known.
+ * A {@link SqlDatabase} over a node-postgres pool. The server path runs on
+ * postgres.js (postgres-js-database.ts); this one stays for `DATABASE_DRIVER=pg`,
+ * as the bench's before, and for tests that compare the two.
  */
 export function pgDatabase(
   connectionString: string,
@@ -92,7 +92,7 @@ export function pgDatabase(
  * texts (`preparedStatements`; a bug building SQL from values) statements run
  * unnamed rather than filling every connection with prepared statements.
  */
-class PreparedNames {
+export class PreparedNames {
   readonly #names = new Map<string, string>();
   readonly #max: number;
 

@@ -25,10 +25,12 @@ const UNIQUE_FIELDS: Readonly<Record<string, string>> = {
  * (integrity) conflicts with stored data.
  */
 export function clientFault(err: unknown): Rejection | undefined {
-  const e = err as { code?: unknown; constraint?: unknown } | null;
+  // node-postgres and PGlite call the violated constraint `constraint`, postgres.js `constraint_name`.
+  const e = err as { code?: unknown; constraint?: unknown; constraint_name?: unknown } | null;
   const code = typeof e?.code === 'string' ? e.code : '';
   if (!/^2[23][0-9A-Z]{3}$/.test(code)) return undefined;
-  const constraint = typeof e?.constraint === 'string' ? e.constraint : undefined;
+  const named = e?.constraint ?? e?.constraint_name;
+  const constraint = typeof named === 'string' ? named : undefined;
   if (code === '23505') {
     const field = constraint === undefined ? undefined : UNIQUE_FIELDS[constraint];
     const what = field ? `this ${field}` : 'a value that must be unique';

@@ -186,3 +186,84 @@ export async function serviceCounts(
   }
   return { redisCommands, postgresXacts };
 }
+
+/** What the backends of one database have done so far: CPU, TCP data segments, transactions. */
+export interface DatabaseSample {
+  readonly backends: ReadonlyMap<number, { readonly cpu: number; readonly segsIn: number }>;
+  readonly xacts: number;
+}
+
+/**
+ * Data segments each Postgres backend has received on its TCP connection
+ * (`ss -ti`, by backend pid). On loopback a segment is one write of the
+ * client's, so this counts the client's sends: a driver that pipelines puts
+ * several statements in one. Empty when `ss` is missing.
+ */
+function segmentsIn(port: string): Map<number, number> {
+  const out = new Map<number, number>();
+  let text = '';
+  try {
+    text = execFileSync('ss', ['-tinpH', 'state', 'established', `( sport = :${port} )`], { encoding: 'utf8' });
+  } catch {
+    return out;
+  }
+  let pid: number | undefined;
+  for (const line of text.split('\n')) {
+    const p = /pid=(\d+)/.exec(line);
+    if (p) pid = Number(p[1]);
+    const seg = /data_segs_in:(\d+)/.exec(line);
+    if (seg && pid !== undefined) out.set(pid, (out.get(pid) ?? 0) + Number(seg[1]));
+  }
+  return out;
+}
+
+/**
+ * A sampler of the Postgres backends serving one database (by pg_stat_activity):
+ * each one's CPU from /proc and the data segments its connection received, and
+ * the database's committed and rolled-back transactions (pg_stat_database,
+ * which backends flush about once a second, so a window's count is off by up
+ * to a second's worth).
+ */
+export async function databaseSampler(
+  pgUrl: string,
+  db: string,
+): Promise<{ sample(): Promise<DatabaseSample>; close(): Promise<void> }> {
+  const client = new pg.Client({ connectionString: `${pgUrl}/postgres`, application_name: 'bench-sampler' });
+  await client.connect();
+  const port = new URL(pgUrl).port || '5432';
+  return {
+    async sample() {
+      const activity = 'SELECT pid FROM pg_stat_activity WHERE datname = $1';
+      const { rows } = await client.query<{ pid: number }>(activity, [db]);
+      const segs = segmentsIn(port);
+      const backends = new Map<number, { cpu: number; segsIn: number }>();
+      for (const r of rows) backends.set(r.pid, { cpu: processCpuSeconds(r.pid), segsIn: segs.get(r.pid) ?? 0 });
+      const x = await client.query<{ n: string }>(
+        'SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = $1',
+        [db],
+      );
+      return { backends, xacts: Number(x.rows[0]?.n ?? 0) };
+    },
+    close: () => client.end(),
+  };
+}
+
+/**
+ * The backends' work between two samples. A backend that started in between
+ * counts from zero; one that ended in between is lost (counted in `ended`).
+ */
+export function databaseDelta(
+  a: DatabaseSample,
+  b: DatabaseSample,
+): { backends: number; ended: number; cpu_s: number; segs_in: number; xacts: number } {
+  let cpu = 0;
+  let segs = 0;
+  for (const [pid, end] of b.backends) {
+    const start = a.backends.get(pid) ?? { cpu: 0, segsIn: 0 };
+    cpu += end.cpu - start.cpu;
+    segs += end.segsIn - start.segsIn;
+  }
+  let ended = 0;
+  for (const pid of a.backends.keys()) if (!b.backends.has(pid)) ended++;
+  return { backends: b.backends.size, ended, cpu_s: cpu, segs_in: segs, xacts: b.xacts - a.xacts };
+}

@@ -2,20 +2,22 @@ import t from 'tap';
 import { pgliteDatabase } from '../../adapters/embedded/pglite-database.js';
 import { migrate } from '../../adapters/postgres/migrate.js';
 import { PgEventStore } from '../../adapters/postgres/pg-event-store.js';
-import { pgDatabase } from '../../adapters/postgres/sql-database.js';
+import { SQL_DRIVERS, serverDatabase } from '../../adapters/postgres/server-database.js';
 import { throwawayDatabase } from '../support/pg.js';
 import { eventStoreContract } from './event-store.contract.js';
 
 let n = 0;
-t.test('Postgres (node-postgres)', async (t) => {
-  eventStoreContract(t, async (tt) => {
-    const db = pgDatabase(await throwawayDatabase(tt, `es_pg_${n++}`), { max: 2 });
-    await migrate(db);
-    const store = new PgEventStore(db);
-    tt.teardown(() => store.close());
-    return store;
+for (const driver of SQL_DRIVERS) {
+  t.test(`Postgres (${driver})`, async (t) => {
+    eventStoreContract(t, async (tt) => {
+      const db = serverDatabase(await throwawayDatabase(tt, `es_pg_${n++}`), { max: 2, driver });
+      await migrate(db);
+      const store = new PgEventStore(db);
+      tt.teardown(() => store.close());
+      return store;
+    });
   });
-});
+}
 
 t.test('embedded (PGlite, in memory)', async (t) => {
   eventStoreContract(t, async (tt) => {

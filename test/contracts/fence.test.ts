@@ -3,7 +3,8 @@ import { pgliteDatabase } from '../../adapters/embedded/pglite-database.js';
 import { MemoryFence, type StagedWrites } from '../../adapters/embedded/memory-fence.js';
 import { migrate } from '../../adapters/postgres/migrate.js';
 import { PgFence } from '../../adapters/postgres/pg-fence.js';
-import { pgDatabase, type SqlDatabase, type SqlTx } from '../../adapters/postgres/sql-database.js';
+import { SQL_DRIVERS, serverDatabase } from '../../adapters/postgres/server-database.js';
+import { type SqlDatabase, type SqlTx } from '../../adapters/postgres/sql-database.js';
 import { throwawayDatabase } from '../support/pg.js';
 import { fenceContract, type FenceHarness } from './fence.contract.js';
 
@@ -24,13 +25,15 @@ const sqlHarness = async (db: SqlDatabase): Promise<FenceHarness<SqlTx>> => {
 };
 
 let n = 0;
-t.test('Postgres (node-postgres)', async (t) => {
-  fenceContract(t, async (tt) => {
-    const db = pgDatabase(await throwawayDatabase(tt, `fence_pg_${n++}`), { max: 4 });
-    tt.teardown(() => db.close());
-    return sqlHarness(db);
+for (const driver of SQL_DRIVERS) {
+  t.test(`Postgres (${driver})`, async (t) => {
+    fenceContract(t, async (tt) => {
+      const db = serverDatabase(await throwawayDatabase(tt, `fence_pg_${n++}`), { max: 4, driver });
+      tt.teardown(() => db.close());
+      return sqlHarness(db);
+    });
   });
-});
+}
 
 t.test('embedded (PGlite, in memory)', async (t) => {
   fenceContract(t, async (tt) => {

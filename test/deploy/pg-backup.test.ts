@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { pgDatabase } from '../../adapters/postgres/sql-database.js';
+import { serverDatabase } from '../../adapters/postgres/server-database.js';
 import { throwawayDatabase } from '../support/pg.js';
 import { api, makeCast, openRestaurant, seed, startTestServer } from '../support/rest-server.js';
 
@@ -23,7 +23,7 @@ t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Rows per table in the public schema. */
 async function rowCounts(url: string): Promise<Record<string, number>> {
-  const db = pgDatabase(url, { max: 1, applicationName: 'pg-backup-test' });
+  const db = serverDatabase(url, { max: 1, applicationName: 'pg-backup-test' });
   try {
     const tables = await db.query<{ tablename: string }>(
       "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename",
@@ -62,7 +62,7 @@ t.test('pg_dump, pg_restore into a scratch database, and a server on the restore
   t.equal(before.status, 200);
 
   // Written behind: wait until the order's events are in Postgres, as a backup would find them.
-  const db = pgDatabase(source, { max: 1 });
+  const db = serverDatabase(source, { max: 1 });
   const deadline = Date.now() + 20_000;
   for (;;) {
     const r = await db.query<{ n: string }>(

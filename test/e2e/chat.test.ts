@@ -8,7 +8,7 @@
 import t from 'tap';
 import { parseServerConfig } from '../../adapters/server/server-config.js';
 import { startServer } from '../../adapters/server/server.js';
-import { pgDatabase } from '../../adapters/postgres/sql-database.js';
+import { serverDatabase } from '../../adapters/postgres/server-database.js';
 import { offsetM } from '../../engine/index.js';
 import { Frame, RIDER_PATH, RiderClient, RiderStatusCode } from '../../protocol/index.js';
 import { EMULATOR_HOST, EMULATOR_PROJECT } from '../support/firebase-emulator.js';
@@ -19,7 +19,7 @@ import { nodeSocket } from '../support/ws-harness.js';
 
 const first = await startTestServer(t, { label: 'chat' });
 const { url, auth, databaseUrl } = first;
-const db = pgDatabase(databaseUrl!, { max: 1 });
+const db = serverDatabase(databaseUrl!, { max: 1 });
 t.teardown(() => db.close());
 const cast = await makeCast(auth);
 const shop = await openRestaurant(url, cast.restaurant);

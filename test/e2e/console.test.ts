@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import t from 'tap';
 import WebSocket from 'ws';
-import { pgDatabase } from '../../adapters/postgres/sql-database.js';
+import { serverDatabase } from '../../adapters/postgres/server-database.js';
 import { DemoCity } from '../../scripts/demo/demo-city.js';
 import { until } from '../contracts/job-queue.contract.js';
 import { makeUser } from '../support/firebase-users.js';
@@ -28,7 +28,7 @@ const [admin, customer] = await Promise.all([
   makeUser(w.auth, { label: 'console-admin', claims: { role: 'admin' } }),
   makeUser(w.auth, { label: 'console-customer' }),
 ]);
-const db = pgDatabase(w.databaseUrl!, { max: 1 });
+const db = serverDatabase(w.databaseUrl!, { max: 1 });
 t.teardown(() => db.close());
 
 const city = new DemoCity({

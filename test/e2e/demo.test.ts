@@ -9,7 +9,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { pgDatabase } from '../../adapters/postgres/sql-database.js';
+import { serverDatabase } from '../../adapters/postgres/server-database.js';
 import { until } from '../contracts/job-queue.contract.js';
 import { makeUser } from '../support/firebase-users.js';
 import { api } from '../support/rest-server.js';
@@ -20,7 +20,7 @@ const run = promisify(execFile);
 t.setTimeout(240_000);
 const w = await startDemoWorld(t);
 const admin = await makeUser(w.auth, { label: 'admin', claims: { role: 'admin' } });
-const db = pgDatabase(w.databaseUrl!, { max: 1 });
+const db = serverDatabase(w.databaseUrl!, { max: 1 });
 t.teardown(() => db.close());
 
 const flags = Object.entries({ ...quickDemo, server: w.url, sandbox: w.sandbox.url }).flatMap(([k, v]) => [

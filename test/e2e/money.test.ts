@@ -10,7 +10,7 @@ import t from 'tap';
 import { RazorpayGateway } from '../../adapters/payments/razorpay-gateway.js';
 import { settlementReport } from '../../adapters/payments/settlement-report.js';
 import { MoneyStore } from '../../adapters/postgres/money-store.js';
-import { pgDatabase } from '../../adapters/postgres/sql-database.js';
+import { serverDatabase } from '../../adapters/postgres/server-database.js';
 import { api } from '../support/rest-server.js';
 import { until } from '../contracts/job-queue.contract.js';
 import { orderUntil, paidOrder, startMoneyWorld, unpaidOrder, watch } from '../support/money-world.js';
@@ -20,7 +20,7 @@ const { cast, sandbox, url } = w;
 const setFaults = async (f: Record<string, unknown>) =>
   (await fetch(`${sandbox.url}/sandbox/faults`, { method: 'POST', body: JSON.stringify(f) })).json();
 const refundsAt = (gatewayPayment: string) => sandbox.ledger.totals().refundsByPayment[gatewayPayment] ?? 0;
-const db = pgDatabase(w.databaseUrl!, { max: 1 });
+const db = serverDatabase(w.databaseUrl!, { max: 1 });
 t.teardown(() => db.close());
 /** Whether the relay has finished with the refund of our payment (its outbox row sent). */
 const relayDone = async (payment: string) =>

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import t, { type Test } from 'tap';
 import { offsetM } from '../../engine/index.js';
-import { pgDatabase } from '../../adapters/postgres/sql-database.js';
+import { serverDatabase } from '../../adapters/postgres/server-database.js';
 import { Frame, RIDER_PATH, RiderClient, RiderStatusCode } from '../../protocol/index.js';
 import { SEED_STATUSES } from '../../protocol/rest/order-status.js';
 import { api, makeCast, openRestaurant, seed, startTestServer } from '../support/rest-server.js';
@@ -17,7 +17,7 @@ const prefix = `t${process.pid}${randomBytes(3).toString('hex')}`;
 const first = await startTestServer(t, { label: 'order_status', env: { QUEUE_PREFIX: prefix } });
 const cast = await makeCast(first.auth);
 const shop = await openRestaurant(first.url, cast.restaurant);
-const db = pgDatabase(first.databaseUrl!, { max: 1 });
+const db = serverDatabase(first.databaseUrl!, { max: 1 });
 t.teardown(() => db.close());
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

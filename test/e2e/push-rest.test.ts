@@ -9,7 +9,7 @@
  */
 import t from 'tap';
 import { signWebhook } from '../../adapters/http/handlers/payment-webhook.js';
-import { pgDatabase } from '../../adapters/postgres/sql-database.js';
+import { serverDatabase } from '../../adapters/postgres/server-database.js';
 import { offsetM } from '../../engine/index.js';
 import { Frame, RIDER_PATH, RiderClient, RiderStatusCode } from '../../protocol/index.js';
 import { nodeSocket } from '../support/ws-harness.js';
@@ -19,7 +19,7 @@ import { ofType, openStream } from '../support/stream-client.js';
 
 const SECRET = 'test-webhook-secret-0123456789';
 const { url, auth, databaseUrl } = await startTestServer(t, { label: 'push', env: { PAYMENT_WEBHOOK_SECRET: SECRET } });
-const db = pgDatabase(databaseUrl!, { max: 1 });
+const db = serverDatabase(databaseUrl!, { max: 1 });
 t.teardown(() => db.close());
 const cast = await makeCast(auth);
 const shop = await openRestaurant(url, cast.restaurant);

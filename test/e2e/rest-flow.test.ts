@@ -260,8 +260,8 @@ t.test('authorization matrix over REST', async (t) => {
 });
 
 t.test('positions streamed over the rider socket are sampled into the trail', async (t) => {
-  const { pgDatabase } = await import('../../adapters/postgres/sql-database.js');
-  const db = pgDatabase(databaseUrl!, { max: 1 });
+  const { serverDatabase } = await import('../../adapters/postgres/server-database.js');
+  const db = serverDatabase(databaseUrl!, { max: 1 });
   t.teardown(() => db.close());
   let rows = 0;
   for (let i = 0; i < 50 && rows === 0; i++) {

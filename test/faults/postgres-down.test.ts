@@ -5,7 +5,7 @@ import { WriteBehind } from '../../adapters/persistence/write-behind.js';
 import { ensureDatabase } from '../../adapters/postgres/ensure-database.js';
 import { migrate } from '../../adapters/postgres/migrate.js';
 import { PgEventStore } from '../../adapters/postgres/pg-event-store.js';
-import { pgDatabase } from '../../adapters/postgres/sql-database.js';
+import { serverDatabase } from '../../adapters/postgres/server-database.js';
 import { BullmqQueue } from '../../adapters/queue/bullmq-queue.js';
 import type { EngineEvent, EventBatch, RiderId } from '../../engine/index.js';
 import { until } from '../contracts/job-queue.contract.js';
@@ -30,7 +30,7 @@ t.test(
     const pg = await startPostgres(t);
     const url = pg.url('fault_pg');
     await ensureDatabase(url);
-    const db = pgDatabase(url, { max: 2 });
+    const db = serverDatabase(url, { max: 2 });
     await migrate(db);
     const store = new PgEventStore(db);
     const queue = new BullmqQueue<EventBatch>({

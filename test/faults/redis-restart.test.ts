@@ -3,7 +3,7 @@ import { EventWriter } from '../../adapters/persistence/event-writer.js';
 import { WriteBehind } from '../../adapters/persistence/write-behind.js';
 import { migrate } from '../../adapters/postgres/migrate.js';
 import { PgEventStore } from '../../adapters/postgres/pg-event-store.js';
-import { pgDatabase } from '../../adapters/postgres/sql-database.js';
+import { serverDatabase } from '../../adapters/postgres/server-database.js';
 import { BullmqQueue } from '../../adapters/queue/bullmq-queue.js';
 import { checkRedis } from '../../adapters/queue/redis-checks.js';
 import type { EngineEvent, EventBatch } from '../../engine/index.js';
@@ -26,7 +26,7 @@ t.test('Redis killed and restarted: every acknowledged event is still written be
     'noeviction',
   ]);
   t.equal((await checkRedis(redis)).aof, 'always');
-  const db = pgDatabase(await throwawayDatabase(t, 'fault_redis'), { max: 2 });
+  const db = serverDatabase(await throwawayDatabase(t, 'fault_redis'), { max: 2 });
   await migrate(db);
   const store = new PgEventStore(db);
   const queue = new BullmqQueue<EventBatch>({ redis, name: 'events', prefix: 'fault' });

@@ -19,7 +19,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { deleteApp, initializeApp } from 'firebase-admin/app';
 import { getAuth } from 'firebase-admin/auth';
 import { startSandbox } from '../../adapters/payments/sandbox-server.js';
-import { pgDatabase } from '../../adapters/postgres/sql-database.js';
+import { serverDatabase } from '../../adapters/postgres/server-database.js';
 import { until } from '../contracts/job-queue.contract.js';
 import { useAuthEmulator } from '../support/firebase-emulator.js';
 import { gatewayPaymentOf, WEBHOOK_SECRET } from '../support/money-world.js';
@@ -32,7 +32,7 @@ t.teardown(() => sandbox.close());
 const setFaults = async (f: Record<string, unknown>) =>
   (await fetch(`${sandbox.url}/sandbox/faults`, { method: 'POST', body: JSON.stringify(f) })).json();
 const dbUrl = await throwawayDatabase(t, 'refund_kill');
-const db = pgDatabase(dbUrl, { max: 1 });
+const db = serverDatabase(dbUrl, { max: 1 });
 t.teardown(() => db.close());
 const emu = await useAuthEmulator(t);
 const env: Record<string, string> = {

@@ -35,7 +35,7 @@ import { deleteApp, initializeApp } from 'firebase-admin/app';
 import { getAuth } from 'firebase-admin/auth';
 import { recoverEngine } from '../../adapters/persistence/recovery.js';
 import { PgEventStore } from '../../adapters/postgres/pg-event-store.js';
-import { pgDatabase } from '../../adapters/postgres/sql-database.js';
+import { serverDatabase } from '../../adapters/postgres/server-database.js';
 import { BullmqQueue } from '../../adapters/queue/bullmq-queue.js';
 import { hrStopwatch, systemClock } from '../../adapters/system-clock.js';
 import { checkInvariants, type EventBatch, offsetM, type OrderId, resolveConfig } from '../../engine/index.js';
@@ -610,7 +610,7 @@ t.test(
     for (const r of riders) r.client.stop();
     t.equal(await last.srv.stop(), 0, 'the last server shuts down cleanly on SIGTERM');
 
-    const db = pgDatabase(dbUrl, { max: 2 });
+    const db = serverDatabase(dbUrl, { max: 2 });
     const store = new PgEventStore(db);
     t.teardown(() => store.close());
     const config = resolveConfig({});

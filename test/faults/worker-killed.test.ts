@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { batchJobs } from '../../adapters/persistence/write-behind.js';
 import { migrate } from '../../adapters/postgres/migrate.js';
 import { PgEventStore } from '../../adapters/postgres/pg-event-store.js';
-import { pgDatabase } from '../../adapters/postgres/sql-database.js';
+import { serverDatabase } from '../../adapters/postgres/server-database.js';
 import { BullmqQueue } from '../../adapters/queue/bullmq-queue.js';
 import type { EngineEvent, EventBatch, EventRecord, OrderSnapshotRow } from '../../engine/index.js';
 import { until } from '../contracts/job-queue.contract.js';
@@ -30,7 +30,7 @@ t.setTimeout(180_000);
 t.test('a worker killed -9 mid-batch: another finishes the work, no row twice, none lost', async (t) => {
   const N = 12_000;
   const url = await throwawayDatabase(t, 'fault_worker');
-  const db = pgDatabase(url, { max: 2 });
+  const db = serverDatabase(url, { max: 2 });
   await migrate(db);
   const store = new PgEventStore(db);
   const prefix = `t-kill-${process.pid}-${randomBytes(4).toString('hex')}`;

@@ -22,7 +22,8 @@ import { PushStore } from '../../adapters/push/push-store.js';
 import { PushWorker, type PushWorkerOptions } from '../../adapters/push/push-worker.js';
 import { migrate } from '../../adapters/postgres/migrate.js';
 import { PgEventStore } from '../../adapters/postgres/pg-event-store.js';
-import { pgDatabase, type SqlDatabase } from '../../adapters/postgres/sql-database.js';
+import { serverDatabase } from '../../adapters/postgres/server-database.js';
+import { type SqlDatabase } from '../../adapters/postgres/sql-database.js';
 import { BullmqQueue } from '../../adapters/queue/bullmq-queue.js';
 import type { Engine, EventBatch } from '../../engine/index.js';
 import { throwawayDatabase } from './pg.js';
@@ -43,7 +44,7 @@ export async function startPushPipeline(
   opts: Partial<PushWorkerOptions> = {},
 ): Promise<PushPipeline> {
   const url = await throwawayDatabase(t, 'push');
-  const db = pgDatabase(url, { max: 4 });
+  const db = serverDatabase(url, { max: 4 });
   await migrate(db);
   const dir = await mkdtemp(join(tmpdir(), 'fcm-'));
   const fcm = await startFcmStandIn({ certDir: dir });

@@ -4,7 +4,7 @@ import { LeaseManager, type Lease, type LeaseLossReason } from '../../../adapter
 import { DependencyUnavailableError } from '../../../adapters/dependency-error.js';
 import { migrate } from '../../../adapters/postgres/migrate.js';
 import { PgFence } from '../../../adapters/postgres/pg-fence.js';
-import { pgDatabase } from '../../../adapters/postgres/sql-database.js';
+import { serverDatabase } from '../../../adapters/postgres/server-database.js';
 import { freePort } from '../../support/redis-server.js';
 import { PausableClock, leaseBucket, natsConnection, startNats } from '../../support/nats.js';
 import { throwawayDatabase } from '../../support/pg.js';
@@ -135,7 +135,7 @@ t.test('kill -9 of the holder: another takes the partition within TTL + margin',
 t.test('a paused holder learns it lost the lease, and its fenced write is refused', async (t) => {
   const nc = await natsConnection(t);
   const { name } = await leaseBucket(t, nc, TTL);
-  const db = pgDatabase(await throwawayDatabase(t, 'lease_fence'), { max: 3 });
+  const db = serverDatabase(await throwawayDatabase(t, 'lease_fence'), { max: 3 });
   t.teardown(() => db.close());
   await migrate(db);
   await db.exec('CREATE TABLE probe (k text PRIMARY KEY, v text NOT NULL)');

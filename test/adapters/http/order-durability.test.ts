@@ -14,7 +14,7 @@ import type { GatewayDeps } from '../../../adapters/http/gateway-deps.js';
 import type { Reply } from '../../../adapters/http/http-io.js';
 import { CatalogStore } from '../../../adapters/postgres/catalog-store.js';
 import { migrate } from '../../../adapters/postgres/migrate.js';
-import { pgDatabase } from '../../../adapters/postgres/sql-database.js';
+import { serverDatabase } from '../../../adapters/postgres/server-database.js';
 import {
   type CustomerId,
   Engine,
@@ -25,7 +25,7 @@ import {
 } from '../../../engine/index.js';
 import { throwawayDatabase } from '../../support/pg.js';
 
-const db = pgDatabase(await throwawayDatabase(t, 'order_durability'), { max: 4 });
+const db = serverDatabase(await throwawayDatabase(t, 'order_durability'), { max: 4 });
 t.teardown(() => db.close());
 await migrate(db);
 const catalog = new CatalogStore(db);

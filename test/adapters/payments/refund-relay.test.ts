@@ -12,10 +12,10 @@ import { startSandbox } from '../../../adapters/payments/sandbox-server.js';
 import { CatalogStore } from '../../../adapters/postgres/catalog-store.js';
 import { migrate } from '../../../adapters/postgres/migrate.js';
 import { MoneyStore } from '../../../adapters/postgres/money-store.js';
-import { pgDatabase } from '../../../adapters/postgres/sql-database.js';
+import { serverDatabase } from '../../../adapters/postgres/server-database.js';
 import { throwawayDatabase } from '../../support/pg.js';
 
-const db = pgDatabase(await throwawayDatabase(t, 'refund_relay'), { max: 3 });
+const db = serverDatabase(await throwawayDatabase(t, 'refund_relay'), { max: 3 });
 t.teardown(() => db.close());
 await migrate(db);
 const sandbox = await startSandbox({

@@ -6,7 +6,7 @@ import { recoverEngine } from '../../../adapters/persistence/recovery.js';
 import { WriteBehind } from '../../../adapters/persistence/write-behind.js';
 import { migrate } from '../../../adapters/postgres/migrate.js';
 import { PgEventStore } from '../../../adapters/postgres/pg-event-store.js';
-import { pgDatabase } from '../../../adapters/postgres/sql-database.js';
+import { serverDatabase } from '../../../adapters/postgres/server-database.js';
 import {
   Engine,
   type EngineEvent,
@@ -100,7 +100,7 @@ t.test('from PGlite, everything written', async (t) => {
 });
 
 t.test('from Postgres plus what is still queued', async (t) => {
-  const db = pgDatabase(await throwawayDatabase(t, 'recovery'), { max: 2 });
+  const db = serverDatabase(await throwawayDatabase(t, 'recovery'), { max: 2 });
   await migrate(db);
   const store = new PgEventStore(db);
   t.teardown(() => store.close());

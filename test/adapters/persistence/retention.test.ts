@@ -7,14 +7,14 @@ import t from 'tap';
 import { defaultRetention, pruneRetention } from '../../../adapters/persistence/retention.js';
 import { CatalogStore } from '../../../adapters/postgres/catalog-store.js';
 import { migrate } from '../../../adapters/postgres/migrate.js';
-import { pgDatabase } from '../../../adapters/postgres/sql-database.js';
+import { serverDatabase } from '../../../adapters/postgres/server-database.js';
 import { throwawayDatabase } from '../../support/pg.js';
 
 const DAY = 24 * 3_600_000;
 const NOW = Date.UTC(2026, 10, 25, 12);
 
 t.test('prunes what is past its retention, and only that', async (t) => {
-  const db = pgDatabase(await throwawayDatabase(t, 'retention'), { max: 2 });
+  const db = serverDatabase(await throwawayDatabase(t, 'retention'), { max: 2 });
   t.teardown(() => db.close());
   await migrate(db);
   await db.query(

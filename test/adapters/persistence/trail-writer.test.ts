@@ -7,7 +7,8 @@ import t from 'tap';
 import { pgliteDatabase } from '../../../adapters/embedded/pglite-database.js';
 import { TrailWriter } from '../../../adapters/persistence/trail-writer.js';
 import { migrate } from '../../../adapters/postgres/migrate.js';
-import { pgDatabase, type SqlDatabase } from '../../../adapters/postgres/sql-database.js';
+import { serverDatabase } from '../../../adapters/postgres/server-database.js';
+import { type SqlDatabase } from '../../../adapters/postgres/sql-database.js';
 import type { RiderId } from '../../../protocol/index.js';
 import { startPostgres } from '../../support/pg-server.js';
 import { throwawayDatabase } from '../../support/pg.js';
@@ -20,7 +21,7 @@ const count = async (db: SqlDatabase) =>
 for (const kind of ['postgres', 'pglite'] as const) {
   t.test(`${kind}: samples, stale fixes and duplicates`, async (t) => {
     const db =
-      kind === 'postgres' ? pgDatabase(await throwawayDatabase(t, 'trail'), { max: 2 }) : await pgliteDatabase();
+      kind === 'postgres' ? serverDatabase(await throwawayDatabase(t, 'trail'), { max: 2 }) : await pgliteDatabase();
     t.teardown(() => db.close());
     await migrate(db);
     const w = new TrailWriter(db, { sampleMs: 30_000, flushMs: 0 });
@@ -47,7 +48,7 @@ t.test('database down: rows wait (bounded, the oldest dropped) and land once it 
   const url = pg.url('trail_down');
   const { ensureDatabase } = await import('../../../adapters/postgres/ensure-database.js');
   await ensureDatabase(url);
-  const db = pgDatabase(url, { max: 1 });
+  const db = serverDatabase(url, { max: 1 });
   t.teardown(() => db.close());
   await migrate(db);
   const w = new TrailWriter(db, { sampleMs: 0, flushMs: 0, maxBuffered: 50, batchSize: 20 });

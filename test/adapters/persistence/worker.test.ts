@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { parsePersistenceConfig, PersistenceConfigError } from '../../../adapters/persistence/config.js';
 import { WriteBehind } from '../../../adapters/persistence/write-behind.js';
 import { PgEventStore } from '../../../adapters/postgres/pg-event-store.js';
-import { pgDatabase } from '../../../adapters/postgres/sql-database.js';
+import { serverDatabase } from '../../../adapters/postgres/server-database.js';
 import { BullmqQueue } from '../../../adapters/queue/bullmq-queue.js';
 import type { EventBatch } from '../../../engine/index.js';
 import { until } from '../../contracts/job-queue.contract.js';
@@ -21,7 +21,11 @@ t.test('storage config: both URLs, neither, or refused', async (t) => {
     NODE_ENV: 'test',
   });
   t.match(s, { mode: 'server', redis: { host: 'r', port: 6380, password: 'pw', db: 2 }, test: true });
+  t.match(s, { driver: 'postgres-js' }, 'postgres.js unless DATABASE_DRIVER says otherwise');
   t.ok(Object.isFrozen(s));
+  const both = { DATABASE_URL: 'postgres://h/db', REDIS_URL: 'redis://r' };
+  t.match(parsePersistenceConfig({ ...both, DATABASE_DRIVER: 'pg' }), { driver: 'pg' });
+  t.throws(() => parsePersistenceConfig({ ...both, DATABASE_DRIVER: 'pg-native' }), /DATABASE_DRIVER/);
   t.throws(() => parsePersistenceConfig({ DATABASE_URL: 'postgres://h/db' }), PersistenceConfigError);
   t.throws(() => parsePersistenceConfig({ REDIS_URL: 'redis://h' }), /set both/);
   t.throws(() => parsePersistenceConfig({ WRITE_BEHIND_BATCH: '0' }), /WRITE_BEHIND_BATCH/);
@@ -50,7 +54,7 @@ t.test('the worker on its own writes behind, and stops cleanly on SIGTERM', asyn
   });
   await until(() => w1.stderr().includes('writing behind'), 20_000);
   const queue = new BullmqQueue<EventBatch>({ redis: SHARED_REDIS, name: 'engine-events', prefix });
-  const db = pgDatabase(url, { max: 1 });
+  const db = serverDatabase(url, { max: 1 });
   const store = new PgEventStore(db);
   t.teardown(async () => {
     await queue.bullmq.obliterate({ force: true }).catch(() => {});

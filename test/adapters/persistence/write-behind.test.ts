@@ -6,7 +6,7 @@ import { EventWriter } from '../../../adapters/persistence/event-writer.js';
 import { batchJobs, jobIdOf, MAX_RECORDS_PER_JOB, WriteBehind } from '../../../adapters/persistence/write-behind.js';
 import { migrate } from '../../../adapters/postgres/migrate.js';
 import { PgEventStore } from '../../../adapters/postgres/pg-event-store.js';
-import { pgDatabase } from '../../../adapters/postgres/sql-database.js';
+import { serverDatabase } from '../../../adapters/postgres/server-database.js';
 import { BullmqQueue } from '../../../adapters/queue/bullmq-queue.js';
 import type { EngineEvent, EventBatch, EventStore, JobQueue, QueuedJob } from '../../../engine/index.js';
 import { until } from '../../contracts/job-queue.contract.js';
@@ -73,7 +73,7 @@ t.test('embedded: PGlite behind the in-process queue', async (t) => {
 });
 
 t.test('Postgres behind BullMQ', async (t) => {
-  const db = pgDatabase(await throwawayDatabase(t, 'write_behind'), { max: 4 });
+  const db = serverDatabase(await throwawayDatabase(t, 'write_behind'), { max: 4 });
   await migrate(db);
   const store = new PgEventStore(db);
   const queue = new BullmqQueue<EventBatch>({

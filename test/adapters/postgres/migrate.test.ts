@@ -1,10 +1,11 @@
 import t from 'tap';
 import { loadMigrations, migrate, MigrationError, type Migration } from '../../../adapters/postgres/migrate.js';
-import { pgDatabase, type SqlDatabase } from '../../../adapters/postgres/sql-database.js';
+import { serverDatabase } from '../../../adapters/postgres/server-database.js';
+import { type SqlDatabase } from '../../../adapters/postgres/sql-database.js';
 import { throwawayDatabase } from '../../support/pg.js';
 
 const open = (t: { teardown(fn: () => unknown): void }, url: string): SqlDatabase => {
-  const db = pgDatabase(url, { max: 2 });
+  const db = serverDatabase(url, { max: 2 });
   t.teardown(() => db.close());
   return db;
 };

@@ -9,11 +9,11 @@ import t from 'tap';
 import { MoneyStore } from '../../../adapters/postgres/money-store.js';
 import { migrate } from '../../../adapters/postgres/migrate.js';
 import { PgEventStore } from '../../../adapters/postgres/pg-event-store.js';
-import { pgDatabase } from '../../../adapters/postgres/sql-database.js';
+import { serverDatabase } from '../../../adapters/postgres/server-database.js';
 import type { EventRecord } from '../../../engine/ports/event-store.js';
 import { throwawayDatabase } from '../../support/pg.js';
 
-const db = pgDatabase(await throwawayDatabase(t, 'refund_outbox'), { max: 2 });
+const db = serverDatabase(await throwawayDatabase(t, 'refund_outbox'), { max: 2 });
 await migrate(db);
 const store = new PgEventStore(db);
 t.teardown(() => store.close());

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { pgliteDatabase } from '../../../adapters/embedded/pglite-database.js';
 import { migrate } from '../../../adapters/postgres/migrate.js';
-import { pgDatabase, type SqlDatabase } from '../../../adapters/postgres/sql-database.js';
+import { SQL_DRIVERS, serverDatabase } from '../../../adapters/postgres/server-database.js';
+import { type SqlDatabase } from '../../../adapters/postgres/sql-database.js';
 import { PushStore } from '../../../adapters/push/push-store.js';
 import { reminderFor } from '../../../engine/notify-rules.js';
 import type { OrderId, RestaurantId } from '../../../protocol/index.js';
@@ -66,11 +67,13 @@ async function suite(t: Test, db: SqlDatabase) {
   t.same(await s.sendCounts(), { claimed: 1, sent: 1 });
 }
 
-t.test('Postgres', async (t) => {
-  const db = pgDatabase(await throwawayDatabase(t, 'pushstore'), { max: 2 });
-  t.teardown(() => db.close());
-  await suite(t, db);
-});
+for (const driver of SQL_DRIVERS) {
+  t.test(`Postgres (${driver})`, async (t) => {
+    const db = serverDatabase(await throwawayDatabase(t, `pushstore_${driver}`), { max: 2, driver });
+    t.teardown(() => db.close());
+    await suite(t, db);
+  });
+}
 
 t.test('PGlite', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'pglite-push-'));
