@@ -46,6 +46,8 @@ export class Deadlines {
   #timer: TimerHandle | null = null;
   #timerAt = Infinity;
   #firing = false;
+  /** Made once: the timer is re-armed on most commands, and a fresh closure each time is garbage. */
+  readonly #onTimer = (): void => this.#fire();
 
   constructor(clock: Clock, onFire: (kind: DeadlineKind, id: string) => void) {
     this.#clock = clock;
@@ -90,7 +92,8 @@ export class Deadlines {
     this.#live--;
     const slots = this.#byId.get(e.id)!;
     slots[e.rank] = undefined;
-    if (slots.every((x) => x === undefined)) this.#byId.delete(e.id);
+    for (let i = 0; i < slots.length; i++) if (slots[i] !== undefined) return;
+    this.#byId.delete(e.id);
   }
 
   /** Stops the clock timer; deadlines stay recorded. */
@@ -119,7 +122,7 @@ export class Deadlines {
     if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
     this.#timer = null;
     this.#timerAt = at;
-    if (head) this.#timer = this.#clock.setTimeout(() => this.#fire(), Math.max(0, at - this.#clock.now()));
+    if (head) this.#timer = this.#clock.setTimeout(this.#onTimer, Math.max(0, at - this.#clock.now()));
   }
 
   #fire(): void {

@@ -1,4 +1,4 @@
-import { CancelReason, type DecisionTrace } from '../../protocol/index.js';
+import { CancelReason, type DecisionTrace, type EventBody } from '../../protocol/index.js';
 import type { EngineCore } from '../core.js';
 import { syncOrderDeadlines } from '../deadline-rules.js';
 import { fastDistanceM } from '../geo.js';
@@ -42,7 +42,7 @@ export function offer(
   );
   r.offers++;
   core.space.syncIndex(r);
-  core.emit('order', o, {
+  const body: Extract<EventBody, { type: 'order_offered' }> = {
     type: 'order_offered',
     riderId: r.id,
     offerId,
@@ -53,8 +53,10 @@ export function offer(
     drop: o.drop,
     payout,
     trace,
-    ...(match.stops === undefined ? {} : { stops: [...match.stops] }),
-  });
+  };
+  // Set only for a stack, so a lone offer allocates no empty object to spread.
+  if (match.stops !== undefined) body.stops = [...match.stops];
+  core.emit('order', o, body);
   core.emit('rider', r, { type: 'rider_offered', orderId: o.id, offerId, expiresAt });
   syncOrderDeadlines(core, o);
   core.onMatch?.({

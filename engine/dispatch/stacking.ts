@@ -157,6 +157,17 @@ export function rideS(core: EngineCore, o: OrderRecord, now: number): number {
 
 /** Points the rider at the first stop of its route, or at nothing. */
 export function retarget(core: EngineCore, r: RiderRecord): void {
+  const ctx = r.snap.context;
+  if (ctx.stack.length === 0) {
+    // A lone job (nearly every rider): its pickup until picked up, then its drop, without building a route.
+    const held = r.state === 'online.to_pickup' || r.state === 'online.at_pickup' || r.state === 'online.delivering';
+    const o = held && ctx.orderId !== null ? core.orders.get(ctx.orderId) : undefined;
+    const at =
+      o === undefined ? undefined : o.state === 'assigned' ? o.pickup : o.state === 'picked_up' ? o.drop : undefined;
+    r.targetLat = at === undefined ? NaN : at.lat;
+    r.targetLng = at === undefined ? NaN : at.lng;
+    return;
+  }
   const first = routeOf(jobsOf(core, r))[0];
   r.targetLat = first === undefined ? NaN : first.at.lat;
   r.targetLng = first === undefined ? NaN : first.at.lng;

@@ -41,9 +41,22 @@ export function createStepper<M extends AnyStateMachine>(machine: M): Stepper<M>
   };
 }
 
+/** Dotted state keys by outer then inner key; a machine has a handful of states. */
+const dotted = new Map<string, Map<string, string>>();
+
 /** `{ dispatching: 'offered' }` → `'dispatching.offered'`; machines here are never parallel. */
 export function stateKey(value: StateValue): string {
   if (typeof value === 'string') return value;
-  const [k, v] = Object.entries(value)[0]!;
-  return v === undefined ? k : `${k}.${stateKey(v)}`;
+  // The first key without Object.entries' arrays, and each dotted key made once: this runs on every step.
+  for (const k in value) {
+    const v = value[k];
+    if (v === undefined) return k;
+    const inner = stateKey(v);
+    let byInner = dotted.get(k);
+    if (byInner === undefined) dotted.set(k, (byInner = new Map<string, string>()));
+    let key = byInner.get(inner);
+    if (key === undefined) byInner.set(inner, (key = `${k}.${inner}`));
+    return key;
+  }
+  throw new Error('empty state value');
 }
