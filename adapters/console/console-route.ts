@@ -28,7 +28,7 @@ import {
   type Result,
 } from '../../protocol/index.js';
 import type { WsLimits } from '../ws/limits.js';
-import { authenticatingUpgrade } from '../ws/upgrade-auth.js';
+import { authenticatingUpgrade, openAfterUpgrade } from '../ws/upgrade-auth.js';
 import { CityView } from './city-view.js';
 
 export const CONSOLE_PAGE_PATH = '/console';
@@ -180,13 +180,6 @@ export function attachConsoleRoutes(app: TemplatedApp, o: ConsoleRouteOptions): 
         return allowed.ok ? ok({ principal: null, atUpgrade: p, ws: null, timer: undefined }) : allowed;
       },
     }),
-    open: (ws) => {
-      const c = ws.getUserData();
-      c.ws = ws;
-      conns.add(c);
-      if (c.atUpgrade !== null) admitted(c, c.atUpgrade);
-      else armExpiry(c, clock.now() + o.limits.authTimeoutMs);
-    },
     message: (ws, m) => {
       try {
         onMessage(ws.getUserData(), m);
@@ -195,13 +188,22 @@ export function attachConsoleRoutes(app: TemplatedApp, o: ConsoleRouteOptions): 
         ws.end(1011, 'INTERNAL');
       }
     },
-    close: (ws) => {
-      const c = ws.getUserData();
-      c.ws = null;
-      conns.delete(c);
-      if (c.principal !== null) stats.watchers--;
-      if (c.timer !== undefined) clock.clearTimeout(c.timer as never);
-    },
+    ...openAfterUpgrade<ConsoleConn>(
+      (ws) => {
+        const c = ws.getUserData();
+        c.ws = ws;
+        conns.add(c);
+        if (c.atUpgrade !== null) admitted(c, c.atUpgrade);
+        else armExpiry(c, clock.now() + o.limits.authTimeoutMs);
+      },
+      (ws) => {
+        const c = ws.getUserData();
+        c.ws = null;
+        conns.delete(c);
+        if (c.principal !== null) stats.watchers--;
+        if (c.timer !== undefined) clock.clearTimeout(c.timer as never);
+      },
+    ),
   });
 
   let tick: unknown;

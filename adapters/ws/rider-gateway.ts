@@ -44,7 +44,7 @@ import type { StageTimer } from '../observability/stage-profiler.js';
 import { durableGate } from './durable-gate.js';
 import type { WsLimits } from './limits.js';
 import { TokenBucket } from './token-bucket.js';
-import { authenticatingUpgrade } from './upgrade-auth.js';
+import { authenticatingUpgrade, openAfterUpgrade } from './upgrade-auth.js';
 
 /** What the rider route needs; frozen by the server that builds it. */
 export interface RiderRouteOptions {
@@ -507,32 +507,6 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
       subprotocol: RIDER_SUBPROTOCOL,
       admit,
     }),
-    open: (ws) => {
-      const c = ws.getUserData();
-      c.ws = ws;
-      stats.connections++;
-      stats.opened++;
-      const old = conns.get(c.riderId);
-      conns.set(c.riderId, c);
-      o.lifecycle?.info({
-        msg: 'socket opened',
-        route: RIDER_PATH,
-        connection_id: c.connectionId,
-        rider_id: c.riderId,
-        ...(old?.ws ? { replaces: old.connectionId } : {}),
-      });
-      if (old?.ws) {
-        stats.replaced++;
-        old.ws.end(CloseCode.REPLACED, 'CONNECTION_REPLACED');
-      }
-      engine.riderConnected(c.riderId);
-      c.rider = engine.riderHandle(c.riderId);
-      armExpiry(c);
-      // WELCOME acknowledges up to last_seq, so it waits like an ACK.
-      const welcome = encodeWelcome(c.seq.last, c.riderId, clock.now(), c.expiresAt);
-      hold(() => c.ws?.send(welcome, true));
-      resendJobs(c);
-    },
     message: (ws, message, isBinary) => {
       try {
         if (st) st.sync('positions', () => onMessage(ws, message, isBinary));
@@ -543,25 +517,53 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
         ws.end(1011, 'INTERNAL');
       }
     },
-    close: (ws, code) => {
-      const c = ws.getUserData();
-      c.ws = null;
-      stats.connections--;
-      stats.closes[code] = (stats.closes[code] ?? 0) + 1;
-      o.lifecycle?.info({
-        msg: 'socket closed',
-        route: RIDER_PATH,
-        connection_id: c.connectionId,
-        rider_id: c.riderId,
-        code,
-      });
-      if (c.expiryTimer !== undefined) clock.clearTimeout(c.expiryTimer as never);
-      if (conns.get(c.riderId) === c) {
-        conns.delete(c.riderId);
-        // The rider keeps its state for the grace period; an offline rider has none to keep (the engine refuses).
-        engine.riderDisconnected(c.riderId);
-      }
-    },
+    ...openAfterUpgrade<RiderConn>(
+      (ws) => {
+        const c = ws.getUserData();
+        c.ws = ws;
+        stats.connections++;
+        stats.opened++;
+        const old = conns.get(c.riderId);
+        conns.set(c.riderId, c);
+        o.lifecycle?.info({
+          msg: 'socket opened',
+          route: RIDER_PATH,
+          connection_id: c.connectionId,
+          rider_id: c.riderId,
+          ...(old?.ws ? { replaces: old.connectionId } : {}),
+        });
+        if (old?.ws) {
+          stats.replaced++;
+          old.ws.end(CloseCode.REPLACED, 'CONNECTION_REPLACED');
+        }
+        engine.riderConnected(c.riderId);
+        c.rider = engine.riderHandle(c.riderId);
+        armExpiry(c);
+        // WELCOME acknowledges up to last_seq, so it waits like an ACK.
+        const welcome = encodeWelcome(c.seq.last, c.riderId, clock.now(), c.expiresAt);
+        hold(() => c.ws?.send(welcome, true));
+        resendJobs(c);
+      },
+      (ws, code) => {
+        const c = ws.getUserData();
+        c.ws = null;
+        stats.connections--;
+        stats.closes[code] = (stats.closes[code] ?? 0) + 1;
+        o.lifecycle?.info({
+          msg: 'socket closed',
+          route: RIDER_PATH,
+          connection_id: c.connectionId,
+          rider_id: c.riderId,
+          code,
+        });
+        if (c.expiryTimer !== undefined) clock.clearTimeout(c.expiryTimer as never);
+        if (conns.get(c.riderId) === c) {
+          conns.delete(c.riderId);
+          // The rider keeps its state for the grace period; an offline rider has none to keep (the engine refuses).
+          engine.riderDisconnected(c.riderId);
+        }
+      },
+    ),
   };
   app.ws(RIDER_PATH, behavior);
 

@@ -36,7 +36,7 @@ import { seedStatus } from '../../protocol/rest/order-status.js';
 import { PartyIndex, partyKeyOf, type EventParties } from './party-index.js';
 import { streamMessage, type StreamOut } from './stream-messages.js';
 import { TokenBucket } from './token-bucket.js';
-import { authenticatingUpgrade } from './upgrade-auth.js';
+import { authenticatingUpgrade, openAfterUpgrade } from './upgrade-auth.js';
 
 export const STREAM_PATHS = ['/v1/stream', '/ws'] as const;
 export const STREAM_SUBPROTOCOL = 'dispatch.stream.v1';
@@ -535,23 +535,6 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
         anonymous: () => newConn(path, null),
         admit: (p) => ok(newConn(path, p)),
       }),
-      open: (ws) => {
-        const c = ws.getUserData();
-        c.ws = ws;
-        conns.add(c);
-        stats.connections++;
-        const ps = stats.paths[c.path]!;
-        ps.connections++;
-        ps.opened++;
-        o.lifecycle?.info({
-          msg: 'socket opened',
-          route: c.path,
-          connection_id: c.connectionId,
-          ...(c.principal ? { uid: c.principal.uid, role: c.principal.role } : { authenticated: false }),
-        });
-        if (c.principal) authenticated(c, c.principal);
-        else armExpiry(c, clock.now() + limits.authTimeoutMs);
-      },
       message: (ws, m) => {
         stats.paths[path]!.messages++;
         try {
@@ -561,24 +544,43 @@ export function attachStreamRoutes(app: TemplatedApp, o: StreamRouteOptions): St
           ws.end(1011, 'INTERNAL');
         }
       },
-      close: (ws, code) => {
-        const c = ws.getUserData();
-        c.ws = null;
-        conns.delete(c);
-        leaveFeed(c);
-        stats.connections--;
-        const ps = stats.paths[c.path]!;
-        ps.connections--;
-        ps.closes[code] = (ps.closes[code] ?? 0) + 1;
-        o.lifecycle?.info({
-          msg: 'socket closed',
-          route: c.path,
-          connection_id: c.connectionId,
-          ...(c.principal ? { uid: c.principal.uid } : {}),
-          code,
-        });
-        if (c.timer !== undefined) clock.clearTimeout(c.timer as never);
-      },
+      ...openAfterUpgrade<StreamConn>(
+        (ws) => {
+          const c = ws.getUserData();
+          c.ws = ws;
+          conns.add(c);
+          stats.connections++;
+          const ps = stats.paths[c.path]!;
+          ps.connections++;
+          ps.opened++;
+          o.lifecycle?.info({
+            msg: 'socket opened',
+            route: c.path,
+            connection_id: c.connectionId,
+            ...(c.principal ? { uid: c.principal.uid, role: c.principal.role } : { authenticated: false }),
+          });
+          if (c.principal) authenticated(c, c.principal);
+          else armExpiry(c, clock.now() + limits.authTimeoutMs);
+        },
+        (ws, code) => {
+          const c = ws.getUserData();
+          c.ws = null;
+          conns.delete(c);
+          leaveFeed(c);
+          stats.connections--;
+          const ps = stats.paths[c.path]!;
+          ps.connections--;
+          ps.closes[code] = (ps.closes[code] ?? 0) + 1;
+          o.lifecycle?.info({
+            msg: 'socket closed',
+            route: c.path,
+            connection_id: c.connectionId,
+            ...(c.principal ? { uid: c.principal.uid } : {}),
+            code,
+          });
+          if (c.timer !== undefined) clock.clearTimeout(c.timer as never);
+        },
+      ),
     });
   }
 

@@ -5,7 +5,7 @@
  * `res.cork`. A refusal is an HTTP status from the error table with a JSON
  * problem body; a client never gets a socket it may not have.
  */
-import type { HttpRequest, HttpResponse, us_socket_context_t } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, WebSocket, us_socket_context_t } from 'uWebSockets.js';
 import type { IdentityVerifier } from '../../engine/ports/identity.js';
 import {
   ErrorCodes,
@@ -140,5 +140,39 @@ export function authenticatingUpgrade<UD>(opts: UpgradeAuthOptions<UD>) {
         if (!aborted) res.cork(() => refuse(res, 'INTERNAL', 'authentication failed unexpectedly'));
       },
     );
+  };
+}
+
+type OpenHandler<UD> = (ws: WebSocket<UD>) => void;
+type CloseHandler<UD> = (ws: WebSocket<UD>, code: number, message: ArrayBuffer) => void;
+
+/**
+ * A route's `open` and `close`, with the open work moved out of uWS's upgrade.
+ *
+ * The pinned uWS build reads freed memory in `res.cork` after an upgrade made inside it: the
+ * socket's old HTTP state, in the tail that the move to the WebSocket context freed, and it
+ * closes the new socket when that word reads as "connection: close" (docs/streams.md). The word
+ * still holds the old state, which is harmless, unless an allocation made meanwhile reuses the
+ * freed tail, and what runs meanwhile is `open`. So `open` here only queues the work: it runs as
+ * a microtask once `cork` has returned, corked on the socket, before anything from the network
+ * is handled. A socket closed before its open work ran is dropped quietly: the route never saw
+ * it open, so its `close` is not called either.
+ */
+export function openAfterUpgrade<UD extends object>(
+  open: OpenHandler<UD>,
+  close: CloseHandler<UD>,
+): { open: OpenHandler<UD>; close: CloseHandler<UD> } {
+  const pending = new WeakSet<UD>();
+  return {
+    open: (ws) => {
+      const ud = ws.getUserData();
+      pending.add(ud);
+      queueMicrotask(() => {
+        if (pending.delete(ud)) ws.cork(() => open(ws));
+      });
+    },
+    close: (ws, code, message) => {
+      if (!pending.delete(ws.getUserData())) close(ws, code, message);
+    },
   };
 }

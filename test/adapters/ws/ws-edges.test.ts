@@ -4,10 +4,17 @@
  * mapping of engine events to stream messages.
  */
 import t from 'tap';
+import type { WebSocket } from 'uWebSockets.js';
 import { resolveWsLimits, defaultWsLimits } from '../../../adapters/ws/limits.js';
 import { streamMessage } from '../../../adapters/ws/stream-messages.js';
 import { TokenBucket } from '../../../adapters/ws/token-bucket.js';
-import { originAllowed, problemBody, tokenOf, type UpgradeHeaders } from '../../../adapters/ws/upgrade-auth.js';
+import {
+  openAfterUpgrade,
+  originAllowed,
+  problemBody,
+  tokenOf,
+  type UpgradeHeaders,
+} from '../../../adapters/ws/upgrade-auth.js';
 import { CloseCode, ErrorCodes, type EngineEvent } from '../../../protocol/index.js';
 
 const headers = (h: Partial<UpgradeHeaders>): UpgradeHeaders => ({
@@ -142,4 +149,32 @@ t.test('engine events become seed-shaped stream messages', async (t) => {
     speed: 3,
     at: '2026-01-01T12:00:00.000Z',
   });
+});
+
+t.test('open work runs after the upgrade returns, corked; a socket closed before it never opens', async (t) => {
+  const log: string[] = [];
+  const socket = (name: string) => {
+    const ud = { name };
+    return {
+      getUserData: () => ud,
+      cork: (f: () => void) => {
+        log.push(`${name} cork`);
+        f();
+      },
+    } as unknown as WebSocket<{ name: string }>;
+  };
+  const h = openAfterUpgrade<{ name: string }>(
+    (ws) => log.push(`${ws.getUserData().name} open`),
+    (ws, code) => log.push(`${ws.getUserData().name} close ${code}`),
+  );
+  const a = socket('a');
+  const b = socket('b');
+  h.open(a);
+  h.open(b);
+  log.push('upgrade returned');
+  h.close(b, 1006, new ArrayBuffer(0));
+  await Promise.resolve();
+  t.same(log, ['upgrade returned', 'a cork', 'a open'], 'b closed during its upgrade: neither its open nor its close');
+  h.close(a, 1000, new ArrayBuffer(0));
+  t.same(log.slice(3), ['a close 1000']);
 });
