@@ -94,7 +94,9 @@ export function timedQueue<T>(queue: JobQueue<T>, st: StageTimer, add: string, c
 
 /** The event store as the write-behind worker uses it: each batch's statement. */
 export const timedStore = (store: EventStore, st: StageTimer): EventStore =>
-  timedMethods(store, st, (m) => (m === 'append' ? { stage: 'write_behind_statement', how: 'io' } : undefined));
+  timedMethods(store, st, (m) =>
+    m === 'append' || m === 'appendFenced' ? { stage: 'write_behind_statement', how: 'io' } : undefined,
+  );
 
 /** What write-behind reads of the engine, with its per-command records counted under `durability`. */
 export const timedSource = (source: EventSource, st: StageTimer): EventSource => ({

@@ -1,4 +1,4 @@
-import type { EventBatch, EventRecord, EventStore } from '../../engine/ports/event-store.js';
+import type { BatchFence, EventBatch, EventRecord, EventStore } from '../../engine/ports/event-store.js';
 import type { JobConsumer, JobQueue, QueuedJob } from '../../engine/ports/job-queue.js';
 
 export interface EventWriterOptions {
@@ -17,6 +17,11 @@ export interface EventWriterOptions {
    * whose store writes are idempotent.
    */
   readonly afterStore?: (records: readonly EventRecord[]) => Promise<void>;
+  /**
+   * Called for records refused by their partition's fence (a newer owner claimed it): they are
+   * dropped, not retried, because the tenure that emitted them had ended (docs/scale.md).
+   */
+  readonly onFenced?: (fence: BatchFence, records: number, detail: string) => void;
 }
 
 /**
@@ -26,6 +31,11 @@ export interface EventWriterOptions {
  * construction: the store skips events it has and keeps actor states only
  * forward, so a batch delivered twice (a worker killed mid-batch, a stalled
  * job) changes nothing. Runs inside the server or alone (`npm run worker`).
+ *
+ * A batch written by a partition's owner carries its fence (partition and
+ * token) and is appended inside it; records below the partition's stored
+ * token are dropped and counted (`fenced`), so an owner paused past its lease
+ * writes nothing once a newer owner has claimed the partition.
  */
 export class EventWriter {
   readonly #queue: JobQueue<EventBatch>;
@@ -33,6 +43,7 @@ export class EventWriter {
   readonly #opts: EventWriterOptions;
   #consumer: JobConsumer | undefined;
   #written = 0;
+  #fenced = 0;
 
   constructor(queue: JobQueue<EventBatch>, store: EventStore, opts: EventWriterOptions = {}) {
     this.#queue = queue;
@@ -53,9 +64,19 @@ export class EventWriter {
   async handle(batch: readonly QueuedJob<EventBatch>[]): Promise<void> {
     const max = this.#opts.batchSize ?? 1_000;
     let inserted = 0;
-    for (const slice of slices(batch, max)) {
-      inserted += (await this.#store.append(slice)).inserted;
-      await this.#opts.afterStore?.(slice);
+    for (const { fence, records } of slices(batch, max)) {
+      if (fence === undefined) {
+        inserted += (await this.#store.append(records)).inserted;
+      } else {
+        const r = await this.#store.appendFenced(fence, records);
+        if (!r.ok) {
+          this.#fenced += records.length;
+          this.#opts.onFenced?.(fence, records.length, r.detail);
+          continue;
+        }
+        inserted += r.value.inserted;
+      }
+      await this.#opts.afterStore?.(records);
     }
     this.#written += inserted;
     this.#opts.onBatch?.(batch, inserted);
@@ -66,6 +87,11 @@ export class EventWriter {
     return this.#written;
   }
 
+  /** Records dropped because their partition's fence refused them. */
+  get fenced(): number {
+    return this.#fenced;
+  }
+
   /** Stops consuming after the batch in hand. */
   async stop(): Promise<void> {
     await this.#consumer?.close();
@@ -73,17 +99,33 @@ export class EventWriter {
   }
 }
 
-/** The records of `jobs`, in order, cut into arrays of at most `max`. */
-function* slices(jobs: readonly QueuedJob<EventBatch>[], max: number): Generator<EventRecord[]> {
-  let slice: EventRecord[] = [];
+/**
+ * The records of `jobs`, in order, cut into arrays of at most `max`; a slice never mixes
+ * fences (jobs of one partition tenure, or unfenced ones, go together).
+ */
+function* slices(
+  jobs: readonly QueuedJob<EventBatch>[],
+  max: number,
+): Generator<{ fence: BatchFence | undefined; records: EventRecord[] }> {
+  let records: EventRecord[] = [];
+  let fence: BatchFence | undefined;
   for (const job of jobs) {
+    const f = job.data.fence;
+    if (records.length > 0 && !sameFence(f, fence)) {
+      yield { fence, records };
+      records = [];
+    }
+    fence = f;
     for (const record of job.data.records) {
-      slice.push(record);
-      if (slice.length === max) {
-        yield slice;
-        slice = [];
+      records.push(record);
+      if (records.length === max) {
+        yield { fence, records };
+        records = [];
       }
     }
   }
-  if (slice.length > 0) yield slice;
+  if (records.length > 0) yield { fence, records };
 }
+
+const sameFence = (a: BatchFence | undefined, b: BatchFence | undefined): boolean =>
+  a === b || (a !== undefined && b !== undefined && a.partition === b.partition && a.token === b.token);

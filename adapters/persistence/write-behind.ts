@@ -1,4 +1,4 @@
-import type { ActorRow, EventBatch, EventRecord } from '../../engine/ports/event-store.js';
+import type { ActorRow, BatchFence, EventBatch, EventRecord } from '../../engine/ports/event-store.js';
 import type { JobQueue } from '../../engine/ports/job-queue.js';
 import type { AggregateKind, EngineEvent } from '../../protocol/index.js';
 
@@ -19,12 +19,22 @@ export const MAX_RECORDS_PER_JOB = 1_000;
 /** A queued write-behind job: a batch of records, with its deterministic id. */
 export type BatchJob = { readonly id: string; readonly data: EventBatch };
 
-/** Cuts records into jobs of at most `max` records, each named `b.` + its first event's job id. */
-export function batchJobs(records: readonly EventRecord[], max = MAX_RECORDS_PER_JOB): BatchJob[] {
+/**
+ * Cuts records into jobs of at most `max` records, each named `b.` + its first event's job id,
+ * and each carrying `fence` when given. A fenced job's name has the token too (`b.<token>.`):
+ * an owner paused past its lease may emit an event with the same seq as its successor's, and
+ * the queue, which skips an id it has, must not take the stale job for the new one.
+ */
+export function batchJobs(records: readonly EventRecord[], max = MAX_RECORDS_PER_JOB, fence?: BatchFence): BatchJob[] {
   const jobs: BatchJob[] = [];
   for (let i = 0; i < records.length; i += max) {
     const chunk = records.slice(i, i + max);
-    jobs.push({ id: `b.${jobIdOf(chunk[0]!.event)}`, data: { records: chunk } });
+    const first = jobIdOf(chunk[0]!.event);
+    jobs.push(
+      fence
+        ? { id: `b.${fence.token}.${first}`, data: { records: chunk, fence } }
+        : { id: `b.${first}`, data: { records: chunk } },
+    );
   }
   return jobs;
 }
@@ -64,9 +74,16 @@ export class WriteBehind {
   #enqueued = 0;
   #adds = 0;
 
-  constructor(source: EventSource, queue: JobQueue<EventBatch>) {
+  readonly #fence: BatchFence | undefined;
+
+  /**
+   * `fence`: the partition and lease token of the tenure whose engine `source` is (one
+   * WriteBehind per tenure); every job carries it, so the writer stores it only under that fence.
+   */
+  constructor(source: EventSource, queue: JobQueue<EventBatch>, fence?: BatchFence) {
     this.#source = source;
     this.#queue = queue;
+    this.#fence = fence;
     this.#unsubscribe = source.subscribeBatches((batch) => this.#gather(batch.events));
   }
 
@@ -141,7 +158,7 @@ export class WriteBehind {
    * rather than one per command.
    */
   #startAdd(): void {
-    const jobs = this.#failed.concat(batchJobs(this.#pending));
+    const jobs = this.#failed.concat(batchJobs(this.#pending, MAX_RECORDS_PER_JOB, this.#fence));
     this.#failed = [];
     this.#pending = [];
     const round = this.#next ?? deferred();

@@ -1,4 +1,4 @@
-import type { AggregateKind, EngineEvent } from '../../protocol/index.js';
+import type { AggregateKind, EngineEvent, Result } from '../../protocol/index.js';
 import type { OrderSnapshotRow, RestaurantSnapshotRow, RiderSnapshotRow } from '../snapshot.js';
 
 /** An actor's snapshot row (what `Engine.toSnapshot()` holds for it). */
@@ -22,6 +22,17 @@ export interface EventRecord {
  */
 export interface EventBatch {
   readonly records: readonly EventRecord[];
+  /** Set when a partition's owner wrote the batch: its records land only under that fence. */
+  readonly fence?: BatchFence;
+}
+
+/**
+ * Which partition a batch belongs to and the fencing token of the tenure
+ * that emitted it (engine/ports/fence.ts, docs/scale.md).
+ */
+export interface BatchFence {
+  readonly partition: string;
+  readonly token: number;
 }
 
 /** The latest stored state of the engine, the input of recovery. */
@@ -46,6 +57,12 @@ export interface StoredState {
  */
 export interface EventStore {
   append(records: readonly EventRecord[]): Promise<{ readonly inserted: number }>;
+  /**
+   * `append` inside the fence of `fence.partition`, in one transaction: the records are stored
+   * and the partition's token raised to `fence.token`, or, when a higher token is stored
+   * already (a newer owner claimed the partition), `FENCED` and nothing is stored.
+   */
+  appendFenced(fence: BatchFence, records: readonly EventRecord[]): Promise<Result<{ readonly inserted: number }>>;
   /** The events of one actor with seq > `afterSeq`, in seq order. */
   readAggregate(aggregate: AggregateKind, id: string, afterSeq?: number): Promise<EngineEvent[]>;
   /**

@@ -148,4 +148,21 @@ export function eventStoreContract(t: Test, make: (t: Test) => Promise<EventStor
     t.same(await store.append([]), { inserted: 0 });
     t.same((await store.loadState(0)).orders, []);
   });
+
+  t.test('a fenced append lands under its token and raises it; a lower token stores nothing', async (t) => {
+    const store = await make(t);
+    const { records } = recordsOfAWorld();
+    const [a, b, c] = [records.slice(0, 4), records.slice(4, 8), records.slice(8)];
+    t.same(await store.appendFenced({ partition: 'p1', token: 5 }, a), { ok: true, value: { inserted: a.length } });
+    t.same(await store.appendFenced({ partition: 'p1', token: 7 }, b), { ok: true, value: { inserted: b.length } });
+    const stale = await store.appendFenced({ partition: 'p1', token: 5 }, c);
+    t.match(stale, { ok: false, code: 'FENCED', detail: /p1: token 5 is below 7/ }, 'the old tenure is refused');
+    t.equal((await store.readSince(0, 10_000)).events.length, a.length + b.length, 'nothing of the refused batch');
+    t.same(await store.appendFenced({ partition: 'p2', token: 5 }, c), { ok: true, value: { inserted: c.length } });
+    t.same(
+      await store.appendFenced({ partition: 'p1', token: 7 }, c),
+      { ok: true, value: { inserted: 0 } },
+      'the same token again is admitted (and idempotent); partitions are independent',
+    );
+  });
 }

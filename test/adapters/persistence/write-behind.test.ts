@@ -6,6 +6,7 @@ import { EventWriter } from '../../../adapters/persistence/event-writer.js';
 import { batchJobs, jobIdOf, MAX_RECORDS_PER_JOB, WriteBehind } from '../../../adapters/persistence/write-behind.js';
 import { migrate } from '../../../adapters/postgres/migrate.js';
 import { PgEventStore } from '../../../adapters/postgres/pg-event-store.js';
+import { PgFence } from '../../../adapters/postgres/pg-fence.js';
 import { serverDatabase } from '../../../adapters/postgres/server-database.js';
 import { BullmqQueue } from '../../../adapters/queue/bullmq-queue.js';
 import type { EngineEvent, EventBatch, EventStore, JobQueue, QueuedJob } from '../../../engine/index.js';
@@ -217,3 +218,87 @@ t.test(
     t.equal(wb.enqueued, 11);
   },
 );
+
+t.test('fenced write-behind: a tenure ended by a newer claim writes nothing more', async (t) => {
+  const db = await pgliteDatabase();
+  await migrate(db);
+  const store = new PgEventStore(db);
+  const queue = new MemoryQueue<EventBatch>({ retryDelayMs: 20 });
+  t.teardown(async () => {
+    await queue.close();
+    await store.close();
+  });
+  const refused: string[] = [];
+  const writer = new EventWriter(queue, store, {
+    lingerMs: 1,
+    onFenced: (f, n, detail) => refused.push(`${f.partition}/${f.token}: ${n} (${detail})`),
+  }).start();
+  t.teardown(() => writer.stop());
+  const settled = async (n: number) => until(async () => writer.written + writer.fenced === n, 10_000);
+
+  // The old owner (token 3) writes while it holds the partition.
+  const old = world();
+  const wbOld = new WriteBehind(old.engine, queue, { partition: 'p1', token: 3 });
+  old.restaurant('r1');
+  old.rider('a');
+  await wbOld.barrier();
+  const landed = old.events.length;
+  await settled(landed);
+  t.equal(writer.written, landed, 'its events land under its token');
+
+  // A newer owner claims the partition (token 4); the old one, paused past its lease, wakes and goes on.
+  t.match(await new PgFence(db).claim('p1', 4), { ok: true });
+  old.rider('b');
+  await wbOld.barrier();
+  const late = old.events.length - landed;
+  await settled(old.events.length);
+  t.equal(writer.fenced, late, 'everything it emitted after the claim is refused');
+  t.match(refused, [/^p1\/3: \d+ \(partition p1: token 3 is below 4\)$/]);
+  t.equal((await store.readSince(0, 10_000)).events.length, landed, 'and nothing of it is stored');
+
+  // The new owner's events land, even those whose ids the old tenure also used.
+  const next = world();
+  const wbNew = new WriteBehind(next.engine, queue, { partition: 'p1', token: 4 });
+  next.restaurant('r1');
+  next.rider('a');
+  next.rider('b');
+  await wbNew.barrier();
+  await until(async () => (await store.readSince(0, 10_000)).events.length === next.events.length, 10_000);
+  const stored = (await store.readSince(0, 10_000)).events;
+  t.equal(writer.written, next.events.length, 'its first events were stored already (same ids), the rest now');
+  t.same(stored.map(jobIdOf).sort(), next.events.map(jobIdOf).sort(), 'the stored log is the new owner’s');
+});
+
+t.test('fenced jobs are named with their token; a writer never mixes fences in one append', async (t) => {
+  const w = world();
+  w.restaurant('r1');
+  for (const r of ['a', 'b', 'c']) w.rider(r);
+  const records = w.events.map((event) => ({ event, state: null, idCounter: 0 }));
+  const [job] = batchJobs(records, MAX_RECORDS_PER_JOB, { partition: 'p1', token: 9 });
+  t.equal(job!.id, `b.9.${jobIdOf(records[0]!.event)}`);
+  t.same(job!.data.fence, { partition: 'p1', token: 9 });
+
+  const calls: string[] = [];
+  const store = {
+    append: async (rs: readonly unknown[]) => (calls.push(`append ${rs.length}`), { inserted: rs.length }),
+    appendFenced: async (f: { partition: string; token: number }, rs: readonly unknown[]) => (
+      calls.push(`fenced ${f.partition}/${f.token} ${rs.length}`),
+      f.token < 5 ? { ok: false, code: 'FENCED', detail: 'below 5' } : { ok: true, value: { inserted: rs.length } }
+    ),
+  } as unknown as EventStore;
+  const after: number[] = [];
+  const writer = new EventWriter(new MemoryQueue<EventBatch>(), store, {
+    afterStore: async (rs) => void after.push(rs.length),
+  });
+  const q = (data: EventBatch, id: string): QueuedJob<EventBatch> => ({ id, data, attempt: 1 });
+  await writer.handle([
+    q({ records: records.slice(0, 1) }, 'a'),
+    q({ records: records.slice(1, 2) }, 'b'),
+    q({ records: records.slice(2, 3), fence: { partition: 'p1', token: 3 } }, 'c'),
+    q({ records: records.slice(3, 4), fence: { partition: 'p1', token: 5 } }, 'd'),
+    q({ records: records.slice(4, 5), fence: { partition: 'p1', token: 5 } }, 'e'),
+  ]);
+  t.same(calls, ['append 2', 'fenced p1/3 1', 'fenced p1/5 2']);
+  t.same(after, [2, 2], 'only stored records go on to what follows the durable stream');
+  t.equal(writer.fenced, 1);
+});
