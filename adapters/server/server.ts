@@ -52,6 +52,7 @@ import { openPush } from '../push/push-service.js';
 import { hrStopwatch, systemClock } from '../system-clock.js';
 import { resolveWsLimits } from '../ws/limits.js';
 import { attachRiderRoute } from '../ws/rider-gateway.js';
+import { RedisRiderResume } from '../ws/rider-resume.js';
 import { attachStreamRoutes } from '../ws/stream-gateway.js';
 import { AdminAudit } from '../admin/admin-audit.js';
 import { type RunningAdmin, startAdminServer } from '../admin/admin-server.js';
@@ -344,7 +345,14 @@ export async function startServer(
     });
     // A rider hears of a change (ACK, ASSIGNED...) only once its events are durable, as REST answers do;
     // so does a customer or restaurant watching an order (order_status_update, notification...).
-    const rider = attachRiderRoute(app, { ...common, durable, ...(st ? { stages: st } : {}) });
+    // With Redis, a rider's resume point (its last seq) outlives this process: a rider reconnecting
+    // after a restart, or to another server, is not asked to send again what was taken.
+    const rider = attachRiderRoute(app, {
+      ...common,
+      durable,
+      ...(redis ? { resume: new RedisRiderResume(redis) } : {}),
+      ...(st ? { stages: st } : {}),
+    });
     const chat = new ChatService({ db: storage.db, engine, push: storage.pushQueue, now: () => clock.now() });
     const stream = attachStreamRoutes(app, { ...common, durable, chat });
     // The operators' live map: GET /console and its socket /v1/console (admins).

@@ -42,6 +42,7 @@ import {
 } from '../../protocol/index.js';
 import type { StageTimer } from '../observability/stage-profiler.js';
 import { durableGate } from './durable-gate.js';
+import type { RiderResumeStore } from './rider-resume.js';
 import type { WsLimits } from './limits.js';
 import { TokenBucket } from './token-bucket.js';
 import { authenticatingUpgrade, openAfterUpgrade } from './upgrade-auth.js';
@@ -75,6 +76,15 @@ export interface RiderRouteOptions {
    */
   readonly durable?: () => Promise<void>;
   /**
+   * Keeps each rider's last processed seq outside this process, so a rider resumes where it was
+   * after a restart or on another server: read when a rider connects (the newer of it and this
+   * process's own), written at once after a control frame and every `resumeFlushMs` for
+   * positions. None: the seq lives in this process's memory only.
+   */
+  readonly resume?: RiderResumeStore;
+  /** How often positions' seqs are written to `resume`, engine ms (default 1000). */
+  readonly resumeFlushMs?: number;
+  /**
    * The benchmark's stage profiler: socket messages under `positions` (less the control
    * frames, `rider_commands`), frames to riders under `rider_frames` (made, and sent once durable).
    */
@@ -106,7 +116,12 @@ export interface RiderRouteStats {
  */
 interface RiderSeq {
   last: number;
+  /** What the resume store holds (or is being sent); -1 after a failed write, so the next flush retries. */
+  saved: number;
 }
+
+/** How long a connecting rider waits for its stored resume point before this process's own is used. */
+const RESUME_LOAD_TIMEOUT_MS = 500;
 
 /** One rider's socket state; it is the socket's uWS user data. */
 interface RiderConn {
@@ -156,9 +171,49 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
   const lastSeq = new Map<RiderId, RiderSeq>();
   const seqOf = (id: RiderId): RiderSeq => {
     let s = lastSeq.get(id);
-    if (s === undefined) lastSeq.set(id, (s = { last: 0 }));
+    if (s === undefined) lastSeq.set(id, (s = { last: 0, saved: 0 }));
     return s;
   };
+  const resume = o.resume;
+  /** The rider's seq, first raised to the stored one when that is newer (another server took frames since). */
+  const resumeOf = async (store: RiderResumeStore, id: RiderId): Promise<RiderSeq> => {
+    let timer: NodeJS.Timeout | undefined;
+    const stored = await Promise.race([
+      store.load(id),
+      new Promise<never>((_, fail) => {
+        timer = setTimeout(() => fail(new Error(`no answer in ${RESUME_LOAD_TIMEOUT_MS} ms`)), RESUME_LOAD_TIMEOUT_MS);
+      }),
+    ])
+      .catch((err: unknown) => {
+        // Resuming from this process's memory loses nothing: the client sends again what was not acknowledged.
+        o.logger?.error(`rider ${id}: resume point unreadable; using this server’s own`, String(err));
+        return 0;
+      })
+      .finally(() => clearTimeout(timer));
+    const s = seqOf(id);
+    if (seqNewer(stored, s.last)) s.last = s.saved = stored;
+    return s;
+  };
+  const saveSeqs = (store: RiderResumeStore, entries: [RiderId, number][]): void => {
+    for (const [id, seq] of entries) seqOf(id).saved = seq;
+    store.save(entries).catch((err: unknown) => {
+      for (const [id, seq] of entries) {
+        const s = seqOf(id);
+        if (s.saved === seq) s.saved = -1;
+      }
+      o.logger?.error(`${entries.length} riders' resume points not stored; tried again at the next flush`, String(err));
+    });
+  };
+  let resumeTimer: unknown;
+  /** Writes the seqs that moved since the last write; `again`: and comes back after `resumeFlushMs`. */
+  const flushSeqs = (again: boolean): void => {
+    if (resume === undefined) return;
+    if (again) resumeTimer = clock.setTimeout(() => flushSeqs(true), o.resumeFlushMs ?? 1_000);
+    const entries: [RiderId, number][] = [];
+    for (const [id, s] of lastSeq) if (s.last !== s.saved) entries.push([id, s.last]);
+    if (entries.length > 0) saveSeqs(resume, entries);
+  };
+  if (resume !== undefined) flushSeqs(true);
   const stats: RiderRouteStats = {
     connections: 0,
     opened: 0,
@@ -178,14 +233,19 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
   const hold = durableGate(o.durable, clock, st ? (release) => st.sync('rider_frames', release) : undefined);
 
   let connectionCount = 0;
-  const admit = (p: Principal): Result<RiderConn> => {
+  const admit = (p: Principal): Result<RiderConn> | Promise<Result<RiderConn>> => {
     if (p.role !== 'rider' || p.riderId === undefined)
       return reject('AUTH_ROLE_FORBIDDEN', `role '${p.role}' may not use ${RIDER_PATH}`);
+    const riderId = p.riderId;
+    if (resume === undefined) return ok(newConn(p, riderId, seqOf(riderId)));
+    return resumeOf(resume, riderId).then((seq) => ok(newConn(p, riderId, seq)));
+  };
+  const newConn = (p: Principal, riderId: RiderId, seq: RiderSeq): RiderConn => {
     const now = clock.now();
-    return ok({
+    return {
       connectionId: `r${++connectionCount}`,
-      riderId: p.riderId,
-      seq: seqOf(p.riderId),
+      riderId,
+      seq,
       rider: undefined,
       expiresAt: p.expiresAt,
       ws: null,
@@ -195,7 +255,7 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
       invalidInRow: 0,
       sinceAck: 0,
       lastRateError: 0,
-    });
+    };
   };
 
   /** Sends a frame the rider must get, once durable; a socket that cannot take it is closed as a slow consumer. */
@@ -226,6 +286,8 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
     may(c, encodeAck(c.seq.last));
   };
   const answer = (c: RiderConn, seq: number, res: Result<unknown>): void => {
+    // A control frame's seq is stored at once: a frame sent again to another server is then known.
+    if (resume !== undefined) saveSeqs(resume, [[c.riderId, c.seq.last]]);
     if (res.ok) ack(c);
     else must(c, encodeError(seq, res.code, res.detail));
   };
@@ -571,6 +633,8 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
     stats,
     close(code, reason) {
       unsubscribe();
+      if (resumeTimer !== undefined) clock.clearTimeout(resumeTimer as never);
+      flushSeqs(false);
       for (const c of [...conns.values()]) c.ws?.end(code, reason);
     },
   };

@@ -94,8 +94,11 @@ export interface UpgradeAuthOptions<UD> {
   readonly optionalSubprotocol?: boolean;
   /** User data for a request without any token (in-band authentication follows); absent: refuse it. */
   readonly anonymous?: () => UD;
-  /** Decides on the verified principal (role, ids): user data for the socket, or a rejection. */
-  readonly admit: (p: Principal) => Result<UD>;
+  /**
+   * Decides on the verified principal (role, ids): user data for the socket, or a rejection; a
+   * promise when the decision needs a lookup (the socket opens once it settles).
+   */
+  readonly admit: (p: Principal) => Result<UD> | Promise<Result<UD>>;
 }
 
 /**
@@ -127,19 +130,19 @@ export function authenticatingUpgrade<UD>(opts: UpgradeAuthOptions<UD>) {
       refuse(res, 'AUTH_TOKEN_MISSING', 'send Authorization: Bearer <Firebase ID token>');
       return;
     }
-    void opts.identity.verify(token).then(
-      (verified) => {
-        if (aborted) return;
-        const admitted = verified.ok ? opts.admit(verified.value) : verified;
-        res.cork(() => {
-          if (!admitted.ok) refuse(res, admitted.code, admitted.detail);
-          else res.upgrade(admitted.value, h.key, protocol, h.extensions, context);
-        });
-      },
-      () => {
-        if (!aborted) res.cork(() => refuse(res, 'INTERNAL', 'authentication failed unexpectedly'));
-      },
-    );
+    const decide = async (): Promise<void> => {
+      const verified = await opts.identity.verify(token);
+      if (aborted) return;
+      const admitted = verified.ok ? await opts.admit(verified.value) : verified;
+      if (aborted) return;
+      res.cork(() => {
+        if (!admitted.ok) refuse(res, admitted.code, admitted.detail);
+        else res.upgrade(admitted.value, h.key, protocol, h.extensions, context);
+      });
+    };
+    decide().catch(() => {
+      if (!aborted) res.cork(() => refuse(res, 'INTERNAL', 'authentication failed unexpectedly'));
+    });
   };
 }
 

@@ -10,6 +10,7 @@ import type { IdentityVerifier } from '../../engine/ports/identity.js';
 import { CloseCode, type PositionFix, type RiderId } from '../../protocol/index.js';
 import { resolveWsLimits, type WsLimits } from './limits.js';
 import { attachRiderRoute, type RiderRoute } from './rider-gateway.js';
+import type { RiderResumeStore } from './rider-resume.js';
 import { attachStreamRoutes, type StreamRoutes } from './stream-gateway.js';
 
 export interface WsServerOptions {
@@ -29,6 +30,10 @@ export interface WsServerOptions {
   readonly logger?: EngineLogger;
   /** Rider frames and stream messages wait for it (see RiderRouteOptions.durable, StreamRouteOptions.durable); none: sent at once. */
   readonly durable?: () => Promise<void>;
+  /** Where riders' resume points outlive this process (RiderRouteOptions.resume); none: in memory only. */
+  readonly resume?: RiderResumeStore;
+  /** How often positions' seqs go to `resume`, engine ms (default 1000). */
+  readonly resumeFlushMs?: number;
 }
 
 export interface WsServer {
@@ -56,7 +61,11 @@ export function startWsServer(options: WsServerOptions): Promise<WsServer> {
   });
   const app = uWS.App();
   const routes = options.durable ? { ...common, durable: options.durable } : common;
-  const rider = attachRiderRoute(app, routes);
+  const rider = attachRiderRoute(app, {
+    ...routes,
+    ...(options.resume ? { resume: options.resume } : {}),
+    ...(options.resumeFlushMs !== undefined ? { resumeFlushMs: options.resumeFlushMs } : {}),
+  });
   const stream = attachStreamRoutes(app, routes);
   app.any('/*', (res) => {
     res.writeStatus('404 Not Found').end('not found');

@@ -83,6 +83,10 @@ interface Rider {
   client: RiderClient;
   at: { lat: number; lng: number };
   readyIn: number;
+  /** Per life, the WELCOME.last_seq that server gave the rider. */
+  readonly welcomed: Map<number, number>;
+  /** The first life in which the rider was told ASSIGNED (its ACCEPT answered, so its seq stored). */
+  assignedIn: number;
 }
 interface Order {
   readonly id: string;
@@ -333,6 +337,8 @@ t.test(
         user,
         at,
         readyIn: 0,
+        welcomed: new Map(),
+        assignedIn: Infinity,
         client: new RiderClient({
           // The app dials wherever the server is now (see start()).
           url: RIDER_PATH,
@@ -344,6 +350,7 @@ t.test(
           onFrame: (f) => {
             switch (f.type) {
               case Frame.WELCOME:
+                rider.welcomed.set(current().n, f.lastSeq);
                 // A fresh fix (positions are not events: a restarted engine knows the last one stored), then a
                 // ping: its PONG says the fix was applied, so the rider is matchable in this life.
                 rider.client.sendPosition({
@@ -367,6 +374,7 @@ t.test(
                 return;
               }
               case Frame.ASSIGNED: {
+                rider.assignedIn = Math.min(rider.assignedIn, current().n);
                 const set = assignedTo.get(f.orderId) ?? new Set<string>();
                 set.add(id);
                 assignedTo.set(f.orderId, set);
@@ -584,6 +592,15 @@ t.test(
       await check(life);
       await when(() => riders.every((r) => r.readyIn === life.n), 'every rider back on its socket', 20_000);
       lap(`riders back; checked`);
+      // A control frame's seq is stored once answered (positions' within a second): a rider that accepted a
+      // job before the kill is welcomed by the new server where it was, from Redis, not at 0.
+      const accepted = riders.filter((r) => r.assignedIn < life.n);
+      const resumed = riders.filter((r) => (r.welcomed.get(life.n) ?? 0) > 0);
+      t.same(
+        accepted.filter((r) => !resumed.includes(r)).map((r) => r.id),
+        [],
+        `server ${life.n} welcomed the ${accepted.length} riders that had accepted a job at their seq, not at 0 (${resumed.length} of ${riders.length} riders resumed)`,
+      );
     }
 
     // ─── The last life: everything carried on to delivered ────────────────────

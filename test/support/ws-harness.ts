@@ -8,6 +8,7 @@ import WebSocket from 'ws';
 import { parseFirebaseConfig } from '../../adapters/identity/config.js';
 import { createFirebaseIdentity, type FirebaseIdentity } from '../../adapters/identity/firebase-identity.js';
 import type { WsLimits } from '../../adapters/ws/limits.js';
+import type { RiderResumeStore } from '../../adapters/ws/rider-resume.js';
 import { startWsServer, type WsServer } from '../../adapters/ws/ws-server.js';
 import { Engine, SimulatedClock, offsetM } from '../../engine/index.js';
 import {
@@ -39,7 +40,12 @@ export interface Harness {
 /** Starts everything for one test file; teardown stops it. */
 export async function startHarness(
   t: Teardownable,
-  opts: { limits?: Partial<WsLimits>; allowedOrigins?: readonly string[]; durable?: () => Promise<void> } = {},
+  opts: {
+    limits?: Partial<WsLimits>;
+    allowedOrigins?: readonly string[];
+    durable?: () => Promise<void>;
+    resume?: RiderResumeStore;
+  } = {},
 ): Promise<Harness> {
   process.env['FIREBASE_AUTH_EMULATOR_HOST'] = EMULATOR_HOST;
   await useAuthEmulator(t);
@@ -55,6 +61,7 @@ export async function startHarness(
     limits: opts.limits ?? {},
     allowedOrigins: opts.allowedOrigins ?? ['https://app.example.test'],
     ...(opts.durable ? { durable: opts.durable } : {}),
+    ...(opts.resume ? { resume: opts.resume } : {}),
   });
   t.teardown(async () => {
     server.close();
