@@ -1,8 +1,9 @@
 import { Engine, type EngineOptions } from '../../engine/engine.js';
 import { holdsKitchen, type OrderState } from '../../engine/machines/order-machine.js';
 import { stateKey } from '../../engine/machines/step.js';
-import type { ActorRow, EventBatch, EventStore } from '../../engine/ports/event-store.js';
+import type { ActorRow, BatchFence, EventBatch, EventRecord, EventStore } from '../../engine/ports/event-store.js';
 import type { JobQueue } from '../../engine/ports/job-queue.js';
+import { ok, type Result } from '../../protocol/index.js';
 import {
   type EngineSnapshot,
   type OrderSnapshotRow,
@@ -103,4 +104,41 @@ export async function recoverEngine(
       ms: Math.round(performance.now() - t0),
     },
   };
+}
+
+export interface TakeOver {
+  /** Earlier tenures' queued jobs of the partition. */
+  readonly jobs: number;
+  /** Their records, appended under the new token (what was stored already is skipped by the store). */
+  readonly records: readonly EventRecord[];
+  readonly inserted: number;
+}
+
+/**
+ * A new owner's first write to a partition (docs/scale.md, "Taking a partition over"): the records
+ * that earlier tenures queued for it and the writer has not stored yet, appended under the new
+ * owner's fence, the fence raise and the batch in one transaction. After it the store refuses
+ * every earlier token, so the old jobs are dropped when the writer reaches them, but what they
+ * carried is stored already: an event the old owner acknowledged is not lost to the fence.
+ *
+ * Call it once the lease is held and before the partition is rebuilt and served. The queue is read
+ * before the claim: a job the writer stores and completes meanwhile lands under the old token,
+ * which is still allowed then; read after it, such a job would be dropped unseen. The old owner
+ * enqueued what it acknowledged while it held the lease, so all of that is in the queue when the
+ * lease is taken. What a paused owner enqueues after losing it is not, and is refused (FENCED).
+ */
+export async function takeOverQueued(
+  queue: JobQueue<EventBatch>,
+  store: EventStore,
+  claim: BatchFence,
+): Promise<Result<TakeOver>> {
+  const earlier = (await queue.pending()).filter(
+    (j) => j.data.fence?.partition === claim.partition && j.data.fence.token < claim.token,
+  );
+  // Tenures in token order; the store keeps each actor's newest state by seq whatever the order.
+  earlier.sort((a, b) => a.data.fence!.token - b.data.fence!.token);
+  const records = earlier.flatMap((j) => j.data.records);
+  const appended = await store.appendFenced(claim, records);
+  if (!appended.ok) return appended;
+  return ok({ jobs: earlier.length, records, inserted: appended.value.inserted });
 }

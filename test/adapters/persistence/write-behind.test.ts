@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { MemoryQueue } from '../../../adapters/embedded/memory-queue.js';
 import { pgliteDatabase } from '../../../adapters/embedded/pglite-database.js';
 import { EventWriter } from '../../../adapters/persistence/event-writer.js';
+import { takeOverQueued } from '../../../adapters/persistence/recovery.js';
 import { batchJobs, jobIdOf, MAX_RECORDS_PER_JOB, WriteBehind } from '../../../adapters/persistence/write-behind.js';
 import { migrate } from '../../../adapters/postgres/migrate.js';
 import { PgEventStore } from '../../../adapters/postgres/pg-event-store.js';
@@ -301,4 +302,90 @@ t.test('fenced jobs are named with their token; a writer never mixes fences in o
   t.same(calls, ['append 2', 'fenced p1/3 1', 'fenced p1/5 2']);
   t.same(after, [2, 2], 'only stored records go on to what follows the durable stream');
   t.equal(writer.fenced, 1);
+});
+
+/**
+ * The old owner's acknowledged events are queued, not yet stored (the writer is behind); a new owner
+ * takes the partition over: takeOverQueued stores them under its token before anything else, and
+ * the writer then drops the old jobs (fenced) without losing what they carried. Another partition's
+ * jobs are left to the writer.
+ */
+async function takesOverWhatIsQueued(t: Test, store: EventStore, queue: JobQueue<EventBatch>) {
+  const old = world();
+  const wbOld = new WriteBehind(old.engine, queue, { partition: 'p1', token: 3 });
+  old.restaurant('r1');
+  old.rider('a');
+  old.rider('b');
+  await wbOld.barrier();
+  const other = world();
+  const wbOther = new WriteBehind(other.engine, queue, { partition: 'p2', token: 1 });
+  other.restaurant('r2');
+  await wbOther.barrier();
+  t.equal((await store.readSince(0, 10_000)).events.length, 0, 'acknowledged, queued, nothing stored yet');
+
+  const took = await takeOverQueued(queue, store, { partition: 'p1', token: 4 });
+  t.ok(took.ok, 'the take-over is the claim');
+  if (!took.ok) return;
+  t.equal(took.value.records.length, old.events.length, 'it takes every queued record of the partition');
+  t.equal(took.value.inserted, old.events.length);
+  t.same(
+    sorted((await store.readSince(0, 10_000)).events),
+    JSON.parse(JSON.stringify(sorted(old.events))),
+    'the old tenure’s events are stored, and only they',
+  );
+  t.match(
+    await takeOverQueued(queue, store, { partition: 'p1', token: 3 }),
+    { ok: false, code: 'FENCED' },
+    'the old token is refused after it',
+  );
+
+  const fenced: string[] = [];
+  const writer = new EventWriter(queue, store, {
+    lingerMs: 1,
+    onFenced: (f, n) => fenced.push(`${f.partition}/${f.token}: ${n}`),
+  }).start();
+  t.teardown(() => writer.stop());
+  await until(async () => (await queue.pending()).length === 0, 10_000);
+  t.equal(writer.fenced, old.events.length, 'the writer drops the old jobs');
+  t.ok(
+    fenced.every((f) => f.startsWith('p1/3:')),
+    'only the old tenure’s',
+  );
+  const { events } = await store.readSince(0, 10_000);
+  t.same(
+    sorted(events),
+    JSON.parse(JSON.stringify(sorted([...old.events, ...other.events]))),
+    'nothing acknowledged is lost: the old tenure’s events and the other partition’s, each once',
+  );
+  const state = await store.loadState(0);
+  t.same(state.riders.map((r) => r.id).sort(), ['a', 'b'], 'the riders’ state rows are there to rebuild from');
+}
+
+t.test('take-over: PGlite behind the in-process queue', async (t) => {
+  const db = await pgliteDatabase();
+  await migrate(db);
+  const store = new PgEventStore(db);
+  const queue = new MemoryQueue<EventBatch>({ retryDelayMs: 20 });
+  t.teardown(async () => {
+    await queue.close();
+    await store.close();
+  });
+  await takesOverWhatIsQueued(t, store, queue);
+});
+
+t.test('take-over: Postgres behind BullMQ', async (t) => {
+  const db = serverDatabase(await throwawayDatabase(t, 'take_over'), { max: 4 });
+  await migrate(db);
+  const store = new PgEventStore(db);
+  const queue = new BullmqQueue<EventBatch>({
+    redis: SHARED_REDIS,
+    name: 'events',
+    prefix: `t-to-${process.pid}-${randomBytes(4).toString('hex')}`,
+  });
+  t.teardown(async () => {
+    await queue.bullmq.obliterate({ force: true }).catch(() => {});
+    await queue.close();
+    await store.close();
+  });
+  await takesOverWhatIsQueued(t, store, queue);
 });
