@@ -26,6 +26,7 @@ import {
   encodeOrderCommand,
   encodePosition,
   encodeStatus,
+  seqAfter,
 } from '../../protocol/index.js';
 import { offsetM, SeededRandom } from '../../engine/index.js';
 import { LatencyHistogram } from '../hdr.js';
@@ -222,8 +223,12 @@ function open(token: string, i: number): Promise<Rider | null> {
       speed: home.speedMps,
       open: false,
     };
-    ws.once('open', () => {
+    // Numbering starts after the WELCOME's last_seq, as protocol/rider-client.ts does: a server
+    // with Redis remembers each rider's seq across servers, and the systems compared in one run
+    // share their riders (a frame at or below the remembered seq would be taken for a resend).
+    const begin = (lastSeq: number) => {
       r.open = true;
+      r.seq = seqAfter(lastSeq);
       ws.send(encodeStatus(r.seq++, RiderStatusCode.ONLINE));
       ws.send(
         encodePosition(r.seq++, {
@@ -236,7 +241,7 @@ function open(token: string, i: number): Promise<Rider | null> {
         }),
       );
       resolve(r);
-    });
+    };
     ws.on('message', (data: Buffer) => {
       const arrived = performance.now();
       const d = decodeServerFrame(new Uint8Array(data));
@@ -244,10 +249,12 @@ function open(token: string, i: number): Promise<Rider | null> {
         count(riderErrors, 'undecodable');
         return;
       }
-      if (d.frame.type === Frame.OFFER) onOffer(r, d.frame.orderId, arrived);
+      if (d.frame.type === Frame.WELCOME && !r.open) begin(d.frame.lastSeq);
+      else if (d.frame.type === Frame.OFFER) onOffer(r, d.frame.orderId, arrived);
       else if (d.frame.type === Frame.ERROR) count(riderErrors, d.frame.code);
     });
     ws.once('close', (code) => {
+      if (!r.open) resolve(null); // closed before its WELCOME
       r.open = false;
       closes++;
       count(riderErrors, `close_${code}`);
