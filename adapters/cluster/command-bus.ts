@@ -55,16 +55,32 @@ export type RunCommand = (cmd: EngineCommand) => Promise<Result<unknown>>;
  * `serve` on acquiring a partition's lease (after rebuilding it), `stop` the
  * moment the lease is lost: from then on NATS routes nothing here.
  */
+export interface CommandServerOptions {
+  readonly prefix: string;
+  readonly run: RunCommand;
+  /**
+   * Whether this process still holds `partition` under `token`, asked as a
+   * command arrives and again before its result is answered (for a
+   * `LeaseManager`: `(p, t) => leases.leaseOf(p)?.token === t`). An owner that
+   * wakes from a pause past its lease may receive a command before its lease
+   * timers have told it of the loss: it must not answer for a partition it no
+   * longer holds. Without it, only `stop` ends answering.
+   */
+  readonly holds?: (partition: string, token: number) => boolean;
+}
+
 export class CommandServer {
   readonly #nc: NatsConnection;
   readonly #prefix: string;
   readonly #run: RunCommand;
+  readonly #holds: ((partition: string, token: number) => boolean) | undefined;
   readonly #subs = new Map<string, { sub: Subscription; token: number }>();
 
-  constructor(nc: NatsConnection, opts: { readonly prefix: string; readonly run: RunCommand }) {
+  constructor(nc: NatsConnection, opts: CommandServerOptions) {
     this.#nc = nc;
     this.#prefix = opts.prefix;
     this.#run = opts.run;
+    this.#holds = opts.holds;
   }
 
   /** Starts answering `partition`'s commands under lease `token`. */
@@ -79,6 +95,9 @@ export class CommandServer {
     entry.sub = this.#nc.subscribe(commandSubject(this.#prefix, partition), {
       callback: (err, msg) => {
         if (err !== null) return;
+        // Held no more (its lease timers have not run yet): stay silent, so that the partition's
+        // new owner, subscribed too, answers; with none, the router's timeout is the 503.
+        if (this.#holds !== undefined && !this.#holds(partition, entry.token)) return;
         void this.#answer(partition, entry, msg.data).then((reply) => msg.respond(enc.encode(JSON.stringify(reply))));
       },
     });
@@ -120,6 +139,16 @@ export class CommandServer {
     }
     try {
       const r = await this.#run(req.cmd);
+      // The lease lapsed while the command ran: its events may be refused by the new owner's fence
+      // or may have been taken over, so it is not acknowledged either way; a retry is safe.
+      if (this.#holds !== undefined && !this.#holds(partition, entry.token)) {
+        return {
+          v: VERSION,
+          ok: false,
+          code: 'NO_PARTITION_OWNER',
+          detail: `the lease of partition ${partition} lapsed while the command ran: it may have run; send it again`,
+        };
+      }
       return r.ok
         ? { v: VERSION, ok: true, value: r.value ?? null, token: entry.token }
         : { v: VERSION, ok: false, code: r.code, detail: r.detail };

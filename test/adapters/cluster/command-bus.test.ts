@@ -45,17 +45,19 @@ async function startProcess(t: Test, bucketName: string, prefix: string, owner: 
   t.teardown(() => engine.stop());
   let gate: Promise<void> | null = null;
   const run = runIn(engine);
+  let leases: LeaseManager | undefined = undefined;
   const commands = new CommandServer(nc, {
     prefix,
     run: async (cmd) => {
       if (gate) await gate;
       return run(cmd);
     },
+    holds: (p, token) => leases?.leaseOf(p)?.token === token,
   });
   const adopted: Lease[] = [];
   const abandoned: string[] = [];
   let host: PartitionHost | undefined = undefined;
-  const leases = new LeaseManager({
+  leases = new LeaseManager({
     bucket,
     owner,
     renewEveryMs: RENEW,
@@ -229,4 +231,63 @@ t.test('a paused owner times out as a 503, and stops serving once it learns the 
   const r = await c.router.send('north', { type: 'register_rider', riderId: rider('after') });
   t.match(r, { ok: true, token: b.leases.leaseOf('north')!.token }, "b's tenure answers");
   t.notOk(a.engine.getRider(rider('after')).ok);
+});
+
+/** Waits until `p` serves `partition`, at most the lease's TTL and margin plus slack. */
+async function waitServing(p: { host: PartitionHost }, partition: string) {
+  const until = performance.now() + TTL + MARGIN + SLACK * 2;
+  while (!p.host.serving().includes(partition) && performance.now() < until) await sleep(50);
+  return p.host.serving().includes(partition);
+}
+
+t.test('an owner woken past its lease, before its timers tell it so, answers nothing for the partition', async (t) => {
+  const c = await cluster(t);
+  const a = await startProcess(t, c.bucket.name, c.prefix, 'proc-a', ['north']);
+  const b = await startProcess(t, c.bucket.name, c.prefix, 'proc-b', ['north']);
+  t.same(a.host.serving(), ['north']);
+  const aToken = a.leases.leaseOf('north')!.token;
+  // Only a's lease timers stop (as if they were still queued behind a long pause): its NATS
+  // subscription stays and keeps receiving requests, as a process just woken from SIGSTOP does.
+  a.clock.pause();
+  t.ok(await waitServing(b, 'north'), 'b owns north');
+  t.same(a.host.serving(), ['north'], "a's subscription is still there: both receive north's commands");
+  const bToken = b.leases.leaseOf('north')!.token;
+  t.ok(bToken > aToken);
+  const answers = [];
+  for (let i = 0; i < 20; i++) {
+    answers.push(await c.router.send('north', { type: 'register_rider', riderId: rider(`woken-${i}`) }));
+  }
+  t.same(
+    answers.filter((r) => !r.ok || r.token !== bToken),
+    [],
+    "every command answered by b's tenure; a, past its lease, stays silent",
+  );
+  t.same(
+    answers.map((_, i) => i).filter((i) => a.engine.getRider(rider(`woken-${i}`)).ok),
+    [],
+    'a ran none of them',
+  );
+  a.clock.resume();
+});
+
+t.test('a lease that lapses while a command runs: the command is not acknowledged', async (t) => {
+  const c = await cluster(t);
+  const a = await startProcess(t, c.bucket.name, c.prefix, 'proc-a', ['north']);
+  const b = await startProcess(t, c.bucket.name, c.prefix, 'proc-b', ['north']);
+  t.same(a.host.serving(), ['north']);
+  const patient = new CommandRouter(c.nc, { prefix: c.prefix, timeoutMs: TTL * 5 });
+  const open = a.hold();
+  a.clock.pause();
+  // Received by a alone (b does not subscribe yet) and held inside its run.
+  const pending = patient.send('north', { type: 'register_rider', riderId: rider('in-flight') });
+  t.ok(await waitServing(b, 'north'), 'b owns north meanwhile');
+  open(); // the run finishes; a's lease timers have still not run
+  t.match(
+    await pending,
+    { ok: false, code: 'NO_PARTITION_OWNER', detail: /lapsed while the command ran: it may have run/ },
+    'not acknowledged by a tenure that ended under it',
+  );
+  a.clock.resume();
+  const r = await patient.send('north', { type: 'register_rider', riderId: rider('in-flight') });
+  t.match(r, { ok: true, token: b.leases.leaseOf('north')!.token }, 'the retry is answered by the new owner');
 });
