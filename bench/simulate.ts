@@ -13,7 +13,7 @@ const HELP = `usage: npm run simulate -- [--riders N] [--restaurants N] [--order
        [--seed N] [--accept-probability P] [--radius-km K] [--position-interval-s S] [--drain-s S]
        [--policy greedy|batched] [--batch-window-s S] [--lateness-weight W] [--kitchen learned|stated]
        [--kitchen-bias-min M] [--warmup-s S] [--stacking] [--stack-capacity N] [--stack-radius-m M]
-       [--stack-slack-s S] [--realtime] [--json] [--quiet]`;
+       [--stack-slack-s S] [--stack-spare-share F] [--realtime] [--json] [--quiet]`;
 
 async function main(): Promise<number> {
   let flags;
@@ -54,6 +54,10 @@ async function main(): Promise<number> {
   }
   if (!(flags.stackRadiusM <= 10_000)) {
     console.error(`simulate: --stack-radius-m must be in 0..10000, got ${flags.stackRadiusM}`);
+    return 2;
+  }
+  if (!(flags.stackSpareShare >= 0 && flags.stackSpareShare <= 1)) {
+    console.error(`simulate: --stack-spare-share must be in 0..1, got ${flags.stackSpareShare}`);
     return 2;
   }
   if (!(flags.warmupS >= 0)) {
@@ -143,7 +147,12 @@ async function main(): Promise<number> {
     kitchen_bias_min: flags.kitchenBiasMin,
     warmup_s: flags.warmupS,
     stacking: flags.stacking
-      ? { capacity: flags.stackCapacity, radius_m: flags.stackRadiusM, slack_s: flags.stackSlackS }
+      ? {
+          capacity: flags.stackCapacity,
+          radius_m: flags.stackRadiusM,
+          slack_s: flags.stackSlackS,
+          spare_share: flags.stackSpareShare,
+        }
       : false,
     stacked_offers: sim.stackedOffers,
     quality: sim.quality(),

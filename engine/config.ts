@@ -81,6 +81,14 @@ export interface EngineConfig {
    * a slow accept, traffic. A held job already closer to its promise may not be delayed at all.
    */
   readonly stackSlackS: number;
+  /**
+   * Stacking: when at least this share of the riders positioned in an order's shard are free,
+   * riders are not short there, and a free rider that reaches the pickup by the food's expected
+   * ready time plus `stackSlackS` takes the order instead of a stack (a stack makes its rider wait
+   * at the restaurant and its other orders ride longer, for a saving nobody needs). 0..1; 1 leaves
+   * the choice to the stack's cost alone.
+   */
+  readonly stackSpareShare: number;
   /** Travel-time model (engine/eta.ts): a rider's speed when its vehicle is not known, m/s. */
   readonly riderSpeedMps: number;
   /** Travel-time model: speed by vehicle type, m/s, before the hour's traffic factor. */
@@ -149,6 +157,7 @@ export const defaultEngineConfig: EngineConfig = Object.freeze({
   batchWindowMs: 2_000,
   stackRadiusM: 500,
   stackSlackS: 420,
+  stackSpareShare: 0.2,
   riderSpeedMps: 5.5,
   vehicleSpeedMps: Object.freeze({ bicycle: 4, motorcycle: 6, scooter: 5.5, car: 5, on_foot: 1.4 }),
   speedByHour: Object.freeze(Array.from({ length: 24 }, () => 1)),
@@ -199,6 +208,8 @@ export function resolveConfig(input: EngineConfigInput = {}): EngineConfig {
   if (!(Number.isFinite(c.stackRadiusM) && c.stackRadiusM >= 0 && c.stackRadiusM <= 10_000))
     throw new RangeError(`stackRadiusM must be a number in 0..10000, got ${c.stackRadiusM}`);
   if (!(c.stackSlackS <= 3600)) throw new RangeError(`stackSlackS must be a number in 0..3600, got ${c.stackSlackS}`);
+  if (!(c.stackSpareShare <= 1))
+    throw new RangeError(`stackSpareShare must be a number in 0..1, got ${c.stackSpareShare}`);
   if (!(c.riderSpeedMps > 0)) throw new RangeError(`riderSpeedMps must be above 0, got ${c.riderSpeedMps}`);
   for (const [k, v] of Object.entries(c.vehicleSpeedMps)) {
     if (!(VEHICLE_TYPES as readonly string[]).includes(k))

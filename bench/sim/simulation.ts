@@ -58,6 +58,8 @@ export interface SimOptions {
   stackRadiusM: number;
   /** The engine's `stackSlackS`: margin a stack leaves before every promise on its route, s. */
   stackSlackS: number;
+  /** The engine's `stackSpareShare`: the free share of a shard's riders from which a free rider in time goes before a stack. */
+  stackSpareShare: number;
   /**
    * Seconds of ordering before the figures start: the engine learns the city (its kitchens) first.
    * The counts cover the whole run; the samples and the quality figures only what follows.
@@ -84,6 +86,7 @@ export const defaultSimOptions: SimOptions = {
   stackCapacity: 2,
   stackRadiusM: 500,
   stackSlackS: 420,
+  stackSpareShare: 0.2,
   warmupS: 0,
 };
 
@@ -218,6 +221,7 @@ export class Simulation {
         kitchenTiming: opts.kitchen,
         stackRadiusM: opts.stackRadiusM,
         stackSlackS: opts.stackSlackS,
+        stackSpareShare: opts.stackSpareShare,
       },
     });
     this.engine.subscribe((e) => this.#onEvent(e));

@@ -5,7 +5,7 @@ import type { OrderRecord } from '../records.js';
 import { assign, FORBIDDEN } from './assignment.js';
 import { gaveUp, noCandidate, offer, waitUntil } from './offer.js';
 import type { Candidate } from './ring-search.js';
-import { bestStack, rideS, stackedMatch, type StackMatch } from './stacking.js';
+import { bestStack, freeRiderFirst, rideS, stackedMatch, type StackMatch } from './stacking.js';
 
 /**
  * Batched dispatch: a shard collects its dispatchable orders for
@@ -86,7 +86,7 @@ export function runBatches(core: EngineCore, now: number): void {
     core.search.findBest(o, now);
     const top = core.search.lastTop();
     searched.push(core.search.lastTrace(o, now, null));
-    const st = bestStack(core, o, now);
+    const st = top.length > 0 && freeRiderFirst(core, o, top[0]!.rider, now) ? undefined : bestStack(core, o, now);
     stacks.push(st);
     // A stack competes as one more candidate: its cost is what it adds to the rider's route beyond
     // the order's own ride, as a free rider's pickup ETA is what it rides beyond that.

@@ -5,7 +5,7 @@ import type { OrderRecord, RiderRecord } from '../records.js';
 import { joinBatch, policyOf } from './batch.js';
 import { gaveUp, noCandidate, offer, waitUntil } from './offer.js';
 import { endRiderOffer } from '../release.js';
-import { bestStack, rideS, stackedMatch } from './stacking.js';
+import { bestStack, freeRiderFirst, rideS, stackedMatch } from './stacking.js';
 
 export { keepTrace, noCandidate, offer } from './offer.js';
 
@@ -49,7 +49,7 @@ export function tryOffer(core: EngineCore, o: OrderRecord): void {
     return;
   }
   const match = source.find(o, now);
-  const stack = bestStack(core, o, now);
+  const stack = match !== undefined && freeRiderFirst(core, o, match.rider, now) ? undefined : bestStack(core, o, now);
   // Stack when the order adds less to a busy rider's route than a free rider would ride for it.
   if (stack !== undefined && (match === undefined || stack.addedS < match.etaS + rideS(core, o, now))) {
     const trace = { ...core.search.lastTrace(o, now, stack.rider), why: 'stacked' as const };

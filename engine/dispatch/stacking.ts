@@ -150,6 +150,25 @@ export function tryStack(core: EngineCore, r: RiderRecord, o: OrderRecord, now: 
   };
 }
 
+/**
+ * Whether free rider `r` should take `o` rather than a stack: when riders are
+ * not short in `o`'s shard (at least `stackSpareShare` of those positioned
+ * there are free) and `r` reaches the pickup by the food's expected ready
+ * time plus `stackSlackS`. A stack saves a rider's time, which is worth
+ * nothing while riders wait idle, and it costs the stacked rider a wait at the
+ * restaurant, the other orders on its route a longer ride, and rests on a
+ * forecast (kitchens run late, riders accept slowly) whose misses are late
+ * orders. Where riders are short the stack's cost alone decides.
+ */
+export function freeRiderFirst(core: EngineCore, o: OrderRecord, r: RiderRecord, now: number): boolean {
+  const share = core.config.stackSpareShare;
+  if (share >= 1) return false;
+  const shard = core.space.shardOfCell(o.pickupCell);
+  if (shard === undefined || shard.available.size < share * shard.riders.size) return false;
+  const atPickup = now + core.eta.travelS(r.lat, r.lng, o.pickup.lat, o.pickup.lng, r.vehicle, now) * 1000;
+  return atPickup <= Math.max(o.readyAt, now) + core.config.stackSlackS * 1000;
+}
+
 /** The seconds `o`'s own ride (pickup to drop) takes for an unknown vehicle: what a fresh rider adds beside its pickup. */
 export function rideS(core: EngineCore, o: OrderRecord, now: number): number {
   return core.eta.travelS(o.pickup.lat, o.pickup.lng, o.drop.lat, o.drop.lng, null, now);

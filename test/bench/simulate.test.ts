@@ -199,6 +199,11 @@ t.test('bad flags get a clear error and exit code 2', async (t) => {
   });
   t.equal(kitchen.status, 2);
   t.match(kitchen.stderr, /--kitchen must be learned or stated, got psychic/);
+  const share = spawnSync(process.execPath, ['--import', 'tsx', 'bench/simulate.ts', '--stack-spare-share', '1.5'], {
+    encoding: 'utf8',
+  });
+  t.equal(share.status, 2);
+  t.match(share.stderr, /--stack-spare-share must be in 0\.\.1, got 1\.5/);
 });
 
 t.test('npm run dispatch-quality: both policies per seed, a table or JSON, and a chart', async (t) => {

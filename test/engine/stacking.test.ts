@@ -156,3 +156,36 @@ t.test('a stack offer survives a restore, and a snapshot row written before stac
   const older = Engine.restore(old, { clock: new SimulatedClock(old.at) });
   t.same(checkInvariants(older), [], 'rows without stack fields restore as riders with none');
 });
+
+t.test('where riders are not short, a free rider in time for the food is preferred to a stack', async (t) => {
+  const run = (policy: 'greedy' | 'batched', stackSpareShare: number, busy: number) => {
+    const w = world({ stackSpareShare, dispatchPolicy: policy });
+    // Under the batched policy an order is offered when its shard's batch closes.
+    const order = (r: Parameters<typeof w.order>[0]) => {
+      const id = w.order(r);
+      if (policy === 'batched') w.clock.advance(2_000);
+      return id;
+    };
+    const r1 = w.restaurant();
+    const s = stackRider(w, 's', 2);
+    const a = order(r1);
+    if (!w.engine.acceptOffer(s, a).ok) throw new Error('not accepted');
+    // Riders busy with jobs of their own, in the same shard (north of the centre; east is another).
+    const r2 = w.restaurant('r2', near(1000, 0));
+    for (let i = 0; i < busy; i++) {
+      const id = stackRider(w, `busy-${i}`, 1, near(1000, 0));
+      if (!w.engine.acceptOffer(id, order(r2)).ok) throw new Error('busy rider did not take its job');
+    }
+    const free = w.rider('free', near(800, 180));
+    const b = order(r1);
+    const o = offered(w, b)!;
+    t.same(checkInvariants(w.engine), []);
+    return o.riderId === free ? 'free' : o.riderId === s && o.trace?.why === 'stacked' ? 'stacked' : o.riderId;
+  };
+  for (const policy of ['greedy', 'batched'] as const) {
+    t.equal(run(policy, 0.2, 0), 'free', `${policy}: half the riders free: the free rider, 800 m away, takes it`);
+    t.equal(run(policy, 1, 0), 'stacked', `${policy}: stackSpareShare 1: the stack, which adds less, takes it`);
+    t.equal(run(policy, 0.2, 8), 'stacked', `${policy}: one rider in ten free: riders are short, the stack takes it`);
+  }
+  t.throws(() => world({ stackSpareShare: 1.5 }), /stackSpareShare must be a number in 0\.\.1/);
+});
