@@ -103,7 +103,7 @@ export const UNUSED_SEED_VARIABLES: Readonly<Record<string, string>> = {
 
 export type ServerEnv = PersistenceEnv & FirebaseEnv & Readonly<Record<string, string | undefined>>;
 
-// About half a kilobyte per entry: a million is half a gigabyte of heap.
+// About 0.8 KB of heap per entry (a rider's principal and its key, measured): a million is 0.8 GB.
 const MAX_IDENTITY_CACHE_SIZE = 1_000_000;
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
