@@ -48,6 +48,9 @@ export class CachingIdentity implements IdentityVerifier {
   // Keyed by the token's SHA-256, never the token: a heap dump must not hand out bearer tokens.
   // A Map iterates in insertion order; a hit re-inserts, so the first key is the least recently used.
   readonly #entries = new Map<string, Principal>();
+  // Counts refusals that matter to the cache; a verification that saw one happen while it ran stores nothing,
+  // so an unchecked call in flight cannot put back a token a checked call just found revoked.
+  #refusals = 0;
 
   constructor(inner: ScreeningVerifier, opts: CachingIdentityOptions) {
     const size = opts.size ?? DEFAULT_IDENTITY_CACHE_SIZE;
@@ -85,15 +88,19 @@ export class CachingIdentity implements IdentityVerifier {
   }
 
   async #verifyAndStore(token: string, known: string | undefined, opts: VerifyOptions): Promise<Result<Principal>> {
+    const refusals = this.#refusals;
     const res = await this.#inner.verify(token, opts);
     const key = known ?? createHash('sha256').update(token).digest('base64');
     if (!res.ok) {
       // A token refused now (revoked on a checked call, say) must not be served from an older entry.
-      if (this.#entries.delete(key)) this.stats.evicted++;
+      const dropped = this.#entries.delete(key);
+      if (dropped) this.stats.evicted++;
+      if (dropped || opts.checkRevoked === true) this.#refusals++;
       return res;
     }
     const p = res.value;
     if (opts.checkRevoked === true || p.role === 'admin' || p.revocationChecked) return res;
+    if (refusals !== this.#refusals) return res;
     if (!(this.#clock.now() < p.expiresAt)) return res;
     this.#entries.delete(key);
     this.#entries.set(key, Object.freeze(p));

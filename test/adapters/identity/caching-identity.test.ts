@@ -25,6 +25,8 @@ class ScriptedVerifier implements ScreeningVerifier {
   readonly answers = new Map<string, Result<Principal>>();
   readonly calls: { token: string; checkRevoked: boolean }[] = [];
   drift = false;
+  /** When set, unchecked calls answer only once it resolves (with the answer of when they were made). */
+  gate: Promise<void> | undefined;
 
   screen(token: string): Rejection | undefined {
     if (token.trim() === '') return reject('AUTH_TOKEN_MISSING', 'no bearer token was given');
@@ -37,7 +39,9 @@ class ScriptedVerifier implements ScreeningVerifier {
     this.calls.push({ token, checkRevoked: opts.checkRevoked === true });
     const screened = this.screen(token);
     if (screened !== undefined) return Promise.resolve(screened);
-    return Promise.resolve(this.answers.get(token) ?? reject('AUTH_TOKEN_INVALID', 'unknown token'));
+    const answer = this.answers.get(token) ?? reject('AUTH_TOKEN_INVALID', 'unknown token');
+    const gate = opts.checkRevoked === true ? undefined : this.gate;
+    return gate ? gate.then(() => answer) : Promise.resolve(answer);
   }
 
   callsFor(token: string): number {
@@ -151,6 +155,21 @@ t.test('checkRevoked: always verified, never stored, and a refusal drops the cac
   t.match(await cache.verify('tok-r', { checkRevoked: true }), { ok: false, code: 'AUTH_TOKEN_REVOKED' });
   t.equal(cache.entries, 0, 'the revoked token is no longer cached');
   t.match(await cache.verify('tok-r'), { ok: false, code: 'AUTH_TOKEN_REVOKED' }, 'nor served to unchecked calls');
+});
+
+t.test('an unchecked call in flight does not store a token a checked call refused meanwhile', async (t) => {
+  const { clock, inner, cache, issue } = setup();
+  issue('tok-race', principal('cust-race', clock.now() + HOUR));
+  let open = () => {};
+  inner.gate = new Promise<void>((r) => (open = r));
+  const unchecked = cache.verify('tok-race');
+  inner.answers.set('tok-race', reject('AUTH_TOKEN_REVOKED', 'revoked'));
+  t.match(await cache.verify('tok-race', { checkRevoked: true }), { ok: false, code: 'AUTH_TOKEN_REVOKED' });
+  open();
+  t.ok((await unchecked).ok, 'the call made before the revocation was seen passes, as it would uncached');
+  t.equal(cache.entries, 0, 'but it stored nothing');
+  inner.gate = undefined;
+  t.match(await cache.verify('tok-race'), { ok: false, code: 'AUTH_TOKEN_REVOKED' });
 });
 
 t.test('failures are not cached', async (t) => {
