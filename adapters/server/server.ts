@@ -212,6 +212,12 @@ export async function startServer(
       config.identityCacheSize > 0
         ? new CachingIdentity(firebase, { size: config.identityCacheSize, clock })
         : firebase;
+    log.info({
+      msg:
+        config.identityCacheSize > 0
+          ? `identity: verified principals cached until their token expires, up to ${config.identityCacheSize}`
+          : 'identity: cache off (IDENTITY_CACHE_SIZE=0), every token verified',
+    });
     const catalog = new CatalogStore(storage.db);
     // What the edges call: the same parts, timed when profiling.
     const edge = timedParts(
