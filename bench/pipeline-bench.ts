@@ -23,6 +23,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_IDENTITY_CACHE_SIZE } from '../adapters/identity/caching-identity.js';
 import { dropDatabase } from '../adapters/postgres/ensure-database.js';
 import { parseRedisUrl } from '../adapters/queue/redis-url.js';
 import { Redis } from 'ioredis';
@@ -64,6 +65,8 @@ export const defaultPipelineBench = {
   stages: 'on' as string,
   /** The server's Postgres driver (`DATABASE_DRIVER`): `postgres-js` (the default) or `pg`. */
   sql: 'postgres-js' as string,
+  /** The server's `IDENTITY_CACHE_SIZE`: verified principals kept (production's default); 0 verifies every request. */
+  identityCache: DEFAULT_IDENTITY_CACHE_SIZE,
 };
 export type PipelineFlags = typeof defaultPipelineBench;
 export const quickPipelineBench: Partial<PipelineFlags> = {
@@ -383,6 +386,7 @@ async function runSystem(
       SERVER_PORT: '0',
       DATABASE_URL: dbUrl,
       DATABASE_DRIVER: f.sql,
+      IDENTITY_CACHE_SIZE: String(f.identityCache),
       REDIS_URL,
       QUEUE_PREFIX: queuePrefix,
       ENCRYPTION_KEY: randomBytes(32).toString('hex'),

@@ -9,8 +9,9 @@ import { randomUUID } from 'node:crypto';
 import type { Agent } from 'node:http';
 import { applicationDefault, cert, deleteApp, initializeApp, type App, type Credential } from 'firebase-admin/app';
 import { getAuth, type Auth } from 'firebase-admin/auth';
-import type { IdentityVerifier, VerifyOptions } from '../../engine/ports/identity.js';
-import { IdentityClaim, reject, type Principal, type Result } from '../../protocol/index.js';
+import type { VerifyOptions } from '../../engine/ports/identity.js';
+import { IdentityClaim, reject, type Principal, type Rejection, type Result } from '../../protocol/index.js';
+import type { ScreeningVerifier } from './caching-identity.js';
 import { FirebaseConfigError, type FirebaseConfig } from './config.js';
 import { rejectionFromFirebase } from './firebase-errors.js';
 import { peekClaimedRole, principalFromClaims } from './principal-from-token.js';
@@ -42,7 +43,7 @@ export interface FirebaseIdentityOptions {
 }
 
 /** A verifier that also owns resources. */
-export interface FirebaseIdentity extends IdentityVerifier {
+export interface FirebaseIdentity extends ScreeningVerifier {
   /** The firebase-admin Auth of this verifier, for tools (roles command, tests). */
   readonly auth: Auth;
   readonly config: FirebaseConfig;
@@ -112,7 +113,8 @@ class FirebaseIdentityVerifier implements FirebaseIdentity {
     this.auth = getAuth(app);
   }
 
-  async verify(token: string, opts: VerifyOptions = {}): Promise<Result<Principal>> {
+  /** The checks made before any verification work: no token, an oversize one, emulator mode changed at run time. */
+  screen(token: string): Rejection | undefined {
     if (typeof token !== 'string' || token.trim() === '') {
       return reject('AUTH_TOKEN_MISSING', 'no bearer token was given');
     }
@@ -121,6 +123,12 @@ class FirebaseIdentityVerifier implements FirebaseIdentity {
     }
     const drift = this.modeDrift();
     if (drift !== undefined) return reject('AUTH_UNAVAILABLE', drift);
+    return undefined;
+  }
+
+  async verify(token: string, opts: VerifyOptions = {}): Promise<Result<Principal>> {
+    const screened = this.screen(token);
+    if (screened !== undefined) return screened;
 
     // An admin claim (read unverified) only ever adds checks, never removes one.
     const claimsAdmin = peekClaimedRole(token) === 'admin';

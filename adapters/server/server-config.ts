@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { FieldCipherError, parseEncryptionKey } from '../crypto/field-cipher.js';
 import { parseLogConfig } from '../observability/logger.js';
+import { DEFAULT_IDENTITY_CACHE_SIZE } from '../identity/caching-identity.js';
 import { type FirebaseConfig, FirebaseConfigError, type FirebaseEnv, parseFirebaseConfig } from '../identity/config.js';
 import {
   type PersistenceConfig,
@@ -60,6 +61,8 @@ export interface ServerConfig {
   readonly riderReview: boolean;
   /** The gRPC admin service (docs/admin.md); undefined when turned off (`ADMIN_GRPC_PORT=off`). */
   readonly admin: AdminConfig | undefined;
+  /** Verified principals kept until their token expires (docs/identity.md, "Caching"); 0: none. */
+  readonly identityCacheSize: number;
 }
 
 export interface AdminConfig {
@@ -100,6 +103,9 @@ export const UNUSED_SEED_VARIABLES: Readonly<Record<string, string>> = {
 
 export type ServerEnv = PersistenceEnv & FirebaseEnv & Readonly<Record<string, string | undefined>>;
 
+// About 0.8 KB of heap per entry (a rider's principal and its key, measured): a million is 0.8 GB.
+const MAX_IDENTITY_CACHE_SIZE = 1_000_000;
+
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
 /**
@@ -107,6 +113,7 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
  * - `SERVER_HOST` (127.0.0.1: Caddy in front takes the public traffic), `SERVER_PORT` (8080);
  * - storage: `DATABASE_URL` + `REDIS_URL`, or neither for embedded PGlite in `DATA_DIR` (see persistence/config.ts);
  * - identity: `FIREBASE_PROJECT_ID`, `FIREBASE_SERVICE_ACCOUNT_KEY`, `FIREBASE_AUTH_EMULATOR_HOST`;
+ *   `IDENTITY_CACHE_SIZE` (50000; 0 turns the cache off): verified principals kept until their token expires;
  * - `ENCRYPTION_KEY`: 32 bytes, hex or base64; required in production;
  * - `SERVICE_TIMEZONE` (Asia/Kolkata): the zone of restaurants' operating hours;
  * - `UPI_PAYEE_VPA` (required in production), `UPI_PAYEE_NAME`, `UPI_MERCHANT_CODE` (5812);
@@ -184,6 +191,7 @@ export function parseServerConfig(env: ServerEnv, opts: { readonly tty?: boolean
   const port = int('SERVER_PORT', 8080, 0, 65535);
   const persistence = attempt(() => parsePersistenceConfig(env), [PersistenceConfigError]);
   const firebase = attempt(() => parseFirebaseConfig(env), [FirebaseConfigError]);
+  const identityCacheSize = int('IDENTITY_CACHE_SIZE', DEFAULT_IDENTITY_CACHE_SIZE, 0, MAX_IDENTITY_CACHE_SIZE);
   const keyRaw = env['ENCRYPTION_KEY'];
   const encryptionKey =
     keyRaw || mode === 'production' ? attempt(() => parseEncryptionKey(keyRaw), [FieldCipherError]) : undefined;
@@ -299,5 +307,6 @@ export function parseServerConfig(env: ServerEnv, opts: { readonly tty?: boolean
     unused: Object.freeze(unused),
     riderReview,
     admin,
+    identityCacheSize,
   });
 }

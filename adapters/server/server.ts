@@ -35,6 +35,7 @@ import { restaurantHandlers } from '../http/handlers/restaurants.js';
 import { attachRestRoutes } from '../http/rest-gateway.js';
 import { attachConsoleRoutes } from '../console/console-route.js';
 import { send } from '../http/http-io.js';
+import { CachingIdentity } from '../identity/caching-identity.js';
 import { createFirebaseIdentity } from '../identity/firebase-identity.js';
 import { EventWriter } from '../persistence/event-writer.js';
 import { defaultRetention, pruneRetention } from '../persistence/retention.js';
@@ -206,13 +207,24 @@ export async function startServer(
       hooks.identityAgent !== undefined ? { httpAgent: hooks.identityAgent } : {},
     );
     closers.push(() => firebase.close());
+    // Admin and revocation-checked calls always reach firebase-admin (docs/identity.md, "Caching").
+    const verifier =
+      config.identityCacheSize > 0
+        ? new CachingIdentity(firebase, { size: config.identityCacheSize, clock })
+        : firebase;
+    log.info({
+      msg:
+        config.identityCacheSize > 0
+          ? `identity: verified principals cached until their token expires, up to ${config.identityCacheSize}`
+          : 'identity: cache off (IDENTITY_CACHE_SIZE=0), every token verified',
+    });
     const catalog = new CatalogStore(storage.db);
     // What the edges call: the same parts, timed when profiling.
     const edge = timedParts(
       {
         engine,
         catalog,
-        identity: hooks.wrapIdentity ? hooks.wrapIdentity(firebase) : firebase,
+        identity: hooks.wrapIdentity ? hooks.wrapIdentity(verifier) : verifier,
         durable: () => writeBehind.barrier(),
       },
       st,

@@ -11,9 +11,10 @@
  *   REST stay the same.
  *
  * Identity runs on the path the orchestrator chose (bench/identity/bench-identity.ts):
- * by default production's, each request's token verified by firebase-admin
- * against keys it fetched from a local stand-in of Google, nothing cached
- * beyond what firebase-admin caches; or the emulator's.
+ * by default production's, tokens verified by firebase-admin against keys it
+ * fetched from a local stand-in of Google, behind the server's own identity
+ * cache as `npm start` builds it (`IDENTITY_CACHE_SIZE`, the bench's
+ * `--identity-cache`; 0 verifies every request); or the emulator's.
  *
  * It reports its own `process.cpuUsage()` between a `start` and a `stop`
  * message, the engine's match histogram and the store's lookup histogram,
@@ -74,11 +75,11 @@ const args = JSON.parse(process.argv[2]!) as ServerArgs;
 const send = (m: ServerMsg) => process.send?.(m);
 
 /**
- * Emulator path only: remembers each verified token until it expires.
- * firebase-admin asks the emulator about every token (a network call that
- * production, verifying RS256 locally, never makes), and with a thousand REST
- * calls a second the emulator, not the server, would be measured. The
- * production path verifies every request, as `npm start` does.
+ * Emulator path with the server's cache off only: remembers each verified
+ * token until it expires. firebase-admin asks the emulator about every token
+ * (a network call that production, verifying RS256 locally, never makes), and
+ * with a thousand REST calls a second the emulator, not the server, would be
+ * measured. With the server's cache on, that cache does the same.
  */
 function rememberTokens(inner: IdentityVerifier): IdentityVerifier {
   const known = new Map<string, Principal>();
@@ -123,7 +124,11 @@ const hooks: ServerHooks = {
     : () => {
         positions++;
       },
-  ...(id.agent !== undefined ? { identityAgent: id.agent } : { wrapIdentity: rememberTokens }),
+  ...(id.agent !== undefined
+    ? { identityAgent: id.agent }
+    : args.env['IDENTITY_CACHE_SIZE'] === '0'
+      ? { wrapIdentity: rememberTokens }
+      : {}),
 };
 const quiet = {
   info: () => {},

@@ -5,7 +5,8 @@ export interface VerifyOptions {
   /**
    * Ask the identity provider whether the token was revoked or the user
    * disabled (one user lookup). Admin tokens are always checked, whatever
-   * this says.
+   * this says. Without it, the server may answer from principals verified
+   * earlier for the same token (docs/identity.md, "Caching"); with it, never.
    */
   readonly checkRevoked?: boolean;
 }

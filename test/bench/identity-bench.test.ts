@@ -19,7 +19,12 @@ t.test('npm run bench -- identity --quick --json: one verification on both paths
   const out = res.last!;
   t.equal(out['scenario'], 'identity');
   t.match(out['machine'], /Node v20/);
-  t.match(out['production'], { ...pathShape, rs256_verify_cpu_us: Number, key_fetches: 1 });
+  t.match(out['production'], {
+    ...pathShape,
+    rs256_verify_cpu_us: Number,
+    key_fetches: 1,
+    cached: { ...pathShape, hits: 50 },
+  });
   t.notOk('emulatorSeconds' in out['production']);
   t.match(out['emulator'], { ...pathShape, emulator_pid: Number, emulator_cpu_us_per_verify: Number });
   t.ok(out['production'].server_cpu_us_per_verify > 0 && out['emulator'].server_cpu_us_per_verify > 0);

@@ -65,6 +65,7 @@ t.test('npm run bench -- match --quick --json: the engine alone end to end', asy
   const out = res.last!;
   t.equal(out['scenario'], 'match');
   t.equal(out['identity'], 'production', 'tokens verified as production verifies them, by default');
+  t.equal(out['identity_cache'], 50_000, "behind the server's identity cache, as npm start builds it");
   t.match(out, systemShape);
   t.equal(out['seed'], 3);
   t.equal(out['orders'].unmatched, 0);
@@ -103,4 +104,9 @@ t.test('bad flags are refused with usage', async (t) => {
   const res = await runBench(['baselines', '--nope']);
   t.equal(res.status, 2);
   t.match(res.stderr, /unknown flag --nope/);
+  for (const bad of ['1.5', '2000000']) {
+    const r = await runBench(['match', '--identity-cache', bad]);
+    t.equal(r.status, 2, `--identity-cache ${bad}`);
+    t.match(r.stderr, /--identity-cache must be an integer in 0\.\.1000000/);
+  }
 });

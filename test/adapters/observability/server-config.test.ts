@@ -111,6 +111,22 @@ t.test('malformed and unknown values stop the server with every problem listed',
   );
 });
 
+t.test(
+  'IDENTITY_CACHE_SIZE: 50000 by default, 0 turns the cache off, anything else malformed stops the server',
+  async (t) => {
+    t.equal(parseServerConfig({ NODE_ENV: 'test' }).identityCacheSize, 50_000);
+    t.equal(parseServerConfig({ NODE_ENV: 'test', IDENTITY_CACHE_SIZE: '0' }).identityCacheSize, 0);
+    t.equal(parseServerConfig({ NODE_ENV: 'test', IDENTITY_CACHE_SIZE: '1000' }).identityCacheSize, 1000);
+    for (const bad of ['-1', 'lots', '1.5', '50k', '1000001']) {
+      t.throws(
+        () => parseServerConfig({ NODE_ENV: 'test', IDENTITY_CACHE_SIZE: bad }),
+        { name: 'ServerConfigError', message: `IDENTITY_CACHE_SIZE must be an integer in 0..1000000, got "${bad}"` },
+        bad,
+      );
+    }
+  },
+);
+
 t.test('production: a missing ENCRYPTION_KEY is a start-up error, never a 503 later', async (t) => {
   t.throws(() => parseServerConfig({ NODE_ENV: 'production', ...server }), /ENCRYPTION_KEY/);
   const dev = parseServerConfig({ NODE_ENV: 'development' });
