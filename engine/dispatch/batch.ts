@@ -86,7 +86,8 @@ export function runBatches(core: EngineCore, now: number): void {
     core.search.findBest(o, now);
     const top = core.search.lastTop();
     searched.push(core.search.lastTrace(o, now, null));
-    const st = top.length > 0 && freeRiderFirst(core, o, top[0]!.rider, now) ? undefined : bestStack(core, o, now);
+    let st = bestStack(core, o, now);
+    if (st !== undefined && top.length > 0 && freeRiderFirst(core, o, top[0]!.rider, now)) st = undefined;
     stacks.push(st);
     // A stack competes as one more candidate: its cost is what it adds to the rider's route beyond
     // the order's own ride, as a free rider's pickup ETA is what it rides beyond that.

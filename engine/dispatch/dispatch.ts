@@ -49,7 +49,8 @@ export function tryOffer(core: EngineCore, o: OrderRecord): void {
     return;
   }
   const match = source.find(o, now);
-  const stack = match !== undefined && freeRiderFirst(core, o, match.rider, now) ? undefined : bestStack(core, o, now);
+  let stack = bestStack(core, o, now);
+  if (stack !== undefined && match !== undefined && freeRiderFirst(core, o, match.rider, now)) stack = undefined;
   // Stack when the order adds less to a busy rider's route than a free rider would ride for it.
   if (stack !== undefined && (match === undefined || stack.addedS < match.etaS + rideS(core, o, now))) {
     const trace = { ...core.search.lastTrace(o, now, stack.rider), why: 'stacked' as const };
