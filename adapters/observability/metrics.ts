@@ -58,6 +58,17 @@ export interface PushStatsView {
   readonly failed: number;
 }
 
+/** The identity cache's counters (adapters/identity/caching-identity.ts). */
+export interface IdentityCacheView {
+  readonly stats: {
+    readonly hits: number;
+    readonly misses: number;
+    readonly bypassed: number;
+    readonly evicted: number;
+  };
+  readonly entries: number;
+}
+
 export interface PoolView {
   readonly totalCount: number;
   readonly idleCount: number;
@@ -78,6 +89,7 @@ interface Sources {
   rider?: RiderStatsView;
   stream?: StreamStatsView;
   push?: PushStatsView;
+  identityCache?: IdentityCacheView;
   pool?: PoolView & { readonly options: { readonly max?: number } };
   queueDepth?: () => Promise<number>;
   money?: () => Promise<MoneyOpen>;
@@ -449,6 +461,33 @@ export class ServerMetrics {
         ];
       },
     );
+    readCounter(
+      r,
+      {
+        name: 'dispatch_identity_cache_total',
+        help: 'token verifications by the identity cache: hit, miss (verified, then kept), bypassed (revocation checked), evicted',
+        labelNames: ['outcome'],
+      },
+      () => {
+        const c = src.identityCache;
+        if (!c) return undefined;
+        return [
+          [{ outcome: 'hit' }, c.stats.hits],
+          [{ outcome: 'miss' }, c.stats.misses],
+          [{ outcome: 'bypassed' }, c.stats.bypassed],
+          [{ outcome: 'evicted' }, c.stats.evicted],
+        ];
+      },
+    );
+    new Gauge({
+      name: 'dispatch_identity_cache_entries',
+      help: 'verified principals held by the identity cache',
+      registers: [r],
+      collect() {
+        const c = src.identityCache;
+        if (c) this.set(c.entries);
+      },
+    });
     // Every outcome shows from the start, at 0, so rates and alerts have a series to work on.
     for (const outcome of ['sent', 'accepted', 'declined', 'expired', 'withdrawn']) this.#offers.inc({ outcome }, 0);
     for (const outcome of ['sent', 'retried', 'rejected']) this.#refundRounds.inc({ outcome }, 0);
@@ -515,6 +554,9 @@ export class ServerMetrics {
   }
   watchPush(stats: PushStatsView): void {
     this.#src.push = stats;
+  }
+  watchIdentityCache(cache: IdentityCacheView): void {
+    this.#src.identityCache = cache;
   }
   watchPool(pool: PoolView & { readonly options: { readonly max?: number } }): void {
     this.#src.pool = pool;

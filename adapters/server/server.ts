@@ -218,6 +218,7 @@ export async function startServer(
           ? `identity: verified principals cached until their token expires, up to ${config.identityCacheSize}`
           : 'identity: cache off (IDENTITY_CACHE_SIZE=0), every token verified',
     });
+    if (verifier instanceof CachingIdentity) metrics.watchIdentityCache(verifier);
     const catalog = new CatalogStore(storage.db);
     // What the edges call: the same parts, timed when profiling.
     const edge = timedParts(

@@ -194,6 +194,10 @@ t.test('a delivery with a rider socket and a stream: request and socket lines, t
   t.equal(value(text, 'dispatch_dependency_up', { dependency: 'database' }), 1);
   t.equal(value(text, 'dispatch_ready'), 1);
   t.equal(value(text, 'dispatch_recovering'), 0);
+  // Each role's token is verified once, then answered from the identity cache.
+  t.ok(value(text, 'dispatch_identity_cache_total', { outcome: 'hit' }) >= 1, 'a token used again is a cache hit');
+  t.ok(value(text, 'dispatch_identity_cache_total', { outcome: 'miss' }) >= 3, 'one miss per role at least');
+  t.ok(value(text, 'dispatch_identity_cache_entries') >= 3);
   t.match(text, /\nnodejs_eventloop_lag_p99_seconds\{service="server"\} \d/, 'event-loop lag');
   t.match(text, /# TYPE nodejs_gc_duration_seconds histogram/, 'GC');
 
