@@ -77,10 +77,12 @@ export class Reconciler {
     let refundsSettled = 0;
     let refundsRequested = 0;
     let errors = 0;
+    // One item that fails (the gateway away, or anything else) is logged and left for the next pass;
+    // it must not stop the items after it, nor the refunds asked for at the end of the pass.
     const note = (err: unknown, what: string) => {
       errors++;
-      if (!(err instanceof GatewayError)) throw err;
-      this.o.log.warn({ msg: `reconciliation: ${what}`, err: err.message });
+      if (err instanceof GatewayError) this.o.log.warn({ msg: `reconciliation: ${what}`, err: err.message });
+      else this.o.log.error({ msg: `reconciliation: ${what} failed`, err: String(err) });
     };
 
     const payments = await money.stuckPayments(afterMs, batch);
@@ -134,8 +136,12 @@ export class Reconciler {
 
     for (const m of await money.refundsMissing(batch)) {
       const ask = { id: randomUUID(), paymentId: m.id, amountPaise: m.amount_paise, reason: m.reason };
-      const created = await catalog.transaction('reconcile refund', (tx) => catalog.requestRefund(tx, ask));
-      if (created) refundsRequested++;
+      try {
+        const created = await catalog.transaction('reconcile refund', (tx) => catalog.requestRefund(tx, ask));
+        if (created) refundsRequested++;
+      } catch (err) {
+        note(err, `refund of payment ${m.id}`);
+      }
     }
     return {
       paymentsChecked: payments.length,

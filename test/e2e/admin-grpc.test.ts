@@ -228,11 +228,18 @@ t.test('force-assign and reassign keep the invariants; each action is recorded w
     rows.some((r) => r.admin_uid !== cast.admin.uid),
     'refused callers are not admins: nothing of theirs ran, nothing recorded under them',
   );
-  const events = await db.query<{ body: { by: string; reason: string } }>(
-    `SELECT body FROM engine_events WHERE aggregate = 'order' AND aggregate_id = $1 AND type = 'order_cancelled'`,
-    [o],
-  );
-  t.match(events.rows[0]?.body, { by: 'admin', reason: 'customer called support' });
+  // Events reach Postgres behind the answer (write-behind): wait for the writer, not for luck.
+  const cancelledEvent = async () =>
+    (
+      await db.query<{ body: { by: string; reason: string } }>(
+        `SELECT body FROM engine_events WHERE aggregate = 'order' AND aggregate_id = $1 AND type = 'order_cancelled'`,
+        [o],
+      )
+    ).rows[0]?.body;
+  let body = await cancelledEvent();
+  for (const end = Date.now() + 10_000; body === undefined && Date.now() < end; body = await cancelledEvent())
+    await new Promise((r) => setTimeout(r, 50));
+  t.match(body, { by: 'admin', reason: 'customer called support' });
 });
 
 t.test('restaurant status, drain, dispatch settings', async (t) => {
