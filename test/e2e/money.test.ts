@@ -29,8 +29,11 @@ const relayDone = async (payment: string) =>
       `refund-${payment}`,
     ])
   ).rows[0]?.sent === true;
-const cancel = (order: string, token: string) =>
-  api(url, 'PUT', `/orders/${order}/status`, { token, body: { status: 'cancelled' } });
+const cancel = async (order: string, token: string) => {
+  const r = await api(url, 'PUT', `/orders/${order}/status`, { token, body: { status: 'cancelled' } });
+  if (r.status !== 200) throw new Error(`cancel ${order}: ${r.status} ${JSON.stringify(r.body)}`);
+  return r;
+};
 
 t.test(
   'POST /payments creates the gateway order and answers its UPI intent link; the webhook, not the app, confirms it',

@@ -57,23 +57,41 @@ export interface WebhookDeps extends GatewayDeps {
 export function paymentSettlement(d: Omit<WebhookDeps, 'webhookSecret'>) {
   const { engine, catalog } = d;
 
-  /** Brings the engine in line with the stored payment; answers what it did. */
-  const reconcile = async (tx: SqlTx, transactionId: string, amountPaid: number): Promise<string> => {
+  /**
+   * What the stored payment asks of the engine, read inside the settling transaction: a refund is
+   * asked for there (it commits with the payment), while the engine is told only by `tell`, after the
+   * commit. The engine's word is what customers see ("paid"), and an order cancelled once its
+   * payment shows as paid must find the capture committed, so that the cancellation's stored event
+   * brings its refund (sql/statements/append-batch.sql); a capture still uncommitted then is only
+   * found by reconciliation's sweep for missing refunds, later.
+   */
+  const reconcile = async (
+    tx: SqlTx,
+    transactionId: string,
+    amountPaid: number,
+  ): Promise<{ did: string; tell?: () => string }> => {
     const pay = await catalog.paymentByTransaction(tx, transactionId);
-    if (!pay) return 'ignored: unknown transaction';
+    if (!pay) return { did: 'ignored: unknown transaction' };
+    const orderId = pay.order_id as OrderId;
     if (pay.status === 'failed') {
-      const r = engine.failPayment(pay.order_id as OrderId);
-      return r.ok ? 'payment failed; order cancelled' : 'payment failed';
+      return {
+        did: 'payment failed',
+        tell: () => (engine.failPayment(orderId).ok ? 'payment failed; order cancelled' : 'payment failed'),
+      };
     }
-    if (pay.status !== 'captured') return `payment ${pay.status}`;
-    const order = engine.getOrder(pay.order_id as OrderId);
+    if (pay.status !== 'captured') return { did: `payment ${pay.status}` };
+    const order = engine.getOrder(orderId);
     const waiting =
       order.ok && !order.value.paid && (order.value.state === 'awaiting_payment' || order.value.state === 'placed');
     if (waiting && amountPaid === pay.amount_paise) {
-      const r = engine.confirmPayment(pay.order_id as OrderId);
-      if (r.ok) return 'payment captured; order confirmed';
+      // Cancelled between this read and the confirmation: the cancellation's event finds the capture
+      // committed and brings its refund (or, written before the commit, reconciliation does).
+      return {
+        did: 'payment captured',
+        tell: () => (engine.confirmPayment(orderId).ok ? 'payment captured; order confirmed' : 'payment captured'),
+      };
     }
-    if (order.ok && order.value.paid) return 'payment captured';
+    if (order.ok && order.value.paid) return { did: 'payment captured' };
     // Captured, but the order can no longer use it (cancelled, expired, gone, or the wrong amount): give it back.
     const created = await catalog.requestRefund(tx, {
       id: d.newId(),
@@ -81,7 +99,7 @@ export function paymentSettlement(d: Omit<WebhookDeps, 'webhookSecret'>) {
       amountPaise: amountPaid > 0 ? amountPaid : pay.amount_paise,
       reason: amountPaid !== pay.amount_paise ? 'amount_mismatch' : `order_${order.ok ? order.value.state : 'gone'}`,
     });
-    return created ? 'payment captured; refund requested' : 'payment captured; refund already requested';
+    return { did: created ? 'payment captured; refund requested' : 'payment captured; refund already requested' };
   };
 
   /** A refund ended at the gateway: processed (the customer is told) or failed (flagged for an operator). */
@@ -118,18 +136,20 @@ export function paymentSettlement(d: Omit<WebhookDeps, 'webhookSecret'>) {
     p: { transactionId: string; gatewayPaymentId: string; amount: number },
   ): Promise<{ status: string; result: string }> => {
     const outcome = event === 'payment.captured' ? 'captured' : event === 'payment.failed' ? 'failed' : undefined;
-    const answer = await catalog.transaction('payment webhook', async (tx) => {
+    const settled = await catalog.transaction('payment webhook', async (tx) => {
       const fresh = await catalog.insertInbox(tx, WEBHOOK_GATEWAY, eventId, event, payload);
       if (fresh && outcome) {
         const pay = await catalog.paymentByTransaction(tx, p.transactionId);
         if (pay) await catalog.settlePayment(tx, pay.id, outcome, p.gatewayPaymentId);
       }
-      const did = outcome ? await reconcile(tx, p.transactionId, p.amount) : `ignored: event ${event}`;
+      const r = outcome ? await reconcile(tx, p.transactionId, p.amount) : { did: `ignored: event ${event}` };
       if (fresh) await catalog.markInboxProcessed(tx, WEBHOOK_GATEWAY, eventId);
-      return { status: fresh ? 'processed' : 'duplicate', result: did };
+      return { status: fresh ? 'processed' : 'duplicate', ...r };
     });
+    // Committed: now the engine may say so.
+    const result = settled.tell ? settled.tell() : settled.did;
     await d.durable();
-    return answer;
+    return { status: settled.status, result };
   };
 
   return { paymentEvent, refundEvent };
