@@ -62,21 +62,20 @@ export function paymentSettlement(d: Omit<WebhookDeps, 'webhookSecret'>) {
    * asked for there (it commits with the payment), while the engine is told only by `tell`, after the
    * commit. The engine's word is what customers see ("paid"), and an order cancelled once its
    * payment shows as paid must find the capture committed, so that the cancellation's stored event
-   * brings its refund (sql/statements/append-batch.sql); a capture still uncommitted then is only
-   * found by reconciliation's sweep for missing refunds, later.
+   * brings its refund (sql/statements/append-batch.sql).
    */
   const reconcile = async (
     tx: SqlTx,
     transactionId: string,
     amountPaid: number,
-  ): Promise<{ did: string; tell?: () => string }> => {
+  ): Promise<{ did: string; tell?: () => Promise<string> }> => {
     const pay = await catalog.paymentByTransaction(tx, transactionId);
     if (!pay) return { did: 'ignored: unknown transaction' };
     const orderId = pay.order_id as OrderId;
     if (pay.status === 'failed') {
       return {
         did: 'payment failed',
-        tell: () => (engine.failPayment(orderId).ok ? 'payment failed; order cancelled' : 'payment failed'),
+        tell: async () => (engine.failPayment(orderId).ok ? 'payment failed; order cancelled' : 'payment failed'),
       };
     }
     if (pay.status !== 'captured') return { did: `payment ${pay.status}` };
@@ -84,11 +83,29 @@ export function paymentSettlement(d: Omit<WebhookDeps, 'webhookSecret'>) {
     const waiting =
       order.ok && !order.value.paid && (order.value.state === 'awaiting_payment' || order.value.state === 'placed');
     if (waiting && amountPaid === pay.amount_paise) {
-      // Cancelled between this read and the confirmation: the cancellation's event finds the capture
-      // committed and brings its refund (or, written before the commit, reconciliation does).
+      // Cancelled (unpaid, so with no refund due) or expired between this read and the confirmation:
+      // the capture is committed and the order cannot use it, so it is given back at once, in a
+      // transaction of its own (should that fail, reconciliation's sweep for missing refunds asks).
+      const amountPaise = pay.amount_paise;
       return {
         did: 'payment captured',
-        tell: () => (engine.confirmPayment(orderId).ok ? 'payment captured; order confirmed' : 'payment captured'),
+        tell: async () => {
+          if (engine.confirmPayment(orderId).ok) return 'payment captured; order confirmed';
+          const now = engine.getOrder(orderId);
+          // Paid meanwhile (a duplicate of this event, or reconciliation, got there first), or still
+          // waiting: the order uses this payment, or its deadline will end it and the sweep refunds it.
+          if (now.ok && (now.value.paid || now.value.state === 'awaiting_payment' || now.value.state === 'placed'))
+            return 'payment captured';
+          const created = await catalog.transaction('payment webhook refund', (tx2) =>
+            catalog.requestRefund(tx2, {
+              id: d.newId(),
+              paymentId: pay.id,
+              amountPaise,
+              reason: `order_${now.ok ? now.value.state : 'gone'}`,
+            }),
+          );
+          return created ? 'payment captured; refund requested' : 'payment captured; refund already requested';
+        },
       };
     }
     if (order.ok && order.value.paid) return { did: 'payment captured' };
@@ -147,7 +164,7 @@ export function paymentSettlement(d: Omit<WebhookDeps, 'webhookSecret'>) {
       return { status: fresh ? 'processed' : 'duplicate', ...r };
     });
     // Committed: now the engine may say so.
-    const result = settled.tell ? settled.tell() : settled.did;
+    const result = settled.tell ? await settled.tell() : settled.did;
     await d.durable();
     return { status: settled.status, result };
   };
