@@ -3,12 +3,12 @@ import type { JobQueue, QueuedJob } from '../../engine/ports/job-queue.js';
 
 type Data = { readonly n: number };
 
-/** Resolves when `check` is true, polling; fails the test after `ms`. */
-export async function until(check: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
+/** Resolves when `check` is true, polling every `everyMs`; fails the test after `ms`. */
+export async function until(check: () => boolean | Promise<boolean>, ms = 15_000, everyMs = 10): Promise<void> {
   const end = Date.now() + ms;
   while (!(await check())) {
     if (Date.now() > end) throw new Error(`condition not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 

@@ -8,6 +8,7 @@ import t from 'tap';
 import { ADMIN_SERVICE } from '../../adapters/admin/admin-proto.js';
 import { errorCodeOf } from '../../adapters/admin/grpc-errors.js';
 import { checkInvariants, offsetM, type OrderId, type RestaurantId, type RiderId } from '../../engine/index.js';
+import { until } from '../contracts/job-queue.contract.js';
 import { adminClient, refusal, UNARY_METHODS } from '../support/admin-client.js';
 import { makeCast, startTestServer } from '../support/rest-server.js';
 
@@ -236,9 +237,8 @@ t.test('force-assign and reassign keep the invariants; each action is recorded w
         [o],
       )
     ).rows[0]?.body;
-  let body = await cancelledEvent();
-  for (const end = Date.now() + 10_000; body === undefined && Date.now() < end; body = await cancelledEvent())
-    await new Promise((r) => setTimeout(r, 50));
+  let body: { by: string; reason: string } | undefined;
+  await until(async () => (body = await cancelledEvent()) !== undefined, 10_000, 50);
   t.match(body, { by: 'admin', reason: 'customer called support' });
 });
 

@@ -76,11 +76,17 @@ export async function orderUntil(
   // One GET every 50 ms at most: the customer's token shares the REST rate limit (50 a second) with
   // the calls the test makes next, which a faster poll would get refused.
   let last: any;
-  for (const end = Date.now() + ms; ; await new Promise((r) => setTimeout(r, 50))) {
-    last = (await api(w.url, 'GET', `/orders/${order}`, { token: w.cast.customer.token })).body;
-    if (check(last)) return last;
-    if (Date.now() > end) throw new Error(`order ${order} never matched; last: ${JSON.stringify(last)}`);
-  }
+  await until(
+    async () => {
+      last = (await api(w.url, 'GET', `/orders/${order}`, { token: w.cast.customer.token })).body;
+      return check(last);
+    },
+    ms,
+    50,
+  ).catch(() => {
+    throw new Error(`order ${order} never matched; last: ${JSON.stringify(last)}`);
+  });
+  return last;
 }
 
 /** Paid through the gateway: captured at the sandbox, confirmed by its webhook. */

@@ -86,7 +86,6 @@ export function paymentSettlement(d: Omit<WebhookDeps, 'webhookSecret'>) {
       // Cancelled (unpaid, so with no refund due) or expired between this read and the confirmation:
       // the capture is committed and the order cannot use it, so it is given back at once, in a
       // transaction of its own (should that fail, reconciliation's sweep for missing refunds asks).
-      const amountPaise = pay.amount_paise;
       return {
         did: 'payment captured',
         tell: async () => {
@@ -100,7 +99,7 @@ export function paymentSettlement(d: Omit<WebhookDeps, 'webhookSecret'>) {
             catalog.requestRefund(tx2, {
               id: d.newId(),
               paymentId: pay.id,
-              amountPaise,
+              amountPaise: pay.amount_paise,
               reason: `order_${now.ok ? now.value.state : 'gone'}`,
             }),
           );
