@@ -1,10 +1,13 @@
 /**
- * `npm start`: the server. Reads the configuration from the environment once
+ * `npm start`: the server (`--role all`, the default); `npm start -- --role engine` runs an
+ * engine process of a cluster instead (docs/scale.md). Reads the configuration from the environment once
  * (README, "Configuration"), starts, logs `server: listening on ...` (pino,
  * one JSON line on stderr; pretty in development on a terminal) when it
  * serves, and shuts down cleanly on SIGTERM or SIGINT within SHUTDOWN_GRACE_MS
  * (adapters/server/shutdown.ts).
  */
+import { ClusterConfigError, parseClusterConfig, parseRole } from '../adapters/cluster/cluster-config.js';
+import { startEngineRole } from '../adapters/cluster/engine-role.js';
 import { createLogger } from '../adapters/observability/logger.js';
 import { parseServerConfig, ServerConfigError } from '../adapters/server/server-config.js';
 import { startServer } from '../adapters/server/server.js';
@@ -13,16 +16,42 @@ import { onShutdownSignals, parseGraceMs, ShutdownConfigError } from '../adapter
 async function main(): Promise<void> {
   let config;
   let graceMs;
+  let role;
+  let cluster;
   try {
+    role = parseRole(process.argv.slice(2));
+    if (role === 'gateway') {
+      throw new ClusterConfigError([
+        'the gateway role is not built yet: gateways do not route to engine processes (docs/scale.md, "Not built yet"); run --role all or --role engine',
+      ]);
+    }
     config = parseServerConfig(process.env, { tty: process.stderr.isTTY });
     graceMs = parseGraceMs(process.env);
+    cluster = role === 'engine' ? parseClusterConfig(process.env) : undefined;
   } catch (err) {
-    if (!(err instanceof ServerConfigError) && !(err instanceof ShutdownConfigError)) throw err;
+    if (
+      !(err instanceof ServerConfigError) &&
+      !(err instanceof ShutdownConfigError) &&
+      !(err instanceof ClusterConfigError)
+    )
+      throw err;
     createLogger({ base: { service: 'server' } }).fatal({
       msg: `server: configuration refused:\n${err.message}`,
       problems: err.message.split('\n'),
     });
     process.exit(2);
+  }
+  if (cluster !== undefined) {
+    const log = createLogger({ level: config.log.level, format: config.log.format, base: { service: 'engine' } });
+    const engine = await startEngineRole(config, cluster, log);
+    // Leases given back at once (others take the partitions without waiting out the TTL), then flushed.
+    onShutdownSignals({
+      name: 'engine',
+      graceMs,
+      close: () => engine.close(),
+      log: (line) => log.info({ msg: line }),
+    });
+    return;
   }
   const log = createLogger({ level: config.log.level, format: config.log.format, base: { service: 'server' } });
   const server = await startServer(config, log);

@@ -47,8 +47,11 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
-/** Runs a command in the owning engine and resolves once its events are durable (the REST rule). */
-export type RunCommand = (cmd: EngineCommand) => Promise<Result<unknown>>;
+/**
+ * Runs a command in the owning engine and resolves once its events are durable (the REST rule);
+ * told the partition it was sent to and the lease token it is answered under.
+ */
+export type RunCommand = (cmd: EngineCommand, partition: string, token: number) => Promise<Result<unknown>>;
 
 /**
  * The engine side: answers the commands of the partitions this process owns.
@@ -138,7 +141,7 @@ export class CommandServer {
       return { v: VERSION, ok: false, code: 'NO_PARTITION_OWNER', detail: `partition ${partition} moved` };
     }
     try {
-      const r = await this.#run(req.cmd);
+      const r = await this.#run(req.cmd, partition, entry.token);
       // The lease lapsed while the command ran: its events may be refused by the new owner's fence
       // or may have been taken over, so it is not acknowledged either way; a retry is safe.
       if (this.#holds !== undefined && !this.#holds(partition, entry.token)) {

@@ -19,8 +19,13 @@ export interface PartitionHostOptions {
   readonly claimEveryMs: number;
   /** Rebuilds the partition's state before serving it; a throw gives the lease back. */
   readonly adopt?: (lease: Lease) => Promise<void>;
-  /** Drops the partition's state after its lease was lost. */
-  readonly abandon?: (partition: string) => void;
+  /** Drops the partition's state after its lease was lost or given back. */
+  readonly abandon?: (partition: string) => void | Promise<void>;
+  /**
+   * Each round's plan (`planRound` over `Membership.observe`): the partitions to give back, for
+   * others to take, and those to ask for. Absent: ask for every partition not served here.
+   */
+  readonly plan?: (serving: readonly string[]) => Promise<{ giveBack: readonly string[]; claim: readonly string[] }>;
   readonly clock?: Clock;
   readonly logger?: EngineLogger;
 }
@@ -46,7 +51,7 @@ export class PartitionHost {
   /** Called by the lease manager's `onLost`: stop answering first, then forget the partition. */
   lost(lease: Lease): void {
     this.#o.commands.stop(lease.partition);
-    this.#o.abandon?.(lease.partition);
+    void this.#o.abandon?.(lease.partition);
   }
 
   /** The partitions answered now. */
@@ -59,10 +64,7 @@ export class PartitionHost {
     this.#closed = true;
     if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
     this.#timer = null;
-    for (const p of this.#o.commands.serving()) {
-      this.#o.commands.stop(p);
-      await this.#o.leases.release(p).catch(() => false);
-    }
+    for (const p of this.#o.commands.serving()) await this.#giveBack(p);
   }
 
   #schedule(): void {
@@ -72,18 +74,61 @@ export class PartitionHost {
     }, this.#o.claimEveryMs);
   }
 
+  /**
+   * One round: gives back what the plan says, then asks for the partitions it names, one at a
+   * time; each one won is rebuilt and served without waiting for the rest of the round.
+   */
   async #claimAll(): Promise<void> {
-    const serving = new Set(this.#o.commands.serving());
-    await Promise.all(
-      this.#o.partitions.filter((p) => !serving.has(p) && !this.#adopting.has(p)).map((p) => this.#claim(p)),
-    );
+    const serving = this.#o.commands.serving();
+    let plan: { giveBack: readonly string[]; claim: readonly string[] };
+    if (this.#o.plan === undefined)
+      plan = { giveBack: [], claim: this.#o.partitions.filter((p) => !serving.includes(p)) };
+    else {
+      try {
+        plan = await this.#o.plan(serving);
+      } catch (err) {
+        this.#o.logger?.error('partition: cannot see the cluster; nothing claimed this round', { err });
+        return;
+      }
+    }
+    for (const p of plan.giveBack) if (serving.includes(p)) await this.#giveBack(p);
+    const adopting: Promise<void>[] = [];
+    for (const p of plan.claim) {
+      if (this.#closed) break;
+      if (serving.includes(p) || this.#adopting.has(p) || !this.#o.partitions.includes(p)) continue;
+      this.#adopting.add(p);
+      let lease: Lease | null = null;
+      try {
+        lease = await this.#o.leases.acquire(p);
+      } catch (err) {
+        this.#o.logger?.error('partition: claim failed', { partition: p, err });
+      }
+      if (lease === null) {
+        this.#adopting.delete(p);
+        continue;
+      }
+      adopting.push(this.#adopt(lease));
+    }
+    await Promise.all(adopting);
   }
 
-  async #claim(partition: string): Promise<void> {
-    this.#adopting.add(partition);
+  /**
+   * Gives a partition back (above this process's share): stop answering, drop its state (its
+   * events queued first, so the next owner's take-over finds them), then release the lease.
+   */
+  async #giveBack(partition: string): Promise<void> {
+    this.#o.commands.stop(partition);
+    await this.#o.abandon?.(partition);
+    await this.#o.leases.release(partition).catch(() => false);
+  }
+
+  async #adopt(lease: Lease): Promise<void> {
+    const { partition } = lease;
     try {
-      const lease = await this.#o.leases.acquire(partition);
-      if (lease === null || this.#closed) return;
+      if (this.#closed) {
+        await this.#o.leases.release(partition).catch(() => false);
+        return;
+      }
       try {
         await this.#o.adopt?.(lease);
       } catch (err) {

@@ -1,7 +1,14 @@
 import { Engine, type EngineOptions } from '../../engine/engine.js';
 import { holdsKitchen, type OrderState } from '../../engine/machines/order-machine.js';
 import { stateKey } from '../../engine/machines/step.js';
-import type { ActorRow, BatchFence, EventBatch, EventRecord, EventStore } from '../../engine/ports/event-store.js';
+import type {
+  ActorRow,
+  BatchFence,
+  EventBatch,
+  EventRecord,
+  EventStore,
+  StoredState,
+} from '../../engine/ports/event-store.js';
 import type { JobQueue } from '../../engine/ports/job-queue.js';
 import { ok, type Result } from '../../protocol/index.js';
 import {
@@ -50,6 +57,96 @@ export async function recoverEngine(
   // meanwhile, and a job gone from the queue was stored before it went. The other order can miss it.
   const queued = queue ? await queue.pending() : [];
   const stored = await store.loadState(now - opts.retentionMs);
+  return rebuild(
+    stored,
+    queued.flatMap((j) => j.data.records),
+    opts,
+    now,
+    t0,
+  );
+}
+
+/**
+ * Where an engine process rebuilding one partition finds its share of the
+ * rows no owner has stamped (written by a single-process server): the
+ * partition map's answer for a place, and the partition of a rider with no
+ * position yet.
+ */
+export interface PartitionScope {
+  readonly partition: string;
+  /** The partition of a place (null: in none). */
+  readonly partitionOfPoint: (lat: number, lng: number) => string | null;
+  /** The partition of a rider that has sent no position. */
+  readonly riderFallback: string;
+}
+
+/**
+ * {@link recoverEngine} for one partition (docs/scale.md, "Rebuilding one
+ * partition"): the actors whose latest state its owners wrote, those of the
+ * unstamped rows the partition map gives it (a restaurant by its location, an
+ * order by its restaurant, a rider by its last position), and of what is still
+ * queued, its own tenures' jobs and the unfenced jobs' actors it owns. Call it
+ * after `takeOverQueued`: earlier tenures' jobs are then in the store, and
+ * overlaying them again changes nothing. The engine's seed comes from the
+ * partition's name, so two partitions never generate the same id.
+ */
+export async function recoverPartition(
+  store: EventStore,
+  queue: JobQueue<EventBatch> | undefined,
+  scope: PartitionScope,
+  opts: RecoveryOptions,
+): Promise<{ engine: Engine; report: RecoveryReport }> {
+  const t0 = performance.now();
+  const now = opts.clock.now();
+  const queued = queue ? await queue.pending() : [];
+  const stored = await store.loadPartition(scope.partition, now - opts.retentionMs);
+  const { unassigned } = stored;
+  const restaurants = new Set(stored.restaurants.map((r) => r.id as string));
+  const mineAt = (l: { lat: number; lng: number }) => scope.partitionOfPoint(l.lat, l.lng) === scope.partition;
+  for (const r of unassigned.restaurants) if (mineAt(r.location)) restaurants.add(r.id);
+  for (const j of queued)
+    if (j.data.fence === undefined)
+      for (const { event, state } of j.data.records)
+        if (event.aggregate === 'restaurant' && state && mineAt((state as RestaurantSnapshotRow).location))
+          restaurants.add(event.id);
+  const owns = (aggregate: string, row: ActorRow): boolean => {
+    if (aggregate === 'restaurant') return restaurants.has(row.id);
+    if (aggregate === 'order') return restaurants.has((row as OrderSnapshotRow).restaurantId);
+    const at = (row as RiderSnapshotRow).position;
+    return (at ? scope.partitionOfPoint(at[0], at[1]) : scope.riderFallback) === scope.partition;
+  };
+  const mine: StoredState = {
+    restaurants: stored.restaurants.concat(unassigned.restaurants.filter((r) => owns('restaurant', r))),
+    riders: stored.riders.concat(unassigned.riders.filter((r) => owns('rider', r))),
+    orders: stored.orders.concat(unassigned.orders.filter((r) => owns('order', r))),
+    idCounter: stored.idCounter,
+  };
+  const records: EventRecord[] = [];
+  for (const j of queued) {
+    if (j.data.fence !== undefined) {
+      if (j.data.fence.partition === scope.partition) records.push(...j.data.records);
+    } else {
+      for (const r of j.data.records) if (r.state && owns(r.event.aggregate, r.state)) records.push(r);
+    }
+  }
+  return rebuild(mine, records, { ...opts, seed: opts.seed ?? seedOf(scope.partition) }, now, t0);
+}
+
+/** A 31-bit seed from a partition's name (FNV-1a): distinct partitions, distinct generated ids. */
+function seedOf(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+  return h >>> 1 || 1;
+}
+
+/** The latest state of each actor, from the store and from queued records newer than it, restored. */
+function rebuild(
+  stored: StoredState,
+  queued: readonly EventRecord[],
+  opts: RecoveryOptions,
+  now: number,
+  t0: number,
+): { engine: Engine; report: RecoveryReport } {
   const rows = new Map<string, { aggregate: string; row: ActorRow }>();
   const put = (aggregate: string, row: ActorRow) => {
     const key = `${aggregate}/${row.id}`;
@@ -65,11 +162,9 @@ export async function recoverEngine(
   for (const r of stored.orders) put('order', r);
   let idCounter = stored.idCounter;
   let fromQueue = 0;
-  for (const job of queued) {
-    for (const { event, state, idCounter: counter } of job.data.records) {
-      if (counter > idCounter) idCounter = counter;
-      if (state && put(event.aggregate, state)) fromQueue++;
-    }
+  for (const { event, state, idCounter: counter } of queued) {
+    if (counter > idCounter) idCounter = counter;
+    if (state && put(event.aggregate, state)) fromQueue++;
   }
   const restaurants: RestaurantSnapshotRow[] = [];
   const riders: RiderSnapshotRow[] = [];

@@ -1,4 +1,11 @@
-import type { ActorRow, BatchFence, EventRecord, EventStore, StoredState } from '../../engine/ports/event-store.js';
+import type {
+  ActorRow,
+  BatchFence,
+  EventRecord,
+  EventStore,
+  PartitionState,
+  StoredState,
+} from '../../engine/ports/event-store.js';
 import type { OrderSnapshotRow, RestaurantSnapshotRow, RiderSnapshotRow } from '../../engine/snapshot.js';
 import type { AggregateKind, EngineEvent, Result } from '../../protocol/index.js';
 import { seedStatus, stateName } from '../../protocol/rest/order-status.js';
@@ -29,7 +36,7 @@ export class PgEventStore implements EventStore {
   }
 
   append(records: readonly EventRecord[]): Promise<{ inserted: number }> {
-    return this.#appendIn(this.#db, records);
+    return this.#appendIn(this.#db, records, null);
   }
 
   /**
@@ -38,10 +45,10 @@ export class PgEventStore implements EventStore {
    * engines.
    */
   appendFenced(fence: BatchFence, records: readonly EventRecord[]): Promise<Result<{ inserted: number }>> {
-    return this.#fence.run(fence.partition, fence.token, (tx) => this.#appendIn(tx, records));
+    return this.#fence.run(fence.partition, fence.token, (tx) => this.#appendIn(tx, records, fence.partition));
   }
 
-  async #appendIn(q: SqlTx, records: readonly EventRecord[]): Promise<{ inserted: number }> {
+  async #appendIn(q: SqlTx, records: readonly EventRecord[], partition: string | null): Promise<{ inserted: number }> {
     if (records.length === 0) return { inserted: 0 };
     const ev = {
       a: [] as string[],
@@ -109,6 +116,7 @@ export class PgEventStore implements EventStore {
         idCounter,
         ord.w,
         ord.r,
+        partition,
       ]);
       return { inserted: res.rows[0]?.n ?? 0 };
     } catch (err) {
@@ -156,6 +164,37 @@ export class PgEventStore implements EventStore {
       return { restaurants, riders, orders, idCounter: Number(meta.rows[0]?.value ?? 0) };
     } catch (err) {
       throw wrap(err, 'loadState');
+    }
+  }
+
+  async loadPartition(partition: string, endedSince: number): Promise<PartitionState> {
+    try {
+      const { rows } = await this.#db.query<{ aggregate: AggregateKind; row: ActorRow; stamped: boolean }>(
+        Statements.loadPartition,
+        [endedSince, partition],
+      );
+      const meta = await this.#db.query<{ value: number | string }>(
+        `SELECT value FROM engine_meta WHERE key = 'id_counter'`,
+      );
+      const own = {
+        restaurants: [] as RestaurantSnapshotRow[],
+        riders: [] as RiderSnapshotRow[],
+        orders: [] as OrderSnapshotRow[],
+      };
+      const unassigned = {
+        restaurants: [] as RestaurantSnapshotRow[],
+        riders: [] as RiderSnapshotRow[],
+        orders: [] as OrderSnapshotRow[],
+      };
+      for (const r of rows) {
+        const into = r.stamped ? own : unassigned;
+        if (r.aggregate === 'restaurant') into.restaurants.push(r.row as RestaurantSnapshotRow);
+        else if (r.aggregate === 'rider') into.riders.push(r.row as RiderSnapshotRow);
+        else into.orders.push(r.row as OrderSnapshotRow);
+      }
+      return { ...own, unassigned, idCounter: Number(meta.rows[0]?.value ?? 0) };
+    } catch (err) {
+      throw wrap(err, 'loadPartition');
     }
   }
 

@@ -11,6 +11,7 @@ export const Statements = Object.freeze({
   readAggregate: load('read-aggregate'),
   readSince: load('read-since'),
   loadState: load('load-state'),
+  loadPartition: load('load-partition'),
   fenceRaise: load('fence-raise'),
   fenceRead: load('fence-read'),
 });

@@ -44,6 +44,14 @@ export interface StoredState {
 }
 
 /**
+ * What rebuilding one partition starts from: the rows its owners wrote last, and the rows no
+ * owner has stamped (written by a single-process server), which the partition map assigns.
+ */
+export interface PartitionState extends StoredState {
+  readonly unassigned: Omit<StoredState, 'idCounter'>;
+}
+
+/**
  * The event store port: an append-only log of engine events keyed by
  * (aggregate, id, seq), plus the latest state of each actor.
  *
@@ -75,5 +83,10 @@ export interface EventStore {
    * after `endedSince` (engine ms; older ones are past retention).
    */
   loadState(endedSince: number): Promise<StoredState>;
+  /**
+   * As `loadState`, for one partition: the actors whose latest state was written by a batch
+   * fenced with `partition`, and apart those written unfenced.
+   */
+  loadPartition(partition: string, endedSince: number): Promise<PartitionState>;
   close(): Promise<void>;
 }

@@ -18,7 +18,8 @@
 -- per actor: $7 aggregate text[], $8 aggregate id text[], $9 seq int[], $10 live bool[],
 -- $11 ended_at (engine ms, 0 while live) float8[], $12 the row as JSON text[]; $13 the id counter;
 -- again one element per actor (null for riders and restaurants): $14 the order's seed status
--- text[], $15 its rider id text[].
+-- text[], $15 its rider id text[]; $16 the partition of a fenced batch (null unfenced), stamped on the
+-- state rows it moves forward (sql/0009_state_partition.sql).
 -- Answers n: how many events were new.
 WITH ins AS (
   INSERT INTO engine_events (aggregate, aggregate_id, seq, type, at, body)
@@ -28,12 +29,13 @@ WITH ins AS (
   ON CONFLICT DO NOTHING
   RETURNING 1
 ), state AS (
-  INSERT INTO engine_state (aggregate, aggregate_id, seq, live, ended_at, row)
-  SELECT a, i, s, l, e::bigint, r::json
+  INSERT INTO engine_state (aggregate, aggregate_id, seq, live, ended_at, row, partition)
+  SELECT a, i, s, l, e::bigint, r::json, $16::text
   FROM unnest($7::text[], $8::text[], $9::int[], $10::bool[], $11::float8[], $12::text[]) AS u(a, i, s, l, e, r)
   ORDER BY a, i
   ON CONFLICT (aggregate, aggregate_id) DO UPDATE
-    SET seq = excluded.seq, live = excluded.live, ended_at = excluded.ended_at, row = excluded.row
+    SET seq = excluded.seq, live = excluded.live, ended_at = excluded.ended_at, row = excluded.row,
+        partition = excluded.partition
     WHERE engine_state.seq < excluded.seq
   RETURNING aggregate, aggregate_id, seq
 ), meta AS (

@@ -165,4 +165,41 @@ export function eventStoreContract(t: Test, make: (t: Test) => Promise<EventStor
       'the same token again is admitted (and idempotent); partitions are independent',
     );
   });
+
+  t.test('a fenced batch stamps its partition on the rows it moves; loadPartition reads them apart', async (t) => {
+    const store = await make(t);
+    const { records } = recordsOfAWorld();
+    const rider = records.filter((r) => r.event.aggregate === 'rider');
+    const rest = records.filter((r) => r.event.aggregate !== 'rider');
+    // The restaurant and orders written by a single-process server; the rider by p1's owner.
+    await store.append(rest);
+    t.ok((await store.appendFenced({ partition: 'p1', token: 3 }, rider)).ok);
+    const p1 = await store.loadPartition('p1', 0);
+    t.same(
+      p1.riders.map((r) => r.id),
+      ['a'],
+      'the rider p1 wrote is stamped p1',
+    );
+    t.same([p1.restaurants.length, p1.orders.length], [0, 0], 'nothing else is stamped p1');
+    t.same(
+      p1.unassigned.restaurants.map((r) => r.id),
+      ['r1'],
+      'unfenced rows come apart, for the map to assign',
+    );
+    t.ok(p1.unassigned.orders.length >= 1);
+    t.same(p1.unassigned.riders, []);
+    const p2 = await store.loadPartition('p2', 0);
+    t.same([p2.riders.length, p2.unassigned.riders.length], [0, 0], "p2 sees nothing of p1's rider");
+    t.equal(p2.unassigned.restaurants.length, 1, 'and the unfenced rows too');
+    // The restaurant written again by p2's owner moves to p2.
+    const again = rest.filter((r) => r.event.aggregate === 'restaurant').at(-1)!;
+    const moved = { ...again, event: { ...again.event, seq: 99 }, state: { ...again.state!, seq: 99 } } as EventRecord;
+    t.ok((await store.appendFenced({ partition: 'p2', token: 4 }, [moved])).ok);
+    t.same(
+      (await store.loadPartition('p2', 0)).restaurants.map((r) => r.id),
+      ['r1'],
+    );
+    t.same((await store.loadPartition('p1', 0)).unassigned.restaurants, [], 'no longer unassigned');
+    t.equal((await store.loadPartition('p1', 0)).idCounter, (await store.loadState(0)).idCounter);
+  });
 }

@@ -48,9 +48,9 @@ async function startProcess(t: Test, bucketName: string, prefix: string, owner: 
   let leases: LeaseManager | undefined = undefined;
   const commands = new CommandServer(nc, {
     prefix,
-    run: async (cmd) => {
+    run: async (cmd, partition, token) => {
       if (gate) await gate;
-      return run(cmd);
+      return run(cmd, partition, token);
     },
     holds: (p, token) => leases?.leaseOf(p)?.token === token,
   });
@@ -74,7 +74,9 @@ async function startProcess(t: Test, bucketName: string, prefix: string, owner: 
     adopt: async (lease) => {
       adopted.push(lease);
     },
-    abandon: (p) => abandoned.push(p),
+    abandon: (p) => {
+      abandoned.push(p);
+    },
   });
   t.teardown(async () => {
     await host.close().catch(() => {});

@@ -1,0 +1,211 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Engine, PartitionMap } from '../../engine/index.js';
+import type { EventBatch, EventStore } from '../../engine/ports/event-store.js';
+import type { JobQueue } from '../../engine/ports/job-queue.js';
+import { type EngineCommand, type EngineEvent, reject, type Result } from '../../protocol/index.js';
+import { recoverPartition, type RecoveryOptions, takeOverQueued } from '../persistence/recovery.js';
+import { WriteBehind } from '../persistence/write-behind.js';
+import { CommandServer } from './command-bus.js';
+import type { LeaseBucket } from './nats-connection.js';
+import { type Lease, LeaseManager } from './nats-lease.js';
+import { Membership, planRound } from './membership.js';
+import { PartitionHost } from './partition-host.js';
+
+/**
+ * One engine process of a cluster (docs/scale.md, "An engine process"): it
+ * holds the leases of whichever partitions it can get, rebuilds each one it
+ * takes into an engine of its own, answers that partition's commands over
+ * NATS, writes its events behind under the lease's fencing token and relays
+ * them, once durable, on `<prefix>.evt.<partition>`. A partition lost (lease
+ * lapsed or taken) stops being answered at once and its engine is dropped.
+ */
+export interface EngineNodeOptions {
+  readonly nc: NatsConnection;
+  readonly bucket: LeaseBucket;
+  /** Subject prefix of commands and events. */
+  readonly prefix: string;
+  readonly map: PartitionMap;
+  /** The partitions this process may own (default every partition of the map). */
+  readonly partitions?: readonly string[];
+  readonly store: EventStore;
+  readonly queue: JobQueue<EventBatch>;
+  /** Unique per process start (`processOwnerId`). */
+  readonly owner: string;
+  readonly renewEveryMs?: number;
+  readonly marginMs?: number;
+  /** How often partitions not held are asked for, ms (default the renewal period). */
+  readonly claimEveryMs?: number;
+  /** The engines' options (clock, config, retention); each partition's seed comes from its name. */
+  readonly engine: Omit<RecoveryOptions, 'seed'>;
+  readonly log: {
+    info(o: Record<string, unknown>): void;
+    warn(o: Record<string, unknown>): void;
+    error(o: Record<string, unknown>): void;
+  };
+}
+
+/** One partition held: its engine and write-behind, under the lease's token. */
+interface Tenure {
+  readonly token: number;
+  readonly engine: Engine;
+  readonly writeBehind: WriteBehind;
+  readonly unsubscribe: () => void;
+}
+
+/** What an engine process relays of a partition's events, once they are durable. */
+export interface RelayedEvents {
+  readonly v: 1;
+  readonly partition: string;
+  readonly token: number;
+  readonly events: readonly EngineEvent[];
+}
+
+/** The subject a partition's durable events are relayed on. */
+export const eventSubject = (prefix: string, partition: string): string => `${prefix}.evt.${partition}`;
+
+const enc = new TextEncoder();
+
+export class EngineNode {
+  readonly #o: EngineNodeOptions;
+  readonly #tenures = new Map<string, Tenure>();
+  readonly #leases: LeaseManager;
+  readonly #commands: CommandServer;
+  readonly #host: PartitionHost;
+  readonly #members: Membership;
+
+  private constructor(o: EngineNodeOptions) {
+    this.#o = o;
+    const renewEveryMs = o.renewEveryMs ?? Math.floor(o.bucket.ttlMs / 3);
+    this.#leases = new LeaseManager({
+      bucket: o.bucket,
+      owner: o.owner,
+      renewEveryMs,
+      ...(o.marginMs === undefined ? {} : { marginMs: o.marginMs }),
+      onLost: (lease, reason, detail) => {
+        o.log.warn({ msg: `partition ${lease.partition} lost (${reason}): ${detail}`, partition: lease.partition });
+        this.#host.lost(lease);
+      },
+    });
+    this.#commands = new CommandServer(o.nc, {
+      prefix: o.prefix,
+      run: (cmd, partition, token) => this.#run(cmd, partition, token),
+      holds: (p, t) => this.#leases.leaseOf(p)?.token === t,
+    });
+    this.#members = new Membership(o.bucket, o.owner, { everyMs: renewEveryMs });
+    const partitions = o.partitions ?? o.map.ids;
+    this.#host = new PartitionHost({
+      leases: this.#leases,
+      commands: this.#commands,
+      partitions,
+      plan: async (serving) => planRound(await this.#members.observe(o.map.ids), serving),
+      claimEveryMs: o.claimEveryMs ?? renewEveryMs,
+      adopt: (lease) => this.#adopt(lease),
+      abandon: (p) => this.#abandon(p),
+      logger: { error: (m, detail) => o.log.error({ msg: m, detail: String(detail) }) },
+    });
+  }
+
+  /** Starts claiming; resolves after the first round (some partitions may be served already). */
+  static async start(o: EngineNodeOptions): Promise<EngineNode> {
+    for (const p of o.partitions ?? []) {
+      if (!o.map.ids.includes(p as never)) throw new RangeError(`partition ${p} is not in the partition map`);
+    }
+    const node = new EngineNode(o);
+    await node.#members.start();
+    await node.#host.start();
+    return node;
+  }
+
+  /** The partitions answered now. */
+  serving(): string[] {
+    return this.#host.serving();
+  }
+
+  /** The engine of a partition held now (tests, metrics). */
+  engineOf(partition: string): Engine | undefined {
+    return this.#tenures.get(partition)?.engine;
+  }
+
+  /** Stops answering, flushes each partition's events into the queue, gives the leases back. */
+  async close(): Promise<void> {
+    await this.#members.close();
+    await this.#host.close();
+    for (const p of [...this.#tenures.keys()]) await this.#drop(p, true);
+    await this.#leases.close();
+  }
+
+  /** Takes a partition over (its predecessors' queued events under our token), then rebuilds it. */
+  async #adopt(lease: Lease): Promise<void> {
+    const { partition, token } = lease;
+    const t0 = performance.now();
+    const took = await takeOverQueued(this.#o.queue, this.#o.store, { partition, token });
+    if (!took.ok) throw new Error(`take-over of ${partition} refused: ${took.code} ${took.detail}`);
+    const map = this.#o.map;
+    const { engine, report } = await recoverPartition(
+      this.#o.store,
+      this.#o.queue,
+      {
+        partition,
+        partitionOfPoint: (lat, lng) => map.partitionOfPoint(lat, lng),
+        riderFallback: map.defaultPartition ?? map.ids[0]!,
+      },
+      this.#o.engine,
+    );
+    const writeBehind = new WriteBehind(engine, this.#o.queue, { partition, token });
+    const subject = eventSubject(this.#o.prefix, partition);
+    // Relayed once durable, in order: barriers resolve in the order they were asked.
+    const unsubscribe = engine.subscribeBatches(({ events }) => {
+      if (events.length === 0) return;
+      writeBehind.barrier().then(
+        () => this.#o.nc.publish(subject, enc.encode(JSON.stringify({ v: 1, partition, token, events }))),
+        () => {},
+      );
+    });
+    this.#tenures.set(partition, { token, engine, writeBehind, unsubscribe });
+    this.#o.log.info({
+      msg: `partition ${partition} owned (token ${token}): ${took.value.records.length} queued records taken over, rebuilt in ${Math.round(performance.now() - t0)} ms`,
+      partition,
+      lease_token: token,
+      ...report,
+    });
+  }
+
+  #abandon(partition: string): Promise<void> {
+    return this.#drop(partition, false);
+  }
+
+  /** Stops a partition's engine; its write-behind hands on what it holds (refused by the fence if stale). */
+  async #drop(partition: string, flush: boolean): Promise<void> {
+    const t = this.#tenures.get(partition);
+    if (t === undefined) return;
+    this.#tenures.delete(partition);
+    this.#o.log.info({ msg: `partition ${partition} dropped: no longer served here`, partition });
+    t.unsubscribe();
+    t.engine.stop();
+    await t.writeBehind.close().catch((err: unknown) => {
+      if (flush) this.#o.log.error({ msg: `partition ${partition}: events not queued at close`, err: String(err) });
+    });
+  }
+
+  /** Runs one command in the partition's engine and answers once its events are durable. */
+  async #run(cmd: EngineCommand, partition: string, token: number): Promise<Result<unknown>> {
+    const t = this.#tenures.get(partition);
+    if (t === undefined || t.token !== token) return reject('NO_PARTITION_OWNER', `partition ${partition} moved`);
+    const misplaced = this.#misplaced(cmd, partition);
+    if (misplaced !== undefined) return reject('INVALID_ARGUMENT', misplaced);
+    const x = t.engine.execute(cmd);
+    // Nothing else runs inside this engine's commands, so a command is never queued here.
+    if (x.queued) return reject('INTERNAL', 'command queued inside another');
+    await t.writeBehind.barrier();
+    return x.result;
+  }
+
+  /** Why a command does not belong to this partition (a restaurant placed in another one). */
+  #misplaced(cmd: EngineCommand, partition: string): string | undefined {
+    if (cmd.type !== 'register_restaurant') return undefined;
+    const at = this.#o.map.partitionOfPoint(cmd.location.lat, cmd.location.lng);
+    return at === partition
+      ? undefined
+      : `restaurant ${cmd.restaurantId} is in partition ${at ?? 'none'}, not ${partition}`;
+  }
+}
