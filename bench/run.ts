@@ -7,11 +7,13 @@
  * - `memory`: heap per online rider and per active order at 100k riders;
  * - `engine`: the engine alone in one process, each figure beside a baseline;
  * - `write-behind`: Postgres and BullMQ: rows/s written behind, queue lag, start to serving;
+ * - `cluster`: several engine processes over NATS, driven as gateways would: commands and positions a second at p99 ≤ 50 ms;
  * - `identity`: server CPU and latency of one ID token verification, on production's path and the emulator's;
  * - `all`: ingest, memory, baselines (its engine run is the match figure), engine and write-behind.
  * `--quick` runs small to check the harness; `--json` makes the last line of stdout one JSON object.
  * Progress lines go to stderr.
  */
+import { defaultClusterBench, runClusterBench } from './cluster-bench.js';
 import { defaultEngineBench, runEngineBench } from './engine-bench.js';
 import { IDENTITY_PATHS, isIdentityPath } from './identity/bench-identity.js';
 import { defaultIdentityBench, runIdentityBench } from './identity-bench.js';
@@ -32,6 +34,7 @@ const HELP = `usage: npm run bench -- match|baselines [--riders N] [--rate ORDER
        npm run bench -- all [match flags] [--quick] [--json]
        npm run bench -- engine [--riders N] [--restaurants N] [--orders N] [--positions N] [--side-km K] [--seed N] [--quick] [--json]
        npm run bench -- write-behind [--events N] [--batch N] [--rate N] [--seconds S] [--baseline-events N] [--pg-server URL] [--redis-url URL] [--quick] [--json]
+       npm run bench -- cluster [--engines N] [--partitions N] [--riders PER_PARTITION] [--rates R1,R2,...] [--step-seconds S] [--positions-hz HZ] [--lease-ttl-ms MS] [--quick] [--json]
        npm run bench -- identity [--n N] [--warmup N] [--paths both|production|emulator] [--quick] [--json]`;
 
 type Log = (s: string) => void;
@@ -116,6 +119,7 @@ const SCENARIOS: Record<string, (argv: readonly string[], machine: string) => Pr
   engine,
   'write-behind': writeBehind,
   identity,
+  cluster,
   all,
 };
 
@@ -325,6 +329,33 @@ async function identity(argv: readonly string[], machine: string): Promise<Outco
     const emu = `${e.emulator_cpu_us_per_verify ?? 'uncounted'} µs in the emulator`;
     text.push(`  emulator: ${e.server_cpu_us_per_verify} µs server CPU + ${emu} per verification; ${wall(e.wall_us)}`);
   }
+  return { json: { ...r, quick: f.quick }, text };
+}
+
+const quickCluster = { riders: 5, rates: '5', stepSeconds: 2 };
+
+async function cluster(argv: readonly string[], machine: string): Promise<Outcome> {
+  const f = parse(argv, { ...defaultClusterBench, quick: false, json: false });
+  if (!f) return null;
+  if (!(Number.isInteger(f.engines) && f.engines >= 1 && f.engines <= 16)) return usage('--engines must be 1..16');
+  if (!(Number.isInteger(f.partitions) && f.partitions >= f.engines)) {
+    return usage('--partitions must be an integer at least --engines');
+  }
+  if (f.quick) Object.assign(f, quickCluster);
+  const r = await runClusterBench(f, progress('cluster'));
+  const text = [
+    `cluster bench on ${machine}: ${r.engines} engine processes, ${r.partitions} partitions, ${r.riders} riders at ${r.positions_hz} Hz; the driver (gateway stand-in) runs in this process`,
+  ];
+  for (const s of r.steps) {
+    text.push(
+      `  ${s.rate} orders/s asked: ${s.orders_per_s} orders/s, ${s.positions_per_s} positions/s, ${s.commands_per_s} commands/s; command p50 ${(s.command_us.p50 / 1000).toFixed(1)} p99 ${(s.command_us.p99 / 1000).toFixed(1)} ms; restaurant accept→offer p99 ${(s.accept_to_offer_us.p99 / 1000).toFixed(1)} ms; engine CPU ${s.engine_cpu_us_per_command} µs/command, driver ${s.driver_cpu_us_per_command} µs/command`,
+    );
+  }
+  text.push(
+    r.sustained
+      ? `  sustained at command p99 ≤ 50 ms: ${r.sustained.orders_per_s} orders/s, ${r.sustained.positions_per_s} positions/s (${r.sustained.commands_per_s} commands/s)`
+      : '  no step kept command p99 within 50 ms',
+  );
   return { json: { ...r, quick: f.quick }, text };
 }
 

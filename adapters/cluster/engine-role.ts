@@ -9,6 +9,7 @@
 import { hostname } from 'node:os';
 import { resolveConfig } from '../../engine/index.js';
 import { EventWriter } from '../persistence/event-writer.js';
+import { pushFeed } from '../push/push-feed.js';
 import { openStorage } from '../persistence/storage.js';
 import type { ServerConfig } from '../server/server-config.js';
 import { hrStopwatch, systemClock } from '../system-clock.js';
@@ -48,8 +49,11 @@ export async function startEngineRole(
   };
   try {
     if (config.inProcessWorker) {
+      // Pushes follow the durable stream, as in `npm start`: queued here, sent by `npm run worker`.
+      const feed = pushFeed(storage.pushQueue);
       const writer = new EventWriter(storage.queue, storage.store, {
         batchSize: config.persistence.batchSize,
+        afterStore: feed,
         onFenced: (fence, records, detail) =>
           log.warn({ msg: `write-behind: ${records} records of a stale tenure refused`, ...fence, detail }),
       }).start();

@@ -1,17 +1,18 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { NatsConnection } from '@nats-io/transport-node';
-import t, { type Test } from 'tap';
-import { CommandRouter } from '../../adapters/cluster/command-bus.js';
-import type { RelayedEvents } from '../../adapters/cluster/engine-node.js';
+import { join } from 'node:path';
+import t from 'tap';
 import { serverDatabase } from '../../adapters/postgres/server-database.js';
-import { type PartitionMap, splitBoundingBox } from '../../engine/index.js';
-import type { CustomerId, EngineCommand, OrderId, RestaurantId, RiderId } from '../../protocol/index.js';
-import { cellToLatLng, gridDisk, latLngToCell } from 'h3-js';
+import type { OrderId } from '../../protocol/index.js';
+import { ClusterDriver } from '../../bench/cluster/driver.js';
+import {
+  balanced,
+  type EngineProcess,
+  ownerOf as ownerIn,
+  spawnEngine,
+  writeLocalMap,
+} from '../../bench/cluster/engines.js';
 import { until } from '../contracts/job-queue.contract.js';
 import { leaseBucket, natsConnection, SHARED_NATS } from '../support/nats.js';
 import { throwawayDatabase } from '../support/pg.js';
@@ -20,95 +21,33 @@ import { SHARED_REDIS } from '../support/redis-server.js';
 /**
  * Issue 20's failover test, across real processes: three engine processes
  * (`npm start -- --role engine`) share six partitions over the real NATS,
- * Postgres and Redis, while this test plays the gateways: it sends commands
- * through `CommandRouter`, retrying while a partition has no owner, listens to
- * the relayed events and has riders accept their offers. Under that load it
- * kills -9 the owner of a busy partition, then stops another with SIGSTOP
- * past its lease and wakes it. Then, over every process's stored events:
- * every acknowledged command's events are there, no order was assigned twice,
- * no rider held two jobs, and the partitions were served again in time.
+ * Postgres and Redis, while this test plays the gateways (bench/cluster/
+ * driver.ts): commands through `CommandRouter`, sent again while a partition
+ * has no owner, and riders accepting the offers the engines relay. Under that
+ * load it kills -9 the owner of a busy partition, then stops another with
+ * SIGSTOP past its lease and wakes it. Then, over every process's stored
+ * events: every acknowledged command's events are there, no order was
+ * assigned twice, no rider held two jobs, and the partitions were served
+ * again in time.
  */
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TTL = 2_000;
 const RENEW = Math.floor(TTL / 3);
-/** A dead owner's partitions: its member key judged dead within 2 renewals, its leases lapsed at TTL, a claim round, the rebuild; plus room for this loaded 2-core machine. */
+/** A dead owner's partitions: judged dead within 2 renewals, its leases lapsed at TTL, a claim round, the rebuild; plus room for this loaded 2-core machine. */
 const FAILOVER_BOUND_MS = TTL + 3 * RENEW + 2_500;
 const RIDERS_PER_PARTITION = 12;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 t.setTimeout(240_000);
 
-interface EngineProcess {
-  readonly child: ChildProcess;
-  readonly pid: number;
-  readonly exited: Promise<number | string>;
-  log(): string;
-}
-
-function spawnEngine(t: Test, env: Record<string, string>): Promise<EngineProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/server.ts', '--role', 'engine'], {
-    cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let log = '';
-  let done = false;
-  const exited = new Promise<number | string>((resolve) =>
-    child.once('exit', (code, signal) => {
-      done = true;
-      resolve(code ?? signal ?? 'unknown');
-    }),
-  );
-  t.teardown(async () => {
-    if (!done) {
-      child.kill('SIGCONT');
-      child.kill('SIGKILL');
-    }
-    await exited;
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    log = (log + d.toString()).slice(-200_000);
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`engine did not start within 60 s:\n${log}`)), 60_000);
-    const check = setInterval(() => {
-      if (/partitions in .*, serving/.test(log)) {
-        clearInterval(check);
-        clearTimeout(timer);
-        resolve({ child, pid: child.pid!, exited, log: () => log });
-      }
-    }, 50);
-    void exited.then((how) => {
-      clearInterval(check);
-      clearTimeout(timer);
-      reject(new Error(`engine exited (${how}) before serving:\n${log}`));
-    });
-  });
-}
-
-/** A point well inside a partition: the centre of its middle cell. */
-function inside(map: PartitionMap, p: string): { lat: number; lng: number } {
-  const cells = map.cellsOf(p as never);
-  const [lat, lng] = cellToLatLng(cells[Math.floor(cells.length / 2)]!);
-  return { lat, lng };
-}
-
-interface Ack {
-  readonly partition: string;
-  readonly token: number;
-  readonly at: number;
-}
-
 t.test('three engines, six partitions: kill -9 and SIGSTOP under load', async (t) => {
   const url = await throwawayDatabase(t, 'cluster_failover');
-  const nc: NatsConnection = await natsConnection(t);
+  const nc = await natsConnection(t);
   const bucket = await leaseBucket(t, nc, TTL);
   const dir = await mkdtemp(join(tmpdir(), 'cluster-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const map = splitBoundingBox({ south: 12.85, west: 77.45, north: 13.1, east: 77.75 }, 6, 6);
   const mapFile = join(dir, 'partitions.json');
-  await writeFile(mapFile, JSON.stringify(map.toJSON()));
+  const map = await writeLocalMap(mapFile, 6);
   const prefix = `tcl${randomBytes(4).toString('hex')}`;
   const env = {
     NODE_ENV: 'test',
@@ -123,142 +62,40 @@ t.test('three engines, six partitions: kill -9 and SIGSTOP under load', async (t
     PARTITION_MAP: mapFile,
     LOG_FORMAT: 'json',
   };
-  const engines = await Promise.all([spawnEngine(t, env), spawnEngine(t, env), spawnEngine(t, env)]);
-  const byMember = new Map(engines.map((e) => [e.pid, e]));
-  const ownerOf = async (p: string): Promise<EngineProcess | undefined> => {
-    const e = await bucket.kv.get(p);
-    if (e === null || e.operation !== 'PUT') return undefined;
-    const pid = Number(/-(\d+)-[0-9a-f]+$/.exec(e.json<{ owner: string }>().owner)?.[1]);
-    return byMember.get(pid);
-  };
-  // Every partition owned, and shared out (2 each) before the load starts.
-  await until(async () => {
-    const owners = await Promise.all(map.ids.map(ownerOf));
-    if (owners.some((o) => o === undefined)) return false;
-    return engines.every((e) => owners.filter((o) => o === e).length === 2);
-  }, 30_000);
-
-  const router = new CommandRouter(nc, { prefix, timeoutMs: 1_000 });
-  const acks: Ack[] = [];
-  /** Sends until an owner answers (or 20 s pass): the result, or the code of the last refusal. */
-  const send = async (partition: string, cmd: EngineCommand) => {
-    const until = Date.now() + 20_000;
-    for (;;) {
-      const r = await router.send(partition, cmd);
-      if (r.ok) acks.push({ partition, token: r.token!, at: Date.now() });
-      if (r.ok || r.code !== 'NO_PARTITION_OWNER' || Date.now() > until) return r;
-      await sleep(50);
+  const engines: EngineProcess[] = [];
+  t.teardown(async () => {
+    for (const e of engines) {
+      e.child.kill('SIGCONT');
+      e.child.kill('SIGKILL');
     }
-  };
+    await Promise.all(engines.map((e) => e.exited));
+  });
+  engines.push(...(await Promise.all([spawnEngine(env), spawnEngine(env), spawnEngine(env)])));
+  const ownerOf = (p: string) => ownerIn(bucket, engines, p);
+  await balanced(bucket, engines, map.ids);
 
-  // Each partition: a restaurant and riders around it, online, with positions.
-  const riders = new Map<string, RiderId[]>();
-  const restaurant = (p: string) => `rest-${p}` as RestaurantId;
-  const refused: string[] = [];
-  for (const p of map.ids) {
-    const at = inside(map, p);
-    const r = await send(p, {
-      type: 'register_restaurant',
-      restaurantId: restaurant(p),
-      location: at,
-      prepMinutes: 10,
-      capacity: 500,
-    });
-    if (!r.ok) refused.push(`restaurant of ${p}: ${r.code}`);
-    const list: RiderId[] = [];
-    for (let k = 0; k < RIDERS_PER_PARTITION; k++) {
-      const id = `rider-${p}-${k}` as RiderId;
-      list.push(id);
-      for (const cmd of [
-        { type: 'register_rider', riderId: id },
-        { type: 'rider_online', riderId: id },
-      ] as const) {
-        const x = await send(p, cmd);
-        if (!x.ok) refused.push(`${cmd.type} ${id}: ${x.code}`);
-      }
-    }
-    riders.set(p, list);
-  }
-  t.same(refused, [], 'each partition has its restaurant and riders, online');
-  const near = (p: string, k: number) => {
-    const cells = gridDisk(latLngToCell(inside(map, p).lat, inside(map, p).lng, 9), 2);
-    const [lat, lng] = cellToLatLng(cells[k % cells.length]!);
-    return { lat, lng };
-  };
+  const driver = new ClusterDriver({ nc, prefix, map, deliver: false });
+  t.teardown(() => driver.close());
+  t.same(await driver.setup(RIDERS_PER_PARTITION), [], 'each partition has its restaurant and riders, online');
+
   let loading = true;
   // Positions every second: a rebuilt partition's riders are matchable again from their next fix.
   const positions = (async () => {
     while (loading) {
-      await Promise.all(
-        map.ids.map(async (p) => {
-          for (const [k, id] of riders.get(p)!.entries()) {
-            const { lat, lng } = near(p, k);
-            await send(p, {
-              type: 'update_rider_position',
-              riderId: id,
-              lat,
-              lng,
-              accuracy: 5,
-              heading: 0,
-              speed: 0,
-              at: Date.now(),
-            });
-          }
-        }),
-      );
+      await driver.positionsRound();
       await sleep(1_000);
     }
   })();
-
-  // Riders accept what they are offered, from the relayed events.
-  const acceptedBy = new Map<string, string>();
-  const accepting: Promise<unknown>[] = [];
-  const offers = { seen: 0 };
-  const sub = nc.subscribe(`${prefix}.evt.>`, {
-    callback: (err, msg) => {
-      if (err) return;
-      const batch = msg.json<RelayedEvents>();
-      for (const e of batch.events) {
-        if (e.type !== 'rider_offered') continue;
-        offers.seen++;
-        const orderId = (e as { orderId: OrderId }).orderId;
-        const riderId = e.id;
-        accepting.push(
-          send(batch.partition, { type: 'accept_offer', riderId, orderId }).then((r) => {
-            if (r.ok) acceptedBy.set(orderId, riderId);
-          }),
-        );
-      }
-    },
-  });
-  t.teardown(() => sub.unsubscribe());
-
-  // Orders, round robin over the partitions, about 12 a second; each accepted and ready at once.
-  const placed: { id: OrderId; partition: string; at: number }[] = [];
+  // Orders round robin over the partitions, about 10 a second, each accepted and ready at once.
   const ordering = (async () => {
     let i = 0;
     while (loading) {
-      const p = map.ids[i++ % map.ids.length]!;
-      const id = randomUUID() as OrderId;
-      const drop = near(p, i + 7);
-      const r = await send(p, {
-        type: 'place_order',
-        orderId: id,
-        customerId: `cust-${i}` as CustomerId,
-        restaurantId: restaurant(p),
-        drop,
-        paid: true,
-      });
-      if (r.ok) {
-        placed.push({ id, partition: p, at: Date.now() });
-        await send(p, { type: 'restaurant_accept', orderId: id, prepMinutes: 1 });
-        await send(p, { type: 'food_ready', orderId: id });
-      }
+      await driver.order(map.ids[i++ % map.ids.length]!);
       await sleep(80);
     }
   })();
 
-  /** Time from now until every one of `parts` answers a command (any answer but NO_PARTITION_OWNER). */
+  /** Time from `since` until every one of `parts` answers a command (any answer but NO_PARTITION_OWNER). */
   const servedAgain = async (parts: readonly string[], since: number) => {
     const when = new Map<string, number>();
     while (when.size < parts.length && Date.now() - since < 30_000) {
@@ -266,7 +103,7 @@ t.test('three engines, six partitions: kill -9 and SIGSTOP under load', async (t
         parts
           .filter((p) => !when.has(p))
           .map(async (p) => {
-            const r = await router.send(p, { type: 'food_ready', orderId: 'no-such-order' as OrderId });
+            const r = await driver.router.send(p, { type: 'food_ready', orderId: 'no-such-order' as OrderId });
             if (r.ok || r.code !== 'NO_PARTITION_OWNER') when.set(p, Date.now() - since);
           }),
       );
@@ -291,12 +128,11 @@ t.test('three engines, six partitions: kill -9 and SIGSTOP under load', async (t
 
   // SIGSTOP the owner of another partition past its lease, then wake it.
   await sleep(2_000);
-  const survivors = engines.filter((e) => e !== victim);
-  const stopped = survivors[0]!;
+  const stopped = engines.find((e) => e !== victim)!;
   let stoppedPart: string | undefined;
   for (const p of map.ids) if ((await ownerOf(p)) === stopped) stoppedPart ??= p;
   t.ok(stoppedPart, 'the process to stop owns a partition');
-  const oldToken = acks.filter((a) => a.partition === stoppedPart).at(-1)?.token ?? 0;
+  const oldToken = driver.acks.filter((a) => a.partition === stoppedPart).at(-1)?.token ?? 0;
   const stoppedAt = Date.now();
   stopped.child.kill('SIGSTOP');
   const moved = await servedAgain([stoppedPart!], stoppedAt);
@@ -304,15 +140,14 @@ t.test('three engines, six partitions: kill -9 and SIGSTOP under load', async (t
   t.comment(`failover after SIGSTOP: ${stoppedPart} ${moved.get(stoppedPart!)} ms`);
   t.not(await ownerOf(stoppedPart!), stopped, 'the lease is held by another process');
   await sleep(1_000);
-  const wokeAt = Date.now();
   stopped.child.kill('SIGCONT');
   await sleep(3_000);
   loading = false;
   await Promise.all([positions, ordering]);
-  await Promise.all(accepting);
+  await driver.settle();
 
   // The woken process answered nothing under its old tenure once the new owner had answered.
-  const part = acks.filter((a) => a.partition === stoppedPart);
+  const part = driver.acks.filter((a) => a.partition === stoppedPart);
   const firstNew = part.find((a) => a.token > oldToken);
   t.ok(firstNew, 'the new owner answered');
   t.same(
@@ -321,26 +156,21 @@ t.test('three engines, six partitions: kill -9 and SIGSTOP under load', async (t
     'no acknowledgement under the old token after the new owner answered',
   );
   await until(() => stopped.log().includes(`partition ${stoppedPart} lost`), 10_000);
-  t.match(stopped.log(), new RegExp(`partition ${stoppedPart} lost`), 'the woken owner learned it lost the partition');
-  t.ok(wokeAt > 0);
+  t.match(stopped.log(), `partition ${stoppedPart} lost`, 'the woken owner learned it lost the partition');
 
   // Everything acknowledged is stored: wait for the writers, then check over every process's events.
   const db = serverDatabase(url, { max: 2 });
   t.teardown(() => db.close());
-  const stored = async () => {
-    const { rows } = await db.query<{
-      aggregate: string;
-      aggregate_id: string;
-      seq: number;
-      type: string;
-      body: { riderId?: string; orderId?: string };
-    }>(`SELECT aggregate, aggregate_id, seq, type, body FROM engine_events ORDER BY aggregate, aggregate_id, seq`);
-    return rows;
-  };
-  const placedIds = new Set(placed.map((o) => o.id as string));
+  type Row = { aggregate: string; aggregate_id: string; type: string; body: { riderId?: string; orderId?: string } };
+  const stored = async () =>
+    (
+      await db.query<Row>(
+        `SELECT aggregate, aggregate_id, type, body FROM engine_events ORDER BY aggregate, aggregate_id, seq`,
+      )
+    ).rows;
+  const placedIds = new Set(driver.placed.map((o) => o.id as string));
   await until(async () => {
-    const rows = await stored();
-    const have = new Set(rows.filter((r) => r.type === 'order_placed').map((r) => r.aggregate_id));
+    const have = new Set((await stored()).filter((r) => r.type === 'order_placed').map((r) => r.aggregate_id));
     return [...placedIds].every((id) => have.has(id));
   }, 30_000);
   const rows = await stored();
@@ -362,8 +192,8 @@ t.test('three engines, six partitions: kill -9 and SIGSTOP under load', async (t
     } else if (r.type === 'order_unassigned') open.set(r.aggregate_id, null);
   }
   t.same(doubleOrders, [], '0 orders assigned twice');
-  const lost = [...acceptedBy].filter(([o, rider]) => !(assigned.get(o) ?? []).includes(rider));
-  t.same(lost, [], `all ${acceptedBy.size} acknowledged acceptances stored`);
+  const lost = [...driver.acceptedBy].filter(([o, rider]) => !(assigned.get(o) ?? []).includes(rider));
+  t.same(lost, [], `all ${driver.acceptedBy.size} acknowledged acceptances stored`);
   const jobs = new Map<string, Set<string>>();
   const twoJobs: string[] = [];
   for (const r of rows) {
@@ -376,14 +206,19 @@ t.test('three engines, six partitions: kill -9 and SIGSTOP under load', async (t
     } else if (r.type === 'rider_released' || r.type === 'rider_delivered') held.delete(r.body.orderId!);
   }
   t.same(twoJobs, [], '0 riders holding two jobs');
-  t.ok(acceptedBy.size > 10, `riders accepted ${acceptedBy.size} offers (${offers.seen} offers relayed)`);
+  t.ok(driver.acceptedBy.size > 10, `riders accepted ${driver.acceptedBy.size} offers (${driver.offersSeen} relayed)`);
   // Dispatch went on in the moved partitions after their rebuild.
   const afterKill = new Set(
-    placed.filter((o) => victimParts.includes(o.partition) && o.at > killedAt + failoverMs).map((o) => o.id as string),
+    driver.placed
+      .filter((o) => victimParts.includes(o.partition) && o.at > killedAt + failoverMs)
+      .map((o) => o.id as string),
   );
-  const movedAssigned = [...acceptedBy.keys()].filter((o) => afterKill.has(o));
-  t.ok(movedAssigned.length > 0, `orders of the moved partitions assigned: ${movedAssigned.length}`);
+  const movedAssigned = [...driver.acceptedBy.keys()].filter((o) => afterKill.has(o));
+  t.ok(
+    movedAssigned.length > 0,
+    `orders placed in the moved partitions after the failover and assigned: ${movedAssigned.length}`,
+  );
   t.comment(
-    `${placedIds.size} orders placed, ${acceptedBy.size} offers accepted, ${acks.length} commands acknowledged`,
+    `${placedIds.size} orders placed, ${driver.acceptedBy.size} offers accepted, ${driver.acks.length} commands acknowledged`,
   );
 });
