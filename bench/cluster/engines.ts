@@ -54,7 +54,10 @@ export function spawnEngine(
   env: Readonly<Record<string, string>>,
   opts: { readonly onLine?: (line: string) => void; readonly startTimeoutMs?: number } = {},
 ): Promise<EngineProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/server.ts', '--role', 'engine'], {
+  // `BENCH_CPU_PROF=<dir>` writes a V8 CPU profile of each engine process there (at its exit).
+  const prof = process.env['BENCH_CPU_PROF'];
+  const flags = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [];
+  const child = spawn(process.execPath, [...flags, '--import', 'tsx', 'scripts/server.ts', '--role', 'engine'], {
     cwd: ROOT,
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
