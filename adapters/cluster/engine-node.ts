@@ -153,11 +153,16 @@ export class EngineNode {
     );
     const writeBehind = new WriteBehind(engine, this.#o.queue, { partition, token });
     const subject = eventSubject(this.#o.prefix, partition);
-    // Relayed once durable, in order: barriers resolve in the order they were asked.
+    // Relayed once durable, in order (barriers resolve in the order they were asked), and only while
+    // the lease holds: what an owner woken past its lease emits (a deadline due during the pause) is
+    // refused by the fence, so it is never said either.
     const unsubscribe = engine.subscribeBatches(({ events }) => {
       if (events.length === 0) return;
       writeBehind.barrier().then(
-        () => this.#o.nc.publish(subject, enc.encode(JSON.stringify({ v: 1, partition, token, events }))),
+        () => {
+          if (this.#leases.leaseOf(partition)?.token !== token) return;
+          this.#o.nc.publish(subject, enc.encode(JSON.stringify({ v: 1, partition, token, events })));
+        },
         () => {},
       );
     });

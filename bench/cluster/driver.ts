@@ -37,6 +37,8 @@ export interface DriverOptions {
   readonly retryForMs?: number;
   /** Riders deliver what they accepted at once, so they take the next order (default true). */
   readonly deliver?: boolean;
+  /** Keep every relayed batch in `relayedLog` (tests). */
+  readonly keepRelayed?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -190,8 +192,11 @@ export class ClusterDriver {
 
   /** Relayed events by type (what the engines said, for reports). */
   readonly relayedTypes = new Map<string, number>();
+  /** Every relayed batch with when it arrived (ms, wall), when `keepRelayed` is set. */
+  readonly relayedLog: { readonly at: number; readonly batch: RelayedEvents }[] = [];
 
   #relayed(batch: RelayedEvents): void {
+    if (this.#o.keepRelayed) this.relayedLog.push({ at: Date.now(), batch });
     for (const e of batch.events) {
       this.relayedTypes.set(e.type, (this.relayedTypes.get(e.type) ?? 0) + 1);
       if (e.type !== 'rider_offered') continue;

@@ -74,7 +74,7 @@ t.test('three engines, six partitions: kill -9 and SIGSTOP under load', async (t
   const ownerOf = (p: string) => ownerIn(bucket, engines, p);
   await balanced(bucket, engines, map.ids);
 
-  const driver = new ClusterDriver({ nc, prefix, map, deliver: false });
+  const driver = new ClusterDriver({ nc, prefix, map, deliver: false, keepRelayed: true });
   t.teardown(() => driver.close());
   t.same(await driver.setup(RIDERS_PER_PARTITION), [], 'each partition has its restaurant and riders, online');
 
@@ -174,6 +174,30 @@ t.test('three engines, six partitions: kill -9 and SIGSTOP under load', async (t
     return [...placedIds].every((id) => have.has(id));
   }, 30_000);
   const rows = await stored();
+  // What the woken owner still said under its old tenure after the new owner had spoken: none of it stored.
+  const newSince = driver.relayedLog.find((r) => r.batch.partition === stoppedPart && r.batch.token > oldToken)?.at;
+  const zombie =
+    newSince === undefined
+      ? []
+      : driver.relayedLog
+          .filter((r) => r.batch.partition === stoppedPart && r.batch.token <= oldToken && r.at >= newSince)
+          .flatMap((r) => r.batch.events);
+  const bodies = new Map(
+    (
+      await db.query<{ k: string; body: string }>(
+        `SELECT aggregate || '/' || aggregate_id || '#' || seq AS k, body::text AS body FROM engine_events`,
+      )
+    ).rows.map((r) => [r.k, r.body]),
+  );
+  const zombieStored = zombie.filter((e) => {
+    const body = bodies.get(`${e.aggregate}/${e.id}#${e.seq}`);
+    return body !== undefined && JSON.stringify(JSON.parse(body)) === JSON.stringify(e);
+  });
+  t.same(
+    zombieStored,
+    [],
+    `nothing the woken owner said under its old token after the take-over is stored (${zombie.length} such events relayed)`,
+  );
   const placedStored = new Set(rows.filter((r) => r.type === 'order_placed').map((r) => r.aggregate_id));
   t.same(
     [...placedIds].filter((id) => !placedStored.has(id)),
