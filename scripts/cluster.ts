@@ -47,6 +47,8 @@ async function main(): Promise<number> {
     REDIS_URL: 'redis://127.0.0.1:6379',
     ...(Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined)) as Record<string, string>),
     PARTITION_MAP: mapFile,
+    // Each process its own operations port (its log says which).
+    METRICS_PORT: '0',
     LOG_FORMAT: process.env['LOG_FORMAT'] ?? 'json',
   };
   const engines: EngineProcess[] = [];

@@ -65,6 +65,18 @@ export const eventSubject = (prefix: string, partition: string): string => `${pr
 
 const enc = new TextEncoder();
 
+/** What an engine process counts, for its metrics (adapters/cluster/engine-role.ts). */
+export interface EngineNodeStats {
+  /** Commands answered, by outcome: `ok` or the refusal's code. */
+  readonly commands: Map<string, number>;
+  /** Partitions taken (rebuilt and served). */
+  adopted: number;
+  /** Partitions lost (lease lapsed or taken) or given back, by why. */
+  readonly dropped: Map<string, number>;
+  /** Milliseconds of the last take-over and rebuild. */
+  lastAdoptMs: number;
+}
+
 export class EngineNode {
   readonly #o: EngineNodeOptions;
   readonly #tenures = new Map<string, Tenure>();
@@ -72,6 +84,7 @@ export class EngineNode {
   readonly #commands: CommandServer;
   readonly #host: PartitionHost;
   readonly #members: Membership;
+  readonly stats: EngineNodeStats = { commands: new Map(), adopted: 0, dropped: new Map(), lastAdoptMs: 0 };
 
   private constructor(o: EngineNodeOptions) {
     this.#o = o;
@@ -83,6 +96,7 @@ export class EngineNode {
       ...(o.marginMs === undefined ? {} : { marginMs: o.marginMs }),
       onLost: (lease, reason, detail) => {
         o.log.warn({ msg: `partition ${lease.partition} lost (${reason}): ${detail}`, partition: lease.partition });
+        count(this.stats.dropped, reason);
         this.#host.lost(lease);
       },
     });
@@ -167,6 +181,8 @@ export class EngineNode {
       );
     });
     this.#tenures.set(partition, { token, engine, writeBehind, unsubscribe });
+    this.stats.adopted++;
+    this.stats.lastAdoptMs = Math.round(performance.now() - t0);
     this.#o.log.info({
       msg: `partition ${partition} owned (token ${token}): ${took.value.records.length} queued records taken over, rebuilt in ${Math.round(performance.now() - t0)} ms`,
       partition,
@@ -176,6 +192,7 @@ export class EngineNode {
   }
 
   #abandon(partition: string): Promise<void> {
+    if (this.#leases.leaseOf(partition) !== undefined) count(this.stats.dropped, 'given_back');
     return this.#drop(partition, false);
   }
 
@@ -194,6 +211,19 @@ export class EngineNode {
 
   /** Runs one command in the partition's engine and answers once its events are durable. */
   async #run(cmd: EngineCommand, partition: string, token: number): Promise<Result<unknown>> {
+    let r: Result<unknown>;
+    try {
+      r = await this.#execute(cmd, partition, token);
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      count(this.stats.commands, typeof code === 'string' ? code : 'INTERNAL');
+      throw err;
+    }
+    count(this.stats.commands, r.ok ? 'ok' : r.code);
+    return r;
+  }
+
+  async #execute(cmd: EngineCommand, partition: string, token: number): Promise<Result<unknown>> {
     const t = this.#tenures.get(partition);
     if (t === undefined || t.token !== token) return reject('NO_PARTITION_OWNER', `partition ${partition} moved`);
     const misplaced = this.#misplaced(cmd, partition);
@@ -214,3 +244,7 @@ export class EngineNode {
       : `restaurant ${cmd.restaurantId} is in partition ${at ?? 'none'}, not ${partition}`;
   }
 }
+
+const count = (m: Map<string, number>, key: string): void => {
+  m.set(key, (m.get(key) ?? 0) + 1);
+};

@@ -7,6 +7,8 @@
  * or many; `npm run cluster` starts a local set.
  */
 import { hostname } from 'node:os';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { startOpsServer } from '../observability/metrics-server.js';
 import { resolveConfig } from '../../engine/index.js';
 import { EventWriter } from '../persistence/event-writer.js';
 import { pushFeed } from '../push/push-feed.js';
@@ -27,6 +29,8 @@ export interface EngineRoleLogger {
 export interface RunningEngineRole {
   readonly owner: string;
   readonly node: EngineNode;
+  /** The operations port: `/metrics`, `/livez`, `/readyz`. */
+  readonly metricsPort: number;
   /** Gives the leases back (others take the partitions at once), flushes, closes storage and NATS. */
   close(): Promise<void>;
 }
@@ -41,8 +45,26 @@ export async function startEngineRole(
       'an engine process shares its storage with its peers: set DATABASE_URL and REDIS_URL (the embedded mode is for one process, `npm start`)',
     );
   }
-  const storage = await openStorage(config.persistence, { warn: (m) => log.warn({ msg: m }) });
-  const closers: (() => Promise<void> | void)[] = [() => storage.close()];
+  // The operations port first, as `npm start` does: not ready until the node has made its first round.
+  let node: EngineNode | undefined;
+  let nc: Awaited<ReturnType<typeof connectNats>> | undefined;
+  const registry = new Registry();
+  const readiness = () => {
+    const reasons: string[] = [];
+    if (node === undefined) reasons.push('starting: opening storage, joining the cluster');
+    if (nc !== undefined && nc.isClosed()) reasons.push('the NATS connection is closed');
+    return { ready: reasons.length === 0, reasons };
+  };
+  engineMetrics(registry, () => node, readiness);
+  const ops = await startOpsServer(config.metrics.host, config.metrics.port, () => ({ registry, readiness }));
+  let storage;
+  try {
+    storage = await openStorage(config.persistence, { warn: (m) => log.warn({ msg: m }) });
+  } catch (err) {
+    await ops.close();
+    throw err;
+  }
+  const closers: (() => Promise<void> | void)[] = [() => ops.close(), () => storage.close()];
   const closeAll = async () => {
     for (const c of closers.reverse())
       await Promise.resolve(c()).catch((err: unknown) => log.error({ msg: 'close failed', err: String(err) }));
@@ -60,12 +82,13 @@ export async function startEngineRole(
       closers.push(() => writer.stop());
     }
     const owner = processOwnerId(hostname());
-    const nc = await connectNats({ servers: cluster.natsUrl, name: `engine ${owner}` });
-    closers.push(() => nc.close());
-    const bucket = await openLeaseBucket(nc, { bucket: cluster.leaseBucket, ttlMs: cluster.leaseTtlMs });
+    const conn = await connectNats({ servers: cluster.natsUrl, name: `engine ${owner}` });
+    nc = conn;
+    closers.push(() => conn.close());
+    const bucket = await openLeaseBucket(conn, { bucket: cluster.leaseBucket, ttlMs: cluster.leaseTtlMs });
     const engineConfig = resolveConfig({ riderReview: config.riderReview });
-    const node = await EngineNode.start({
-      nc,
+    const started = await EngineNode.start({
+      nc: conn,
       bucket,
       prefix: cluster.prefix,
       map: cluster.map,
@@ -82,14 +105,84 @@ export async function startEngineRole(
       },
       log,
     });
-    closers.push(() => node.close());
+    node = started;
+    closers.push(() => started.close());
+    log.info({ msg: `metrics on http://${config.metrics.host}:${ops.port}/metrics` });
     log.info({
-      msg: `engine ${owner}: ${cluster.map.ids.length} partitions in ${cluster.mapFile}, serving ${node.serving().join(', ') || 'none yet'}`,
+      msg: `engine ${owner}: ${cluster.map.ids.length} partitions in ${cluster.mapFile}, serving ${started.serving().join(', ') || 'none yet'}`,
     });
     let closed: Promise<void> | undefined;
-    return { owner, node, close: () => (closed ??= closeAll()) };
+    return { owner, node: started, metricsPort: ops.port, close: () => (closed ??= closeAll()) };
   } catch (err) {
     await closeAll();
     throw err;
   }
+}
+
+/** An engine process's metrics: partitions served, taken and dropped, commands answered. */
+function engineMetrics(
+  r: Registry,
+  node: () => EngineNode | undefined,
+  readiness: () => { readonly ready: boolean },
+): void {
+  new Gauge({
+    name: 'dispatch_ready',
+    help: 'whether /readyz answers ready (1)',
+    registers: [r],
+    collect() {
+      this.set(readiness().ready ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'dispatch_partitions_served',
+    help: 'partitions this engine process answers now',
+    registers: [r],
+    collect() {
+      this.set(node()?.serving().length ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'dispatch_partition_adopt_seconds',
+    help: "the last partition take-over's duration: queued events stored under the new token, then the rebuild",
+    registers: [r],
+    collect() {
+      this.set((node()?.stats.lastAdoptMs ?? 0) / 1000);
+    },
+  });
+  const counter = (name: string, help: string, label: string, read: () => Iterable<[string, number]> | undefined) =>
+    new Counter({
+      name,
+      help,
+      labelNames: [label],
+      registers: [r],
+      collect() {
+        const rows = read();
+        if (!rows) return;
+        this.reset();
+        for (const [k, v] of rows) this.inc({ [label]: k }, v);
+      },
+    });
+  new Counter({
+    name: 'dispatch_partitions_adopted_total',
+    help: 'partitions taken over and rebuilt',
+    registers: [r],
+    collect() {
+      const n = node();
+      if (!n) return;
+      this.reset();
+      this.inc(n.stats.adopted);
+    },
+  });
+  counter(
+    'dispatch_partitions_dropped_total',
+    'partitions no longer served here, by why: expired or superseded (lease lost), given_back (shared out)',
+    'reason',
+    () => node()?.stats.dropped,
+  );
+  counter(
+    'dispatch_partition_commands_total',
+    "commands answered over NATS, by outcome: ok or the refusal's code",
+    'outcome',
+    () => node()?.stats.commands,
+  );
 }

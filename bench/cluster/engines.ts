@@ -59,7 +59,8 @@ export function spawnEngine(
   const flags = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [];
   const child = spawn(process.execPath, [...flags, '--import', 'tsx', 'scripts/server.ts', '--role', 'engine'], {
     cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
+    // Several on one machine: each its own operations port unless told.
+    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';

@@ -242,6 +242,27 @@ t.test('three engines, six partitions: kill -9 and SIGSTOP under load', async (t
     movedAssigned.length > 0,
     `orders placed in the moved partitions after the failover and assigned: ${movedAssigned.length}`,
   );
+  // Each survivor's operations port: the partitions it serves, what it answered, what it lost.
+  const metricsOf = async (e: EngineProcess) => {
+    const url = /metrics on (http:\/\/[^\s"]+\/metrics)/.exec(e.log())?.[1];
+    return url ? (await fetch(url)).text() : '';
+  };
+  const value = (text: string, line: RegExp) => Number(line.exec(text)?.[1] ?? NaN);
+  const survivors = engines.filter((e) => e !== victim);
+  const texts = await Promise.all(survivors.map(metricsOf));
+  t.equal(
+    texts.reduce((sum, x) => sum + value(x, /^dispatch_partitions_served (\d+)$/m), 0),
+    map.ids.length,
+    'the survivors serve every partition between them (/metrics)',
+  );
+  t.ok(
+    texts.every((x) => value(x, /^dispatch_partition_commands_total\{outcome="ok"\} (\d+)$/m) > 0),
+    'each answered commands',
+  );
+  t.ok(
+    value(texts[survivors.indexOf(stopped)]!, /^dispatch_partitions_dropped_total\{reason="expired"\} (\d+)$/m) >= 1,
+    'the woken owner counts the partition it lost',
+  );
   t.comment(
     `${placedIds.size} orders placed, ${driver.acceptedBy.size} offers accepted, ${driver.acks.length} commands acknowledged`,
   );
