@@ -18,10 +18,12 @@ import { Statements } from './statements.js';
  * The {@link EventStore} on SQL: Postgres through node-postgres, or embedded
  * PGlite (same SQL). A batch is one statement (sql/statements/append-batch.sql),
  * so one round trip and one implicit transaction: the events as one multi-row
- * insert (`unnest` of arrays, `ON CONFLICT DO NOTHING`), the newest state per
- * actor as one forward-only upsert, and the id counter, as data-modifying
- * CTEs. Arrays keep it one round trip whatever the batch size, with no staging
- * table, and the same SQL runs in PGlite (COPY does not). It was a
+ * insert (`json_to_recordset` of one JSON parameter, `ON CONFLICT DO NOTHING`),
+ * the newest state per actor as one forward-only upsert, and the id counter, as
+ * data-modifying CTEs. One JSON document per set keeps it one round trip whatever
+ * the batch size, with no staging table, and the same SQL runs in PGlite (COPY
+ * does not). It replaced text[] arrays of JSON texts, whose array-literal
+ * escaping of every quote showed in the server's CPU profile (docs/benchmarks.md). It was a
  * transaction of five round trips (BEGIN, three statements, COMMIT); on a
  * loopback Postgres the change did not show in CPU (docs/benchmarks.md), but
  * across a network each round trip is a network latency.
@@ -50,24 +52,14 @@ export class PgEventStore implements EventStore {
 
   async #appendIn(q: SqlTx, records: readonly EventRecord[], partition: string | null): Promise<{ inserted: number }> {
     if (records.length === 0) return { inserted: 0 };
-    const ev = {
-      a: [] as string[],
-      i: [] as string[],
-      s: [] as number[],
-      ty: [] as string[],
-      at: [] as number[],
-      b: [] as string[],
-    };
+    // The events and the rows go as two JSON documents (sql/statements/append-batch.sql): one
+    // JSON.stringify each, the bodies nested as they are, nothing escaped twice.
+    const events: { a: AggregateKind; i: string; s: number; ty: string; ms: number; b: EngineEvent }[] = [];
     // Only the newest state of each actor: one upsert may not touch a row twice.
     const newest = new Map<string, { aggregate: AggregateKind; row: ActorRow }>();
     let idCounter = 0;
     for (const { event, state, idCounter: ic } of records) {
-      ev.a.push(event.aggregate);
-      ev.i.push(event.id);
-      ev.s.push(event.seq);
-      ev.ty.push(event.type);
-      ev.at.push(event.at);
-      ev.b.push(JSON.stringify(event));
+      events.push({ a: event.aggregate, i: event.id, s: event.seq, ty: event.type, ms: event.at, b: event });
       if (ic > idCounter) idCounter = ic;
       if (state) {
         const key = `${event.aggregate}\u0000${event.id}`;
@@ -75,47 +67,28 @@ export class PgEventStore implements EventStore {
         if (!had || had.row.seq < state.seq) newest.set(key, { aggregate: event.aggregate, row: state });
       }
     }
-    const st = {
-      a: [] as string[],
-      i: [] as string[],
-      s: [] as number[],
-      l: [] as boolean[],
-      e: [] as number[],
-      r: [] as string[],
-    };
-    // The order row's seed status and rider, from the same state row (null for riders and restaurants).
-    const ord = { w: [] as (string | null)[], r: [] as (string | null)[] };
     // Same lock order in every batch (the events statement sorts too), so overlapping batches never deadlock.
     const ordered = [...newest.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
-    for (const { aggregate, row } of ordered) {
+    const rows = ordered.map(({ aggregate, row }) => {
       const endedAt = aggregate === 'order' ? (row as OrderSnapshotRow).endedAt : 0;
-      st.a.push(aggregate);
-      st.i.push(row.id);
-      st.s.push(row.seq);
-      st.l.push(endedAt === 0);
-      st.e.push(endedAt);
-      st.r.push(JSON.stringify(row));
+      // The order row's seed status and rider, from the same state row (null for riders and restaurants).
       const o = aggregate === 'order' ? (row as OrderSnapshotRow) : undefined;
-      ord.w.push(o ? seedStatus(stateName(o.value) ?? 'placed', o.context.foodReady) : null);
-      ord.r.push(o ? o.context.riderId : null);
-    }
+      return {
+        a: aggregate,
+        i: row.id,
+        s: row.seq,
+        l: endedAt === 0,
+        e: endedAt,
+        r: row,
+        w: o ? seedStatus(stateName(o.value) ?? 'placed', o.context.foodReady) : null,
+        rd: o ? o.context.riderId : null,
+      };
+    });
     try {
       const res = await q.query<{ n: number }>(Statements.appendBatch, [
-        ev.a,
-        ev.i,
-        ev.s,
-        ev.ty,
-        ev.at,
-        ev.b,
-        st.a,
-        st.i,
-        st.s,
-        st.l,
-        st.e,
-        st.r,
+        JSON.stringify(events),
+        JSON.stringify(rows),
         idCounter,
-        ord.w,
-        ord.r,
         partition,
       ]);
       return { inserted: res.rows[0]?.n ?? 0 };

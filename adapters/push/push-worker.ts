@@ -67,6 +67,7 @@ export class PushWorker {
     const events: EventPushJob[] = [];
     for (const { data } of batch) {
       if ('notice' in data) notices.push(data.notice);
+      else if ('events' in data) events.push(...data.events);
       else events.push(data);
     }
     const missing = [...new Set(events.filter((j) => j.order === null).map((j) => j.orderId))];

@@ -13,25 +13,31 @@
 --    durable record of the cancellation, or not at all). The key `refund-<payment id>` makes a batch
 --    written twice, and a capture webhook that asks too, one refund.
 -- Both inserts take their row locks in key order, so overlapping batches do not deadlock.
--- Parameters, one array element per event: $1 aggregate text[], $2 aggregate id text[], $3 seq
--- int[], $4 type text[], $5 at (engine epoch ms) float8[], $6 the event as JSON text[]; one element
--- per actor: $7 aggregate text[], $8 aggregate id text[], $9 seq int[], $10 live bool[],
--- $11 ended_at (engine ms, 0 while live) float8[], $12 the row as JSON text[]; $13 the id counter;
--- again one element per actor (null for riders and restaurants): $14 the order's seed status
--- text[], $15 its rider id text[]; $16 the partition of a fenced batch (null unfenced), stamped on the
--- state rows it moves forward (sql/0009_state_partition.sql).
+-- Parameters: $1 the events as one JSON array of {a: aggregate, i: aggregate id, s: seq, ty: type,
+-- ms: at (engine epoch ms), b: the event}; $2 the actors' rows as one JSON array of {a, i, s,
+-- l: live, e: ended_at (engine ms, 0 while live), r: the row, w: the order's seed status (null for
+-- riders and restaurants), rd: its rider id}, at most one per actor; $3 the id counter; $4 the
+-- partition of a fenced batch (null unfenced), stamped on the state rows it moves forward
+-- (sql/0009_state_partition.sql).
+-- One JSON document per set rather than a text[] of JSON texts: the client writes the batch in one
+-- JSON.stringify and sends it unescaped (array literals escape every quote of every row), and
+-- Postgres parses each body once either way.
 -- Answers n: how many events were new.
-WITH ins AS (
+WITH ev AS (
+  SELECT * FROM json_to_recordset($1::json) AS u(a text, i text, s int, ty text, ms float8, b json)
+), st AS (
+  SELECT * FROM json_to_recordset($2::json) AS u(a text, i text, s int, l bool, e float8, r json, w text, rd text)
+), ins AS (
   INSERT INTO engine_events (aggregate, aggregate_id, seq, type, at, body)
-  SELECT a, i, s, ty, to_timestamp(ms / 1000.0), b::json
-  FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::float8[], $6::text[]) AS u(a, i, s, ty, ms, b)
+  SELECT a, i, s, ty, to_timestamp(ms / 1000.0), b
+  FROM ev
   ORDER BY a, i, s
   ON CONFLICT DO NOTHING
   RETURNING 1
 ), state AS (
   INSERT INTO engine_state (aggregate, aggregate_id, seq, live, ended_at, row, partition)
-  SELECT a, i, s, l, e::bigint, r::json, $16::text
-  FROM unnest($7::text[], $8::text[], $9::int[], $10::bool[], $11::float8[], $12::text[]) AS u(a, i, s, l, e, r)
+  SELECT a, i, s, l, e::bigint, r, $4::text
+  FROM st
   ORDER BY a, i
   ON CONFLICT (aggregate, aggregate_id) DO UPDATE
     SET seq = excluded.seq, live = excluded.live, ended_at = excluded.ended_at, row = excluded.row,
@@ -40,22 +46,21 @@ WITH ins AS (
   RETURNING aggregate, aggregate_id, seq
 ), meta AS (
   INSERT INTO engine_meta (key, value)
-  SELECT 'id_counter', $13::bigint WHERE $13::bigint > 0
+  SELECT 'id_counter', $3::bigint WHERE $3::bigint > 0
   ON CONFLICT (key) DO UPDATE SET value = greatest(engine_meta.value, excluded.value)
   RETURNING 1
 ), ord AS (
-  UPDATE orders o SET seed_status = u.w, rider_id = u.r, status_seq = state.seq
-  FROM state JOIN unnest($7::text[], $8::text[], $14::text[], $15::text[]) AS u(a, i, w, r)
-    ON u.a = state.aggregate AND u.i = state.aggregate_id
+  UPDATE orders o SET seed_status = u.w, rider_id = u.rd, status_seq = state.seq
+  FROM state JOIN st AS u ON u.a = state.aggregate AND u.i = state.aggregate_id
   WHERE state.aggregate = 'order' AND u.w IS NOT NULL AND o.id = state.aggregate_id AND o.status_seq < state.seq
   RETURNING 1
 ), refund AS (
   INSERT INTO refunds (id, payment_id, order_id, idempotency_key, amount_paise, reason, status)
   SELECT gen_random_uuid()::text, p.id, p.order_id, 'refund-' || p.id, p.amount_paise,
-         'order_' || (u.b::json->>'reason'), 'requested'
-  FROM unnest($1::text[], $2::text[], $4::text[], $6::text[]) AS u(a, i, ty, b)
+         'order_' || (u.b->>'reason'), 'requested'
+  FROM ev AS u
   JOIN payments p ON p.order_id = u.i AND p.status = 'captured'
-  WHERE u.a = 'order' AND u.ty = 'order_cancelled' AND (u.b::json->>'refundDue')::boolean
+  WHERE u.a = 'order' AND u.ty = 'order_cancelled' AND (u.b->>'refundDue')::boolean
   ON CONFLICT (idempotency_key) DO NOTHING
   RETURNING id, payment_id, order_id, idempotency_key, amount_paise, reason
 ), refund_outbox AS (

@@ -7,6 +7,8 @@
  * retries, and at most one push per notice and device across redeliveries.
  */
 import t from 'tap';
+import { pushEventsOf } from '../../../adapters/push/push-feed.js';
+import type { EventRecord } from '../../../engine/index.js';
 import { reminderFor } from '../../../engine/notify-rules.js';
 import type { OrderId } from '../../../protocol/index.js';
 import { world, cust } from '../../engine/world.js';
@@ -245,4 +247,31 @@ t.test("a notice over FCM's 4096 bytes is never sent, and recorded as failed", a
     `SELECT state, detail FROM push_sends WHERE notification_id = 'too-big'`,
   );
   t.same(rows.rows, [{ state: 'failed', detail: 'payload over 4096 bytes' }]);
+});
+
+t.test('a job of one event, as queued before the feed batched them, is still delivered', async (t) => {
+  // Another engine, so the pipeline's feed never sees this order: only the old-shaped job tells of it.
+  const other = world();
+  other.restaurant('r1');
+  const records: EventRecord[] = [];
+  other.engine.subscribeBatches(({ events }) => {
+    for (const event of events)
+      records.push({ event, state: other.engine.snapshotRow(event.aggregate, event.id) ?? null, idCounter: 0 });
+  });
+  // Its own id: the other engine's ids repeat this one's (same seed), and a notice goes once per id.
+  const placed = other.engine.placeOrder({
+    orderId: 'legacy-1' as OrderId,
+    customerId: cust('c1'),
+    restaurantId: restId,
+    drop: { lat: 12.95, lng: 77.62 },
+    paid: false,
+  });
+  if (!placed.ok) throw new Error(placed.detail);
+  const o = placed.value;
+  other.engine.confirmPayment(o);
+  const paid = pushEventsOf(records).find((e) => e.job.event.type === 'order_payment_confirmed');
+  if (!paid) throw new Error('no payment confirmation among the notice events');
+  await p.pushQueue.enqueue([{ id: `p.${paid.key}`, data: paid.job }]);
+  await eventually(() => kindsFor('rest-tab', o).length === 1, 10_000, 'the restaurant push');
+  t.same(kindsFor('rest-tab', o), ['new_order']);
 });
