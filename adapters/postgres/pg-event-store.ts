@@ -7,11 +7,11 @@ import type {
   StoredState,
 } from '../../engine/ports/event-store.js';
 import type { OrderSnapshotRow, RestaurantSnapshotRow, RiderSnapshotRow } from '../../engine/snapshot.js';
-import type { AggregateKind, EngineEvent, Result } from '../../protocol/index.js';
+import { checkToken } from '../../engine/ports/fence.js';
+import { type AggregateKind, type EngineEvent, ok, reject, type Result } from '../../protocol/index.js';
 import { seedStatus, stateName } from '../../protocol/rest/order-status.js';
 import { DependencyUnavailableError, isConnectionError } from '../dependency-error.js';
-import { PgFence } from './pg-fence.js';
-import type { SqlDatabase, SqlTx } from './sql-database.js';
+import type { SqlDatabase } from './sql-database.js';
 import { Statements } from './statements.js';
 
 /**
@@ -30,28 +30,34 @@ import { Statements } from './statements.js';
  */
 export class PgEventStore implements EventStore {
   readonly #db: SqlDatabase;
-  readonly #fence: PgFence;
 
   constructor(db: SqlDatabase) {
     this.#db = db;
-    this.#fence = new PgFence(db);
   }
 
-  append(records: readonly EventRecord[]): Promise<{ inserted: number }> {
-    return this.#appendIn(this.#db, records, null);
+  async append(records: readonly EventRecord[]): Promise<{ inserted: number }> {
+    if (records.length === 0) return { inserted: 0 };
+    return { inserted: (await this.#appendIn(records, null)).n };
   }
 
   /**
-   * The same statement in the fence's transaction, after its raise of the partition's token
-   * (sql/statements/fence-raise.sql): four round trips instead of one, paid only by partitioned
-   * engines.
+   * The same statement, which then first raises the partition's token (step 0 of
+   * sql/statements/append-batch.sql): one round trip, as an unfenced batch. With no records it
+   * only raises the token (a new owner's claim).
    */
-  appendFenced(fence: BatchFence, records: readonly EventRecord[]): Promise<Result<{ inserted: number }>> {
-    return this.#fence.run(fence.partition, fence.token, (tx) => this.#appendIn(tx, records, fence.partition));
+  async appendFenced(fence: BatchFence, records: readonly EventRecord[]): Promise<Result<{ inserted: number }>> {
+    checkToken(fence.token);
+    const r = await this.#appendIn(records, fence);
+    if (!r.admitted) {
+      return reject('FENCED', `partition ${fence.partition}: token ${fence.token} is below ${Number(r.stored ?? 0)}`);
+    }
+    return ok({ inserted: r.n });
   }
 
-  async #appendIn(q: SqlTx, records: readonly EventRecord[], partition: string | null): Promise<{ inserted: number }> {
-    if (records.length === 0) return { inserted: 0 };
+  async #appendIn(
+    records: readonly EventRecord[],
+    fence: BatchFence | null,
+  ): Promise<{ n: number; admitted: boolean; stored: number | string | null }> {
     // The events and the rows go as two JSON documents (sql/statements/append-batch.sql): one
     // JSON.stringify each, the bodies nested as they are, nothing escaped twice.
     const events: { a: AggregateKind; i: string; s: number; ty: string; ms: number; b: EngineEvent }[] = [];
@@ -85,15 +91,13 @@ export class PgEventStore implements EventStore {
       };
     });
     try {
-      const res = await q.query<{ n: number }>(Statements.appendBatch, [
-        JSON.stringify(events),
-        JSON.stringify(rows),
-        idCounter,
-        partition,
-      ]);
-      return { inserted: res.rows[0]?.n ?? 0 };
+      const res = await this.#db.query<{ n: number; admitted: boolean; stored: number | string | null }>(
+        Statements.appendBatch,
+        [JSON.stringify(events), JSON.stringify(rows), idCounter, fence?.partition ?? null, fence?.token ?? null],
+      );
+      return res.rows[0] ?? { n: 0, admitted: true, stored: null };
     } catch (err) {
-      throw wrap(err, 'append');
+      throw wrap(err, fence ? `append (fenced ${fence.partition})` : 'append');
     }
   }
 

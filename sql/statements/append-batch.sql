@@ -12,21 +12,36 @@
 --    payment gets one refund row and its outbox row (the transactional outbox: they commit with the
 --    durable record of the cancellation, or not at all). The key `refund-<payment id>` makes a batch
 --    written twice, and a capture webhook that asks too, one refund.
+-- 0. A fenced batch (a partition's owner: docs/scale.md) first raises the partition's fencing token,
+--    as sql/statements/fence-raise.sql does, holding its row lock to the end of the statement; a
+--    token below the stored one admits nothing, and every step below then writes nothing. In one
+--    statement, so a fenced batch costs one round trip, as an unfenced one does.
 -- Both inserts take their row locks in key order, so overlapping batches do not deadlock.
 -- Parameters: $1 the events as one JSON array of {a: aggregate, i: aggregate id, s: seq, ty: type,
 -- ms: at (engine epoch ms), b: the event}; $2 the actors' rows as one JSON array of {a, i, s,
 -- l: live, e: ended_at (engine ms, 0 while live), r: the row, w: the order's seed status (null for
 -- riders and restaurants), rd: its rider id}, at most one per actor; $3 the id counter; $4 the
 -- partition of a fenced batch (null unfenced), stamped on the state rows it moves forward
--- (sql/0009_state_partition.sql).
+-- (sql/0009_state_partition.sql); $5 its fencing token (null unfenced).
 -- One JSON document per set rather than a text[] of JSON texts: the client writes the batch in one
 -- JSON.stringify and sends it unescaped (array literals escape every quote of every row), and
 -- Postgres parses each body once either way.
--- Answers n: how many events were new.
-WITH ev AS (
+-- Answers n: how many events were new; admitted: false when the fence refused the batch; stored:
+-- the partition's token before this statement (for the refusal's message).
+WITH fence AS (
+  INSERT INTO partition_fence AS f (partition, token)
+  SELECT $4::text, $5::bigint WHERE $4::text IS NOT NULL
+  ON CONFLICT (partition) DO UPDATE SET token = excluded.token, raised_at = now()
+    WHERE f.token <= excluded.token
+  RETURNING token
+), admitted AS (
+  SELECT $4::text IS NULL OR EXISTS (SELECT 1 FROM fence) AS ok
+), ev AS (
   SELECT * FROM json_to_recordset($1::json) AS u(a text, i text, s int, ty text, ms float8, b json)
+  WHERE (SELECT ok FROM admitted)
 ), st AS (
   SELECT * FROM json_to_recordset($2::json) AS u(a text, i text, s int, l bool, e float8, r json, w text, rd text)
+  WHERE (SELECT ok FROM admitted)
 ), ins AS (
   INSERT INTO engine_events (aggregate, aggregate_id, seq, type, at, body)
   SELECT a, i, s, ty, to_timestamp(ms / 1000.0), b
@@ -46,7 +61,7 @@ WITH ev AS (
   RETURNING aggregate, aggregate_id, seq
 ), meta AS (
   INSERT INTO engine_meta (key, value)
-  SELECT 'id_counter', $3::bigint WHERE $3::bigint > 0
+  SELECT 'id_counter', $3::bigint WHERE $3::bigint > 0 AND (SELECT ok FROM admitted)
   ON CONFLICT (key) DO UPDATE SET value = greatest(engine_meta.value, excluded.value)
   RETURNING 1
 ), ord AS (
@@ -72,4 +87,5 @@ WITH ev AS (
   ON CONFLICT (key) DO NOTHING
   RETURNING 1
 )
-SELECT count(*)::int AS n FROM ins
+SELECT (SELECT count(*)::int FROM ins) AS n, (SELECT ok FROM admitted) AS admitted,
+       (SELECT token FROM partition_fence WHERE partition = $4::text) AS stored

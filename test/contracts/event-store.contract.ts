@@ -164,6 +164,16 @@ export function eventStoreContract(t: Test, make: (t: Test) => Promise<EventStor
       { ok: true, value: { inserted: 0 } },
       'the same token again is admitted (and idempotent); partitions are independent',
     );
+    // A new owner's claim is a fenced append with no records: it raises the token and stores nothing.
+    const counter = (await store.loadState(0)).idCounter;
+    t.same(await store.appendFenced({ partition: 'p2', token: 9 }, []), { ok: true, value: { inserted: 0 } });
+    const late = c.map((r) => ({ ...r, idCounter: counter + 100 }));
+    t.match(
+      await store.appendFenced({ partition: 'p2', token: 5 }, late),
+      { ok: false, code: 'FENCED', detail: /p2: token 5 is below 9/ },
+      'an empty append claims the partition',
+    );
+    t.equal((await store.loadState(0)).idCounter, counter, 'a refused batch does not move the id counter either');
   });
 
   t.test('a fenced batch stamps its partition on the rows it moves; loadPartition reads them apart', async (t) => {
