@@ -1,4 +1,10 @@
-import type { BatchFence, EventBatch, EventRecord, EventStore } from '../../engine/ports/event-store.js';
+import {
+  withStates,
+  type BatchFence,
+  type EventBatch,
+  type EventRecord,
+  type EventStore,
+} from '../../engine/ports/event-store.js';
 import type { JobConsumer, JobQueue, QueuedJob } from '../../engine/ports/job-queue.js';
 
 export interface EventWriterOptions {
@@ -116,7 +122,8 @@ function* slices(
       records = [];
     }
     fence = f;
-    for (const record of job.data.records) {
+    // States a job carries once per command and actor go back on every record first (write-behind.ts).
+    for (const record of withStates(job.data.records)) {
       records.push(record);
       if (records.length === max) {
         yield { fence, records };

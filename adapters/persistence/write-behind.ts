@@ -28,7 +28,7 @@ export type BatchJob = { readonly id: string; readonly data: EventBatch };
 export function batchJobs(records: readonly EventRecord[], max = MAX_RECORDS_PER_JOB, fence?: BatchFence): BatchJob[] {
   const jobs: BatchJob[] = [];
   for (let i = 0; i < records.length; i += max) {
-    const chunk = records.slice(i, i + max);
+    const chunk = statesOnce(records.slice(i, i + max));
     const first = jobIdOf(chunk[0]!.event);
     jobs.push(
       fence
@@ -37,6 +37,24 @@ export function batchJobs(records: readonly EventRecord[], max = MAX_RECORDS_PER
     );
   }
   return jobs;
+}
+
+/**
+ * One command's events for one actor share one state object (see `#gather`): in a job, each such
+ * state goes once, on the last record that has it, and the records before it go without
+ * (`state` absent; `withStates` gives it back). About a fifth less JSON (an order from placing to assignment) to write, send, store in
+ * Redis and parse again, for the same records.
+ */
+function statesOnce(records: EventRecord[]): EventRecord[] {
+  const later = new Map<string, EventRecord['state']>();
+  for (let i = records.length - 1; i >= 0; i--) {
+    const r = records[i]!;
+    if (!r.state) continue;
+    const key = `${r.event.aggregate}/${r.event.id}`;
+    if (later.get(key) === r.state) records[i] = { event: r.event, idCounter: r.idCounter };
+    else later.set(key, r.state);
+  }
+  return records;
 }
 
 /**

@@ -8,11 +8,40 @@ export type ActorRow = RestaurantSnapshotRow | RiderSnapshotRow | OrderSnapshotR
  * What write-behind stores for one event: the event itself, the state of its
  * actor after it (at least as new as the event; null when the engine no longer
  * held the actor), and the engine's id counter at that moment.
+ *
+ * In a queued batch the state may be left out (`state` absent, not null): the
+ * events one command emits for one actor share the state after the command,
+ * and a batch carries it once, on the last of them; {@link withStates} gives it
+ * back to the others. A store needs only each actor's newest state, so it may
+ * take such records as they come.
  */
 export interface EventRecord {
   readonly event: EngineEvent;
-  readonly state: ActorRow | null;
+  readonly state?: ActorRow | null;
   readonly idCounter: number;
+}
+
+/**
+ * The records of a batch with every left-out state given back: a record without one takes the
+ * state of the next record of the same actor that has one. Returns `records` itself when none
+ * is left out.
+ */
+export function withStates(records: readonly EventRecord[]): readonly EventRecord[] {
+  const later = new Map<string, ActorRow | null>();
+  let out: EventRecord[] | undefined;
+  for (let i = records.length - 1; i >= 0; i--) {
+    const r = records[i]!;
+    const key = `${r.event.aggregate}/${r.event.id}`;
+    if (r.state !== undefined) {
+      later.set(key, r.state);
+      continue;
+    }
+    const state = later.get(key);
+    if (state === undefined) continue;
+    out ??= records.slice();
+    out[i] = { event: r.event, state, idCounter: r.idCounter };
+  }
+  return out ?? records;
 }
 
 /**

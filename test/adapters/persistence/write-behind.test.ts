@@ -10,7 +10,8 @@ import { PgEventStore } from '../../../adapters/postgres/pg-event-store.js';
 import { PgFence } from '../../../adapters/postgres/pg-fence.js';
 import { serverDatabase } from '../../../adapters/postgres/server-database.js';
 import { BullmqQueue } from '../../../adapters/queue/bullmq-queue.js';
-import type { EngineEvent, EventBatch, EventStore, JobQueue, QueuedJob } from '../../../engine/index.js';
+import type { EngineEvent, EventBatch, EventRecord, EventStore, JobQueue, QueuedJob } from '../../../engine/index.js';
+import { withStates } from '../../../engine/ports/event-store.js';
 import { until } from '../../contracts/job-queue.contract.js';
 import { world } from '../../engine/world.js';
 import { busyWorld } from '../../support/busy-world.js';
@@ -177,6 +178,56 @@ t.test('batchJobs cuts at the limit and names each job after its first event', a
   );
   t.equal(batchJobs(records).length, Math.ceil(records.length / MAX_RECORDS_PER_JOB), 'default limit');
   t.same(batchJobs([]), [], 'no records, no jobs');
+});
+
+t.test("a job carries the state one command's events share once; the writer gives it back to each", async (t) => {
+  const w = world();
+  const r = w.restaurant('r1');
+  w.rider('d1');
+  const inner = new MemoryQueue<EventBatch>();
+  const jobs: { id: string; data: EventBatch }[] = [];
+  const wb = new WriteBehind(w.engine, {
+    enqueue: async (js) => void jobs.push(...js),
+    consume: (h, o) => inner.consume(h, o),
+    pending: () => inner.pending(),
+    close: () => inner.close(),
+  });
+  // What each command emitted, with the state write-behind captured for its actor (as #gather does).
+  const full: EventRecord[] = [];
+  w.engine.subscribeBatches(({ events }) => {
+    const states = new Map<string, EventRecord['state']>();
+    for (const event of events) {
+      const k = `${event.aggregate}/${event.id}`;
+      if (!states.has(k)) states.set(k, w.engine.snapshotRow(event.aggregate, event.id) ?? null);
+      full.push({ event, state: states.get(k)!, idCounter: w.engine.idCounter });
+    }
+  });
+  w.order(r, { id: 'o1' });
+  await wb.barrier();
+  const queued = jobs.flatMap((j) => j.data.records);
+  t.same(
+    queued.map((x) => x.event),
+    full.map((x) => x.event),
+    'every event, in order',
+  );
+  const without = queued.filter((x) => x.state === undefined);
+  t.ok(without.length > 0, `records whose state a later one carries go without (${without.length})`);
+  const json = (rs: readonly EventRecord[]) => JSON.stringify(rs).length;
+  t.ok(json(queued) < json(full), `less JSON: ${json(queued)} bytes for ${json(full)}`);
+  t.same(withStates(JSON.parse(JSON.stringify(queued)) as EventRecord[]), full, 'given back, the records as captured');
+
+  const handed: EventRecord[] = [];
+  const appended: EventRecord[] = [];
+  const store = {
+    append: async (rs: readonly EventRecord[]) => (appended.push(...rs), { inserted: rs.length }),
+  } as unknown as EventStore;
+  const writer = new EventWriter(inner, store, { afterStore: async (rs) => void handed.push(...rs) });
+  await writer.handle(
+    jobs.map((j) => ({ id: j.id, data: JSON.parse(JSON.stringify(j.data)) as EventBatch, attempt: 1 })),
+  );
+  t.same(handed, full, 'what follows the store (the push feed) sees every state');
+  t.same(appended, full, 'and so does the store');
+  await wb.close();
 });
 
 t.test(
