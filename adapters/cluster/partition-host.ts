@@ -136,8 +136,16 @@ export class PartitionHost {
         await this.#o.leases.release(partition).catch(() => false);
         return;
       }
-      // Still ours after the rebuild: a lease lost meanwhile must not start serving.
+      // Closed during the rebuild: give it back rather than start serving.
+      if (this.#closed) {
+        await this.#o.abandon?.(partition);
+        await this.#o.leases.release(partition).catch(() => false);
+        return;
+      }
+      // Still ours after the rebuild: a lease lost meanwhile must not start serving, and what was
+      // rebuilt for it goes.
       if (this.#o.leases.leaseOf(partition)?.token === lease.token) this.#o.commands.serve(partition, lease.token);
+      else await this.#o.abandon?.(partition);
     } catch (err) {
       this.#o.logger?.error('partition: claim failed', { partition, err });
     } finally {
