@@ -54,8 +54,13 @@ export class Membership {
     const names: string[] = [];
     for await (const key of await kv.keys('member.>')) names.push(key);
     const present = new Set<string>();
-    for (const key of names) {
-      const e = await kv.get(key);
+    // The gets in parallel: one round of the cluster costs about one KV round trip, whatever its size.
+    const [members, leases] = await Promise.all([
+      Promise.all(names.map((key) => kv.get(key))),
+      Promise.all(partitions.map((p) => kv.get(p))),
+    ]);
+    for (const [k, key] of names.entries()) {
+      const e = members[k]!;
       if (e === null || e.operation !== 'PUT') continue;
       const name = key.slice('member.'.length);
       present.add(name);
@@ -65,8 +70,8 @@ export class Membership {
     }
     for (const name of [...this.#seen.keys()]) if (!present.has(name)) this.#seen.delete(name);
     const owners = new Map<string, string | null>();
-    for (const p of partitions) {
-      const e = await kv.get(p);
+    for (const [k, p] of partitions.entries()) {
+      const e = leases[k]!;
       owners.set(p, e !== null && e.operation === 'PUT' ? memberName(e.json<{ owner: string }>().owner) : null);
     }
     return { me: this.#me, live, owners };
