@@ -31,7 +31,8 @@ import { SHARED_REDIS } from '../support/redis-server.js';
  * again in time.
  */
 
-const TTL = 2_000;
+/** The lease TTL (`FAILOVER_TTL_MS` to try another, say the default 3000). */
+const TTL = Number(process.env['FAILOVER_TTL_MS'] ?? 2_000);
 const RENEW = Math.floor(TTL / 3);
 /** A dead owner's partitions: judged dead within 2 renewals, its leases lapsed at TTL, a claim round, the rebuild; plus room for this loaded 2-core machine. */
 const FAILOVER_BOUND_MS = TTL + 3 * RENEW + 2_500;
