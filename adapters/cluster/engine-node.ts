@@ -184,7 +184,7 @@ export class EngineNode {
     this.stats.adopted++;
     this.stats.lastAdoptMs = Math.round(performance.now() - t0);
     this.#o.log.info({
-      msg: `partition ${partition} owned (token ${token}): ${took.value.records.length} queued records taken over, rebuilt in ${Math.round(performance.now() - t0)} ms`,
+      msg: `partition ${partition} owned (token ${token}): ${took.value.records.length} queued records taken over, rebuilt in ${this.stats.lastAdoptMs} ms`,
       partition,
       lease_token: token,
       ...report,

@@ -9,6 +9,7 @@
 import { hostname } from 'node:os';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { startOpsServer } from '../observability/metrics-server.js';
+import { closerStack } from '../server/shutdown.js';
 import { resolveConfig } from '../../engine/index.js';
 import { EventWriter } from '../persistence/event-writer.js';
 import { pushFeed } from '../push/push-feed.js';
@@ -64,11 +65,12 @@ export async function startEngineRole(
     await ops.close();
     throw err;
   }
-  const closers: (() => Promise<void> | void)[] = [() => ops.close(), () => storage.close()];
-  const closeAll = async () => {
-    for (const c of closers.reverse())
-      await Promise.resolve(c()).catch((err: unknown) => log.error({ msg: 'close failed', err: String(err) }));
-  };
+  const closers = closerStack(
+    log,
+    () => ops.close(),
+    () => storage.close(),
+  );
+  const closeAll = closers.closeAll;
   try {
     if (config.inProcessWorker) {
       // Pushes follow the durable stream, as in `npm start`: queued here, sent by `npm run worker`.

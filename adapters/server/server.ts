@@ -59,6 +59,7 @@ import { AdminAudit } from '../admin/admin-audit.js';
 import { type RunningAdmin, startAdminServer } from '../admin/admin-server.js';
 import { EventFeed } from '../admin/event-feed.js';
 import { type ServerConfig, UNUSED_SEED_VARIABLES } from './server-config.js';
+import { closerStack } from './shutdown.js';
 
 export const VERSION = '0.1.0';
 const RETENTION_EVERY_MS = 3_600_000;
@@ -133,11 +134,12 @@ export async function startServer(
     await ops.close();
     throw err;
   }
-  const closers: (() => Promise<void> | void)[] = [() => ops.close(), () => storage.close()];
-  const closeAll = async () => {
-    for (const c of closers.reverse())
-      await Promise.resolve(c()).catch((err: unknown) => log.error({ msg: 'close failed', err: String(err) }));
-  };
+  const closers = closerStack(
+    log,
+    () => ops.close(),
+    () => storage.close(),
+  );
+  const closeAll = closers.closeAll;
   try {
     const encryptionKey = config.encryptionKey ?? (await developmentKey(config, log));
     const engineConfig = resolveConfig({ riderReview: config.riderReview, ...hooks.engine?.config });

@@ -73,3 +73,23 @@ export function onShutdownSignals(opts: ShutdownOptions): (signal: string) => vo
   process.on('SIGINT', () => stop('SIGINT'));
   return stop;
 }
+
+/** Something a composition root opened, to be closed at shutdown. */
+export type Closer = () => Promise<void> | void;
+
+/**
+ * What a composition root opened (`npm start`, an engine process), closed in
+ * the reverse order of opening; a close that fails is logged and the rest go on.
+ */
+export function closerStack(log: { error(o: Record<string, unknown>): void }, ...opened: Closer[]) {
+  const closers = [...opened];
+  return {
+    push: (c: Closer): void => {
+      closers.push(c);
+    },
+    closeAll: async (): Promise<void> => {
+      for (const c of closers.splice(0).reverse())
+        await Promise.resolve(c()).catch((err: unknown) => log.error({ msg: 'close failed', err: String(err) }));
+    },
+  };
+}
