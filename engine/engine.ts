@@ -4,6 +4,7 @@ import {
   type CommandValue,
   type DecisionTrace,
   type EngineCommand,
+  type EngineEvent,
   type H3Cell,
   type OrderId,
   type OrderView,
@@ -46,7 +47,10 @@ import {
   type Executed,
   Mailbox,
   type Queued,
+  RELAYED,
+  type RelayedCommand,
 } from './mailbox.js';
+import { MIRROR_RUNS_NO_COMMANDS, Mirror, type MirrorStats, type RelayedRows } from './mirror.js';
 import { applyPosition } from './positions.js';
 import {
   type EngineStats,
@@ -60,7 +64,7 @@ import {
 } from './queries.js';
 import type { OrderRecord, RestaurantRecord, RiderRecord } from './records.js';
 import type { Shard } from './shard.js';
-import { loadSnapshot, snapshotRow, toSnapshot } from './snapshot-codec.js';
+import { loadActors, loadSnapshot, snapshotRow, toSnapshot } from './snapshot-codec.js';
 import {
   type EngineSnapshot,
   type OrderSnapshotRow,
@@ -69,7 +73,7 @@ import {
   SNAPSHOT_FORMAT,
 } from './snapshot.js';
 
-export type { CandidateRequest, EngineLogger, MatchInfo };
+export type { CandidateRequest, EngineLogger, MatchInfo, MirrorStats, RelayedRows };
 
 export interface EngineOptions {
   readonly clock: Clock;
@@ -95,9 +99,16 @@ export interface EngineOptions {
    * replaces it here.
    */
   readonly eta?: EtaModel;
+  /**
+   * A read mirror of engines that run elsewhere (a cluster gateway's copy of
+   * the partitions): it runs no commands and arms no deadlines, and takes its
+   * state from the rows and events their owners relay ({@link Engine.absorb}).
+   * Its config should be the owners' (retention, the travel-time model).
+   */
+  readonly mirror?: boolean;
 }
 
-export type { BatchListener, CommandBatch, EngineListener, Executed, Queued };
+export type { BatchListener, CommandBatch, EngineListener, Executed, Queued, RelayedCommand };
 
 /**
  * An opaque reference to one rider of one engine, for callers that apply that
@@ -129,6 +140,8 @@ interface Internals {
 export class Engine {
   readonly #core: EngineCore;
   readonly #mailbox: Mailbox;
+  /** Null unless this engine is a read mirror. */
+  readonly #mirror: Mirror | null;
 
   constructor(options: EngineOptions) {
     const config = resolveConfig(options.config);
@@ -148,6 +161,7 @@ export class Engine {
         : {}),
     });
     this.#mailbox = new Mailbox(this.#core);
+    this.#mirror = options.mirror === true ? new Mirror(this.#core) : null;
   }
 
   /** The engine's settings as they are now (an operator may change the dispatch settings at run time). */
@@ -163,6 +177,7 @@ export class Engine {
    * runs right after, and the answer is {@link Queued}.
    */
   execute<C extends EngineCommand>(cmd: C): Executed<CommandValue<C>> | Queued {
+    if (this.#mirror) throw new Error(MIRROR_RUNS_NO_COMMANDS);
     return this.#mailbox.execute(cmd) as Executed<CommandValue<C>> | Queued;
   }
 
@@ -192,6 +207,7 @@ export class Engine {
 
   /** A typed command's result; a command issued while another runs is queued and answers COMMAND_QUEUED. */
   #call<C extends EngineCommand>(cmd: C): Result<CommandValue<C>> {
+    if (this.#mirror) throw new Error(MIRROR_RUNS_NO_COMMANDS);
     const result = this.#mailbox.call(cmd) as Result<CommandValue<C>> | undefined;
     return result ?? reject('COMMAND_QUEUED', `${cmd.type} runs after the command in progress`);
   }
@@ -313,6 +329,7 @@ export class Engine {
     speed: number,
     at: number,
   ): PositionStatus {
+    if (this.#mirror) throw new Error(MIRROR_RUNS_NO_COMMANDS);
     const r = this.#core.riders.get(id);
     if (r === undefined) return PositionStatus.UNKNOWN_RIDER;
     return this.#position(r, lat, lng, accuracy, heading, speed, at);
@@ -337,6 +354,7 @@ export class Engine {
     speed: number,
     at: number,
   ): PositionStatus {
+    if (this.#mirror) throw new Error(MIRROR_RUNS_NO_COMMANDS);
     const r = h as unknown as RiderRecord;
     if (r.table !== this.#core.riderTable) return PositionStatus.UNKNOWN_RIDER;
     return this.#position(r, lat, lng, accuracy, heading, speed, at);
@@ -367,9 +385,60 @@ export class Engine {
       };
       const events = core.buffer;
       core.buffer = [];
-      this.#mailbox.deliverPosition(command, events);
+      this.#mailbox.deliverBatch({ command, events });
     }
     return status;
+  }
+
+  // ─── A read mirror ───────────────────────────────────────────────────────
+
+  /**
+   * A read mirror takes in what a partition's owner relays after a command:
+   * the state rows of the actors its events name, then the events. Each row
+   * newer (by seq) than the actor held is applied in place, restaurants first,
+   * then riders, then orders; an older or repeated row is ignored, except a
+   * rider's newer position (the owner's hot path moves riders without an
+   * event); an order whose restaurant is unknown is skipped. Ended orders past
+   * retention are forgotten, as the owner forgets them. Then listeners hear the
+   * events as one batch, as after a local command; its command is
+   * {@link RelayedCommand}. Throws on an engine that is not a mirror.
+   */
+  absorb(rows: RelayedRows, events: readonly EngineEvent[]): void {
+    const mirror = this.#mirror;
+    if (mirror === null)
+      throw new Error('absorb is for a read mirror (EngineOptions.mirror); this engine runs commands');
+    mirror.absorb(rows, events);
+    if (events.length > 0) this.#mailbox.deliverBatch({ command: RELAYED, events });
+  }
+
+  /**
+   * A read mirror shows a rider's fix that its owner applied (a gateway
+   * forwards a rider's positions and shows them at once): position, cell and
+   * index, no geofence, no event. False for an unknown rider, a fix no newer
+   * than the one held, or an invalid one. Throws on an engine that is not a mirror.
+   */
+  mirrorPosition(
+    riderId: RiderId,
+    lat: number,
+    lng: number,
+    accuracy: number,
+    heading: number,
+    speed: number,
+    at: number,
+  ): boolean {
+    const mirror = this.#mirror;
+    if (mirror === null) throw new Error('mirrorPosition is for a read mirror; use updateRiderPosition');
+    return mirror.position(riderId, lat, lng, accuracy, heading, speed, at);
+  }
+
+  /** Whether this engine is a read mirror ({@link EngineOptions.mirror}). */
+  get isMirror(): boolean {
+    return this.#mirror !== null;
+  }
+
+  /** What a read mirror refused or forgot; null for an engine that is not one. */
+  get mirrorStats(): MirrorStats | null {
+    return this.#mirror?.stats ?? null;
   }
 
   // ─── Queries ─────────────────────────────────────────────────────────────
@@ -514,17 +583,23 @@ export class Engine {
    * Rebuilds an engine from {@link toSnapshot} output (after a JSON round trip
    * or not) and re-arms every pending deadline from the actors' state. The
    * clock must not be earlier than the snapshot; deadlines already past fire
-   * at the clock's next tick. The seed comes from the snapshot.
+   * at the clock's next tick. The seed comes from the snapshot. With
+   * `mirror: true` it builds a read mirror, which arms nothing, so its clock
+   * may trail the snapshot's (a gateway's clock beside its owners').
    */
   static restore(snapshot: EngineSnapshot, options: EngineOptions): Engine {
     // Snapshots come from storage: the type says what they should be, not what they are.
     const format: unknown = snapshot.format;
     if (format !== SNAPSHOT_FORMAT)
       throw new TypeError(`unsupported snapshot format ${String(format)}; expected ${SNAPSHOT_FORMAT}`);
-    if (options.clock.now() < snapshot.at)
+    if (options.mirror !== true && options.clock.now() < snapshot.at)
       throw new RangeError(`clock (${options.clock.now()}) is earlier than the snapshot (${snapshot.at})`);
     const e = new Engine({ ...options, seed: snapshot.seed });
-    loadSnapshot(e.#core, snapshot);
+    if (e.#mirror === null) loadSnapshot(e.#core, snapshot);
+    else {
+      loadActors(e.#core, snapshot);
+      e.#mirror.loaded();
+    }
     return e;
   }
 }

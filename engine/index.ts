@@ -18,6 +18,9 @@ export {
   type EngineLogger,
   type MatchInfo,
   type CandidateRequest,
+  type MirrorStats,
+  type RelayedCommand,
+  type RelayedRows,
 } from './engine.js';
 export type { EngineStats } from './queries.js';
 export type { Area, OrderFilter, OrderRow, Paged, RiderFilter, RiderRow, ShardStat } from './admin-queries.js';

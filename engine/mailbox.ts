@@ -5,9 +5,22 @@ import type { EngineCore } from './core.js';
 /** Called with every event, in order, once the command that emitted it has finished. */
 export type EngineListener = (event: EngineEvent) => void;
 
-/** One command's events, together; position updates that emitted events appear as `update_rider_position`. */
+/**
+ * The command of a batch a read mirror delivers (`Engine.absorb`): the
+ * partition's owner ran the real command in another process, and its relay
+ * carries the events and state rows, not the command.
+ */
+export interface RelayedCommand {
+  readonly type: 'relayed';
+}
+export const RELAYED: RelayedCommand = Object.freeze({ type: 'relayed' });
+
+/**
+ * One command's events, together; position updates that emitted events appear
+ * as `update_rider_position`, what a read mirror absorbed as {@link RelayedCommand}.
+ */
 export interface CommandBatch {
-  readonly command: EngineCommand;
+  readonly command: EngineCommand | RelayedCommand;
   readonly events: readonly EngineEvent[];
 }
 export type BatchListener = (batch: CommandBatch) => void;
@@ -78,17 +91,20 @@ export class Mailbox {
   }
 
   /**
-   * Delivers what the position hot path emitted outside any command (an
-   * arrival): at once, or after the batch being delivered when it ran from a listener.
+   * Delivers events that no command of this mailbox emitted: the position hot
+   * path's (an arrival) or what a read mirror absorbed. At once, or after the
+   * batch being delivered when it came from a listener.
    */
-  deliverPosition(command: EngineCommand, events: readonly EngineEvent[]): void {
+  deliverBatch(batch: CommandBatch): void {
     if (this.#running) {
-      this.#late.push({ command, events });
+      this.#late.push(batch);
       return;
     }
     this.#running = true;
     try {
-      this.#deliver({ command, events });
+      this.#deliver(batch);
+      // Without this, a batch a listener raised would wait for the next command (a mirror runs none).
+      while (this.#late.length > 0) this.#deliver(this.#late.shift()!);
     } finally {
       this.#running = false;
     }

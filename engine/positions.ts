@@ -21,19 +21,7 @@ export function applyPosition(
   speed: number,
   at: number,
 ): PositionStatus {
-  // Comparisons, not Number.isFinite calls, keep this cheap; NaN heading and speed mean unknown.
-  if (
-    !isLatitude(lat) ||
-    !isLongitude(lng) ||
-    !(at > 0 && at < Infinity) ||
-    !(accuracy >= 0 && accuracy < Infinity) ||
-    speed < 0 ||
-    speed === Infinity ||
-    heading < 0 ||
-    heading >= 360
-  ) {
-    return PositionStatus.INVALID;
-  }
+  if (!isValidFix(lat, lng, accuracy, heading, speed, at)) return PositionStatus.INVALID;
   const d = r.table.data;
   const b = r.base;
   if (at <= d[b + Col.POS_AT]!) return PositionStatus.OUT_OF_ORDER;
@@ -42,6 +30,53 @@ export function applyPosition(
   if (now - at > cfg.positionStaleMs) return PositionStatus.STALE;
   // Accepting a time far ahead would refuse every real position after it as out of order.
   if (at - now > cfg.maxClockSkewMs) return PositionStatus.FUTURE;
+  placeRider(core, r, lat, lng, accuracy, heading, speed, at);
+  const tLat = d[b + Col.TARGET_LAT]!;
+  if (tLat === tLat && fastDistanceM(lat, lng, tLat, d[b + Col.TARGET_LNG]!) < cfg.arrivalRadiusM) arrived(core, r);
+  return PositionStatus.APPLIED;
+}
+
+/** Whether the numbers of a fix make a position at all; NaN heading and speed mean unknown. */
+export function isValidFix(
+  lat: number,
+  lng: number,
+  accuracy: number,
+  heading: number,
+  speed: number,
+  at: number,
+): boolean {
+  // Comparisons, not Number.isFinite calls, keep this cheap.
+  return (
+    isLatitude(lat) &&
+    isLongitude(lng) &&
+    at > 0 &&
+    at < Infinity &&
+    accuracy >= 0 &&
+    accuracy < Infinity &&
+    !(speed < 0) &&
+    speed !== Infinity &&
+    !(heading < 0) &&
+    !(heading >= 360)
+  );
+}
+
+/**
+ * Writes a position into `r` in place and moves it to its new cell (and shard,
+ * and index slot) when it left the disc inside its cell: no geofence, no event.
+ * The hot path, a snapshot load and a read mirror all place riders here.
+ */
+export function placeRider(
+  core: EngineCore,
+  r: RiderRecord,
+  lat: number,
+  lng: number,
+  accuracy: number,
+  heading: number,
+  speed: number,
+  at: number,
+): void {
+  const d = r.table.data;
+  const b = r.base;
   d[b + Col.LAT] = lat;
   d[b + Col.LNG] = lng;
   d[b + Col.ACCURACY] = accuracy;
@@ -50,9 +85,6 @@ export function applyPosition(
   d[b + Col.POS_AT] = at;
   if (!(fastDistanceM(lat, lng, d[b + Col.DISC_LAT]!, d[b + Col.DISC_LNG]!) < d[b + Col.DISC_R]!))
     core.space.relocate(r);
-  const tLat = d[b + Col.TARGET_LAT]!;
-  if (tLat === tLat && fastDistanceM(lat, lng, tLat, d[b + Col.TARGET_LNG]!) < cfg.arrivalRadiusM) arrived(core, r);
-  return PositionStatus.APPLIED;
 }
 
 /** The rider entered the geofence of its next stop: the first of its route (dispatch/stacking.ts). */

@@ -7,7 +7,8 @@ import { cellOf } from './geo.js';
 import type { OrderState } from './machines/order-machine.js';
 import type { RiderContext, RiderState } from './machines/rider-machine.js';
 import { stateKey } from './machines/step.js';
-import { OrderRecord, RestaurantRecord, RiderRecord } from './records.js';
+import { placeRider } from './positions.js';
+import { OrderRecord, RestaurantRecord, type RiderSnapshot, RiderRecord } from './records.js';
 import {
   type EngineSnapshot,
   type OrderSnapshotRow,
@@ -102,81 +103,164 @@ function orderRow(o: OrderRecord): OrderSnapshotRow {
 
 /** Loads a snapshot into an empty engine state and re-arms every pending deadline from the actors' state. */
 export function loadSnapshot(core: EngineCore, snap: EngineSnapshot): void {
+  loadActors(core, snap);
+  armDeadlines(core);
+}
+
+/** Loads a snapshot's actors into an empty engine, arming nothing: a read mirror (engine/mirror.ts) stops here. */
+export function loadActors(core: EngineCore, snap: EngineSnapshot): void {
   core.idCounter = snap.idCounter;
-  for (const row of snap.restaurants) {
-    const cell = cellOf(row.location.lat, row.location.lng, core.config.indexResolution);
-    const r = new RestaurantRecord({
-      id: row.id,
-      location: row.location,
-      cell,
-      snap: core.restaurantStep.resolve(row.state, {}),
-      state: row.state,
-      prepMinutes: row.prepMinutes,
-      capacity: row.capacity,
-    });
-    r.seq = row.seq;
-    r.openOrders = row.openOrders;
-    if (row.kitchen) [r.prepBiasMin, r.prepSamples, r.pickupEtaS, r.pickupEtaSamples] = row.kitchen;
-    addRestaurant(core, r);
-  }
-  for (const row of snap.riders) {
-    // Rows written before stacking have no stack fields.
-    const context: Partial<RiderContext> = row.context;
-    const snapshot = core.riderStep.resolve(row.value as never, {
-      ...context,
-      stack: context.stack ?? [],
-      stackOffer: context.stackOffer ?? null,
-    });
-    const r = new RiderRecord(row.id, core.riderTable, snapshot, stateKey(snapshot.value) as RiderState, row.capacity);
-    r.seq = row.seq;
-    // A vehicle this build does not know (an older or newer list) rides at the default speed.
-    r.vehicle =
-      row.vehicle !== undefined && (VEHICLE_TYPES as readonly string[]).includes(row.vehicle) ? row.vehicle : null;
-    r.idleSince = row.idleSince;
-    [r.offers, r.accepts, r.declines, r.expiries, r.delivered] = row.stats;
-    if (row.review) [r.review, r.reviewReason] = row.review;
-    if (row.target) [r.targetLat, r.targetLng] = row.target;
-    core.riders.set(r.id, r);
-    if (row.position) {
-      const [lat, lng, accuracy, heading, speed, at] = row.position;
-      r.lat = lat;
-      r.lng = lng;
-      r.accuracy = accuracy;
-      r.heading = heading ?? NaN;
-      r.speed = speed ?? NaN;
-      r.posAt = at;
-      core.space.relocate(r);
-    }
-    core.space.syncIndex(r);
-    core.deadlines.set('grace', r.id, r.snap.context.graceUntil);
-  }
+  for (const row of snap.restaurants) restaurantFromRow(core, row);
+  for (const row of snap.riders) riderFromRow(core, row);
   for (const row of snap.orders) {
     const rest = core.restaurants.get(row.restaurantId);
     if (!rest) throw new TypeError(`snapshot order ${row.id} names missing restaurant ${row.restaurantId}`);
-    const snapshot = core.orderStep.resolve(row.value as never, row.context);
-    const o = new OrderRecord({
-      id: row.id,
-      customerId: row.customerId,
-      restaurantId: row.restaurantId,
-      pickup: rest.location,
-      drop: row.drop,
-      pickupCell: rest.cell,
-      placedAt: row.placedAt,
-      promisedAt: row.promisedAt,
-      expiresAt: row.expiresAt,
-      snap: snapshot,
-      state: stateKey(snapshot.value) as OrderState,
-    });
-    o.seq = row.seq;
-    o.slaBreached = row.slaBreached;
-    o.prepMinutes = row.prepMinutes;
-    o.readyAt = row.readyAt;
-    o.acceptedAt = row.acceptedAt ?? (row.readyAt > 0 ? row.readyAt - row.prepMinutes * 60_000 : 0);
-    o.offerEtaS = row.offerEtaS ?? 0;
-    o.endedAt = row.endedAt;
-    addOrder(core, o);
-    syncOrderDeadlines(core, o);
+    orderFromRow(core, row, rest);
   }
   // The stacking index names riders by their lead order's restaurant: the orders are loaded now.
   for (const r of core.riders.values()) if (r.capacity > 1) core.stacks.sync(r, core.orders);
+}
+
+/** Arms every deadline the actors' state calls for (those due at one instant fire in one order however armed). */
+function armDeadlines(core: EngineCore): void {
+  for (const r of core.riders.values()) core.deadlines.set('grace', r.id, r.snap.context.graceUntil);
+  for (const o of core.orders.values()) syncOrderDeadlines(core, o);
+}
+
+// ─── One row to one record: a snapshot load, and a read mirror absorbing rows ──
+
+const NO_KITCHEN = [0, 0, 0, 0] as const;
+const NO_TARGET = [NaN, NaN] as const;
+const APPROVED = ['approved', ''] as const;
+
+/** A new restaurant from its row, placed in its shard. */
+export function restaurantFromRow(core: EngineCore, row: RestaurantSnapshotRow): RestaurantRecord {
+  const snap = core.restaurantStep.resolve(row.state, {});
+  const r = new RestaurantRecord({
+    id: row.id,
+    location: row.location,
+    cell: cellOf(row.location.lat, row.location.lng, core.config.indexResolution),
+    snap,
+    state: row.state,
+    prepMinutes: row.prepMinutes,
+    capacity: row.capacity,
+  });
+  writeRestaurantRow(core, r, row, snap);
+  r.openOrders = row.openOrders;
+  addRestaurant(core, r);
+  return r;
+}
+
+/**
+ * Writes a restaurant's row into its record, in place; its place is fixed at
+ * registration. Not `openOrders`: placing an order and a pickup change it with
+ * no restaurant event, so the count is not ordered by the row's seq. A new
+ * record takes it from its row, a read mirror counts it from its orders.
+ */
+export function writeRestaurantRow(
+  core: EngineCore,
+  r: RestaurantRecord,
+  row: RestaurantSnapshotRow,
+  snap = core.restaurantStep.resolve(row.state, {}),
+): void {
+  r.snap = snap;
+  r.state = row.state;
+  r.seq = row.seq;
+  r.prepMinutes = row.prepMinutes;
+  r.capacity = row.capacity;
+  [r.prepBiasMin, r.prepSamples, r.pickupEtaS, r.pickupEtaSamples] = row.kitchen ?? NO_KITCHEN;
+}
+
+function riderSnapshot(core: EngineCore, row: RiderSnapshotRow): RiderSnapshot {
+  // Rows written before stacking have no stack fields.
+  const context: Partial<RiderContext> = row.context;
+  return core.riderStep.resolve(row.value as never, {
+    ...context,
+    stack: context.stack ?? [],
+    stackOffer: context.stackOffer ?? null,
+  });
+}
+
+/** A new rider from its row, in its shard and, when available, its index. */
+export function riderFromRow(core: EngineCore, row: RiderSnapshotRow): RiderRecord {
+  const snap = riderSnapshot(core, row);
+  const r = new RiderRecord(row.id, core.riderTable, snap, stateKey(snap.value) as RiderState, row.capacity);
+  core.riders.set(r.id, r);
+  writeRiderRow(core, r, row, snap);
+  return r;
+}
+
+/**
+ * Writes a rider's row into its record, in place, and moves it in its shard
+ * and the available index. Not the stacking index: that needs the rider's
+ * lead order, which may come after it.
+ */
+export function writeRiderRow(
+  core: EngineCore,
+  r: RiderRecord,
+  row: RiderSnapshotRow,
+  snap = riderSnapshot(core, row),
+): void {
+  r.snap = snap;
+  r.state = stateKey(snap.value) as RiderState;
+  r.seq = row.seq;
+  r.capacity = row.capacity;
+  // A vehicle this build does not know (an older or newer list) rides at the default speed.
+  r.vehicle =
+    row.vehicle !== undefined && (VEHICLE_TYPES as readonly string[]).includes(row.vehicle) ? row.vehicle : null;
+  r.idleSince = row.idleSince;
+  [r.offers, r.accepts, r.declines, r.expiries, r.delivered] = row.stats;
+  [r.review, r.reviewReason] = row.review ?? APPROVED;
+  writeRiderPlace(core, r, row);
+  core.space.syncIndex(r);
+}
+
+/**
+ * The row's next stop, and its position when newer than the one held: what
+ * the position hot path changes without an event (positions are ordered by
+ * their device time, not by seq).
+ */
+export function writeRiderPlace(core: EngineCore, r: RiderRecord, row: RiderSnapshotRow): void {
+  [r.targetLat, r.targetLng] = row.target ?? NO_TARGET;
+  const p = row.position;
+  if (p !== null && p[5] > r.posAt) placeRider(core, r, p[0], p[1], p[2], p[3] ?? NaN, p[4] ?? NaN, p[5]);
+}
+
+/** A new order from its row, in its pickup's shard. */
+export function orderFromRow(core: EngineCore, row: OrderSnapshotRow, rest: RestaurantRecord): OrderRecord {
+  const snap = core.orderStep.resolve(row.value as never, row.context);
+  const o = new OrderRecord({
+    id: row.id,
+    customerId: row.customerId,
+    restaurantId: row.restaurantId,
+    pickup: rest.location,
+    drop: row.drop,
+    pickupCell: rest.cell,
+    placedAt: row.placedAt,
+    promisedAt: row.promisedAt,
+    expiresAt: row.expiresAt,
+    snap,
+    state: stateKey(snap.value) as OrderState,
+  });
+  writeOrderRow(core, o, row, snap);
+  addOrder(core, o);
+  return o;
+}
+
+/** Writes an order's row into its record, in place; what was fixed at placement (parties, places, promise) stays. */
+export function writeOrderRow(
+  core: EngineCore,
+  o: OrderRecord,
+  row: OrderSnapshotRow,
+  snap = core.orderStep.resolve(row.value as never, row.context),
+): void {
+  o.snap = snap;
+  o.state = stateKey(snap.value) as OrderState;
+  o.seq = row.seq;
+  o.slaBreached = row.slaBreached;
+  o.prepMinutes = row.prepMinutes;
+  o.readyAt = row.readyAt;
+  o.acceptedAt = row.acceptedAt ?? (row.readyAt > 0 ? row.readyAt - row.prepMinutes * 60_000 : 0);
+  o.offerEtaS = row.offerEtaS ?? 0;
+  o.endedAt = row.endedAt;
 }

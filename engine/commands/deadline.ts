@@ -3,6 +3,7 @@ import type { EngineCore } from '../core.js';
 import { startDispatch, tryOffer } from '../dispatch/dispatch.js';
 import { cancelVia } from '../release.js';
 import { offerExpired } from './offer.js';
+import { removeOrder } from './order.js';
 import { graceExpired } from './rider.js';
 
 /**
@@ -41,8 +42,7 @@ export function fireDeadline(core: EngineCore, kind: DeadlineKind, id: string): 
       cancelVia(core, o.id, { type: 'EXPIRE' }, 'system', CancelReason.ORDER_EXPIRED);
       break;
     case 'evict':
-      core.orders.delete(o.id);
-      core.space.shardOfCell(o.pickupCell)?.orders.delete(o.id);
+      removeOrder(core, o);
       break;
   }
 }

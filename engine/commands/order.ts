@@ -97,6 +97,12 @@ export function addOrder(core: EngineCore, o: OrderRecord): void {
   core.orders.set(o.id, o);
 }
 
+/** Forgets an ended order past its retention (its evict deadline, or a read mirror's sweep). */
+export function removeOrder(core: EngineCore, o: OrderRecord): void {
+  core.orders.delete(o.id);
+  core.space.shardOfCell(o.pickupCell)?.orders.delete(o.id);
+}
+
 export function confirmPayment(core: EngineCore, orderId: OrderId): Result {
   const restaurantAcceptBy = core.now() + core.config.restaurantAcceptTimeoutMs;
   return orderStep(core, orderId, { type: 'PAYMENT_CONFIRMED', restaurantAcceptBy }, (o) => {
