@@ -1,6 +1,7 @@
 /**
  * `npm start`: the server (`--role all`, the default); `npm start -- --role engine` runs an
- * engine process of a cluster instead (docs/scale.md). Reads the configuration from the environment once
+ * engine process of a cluster instead, and `--role gateway` a gateway in front of engine
+ * processes (docs/scale.md). Reads the configuration from the environment once
  * (README, "Configuration"), starts, logs `server: listening on ...` (pino,
  * one JSON line on stderr; pretty in development on a terminal) when it
  * serves, and shuts down cleanly on SIGTERM or SIGINT within SHUTDOWN_GRACE_MS
@@ -8,6 +9,7 @@
  */
 import { ClusterConfigError, parseClusterConfig, parseRole } from '../adapters/cluster/cluster-config.js';
 import { startEngineRole } from '../adapters/cluster/engine-role.js';
+import { startGatewayRole } from '../adapters/cluster/gateway-role.js';
 import { createLogger } from '../adapters/observability/logger.js';
 import { parseServerConfig, ServerConfigError } from '../adapters/server/server-config.js';
 import { startServer } from '../adapters/server/server.js';
@@ -20,14 +22,9 @@ async function main(): Promise<void> {
   let cluster;
   try {
     role = parseRole(process.argv.slice(2));
-    if (role === 'gateway') {
-      throw new ClusterConfigError([
-        'the gateway role is not built yet: gateways do not route to engine processes (docs/scale.md, "Not built yet"); run --role all or --role engine',
-      ]);
-    }
     config = parseServerConfig(process.env, { tty: process.stderr.isTTY });
     graceMs = parseGraceMs(process.env);
-    cluster = role === 'engine' ? parseClusterConfig(process.env) : undefined;
+    cluster = role === 'all' ? undefined : parseClusterConfig(process.env);
   } catch (err) {
     if (
       !(err instanceof ServerConfigError) &&
@@ -41,7 +38,7 @@ async function main(): Promise<void> {
     });
     process.exit(2);
   }
-  if (cluster !== undefined) {
+  if (cluster !== undefined && role === 'engine') {
     const log = createLogger({ level: config.log.level, format: config.log.format, base: { service: 'engine' } });
     const engine = await startEngineRole(config, cluster, log);
     // Leases given back at once (others take the partitions without waiting out the TTL), then flushed.
@@ -53,8 +50,9 @@ async function main(): Promise<void> {
     });
     return;
   }
-  const log = createLogger({ level: config.log.level, format: config.log.format, base: { service: 'server' } });
-  const server = await startServer(config, log);
+  const service = role === 'gateway' ? 'gateway' : 'server';
+  const log = createLogger({ level: config.log.level, format: config.log.format, base: { service } });
+  const server = cluster !== undefined ? await startGatewayRole(config, cluster, log) : await startServer(config, log);
   log.info({ msg: `server: ${server.durability}` });
   log.info({
     msg: `server: recovered ${server.recovery.restaurants} restaurants, ${server.recovery.riders} riders, ${server.recovery.orders} orders in ${server.recovery.ms} ms`,

@@ -22,7 +22,7 @@ export class ClusterConfigError extends Error {
   }
 }
 
-/** What an engine process of a cluster needs beside the server's own configuration. */
+/** What an engine process or a gateway of a cluster needs beside the server's own configuration. */
 export interface ClusterConfig {
   /** `NATS_URL`: `host:port`, or several comma-separated (default 127.0.0.1:4222). */
   readonly natsUrl: string;
@@ -58,7 +58,7 @@ export function parseClusterConfig(env: Readonly<Record<string, string | undefin
   const mapFile = env.PARTITION_MAP ?? '';
   let map: PartitionMap | undefined;
   if (mapFile === '') {
-    problems.push('PARTITION_MAP is required for an engine process: the JSON file of the partition map');
+    problems.push('PARTITION_MAP is required for an engine process or a gateway: the JSON file of the partition map');
   } else {
     try {
       map = parsePartitionMap(JSON.parse(readFileSync(mapFile, 'utf8')));

@@ -1,6 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Engine, PartitionMap } from '../../engine/index.js';
 import type { EventBatch, EventStore } from '../../engine/ports/event-store.js';
+import type { OrderSnapshotRow, RestaurantSnapshotRow, RiderSnapshotRow } from '../../engine/snapshot.js';
 import type { JobQueue } from '../../engine/ports/job-queue.js';
 import { type EngineCommand, type EngineEvent, reject, type Result } from '../../protocol/index.js';
 import { recoverPartition, type RecoveryOptions, takeOverQueued } from '../persistence/recovery.js';
@@ -58,6 +59,35 @@ export interface RelayedEvents {
   readonly partition: string;
   readonly token: number;
   readonly events: readonly EngineEvent[];
+  /**
+   * The state rows, after the command, of every actor its events name (what write-behind stores):
+   * a gateway's mirror absorbs them (adapters/cluster/gateway-mirror.ts).
+   */
+  readonly states: RelayedStates;
+}
+
+/** Actor state rows by kind, as `Engine.snapshotRow` makes them. */
+export interface RelayedStates {
+  readonly restaurants: RestaurantSnapshotRow[];
+  readonly riders: RiderSnapshotRow[];
+  readonly orders: OrderSnapshotRow[];
+}
+
+/** The state rows of the actors `events` name, as they are now. */
+export function statesOf(engine: Engine, events: readonly EngineEvent[]): RelayedStates {
+  const states: RelayedStates = { restaurants: [], riders: [], orders: [] };
+  const seen = new Set<string>();
+  for (const e of events) {
+    const key = `${e.aggregate}/${e.id}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const row = engine.snapshotRow(e.aggregate, e.id);
+    if (row === undefined) continue;
+    if (e.aggregate === 'order') states.orders.push(row as OrderSnapshotRow);
+    else if (e.aggregate === 'rider') states.riders.push(row as RiderSnapshotRow);
+    else states.restaurants.push(row as RestaurantSnapshotRow);
+  }
+  return states;
 }
 
 /** The subject a partition's durable events are relayed on. */
@@ -172,10 +202,12 @@ export class EngineNode {
     // refused by the fence, so it is never said either.
     const unsubscribe = engine.subscribeBatches(({ events }) => {
       if (events.length === 0) return;
+      // The rows as this command left them, taken now: the relay goes later, once durable.
+      const relayed: RelayedEvents = { v: 1, partition, token, events, states: statesOf(engine, events) };
       writeBehind.barrier().then(
         () => {
           if (this.#leases.leaseOf(partition)?.token !== token) return;
-          this.#o.nc.publish(subject, enc.encode(JSON.stringify({ v: 1, partition, token, events })));
+          this.#o.nc.publish(subject, enc.encode(JSON.stringify(relayed)));
         },
         () => {},
       );

@@ -6,6 +6,7 @@
 import { authorize, type Action, type AccessTarget, type Clock, type Engine } from '../../engine/index.js';
 import { type ErrorCode, type Principal, type Rejection, reject, type Result } from '../../protocol/index.js';
 import type { PaymentGateway } from '../../engine/ports/payment-gateway.js';
+import type { EngineCommands } from '../engine-commands.js';
 import type { FieldCipher } from '../crypto/field-cipher.js';
 import type { CatalogStore, RefundView } from '../postgres/catalog-store.js';
 
@@ -24,7 +25,10 @@ export interface GatewayConfig {
 }
 
 export interface GatewayDeps {
+  /** What the handlers read: the engine itself in one process, a gateway's mirror of it in a cluster. */
   readonly engine: Engine;
+  /** Where the handlers send commands: the same engine in one process, the partitions' owners from a gateway. */
+  readonly commands: EngineCommands;
   readonly catalog: CatalogStore;
   readonly clock: Clock;
   readonly config: GatewayConfig;

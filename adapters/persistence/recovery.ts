@@ -7,9 +7,10 @@ import type {
   EventBatch,
   EventRecord,
   EventStore,
+  PartitionState,
   StoredState,
 } from '../../engine/ports/event-store.js';
-import type { JobQueue } from '../../engine/ports/job-queue.js';
+import type { JobQueue, QueuedJob } from '../../engine/ports/job-queue.js';
 import { ok, type Result } from '../../protocol/index.js';
 import {
   type EngineSnapshot,
@@ -100,6 +101,16 @@ export async function recoverPartition(
   const now = opts.clock.now();
   const queued = queue ? await queue.pending() : [];
   const stored = await store.loadPartition(scope.partition, now - opts.retentionMs);
+  const { mine, records } = partitionShare(stored, queued, scope);
+  return rebuild(mine, records, { ...opts, seed: opts.seed ?? seedOf(scope.partition) }, now, t0);
+}
+
+/** The rows and queued records of one partition, as {@link recoverPartition} takes them. */
+function partitionShare(
+  stored: PartitionState,
+  queued: readonly QueuedJob<EventBatch>[],
+  scope: PartitionScope,
+): { mine: StoredState; records: EventRecord[] } {
   const { unassigned } = stored;
   const restaurants = new Set(stored.restaurants.map((r) => r.id as string));
   const mineAt = (l: { lat: number; lng: number }) => scope.partitionOfPoint(l.lat, l.lng) === scope.partition;
@@ -129,7 +140,52 @@ export async function recoverPartition(
       for (const r of j.data.records) if (r.state && owns(r.event.aggregate, r.state)) records.push(r);
     }
   }
-  return rebuild(mine, records, { ...opts, seed: opts.seed ?? seedOf(scope.partition) }, now, t0);
+  return { mine, records };
+}
+
+/** What a gateway's mirror starts from: every partition, and the partition each rider is in. */
+export interface MirrorLoad {
+  readonly engine: Engine;
+  readonly report: RecoveryReport;
+  /** Each rider's partition: the one whose owners wrote it last, else the map's rule. */
+  readonly riders: Map<string, string>;
+}
+
+/**
+ * A cluster gateway's read mirror of every partition (docs/scale.md, "Gateways"): each
+ * partition's rows as its next owner would rebuild them ({@link recoverPartition}), all in one
+ * engine built with `mirror: true`, which answers reads and runs nothing.
+ */
+export async function loadMirror(
+  store: EventStore,
+  queue: JobQueue<EventBatch> | undefined,
+  scope: Omit<PartitionScope, 'partition'> & { readonly partitions: readonly string[] },
+  opts: RecoveryOptions,
+): Promise<MirrorLoad> {
+  const t0 = performance.now();
+  const now = opts.clock.now();
+  const queued = queue ? await queue.pending() : [];
+  const all = {
+    restaurants: [] as RestaurantSnapshotRow[],
+    riders: [] as RiderSnapshotRow[],
+    orders: [] as OrderSnapshotRow[],
+  };
+  const records: EventRecord[] = [];
+  const riders = new Map<string, string>();
+  let idCounter = 0;
+  for (const partition of scope.partitions) {
+    const stored = await store.loadPartition(partition, now - opts.retentionMs);
+    const share = partitionShare(stored, queued, { ...scope, partition });
+    all.restaurants.push(...share.mine.restaurants);
+    all.riders.push(...share.mine.riders);
+    all.orders.push(...share.mine.orders);
+    records.push(...share.records);
+    for (const r of share.mine.riders) riders.set(r.id, partition);
+    for (const r of share.records) if (r.event.aggregate === 'rider') riders.set(r.event.id, partition);
+    idCounter = Math.max(idCounter, stored.idCounter);
+  }
+  const { engine, report } = rebuild({ ...all, idCounter }, records, { ...opts, mirror: true }, now, t0);
+  return { engine, report, riders };
 }
 
 /** A 31-bit seed from a partition's name (FNV-1a): distinct partitions, distinct generated ids. */

@@ -12,7 +12,14 @@ import { get as httpsGet } from 'node:https';
 import { dirname } from 'node:path';
 import { Redis } from 'ioredis';
 import uWS from 'uWebSockets.js';
-import { type Engine, type EngineOptions, type RefundStage, refundNotice, resolveConfig } from '../../engine/index.js';
+import {
+  type Engine,
+  type EngineConfig,
+  type EngineOptions,
+  type RefundStage,
+  refundNotice,
+  resolveConfig,
+} from '../../engine/index.js';
 import type { IdentityVerifier } from '../../engine/ports/identity.js';
 import { CloseCode, type DispatchPolicy, type OrderId, type PositionFix, type RiderId } from '../../protocol/index.js';
 import { buildOpenApi } from '../../protocol/rest/openapi.js';
@@ -23,6 +30,7 @@ import { startOpsServer } from '../observability/metrics-server.js';
 import type { StageTimer } from '../observability/stage-profiler.js';
 import { timedParts, timedQueue, timedSource, timedStore } from '../observability/timed-ports.js';
 import { createLogger } from '../observability/logger.js';
+import type { EngineCommands } from '../engine-commands.js';
 import { type GatewayDeps } from '../http/gateway-deps.js';
 import { cancelUnrecordedOrders, orderHandlers, syncOrderStatuses } from '../http/handlers/orders.js';
 import { paymentSettlement, paymentWebhookHandler } from '../http/handlers/payment-webhook.js';
@@ -93,6 +101,24 @@ export interface ServerHooks {
   readonly stages?: StageTimer;
 }
 
+/**
+ * What a cluster gateway (`npm start -- --role gateway`, adapters/cluster/gateway-role.ts) puts
+ * where `npm start` has its own engine: a read mirror of every partition and commands sent to
+ * their owners. The owners write behind, so the gateway has no write-behind and waits for nothing.
+ */
+export interface ClusterSide {
+  open(o: { readonly storage: Storage; readonly config: EngineConfig; readonly log: ServerLogger }): Promise<{
+    /** The mirror: every read, and the events the sockets hear. */
+    readonly engine: Engine;
+    readonly commands: EngineCommands;
+    readonly report: RecoveryReport;
+    /** Services the gateway depends on beside storage and identity (NATS), for /health and /readyz. */
+    readonly probes: Readonly<Record<string, () => Promise<boolean>>>;
+    readonly describe: Readonly<Record<string, string>>;
+    close(): Promise<void>;
+  }>;
+}
+
 export interface RunningServer {
   readonly port: number;
   /** The gRPC admin service; undefined when turned off. */
@@ -112,6 +138,8 @@ export async function startServer(
   config: ServerConfig,
   log: ServerLogger = createLogger({ base: { service: 'server' } }),
   hooks: ServerHooks = {},
+  /** Given: a cluster gateway, with no engine of its own. */
+  cluster?: ClusterSide,
 ): Promise<RunningServer> {
   const clock = systemClock;
   const metrics = new ServerMetrics({ service: 'server' });
@@ -144,24 +172,28 @@ export async function startServer(
     const encryptionKey = config.encryptionKey ?? (await developmentKey(config, log));
     const engineConfig = resolveConfig({ riderReview: config.riderReview, ...hooks.engine?.config });
     const hookMatch = hooks.engine?.onMatch;
-    const { engine, report } = await recoverEngine(storage.store, storage.queue, {
-      ...hooks.engine,
-      onMatch: hookMatch
-        ? (m) => {
-            metrics.onMatch(m);
-            hookMatch(m);
-          }
-        : metrics.onMatch,
-      clock,
-      stopwatch: hrStopwatch,
-      config: engineConfig,
-      retentionMs: engineConfig.retentionMs,
-      logger: { error: (m: string, detail?: unknown) => log.error({ msg: m, detail: String(detail) }) },
-    });
+    const side = cluster ? await cluster.open({ storage, config: engineConfig, log }) : undefined;
+    if (side) closers.push(() => side.close());
+    const { engine, report } =
+      side ??
+      (await recoverEngine(storage.store, storage.queue, {
+        ...hooks.engine,
+        onMatch: hookMatch
+          ? (m) => {
+              metrics.onMatch(m);
+              hookMatch(m);
+            }
+          : metrics.onMatch,
+        clock,
+        stopwatch: hrStopwatch,
+        config: engineConfig,
+        retentionMs: engineConfig.retentionMs,
+        logger: { error: (m: string, detail?: unknown) => log.error({ msg: m, detail: String(detail) }) },
+      }));
     closers.push(() => engine.stop());
     metrics.watchEngine(engine);
     closers.push(() => metrics.stop());
-    log.info({ msg: 'engine recovered', ...report });
+    log.info({ msg: side ? "the partitions' mirror loaded" : 'engine recovered', ...report });
     // Closers run last-pushed first: at shutdown, what was acknowledged is queued (write-behind),
     // then written (the in-process worker drains an embedded queue, which would die with the
     // process), and only then does the writer stop.
@@ -188,7 +220,8 @@ export async function startServer(
           ? 'push: FCM'
           : `push: FCM stand-in on 127.0.0.1:${push.standIn?.port ?? 0}; pushes are logged, none leave this machine`,
     });
-    if (config.inProcessWorker) {
+    // A gateway's events are written behind by the engine processes that own them.
+    if (config.inProcessWorker && !side) {
       const feed = pushFeed(pushQueue);
       const writer = new EventWriter(eventQueue, st ? timedStore(storage.store, st) : storage.store, {
         batchSize: config.persistence.batchSize,
@@ -202,8 +235,8 @@ export async function startServer(
         await writer.stop();
       });
     }
-    const writeBehind = new WriteBehind(st ? timedSource(engine, st) : engine, eventQueue);
-    closers.push(() => writeBehind.close());
+    const writeBehind = side ? undefined : new WriteBehind(st ? timedSource(engine, st) : engine, eventQueue);
+    if (writeBehind) closers.push(() => writeBehind.close());
     const firebase = createFirebaseIdentity(
       config.firebase,
       hooks.identityAgent !== undefined ? { httpAgent: hooks.identityAgent } : {},
@@ -228,21 +261,25 @@ export async function startServer(
         engine,
         catalog,
         identity: hooks.wrapIdentity ? hooks.wrapIdentity(verifier) : verifier,
-        durable: () => writeBehind.barrier(),
+        // A gateway's commands are answered once durable at their owner: nothing is left to wait for.
+        durable: writeBehind ? () => writeBehind.barrier() : () => Promise.resolve(),
       },
       st,
     );
     const { identity, durable } = edge;
-    const unrecorded = await cancelUnrecordedOrders(engine, catalog);
-    if (unrecorded.length > 0) {
-      log.warn({
-        msg: 'orders placed but never recorded (a crash between their events and their row): cancelled',
-        orders: unrecorded,
-      });
-      await writeBehind.barrier();
+    const commands = side?.commands ?? edge.engine;
+    if (writeBehind) {
+      const unrecorded = await cancelUnrecordedOrders(engine, catalog);
+      if (unrecorded.length > 0) {
+        log.warn({
+          msg: 'orders placed but never recorded (a crash between their events and their row): cancelled',
+          orders: unrecorded,
+        });
+        await writeBehind.barrier();
+      }
+      const resynced = await syncOrderStatuses(engine, catalog);
+      if (resynced > 0) log.info({ msg: "order rows brought to the recovered engine's status", orders: resynced });
     }
-    const resynced = await syncOrderStatuses(engine, catalog);
-    if (resynced > 0) log.info({ msg: "order rows brought to the recovered engine's status", orders: resynced });
     const trail = new TrailWriter(storage.db);
     closers.push(() => trail.close());
     const retention = setInterval(() => {
@@ -271,6 +308,7 @@ export async function startServer(
       database: () => catalog.ping(),
       ...(redis ? { redis: async () => (await withTimeout(redis.ping(), 1_000)) === 'PONG' } : {}),
       firebase: async () => firebaseUp(config.firebase.emulatorHost, hooks.identityAgent),
+      ...side?.probes,
     };
     const monitor = new HealthMonitor({
       probes,
@@ -285,12 +323,13 @@ export async function startServer(
         firebase: config.firebase.emulatorHost
           ? `GET / on the Firebase Auth emulator at ${config.firebase.emulatorHost}`
           : "GET on Google's token signing keys (securetoken)",
+        ...side?.describe,
       },
       intervalMs: config.healthCheckIntervalMs,
       onRound: (services) => {
         metrics.dependencies(services);
         // Events the queue refused go again once it answers, with no command needed to carry them.
-        if (serving && writeBehind.refused && Object.values(services).every(Boolean))
+        if (serving && writeBehind?.refused && Object.values(services).every(Boolean))
           writeBehind.barrier().catch(() => {});
       },
     });
@@ -298,7 +337,7 @@ export async function startServer(
     monitor.recovering(() =>
       !serving
         ? 'rebuilding the engine from storage'
-        : writeBehind.refused
+        : writeBehind?.refused
           ? 'write-behind holds events the queue refused; they go again with the next add'
           : undefined,
     );
@@ -328,6 +367,7 @@ export async function startServer(
       });
     const deps: GatewayDeps = {
       engine: edge.engine,
+      commands,
       catalog: edge.catalog,
       clock,
       probes,
@@ -348,6 +388,7 @@ export async function startServer(
     const limits = resolveWsLimits({});
     const common = Object.freeze({
       engine: edge.engine,
+      commands,
       identity,
       clock,
       limits,
@@ -488,7 +529,9 @@ export async function startServer(
       cityConsole.close();
     });
     let admin: RunningAdmin | undefined;
-    if (config.admin) {
+    if (config.admin && side) {
+      log.warn({ msg: 'the admin gRPC service is not served by a gateway yet: ADMIN_PORT is ignored (docs/scale.md)' });
+    } else if (config.admin) {
       const audit = new AdminAudit(storage.db);
       await replayStandingActions(engine, audit, log);
       admin = await startAdminServer(config.admin, {

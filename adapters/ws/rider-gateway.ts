@@ -41,6 +41,7 @@ import {
   type RouteStop,
 } from '../../protocol/index.js';
 import type { StageTimer } from '../observability/stage-profiler.js';
+import type { EngineCommands } from '../engine-commands.js';
 import { durableGate } from './durable-gate.js';
 import type { RiderResumeStore } from './rider-resume.js';
 import type { WsLimits } from './limits.js';
@@ -49,7 +50,13 @@ import { authenticatingUpgrade, openAfterUpgrade } from './upgrade-auth.js';
 
 /** What the rider route needs; frozen by the server that builds it. */
 export interface RiderRouteOptions {
+  /** What the route reads (a rider's jobs, an order) and hears events from. */
   readonly engine: Engine;
+  /**
+   * Where the riders' commands and positions go; default `engine` itself. A cluster gateway's
+   * commands travel to the rider's partition and answer later (adapters/cluster/remote-commands.ts).
+   */
+  readonly commands?: EngineCommands;
   readonly identity: IdentityVerifier;
   readonly clock: Clock;
   readonly limits: WsLimits;
@@ -165,6 +172,9 @@ export interface RiderRoute {
 /** Registers `/v1/rider` on `app`. */
 export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): RiderRoute {
   const { engine, clock, limits } = o;
+  const commands: EngineCommands = o.commands ?? engine;
+  /** Positions by handle (no lookup by id) only where the engine applies them itself. */
+  const local = commands === engine;
   const st = o.stages;
   const conns = new Map<RiderId, RiderConn>();
   /** Last sequence number processed per rider; outlives connections so a reconnect resumes. */
@@ -285,11 +295,26 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
     c.sinceAck = 0;
     may(c, encodeAck(c.seq.last));
   };
-  const answer = (c: RiderConn, seq: number, res: Result<unknown>): void => {
+  const answer = (c: RiderConn, seq: number, res: Result<unknown> | Promise<Result<unknown>>): void => {
+    if (res instanceof Promise) {
+      res.then(
+        (r) => answer(c, seq, r),
+        (err: unknown) => {
+          o.logger?.error('rider command failed', err);
+          must(c, encodeError(seq, 'INTERNAL', 'the command could not be run; send it again'));
+        },
+      );
+      return;
+    }
     // A control frame's seq is stored at once: a frame sent again to another server is then known.
     if (resume !== undefined) saveSeqs(resume, [[c.riderId, c.seq.last]]);
     if (res.ok) ack(c);
     else must(c, encodeError(seq, res.code, res.detail));
+  };
+
+  /** A command nobody waits for: its refusal is the rider's state (the engine knows why); a failure is logged. */
+  const settle = (res: Result<unknown> | Promise<Result<unknown>>, what: string): void => {
+    if (res instanceof Promise) res.catch((err: unknown) => o.logger?.error(`${what} not sent`, err));
   };
 
   const armExpiry = (c: RiderConn): void => {
@@ -324,8 +349,8 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
     );
   };
 
-  const setStatus = (id: RiderId, s: RiderStatusCode): Result<unknown> =>
-    engine.setRiderStatus(
+  const setStatus = (id: RiderId, s: RiderStatusCode): Result<unknown> | Promise<Result<unknown>> =>
+    commands.setRiderStatus(
       id,
       s === RiderStatusCode.BREAK ? 'break' : s === RiderStatusCode.OFFLINE ? 'offline' : 'online',
     );
@@ -339,7 +364,18 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
     const st =
       c.rider !== undefined
         ? engine.updateRiderPositionOf(c.rider, f.lat, f.lng, f.accuracy, f.heading, f.speed, f.at)
-        : engine.updateRiderPosition(c.riderId, f.lat, f.lng, f.accuracy, f.heading, f.speed, f.at);
+        : commands.updateRiderPosition(c.riderId, f.lat, f.lng, f.accuracy, f.heading, f.speed, f.at);
+    if (st instanceof Promise) {
+      // `f` is a scratch object the next frame reuses: keep a copy for the answer.
+      const fix = { ...f };
+      st.then(
+        (s) => onPositionStatus(c, seq, fix, s),
+        (err: unknown) => o.logger?.error('position not sent', err),
+      );
+    } else onPositionStatus(c, seq, f, st);
+  };
+
+  const onPositionStatus = (c: RiderConn, seq: number, f: PositionFix, st: PositionStatus): void => {
     if (st === PositionStatus.APPLIED) {
       o.onPosition?.(c.riderId, f.lat, f.lng);
       o.sample?.(c.riderId, f);
@@ -391,19 +427,19 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
         return;
       }
       case Frame.ACCEPT: {
-        answer(c, f.seq, engine.acceptOffer(id, f.orderId));
+        answer(c, f.seq, commands.acceptOffer(id, f.orderId));
         return;
       }
       case Frame.DECLINE: {
-        answer(c, f.seq, engine.declineOffer(id, f.orderId));
+        answer(c, f.seq, commands.declineOffer(id, f.orderId));
         return;
       }
       case Frame.PICKED_UP: {
-        answer(c, f.seq, engine.pickedUp(id, f.orderId));
+        answer(c, f.seq, commands.pickedUp(id, f.orderId));
         return;
       }
       case Frame.DELIVERED: {
-        answer(c, f.seq, engine.delivered(id, f.orderId));
+        answer(c, f.seq, commands.delivered(id, f.orderId));
         return;
       }
       case Frame.PING: {
@@ -598,8 +634,8 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
           stats.replaced++;
           old.ws.end(CloseCode.REPLACED, 'CONNECTION_REPLACED');
         }
-        engine.riderConnected(c.riderId);
-        c.rider = engine.riderHandle(c.riderId);
+        settle(commands.riderConnected(c.riderId), 'rider_connected');
+        if (local) c.rider = engine.riderHandle(c.riderId);
         armExpiry(c);
         // WELCOME acknowledges up to last_seq, so it waits like an ACK.
         const welcome = encodeWelcome(c.seq.last, c.riderId, clock.now(), c.expiresAt);
@@ -622,7 +658,7 @@ export function attachRiderRoute(app: TemplatedApp, o: RiderRouteOptions): Rider
         if (conns.get(c.riderId) === c) {
           conns.delete(c.riderId);
           // The rider keeps its state for the grace period; an offline rider has none to keep (the engine refuses).
-          engine.riderDisconnected(c.riderId);
+          settle(commands.riderDisconnected(c.riderId), 'rider_disconnected');
         }
       },
     ),

@@ -54,10 +54,40 @@ export function spawnEngine(
   env: Readonly<Record<string, string>>,
   opts: { readonly onLine?: (line: string) => void; readonly startTimeoutMs?: number } = {},
 ): Promise<EngineProcess> {
+  return spawnRole('engine', env, opts);
+}
+
+/**
+ * Starts one gateway (`npm start -- --role gateway`) with `env` and resolves once it listens;
+ * its port is in its log (`server: listening on`), and {@link listeningPort} reads it.
+ */
+export function spawnGateway(
+  env: Readonly<Record<string, string>>,
+  opts: { readonly onLine?: (line: string) => void; readonly startTimeoutMs?: number } = {},
+): Promise<EngineProcess> {
+  return spawnRole('gateway', env, opts);
+}
+
+/** The port a gateway's log says it listens on. */
+export function listeningPort(p: EngineProcess): number | undefined {
+  const m = /server: listening on http:\/\/[^\s"]+:(\d+)/.exec(p.log());
+  return m ? Number(m[1]) : undefined;
+}
+
+const READY: Record<'engine' | 'gateway', RegExp> = {
+  engine: /partitions in .*, serving/,
+  gateway: /server: listening on/,
+};
+
+function spawnRole(
+  role: 'engine' | 'gateway',
+  env: Readonly<Record<string, string>>,
+  opts: { readonly onLine?: (line: string) => void; readonly startTimeoutMs?: number },
+): Promise<EngineProcess> {
   // `BENCH_CPU_PROF=<dir>` writes a V8 CPU profile of each engine process there (at its exit).
   const prof = process.env['BENCH_CPU_PROF'];
   const flags = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [];
-  const child = spawn(process.execPath, [...flags, '--import', 'tsx', 'scripts/server.ts', '--role', 'engine'], {
+  const child = spawn(process.execPath, [...flags, '--import', 'tsx', 'scripts/server.ts', '--role', role], {
     cwd: ROOT,
     // Several on one machine: each its own operations port unless told.
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', METRICS_PORT: '0', ...env },
@@ -83,10 +113,10 @@ export function spawnEngine(
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`engine did not start within ${timeoutMs} ms:\n${log}`));
+      reject(new Error(`${role} did not start within ${timeoutMs} ms:\n${log}`));
     }, timeoutMs);
     const check = setInterval(() => {
-      if (/partitions in .*, serving/.test(log)) {
+      if (READY[role].test(log)) {
         clearInterval(check);
         clearTimeout(timer);
         resolve(proc);
@@ -95,7 +125,7 @@ export function spawnEngine(
     void exited.then((how) => {
       clearInterval(check);
       clearTimeout(timer);
-      reject(new Error(`engine exited (${how}) before serving:\n${log}`));
+      reject(new Error(`${role} exited (${how}) before serving:\n${log}`));
     });
   });
 }

@@ -35,9 +35,9 @@ export interface ServerProcess {
 export async function spawnServer(
   t: { teardown(fn: () => unknown): void },
   env: Readonly<Record<string, string>>,
-  opts: { startTimeoutMs?: number } = {},
+  opts: { startTimeoutMs?: number; /** After `scripts/server.ts` (`--role gateway`). */ args?: readonly string[] } = {},
 ): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/server.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/server.ts', ...(opts.args ?? [])], {
     cwd: ROOT,
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],

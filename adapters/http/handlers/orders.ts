@@ -169,7 +169,7 @@ export function orderHandlers(d: GatewayDeps) {
       const orderId = d.newId() as OrderId;
       const trackingId = `DEL${orderId.replace(/-/g, '').slice(0, 10).toUpperCase()}`;
       const cash = b.payment_method.type === 'CASH';
-      const placed = engine.placeOrder({
+      const placed = await d.commands.placeOrder({
         orderId,
         customerId: p.customerId!,
         restaurantId: rest.id as RestaurantId,
@@ -240,7 +240,7 @@ export function orderHandlers(d: GatewayDeps) {
         return reply;
       } catch (err) {
         // Nothing was stored: take the order back out of the engine's hands.
-        engine.cancelOrder({ orderId, by: 'system', reason: 'storage_failed' });
+        await d.commands.cancelOrder({ orderId, by: 'system', reason: 'storage_failed' });
         throw err;
       }
     },
@@ -319,7 +319,7 @@ export function orderHandlers(d: GatewayDeps) {
         estimatedPreparationTime: b.estimated_preparation_time,
       });
       if (!cmd.ok) return cmd;
-      const out = engine.execute(cmd.value);
+      const out = await d.commands.execute(cmd.value);
       if (out.queued) return reject('INTERNAL', 'the engine queued a REST command');
       if (!out.result.ok) return out.result;
       await d.durable();

@@ -75,7 +75,8 @@ export function paymentSettlement(d: Omit<WebhookDeps, 'webhookSecret'>) {
     if (pay.status === 'failed') {
       return {
         did: 'payment failed',
-        tell: async () => (engine.failPayment(orderId).ok ? 'payment failed; order cancelled' : 'payment failed'),
+        tell: async () =>
+          (await d.commands.failPayment(orderId)).ok ? 'payment failed; order cancelled' : 'payment failed',
       };
     }
     if (pay.status !== 'captured') return { did: `payment ${pay.status}` };
@@ -89,7 +90,7 @@ export function paymentSettlement(d: Omit<WebhookDeps, 'webhookSecret'>) {
       return {
         did: 'payment captured',
         tell: async () => {
-          if (engine.confirmPayment(orderId).ok) return 'payment captured; order confirmed';
+          if ((await d.commands.confirmPayment(orderId)).ok) return 'payment captured; order confirmed';
           const now = engine.getOrder(orderId);
           // Paid meanwhile (a duplicate of this event, or reconciliation, got there first), or still
           // waiting: the order uses this payment, or its deadline will end it and the sweep refunds it.

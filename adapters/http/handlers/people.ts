@@ -105,7 +105,7 @@ export function peopleHandlers(d: GatewayDeps) {
             bank_details_enc: bank,
           });
           if (!inserted) return reject('RIDER_EXISTS', `delivery person ${id} is already registered`);
-          const registered = engine.registerRider({
+          const registered = await d.commands.registerRider({
             riderId: id,
             vehicle: b.vehicle_type,
             ...(b.capacity === undefined ? {} : { capacity: b.capacity }),
@@ -154,7 +154,7 @@ export function peopleHandlers(d: GatewayDeps) {
         catalog.transaction('resubmit rider documents', async (tx) => {
           if (!(await catalog.resubmitRiderDocuments(tx, id, documents, b.license_number)))
             return reject('RIDER_NOT_FOUND', 'register with POST /delivery-persons first');
-          const out = engine.execute({ type: 'submit_rider_documents', riderId: id });
+          const out = await d.commands.execute({ type: 'submit_rider_documents', riderId: id });
           if (out.queued) return reject('INTERNAL', 'the engine queued a REST command');
           if (!out.result.ok) return out.result;
           await d.durable();
@@ -177,7 +177,7 @@ export function peopleHandlers(d: GatewayDeps) {
       if (typeof id !== 'string') return id;
       const b = ctx.body as RiderLocationBody;
       const at = b.timestamp ? Date.parse(b.timestamp) : d.clock.now();
-      const status = engine.updateRiderPosition(
+      const status = await d.commands.updateRiderPosition(
         id,
         b.latitude,
         b.longitude,
@@ -199,7 +199,7 @@ export function peopleHandlers(d: GatewayDeps) {
       const id = riderOf(ctx, 'rider.status.update');
       if (typeof id !== 'string') return id;
       const want = (ctx.body as UpdateRiderStatusBody).status;
-      const res = engine.setRiderStatus(id, want);
+      const res = await d.commands.setRiderStatus(id, want);
       if (!res.ok) return res;
       await d.durable();
       return { status: 200, body: { id, status: must(engine.getRider(id)).state } };

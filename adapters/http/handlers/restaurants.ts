@@ -111,7 +111,7 @@ export function restaurantHandlers(d: GatewayDeps) {
           };
           if (!(await catalog.insertRestaurant(tx, row)))
             return reject('RESTAURANT_EXISTS', `restaurant ${id} is already registered`);
-          const registered = engine.registerRestaurant({
+          const registered = await d.commands.registerRestaurant({
             restaurantId: id,
             location: { lat: row.lat, lng: row.lng },
             prepMinutes: prep,
@@ -175,7 +175,7 @@ export function restaurantHandlers(d: GatewayDeps) {
       const status = (ctx.body as UpdateRestaurantStatusBody).status;
       const live = engine.getRestaurant(r.id as RestaurantId);
       if (!(live.ok && live.value.state === status)) {
-        const res = engine.setRestaurantStatus(r.id as RestaurantId, status);
+        const res = await d.commands.setRestaurantStatus(r.id as RestaurantId, status);
         if (!res.ok) return res;
       }
       await catalog.transaction('restaurant status', (tx) => catalog.setRestaurantStatus(tx, r.id, status));

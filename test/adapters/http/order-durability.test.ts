@@ -91,6 +91,7 @@ const gate = {
 let ids = 0;
 const deps: GatewayDeps = {
   engine,
+  commands: engine,
   catalog,
   clock,
   probes: {},

@@ -1,0 +1,334 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deleteApp, initializeApp } from 'firebase-admin/app';
+import { getAuth } from 'firebase-admin/auth';
+import t from 'tap';
+import { serverDatabase } from '../../adapters/postgres/server-database.js';
+import {
+  balanced,
+  type EngineProcess,
+  insidePartition,
+  ownerOf as ownerIn,
+  spawnEngine,
+  writeLocalMap,
+} from '../../bench/cluster/engines.js';
+import { offsetM } from '../../engine/index.js';
+import { Frame, RIDER_PATH, RiderClient } from '../../protocol/index.js';
+import { until } from '../contracts/job-queue.contract.js';
+import { useAuthEmulator } from '../support/firebase-emulator.js';
+import { makeUser, type TestUser } from '../support/firebase-users.js';
+import { leaseBucket, natsConnection, SHARED_NATS } from '../support/nats.js';
+import { throwawayDatabase } from '../support/pg.js';
+import { SHARED_REDIS } from '../support/redis-server.js';
+import { seed } from '../support/rest-server.js';
+import { type ServerProcess, spawnServer } from '../support/server-process.js';
+import { nodeSocket } from '../support/ws-harness.js';
+
+/**
+ * Issue 20's gateways, across real processes: two engine processes own two
+ * partitions, and two gateways (`npm start -- --role gateway`) serve the
+ * seed's REST API and rider sockets in front of them. A client may use either
+ * gateway for any step: restaurants, riders and orders are made through one
+ * and read or moved through the other; a rider on one gateway's socket takes
+ * the offer of an order placed through the other. Then the owner of the
+ * riders' partition is killed -9: the gateways answer 503 until another engine
+ * owns it, and the next order is placed, offered and taken through them.
+ */
+
+const TTL = 2_000;
+/** Judged dead within two renewals, the lease lapsed at TTL, a claim round, the rebuild, and room for this machine. */
+const FAILOVER_BOUND_MS = TTL + 2 * Math.floor(TTL / 3) + 3_500;
+
+t.setTimeout(240_000);
+
+interface Answer {
+  status: number;
+  body: any;
+}
+
+t.test(
+  'two gateways in front of two engine processes: any gateway serves any client, through a failover',
+  async (t) => {
+    const url = await throwawayDatabase(t, 'cluster_gateway');
+    const nc = await natsConnection(t);
+    const bucket = await leaseBucket(t, nc, TTL);
+    const emu = await useAuthEmulator(t);
+    const dir = await mkdtemp(join(tmpdir(), 'gateway-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const mapFile = join(dir, 'partitions.json');
+    const map = await writeLocalMap(mapFile, 2);
+    const prefix = `tgw${randomBytes(4).toString('hex')}`;
+    const env = {
+      NODE_ENV: 'test',
+      DATABASE_URL: url,
+      DATABASE_MAX_CONNECTIONS: '4',
+      REDIS_URL: `redis://${SHARED_REDIS.host}:${SHARED_REDIS.port}`,
+      QUEUE_PREFIX: prefix,
+      NATS_URL: SHARED_NATS,
+      CLUSTER_PREFIX: prefix,
+      LEASE_BUCKET: bucket.name,
+      LEASE_TTL_MS: String(TTL),
+      PARTITION_MAP: mapFile,
+      LOG_FORMAT: 'json',
+      FIREBASE_AUTH_EMULATOR_HOST: emu.host,
+      FIREBASE_PROJECT_ID: emu.projectId,
+    };
+    const engines: EngineProcess[] = [];
+    t.teardown(async () => {
+      for (const e of engines) e.child.kill('SIGKILL');
+      await Promise.all(engines.map((e) => e.exited));
+    });
+    engines.push(...(await Promise.all([spawnEngine(env), spawnEngine(env)])));
+    await balanced(bucket, engines, map.ids);
+    const gatewayEnv = {
+      ...env,
+      SERVER_HOST: '127.0.0.1',
+      SERVER_PORT: '0',
+      ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+      REST_RATE_PER_S: '100000',
+      REST_RATE_BURST: '100000',
+    };
+    const [gwA, gwB] = await Promise.all([
+      spawnServer(t, gatewayEnv, { args: ['--role', 'gateway'] }),
+      spawnServer(t, gatewayEnv, { args: ['--role', 'gateway'] }),
+    ]);
+    t.match(gwA.log(), /"service":"gateway"/, 'the gateway logs as a gateway');
+    t.match(gwA.log(), /gateway: 2 partitions/, 'and names its partitions');
+
+    process.env['FIREBASE_AUTH_EMULATOR_HOST'] = emu.host;
+    const app = initializeApp({ projectId: emu.projectId }, `gateway-${randomUUID()}`);
+    t.teardown(() => deleteApp(app));
+    const auth = getAuth(app);
+    const shopIds = [randomUUID(), randomUUID()];
+    const riderIds = [randomUUID(), randomUUID(), randomUUID()];
+    const [admin, customer, ...rest] = await Promise.all([
+      makeUser(auth, { label: 'admin', claims: { role: 'admin' } }),
+      makeUser(auth, { label: 'customer' }),
+      ...shopIds.map((id) =>
+        makeUser(auth, { label: 'restaurant', claims: { role: 'restaurant', restaurant_id: id } }),
+      ),
+      ...riderIds.map((id) => makeUser(auth, { label: 'rider', claims: { role: 'rider', rider_id: id } })),
+    ]);
+    const owners = rest.slice(0, 2);
+    const riderUsers = rest.slice(2);
+
+    const call = async (
+      gw: ServerProcess,
+      method: string,
+      path: string,
+      who: TestUser,
+      body?: unknown,
+    ): Promise<Answer> => {
+      const res = await fetch(`${gw.url}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${who.token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : null };
+    };
+    const must = async (want: number, a: Promise<Answer>, what: string): Promise<any> => {
+      const r = await a;
+      if (r.status !== want) throw new Error(`${what}: ${r.status} ${JSON.stringify(r.body)}`);
+      return r.body;
+    };
+
+    // ─── A restaurant in each partition, one made through each gateway ───────────
+    const shops: { id: string; item: string; at: { lat: number; lng: number } }[] = [];
+    for (const [i, p] of map.ids.entries()) {
+      const gw = i === 0 ? gwA : gwB;
+      const at = insidePartition(map, p);
+      const r = await must(
+        201,
+        call(gw, 'POST', '/restaurants', owners[i]!, {
+          ...seed.restaurant,
+          name: `Kitchen ${p}`,
+          address: { ...seed.restaurant.address, latitude: at.lat, longitude: at.lng },
+        }),
+        `POST /restaurants in ${p}`,
+      );
+      t.equal(r.id, shopIds[i], `restaurant of ${p} made through gateway ${i === 0 ? 'A' : 'B'}`);
+      const m = await must(
+        200,
+        call(gw === gwA ? gwB : gwA, 'PUT', `/restaurants/${r.id}/menu`, owners[i]!, seed.menu),
+        'menu',
+      );
+      const item = (m.categories[0].items as { name: string; id: string }[]).find(
+        (x) => x.name === 'Butter Chicken',
+      )!.id;
+      shops.push({ id: r.id, item, at });
+    }
+    const other = await must(200, call(gwA, 'GET', `/restaurants/${shopIds[1]}`, admin), 'GET the other restaurant');
+    t.equal(other.id, shopIds[1], 'gateway A reads the restaurant gateway B made, in the other partition');
+
+    // ─── Riders: registered through B, on A's sockets, near the first restaurant ─
+    const assigned = new Map<string, string[]>();
+    const riders = riderUsers.map((user, i) => {
+      const id = riderIds[i]!;
+      const at = offsetM(shops[0]!.at.lat, shops[0]!.at.lng, i * 120, 300 + 100 * i);
+      const state = { id, user, at, ready: false, client: undefined as unknown as RiderClient };
+      state.client = new RiderClient({
+        url: RIDER_PATH,
+        getToken: () => user.token,
+        random: () => 0.5,
+        socket: (path, protocols, token) => nodeSocket(`ws://127.0.0.1:${gwA.port}${path}`, protocols, token),
+        backoff: { initialMs: 50, maxMs: 400 },
+        onFrame: (f) => {
+          if (f.type === Frame.WELCOME) {
+            state.client.sendPosition({
+              lat: at.lat,
+              lng: at.lng,
+              accuracy: 5,
+              heading: NaN,
+              speed: 0,
+              at: Date.now(),
+            });
+            state.client.ping();
+          } else if (f.type === Frame.PONG) state.ready = true;
+          else if (f.type === Frame.OFFER) state.client.accept(f.orderId);
+          else if (f.type === Frame.ASSIGNED) assigned.set(f.orderId, [...(assigned.get(f.orderId) ?? []), id]);
+        },
+      });
+      return state;
+    });
+    for (const r of riders) {
+      await must(201, call(gwB, 'POST', '/delivery-persons', r.user, seed.deliveryPerson), 'register rider');
+      await must(200, call(gwB, 'PUT', '/delivery-persons/status', r.user, { status: 'online' }), 'rider online');
+      await must(
+        200,
+        call(gwB, 'PUT', '/delivery-persons/location', r.user, {
+          ...seed.location,
+          latitude: r.at.lat,
+          longitude: r.at.lng,
+        }),
+        'rider location',
+      );
+    }
+    t.teardown(() => {
+      for (const r of riders) r.client.stop();
+    });
+    for (const r of riders) r.client.start();
+    await until(async () => riders.every((r) => r.ready), 15_000, 50);
+    // Positions keep coming, as an app sends them: a rebuilt partition matches a rider from its next fix.
+    const positions = setInterval(() => {
+      for (const r of riders)
+        if (r.ready)
+          r.client.sendPosition({ lat: r.at.lat, lng: r.at.lng, accuracy: 5, heading: NaN, speed: 0, at: Date.now() });
+    }, 400);
+    t.teardown(() => clearInterval(positions));
+
+    const order = (gw: ServerProcess, shop: (typeof shops)[number]) =>
+      call(
+        gw,
+        'POST',
+        '/orders',
+        customer,
+        (() => {
+          const body = seed.order(shop.id, [{ menu_item_id: shop.item, quantity: 1 }]);
+          const drop = offsetM(shop.at.lat, shop.at.lng, 45, 1_500);
+          return {
+            ...body,
+            delivery_address: { ...body.delivery_address, latitude: drop.lat, longitude: drop.lng },
+            payment_method: { type: 'CASH' },
+          };
+        })(),
+      );
+    /** Placed through `via`, confirmed through the other gateway, taken by a rider on A's sockets, carried to delivered. */
+    const carry = async (via: ServerProcess, label: string, id: string) => {
+      const back = via === gwA ? gwB : gwA;
+      await must(
+        200,
+        call(back, 'PUT', `/orders/${id}/status`, owners[0]!, { status: 'confirmed', estimated_preparation_time: 0 }),
+        `${label}: confirm`,
+      );
+      await until(async () => assigned.has(id), 20_000, 50);
+      const rider = riders.find((r) => r.id === assigned.get(id)![0])!;
+      const seen = await must(200, call(back, 'GET', `/orders/${id}`, admin), `${label}: GET`);
+      t.equal(seen.delivery_person_id, rider.id, `${label}: the other gateway reads the rider its socket never saw`);
+      await must(
+        200,
+        call(via, 'PUT', `/orders/${id}/status`, rider.user, { status: 'picked_up' }),
+        `${label}: picked up`,
+      );
+      await must(
+        200,
+        call(back, 'PUT', `/orders/${id}/status`, rider.user, { status: 'delivered' }),
+        `${label}: delivered`,
+      );
+      const done = await must(200, call(via, 'GET', `/orders/${id}`, customer), `${label}: GET delivered`);
+      t.equal(done.engine_state, 'delivered', `${label}: delivered, read through the gateway it was placed on`);
+    };
+
+    // ─── An order through B, its rider on A ────────────────────────────────────
+    const first = await must(201, order(gwB, shops[0]!), 'first order');
+    await carry(gwB, 'first order', first.id);
+
+    // ─── An order in the other partition ───────────────────────────────────────
+    const far = await must(201, order(gwA, shops[1]!), 'order in the second partition');
+    const farSeen = await must(200, call(gwB, 'GET', `/orders/${far.id}`, customer), 'GET it through B');
+    t.equal(farSeen.id, far.id, 'an order placed through A in the second partition is read through B');
+    const db = serverDatabase(url, { max: 1 });
+    t.teardown(() => db.close());
+    await until(
+      async () =>
+        (
+          await db.query<{ partition: string }>(
+            `SELECT partition FROM engine_state WHERE aggregate = 'order' AND aggregate_id = $1`,
+            [far.id],
+          )
+        ).rows[0]?.partition === map.ids[1],
+      10_000,
+      100,
+    );
+    t.pass(`its state is written by the owner of ${map.ids[1]}`);
+
+    // ─── Bad input still gets clear errors through a gateway ───────────────────
+    const unknown = await call(gwA, 'GET', `/orders/${randomUUID()}`, admin);
+    t.equal(unknown.status, 404, 'an unknown order is 404 through a gateway');
+
+    // ─── kill -9 of the riders' partition's owner ──────────────────────────────
+    const victim = (await ownerIn(bucket, engines, map.ids[0]!))!;
+    const killedAt = Date.now();
+    victim.child.kill('SIGKILL');
+    await victim.exited;
+    const statuses: number[] = [];
+    const codes = new Set<string>();
+    let placed: any;
+    // Asked through each gateway in turn, as a client behind a load balancer would be.
+    for (let i = 0; Date.now() - killedAt < 30_000; i++) {
+      const r = await order(i % 2 ? gwA : gwB, shops[0]!);
+      statuses.push(r.status);
+      if (r.status === 201) {
+        placed = r.body;
+        break;
+      }
+      codes.add(String(r.body?.code));
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    const failoverMs = Date.now() - killedAt;
+    t.ok(
+      placed,
+      `an order was placed again through a gateway after the kill (answers: ${[...new Set(statuses)].join(', ')})`,
+    );
+    t.ok(
+      statuses.every((s) => s === 201 || s === 503),
+      'until then the gateways answered 503, never 500 or a hang',
+    );
+    t.same(
+      [...codes].filter((c) => c !== 'NO_PARTITION_OWNER'),
+      [],
+      'and every 503 said NO_PARTITION_OWNER',
+    );
+    t.ok(failoverMs <= FAILOVER_BOUND_MS, `placed ${failoverMs} ms after the kill (bound ${FAILOVER_BOUND_MS} ms)`);
+    t.comment(`order placed through a gateway ${failoverMs} ms after kill -9 of the owner`);
+    await carry(gwA, 'order after the failover', placed.id);
+
+    for (const [id, holders] of assigned) t.equal(holders.length, 1, `order ${id} was assigned once`);
+    for (const gw of [gwA, gwB]) t.notMatch(gw.log(), /"level":50/, 'no error logged by a gateway');
+  },
+);
