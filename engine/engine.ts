@@ -370,6 +370,8 @@ export class Engine {
     at: number,
   ): PositionStatus {
     const core = this.#core;
+    // A rider handed over to another partition is that partition's (engine/commands/handover.ts).
+    if (r.away !== null) return PositionStatus.UNKNOWN_RIDER;
     const status = applyPosition(core, r, lat, lng, accuracy, heading, speed, at);
     // Only an arrival emits: then the update becomes a command's worth of events, like any other.
     if (core.buffer.length > 0) {

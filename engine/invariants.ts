@@ -11,7 +11,7 @@ import { TERMINAL_ORDER_STATES, holdsKitchen } from './machines/order-machine.js
  *   job or a stacked one); a rider holds no more jobs than its capacity, stacked jobs and a
  *   stack offer only beside a lead job, and sits in the stacking index exactly when it could stack;
  * - no order is delivered without a pickup;
- * - a rider is in the available index exactly when idle, connected and positioned,
+ * - a rider is in the available index exactly when idle, connected, positioned and not handed over,
  *   in the shard that owns its cell;
  * - restaurant open-order counts match the orders.
  * O(actors): for tests and the simulator, not for the hot path.
@@ -87,11 +87,11 @@ export function checkInvariants(engine: Engine): string[] {
           `rider ${r.id} lists order ${jobId}, which is ${o?.state ?? 'missing'} with rider ${o?.snap.context.riderId}`,
         );
     }
-    const want = r.state === 'online.idle' && r.snap.context.graceUntil === 0 && r.cell !== null;
+    const want = r.state === 'online.idle' && r.snap.context.graceUntil === 0 && r.cell !== null && r.away === null;
     const indexed = r.indexCell !== null;
     if (want !== indexed)
       out.push(
-        `rider ${r.id} is ${r.state}${r.snap.context.graceUntil ? ' (disconnected)' : ''} but ${indexed ? 'is' : 'is not'} in the available index`,
+        `rider ${r.id} is ${r.state}${r.snap.context.graceUntil ? ' (disconnected)' : ''}${r.away === null ? '' : ` (handed over to ${r.away})`} but ${indexed ? 'is' : 'is not'} in the available index`,
       );
     const slot = r.indexedIn === null ? undefined : shards.get(r.indexedIn)?.available.get(r.indexCell!)?.[r.indexSlot];
     if (indexed && (r.indexCell !== r.cell || r.indexedIn !== r.shardKey || slot !== r)) {

@@ -51,6 +51,11 @@ export class RiderRecord {
 
   /** Onboarding: where its documents stand, and why a rejection was made. */
   review: 'pending' | 'approved' | 'rejected' = 'approved';
+  /**
+   * The partition this rider was handed over to (a cluster's handover, engine/commands/handover.ts):
+   * kept here as a tombstone that takes no command and no offer; null while it is served here.
+   */
+  away: string | null = null;
   reviewReason = '';
 
   offers = 0;

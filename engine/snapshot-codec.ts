@@ -77,6 +77,7 @@ function riderRow(r: RiderRecord): RiderSnapshotRow {
     idleSince: r.idleSince,
     stats: [r.offers, r.accepts, r.declines, r.expiries, r.delivered] as const,
     ...(r.review === 'approved' ? {} : { review: [r.review, r.reviewReason] as const }),
+    ...(r.away === null ? {} : { away: r.away }),
   };
 }
 
@@ -211,6 +212,7 @@ export function writeRiderRow(
   r.idleSince = row.idleSince;
   [r.offers, r.accepts, r.declines, r.expiries, r.delivered] = row.stats;
   [r.review, r.reviewReason] = row.review ?? APPROVED;
+  r.away = row.away ?? null;
   writeRiderPlace(core, r, row);
   core.space.syncIndex(r);
 }

@@ -52,6 +52,8 @@ export interface RiderSnapshotRow {
   readonly stats: readonly [number, number, number, number, number];
   /** Onboarding, when not approved: the review status and a rejection's reason. Absent: approved. */
   readonly review?: readonly ['pending' | 'rejected', string];
+  /** Handed over to this partition (docs/scale.md, "Handover"); absent: served here. */
+  readonly away?: string;
 }
 
 export interface OrderSnapshotRow {

@@ -95,9 +95,14 @@ export class Space {
     this.syncIndex(r);
   }
 
-  /** A rider is in its shard's available index exactly when idle, connected and positioned. */
+  /** A rider is in its shard's available index exactly when idle, connected, positioned and not handed over. */
   syncIndex(r: RiderRecord): void {
-    const want = r.state === 'online.idle' && r.snap.context.graceUntil === 0 && r.cell !== null && r.shardKey !== null;
+    const want =
+      r.state === 'online.idle' &&
+      r.snap.context.graceUntil === 0 &&
+      r.cell !== null &&
+      r.shardKey !== null &&
+      r.away === null;
     if (r.indexCell !== null && (!want || r.indexCell !== r.cell)) {
       this.shards.get(r.indexedIn!)!.available.remove(r);
       r.indexedIn = null;

@@ -115,7 +115,21 @@ export type EngineCommand =
   /** The rider sent its documents again: a rejected rider is pending review once more. */
   | { readonly type: 'submit_rider_documents'; readonly riderId: RiderId }
   /** Changes dispatch settings at once (validated; see protocol/dispatch-settings.ts). */
-  | { readonly type: 'set_dispatch_config'; readonly settings: DispatchSettingsPatch };
+  | { readonly type: 'set_dispatch_config'; readonly settings: DispatchSettingsPatch }
+  /** Cluster handover (docs/scale.md, "Handover"): a free rider leaves this partition for `to`; answers its state row. */
+  | { readonly type: 'hand_over_rider'; readonly riderId: RiderId; readonly to: string }
+  /** Cluster handover: this partition takes a rider over from `from`, with the row `hand_over_rider` answered there. */
+  | { readonly type: 'take_over_rider'; readonly riderId: RiderId; readonly from: string; readonly row: HandedRider };
+
+/**
+ * A rider's state row as one partition hands it to another (the engine's own row format, opaque
+ * here: only engines of the same build read it).
+ */
+export interface HandedRider {
+  readonly id: string;
+  readonly seq: number;
+  readonly [field: string]: unknown;
+}
 
 export type EngineCommandType = EngineCommand['type'];
 
@@ -126,6 +140,7 @@ export interface CommandValues {
   readonly update_rider_position: PositionStatus;
   /** The settings after the change. */
   readonly set_dispatch_config: DispatchSettings;
+  readonly hand_over_rider: HandedRider;
 }
 export type CommandValue<C extends EngineCommand> = C['type'] extends keyof CommandValues
   ? CommandValues[C['type']]

@@ -187,6 +187,10 @@ export type RiderPickedUp = RiderEvent<'rider_picked_up', { orderId: OrderId }>;
 export type RiderArrivedDrop = RiderEvent<'rider_arrived_drop', { orderId: OrderId }>;
 export type RiderDelivered = RiderEvent<'rider_delivered', { orderId: OrderId }>;
 export type RiderReleased = RiderEvent<'rider_released', { orderId: OrderId; reason: string }>;
+/** The rider left this partition for another (docs/scale.md, "Handover"); this partition no longer serves it. */
+export type RiderHandedOver = RiderEvent<'rider_handed_over', { to: string }>;
+/** This partition took the rider over from another, with its state there. */
+export type RiderTakenOver = RiderEvent<'rider_taken_over', { from: string }>;
 
 export type RestaurantRegistered = RestaurantEvent<
   'restaurant_registered',
@@ -236,7 +240,9 @@ export type RiderEngineEvent =
   | RiderPickedUp
   | RiderArrivedDrop
   | RiderDelivered
-  | RiderReleased;
+  | RiderReleased
+  | RiderHandedOver
+  | RiderTakenOver;
 export type RestaurantEngineEvent = RestaurantRegistered | RestaurantStatusChanged | RestaurantKitchenLearned;
 
 export type EngineEvent = OrderEngineEvent | RiderEngineEvent | RestaurantEngineEvent;

@@ -3,10 +3,18 @@ import type { Engine, PartitionMap } from '../../engine/index.js';
 import type { EventBatch, EventStore } from '../../engine/ports/event-store.js';
 import type { OrderSnapshotRow, RestaurantSnapshotRow, RiderSnapshotRow } from '../../engine/snapshot.js';
 import type { JobQueue } from '../../engine/ports/job-queue.js';
-import { type EngineCommand, type EngineEvent, reject, type Result } from '../../protocol/index.js';
+import {
+  type EngineCommand,
+  type EngineEvent,
+  type HandedRider,
+  PositionStatus,
+  reject,
+  type Result,
+  type RiderId,
+} from '../../protocol/index.js';
 import { recoverPartition, type RecoveryOptions, takeOverQueued } from '../persistence/recovery.js';
 import { WriteBehind } from '../persistence/write-behind.js';
-import { CommandServer } from './command-bus.js';
+import { CommandRouter, CommandServer } from './command-bus.js';
 import type { LeaseBucket } from './nats-connection.js';
 import { type Lease, LeaseManager } from './nats-lease.js';
 import { Membership, planRound } from './membership.js';
@@ -51,6 +59,9 @@ interface Tenure {
   readonly engine: Engine;
   readonly writeBehind: WriteBehind;
   readonly unsubscribe: () => void;
+  /** Riders handed over whose take-over the next partition has not answered yet. */
+  readonly handing: Set<string>;
+  dropped: boolean;
 }
 
 /** What an engine process relays of a partition's events, once they are durable. */
@@ -103,6 +114,8 @@ export interface EngineNodeStats {
   adopted: number;
   /** Partitions lost (lease lapsed or taken) or given back, by why. */
   readonly dropped: Map<string, number>;
+  /** Riders handed over to another partition and taken over there. */
+  handedOver: number;
   /** Milliseconds of the last take-over and rebuild. */
   lastAdoptMs: number;
 }
@@ -114,7 +127,15 @@ export class EngineNode {
   readonly #commands: CommandServer;
   readonly #host: PartitionHost;
   readonly #members: Membership;
-  readonly stats: EngineNodeStats = { commands: new Map(), adopted: 0, dropped: new Map(), lastAdoptMs: 0 };
+  readonly stats: EngineNodeStats = {
+    commands: new Map(),
+    adopted: 0,
+    dropped: new Map(),
+    lastAdoptMs: 0,
+    handedOver: 0,
+  };
+  /** Sends take-overs to the partitions riders move into. */
+  readonly #router: CommandRouter;
 
   private constructor(o: EngineNodeOptions) {
     this.#o = o;
@@ -135,6 +156,7 @@ export class EngineNode {
       run: (cmd, partition, token) => this.#run(cmd, partition, token),
       holds: (p, t) => this.#leases.leaseOf(p)?.token === t,
     });
+    this.#router = new CommandRouter(o.nc, { prefix: o.prefix });
     this.#members = new Membership(o.bucket, o.owner, { everyMs: renewEveryMs });
     const partitions = o.partitions ?? o.map.ids;
     this.#host = new PartitionHost({
@@ -212,7 +234,12 @@ export class EngineNode {
         () => {},
       );
     });
-    this.#tenures.set(partition, { token, engine, writeBehind, unsubscribe });
+    const tenure: Tenure = { token, engine, writeBehind, unsubscribe, handing: new Set(), dropped: false };
+    this.#tenures.set(partition, tenure);
+    // Riders this partition handed over whose take-over is not known to have landed (a crash, a
+    // failover between the two): asked again; a partition that took one over already answers ok.
+    for (const row of engine.toSnapshot().riders)
+      if (row.away !== undefined) this.#takeOverThere(tenure, partition, row.id, row.away, row as never);
     this.stats.adopted++;
     this.stats.lastAdoptMs = Math.round(performance.now() - t0);
     this.#o.log.info({
@@ -234,6 +261,7 @@ export class EngineNode {
     if (t === undefined) return;
     this.#tenures.delete(partition);
     this.#o.log.info({ msg: `partition ${partition} dropped: no longer served here`, partition });
+    t.dropped = true;
     t.unsubscribe();
     t.engine.stop();
     await t.writeBehind.close().catch((err: unknown) => {
@@ -264,7 +292,62 @@ export class EngineNode {
     // Nothing else runs inside this engine's commands, so a command is never queued here.
     if (x.queued) return reject('INTERNAL', 'command queued inside another');
     await t.writeBehind.barrier();
+    if (cmd.type === 'update_rider_position' && x.result.ok && x.result.value === PositionStatus.APPLIED) {
+      const there = this.#o.map.partitionOfPoint(cmd.lat, cmd.lng);
+      if (there !== null && there !== partition) this.#handOver(t, partition, cmd.riderId, there);
+    }
     return x.result;
+  }
+
+  /**
+   * A rider whose position lies in another partition is handed over there once it is free
+   * (docs/scale.md, "Handover"): the tombstone here first, durable, then the take-over there,
+   * asked until answered while this partition is held. A rider with an offer or a job is
+   * refused by the engine and stays until a position after its job.
+   */
+  #handOver(t: Tenure, partition: string, riderId: RiderId, to: string): void {
+    if (t.handing.has(riderId)) return;
+    const x = t.engine.execute({ type: 'hand_over_rider', riderId, to });
+    if (x.queued || !x.result.ok) return;
+    const row = x.result.value;
+    t.handing.add(riderId);
+    void t.writeBehind.barrier().then(
+      () => this.#takeOverThere(t, partition, riderId, to, row),
+      () => this.#takeOverThere(t, partition, riderId, to, row),
+    );
+  }
+
+  /** Asks `to` to take the rider over until it answers, while this tenure lasts and its lease holds. */
+  #takeOverThere(t: Tenure, partition: string, riderId: string, to: string, row: HandedRider): void {
+    t.handing.add(riderId);
+    const attempt = async (n: number): Promise<void> => {
+      // Durable here first (a barrier refused is asked again), and said only while the lease holds:
+      // the tombstone is what the next owner of this partition rebuilds, as for any acknowledged command.
+      await t.writeBehind.barrier();
+      if (t.dropped || this.#leases.leaseOf(partition)?.token !== t.token) return;
+      const r = await this.#router.send(to, {
+        type: 'take_over_rider',
+        riderId: riderId as RiderId,
+        from: partition,
+        row,
+      });
+      if (r.ok) {
+        t.handing.delete(riderId);
+        this.stats.handedOver++;
+        return;
+      }
+      // No owner there yet is the usual reason, and worth a line now and then; anything else is a fault.
+      if (n % 10 === 0)
+        this.#o.log[r.code === 'NO_PARTITION_OWNER' ? 'warn' : 'error']({
+          msg: `rider ${riderId}: take-over by ${to} not answered yet (${r.code} ${r.detail}); asked again`,
+          partition,
+        });
+      await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 100 * 2 ** n)));
+      return attempt(n + 1);
+    };
+    attempt(0).catch((err: unknown) =>
+      this.#o.log.error({ msg: `rider ${riderId}: take-over by ${to} not asked: ${String(err)}`, partition }),
+    );
   }
 
   /** Why a command does not belong to this partition (a restaurant placed in another one). */

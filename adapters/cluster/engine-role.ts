@@ -175,6 +175,17 @@ function engineMetrics(
       this.inc(n.stats.adopted);
     },
   });
+  new Counter({
+    name: 'dispatch_riders_handed_over_total',
+    help: 'riders handed over to the partition their positions entered, and taken over there',
+    registers: [r],
+    collect() {
+      const n = node();
+      if (!n) return;
+      this.reset();
+      this.inc(n.stats.handedOver);
+    },
+  });
   counter(
     'dispatch_partitions_dropped_total',
     'partitions no longer served here, by why: expired or superseded (lease lost), given_back (shared out)',

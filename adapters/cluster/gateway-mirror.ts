@@ -52,7 +52,8 @@ export class GatewayMirror implements RiderDirectory {
   readonly report: RecoveryReport;
   readonly stats: GatewayMirrorStats = { relayed: 0, malformed: 0, resyncs: new Map() };
   readonly #o: GatewayMirrorOptions;
-  readonly #riders: Map<string, string>;
+  /** Each rider's partition, and the seq of the row that said so: a late relay never moves it back. */
+  readonly #riders = new Map<string, { partition: string; seq: number }>();
   /** The highest token seen relayed per partition. */
   readonly #tokens = new Map<string, number>();
   readonly #sub: Subscription;
@@ -64,7 +65,16 @@ export class GatewayMirror implements RiderDirectory {
     this.#sub = sub;
     this.engine = load.engine;
     this.report = load.report;
-    this.#riders = load.riders;
+    this.#place(load.riders);
+  }
+
+  #place(riders: ReadonlyMap<string, { partition: string; seq: number }>): void {
+    for (const [id, at] of riders) this.#placeRider(id, at.partition, at.seq);
+  }
+
+  #placeRider(id: string, partition: string, seq: number): void {
+    const held = this.#riders.get(id);
+    if (held === undefined || seq >= held.seq) this.#riders.set(id, { partition, seq });
   }
 
   /**
@@ -109,7 +119,7 @@ export class GatewayMirror implements RiderDirectory {
 
   /** The partition whose owners last wrote the rider; undefined for a rider never written. */
   partitionOfRider(id: RiderId): string | undefined {
-    return this.#riders.get(id);
+    return this.#riders.get(id)?.partition;
   }
 
   #absorb(r: RelayedEvents): void {
@@ -120,7 +130,9 @@ export class GatewayMirror implements RiderDirectory {
     this.stats.relayed++;
     const known = this.#tokens.get(r.partition);
     if (known === undefined || r.token > known) this.#tokens.set(r.partition, r.token);
-    for (const row of r.states.riders) this.#riders.set(row.id, r.partition);
+    // A rider handed over stays with the partition that handed it over (which answers its commands
+    // NO_PARTITION_OWNER, so they are sent again) until the relay of its take-over names the next one.
+    for (const row of r.states.riders) this.#placeRider(row.id, r.partition, row.seq);
     this.engine.absorb(r.states, r.events);
     // A new owner: it took over events its predecessor may never have relayed. Read them from the store.
     if (known !== undefined && r.token > known) void this.resync(r.partition, 'new_owner');
@@ -140,7 +152,7 @@ export class GatewayMirror implements RiderDirectory {
       );
       const snap = load.engine.toSnapshot();
       if (this.#closed) return;
-      for (const [id, p] of load.riders) this.#riders.set(id, p);
+      this.#place(load.riders);
       this.engine.absorb({ restaurants: snap.restaurants, riders: snap.riders, orders: snap.orders }, []);
       this.stats.resyncs.set(why, (this.stats.resyncs.get(why) ?? 0) + 1);
     } catch (err) {

@@ -147,8 +147,8 @@ function partitionShare(
 export interface MirrorLoad {
   readonly engine: Engine;
   readonly report: RecoveryReport;
-  /** Each rider's partition: the one whose owners wrote it last, else the map's rule. */
-  readonly riders: Map<string, string>;
+  /** Each rider's partition (the one whose owners wrote it last, else the map's rule), and its row's seq. */
+  readonly riders: Map<string, { partition: string; seq: number }>;
 }
 
 /**
@@ -171,7 +171,11 @@ export async function loadMirror(
     orders: [] as OrderSnapshotRow[],
   };
   const records: EventRecord[] = [];
-  const riders = new Map<string, string>();
+  const riders = new Map<string, { partition: string; seq: number }>();
+  const place = (id: string, partition: string, seq: number) => {
+    const held = riders.get(id);
+    if (held === undefined || seq >= held.seq) riders.set(id, { partition, seq });
+  };
   let idCounter = 0;
   for (const partition of scope.partitions) {
     const stored = await store.loadPartition(partition, now - opts.retentionMs);
@@ -180,8 +184,9 @@ export async function loadMirror(
     all.riders.push(...share.mine.riders);
     all.orders.push(...share.mine.orders);
     records.push(...share.records);
-    for (const r of share.mine.riders) riders.set(r.id, partition);
-    for (const r of share.records) if (r.event.aggregate === 'rider') riders.set(r.event.id, partition);
+    for (const r of share.mine.riders) place(r.id, partition, r.seq);
+    for (const r of share.records)
+      if (r.event.aggregate === 'rider' && r.state) place(r.event.id, partition, r.state.seq);
     idCounter = Math.max(idCounter, stored.idCounter);
   }
   const { engine, report } = rebuild({ ...all, idCounter }, records, { ...opts, mirror: true }, now, t0);

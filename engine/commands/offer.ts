@@ -95,7 +95,7 @@ export function offerFromCandidates(
   const riders: RiderRecord[] = [];
   for (const id of riderIds) {
     const r = core.riders.get(id as RiderId);
-    if (r !== undefined) riders.push(r);
+    if (r !== undefined && r.away === null) riders.push(r);
   }
   const now = core.now();
   const match = core.search.bestAmong(o, riders, now);

@@ -3,6 +3,7 @@ import type { EngineCore } from '../core.js';
 import { applyPosition } from '../positions.js';
 import { drainShard, forceAssign, reassign, setDispatchConfig, setShardPolicy } from './admin.js';
 import { fireDeadline } from './deadline.js';
+import { awayRider, handOverRider, takeOverRider } from './handover.js';
 import { acceptOffer, declineOffer, delivered, offerFromCandidates, pickedUp } from './offer.js';
 import {
   cancelOrder,
@@ -30,6 +31,8 @@ import {
 
 /** Runs one command to its end: the table from each command to the file holding its rules. */
 export function runCommand(core: EngineCore, cmd: EngineCommand): Result<unknown> {
+  const away = awayRider(core, cmd);
+  if (away !== undefined) return away;
   switch (cmd.type) {
     case 'register_restaurant':
       return registerRestaurant(core, cmd);
@@ -99,6 +102,10 @@ export function runCommand(core: EngineCore, cmd: EngineCommand): Result<unknown
       return submitRiderDocuments(core, cmd.riderId);
     case 'set_dispatch_config':
       return setDispatchConfig(core, cmd.settings);
+    case 'hand_over_rider':
+      return handOverRider(core, cmd.riderId, cmd.to);
+    case 'take_over_rider':
+      return takeOverRider(core, cmd);
   }
   // Commands may arrive as data from outside the process: an unknown type is a clear rejection.
   return reject('INVALID_ARGUMENT', `unknown command type ${JSON.stringify((cmd as { type?: unknown }).type)}`);

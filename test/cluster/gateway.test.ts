@@ -239,11 +239,11 @@ t.test(
         })(),
       );
     /** Placed through `via`, confirmed through the other gateway, taken by a rider on A's sockets, carried to delivered. */
-    const carry = async (via: ServerProcess, label: string, id: string) => {
+    const carry = async (via: ServerProcess, label: string, id: string, owner = owners[0]!) => {
       const back = via === gwA ? gwB : gwA;
       await must(
         200,
-        call(back, 'PUT', `/orders/${id}/status`, owners[0]!, { status: 'confirmed', estimated_preparation_time: 0 }),
+        call(back, 'PUT', `/orders/${id}/status`, owner, { status: 'confirmed', estimated_preparation_time: 0 }),
         `${label}: confirm`,
       );
       await until(async () => assigned.has(id), 20_000, 50);
@@ -286,6 +286,36 @@ t.test(
       100,
     );
     t.pass(`its state is written by the owner of ${map.ids[1]}`);
+
+    // ─── A rider rides into the other partition: handed over, and dispatched there ─
+    const mover = riders[2]!;
+    const movedAt = Date.now();
+    mover.at = offsetM(shops[1]!.at.lat, shops[1]!.at.lng, 200, 400);
+    const riderPartition = async () =>
+      (
+        await db.query<{ partition: string }>(
+          `SELECT partition FROM engine_state WHERE aggregate = 'rider' AND aggregate_id = $1`,
+          [mover.id],
+        )
+      ).rows[0]?.partition;
+    await until(async () => (await riderPartition()) === map.ids[1], 15_000, 100);
+    t.comment(`rider handed over to ${map.ids[1]}, stored there ${Date.now() - movedAt} ms after it rode in`);
+    const moves = await db.query<{ type: string; body: { to?: string; from?: string } }>(
+      `SELECT type, body FROM engine_events WHERE aggregate = 'rider' AND aggregate_id = $1
+         AND type IN ('rider_handed_over', 'rider_taken_over') ORDER BY seq`,
+      [mover.id],
+    );
+    t.match(
+      moves.rows,
+      [
+        { type: 'rider_handed_over', body: { to: map.ids[1] } },
+        { type: 'rider_taken_over', body: { from: map.ids[0] } },
+      ],
+      `handed over by ${map.ids[0]}, taken over by ${map.ids[1]}`,
+    );
+    const inP1 = await must(201, order(gwB, shops[1]!), 'an order in the second partition after the handover');
+    await carry(gwB, 'order taken by the rider that rode in', inP1.id, owners[1]);
+    t.same(assigned.get(inP1.id), [mover.id], 'offered to the rider that rode in, and taken by it');
 
     // ─── Bad input still gets clear errors through a gateway ───────────────────
     const unknown = await call(gwA, 'GET', `/orders/${randomUUID()}`, admin);
