@@ -118,8 +118,29 @@ export type EngineCommand =
   | { readonly type: 'set_dispatch_config'; readonly settings: DispatchSettingsPatch }
   /** Cluster handover (docs/scale.md, "Handover"): a free rider leaves this partition for `to`; answers its state row. */
   | { readonly type: 'hand_over_rider'; readonly riderId: RiderId; readonly to: string }
-  /** Cluster handover: this partition takes a rider over from `from`, with the row `hand_over_rider` answered there. */
-  | { readonly type: 'take_over_rider'; readonly riderId: RiderId; readonly from: string; readonly row: HandedRider };
+  /**
+   * Cluster handover: this partition takes a rider over from `from`, with the row `hand_over_rider`
+   * (or `lend_rider`) answered there; given `forOrder`, the rider is offered that order at once if it still searches.
+   */
+  | {
+      readonly type: 'take_over_rider';
+      readonly riderId: RiderId;
+      readonly from: string;
+      readonly row: HandedRider;
+      readonly forOrder?: OrderId;
+    }
+  /**
+   * The border search (docs/scale.md): the neighbouring partition `to` has an order at `near` and no
+   * rider; this partition hands over its nearest free rider within `withinM`, if any, and answers
+   * its row (null: none).
+   */
+  | {
+      readonly type: 'lend_rider';
+      readonly near: LatLng;
+      readonly withinM: number;
+      readonly to: string;
+      readonly forOrder: OrderId;
+    };
 
 /**
  * A rider's state row as one partition hands it to another (the engine's own row format, opaque
@@ -141,6 +162,7 @@ export interface CommandValues {
   /** The settings after the change. */
   readonly set_dispatch_config: DispatchSettings;
   readonly hand_over_rider: HandedRider;
+  readonly lend_rider: HandedRider | null;
 }
 export type CommandValue<C extends EngineCommand> = C['type'] extends keyof CommandValues
   ? CommandValues[C['type']]

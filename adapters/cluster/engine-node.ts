@@ -1,4 +1,5 @@
 import type { NatsConnection } from '@nats-io/transport-node';
+import { gridDisk, latLngToCell } from 'h3-js';
 import type { Engine, PartitionMap } from '../../engine/index.js';
 import type { EventBatch, EventStore } from '../../engine/ports/event-store.js';
 import type { OrderSnapshotRow, RestaurantSnapshotRow, RiderSnapshotRow } from '../../engine/snapshot.js';
@@ -7,6 +8,7 @@ import {
   type EngineCommand,
   type EngineEvent,
   type HandedRider,
+  type OrderId,
   PositionStatus,
   reject,
   type Result,
@@ -58,9 +60,11 @@ interface Tenure {
   readonly token: number;
   readonly engine: Engine;
   readonly writeBehind: WriteBehind;
-  readonly unsubscribe: () => void;
+  unsubscribe: () => void;
   /** Riders handed over whose take-over the next partition has not answered yet. */
   readonly handing: Set<string>;
+  /** Orders whose border search asked the neighbours lately (one search at a time, then a pause). */
+  readonly borrowing: Set<string>;
   dropped: boolean;
 }
 
@@ -106,6 +110,9 @@ export const eventSubject = (prefix: string, partition: string): string => `${pr
 
 const enc = new TextEncoder();
 
+/** After a neighbour lent a rider for an order, how long before the order's border search may ask again, ms. */
+const BORROW_PAUSE_MS = 10_000;
+
 /** What an engine process counts, for its metrics (adapters/cluster/engine-role.ts). */
 export interface EngineNodeStats {
   /** Commands answered, by outcome: `ok` or the refusal's code. */
@@ -116,6 +123,9 @@ export interface EngineNodeStats {
   readonly dropped: Map<string, number>;
   /** Riders handed over to another partition and taken over there. */
   handedOver: number;
+  /** Border searches: neighbours asked for a rider, and riders they lent. */
+  borderSearches: number;
+  borrowed: number;
   /** Milliseconds of the last take-over and rebuild. */
   lastAdoptMs: number;
 }
@@ -133,6 +143,8 @@ export class EngineNode {
     dropped: new Map(),
     lastAdoptMs: 0,
     handedOver: 0,
+    borderSearches: 0,
+    borrowed: 0,
   };
   /** Sends take-overs to the partitions riders move into. */
   readonly #router: CommandRouter;
@@ -218,12 +230,22 @@ export class EngineNode {
       this.#o.engine,
     );
     const writeBehind = new WriteBehind(engine, this.#o.queue, { partition, token });
+    const tenure: Tenure = {
+      token,
+      engine,
+      writeBehind,
+      unsubscribe: () => {},
+      handing: new Set(),
+      borrowing: new Set(),
+      dropped: false,
+    };
     const subject = eventSubject(this.#o.prefix, partition);
     // Relayed once durable, in order (barriers resolve in the order they were asked), and only while
     // the lease holds: what an owner woken past its lease emits (a deadline due during the pause) is
     // refused by the fence, so it is never said either.
     const unsubscribe = engine.subscribeBatches(({ events }) => {
       if (events.length === 0) return;
+      for (const e of events) if (e.type === 'order_no_rider') this.#borrow(tenure, partition, e.id);
       // The rows as this command left them, taken now: the relay goes later, once durable.
       const relayed: RelayedEvents = { v: 1, partition, token, events, states: statesOf(engine, events) };
       writeBehind.barrier().then(
@@ -234,7 +256,7 @@ export class EngineNode {
         () => {},
       );
     });
-    const tenure: Tenure = { token, engine, writeBehind, unsubscribe, handing: new Set(), dropped: false };
+    tenure.unsubscribe = unsubscribe;
     this.#tenures.set(partition, tenure);
     // Riders this partition handed over whose take-over is not known to have landed (a crash, a
     // failover between the two): asked again; a partition that took one over already answers ok.
@@ -296,7 +318,63 @@ export class EngineNode {
       const there = this.#o.map.partitionOfPoint(cmd.lat, cmd.lng);
       if (there !== null && there !== partition) this.#handOver(t, partition, cmd.riderId, there);
     }
+    // A rider lent to a neighbour (the border search) goes there as a handed-over one does, with the order it is for.
+    if (cmd.type === 'lend_rider' && x.result.ok && x.result.value !== null) {
+      const row = x.result.value as HandedRider;
+      this.#takeOverThere(t, partition, row.id, cmd.to, row, cmd.forOrder);
+    }
     return x.result;
+  }
+
+  /**
+   * The border search (docs/scale.md, "The border search"): an order of this partition found no
+   * rider, and its pickup's map cell touches other partitions. Each such neighbour is asked in turn
+   * to lend its nearest free rider within the pickup radius; one that does hands the rider over
+   * here with the order, which is offered to it on arrival. One search per order at a time, and
+   * none again for the order within {@link BORROW_PAUSE_MS} of a rider lent.
+   */
+  #borrow(t: Tenure, partition: string, orderId: string): void {
+    if (t.borrowing.has(orderId)) return;
+    const v = t.engine.getOrder(orderId as OrderId);
+    if (!v.ok) return;
+    const { pickup } = v.value;
+    const map = this.#o.map;
+    const neighbours = new Set<string>();
+    for (const cell of gridDisk(latLngToCell(pickup.lat, pickup.lng, map.resolution), 1)) {
+      const p = map.partitionOf(cell);
+      if (p !== null && p !== partition) neighbours.add(p);
+    }
+    if (neighbours.size === 0) return;
+    t.borrowing.add(orderId);
+    this.stats.borderSearches++;
+    const search = async (): Promise<boolean> => {
+      for (const q of neighbours) {
+        if (t.dropped) return false;
+        const r = await this.#router.send(q, {
+          type: 'lend_rider',
+          near: pickup,
+          withinM: t.engine.config.maxPickupDistanceM,
+          to: partition,
+          forOrder: orderId as OrderId,
+        });
+        if (r.ok && r.value !== null) return true;
+      }
+      return false;
+    };
+    search().then(
+      (lent) => {
+        if (!lent) {
+          t.borrowing.delete(orderId);
+          return;
+        }
+        this.stats.borrowed++;
+        setTimeout(() => t.borrowing.delete(orderId), BORROW_PAUSE_MS).unref();
+      },
+      (err: unknown) => {
+        t.borrowing.delete(orderId);
+        this.#o.log.warn({ msg: `order ${orderId}: border search failed: ${String(err)}`, partition });
+      },
+    );
   }
 
   /**
@@ -318,7 +396,14 @@ export class EngineNode {
   }
 
   /** Asks `to` to take the rider over until it answers, while this tenure lasts and its lease holds. */
-  #takeOverThere(t: Tenure, partition: string, riderId: string, to: string, row: HandedRider): void {
+  #takeOverThere(
+    t: Tenure,
+    partition: string,
+    riderId: string,
+    to: string,
+    row: HandedRider,
+    forOrder?: OrderId,
+  ): void {
     t.handing.add(riderId);
     const attempt = async (n: number): Promise<void> => {
       // Durable here first (a barrier refused is asked again), and said only while the lease holds:
@@ -330,6 +415,7 @@ export class EngineNode {
         riderId: riderId as RiderId,
         from: partition,
         row,
+        ...(forOrder === undefined ? {} : { forOrder }),
       });
       if (r.ok) {
         t.handing.delete(riderId);

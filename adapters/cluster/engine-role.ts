@@ -186,6 +186,28 @@ function engineMetrics(
       this.inc(n.stats.handedOver);
     },
   });
+  new Counter({
+    name: 'dispatch_border_searches_total',
+    help: 'orders with no rider whose pickup touches other partitions: the neighbours were asked to lend one',
+    registers: [r],
+    collect() {
+      const n = node();
+      if (!n) return;
+      this.reset();
+      this.inc(n.stats.borderSearches);
+    },
+  });
+  new Counter({
+    name: 'dispatch_riders_borrowed_total',
+    help: 'border searches a neighbour answered by lending a rider',
+    registers: [r],
+    collect() {
+      const n = node();
+      if (!n) return;
+      this.reset();
+      this.inc(n.stats.borrowed);
+    },
+  });
   counter(
     'dispatch_partitions_dropped_total',
     'partitions no longer served here, by why: expired or superseded (lease lost), given_back (shared out)',

@@ -1,13 +1,20 @@
 import {
   type EngineCommand,
   type HandedRider,
+  isLatitude,
+  isLongitude,
   ok,
   PositionStatus,
   reject,
   type Result,
   type RiderId,
 } from '../../protocol/index.js';
+import { getHexagonEdgeLengthAvg, gridDisk } from 'h3-js';
+import type { H3Cell } from '../../protocol/index.js';
 import type { EngineCore } from '../core.js';
+import { tryOffer } from '../dispatch/dispatch.js';
+import { cellOf, fastDistanceM } from '../geo.js';
+import type { RiderRecord } from '../records.js';
 import { riderFromRow, snapshotRow, writeRiderRow } from '../snapshot-codec.js';
 import type { RiderSnapshotRow } from '../snapshot.js';
 
@@ -74,7 +81,59 @@ export function takeOverRider(core: EngineCore, cmd: Extract<EngineCommand, { ty
   if (r.capacity > 1) core.stacks.sync(r, core.orders);
   core.deadlines.set('grace', r.id, r.snap.context.graceUntil);
   core.emit('rider', r, { type: 'rider_taken_over', from: cmd.from });
+  // Lent for an order (the border search): offered it now, before its next position could send it back.
+  const o = cmd.forOrder === undefined ? undefined : core.orders.get(cmd.forOrder);
+  if (o !== undefined && o.state === 'dispatching.searching') tryOffer(core, o);
   return ok(null);
+}
+
+/**
+ * The border search, this partition's side: its nearest free rider to a neighbour's pickup,
+ * within `withinM`, fresh and positioned, handed over to the neighbour (answered with its row),
+ * or null when it has none to lend. The search walks the index rings around the point, out to
+ * the ring that covers `withinM`, as a dispatch's does.
+ */
+export function lendRider(
+  core: EngineCore,
+  cmd: Extract<EngineCommand, { type: 'lend_rider' }>,
+): Result<HandedRider | null> {
+  const { withinM, to } = cmd;
+  // Commands come as data from other processes: a missing place is refused, not a crash.
+  const near = cmd.near as { lat: unknown; lng: unknown } | null | undefined;
+  if (
+    typeof near !== 'object' ||
+    near === null ||
+    !isLatitude(near.lat) ||
+    !isLongitude(near.lng) ||
+    !(withinM > 0 && withinM <= 50_000) ||
+    typeof to !== 'string' ||
+    to === ''
+  ) {
+    return reject(
+      'INVALID_ARGUMENT',
+      'lend_rider needs a place, a distance in (0, 50000] m and the partition it goes to',
+    );
+  }
+  const cfg = core.config;
+  const now = core.now();
+  const centre = cellOf(near.lat, near.lng, cfg.indexResolution);
+  const rings = Math.min(cfg.maxRing, Math.ceil(withinM / (getHexagonEdgeLengthAvg(cfg.indexResolution, 'm') * 1.5)));
+  let best: RiderRecord | undefined;
+  let bestD = Infinity;
+  for (const cell of gridDisk(centre, rings)) {
+    const riders = core.space.shardOfCell(cell as H3Cell)?.available.get(cell as H3Cell);
+    if (riders === undefined) continue;
+    for (const r of riders) {
+      if (now - r.posAt > cfg.positionStaleMs) continue;
+      const d = fastDistanceM(r.lat, r.lng, near.lat, near.lng);
+      if (d <= withinM && (d < bestD || (d === bestD && best !== undefined && r.id < best.id))) {
+        best = r;
+        bestD = d;
+      }
+    }
+  }
+  if (best === undefined) return ok(null);
+  return handOverRider(core, best.id, to);
 }
 
 /**

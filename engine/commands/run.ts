@@ -3,7 +3,7 @@ import type { EngineCore } from '../core.js';
 import { applyPosition } from '../positions.js';
 import { drainShard, forceAssign, reassign, setDispatchConfig, setShardPolicy } from './admin.js';
 import { fireDeadline } from './deadline.js';
-import { awayRider, handOverRider, takeOverRider } from './handover.js';
+import { awayRider, handOverRider, lendRider, takeOverRider } from './handover.js';
 import { acceptOffer, declineOffer, delivered, offerFromCandidates, pickedUp } from './offer.js';
 import {
   cancelOrder,
@@ -106,6 +106,8 @@ export function runCommand(core: EngineCore, cmd: EngineCommand): Result<unknown
       return handOverRider(core, cmd.riderId, cmd.to);
     case 'take_over_rider':
       return takeOverRider(core, cmd);
+    case 'lend_rider':
+      return lendRider(core, cmd);
   }
   // Commands may arrive as data from outside the process: an unknown type is a clear rejection.
   return reject('INVALID_ARGUMENT', `unknown command type ${JSON.stringify((cmd as { type?: unknown }).type)}`);

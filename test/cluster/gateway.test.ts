@@ -14,7 +14,8 @@ import {
   spawnEngine,
   writeLocalMap,
 } from '../../bench/cluster/engines.js';
-import { offsetM } from '../../engine/index.js';
+import { offsetM, type PartitionMap } from '../../engine/index.js';
+import { cellToLatLng, gridDisk } from 'h3-js';
 import { Frame, RIDER_PATH, RiderClient } from '../../protocol/index.js';
 import { until } from '../contracts/job-queue.contract.js';
 import { useAuthEmulator } from '../support/firebase-emulator.js';
@@ -101,7 +102,7 @@ t.test(
     const app = initializeApp({ projectId: emu.projectId }, `gateway-${randomUUID()}`);
     t.teardown(() => deleteApp(app));
     const auth = getAuth(app);
-    const shopIds = [randomUUID(), randomUUID()];
+    const shopIds = [randomUUID(), randomUUID(), randomUUID()];
     const riderIds = [randomUUID(), randomUUID(), randomUUID()];
     const [admin, customer, ...rest] = await Promise.all([
       makeUser(auth, { label: 'admin', claims: { role: 'admin' } }),
@@ -111,8 +112,8 @@ t.test(
       ),
       ...riderIds.map((id) => makeUser(auth, { label: 'rider', claims: { role: 'rider', rider_id: id } })),
     ]);
-    const owners = rest.slice(0, 2);
-    const riderUsers = rest.slice(2);
+    const owners = rest.slice(0, 3);
+    const riderUsers = rest.slice(3);
 
     const call = async (
       gw: ServerProcess,
@@ -163,11 +164,33 @@ t.test(
       )!.id;
       shops.push({ id: r.id, item, at });
     }
+    // A third restaurant in the second partition, a few hundred metres from the first partition's cells.
+    const border = borderPoints(map);
+    {
+      const r = await must(
+        201,
+        call(gwA, 'POST', '/restaurants', owners[2]!, {
+          ...seed.restaurant,
+          name: 'Kitchen on the border',
+          address: { ...seed.restaurant.address, latitude: border.inner.lat, longitude: border.inner.lng },
+        }),
+        'POST /restaurants on the border',
+      );
+      const m = await must(200, call(gwB, 'PUT', `/restaurants/${r.id}/menu`, owners[2]!, seed.menu), 'menu');
+      const item = (m.categories[0].items as { name: string; id: string }[]).find(
+        (x) => x.name === 'Butter Chicken',
+      )!.id;
+      shops.push({ id: r.id, item, at: border.inner });
+    }
     const other = await must(200, call(gwA, 'GET', `/restaurants/${shopIds[1]}`, admin), 'GET the other restaurant');
     t.equal(other.id, shopIds[1], 'gateway A reads the restaurant gateway B made, in the other partition');
 
+    const db = serverDatabase(url, { max: 1 });
+    t.teardown(() => db.close());
+
     // ─── Riders: registered through B, on A's sockets, near the first restaurant ─
     const assigned = new Map<string, string[]>();
+    const assignedAt = new Map<string, number>();
     const riders = riderUsers.map((user, i) => {
       const id = riderIds[i]!;
       const at = offsetM(shops[0]!.at.lat, shops[0]!.at.lng, i * 120, 300 + 100 * i);
@@ -191,7 +214,10 @@ t.test(
             state.client.ping();
           } else if (f.type === Frame.PONG) state.ready = true;
           else if (f.type === Frame.OFFER) state.client.accept(f.orderId);
-          else if (f.type === Frame.ASSIGNED) assigned.set(f.orderId, [...(assigned.get(f.orderId) ?? []), id]);
+          else if (f.type === Frame.ASSIGNED) {
+            assigned.set(f.orderId, [...(assigned.get(f.orderId) ?? []), id]);
+            if (!assignedAt.has(f.orderId)) assignedAt.set(f.orderId, Date.now());
+          }
         },
       });
       return state;
@@ -239,14 +265,18 @@ t.test(
         })(),
       );
     /** Placed through `via`, confirmed through the other gateway, taken by a rider on A's sockets, carried to delivered. */
+    /** Per order, ms from sending the restaurant's confirmation to the rider's ASSIGNED frame. */
+    const toAssigned = new Map<string, number>();
     const carry = async (via: ServerProcess, label: string, id: string, owner = owners[0]!) => {
       const back = via === gwA ? gwB : gwA;
+      const confirmAt = Date.now();
       await must(
         200,
         call(back, 'PUT', `/orders/${id}/status`, owner, { status: 'confirmed', estimated_preparation_time: 0 }),
         `${label}: confirm`,
       );
-      await until(async () => assigned.has(id), 20_000, 50);
+      await until(async () => assigned.has(id), 20_000, 20);
+      toAssigned.set(id, assignedAt.get(id)! - confirmAt);
       const rider = riders.find((r) => r.id === assigned.get(id)![0])!;
       const seen = await must(200, call(back, 'GET', `/orders/${id}`, admin), `${label}: GET`);
       t.equal(seen.delivery_person_id, rider.id, `${label}: the other gateway reads the rider its socket never saw`);
@@ -268,12 +298,46 @@ t.test(
     const first = await must(201, order(gwB, shops[0]!), 'first order');
     await carry(gwB, 'first order', first.id);
 
+    // ─── The border search: an order with no rider in its partition borrows one ──
+    const lender = riders[1]!;
+    lender.at = border.outer;
+    // Its next positions place it near the border, still in the first partition.
+    await new Promise((res) => setTimeout(res, 1_500));
+    const onBorder = await must(201, order(gwA, shops[2]!), 'an order on the border');
+    await carry(gwA, 'order on the border', onBorder.id, owners[2]!);
+    t.same(assigned.get(onBorder.id), [lender.id], 'the rider across the border took it');
+    t.comment(
+      `confirmation to ASSIGNED: ${toAssigned.get(first.id)} ms for an order with a rider in its partition, ${toAssigned.get(onBorder.id)} ms for the border order (a lend and a take-over)`,
+    );
+    const lent = await db.query<{ type: string; body: { to?: string; from?: string } }>(
+      `SELECT type, body FROM engine_events WHERE aggregate = 'rider' AND aggregate_id = $1
+         AND type IN ('rider_handed_over', 'rider_taken_over') ORDER BY seq`,
+      [lender.id],
+    );
+    t.match(
+      lent.rows.slice(0, 2),
+      [
+        { type: 'rider_handed_over', body: { to: map.ids[1] } },
+        { type: 'rider_taken_over', body: { from: map.ids[0] } },
+      ],
+      `lent by ${map.ids[0]} to ${map.ids[1]} for the order`,
+    );
+    // Free again, its positions in the first partition send it home.
+    const riderRow = async (id: string) =>
+      (
+        await db.query<{ partition: string }>(
+          `SELECT partition FROM engine_state WHERE aggregate = 'rider' AND aggregate_id = $1`,
+          [id],
+        )
+      ).rows[0]?.partition;
+    await until(async () => (await riderRow(lender.id)) === map.ids[0], 15_000, 100);
+    t.pass(`once delivered, handed back to ${map.ids[0]}, where its positions are`);
+
     // ─── An order in the other partition ───────────────────────────────────────
     const far = await must(201, order(gwA, shops[1]!), 'order in the second partition');
     const farSeen = await must(200, call(gwB, 'GET', `/orders/${far.id}`, customer), 'GET it through B');
     t.equal(farSeen.id, far.id, 'an order placed through A in the second partition is read through B');
-    const db = serverDatabase(url, { max: 1 });
-    t.teardown(() => db.close());
+
     await until(
       async () =>
         (
@@ -362,3 +426,24 @@ t.test(
     for (const gw of [gwA, gwB]) t.notMatch(gw.log(), /"level":50/, 'no error logged by a gateway');
   },
 );
+
+/**
+ * Two points about 640 m either side of the border between the map's first two partitions: the
+ * centres of two neighbouring cells, one in each, and the points a fifth of the way from their
+ * midpoint (on the shared edge) towards each centre.
+ */
+function borderPoints(map: PartitionMap): { inner: { lat: number; lng: number }; outer: { lat: number; lng: number } } {
+  const [p0, p1] = map.ids;
+  for (const c of map.cellsOf(p1!))
+    for (const n of gridDisk(c, 1)) {
+      if (map.partitionOf(n) !== p0) continue;
+      const [aLat, aLng] = cellToLatLng(c);
+      const [bLat, bLng] = cellToLatLng(n);
+      const mid = { lat: (aLat + bLat) / 2, lng: (aLng + bLng) / 2 };
+      const inner = { lat: mid.lat + (aLat - mid.lat) * 0.2, lng: mid.lng + (aLng - mid.lng) * 0.2 };
+      const outer = { lat: mid.lat + (bLat - mid.lat) * 0.2, lng: mid.lng + (bLng - mid.lng) * 0.2 };
+      if (map.partitionOfPoint(inner.lat, inner.lng) === p1 && map.partitionOfPoint(outer.lat, outer.lng) === p0)
+        return { inner, outer };
+    }
+  throw new Error('the map has no border between its first two partitions');
+}

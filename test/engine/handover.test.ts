@@ -12,7 +12,7 @@ const handOver = (w: ReturnType<typeof world>, riderId: string, to: string) =>
   w.engine.execute({ type: 'hand_over_rider', riderId: riderId as never, to });
 const takeOver = (w: ReturnType<typeof world>, riderId: string, from: string, row: HandedRider) =>
   w.engine.execute({ type: 'take_over_rider', riderId: riderId as never, from, row });
-const result = <T>(x: ReturnType<typeof handOver> | ReturnType<typeof takeOver>) => {
+const result = <T>(x: { queued: true } | { queued: false; result: unknown }) => {
   if (x.queued) throw new Error('queued');
   return x.result as { ok: true; value: T } | { ok: false; code: string; detail: string };
 };
@@ -136,4 +136,60 @@ t.test('handed back: the old partition takes its tombstone over again, seqs goin
   t.equal(a.orderState(o), 'dispatching.offered', 'and offered the next order');
   t.equal(oid('o-back'), o);
   t.same(checkInvariants(a.engine), []);
+});
+
+t.test('the border search: a neighbour lends its nearest free rider, offered the order on arrival', async (t) => {
+  const p = world({}, 1);
+  const q = world({}, 2);
+  const pickupAt = near(0);
+  const rp = p.restaurant('rp', pickupAt);
+  const o = p.order(rp, { id: 'border-1' });
+  t.equal(p.orderState(o), 'dispatching.searching', 'no rider in its own partition');
+  const lend = (withinM: number) =>
+    result<HandedRider | null>(q.engine.execute({ type: 'lend_rider', near: pickupAt, withinM, to: 'p', forOrder: o }));
+  t.same(lend(3_000), { ok: true, value: null }, 'none to lend: null');
+  const far = q.rider('far', near(2_500));
+  const close = q.rider('close', near(700, 180));
+  const busy = q.rider('busy', near(100, 270));
+  const rq = q.restaurant('rq', near(150, 270));
+  q.order(rq);
+  t.equal(q.riderState(busy), 'online.offered', 'the closest one is busy with an offer there');
+  q.clock.advance(1_000);
+  const lent = lend(3_000);
+  t.ok(lent.ok && lent.value !== null, 'a rider lent');
+  if (!lent.ok || lent.value === null) return;
+  t.equal(lent.value.id, close, 'the nearest free one, not the busy one nor the farther one');
+  t.match(q.of(close).at(-1), { type: 'rider_handed_over', to: 'p' }, 'handed over there');
+  t.equal(q.engine.isRiderAvailable(far), true, 'the other stays');
+  p.clock.advance(q.clock.now() - p.clock.now());
+  const took = p.engine.execute({
+    type: 'take_over_rider',
+    riderId: close,
+    from: 'q',
+    row: JSON.parse(JSON.stringify(lent.value)) as HandedRider,
+    forOrder: o,
+  });
+  t.ok(!took.queued && took.result.ok, 'taken over with the order');
+  t.equal(p.orderState(o), 'dispatching.offered', 'and offered it at once');
+  const view = p.engine.getOrder(o);
+  t.equal(view.ok ? view.value.riderId : view.code, close, 'to the lent rider');
+  t.match(
+    result(handOver(p, close, 'q')),
+    { ok: false, code: 'RIDER_INVALID_TRANSITION' },
+    'which stays while it holds the offer',
+  );
+  q.clock.advance(120_000);
+  t.same(lend(3_000), { ok: true, value: null }, 'a stale position is not lent');
+  for (const bad of [
+    { near: { lat: 91, lng: 0 }, withinM: 100 },
+    { near: pickupAt, withinM: 0 },
+    { near: pickupAt, withinM: 100_000 },
+  ])
+    t.match(
+      result(q.engine.execute({ type: 'lend_rider', ...bad, to: 'p', forOrder: o })),
+      { ok: false, code: 'INVALID_ARGUMENT' },
+      `refused: ${JSON.stringify(bad)}`,
+    );
+  t.same(checkInvariants(p.engine), []);
+  t.same(checkInvariants(q.engine), []);
 });
