@@ -304,7 +304,7 @@ t.test(
     // Its next positions place it near the border, still in the first partition.
     await new Promise((res) => setTimeout(res, 1_500));
     const onBorder = await must(201, order(gwA, shops[2]!), 'an order on the border');
-    await carry(gwA, 'order on the border', onBorder.id, owners[2]!);
+    await carry(gwA, 'order on the border', onBorder.id, owners[2]);
     t.same(assigned.get(onBorder.id), [lender.id], 'the rider across the border took it');
     t.comment(
       `confirmation to ASSIGNED: ${toAssigned.get(first.id)} ms for an order with a rider in its partition, ${toAssigned.get(onBorder.id)} ms for the border order (a lend and a take-over)`,
