@@ -118,6 +118,9 @@ export type { BatchListener, CommandBatch, EngineListener, Executed, Queued, Rel
  */
 export type RiderHandle = { readonly __riderHandle: never };
 
+/** The commands a read mirror runs: an operator's settings, which change no actor and emit nothing. */
+const SETTINGS_COMMANDS: ReadonlySet<string> = new Set(['set_dispatch_config', 'drain_shard', 'set_shard_policy']);
+
 interface Internals {
   riders: ReadonlyMap<RiderId, RiderRecord>;
   orders: ReadonlyMap<OrderId, OrderRecord>;
@@ -177,7 +180,9 @@ export class Engine {
    * runs right after, and the answer is {@link Queued}.
    */
   execute<C extends EngineCommand>(cmd: C): Executed<CommandValue<C>> | Queued {
-    if (this.#mirror) throw new Error(MIRROR_RUNS_NO_COMMANDS);
+    // An operator's settings are the one exception: they are in no row and emit no event, so a
+    // mirror is told them as its owners are (adapters/admin/admin-audit.ts, applyStanding).
+    if (this.#mirror && !SETTINGS_COMMANDS.has(cmd.type)) throw new Error(MIRROR_RUNS_NO_COMMANDS);
     return this.#mailbox.execute(cmd) as Executed<CommandValue<C>> | Queued;
   }
 

@@ -1,4 +1,5 @@
-import type { Principal } from '../../protocol/index.js';
+import type { Engine } from '../../engine/index.js';
+import type { DispatchPolicy, Principal } from '../../protocol/index.js';
 import type { SqlDatabase } from '../postgres/sql-database.js';
 
 /** One admin action as recorded. */
@@ -16,7 +17,7 @@ export interface AdminAction {
 export interface StandingActions {
   readonly settings: Record<string, unknown> | undefined;
   readonly drained: readonly string[];
-  /** Shards with a policy of their own, from each one's latest SetShardPolicy. */
+  /** Each shard's latest SetShardPolicy (`default`: handed back to the engine's policy). */
   readonly policies: readonly { readonly shard: string; readonly policy: string }[];
 }
 
@@ -94,7 +95,39 @@ export class AdminAudit {
     return {
       settings: s.rows[0]?.after,
       drained: d.rows.filter((r) => r.after.drained).map((r) => r.after.shard),
-      policies: p.rows.filter((r) => r.after.policy !== 'default').map((r) => r.after),
+      policies: p.rows.map((r) => r.after),
     };
   }
+}
+
+/**
+ * Operators' settings, drains and shard policies outlive a restart and a failover: the latest of
+ * each, from the record of admin actions, applied to an engine (the server's at start, each
+ * partition's when an engine process takes it over) or a gateway's mirror (at start and each
+ * minute). A shard drained here but no longer in the record is undrained: the same call brings an
+ * engine that was told before up to date.
+ */
+export function applyStanding(
+  engine: Engine,
+  standing: StandingActions,
+  log: { info(o: Record<string, unknown>): void; warn(o: Record<string, unknown>): void },
+): void {
+  if (standing.settings) {
+    const out = engine.execute({ type: 'set_dispatch_config', settings: standing.settings });
+    if (!out.queued && !out.result.ok)
+      log.warn({ msg: 'stored dispatch settings refused; defaults kept', detail: out.result.detail });
+  }
+  const drained = new Set(standing.drained);
+  for (const s of engine.shardStats())
+    if (s.drained && !drained.has(s.shard)) engine.execute({ type: 'drain_shard', shard: s.shard, drained: false });
+  for (const shard of drained) engine.execute({ type: 'drain_shard', shard, drained: true });
+  for (const { shard, policy } of standing.policies)
+    engine.execute({ type: 'set_shard_policy', shard, policy: policy as DispatchPolicy | 'default' });
+  if (standing.settings || standing.drained.length > 0 || standing.policies.some((p) => p.policy !== 'default'))
+    log.info({
+      msg: 'operator settings restored',
+      settings: standing.settings ?? null,
+      drained: standing.drained,
+      policies: standing.policies.filter((p) => p.policy !== 'default'),
+    });
 }

@@ -30,13 +30,17 @@ import {
   ok,
   reject,
 } from '../../engine/index.js';
+import type { EngineCommands } from '../engine-commands.js';
 import type { AdminAudit } from './admin-audit.js';
 import type { EventFeed, SlowPolicy, Watcher } from './event-feed.js';
 import { grpcError } from './grpc-errors.js';
 
 /** What the admin service is built from (adapters/server/server.ts wires it). */
 export interface AdminServiceDeps {
+  /** What the service reads: the engine, or a gateway's mirror of the partitions. */
   readonly engine: Engine;
+  /** Where its actions go: the engine itself by default, the partitions' owners from a gateway. */
+  readonly commands?: EngineCommands;
   readonly identity: IdentityVerifier;
   readonly audit: AdminAudit;
   /** The stored event history of an order. */
@@ -64,6 +68,7 @@ const AGGREGATES = new Set(['', 'order', 'rider', 'restaurant']);
  */
 export function adminService(d: AdminServiceDeps): UntypedServiceImplementation {
   const { engine } = d;
+  const commands: EngineCommands = d.commands ?? engine;
 
   const authenticate = async (metadata: Metadata, action: Action): Promise<Result<Principal>> => {
     const raw = metadata.get('authorization')[0];
@@ -116,7 +121,7 @@ export function adminService(d: AdminServiceDeps): UntypedServiceImplementation 
           return;
         }
         const cmd = command(call.request);
-        const result = cmd.ok ? run(engine, cmd.value) : cmd;
+        const result = cmd.ok ? await run(commands, cmd.value) : cmd;
         if (result.ok) {
           try {
             await d.durable();
@@ -398,8 +403,8 @@ export function adminService(d: AdminServiceDeps): UntypedServiceImplementation 
 }
 
 /** Runs a command from the admin edge; a queued command cannot happen here (no command is running) but is mapped. */
-function run(engine: Engine, cmd: EngineCommand): Result<unknown> {
-  const out = engine.execute(cmd);
+async function run(commands: EngineCommands, cmd: EngineCommand): Promise<Result<unknown>> {
+  const out = await commands.execute(cmd);
   if (out.queued) return reject('COMMAND_QUEUED', `${cmd.type} was queued behind a running command`);
   return out.result;
 }

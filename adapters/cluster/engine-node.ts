@@ -16,6 +16,7 @@ import {
 } from '../../protocol/index.js';
 import { recoverPartition, type RecoveryOptions, takeOverQueued } from '../persistence/recovery.js';
 import { WriteBehind } from '../persistence/write-behind.js';
+import { applyStanding, type StandingActions } from '../admin/admin-audit.js';
 import { CommandRouter, CommandServer } from './command-bus.js';
 import type { LeaseBucket } from './nats-connection.js';
 import { type Lease, LeaseManager } from './nats-lease.js';
@@ -46,6 +47,11 @@ export interface EngineNodeOptions {
   readonly marginMs?: number;
   /** How often partitions not held are asked for, ms (default the renewal period). */
   readonly claimEveryMs?: number;
+  /**
+   * The operators' recorded settings, drains and policies (adapters/admin/admin-audit.ts): applied
+   * to each partition taken over, as `npm start` applies them at start. None: defaults.
+   */
+  readonly standing?: () => Promise<StandingActions>;
   /** The engines' options (clock, config, retention); each partition's seed comes from its name. */
   readonly engine: Omit<RecoveryOptions, 'seed'>;
   readonly log: {
@@ -229,6 +235,7 @@ export class EngineNode {
       },
       this.#o.engine,
     );
+    if (this.#o.standing) applyStanding(engine, await this.#o.standing(), this.#o.log);
     const writeBehind = new WriteBehind(engine, this.#o.queue, { partition, token });
     const tenure: Tenure = {
       token,

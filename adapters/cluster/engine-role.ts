@@ -11,6 +11,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { startOpsServer } from '../observability/metrics-server.js';
 import { closerStack } from '../server/shutdown.js';
 import { resolveConfig } from '../../engine/index.js';
+import { AdminAudit } from '../admin/admin-audit.js';
 import { EventWriter } from '../persistence/event-writer.js';
 import { pushFeed } from '../push/push-feed.js';
 import { openStorage } from '../persistence/storage.js';
@@ -97,6 +98,7 @@ export async function startEngineRole(
       ...(cluster.partitions ? { partitions: cluster.partitions } : {}),
       store: storage.store,
       queue: storage.queue,
+      standing: () => new AdminAudit(storage.db).standing(),
       owner,
       engine: {
         clock: systemClock,

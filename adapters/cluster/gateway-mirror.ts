@@ -18,6 +18,7 @@ import type { Engine, PartitionMap } from '../../engine/index.js';
 import type { EventBatch, EventStore } from '../../engine/ports/event-store.js';
 import type { JobQueue } from '../../engine/ports/job-queue.js';
 import type { RiderId } from '../../protocol/index.js';
+import { applyStanding, type StandingActions } from '../admin/admin-audit.js';
 import { loadMirror, type RecoveryOptions, type RecoveryReport } from '../persistence/recovery.js';
 import type { RelayedEvents } from './engine-node.js';
 import type { RiderDirectory } from './remote-commands.js';
@@ -32,6 +33,8 @@ export interface GatewayMirrorOptions {
   readonly engine: Omit<RecoveryOptions, 'mirror'>;
   /** How often every partition is read again from the store, ms (default 60 s; 0: never). */
   readonly resyncEveryMs?: number;
+  /** The operators' recorded settings, drains and policies (adapters/admin/admin-audit.ts), told to the mirror at start and at each resync. */
+  readonly standing?: () => Promise<StandingActions>;
   readonly log: { info(o: Record<string, unknown>): void; warn(o: Record<string, unknown>): void };
 }
 
@@ -107,14 +110,26 @@ export class GatewayMirror implements RiderDirectory {
       throw err;
     }
     for (const r of early) mirror.#absorb(r);
+    await mirror.#settings();
     const every = o.resyncEveryMs ?? 60_000;
     if (every > 0) {
       mirror.#timer = setInterval(() => {
         for (const p of o.map.ids) void mirror.resync(p, 'periodic');
+        void mirror.#settings();
       }, every);
       mirror.#timer.unref();
     }
     return mirror;
+  }
+
+  /** The operators' settings as recorded: they ride in no row and no event. */
+  async #settings(): Promise<void> {
+    if (this.#o.standing === undefined) return;
+    try {
+      applyStanding(this.engine, await this.#o.standing(), this.#o.log);
+    } catch (err) {
+      this.#o.log.warn({ msg: `operator settings not read for the mirror: ${String(err)}` });
+    }
   }
 
   /** The partition whose owners last wrote the rider; undefined for a rider never written. */

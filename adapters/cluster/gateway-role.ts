@@ -8,6 +8,7 @@
  * to come back to the same one: any gateway serves any client, and several run
  * behind one edge.
  */
+import { AdminAudit } from '../admin/admin-audit.js';
 import { type ClusterSide, type RunningServer, type ServerLogger, startServer } from '../server/server.js';
 import type { ServerConfig } from '../server/server-config.js';
 import { hrStopwatch, systemClock } from '../system-clock.js';
@@ -49,6 +50,7 @@ export async function startGatewayRole(
             retentionMs: engineConfig.retentionMs,
             logger: { error: (m: string, detail?: unknown) => log.error({ msg: m, detail: String(detail) }) },
           },
+          standing: () => new AdminAudit(storage.db).standing(),
           log,
         });
         mirror = m;

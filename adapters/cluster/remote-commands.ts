@@ -40,6 +40,9 @@ export interface RemoteCommandsOptions {
   readonly map: PartitionMap;
 }
 
+/** The commands that set an operator's settings: told to the mirror too once the owners applied them. */
+const SETTINGS: ReadonlySet<string> = new Set(['set_dispatch_config', 'drain_shard', 'set_shard_policy']);
+
 export class RemoteCommands implements EngineCommands {
   readonly #o: RemoteCommandsOptions;
   /** Where a rider nobody has written yet goes: the map's default partition, else its first. */
@@ -68,6 +71,18 @@ export class RemoteCommands implements EngineCommands {
     if (c.restaurantId !== undefined) return this.#restaurant(c.restaurantId as RestaurantId);
     if (c.riderId !== undefined)
       return { ok: true, value: this.#o.riders.partitionOfRider(c.riderId as RiderId) ?? this.#newRiders };
+    if (cmd.type === 'drain_shard' || cmd.type === 'set_shard_policy') {
+      // A shard is a cell of the engine's shard resolution: its partition is its parent's.
+      let p: string | null;
+      try {
+        p = this.#o.map.partitionOf(cmd.shard);
+      } catch {
+        return reject('INVALID_ARGUMENT', `shard ${JSON.stringify(cmd.shard)} is not a cell inside one partition`);
+      }
+      return p === null
+        ? reject('INVALID_ARGUMENT', `shard ${cmd.shard} is outside every partition`)
+        : { ok: true, value: p };
+    }
     return reject('INVALID_ARGUMENT', `${cmd.type} names no order, restaurant or rider: a gateway cannot route it`);
   }
 
@@ -82,10 +97,30 @@ export class RemoteCommands implements EngineCommands {
 
   /** Sends `cmd` to its partition's owner; answers its result once durable there. */
   async send<C extends EngineCommand>(cmd: C): Promise<Result<CommandValue<C>>> {
+    if (cmd.type === 'set_dispatch_config') return this.#everywhere(cmd);
     const p = this.partitionOf(cmd);
     if (!p.ok) return p;
     const r = await this.#o.sender.send(p.value, cmd);
+    if (r.ok && SETTINGS.has(cmd.type)) this.#o.mirror.execute(cmd);
     return r.ok ? { ok: true, value: r.value as CommandValue<C> } : reject(r.code, r.detail);
+  }
+
+  /**
+   * The dispatch settings are every partition's: sent to each owner; answered ok once all
+   * applied them, else the first refusal, naming the partitions that did not (sending it again
+   * is safe: the settings are the same). A partition taken over later applies the recorded ones.
+   */
+  async #everywhere<C extends EngineCommand>(cmd: C): Promise<Result<CommandValue<C>>> {
+    const ids = this.#o.map.ids;
+    const rs = await Promise.all(ids.map((p) => this.#o.sender.send(p, cmd)));
+    const failed = ids.filter((_, i) => !rs[i]!.ok);
+    if (failed.length > 0) {
+      const first = rs.find((r) => !r.ok) as Extract<BusResult, { ok: false }>;
+      return reject(first.code, `${first.detail} (not applied in ${failed.join(', ')}; send it again)`);
+    }
+    this.#o.mirror.execute(cmd);
+    const answered = rs[0]!;
+    return { ok: true, value: (answered.ok ? answered.value : null) as CommandValue<C> };
   }
 
   async execute<C extends EngineCommand>(cmd: C): Promise<Executed<CommandValue<C>>> {

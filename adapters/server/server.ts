@@ -21,7 +21,7 @@ import {
   resolveConfig,
 } from '../../engine/index.js';
 import type { IdentityVerifier } from '../../engine/ports/identity.js';
-import { CloseCode, type DispatchPolicy, type OrderId, type PositionFix, type RiderId } from '../../protocol/index.js';
+import { CloseCode, type OrderId, type PositionFix, type RiderId } from '../../protocol/index.js';
 import { buildOpenApi } from '../../protocol/rest/openapi.js';
 import { FieldCipher, parseEncryptionKey } from '../crypto/field-cipher.js';
 import { HealthMonitor, type Readiness } from '../observability/health.js';
@@ -63,7 +63,7 @@ import { resolveWsLimits } from '../ws/limits.js';
 import { attachRiderRoute } from '../ws/rider-gateway.js';
 import { RedisRiderResume } from '../ws/rider-resume.js';
 import { attachStreamRoutes } from '../ws/stream-gateway.js';
-import { AdminAudit } from '../admin/admin-audit.js';
+import { AdminAudit, applyStanding } from '../admin/admin-audit.js';
 import { type RunningAdmin, startAdminServer } from '../admin/admin-server.js';
 import { EventFeed } from '../admin/event-feed.js';
 import { type ServerConfig, UNUSED_SEED_VARIABLES } from './server-config.js';
@@ -529,13 +529,13 @@ export async function startServer(
       cityConsole.close();
     });
     let admin: RunningAdmin | undefined;
-    if (config.admin && side) {
-      log.warn({ msg: 'the admin gRPC service is not served by a gateway yet: ADMIN_PORT is ignored (docs/scale.md)' });
-    } else if (config.admin) {
+    if (config.admin) {
       const audit = new AdminAudit(storage.db);
-      await replayStandingActions(engine, audit, log);
+      // A gateway's mirror is told the recorded settings by the mirror itself (and again each minute).
+      if (!side) applyStanding(engine, await audit.standing(), log);
       admin = await startAdminServer(config.admin, {
         engine,
+        commands,
         identity,
         audit,
         store: storage.store,
@@ -600,29 +600,6 @@ async function developmentKey(config: ServerConfig, log: ServerLogger): Promise<
     msg: `ENCRYPTION_KEY not set: generated a development key into ${config.keyFile} and kept it there; set ENCRYPTION_KEY in production`,
   });
   return key;
-}
-
-/**
- * Operators' settings, drains and shard policies outlive a restart: the latest of each, from
- * the record of admin actions, is applied to the recovered engine.
- */
-async function replayStandingActions(engine: Engine, audit: AdminAudit, log: ServerLogger): Promise<void> {
-  const standing = await audit.standing();
-  if (standing.settings) {
-    const out = engine.execute({ type: 'set_dispatch_config', settings: standing.settings });
-    if (!out.queued && !out.result.ok)
-      log.warn({ msg: 'stored dispatch settings refused; defaults kept', detail: out.result.detail });
-  }
-  for (const shard of standing.drained) engine.execute({ type: 'drain_shard', shard, drained: true });
-  for (const { shard, policy } of standing.policies)
-    engine.execute({ type: 'set_shard_policy', shard, policy: policy as DispatchPolicy });
-  if (standing.settings || standing.drained.length > 0 || standing.policies.length > 0)
-    log.info({
-      msg: 'operator settings restored',
-      settings: standing.settings ?? null,
-      drained: standing.drained,
-      policies: standing.policies,
-    });
 }
 
 /** Waits until the queue holds nothing unwritten, or gives up after `ms` (and says so). */

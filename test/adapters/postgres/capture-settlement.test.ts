@@ -35,6 +35,7 @@ async function waitingOrder() {
 function settlementFor(w: ReturnType<typeof world>, catalog: CatalogStore) {
   return paymentSettlement({
     engine: w.engine,
+    commands: w.engine,
     catalog,
     money: new MoneyStore(db),
     durable: async () => {},
