@@ -16,6 +16,7 @@ import {
 import { until } from '../contracts/job-queue.contract.js';
 import { leaseBucket, natsConnection, SHARED_NATS } from '../support/nats.js';
 import { throwawayDatabase } from '../support/pg.js';
+import { storedHistory } from '../support/stored-history.js';
 import { SHARED_REDIS } from '../support/redis-server.js';
 
 /**
@@ -174,7 +175,6 @@ t.test('three engines, six partitions: kill -9 and SIGSTOP under load', async (t
     const have = new Set((await stored()).filter((r) => r.type === 'order_placed').map((r) => r.aggregate_id));
     return [...placedIds].every((id) => have.has(id));
   }, 30_000);
-  const rows = await stored();
   // What the woken owner still said under its old tenure after the new owner had spoken: none of it stored.
   const newSince = driver.relayedLog.find((r) => r.batch.partition === stoppedPart && r.batch.token > oldToken)?.at;
   const zombie =
@@ -199,38 +199,16 @@ t.test('three engines, six partitions: kill -9 and SIGSTOP under load', async (t
     [],
     `nothing the woken owner said under its old token after the take-over is stored (${zombie.length} such events relayed)`,
   );
-  const placedStored = new Set(rows.filter((r) => r.type === 'order_placed').map((r) => r.aggregate_id));
+  const history = await storedHistory(db);
   t.same(
-    [...placedIds].filter((id) => !placedStored.has(id)),
+    [...placedIds].filter((id) => !history.placed.has(id)),
     [],
     `all ${placedIds.size} acknowledged orders stored`,
   );
-  const assigned = new Map<string, string[]>();
-  const doubleOrders: string[] = [];
-  const open = new Map<string, string | null>();
-  for (const r of rows) {
-    if (r.aggregate !== 'order') continue;
-    if (r.type === 'order_assigned') {
-      if (open.get(r.aggregate_id)) doubleOrders.push(r.aggregate_id);
-      open.set(r.aggregate_id, r.body.riderId!);
-      assigned.set(r.aggregate_id, [...(assigned.get(r.aggregate_id) ?? []), r.body.riderId!]);
-    } else if (r.type === 'order_unassigned') open.set(r.aggregate_id, null);
-  }
-  t.same(doubleOrders, [], '0 orders assigned twice');
-  const lost = [...driver.acceptedBy].filter(([o, rider]) => !(assigned.get(o) ?? []).includes(rider));
+  t.same(history.doubleOrders, [], '0 orders assigned twice');
+  const lost = [...driver.acceptedBy].filter(([o, rider]) => !(history.assignedTo.get(o) ?? []).includes(rider));
   t.same(lost, [], `all ${driver.acceptedBy.size} acknowledged acceptances stored`);
-  const jobs = new Map<string, Set<string>>();
-  const twoJobs: string[] = [];
-  for (const r of rows) {
-    if (r.aggregate !== 'rider') continue;
-    const held = jobs.get(r.aggregate_id) ?? new Set<string>();
-    jobs.set(r.aggregate_id, held);
-    if (r.type === 'rider_assigned') {
-      held.add(r.body.orderId!);
-      if (held.size > 1) twoJobs.push(r.aggregate_id);
-    } else if (r.type === 'rider_released' || r.type === 'rider_delivered') held.delete(r.body.orderId!);
-  }
-  t.same(twoJobs, [], '0 riders holding two jobs');
+  t.same(history.twoJobs, [], '0 riders holding two jobs');
   t.ok(driver.acceptedBy.size > 10, `riders accepted ${driver.acceptedBy.size} offers (${driver.offersSeen} relayed)`);
   // Dispatch went on in the moved partitions after their rebuild.
   const afterKill = new Set(

@@ -23,6 +23,7 @@ import { useAuthEmulator } from '../support/firebase-emulator.js';
 import { makeUser, type TestUser } from '../support/firebase-users.js';
 import { leaseBucket, natsConnection, SHARED_NATS } from '../support/nats.js';
 import { throwawayDatabase } from '../support/pg.js';
+import { storedHistory } from '../support/stored-history.js';
 import { SHARED_REDIS } from '../support/redis-server.js';
 import { seed } from '../support/rest-server.js';
 import { type ServerProcess, spawnServer } from '../support/server-process.js';
@@ -449,6 +450,22 @@ t.test(
     await carry(gwA, 'order after the failover', placed.id);
 
     for (const [id, holders] of assigned) t.equal(holders.length, 1, `order ${id} was assigned once`);
+    // Over every process's stored events: what was answered 201 is there, and the rules held.
+    const answered = [first.id, onBorder.id, far.id, inP1.id, placed.id] as string[];
+    let history = await storedHistory(db);
+    await until(async () => {
+      history = await storedHistory(db);
+      return answered.every((id) => history.placed.has(id));
+    }, 15_000);
+    t.same(
+      answered.filter((id) => !history.placed.has(id)),
+      [],
+      'every order answered 201 through a gateway is stored',
+    );
+    t.same(history.doubleOrders, [], '0 orders assigned twice (stored)');
+    t.same(history.twoJobs, [], '0 riders holding two jobs (stored)');
+    for (const [id, rider] of [...assigned].map(([o, r]) => [o, r[0]!] as const))
+      t.same(history.assignedTo.get(id), [rider], `order ${id}: the rider told ASSIGNED is the one stored`);
     for (const gw of [gwA, gwB]) t.notMatch(gw.log(), /"level":50/, 'no error logged by a gateway');
   },
 );
