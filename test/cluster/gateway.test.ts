@@ -416,7 +416,21 @@ t.test(
     };
     t.equal(stats.shards.find((x) => x.shard === shard0)?.drained, true, "gateway B's mirror shows it drained");
 
-    // ─── kill -9 of the riders' partition's owner ──────────────────────────────
+    // ─── kill -9 of the riders' partition's owner, under load ────────────────────
+    // Orders keep coming through both gateways at the second partition's two restaurants, about
+    // eight a second, from before the kill until the failover's own order is delivered.
+    const underLoad: { id: string; at: number }[] = [];
+    const loadStatuses = new Map<number, number>();
+    let loading = true;
+    const load = (async () => {
+      for (let i = 0; loading; i++) {
+        const r = await order(i % 2 ? gwA : gwB, shops[1 + (i % 2)]!);
+        loadStatuses.set(r.status, (loadStatuses.get(r.status) ?? 0) + 1);
+        if (r.status === 201) underLoad.push({ id: r.body.id as string, at: Date.now() });
+        await new Promise((res) => setTimeout(res, 125));
+      }
+    })();
+    await new Promise((res) => setTimeout(res, 1_000));
     const victim = (await ownerIn(bucket, engines, map.ids[0]!))!;
     const killedAt = Date.now();
     victim.child.kill('SIGKILL');
@@ -451,7 +465,19 @@ t.test(
 
     for (const [id, holders] of assigned) t.equal(holders.length, 1, `order ${id} was assigned once`);
     // Over every process's stored events: what was answered 201 is there, and the rules held.
-    const answered = [first.id, onBorder.id, far.id, inP1.id, placed.id] as string[];
+    loading = false;
+    await load;
+    t.same(
+      [...loadStatuses.keys()],
+      [201],
+      `the other partitions' orders went on through the kill: ${[...loadStatuses].map(([k, v]) => `${v} × ${k}`).join(', ')}`,
+    );
+    const duringFailover = underLoad.filter((o) => o.at >= killedAt && o.at <= killedAt + failoverMs).length;
+    t.ok(
+      duringFailover >= 3,
+      `${underLoad.length} orders placed under load, ${duringFailover} of them while the killed partition had no owner`,
+    );
+    const answered = [first.id, onBorder.id, far.id, inP1.id, placed.id, ...underLoad.map((o) => o.id)];
     let history = await storedHistory(db);
     await until(async () => {
       history = await storedHistory(db);
