@@ -178,7 +178,12 @@ export function orderHandlers(d: GatewayDeps) {
       });
       if (!placed.ok) return placed;
       const viewed = engine.getOrder(orderId);
-      if (!viewed.ok) return viewed;
+      if (!viewed.ok) {
+        // Placed, but not in what this server reads: a cluster gateway whose mirror missed the owner's
+        // relay (at most once). Nothing is recorded for it, so it is taken back, and the client asked again.
+        await d.commands.cancelOrder({ orderId, by: 'system', reason: 'storage_failed' });
+        return reject('DEPENDENCY_UNAVAILABLE', 'the order could not be confirmed; send it again');
+      }
       const view = viewed.value;
       try {
         // Durable before the row and the remembered answer commit: a crash after the commit must not

@@ -222,3 +222,53 @@ t.test('without an Idempotency-Key (no transaction): the row commits only once t
   t.equal(await count('orders'), before + 1, 'the row once durable');
   t.equal(await count('order_items'), before + 1, 'with its item, in the same statement');
 });
+
+t.test(
+  'an order placed but not in what the server reads (a gateway whose mirror missed the relay) is taken back',
+  async (t) => {
+    gate.open = true;
+    const blind = orderHandlers({ ...deps, engine: new Engine({ clock, seed: 4 }), commands: engine });
+    const before = await count('orders');
+    const id = `order-${ids + 1}`;
+    const out = await blind.createOrder({
+      req: {
+        method: 'POST',
+        path: '/orders',
+        query: '',
+        headers: {},
+        params: {},
+        requestId: 'blind',
+        remote: '127.0.0.1',
+      },
+      principal: customer,
+      query: {},
+      body: {
+        restaurant_id: restaurantId,
+        items: [{ menu_item_id: 'dal', quantity: 1 }],
+        payment_method: { type: 'CASH' },
+        delivery_address: {
+          street: '1 Main St',
+          city: 'Mumbai',
+          state: 'MH',
+          postal_code: '400001',
+          country: 'India',
+          latitude: 19.086,
+          longitude: 72.8877,
+        },
+      },
+      remember: async () => {},
+      remembers: false,
+    });
+    t.match(
+      out,
+      { ok: false, code: 'DEPENDENCY_UNAVAILABLE', detail: /send it again/ },
+      'a 503 asking for the order again',
+    );
+    t.match(
+      engine.getOrder(id as OrderId),
+      { ok: true, value: { state: 'cancelled' } },
+      'the placed order is cancelled',
+    );
+    t.equal(await count('orders'), before, 'and nothing is recorded for it');
+  },
+);
