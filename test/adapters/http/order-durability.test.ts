@@ -118,8 +118,8 @@ const customer: Principal = {
 };
 
 /** A POST /orders as the gateway hands it over, remembering its answer under `key` (or, with `key` null, as without an Idempotency-Key). */
-const placing = (key: string | null) =>
-  handlers.createOrder({
+const placing = (key: string | null, by = handlers) =>
+  by.createOrder({
     req: {
       method: 'POST',
       path: '/orders',
@@ -230,35 +230,7 @@ t.test(
     const blind = orderHandlers({ ...deps, engine: new Engine({ clock, seed: 4 }), commands: engine });
     const before = await count('orders');
     const id = `order-${ids + 1}`;
-    const out = await blind.createOrder({
-      req: {
-        method: 'POST',
-        path: '/orders',
-        query: '',
-        headers: {},
-        params: {},
-        requestId: 'blind',
-        remote: '127.0.0.1',
-      },
-      principal: customer,
-      query: {},
-      body: {
-        restaurant_id: restaurantId,
-        items: [{ menu_item_id: 'dal', quantity: 1 }],
-        payment_method: { type: 'CASH' },
-        delivery_address: {
-          street: '1 Main St',
-          city: 'Mumbai',
-          state: 'MH',
-          postal_code: '400001',
-          country: 'India',
-          latitude: 19.086,
-          longitude: 72.8877,
-        },
-      },
-      remember: async () => {},
-      remembers: false,
-    });
+    const out = await placing(null, blind);
     t.match(
       out,
       { ok: false, code: 'DEPENDENCY_UNAVAILABLE', detail: /send it again/ },
