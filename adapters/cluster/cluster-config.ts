@@ -78,3 +78,9 @@ export function parseClusterConfig(env: Readonly<Record<string, string | undefin
   if (problems.length > 0 || map === undefined) throw new ClusterConfigError(problems);
   return { natsUrl, prefix, leaseBucket, leaseTtlMs, map, mapFile, partitions };
 }
+
+/** A cluster's processes share Postgres and Redis: the embedded mode is refused, saying why. */
+export function requireSharedStorage(config: { readonly persistence: { readonly mode: string } }, why: string): void {
+  if (config.persistence.mode !== 'server')
+    throw new Error(`${why}: set DATABASE_URL and REDIS_URL (the embedded mode is for one process, \`npm start\`)`);
+}

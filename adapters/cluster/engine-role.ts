@@ -17,7 +17,7 @@ import { pushFeed } from '../push/push-feed.js';
 import { openStorage } from '../persistence/storage.js';
 import type { ServerConfig } from '../server/server-config.js';
 import { hrStopwatch, systemClock } from '../system-clock.js';
-import type { ClusterConfig } from './cluster-config.js';
+import { type ClusterConfig, requireSharedStorage } from './cluster-config.js';
 import { EngineNode } from './engine-node.js';
 import { connectNats, openLeaseBucket } from './nats-connection.js';
 import { processOwnerId } from './nats-lease.js';
@@ -42,11 +42,7 @@ export async function startEngineRole(
   cluster: ClusterConfig,
   log: EngineRoleLogger,
 ): Promise<RunningEngineRole> {
-  if (config.persistence.mode !== 'server') {
-    throw new Error(
-      'an engine process shares its storage with its peers: set DATABASE_URL and REDIS_URL (the embedded mode is for one process, `npm start`)',
-    );
-  }
+  requireSharedStorage(config, 'an engine process shares its storage with its peers');
   // The operations port first, as `npm start` does: not ready until the node has made its first round.
   let node: EngineNode | undefined;
   let nc: Awaited<ReturnType<typeof connectNats>> | undefined;

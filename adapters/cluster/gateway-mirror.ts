@@ -15,11 +15,13 @@
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Engine, PartitionMap } from '../../engine/index.js';
-import type { EventBatch, EventStore } from '../../engine/ports/event-store.js';
+import type { EventBatch, EventRecord, EventStore } from '../../engine/ports/event-store.js';
+import type { RelayedRows } from '../../engine/index.js';
+import type { OrderSnapshotRow, RestaurantSnapshotRow, RiderSnapshotRow } from '../../engine/snapshot.js';
 import type { JobQueue } from '../../engine/ports/job-queue.js';
 import type { RiderId } from '../../protocol/index.js';
 import { applyStanding, type StandingActions } from '../admin/admin-audit.js';
-import { loadMirror, type RecoveryOptions, type RecoveryReport } from '../persistence/recovery.js';
+import { loadMirror, mirrorRows, type RecoveryOptions, type RecoveryReport } from '../persistence/recovery.js';
 import type { RelayedEvents } from './engine-node.js';
 import type { RiderDirectory } from './remote-commands.js';
 
@@ -157,18 +159,17 @@ export class GatewayMirror implements RiderDirectory {
   async resync(partition: string, why: string): Promise<void> {
     if (this.#closed) return;
     try {
-      const load = await loadMirror(
+      const { stored, records, riders } = await mirrorRows(
         this.#o.store,
         this.#o.queue,
         { ...mirrorScope(this.#o.map), partitions: [partition] },
-        {
-          ...this.#o.engine,
-        },
+        this.#o.engine,
       );
-      const snap = load.engine.toSnapshot();
       if (this.#closed) return;
-      this.#place(load.riders);
-      this.engine.absorb({ restaurants: snap.restaurants, riders: snap.riders, orders: snap.orders }, []);
+      this.#place(riders);
+      // Stored rows, then what is still queued: the mirror keeps whichever is newer by seq.
+      this.engine.absorb(stored, []);
+      this.engine.absorb(rowsOf(records), []);
       this.stats.resyncs.set(why, (this.stats.resyncs.get(why) ?? 0) + 1);
     } catch (err) {
       this.#o.log.warn({ msg: `mirror of partition ${partition} not read again (${why}): ${String(err)}`, partition });
@@ -188,4 +189,20 @@ function mirrorScope(map: PartitionMap) {
     partitionOfPoint: (lat: number, lng: number) => map.partitionOfPoint(lat, lng),
     riderFallback: map.defaultPartition ?? map.ids[0]!,
   };
+}
+
+/** The state rows queued records carry, by kind. */
+function rowsOf(records: readonly EventRecord[]): RelayedRows {
+  const rows = {
+    restaurants: [] as RestaurantSnapshotRow[],
+    riders: [] as RiderSnapshotRow[],
+    orders: [] as OrderSnapshotRow[],
+  };
+  for (const { event, state } of records) {
+    if (state === undefined || state === null) continue;
+    if (event.aggregate === 'order') rows.orders.push(state as OrderSnapshotRow);
+    else if (event.aggregate === 'rider') rows.riders.push(state as RiderSnapshotRow);
+    else rows.restaurants.push(state as RestaurantSnapshotRow);
+  }
+  return rows;
 }

@@ -12,7 +12,7 @@ import { AdminAudit } from '../admin/admin-audit.js';
 import { type ClusterSide, type RunningServer, type ServerLogger, startServer } from '../server/server.js';
 import type { ServerConfig } from '../server/server-config.js';
 import { hrStopwatch, systemClock } from '../system-clock.js';
-import type { ClusterConfig } from './cluster-config.js';
+import { type ClusterConfig, requireSharedStorage } from './cluster-config.js';
 import { CommandRouter } from './command-bus.js';
 import { GatewayMirror } from './gateway-mirror.js';
 import { connectNats } from './nats-connection.js';
@@ -27,11 +27,7 @@ export async function startGatewayRole(
   cluster: ClusterConfig,
   log: ServerLogger,
 ): Promise<RunningGateway> {
-  if (config.persistence.mode !== 'server') {
-    throw new Error(
-      'a gateway reads the storage its engine processes write: set DATABASE_URL and REDIS_URL (the embedded mode is for one process, `npm start`)',
-    );
-  }
+  requireSharedStorage(config, 'a gateway reads the storage its engine processes write');
   let mirror: GatewayMirror | undefined;
   const side: ClusterSide = {
     async open({ storage, config: engineConfig }) {

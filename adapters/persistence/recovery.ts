@@ -159,10 +159,28 @@ export interface MirrorLoad {
 export async function loadMirror(
   store: EventStore,
   queue: JobQueue<EventBatch> | undefined,
-  scope: Omit<PartitionScope, 'partition'> & { readonly partitions: readonly string[] },
+  scope: MirrorScope,
   opts: RecoveryOptions,
 ): Promise<MirrorLoad> {
   const t0 = performance.now();
+  const { stored, records, riders } = await mirrorRows(store, queue, scope, opts);
+  const { engine, report } = rebuild(stored, records, { ...opts, mirror: true }, opts.clock.now(), t0);
+  return { engine, report, riders };
+}
+
+/** Where a mirror's partitions are, and how the unstamped rows among them are assigned. */
+export type MirrorScope = Omit<PartitionScope, 'partition'> & { readonly partitions: readonly string[] };
+
+/**
+ * The rows {@link loadMirror} starts from, each partition's as its next owner would rebuild it,
+ * and the partition of each rider: what a gateway also reads again to repair its mirror.
+ */
+export async function mirrorRows(
+  store: EventStore,
+  queue: JobQueue<EventBatch> | undefined,
+  scope: MirrorScope,
+  opts: Pick<RecoveryOptions, 'clock' | 'retentionMs'>,
+): Promise<{ stored: StoredState; records: EventRecord[]; riders: Map<string, { partition: string; seq: number }> }> {
   const now = opts.clock.now();
   const queued = queue ? await queue.pending() : [];
   const all = {
@@ -189,8 +207,7 @@ export async function loadMirror(
       if (r.event.aggregate === 'rider' && r.state) place(r.event.id, partition, r.state.seq);
     idCounter = Math.max(idCounter, stored.idCounter);
   }
-  const { engine, report } = rebuild({ ...all, idCounter }, records, { ...opts, mirror: true }, now, t0);
-  return { engine, report, riders };
+  return { stored: { ...all, idCounter }, records, riders };
 }
 
 /** A 31-bit seed from a partition's name (FNV-1a): distinct partitions, distinct generated ids. */
