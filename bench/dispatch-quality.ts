@@ -1,11 +1,17 @@
 /**
  * `npm run dispatch-quality -- [--seeds 1,2,3] [--riders N] [--restaurants N] [--orders-per-sec R]
- * [--duration S] [--batch-window-s S] [--kitchen learned|stated] [--warmup-s S] [--svg PATH] [--json]`:
+ * [--duration S] [--batch-window-s S] [--kitchen learned|stated] [--warmup-s S] [--policies greedy,batched]
+ * [--stacking] [--jobs N] [--svg PATH] [--json]`:
  * the simulator's city under the greedy and
  * the batched policy on the same seeds (the same customers, docs/dispatch-quality.md), a Markdown
- * table of both on stdout, and a bar chart of the ratios batched ÷ greedy as plain SVG.
+ * table of both on stdout, and a bar chart of the ratios batched ÷ greedy as plain SVG. With
+ * `--stacking` each policy also runs with stacking (capacity 2), and a second table gives what
+ * stacking changed, per policy, over the seeds. `--jobs N` runs N simulations at a time, each in
+ * a child process; the figures do not depend on it.
  */
+import { fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { SimulatedClock } from '../engine/index.js';
 import { hrStopwatch } from '../adapters/system-clock.js';
 import { defaultSimOptions, Simulation } from './sim/simulation.js';
@@ -13,10 +19,11 @@ import { machineLine, parseFlags, UsageError } from './stats.js';
 
 const HELP = `usage: npm run dispatch-quality -- [--seeds 1,2,3] [--riders 800] [--restaurants 150]
        [--orders-per-sec 2] [--duration 1800] [--batch-window-s 2] [--kitchen learned|stated] [--warmup-s 0]
-       [--svg PATH] [--json]`;
+       [--policies greedy,batched] [--stacking] [--jobs 1] [--svg PATH] [--json]`;
 
 interface Row {
   policy: string;
+  stacking: boolean;
   seed: number;
   delivered: number;
   noRider: number;
@@ -25,6 +32,11 @@ interface Row {
   pickupP90S: number;
   waitMin: number;
   late: number;
+  /** Of the orders placed in the measured period, those delivered after their promise, whenever. */
+  lateCohort: number;
+  /** Of those orders, the ones cancelled for want of a rider. */
+  noRiderCohort: number;
+  stackedOffers: number;
   idleShare: number;
   earningsInr: number;
   deliveriesPerHour: number;
@@ -34,7 +46,7 @@ interface Row {
   matchP99Us: number;
 }
 
-function runOne(policy: string, seed: number, f: ReturnType<typeof flagsOf>): Row {
+function runOne(policy: string, stacking: boolean, seed: number, f: Flags): Row {
   const clock = new SimulatedClock();
   const sim = new Simulation(
     {
@@ -48,6 +60,7 @@ function runOne(policy: string, seed: number, f: ReturnType<typeof flagsOf>): Ro
       batchWindowS: f.batchWindowS,
       kitchen: f.kitchen,
       warmupS: f.warmupS,
+      stacking,
     },
     clock,
     hrStopwatch,
@@ -64,6 +77,7 @@ function runOne(policy: string, seed: number, f: ReturnType<typeof flagsOf>): Ro
   const q = sim.quality();
   return {
     policy,
+    stacking,
     seed,
     delivered: sim.counts.orders_delivered,
     noRider: sim.cancelReasons['no_rider'] ?? 0,
@@ -72,6 +86,9 @@ function runOne(policy: string, seed: number, f: ReturnType<typeof flagsOf>): Ro
     pickupP90S: q.pickup_s.p90,
     waitMin: q.wait_min_mean,
     late: q.late_orders,
+    lateCohort: q.cohort.late,
+    noRiderCohort: q.cohort.cancelled_no_rider,
+    stackedOffers: sim.stackedOffers,
     idleShare: q.rider_idle_share,
     earningsInr: q.earnings_per_rider_hour_inr,
     deliveriesPerHour: q.deliveries_per_rider_hour,
@@ -92,11 +109,16 @@ function flagsOf(argv: string[]) {
     batchWindowS: 2,
     kitchen: 'learned',
     warmupS: 0,
+    policies: 'greedy,batched',
+    stacking: false,
+    jobs: 1,
+    runOne: '',
     svg: '',
     json: false,
     help: false,
   });
 }
+type Flags = ReturnType<typeof flagsOf>;
 
 const COLUMNS: [keyof Row, string][] = [
   ['delivered', 'delivered'],
@@ -106,6 +128,7 @@ const COLUMNS: [keyof Row, string][] = [
   ['pickupP90S', 'pickup s (p90)'],
   ['waitMin', 'wait min (mean)'],
   ['late', 'late'],
+  ['lateCohort', "late of the period's orders"],
   ['idleShare', 'idle share'],
   ['earningsInr', '₹ per rider-hour'],
   ['deliveriesPerHour', 'deliveries per rider-hour'],
@@ -171,6 +194,59 @@ function chart(rows: Row[], title: string): string {
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
+interface Task {
+  policy: string;
+  stacking: boolean;
+  seed: number;
+}
+
+const labelOf = (r: Row) => (r.stacking ? `${r.policy} + stacking` : r.policy);
+
+/** Runs one simulation in a child process (this script with `--run-one`), which sends its row back. */
+function inChild(task: Task): Promise<Row> {
+  return new Promise((resolve, reject) => {
+    const c = fork(fileURLToPath(import.meta.url), [...process.argv.slice(2), '--run-one', JSON.stringify(task)], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    let row: Row | undefined;
+    c.on('message', (m) => (row = m as Row));
+    c.once('error', reject);
+    c.once('exit', (code) =>
+      row ? resolve(row) : reject(new Error(`the simulation ${JSON.stringify(task)} exited with ${code}`)),
+    );
+  });
+}
+
+const STACKING_HEAD = [
+  '| policy | seeds | deliveries per rider-hour, mean change (range) | late, mean change (sd) | seeds with more late | ' +
+    "late of the period's orders, mean change (sd) | seeds with more | no-rider cancels of the period's orders, mean change | stacked offers, mean |",
+  '|---|---|---|---|---|---|---|---|---|',
+].join('\n');
+
+/** One policy's line of the stacking table: each seed with stacking against the same seed without. */
+function stackingLine(policy: string, rows: Row[]): string {
+  const pairs = rows
+    .filter((r) => r.policy === policy && r.stacking)
+    .map((w) => [rows.find((r) => r.policy === policy && !r.stacking && r.seed === w.seed)!, w] as const);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
+  const gain = pairs
+    .filter(([a]) => a.deliveriesPerHour > 0)
+    .map(([a, b]) => (b.deliveriesPerHour / a.deliveriesPerHour - 1) * 100);
+  const late = pairs.map(([a, b]) => b.late - a.late);
+  const cohort = pairs.map(([a, b]) => b.lateCohort - a.lateCohort);
+  const noRider = pairs.map(([a, b]) => b.noRiderCohort - a.noRiderCohort);
+  const pct = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}%`;
+  const num = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}`;
+  return (
+    `| ${policy} | ${pairs.length} | ${gain.length === 0 ? 'n/a' : `${pct(mean(gain))} (${pct(Math.min(...gain))} to ${pct(Math.max(...gain))})`} | ` +
+    `${num(mean(late))} (${sd(late).toFixed(1)}) | ${late.filter((x) => x > 0).length} of ${pairs.length} | ` +
+    `${num(mean(cohort))} (${sd(cohort).toFixed(1)}) | ${cohort.filter((x) => x > 0).length} of ${pairs.length} | ` +
+    `${num(mean(noRider))} | ${mean(pairs.map(([, b]) => b.stackedOffers)).toFixed(0)} |`
+  );
+}
+
 async function main(): Promise<number> {
   let f;
   try {
@@ -199,18 +275,43 @@ async function main(): Promise<number> {
     console.error(`dispatch-quality: --warmup-s must be ≥ 0, got ${f.warmupS}\n${HELP}`);
     return 2;
   }
-  const rows: Row[] = [];
-  for (const seed of seeds)
-    for (const policy of ['greedy', 'batched']) {
+  const policies = f.policies.split(',');
+  if (policies.length === 0 || policies.some((p) => p !== 'greedy' && p !== 'batched')) {
+    console.error(`dispatch-quality: --policies must name greedy and/or batched, got ${f.policies}\n${HELP}`);
+    return 2;
+  }
+  if (!(Number.isInteger(f.jobs) && f.jobs >= 1 && f.jobs <= 16)) {
+    console.error(`dispatch-quality: --jobs must be an integer in 1..16, got ${f.jobs}\n${HELP}`);
+    return 2;
+  }
+  if (f.runOne) {
+    const task = JSON.parse(f.runOne) as Task;
+    process.send!(runOne(task.policy, task.stacking, task.seed, f));
+    return 0;
+  }
+  const tasks: Task[] = seeds.flatMap((seed) =>
+    policies.flatMap((policy) =>
+      (f.stacking ? [false, true] : [false]).map((stacking) => ({ policy, stacking, seed })),
+    ),
+  );
+  const rows: Row[] = new Array<Row>(tasks.length);
+  let next = 0;
+  const work = async () => {
+    while (next < tasks.length) {
+      const i = next++;
+      const task = tasks[i]!;
       const t0 = performance.now();
-      rows.push(runOne(policy, seed, f));
-      console.error(`seed ${seed} ${policy}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      rows[i] = f.jobs > 1 ? await inChild(task) : runOne(task.policy, task.stacking, task.seed, f);
+      console.error(`seed ${task.seed} ${labelOf(rows[i])}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     }
+  };
+  await Promise.all(Array.from({ length: Math.min(f.jobs, tasks.length) }, work));
   const machine = await machineLine();
-  if (f.svg)
+  const lone = rows.filter((r) => !r.stacking);
+  if (f.svg && policies.includes('greedy') && policies.includes('batched'))
     writeFileSync(
       f.svg,
-      chart(rows, `Batched against greedy: ${f.riders} riders, ${f.ordersPerSec} orders/s, ${f.duration} s`),
+      chart(lone, `Batched against greedy: ${f.riders} riders, ${f.ordersPerSec} orders/s, ${f.duration} s`),
     );
   if (f.json) {
     console.log(JSON.stringify({ ...f, rows, machine }));
@@ -218,7 +319,12 @@ async function main(): Promise<number> {
   }
   console.log(`| policy | seed | ${COLUMNS.map(([, h]) => h).join(' | ')} |`);
   console.log(`|---|---|${COLUMNS.map(() => '---').join('|')}|`);
-  for (const r of rows) console.log(`| ${r.policy} | ${r.seed} | ${COLUMNS.map(([k]) => r[k]).join(' | ')} |`);
+  for (const r of rows) console.log(`| ${labelOf(r)} | ${r.seed} | ${COLUMNS.map(([k]) => r[k]).join(' | ')} |`);
+  if (f.stacking) {
+    console.log('\nWhat stacking changed, per seed against the same policy without it:\n');
+    console.log(STACKING_HEAD);
+    for (const policy of policies) console.log(stackingLine(policy, rows));
+  }
   console.log(
     `\n${f.riders} riders, ${f.restaurants} restaurants, ${f.ordersPerSec} orders/s for ${f.duration} s` +
       `${f.warmupS > 0 ? ` after ${f.warmupS} s of warm-up` : ''}, kitchen timing ${f.kitchen}; ${machine}`,

@@ -188,6 +188,9 @@ async function main(): Promise<number> {
       `kitchen (${flags.kitchen}, restaurants ${flags.kitchenBiasMin} min late on average): riders wait ${q.rider_wait_at_pickup_s_mean} s for the food, ` +
         `food waits ${q.food_wait_s_mean} s for the rider (means per pickup)`,
     );
+    console.log(
+      `orders placed in the measured period: ${q.cohort.placed}, of which ${q.cohort.delivered} delivered (${q.cohort.late} late) and ${q.cohort.cancelled_no_rider} cancelled for want of a rider, whenever that came`,
+    );
     console.log(`cancel reasons: ${JSON.stringify(sim.cancelReasons)}`);
     console.log(
       `invariant violations: ${c.invariant_violations}; ${summary.sim_s} simulated s in ${summary.wall_s} wall s on ${summary.machine}`,

@@ -132,6 +132,10 @@ export class Simulation {
     late: 0,
     lateShared: 0,
     delivered: 0,
+    cohortPlaced: 0,
+    cohortDelivered: 0,
+    cohortLate: 0,
+    cohortNoRider: 0,
     onlineRiderS: 0,
     idleRiderS: 0,
     payoutPaise: 0,
@@ -157,6 +161,8 @@ export class Simulation {
   readonly #offerStops = new Map<string, RouteStop[]>();
   /** Orders that shared a rider with another job at some point (stacked, or the job a stack joined). */
   readonly #shared = new Set<string>();
+  /** Orders placed in the measured ordering period, until they end: the cohort whose fate {@link quality} counts whenever it comes. */
+  readonly #cohort = new Set<string>();
   /** Offers that join a rider's route: left out of the offline-optimum comparison, which pairs free riders. */
   stackedOffers = 0;
   readonly counts = {
@@ -429,6 +435,10 @@ export class Simulation {
         break;
       case 'order_placed':
         this.counts.orders_placed++;
+        if (this.#ordering && this.#measuring) {
+          this.#cohort.add(e.id);
+          this.#q.cohortPlaced++;
+        }
         break;
       case 'order_food_ready': {
         const o = this.#orders.get(e.id);
@@ -452,6 +462,10 @@ export class Simulation {
             if (this.#shared.has(e.id)) this.#q.lateShared++;
           }
         }
+        if (this.#cohort.delete(e.id)) {
+          this.#q.cohortDelivered++;
+          if (v.ok && e.at > v.value.promisedAt) this.#q.cohortLate++;
+        }
         // Per rider-hour figures count the ordering period only, not the drain's tail.
         if (this.#ordering && this.#measuring) {
           this.#q.payoutPaise += this.#payout.get(e.id) ?? 0;
@@ -466,6 +480,7 @@ export class Simulation {
         this.#payout.delete(e.id);
         this.counts.orders_cancelled++;
         this.cancelReasons[e.reason] = (this.cancelReasons[e.reason] ?? 0) + 1;
+        if (this.#cohort.delete(e.id) && e.reason === 'no_rider') this.#q.cohortNoRider++;
         this.#orders.delete(e.id);
         this.#shared.delete(e.id);
         break;
@@ -661,6 +676,7 @@ export class Simulation {
     wait_min_mean: number;
     late_orders: number;
     late_shared_orders: number;
+    cohort: { placed: number; delivered: number; late: number; cancelled_no_rider: number };
     rider_idle_share: number;
     earnings_per_rider_hour_inr: number;
     deliveries_per_rider_hour: number;
@@ -680,6 +696,12 @@ export class Simulation {
       wait_min_mean: Number((this.deliveryMinutes.mean() || 0).toFixed(1)),
       late_orders: q.late,
       late_shared_orders: q.lateShared,
+      cohort: {
+        placed: q.cohortPlaced,
+        delivered: q.cohortDelivered,
+        late: q.cohortLate,
+        cancelled_no_rider: q.cohortNoRider,
+      },
       rider_idle_share: Number((q.onlineRiderS ? q.idleRiderS / q.onlineRiderS : 0).toFixed(3)),
       earnings_per_rider_hour_inr: Number((hours ? q.payoutPaise / 100 / hours : 0).toFixed(1)),
       deliveries_per_rider_hour: Number((hours ? q.delivered / hours : 0).toFixed(3)),

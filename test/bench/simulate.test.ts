@@ -173,7 +173,14 @@ t.test('npm run simulate -- --json ends with one JSON object holding the promise
     gap_to_optimum_pct: Number,
     rider_wait_at_pickup_s_mean: Number,
     food_wait_s_mean: Number,
+    cohort: { placed: Number, delivered: Number, late: Number, cancelled_no_rider: Number },
   });
+  const c = out.quality.cohort as { placed: number; delivered: number; late: number; cancelled_no_rider: number };
+  t.ok(
+    c.placed > 0 && c.placed <= out.orders_placed,
+    `the period's orders: ${c.placed} of ${out.orders_placed} placed`,
+  );
+  t.ok(c.delivered + c.cancelled_no_rider <= c.placed && c.late <= c.delivered, 'each of them counted once at most');
   t.match(out, { kitchen: 'learned', kitchen_bias_min: 3, warmup_s: 0 });
   t.match(res.stderr, /\[sim \d\d:\d\d:\d\d\] placed \d+ delivered \d+/, 'progress lines on stderr');
 });
@@ -228,4 +235,71 @@ t.test('npm run dispatch-quality: both policies per seed, a table or JSON, and a
   });
   t.equal(bad.status, 2);
   t.match(bad.stderr, /--seeds must be integers/);
+  for (const [flag, value, message] of [
+    ['--policies', 'greedy,fastest', /--policies must name greedy and\/or batched, got greedy,fastest/],
+    ['--jobs', '0', /--jobs must be an integer in 1\.\.16, got 0/],
+  ] as const) {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/dispatch-quality.ts', flag, value], {
+      encoding: 'utf8',
+    });
+    t.equal(r.status, 2, `${flag} ${value}`);
+    t.match(r.stderr, message);
+  }
 });
+
+t.test(
+  'npm run dispatch-quality -- --stacking: each policy with and without, the change per policy, in child processes',
+  async (t) => {
+    const small = [
+      '--seeds',
+      '4,5',
+      '--riders',
+      '150',
+      '--restaurants',
+      '30',
+      '--orders-per-sec',
+      '0.5',
+      '--duration',
+      '300',
+    ];
+    const run = (jobs: string, json: boolean) =>
+      spawnSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          'bench/dispatch-quality.ts',
+          ...small,
+          '--policies',
+          'batched',
+          '--stacking',
+          '--jobs',
+          jobs,
+          ...(json ? ['--json'] : []),
+        ],
+        { encoding: 'utf8' },
+      );
+    const res = run('2', true);
+    t.equal(res.status, 0, res.stderr);
+    const rows = JSON.parse(res.stdout.trim().split('\n').at(-1)!).rows as {
+      policy: string;
+      stacking: boolean;
+      seed: number;
+    }[];
+    t.same(
+      rows.map((r) => `${r.policy}${r.stacking ? '+stacking' : ''}:${r.seed}`),
+      ['batched:4', 'batched+stacking:4', 'batched:5', 'batched+stacking:5'],
+    );
+    const alone = run('1', true);
+    // Every figure but the match latency (wall time) is a function of the seed.
+    const figures = (rs: Record<string, unknown>[]) => rs.map(({ matchP99Us: _, ...r }) => r);
+    t.same(
+      figures(JSON.parse(alone.stdout.trim().split('\n').at(-1)!).rows),
+      figures(rows),
+      'the same figures in one process as in two',
+    );
+    const table = run('2', false);
+    t.match(table.stdout, /\| batched \+ stacking \| 4 \|/);
+    t.match(table.stdout, /What stacking changed[\s\S]*\n\| batched \| 2 \| /);
+  },
+);
