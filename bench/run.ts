@@ -10,7 +10,8 @@
  * - `cluster`: several engine processes over NATS, driven as gateways would: commands and positions a second at p99 ≤ 50 ms;
  * - `identity`: server CPU and latency of one ID token verification, on production's path and the emulator's;
  * - `all`: ingest, memory, baselines (its engine run is the match figure), engine and write-behind.
- * `--quick` runs small to check the harness; `--json` makes the last line of stdout one JSON object.
+ * `--quick` runs small to check the harness (sizes given as flags still stand); `--json` makes the last line of
+ * stdout one JSON object.
  * Progress lines go to stderr.
  */
 import { defaultClusterBench, runClusterBench } from './cluster-bench.js';
@@ -110,6 +111,11 @@ async function main(): Promise<number> {
   return 0;
 }
 
+/** A scenario's defaults, with its `--quick` sizes in their place when asked: flags given explicitly still win. */
+function quickly<T extends object>(argv: readonly string[], defaults: T, quick: Partial<T>): T {
+  return argv.includes('--quick') ? { ...defaults, ...quick } : defaults;
+}
+
 type Outcome = { json: Record<string, unknown>; text: string[] } | null;
 const SCENARIOS: Record<string, (argv: readonly string[], machine: string) => Promise<Outcome>> = {
   match: (argv, machine) => pipeline(argv, machine, ['engine']),
@@ -126,7 +132,7 @@ const SCENARIOS: Record<string, (argv: readonly string[], machine: string) => Pr
 // ─── match and baselines ───────────────────────────────────────────────────
 
 async function pipeline(argv: readonly string[], machine: string, systems: readonly System[]): Promise<Outcome> {
-  const f = parse(argv, { ...defaultPipelineBench, quick: false, json: false });
+  const f = parse(argv, { ...quickly(argv, defaultPipelineBench, quickPipelineBench), quick: false, json: false });
   if (!f) return null;
   if (!isIdentityPath(f.identity)) {
     return usage(`--identity must be ${IDENTITY_PATHS.join(' or ')}, got ${f.identity}`);
@@ -138,7 +144,6 @@ async function pipeline(argv: readonly string[], machine: string, systems: reado
   if (!Number.isInteger(f.identityCache) || f.identityCache > 1_000_000) {
     return usage(`--identity-cache must be an integer in 0..1000000, got ${f.identityCache}`);
   }
-  if (f.quick) Object.assign(f, quickPipelineBench);
   const tag = systems.length === 1 ? 'match' : 'baselines';
   const r = await runPipelineBench(f, systems, progress(tag));
   const ours = r.systems.engine!;
@@ -235,9 +240,8 @@ function budgetTable(s: SystemResult): string[] {
 // ─── the other scenarios ───────────────────────────────────────────────────
 
 async function ingest(argv: readonly string[], machine: string): Promise<Outcome> {
-  const f = parse(argv, { ...defaultIngestBench, quick: false, json: false });
+  const f = parse(argv, { ...quickly(argv, defaultIngestBench, quickIngest), quick: false, json: false });
   if (!f) return null;
-  if (f.quick) Object.assign(f, quickIngest);
   const r = await runIngestBench(f, progress('ingest'));
   return {
     json: { ...r, quick: f.quick },
@@ -254,9 +258,8 @@ async function ingest(argv: readonly string[], machine: string): Promise<Outcome
 }
 
 async function memory(argv: readonly string[], machine: string): Promise<Outcome> {
-  const f = parse(argv, { ...defaultMemoryBench, quick: false, json: false });
+  const f = parse(argv, { ...quickly(argv, defaultMemoryBench, quickMemory), quick: false, json: false });
   if (!f) return null;
-  if (f.quick) Object.assign(f, quickMemory);
   const r = await runMemoryBench(f, progress('memory'));
   return {
     json: { ...r, quick: f.quick },
@@ -270,9 +273,8 @@ async function memory(argv: readonly string[], machine: string): Promise<Outcome
 }
 
 async function engine(argv: readonly string[], machine: string): Promise<Outcome> {
-  const f = parse(argv, { ...defaultEngineBench, quick: false, json: false });
+  const f = parse(argv, { ...quickly(argv, defaultEngineBench, quickEngine), quick: false, json: false });
   if (!f) return null;
-  if (f.quick) Object.assign(f, quickEngine);
   const r = await runEngineBench(f, progress('engine'));
   return {
     json: { ...r },
@@ -289,9 +291,8 @@ async function engine(argv: readonly string[], machine: string): Promise<Outcome
 }
 
 async function writeBehind(argv: readonly string[], machine: string): Promise<Outcome> {
-  const f = parse(argv, { ...defaultWriteBehindBench, quick: false, json: false });
+  const f = parse(argv, { ...quickly(argv, defaultWriteBehindBench, quickWriteBehind), quick: false, json: false });
   if (!f) return null;
-  if (f.quick) Object.assign(f, quickWriteBehind);
   const r = await runWriteBehindBench(f, progress('write-behind'));
   return {
     json: { ...r },
@@ -306,10 +307,9 @@ async function writeBehind(argv: readonly string[], machine: string): Promise<Ou
 }
 
 async function identity(argv: readonly string[], machine: string): Promise<Outcome> {
-  const f = parse(argv, { ...defaultIdentityBench, quick: false, json: false });
+  const f = parse(argv, { ...quickly(argv, defaultIdentityBench, quickIdentity), quick: false, json: false });
   if (!f) return null;
   if (!['both', ...IDENTITY_PATHS].includes(f.paths)) return usage(`--paths must be both, production or emulator`);
-  if (f.quick) Object.assign(f, quickIdentity);
   const r = await runIdentityBench(f, progress('identity'));
   const text = [`identity bench on ${machine}: ${r.n} verifications per path, one at a time, distinct users`];
   const wall = (w: { p50: number; p99: number }) => `wall p50 ${w.p50} p99 ${w.p99} µs`;
@@ -335,13 +335,12 @@ async function identity(argv: readonly string[], machine: string): Promise<Outco
 const quickCluster = { riders: 5, rates: '5', stepSeconds: 2 };
 
 async function cluster(argv: readonly string[], machine: string): Promise<Outcome> {
-  const f = parse(argv, { ...defaultClusterBench, quick: false, json: false });
+  const f = parse(argv, { ...quickly(argv, defaultClusterBench, quickCluster), quick: false, json: false });
   if (!f) return null;
   if (!(Number.isInteger(f.engines) && f.engines >= 1 && f.engines <= 16)) return usage('--engines must be 1..16');
   if (!(Number.isInteger(f.partitions) && f.partitions >= f.engines)) {
     return usage('--partitions must be an integer at least --engines');
   }
-  if (f.quick) Object.assign(f, quickCluster);
   const r = await runClusterBench(f, progress('cluster'));
   const text = [
     `cluster bench on ${machine}: ${r.engines} engine processes, ${r.partitions} partitions, ${r.riders} riders at ${r.positions_hz} Hz; the driver (gateway stand-in) runs in this process`,

@@ -2,7 +2,8 @@ import t from 'tap';
 import { runBench } from './run-bench.js';
 
 t.test('npm run bench -- memory --quick --json: heap per rider and per active order', async (t) => {
-  const res = await runBench(['memory', '--quick', '--json']);
+  // --quick sizes what is not given: --orders 800 stands, the riders are --quick's.
+  const res = await runBench(['memory', '--quick', '--json', '--orders', '800']);
   t.equal(res.status, 0, 'exits 0', { stderr: res.stderr.slice(-4000) });
   const out = res.last!;
   t.equal(out['scenario'], 'memory');
@@ -17,4 +18,6 @@ t.test('npm run bench -- memory --quick --json: heap per rider and per active or
     t.ok(out[k] > 0, `${k} is positive`);
   }
   t.equal(out['assigned'], out['orders'], 'every order of the assigned set found a rider');
+  t.equal(out['orders'], 800, 'an explicit flag wins over --quick');
+  t.equal(out['riders'], 5_000, "the rest is --quick's");
 });
