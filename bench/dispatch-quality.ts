@@ -34,6 +34,8 @@ interface Row {
   late: number;
   /** Of the orders placed in the measured period, those delivered after their promise, whenever. */
   lateCohort: number;
+  /** Of those orders, the ones delivered by their promise. */
+  onTimeCohort: number;
   /** Of those orders, the ones cancelled for want of a rider. */
   noRiderCohort: number;
   stackedOffers: number;
@@ -87,6 +89,7 @@ function runOne(policy: string, stacking: boolean, seed: number, f: Flags): Row 
     waitMin: q.wait_min_mean,
     late: q.late_orders,
     lateCohort: q.cohort.late,
+    onTimeCohort: q.cohort.delivered - q.cohort.late,
     noRiderCohort: q.cohort.cancelled_no_rider,
     stackedOffers: sim.stackedOffers,
     idleShare: q.rider_idle_share,
@@ -220,8 +223,9 @@ function inChild(task: Task): Promise<Row> {
 
 const STACKING_HEAD = [
   '| policy | seeds | deliveries per rider-hour, mean change (range) | late, mean change (sd) | seeds with more late | ' +
-    "late of the period's orders, mean change (sd) | seeds with more | no-rider cancels of the period's orders, mean change | stacked offers, mean |",
-  '|---|---|---|---|---|---|---|---|---|',
+    "late of the period's orders, mean change (sd) | seeds with more | on time, mean change (seeds with fewer) | " +
+    "no-rider cancels of the period's orders, mean change | stacked offers, mean |",
+  '|---|---|---|---|---|---|---|---|---|---|',
 ].join('\n');
 
 /** One policy's line of the stacking table: each seed with stacking against the same seed without. */
@@ -237,12 +241,14 @@ function stackingLine(policy: string, rows: Row[]): string {
   const late = pairs.map(([a, b]) => b.late - a.late);
   const cohort = pairs.map(([a, b]) => b.lateCohort - a.lateCohort);
   const noRider = pairs.map(([a, b]) => b.noRiderCohort - a.noRiderCohort);
+  const onTime = pairs.map(([a, b]) => b.onTimeCohort - a.onTimeCohort);
   const pct = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}%`;
   const num = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}`;
   return (
     `| ${policy} | ${pairs.length} | ${gain.length === 0 ? 'n/a' : `${pct(mean(gain))} (${pct(Math.min(...gain))} to ${pct(Math.max(...gain))})`} | ` +
     `${num(mean(late))} (${sd(late).toFixed(1)}) | ${late.filter((x) => x > 0).length} of ${pairs.length} | ` +
     `${num(mean(cohort))} (${sd(cohort).toFixed(1)}) | ${cohort.filter((x) => x > 0).length} of ${pairs.length} | ` +
+    `${num(mean(onTime))} (${onTime.filter((x) => x < 0).length}) | ` +
     `${num(mean(noRider))} | ${mean(pairs.map(([, b]) => b.stackedOffers)).toFixed(0)} |`
   );
 }
