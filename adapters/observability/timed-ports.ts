@@ -61,11 +61,12 @@ const IN_TRANSACTION = /^(insert|store|update|replace|set[A-Z]|mark|settle|reque
 
 /**
  * The catalog: reads under `catalog_reads`; the order row (the autocommitted
- * or transactional write and the status catch-up) under `order_row`.
+ * or transactional write, and the status catch-up with the read that answers
+ * a status change, one statement) under `order_row`.
  */
 export const timedCatalog = (catalog: CatalogStore, st: StageTimer): CatalogStore =>
   timedMethods(catalog, st, (m) =>
-    m === 'autocommit' || m === 'transaction' || m === 'setOrderStatuses'
+    m === 'autocommit' || m === 'transaction' || m === 'setOrderStatuses' || m === 'catchUpAndRead'
       ? { stage: 'order_row', how: 'io' }
       : IN_TRANSACTION.test(m) || m === 'ping'
         ? undefined

@@ -410,22 +410,12 @@ export class CatalogStore {
       'update order status',
       async () =>
         (
-          await this.db.query<{ n: number }>(
-            `WITH u AS (
-         UPDATE orders o SET seed_status = u.w, status_seq = u.s, rider_id = u.r
-         FROM unnest($1::text[], $2::text[], $3::int[], $4::text[]) AS u(i, w, s, r)
-         LEFT JOIN engine_state es ON es.aggregate = 'order' AND es.aggregate_id = u.i
-         WHERE o.id = u.i AND (o.status_seq < u.s OR o.status_seq > COALESCE(es.seq, 0))
-           AND (o.seed_status, o.status_seq, o.rider_id) IS DISTINCT FROM (u.w, u.s, u.r)
-         RETURNING 1
-       ) SELECT count(*)::int AS n FROM u`,
-            [
-              sorted.map((o) => o.id),
-              sorted.map((o) => o.status),
-              sorted.map((o) => o.seq),
-              sorted.map((o) => o.riderId),
-            ],
-          )
+          await this.db.query<{ n: number }>(`WITH u AS (${CATCH_UP}) SELECT count(*)::int AS n FROM u`, [
+            sorted.map((o) => o.id),
+            sorted.map((o) => o.status),
+            sorted.map((o) => o.seq),
+            sorted.map((o) => o.riderId),
+          ])
         ).rows[0]?.n ?? 0,
     );
   }
@@ -451,6 +441,25 @@ export class CatalogStore {
     return guarded('read order', async () => {
       const found = (
         await this.db.query<OrderRow & { items: OrderItemRow[] }>(`${ORDER_SELECT_WITH_ITEMS} WHERE o.id = $1`, [id])
+      ).rows[0];
+      if (!found) return undefined;
+      const { items, ...row } = found;
+      return { row, items };
+    });
+  }
+
+  /**
+   * {@link setOrderStatuses} for one order, then the order with its items as
+   * {@link orderWithItems} reads it, in one statement (one round trip): the
+   * answer to a status change. The read shows the row as the update left it.
+   */
+  catchUpAndRead(id: string, now: OrderStatusNow): Promise<{ row: OrderRow; items: OrderItemRow[] } | undefined> {
+    return guarded('update and read order', async () => {
+      const found = (
+        await this.db.query<OrderRow & { items: OrderItemRow[] }>(
+          `WITH u AS (${CATCH_UP}) ${ORDER_SELECT_AFTER_CATCH_UP} WHERE o.id = ($1::text[])[1]`,
+          [[id], [now.status], [now.seq], [now.riderId]],
+        )
       ).rows[0];
       if (!found) return undefined;
       const { items, ...row } = found;
@@ -678,9 +687,27 @@ const ORDER_FROM = `FROM orders o
   LEFT JOIN engine_state s ON s.aggregate = 'order' AND s.aggregate_id = o.id
   LEFT JOIN restaurants r ON r.id = o.restaurant_id`;
 const ORDER_SELECT = `SELECT ${ORDER_COLUMNS} ${ORDER_FROM}`;
-/** The same, with the order's items as a JSON array in line order (the columns {@link OrderItemRow} names). */
-const ORDER_SELECT_WITH_ITEMS = `SELECT ${ORDER_COLUMNS},
-  COALESCE((SELECT json_agg(json_build_object('menu_item_id', i.menu_item_id, 'name', i.name, 'unit_paise', i.unit_paise,
+/** The order's items as a JSON array in line order (the columns {@link OrderItemRow} names). */
+const ORDER_ITEMS = `COALESCE((SELECT json_agg(json_build_object('menu_item_id', i.menu_item_id, 'name', i.name, 'unit_paise', i.unit_paise,
                                               'quantity', i.quantity, 'special_instructions', i.special_instructions) ORDER BY i.line)
-            FROM order_items i WHERE i.order_id = o.id), '[]'::json) AS items
-  ${ORDER_FROM}`;
+            FROM order_items i WHERE i.order_id = o.id), '[]'::json) AS items`;
+/** {@link ORDER_SELECT} with the order's items. */
+const ORDER_SELECT_WITH_ITEMS = `SELECT ${ORDER_COLUMNS}, ${ORDER_ITEMS} ${ORDER_FROM}`;
+/**
+ * Moves order rows' seed status, seq and rider forward to the live engine's ($1..$4: ids, words,
+ * seqs, riders), or back where a row is ahead of the durable state; returns what it wrote as (i, w, r).
+ */
+const CATCH_UP = `UPDATE orders o SET seed_status = u.w, status_seq = u.s, rider_id = u.r
+         FROM unnest($1::text[], $2::text[], $3::int[], $4::text[]) AS u(i, w, s, r)
+         LEFT JOIN engine_state es ON es.aggregate = 'order' AND es.aggregate_id = u.i
+         WHERE o.id = u.i AND (o.status_seq < u.s OR o.status_seq > COALESCE(es.seq, 0))
+           AND (o.seed_status, o.status_seq, o.rider_id) IS DISTINCT FROM (u.w, u.s, u.r)
+         RETURNING u.i, u.w, u.r`;
+/**
+ * {@link ORDER_SELECT_WITH_ITEMS} after `WITH u AS (CATCH_UP)`: a statement's query does not see
+ * what its own WITH updated, so the columns the update wrote are taken from what it returned.
+ */
+const ORDER_SELECT_AFTER_CATCH_UP = `SELECT ${ORDER_COLUMNS.replace(
+  'o.seed_status, o.rider_id,',
+  'CASE WHEN u.i IS NULL THEN o.seed_status ELSE u.w END AS seed_status, CASE WHEN u.i IS NULL THEN o.rider_id ELSE u.r END AS rider_id,',
+)}, ${ORDER_ITEMS} ${ORDER_FROM} LEFT JOIN u ON u.i = o.id`;

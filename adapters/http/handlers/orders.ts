@@ -114,14 +114,18 @@ export function orderHandlers(d: GatewayDeps) {
     ...(o.riderId ? { riderId: o.riderId as RiderId } : {}),
   });
 
-  /** Reads an order the caller may see, or ORDER_NOT_FOUND. */
+  /**
+   * Reads an order the caller may see, or ORDER_NOT_FOUND. With `moved`, the row's status is
+   * first brought up to it in the same statement (the answer to a status change).
+   */
   const readOrder = async (
     p: Principal,
     id: string,
+    moved?: OrderStatusNow,
   ): Promise<Result<{ row: OrderRow | undefined; items: OrderItemRow[]; live: OrderView | undefined }>> => {
     const liveR = engine.getOrder(id as OrderId);
     const live = liveR.ok ? liveR.value : undefined;
-    const stored = await catalog.orderWithItems(id);
+    const stored = await (moved ? catalog.catchUpAndRead(id, moved) : catalog.orderWithItems(id));
     const row = stored?.row;
     if (!live && !row) return reject('ORDER_NOT_FOUND', `no order ${id}`);
     const ctx = row?.state_row?.context as { riderId?: string | null } | undefined;
@@ -134,8 +138,8 @@ export function orderHandlers(d: GatewayDeps) {
     return denied ?? { ok: true, value: { row, items: stored?.items ?? [], live } };
   };
 
-  const show = async (p: Principal, id: string): Promise<Reply | Rejection> => {
-    const r = await readOrder(p, id);
+  const show = async (p: Principal, id: string, moved?: OrderStatusNow): Promise<Reply | Rejection> => {
+    const r = await readOrder(p, id, moved);
     if (!r.ok) return r;
     return { status: 200, body: orderJson(p, id, r.value.row, r.value.items, r.value.live) };
   };
@@ -329,9 +333,8 @@ export function orderHandlers(d: GatewayDeps) {
       if (!out.result.ok) return out.result;
       await d.durable();
       // The row's word now, not when the write-behind gets there: a list right after this answer agrees with it.
-      const moved = orderStatusNow(engine, id);
-      if (moved) await catalog.setOrderStatuses([{ id, ...moved }]).catch(() => 0);
-      return show(p, id);
+      // One statement moves it and reads the order back for the answer.
+      return show(p, id, orderStatusNow(engine, id));
     },
   };
 }
