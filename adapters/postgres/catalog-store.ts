@@ -457,8 +457,8 @@ export class CatalogStore {
     return guarded('update and read order', async () => {
       const found = (
         await this.db.query<OrderRow & { items: OrderItemRow[] }>(
-          `WITH u AS (${CATCH_UP}) ${ORDER_SELECT_AFTER_CATCH_UP} WHERE o.id = ($1::text[])[1]`,
-          [[id], [now.status], [now.seq], [now.riderId]],
+          `WITH u AS (${CATCH_UP_ONE}) ${ORDER_SELECT_AFTER_CATCH_UP} WHERE o.id = $1::text`,
+          [id, now.status, now.seq, now.riderId],
         )
       ).rows[0];
       if (!found) return undefined;
@@ -704,7 +704,20 @@ const CATCH_UP = `UPDATE orders o SET seed_status = u.w, status_seq = u.s, rider
            AND (o.seed_status, o.status_seq, o.rider_id) IS DISTINCT FROM (u.w, u.s, u.r)
          RETURNING u.i, u.w, u.r`;
 /**
- * {@link ORDER_SELECT_WITH_ITEMS} after `WITH u AS (CATCH_UP)`: a statement's query does not see
+ * {@link CATCH_UP} for one order ($1..$4: id, word, seq, rider), by the same rules. Not the same
+ * statement over one-element arrays: the planner sizes `unnest` of a parameter at 10 rows in a
+ * generic plan and at the array's length in a custom one, so a statement over `unnest($1)` never
+ * settles on its generic plan and is planned again at every call. Over scalars it is planned once
+ * per connection (`npx tsx bench/catch-up-statement.ts` prints what that is worth).
+ */
+const CATCH_UP_ONE = `UPDATE orders o SET seed_status = $2::text, status_seq = $3::int, rider_id = $4::text
+         WHERE o.id = $1::text
+           AND (o.status_seq < $3::int OR o.status_seq > COALESCE(
+                 (SELECT es.seq FROM engine_state es WHERE es.aggregate = 'order' AND es.aggregate_id = $1::text), 0))
+           AND (o.seed_status, o.status_seq, o.rider_id) IS DISTINCT FROM ($2::text, $3::int, $4::text)
+         RETURNING o.id AS i, o.seed_status AS w, o.rider_id AS r`;
+/**
+ * {@link ORDER_SELECT_WITH_ITEMS} after `WITH u AS (CATCH_UP_ONE)`: a statement's query does not see
  * what its own WITH updated, so the columns the update wrote are taken from what it returned.
  */
 const ORDER_SELECT_AFTER_CATCH_UP = `SELECT ${ORDER_COLUMNS.replace(
