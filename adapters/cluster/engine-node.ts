@@ -15,7 +15,7 @@ import {
   type RiderId,
 } from '../../protocol/index.js';
 import { recoverPartition, type RecoveryOptions, takeOverQueued } from '../persistence/recovery.js';
-import { WriteBehind } from '../persistence/write-behind.js';
+import { type LocalStore, WriteBehind } from '../persistence/write-behind.js';
 import { applyStanding, type StandingActions } from '../admin/admin-audit.js';
 import { CommandRouter, CommandServer } from './command-bus.js';
 import type { LeaseBucket } from './nats-connection.js';
@@ -41,6 +41,8 @@ export interface EngineNodeOptions {
   readonly partitions?: readonly string[];
   readonly store: EventStore;
   readonly queue: JobQueue<EventBatch>;
+  /** This process's own writer, which stores each tenure's jobs from memory (WriteBehind's `local`). */
+  readonly local?: LocalStore;
   /** Unique per process start (`processOwnerId`). */
   readonly owner: string;
   readonly renewEveryMs?: number;
@@ -236,7 +238,7 @@ export class EngineNode {
       this.#o.engine,
     );
     if (this.#o.standing) applyStanding(engine, await this.#o.standing(), this.#o.log);
-    const writeBehind = new WriteBehind(engine, this.#o.queue, { partition, token });
+    const writeBehind = new WriteBehind(engine, this.#o.queue, { partition, token }, this.#o.local);
     const tenure: Tenure = {
       token,
       engine,

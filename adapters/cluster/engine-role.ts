@@ -12,7 +12,8 @@ import { startOpsServer } from '../observability/metrics-server.js';
 import { closerStack } from '../server/shutdown.js';
 import { resolveConfig } from '../../engine/index.js';
 import { AdminAudit } from '../admin/admin-audit.js';
-import { EventWriter } from '../persistence/event-writer.js';
+import { EventWriter, localStoreLog, localStoreOf } from '../persistence/event-writer.js';
+import type { LocalStore } from '../persistence/write-behind.js';
 import { pushFeed } from '../push/push-feed.js';
 import { openStorage } from '../persistence/storage.js';
 import type { ServerConfig } from '../server/server-config.js';
@@ -69,6 +70,7 @@ export async function startEngineRole(
   );
   const closeAll = closers.closeAll;
   try {
+    let local: LocalStore | undefined;
     if (config.inProcessWorker) {
       // Pushes follow the durable stream, as in `npm start`: queued here, sent by `npm run worker`.
       const feed = pushFeed(storage.pushQueue);
@@ -77,8 +79,10 @@ export async function startEngineRole(
         afterStore: feed,
         onFenced: (fence, records, detail) =>
           log.warn({ msg: `write-behind: ${records} records of a stale tenure refused`, ...fence, detail }),
+        onLocalStore: localStoreLog(log),
       }).start();
       closers.push(() => writer.stop());
+      local = localStoreOf(writer, config.persistence);
     }
     const owner = processOwnerId(hostname());
     const conn = await connectNats({ servers: cluster.natsUrl, name: `engine ${owner}` });
@@ -94,6 +98,7 @@ export async function startEngineRole(
       ...(cluster.partitions ? { partitions: cluster.partitions } : {}),
       store: storage.store,
       queue: storage.queue,
+      ...(local ? { local } : {}),
       standing: () => new AdminAudit(storage.db).standing(),
       owner,
       engine: {

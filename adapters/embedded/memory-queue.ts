@@ -1,4 +1,11 @@
-import type { BatchHandler, ConsumeOptions, JobConsumer, JobQueue, QueuedJob } from '../../engine/ports/job-queue.js';
+import type {
+  BatchHandler,
+  ConsumeOptions,
+  EnqueueOptions,
+  JobConsumer,
+  JobQueue,
+  QueuedJob,
+} from '../../engine/ports/job-queue.js';
 
 interface Entry<T> {
   readonly id: string;
@@ -31,15 +38,30 @@ export class MemoryQueue<T> implements JobQueue<T> {
     this.#retryDelayMs = opts.retryDelayMs ?? 200;
   }
 
-  async enqueue(jobs: readonly { readonly id: string; readonly data: T }[]): Promise<void> {
+  async enqueue(jobs: readonly { readonly id: string; readonly data: T }[], opts: EnqueueOptions = {}): Promise<void> {
     if (this.#closed) throw new Error('queue is closed');
+    const notBefore = opts.holdMs ? Date.now() + opts.holdMs : 0;
     for (const j of jobs) {
       if (this.#jobs.has(j.id)) continue;
-      const e: Entry<T> = { id: j.id, data: j.data, attempt: 0, active: false, notBefore: 0 };
+      const e: Entry<T> = { id: j.id, data: j.data, attempt: 0, active: false, notBefore };
       this.#jobs.set(j.id, e);
       this.#waiting.push(e);
     }
     this.#wake();
+  }
+
+  async settle(ids: readonly string[]): Promise<void> {
+    const gone = new Set<Entry<T>>();
+    for (const id of ids) {
+      const e = this.#jobs.get(id);
+      if (e === undefined || e.active) continue;
+      this.#jobs.delete(id);
+      gone.add(e);
+    }
+    if (gone.size === 0) return;
+    let kept = 0;
+    for (const e of this.#waiting) if (!gone.has(e)) this.#waiting[kept++] = e;
+    this.#waiting.length = kept;
   }
 
   async depth(): Promise<number> {

@@ -79,11 +79,11 @@ export const timedIdentity = (identity: IdentityVerifier, st: StageTimer): Ident
 });
 
 /**
- * A queue whose adds are a stage (`bullmq_add` for write-behind, `push_feed` for pushes) and
+ * A queue whose adds (and settles of held jobs) are a stage (`bullmq_add` for write-behind, `push_feed` for pushes) and
  * whose consumers' batch handlers another (the in-process workers).
  */
 export function timedQueue<T>(queue: JobQueue<T>, st: StageTimer, add: string, consume: string): JobQueue<T> {
-  const q = timedMethods(queue, st, (m) => (m === 'enqueue' ? { stage: add, how: 'io' } : undefined));
+  const q = timedMethods(queue, st, (m) => (m === 'enqueue' || m === 'settle' ? { stage: add, how: 'io' } : undefined));
   return new Proxy(q, {
     get(target, prop) {
       if (prop !== 'consume') return Reflect.get(target, prop, target) as unknown;

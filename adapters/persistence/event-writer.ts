@@ -6,6 +6,8 @@ import {
   type EventStore,
 } from '../../engine/ports/event-store.js';
 import type { JobConsumer, JobQueue, QueuedJob } from '../../engine/ports/job-queue.js';
+import type { PersistenceConfig } from './config.js';
+import type { LocalStore } from './write-behind.js';
 
 export interface EventWriterOptions {
   /** Most records stored in one transaction (default 1000). */
@@ -28,6 +30,12 @@ export interface EventWriterOptions {
    * dropped, not retried, because the tenure that emitted them had ended (docs/scale.md).
    */
   readonly onFenced?: (fence: BatchFence, records: number, detail: string) => void;
+  /**
+   * Called when a batch handed over by {@link EventWriter.take} could not be stored (`err`) and when
+   * storing works again after that (`err` undefined): the failed batch's jobs are left in the queue,
+   * where a consumer takes them once their hold ends.
+   */
+  readonly onLocalStore?: (err: unknown, jobs: number) => void;
 }
 
 /**
@@ -50,6 +58,12 @@ export class EventWriter {
   #consumer: JobConsumer | undefined;
   #written = 0;
   #fenced = 0;
+  /** Jobs handed over by `take`, not yet in a batch. */
+  #local: QueuedJob<EventBatch>[] = [];
+  #localTimer: NodeJS.Timeout | undefined;
+  readonly #localBatches = new Set<Promise<void>>();
+  #localFailing = false;
+  #localFailed = 0;
 
   constructor(queue: JobQueue<EventBatch>, store: EventStore, opts: EventWriterOptions = {}) {
     this.#queue = queue;
@@ -88,6 +102,61 @@ export class EventWriter {
     this.#opts.onBatch?.(batch, inserted);
   }
 
+  /**
+   * Stores jobs this process has just enqueued with a hold (the write-behind's local path,
+   * docs/durability.md), from the records in memory: no worker fetching them from the queue, no
+   * JSON parsed back. Batched as the queue's consumer batches (`jobsPerBatch`, `lingerMs`,
+   * `inFlight`); once a batch is stored its jobs are settled, so no consumer sees them. A batch whose
+   * store fails is left in the queue, where a consumer takes it when the hold ends.
+   */
+  take(jobs: readonly QueuedJob<EventBatch>[]): void {
+    for (const j of jobs) this.#local.push(j);
+    this.#pump();
+  }
+
+  /** Jobs handed over by `take` whose store failed and which were left to the queue's consumers. */
+  get localFailed(): number {
+    return this.#localFailed;
+  }
+
+  #pump(): void {
+    const max = this.#opts.jobsPerBatch ?? 100;
+    const inFlight = this.#opts.inFlight ?? 4;
+    while (this.#local.length >= max && this.#localBatches.size < inFlight)
+      this.#storeLocal(this.#local.splice(0, max));
+    if (this.#local.length > 0 && this.#localTimer === undefined && this.#localBatches.size < inFlight) {
+      this.#localTimer = setTimeout(() => {
+        this.#localTimer = undefined;
+        if (this.#local.length > 0) this.#storeLocal(this.#local.splice(0, max));
+      }, this.#opts.lingerMs ?? 5);
+    }
+  }
+
+  #storeLocal(batch: QueuedJob<EventBatch>[]): void {
+    const done = this.handle(batch).then(
+      () => {
+        if (this.#localFailing) {
+          this.#localFailing = false;
+          this.#opts.onLocalStore?.(undefined, batch.length);
+        }
+        // A failed settle leaves the jobs to a consumer after their hold: stored twice, which changes nothing.
+        return this.#queue.settle?.(batch.map((j) => j.id)).catch(() => undefined);
+      },
+      (err: unknown) => {
+        this.#localFailed += batch.length;
+        if (!this.#localFailing) {
+          this.#localFailing = true;
+          this.#opts.onLocalStore?.(err, batch.length);
+        }
+      },
+    );
+    this.#localBatches.add(done);
+    void done.finally(() => {
+      this.#localBatches.delete(done);
+      this.#pump();
+    });
+  }
+
   /** Events this writer inserted (not counting ones already stored). */
   get written(): number {
     return this.#written;
@@ -98,8 +167,12 @@ export class EventWriter {
     return this.#fenced;
   }
 
-  /** Stops consuming after the batch in hand. */
+  /** Stops consuming after the batch in hand, and stores what `take` was handed. */
   async stop(): Promise<void> {
+    clearTimeout(this.#localTimer);
+    this.#localTimer = undefined;
+    if (this.#local.length > 0) this.#storeLocal(this.#local.splice(0));
+    while (this.#localBatches.size > 0) await Promise.all([...this.#localBatches]);
     await this.#consumer?.close();
     this.#consumer = undefined;
   }
@@ -136,3 +209,30 @@ function* slices(
 
 const sameFence = (a: BatchFence | undefined, b: BatchFence | undefined): boolean =>
   a === b || (a !== undefined && b !== undefined && a.partition === b.partition && a.token === b.token);
+
+/**
+ * The write-behind's local path through `writer` (WriteBehind's `local`). Jobs are held from the
+ * queue's workers for the queue's lock duration (`QUEUE_LOCK_MS`): a process that dies before
+ * storing its own jobs leaves them to any worker after that long, the bound a batch held by a dead
+ * worker already has. Embedded: 1 s (a crash loses the in-process queue anyway).
+ */
+export function localStoreOf(writer: EventWriter, config: PersistenceConfig): LocalStore {
+  return {
+    holdMs: config.mode === 'server' ? config.lockDurationMs : 1_000,
+    take: (jobs) => writer.take(jobs),
+  };
+}
+
+/** Logs the local path failing (once, until it works again) and recovering. */
+export function localStoreLog(log: {
+  info(o: Record<string, unknown>): void;
+  warn(o: Record<string, unknown>): void;
+}): (err: unknown, jobs: number) => void {
+  return (err, jobs) =>
+    err === undefined
+      ? log.info({ msg: 'write-behind: storing from memory again' })
+      : log.warn({
+          msg: `write-behind: ${jobs} jobs could not be stored from memory; these, and any others that fail until storing works again (said then), are stored by a worker when their hold ends`,
+          err: err instanceof Error ? err.message : JSON.stringify(err),
+        });
+}

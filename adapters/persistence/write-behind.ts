@@ -1,5 +1,5 @@
 import type { ActorRow, BatchFence, EventBatch, EventRecord } from '../../engine/ports/event-store.js';
-import type { JobQueue } from '../../engine/ports/job-queue.js';
+import type { JobQueue, QueuedJob } from '../../engine/ports/job-queue.js';
 import type { AggregateKind, EngineEvent } from '../../protocol/index.js';
 
 /** The part of the engine write-behind needs. */
@@ -58,6 +58,15 @@ function statesOnce(records: EventRecord[]): EventRecord[] {
 }
 
 /**
+ * Where a process stores its own records (the in-process {@link EventWriter}'s `take`): each add's
+ * jobs are enqueued held for `holdMs` and handed to `take` once they are in the queue.
+ */
+export interface LocalStore {
+  readonly holdMs: number;
+  take(jobs: readonly QueuedJob<EventBatch>[]): void;
+}
+
+/**
  * Turns every engine event into a record carrying the event and its actor's
  * state. The engine hands over each command's events together once the
  * command has finished, so the captured state is the actor's state after the
@@ -75,6 +84,12 @@ function statesOnce(records: EventRecord[]): EventRecord[] {
  * lives. Exactly as cut: the failed add may in fact have reached Redis, and
  * BullMQ skips a job whose id it has, so a retried id must carry the same
  * records, never more.
+ *
+ * With a {@link LocalStore} (the server's in-process writer), each add's jobs
+ * are held from the queue's consumers for `holdMs` and handed to the local
+ * store once the add has succeeded, which writes them from memory and settles
+ * them: the durable copy is in the queue as before, and a process that dies
+ * before storing its own jobs leaves them to any worker when the hold ends.
  */
 export class WriteBehind {
   readonly #source: EventSource;
@@ -93,15 +108,20 @@ export class WriteBehind {
   #adds = 0;
 
   readonly #fence: BatchFence | undefined;
+  readonly #local: LocalStore | undefined;
 
   /**
    * `fence`: the partition and lease token of the tenure whose engine `source` is (one
    * WriteBehind per tenure); every job carries it, so the writer stores it only under that fence.
+   * `local`: where this process stores its own jobs (the queue must be able to `settle` them).
    */
-  constructor(source: EventSource, queue: JobQueue<EventBatch>, fence?: BatchFence) {
+  constructor(source: EventSource, queue: JobQueue<EventBatch>, fence?: BatchFence, local?: LocalStore) {
+    if (local !== undefined && queue.settle === undefined)
+      throw new TypeError('a local store needs a queue that can settle held jobs');
     this.#source = source;
     this.#queue = queue;
     this.#fence = fence;
+    this.#local = local;
     this.#unsubscribe = source.subscribeBatches((batch) => this.#gather(batch.events));
   }
 
@@ -184,11 +204,13 @@ export class WriteBehind {
     this.#adds++;
     const current = round.promise;
     this.#current = current;
+    const local = this.#local;
     this.#queue
-      .enqueue(jobs)
+      .enqueue(jobs, local ? { holdMs: local.holdMs } : undefined)
       .then(
         () => {
           for (const j of jobs) this.#enqueued += j.data.records.length;
+          local?.take(jobs.map((j) => ({ id: j.id, data: j.data, attempt: 1 })));
           round.resolve();
         },
         (err: unknown) => {

@@ -1,6 +1,13 @@
 import { type Job, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { BatchHandler, ConsumeOptions, JobConsumer, JobQueue, QueuedJob } from '../../engine/ports/job-queue.js';
+import type {
+  BatchHandler,
+  ConsumeOptions,
+  EnqueueOptions,
+  JobConsumer,
+  JobQueue,
+  QueuedJob,
+} from '../../engine/ports/job-queue.js';
 import { DependencyUnavailableError } from '../dependency-error.js';
 import type { RedisEndpoint } from './redis-url.js';
 
@@ -38,6 +45,8 @@ export class BullmqQueue<T> implements JobQueue<T> {
   readonly #queue: Queue;
   readonly #producer: Redis;
   readonly #consumers = new Set<JobConsumer>();
+  #settlerConn: Redis | undefined;
+  #settlerQueue: Queue | undefined;
 
   constructor(opts: BullmqQueueOptions) {
     this.#opts = opts;
@@ -64,7 +73,7 @@ export class BullmqQueue<T> implements JobQueue<T> {
     this.#queue.on('error', () => {});
   }
 
-  async enqueue(jobs: readonly { readonly id: string; readonly data: T }[]): Promise<void> {
+  async enqueue(jobs: readonly { readonly id: string; readonly data: T }[], opts: EnqueueOptions = {}): Promise<void> {
     if (jobs.length === 0) return;
     for (const j of jobs)
       if (j.id.includes(':')) throw new TypeError(`job id ${j.id} contains ':', which BullMQ reserves`);
@@ -83,10 +92,12 @@ export class BullmqQueue<T> implements JobQueue<T> {
       // One job (most group commits) goes by `add`: one script call. `addBulk` sends a MULTI through an
       // ioredis pipeline, whose constructor copies every script BullMQ defines (about 6% of the bench
       // server's main thread at 300 orders/s went there); the job and its id are the same either way.
+      // A held job is a delayed one: in Redis at once, promoted to a worker when the hold ends.
+      const delay = opts.holdMs ? { delay: opts.holdMs } : {};
       const added =
         jobs.length === 1
-          ? this.#queue.add('e', jobs[0]!.data, { jobId: jobs[0]!.id })
-          : this.#queue.addBulk(jobs.map((j) => ({ name: 'e', data: j.data, opts: { jobId: j.id } })));
+          ? this.#queue.add('e', jobs[0]!.data, { jobId: jobs[0]!.id, ...delay })
+          : this.#queue.addBulk(jobs.map((j) => ({ name: 'e', data: j.data, opts: { jobId: j.id, ...delay } })));
       await Promise.race([added, timeout]);
     } catch (err) {
       if (err instanceof DependencyUnavailableError) throw err;
@@ -154,6 +165,37 @@ export class BullmqQueue<T> implements JobQueue<T> {
     return consumer;
   }
 
+  /**
+   * Removes held jobs their producer stored itself, each by BullMQ's own removal script (a job a
+   * worker has locked stays with it). They go on a connection of their own with ioredis's automatic
+   * pipelining, so the removals of one batch leave in one write; the producer's connection keeps
+   * one command per write, since an automatic pipeline is built per tick at a cost (see `enqueue`).
+   */
+  async settle(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const settler = this.#settler();
+    await Promise.all(ids.map((id) => settler.remove(id, { removeChildren: false })));
+  }
+
+  #settler(): Queue {
+    if (this.#settlerQueue === undefined) {
+      this.#settlerConn = new Redis({
+        ...this.#opts.redis,
+        enableOfflineQueue: false,
+        enableAutoPipelining: true,
+        maxRetriesPerRequest: 1,
+        connectTimeout: 2_000,
+      });
+      this.#settlerConn.on('error', () => {});
+      this.#settlerQueue = new Queue(this.#opts.name, {
+        connection: this.#settlerConn,
+        ...(this.#opts.prefix ? { prefix: this.#opts.prefix } : {}),
+      });
+      this.#settlerQueue.on('error', () => {});
+    }
+    return this.#settlerQueue;
+  }
+
   async depth(): Promise<number> {
     return this.#queue.getJobCountByTypes(...STATES);
   }
@@ -171,6 +213,8 @@ export class BullmqQueue<T> implements JobQueue<T> {
   async close(): Promise<void> {
     await Promise.all([...this.#consumers].map((c) => c.close()));
     await this.#queue.close();
+    await this.#settlerQueue?.close();
     this.#producer.disconnect();
+    this.#settlerConn?.disconnect();
   }
 }

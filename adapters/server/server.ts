@@ -45,12 +45,12 @@ import { attachConsoleRoutes } from '../console/console-route.js';
 import { send } from '../http/http-io.js';
 import { CachingIdentity } from '../identity/caching-identity.js';
 import { createFirebaseIdentity } from '../identity/firebase-identity.js';
-import { EventWriter } from '../persistence/event-writer.js';
+import { EventWriter, localStoreLog, localStoreOf } from '../persistence/event-writer.js';
 import { defaultRetention, pruneRetention } from '../persistence/retention.js';
 import { TrailWriter } from '../persistence/trail-writer.js';
 import { recoverEngine, type RecoveryReport } from '../persistence/recovery.js';
 import { openStorage, type Storage } from '../persistence/storage.js';
-import { WriteBehind } from '../persistence/write-behind.js';
+import { type LocalStore, WriteBehind } from '../persistence/write-behind.js';
 import { RazorpayGateway } from '../payments/razorpay-gateway.js';
 import { Reconciler } from '../payments/reconciler.js';
 import { RefundRelay } from '../payments/refund-relay.js';
@@ -221,6 +221,7 @@ export async function startServer(
           : `push: FCM stand-in on 127.0.0.1:${push.standIn?.port ?? 0}; pushes are logged, none leave this machine`,
     });
     // A gateway's events are written behind by the engine processes that own them.
+    let local: LocalStore | undefined;
     if (config.inProcessWorker && !side) {
       const feed = pushFeed(pushQueue);
       const writer = new EventWriter(eventQueue, st ? timedStore(storage.store, st) : storage.store, {
@@ -229,13 +230,17 @@ export async function startServer(
           metrics.written(records, clock.now());
           await feed(records);
         },
+        onLocalStore: localStoreLog(log),
       }).start();
+      local = localStoreOf(writer, config.persistence);
       closers.push(async () => {
         if (config.persistence.mode === 'embedded') await drain(storage, DRAIN_TIMEOUT_MS, log);
         await writer.stop();
       });
     }
-    const writeBehind = side ? undefined : new WriteBehind(st ? timedSource(engine, st) : engine, eventQueue);
+    const writeBehind = side
+      ? undefined
+      : new WriteBehind(st ? timedSource(engine, st) : engine, eventQueue, undefined, local);
     if (writeBehind) closers.push(() => writeBehind.close());
     const firebase = createFirebaseIdentity(
       config.firebase,

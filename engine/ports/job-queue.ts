@@ -22,6 +22,14 @@ export interface ConsumeOptions {
   readonly inFlight?: number;
 }
 
+export interface EnqueueOptions {
+  /**
+   * Consumers are handed these jobs only after this long, ms: the producer means to handle them
+   * itself and `settle` them (the write-behind storing its own records, docs/durability.md).
+   */
+  readonly holdMs?: number;
+}
+
 /** A running consumer. */
 export interface JobConsumer {
   /** Stops taking jobs and waits for the batch in hand. */
@@ -41,11 +49,21 @@ export interface JobConsumer {
  *   it; a handler that throws sees the batch again (attempt + 1). Handlers
  *   must therefore be idempotent.
  * - `pending` lists every job not yet completed, for recovery.
+ * - A job enqueued with `holdMs` is pending at once but handed to consumers
+ *   only after the hold; `settle` removes a job that is not in a consumer's
+ *   hands, so a producer that handled its own jobs in time leaves nothing for
+ *   consumers, and one that did not (it crashed, its handler failed) leaves
+ *   them to the consumers once the hold ends.
  */
 export interface JobQueue<T> {
-  enqueue(jobs: readonly { readonly id: string; readonly data: T }[]): Promise<void>;
+  enqueue(jobs: readonly { readonly id: string; readonly data: T }[], opts?: EnqueueOptions): Promise<void>;
   consume(handler: BatchHandler<T>, opts?: ConsumeOptions): JobConsumer;
   pending(): Promise<QueuedJob<T>[]>;
+  /**
+   * Removes jobs their producer handled itself (see `holdMs`). A job a consumer holds is left to it,
+   * and an id not pending is skipped. Optional: a queue without it takes no `holdMs` either.
+   */
+  settle?(ids: readonly string[]): Promise<void>;
   /** Jobs not yet completed, counted without reading them (for metrics); optional. */
   depth?(): Promise<number>;
   close(): Promise<void>;

@@ -114,4 +114,67 @@ export function jobQueueContract(t: Test, make: (t: Test) => Promise<JobQueue<Da
     t.equal(finished, 3, 'close waited for the handler');
     await until(async () => (await q.pending()).length === 0);
   });
+
+  t.test('a held job is pending at once, handed over only when its hold ends, and never once settled', async (t) => {
+    const q = await make(t);
+    if (q.settle === undefined) throw new Error('both queues settle held jobs');
+    const seen: { id: string; at: number }[] = [];
+    const c = q.consume(
+      async (batch) => {
+        for (const j of batch) seen.push({ id: j.id, at: Date.now() });
+      },
+      { batchSize: 10, lingerMs: 5 },
+    );
+    const start = Date.now();
+    await q.enqueue(jobs(0, 4), { holdMs: 800 });
+    t.same(
+      (await q.pending()).map((j) => j.id).sort(),
+      ['job.0', 'job.1', 'job.2', 'job.3'],
+      'pending at once (recovery reads them)',
+    );
+    await q.settle(['job.0', 'job.1', 'job.unknown']);
+    t.same(
+      (await q.pending()).map((j) => j.id).sort(),
+      ['job.2', 'job.3'],
+      'settled jobs are gone; an unknown id is skipped',
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    t.same(seen, [], 'nothing handed over during the hold');
+    await until(() => seen.length >= 2, 10_000);
+    await until(async () => (await q.pending()).length === 0);
+    await new Promise((r) => setTimeout(r, 200));
+    await c.close();
+    t.same(seen.map((s) => s.id).sort(), ['job.2', 'job.3'], 'the jobs not settled, once each');
+    t.ok(
+      seen.every((s) => s.at - start >= 750),
+      `handed over after the hold (${seen.map((s) => s.at - start).join(', ')} ms)`,
+    );
+  });
+
+  t.test('a job in a consumer’s hands is not settled from under it', async (t) => {
+    const q = await make(t);
+    await q.enqueue(jobs(0, 1));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const attempts: number[] = [];
+    let finished = 0;
+    const c = q.consume(
+      async (b) => {
+        for (const j of b) attempts.push(j.attempt);
+        await gate;
+        finished += b.length;
+      },
+      { batchSize: 1, lingerMs: 5 },
+    );
+    await until(() => attempts.length === 1);
+    await q.settle!(['job.0']);
+    t.equal((await q.pending()).length, 1, 'still pending while its consumer holds it');
+    release();
+    await until(async () => finished === 1 && (await q.pending()).length === 0);
+    await new Promise((r) => setTimeout(r, 300));
+    await c.close();
+    t.same(attempts, [1], 'completed by its consumer, once, and not handed over again');
+  });
 }

@@ -11,6 +11,7 @@ import { PgFence } from '../../../adapters/postgres/pg-fence.js';
 import { serverDatabase } from '../../../adapters/postgres/server-database.js';
 import { BullmqQueue } from '../../../adapters/queue/bullmq-queue.js';
 import type { EngineEvent, EventBatch, EventRecord, EventStore, JobQueue, QueuedJob } from '../../../engine/index.js';
+import type { BatchHandler, ConsumeOptions } from '../../../engine/ports/job-queue.js';
 import { withStates } from '../../../engine/ports/event-store.js';
 import { until } from '../../contracts/job-queue.contract.js';
 import { world } from '../../engine/world.js';
@@ -439,4 +440,148 @@ t.test('take-over: Postgres behind BullMQ', async (t) => {
     await store.close();
   });
   await takesOverWhatIsQueued(t, store, queue);
+});
+
+/** `queue` with every consumer's batches counted: what the local path stores must never reach them. */
+function countingConsumers(queue: JobQueue<EventBatch>): { q: JobQueue<EventBatch>; consumed: string[] } {
+  const consumed: string[] = [];
+  const q = new Proxy(queue, {
+    get(target, prop) {
+      if (prop === 'consume')
+        return (handler: BatchHandler<EventBatch>, opts?: ConsumeOptions) =>
+          target.consume(async (batch) => {
+            consumed.push(...batch.map((j) => j.id));
+            await handler(batch);
+          }, opts);
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return { q, consumed };
+}
+
+/** `store` whose appends throw while `down()` says so (Postgres refusing). */
+function flakyStore(store: EventStore, down: () => boolean): EventStore {
+  return new Proxy(store, {
+    get(target, prop) {
+      const v: unknown = Reflect.get(target, prop, target);
+      if (typeof v !== 'function') return v;
+      const f = (v as (...a: unknown[]) => unknown).bind(target);
+      if (prop !== 'append' && prop !== 'appendFenced') return f;
+      return async (...a: unknown[]) => {
+        if (down()) throw new Error('postgres down');
+        return f(...a);
+      };
+    },
+  });
+}
+
+async function storesItsOwn(t: Test, store: EventStore, queue: JobQueue<EventBatch>) {
+  const w = world();
+  const { q, consumed } = countingConsumers(queue);
+  const writer = new EventWriter(q, store, { batchSize: 16, jobsPerBatch: 4, lingerMs: 2 }).start();
+  t.teardown(() => writer.stop());
+  // A minute's hold: anything the local path failed to store would not be written within the test.
+  const wb = new WriteBehind(w.engine, q, undefined, { holdMs: 60_000, take: (jobs) => writer.take(jobs) });
+  await busyWorld(w, () => wb.barrier());
+  await until(async () => writer.written === w.events.length && (await q.pending()).length === 0, 10_000);
+  t.same(consumed, [], 'no job reached a worker: each was stored from memory and settled');
+  t.equal(writer.localFailed, 0, 'no local store failed');
+  t.same((await dump(store)).events, JSON.parse(JSON.stringify(sorted(w.events))), 'the stored log is the engine log');
+}
+
+async function leftToWorkers(t: Test, store: EventStore, queue: JobQueue<EventBatch>) {
+  // A process that enqueued its jobs held and died before storing them.
+  const w = world();
+  const dead = new WriteBehind(w.engine, queue, undefined, { holdMs: 500, take: () => {} });
+  await busyWorld(w, () => dead.barrier());
+  t.ok((await queue.pending()).length > 0, 'its jobs are in the queue');
+  // Another process's worker.
+  const { q, consumed } = countingConsumers(queue);
+  const writer = new EventWriter(q, store, { batchSize: 16, jobsPerBatch: 50, lingerMs: 2 }).start();
+  t.teardown(() => writer.stop());
+  await until(async () => writer.written === w.events.length && (await q.pending()).length === 0, 15_000);
+  t.ok(consumed.length > 0, `a worker stored them when the hold ended (${consumed.length} jobs)`);
+  t.same((await dump(store)).events, JSON.parse(JSON.stringify(sorted(w.events))), 'nothing lost');
+}
+
+async function failsOverToWorkers(t: Test, store: EventStore, queue: JobQueue<EventBatch>) {
+  let down = true;
+  const w = world();
+  const { q, consumed } = countingConsumers(queue);
+  const said: string[] = [];
+  const writer = new EventWriter(
+    q,
+    flakyStore(store, () => down),
+    {
+      jobsPerBatch: 4,
+      lingerMs: 2,
+      onLocalStore: (err) => said.push(err === undefined ? 'storing again' : `failed: ${(err as Error).message}`),
+    },
+  ).start();
+  t.teardown(() => writer.stop());
+  const wb = new WriteBehind(w.engine, q, undefined, { holdMs: 400, take: (jobs) => writer.take(jobs) });
+  w.restaurant('r0');
+  await wb.barrier();
+  await until(() => writer.localFailed > 0, 5_000);
+  down = false;
+  await busyWorld(w, () => wb.barrier());
+  await until(async () => writer.written === w.events.length && (await q.pending()).length === 0, 15_000);
+  t.ok(consumed.length >= 1, `what the local path could not store went to a worker (${consumed.length} jobs)`);
+  t.same(said, ['failed: postgres down', 'storing again'], 'said once when it failed, once when it worked again');
+  t.same((await dump(store)).events, JSON.parse(JSON.stringify(sorted(w.events))), 'nothing lost');
+}
+
+t.test('the local path: stored from memory, settled, never fetched by a worker', async (t) => {
+  const kinds: [string, () => Promise<{ store: EventStore; queue: JobQueue<EventBatch> }>][] = [
+    [
+      'embedded',
+      async () => {
+        const db = await pgliteDatabase();
+        await migrate(db);
+        return { store: new PgEventStore(db), queue: new MemoryQueue<EventBatch>({ retryDelayMs: 20 }) };
+      },
+    ],
+    [
+      'Postgres behind BullMQ',
+      async () => {
+        const db = serverDatabase(await throwawayDatabase(t, 'write_behind_local'), { max: 6 });
+        await migrate(db);
+        const queue = new BullmqQueue<EventBatch>({
+          redis: SHARED_REDIS,
+          name: 'events',
+          prefix: `t-wbl-${process.pid}-${randomBytes(4).toString('hex')}`,
+          backoffMs: 100,
+        });
+        return { store: new PgEventStore(db), queue };
+      },
+    ],
+  ];
+  for (const [kind, open] of kinds) {
+    for (const [what, run] of [
+      ['stores its own jobs', storesItsOwn],
+      ['a process that died before storing leaves its jobs to workers after the hold', leftToWorkers],
+      ['a local store that fails leaves its jobs to workers after the hold', failsOverToWorkers],
+    ] as const) {
+      await t.test(`${kind}: ${what}`, async (t) => {
+        const { store, queue } = await open();
+        t.teardown(async () => {
+          if (queue instanceof BullmqQueue) await queue.bullmq.obliterate({ force: true }).catch(() => {});
+          await queue.close();
+          await store.close();
+        });
+        await run(t, store, queue);
+      });
+    }
+  }
+});
+
+t.test('a local store needs a queue that can settle', async (t) => {
+  const queue: JobQueue<EventBatch> = {
+    enqueue: async () => {},
+    consume: () => ({ close: async () => {} }),
+    pending: async () => [],
+    close: async () => {},
+  };
+  t.throws(() => new WriteBehind(world().engine, queue, undefined, { holdMs: 1_000, take: () => {} }), TypeError);
 });
