@@ -1,20 +1,25 @@
 /**
- * `npx tsx bench/transport-cpu.ts [orders]`: the CPU per order of the durable transport alone, in one
+ * `npx tsx bench/transport-cpu.ts [orders] [--local]`: the CPU per order of the durable transport alone, in one
  * process, without sockets to clients: a real engine's commands (placed, paid, accepted, offered,
  * taken, picked up, delivered) → write-behind → BullMQ on the local Redis → the persistence worker →
  * Postgres (a throwaway database) → the push feed → the BullMQ push queue → the push worker, as
  * test/support/push-pipeline.ts builds them. Three orders every 10 ms (300/s); no device tokens, so
  * no pushes leave (as in the match bench). The figure is `process.cpuUsage()` of the whole process
  * from the first order until both queues are empty, over the orders: engine commands included,
- * the same in every build, so builds compare by difference. Issue 19; docs/benchmarks.md.
+ * the same in every build, so builds compare by difference. `--local`: as `npm start` runs it since
+ * 7 December, each job held in its queue and handled from memory by the process that made it (docs/
+ * durability.md, "The process stores its own jobs"); without it every job goes through the workers.
+ * Issue 19; docs/benchmarks.md.
  */
 import { cust, world } from '../test/engine/world.js';
 import { startPushPipeline } from '../test/support/push-pipeline.js';
 
-const orders = Number(process.argv[2] ?? 1_500);
+const args = process.argv.slice(2);
+const local = args.includes('--local');
+const orders = Number(args.find((a) => !a.startsWith('--')) ?? 1_500);
 const teardowns: (() => unknown)[] = [];
 const w = world();
-const p = await startPushPipeline({ teardown: (f) => void teardowns.push(f) }, w.engine);
+const p = await startPushPipeline({ teardown: (f) => void teardowns.push(f) }, w.engine, {}, { local });
 const restaurants = Array.from({ length: 20 }, (_, i) => w.restaurant(`r${i}`, undefined, 10, 1_000_000));
 for (let i = 0; i < 60; i++) w.rider(`d${i}`);
 
@@ -50,7 +55,7 @@ async function run(n: number): Promise<void> {
   // Until every event is queued and written and every push job handled (twice empty, 300 ms apart).
   for (let empty = 0; empty < 2;) {
     await p.writeBehind.barrier();
-    empty = (await p.pushQueue.depth()) === 0 ? empty + 1 : 0;
+    empty = (await p.pushQueue.depth()) === 0 && (await p.events.depth()) === 0 ? empty + 1 : 0;
     await sleep(empty > 0 ? 300 : 50);
   }
 }
@@ -63,6 +68,7 @@ const c = process.cpuUsage(c0);
 console.log(
   JSON.stringify({
     orders,
+    path: local ? 'local' : 'workers',
     cpu_us_per_order: Math.round((c.user + c.system) / orders),
     wall_s: Number(((performance.now() - t0) / 1000).toFixed(1)),
   }),

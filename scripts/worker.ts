@@ -9,7 +9,7 @@
  * (adapters/server/shutdown.ts); /readyz answers 503 from the first signal.
  */
 import { parsePersistenceConfig } from '../adapters/persistence/config.js';
-import { EventWriter } from '../adapters/persistence/event-writer.js';
+import { EventWriter, holdMsOf } from '../adapters/persistence/event-writer.js';
 import { openStorage } from '../adapters/persistence/storage.js';
 import { parseFirebaseConfig } from '../adapters/identity/config.js';
 import { loggerFromEnv } from '../adapters/observability/logger.js';
@@ -55,7 +55,8 @@ async function main(): Promise<void> {
   metrics.watchPush(push.worker.stats);
   if (storage.pool) metrics.watchPool(storage.pool);
   if (storage.queue.depth) metrics.watchQueue(() => storage.queue.depth!());
-  const feed = pushFeed(storage.pushQueue);
+  // Pushes this worker queues are its own: handed to its push worker from memory, held from others.
+  const feed = pushFeed(storage.pushQueue, { holdMs: holdMsOf(config), take: (jobs) => push.worker.take(jobs) });
   const writer = new EventWriter(storage.queue, storage.store, {
     batchSize: config.batchSize,
     afterStore: async (records) => {

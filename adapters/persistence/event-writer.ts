@@ -6,6 +6,7 @@ import {
   type EventStore,
 } from '../../engine/ports/event-store.js';
 import type { JobConsumer, JobQueue, QueuedJob } from '../../engine/ports/job-queue.js';
+import { LocalBatches } from '../queue/local-batches.js';
 import type { PersistenceConfig } from './config.js';
 import type { LocalStore } from './write-behind.js';
 
@@ -58,12 +59,8 @@ export class EventWriter {
   #consumer: JobConsumer | undefined;
   #written = 0;
   #fenced = 0;
-  /** Jobs handed over by `take`, not yet in a batch. */
-  #local: QueuedJob<EventBatch>[] = [];
-  #localTimer: NodeJS.Timeout | undefined;
-  readonly #localBatches = new Set<Promise<void>>();
-  #localFailing = false;
-  #localFailed = 0;
+  /** The jobs `take` is handed: this process's own, stored from memory. */
+  #local: LocalBatches<EventBatch> | undefined;
 
   constructor(queue: JobQueue<EventBatch>, store: EventStore, opts: EventWriterOptions = {}) {
     this.#queue = queue;
@@ -110,51 +107,18 @@ export class EventWriter {
    * store fails is left in the queue, where a consumer takes it when the hold ends.
    */
   take(jobs: readonly QueuedJob<EventBatch>[]): void {
-    for (const j of jobs) this.#local.push(j);
-    this.#pump();
+    this.#local ??= new LocalBatches(this.#queue, (batch) => this.handle(batch), {
+      batchSize: this.#opts.jobsPerBatch ?? 100,
+      lingerMs: this.#opts.lingerMs ?? 5,
+      inFlight: this.#opts.inFlight ?? 4,
+      ...(this.#opts.onLocalStore ? { onFailure: this.#opts.onLocalStore } : {}),
+    });
+    this.#local.take(jobs);
   }
 
   /** Jobs handed over by `take` whose store failed and which were left to the queue's consumers. */
   get localFailed(): number {
-    return this.#localFailed;
-  }
-
-  #pump(): void {
-    const max = this.#opts.jobsPerBatch ?? 100;
-    const inFlight = this.#opts.inFlight ?? 4;
-    while (this.#local.length >= max && this.#localBatches.size < inFlight)
-      this.#storeLocal(this.#local.splice(0, max));
-    if (this.#local.length > 0 && this.#localTimer === undefined && this.#localBatches.size < inFlight) {
-      this.#localTimer = setTimeout(() => {
-        this.#localTimer = undefined;
-        if (this.#local.length > 0) this.#storeLocal(this.#local.splice(0, max));
-      }, this.#opts.lingerMs ?? 5);
-    }
-  }
-
-  #storeLocal(batch: QueuedJob<EventBatch>[]): void {
-    const done = this.handle(batch).then(
-      () => {
-        if (this.#localFailing) {
-          this.#localFailing = false;
-          this.#opts.onLocalStore?.(undefined, batch.length);
-        }
-        // A failed settle leaves the jobs to a consumer after their hold: stored twice, which changes nothing.
-        return this.#queue.settle?.(batch.map((j) => j.id)).catch(() => undefined);
-      },
-      (err: unknown) => {
-        this.#localFailed += batch.length;
-        if (!this.#localFailing) {
-          this.#localFailing = true;
-          this.#opts.onLocalStore?.(err, batch.length);
-        }
-      },
-    );
-    this.#localBatches.add(done);
-    void done.finally(() => {
-      this.#localBatches.delete(done);
-      this.#pump();
-    });
+    return this.#local?.failed ?? 0;
   }
 
   /** Events this writer inserted (not counting ones already stored). */
@@ -169,10 +133,7 @@ export class EventWriter {
 
   /** Stops consuming after the batch in hand, and stores what `take` was handed. */
   async stop(): Promise<void> {
-    clearTimeout(this.#localTimer);
-    this.#localTimer = undefined;
-    if (this.#local.length > 0) this.#storeLocal(this.#local.splice(0));
-    while (this.#localBatches.size > 0) await Promise.all([...this.#localBatches]);
+    await this.#local?.stop();
     await this.#consumer?.close();
     this.#consumer = undefined;
   }
@@ -217,11 +178,12 @@ const sameFence = (a: BatchFence | undefined, b: BatchFence | undefined): boolea
  * worker already has. Embedded: 1 s (a crash loses the in-process queue anyway).
  */
 export function localStoreOf(writer: EventWriter, config: PersistenceConfig): LocalStore {
-  return {
-    holdMs: config.mode === 'server' ? config.lockDurationMs : 1_000,
-    take: (jobs) => writer.take(jobs),
-  };
+  return { holdMs: holdMsOf(config), take: (jobs) => writer.take(jobs) };
 }
+
+/** How long a process holds its own jobs from the workers (see {@link localStoreOf}), ms. */
+export const holdMsOf = (config: PersistenceConfig): number =>
+  config.mode === 'server' ? config.lockDurationMs : 1_000;
 
 /** Logs the local path failing (once, until it works again) and recovering. */
 export function localStoreLog(log: {

@@ -210,8 +210,9 @@ export class WriteBehind {
       .then(
         () => {
           for (const j of jobs) this.#enqueued += j.data.records.length;
-          local?.take(jobs.map((j) => ({ id: j.id, data: j.data, attempt: 1 })));
           round.resolve();
+          // What `take` does not store stays held in the queue, for a worker once the hold ends.
+          if (local) local.take(jobs.map((j) => ({ id: j.id, data: j.data, attempt: 1 })));
         },
         (err: unknown) => {
           // Only adds made after this one's records can be pending, and none is in flight: these go first.

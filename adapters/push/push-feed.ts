@@ -10,7 +10,7 @@
  */
 import { NOTICE_EVENTS, type Notice, type OrderFacts, type RiderFacts } from '../../engine/index.js';
 import type { EventRecord, OrderSnapshotRow, RiderSnapshotRow } from '../../engine/index.js';
-import type { JobQueue } from '../../engine/ports/job-queue.js';
+import type { JobQueue, QueuedJob } from '../../engine/ports/job-queue.js';
 import type { EngineEvent } from '../../protocol/index.js';
 import { orderFactsOf } from './push-store.js';
 
@@ -89,10 +89,17 @@ export function pushJobsOf(
   return out;
 }
 
-/** What the persistence worker calls after storing a batch: queues its push jobs. */
+/**
+ * What the persistence worker calls after storing a batch: queues its push jobs. With `local` (the
+ * push worker runs in this process), they are queued held and handed to it from memory, as the
+ * write-behind hands its own jobs to the process's writer (docs/durability.md, "The process stores
+ * its own jobs"); the held jobs stay the durable copy.
+ */
 export const pushFeed =
-  (queue: JobQueue<PushJob>) =>
+  (queue: JobQueue<PushJob>, local?: { readonly holdMs: number; take(jobs: readonly QueuedJob<PushJob>[]): void }) =>
   async (records: readonly EventRecord[]): Promise<void> => {
     const jobs = pushJobsOf(records);
-    if (jobs.length > 0) await queue.enqueue(jobs);
+    if (jobs.length === 0) return;
+    await queue.enqueue(jobs, local ? { holdMs: local.holdMs } : undefined);
+    local?.take(jobs.map((j) => ({ id: j.id, data: j.data, attempt: 1 })));
   };

@@ -13,6 +13,7 @@ import type { JobConsumer, JobQueue, QueuedJob } from '../../engine/ports/job-qu
 import { FCM_MAX_PAYLOAD, fcmMessage, payloadBytes, type PushMessage, type PushSender } from './fcm-sender.js';
 import type { EventPushJob, PushJob } from './push-feed.js';
 import { pairKey, type PushStore, type SendState } from './push-store.js';
+import { LocalBatches } from '../queue/local-batches.js';
 
 export interface PushWorkerOptions {
   /** Sends of one (notice, token) at most, the first included (default 4). */
@@ -37,11 +38,16 @@ type Pending = { readonly notice: Notice; readonly token: string; readonly messa
 
 const MAX_DELAY_MS = 60_000;
 
+/** How the worker batches jobs, from the queue or from memory. */
+const BATCHES = { batchSize: 200, lingerMs: 10, inFlight: 2 } as const;
+
 export class PushWorker {
   readonly #store: PushStore;
   readonly #sender: PushSender;
   readonly #o: PushWorkerOptions;
   #consumer: JobConsumer | undefined;
+  #queue: JobQueue<PushJob> | undefined;
+  #local: LocalBatches<PushJob> | undefined;
   readonly stats: PushStats = { jobs: 0, notices: 0, sent: 0, dropped: 0, retried: 0, failed: 0 };
 
   constructor(store: PushStore, sender: PushSender, o: PushWorkerOptions) {
@@ -51,11 +57,35 @@ export class PushWorker {
   }
 
   start(queue: JobQueue<PushJob>): this {
-    this.#consumer ??= queue.consume((batch) => this.handle(batch), { batchSize: 200, lingerMs: 10, inFlight: 2 });
+    this.#consumer ??= queue.consume((batch) => this.handle(batch), BATCHES);
+    this.#queue = queue;
     return this;
   }
 
+  /**
+   * Handles push jobs this process has just queued held (`pushFeed`'s `local`), from memory, and
+   * settles them; a batch that fails is left to the queue's consumers when the hold ends. Only once
+   * `start`ed.
+   */
+  take(jobs: readonly QueuedJob<PushJob>[]): void {
+    if (this.#queue === undefined) throw new Error('the push worker takes jobs only once started');
+    this.#local ??= new LocalBatches(this.#queue, (batch) => this.handle(batch), {
+      ...BATCHES,
+      onFailure: (err, jobs) =>
+        this.#o.log?.(
+          err === undefined
+            ? { msg: 'push: handling its own jobs from memory again' }
+            : {
+                msg: `push: ${jobs} jobs could not be handled from memory; these, and any others that fail until it works again, go to a worker when their hold ends`,
+                err: err instanceof Error ? err.message : JSON.stringify(err),
+              },
+        ),
+    });
+    this.#local.take(jobs);
+  }
+
   async stop(): Promise<void> {
+    await this.#local?.stop();
     await this.#consumer?.close();
     this.#consumer = undefined;
   }

@@ -45,7 +45,7 @@ import { attachConsoleRoutes } from '../console/console-route.js';
 import { send } from '../http/http-io.js';
 import { CachingIdentity } from '../identity/caching-identity.js';
 import { createFirebaseIdentity } from '../identity/firebase-identity.js';
-import { EventWriter, localStoreLog, localStoreOf } from '../persistence/event-writer.js';
+import { EventWriter, holdMsOf, localStoreLog, localStoreOf } from '../persistence/event-writer.js';
 import { defaultRetention, pruneRetention } from '../persistence/retention.js';
 import { TrailWriter } from '../persistence/trail-writer.js';
 import { recoverEngine, type RecoveryReport } from '../persistence/recovery.js';
@@ -223,7 +223,11 @@ export async function startServer(
     // A gateway's events are written behind by the engine processes that own them.
     let local: LocalStore | undefined;
     if (config.inProcessWorker && !side) {
-      const feed = pushFeed(pushQueue);
+      // The push worker runs here too: the feed hands it its jobs from memory.
+      const feed = pushFeed(pushQueue, {
+        holdMs: holdMsOf(config.persistence),
+        take: (jobs) => push.worker.take(jobs),
+      });
       const writer = new EventWriter(eventQueue, st ? timedStore(storage.store, st) : storage.store, {
         batchSize: config.persistence.batchSize,
         afterStore: async (records) => {

@@ -36,12 +36,19 @@ export interface PushPipeline {
   readonly worker: PushWorker;
   readonly writeBehind: WriteBehind;
   readonly pushQueue: BullmqQueue<PushJob>;
+  readonly events: BullmqQueue<EventBatch>;
 }
 
+/**
+ * `local`: as `npm start` runs it, each process's own jobs held in the queues and handled from
+ * memory (docs/durability.md, "The process stores its own jobs"), held for `holdMs` (default
+ * 30 s); otherwise every job goes through the queues' workers.
+ */
 export async function startPushPipeline(
   t: { teardown(fn: () => unknown): void },
   engine: Engine,
   opts: Partial<PushWorkerOptions> = {},
+  how: { readonly local?: boolean; readonly holdMs?: number } = {},
 ): Promise<PushPipeline> {
   const url = await throwawayDatabase(t, 'push');
   const db = serverDatabase(url, { max: 4 });
@@ -52,7 +59,6 @@ export async function startPushPipeline(
   const events = new BullmqQueue<EventBatch>({ redis: SHARED_REDIS, name: 'engine-events', prefix });
   const pushQueue = new BullmqQueue<PushJob>({ redis: SHARED_REDIS, name: 'push', prefix });
   const eventStore = new PgEventStore(db);
-  const writer = new EventWriter(events, eventStore, { afterStore: pushFeed(pushQueue) }).start();
   const sender = fcmSender({
     projectId: 'demo-dispatch',
     credential: standInCredential(STAND_IN_ACCESS_TOKEN),
@@ -61,7 +67,12 @@ export async function startPushPipeline(
   });
   const store = new PushStore(db);
   const worker = new PushWorker(store, sender, { now: () => engine.now, retryBaseMs: 50, ...opts }).start(pushQueue);
-  const writeBehind = new WriteBehind(engine, events);
+  const holdMs = how.holdMs ?? 30_000;
+  const feed = how.local ? pushFeed(pushQueue, { holdMs, take: (jobs) => worker.take(jobs) }) : pushFeed(pushQueue);
+  const writer = new EventWriter(events, eventStore, { afterStore: feed }).start();
+  const writeBehind = how.local
+    ? new WriteBehind(engine, events, undefined, { holdMs, take: (jobs) => writer.take(jobs) })
+    : new WriteBehind(engine, events);
   t.teardown(async () => {
     await writeBehind.close();
     await writer.stop();
@@ -75,7 +86,7 @@ export async function startPushPipeline(
     await fcm.close();
     await rm(dir, { recursive: true, force: true });
   });
-  return { fcm, db, store, worker, writeBehind, pushQueue };
+  return { fcm, db, store, worker, writeBehind, pushQueue, events };
 }
 
 /** Waits until `pred` holds, checking every 20 ms; throws after `ms`. */
