@@ -22,11 +22,18 @@ COPY scripts/uws-runtime.ts scripts/patch-postgres-js.ts ./scripts/
 RUN node --import tsx scripts/uws-runtime.ts --prune && node --import tsx scripts/patch-postgres-js.ts
 
 # Stage 2: the runtime. Sources are owned by root and read-only to the user that runs them.
+# jemalloc is the C allocator: with glibc's, the uWS build drops sockets upgraded after an
+# asynchronous token check (docs/streams.md, "Sockets dropped right after an asynchronous upgrade").
 FROM ${NODE_IMAGE} AS runtime
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libjemalloc2 \
+ && rm -rf /var/lib/apt/lists/* \
+ && ln -s "/usr/lib/$(uname -m)-linux-gnu/libjemalloc.so.2" /usr/local/lib/libjemalloc.so.2
 ENV NODE_ENV=production \
     SERVER_HOST=0.0.0.0 \
     SERVER_PORT=8080 \
-    DATA_DIR=/data
+    DATA_DIR=/data \
+    LD_PRELOAD=/usr/local/lib/libjemalloc.so.2
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json package-lock.json tsconfig.json ./

@@ -90,7 +90,14 @@ function spawnRole(
   const child = spawn(process.execPath, [...flags, '--import', 'tsx', 'scripts/server.ts', '--role', role], {
     cwd: ROOT,
     // Several on one machine: each its own operations port unless told.
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', METRICS_PORT: '0', ...env },
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      HOME: process.env['HOME'] ?? '',
+      // The allocator scripts/with-jemalloc.sh gave this process (docs/streams.md).
+      ...(process.env['LD_PRELOAD'] ? { LD_PRELOAD: process.env['LD_PRELOAD'] } : {}),
+      METRICS_PORT: '0',
+      ...env,
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';

@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { DockerfileParser, type Instruction } from 'dockerfile-ast';
+import { jemallocPath } from '../support/jemalloc.js';
 import { useAuthEmulator } from '../support/firebase-emulator.js';
 import { throwawayDatabase } from '../support/pg.js';
 import { freePort } from '../support/redis-server.js';
@@ -80,8 +81,17 @@ t.test('the runtime stage: non-root, production, the commands of npm start and n
   const cmd = execForm(args(of('CMD')[0]!).join(' '));
   t.same(
     cmd,
-    pkg.scripts['start']!.split(' '),
-    'CMD is what npm start runs, without npm in between (signals reach node)',
+    pkg.scripts['start']!.replace(/^sh scripts\/with-jemalloc\.sh /, '').split(' '),
+    'CMD is what npm start runs, without npm or a shell in between (signals reach node)',
+  );
+  t.equal(env['LD_PRELOAD'], '/usr/local/lib/libjemalloc.so.2', 'with jemalloc preloaded, as npm start has it');
+  t.ok(
+    of('RUN').some(
+      (i) =>
+        /apt-get install .*libjemalloc2/.test(args(i).join(' ')) &&
+        /ln -s .*\/usr\/local\/lib\/libjemalloc\.so\.2/.test(args(i).join(' ')),
+    ),
+    'installed and linked where LD_PRELOAD points',
   );
   t.match(
     pkg.scripts['worker'],
@@ -211,6 +221,8 @@ t.test(
       DATA_DIR: data,
       FIREBASE_AUTH_EMULATOR_HOST: emulator.host,
       FIREBASE_PROJECT_ID: emulator.projectId,
+      // The image links jemalloc at /usr/local/lib; here this machine's stands in for it.
+      LD_PRELOAD: jemallocPath() ?? '',
     };
     const cmd = execForm(args(of('CMD')[0]!).join(' '));
     const server = spawn(cmd[0]!, cmd.slice(1), { cwd: app, env: childEnv, stdio: ['ignore', 'ignore', 'pipe'] });

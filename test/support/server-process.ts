@@ -39,7 +39,14 @@ export async function spawnServer(
 ): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/server.ts', ...(opts.args ?? [])], {
     cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', METRICS_PORT: '0', ...env },
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      HOME: process.env['HOME'] ?? '',
+      // The allocator scripts/with-jemalloc.sh gave this process (docs/streams.md).
+      ...(process.env['LD_PRELOAD'] ? { LD_PRELOAD: process.env['LD_PRELOAD'] } : {}),
+      METRICS_PORT: '0',
+      ...env,
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let tail = '';

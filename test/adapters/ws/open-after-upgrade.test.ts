@@ -1,101 +1,45 @@
 /**
  * The pinned uWS build's use of freed memory after an asynchronous upgrade
- * (docs/streams.md), over real sockets: a route whose `open` allocates and
- * writes native memory, as a busy gateway's does, loses sockets to 1006 when
- * that work runs inside the upgrade, and loses none through
- * `openAfterUpgrade`. The upgrade is the gateways' own `authenticatingUpgrade`
- * with a verifier that answers on the next turn of the event loop, as the
- * Auth emulator and a key fetch do.
+ * (docs/streams.md), over real sockets, under each C allocator: with glibc's,
+ * a route whose `open` allocates and writes native memory loses sockets to
+ * 1006 when that work runs inside the upgrade, and loses none through
+ * `openAfterUpgrade`; with jemalloc, which every entry point runs under
+ * (scripts/with-jemalloc.sh), it loses none even inside the upgrade. Each
+ * case is test/support/upgrade-hazard.ts in a process of its own.
  */
 import t from 'tap';
-import uWS from 'uWebSockets.js';
-import type { WebSocket as ServerSocket } from 'uWebSockets.js';
-import WebSocket from 'ws';
-import { authenticatingUpgrade, openAfterUpgrade } from '../../../adapters/ws/upgrade-auth.js';
-import type { IdentityVerifier } from '../../../engine/ports/identity.js';
-import { ok, type Principal } from '../../../protocol/index.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { jemallocPath, withoutJemalloc } from '../../support/jemalloc.js';
 
 const SOCKETS = 300;
 
-interface Conn {
-  readonly uid: string;
-}
-
-const principal: Principal = {
-  uid: 'u1',
-  role: 'customer',
-  email: 'u1@example.test',
-  phone: '+910000000001',
-  expiresAt: Date.now() + 3_600_000,
-  revocationChecked: false,
-};
-const laterVerifier: IdentityVerifier = {
-  verify: () => new Promise((resolve) => setImmediate(() => resolve(ok(principal)))),
-};
-
-/** What a busy `open` does to the C heap: blocks of many sizes, written, some kept a while. */
-const kept: Buffer[] = [];
-function allocatingOpen(ws: ServerSocket<Conn>): void {
-  for (let n = 24; n <= 256; n += 8) kept.push(Buffer.allocUnsafeSlow(n).fill(0x10));
-  if (kept.length > 1000) kept.splice(0, kept.length - 1000);
-  ws.send('hello');
-}
-
-async function serve(open: 'inside the upgrade' | 'after the upgrade') {
-  const upgrade = authenticatingUpgrade<Conn>({
-    identity: laterVerifier,
-    allowedOrigins: [],
-    subprotocol: 'test.v1',
-    optionalSubprotocol: true,
-    admit: (p) => ok({ uid: p.uid }),
-  });
-  const handlers =
-    open === 'inside the upgrade'
-      ? { open: allocatingOpen, close: () => undefined }
-      : openAfterUpgrade<Conn>(allocatingOpen, () => undefined);
-  const app = uWS.App().ws<Conn>('/*', { upgrade, ...handlers });
-  const listening = await new Promise<uWS.us_listen_socket>((resolve, reject) =>
-    app.listen('127.0.0.1', 0, (s) => (s ? resolve(s) : reject(new Error('listen failed')))),
+async function hazard(mode: 'inside' | 'after', env: NodeJS.ProcessEnv): Promise<{ clean: number; dropped: number }> {
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--import', 'tsx', 'test/support/upgrade-hazard.ts', mode, String(SOCKETS)],
+    { env, timeout: 60_000 },
   );
-  return { port: uWS.us_socket_local_port(listening), close: () => uWS.us_listen_socket_close(listening) };
+  return JSON.parse(stdout.trim().split('\n').at(-1)!) as { clean: number; dropped: number };
 }
 
-/** Opens `n` sockets, 50 at a time; counts those that heard `hello` and closed cleanly, and the 1006s. */
-async function connect(port: number, n: number) {
-  let clean = 0;
-  let dropped = 0;
-  for (let i = 0; i < n; i += 50) {
-    await Promise.all(
-      Array.from(
-        { length: Math.min(50, n - i) },
-        () =>
-          new Promise<void>((resolve) => {
-            const c = new WebSocket(`ws://127.0.0.1:${port}/`, { headers: { authorization: 'Bearer t' } });
-            c.on('error', () => undefined);
-            c.on('message', () => c.close(1000));
-            c.on('close', (code) => {
-              if (code === 1006) dropped++;
-              else if (code === 1000) clean++;
-              resolve();
-            });
-          }),
-      ),
-    );
-  }
-  return { clean, dropped };
-}
+const glibc = withoutJemalloc(process.env);
 
-t.test('open work inside the upgrade: the hazard is real on this uWS build', async (t) => {
-  const s = await serve('inside the upgrade');
-  t.teardown(s.close);
-  const r = await connect(s.port, SOCKETS);
-  // If this starts failing, the uWS build no longer has the bug and openAfterUpgrade can go.
+t.test('glibc, open work inside the upgrade: the hazard is real on this uWS build', async (t) => {
+  const r = await hazard('inside', glibc);
+  // If this starts failing, the uWS build no longer has the bug; openAfterUpgrade and jemalloc can go.
   t.ok(r.dropped > 0, `${r.dropped} of ${SOCKETS} sockets dropped with 1006`);
 });
 
-t.test('open work after the upgrade: no socket is dropped', async (t) => {
-  const s = await serve('after the upgrade');
-  t.teardown(s.close);
-  const r = await connect(s.port, SOCKETS);
-  t.same(r, { clean: SOCKETS, dropped: 0 });
+t.test('glibc, open work after the upgrade: no socket is dropped', async (t) => {
+  t.same(await hazard('after', glibc), { clean: SOCKETS, dropped: 0 });
+});
+
+t.test('jemalloc, open work inside the upgrade: no socket is dropped', async (t) => {
+  const lib = jemallocPath();
+  if (lib === undefined) {
+    t.fail('jemalloc is not installed (Debian: libjemalloc2; ./dev setup installs it)');
+    return;
+  }
+  t.same(await hazard('inside', { ...glibc, LD_PRELOAD: lib }), { clean: SOCKETS, dropped: 0 });
 });
