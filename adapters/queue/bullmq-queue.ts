@@ -168,7 +168,7 @@ export class BullmqQueue<T> implements JobQueue<T> {
   /**
    * Removes held jobs their producer stored itself, each by BullMQ's own removal script (a job a
    * worker has locked stays with it). They go on a connection of their own with ioredis's automatic
-   * pipelining, so the removals of one batch leave in one write; the producer's connection keeps
+   * pipelining, so the removals of one batch share their socket writes; the producer's connection keeps
    * one command per write, since an automatic pipeline is built per tick at a cost (see `enqueue`).
    */
   async settle(ids: readonly string[]): Promise<void> {
