@@ -8,8 +8,8 @@
  * Stops on SIGTERM or SIGINT after the batch in hand, within SHUTDOWN_GRACE_MS
  * (adapters/server/shutdown.ts); /readyz answers 503 from the first signal.
  */
-import { parsePersistenceConfig } from '../adapters/persistence/config.js';
-import { EventWriter, holdMsOf } from '../adapters/persistence/event-writer.js';
+import { holdMsOf, parsePersistenceConfig } from '../adapters/persistence/config.js';
+import { EventWriter } from '../adapters/persistence/event-writer.js';
 import { openStorage } from '../adapters/persistence/storage.js';
 import { parseFirebaseConfig } from '../adapters/identity/config.js';
 import { loggerFromEnv } from '../adapters/observability/logger.js';

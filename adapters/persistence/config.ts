@@ -108,3 +108,11 @@ export function parsePersistenceConfig(env: PersistenceEnv): PersistenceConfig {
     driver,
   });
 }
+
+/**
+ * How long a process holds the jobs it handles itself from the workers, ms (docs/durability.md,
+ * "The process stores its own jobs"): the queue's lock duration in server mode, the bound a batch
+ * held by a dead worker already has; 1 s embedded, where a crash loses the in-process queue anyway.
+ */
+export const holdMsOf = (config: PersistenceConfig): number =>
+  config.mode === 'server' ? config.lockDurationMs : 1_000;

@@ -7,7 +7,7 @@ import {
 } from '../../engine/ports/event-store.js';
 import type { JobConsumer, JobQueue, QueuedJob } from '../../engine/ports/job-queue.js';
 import { LocalBatches } from '../queue/local-batches.js';
-import type { PersistenceConfig } from './config.js';
+import { holdMsOf, type PersistenceConfig } from './config.js';
 import type { LocalStore } from './write-behind.js';
 
 export interface EventWriterOptions {
@@ -106,7 +106,7 @@ export class EventWriter {
    * `inFlight`); once a batch is stored its jobs are settled, so no consumer sees them. A batch whose
    * store fails is left in the queue, where a consumer takes it when the hold ends.
    */
-  take(jobs: readonly QueuedJob<EventBatch>[]): void {
+  take(jobs: readonly { readonly id: string; readonly data: EventBatch }[]): void {
     this.#local ??= new LocalBatches(this.#queue, (batch) => this.handle(batch), {
       batchSize: this.#opts.jobsPerBatch ?? 100,
       lingerMs: this.#opts.lingerMs ?? 5,
@@ -171,19 +171,10 @@ function* slices(
 const sameFence = (a: BatchFence | undefined, b: BatchFence | undefined): boolean =>
   a === b || (a !== undefined && b !== undefined && a.partition === b.partition && a.token === b.token);
 
-/**
- * The write-behind's local path through `writer` (WriteBehind's `local`). Jobs are held from the
- * queue's workers for the queue's lock duration (`QUEUE_LOCK_MS`): a process that dies before
- * storing its own jobs leaves them to any worker after that long, the bound a batch held by a dead
- * worker already has. Embedded: 1 s (a crash loses the in-process queue anyway).
- */
+/** The write-behind's local path through `writer` (WriteBehind's `local`), held for {@link holdMsOf}. */
 export function localStoreOf(writer: EventWriter, config: PersistenceConfig): LocalStore {
   return { holdMs: holdMsOf(config), take: (jobs) => writer.take(jobs) };
 }
-
-/** How long a process holds its own jobs from the workers (see {@link localStoreOf}), ms. */
-export const holdMsOf = (config: PersistenceConfig): number =>
-  config.mode === 'server' ? config.lockDurationMs : 1_000;
 
 /** Logs the local path failing (once, until it works again) and recovering. */
 export function localStoreLog(log: {

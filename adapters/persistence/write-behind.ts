@@ -1,5 +1,6 @@
 import type { ActorRow, BatchFence, EventBatch, EventRecord } from '../../engine/ports/event-store.js';
-import type { JobQueue, QueuedJob } from '../../engine/ports/job-queue.js';
+import type { JobQueue } from '../../engine/ports/job-queue.js';
+import type { HeldJobs } from '../queue/local-batches.js';
 import type { AggregateKind, EngineEvent } from '../../protocol/index.js';
 
 /** The part of the engine write-behind needs. */
@@ -57,14 +58,8 @@ function statesOnce(records: EventRecord[]): EventRecord[] {
   return records;
 }
 
-/**
- * Where a process stores its own records (the in-process {@link EventWriter}'s `take`): each add's
- * jobs are enqueued held for `holdMs` and handed to `take` once they are in the queue.
- */
-export interface LocalStore {
-  readonly holdMs: number;
-  take(jobs: readonly QueuedJob<EventBatch>[]): void;
-}
+/** Where a process stores its own records: the in-process {@link EventWriter}'s `take`. */
+export type LocalStore = HeldJobs<EventBatch>;
 
 /**
  * Turns every engine event into a record carrying the event and its actor's
@@ -212,7 +207,7 @@ export class WriteBehind {
           for (const j of jobs) this.#enqueued += j.data.records.length;
           round.resolve();
           // What `take` does not store stays held in the queue, for a worker once the hold ends.
-          if (local) local.take(jobs.map((j) => ({ id: j.id, data: j.data, attempt: 1 })));
+          local?.take(jobs);
         },
         (err: unknown) => {
           // Only adds made after this one's records can be pending, and none is in flight: these go first.

@@ -10,7 +10,8 @@
  */
 import { NOTICE_EVENTS, type Notice, type OrderFacts, type RiderFacts } from '../../engine/index.js';
 import type { EventRecord, OrderSnapshotRow, RiderSnapshotRow } from '../../engine/index.js';
-import type { JobQueue, QueuedJob } from '../../engine/ports/job-queue.js';
+import type { JobQueue } from '../../engine/ports/job-queue.js';
+import type { HeldJobs } from '../queue/local-batches.js';
 import type { EngineEvent } from '../../protocol/index.js';
 import { orderFactsOf } from './push-store.js';
 
@@ -96,10 +97,10 @@ export function pushJobsOf(
  * its own jobs"); the held jobs stay the durable copy.
  */
 export const pushFeed =
-  (queue: JobQueue<PushJob>, local?: { readonly holdMs: number; take(jobs: readonly QueuedJob<PushJob>[]): void }) =>
+  (queue: JobQueue<PushJob>, local?: HeldJobs<PushJob>) =>
   async (records: readonly EventRecord[]): Promise<void> => {
     const jobs = pushJobsOf(records);
     if (jobs.length === 0) return;
     await queue.enqueue(jobs, local ? { holdMs: local.holdMs } : undefined);
-    local?.take(jobs.map((j) => ({ id: j.id, data: j.data, attempt: 1 })));
+    local?.take(jobs);
   };

@@ -67,7 +67,7 @@ export class PushWorker {
    * settles them; a batch that fails is left to the queue's consumers when the hold ends. Only once
    * `start`ed.
    */
-  take(jobs: readonly QueuedJob<PushJob>[]): void {
+  take(jobs: readonly { readonly id: string; readonly data: PushJob }[]): void {
     if (this.#queue === undefined) throw new Error('the push worker takes jobs only once started');
     this.#local ??= new LocalBatches(this.#queue, (batch) => this.handle(batch), {
       ...BATCHES,

@@ -1,5 +1,14 @@
 import type { BatchHandler, JobQueue, QueuedJob } from '../../engine/ports/job-queue.js';
 
+/**
+ * Where a producer hands the jobs it has just enqueued held (`holdMs`) to be handled in its own
+ * process (see {@link LocalBatches}): the write-behind's records, the push feed's jobs.
+ */
+export interface HeldJobs<T> {
+  readonly holdMs: number;
+  take(jobs: readonly { readonly id: string; readonly data: T }[]): void;
+}
+
 export interface LocalBatchesOptions {
   /** Most jobs handled at once. */
   readonly batchSize: number;
@@ -40,8 +49,9 @@ export class LocalBatches<T> {
     this.#o = o;
   }
 
-  take(jobs: readonly QueuedJob<T>[]): void {
-    for (const j of jobs) this.#buffer.push(j);
+  /** The jobs just enqueued held, each on its first attempt. */
+  take(jobs: readonly { readonly id: string; readonly data: T }[]): void {
+    for (const j of jobs) this.#buffer.push({ id: j.id, data: j.data, attempt: 1 });
     this.#pump();
   }
 

@@ -1,17 +1,14 @@
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
-/** Where scripts/with-jemalloc.sh looks for jemalloc, in its order. */
-const CANDIDATES = [
-  '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2',
-  '/usr/lib/aarch64-linux-gnu/libjemalloc.so.2',
-  '/usr/lib64/libjemalloc.so.2',
-  '/usr/lib/libjemalloc.so.2',
-  '/usr/local/lib/libjemalloc.so.2',
-];
+const SCRIPT = fileURLToPath(new URL('../../scripts/with-jemalloc.sh', import.meta.url));
 
 /** This machine's jemalloc, as scripts/with-jemalloc.sh finds it (`./dev setup` installs it). */
 export function jemallocPath(): string | undefined {
-  return CANDIDATES.find((p) => existsSync(p));
+  const preload = execFileSync('sh', [SCRIPT, 'sh', '-c', 'printf %s "${LD_PRELOAD:-}"'], {
+    env: withoutJemalloc(process.env),
+  }).toString();
+  return preload.split(':').find((p) => p.includes('libjemalloc'));
 }
 
 /** `env` without jemalloc preloaded: glibc's allocator. */
