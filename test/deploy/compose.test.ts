@@ -17,6 +17,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { parseServerConfig } from '../../adapters/server/server-config.js';
+import { imageCommand } from '../support/jemalloc.js';
 import { caddyEnv } from '../../scripts/edge/config.js';
 
 const run = promisify(execFile);
@@ -111,7 +112,7 @@ if (which === '') {
   });
 
   t.test('commands are the npm scripts, run by node itself so SIGTERM reaches it', async (t) => {
-    t.same(s['server'].command, pkg.scripts['start']!.split(' '));
+    t.same(s['server'].command, imageCommand(pkg.scripts['start']!));
     t.same(s['worker'].command, pkg.scripts['worker']!.split(' '));
     t.same(s['migrate'].command, pkg.scripts['migrate']!.split(' '));
     for (const name of ['server', 'worker', 'migrate'])

@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { DockerfileParser, type Instruction } from 'dockerfile-ast';
-import { jemallocPath } from '../support/jemalloc.js';
+import { imageCommand, jemallocPath } from '../support/jemalloc.js';
 import { useAuthEmulator } from '../support/firebase-emulator.js';
 import { throwawayDatabase } from '../support/pg.js';
 import { freePort } from '../support/redis-server.js';
@@ -81,7 +81,7 @@ t.test('the runtime stage: non-root, production, the commands of npm start and n
   const cmd = execForm(args(of('CMD')[0]!).join(' '));
   t.same(
     cmd,
-    pkg.scripts['start']!.replace(/^sh scripts\/with-jemalloc\.sh /, '').split(' '),
+    imageCommand(pkg.scripts['start']!),
     'CMD is what npm start runs, without npm or a shell in between (signals reach node)',
   );
   t.equal(env['LD_PRELOAD'], '/usr/local/lib/libjemalloc.so.2', 'with jemalloc preloaded, as npm start has it');

@@ -20,6 +20,7 @@ import { Job } from 'kubernetes-models/batch/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Namespace, Service } from 'kubernetes-models/v1';
 import { parseServerConfig } from '../../adapters/server/server-config.js';
+import { imageCommand } from '../support/jemalloc.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const DIR = join(ROOT, 'deploy', 'k8s');
@@ -169,8 +170,7 @@ t.test('the server: one replica, replaced with Recreate; probes on /livez, /read
   t.equal(d.spec.replicas, 1, 'one engine owns the city (DESIGN.md, Scale beyond one process)');
   t.equal(d.spec.strategy.type, 'Recreate', 'never two engines on one database during a rollout');
   const c = d.spec.template.spec.containers[0];
-  // The image preloads jemalloc itself (Dockerfile's LD_PRELOAD), so no shell in between.
-  t.same(c.command, pkg.scripts['start']!.replace(/^sh scripts\/with-jemalloc\.sh /, '').split(' '));
+  t.same(c.command, imageCommand(pkg.scripts['start']!));
   t.equal(c.livenessProbe.httpGet.path, '/livez');
   t.equal(c.readinessProbe.httpGet.path, '/readyz');
   t.ok(c.startupProbe, 'a startup probe covers recovery');

@@ -22,3 +22,11 @@ export function withoutJemalloc(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   else out['LD_PRELOAD'] = rest;
   return out;
 }
+
+/**
+ * An npm script's command as the image runs it: without scripts/with-jemalloc.sh in front, since
+ * the image preloads jemalloc itself (the Dockerfile's LD_PRELOAD), so node is the process that
+ * gets the signals.
+ */
+export const imageCommand = (script: string): string[] =>
+  script.replace(/^sh scripts\/with-jemalloc\.sh /, '').split(' ');
