@@ -70,6 +70,17 @@ if (which === '') {
       env: { PATH: process.env['PATH'] ?? '', HOME: dir, ...env },
     });
 
+  // Every await before the first subtest: a subtest created after an await can come after the root
+  // test has ended on a slow run, and tap then drops it with "cannot create subtest after parent
+  // test ends" instead of failing.
+  const { stdout } = await compose(dotEnv);
+  const cfg = parse(stdout) as {
+    services: Record<string, any>;
+    secrets: Record<string, { file: string }>;
+    volumes: Record<string, unknown>;
+  };
+  const s = cfg.services;
+
   t.test('.env.example names every variable the file requires', async (t) => {
     const example = readFileSync(join(ROOT, 'deploy', 'compose', '.env.example'), 'utf8');
     const required = [...readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8').matchAll(/\$\{(\w+):\?/g)].map(
@@ -89,14 +100,6 @@ if (which === '') {
     );
     t.match(err?.stderr, /ENCRYPTION_KEY in \.env \(openssl rand -hex 32\)/);
   });
-
-  const { stdout } = await compose(dotEnv);
-  const cfg = parse(stdout) as {
-    services: Record<string, any>;
-    secrets: Record<string, { file: string }>;
-    volumes: Record<string, unknown>;
-  };
-  const s = cfg.services;
 
   t.test('the whole stack: Postgres, Redis, migrations, server, worker, Caddy, Prometheus', async (t) => {
     t.same(Object.keys(s).sort(), ['caddy', 'migrate', 'postgres', 'prometheus', 'redis', 'server', 'worker']);
