@@ -8,7 +8,8 @@ import { type ErrorCode, type Principal, type Rejection, reject, type Result } f
 import type { PaymentGateway } from '../../engine/ports/payment-gateway.js';
 import type { EngineCommands } from '../engine-commands.js';
 import type { FieldCipher } from '../crypto/field-cipher.js';
-import type { CatalogStore, RefundView } from '../postgres/catalog-store.js';
+import type { CatalogStore } from '../postgres/catalog-store.js';
+import type { MoneyStore, RefundView } from '../postgres/money-store.js';
 
 export interface GatewayConfig {
   /** Server version, in /health and /openapi.json. */
@@ -30,6 +31,8 @@ export interface GatewayDeps {
   /** Where the handlers send commands: the same engine in one process, the partitions' owners from a gateway. */
   readonly commands: EngineCommands;
   readonly catalog: CatalogStore;
+  /** Payments, the gateway's events and refunds; written in the catalog's transactions. */
+  readonly money: MoneyStore;
   readonly clock: Clock;
   readonly config: GatewayConfig;
   /** Resolves when every engine event so far is durable (in Redis); rejects with a 503-bound error otherwise. */

@@ -9,6 +9,7 @@ import type { EventStore } from '../../engine/ports/event-store.js';
 import type { IdentityVerifier } from '../../engine/ports/identity.js';
 import type { BatchHandler, ConsumeOptions, JobQueue } from '../../engine/ports/job-queue.js';
 import type { CatalogStore } from '../postgres/catalog-store.js';
+import type { MoneyStore } from '../postgres/money-store.js';
 import type { EventSource } from '../persistence/write-behind.js';
 import type { StageTimer } from './stage-profiler.js';
 
@@ -57,7 +58,7 @@ export const timedEngine = (engine: Engine, st: StageTimer): Engine =>
   timedMethods(engine, st, (m) => (NOT_COMMANDS.has(m) ? undefined : { stage: 'engine', how: 'sync' }));
 
 /** Statements run inside a caller's transaction: the transaction is what is timed. */
-const IN_TRANSACTION = /^(insert|store|update|replace|set[A-Z]|mark|settle|request|ensure|resubmit|paymentBy)/;
+const IN_TRANSACTION = /^(insert|store|update|replace|set[A-Z]|ensure|resubmit)/;
 
 /**
  * The catalog: reads under `catalog_reads`; the order row (the autocommitted
@@ -72,6 +73,13 @@ export const timedCatalog = (catalog: CatalogStore, st: StageTimer): CatalogStor
         ? undefined
         : { stage: 'catalog_reads', how: 'io' },
   );
+
+/** The payment reads of the REST handlers, under `catalog_reads` with the catalog's; the rest is not timed. */
+const MONEY_READS = new Set(['getPayment', 'openPaymentOf', 'refundsOf']);
+
+/** The money store as the REST handlers call it: its reads timed as the catalog's. */
+export const timedMoney = (money: MoneyStore, st: StageTimer): MoneyStore =>
+  timedMethods(money, st, (m) => (MONEY_READS.has(m) ? { stage: 'catalog_reads', how: 'io' } : undefined));
 
 /** Token verification: a chain of microtasks once the keys are cached. */
 export const timedIdentity = (identity: IdentityVerifier, st: StageTimer): IdentityVerifier => ({
@@ -112,6 +120,7 @@ export const timedSource = (source: EventSource, st: StageTimer): EventSource =>
 export interface ServerParts {
   readonly engine: Engine;
   readonly catalog: CatalogStore;
+  readonly money: MoneyStore;
   readonly identity: IdentityVerifier;
   /** The write-behind barrier the edges wait on before answering. */
   readonly durable: () => Promise<void>;
@@ -126,6 +135,7 @@ export function timedParts(parts: ServerParts, st?: StageTimer): ServerParts {
   return {
     engine: timedEngine(parts.engine, st),
     catalog: timedCatalog(parts.catalog, st),
+    money: timedMoney(parts.money, st),
     identity: timedIdentity(parts.identity, st),
     durable: () => st.io('durability', parts.durable),
   };

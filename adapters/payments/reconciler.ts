@@ -17,6 +17,7 @@ import type { RelayLogger } from './refund-relay.js';
 export interface ReconcilerOptions {
   readonly gateway: PaymentGateway;
   readonly money: MoneyStore;
+  /** Opens the transaction a missing refund is asked for in. */
   readonly catalog: CatalogStore;
   readonly settlement: ReturnType<typeof paymentSettlement>;
   readonly log: RelayLogger;
@@ -137,7 +138,7 @@ export class Reconciler {
     for (const m of await money.refundsMissing(batch)) {
       const ask = { id: randomUUID(), paymentId: m.id, amountPaise: m.amount_paise, reason: m.reason };
       try {
-        const created = await catalog.transaction('reconcile refund', (tx) => catalog.requestRefund(tx, ask));
+        const created = await catalog.transaction('reconcile refund', (tx) => money.requestRefund(tx, ask));
         if (created) refundsRequested++;
       } catch (err) {
         note(err, `refund of payment ${m.id}`);

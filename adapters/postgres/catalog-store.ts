@@ -1,13 +1,15 @@
 /**
  * What the REST gateway keeps in Postgres (or PGlite) beside the engine's own
  * log: profiles, restaurant details and menus, orders as placed (address,
- * priced items, payment method), UPI payment requests and Idempotency-Key
- * results (sql/0001_init.sql, sql/0003_gateway.sql). Written synchronously:
- * the client is answered after the row is committed. Connection failures
- * surface as {@link DependencyUnavailableError} (503 at the edge).
+ * priced items, payment method) and Idempotency-Key results (sql/0001_init.sql,
+ * sql/0003_gateway.sql); payments and refunds are the MoneyStore's
+ * (money-store.ts). Written synchronously: the client is answered after the
+ * row is committed. Connection failures surface as DependencyUnavailableError
+ * (guarded.ts; 503 at the edge).
  */
 import type { MenuItem, OperatingHours } from '../../engine/catalog.js';
-import { DependencyUnavailableError, isConnectionError } from '../dependency-error.js';
+import { guarded } from './guarded.js';
+import type { RefundView } from './money-store.js';
 import type { SqlDatabase, SqlTx } from './sql-database.js';
 
 export interface UserRow {
@@ -74,17 +76,6 @@ export interface OrderRow {
   readonly refund: RefundView | null;
 }
 
-/** A refund as orders and payments show it (times as the database gives them, ISO strings in JSON). */
-export interface RefundView {
-  readonly id: string;
-  readonly status: 'requested' | 'pending' | 'processed' | 'failed';
-  readonly amount_paise: number;
-  readonly reason: string;
-  readonly requested_at: string | Date;
-  readonly accepted_at: string | Date | null;
-  readonly settled_at: string | Date | null;
-}
-
 /** An order's seed status, event seq and rider as the live engine has them. */
 export interface OrderStatusNow {
   readonly status: string;
@@ -100,22 +91,6 @@ export interface OrderItemRow {
   readonly special_instructions: string | null;
 }
 
-export interface PaymentRow {
-  readonly id: string;
-  readonly order_id: string;
-  readonly customer_id: string;
-  readonly amount_paise: number;
-  readonly status: string;
-  readonly transaction_id: string;
-  readonly payer_vpa: string;
-  readonly payment_url: string;
-  readonly expires_at: Date;
-  readonly created_at: Date;
-  readonly updated_at: Date;
-  /** The gateway's payment order, when the payment went through the gateway. */
-  readonly gateway_order_id?: string | null;
-}
-
 export interface StoredReply {
   readonly route: string;
   readonly request_hash: string;
@@ -125,20 +100,10 @@ export interface StoredReply {
 
 const json = (x: unknown): string | null => (x === undefined || x === null ? null : JSON.stringify(x));
 
-/** Runs `fn`, turning a lost connection into a 503-bound error. */
-async function guarded<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (isConnectionError(err)) throw new DependencyUnavailableError(`database unavailable (${what})`, { cause: err });
-    throw err;
-  }
-}
-
 export class CatalogStore {
   constructor(readonly db: SqlDatabase) {}
 
-  /** Runs `fn` in one transaction; a lost connection becomes {@link DependencyUnavailableError}. */
+  /** Runs `fn` in one transaction; a lost connection becomes DependencyUnavailableError ({@link guarded}). */
   transaction<T>(what: string, fn: (tx: SqlTx) => Promise<T>): Promise<T> {
     return guarded(what, () => this.db.transaction(fn));
   }
@@ -525,134 +490,6 @@ export class CatalogStore {
       ).rows;
       return { rows, total };
     });
-  }
-
-  // ─── Payments ────────────────────────────────────────────────────────────
-
-  /** Inserts a payment request; false when the order already has an open one. */
-  async insertPayment(tx: SqlTx, p: Omit<PaymentRow, 'created_at' | 'updated_at'>): Promise<boolean> {
-    const res = await tx.query(
-      `INSERT INTO payments (id, order_id, customer_id, gateway, amount_paise, status, transaction_id, payer_vpa, payment_url, expires_at, gateway_order_id)
-       VALUES ($1, $2, $3, $10, $4, $5, $6, $7, $8, $9, $11)
-       ON CONFLICT (order_id) WHERE status IN ('created', 'pending', 'captured') DO NOTHING RETURNING id`,
-      [
-        p.id,
-        p.order_id,
-        p.customer_id,
-        p.amount_paise,
-        p.status,
-        p.transaction_id,
-        p.payer_vpa,
-        p.payment_url,
-        p.expires_at,
-        p.gateway_order_id ? 'razorpay' : 'upi-intent',
-        p.gateway_order_id ?? null,
-      ],
-    );
-    return res.rows.length === 1;
-  }
-
-  getPayment(id: string): Promise<PaymentRow | undefined> {
-    return guarded(
-      'read payment',
-      async () => (await this.db.query<PaymentRow>('SELECT * FROM payments WHERE id = $1', [id])).rows[0],
-    );
-  }
-
-  openPaymentOf(orderId: string): Promise<PaymentRow | undefined> {
-    return guarded(
-      'read payment',
-      async () =>
-        (
-          await this.db.query<PaymentRow>(
-            `SELECT * FROM payments WHERE order_id = $1 AND status IN ('created', 'pending', 'captured')`,
-            [orderId],
-          )
-        ).rows[0],
-    );
-  }
-
-  // ─── Webhooks, refunds, outbox ───────────────────────────────────────────
-
-  /** Records a gateway event; false when it was recorded before (a redelivery). */
-  async insertInbox(tx: SqlTx, gateway: string, eventId: string, type: string, payload: unknown): Promise<boolean> {
-    const res = await tx.query(
-      `INSERT INTO webhook_inbox (gateway, event_id, event_type, payload) VALUES ($1, $2, $3, $4::jsonb)
-       ON CONFLICT (gateway, event_id) DO NOTHING RETURNING event_id`,
-      [gateway, eventId, type, JSON.stringify(payload)],
-    );
-    return res.rows.length === 1;
-  }
-
-  async markInboxProcessed(tx: SqlTx, gateway: string, eventId: string): Promise<void> {
-    await tx.query('UPDATE webhook_inbox SET processed_at = now() WHERE gateway = $1 AND event_id = $2', [
-      gateway,
-      eventId,
-    ]);
-  }
-
-  /** The payment of a UPI reference, locked until the transaction ends. */
-  async paymentByTransaction(tx: SqlTx, transactionId: string): Promise<PaymentRow | undefined> {
-    return (await tx.query<PaymentRow>('SELECT * FROM payments WHERE transaction_id = $1 FOR UPDATE', [transactionId]))
-      .rows[0];
-  }
-
-  /** Moves a payment on, only forward: from created or pending to `status`, or from expired to captured. */
-  async settlePayment(tx: SqlTx, id: string, status: 'captured' | 'failed', gatewayRef: string): Promise<boolean> {
-    // A capture after we gave up on the payment (expired) is still money received: recorded, then refunded.
-    const res = await tx.query(
-      `UPDATE payments SET status = $2, gateway_ref = $3, updated_at = now(), captured_at = CASE WHEN $2 = 'captured' THEN now() END
-       WHERE id = $1 AND (status IN ('created', 'pending') OR (status = 'expired' AND $2 = 'captured')) RETURNING id`,
-      [id, status, gatewayRef],
-    );
-    return res.rows.length === 1;
-  }
-
-  /**
-   * Asks for a refund: a refunds row and the outbox row that will carry it to
-   * the gateway, in the caller's transaction, both keyed so that asking twice
-   * changes nothing. Answers whether this call created it.
-   */
-  async requestRefund(
-    tx: SqlTx,
-    r: { id: string; paymentId: string; amountPaise: number; reason: string },
-  ): Promise<boolean> {
-    const key = `refund-${r.paymentId}`;
-    const res = await tx.query(
-      `INSERT INTO refunds (id, payment_id, order_id, idempotency_key, amount_paise, reason, status)
-       SELECT $1, $2, p.order_id, $3, $4, $5, 'requested' FROM payments p WHERE p.id = $2
-       ON CONFLICT (idempotency_key) DO NOTHING RETURNING order_id`,
-      [r.id, r.paymentId, key, r.amountPaise, r.reason],
-    );
-    if (res.rows.length === 0) return false;
-    await tx.query(
-      `INSERT INTO outbox (topic, key, payload) VALUES ('payment.refund', $1, $2::jsonb) ON CONFLICT (key) DO NOTHING`,
-      [
-        key,
-        JSON.stringify({
-          refund_id: r.id,
-          payment_id: r.paymentId,
-          order_id: res.rows[0]!['order_id'],
-          amount_paise: r.amountPaise,
-          reason: r.reason,
-        }),
-      ],
-    );
-    return true;
-  }
-
-  refundsOf(paymentId: string): Promise<RefundView[]> {
-    return guarded(
-      'read refunds',
-      async () =>
-        (
-          await this.db.query<RefundView>(
-            `SELECT id, status, amount_paise, reason, created_at AS requested_at, accepted_at, settled_at
-       FROM refunds WHERE payment_id = $1 ORDER BY created_at`,
-            [paymentId],
-          )
-        ).rows,
-    );
   }
 
   // ─── Idempotency keys ────────────────────────────────────────────────────

@@ -1,10 +1,41 @@
 /**
- * The money rows beyond a payment request: refunds and their outbox rows as
- * the relay claims and settles them, what reconciliation asks about, and the
- * settlement report. Refunds move only forward: requested → pending (the
- * gateway accepted) → processed | failed; `failed` is for an operator.
+ * The money rows: payment requests, the gateway's events (webhook inbox),
+ * refunds and their outbox rows as the relay claims and settles them, what
+ * reconciliation asks about, and the settlement report. Refunds move only
+ * forward: requested → pending (the gateway accepted) → processed | failed;
+ * `failed` is for an operator. Writes that take a `tx` run in the caller's
+ * transaction (CatalogStore.transaction); the REST handlers' reads turn a lost
+ * connection into DependencyUnavailableError ({@link guarded}).
  */
+import { guarded } from './guarded.js';
 import type { SqlDatabase, SqlTx } from './sql-database.js';
+
+export interface PaymentRow {
+  readonly id: string;
+  readonly order_id: string;
+  readonly customer_id: string;
+  readonly amount_paise: number;
+  readonly status: string;
+  readonly transaction_id: string;
+  readonly payer_vpa: string;
+  readonly payment_url: string;
+  readonly expires_at: Date;
+  readonly created_at: Date;
+  readonly updated_at: Date;
+  /** The gateway's payment order, when the payment went through the gateway. */
+  readonly gateway_order_id?: string | null;
+}
+
+/** A refund as orders and payments show it (times as the database gives them, ISO strings in JSON). */
+export interface RefundView {
+  readonly id: string;
+  readonly status: 'requested' | 'pending' | 'processed' | 'failed';
+  readonly amount_paise: number;
+  readonly reason: string;
+  readonly requested_at: string | Date;
+  readonly accepted_at: string | Date | null;
+  readonly settled_at: string | Date | null;
+}
 
 /** An outbox row claimed by the relay, with what the gateway call needs. */
 export interface ClaimedRefund {
@@ -71,6 +102,136 @@ export interface SettlementRow {
 
 export class MoneyStore {
   constructor(readonly db: SqlDatabase) {}
+
+  // ─── Payments ────────────────────────────────────────────────────────────
+
+  /** Inserts a payment request; false when the order already has an open one. */
+  async insertPayment(tx: SqlTx, p: Omit<PaymentRow, 'created_at' | 'updated_at'>): Promise<boolean> {
+    const res = await tx.query(
+      `INSERT INTO payments (id, order_id, customer_id, gateway, amount_paise, status, transaction_id, payer_vpa, payment_url, expires_at, gateway_order_id)
+       VALUES ($1, $2, $3, $10, $4, $5, $6, $7, $8, $9, $11)
+       ON CONFLICT (order_id) WHERE status IN ('created', 'pending', 'captured') DO NOTHING RETURNING id`,
+      [
+        p.id,
+        p.order_id,
+        p.customer_id,
+        p.amount_paise,
+        p.status,
+        p.transaction_id,
+        p.payer_vpa,
+        p.payment_url,
+        p.expires_at,
+        p.gateway_order_id ? 'razorpay' : 'upi-intent',
+        p.gateway_order_id ?? null,
+      ],
+    );
+    return res.rows.length === 1;
+  }
+
+  getPayment(id: string): Promise<PaymentRow | undefined> {
+    return guarded(
+      'read payment',
+      async () => (await this.db.query<PaymentRow>('SELECT * FROM payments WHERE id = $1', [id])).rows[0],
+    );
+  }
+
+  openPaymentOf(orderId: string): Promise<PaymentRow | undefined> {
+    return guarded(
+      'read payment',
+      async () =>
+        (
+          await this.db.query<PaymentRow>(
+            `SELECT * FROM payments WHERE order_id = $1 AND status IN ('created', 'pending', 'captured')`,
+            [orderId],
+          )
+        ).rows[0],
+    );
+  }
+
+  // ─── Webhooks, refunds, outbox ───────────────────────────────────────────
+
+  /** Records a gateway event; false when it was recorded before (a redelivery). */
+  async insertInbox(tx: SqlTx, gateway: string, eventId: string, type: string, payload: unknown): Promise<boolean> {
+    const res = await tx.query(
+      `INSERT INTO webhook_inbox (gateway, event_id, event_type, payload) VALUES ($1, $2, $3, $4::jsonb)
+       ON CONFLICT (gateway, event_id) DO NOTHING RETURNING event_id`,
+      [gateway, eventId, type, JSON.stringify(payload)],
+    );
+    return res.rows.length === 1;
+  }
+
+  async markInboxProcessed(tx: SqlTx, gateway: string, eventId: string): Promise<void> {
+    await tx.query('UPDATE webhook_inbox SET processed_at = now() WHERE gateway = $1 AND event_id = $2', [
+      gateway,
+      eventId,
+    ]);
+  }
+
+  /** The payment of a UPI reference, locked until the transaction ends. */
+  async paymentByTransaction(tx: SqlTx, transactionId: string): Promise<PaymentRow | undefined> {
+    return (await tx.query<PaymentRow>('SELECT * FROM payments WHERE transaction_id = $1 FOR UPDATE', [transactionId]))
+      .rows[0];
+  }
+
+  /** Moves a payment on, only forward: from created or pending to `status`, or from expired to captured. */
+  async settlePayment(tx: SqlTx, id: string, status: 'captured' | 'failed', gatewayRef: string): Promise<boolean> {
+    // A capture after we gave up on the payment (expired) is still money received: recorded, then refunded.
+    const res = await tx.query(
+      `UPDATE payments SET status = $2, gateway_ref = $3, updated_at = now(), captured_at = CASE WHEN $2 = 'captured' THEN now() END
+       WHERE id = $1 AND (status IN ('created', 'pending') OR (status = 'expired' AND $2 = 'captured')) RETURNING id`,
+      [id, status, gatewayRef],
+    );
+    return res.rows.length === 1;
+  }
+
+  /**
+   * Asks for a refund: a refunds row and the outbox row that will carry it to
+   * the gateway, in the caller's transaction, both keyed so that asking twice
+   * changes nothing. Answers whether this call created it.
+   */
+  async requestRefund(
+    tx: SqlTx,
+    r: { id: string; paymentId: string; amountPaise: number; reason: string },
+  ): Promise<boolean> {
+    const key = `refund-${r.paymentId}`;
+    const res = await tx.query(
+      `INSERT INTO refunds (id, payment_id, order_id, idempotency_key, amount_paise, reason, status)
+       SELECT $1, $2, p.order_id, $3, $4, $5, 'requested' FROM payments p WHERE p.id = $2
+       ON CONFLICT (idempotency_key) DO NOTHING RETURNING order_id`,
+      [r.id, r.paymentId, key, r.amountPaise, r.reason],
+    );
+    if (res.rows.length === 0) return false;
+    await tx.query(
+      `INSERT INTO outbox (topic, key, payload) VALUES ('payment.refund', $1, $2::jsonb) ON CONFLICT (key) DO NOTHING`,
+      [
+        key,
+        JSON.stringify({
+          refund_id: r.id,
+          payment_id: r.paymentId,
+          order_id: res.rows[0]!['order_id'],
+          amount_paise: r.amountPaise,
+          reason: r.reason,
+        }),
+      ],
+    );
+    return true;
+  }
+
+  refundsOf(paymentId: string): Promise<RefundView[]> {
+    return guarded(
+      'read refunds',
+      async () =>
+        (
+          await this.db.query<RefundView>(
+            `SELECT id, status, amount_paise, reason, created_at AS requested_at, accepted_at, settled_at
+       FROM refunds WHERE payment_id = $1 ORDER BY created_at`,
+            [paymentId],
+          )
+        ).rows,
+    );
+  }
+
+  // ─── Refund relay, reconciliation, settlement ────────────────────────────
 
   /**
    * Claims up to `limit` due refund rows for `leaseMs`: they are not due again

@@ -265,11 +265,13 @@ export async function startServer(
     });
     if (verifier instanceof CachingIdentity) metrics.watchIdentityCache(verifier);
     const catalog = new CatalogStore(storage.db);
+    const money = new MoneyStore(storage.db);
     // What the edges call: the same parts, timed when profiling.
     const edge = timedParts(
       {
         engine,
         catalog,
+        money,
         identity: hooks.wrapIdentity ? hooks.wrapIdentity(verifier) : verifier,
         // A gateway's commands are answered once durable at their owner: nothing is left to wait for.
         durable: writeBehind ? () => writeBehind.barrier() : () => Promise.resolve(),
@@ -379,6 +381,7 @@ export async function startServer(
       engine: edge.engine,
       commands,
       catalog: edge.catalog,
+      money: edge.money,
       clock,
       probes,
       gateway,
@@ -426,7 +429,6 @@ export async function startServer(
     metrics.watchRider(rider.stats);
     metrics.watchStream(stream.stats);
     const openapi = JSON.stringify(buildOpenApi(VERSION));
-    const money = new MoneyStore(storage.db);
     const pushRefund = async (orderId: string, message: string, r: { refundId: string; stage: RefundStage }) => {
       try {
         const stored = await catalog.orderWithItems(orderId);
@@ -440,7 +442,6 @@ export async function startServer(
     const webhookDeps = {
       ...deps,
       webhookSecret: config.webhookSecret,
-      money,
       // A refund the gateway accepted or settled: the customer's stream now, and a push from the push queue.
       notify: (id: string, m: string, refund: { refundId: string; stage: RefundStage }) => {
         stream.notify(id, m);

@@ -31,7 +31,6 @@ import {
   type RefundWebhookBody,
 } from '../../../protocol/rest/schemas.js';
 import { rupees } from '../../payments/refund-relay.js';
-import type { MoneyStore } from '../../postgres/money-store.js';
 import type { SqlTx } from '../../postgres/sql-database.js';
 import { problem, type Reply, type RequestInfo } from '../http-io.js';
 import { validate } from '../validate.js';
@@ -45,7 +44,6 @@ export const signWebhook = (secret: string, body: Uint8Array | string): string =
 
 export interface WebhookDeps extends GatewayDeps {
   readonly webhookSecret: string;
-  readonly money: MoneyStore;
   /** Tells an order's watchers; called after the change is committed. */
   readonly notify: (orderId: string, message: string, refund: { refundId: string; stage: RefundStage }) => void;
 }
@@ -55,7 +53,7 @@ export interface WebhookDeps extends GatewayDeps {
  * reconciliation (which reads the same facts from the status API) share it.
  */
 export function paymentSettlement(d: Omit<WebhookDeps, 'webhookSecret'>) {
-  const { engine, catalog } = d;
+  const { engine, catalog, money } = d;
 
   /**
    * What the stored payment asks of the engine, read inside the settling transaction: a refund is
@@ -69,7 +67,7 @@ export function paymentSettlement(d: Omit<WebhookDeps, 'webhookSecret'>) {
     transactionId: string,
     amountPaid: number,
   ): Promise<{ did: string; tell?: () => Promise<string> }> => {
-    const pay = await catalog.paymentByTransaction(tx, transactionId);
+    const pay = await money.paymentByTransaction(tx, transactionId);
     if (!pay) return { did: 'ignored: unknown transaction' };
     const orderId = pay.order_id as OrderId;
     if (pay.status === 'failed') {
@@ -97,7 +95,7 @@ export function paymentSettlement(d: Omit<WebhookDeps, 'webhookSecret'>) {
           if (now.ok && (now.value.paid || now.value.state === 'awaiting_payment' || now.value.state === 'placed'))
             return 'payment captured';
           const created = await catalog.transaction('payment webhook refund', (tx2) =>
-            catalog.requestRefund(tx2, {
+            money.requestRefund(tx2, {
               id: d.newId(),
               paymentId: pay.id,
               amountPaise: pay.amount_paise,
@@ -110,7 +108,7 @@ export function paymentSettlement(d: Omit<WebhookDeps, 'webhookSecret'>) {
     }
     if (order.ok && order.value.paid) return { did: 'payment captured' };
     // Captured, but the order can no longer use it (cancelled, expired, gone, or the wrong amount): give it back.
-    const created = await catalog.requestRefund(tx, {
+    const created = await money.requestRefund(tx, {
       id: d.newId(),
       paymentId: pay.id,
       amountPaise: amountPaid > 0 ? amountPaid : pay.amount_paise,
@@ -124,12 +122,12 @@ export function paymentSettlement(d: Omit<WebhookDeps, 'webhookSecret'>) {
     const entity = w.payload.refund.entity;
     const outcome = w.event === 'refund.processed' ? 'processed' : w.event === 'refund.failed' ? 'failed' : undefined;
     const { answer, moved } = await catalog.transaction('refund webhook', async (tx) => {
-      const fresh = await catalog.insertInbox(tx, WEBHOOK_GATEWAY, eventId, w.event, w);
+      const fresh = await money.insertInbox(tx, WEBHOOK_GATEWAY, eventId, w.event, w);
       if (!fresh) return { answer: { status: 'duplicate', result: 'already applied' }, moved: undefined };
       const moved = outcome
-        ? await d.money.settleRefund(tx, { ourId: entity.notes.refund_id, gatewayRef: entity.id, outcome })
+        ? await money.settleRefund(tx, { ourId: entity.notes.refund_id, gatewayRef: entity.id, outcome })
         : undefined;
-      await catalog.markInboxProcessed(tx, WEBHOOK_GATEWAY, eventId);
+      await money.markInboxProcessed(tx, WEBHOOK_GATEWAY, eventId);
       const result = !outcome
         ? `ignored: event ${w.event}`
         : moved
@@ -154,13 +152,13 @@ export function paymentSettlement(d: Omit<WebhookDeps, 'webhookSecret'>) {
   ): Promise<{ status: string; result: string }> => {
     const outcome = event === 'payment.captured' ? 'captured' : event === 'payment.failed' ? 'failed' : undefined;
     const settled = await catalog.transaction('payment webhook', async (tx) => {
-      const fresh = await catalog.insertInbox(tx, WEBHOOK_GATEWAY, eventId, event, payload);
+      const fresh = await money.insertInbox(tx, WEBHOOK_GATEWAY, eventId, event, payload);
       if (fresh && outcome) {
-        const pay = await catalog.paymentByTransaction(tx, p.transactionId);
-        if (pay) await catalog.settlePayment(tx, pay.id, outcome, p.gatewayPaymentId);
+        const pay = await money.paymentByTransaction(tx, p.transactionId);
+        if (pay) await money.settlePayment(tx, pay.id, outcome, p.gatewayPaymentId);
       }
       const r = outcome ? await reconcile(tx, p.transactionId, p.amount) : { did: `ignored: event ${event}` };
-      if (fresh) await catalog.markInboxProcessed(tx, WEBHOOK_GATEWAY, eventId);
+      if (fresh) await money.markInboxProcessed(tx, WEBHOOK_GATEWAY, eventId);
       return { status: fresh ? 'processed' : 'duplicate', ...r };
     });
     // Committed: now the engine may say so.

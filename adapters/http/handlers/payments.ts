@@ -10,7 +10,7 @@
 import { isWholePaise, toPaise } from '../../../engine/index.js';
 import { type OrderId, reject, type Rejection, upiIntentLink } from '../../../protocol/index.js';
 import type { CreatePaymentBody } from '../../../protocol/rest/schemas.js';
-import type { PaymentRow, RefundView } from '../../postgres/catalog-store.js';
+import type { PaymentRow, RefundView } from '../../postgres/money-store.js';
 import type { Reply } from '../http-io.js';
 import type { RestContext } from '../rest-gateway.js';
 import { GatewayError } from '../../../engine/ports/payment-gateway.js';
@@ -26,7 +26,7 @@ const SEED_STATUS: Readonly<Record<string, string>> = {
 };
 
 export function paymentHandlers(d: GatewayDeps) {
-  const { engine, catalog } = d;
+  const { engine, catalog, money } = d;
 
   const paymentJson = (p: PaymentRow, refunds: readonly RefundView[] = []): Record<string, unknown> => {
     const open = p.status === 'created' || p.status === 'pending';
@@ -77,7 +77,7 @@ export function paymentHandlers(d: GatewayDeps) {
           `amount ${b.amount.toFixed(2)} differs from the order total ${rupeesOf(row.total_paise).toFixed(2)}`,
         );
       }
-      const open = await catalog.openPaymentOf(o.id);
+      const open = await money.openPaymentOf(o.id);
       if (open)
         return reject(
           'PAYMENT_NOT_ALLOWED',
@@ -117,7 +117,7 @@ export function paymentHandlers(d: GatewayDeps) {
         });
       }
       return catalog.transaction('create payment', async (tx) => {
-        const inserted = await catalog.insertPayment(tx, {
+        const inserted = await money.insertPayment(tx, {
           id,
           order_id: o.id,
           customer_id: o.customerId,
@@ -155,7 +155,7 @@ export function paymentHandlers(d: GatewayDeps) {
 
     async getPayment(ctx: RestContext): Promise<Reply | Rejection> {
       const id = ctx.req.params['payment_id']!;
-      const row = await catalog.getPayment(id);
+      const row = await money.getPayment(id);
       if (!row) return reject('PAYMENT_NOT_FOUND', `no payment ${id}`);
       const denied = mayAct(
         ctx.principal,
@@ -165,7 +165,7 @@ export function paymentHandlers(d: GatewayDeps) {
         `payment ${id}`,
       );
       if (denied) return denied;
-      const refunds = await catalog.refundsOf(row.id);
+      const refunds = await money.refundsOf(row.id);
       return { status: 200, body: { ...paymentJson(row, refunds), refunds: refunds.map(refundJson) } };
     },
   };

@@ -14,6 +14,7 @@ import type { GatewayDeps } from '../../../adapters/http/gateway-deps.js';
 import type { Reply } from '../../../adapters/http/http-io.js';
 import { CatalogStore } from '../../../adapters/postgres/catalog-store.js';
 import { migrate } from '../../../adapters/postgres/migrate.js';
+import { MoneyStore } from '../../../adapters/postgres/money-store.js';
 import { serverDatabase } from '../../../adapters/postgres/server-database.js';
 import {
   type CustomerId,
@@ -93,6 +94,7 @@ const deps: GatewayDeps = {
   engine,
   commands: engine,
   catalog,
+  money: new MoneyStore(db),
   clock,
   probes: {},
   cipher: undefined,

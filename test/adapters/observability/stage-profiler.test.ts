@@ -154,11 +154,13 @@ t.test('without a profiler the server keeps its own parts: nothing is wrapped', 
   const parts = {
     engine: {},
     catalog: {},
+    money: {},
     identity: { verify: async () => ({ ok: false }) },
     durable: async () => {},
   } as unknown as ServerParts;
   t.equal(timedParts(parts), parts, 'the very same object');
   const on = timedParts(parts, new StageProfiler());
   t.not(on.engine, parts.engine, 'with one, the edges get timed parts');
+  t.not(on.money, parts.money);
   t.not(on.durable, parts.durable);
 });

@@ -39,14 +39,14 @@ function world(failure: Error) {
       { id: 'p-owed', order_id: 'o-2', amount_paise: 700, reason: 'order_cancelled' },
     ],
     expirePayment: async () => false,
-  } as unknown as MoneyStore;
-  const catalog = {
-    transaction: async <T>(_what: string, fn: (tx: unknown) => Promise<T>) => fn({}),
     requestRefund: async (_tx: unknown, ask: { paymentId: string }) => {
       if (ask.paymentId === 'p-broken') throw new Error('could not serialize access');
       refunds.push(ask.paymentId);
       return true;
     },
+  } as unknown as MoneyStore;
+  const catalog = {
+    transaction: async <T>(_what: string, fn: (tx: unknown) => Promise<T>) => fn({}),
   } as unknown as CatalogStore;
   const settlement = {
     paymentEvent: async (eventId: string) => {

@@ -62,7 +62,7 @@ async function refundAsked(gatewayRef?: string): Promise<{ payment: string; orde
     [payment, order, gatewayRef ?? paymentId, `TXN${n}`, go.id],
   );
   await catalog.transaction('t', (tx) =>
-    catalog.requestRefund(tx, { id: `rf-${n}`, paymentId: payment, amountPaise: 28_000, reason: 'order_cancelled' }),
+    money.requestRefund(tx, { id: `rf-${n}`, paymentId: payment, amountPaise: 28_000, reason: 'order_cancelled' }),
   );
   return { payment, order, gatewayPayment: paymentId };
 }
