@@ -1,8 +1,10 @@
-import { cellToBoundary, cellToLatLng, latLngToCell } from 'h3-js';
+import { latLngToCell } from 'h3-js';
 import type { H3Cell } from '../protocol/index.js';
 
-const EARTH_RADIUS_M = 6_371_008.8;
-const RAD = Math.PI / 180;
+/** Mean earth radius, metres. */
+export const EARTH_RADIUS_M = 6_371_008.8;
+/** Radians per degree. */
+export const RAD = Math.PI / 180;
 
 /** Great-circle distance in metres (haversine). */
 export function distanceM(lat1: number, lng1: number, lat2: number, lng2: number): number {
@@ -46,16 +48,3 @@ export function offsetM(lat: number, lng: number, bearing: number, distance: num
 }
 
 export const cellOf = (lat: number, lng: number, res: number): H3Cell => latLngToCell(lat, lng, res) as H3Cell;
-
-/**
- * Centre of a cell and the radius of the circle inside it: a point closer to
- * the centre than this is certainly still in the cell, which lets the position
- * hot path skip `latLngToCell` (and its string allocation) for most updates.
- */
-export function cellDisc(cell: H3Cell): { lat: number; lng: number; radiusM: number } {
-  const [lat, lng] = cellToLatLng(cell);
-  let minVertex = Infinity;
-  for (const [vLat, vLng] of cellToBoundary(cell)) minVertex = Math.min(minVertex, fastDistanceM(lat, lng, vLat, vLng));
-  // A hexagon's apothem is √3/2 of its circumradius; keep a 2% margin for distortion.
-  return { lat, lng, radiusM: minVertex * 0.866 * 0.98 };
-}

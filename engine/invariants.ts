@@ -1,5 +1,7 @@
 import type { H3Cell } from '../protocol/index.js';
+import { getResolution } from 'h3-js';
 import type { Engine } from './engine.js';
+import { cellOf } from './geo.js';
 import { TERMINAL_ORDER_STATES, holdsKitchen } from './machines/order-machine.js';
 
 /**
@@ -12,7 +14,7 @@ import { TERMINAL_ORDER_STATES, holdsKitchen } from './machines/order-machine.js
  *   stack offer only beside a lead job, and sits in the stacking index exactly when it could stack;
  * - no order is delivered without a pickup;
  * - a rider is in the available index exactly when idle, connected, positioned and not handed over,
- *   in the shard that owns its cell;
+ *   in the shard that owns its cell; a positioned rider's cell is the one its position is in;
  * - restaurant open-order counts match the orders.
  * O(actors): for tests and the simulator, not for the hot path.
  */
@@ -99,6 +101,8 @@ export function checkInvariants(engine: Engine): string[] {
     }
     if (r.shardKey !== null && !shards.get(r.shardKey)?.riders.has(r.id))
       out.push(`rider ${r.id} missing from its shard ${r.shardKey}`);
+    if (r.cell !== null && r.cell !== cellOf(r.lat, r.lng, getResolution(r.cell)))
+      out.push(`rider ${r.id} at ${r.lat},${r.lng} is kept in cell ${r.cell}, not the one its position is in`);
   }
 
   let indexed = 0;

@@ -9,6 +9,7 @@ import type {
   RiderId,
   VehicleType,
 } from '../protocol/index.js';
+import type { CellShape } from './cell-shape.js';
 import type { orderMachine, OrderState } from './machines/order-machine.js';
 import type { restaurantMachine, RestaurantState } from './machines/restaurant-machine.js';
 import type { riderMachine, RiderState } from './machines/rider-machine.js';
@@ -40,6 +41,8 @@ export class RiderRecord {
 
   /** Index-resolution cell of the last applied position. */
   cell: H3Cell | null = null;
+  /** That cell's shape (its disc is also in the table), null before the first position. */
+  shape: CellShape | null = null;
 
   /** Position in the available index, or null when not available. */
   indexCell: H3Cell | null = null;

@@ -1,9 +1,13 @@
 import { cellToParent } from 'h3-js';
 import type { H3Cell } from '../protocol/index.js';
 import type { EngineConfig } from './config.js';
-import { cellDisc, cellOf } from './geo.js';
+import { CellShape } from './cell-shape.js';
+import { cellOf } from './geo.js';
 import type { RiderRecord } from './records.js';
 import { Shard } from './shard.js';
+
+/** Index cells whose shapes are kept; past this many the cache starts again (riders keep their own). */
+const MAX_SHAPES = 65_536;
 
 /**
  * The city as shards: which shard owns a cell, and the upkeep of each shard's
@@ -21,6 +25,8 @@ export class Space {
    */
   readonly #counts = new Map<H3Cell, number>();
   readonly #coarseOf = new Map<H3Cell, H3Cell>();
+  /** Shapes of the index cells riders are in (engine/cell-shape.ts). */
+  readonly #shapes = new Map<H3Cell, CellShape>();
 
   constructor(config: EngineConfig) {
     this.#config = config;
@@ -77,15 +83,20 @@ export class Space {
     return s;
   }
 
-  /** The rider left the disc inside its cell: find its cell, and its shard if that changed. */
+  /**
+   * The rider left the disc inside its cell: unless it is still inside the cell's outline, find its
+   * cell, and its shard if that changed.
+   */
   relocate(r: RiderRecord): void {
+    if (r.shape?.contains(r.lat, r.lng)) return;
     const cell = cellOf(r.lat, r.lng, this.#config.indexResolution);
     if (cell === r.cell) return;
-    const disc = cellDisc(cell);
+    const shape = this.#shapeOf(cell);
     r.cell = cell;
-    r.discLat = disc.lat;
-    r.discLng = disc.lng;
-    r.discR = disc.radiusM;
+    r.shape = shape;
+    r.discLat = shape.lat;
+    r.discLng = shape.lng;
+    r.discR = shape.discR;
     const shard = this.shardFor(cell);
     if (shard.key !== r.shardKey) {
       if (r.shardKey !== null) this.shards.get(r.shardKey)?.riders.delete(r.id);
@@ -93,6 +104,17 @@ export class Space {
       r.shardKey = shard.key;
     }
     this.syncIndex(r);
+  }
+
+  /** The shape of an index cell, made once and shared by the riders in it (a bounded cache). */
+  #shapeOf(cell: H3Cell): CellShape {
+    let s = this.#shapes.get(cell);
+    if (s === undefined) {
+      if (this.#shapes.size >= MAX_SHAPES) this.#shapes.clear();
+      s = new CellShape(cell);
+      this.#shapes.set(cell, s);
+    }
+    return s;
   }
 
   /** A rider is in its shard's available index exactly when idle, connected, positioned and not handed over. */
