@@ -34,6 +34,15 @@ export class StraightLineEta implements EtaModel {
     const traffic = c.speedByHour[localHour(at, c.utcOffsetMinutes)]!;
     return (fastDistanceM(fromLat, fromLng, toLat, toLng) * c.detourFactor) / (speed * traffic);
   }
+
+  /** The detour over the fastest vehicle's speed in the hour's traffic, a hair under (rounding). */
+  minSecondsPerMetre(at: number): number {
+    const c = this.#settings();
+    let fastest = c.riderSpeedMps;
+    for (const v of Object.values(c.vehicleSpeedMps)) fastest = Math.max(fastest, v);
+    const traffic = c.speedByHour[localHour(at, c.utcOffsetMinutes)]!;
+    return (c.detourFactor / (fastest * traffic)) * (1 - 1e-9);
+  }
 }
 
 /** Where an order's rider is, for {@link arrivalAt}. */

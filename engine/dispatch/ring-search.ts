@@ -94,6 +94,7 @@ export class RingSearch {
     // met, the outer rings hold no one, and a search short of `minCandidates` stops instead of
     // walking them. Riders in those coarse cells but beyond the last ring keep it walking to the cap.
     let unmet = this.#reachable(order.pickupCell, cfg);
+    const minSPerM = this.#eta.minSecondsPerMetre?.(now) ?? 0;
     this.#resetTrace();
     for (; ring <= cfg.maxRing; ring++) {
       for (const cell of this.#ringCells(order.pickupCell, ring)) {
@@ -117,7 +118,7 @@ export class RingSearch {
             continue;
           }
           count++;
-          const s = this.score(r, d, pLat, pLng, now);
+          const s = this.score(r, d, pLat, pLng, now, this.#cutoff(), minSPerM);
           this.#keep(r, d, s);
           if (s < bestScore || (s === bestScore && best !== undefined && r.id < best.id)) {
             best = r;
@@ -156,6 +157,7 @@ export class RingSearch {
     let bestScore = Infinity;
     let bestDist = 0;
     let count = 0;
+    const minSPerM = this.#eta.minSecondsPerMetre?.(now) ?? 0;
     this.#resetTrace();
     for (let i = 0; i < riders.length; i++) {
       const r = riders[i]!;
@@ -179,7 +181,7 @@ export class RingSearch {
         continue;
       }
       count++;
-      const s = this.score(r, d, pLat, pLng, now);
+      const s = this.score(r, d, pLat, pLng, now, this.#cutoff(), minSPerM);
       this.#keep(r, d, s);
       if (s < bestScore || (s === bestScore && best !== undefined && r.id < best.id)) {
         best = r;
@@ -219,13 +221,34 @@ export class RingSearch {
    * Lower is better, in seconds: pickup ETA, plus a penalty for riders who
    * rarely accept and for moving riders heading away, minus a fairness bonus
    * for time spent idle.
+   *
+   * A search passes `cutoff`, the score the rider must beat to matter, and
+   * `minSPerM`, the travel-time model's floor in seconds per metre: once a
+   * floor of the score exceeds `cutoff` the rest is not worked out (first the
+   * ETA, from the distance alone; then the heading penalty, never negative and
+   * the one term that needs trigonometry), and the answer is that floor, still
+   * above `cutoff` but not the whole score.
    */
-  score(r: RiderRecord, distanceM: number, pLat: number, pLng: number, now: number): number {
+  score(
+    r: RiderRecord,
+    distanceM: number,
+    pLat: number,
+    pLng: number,
+    now: number,
+    cutoff = Infinity,
+    minSPerM = 0,
+  ): number {
     const w = this.#settings().scoring;
-    let s = this.etaS(r, pLat, pLng, now);
-    s -= Math.min(Math.max(0, (now - r.idleSince) / 1000), w.idleCapS) * w.idleWeight;
+    const idle = Math.min(Math.max(0, (now - r.idleSince) / 1000), w.idleCapS) * w.idleWeight;
     // Laplace-smoothed acceptance rate, so a new rider starts at one half.
-    s += (1 - (r.accepts + 1) / (r.offers + 2)) * w.acceptancePenaltyS;
+    const acceptance = (1 - (r.accepts + 1) / (r.offers + 2)) * w.acceptancePenaltyS;
+    // Summed in the same order as the score below, so this is never above it.
+    const floor = distanceM * minSPerM - idle + acceptance;
+    if (floor > cutoff) return floor;
+    let s = this.etaS(r, pLat, pLng, now);
+    s -= idle;
+    s += acceptance;
+    if (s > cutoff) return s;
     if (r.speed > 1 && r.heading >= 0 && distanceM > 100) {
       s += (headingDelta(r.heading, bearingDeg(r.lat, r.lng, pLat, pLng)) / 180) * w.headingPenaltyS;
     }
@@ -292,6 +315,14 @@ export class RingSearch {
     this.#far = 0;
     this.#unavailable = 0;
     this.#considered = 0;
+  }
+
+  /**
+   * A score above this can enter neither the best few nor be the best (the best is among them): the
+   * worst kept once the few are full. Scoring may stop short above it.
+   */
+  #cutoff(): number {
+    return this.#topN === TRACE_TOP ? this.#topScore[TRACE_TOP - 1]! : Infinity;
   }
 
   /** Keeps `r` among the best few by (score, id), best first; no allocation. */

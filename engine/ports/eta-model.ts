@@ -21,4 +21,11 @@ export interface EtaModel {
     vehicle: VehicleType | null,
     at: number,
   ): number;
+
+  /**
+   * Optional: a floor under `travelS ÷ straight-line metres` (the engine's `fastDistanceM`) for any
+   * vehicle leaving at `at`, so a search can pass over a rider whose ETA cannot beat the riders it
+   * already holds without asking for it. Leave it out (or answer 0) when no such floor is known.
+   */
+  minSecondsPerMetre?(at: number): number;
 }
