@@ -22,6 +22,13 @@ t.test('npm run bench -- engine --quick --json prints every figure with its base
   t.match(out.match_latency_us, { p50: Number, p99: Number, p999: Number, max: Number });
   t.match(out.baseline_brute_force_scan_us, { p50: Number, p99: Number });
   t.equal(out.matches, 1000, 'every order was matched');
+  t.match(out.dense_city, {
+    riders: 5000,
+    match_latency_us: { p50: Number, p99: Number },
+    riders_scored: { p50: Number },
+  });
+  t.equal(out.dense_city.matches, 1000, 'every order in the dense city was matched');
+  t.ok(out.dense_city.riders_scored.p99 > 20, 'searches there score many riders');
   t.match(out.machine, /Node v20/);
 });
 
