@@ -92,9 +92,10 @@ function scarceSearch(o: EngineBenchOptions, progress: (s: string) => void) {
 /**
  * Searches in a dense city: the simulator's (bench/sim/city.ts: riders half-normal around the
  * centre, restaurants in food streets), as many riders as the main city, its radius scaled so that
- * 100k riders fill 8 km (the simulator's default), every rider moving at a random heading. Near the
- * centre a cell holds hundreds of riders and a search scores every one it meets. Each restaurant's
- * accept matches at once; the rider takes the job and finishes it, so availability stays steady.
+ * 100k riders fill 8 km (the simulator's default), every rider reporting its speed and a random
+ * heading (so the heading term counts) from where it was placed. Near the centre a cell holds
+ * hundreds of riders and a search scores every one it meets. Each restaurant's accept matches at
+ * once; the rider takes the job and finishes it, so availability stays steady.
  * Match latency (the engine's stopwatch, as in the main loop) and riders scored per search.
  */
 function denseSearch(o: EngineBenchOptions, progress: (s: string) => void) {

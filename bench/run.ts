@@ -285,7 +285,7 @@ async function engine(argv: readonly string[], machine: string): Promise<Outcome
       `  heap per idle rider: ${r.heap_bytes_per_idle_rider} B (goal ≤ 1536) vs ${r.baseline_heap_bytes_per_started_actor} B per started actor`,
       `  heap per active order: ${r.heap_bytes_per_active_order} B (goal ≤ 8192)`,
       `  a restaurant's accept when 3 riders are idle in the city (its search meets few or none), µs: ${JSON.stringify(r.scarce_search_us)}`,
-      `  match in a dense city (${r.dense_city.riders} riders within ${r.dense_city.radius_km} km, moving), µs: ${JSON.stringify(r.dense_city.match_latency_us)}; riders scored per search: ${JSON.stringify(r.dense_city.riders_scored)}`,
+      `  match in a dense city (${r.dense_city.riders} riders within ${r.dense_city.radius_km} km, reporting speed and heading), µs: ${JSON.stringify(r.dense_city.match_latency_us)}; riders scored per search: ${JSON.stringify(r.dense_city.riders_scored)}`,
       `  goals met: ${JSON.stringify(r.met)}`,
     ],
   };
