@@ -64,7 +64,14 @@ export class CellShape {
 
   /** Whether (lat, lng) is certainly in this cell; false means it may not be (ask H3). */
   contains(lat: number, lng: number): boolean {
-    if (fastDistanceM(lat, lng, this.lat, this.lng) < this.discR) return true;
+    return fastDistanceM(lat, lng, this.lat, this.lng) < this.discR || this.outlineHolds(lat, lng);
+  }
+
+  /**
+   * Whether (lat, lng) is certainly inside the outline; for a caller that has already found it
+   * outside the disc (the position hot path keeps the disc in the rider table).
+   */
+  outlineHolds(lat: number, lng: number): boolean {
     const e = this.#edges;
     if (e.length === 0) return false;
     const x = (lng - this.lng) * this.#mx;

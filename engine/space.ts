@@ -84,11 +84,11 @@ export class Space {
   }
 
   /**
-   * The rider left the disc inside its cell: unless it is still inside the cell's outline, find its
-   * cell, and its shard if that changed.
+   * The rider left the disc inside its cell (placeRider tested it): unless it is still inside the
+   * cell's outline, find its cell, and its shard if that changed.
    */
   relocate(r: RiderRecord): void {
-    if (r.shape?.contains(r.lat, r.lng)) return;
+    if (r.shape?.outlineHolds(r.lat, r.lng)) return;
     const cell = cellOf(r.lat, r.lng, this.#config.indexResolution);
     if (cell === r.cell) return;
     const shape = this.#shapeOf(cell);
