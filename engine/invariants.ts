@@ -1,5 +1,6 @@
 import type { H3Cell } from '../protocol/index.js';
 import { getResolution } from 'h3-js';
+import { ROW } from './cell-index.js';
 import type { Engine } from './engine.js';
 import { cellOf } from './geo.js';
 import { TERMINAL_ORDER_STATES, holdsKitchen } from './machines/order-machine.js';
@@ -57,6 +58,7 @@ export function checkInvariants(engine: Engine): string[] {
     if (o.state === 'delivered' && !(c.pickedUpAt > 0)) out.push(`order ${o.id} delivered without pickup`);
   }
 
+  const rowWanted = new Float64Array(ROW);
   for (const r of riders.values()) {
     const jobId = r.snap.context.orderId;
     const busy =
@@ -96,8 +98,20 @@ export function checkInvariants(engine: Engine): string[] {
         `rider ${r.id} is ${r.state}${r.snap.context.graceUntil ? ' (disconnected)' : ''}${r.away === null ? '' : ` (handed over to ${r.away})`} but ${indexed ? 'is' : 'is not'} in the available index`,
       );
     const slot = r.indexedIn === null ? undefined : shards.get(r.indexedIn)?.available.get(r.indexCell!)?.[r.indexSlot];
-    if (indexed && (r.indexCell !== r.cell || r.indexedIn !== r.shardKey || slot !== r)) {
+    const bucket = r.indexedIn === null ? undefined : shards.get(r.indexedIn)?.available.bucket(r.indexCell!);
+    if (
+      indexed &&
+      (r.indexCell !== r.cell || r.indexedIn !== r.shardKey || slot !== r || r.indexRows !== bucket?.rows)
+    ) {
       out.push(`rider ${r.id} sits in the wrong index slot`);
+    } else if (indexed) {
+      const rows = r.indexRows!;
+      r.writeRow(rowWanted, 0);
+      for (let k = 0; k < ROW; k++)
+        if (!Object.is(rows[r.indexSlot * ROW + k], rowWanted[k]))
+          out.push(
+            `rider ${r.id}'s search row holds ${rows[r.indexSlot * ROW + k]} in column ${k}, not ${rowWanted[k]}`,
+          );
     }
     if (r.shardKey !== null && !shards.get(r.shardKey)?.riders.has(r.id))
       out.push(`rider ${r.id} missing from its shard ${r.shardKey}`);

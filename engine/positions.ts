@@ -1,4 +1,5 @@
 import { PositionStatus, isLatitude, isLongitude } from '../protocol/index.js';
+import { Row, ROW } from './cell-index.js';
 import type { EngineCore } from './core.js';
 import { fastDistanceM } from './geo.js';
 import type { RiderRecord } from './records.js';
@@ -85,6 +86,14 @@ export function placeRider(
   d[b + Col.POS_AT] = at;
   if (!(fastDistanceM(lat, lng, d[b + Col.DISC_LAT]!, d[b + Col.DISC_LNG]!) < d[b + Col.DISC_R]!))
     core.space.relocate(r);
+  // Its search row, if it is available (engine/cell-index.ts); relocate has moved it to its new cell.
+  const rows = r.indexRows;
+  if (rows !== null) {
+    const o = r.indexSlot * ROW;
+    rows[o + Row.LAT] = lat;
+    rows[o + Row.LNG] = lng;
+    rows[o + Row.POS_AT] = at;
+  }
 }
 
 /** The rider entered the geofence of its next stop: the first of its route (dispatch/stacking.ts). */

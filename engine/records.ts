@@ -9,6 +9,7 @@ import type {
   RiderId,
   VehicleType,
 } from '../protocol/index.js';
+import { Row, ROW } from './cell-index.js';
 import type { CellShape } from './cell-shape.js';
 import type { orderMachine, OrderState } from './machines/order-machine.js';
 import type { restaurantMachine, RestaurantState } from './machines/restaurant-machine.js';
@@ -47,6 +48,8 @@ export class RiderRecord {
   /** Position in the available index, or null when not available. */
   indexCell: H3Cell | null = null;
   indexSlot = -1;
+  /** The rows of the index bucket holding its search row (engine/cell-index.ts), kept current by the setters below. */
+  indexRows: Float64Array | null = null;
   /** Key of the shard whose index holds the rider, null when not indexed. */
   indexedIn: H3Cell | null = null;
   /** The coarse cell it counted in while indexed (Space's available counts), null when not indexed. */
@@ -61,8 +64,8 @@ export class RiderRecord {
   away: string | null = null;
   reviewReason = '';
 
-  offers = 0;
-  accepts = 0;
+  #offers = 0;
+  #accepts = 0;
   declines = 0;
   expiries = 0;
   delivered = 0;
@@ -72,12 +75,14 @@ export class RiderRecord {
   }
   set lat(v: number) {
     this.table.data[this.base + Col.LAT] = v;
+    if (this.indexRows !== null) this.indexRows[this.indexSlot * ROW + Row.LAT] = v;
   }
   get lng(): number {
     return this.table.data[this.base + Col.LNG]!;
   }
   set lng(v: number) {
     this.table.data[this.base + Col.LNG] = v;
+    if (this.indexRows !== null) this.indexRows[this.indexSlot * ROW + Row.LNG] = v;
   }
   get accuracy(): number {
     return this.table.data[this.base + Col.ACCURACY]!;
@@ -103,6 +108,7 @@ export class RiderRecord {
   }
   set posAt(v: number) {
     this.table.data[this.base + Col.POS_AT] = v;
+    if (this.indexRows !== null) this.indexRows[this.indexSlot * ROW + Row.POS_AT] = v;
   }
   get discLat(): number {
     return this.table.data[this.base + Col.DISC_LAT]!;
@@ -140,6 +146,36 @@ export class RiderRecord {
   }
   set idleSince(v: number) {
     this.table.data[this.base + Col.IDLE_SINCE] = v;
+    if (this.indexRows !== null) this.indexRows[this.indexSlot * ROW + Row.IDLE_SINCE] = v;
+  }
+
+  get offers(): number {
+    return this.#offers;
+  }
+  set offers(v: number) {
+    this.#offers = v;
+    if (this.indexRows !== null) this.indexRows[this.indexSlot * ROW + Row.REFUSAL] = this.refusal;
+  }
+  get accepts(): number {
+    return this.#accepts;
+  }
+  set accepts(v: number) {
+    this.#accepts = v;
+    if (this.indexRows !== null) this.indexRows[this.indexSlot * ROW + Row.REFUSAL] = this.refusal;
+  }
+  /** How often it turns offers down, Laplace-smoothed so a new rider starts at one half. */
+  get refusal(): number {
+    return 1 - (this.#accepts + 1) / (this.#offers + 2);
+  }
+
+  /** Its search row, for the available index. */
+  writeRow(rows: Float64Array, at: number): void {
+    const d = this.table.data;
+    rows[at + Row.LAT] = d[this.base + Col.LAT]!;
+    rows[at + Row.LNG] = d[this.base + Col.LNG]!;
+    rows[at + Row.POS_AT] = d[this.base + Col.POS_AT]!;
+    rows[at + Row.IDLE_SINCE] = d[this.base + Col.IDLE_SINCE]!;
+    rows[at + Row.REFUSAL] = this.refusal;
   }
 
   constructor(id: RiderId, table: RiderTable, snap: RiderSnapshot, state: RiderState, capacity: number) {

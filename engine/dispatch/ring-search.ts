@@ -4,6 +4,7 @@ import type { EngineConfig } from '../config.js';
 import { bearingDeg, fastDistanceM, headingDelta } from '../geo.js';
 import type { EtaModel } from '../ports/eta-model.js';
 import type { OrderRecord, RiderRecord } from '../records.js';
+import { Row, ROW } from '../cell-index.js';
 import { Col } from '../rider-table.js';
 import type { Shard } from '../shard.js';
 
@@ -30,6 +31,27 @@ export interface Candidate {
   readonly rider: RiderRecord;
   readonly distanceM: number;
   readonly score: number;
+}
+
+/** The fairness bonus for time spent idle, seconds, capped. */
+function idleBonusS(now: number, idleSince: number, w: EngineConfig['scoring']): number {
+  return Math.min(Math.max(0, (now - idleSince) / 1000), w.idleCapS) * w.idleWeight;
+}
+
+/**
+ * A floor of a rider's score ({@link RingSearch.score}) from the distance alone: the travel-time
+ * model's floor, less the idle bonus, plus the acceptance penalty (`refusal` is RiderRecord's).
+ * Summed in the same order as the score, so it is never above it.
+ */
+function scoreFloor(
+  distanceM: number,
+  minSPerM: number,
+  now: number,
+  idleSince: number,
+  refusal: number,
+  w: EngineConfig['scoring'],
+): number {
+  return distanceM * minSPerM - idleBonusS(now, idleSince, w) + refusal * w.acceptancePenaltyS;
 }
 
 /** Candidates a decision trace keeps: the best few, not the whole search. */
@@ -95,30 +117,36 @@ export class RingSearch {
     // walking them. Riders in those coarse cells but beyond the last ring keep it walking to the cap.
     let unmet = this.#reachable(order.pickupCell, cfg);
     const minSPerM = this.#eta.minSecondsPerMetre?.(now) ?? 0;
+    const w = cfg.scoring;
     this.#resetTrace();
     for (; ring <= cfg.maxRing; ring++) {
       for (const cell of this.#ringCells(order.pickupCell, ring)) {
-        const riders = this.#shardOfCell(cell)?.available.get(cell);
-        if (riders === undefined) continue;
+        const bucket = this.#shardOfCell(cell)?.available.bucket(cell);
+        if (bucket === undefined) continue;
+        // The cell's rows, in slot order: a rider's record is read only once its row says it could matter.
+        const riders = bucket.items;
+        const rows = bucket.rows;
         unmet -= riders.length;
-        for (let i = 0; i < riders.length; i++) {
-          const r = riders[i]!;
-          const t = r.table.data;
-          if (now - t[r.base + Col.POS_AT]! > cfg.positionStaleMs) {
+        for (let i = 0, o = 0; i < riders.length; i++, o += ROW) {
+          if (now - rows[o + Row.POS_AT]! > cfg.positionStaleMs) {
             this.#stale++;
             continue;
           }
-          if (passed.length > 0 && passed.includes(r.id)) {
+          if (passed.length > 0 && passed.includes(riders[i]!.id)) {
             this.#passed++;
             continue;
           }
-          const d = fastDistanceM(t[r.base + Col.LAT]!, t[r.base + Col.LNG]!, pLat, pLng);
+          const d = fastDistanceM(rows[o + Row.LAT]!, rows[o + Row.LNG]!, pLat, pLng);
           if (d > cfg.maxPickupDistanceM) {
             this.#far++;
             continue;
           }
           count++;
-          const s = this.score(r, d, pLat, pLng, now, this.#cutoff(), minSPerM);
+          const cutoff = this.cutoff();
+          // The first floor score() would work out, from the row: above the cutoff it cannot matter.
+          if (scoreFloor(d, minSPerM, now, rows[o + Row.IDLE_SINCE]!, rows[o + Row.REFUSAL]!, w) > cutoff) continue;
+          const r = riders[i]!;
+          const s = this.score(r, d, pLat, pLng, now, cutoff, minSPerM);
           this.#keep(r, d, s);
           if (s < bestScore || (s === bestScore && best !== undefined && r.id < best.id)) {
             best = r;
@@ -181,7 +209,7 @@ export class RingSearch {
         continue;
       }
       count++;
-      const s = this.score(r, d, pLat, pLng, now, this.#cutoff(), minSPerM);
+      const s = this.score(r, d, pLat, pLng, now, this.cutoff(), minSPerM);
       this.#keep(r, d, s);
       if (s < bestScore || (s === bestScore && best !== undefined && r.id < best.id)) {
         best = r;
@@ -239,15 +267,11 @@ export class RingSearch {
     minSPerM = 0,
   ): number {
     const w = this.#settings().scoring;
-    const idle = Math.min(Math.max(0, (now - r.idleSince) / 1000), w.idleCapS) * w.idleWeight;
-    // Laplace-smoothed acceptance rate, so a new rider starts at one half.
-    const acceptance = (1 - (r.accepts + 1) / (r.offers + 2)) * w.acceptancePenaltyS;
-    // Summed in the same order as the score below, so this is never above it.
-    const floor = distanceM * minSPerM - idle + acceptance;
+    const floor = scoreFloor(distanceM, minSPerM, now, r.idleSince, r.refusal, w);
     if (floor > cutoff) return floor;
     let s = this.etaS(r, pLat, pLng, now);
-    s -= idle;
-    s += acceptance;
+    s -= idleBonusS(now, r.idleSince, w);
+    s += r.refusal * w.acceptancePenaltyS;
     if (s > cutoff) return s;
     if (r.speed > 1 && r.heading >= 0 && distanceM > 100) {
       s += (headingDelta(r.heading, bearingDeg(r.lat, r.lng, pLat, pLng)) / 180) * w.headingPenaltyS;
@@ -290,8 +314,8 @@ export class RingSearch {
     const { lat: pLat, lng: pLng } = order.pickup;
     // An operator may force an offer on a rider who has sent no position yet.
     const etaS = r.posAt > 0 ? this.etaS(r, pLat, pLng, now) : 0;
-    const idleBonusS = Math.min(Math.max(0, (now - r.idleSince) / 1000), w.idleCapS) * w.idleWeight;
-    const acceptancePenaltyS = (1 - (r.accepts + 1) / (r.offers + 2)) * w.acceptancePenaltyS;
+    const idleS = idleBonusS(now, r.idleSince, w);
+    const acceptancePenaltyS = r.refusal * w.acceptancePenaltyS;
     const headingPenaltyS =
       r.speed > 1 && r.heading >= 0 && distanceM > 100
         ? (headingDelta(r.heading, bearingDeg(r.lat, r.lng, pLat, pLng)) / 180) * w.headingPenaltyS
@@ -300,10 +324,10 @@ export class RingSearch {
       riderId: r.id,
       distanceM: Math.round(distanceM),
       etaS,
-      idleBonusS,
+      idleBonusS: idleS,
       acceptancePenaltyS,
       headingPenaltyS,
-      score: score ?? etaS - idleBonusS + acceptancePenaltyS + headingPenaltyS,
+      score: score ?? etaS - idleS + acceptancePenaltyS + headingPenaltyS,
     };
   }
 
@@ -319,9 +343,11 @@ export class RingSearch {
 
   /**
    * A score above this can enter neither the best few nor be the best (the best is among them): the
-   * worst kept once the few are full. Scoring may stop short above it.
+   * worst kept once the few are full. The search passes over a rider whose row puts a floor of its
+   * score above it, and scoring may stop short above it. (Tests replace it with Infinity to score
+   * every rider in full.)
    */
-  #cutoff(): number {
+  cutoff(): number {
     return this.#topN === TRACE_TOP ? this.#topScore[TRACE_TOP - 1]! : Infinity;
   }
 

@@ -13,9 +13,10 @@ import { VEHICLE_TYPES, type VehicleType } from '../../protocol/index.js';
 import { near, world } from './world.js';
 
 /**
- * The search stops scoring a rider once the terms it has already exceed the worst of the best few
- * (the heading penalty is left out): the offers and every decision trace must be exactly those of
- * scoring every rider in full.
+ * The search passes over a rider whose search row already puts a floor of its score above the worst
+ * of the best few, and stops scoring a rider once the terms it has exceed it (the heading penalty
+ * is left out): the offers and every decision trace must be exactly those of scoring every rider in
+ * full.
  */
 
 interface Scene {
@@ -77,18 +78,16 @@ function play(s: Scene): EngineEvent[] {
 
 t.test('offers and traces are those of scoring every rider in full', async (t) => {
   const proto = RingSearch.prototype;
-  const cutting = Object.getOwnPropertyDescriptor(proto, 'score')!.value as RingSearch['score'];
-  // The same method with no cutoff: every rider scored in full.
-  const full: RingSearch['score'] = function (this: RingSearch, r, d, lat, lng, now) {
-    return cutting.call(this, r, d, lat, lng, now);
-  };
+  const cutting = Object.getOwnPropertyDescriptor(proto, 'cutoff')!.value as RingSearch['cutoff'];
+  // No cutoff: no rider passed over from its row, every rider scored in full.
+  const full: RingSearch['cutoff'] = () => Infinity;
   let offers = 0;
   try {
     fc.assert(
       fc.property(scene, (s) => {
-        proto.score = cutting;
+        proto.cutoff = cutting;
         const cut = play(s);
-        proto.score = full;
+        proto.cutoff = full;
         const whole = play(s);
         offers += cut.filter((e) => e.type === 'order_offered').length;
         return JSON.stringify(cut) === JSON.stringify(whole);
@@ -96,7 +95,7 @@ t.test('offers and traces are those of scoring every rider in full', async (t) =
       { numRuns: 150 },
     );
   } finally {
-    proto.score = cutting;
+    proto.cutoff = cutting;
   }
   t.ok(offers > 150, `${offers} offers compared`);
 });
