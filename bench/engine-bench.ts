@@ -19,6 +19,7 @@ import {
   type RiderId,
 } from '../engine/index.js';
 import { hrStopwatch } from '../adapters/system-clock.js';
+import { GcWatch } from './gc-watch.js';
 import { planCity } from './sim/city.js';
 import { heapUsed, Sample } from './stats.js';
 
@@ -98,7 +99,7 @@ function scarceSearch(o: EngineBenchOptions, progress: (s: string) => void) {
  * once; the rider takes the job and finishes it, so availability stays steady.
  * Match latency (the engine's stopwatch, as in the main loop) and riders scored per search.
  */
-function denseSearch(o: EngineBenchOptions, progress: (s: string) => void) {
+async function denseSearch(o: EngineBenchOptions, progress: (s: string) => void) {
   const n = Math.min(o.orders, 6_000);
   const radiusKm = 8 * Math.sqrt(o.riders / 100_000);
   progress(`matching ${n} orders in a dense city (${o.riders} riders within ${radiusKm.toFixed(1)} km)`);
@@ -107,6 +108,7 @@ function denseSearch(o: EngineBenchOptions, progress: (s: string) => void) {
   const clock = new SimulatedClock();
   const micros = new Sample();
   const scored = new Sample();
+  const gcWatch = new GcWatch();
   const engine = new Engine({
     clock,
     seed: o.seed,
@@ -114,6 +116,7 @@ function denseSearch(o: EngineBenchOptions, progress: (s: string) => void) {
     onMatch: (m) => {
       micros.add(m.micros);
       scored.add(m.candidates);
+      gcWatch.endedNow(m.micros);
     },
     config: { offerTimeoutMs: 3_600_000 },
   });
@@ -162,11 +165,14 @@ function denseSearch(o: EngineBenchOptions, progress: (s: string) => void) {
   }
   off();
   engine.stop();
+  const gc = await gcWatch.split();
   return {
     riders: o.riders,
     radius_km: Number(radiusKm.toFixed(1)),
     matches: micros.count,
     match_latency_us: micros.summary(1),
+    match_latency_no_gc_us: gc.clean.summary(1),
+    matches_with_gc: gc.paused.count,
     riders_scored: scored.summary(0),
   };
 }
@@ -175,12 +181,16 @@ export async function runEngineBench(o: EngineBenchOptions, progress: (s: string
   const rnd = new SeededRandom(o.seed);
   const clock = new SimulatedClock();
   const matchMicros = new Sample();
+  const matchGc = new GcWatch();
   const heap0 = heapUsed();
   const engine = new Engine({
     clock,
     seed: o.seed,
     stopwatch: hrStopwatch,
-    onMatch: (m) => matchMicros.add(m.micros),
+    onMatch: (m) => {
+      matchMicros.add(m.micros);
+      matchGc.endedNow(m.micros);
+    },
     config: { offerTimeoutMs: 3_600_000 },
   });
 
@@ -308,7 +318,8 @@ export async function runEngineBench(o: EngineBenchOptions, progress: (s: string
   const totalHeapMiB = (heapUsed() - heap0) / 2 ** 20;
   engine.stop();
   const scarce = scarceSearch(o, progress);
-  const dense = denseSearch(o, progress);
+  const dense = await denseSearch(o, progress);
+  const gc = await matchGc.split();
 
   return {
     riders: o.riders,
@@ -318,6 +329,9 @@ export async function runEngineBench(o: EngineBenchOptions, progress: (s: string
     baseline_xstate_send_cpu_us: Number(actorSendUs.toFixed(3)),
     match_latency_us: matchMicros.summary(1),
     matches: matchMicros.count,
+    // The same matches without those a garbage collection paused inside, and how many those were.
+    match_latency_no_gc_us: gc.clean.summary(1),
+    matches_with_gc: gc.paused.count,
     baseline_brute_force_scan_us: bruteMicros.summary(1),
     heap_bytes_per_idle_rider: Math.round(bytesPerRider),
     baseline_heap_bytes_per_started_actor: Math.round(bytesPerActor),

@@ -282,10 +282,12 @@ async function engine(argv: readonly string[], machine: string): Promise<Outcome
       `engine bench on ${machine}`,
       `  position update: ${r.position_update_cpu_us} µs CPU (goal ≤ 2) vs ${r.baseline_xstate_send_cpu_us} µs per XState send`,
       `  match latency (µs): ${JSON.stringify(r.match_latency_us)} (goal p99 ≤ 100) vs brute-force scan ${JSON.stringify(r.baseline_brute_force_scan_us)}`,
+      `    without the ${r.matches_with_gc} matches a garbage collection paused inside: ${JSON.stringify(r.match_latency_no_gc_us)}`,
       `  heap per idle rider: ${r.heap_bytes_per_idle_rider} B (goal ≤ 1536) vs ${r.baseline_heap_bytes_per_started_actor} B per started actor`,
       `  heap per active order: ${r.heap_bytes_per_active_order} B (goal ≤ 8192)`,
       `  a restaurant's accept when 3 riders are idle in the city (its search meets few or none), µs: ${JSON.stringify(r.scarce_search_us)}`,
       `  match in a dense city (${r.dense_city.riders} riders within ${r.dense_city.radius_km} km, reporting speed and heading), µs: ${JSON.stringify(r.dense_city.match_latency_us)}; riders scored per search: ${JSON.stringify(r.dense_city.riders_scored)}`,
+      `    without the ${r.dense_city.matches_with_gc} matches a garbage collection paused inside: ${JSON.stringify(r.dense_city.match_latency_no_gc_us)}`,
       `  goals met: ${JSON.stringify(r.met)}`,
     ],
   };

@@ -19,6 +19,7 @@ import {
   type Stopwatch,
 } from '../../engine/index.js';
 import { Sample } from '../stats.js';
+import type { GcWatch } from '../gc-watch.js';
 import { planCity, weightedPicker } from './city.js';
 
 export interface SimOptions {
@@ -203,7 +204,11 @@ export class Simulation {
   readonly #measureFrom: number;
   #customer = 0;
 
-  constructor(opts: SimOptions, clock: Clock, stopwatch: Stopwatch) {
+  /** Splits the measured matches by whether a collection paused inside them (the simulate command's). */
+  readonly #gcWatch: GcWatch | undefined;
+
+  constructor(opts: SimOptions, clock: Clock, stopwatch: Stopwatch, gcWatch?: GcWatch) {
+    this.#gcWatch = gcWatch;
     this.#opts = opts;
     this.#clock = clock;
     this.#measureFrom = clock.now() + opts.warmupS * 1000;
@@ -219,7 +224,11 @@ export class Simulation {
       clock,
       seed: opts.seed,
       stopwatch,
-      onMatch: (m) => this.#measuring && this.matchMicros.add(m.micros),
+      onMatch: (m) => {
+        if (!this.#measuring) return;
+        this.matchMicros.add(m.micros);
+        this.#gcWatch?.endedNow(m.micros);
+      },
       config: {
         dispatchPolicy: opts.policy,
         batchWindowMs: Math.round(opts.batchWindowS * 1000),

@@ -22,10 +22,14 @@ t.test('npm run bench -- engine --quick --json prints every figure with its base
   t.match(out.match_latency_us, { p50: Number, p99: Number, p999: Number, max: Number });
   t.match(out.baseline_brute_force_scan_us, { p50: Number, p99: Number });
   t.equal(out.matches, 1000, 'every order was matched');
+  t.match(out.match_latency_no_gc_us, { p50: Number, p99: Number, p999: Number });
+  t.ok(out.matches_with_gc >= 0 && out.matches_with_gc <= out.matches, 'matches with a pause are some of the matches');
   t.match(out.dense_city, {
     riders: 5000,
     match_latency_us: { p50: Number, p99: Number },
     riders_scored: { p50: Number },
+    match_latency_no_gc_us: { p50: Number, p99: Number },
+    matches_with_gc: Number,
   });
   t.equal(out.dense_city.matches, 1000, 'every order in the dense city was matched');
   t.ok(out.dense_city.riders_scored.p99 > 20, 'searches there score many riders');

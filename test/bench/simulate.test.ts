@@ -161,6 +161,11 @@ t.test('npm run simulate -- --json ends with one JSON object holding the promise
   ])
     t.type(out[k], 'number', k);
   t.match(out.match_latency_us, { p50: Number, p90: Number, p99: Number, max: Number });
+  t.match(out.match_latency_no_gc_us, { p50: Number, p90: Number, p99: Number, max: Number });
+  t.match(out.match_latency_with_gc_us, { p50: Number, p90: Number, p99: Number, max: Number });
+  t.ok(out.matches_with_gc >= 0 && out.matches_with_gc <= out.matches, 'matches with a pause are some of the matches');
+  t.type(out.gc_pauses, 'number');
+  t.type(out.gc_pause_ms, 'number');
   t.match(out.pickup_distance_m, { mean: Number, p90: Number });
   t.equal(out.policy, 'greedy', 'greedy unless asked');
   t.match(out.quality, {

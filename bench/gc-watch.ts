@@ -1,0 +1,74 @@
+import { PerformanceObserver, performance } from 'node:perf_hooks';
+import { Sample } from './stats.js';
+
+/**
+ * Splits timed spans (matches) into those a garbage collection pause fell inside and those it did
+ * not, so a latency tail can be told apart from the collector's: the pauses come from every
+ * allocation in the process, the engine's and the load's, while a span with no pause inside is the
+ * code's own time (cache misses and all). Spans are on `performance.now()`'s timeline, as the
+ * benchmarks' `hrStopwatch` is.
+ */
+export class GcWatch {
+  /** Pauses as [start, end] pairs, ms. */
+  readonly #pauses: number[] = [];
+  /** Spans as [start, end] pairs, ms, and each span's figure. */
+  readonly #spans: number[] = [];
+  readonly #values: number[] = [];
+  readonly #observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) this.#pauses.push(e.startTime, e.startTime + e.duration);
+  });
+
+  constructor() {
+    this.#observer.observe({ entryTypes: ['gc'] });
+  }
+
+  /** A span that ended just now and lasted `micros`, with the figure it is counted by (its latency). */
+  endedNow(micros: number, value = micros): void {
+    const end = performance.now();
+    this.#spans.push(end - micros / 1000, end);
+    this.#values.push(value);
+  }
+
+  /**
+   * Stops watching and splits the spans. The collector's entries reach the observer only once the
+   * event loop turns, so this waits for one turn first.
+   */
+  async split(): Promise<{ clean: Sample; paused: Sample; pauses: number; pauseMs: number }> {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    for (const e of this.#observer.takeRecords()) this.#pauses.push(e.startTime, e.startTime + e.duration);
+    this.#observer.disconnect();
+    // Pauses merged into disjoint intervals in time order, so a binary search finds the one a span may meet.
+    const p = this.#pauses;
+    const order = Array.from({ length: p.length / 2 }, (_, i) => i).sort((a, b) => p[2 * a]! - p[2 * b]!);
+    const starts: number[] = [];
+    const ends: number[] = [];
+    let pauseMs = 0;
+    for (const i of order) {
+      const from = p[2 * i]!;
+      const to = p[2 * i + 1]!;
+      pauseMs += to - from;
+      if (ends.length > 0 && from <= ends[ends.length - 1]!)
+        ends[ends.length - 1] = Math.max(ends[ends.length - 1]!, to);
+      else {
+        starts.push(from);
+        ends.push(to);
+      }
+    }
+    const clean = new Sample();
+    const paused = new Sample();
+    for (let s = 0; s < this.#values.length; s++) {
+      const from = this.#spans[2 * s]!;
+      const to = this.#spans[2 * s + 1]!;
+      // The first interval that ends after the span starts: the span met a pause if it starts before the span ends.
+      let lo = 0;
+      let hi = ends.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (ends[mid]! <= from) lo = mid + 1;
+        else hi = mid;
+      }
+      (lo < starts.length && starts[lo]! < to ? paused : clean).add(this.#values[s]!);
+    }
+    return { clean, paused, pauses: order.length, pauseMs };
+  }
+}

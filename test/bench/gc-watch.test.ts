@@ -1,0 +1,30 @@
+import { performance } from 'node:perf_hooks';
+import t from 'tap';
+import { GcWatch } from '../../bench/gc-watch.js';
+
+/** Busy for `ms` without allocating, so no collection can start inside. */
+function spin(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+}
+
+t.test('a span a collection paused inside is told from one it did not', async (t) => {
+  const watch = new GcWatch();
+  const quiet = performance.now();
+  spin(2);
+  watch.endedNow((performance.now() - quiet) * 1000, 1);
+  // Enough short-lived garbage to fill the young generation several times over.
+  const busy = performance.now();
+  let keep: object[] = [];
+  for (let i = 0; i < 3_000_000; i++) {
+    keep.push({ i });
+    if (keep.length > 10_000) keep = [];
+  }
+  watch.endedNow((performance.now() - busy) * 1000, 2);
+  const { clean, paused, pauses, pauseMs } = await watch.split();
+  t.ok(pauses > 0 && pauseMs > 0, `${pauses} pauses, ${pauseMs.toFixed(1)} ms`);
+  t.equal(paused.count, 1, 'the allocating span met a pause');
+  t.equal(paused.max(), 2);
+  t.equal(clean.count, 1, 'the spinning span met none');
+  t.equal(clean.max(), 1);
+});
