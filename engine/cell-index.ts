@@ -11,11 +11,13 @@ export const Row = {
   /** Device time of the last applied position, epoch ms. */
   POS_AT: 2,
   IDLE_SINCE: 3,
-  /** How often it turns offers down, Laplace-smoothed (refusalRate). */
+  /** How often it turns offers down, Laplace-smoothed (RiderRecord.refusal). */
   REFUSAL: 4,
+  /** A number only this entry has (a rider's table offset), to tell it from others without its record. */
+  KEY: 5,
 } as const;
 
-export const ROW = 5;
+export const ROW = 6;
 
 /** What the index needs of an entry: where it sits, so removal is O(1), and what its row holds. */
 export interface Indexable {

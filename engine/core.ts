@@ -115,6 +115,7 @@ export class EngineCore {
       (cell) => this.space.shardOfCell(cell),
       this.eta,
       this.space,
+      (id) => this.riders.get(id),
     );
     this.candidates = o.candidates ? o.candidates(this.search) : new IndexCandidates(this.search);
   }

@@ -176,6 +176,7 @@ export class RiderRecord {
     rows[at + Row.POS_AT] = d[this.base + Col.POS_AT]!;
     rows[at + Row.IDLE_SINCE] = d[this.base + Col.IDLE_SINCE]!;
     rows[at + Row.REFUSAL] = this.refusal;
+    rows[at + Row.KEY] = this.base;
   }
 
   constructor(id: RiderId, table: RiderTable, snap: RiderSnapshot, state: RiderState, capacity: number) {

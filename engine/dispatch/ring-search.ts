@@ -1,5 +1,5 @@
 import { cellToParent, gridDisk, gridRingUnsafe } from 'h3-js';
-import type { DecisionTrace, H3Cell, RouteStop, TraceCandidate } from '../../protocol/index.js';
+import type { DecisionTrace, H3Cell, RiderId, RouteStop, TraceCandidate } from '../../protocol/index.js';
 import type { EngineConfig } from '../config.js';
 import { bearingDeg, fastDistanceM, headingDelta } from '../geo.js';
 import type { EtaModel } from '../ports/eta-model.js';
@@ -71,6 +71,9 @@ export class RingSearch {
   readonly #counts: AvailableCounts;
   /** The coarse cells a search around a pickup cell can reach, for the ring cap they were computed at. */
   readonly #reach = new Map<H3Cell, { readonly maxRing: number; readonly cells: readonly H3Cell[] }>();
+  readonly #riderOf: (id: RiderId) => RiderRecord | undefined;
+  /** The row keys (Row.KEY) of the riders who passed on the order being searched for; reused. */
+  readonly #passedKeys: number[] = [];
 
   // The last search's best few candidates (best first) and what it passed over, in preallocated
   // slots: a search allocates nothing for its trace; only a decision that is kept builds one.
@@ -90,7 +93,9 @@ export class RingSearch {
     shardOfCell: (cell: H3Cell) => Shard | undefined,
     eta: EtaModel,
     counts: AvailableCounts,
+    riderOf: (id: RiderId) => RiderRecord | undefined,
   ) {
+    this.#riderOf = riderOf;
     this.#settings = settings;
     this.#shardOfCell = shardOfCell;
     this.#eta = eta;
@@ -118,6 +123,13 @@ export class RingSearch {
     let unmet = this.#reachable(order.pickupCell, cfg);
     const minSPerM = this.#eta.minSecondsPerMetre?.(now) ?? 0;
     const w = cfg.scoring;
+    // Who passed on this order, by row key, so telling them apart does not read every rider's record.
+    const passedKeys = this.#passedKeys;
+    passedKeys.length = 0;
+    for (const id of passed) {
+      const r = this.#riderOf(id);
+      if (r !== undefined) passedKeys.push(r.base);
+    }
     this.#resetTrace();
     for (; ring <= cfg.maxRing; ring++) {
       for (const cell of this.#ringCells(order.pickupCell, ring)) {
@@ -132,7 +144,7 @@ export class RingSearch {
             this.#stale++;
             continue;
           }
-          if (passed.length > 0 && passed.includes(riders[i]!.id)) {
+          if (passedKeys.length > 0 && passedKeys.includes(rows[o + Row.KEY]!)) {
             this.#passed++;
             continue;
           }
