@@ -35,7 +35,7 @@ export interface Indexable {
 /** The entries of one cell and their rows, slot `i` at `rows[i * ROW]`. */
 export class CellBucket<T extends Indexable> {
   readonly items: T[] = [];
-  /** Replaced when the bucket grows: read it through the bucket, never keep it. */
+  /** Replaced when the bucket grows; the index then hands the new array to every entry (`indexRows`). */
   rows = new Float64Array(ROW * 4);
 }
 
