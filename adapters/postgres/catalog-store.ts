@@ -322,8 +322,10 @@ export class CatalogStore {
 
   // ─── Orders ──────────────────────────────────────────────────────────────
 
-  /** The order row and its items, in one statement (one round trip). */
-  /** `now` is the order's seed status as the live engine has it (status_seq: the order's event seq). */
+  /**
+   * The order row and its items, in one statement (one round trip). `now` is the order's seed status
+   * as the live engine has it (status_seq: the order's event seq).
+   */
   async insertOrder(
     tx: SqlTx,
     o: Omit<OrderRow, 'state_row' | 'restaurant_address' | 'status' | 'rider_id' | 'seed_status' | 'refund'> & {
