@@ -57,8 +57,8 @@ const NOT_COMMANDS = new Set([
 export const timedEngine = (engine: Engine, st: StageTimer): Engine =>
   timedMethods(engine, st, (m) => (NOT_COMMANDS.has(m) ? undefined : { stage: 'engine', how: 'sync' }));
 
-/** Statements run inside a caller's transaction: the transaction is what is timed. */
-const IN_TRANSACTION = /^(insert|store|update|replace|set[A-Z]|ensure|resubmit)/;
+/** Statements run inside a caller's transaction: the transaction is what is timed. (`storedReply` is a read.) */
+const IN_TRANSACTION = /^(insert|store[A-Z]|update|replace|set[A-Z]|ensure|resubmit)/;
 
 /**
  * The catalog: reads under `catalog_reads`; the order row (the autocommitted

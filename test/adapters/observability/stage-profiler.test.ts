@@ -1,6 +1,12 @@
 import t from 'tap';
 import { mainThreadCpuUs, StageProfiler, stageBudget } from '../../../adapters/observability/stage-profiler.js';
-import { timedMethods, timedParts, type ServerParts } from '../../../adapters/observability/timed-ports.js';
+import {
+  timedCatalog,
+  timedMethods,
+  timedParts,
+  type ServerParts,
+} from '../../../adapters/observability/timed-ports.js';
+import type { CatalogStore } from '../../../adapters/postgres/catalog-store.js';
 
 // A CPU clock the test moves by hand: attribution is checked exactly, with no timing in it.
 const fakeCpu = () => {
@@ -148,6 +154,25 @@ t.test('timed methods run on the target, and only the chosen ones are timed', as
   t.equal(a, b, 'each method wrapped once');
   await Promise.resolve();
   t.same(Object.keys(p.snapshot()).sort(), ['catalog_reads', 'catalog_reads_wait']);
+});
+
+t.test("the catalog's reads are timed, its writes inside a caller's transaction are not", async (t) => {
+  const p = new StageProfiler();
+  const catalog = timedCatalog(
+    {
+      storedReply: async () => undefined,
+      storeReply: async () => {},
+      insertOrder: async () => {},
+    } as unknown as CatalogStore,
+    p,
+  );
+  await catalog.storeReply({} as never, 'u', 'k', {} as never);
+  await catalog.insertOrder({} as never, {} as never, [], {} as never);
+  await Promise.resolve();
+  t.same(Object.keys(p.snapshot()), [], 'writes in a transaction: the transaction is what is timed');
+  await catalog.storedReply('u', 'k');
+  await Promise.resolve();
+  t.equal(p.snapshot()['catalog_reads']?.calls, 1, 'the stored reply is a read');
 });
 
 t.test('without a profiler the server keeps its own parts: nothing is wrapped', async (t) => {
