@@ -1,4 +1,4 @@
-import { PerformanceObserver, performance } from 'node:perf_hooks';
+import { PerformanceObserver, performance, type PerformanceEntry } from 'node:perf_hooks';
 import { Sample } from './stats.js';
 
 /**
@@ -14,12 +14,14 @@ export class GcWatch {
   /** Spans as [start, end] pairs, ms, and each span's figure. */
   readonly #spans: number[] = [];
   readonly #values: number[] = [];
-  readonly #observer = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) this.#pauses.push(e.startTime, e.startTime + e.duration);
-  });
+  readonly #observer = new PerformanceObserver((list) => this.#keep(list.getEntries()));
 
   constructor() {
     this.#observer.observe({ entryTypes: ['gc'] });
+  }
+
+  #keep(entries: readonly PerformanceEntry[]): void {
+    for (const e of entries) this.#pauses.push(e.startTime, e.startTime + e.duration);
   }
 
   /** A span that ended just now and lasted `micros`, with the figure it is counted by (its latency). */
@@ -35,7 +37,7 @@ export class GcWatch {
    */
   async split(): Promise<{ clean: Sample; paused: Sample; pauses: number; pauseMs: number }> {
     await new Promise((resolve) => setTimeout(resolve, 20));
-    for (const e of this.#observer.takeRecords()) this.#pauses.push(e.startTime, e.startTime + e.duration);
+    this.#keep(this.#observer.takeRecords());
     this.#observer.disconnect();
     // Pauses merged into disjoint intervals in time order, so a binary search finds the one a span may meet.
     const p = this.#pauses;

@@ -8,7 +8,13 @@ import { SimulatedClock, type Clock } from '../engine/index.js';
 import { hrStopwatch, systemClock } from '../adapters/system-clock.js';
 import { GcWatch } from './gc-watch.js';
 import { defaultSimOptions, Simulation } from './sim/simulation.js';
-import { machineLine, parseFlags, UsageError } from './stats.js';
+import { machineLine, parseFlags, type Sample, UsageError } from './stats.js';
+
+/** A latency sample as the summary prints it: p50, p90, p99 and max, µs to one decimal. */
+function brief(s: Sample): { p50: number; p90: number; p99: number; max: number } {
+  const { p50, p90, p99, max } = s.summary(1);
+  return { p50, p90, p99, max };
+}
 
 const HELP = `usage: npm run simulate -- [--riders N] [--restaurants N] [--orders-per-sec R] [--duration S]
        [--seed N] [--accept-probability P] [--radius-km K] [--position-interval-s S] [--drain-s S]
@@ -134,14 +140,14 @@ async function main(): Promise<number> {
     ...c,
     orders_live_at_end: sim.liveOrders,
     cancel_reasons: sim.cancelReasons,
-    match_latency_us: (({ p50, p90, p99, max }) => ({ p50, p90, p99, max }))(sim.matchMicros.summary(1)),
+    match_latency_us: brief(sim.matchMicros),
     matches: sim.matchMicros.count,
     // The same matches split: those no garbage collection paused inside (the engine's own time),
     // and how many a pause fell inside; the pauses collect everyone's garbage, the engine's and
     // the simulator's.
-    match_latency_no_gc_us: (({ p50, p90, p99, max }) => ({ p50, p90, p99, max }))(gc.clean.summary(1)),
+    match_latency_no_gc_us: brief(gc.clean),
     matches_with_gc: gc.paused.count,
-    match_latency_with_gc_us: (({ p50, p90, p99, max }) => ({ p50, p90, p99, max }))(gc.paused.summary(1)),
+    match_latency_with_gc_us: brief(gc.paused),
     gc_pauses: gc.pauses,
     gc_pause_ms: Math.round(gc.pauseMs),
     pickup_distance_m: {
