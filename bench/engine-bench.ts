@@ -177,6 +177,34 @@ async function denseSearch(o: EngineBenchOptions, progress: (s: string) => void)
   };
 }
 
+/**
+ * What this machine does to a span of pure arithmetic as long as the median
+ * match: `n` spans, timed with the match's stopwatch. Nothing in them
+ * allocates or touches memory beyond one small array, so their tail is the
+ * machine's own (a virtual CPU taken away for tens of µs now and then): the
+ * floor a match's p99 and p99.9 can be judged against.
+ */
+function computeSpans(targetUs: number, n: number) {
+  const buf = new Float64Array(4096);
+  let x = 0;
+  const spin = (k: number) => {
+    for (let i = 0; i < k; i++) x += buf[i & 4095]! * 1.0001 + i;
+  };
+  spin(1_000_000); // optimised before it is timed
+  const c0 = hrStopwatch.nowMicros();
+  spin(4_000_000);
+  const perUs = 4_000_000 / Math.max(1, hrStopwatch.nowMicros() - c0);
+  const k = Math.max(1, Math.round(perUs * targetUs));
+  const spans = new Sample();
+  for (let j = 0; j < n; j++) {
+    const t0 = hrStopwatch.nowMicros();
+    spin(k);
+    spans.add(hrStopwatch.nowMicros() - t0);
+  }
+  if (Number.isNaN(x)) throw new Error('unreachable: keeps the arithmetic live');
+  return spans.summary(1);
+}
+
 export async function runEngineBench(o: EngineBenchOptions, progress: (s: string) => void) {
   const rnd = new SeededRandom(o.seed);
   const clock = new SimulatedClock();
@@ -287,6 +315,7 @@ export async function runEngineBench(o: EngineBenchOptions, progress: (s: string
     }
   }
   off();
+  const computeFloor = computeSpans(matchMicros.quantile(0.5), matchMicros.count);
 
   // Baseline, in its own pass so neither run cools the other's caches: the
   // nearest available rider by scanning every rider, no spatial index.
@@ -332,6 +361,8 @@ export async function runEngineBench(o: EngineBenchOptions, progress: (s: string
     // The same matches without those a garbage collection paused inside, and how many those were.
     match_latency_no_gc_us: gc.clean.summary(1),
     matches_with_gc: gc.paused.count,
+    // Spans of pure arithmetic as long as the median match, as many: this machine's own tail.
+    baseline_compute_span_us: computeFloor,
     baseline_brute_force_scan_us: bruteMicros.summary(1),
     heap_bytes_per_idle_rider: Math.round(bytesPerRider),
     baseline_heap_bytes_per_started_actor: Math.round(bytesPerActor),

@@ -21,6 +21,12 @@ t.test('npm run bench -- engine --quick --json prints every figure with its base
     t.type(out[k], 'number', k);
   t.match(out.match_latency_us, { p50: Number, p99: Number, p999: Number, max: Number });
   t.match(out.baseline_brute_force_scan_us, { p50: Number, p99: Number });
+  t.match(out.baseline_compute_span_us, { p50: Number, p99: Number, p999: Number });
+  t.ok(
+    out.baseline_compute_span_us.p50 > out.match_latency_us.p50 / 10 &&
+      out.baseline_compute_span_us.p50 < out.match_latency_us.p50 * 10,
+    'the arithmetic spans are about as long as the median match',
+  );
   t.equal(out.matches, 1000, 'every order was matched');
   t.match(out.match_latency_no_gc_us, { p50: Number, p99: Number, p999: Number });
   t.ok(out.matches_with_gc >= 0 && out.matches_with_gc <= out.matches, 'matches with a pause are some of the matches');
