@@ -36,10 +36,11 @@ export function createStepper<M extends AnyStateMachine>(machine: M, options: { 
   } as never;
   const slow = (snapshot: object, event: object) =>
     machine.transition(snapshot as never, event as never, scope) as never;
-  const table = options.table === false ? undefined : compileTable(machine, slow, scope);
+  const slowInitial = (input: unknown) => machine.getInitialSnapshot(scope, input) as never;
+  const table = options.table === false ? undefined : compileTable(machine, slow, slowInitial, scope);
   return {
     machine,
-    initial: (input?: unknown) => machine.getInitialSnapshot(scope, input) as SnapshotFrom<M>,
+    initial: (input?: unknown) => (table ? table.initial(input) : slowInitial(input)) as SnapshotFrom<M>,
     step(snapshot, event) {
       const next: SnapshotFrom<M> = table
         ? (table.step(snapshot as never, event, stateKey((snapshot as { value: StateValue }).value)) as never)

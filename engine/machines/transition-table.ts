@@ -8,7 +8,7 @@ import type { AnyStateMachine, AnyStateNode } from 'xstate';
  * the target's snapshot with the new context: what `machine.transition` does
  * for such a machine, without the Sets, microsteps and intermediate snapshots
  * that made it most of the engine's garbage (docs/benchmarks.md, "The engine's
- * tail").
+ * tail"). An initial snapshot is made the same way ({@link TransitionTable.initial}).
  *
  * Only what the table can do exactly goes through it. A machine with entry or
  * exit actions, invocations, delays, history, parallel states, wildcard events,
@@ -23,18 +23,78 @@ import type { AnyStateMachine, AnyStateNode } from 'xstate';
 export class TransitionTable {
   readonly #machine: AnyStateMachine;
   readonly #slow: (snapshot: Snapshot, event: Event) => Snapshot;
+  readonly #slowInitial: (input: unknown) => Snapshot;
   readonly #assignArgs: { self: unknown; system: unknown };
   /** Plans by state key, then event type; null = this pair goes to XState. */
   readonly #plans = new Map<string, Map<string, Candidate[] | null>>();
+  /** Eventless transitions by state node id, for initial snapshots; null = XState's. */
+  readonly #eventless = new Map<string, Eventless[] | null>();
+  /** Initial snapshots by the eventless transitions taken from the initial state (their indexes, joined). */
+  readonly #initials = new Map<string, Snapshot | null>();
+  /** The initial state: the root's initial child, and its initial child, down to a leaf. */
+  readonly #initialLeaf: AnyStateNode;
 
   constructor(
     machine: AnyStateMachine,
     slow: (snapshot: Snapshot, event: Event) => Snapshot,
+    slowInitial: (input: unknown) => Snapshot,
     scope: { self: unknown; system: unknown },
   ) {
     this.#machine = machine;
     this.#slow = slow;
+    this.#slowInitial = slowInitial;
     this.#assignArgs = { self: scope.self, system: scope.system };
+    this.#initialLeaf = initialLeaf(machine.root);
+  }
+
+  /**
+   * The initial snapshot for `input`, as XState's `getInitialSnapshot`: the
+   * context from the machine's `context` (a function of the input, or the one
+   * object), then the eventless transitions its guards take, one after another
+   * (the order machine's `placed` goes on to wait for payment or the
+   * restaurant). Each chain of them is learned from XState once, as a step is.
+   */
+  initial(input: unknown): Snapshot {
+    try {
+      return this.#initial(input);
+    } catch {
+      // A context or an assign that cannot run here (one that spawns): XState's.
+      return this.#slowInitial(input);
+    }
+  }
+
+  #initial(input: unknown): Snapshot {
+    const event = { type: 'xstate.init', input };
+    const config: unknown = this.#machine.config.context;
+    let context: Context =
+      typeof config === 'function'
+        ? Object.assign({}, (config as AssignFn)({ spawn, input, self: this.#assignArgs.self }, undefined))
+        : ((config as Context | undefined) ?? {});
+    let leaf = this.#initialLeaf;
+    let path = '';
+    for (let taken = 0; ; taken++) {
+      const plan = this.#eventlessOf(leaf);
+      if (plan === null || taken > 16) return this.#slowInitial(input);
+      let next: Eventless | undefined;
+      for (let i = 0; i < plan.length && next === undefined; i++) {
+        const c = plan[i]!;
+        if (c.guard === undefined || c.guard({ context, event }, undefined)) {
+          next = c;
+          path += path === '' ? String(i) : `.${i}`;
+        }
+      }
+      if (next === undefined) break;
+      context = this.#assign(next.assigns, context, event);
+      leaf = next.leaf;
+    }
+    const template = this.#initials.get(path);
+    if (template === undefined) {
+      const xs = this.#slowInitial(input);
+      this.#initials.set(path, sameJson(xs.context, context) ? xs : null);
+      return xs;
+    }
+    if (template === null) return this.#slowInitial(input);
+    return { ...template, context };
   }
 
   /** The next snapshot; the same snapshot when no transition is enabled, as XState returns it. */
@@ -80,11 +140,9 @@ export class TransitionTable {
     const next = this.#slow(snapshot, event);
     let agrees = false;
     try {
-      agrees =
-        next !== snapshot &&
-        JSON.stringify(this.#assign(c.assigns, snapshot.context, event)) === JSON.stringify(next.context);
+      agrees = next !== snapshot && sameJson(this.#assign(c.assigns, snapshot.context, event), next.context);
     } catch {
-      agrees = false;
+      // An assign that cannot run here (one that spawns): the transition stays with XState.
     }
     if (next === snapshot && c.assigns.length === 0) {
       c.unchanged = true;
@@ -93,6 +151,29 @@ export class TransitionTable {
       c.template = agrees ? next : null;
     }
     return next;
+  }
+
+  /** The eventless transitions out of `leaf`, its own then its ancestors', as XState selects them. */
+  #eventlessOf(leaf: AnyStateNode): Eventless[] | null {
+    let plan = this.#eventless.get(leaf.id);
+    if (plan !== undefined) return plan;
+    plan = [];
+    for (let node: AnyStateNode | undefined = leaf; node !== undefined && plan !== null; node = node.parent) {
+      for (const t of node.always ?? []) {
+        const guard = this.#guard(t.guard);
+        const assigns = this.#assigns(t.actions);
+        const target = t.target?.[0];
+        if (guard === null || assigns === null || target === undefined || (t.target ?? []).length > 1) {
+          plan = null;
+          break;
+        }
+        plan.push({ guard, assigns, leaf: initialLeaf(target) });
+      }
+      // XState takes the first enabled eventless transition of the deepest node that has any.
+      if (plan !== null && plan.length > 0) break;
+    }
+    this.#eventless.set(leaf.id, plan);
+    return plan;
   }
 
   #plan(snapshot: Snapshot, type: string, key: string): Candidate[] | null {
@@ -150,6 +231,7 @@ export class TransitionTable {
 export function compileTable(
   machine: AnyStateMachine,
   slow: (snapshot: Snapshot, event: Event) => Snapshot,
+  slowInitial: (input: unknown) => Snapshot,
   scope: { self: unknown; system: unknown },
 ): TransitionTable | undefined {
   if (machine.root.output !== undefined) return undefined;
@@ -162,7 +244,22 @@ export function compileTable(
     for (const type of n.transitions.keys()) if (type.includes('*')) return undefined;
     nodes.push(...Object.values(n.states));
   }
-  return new TransitionTable(machine, slow, scope);
+  return new TransitionTable(machine, slow, slowInitial, scope);
+}
+
+/** `node` if it is a leaf, else its initial child's leaf. */
+function initialLeaf(node: AnyStateNode): AnyStateNode {
+  let n = node;
+  while (n.type === 'compound') n = n.states[n.config.initial as string]!;
+  return n;
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  try {
+    return JSON.stringify(a) === JSON.stringify(b);
+  } catch {
+    return false;
+  }
 }
 
 /** Whether entering `target` (with its initial descendants and ancestors) reaches a node with eventless transitions. */
@@ -191,6 +288,13 @@ interface Assign {
   readonly assignment: unknown;
   /** The assigned properties of an object assignment; undefined for a function assignment. */
   readonly keys: string[] | undefined;
+}
+
+interface Eventless {
+  readonly guard: GuardFn | undefined;
+  readonly assigns: readonly Assign[];
+  /** The state it leads to (its target's initial leaf). */
+  readonly leaf: AnyStateNode;
 }
 
 interface Candidate {

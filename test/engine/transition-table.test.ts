@@ -134,24 +134,49 @@ function view(s: Snap | undefined) {
 for (const c of cases) {
   t.test(`the ${c.name} machine: the table answers as XState does`, async (t) => {
     t.ok(
-      compileTable(c.machine, () => ({}) as never, { self: null, system: null }),
+      compileTable(
+        c.machine,
+        () => ({}) as never,
+        () => ({}) as never,
+        { self: null, system: null },
+      ),
       'the machine compiles to a table',
     );
     const table = createStepper(c.machine);
     const reference = createStepper(c.machine, { table: false });
 
-    // Every call of machine.transition made by the table's stepper is counted: it may learn each
-    // transition once, and steps a snapshot that is no longer active through XState.
+    // Every call into XState made by the table's stepper is counted: it may learn each transition
+    // and each initial state once, and steps a snapshot that is no longer active through XState.
     const transition = c.machine.transition.bind(c.machine);
+    const getInitialSnapshot = c.machine.getInitialSnapshot.bind(c.machine);
     let counting = false;
     let slowCalls = 0;
+    let slowInitials = 0;
     c.machine.transition = ((...args: Parameters<typeof transition>) => {
       if (counting && (args[0] as Snap).status === 'active') slowCalls++;
       return transition(...args);
     }) as typeof c.machine.transition;
+    c.machine.getInitialSnapshot = ((...args: Parameters<typeof getInitialSnapshot>) => {
+      if (counting) slowInitials++;
+      return getInitialSnapshot(...args);
+    }) as typeof c.machine.getInitialSnapshot;
     t.teardown(() => {
       c.machine.transition = transition;
+      c.machine.getInitialSnapshot = getInitialSnapshot;
     });
+    const start = (input: unknown): [Snap, Snap] => {
+      counting = true;
+      const a = table.initial(input) as Snap;
+      counting = false;
+      const b = reference.initial(input) as Snap;
+      initialStates.add(stateKey(b.value));
+      if (JSON.stringify(view(a)) !== JSON.stringify(view(b)))
+        throw new Error(
+          `initial ${JSON.stringify(input)}: ${JSON.stringify(view(a))} against ${JSON.stringify(view(b))}`,
+        );
+      return [a, b];
+    };
+    const initialStates = new Set<string>();
 
     let steps = 0;
     const seen = new Set<string>();
@@ -161,13 +186,11 @@ for (const c of cases) {
         fc.array(draw, { minLength: 20, maxLength: 150 }),
         fc.nat(150),
         (input, draws, restoreAt) => {
-          let a = table.initial(input) as Snap;
-          let b = reference.initial(input) as Snap;
+          let [a, b] = start(input);
           for (let i = 0; i < draws.length; i++) {
             // An order or rider that has ended starts again, so that a sequence goes on exploring.
             if (b.status !== 'active' && draws[i]!.flag) {
-              a = table.initial(input) as Snap;
-              b = reference.initial(input) as Snap;
+              [a, b] = start(input);
             }
             if (i === restoreAt) {
               a = table.resolve(a.value, a.context) as Snap;
@@ -209,6 +232,7 @@ for (const c of cases) {
       `the sequences fired ${seen.size} of the ${candidates} transitions, in ${steps} steps`,
     );
     // Each transition went through XState once, when it first fired, and never again.
+    t.equal(slowInitials, initialStates.size, `the table made all initial snapshots but ${slowInitials} itself`);
     t.equal(slowCalls, seen.size, `the table stepped all but ${slowCalls} of ${steps} steps itself`);
   });
 }
@@ -220,7 +244,12 @@ t.test('a machine the table cannot reproduce steps through XState', async (t) =>
     states: { a: { on: { GO: 'b' } }, b: { entry: () => {} } },
   });
   t.equal(
-    compileTable(withEntry, () => ({}) as never, { self: null, system: null }),
+    compileTable(
+      withEntry,
+      () => ({}) as never,
+      () => ({}) as never,
+      { self: null, system: null },
+    ),
     undefined,
     'entry actions: not compiled',
   );
