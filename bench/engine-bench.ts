@@ -19,7 +19,7 @@ import {
   type RiderId,
 } from '../engine/index.js';
 import { hrStopwatch } from '../adapters/system-clock.js';
-import { GcWatch } from './gc-watch.js';
+import { AllocationMeter, GcWatch } from './gc-watch.js';
 import { planCity } from './sim/city.js';
 import { heapUsed, Sample } from './stats.js';
 
@@ -298,6 +298,8 @@ export async function runEngineBench(o: EngineBenchOptions, progress: (s: string
     if (e.type === 'rider_offered') offers.push([e.id, e.orderId]);
   });
   const pickups: { lat: number; lng: number }[] = [];
+  const allocation = new AllocationMeter();
+  allocation.start();
   for (let n = 0; n < o.orders; n++) {
     const r = restaurants[n % restaurants.length]!;
     const rest = engine.getRestaurant(r);
@@ -314,6 +316,7 @@ export async function runEngineBench(o: EngineBenchOptions, progress: (s: string
       engine.delivered(rider, order);
     }
   }
+  const bytesPerCycle = allocation.stop() / o.orders;
   off();
   const computeFloor = computeSpans(matchMicros.quantile(0.5), matchMicros.count);
 
@@ -367,6 +370,9 @@ export async function runEngineBench(o: EngineBenchOptions, progress: (s: string
     heap_bytes_per_idle_rider: Math.round(bytesPerRider),
     baseline_heap_bytes_per_started_actor: Math.round(bytesPerActor),
     heap_bytes_per_active_order: Math.round(bytesPerOrder),
+    // Everything one order's cycle in the match loop allocates (placing, the accept with its match,
+    // the rider's accept, pickup and delivery): the garbage whose collections land inside matches.
+    allocated_bytes_per_order: Math.round(bytesPerCycle),
     heap_total_mib: Math.round(totalHeapMiB),
     scarce_search_us: scarce,
     dense_city: dense,

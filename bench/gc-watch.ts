@@ -1,4 +1,5 @@
 import { PerformanceObserver, performance, type PerformanceEntry } from 'node:perf_hooks';
+import { GCProfiler, getHeapStatistics } from 'node:v8';
 import { Sample } from './stats.js';
 
 /**
@@ -73,4 +74,36 @@ export class GcWatch {
     }
     return { clean, paused, pauses: order.length, pauseMs };
   }
+}
+
+/**
+ * Bytes allocated on the V8 heap between {@link start} and {@link stop}: what is in use at the
+ * end less what was at the start, plus what every collection in between freed (from
+ * `v8.GCProfiler`, which reports the heap's size before and after each). Objects that live on
+ * count as allocated too; the figure is the garbage the collector must deal with, and more.
+ */
+export class AllocationMeter {
+  readonly #profiler = new GCProfiler();
+  #used0 = 0;
+
+  start(): void {
+    this.#used0 = getHeapStatistics().used_heap_size;
+    this.#profiler.start();
+  }
+
+  stop(): number {
+    const data = this.#profiler.stop() as GcProfile | undefined;
+    const used1 = getHeapStatistics().used_heap_size;
+    let freed = 0;
+    for (const s of data?.statistics ?? [])
+      freed += s.beforeGC.heapStatistics.usedHeapSize - s.afterGC.heapStatistics.usedHeapSize;
+    return used1 - this.#used0 + freed;
+  }
+}
+
+interface GcProfile {
+  statistics: {
+    beforeGC: { heapStatistics: { usedHeapSize: number } };
+    afterGC: { heapStatistics: { usedHeapSize: number } };
+  }[];
 }

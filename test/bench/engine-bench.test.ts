@@ -16,6 +16,7 @@ t.test('npm run bench -- engine --quick --json prints every figure with its base
     'heap_bytes_per_idle_rider',
     'baseline_heap_bytes_per_started_actor',
     'heap_bytes_per_active_order',
+    'allocated_bytes_per_order',
     'matches',
   ])
     t.type(out[k], 'number', k);

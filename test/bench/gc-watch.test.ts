@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import t from 'tap';
-import { GcWatch } from '../../bench/gc-watch.js';
+import { AllocationMeter, GcWatch } from '../../bench/gc-watch.js';
 
 /** Busy for `ms` without allocating, so no collection can start inside. */
 function spin(ms: number): void {
@@ -27,4 +27,24 @@ t.test('a span a collection paused inside is told from one it did not', async (t
   t.equal(paused.max(), 2);
   t.equal(clean.count, 1, 'the spinning span met none');
   t.equal(clean.max(), 1);
+});
+
+t.test('the allocation meter counts what a loop allocates, collections and all', async (t) => {
+  const meter = new AllocationMeter();
+  meter.start();
+  // 2,000,000 arrays of 8 doubles (at least 64 bytes of data each), nearly all garbage.
+  let keep: Float64Array[] = [];
+  for (let i = 0; i < 2_000_000; i++) {
+    keep.push(new Float64Array(8));
+    if (keep.length > 1_000) keep = [];
+  }
+  const bytes = meter.stop();
+  t.ok(bytes >= 2_000_000 * 64, `${(bytes / 2 ** 20).toFixed(0)} MiB for at least 122 MiB of arrays`);
+  t.ok(bytes < 2_000_000 * 1_024, 'and not wildly more');
+
+  meter.start();
+  let x = 0;
+  for (let i = 0; i < 1_000_000; i++) x += i;
+  const none = meter.stop();
+  t.ok(x > 0 && none < 1_000_000, `a loop over numbers allocates next to nothing (${none} bytes)`);
 });
