@@ -178,13 +178,16 @@ async function denseSearch(o: EngineBenchOptions, progress: (s: string) => void)
 }
 
 /**
- * What this machine does to a span of pure arithmetic as long as the median
- * match: `n` spans, timed with the match's stopwatch. Nothing in them
- * allocates or touches memory beyond one small array, so their tail is the
- * machine's own (a virtual CPU taken away for tens of µs now and then): the
- * floor a match's p99 and p99.9 can be judged against.
+ * What this process and machine do to a span of pure arithmetic as long as
+ * the median match: `n` spans, timed with the match's stopwatch, right after
+ * the match loop. Nothing in them allocates or touches memory beyond one small
+ * array, so their tail is not their code's: a virtual CPU taken away for tens
+ * of µs now and then, and collections the earlier work made due (V8 finishes
+ * marking and sweeping through interrupts, so a pause can land in code that
+ * allocates nothing), told apart as the matches' are. The floor a match's p99
+ * and p99.9 can be judged against.
  */
-function computeSpans(targetUs: number, n: number) {
+async function computeSpans(targetUs: number, n: number) {
   const buf = new Float64Array(4096);
   let x = 0;
   const spin = (k: number) => {
@@ -196,13 +199,17 @@ function computeSpans(targetUs: number, n: number) {
   const perUs = 4_000_000 / Math.max(1, hrStopwatch.nowMicros() - c0);
   const k = Math.max(1, Math.round(perUs * targetUs));
   const spans = new Sample();
+  const gc = new GcWatch();
   for (let j = 0; j < n; j++) {
     const t0 = hrStopwatch.nowMicros();
     spin(k);
-    spans.add(hrStopwatch.nowMicros() - t0);
+    const micros = hrStopwatch.nowMicros() - t0;
+    spans.add(micros);
+    gc.endedNow(micros);
   }
   if (Number.isNaN(x)) throw new Error('unreachable: keeps the arithmetic live');
-  return spans.summary(1);
+  const split = await gc.split();
+  return { all: spans.summary(1), clean: split.clean.summary(1), paused: split.paused.count };
 }
 
 export async function runEngineBench(o: EngineBenchOptions, progress: (s: string) => void) {
@@ -318,7 +325,7 @@ export async function runEngineBench(o: EngineBenchOptions, progress: (s: string
   }
   const bytesPerCycle = allocation.stop() / o.orders;
   off();
-  const computeFloor = computeSpans(matchMicros.quantile(0.5), matchMicros.count);
+  const computeFloor = await computeSpans(matchMicros.quantile(0.5), matchMicros.count);
 
   // Baseline, in its own pass so neither run cools the other's caches: the
   // nearest available rider by scanning every rider, no spatial index.
@@ -365,7 +372,9 @@ export async function runEngineBench(o: EngineBenchOptions, progress: (s: string
     match_latency_no_gc_us: gc.clean.summary(1),
     matches_with_gc: gc.paused.count,
     // Spans of pure arithmetic as long as the median match, as many: this machine's own tail.
-    baseline_compute_span_us: computeFloor,
+    baseline_compute_span_us: computeFloor.all,
+    baseline_compute_span_no_gc_us: computeFloor.clean,
+    compute_spans_with_gc: computeFloor.paused,
     baseline_brute_force_scan_us: bruteMicros.summary(1),
     heap_bytes_per_idle_rider: Math.round(bytesPerRider),
     baseline_heap_bytes_per_started_actor: Math.round(bytesPerActor),

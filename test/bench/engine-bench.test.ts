@@ -23,6 +23,11 @@ t.test('npm run bench -- engine --quick --json prints every figure with its base
   t.match(out.match_latency_us, { p50: Number, p99: Number, p999: Number, max: Number });
   t.match(out.baseline_brute_force_scan_us, { p50: Number, p99: Number });
   t.match(out.baseline_compute_span_us, { p50: Number, p99: Number, p999: Number });
+  t.match(out.baseline_compute_span_no_gc_us, { p50: Number, p99: Number, p999: Number });
+  t.ok(
+    out.compute_spans_with_gc >= 0 && out.compute_spans_with_gc <= out.matches,
+    'spans with a pause are some of the spans',
+  );
   t.ok(
     out.baseline_compute_span_us.p50 > out.match_latency_us.p50 / 10 &&
       out.baseline_compute_span_us.p50 < out.match_latency_us.p50 * 10,
