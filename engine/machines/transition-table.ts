@@ -108,7 +108,7 @@ export class TransitionTable {
       if (c.guard !== undefined && !c.guard({ context, event }, undefined)) continue;
       if (c.template === undefined) return this.#learn(c, snapshot, event);
       if (c.template === null) return this.#slow(snapshot, event);
-      if (c.assigns.length === 0 && c.unchanged) return snapshot;
+      if (c.unchanged) return snapshot;
       return { ...c.template, context: this.#assign(c.assigns, context, event) };
     }
     return snapshot;
@@ -153,7 +153,10 @@ export class TransitionTable {
     return next;
   }
 
-  /** The eventless transitions out of `leaf`, its own then its ancestors', as XState selects them. */
+  /**
+   * The eventless transitions out of `leaf`, its own then each ancestor's: XState takes the first
+   * enabled one in that order (selectEventlessTransitions), as it does a state's event transitions.
+   */
   #eventlessOf(leaf: AnyStateNode): Eventless[] | null {
     let plan = this.#eventless.get(leaf.id);
     if (plan !== undefined) return plan;
@@ -169,8 +172,6 @@ export class TransitionTable {
         }
         plan.push({ guard, assigns, leaf: initialLeaf(target) });
       }
-      // XState takes the first enabled eventless transition of the deepest node that has any.
-      if (plan !== null && plan.length > 0) break;
     }
     this.#eventless.set(leaf.id, plan);
     return plan;

@@ -257,3 +257,31 @@ t.test('a machine the table cannot reproduce steps through XState', async (t) =>
   const next = stepper.step(stepper.initial(), { type: 'GO' });
   t.equal(next && stateKey(next.value), 'b');
 });
+
+t.test("an initial state's eventless transitions: a parent's is taken when its child's guards fail", async (t) => {
+  const { setup } = await import('xstate');
+  type Flags = { a: boolean; b: boolean };
+  const machine = setup({ types: { context: {} as Flags, input: {} as Flags } }).createMachine({
+    context: ({ input }) => ({ ...input }),
+    initial: 'outer',
+    states: {
+      outer: {
+        initial: 'inner',
+        always: [{ guard: ({ context }) => context.b, target: 'byParent' }],
+        states: { inner: { always: [{ guard: ({ context }) => context.a, target: 'byChild' }] }, byChild: {} },
+      },
+      byParent: {},
+    },
+  });
+  const table = createStepper(machine);
+  const reference = createStepper(machine, { table: false });
+  for (const input of [
+    { a: false, b: true },
+    { a: false, b: false },
+    { a: true, b: true },
+    { a: true, b: false },
+    { a: false, b: true },
+  ]) {
+    t.same(view(table.initial(input)), view(reference.initial(input)), JSON.stringify(input));
+  }
+});
