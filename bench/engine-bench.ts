@@ -371,7 +371,7 @@ export async function runEngineBench(o: EngineBenchOptions, progress: (s: string
     // The same matches without those a garbage collection paused inside, and how many those were.
     match_latency_no_gc_us: gc.clean.summary(1),
     matches_with_gc: gc.paused.count,
-    // Spans of pure arithmetic as long as the median match, as many: this machine's own tail.
+    // Spans of pure arithmetic as long as the median match, as many: the tail this process and machine give any code.
     baseline_compute_span_us: computeFloor.all,
     baseline_compute_span_no_gc_us: computeFloor.clean,
     compute_spans_with_gc: computeFloor.paused,
