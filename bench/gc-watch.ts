@@ -80,7 +80,11 @@ export class GcWatch {
  * Bytes allocated on the V8 heap between {@link start} and {@link stop}: what is in use at the
  * end less what was at the start, plus what every collection in between freed (from
  * `v8.GCProfiler`, which reports the heap's size before and after each). Objects that live on
- * count as allocated too; the figure is the garbage the collector must deal with, and more.
+ * count as allocated too; the figure is the garbage the collector must deal with, and more. It is
+ * a measure for loops that allocate megabytes, not exact to the byte: a collection's before and
+ * after sizes do not account for every page in flight (a loop that allocates nothing can read a few
+ * MB when a collection the earlier work made due lands in it), and twice the same work does not
+ * always read exactly twice the bytes.
  */
 export class AllocationMeter {
   readonly #profiler = new GCProfiler();
