@@ -206,21 +206,31 @@ const profile = (file: string) => {
 const tell = (c: ChildProcess | undefined, m: unknown) => {
   if (c?.connected) c.send(m as never);
 };
-const nextMsg = <T extends { type: string }>(
+/**
+ * The child's next message of `type`; rejects when the child exits first, or has already exited
+ * (a server that died while the load generator was connecting left the run waiting for ever), with
+ * the exit code or the signal that ended it.
+ */
+export const nextMsg = <T extends { type: string }>(
   c: ChildProcess,
   type: T['type'],
   onOther?: (m: { type: string }) => void,
 ): Promise<T> =>
   new Promise((resolve, reject) => {
+    const gone = (code: number | null, signal: NodeJS.Signals | null) =>
+      reject(new Error(`waiting for ${type}: child exited with ${code ?? signal}`));
+    if (c.exitCode !== null || c.signalCode !== null) {
+      gone(c.exitCode, c.signalCode);
+      return;
+    }
     const on = (m: T) => {
       if (m.type !== type) return onOther?.(m);
       c.off('message', on);
-      c.off('exit', onExit);
+      c.off('exit', gone);
       resolve(m);
     };
-    const onExit = (code: number | null) => reject(new Error(`waiting for ${type}: child exited with ${code}`));
     c.on('message', on);
-    c.once('exit', onExit);
+    c.once('exit', gone);
   });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const exited = (c: ChildProcess | undefined) =>
