@@ -22,8 +22,7 @@ COPY scripts/uws-runtime.ts scripts/patch-postgres-js.ts ./scripts/
 RUN node --import tsx scripts/uws-runtime.ts --prune && node --import tsx scripts/patch-postgres-js.ts
 
 # Stage 2: the runtime. Sources are owned by root and read-only to the user that runs them.
-# jemalloc is the C allocator: with glibc's, the uWS build drops sockets upgraded after an
-# asynchronous token check (docs/streams.md, "Sockets dropped right after an asynchronous upgrade").
+# jemalloc is the C allocator, as under npm start and the benchmarks (docs/operations.md).
 FROM ${NODE_IMAGE} AS runtime
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libjemalloc2 \

@@ -54,10 +54,6 @@ async function main(): Promise<void> {
   const log = createLogger({ level: config.log.level, format: config.log.format, base: { service } });
   const server = cluster !== undefined ? await startGatewayRole(config, cluster, log) : await startServer(config, log);
   log.info({ msg: `server: ${server.durability}` });
-  if (!/libjemalloc/.test(process.env['LD_PRELOAD'] ?? ''))
-    log.warn({
-      msg: 'server: not running under jemalloc: with glibc, this uWS build can drop a socket right after an asynchronous upgrade (docs/streams.md); start with npm start, or preload libjemalloc.so.2',
-    });
   log.info({
     msg: `server: recovered ${server.recovery.restaurants} restaurants, ${server.recovery.riders} riders, ${server.recovery.orders} orders in ${server.recovery.ms} ms`,
   });

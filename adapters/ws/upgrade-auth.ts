@@ -2,8 +2,10 @@
  * Authentication in the uWS upgrade handler, before any socket opens. The
  * uWebSockets.js discipline: copy what the request holds first (it dies at the
  * first await), register `res.onAborted` before awaiting, and answer inside
- * `res.cork`. A refusal is an HTTP status from the error table with a JSON
- * problem body; a client never gets a socket it may not have.
+ * `res.cork`, except for an upgrade made after an await, which must not be
+ * inside its own response's cork on this uWS build (`upgradeAfterAwait`). A
+ * refusal is an HTTP status from the error table with a JSON problem body; a
+ * client never gets a socket it may not have.
  */
 import type { HttpRequest, HttpResponse, WebSocket, us_socket_context_t } from 'uWebSockets.js';
 import type { IdentityVerifier } from '../../engine/ports/identity.js';
@@ -135,10 +137,8 @@ export function authenticatingUpgrade<UD>(opts: UpgradeAuthOptions<UD>) {
       if (aborted) return;
       const admitted = verified.ok ? await opts.admit(verified.value) : verified;
       if (aborted) return;
-      res.cork(() => {
-        if (!admitted.ok) refuse(res, admitted.code, admitted.detail);
-        else res.upgrade(admitted.value, h.key, protocol, h.extensions, context);
-      });
+      if (!admitted.ok) res.cork(() => refuse(res, admitted.code, admitted.detail));
+      else upgradeAfterAwait(res, () => res.upgrade(admitted.value, h.key, protocol, h.extensions, context));
     };
     decide().catch(() => {
       if (!aborted) res.cork(() => refuse(res, 'INTERNAL', 'authentication failed unexpectedly'));
@@ -146,20 +146,49 @@ export function authenticatingUpgrade<UD>(opts: UpgradeAuthOptions<UD>) {
   };
 }
 
+/**
+ * Open sockets of every route in this thread, any of which can hold the loop's cork while another
+ * socket is upgraded after an await (`upgradeAfterAwait`). uWS runs one loop per thread, so a socket
+ * of any app or route will do. `openAfterUpgrade` keeps it.
+ */
+const corkHolders = new Set<WebSocket<object>>();
+
+/**
+ * Makes an upgrade decided after an await without `HttpResponse.cork` around it.
+ *
+ * The pinned uWS build's `cork` goes on using the response after its callback returns: it uncorks
+ * through the socket's old address. An upgrade inside the callback has moved the socket to the
+ * WebSocket context, and the move freed the old block (jemalloc) or its tail (glibc), so `cork`
+ * reads freed memory. Under jemalloc the process dies with SIGSEGV once something has reused that
+ * block (a storm of rider connections waiting on a key fetch did it); under glibc the new socket is
+ * sometimes closed with 1006 (docs/streams.md). `cork` does this only when nothing is corked when
+ * it is called; otherwise it just calls its callback. So the upgrade runs in `res.cork` (uWS.js
+ * warns about writes made outside one) inside the cork of another open socket, and the 101 answer
+ * is written without the cork buffer: a few more system calls, once per connection. With no other
+ * socket open it runs bare, and uWS prints its warning that writes should be corked. When the
+ * check finished within the microtasks of uWS's own upgrade handler, uWS's parser has the socket
+ * corked already, and the upgrade runs as if it had been made there.
+ */
+function upgradeAfterAwait(res: HttpResponse, upgrade: () => void): void {
+  const holder = corkHolders.values().next().value;
+  if (holder === undefined) upgrade();
+  else holder.cork(() => res.cork(upgrade));
+}
+
 type OpenHandler<UD> = (ws: WebSocket<UD>) => void;
 type CloseHandler<UD> = (ws: WebSocket<UD>, code: number, message: ArrayBuffer) => void;
 
 /**
- * A route's `open` and `close`, with the open work moved out of uWS's upgrade.
+ * A route's `open` and `close`, with the open work moved out of uWS's upgrade, and the socket
+ * offered to `upgradeAfterAwait` as a cork holder while it is open.
  *
- * The pinned uWS build reads freed memory in `res.cork` after an upgrade made inside it: the
- * socket's old HTTP state, in the tail that the move to the WebSocket context freed, and it
- * closes the new socket when that word reads as "connection: close" (docs/streams.md). The word
- * still holds the old state, which is harmless, unless an allocation made meanwhile reuses the
- * freed tail, and what runs meanwhile is `open`. So `open` here only queues the work: it runs as
- * a microtask once `cork` has returned, corked on the socket, before anything from the network
- * is handled. A socket closed before its open work ran is dropped quietly: the route never saw
- * it open, so its `close` is not called either.
+ * `open` only queues the work: it runs as a microtask once the upgrade has returned, corked on
+ * the new socket, before anything from the network is handled. An upgrade made by
+ * `upgradeAfterAwait` leaves the new socket uncorked (another holds the cork), so work done inside
+ * it would send each frame on its own. Moving the work out was also the first workaround for the
+ * freed-memory read (docs/streams.md), when upgrades were still made inside their own `cork`. A
+ * socket closed before its open work ran is dropped quietly: the route never saw it open, so its
+ * `close` is not called either.
  */
 export function openAfterUpgrade<UD extends object>(
   open: OpenHandler<UD>,
@@ -168,6 +197,7 @@ export function openAfterUpgrade<UD extends object>(
   const pending = new WeakSet<UD>();
   return {
     open: (ws) => {
+      corkHolders.add(ws);
       const ud = ws.getUserData();
       pending.add(ud);
       queueMicrotask(() => {
@@ -175,6 +205,7 @@ export function openAfterUpgrade<UD extends object>(
       });
     },
     close: (ws, code, message) => {
+      corkHolders.delete(ws);
       if (!pending.delete(ws.getUserData())) close(ws, code, message);
     },
   };
