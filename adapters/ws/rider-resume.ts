@@ -5,6 +5,7 @@
  * "Sequence numbers and resume"). Without a store the rider route keeps it in
  * its own memory, as a single process needs.
  */
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { RiderId } from '../../protocol/index.js';
 import { SEQ_TOP } from '../../protocol/index.js';
@@ -23,7 +24,20 @@ export interface RedisRiderResumeOptions {
   readonly ttlS?: number;
 }
 
-/** The store on Redis: one string key per rider, written in pipelines, expiring when a rider stays away. */
+/**
+ * Sets each key of KEYS to its seq (ARGV[2..], in KEYS' order), expiring after ARGV[1] seconds:
+ * a whole flush in one command, where a pipeline of SETs made the client build, send and settle
+ * one command a rider (4,900 a second with 19,600 riders reporting every 4 s).
+ */
+const SAVE_SCRIPT = `for i, key in ipairs(KEYS) do
+  redis.call('SET', key, ARGV[i + 1], 'EX', ARGV[1])
+end
+return #KEYS`;
+const SAVE_SHA = createHash('sha1').update(SAVE_SCRIPT).digest('hex');
+/** Riders per script call: a thousand SETs hold Redis for about a millisecond. */
+export const SAVE_CHUNK = 1_000;
+
+/** The store on Redis: one string key per rider, written by a script per thousand riders, expiring when a rider stays away. */
 export class RedisRiderResume implements RiderResumeStore {
   readonly #redis: Redis;
   readonly #prefix: string;
@@ -42,13 +56,22 @@ export class RedisRiderResume implements RiderResumeStore {
   }
 
   async save(entries: readonly (readonly [RiderId, number])[]): Promise<void> {
-    if (entries.length === 0) return;
-    const p = this.#redis.pipeline();
-    for (const [id, seq] of entries) p.set(this.#key(id), String(seq), 'EX', this.#ttlS);
-    const results = await p.exec();
-    if (results === null) throw new Error('the resume pipeline was discarded');
-    const failed = results.find(([err]) => err !== null)?.[0];
-    if (failed) throw failed;
+    const calls: Promise<void>[] = [];
+    for (let i = 0; i < entries.length; i += SAVE_CHUNK) calls.push(this.#saveChunk(entries.slice(i, i + SAVE_CHUNK)));
+    await Promise.all(calls);
+  }
+
+  async #saveChunk(entries: readonly (readonly [RiderId, number])[]): Promise<void> {
+    const args: (string | number)[] = entries.map(([id]) => this.#key(id));
+    args.push(this.#ttlS);
+    for (const [, seq] of entries) args.push(seq);
+    try {
+      await this.#redis.evalsha(SAVE_SHA, entries.length, ...args);
+    } catch (err) {
+      // A Redis that has not seen the script yet (or was restarted or flushed) is sent its text.
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      await this.#redis.eval(SAVE_SCRIPT, entries.length, ...args);
+    }
   }
 
   #key(riderId: RiderId): string {
