@@ -34,7 +34,7 @@ const SAVE_SCRIPT = `for i, key in ipairs(KEYS) do
 end
 return #KEYS`;
 const SAVE_SHA = createHash('sha1').update(SAVE_SCRIPT).digest('hex');
-/** Riders per script call: a thousand SETs hold Redis for about a millisecond. */
+/** Riders per script call: Redis serves no one else while a script runs, so a flush is cut into calls of a thousand. */
 export const SAVE_CHUNK = 1_000;
 
 /** The store on Redis: one string key per rider, written by a script per thousand riders, expiring when a rider stays away. */
