@@ -202,6 +202,8 @@ const profile = (file: string) => {
   const dir = process.env['BENCH_CPU_PROF'];
   return dir && file.includes('server') ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
 };
+/** Whether the child has ended, by an exit code or a signal. */
+const hasExited = (c: ChildProcess) => c.exitCode !== null || c.signalCode !== null;
 /** Sends unless the child is gone (its exit is reported where it is awaited). */
 const tell = (c: ChildProcess | undefined, m: unknown) => {
   if (c?.connected) c.send(m as never);
@@ -219,7 +221,7 @@ export const nextMsg = <T extends { type: string }>(
   new Promise((resolve, reject) => {
     const gone = (code: number | null, signal: NodeJS.Signals | null) =>
       reject(new Error(`waiting for ${type}: child exited with ${code ?? signal}`));
-    if (c.exitCode !== null || c.signalCode !== null) {
+    if (hasExited(c)) {
       gone(c.exitCode, c.signalCode);
       return;
     }
@@ -234,9 +236,7 @@ export const nextMsg = <T extends { type: string }>(
   });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const exited = (c: ChildProcess | undefined) =>
-  c === undefined || c.exitCode !== null || c.signalCode !== null
-    ? Promise.resolve()
-    : new Promise<void>((r) => c.once('exit', () => r()));
+  c === undefined || hasExited(c) ? Promise.resolve() : new Promise<void>((r) => c.once('exit', () => r()));
 const r2 = (x: number) => Number(x.toFixed(2));
 const r3 = (x: number) => Number(x.toFixed(3));
 
