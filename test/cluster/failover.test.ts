@@ -148,7 +148,8 @@ t.test('three engines, six partitions: kill -9 and SIGSTOP under load', async (t
   const back = await servedAgain(victimParts, killedAt);
   t.equal(back.size, victimParts.length, `the killed owner's partitions ${victimParts.join(', ')} are served again`);
   if (back.size < victimParts.length) await explain(victimParts.filter((p) => !back.has(p)));
-  const failoverMs = Math.max(...back.values());
+  // Not all back: no bound met (Math.max of fewer would pass for the ones that came back, or for none at all).
+  const failoverMs = back.size === victimParts.length ? Math.max(...back.values()) : Infinity;
   t.ok(failoverMs <= FAILOVER_BOUND_MS, `served again ${failoverMs} ms after the kill (bound ${FAILOVER_BOUND_MS} ms)`);
   t.comment(`failover after kill -9: ${[...back].map(([p, ms]) => `${p} ${ms} ms`).join(', ')}`);
 
