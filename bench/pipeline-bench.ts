@@ -36,6 +36,7 @@ import type { System } from './pipeline/systems.js';
 import {
   databaseDelta,
   databaseSampler,
+  databaseUrl,
   ownPostgis,
   ownRedis,
   processCpuSeconds,
@@ -81,7 +82,13 @@ export const quickPipelineBench: Partial<PipelineFlags> = {
   jobSeconds: 1,
 };
 
+/**
+ * The Postgres server of the runs' databases: a URL without a database; libpq's `?host=<dir>` reaches
+ * it through its Unix socket (`postgres://postgres@/?host=/var/run/postgresql`).
+ */
 const PG_SERVER = process.env['BENCH_PG_SERVER'] ?? 'postgres://postgres@127.0.0.1:5432';
+/** Each run's own database. */
+const dbName = (run: string, system: System): string => `bench_${process.pid}_${run}_${system.replace('-', '_')}`;
 const REDIS_URL = process.env['BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 
 export interface SystemResult {
@@ -382,7 +389,7 @@ async function runSystem(
     log: (s: string) => void;
   },
 ): Promise<SystemResult> {
-  const dbUrl = `${PG_SERVER}/bench_${process.pid}_${o.run}_${system.replace('-', '_')}`;
+  const dbUrl = databaseUrl(PG_SERVER, dbName(o.run, system));
   const queuePrefix = `bench${process.pid}${o.run}${system.replace('-', '')}`;
   const args: ServerArgs = {
     system,
@@ -466,7 +473,7 @@ async function runSystem(
       postgres: o.shared.postgres?.() ?? null,
       redis: o.shared.redis?.() ?? null,
     });
-    const database = new URL(dbUrl).pathname.slice(1);
+    const database = dbName(o.run, system);
     const counts0 = await serviceCounts(PG_SERVER, database, REDIS_URL);
     const sampler = await databaseSampler(PG_SERVER, database).catch(() => undefined);
     const db0 = await sampler?.sample();

@@ -1,12 +1,20 @@
 import postgres from 'postgres';
+import { postgresJsTarget } from './postgres-js-database.js';
 
 /** A one-connection postgres.js client on the server's `postgres` database, for catalogue work. */
 function maintenance(connectionString: string): { name: string; sql: postgres.Sql } {
-  const url = new URL(connectionString);
+  const target = postgresJsTarget(connectionString);
+  const url = new URL(target.url);
   const name = decodeURIComponent(url.pathname.replace(/^\//, ''));
   url.pathname = '/postgres';
   // No type lookup (nothing here reads arrays); notices ("does not exist, skipping") are not news.
-  const sql = postgres(url.toString(), { max: 1, connect_timeout: 5, fetch_types: false, onnotice: () => {} });
+  const sql = postgres(url.toString(), {
+    ...target.options,
+    max: 1,
+    connect_timeout: 5,
+    fetch_types: false,
+    onnotice: () => {},
+  });
   return { name, sql };
 }
 

@@ -15,6 +15,27 @@ export interface ServerDatabaseOptions {
 export type PoolGauge = PoolView & { readonly options: { readonly max?: number } };
 
 type Sql = postgres.Sql<Record<string, never>>;
+
+/**
+ * A connection URL as postgres.js takes it. libpq names a Unix socket by its directory in the
+ * query, `postgres://user@/db?host=/var/run/postgresql` (psql and node-postgres read it so, and the
+ * Postgres manual shows it); postgres.js would send `host` to the server as a setting and fail to
+ * connect, so it comes out of the URL and goes in as postgres.js's `host` option, which opens the
+ * socket `<dir>/.s.PGSQL.<port>`. The URL's own host may then be empty, as libpq allows and the
+ * WHATWG URL postgres.js parses with does not: it reads `localhost`, which the option overrides.
+ * Any other URL passes unchanged.
+ */
+export function postgresJsTarget(connectionString: string): { url: string; options: { host?: string } } {
+  const q = connectionString.indexOf('?');
+  if (q < 0) return { url: connectionString, options: {} };
+  const params = new URLSearchParams(connectionString.slice(q + 1));
+  const host = params.get('host');
+  if (host === null) return { url: connectionString, options: {} };
+  params.delete('host');
+  const base = connectionString.slice(0, q).replace(/^(postgres(?:ql)?:\/\/(?:[^@/?]*@)?)(?=[:/]|$)/, '$1localhost');
+  const rest = params.toString();
+  return { url: rest === '' ? base : `${base}?${rest}`, options: { host } };
+}
 type Param = postgres.ParameterOrJSON<never>;
 
 /**
@@ -29,7 +50,9 @@ export function postgresJsDatabase(
   opts: ServerDatabaseOptions = {},
 ): SqlDatabase & { readonly pool: PoolGauge; readonly sql: Sql } {
   const max = opts.max ?? 10;
-  const sql: Sql = postgres(connectionString, {
+  const target = postgresJsTarget(connectionString);
+  const sql: Sql = postgres(target.url, {
+    ...target.options,
     max,
     connection: { application_name: opts.applicationName ?? 'dispatch-engine' },
     // Fail fast rather than queue forever when Postgres is down (node-postgres had 5 s too).

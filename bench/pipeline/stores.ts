@@ -110,6 +110,17 @@ export function treeCpuSeconds(pid: number): number {
 }
 
 /**
+ * The URL of database `name` on the Postgres server `server` names (a URL without a database, as
+ * `BENCH_PG_SERVER`): the name goes in the path, before any query, so a server reached by its Unix
+ * socket (`postgres://postgres@/?host=/var/run/postgresql`, libpq's form) keeps its `host`.
+ */
+export function databaseUrl(server: string, name: string): string {
+  const q = server.indexOf('?');
+  const base = (q < 0 ? server : server.slice(0, q)).replace(/\/$/, '');
+  return `${base}/${encodeURIComponent(name)}${q < 0 ? '' : server.slice(q)}`;
+}
+
+/**
  * The machine's own Postgres and Redis, the ones persistence runs on, found
  * through their own protocols (Postgres's data directory holds the
  * postmaster's pid; Redis's INFO names its process), so their CPU during a
@@ -123,7 +134,7 @@ export async function sharedServiceCpu(
   const local = (pid: number | undefined) =>
     pid !== undefined && Number.isInteger(pid) && existsSync(`/proc/${pid}/stat`) ? () => treeCpuSeconds(pid) : null;
   let pgPid: number | undefined;
-  const client = new pg.Client({ connectionString: `${pgUrl}/postgres` });
+  const client = new pg.Client({ connectionString: databaseUrl(pgUrl, 'postgres') });
   try {
     await client.connect();
     const dir = (await client.query<{ data_directory: string }>('SHOW data_directory')).rows[0]!.data_directory;
@@ -171,7 +182,7 @@ export async function serviceCounts(
     redis.disconnect();
   }
   let postgresXacts: number | null = null;
-  const client = new pg.Client({ connectionString: `${pgUrl}/postgres` });
+  const client = new pg.Client({ connectionString: databaseUrl(pgUrl, 'postgres') });
   try {
     await client.connect();
     const { rows } = await client.query<{ n: string | null }>(
@@ -228,9 +239,10 @@ export async function databaseSampler(
   pgUrl: string,
   db: string,
 ): Promise<{ sample(): Promise<DatabaseSample>; close(): Promise<void> }> {
-  const client = new pg.Client({ connectionString: `${pgUrl}/postgres`, application_name: 'bench-sampler' });
+  const client = new pg.Client({ connectionString: databaseUrl(pgUrl, 'postgres'), application_name: 'bench-sampler' });
   await client.connect();
-  const port = new URL(pgUrl).port || '5432';
+  // A Unix socket has no TCP segments to count: `segs_in` is then 0.
+  const port = /^[a-z]+:\/\/[^/?]*:(\d+)/.exec(pgUrl)?.[1] ?? '5432';
   return {
     async sample() {
       const activity = 'SELECT pid FROM pg_stat_activity WHERE datname = $1';
