@@ -216,6 +216,8 @@ export async function runEngineBench(o: EngineBenchOptions, progress: (s: string
   const rnd = new SeededRandom(o.seed);
   const clock = new SimulatedClock();
   const matchMicros = new Sample();
+  // Every match in order, to tell the first ones (V8 still compiling the path) from the rest.
+  const matchList: number[] = [];
   const matchGc = new GcWatch();
   const heap0 = heapUsed();
   const engine = new Engine({
@@ -224,6 +226,7 @@ export async function runEngineBench(o: EngineBenchOptions, progress: (s: string
     stopwatch: hrStopwatch,
     onMatch: (m) => {
       matchMicros.add(m.micros);
+      matchList.push(m.micros);
       matchGc.endedNow(m.micros);
     },
     config: { offerTimeoutMs: 3_600_000 },
@@ -359,6 +362,15 @@ export async function runEngineBench(o: EngineBenchOptions, progress: (s: string
   const scarce = scarceSearch(o, progress);
   const dense = await denseSearch(o, progress);
   const gc = await matchGc.split();
+  // A running server's matches: those after every restaurant's first order (the warm-up), with and
+  // without the ones a collection paused inside. The position figure has its warm-up pass too.
+  const warmFrom = Math.min(o.restaurants, Math.floor(matchList.length / 2));
+  const warm = new Sample();
+  const warmClean = new Sample();
+  for (let i = warmFrom; i < matchList.length; i++) {
+    warm.add(matchList[i]!);
+    if (!gc.met[i]) warmClean.add(matchList[i]!);
+  }
 
   return {
     riders: o.riders,
@@ -371,6 +383,10 @@ export async function runEngineBench(o: EngineBenchOptions, progress: (s: string
     // The same matches without those a garbage collection paused inside, and how many those were.
     match_latency_no_gc_us: gc.clean.summary(1),
     matches_with_gc: gc.paused.count,
+    // Without the first `warmup_matches` (one per restaurant, while V8 still compiles the path).
+    warmup_matches: warmFrom,
+    match_latency_warm_us: warm.summary(1),
+    match_latency_warm_no_gc_us: warmClean.summary(1),
     // Spans of pure arithmetic as long as the median match, as many: the tail this process and machine give any code.
     baseline_compute_span_us: computeFloor.all,
     baseline_compute_span_no_gc_us: computeFloor.clean,

@@ -36,7 +36,7 @@ export class GcWatch {
    * Stops watching and splits the spans. The collector's entries reach the observer only once the
    * event loop turns, so this waits for one turn first.
    */
-  async split(): Promise<{ clean: Sample; paused: Sample; pauses: number; pauseMs: number }> {
+  async split(): Promise<{ clean: Sample; paused: Sample; pauses: number; pauseMs: number; met: boolean[] }> {
     await new Promise((resolve) => setTimeout(resolve, 20));
     this.#keep(this.#observer.takeRecords());
     this.#observer.disconnect();
@@ -59,6 +59,8 @@ export class GcWatch {
     }
     const clean = new Sample();
     const paused = new Sample();
+    // Per span, in the order they were recorded: whether a pause fell inside it.
+    const met: boolean[] = [];
     for (let s = 0; s < this.#values.length; s++) {
       const from = this.#spans[2 * s]!;
       const to = this.#spans[2 * s + 1]!;
@@ -70,9 +72,10 @@ export class GcWatch {
         if (ends[mid]! <= from) lo = mid + 1;
         else hi = mid;
       }
-      (lo < starts.length && starts[lo]! < to ? paused : clean).add(this.#values[s]!);
+      met.push(lo < starts.length && starts[lo]! < to);
+      (met[s] ? paused : clean).add(this.#values[s]!);
     }
-    return { clean, paused, pauses: order.length, pauseMs };
+    return { clean, paused, pauses: order.length, pauseMs, met };
   }
 }
 

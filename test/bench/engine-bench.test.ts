@@ -36,6 +36,13 @@ t.test('npm run bench -- engine --quick --json prints every figure with its base
   t.equal(out.matches, 1000, 'every order was matched');
   t.match(out.match_latency_no_gc_us, { p50: Number, p99: Number, p999: Number });
   t.ok(out.matches_with_gc >= 0 && out.matches_with_gc <= out.matches, 'matches with a pause are some of the matches');
+  t.ok(
+    out.warmup_matches > 0 && out.warmup_matches <= out.matches / 2,
+    `the warm-up is the first ${out.warmup_matches} matches, at most half`,
+  );
+  t.match(out.match_latency_warm_us, { p50: Number, p99: Number, p999: Number });
+  t.match(out.match_latency_warm_no_gc_us, { p50: Number, p99: Number, p999: Number });
+  t.ok(out.match_latency_warm_us.max <= out.match_latency_us.max, 'the warm matches are some of the matches');
   t.match(out.dense_city, {
     riders: 5000,
     match_latency_us: { p50: Number, p99: Number },
