@@ -15,9 +15,14 @@ export const Row = {
   REFUSAL: 4,
   /** A number only this entry has (a rider's table offset), to tell it from others without its record. */
   KEY: 5,
+  /** Speed (m/s) and heading (degrees) of the last fix, NaN when unknown. */
+  SPEED: 6,
+  HEADING: 7,
+  /** Its vehicle as an index into VEHICLE_TYPES, -1 when not known. */
+  VEHICLE: 8,
 } as const;
 
-export const ROW = 6;
+export const ROW = 9;
 
 /** What the index needs of an entry: where it sits, so removal is O(1), and what its row holds. */
 export interface Indexable {

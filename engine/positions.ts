@@ -93,6 +93,8 @@ export function placeRider(
     rows[o + Row.LAT] = lat;
     rows[o + Row.LNG] = lng;
     rows[o + Row.POS_AT] = at;
+    rows[o + Row.SPEED] = speed;
+    rows[o + Row.HEADING] = heading;
   }
 }
 

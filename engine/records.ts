@@ -1,13 +1,14 @@
 import type { SnapshotFrom } from 'xstate';
-import type {
-  CustomerId,
-  DecisionTrace,
-  H3Cell,
-  LatLng,
-  OrderId,
-  RestaurantId,
-  RiderId,
-  VehicleType,
+import {
+  VEHICLE_TYPES,
+  type CustomerId,
+  type DecisionTrace,
+  type H3Cell,
+  type LatLng,
+  type OrderId,
+  type RestaurantId,
+  type RiderId,
+  type VehicleType,
 } from '../protocol/index.js';
 import { Row, ROW } from './cell-index.js';
 import type { CellShape } from './cell-shape.js';
@@ -37,8 +38,7 @@ export class RiderRecord {
   shardKey: H3Cell | null = null;
   seq = 0;
   capacity: number;
-  /** What it rides, for the travel-time model; null when not known. */
-  vehicle: VehicleType | null = null;
+  #vehicle: VehicleType | null = null;
 
   /** Index-resolution cell of the last applied position. */
   cell: H3Cell | null = null;
@@ -95,12 +95,22 @@ export class RiderRecord {
   }
   set heading(v: number) {
     this.table.data[this.base + Col.HEADING] = v;
+    if (this.indexRows !== null) this.indexRows[this.indexSlot * ROW + Row.HEADING] = v;
   }
   get speed(): number {
     return this.table.data[this.base + Col.SPEED]!;
   }
   set speed(v: number) {
     this.table.data[this.base + Col.SPEED] = v;
+    if (this.indexRows !== null) this.indexRows[this.indexSlot * ROW + Row.SPEED] = v;
+  }
+  /** What it rides, for the travel-time model; null when not known. */
+  get vehicle(): VehicleType | null {
+    return this.#vehicle;
+  }
+  set vehicle(v: VehicleType | null) {
+    this.#vehicle = v;
+    if (this.indexRows !== null) this.indexRows[this.indexSlot * ROW + Row.VEHICLE] = vehicleCode(v);
   }
   /** Device time of the last applied position, epoch ms; -1 before the first. */
   get posAt(): number {
@@ -177,6 +187,9 @@ export class RiderRecord {
     rows[at + Row.IDLE_SINCE] = d[this.base + Col.IDLE_SINCE]!;
     rows[at + Row.REFUSAL] = this.refusal;
     rows[at + Row.KEY] = this.base;
+    rows[at + Row.SPEED] = d[this.base + Col.SPEED]!;
+    rows[at + Row.HEADING] = d[this.base + Col.HEADING]!;
+    rows[at + Row.VEHICLE] = vehicleCode(this.#vehicle);
   }
 
   constructor(id: RiderId, table: RiderTable, snap: RiderSnapshot, state: RiderState, capacity: number) {
@@ -188,6 +201,9 @@ export class RiderRecord {
     this.capacity = capacity;
   }
 }
+
+/** A vehicle as a search row holds it (Row.VEHICLE): its index in VEHICLE_TYPES, -1 for none. */
+export const vehicleCode = (v: VehicleType | null): number => (v === null ? -1 : VEHICLE_TYPES.indexOf(v));
 
 /** Decisions an order keeps in memory. */
 export const MAX_TRACES = 8;

@@ -1,5 +1,13 @@
 import { cellToParent, gridDisk, gridRingUnsafe } from 'h3-js';
-import type { DecisionTrace, H3Cell, RiderId, RouteStop, TraceCandidate } from '../../protocol/index.js';
+import {
+  VEHICLE_TYPES,
+  type DecisionTrace,
+  type H3Cell,
+  type RiderId,
+  type RouteStop,
+  type TraceCandidate,
+  type VehicleType,
+} from '../../protocol/index.js';
 import type { EngineConfig } from '../config.js';
 import { bearingDeg, fastDistanceM, headingDelta } from '../geo.js';
 import type { EtaModel } from '../ports/eta-model.js';
@@ -157,8 +165,8 @@ export class RingSearch {
           const cutoff = this.cutoff();
           // The first floor score() would work out, from the row: above the cutoff it cannot matter.
           if (scoreFloor(d, minSPerM, now, rows[o + Row.IDLE_SINCE]!, rows[o + Row.REFUSAL]!, w) > cutoff) continue;
+          const s = this.#scoreRow(rows, o, d, pLat, pLng, now, cutoff, minSPerM);
           const r = riders[i]!;
-          const s = this.score(r, d, pLat, pLng, now, cutoff, minSPerM);
           this.#keep(r, d, s);
           if (s < bestScore || (s === bestScore && best !== undefined && r.id < best.id)) {
             best = r;
@@ -278,15 +286,80 @@ export class RingSearch {
     cutoff = Infinity,
     minSPerM = 0,
   ): number {
+    const { lat, lng, idleSince, refusal, speed, heading, vehicle } = r;
+    return this.#scoreOf(
+      lat,
+      lng,
+      idleSince,
+      refusal,
+      speed,
+      heading,
+      vehicle,
+      distanceM,
+      pLat,
+      pLng,
+      now,
+      cutoff,
+      minSPerM,
+    );
+  }
+
+  /**
+   * {@link score} of the rider whose search row starts at `o` in `rows`: the same terms from the
+   * row, which holds everything the score reads, so a search does not follow a pointer to the
+   * rider's record and another to its table row, each a likely cache miss, for every rider it scores.
+   */
+  #scoreRow(
+    rows: Float64Array,
+    o: number,
+    distanceM: number,
+    pLat: number,
+    pLng: number,
+    now: number,
+    cutoff: number,
+    minSPerM: number,
+  ): number {
+    return this.#scoreOf(
+      rows[o + Row.LAT]!,
+      rows[o + Row.LNG]!,
+      rows[o + Row.IDLE_SINCE]!,
+      rows[o + Row.REFUSAL]!,
+      rows[o + Row.SPEED]!,
+      rows[o + Row.HEADING]!,
+      VEHICLE_TYPES[rows[o + Row.VEHICLE]!] ?? null,
+      distanceM,
+      pLat,
+      pLng,
+      now,
+      cutoff,
+      minSPerM,
+    );
+  }
+
+  #scoreOf(
+    lat: number,
+    lng: number,
+    idleSince: number,
+    refusal: number,
+    speed: number,
+    heading: number,
+    vehicle: VehicleType | null,
+    distanceM: number,
+    pLat: number,
+    pLng: number,
+    now: number,
+    cutoff: number,
+    minSPerM: number,
+  ): number {
     const w = this.#settings().scoring;
-    const floor = scoreFloor(distanceM, minSPerM, now, r.idleSince, r.refusal, w);
+    const floor = scoreFloor(distanceM, minSPerM, now, idleSince, refusal, w);
     if (floor > cutoff) return floor;
-    let s = this.etaS(r, pLat, pLng, now);
-    s -= idleBonusS(now, r.idleSince, w);
-    s += r.refusal * w.acceptancePenaltyS;
+    let s = this.#eta.travelS(lat, lng, pLat, pLng, vehicle, now);
+    s -= idleBonusS(now, idleSince, w);
+    s += refusal * w.acceptancePenaltyS;
     if (s > cutoff) return s;
-    if (r.speed > 1 && r.heading >= 0 && distanceM > 100) {
-      s += (headingDelta(r.heading, bearingDeg(r.lat, r.lng, pLat, pLng)) / 180) * w.headingPenaltyS;
+    if (speed > 1 && heading >= 0 && distanceM > 100) {
+      s += (headingDelta(heading, bearingDeg(lat, lng, pLat, pLng)) / 180) * w.headingPenaltyS;
     }
     return s;
   }

@@ -27,6 +27,8 @@ interface Scene {
     speed: number;
     onlineAfterMs: number;
     vehicle: VehicleType | null;
+    /** A second fix a moment later, where it is: the index holds it then, so only its row is updated. */
+    then: { heading: number; speed: number } | null;
   }[];
   orders: { declines: number }[];
 }
@@ -40,6 +42,9 @@ const scene: fc.Arbitrary<Scene> = fc.record({
       speed: fc.integer({ min: 0, max: 12 }),
       onlineAfterMs: fc.integer({ min: 0, max: 60_000 }),
       vehicle: fc.constantFrom(null, ...VEHICLE_TYPES),
+      then: fc.option(
+        fc.record({ heading: fc.integer({ min: -1, max: 359 }), speed: fc.integer({ min: 0, max: 12 }) }),
+      ),
     }),
     { minLength: 1, maxLength: 60 },
   ),
@@ -60,6 +65,13 @@ function play(s: Scene): EngineEvent[] {
     const at = near(r.m, r.bearing);
     const heading = r.heading < 0 ? NaN : r.heading;
     w.engine.updateRiderPosition(`r${i}` as RiderId, at.lat, at.lng, 5, heading, r.speed, w.clock.now());
+  });
+  w.clock.advance(1_000);
+  s.riders.forEach((r, i) => {
+    if (r.then === null) return;
+    const at = near(r.m, r.bearing);
+    const heading = r.then.heading < 0 ? NaN : r.then.heading;
+    w.engine.updateRiderPosition(`r${i}` as RiderId, at.lat, at.lng, 5, heading, r.then.speed, w.clock.now());
   });
   for (const o of s.orders) {
     const order = w.order(rest);
@@ -98,6 +110,27 @@ t.test('offers and traces are those of scoring every rider in full', async (t) =
     proto.cutoff = cutting;
   }
   t.ok(offers > 150, `${offers} offers compared`);
+});
+
+t.test("a search scores each rider from its search row exactly as from the rider's record", async (t) => {
+  // A trace's candidates keep the score the search worked out (from the cell's rows), and each term
+  // of it worked out again from the rider's record: a row behind its rider (a speed, heading or
+  // vehicle not copied) shows as a sum that differs, to the last bit.
+  let candidates = 0;
+  fc.assert(
+    fc.property(scene, (s) => {
+      for (const e of play(s)) {
+        if (e.type !== 'order_offered') continue;
+        for (const c of e.trace?.candidates ?? []) {
+          candidates++;
+          if (c.score !== c.etaS - c.idleBonusS + c.acceptancePenaltyS + c.headingPenaltyS) return false;
+        }
+      }
+      return true;
+    }),
+    { numRuns: 150 },
+  );
+  t.ok(candidates > 500, `${candidates} candidates compared`);
 });
 
 t.test("the straight-line model's floor is under every vehicle's ETA, at every hour", async (t) => {
