@@ -112,7 +112,7 @@ export class EngineCore {
     this.eta = o.eta ?? new StraightLineEta(() => this.config);
     this.search = new RingSearch(
       () => this.config,
-      (cell) => this.space.shardOfCell(cell),
+      this.space,
       this.eta,
       this.space,
       (id) => this.riders.get(id),

@@ -72,6 +72,11 @@ export class Space {
     return this.shards.get(this.parentOf(cell));
   }
 
+  /** The shard whose key is `key` (a cell at the shard resolution), if it was made. */
+  shardAt(key: H3Cell): Shard | undefined {
+    return this.shards.get(key);
+  }
+
   /** The shard owning `cell`, made on first need. */
   shardFor(cell: H3Cell): Shard {
     const key = this.parentOf(cell);

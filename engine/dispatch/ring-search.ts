@@ -62,6 +62,21 @@ function scoreFloor(
   return distanceM * minSPerM - idleBonusS(now, idleSince, w) + refusal * w.acceptancePenaltyS;
 }
 
+/**
+ * The cells of one ring around a pickup cell, and beside each the key of the shard that owns it:
+ * a search looks the shard up by key, without first finding each cell's parent in a map of them all.
+ */
+interface Ring {
+  readonly cells: readonly H3Cell[];
+  readonly shardKeys: readonly H3Cell[];
+}
+
+/** Which shard owns a cell, by key: Space's. */
+export interface ShardLookup {
+  parentOf(cell: H3Cell): H3Cell;
+  shardAt(key: H3Cell): Shard | undefined;
+}
+
 /** Candidates a decision trace keeps: the best few, not the whole search. */
 export const TRACE_TOP = 5;
 
@@ -72,10 +87,11 @@ export const TRACE_TOP = 5;
 export class RingSearch {
   /** The engine's settings as they are now: an operator may change them between two searches. */
   readonly #settings: () => EngineConfig;
-  readonly #shardOfCell: (cell: H3Cell) => Shard | undefined;
+  /** The key of the shard owning a cell (Space.parentOf), and the shard of a key, if made yet. */
+  readonly #shards: ShardLookup;
   readonly #eta: EtaModel;
   /** Rings around pickup cells, computed as far out as a search has needed. */
-  readonly #rings = new Map<H3Cell, H3Cell[][]>();
+  readonly #rings = new Map<H3Cell, Ring[]>();
   readonly #counts: AvailableCounts;
   /** The coarse cells a search around a pickup cell can reach, for the ring cap they were computed at. */
   readonly #reach = new Map<H3Cell, { readonly maxRing: number; readonly cells: readonly H3Cell[] }>();
@@ -98,14 +114,14 @@ export class RingSearch {
 
   constructor(
     settings: () => EngineConfig,
-    shardOfCell: (cell: H3Cell) => Shard | undefined,
+    shards: ShardLookup,
     eta: EtaModel,
     counts: AvailableCounts,
     riderOf: (id: RiderId) => RiderRecord | undefined,
   ) {
     this.#riderOf = riderOf;
     this.#settings = settings;
-    this.#shardOfCell = shardOfCell;
+    this.#shards = shards;
     this.#eta = eta;
     this.#counts = counts;
   }
@@ -140,8 +156,10 @@ export class RingSearch {
     }
     this.#resetTrace();
     for (; ring <= cfg.maxRing; ring++) {
-      for (const cell of this.#ringCells(order.pickupCell, ring)) {
-        const bucket = this.#shardOfCell(cell)?.available.bucket(cell);
+      const { cells, shardKeys } = this.#ringAt(order.pickupCell, ring);
+      for (let c = 0; c < cells.length; c++) {
+        const cell = cells[c]!;
+        const bucket = this.#shards.shardAt(shardKeys[c]!)?.available.bucket(cell);
         if (bucket === undefined) continue;
         // The cell's rows, in slot order: a rider's record is read only once its row says it could matter.
         const riders = bucket.items;
@@ -256,7 +274,7 @@ export class RingSearch {
    * allocations. Farther rings are still computed on first need.
    */
   warm(center: H3Cell, rings: number): void {
-    this.#ringCells(center, Math.min(rings, this.#settings().maxRing));
+    this.#ringAt(center, Math.min(rings, this.#settings().maxRing));
     this.#reachable(center, this.#settings());
   }
 
@@ -475,10 +493,10 @@ export class RingSearch {
     return n;
   }
 
-  #ringCells(center: H3Cell, k: number): readonly H3Cell[] {
+  #ringAt(center: H3Cell, k: number): Ring {
     let rings = this.#rings.get(center);
     if (rings === undefined) {
-      rings = [[center]];
+      rings = [{ cells: [center], shardKeys: [this.#shards.parentOf(center)] }];
       this.#rings.set(center, rings);
     }
     while (rings.length <= k) {
@@ -491,7 +509,7 @@ export class RingSearch {
         const inner = new Set(gridDisk(center, n - 1));
         ring = gridDisk(center, n).filter((c) => !inner.has(c)) as H3Cell[];
       }
-      rings.push(ring);
+      rings.push({ cells: ring, shardKeys: ring.map((c) => this.#shards.parentOf(c)) });
     }
     return rings[k]!;
   }
