@@ -42,6 +42,9 @@ import {
   processCpuSeconds,
   serviceCounts,
   sharedServiceCpu,
+  statementSampler,
+  statementsPerOrder,
+  type StatementPerOrder,
   type OwnStore,
 } from './pipeline/stores.js';
 import { stageBudget, type StageBudget } from '../adapters/observability/stage-profiler.js';
@@ -187,6 +190,12 @@ export interface SystemResult {
     redis_top: Record<string, number> | null;
     postgres_xacts: number | null;
   };
+  /**
+   * Per measured order, the costliest statements of the run's database by Postgres's execution time
+   * (pg_stat_statements: calls, execution µs, WAL bytes); null when the server does not load the
+   * module (docs/benchmarks.md, "Postgres statement by statement").
+   */
+  postgres_statements: StatementPerOrder[] | null;
 }
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
@@ -476,6 +485,8 @@ async function runSystem(
     const database = dbName(o.run, system);
     const counts0 = await serviceCounts(PG_SERVER, database, REDIS_URL);
     const sampler = await databaseSampler(PG_SERVER, database).catch(() => undefined);
+    const statements = await statementSampler(PG_SERVER, database).catch(() => null);
+    const st0 = await statements?.sample().catch(() => undefined);
     const db0 = await sampler?.sample();
     const cpu0 = others();
     const w0 = performance.now();
@@ -486,6 +497,8 @@ async function runSystem(
     const cpu1 = others();
     const db1 = await sampler?.sample();
     await sampler?.close().catch(() => {});
+    const st1 = await statements?.sample().catch(() => undefined);
+    await statements?.close().catch(() => {});
     const dbUsed = db0 && db1 ? databaseDelta(db0, db1) : undefined;
     const windowS = (performance.now() - w0) / 1000;
     const mw = await matchWindow;
@@ -583,6 +596,7 @@ async function runSystem(
           }
         : null,
       per_order_counts: countsPerOrder(counts0, counts1, d.measured),
+      postgres_statements: st0 && st1 ? statementsPerOrder(st0, st1, d.measured) : null,
     };
     o.log(
       `match: ${d.confirmed}/${d.planned} orders confirmed, ${d.offers} offers; end to end p50 ${res.match_latency_us.p50} p99 ${res.match_latency_us.p99} p99.9 ${res.match_latency_us.p999} µs; engine p99 ${res.engine_match_us.p99} µs; CPU per order ${JSON.stringify(res.match_cpu.per_order_us)} µs`,

@@ -260,6 +260,93 @@ export async function databaseSampler(
   };
 }
 
+/** One statement's totals so far, from pg_stat_statements. */
+export interface StatementTotals {
+  readonly query: string;
+  readonly calls: number;
+  readonly execMs: number;
+  readonly walBytes: number;
+}
+
+/**
+ * A sampler of what each statement of one database has cost Postgres (pg_stat_statements: calls,
+ * execution time, WAL bytes), by query id. Null when the server does not load the module
+ * (`shared_preload_libraries`), as Debian's default does not: the view then does not exist. The
+ * extension is created in the run's own database, which is dropped after the run; the view lists
+ * every database's statements, so the sampler keeps this database's.
+ */
+export async function statementSampler(
+  pgUrl: string,
+  db: string,
+): Promise<{ sample(): Promise<Map<string, StatementTotals>>; close(): Promise<void> } | null> {
+  const client = new pg.Client({ connectionString: databaseUrl(pgUrl, db), application_name: 'bench-statements' });
+  await client.connect();
+  try {
+    const loaded = await client.query<{ on: boolean }>(
+      "SELECT 'pg_stat_statements' = ANY(string_to_array(replace(current_setting('shared_preload_libraries'), ' ', ''), ',')) AS on",
+    );
+    if (!loaded.rows[0]?.on) {
+      await client.end();
+      return null;
+    }
+    await client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw err;
+  }
+  return {
+    async sample() {
+      const { rows } = await client.query<{ id: string; query: string; calls: string; ms: number; wal: string }>(
+        // Not this sampler's own reads, which run in the same database.
+        `SELECT s.queryid::text AS id, left(regexp_replace(s.query, '[[:space:]]+', ' ', 'g'), 120) AS query,
+                s.calls::text AS calls, s.total_exec_time AS ms, s.wal_bytes::text AS wal
+         FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+         WHERE d.datname = $1 AND s.query NOT LIKE '%FROM pg_stat_statements s%'`,
+        [db],
+      );
+      const out = new Map<string, StatementTotals>();
+      for (const r of rows)
+        out.set(r.id, { query: r.query, calls: Number(r.calls), execMs: Number(r.ms), walBytes: Number(r.wal) });
+      return out;
+    },
+    close: () => client.end(),
+  };
+}
+
+/** A statement's cost per order between two samples. */
+export interface StatementPerOrder {
+  readonly query: string;
+  readonly calls: number;
+  readonly exec_us: number;
+  readonly wal_bytes: number;
+}
+
+/**
+ * Each statement's calls, execution time and WAL per order between two samples, the costliest
+ * (by execution time) first, at most `top` of them; a statement first seen in `b` counts from zero.
+ */
+export function statementsPerOrder(
+  a: ReadonlyMap<string, StatementTotals>,
+  b: ReadonlyMap<string, StatementTotals>,
+  orders: number,
+  top = 8,
+): StatementPerOrder[] {
+  if (orders <= 0) return [];
+  const out: StatementPerOrder[] = [];
+  for (const [id, end] of b) {
+    const start = a.get(id) ?? { calls: 0, execMs: 0, walBytes: 0 };
+    const calls = end.calls - start.calls;
+    if (calls <= 0) continue;
+    out.push({
+      query: end.query,
+      calls: Math.round((calls / orders) * 100) / 100,
+      exec_us: Math.round(((end.execMs - start.execMs) * 1000) / orders),
+      wal_bytes: Math.round((end.walBytes - start.walBytes) / orders),
+    });
+  }
+  return out.sort((x, y) => y.exec_us - x.exec_us).slice(0, top);
+}
+
 /**
  * The backends' work between two samples. A backend that started in between
  * counts from zero; one that ended in between is lost (counted in `ended`).

@@ -161,7 +161,7 @@ export class RingSearch {
         const cell = cells[c]!;
         const bucket = this.#shards.shardAt(shardKeys[c]!)?.available.bucket(cell);
         if (bucket === undefined) continue;
-        // The cell's rows, in slot order: a rider's record is read only once its row says it could matter.
+        // The cell's rows, in slot order: a rider is scored from its row; its record is read only on a tie.
         const riders = bucket.items;
         const rows = bucket.rows;
         unmet -= riders.length;

@@ -98,6 +98,12 @@ t.test('npm run bench -- match --quick --json: the engine alone end to end', asy
   const server = out['match_cpu'].per_order_us.server as number;
   t.ok(Math.abs(total * 1000 - server) <= 1, "the total is match_cpu's server figure (both rounded to µs)");
   t.match(out['per_order_counts'], { redis_commands: Number, postgres_xacts: Number });
+  // Per statement only where the server loads pg_stat_statements (test/bench/statement-sampler.test.ts).
+  const statements = out['postgres_statements'] as { calls: number; exec_us: number }[] | null;
+  t.ok(
+    statements === null || (statements.length > 0 && statements.every((x) => x.calls > 0 && x.exec_us >= 0)),
+    `postgres_statements: ${statements === null ? 'null (module not loaded)' : `${statements.length} statements`}`,
+  );
 });
 
 t.test('bad flags are refused with usage', async (t) => {
