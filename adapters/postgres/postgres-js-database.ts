@@ -15,6 +15,7 @@ export interface ServerDatabaseOptions {
 export type PoolGauge = PoolView & { readonly options: { readonly max?: number } };
 
 type Sql = postgres.Sql<Record<string, never>>;
+type Param = postgres.ParameterOrJSON<never>;
 
 /**
  * A connection URL as postgres.js takes it. libpq names a Unix socket by its directory in the
@@ -36,7 +37,6 @@ export function postgresJsTarget(connectionString: string): { url: string; optio
   const rest = params.toString();
   return { url: rest === '' ? base : `${base}?${rest}`, options: { host } };
 }
-type Param = postgres.ParameterOrJSON<never>;
 
 /**
  * A {@link SqlDatabase} over postgres.js (porsager's `postgres`): the server
