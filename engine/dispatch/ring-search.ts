@@ -6,7 +6,6 @@ import {
   type RiderId,
   type RouteStop,
   type TraceCandidate,
-  type VehicleType,
 } from '../../protocol/index.js';
 import type { EngineConfig } from '../config.js';
 import { bearingDeg, fastDistanceM, headingDelta } from '../geo.js';
@@ -181,7 +180,7 @@ export class RingSearch {
           }
           count++;
           const cutoff = this.cutoff();
-          // The first floor score() would work out, from the row: above the cutoff it cannot matter.
+          // The first floor #scoreRow would work out: above the cutoff it cannot matter.
           if (scoreFloor(d, minSPerM, now, rows[o + Row.IDLE_SINCE]!, rows[o + Row.REFUSAL]!, w) > cutoff) continue;
           const s = this.#scoreRow(rows, o, d, pLat, pLng, now, cutoff, minSPerM);
           const r = riders[i]!;
@@ -247,7 +246,8 @@ export class RingSearch {
         continue;
       }
       count++;
-      const s = this.score(r, d, pLat, pLng, now, this.cutoff(), minSPerM);
+      // Indexed (above), so its search row is current.
+      const s = this.#scoreRow(r.indexRows!, r.indexSlot * ROW, d, pLat, pLng, now, this.cutoff(), minSPerM);
       this.#keep(r, d, s);
       if (s < bestScore || (s === bestScore && best !== undefined && r.id < best.id)) {
         best = r;
@@ -284,6 +284,10 @@ export class RingSearch {
   }
 
   /**
+   * The score of the rider whose search row starts at `o` in `rows` (engine/cell-index.ts), which
+   * holds everything the score reads: a search does not follow a pointer to the rider's record and
+   * another to its table row, each a likely cache miss, for every rider it scores.
+   *
    * Lower is better, in seconds: pickup ETA, plus a penalty for riders who
    * rarely accept and for moving riders heading away, minus a fairness bonus
    * for time spent idle.
@@ -295,38 +299,6 @@ export class RingSearch {
    * the one term that needs trigonometry), and the answer is that floor, still
    * above `cutoff` but not the whole score.
    */
-  score(
-    r: RiderRecord,
-    distanceM: number,
-    pLat: number,
-    pLng: number,
-    now: number,
-    cutoff = Infinity,
-    minSPerM = 0,
-  ): number {
-    const { lat, lng, idleSince, refusal, speed, heading, vehicle } = r;
-    return this.#scoreOf(
-      lat,
-      lng,
-      idleSince,
-      refusal,
-      speed,
-      heading,
-      vehicle,
-      distanceM,
-      pLat,
-      pLng,
-      now,
-      cutoff,
-      minSPerM,
-    );
-  }
-
-  /**
-   * {@link score} of the rider whose search row starts at `o` in `rows`: the same terms from the
-   * row, which holds everything the score reads, so a search does not follow a pointer to the
-   * rider's record and another to its table row, each a likely cache miss, for every rider it scores.
-   */
   #scoreRow(
     rows: Float64Array,
     o: number,
@@ -337,42 +309,16 @@ export class RingSearch {
     cutoff: number,
     minSPerM: number,
   ): number {
-    return this.#scoreOf(
-      rows[o + Row.LAT]!,
-      rows[o + Row.LNG]!,
-      rows[o + Row.IDLE_SINCE]!,
-      rows[o + Row.REFUSAL]!,
-      rows[o + Row.SPEED]!,
-      rows[o + Row.HEADING]!,
-      VEHICLE_TYPES[rows[o + Row.VEHICLE]!] ?? null,
-      distanceM,
-      pLat,
-      pLng,
-      now,
-      cutoff,
-      minSPerM,
-    );
-  }
-
-  #scoreOf(
-    lat: number,
-    lng: number,
-    idleSince: number,
-    refusal: number,
-    speed: number,
-    heading: number,
-    vehicle: VehicleType | null,
-    distanceM: number,
-    pLat: number,
-    pLng: number,
-    now: number,
-    cutoff: number,
-    minSPerM: number,
-  ): number {
+    const lat = rows[o + Row.LAT]!;
+    const lng = rows[o + Row.LNG]!;
+    const idleSince = rows[o + Row.IDLE_SINCE]!;
+    const refusal = rows[o + Row.REFUSAL]!;
+    const speed = rows[o + Row.SPEED]!;
+    const heading = rows[o + Row.HEADING]!;
     const w = this.#settings().scoring;
     const floor = scoreFloor(distanceM, minSPerM, now, idleSince, refusal, w);
     if (floor > cutoff) return floor;
-    let s = this.#eta.travelS(lat, lng, pLat, pLng, vehicle, now);
+    let s = this.#eta.travelS(lat, lng, pLat, pLng, VEHICLE_TYPES[rows[o + Row.VEHICLE]!] ?? null, now);
     s -= idleBonusS(now, idleSince, w);
     s += refusal * w.acceptancePenaltyS;
     if (s > cutoff) return s;
@@ -411,7 +357,7 @@ export class RingSearch {
     return out;
   }
 
-  /** Each term of a rider's score for `order`, as {@link score} adds them up. */
+  /** Each term of a rider's score for `order`, as the search adds them up (#scoreRow). */
   terms(r: RiderRecord, distanceM: number, order: OrderRecord, now: number, score?: number): TraceCandidate {
     const w = this.#settings().scoring;
     const { lat: pLat, lng: pLng } = order.pickup;
