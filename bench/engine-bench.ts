@@ -215,7 +215,6 @@ async function computeSpans(targetUs: number, n: number) {
 export async function runEngineBench(o: EngineBenchOptions, progress: (s: string) => void) {
   const rnd = new SeededRandom(o.seed);
   const clock = new SimulatedClock();
-  const matchMicros = new Sample();
   // Every match in order, to tell the first ones (V8 still compiling the path) from the rest.
   const matchList: number[] = [];
   const matchGc = new GcWatch();
@@ -225,7 +224,6 @@ export async function runEngineBench(o: EngineBenchOptions, progress: (s: string
     seed: o.seed,
     stopwatch: hrStopwatch,
     onMatch: (m) => {
-      matchMicros.add(m.micros);
       matchList.push(m.micros);
       matchGc.endedNow(m.micros);
     },
@@ -328,6 +326,8 @@ export async function runEngineBench(o: EngineBenchOptions, progress: (s: string
   }
   const bytesPerCycle = allocation.stop() / o.orders;
   off();
+  const matchMicros = new Sample();
+  for (const us of matchList) matchMicros.add(us);
   const computeFloor = await computeSpans(matchMicros.quantile(0.5), matchMicros.count);
 
   // Baseline, in its own pass so neither run cools the other's caches: the
